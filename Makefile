@@ -1,0 +1,34 @@
+# Set-up and everyday targets. `make demo` and `make test` are the README's two commands.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+export MEDENV_HOME ?= $(CURDIR)/.medenv
+
+.PHONY: demo test bench lint clean venv
+
+$(VENV)/bin/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+
+$(VENV)/.installed: $(VENV)/bin/activate pyproject.toml
+	$(PIP) install -q -e ".[train,dev]"
+	touch $@
+
+venv: $(VENV)/.installed
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/medenv demo --out out/demo
+
+test: $(VENV)/.installed
+	$(PY) -m pytest -q -p no:cacheprovider
+
+bench: $(VENV)/.installed
+	$(PY) -m pytest bench -q -p no:cacheprovider --benchmark-only --benchmark-columns=min,median,mean,max,rounds
+	$(PY) -m bench.summary
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check medenv agents training tests bench
+
+clean:
+	rm -rf $(VENV) .medenv out

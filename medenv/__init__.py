@@ -1,0 +1,1 @@
+"""medenv: build, train and evaluate medical deep-research agents."""

@@ -1,0 +1,15 @@
+"""Errors medenv raises for bad input. Each names what was wrong and where."""
+
+
+class MedenvError(Exception):
+    """Base class of every error medenv raises on purpose."""
+
+
+class DataError(MedenvError):
+    """A data file is missing or malformed. The message names the file (and line)."""
+
+    def __init__(self, path: object, message: str, line: int | None = None) -> None:
+        where = f"{path}:{line}" if line is not None else f"{path}"
+        super().__init__(f"{where}: {message}")
+        self.path = str(path)
+        self.line = line

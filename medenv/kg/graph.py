@@ -1,0 +1,213 @@
+"""`KnowledgeGraph`: typed nodes and typed, directed edges over a `networkx.MultiDiGraph`.
+
+Contract:
+- A node is a `Node` (id, type, name, synonyms, definition). Node ids are unique strings
+  (e.g. ``HP:0001250``, ``OMIM:619340``, ``NCBIGene:10``).
+- An edge is ``(source, target, relation)`` plus optional attributes (e.g. ``frequency``).
+  The multigraph key of an edge is its relation, so two nodes may be linked by several
+  relations but never twice by the same one.
+- Every relation has a verbalisation in both directions (`Relation.forward`,
+  `Relation.inverse`), used to write questions and corpus pages.
+- Name lookup is case-insensitive over names and synonyms.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator
+
+import msgspec
+import networkx as nx
+
+
+class Node(msgspec.Struct, frozen=True):
+    """A typed entity of the graph."""
+
+    id: str
+    type: str
+    name: str
+    synonyms: tuple[str, ...] = ()
+    definition: str | None = None
+
+
+class Edge(msgspec.Struct, frozen=True):
+    """A typed, directed edge ``source -[relation]-> target``."""
+
+    source: str
+    target: str
+    relation: str
+    attrs: dict[str, str] = {}
+
+
+class Relation(msgspec.Struct, frozen=True):
+    """How a relation reads in words, in both directions.
+
+    ``forward`` reads ``<source> {forward} <target>``, ``inverse`` reads
+    ``<target> {inverse} <source>``.
+    """
+
+    name: str
+    forward: str
+    inverse: str
+
+
+class KnowledgeGraph:
+    """A typed medical knowledge graph.
+
+    ``source`` names where it came from (``hpo``, ``hetionet``, ``edgelist`` or a ``+``
+    joined list for merged graphs) and ``version`` the release of that data.
+    """
+
+    def __init__(self, source: str, version: str, relations: Iterable[Relation] = ()) -> None:
+        self.source = source
+        self.version = version
+        self.graph = nx.MultiDiGraph()
+        self.relations: dict[str, Relation] = {r.name: r for r in relations}
+        self._by_name: dict[str, list[str]] = {}
+
+    # -- building ---------------------------------------------------------------------
+    def add_relation(self, relation: Relation) -> None:
+        self.relations[relation.name] = relation
+
+    def add_node(self, node: Node) -> None:
+        """Add (or replace) a node and index its name and synonyms."""
+        if node.id in self.graph:
+            self._unindex(self.graph.nodes[node.id]["node"])
+        self.graph.add_node(node.id, node=node)
+        for label in (node.name, *node.synonyms):
+            ids = self._by_name.setdefault(label.casefold(), [])
+            if node.id not in ids:
+                ids.append(node.id)
+
+    def _unindex(self, node: Node) -> None:
+        for label in (node.name, *node.synonyms):
+            ids = self._by_name.get(label.casefold())
+            if ids and node.id in ids:
+                ids.remove(node.id)
+
+    def add_edge(self, source: str, target: str, relation: str, **attrs: str) -> None:
+        """Add ``source -[relation]-> target``; both nodes and the relation must exist."""
+        if relation not in self.relations:
+            raise KeyError(f"unknown relation {relation!r}: add_relation() it first")
+        for node_id in (source, target):
+            if node_id not in self.graph:
+                raise KeyError(f"unknown node {node_id!r}")
+        if attrs:
+            self.graph.add_edge(source, target, key=relation, **attrs)
+        else:
+            self.graph.add_edge(source, target, key=relation)
+
+    # -- lookup -----------------------------------------------------------------------
+    def __contains__(self, node_id: object) -> bool:
+        return node_id in self.graph
+
+    def __len__(self) -> int:
+        return self.graph.number_of_nodes()
+
+    @property
+    def num_nodes(self) -> int:
+        return self.graph.number_of_nodes()
+
+    @property
+    def num_edges(self) -> int:
+        return self.graph.number_of_edges()
+
+    def node(self, node_id: str) -> Node:
+        """The node with this id; `KeyError` if absent."""
+        try:
+            return self.graph.nodes[node_id]["node"]
+        except KeyError:
+            raise KeyError(f"no node with id {node_id!r}") from None
+
+    def get(self, node_id: str) -> Node | None:
+        data = self.graph.nodes.get(node_id)
+        return None if data is None else data["node"]
+
+    def find(self, name: str) -> list[Node]:
+        """Nodes whose name or a synonym equals ``name`` (case-insensitive), in id order."""
+        return [self.node(i) for i in sorted(self._by_name.get(name.casefold(), ()))]
+
+    def nodes(self, type: str | None = None) -> Iterator[Node]:
+        """All nodes (of one type when given), in insertion order."""
+        for _, data in self.graph.nodes(data="node"):
+            if type is None or data.type == type:
+                yield data
+
+    def edges(self, relation: str | None = None) -> Iterator[Edge]:
+        for s, t, key, data in self.graph.edges(keys=True, data=True):
+            if relation is None or key == relation:
+                yield Edge(s, t, key, dict(data))
+
+    def out_edges(self, node_id: str, relation: str | None = None) -> list[Edge]:
+        """Edges leaving ``node_id``, in insertion order."""
+        return [
+            Edge(s, t, key, dict(data))
+            for s, t, key, data in self.graph.out_edges(node_id, keys=True, data=True)
+            if relation is None or key == relation
+        ]
+
+    def in_edges(self, node_id: str, relation: str | None = None) -> list[Edge]:
+        """Edges entering ``node_id``, in insertion order."""
+        return [
+            Edge(s, t, key, dict(data))
+            for s, t, key, data in self.graph.in_edges(node_id, keys=True, data=True)
+            if relation is None or key == relation
+        ]
+
+    def successors(self, node_id: str, relation: str | None = None) -> list[str]:
+        return list(dict.fromkeys(e.target for e in self.out_edges(node_id, relation)))
+
+    def predecessors(self, node_id: str, relation: str | None = None) -> list[str]:
+        return list(dict.fromkeys(e.source for e in self.in_edges(node_id, relation)))
+
+    def neighbors(self, node_id: str) -> list[str]:
+        """Nodes linked to ``node_id`` in either direction, without duplicates."""
+        return list(
+            dict.fromkeys([*self.graph.successors(node_id), *self.graph.predecessors(node_id)])
+        )
+
+    def degree(self, node_id: str) -> int:
+        """Number of edges touching ``node_id`` (both directions)."""
+        return self.graph.degree(node_id)
+
+    def verbalise(self, relation: str, inverse: bool = False) -> str:
+        """The words for ``relation`` read forward (source to target) or inverse."""
+        rel = self.relations[relation]
+        return rel.inverse if inverse else rel.forward
+
+    # -- summary ----------------------------------------------------------------------
+    def stats(self) -> dict:
+        """Counts of nodes by type and edges by relation."""
+        node_types = Counter(n.type for n in self.nodes())
+        relations = Counter(key for _, _, key in self.graph.edges(keys=True))
+        return {
+            "source": self.source,
+            "version": self.version,
+            "nodes": self.num_nodes,
+            "edges": self.num_edges,
+            "node_types": dict(sorted(node_types.items())),
+            "relations": dict(sorted(relations.items())),
+        }
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, KnowledgeGraph):
+            return NotImplemented
+        return (
+            self.source == other.source
+            and self.version == other.version
+            and self.relations == other.relations
+            and dict(self.graph.nodes(data="node")) == dict(other.graph.nodes(data="node"))
+            and sorted(self.graph.edges(keys=True, data=True), key=_edge_key)
+            == sorted(other.graph.edges(keys=True, data=True), key=_edge_key)
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"KnowledgeGraph(source={self.source!r}, version={self.version!r}, "
+            f"nodes={self.num_nodes}, edges={self.num_edges})"
+        )
+
+
+def _edge_key(edge: tuple) -> tuple:
+    s, t, k, data = edge
+    return (s, t, k, sorted(data.items()))

