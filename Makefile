@@ -24,7 +24,10 @@ test: $(VENV)/.installed
 	$(PY) -m pytest -q -p no:cacheprovider
 
 bench: $(VENV)/.installed
-	$(PY) -m pytest bench -q -p no:cacheprovider --benchmark-only --benchmark-columns=min,median,mean,max,rounds
+	mkdir -p .benchmarks
+	$(PY) -m pytest bench -q -p no:cacheprovider -o python_files='bench_*.py' \
+		-o python_functions='bench_* test_*' --benchmark-only \
+		--benchmark-columns=min,median,mean,max,rounds --benchmark-json .benchmarks/latest.json
 	$(PY) -m bench.summary
 
 lint: $(VENV)/.installed

@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 
 
-class Document(msgspec.Struct, frozen=True, kw_only=True):
+class Document(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     id: str
     title: str
     text: str
@@ -14,7 +14,7 @@ class Document(msgspec.Struct, frozen=True, kw_only=True):
     entity_id: str | None = None  # the KG entity the page is about, when rendered from the KG
 
 
-class SearchHit(msgspec.Struct, frozen=True, kw_only=True):
+class SearchHit(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     doc_id: str
     title: str
     url: str

@@ -1,0 +1,1 @@
+"""Event sourcing: event payloads (`schema`), the DuckDB store (`store`), replay (`replay`)."""

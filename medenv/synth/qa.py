@@ -22,6 +22,20 @@ class Hop(msgspec.Struct, frozen=True):
     inverse: bool = False
 
 
+class Constraint(msgspec.Struct, frozen=True):
+    """An extra fact the question states about the chain entity ``chain[node]``.
+
+    The question names ``entity``; the KG edge is ``chain[node] -[relation]-> entity``
+    or, when ``inverse`` is True, ``entity -[relation]-> chain[node]``. Constraints make
+    an otherwise ambiguous chain admit exactly one answer (see `medenv.synth.uniqueness`).
+    """
+
+    node: int
+    relation: str
+    entity: str
+    inverse: bool = False
+
+
 class QAItem(msgspec.Struct, frozen=True, kw_only=True):
     id: str
     question: str
@@ -39,3 +53,4 @@ class QAItem(msgspec.Struct, frozen=True, kw_only=True):
     split: str = "train"
     kg_source: str = ""
     kg_version: str = ""
+    constraints: tuple[Constraint, ...] = ()  # distinguishing facts stated in the question

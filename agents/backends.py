@@ -1,0 +1,284 @@
+"""Generation backends for `agents.llm.LLMAgent`: one interface, three engines.
+
+A backend turns a chat (``messages`` + OpenAI-format ``tools``) into the model's raw reply
+text, with tool calls written the Hermes/Qwen way (``<tool_call>{json}</tool_call>``) so
+the env parses every backend's output the same way:
+
+- `TransformersBackend(model_path)`: any Hugging Face causal LM with a chat template
+  (local folder or hub id), on CPU or GPU;
+- `OpenAIBackend(base_url, model)`: any OpenAI-compatible ``/v1/chat/completions``
+  endpoint (``vllm serve``, SGLang, llama.cpp server, hosted APIs), over stdlib HTTP;
+- `VLLMBackend(model)`: vLLM in process (imported lazily; needs a GPU).
+
+``count_tokens(messages, tools)`` measures a prompt for context management; the HTTP
+backend estimates it (4 characters per token) since it has no tokenizer.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from typing import Protocol, runtime_checkable
+
+from agents.text import think_block, tool_call_text
+from medenv.errors import MedenvError
+
+
+@runtime_checkable
+class Backend(Protocol):
+    max_context_tokens: int
+
+    def generate(self, messages: list[dict], tools: list[dict]) -> str: ...
+
+    def count_tokens(self, messages: list[dict], tools: list[dict]) -> int: ...
+
+
+def _clean_special(text: str, specials: list[str], stop: list[str]) -> str:
+    for s in stop:
+        if s and s in text:
+            text = text[: text.index(s)]
+    keep = ("<tool_call>", "</tool_call>", "<think>", "</think>", "<answer>", "</answer>")
+    for s in specials:
+        if s and s not in keep:
+            text = text.replace(s, "")
+    return text.strip()
+
+
+class TransformersBackend:
+    """A local Hugging Face model (``model_path``: folder or hub id) via ``generate``.
+
+    Greedy by default (``temperature=0``); ``seed`` seeds sampling. ``max_context_tokens``
+    defaults to the model config's ``max_position_embeddings`` (capped at 32768).
+    """
+
+    def __init__(
+        self,
+        model_path: str,
+        *,
+        max_new_tokens: int = 512,
+        temperature: float = 0.0,
+        top_p: float = 1.0,
+        seed: int = 0,
+        device: str | None = None,
+        max_context_tokens: int | None = None,
+        dtype: str = "auto",
+    ) -> None:
+        try:
+            import torch
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+        except ImportError as exc:  # pragma: no cover - train extra missing
+            raise MedenvError("the transformers backend needs `pip install medenv[train]`") from exc
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(model_path)
+            self.model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype)
+        except OSError as exc:
+            raise MedenvError(f"cannot load model {model_path!r}: {exc}") from exc
+        if self.tokenizer.chat_template is None:
+            raise MedenvError(f"model {model_path!r} has no chat template")
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.model.to(self.device).eval()
+        self.max_new_tokens = max_new_tokens
+        self.temperature = temperature
+        self.top_p = top_p
+        self.seed = seed
+        limit = getattr(self.model.config, "max_position_embeddings", None) or 4096
+        self.max_context_tokens = max_context_tokens or min(int(limit), 32768)
+        self._torch = torch
+
+    def _encode(self, messages: list[dict], tools: list[dict], generation_prompt: bool):
+        return self.tokenizer.apply_chat_template(
+            messages,
+            tools=tools or None,
+            add_generation_prompt=generation_prompt,
+            tokenize=True,
+            return_dict=True,
+            return_tensors="pt",
+        )
+
+    def count_tokens(self, messages: list[dict], tools: list[dict]) -> int:
+        return int(self._encode(messages, tools, True)["input_ids"].shape[-1])
+
+    def generate(self, messages: list[dict], tools: list[dict]) -> str:
+        enc = self._encode(messages, tools, True).to(self.device)
+        kwargs: dict = {"max_new_tokens": self.max_new_tokens}
+        if self.temperature > 0:
+            self._torch.manual_seed(self.seed)
+            self.seed += 1
+            kwargs.update(do_sample=True, temperature=self.temperature, top_p=self.top_p)
+        else:
+            kwargs.update(do_sample=False)
+        pad = self.tokenizer.pad_token_id
+        if pad is None:
+            pad = self.tokenizer.eos_token_id
+        with self._torch.no_grad():
+            out = self.model.generate(**enc, pad_token_id=pad, **kwargs)
+        new = out[0, enc["input_ids"].shape[-1] :]
+        text = self.tokenizer.decode(new, skip_special_tokens=False)
+        stops = [t for t in (self.tokenizer.eos_token, "<|im_end|>", "<|endoftext|>") if t]
+        return _clean_special(text, list(self.tokenizer.all_special_tokens), stops)
+
+
+def _openai_messages(messages: list[dict]) -> list[dict]:
+    """Our chat format -> the OpenAI wire format (call ids, arguments as JSON strings)."""
+    out: list[dict] = []
+    pending: list[str] = []
+    n = 0
+    for m in messages:
+        if m["role"] == "assistant" and m.get("tool_calls"):
+            calls = []
+            pending = []
+            for c in m["tool_calls"]:
+                call_id = f"call_{n}"
+                n += 1
+                pending.append(call_id)
+                args = c["function"]["arguments"]
+                calls.append(
+                    {
+                        "id": call_id,
+                        "type": "function",
+                        "function": {
+                            "name": c["function"]["name"],
+                            "arguments": args if isinstance(args, str) else json.dumps(args),
+                        },
+                    }
+                )
+            out.append(
+                {"role": "assistant", "content": m.get("content") or "", "tool_calls": calls}
+            )
+        elif m["role"] == "tool":
+            call_id = pending.pop(0) if pending else f"call_{n}"
+            out.append({"role": "tool", "tool_call_id": call_id, "content": m["content"]})
+        else:
+            out.append({"role": m["role"], "content": m["content"]})
+    return out
+
+
+def reply_text(message: dict) -> str:
+    """An OpenAI chat ``message`` (content, optional reasoning, tool_calls) -> raw text."""
+    reasoning = message.get("reasoning_content") or message.get("reasoning")
+    content = message.get("content") or ""
+    text = think_block(reasoning) if reasoning and "<think>" not in content else ""
+    text += content.strip()
+    for call in message.get("tool_calls") or []:
+        fn = call.get("function", {})
+        args = fn.get("arguments", {})
+        if isinstance(args, str):
+            try:
+                args = json.loads(args) if args.strip() else {}
+            except json.JSONDecodeError:
+                # keep the model's malformed JSON as written: the env reports it
+                text += ("\n" if text else "") + (
+                    f'<tool_call>\n{{"name": {json.dumps(fn.get("name"))}, "arguments": {args}}}\n</tool_call>'
+                )
+                continue
+        text += ("\n" if text else "") + tool_call_text(fn.get("name", ""), args)
+    return text.strip()
+
+
+class OpenAIBackend:
+    """Any OpenAI-compatible chat endpoint (``base_url`` like ``http://host:8000/v1``).
+
+    Sends ``messages``, ``tools``, ``temperature``, ``max_tokens`` (and ``seed``) to
+    ``{base_url}/chat/completions`` with stdlib ``urllib``; the reply's structured
+    ``tool_calls`` (or tool calls written in the text) become ``<tool_call>`` blocks.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        *,
+        api_key: str | None = None,
+        temperature: float = 0.0,
+        max_tokens: int = 512,
+        seed: int | None = 0,
+        timeout: float = 120.0,
+        max_context_tokens: int = 32768,
+    ) -> None:
+        self.url = base_url.rstrip("/") + "/chat/completions"
+        self.model = model
+        self.api_key = api_key
+        self.temperature = temperature
+        self.max_tokens = max_tokens
+        self.seed = seed
+        self.timeout = timeout
+        self.max_context_tokens = max_context_tokens
+
+    def count_tokens(self, messages: list[dict], tools: list[dict]) -> int:
+        chars = sum(
+            len(m.get("content") or "") + len(json.dumps(m.get("tool_calls", ""))) for m in messages
+        )
+        return (chars + len(json.dumps(tools))) // 4 + 4 * len(messages)
+
+    def generate(self, messages: list[dict], tools: list[dict]) -> str:
+        body: dict = {
+            "model": self.model,
+            "messages": _openai_messages(messages),
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+        }
+        if tools:
+            body["tools"] = tools
+        if self.seed is not None:
+            body["seed"] = self.seed
+        headers = {"Content-Type": "application/json"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        request = urllib.request.Request(
+            self.url, data=json.dumps(body).encode(), headers=headers, method="POST"
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                data = json.loads(response.read().decode())
+        except urllib.error.HTTPError as exc:
+            detail = exc.read().decode(errors="replace")[:500]
+            raise MedenvError(f"{self.url} answered HTTP {exc.code}: {detail}") from None
+        except (urllib.error.URLError, TimeoutError) as exc:
+            raise MedenvError(f"cannot reach {self.url}: {exc}") from None
+        except json.JSONDecodeError as exc:
+            raise MedenvError(f"{self.url} returned invalid JSON: {exc}") from None
+        try:
+            message = data["choices"][0]["message"]
+        except (KeyError, IndexError, TypeError):
+            raise MedenvError(f"{self.url} returned no choices: {str(data)[:300]}") from None
+        return reply_text(message)
+
+
+class VLLMBackend:
+    """vLLM in this process (``LLM.chat``); GPU only, imported on construction."""
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        temperature: float = 0.0,
+        max_tokens: int = 512,
+        seed: int = 0,
+        max_context_tokens: int | None = None,
+        **llm_kwargs,
+    ) -> None:
+        try:
+            from vllm import LLM, SamplingParams
+        except ImportError as exc:
+            raise MedenvError(
+                "the vllm backend needs `pip install medenv[vllm]` and a GPU"
+            ) from exc
+        if max_context_tokens:
+            llm_kwargs.setdefault("max_model_len", max_context_tokens)
+        self.llm = LLM(model=model, seed=seed, **llm_kwargs)
+        self.params = SamplingParams(temperature=temperature, max_tokens=max_tokens, seed=seed)
+        self.tokenizer = self.llm.get_tokenizer()
+        self.max_context_tokens = max_context_tokens or int(
+            self.llm.llm_engine.model_config.max_model_len
+        )
+
+    def count_tokens(self, messages: list[dict], tools: list[dict]) -> int:
+        ids = self.tokenizer.apply_chat_template(
+            messages, tools=tools or None, add_generation_prompt=True, tokenize=True
+        )
+        return len(ids["input_ids"] if isinstance(ids, dict) else ids)
+
+    def generate(self, messages: list[dict], tools: list[dict]) -> str:
+        out = self.llm.chat(messages, self.params, tools=tools or None, use_tqdm=False)
+        return out[0].outputs[0].text.strip()

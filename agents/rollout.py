@@ -1,0 +1,322 @@
+"""Run many episodes of an agent in `MedResearch-v0`, recording them in the event store.
+
+`rollout(agent_factory, qa, episodes, workers, db, seed, k=1, ...)`:
+
+- plans ``episodes`` question attempts over the QA set in its order (cycling when
+  ``episodes`` exceeds it), each sampled ``k`` times; every (question, sample) gets its
+  own episode seed derived with hashlib from ``seed``, so reruns are identical;
+- is resumable: (question id, episode seed) pairs already finished in the store for the
+  same agent are skipped, so an interrupted run continues where it stopped;
+- runs ``workers`` processes, each with its own env and its own store shard
+  (``db`` for worker 0, ``NAME.shard-<i>.duckdb`` beside it for the others: DuckDB allows
+  one writer per file); readers query all shards together (`training.export.store_paths`);
+- shows a progress bar with live accuracy and mean tool calls.
+
+Rejection sampling (keep correct answers within budget; with ``k`` samples the shortest
+correct one) is applied when exporting: `training.export.select_episodes`. The store
+keeps every episode, so the choice can be revisited without rerunning.
+
+``agent_factory`` is an agent name (``oracle``, ``heuristic``, ``random``, ``llm``), an
+`AgentSpec` (name plus options), or a picklable callable ``world -> Agent``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing as mp
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from medenv.errors import MedenvError
+from medenv.events.store import shard_files
+
+AGENT_NAMES = ("oracle", "heuristic", "random", "llm")
+
+
+class AgentSpec(msgspec.Struct, frozen=True):
+    """An agent by name, with keyword options for its constructor (picklable)."""
+
+    name: str
+    options: dict = {}
+
+
+class Job(msgspec.Struct, frozen=True):
+    question_id: str
+    sample: int
+    seed: int
+
+
+class RolloutResult(msgspec.Struct, kw_only=True):
+    """What a rollout did: episodes run now, skipped (already stored), and their outcome."""
+
+    agent: str
+    planned: int
+    ran: int
+    skipped: int
+    correct: int
+    accuracy: float
+    mean_tool_calls: float
+    seconds: float
+    db: list[str]
+
+
+def make_agent(spec: str | AgentSpec, world: Any = None):
+    """Build an agent from its name/spec. The oracle needs ``world`` (its KG names)."""
+    if isinstance(spec, str):
+        spec = AgentSpec(spec)
+    opts = dict(spec.options)
+    if spec.name == "oracle":
+        from agents.oracle import OracleAgent
+
+        if world is None:
+            raise MedenvError("the oracle agent needs the world (its knowledge graph)")
+        return OracleAgent(world, **opts)
+    if spec.name == "heuristic":
+        from agents.heuristic import HeuristicAgent
+
+        return HeuristicAgent(**opts)
+    if spec.name == "random":
+        from agents.random import RandomAgent
+
+        return RandomAgent(**opts)
+    if spec.name == "llm":
+        from agents.llm import LLMAgent, make_backend
+
+        model = opts.pop("model", None)
+        if not model:
+            raise MedenvError(
+                "the llm agent needs a model: --model PATH|openai:URL#MODEL|vllm:MODEL"
+            )
+        backend_opts = opts.pop("backend_options", {})
+        return LLMAgent(make_backend(model, **backend_opts), **opts)
+    raise MedenvError(f"unknown agent {spec.name!r}; choose one of {', '.join(AGENT_NAMES)}")
+
+
+def agent_name(factory: str | AgentSpec | Callable) -> str:
+    if isinstance(factory, str):
+        return factory
+    if isinstance(factory, AgentSpec):
+        return factory.name
+    return getattr(factory, "agent_name", None) or getattr(factory, "__name__", "custom")
+
+
+def episode_seed(seed: int, question_id: str, sample: int) -> int:
+    digest = hashlib.sha256(f"{seed}|{question_id}|{sample}".encode()).digest()
+    return int.from_bytes(digest[:4], "big")
+
+
+def plan_jobs(question_ids: Sequence[str], episodes: int, k: int, seed: int) -> list[Job]:
+    """``episodes`` attempts over the questions in order (cycling), ``k`` samples each."""
+    if not question_ids:
+        raise MedenvError("the QA set is empty")
+    if episodes < 0 or k < 1:
+        raise MedenvError(f"episodes must be >= 0 and k >= 1 (got episodes={episodes}, k={k})")
+    jobs = []
+    n = len(question_ids)
+    for i in range(episodes):
+        qid = question_ids[i % n]
+        for j in range(k):
+            sample = (i // n) * k + j
+            jobs.append(Job(qid, sample, episode_seed(seed, qid, sample)))
+    return jobs
+
+
+def finished_jobs(db: Path, agent: str) -> set[tuple[str, int]]:
+    """(question id, episode seed) of episodes of ``agent`` already finished in ``db``.
+
+    Finished means terminated (answered) or truncated (budget spent); an episode cut off
+    by a crash or ``close()`` does not count and is run again."""
+    from training.export import load_episodes, store_paths
+
+    try:
+        paths = store_paths(db)
+    except MedenvError:
+        return set()
+    return {
+        (ep.question_id, int(ep.seed))
+        for ep in load_episodes(paths)
+        if ep.agent == agent and ep.seed is not None and (ep.terminated or ep.truncated)
+    }
+
+
+def _load_items(qa: Any, split: str | None):
+    from medenv.synth.io import read_qa_set
+
+    if qa is None:
+        from medenv.synth import default_qa_set
+
+        qa = default_qa_set()
+    items = list(qa) if isinstance(qa, (list, tuple)) else read_qa_set(qa)
+    if split is not None:
+        items = [it for it in items if it.split == split]
+    if not items:
+        raise MedenvError(f"no questions in {qa!r}" + (f" for split {split!r}" if split else ""))
+    return items
+
+
+def _run_jobs(
+    worker: int,
+    factory: Any,
+    items: list,
+    jobs: list[Job],
+    db: Path,
+    env_kwargs: dict,
+    tags: dict,
+    queue: Any = None,
+    on_episode: Callable | None = None,
+) -> None:
+    """Run ``jobs`` in one env writing ``db``; report ``(correct, calls)`` per episode."""
+    import gymnasium as gym
+
+    import medenv.env  # noqa: F401  (registers MedResearch-v0)
+
+    env = gym.make("MedResearch-v0", qa=items, db=str(db), shard=worker, tags=tags, **env_kwargs)
+    try:
+        base = env.unwrapped
+        agent = None
+        for job in jobs:
+            obs, info = env.reset(seed=job.seed, options={"question_id": job.question_id})
+            if agent is None:  # the env loads its world on the first reset
+                if isinstance(factory, (str, AgentSpec)):
+                    agent = make_agent(factory, base.world)
+                else:
+                    agent = factory(base.world)
+            agent.reset(base.item, seed=job.seed)
+            calls = 0
+            done = False
+            limit = int(info.get("budget") or 12) + 8
+            correct = False
+            for _ in range(limit):
+                action = agent.act(obs, info)
+                obs, _reward, terminated, truncated, info = env.step(action)
+                if not info.get("error"):
+                    calls += 1
+                if terminated or truncated:
+                    correct = bool(info.get("correct"))
+                    done = True
+                    break
+            if not done:  # pragma: no cover - the env's budget ends every episode
+                raise MedenvError(f"episode of {job.question_id} did not end within {limit} steps")
+            if queue is not None:
+                queue.put((correct, calls))
+            if on_episode is not None:
+                on_episode(correct, calls)
+    finally:
+        env.close()
+    if queue is not None:
+        queue.put(None)
+
+
+def _worker_main(args: tuple) -> None:
+    _run_jobs(*args)
+
+
+def rollout(
+    agent_factory: str | AgentSpec | Callable = "oracle",
+    qa: Any = None,
+    episodes: int | None = None,
+    workers: int = 1,
+    db: str | Path | None = None,
+    seed: int = 0,
+    *,
+    k: int = 1,
+    split: str | None = None,
+    max_steps: int = 12,
+    env_kwargs: dict | None = None,
+    tags: dict | None = None,
+    progress: bool = True,
+) -> RolloutResult:
+    """Run ``episodes`` question attempts (``k`` samples each) and record them in ``db``.
+
+    ``qa``: a QA set folder/file, a list of `QAItem`, or None for the default set;
+    ``episodes`` defaults to one pass over it. Returns counts for this call; episodes
+    already in the store are skipped (resume). See the module docstring.
+    """
+    from medenv.paths import medenv_home
+
+    name = agent_name(agent_factory)
+    items = _load_items(qa, split)
+    episodes = len(items) if episodes is None else episodes
+    db = Path(db) if db is not None else medenv_home() / "runs" / f"{name}.duckdb"
+    db.parent.mkdir(parents=True, exist_ok=True)
+    jobs = plan_jobs([it.id for it in items], episodes, k, seed)
+    done = finished_jobs(db, name)
+    todo = [j for j in jobs if (j.question_id, j.seed) not in done]
+    skipped = len(jobs) - len(todo)
+    env_kwargs = {"max_steps": max_steps, **(env_kwargs or {})}
+    run_tags = {"agent": name, "rollout_seed": seed, **(tags or {})}
+    workers = max(1, min(workers, len(todo) or 1))
+
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(todo), desc=f"rollout {name}", disable=not progress, unit="ep")
+    tally = {"n": 0, "correct": 0, "calls": 0}
+
+    def record(correct: bool, calls: int) -> None:
+        tally["n"] += 1
+        tally["correct"] += int(correct)
+        tally["calls"] += calls
+        bar.update(1)
+        bar.set_postfix(
+            acc=f"{tally['correct'] / tally['n']:.3f}", calls=f"{tally['calls'] / tally['n']:.2f}"
+        )
+
+    start = time.perf_counter()
+    try:
+        if workers == 1 or not todo:
+            if todo:
+                _run_jobs(
+                    0, agent_factory, items, todo, db, env_kwargs, run_tags, on_episode=record
+                )
+        else:
+            ctx = mp.get_context("spawn")
+            queue = ctx.Queue()
+            procs = []
+            for w in range(workers):
+                part = todo[w::workers]
+                p = ctx.Process(
+                    target=_worker_main,
+                    args=((w, agent_factory, items, part, db, env_kwargs, run_tags, queue),),
+                    daemon=True,
+                )
+                p.start()
+                procs.append(p)
+            running = workers
+            while running:
+                try:
+                    msg = queue.get(timeout=5)
+                except Exception:  # queue.Empty: check for dead workers
+                    dead = [p for p in procs if p.exitcode not in (None, 0)]
+                    if not dead and all(p.exitcode is not None for p in procs):
+                        dead = procs  # all exited without reporting the end of their jobs
+                    if dead:
+                        raise MedenvError(
+                            f"rollout worker exited with code {dead[0].exitcode}; "
+                            "rerun the same command to resume"
+                        ) from None
+                    continue
+                if msg is None:
+                    running -= 1
+                else:
+                    record(*msg)
+            for p in procs:
+                p.join()
+    finally:
+        bar.close()
+    seconds = time.perf_counter() - start
+    n = tally["n"]
+    return RolloutResult(
+        agent=name,
+        planned=len(jobs),
+        ran=n,
+        skipped=skipped,
+        correct=tally["correct"],
+        accuracy=tally["correct"] / n if n else 0.0,
+        mean_tool_calls=tally["calls"] / n if n else 0.0,
+        seconds=round(seconds, 3),
+        db=[str(p) for p in shard_files(db)],
+    )

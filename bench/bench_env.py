@@ -1,0 +1,72 @@
+"""Env step overhead with logging on: scripted actions over the default world (search
+included), one process, for each durability mode and with logging off.
+
+Each episode is 5 steps: a Hermes/Qwen ``<tool_call>`` search, a malformed action, a
+tool-call dict browse, a Qwen3-Coder XML web search, the ``<answer>``; questions are real
+one-hop KG facts (see ``tests/test_env.make_items``). Reported: steps/s (``steps_per_s``).
+"""
+
+from __future__ import annotations
+
+import time
+
+import gymnasium as gym
+import pytest
+
+import medenv  # noqa: F401
+from tests.test_env import make_items
+
+STEPS = 2000
+
+
+@pytest.fixture(scope="module")
+def world():
+    from medenv.world import load_world
+
+    return load_world(progress=False)
+
+
+@pytest.fixture(scope="module")
+def plans(world):
+    items = make_items(world.kg, 40)
+    out = {}
+    for item in items:
+        name = world.kg.node(item.chain[0]).name
+        url = world.corpus.get(f"med:{item.chain[0]}").url
+        out[item.id] = [
+            f'<think>look up {name}</think>\n<tool_call>\n{{"name": "medical_search", '
+            f'"arguments": {{"query": "{name} inheritance"}}}}\n</tool_call>',
+            "I am not sure what to do.",
+            {"name": "browse", "arguments": {"url": url, "goal": "inheritance"}},
+            f"<tool_call>\n<function=web_search>\n<parameter=query>\n{name}\n</parameter>\n"
+            "</function>\n</tool_call>",
+            f"<answer>{item.answer}</answer>",
+        ]
+    return items, out
+
+
+def _run(env, plans, steps: int) -> float:
+    start = time.perf_counter()
+    done, seed = 0, 0
+    while done < steps:
+        env.reset(seed=seed)
+        seed += 1
+        for action in plans[env.unwrapped.item.id]:
+            env.step(action)
+            done += 1
+    return done / (time.perf_counter() - start)
+
+
+@pytest.mark.parametrize("durability", ["step", "sync", "episode", "none", "off"])
+def test_env_steps_per_second(benchmark, extra, bench_dir, plans, durability):
+    items, by_id = plans
+    db = None if durability == "off" else bench_dir / f"env-{durability}.duckdb"
+    env = gym.make(
+        "MedResearch-v0", qa=items, db=db, durability="step" if db is None else durability,
+        max_steps=8,
+    )  # fmt: skip
+    _run(env, by_id, 50)  # warm up: world, store, caches
+    rates = []
+    benchmark.pedantic(lambda: rates.append(_run(env, by_id, STEPS)), rounds=3, iterations=1)
+    env.close()
+    extra(benchmark, steps_per_s=max(rates), steps_per_round=STEPS)

@@ -1,0 +1,117 @@
+"""``medenv corpus``: build the corpus and search indexes, search them, check QA sets.
+
+- ``medenv corpus build [--source hpo] [--backend tantivy|whoosh] [--seed 0]``: build (or
+  load) the world and print page counts, index sizes and timings.
+- ``medenv corpus search QUERY [--web] [--top-k 5]``: print the tool's observation.
+- ``medenv corpus check --qa DIR``: the share of a QA set whose every hop is answerable.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from medenv.errors import MedenvError
+
+
+def add_parser(subparsers) -> None:
+    corpus = subparsers.add_parser("corpus", help="corpus and search indexes: build, search, check")
+    sub = corpus.add_subparsers(dest="corpus_command", metavar="CORPUS_COMMAND", required=True)
+
+    def common(p) -> None:
+        p.add_argument("--source", default="hpo", help="KG source (default hpo)")
+        p.add_argument("--backend", default="tantivy", choices=("tantivy", "whoosh"))
+        p.add_argument("--seed", type=int, default=0, help="corpus seed (default 0)")
+
+    build = sub.add_parser("build", help="build (or load) the corpus and its indexes")
+    common(build)
+    build.add_argument("--json", action="store_true", help="print one JSON object")
+    build.set_defaults(func=run_build)
+
+    search = sub.add_parser("search", help="run medical_search (or web_search) once")
+    common(search)
+    search.add_argument("query")
+    search.add_argument("--web", action="store_true", help="search the web collection")
+    search.add_argument("--top-k", type=int, default=5)
+    search.set_defaults(func=run_search)
+
+    check = sub.add_parser("check", help="share of a QA set answerable with the tools")
+    common(check)
+    check.add_argument("--qa", required=True, help="QA set folder, qa.jsonl or JSONL file")
+    check.add_argument("--json", action="store_true", help="print one JSON object")
+    check.set_defaults(func=run_check)
+
+
+def _dir_size(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def run_build(args) -> int:
+    from medenv.world import load_world
+
+    start = time.perf_counter()
+    world = load_world(args.source, args.backend, args.seed, progress=not args.json)
+    seconds = time.perf_counter() - start
+    stats = world.corpus.stats()
+    figures = {
+        "source": world.kg.source,
+        "kg_version": world.kg.version,
+        "backend": world.backend,
+        "seed": world.seed,
+        "medical_pages": stats["medical"],
+        "web_pages": stats["web"],
+        "text_mb": round(stats["chars"] / 1e6, 1),
+        "medical_index_mb": round(_dir_size(world.medical_index.path) / 1e6, 1),
+        "web_index_mb": round(_dir_size(world.web_index.path) / 1e6, 1),
+        "seconds": round(seconds, 2),
+        "fingerprint": world.fingerprint,
+    }
+    if args.json:
+        print(json.dumps(figures))
+    else:
+        for key, value in figures.items():
+            print(f"{key:>18}: {value}")
+    return 0
+
+
+def run_search(args) -> int:
+    from medenv.tools.registry import execute
+    from medenv.world import load_world
+
+    world = load_world(args.source, args.backend, args.seed, progress=True)
+    tool = "web_search" if args.web else "medical_search"
+    result = execute(world, tool, {"query": args.query, "top_k": args.top_k})
+    print(result.text)
+    return 0 if result.ok else 1
+
+
+def run_check(args) -> int:
+    try:
+        from medenv.synth.io import read_qa_set
+    except ImportError as exc:
+        raise MedenvError("reading QA sets needs medenv.synth.io, which is not installed") from exc
+    from medenv.corpus.answerability import check
+    from medenv.world import load_world
+
+    items = read_qa_set(args.qa)
+    with_chain = [i for i in items if i.hops]
+    world = load_world(args.source, args.backend, args.seed, progress=not args.json)
+    report = check(world, with_chain)
+    result = {
+        "items": len(items),
+        "with_chain": len(with_chain),
+        "answerable": report.answerable,
+        "share": round(report.share, 4),
+        "failed_hops_by_relation": report.failed_hops,
+    }
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(
+            f"{report.answerable} of {len(with_chain)} items with a gold chain are answerable "
+            f"({report.share:.1%}); {len(items) - len(with_chain)} items have no chain."
+        )
+        for relation, n in report.failed_hops.items():
+            print(f"  unanswerable hops via {relation}: {n}")
+    return 0

@@ -1,0 +1,92 @@
+"""`medenv eval`: the evaluation table (and optional report, judge) from an event log."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from medenv.errors import MedenvError
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "eval",
+        help="metrics, reports and an optional LLM judge over an event log",
+        description=(
+            "Compute accuracy (with bootstrap CI), pass@k, tool calls, tool-call efficiency, "
+            "format errors, tokens and evidence recall from the DuckDB event log, runs side "
+            "by side, with breakdowns by specialty, hops and rarity."
+        ),
+    )
+    p.add_argument(
+        "--db", action="append", required=True, metavar="PATH",
+        help="event store file or glob (repeatable; shards of one run are read together)",
+    )  # fmt: skip
+    p.add_argument("--run", action="append", metavar="ID", help="only these run ids (repeatable)")
+    p.add_argument(
+        "--group-by", default="run", metavar="run|TAG",
+        help="compare runs (default) or the values of an episode tag, e.g. 'agent'",
+    )  # fmt: skip
+    p.add_argument(
+        "--qa", metavar="PATH",
+        help="QA set (folder, qa.jsonl or plain JSONL) to look up rarity/hops/specialty by question id",
+    )  # fmt: skip
+    p.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    p.add_argument("--markdown", action="store_true", help="print the table as Markdown")
+    p.add_argument(
+        "--report", metavar="DIR", help="write report.md, metrics.json and PNG plots here"
+    )
+    p.add_argument(
+        "--judge", metavar="SPEC",
+        help="judge answers that do not match by string: 'lexical' (built in, no model), or a "
+        "backend spec ('transformers:PATH', 'openai:URL#MODEL', 'vllm:MODEL'); verdicts are "
+        "written to the event log as judge_verdict events and cached",
+    )  # fmt: skip
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples (default 1000)")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.set_defaults(func=run)
+
+
+def make_judge(spec: str):
+    """``(generate, model_name)`` for a ``--judge`` spec."""
+    from medenv.judge import lexical_judge
+
+    if spec == "lexical":
+        return lexical_judge, "lexical"
+    try:
+        from agents.llm import make_backend
+    except ImportError as exc:
+        raise MedenvError(f"--judge {spec!r} needs the agents package ({exc})") from exc
+    backend = make_backend(spec)
+    return (lambda messages: backend.generate(messages, [])), spec
+
+
+def run(args: argparse.Namespace) -> int:
+    from medenv import evaluation
+
+    if args.bootstrap < 1:
+        raise MedenvError("--bootstrap must be at least 1")
+    paths = evaluation.resolve_db_paths(args.db)
+    if args.judge:
+        from medenv.judge import judge_log
+
+        generate, model = make_judge(args.judge)
+        s = judge_log(paths, generate, model, runs=args.run, progress=not args.no_progress)
+        print(
+            f"judge {model} on {paths[0]}: {s.candidates} unmatched answers, {s.judged} new "
+            f"verdicts ({s.cached} from cache, {s.correct} correct), {s.already} already judged",
+            file=sys.stderr,
+        )
+    result = evaluation.evaluate(
+        paths, runs=args.run, group_by=args.group_by, seed=args.seed,
+        n_bootstrap=args.bootstrap, qa=args.qa,
+    )  # fmt: skip
+    if args.json:
+        print(evaluation.to_json(result))
+    else:
+        print(evaluation.format_table(result, markdown=args.markdown))
+    if args.report:
+        path = evaluation.write_report(result, args.report)
+        print(f"report: {path}", file=sys.stderr)
+    return 0

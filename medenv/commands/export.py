@@ -1,0 +1,59 @@
+"""``medenv export``: datasets from the event store (SFT, RL prompts, Minari, BrowseComp-Plus).
+
+``medenv export --db PATH --out DIR [--format sft|rl|minari|browsecomp|all]...``
+
+Reads only the event store. SFT keeps correct trajectories within budget without format
+errors, the shortest per question (``--all`` keeps every episode).
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "export",
+        help="export recorded episodes as SFT/RL/Minari/BrowseComp-Plus datasets",
+        description="Export episodes from the DuckDB event store (and its worker shards).",
+    )
+    p.add_argument("--db", required=True, help="event store file (its .shardN files are included)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument(
+        "--format",
+        action="append",
+        default=None,
+        help="sft (default), rl, minari, browsecomp, or all; repeat or comma-separate",
+    )
+    p.add_argument("--all", action="store_true", help="no rejection sampling: every episode")
+    p.add_argument("--max-calls", type=int, default=None, help="drop trajectories above this")
+    p.add_argument("--agent", default=None, help="only episodes of this agent")
+    p.add_argument("--no-hf", action="store_true", help="JSONL only (no datasets folder)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from training.export import FORMATS, MINARI_MISSING, export, format_stats, minari_available
+
+    formats: list[str] = []
+    for value in args.format or ["sft"]:
+        formats += [f.strip() for f in value.split(",") if f.strip()]
+    if "all" in formats:
+        formats = [f for f in FORMATS if f != "minari" or minari_available()]
+        if not minari_available():
+            print(f"skipping minari: {MINARI_MISSING}", file=sys.stderr)
+    stats = export(
+        args.db,
+        args.out,
+        formats,
+        select=not args.all,
+        max_tool_calls=args.max_calls,
+        agent=args.agent,
+        hf=not args.no_hf,
+    )
+    print("recorded: " + format_stats(stats["recorded"]))
+    print("exported: " + format_stats(stats["selected"]))
+    for fmt, path in stats["files"].items():
+        print(f"{fmt}: {path}")
+    print(f"stats: {args.out}/stats.json")
+    return 0

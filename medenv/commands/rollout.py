@@ -1,0 +1,82 @@
+"""``medenv rollout``: run an agent over a QA set, recording episodes in the event store.
+
+``medenv rollout --agent oracle|heuristic|random|llm [--qa DIR] [--episodes N]
+[--workers W] [--db PATH] [--seed S] [--k K] [--split SPLIT] [--model SPEC]``
+
+Resumable: rerunning the same command skips episodes already in ``--db``.
+"""
+
+from __future__ import annotations
+
+import json
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "rollout",
+        help="run an agent over questions and record the episodes",
+        description="Run oracle (masked trajectory guidance), heuristic, random or LLM "
+        "agents in MedResearch-v0; every episode goes to the DuckDB event store. "
+        "Rerunning the same command resumes (finished episodes are skipped).",
+    )
+    p.add_argument("--agent", default="oracle", help="oracle (default), heuristic, random, llm")
+    p.add_argument("--qa", default=None, help="QA set folder or JSONL (default: built-in set)")
+    p.add_argument("--episodes", type=int, default=None, help="question attempts (default: all)")
+    p.add_argument("--workers", type=int, default=1, help="parallel worker processes")
+    p.add_argument(
+        "--db", default=None, help="event store (default $MEDENV_HOME/runs/AGENT.duckdb)"
+    )
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--k", type=int, default=1, help="samples per question (keep shortest correct)")
+    p.add_argument("--split", default=None, help="only questions of this split (train/val/test)")
+    p.add_argument("--max-steps", type=int, default=12, help="step budget per episode")
+    p.add_argument("--backend", default="tantivy", help="search backend: tantivy or whoosh")
+    p.add_argument(
+        "--model",
+        default=None,
+        help="llm agent: HF path, transformers:PATH, openai:URL#MODEL or vllm:MODEL",
+    )
+    p.add_argument("--max-new-tokens", type=int, default=512, help="llm agent reply length")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from agents.rollout import AgentSpec, rollout
+
+    options: dict = {}
+    if args.agent == "llm":
+        kind = (args.model or "").partition(":")[0]
+        options = {
+            "model": args.model,
+            "backend_options": {
+                (
+                    "max_tokens" if kind in ("openai", "vllm") else "max_new_tokens"
+                ): args.max_new_tokens
+            },
+        }
+    result = rollout(
+        AgentSpec(args.agent, options),
+        qa=args.qa,
+        episodes=args.episodes,
+        workers=args.workers,
+        db=args.db,
+        seed=args.seed,
+        k=args.k,
+        split=args.split,
+        max_steps=args.max_steps,
+        env_kwargs={"backend": args.backend},
+        progress=not args.no_progress,
+    )
+    if args.json:
+        import msgspec
+
+        print(json.dumps(msgspec.to_builtins(result)))
+    else:
+        print(
+            f"{result.agent}: ran {result.ran} episodes ({result.skipped} already stored) in "
+            f"{result.seconds:.1f}s; accuracy {result.accuracy:.3f}, mean tool calls "
+            f"{result.mean_tool_calls:.2f}; store {result.db[0]}"
+        )
+    return 0

@@ -1,0 +1,91 @@
+"""`medenv train sft|grpo`: fine-tune a model on trajectories, or train it with GRPO in the env.
+
+    medenv train sft  --data DIR --model PATH_OR_tiny --out DIR [--config sft.yaml] [...]
+    medenv train grpo --qa DIR   --model PATH_OR_tiny --out DIR [--config grpo.yaml] [...]
+
+Flags override the YAML config (keys = the fields of `SFTTrainConfig` / `GRPOTrainConfig`).
+Prints a final summary (steps, losses or rewards, time per step, peak memory).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser("train", help="SFT on trajectories or GRPO against the env")
+    sub = parser.add_subparsers(dest="mode", metavar="MODE", required=True)
+
+    sft = sub.add_parser("sft", help="supervised fine-tuning on an exported SFT dataset")
+    sft.add_argument("--data", help="folder or file of SFT rows (.jsonl/.parquet)")
+    _common(sft)
+    sft.add_argument("--epochs", type=float)
+    sft.add_argument("--max-length", type=int, dest="max_length")
+    sft.add_argument("--eval-fraction", type=float, dest="eval_fraction")
+    sft.add_argument("--max-rows", type=int, dest="max_rows")
+    sft.set_defaults(func=run)
+
+    grpo = sub.add_parser("grpo", help="GRPO with the MedResearch-v0 environment")
+    grpo.add_argument("--qa", help="QA set folder or file (default: the built-in set)")
+    _common(grpo)
+    grpo.add_argument("--db", help="event store for the rollouts (default: OUT/events.duckdb)")
+    grpo.add_argument("--num-generations", type=int, dest="num_generations")
+    grpo.add_argument("--max-completion-length", type=int, dest="max_completion_length")
+    grpo.add_argument("--max-questions", type=int, dest="max_questions")
+    grpo.add_argument("--use-vllm", action="store_const", const=True, dest="use_vllm")
+    grpo.set_defaults(func=run)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", help='HF model folder/id, or "tiny" (default)')
+    p.add_argument("--out", help="output folder")
+    p.add_argument("--config", help="YAML config (flags override it)")
+    p.add_argument("--max-steps", type=int, dest="max_steps")
+    p.add_argument("--lr", type=float, dest="learning_rate")
+    p.add_argument("--batch-size", type=int, dest="batch_size")
+    p.add_argument("--lora", action="store_const", const=True)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--no-progress", action="store_const", const=False, dest="progress")
+
+
+_SKIP = {"command", "mode", "func", "config"}
+
+
+def run(args: argparse.Namespace) -> int:
+    from training.config import load_config
+
+    overrides = {k: v for k, v in vars(args).items() if k not in _SKIP}
+    if args.mode == "sft":
+        from training.sft import SFTTrainConfig, train_sft
+
+        config = load_config(SFTTrainConfig, args.config, **overrides)
+        if not config.data:
+            from medenv.errors import MedenvError
+
+            raise MedenvError("--data is required (a folder of exported SFT rows)")
+        result = train_sft(config)
+        print(
+            f"SFT done: {result.steps} steps on {result.n_train} trajectories "
+            f"({result.n_eval} held out) in {result.seconds:.1f}s "
+            f"({result.seconds_per_step:.2f}s/step), peak memory {result.peak_memory_mb:.0f} MB"
+        )
+        if result.eval_loss_before is not None:
+            print(
+                f"held-out loss {result.eval_loss_before:.3f} -> {result.eval_loss_after:.3f}; "
+                f"train loss {result.train_loss:.3f}"
+            )
+        print(f"model saved to {result.out}")
+    else:
+        from training.grpo import GRPOTrainConfig, train_grpo
+
+        config = load_config(GRPOTrainConfig, args.config, **overrides)
+        result = train_grpo(config)
+        print(
+            f"GRPO done: {result.steps} steps in {result.seconds:.1f}s "
+            f"({result.seconds_per_step:.2f}s/step), peak memory {result.peak_memory_mb:.0f} MB"
+        )
+        for row in result.rewards:
+            print("  " + json.dumps(row, sort_keys=True))
+        print(f"model saved to {result.out}; rollouts in {result.db} (runs {result.run_ids})")
+    return 0

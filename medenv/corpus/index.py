@@ -1,0 +1,145 @@
+"""`SearchIndex`: BM25 search over one collection, with two backends (tantivy, whoosh).
+
+Contract (both backends, checked by the same tests):
+- Ranking is BM25 over two fields, ``title`` (boost `TITLE_BOOST`) and ``text``, plus a
+  bonus field holding the whole normalised title, so a query equal to a page's title puts
+  that page first.
+- Queries are tokenised by `medenv.corpus.text.tokens` and turned into term queries;
+  they are never parsed as query syntax, so quotes, operators, Unicode and punctuation
+  cannot raise. A query with no terms returns no hits.
+- Results are ordered by score (rounded to 5 significant decimals), ties by doc id.
+- Snippets are the page passage matching most query terms (`medenv.corpus.text.snippet`).
+- An index is persistent on disk in ``path`` (default
+  ``$MEDENV_HOME/index/<backend>/<fingerprint>``) and rebuilt only when the documents'
+  fingerprint differs from the one recorded there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+import msgspec
+
+from medenv.corpus.document import Document, SearchHit
+from medenv.corpus.text import analyzed, query_terms, snippet
+from medenv.errors import MedenvError
+from medenv.paths import medenv_home
+
+BACKENDS = ("tantivy", "whoosh")
+TITLE_BOOST = 2.0
+EXACT_TITLE_BOOST = 10.0
+INDEX_VERSION = "2"
+_EXTRA = 16  # hits fetched beyond top_k so ties at the cut are ordered by id
+
+
+def docs_fingerprint(docs: Sequence[Document]) -> str:
+    """sha256 over the pages in id order (the order given does not matter)."""
+    h = hashlib.sha256(INDEX_VERSION.encode())
+    enc = msgspec.msgpack.Encoder()
+    for d in sorted(docs, key=lambda d: d.id):
+        h.update(enc.encode(d))
+    return h.hexdigest()
+
+
+class SearchIndex:
+    """Search over ``docs`` (kept in memory for snippets); subclasses implement `_raw`."""
+
+    backend = ""
+
+    def __init__(self, docs: Sequence[Document], path: Path) -> None:
+        self.docs = sorted(docs, key=lambda d: d.id)
+        self.path = path
+        self._by_id = {d.id: d for d in self.docs}
+
+    def __len__(self) -> int:
+        return len(self.docs)
+
+    def _raw(self, terms: list[str], exact: str, limit: int) -> list[tuple[float, int]]:
+        """``(score, position in self.docs)`` of the best ``limit`` matches."""
+        raise NotImplementedError
+
+    def search(self, query: str, top_k: int = 5) -> list[SearchHit]:
+        """The ``top_k`` best pages for ``query`` (fewer when fewer match)."""
+        terms = query_terms(query)
+        if not terms or top_k < 1:
+            return []
+        raw = self._raw(terms, " ".join(terms), top_k + _EXTRA)
+        ranked = sorted(
+            ((-round(score, 5), self.docs[pos].id) for score, pos in raw), key=lambda x: x
+        )[:top_k]
+        hits = []
+        for neg, doc_id in ranked:
+            d = self._by_id[doc_id]
+            hits.append(
+                SearchHit(
+                    doc_id=d.id,
+                    title=d.title,
+                    url=d.url,
+                    snippet=snippet(d.text, query),
+                    score=-neg,
+                )
+            )
+        return hits
+
+    def close(self) -> None:  # noqa: B027 - optional for backends
+        pass
+
+
+def default_index_path(backend: str, fingerprint: str) -> Path:
+    return medenv_home() / "index" / backend / fingerprint[:24]
+
+
+def index_fields(doc: Document) -> tuple[str, str, str]:
+    """(title terms, text terms, exact title) as stored by every backend."""
+    title = analyzed(doc.title)
+    return title, analyzed(doc.text), " ".join(query_terms(doc.title))
+
+
+def open_index(
+    docs: Sequence[Document],
+    backend: str = "tantivy",
+    path: str | Path | None = None,
+    *,
+    fingerprint: str | None = None,
+    progress: bool = False,
+) -> SearchIndex:
+    """Open the index of ``docs`` at ``path``, building it first when missing or stale."""
+    if backend not in BACKENDS:
+        raise MedenvError(
+            f"unknown search backend {backend!r}; choose one of {', '.join(BACKENDS)}"
+        )
+    fingerprint = fingerprint or docs_fingerprint(docs)
+    path = Path(path) if path else default_index_path(backend, fingerprint)
+    ready = path / "READY"
+    stamp = f"{INDEX_VERSION}|{backend}|{fingerprint}|{len(docs)}"
+    if not (ready.is_file() and ready.read_text() == stamp):
+        tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        try:
+            _module(backend).build(sorted(docs, key=lambda d: d.id), tmp, progress=progress)
+            (tmp / "READY").write_text(stamp)
+            if path.exists():
+                shutil.rmtree(path, ignore_errors=True)
+            try:
+                os.rename(tmp, path)
+            except OSError:  # another process finished the same index first
+                shutil.rmtree(tmp, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    return _module(backend).open(docs, path)
+
+
+def _module(backend: str):
+    if backend == "tantivy":
+        from medenv.corpus import tantivy_index
+
+        return tantivy_index
+    from medenv.corpus import whoosh_index
+
+    return whoosh_index

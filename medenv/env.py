@@ -1,0 +1,507 @@
+"""`MedResearchEnv` (``MedResearch-v0``): a multi-hop medical question, tools as actions.
+
+- ``reset(seed, options)`` picks a question (``options``: ``question_id``, ``split``,
+  ``specialty``, ``hops``; otherwise drawn with the seeded ``np_random``) and returns the
+  prompt: instructions, the tools and the question. ``info`` never holds the answer or chain.
+- ``step(action)``: ``action`` is the model's raw text or a tool-call dict (see
+  `medenv.tools.parsing`). One call per step unless ``parallel_calls``. A malformed action
+  returns an error observation (its kind is ``info["error"]``), counts as a format error and
+  is logged; it never raises. ``answer`` terminates; ``max_steps`` actions truncate.
+- Reward: 0.0 until the episode ends, then `medenv.reward.compute_reward`; components and
+  ``evidence_recall`` are in ``info`` (evidence recall is also updated on every step).
+- ``info`` has the same keys and value types on every call: `INFO_KEYS`.
+- Every event goes to the `EventStore` at ``db`` (None disables logging).
+
+Determinism: the same seed and actions give the same observations, rewards and events
+(except ``ts``, ``latency_ms`` and the generated run/episode ids).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import msgspec
+
+from medenv.errors import MedenvError
+from medenv.events import schema as ev
+from medenv.reward import RewardWeights, compute_reward, evidence_recall, weights_from
+from medenv.synth.qa import QAItem
+from medenv.tools.parsing import ERROR_KINDS, FORMAT_HINT, PARSER_VERSION, parse_action
+
+ACTION_MAX_CHARS = 131_072  # ~32k tokens: a long reasoning trace plus the call
+OBSERVATION_MAX_CHARS = 65_536
+# Characters of real model and corpus text: ASCII with whitespace, Latin (incl. extended),
+# IPA, Greek, Cyrillic, punctuation, super/subscripts, currency, letterlike symbols,
+# arrows, maths, technical and box symbols, CJK punctuation, full-width forms, U+FFFD.
+# Observations map any other character to U+FFFD; actions are accepted whatever they hold.
+_RANGES = ((0x0000, 0x0590), (0x1E00, 0x2C00), (0x3000, 0x3040), (0xFF00, 0xFFF0), (0xFFFD, 0xFFFE))
+CHARSET = frozenset(chr(i) for lo, hi in _RANGES for i in range(lo, hi))
+_OUTSIDE = re.compile("[^" + "".join(f"\\U{lo:08x}-\\U{hi - 1:08x}" for lo, hi in _RANGES) + "]")
+INFO_KEYS = (
+    "question_id", "tools", "budget", "step", "run_id", "error", "tool",
+    "accuracy", "format", "efficiency", "evidence_recall", "correct",
+)  # fmt: skip
+DEFAULT_DB = "default"
+_ABSENT = object()
+
+
+class ModelText(gym.spaces.Text):
+    """`gymnasium.spaces.Text` over `CHARSET`, with a short repr."""
+
+    def __init__(self, max_length: int, seed=None) -> None:
+        super().__init__(max_length, min_length=0, charset=CHARSET, seed=seed)
+
+    def __repr__(self) -> str:
+        return f"ModelText(0, {self.max_length}, charset={len(self.character_set)} chars)"
+
+
+def fit_text(text: str, limit: int = OBSERVATION_MAX_CHARS) -> str:
+    """``text`` inside the observation space: foreign characters -> U+FFFD, length capped."""
+    if not text.isascii():
+        text = _OUTSIDE.sub("\ufffd", text)
+    if len(text) > limit:
+        note = f"\n[... {len(text) - limit} more characters truncated]"
+        text = text[: limit - len(note)] + note
+    return text
+
+
+def default_db_path() -> Path:
+    from medenv.paths import medenv_home
+
+    return medenv_home() / "runs" / "events.duckdb"
+
+
+def _hash(value: Any) -> str:
+    return hashlib.sha256(msgspec.json.encode(value, order="deterministic")).hexdigest()[:16]
+
+
+class MedResearchEnv(gym.Env[str, str]):
+    """See the module docstring. Constructor arguments are the ``gym.make`` kwargs."""
+
+    metadata = {"render_modes": ["ansi"], "render_fps": 1}
+
+    def __init__(
+        self,
+        qa: str | Path | list[QAItem] | None = None,
+        split: str | None = None,
+        tools: tuple[str, ...] | list[str] | None = None,
+        max_steps: int = 12,
+        reward_weights: RewardWeights | dict | None = None,
+        backend: str = "tantivy",
+        source: str = "hpo",
+        db: str | Path | None = DEFAULT_DB,
+        durability: str = "step",
+        run_id: str | None = None,
+        world=None,
+        parallel_calls: bool = False,
+        tags: dict | None = None,
+        shard: int | str | None = "auto",
+        world_seed: int = 0,
+        render_mode: str | None = None,
+    ) -> None:
+        from medenv.events.store import DURABILITY, new_run_id
+        from medenv.tools.registry import TOOL_NAMES, tool_schemas
+
+        if int(max_steps) < 1:
+            raise MedenvError(f"max_steps must be >= 1, got {max_steps}")
+        if durability not in DURABILITY:
+            raise MedenvError(f"durability must be one of {DURABILITY}, got {durability!r}")
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise MedenvError(f"render_mode must be None or 'ansi', got {render_mode!r}")
+        names = tuple(TOOL_NAMES if tools is None else tools)
+        if "answer" not in names:
+            names = (*names, "answer")
+        self.tool_names = names
+        self.schemas = tool_schemas(names)
+        self._tools_json = json.dumps(self.schemas, sort_keys=True)
+        self.max_steps = int(max_steps)
+        self.weights = weights_from(reward_weights)
+        self.parallel_calls = bool(parallel_calls)
+        self.split = split
+        self.tags = dict(tags or {})
+        self.render_mode = render_mode
+        self.run_id = run_id or new_run_id()
+        self.action_space = ModelText(ACTION_MAX_CHARS)
+        self.observation_space = ModelText(OBSERVATION_MAX_CHARS)
+
+        self._qa_arg = qa
+        self._world_arg = world
+        self._db = None if db is None else (default_db_path() if db == DEFAULT_DB else Path(db))
+        self.store_path = self._db  # the store's main file (shards sit beside it)
+        self._durability = durability
+        self._shard = shard
+        self.config: dict[str, Any] = {
+            "qa": _qa_label(qa),
+            "split": split,
+            "tools": list(names),
+            "max_steps": self.max_steps,
+            "reward_weights": msgspec.to_builtins(self.weights),
+            "backend": backend,
+            "source": source,
+            "world_seed": int(world_seed),
+            "world": "custom" if world is not None else "default",
+            "parallel_calls": self.parallel_calls,
+        }
+        self.config_hash = _hash(self.config)
+        self._backend, self._source, self._world_seed = backend, source, int(world_seed)
+
+        self.items: list[QAItem] | None = None
+        self._by_id: dict[str, QAItem] = {}
+        self.world = None
+        self.store = None
+        self.episode_id: str | None = None
+        self.item: QAItem | None = None
+        self._n_episodes = 0
+        self._run_logged = False
+        self._open = False  # an episode is in progress
+        self._reset_state()
+
+    # -- lazy set-up (keeps gym.make cheap, e.g. for AsyncVectorEnv's space probe) --------
+    def _ensure_ready(self, seed: int | None) -> None:
+        if self.items is None:
+            self.items = _load_items(self._qa_arg, self._source)
+            if not self.items:
+                raise MedenvError("the question set is empty")
+            self._by_id = {item.id: item for item in self.items}
+        if self.world is None:
+            if callable(self._world_arg):  # a factory: survives gym's deepcopy of kwargs
+                self.world = self._world_arg()
+            elif self._world_arg is not None:
+                self.world = self._world_arg
+            else:
+                from medenv.world import load_world
+
+                self.world = load_world(self._source, self._backend, seed=self._world_seed)
+        if self._db is not None and self.store is None:
+            from medenv.events.store import EventStore
+
+            self.store = EventStore(
+                self._db, run_id=self.run_id, durability=self._durability, shard=self._shard
+            )
+        if not self._run_logged:
+            self._run_logged = True
+            self._emit(self._run_started(seed), None)
+
+    def _run_started(self, seed: int | None) -> ev.RunStarted:
+        import gymnasium
+
+        from medenv import __version__ as medenv_version
+
+        kg = self.world.kg
+        return ev.RunStarted(
+            config=self.config,
+            kg_source=str(kg.source),
+            kg_version=str(kg.version),
+            corpus_hash=str(self.world.fingerprint),
+            parser_version=PARSER_VERSION,
+            reward_weights=msgspec.to_builtins(self.weights),
+            seed=seed,
+            qa_hash=_hash([(i.id, i.answer) for i in self.items]),
+            versions={
+                "medenv": medenv_version,
+                "gymnasium": gymnasium.__version__,
+                "python": platform.python_version(),
+                "schema": str(ev.SCHEMA_VERSION),
+                "backend": str(self.world.backend),
+            },
+        )
+
+    def _emit(self, payload: ev.Payload, episode_id: str | None) -> None:
+        if self.store is not None:
+            self.store.emit(payload, episode_id)
+
+    def _reset_state(self) -> None:
+        self._steps = 0
+        self._n_tool_calls = 0
+        self._n_format_errors = 0
+        self._retrieved: list[str] = []
+        self._prediction: str | None = None
+        self._last_components = None
+        self._recall = 0.0
+
+    # -- gymnasium API ----------------------------------------------------------------------
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        self._ensure_ready(seed)
+        if self._open:
+            self._end_episode(terminated=False, truncated=False, reward=False)
+        item = self._choose(options or {})
+        self.item = item
+        self._reset_state()
+        self._n_episodes += 1
+        shard = self.store.shard if self.store is not None else 0
+        self.episode_id = f"{self.run_id}-s{shard}-e{self._n_episodes:06d}"
+        prompt = fit_text(render_prompt(item.question, self.schemas, self.max_steps))
+        self._emit(
+            ev.EpisodeStarted(
+                question_id=item.id,
+                seed=seed,
+                split=item.split,
+                specialty=item.specialty,
+                n_hops=item.n_hops,
+                optimal_calls=item.optimal_calls,
+                answer=item.answer,
+                aliases=list(item.aliases),
+                prompt=prompt,
+                config_hash=self.config_hash,
+                tags=self.tags,
+                item=msgspec.to_builtins(item),
+            ),
+            self.episode_id,
+        )
+        self._open = True
+        if self.store is not None:
+            self.store.commit()
+        return prompt, self._info("", "")
+
+    def _choose(self, options: dict) -> QAItem:
+        unknown = sorted(set(options) - {"question_id", "split", "specialty", "hops"})
+        if unknown:
+            raise MedenvError(
+                f"unknown reset option(s) {unknown}; use question_id, split, specialty, hops"
+            )
+        if options.get("question_id") is not None:
+            qid = str(options["question_id"])
+            if qid not in self._by_id:
+                raise MedenvError(f"no question {qid!r} in the question set")
+            return self._by_id[qid]
+        split = options.get("split", self.split)
+        specialty, hops = options.get("specialty"), options.get("hops")
+        pool = [
+            item
+            for item in self.items
+            if (split is None or item.split == split)
+            and (specialty is None or item.specialty == specialty)
+            and (hops is None or item.n_hops == int(hops))
+        ]
+        if not pool:
+            raise MedenvError(
+                f"no question matches split={split!r} specialty={specialty!r} hops={hops!r}"
+            )
+        return pool[int(self.np_random.integers(len(pool)))]
+
+    def step(self, action: str | dict):
+        if self.item is None or not self._open:
+            raise MedenvError("call reset() before step() (the episode is over or not started)")
+        from medenv.tools.registry import execute, validate
+        from medenv.tools.result import ToolResult
+
+        step = self._steps
+        text, is_dict = None, False
+        if isinstance(action, str):
+            text = action = str(action)
+        elif isinstance(action, dict | list):
+            try:
+                text, is_dict = json.dumps(action, sort_keys=True, ensure_ascii=False), True
+            except (TypeError, ValueError):
+                pass
+        if text is None:  # anything else is parsed as its text, so replay sees the same
+            text = action = repr(action)
+        parsed = parse_action(action, parallel_calls=self.parallel_calls, schemas=self.schemas)
+        self._emit(
+            ev.ActionReceived(step=step, text=text, think=parsed.think, is_dict=is_dict),
+            self.episode_id,
+        )
+
+        error, tool, terminated = parsed.error, "", False
+        checked = []
+        if error is None:  # the registry's validation is the last word on arguments
+            for call in parsed.calls:
+                args = validate(call.name, call.arguments)
+                if isinstance(args, ToolResult):
+                    error = _parse_error(args.error, args.text)
+                    break
+                checked.append(call)
+        if error is None:
+            outputs = []
+            for i, call in enumerate(checked):
+                self._emit(
+                    ev.ToolCalled(step=step, name=call.name, arguments=call.arguments, call=i),
+                    self.episode_id,
+                )
+                start = time.perf_counter()
+                result = execute(self.world, call.name, call.arguments)
+                latency = (time.perf_counter() - start) * 1000.0
+                obs_i = fit_text(result.text)
+                self._emit(
+                    ev.ToolReturned(
+                        step=step, name=call.name, observation=obs_i, latency_ms=round(latency, 3),
+                        doc_ids=list(result.doc_ids), ok=result.ok, error=result.error, call=i,
+                    ),
+                    self.episode_id,
+                )  # fmt: skip
+                if not result.ok and result.error in ERROR_KINDS:  # e.g. a blank query
+                    error = _parse_error(result.error, result.text)
+                    break
+                tool = call.name if not tool else f"{tool},{call.name}"
+                self._n_tool_calls += 1
+                self._retrieved.extend(result.doc_ids)
+                outputs.append(obs_i)
+                if call.name == "answer" and result.ok:
+                    self._prediction = str(call.arguments["answer"])
+                    self._emit(
+                        ev.AnswerSubmitted(step=step, answer=self._prediction), self.episode_id
+                    )
+                    terminated = True
+                    break
+            observation = fit_text("\n\n".join(outputs))
+        if error is not None:
+            tool = ""
+            self._n_format_errors += 1
+            observation = f"Error ({error.kind}): {error.message}"
+            if FORMAT_HINT not in observation and error.kind in ("bad_arguments", "unknown_tool"):
+                observation += "\n" + FORMAT_HINT
+            observation = fit_text(observation)
+            self._emit(
+                ev.ActionRejected(
+                    step=step, kind=error.kind, message=error.message, observation=observation
+                ),
+                self.episode_id,
+            )
+        self._steps += 1
+        self._recall = evidence_recall(self.item, self._retrieved)
+        truncated = not terminated and self._steps >= self.max_steps
+        reward = 0.0
+        if terminated or truncated:
+            reward = self._end_episode(terminated, truncated, reward=True)
+        elif self.store is not None:
+            self.store.commit()
+        return (
+            observation,
+            reward,
+            terminated,
+            truncated,
+            self._info(error.kind if error else "", tool),
+        )
+
+    def _end_episode(self, terminated: bool, truncated: bool, reward: bool) -> float:
+        total = 0.0
+        if reward:
+            comps = compute_reward(
+                self.item, self._prediction, self._n_tool_calls, self._n_format_errors, self.weights
+            )
+            self._last_components = comps
+            total = float(comps.total)
+            self._emit(
+                ev.RewardAssigned(
+                    accuracy=comps.accuracy, format=comps.format, efficiency=comps.efficiency,
+                    total=comps.total, correct=comps.accuracy > 0, evidence_recall=self._recall,
+                    weights=msgspec.to_builtins(self.weights),
+                ),
+                self.episode_id,
+            )  # fmt: skip
+        self._emit(
+            ev.EpisodeEnded(
+                steps=self._steps, terminated=terminated, truncated=truncated,
+                n_tool_calls=self._n_tool_calls, n_format_errors=self._n_format_errors,
+            ),
+            self.episode_id,
+        )  # fmt: skip
+        self._open = False
+        if self.store is not None:
+            self.store.end_episode(self.episode_id)
+        return total
+
+    def _info(self, error: str, tool: str) -> dict[str, Any]:
+        comps = self._last_components
+        return {
+            "question_id": self.item.id,
+            "tools": self._tools_json,
+            "budget": self.max_steps - self._steps,
+            "step": self._steps,
+            "run_id": self.run_id,
+            "error": error,
+            "tool": tool,
+            "accuracy": float(comps.accuracy) if comps else 0.0,
+            "format": float(comps.format) if comps else 0.0,
+            "efficiency": float(comps.efficiency) if comps else 0.0,
+            "evidence_recall": float(self._recall),
+            "correct": bool(comps.accuracy > 0) if comps else False,
+        }
+
+    def render(self) -> str | None:
+        if self.render_mode != "ansi" or self.item is None:
+            return None
+        return (
+            f"question {self.item.id} | step {self._steps}/{self.max_steps} | "
+            f"tool calls {self._n_tool_calls} | format errors {self._n_format_errors}"
+        )
+
+    def close(self) -> None:
+        """Log the end of an unfinished episode and close the event store (safe twice)."""
+        store, self.store = self.store, None
+        if store is not None:
+            if self._open:
+                self.store = store
+                self._end_episode(terminated=False, truncated=False, reward=False)
+                self.store = None
+            store.close()
+        self._open = False
+        super().close()
+
+
+def _parse_error(kind: str | None, message: str):
+    from medenv.tools.parsing import ParseError
+
+    kind = kind if kind in ERROR_KINDS else "bad_arguments"
+    return ParseError(kind, message.removeprefix("Error: "))
+
+
+def _qa_label(qa) -> str:
+    if qa is None:
+        return "default"
+    if isinstance(qa, str | Path):
+        return str(Path(qa).expanduser().resolve())
+    return "inline"
+
+
+def _load_items(qa, source: str) -> list[QAItem]:
+    if isinstance(qa, list | tuple):
+        items = list(qa)
+        bad = [type(x).__name__ for x in items if not isinstance(x, QAItem)]
+        if bad:
+            raise MedenvError(f"qa must be a path or a list of QAItem, got a list with {bad[0]}")
+        return items
+    if isinstance(qa, QAItem):
+        return [qa]
+    from medenv.synth.io import read_qa_set
+
+    if qa is None:
+        from medenv.synth import default_qa_set
+
+        qa = default_qa_set(source=source)
+    return read_qa_set(qa)
+
+
+def render_prompt(question: str, schemas: list[dict], max_steps: int) -> str:
+    """The first observation: what the agent is, its tools, the call format, the question."""
+    lines = [
+        "You are a medical research agent. Answer the question by searching and reading "
+        "sources; the question describes intermediate entities without naming them, so "
+        "resolve them one at a time.",
+        "",
+        "Tools:",
+    ]
+    for schema in schemas:
+        fn = schema["function"]
+        props = fn.get("parameters", {}).get("properties", {})
+        required = set(fn.get("parameters", {}).get("required", ()))
+        args = ", ".join(p if p in required else f"{p}?" for p in props)
+        lines.append(f"- {fn['name']}({args}): {fn.get('description', '')}")
+    lines += [
+        "",
+        "Call exactly one tool per turn, as:",
+        '<tool_call>\n{"name": "medical_search", "arguments": {"query": "..."}}\n</tool_call>',
+        "Give the final answer (a short entity name) as <answer>...</answer>; it ends the "
+        f"episode. You have {max_steps} turns.",
+        "",
+        f"Question: {question}",
+    ]
+    return "\n".join(lines)

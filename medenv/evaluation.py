@@ -1,0 +1,623 @@
+"""Evaluation: metrics and reports as queries over the event log.
+
+Everything here reads only the DuckDB ``events`` table (``run_id, episode_id, seq, ts, type,
+payload JSON``) through ``json_extract``, so it depends on the event contract and nothing
+else. One SQL query turns the log into one :class:`EpisodeRecord` per started episode; the
+metrics are pure functions over those records.
+
+Definitions (per group; a group is a run, or the value of a tag such as ``agent``):
+
+- ``accuracy``: share of episodes whose reward says ``correct`` (answer or alias matched);
+  an episode that never ended counts as wrong. ``accuracy_ci``: percentile bootstrap
+  interval over episodes (seeded, ``n_bootstrap`` resamples, 95 % by default).
+- ``judged_accuracy``: as ``accuracy``, but an episode also counts as correct when the
+  latest ``judge_verdict`` event for it says so (see `medenv.judge`); ``None`` when no
+  episode of the group was judged.
+- ``pass_at_k``: the unbiased estimator ``1 - C(n-c, k) / C(n, k)`` averaged over
+  questions, for k = 1, 2, 4, ... up to the fewest samples any question of the group has.
+- ``mean_tool_calls`` / ``median_tool_calls``: ``episode_ended.n_tool_calls`` (the answer
+  call included), falling back to the number of ``tool_called`` events.
+- ``tool_call_efficiency``: mean over *correct* episodes of
+  ``min(1, optimal_calls / max(1, tool calls made))`` (1.0 = no more calls than the gold
+  chain needs; fewer, e.g. a lucky guess, also counts as 1.0).
+- ``format_error_rate``: rejected actions / actions received (``action_rejected`` over
+  steps); ``format_error_episodes``: share of episodes with at least one rejected action.
+- ``mean_tokens``: episode length in whitespace-separated tokens of the prompt, every
+  action and every observation (tool results and format-error messages) (what the model reads and writes; an approximation of
+  model tokens, which the log does not record); ``mean_action_tokens``: the model-written
+  part only. ``None`` when the log has no ``action_received`` events.
+- ``evidence_recall``: mean of ``reward_assigned.evidence_recall`` (share of gold hops
+  whose evidence pages the agent retrieved or browsed).
+- Items of external QA sets (``item.kg_source == "external"``: no gold chain) have no hops,
+  rarity, optimal calls or evidence: they count for accuracy, pass@k, calls, format errors
+  and tokens, and are left out of efficiency and evidence recall.
+- Breakdowns by specialty, hops and rarity bucket on the item's rarity in [0, 1]
+  (`medenv.synth.rarity`: ``common`` < 0.5 <= ``uncommon`` < 0.8 <= ``rare``; read from
+  ``episode_started.item.rarity``, else from a QA set given to look it up, else
+  ``unknown``).
+- ``judged_accuracy`` reads ``judge_verdict`` events from every run in the log (a judge
+  pass is its own run), matched to episodes by the payload's ``run_id``/``episode_id``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import msgspec
+import numpy as np
+
+from medenv.errors import MedenvError
+
+RARITY_BUCKETS = (("common", 0.5), ("uncommon", 0.8), ("rare", math.inf))
+
+
+class EpisodeRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """One episode, as the log tells it. ``None`` where the log has no value."""
+
+    run_id: str
+    episode_id: str
+    group: str
+    question_id: str
+    specialty: str
+    n_hops: int | None
+    optimal_calls: int | None
+    rarity: float | None
+    ended: bool
+    correct: bool
+    judged_correct: bool | None
+    n_tool_calls: int
+    n_actions: int
+    n_format_errors: int
+    evidence_recall: float | None
+    total_reward: float | None
+    action_tokens: int | None
+    tokens: int | None
+    prediction: str | None
+
+
+class Breakdown(msgspec.Struct, frozen=True):
+    """Accuracy and calls for one slice (a specialty, a hop count, a rarity bucket)."""
+
+    n: int
+    accuracy: float
+    mean_tool_calls: float
+
+
+class GroupMetrics(msgspec.Struct, frozen=True, kw_only=True):
+    group: str
+    n_episodes: int
+    n_ended: int
+    n_questions: int
+    accuracy: float
+    accuracy_ci: tuple[float, float]
+    judged_accuracy: float | None
+    n_judged: int
+    pass_at_k: dict[str, float]
+    mean_tool_calls: float
+    median_tool_calls: float
+    tool_call_efficiency: float | None
+    format_error_rate: float
+    format_error_episodes: float
+    mean_tokens: float | None
+    mean_action_tokens: float | None
+    evidence_recall: float | None
+    mean_reward: float | None
+    by_specialty: dict[str, Breakdown]
+    by_hops: dict[str, Breakdown]
+    by_rarity: dict[str, Breakdown]
+    accuracy_by_calls: dict[str, Breakdown]
+
+
+class EvalResult(msgspec.Struct, frozen=True, kw_only=True):
+    sources: tuple[str, ...]
+    group_by: str
+    seed: int
+    n_bootstrap: int
+    groups: tuple[GroupMetrics, ...]
+
+    def group(self, name: str) -> GroupMetrics:
+        for g in self.groups:
+            if g.group == name:
+                return g
+        raise MedenvError(
+            f"no group {name!r} in this evaluation (have {[g.group for g in self.groups]})"
+        )
+
+
+# --------------------------------------------------------------------------- loading
+
+_EPISODES_SQL = r"""
+WITH ev AS (SELECT run_id, episode_id, seq, type, payload FROM events {where}),
+started AS (
+    SELECT *, coalesce(payload->'$.item'->>'$.kg_source', '') = 'external' AS external
+    FROM ev WHERE type = 'episode_started'),
+starts AS (
+    SELECT run_id, episode_id, external,
+        payload->>'$.question_id' AS question_id,
+        coalesce(payload->>'$.specialty', 'general') AS specialty,
+        CASE WHEN NOT external THEN TRY_CAST(payload->>'$.n_hops' AS INTEGER) END AS n_hops,
+        CASE WHEN NOT external THEN TRY_CAST(payload->>'$.optimal_calls' AS INTEGER) END
+            AS optimal_calls,
+        CASE WHEN NOT external THEN TRY_CAST(
+            coalesce(payload->>'$.rarity', payload->'$.item'->>'$.rarity') AS DOUBLE) END
+            AS rarity,
+        {group_expr} AS grp,
+        len(regexp_extract_all(coalesce(payload->>'$.prompt', ''), '\S+')) AS prompt_tokens
+    FROM started),
+ends AS (
+    SELECT run_id, episode_id,
+        arg_max(TRY_CAST(payload->>'$.n_tool_calls' AS INTEGER), seq) AS n_tool_calls,
+        arg_max(TRY_CAST(payload->>'$.n_format_errors' AS INTEGER), seq) AS n_format_errors,
+        arg_max(TRY_CAST(payload->>'$.steps' AS INTEGER), seq) AS steps
+    FROM ev WHERE type = 'episode_ended' GROUP BY ALL),
+rewards AS (
+    SELECT run_id, episode_id,
+        arg_max(TRY_CAST(payload->>'$.correct' AS BOOLEAN), seq) AS correct,
+        arg_max(TRY_CAST(payload->>'$.evidence_recall' AS DOUBLE), seq) AS evidence_recall,
+        arg_max(TRY_CAST(payload->>'$.total' AS DOUBLE), seq) AS total
+    FROM ev WHERE type = 'reward_assigned' GROUP BY ALL),
+answers AS (
+    SELECT run_id, episode_id, arg_max(payload->>'$.answer', seq) AS prediction
+    FROM ev WHERE type = 'answer_submitted' GROUP BY ALL),
+acts AS (
+    SELECT run_id, episode_id, count(*) AS n_actions,
+        sum(len(regexp_extract_all(coalesce(payload->>'$.text', ''), '\S+'))) AS action_tokens
+    FROM ev WHERE type = 'action_received' GROUP BY ALL),
+obs AS (
+    SELECT run_id, episode_id,
+        sum(len(regexp_extract_all(coalesce(payload->>'$.observation', ''), '\S+'))) AS obs_tokens
+    FROM ev WHERE type IN ('tool_returned', 'action_rejected') GROUP BY ALL),
+calls AS (
+    SELECT run_id, episode_id, count(*) AS n_called FROM ev WHERE type = 'tool_called' GROUP BY ALL),
+rejected AS (
+    SELECT run_id, episode_id, count(*) AS n_rejected FROM ev WHERE type = 'action_rejected' GROUP BY ALL),
+verdicts AS (
+    SELECT payload->>'$.run_id' AS run_id, payload->>'$.episode_id' AS episode_id,
+        arg_max(TRY_CAST(payload->>'$.correct' AS BOOLEAN), ts) AS judged
+    FROM events WHERE type = 'judge_verdict' GROUP BY ALL)
+SELECT s.run_id, s.episode_id, s.grp, s.question_id, s.specialty, s.n_hops, s.optimal_calls,
+    s.rarity, e.episode_id IS NOT NULL AS ended, coalesce(r.correct, false) AS correct,
+    v.judged, coalesce(e.n_tool_calls, c.n_called, 0) AS n_tool_calls,
+    coalesce(a.n_actions, e.steps, 0) AS n_actions,
+    coalesce(e.n_format_errors, j.n_rejected, 0) AS n_format_errors,
+    CASE WHEN NOT s.external THEN r.evidence_recall END AS evidence_recall, r.total, a.action_tokens,
+    CASE WHEN a.n_actions IS NULL THEN NULL
+         ELSE s.prompt_tokens + a.action_tokens + coalesce(o.obs_tokens, 0) END AS tokens,
+    ans.prediction
+FROM starts s
+LEFT JOIN ends e USING (run_id, episode_id)
+LEFT JOIN rewards r USING (run_id, episode_id)
+LEFT JOIN answers ans USING (run_id, episode_id)
+LEFT JOIN acts a USING (run_id, episode_id)
+LEFT JOIN obs o USING (run_id, episode_id)
+LEFT JOIN calls c USING (run_id, episode_id)
+LEFT JOIN rejected j USING (run_id, episode_id)
+LEFT JOIN verdicts v USING (run_id, episode_id)
+ORDER BY s.grp, s.run_id, s.episode_id
+"""
+
+
+def _group_expr(group_by: str) -> str:
+    if group_by == "run":
+        return "run_id"
+    if not group_by.replace("_", "").isalnum():
+        raise MedenvError(
+            f"--group-by must be 'run' or a tag name (letters, digits, _), got {group_by!r}"
+        )
+    return f"coalesce(payload->'$.tags'->>'$.{group_by}', '(no {group_by})')"
+
+
+def resolve_db_paths(db: str | Path | Sequence[str | Path]) -> list[str]:
+    """The store files named by ``--db`` values (paths with their shards, folders, globs)."""
+    from medenv.events.store import resolve_files
+
+    return [str(f) for f in resolve_files(db)]
+
+
+def _connect(db):
+    """A connection that has the ``events`` table: pass-through or ``events.store.connect``."""
+    if hasattr(db, "execute"):
+        return db
+    from medenv.events.store import connect
+
+    return connect(resolve_db_paths(db))
+
+
+def load_episodes(
+    db, runs: Sequence[str] | None = None, group_by: str = "run", qa=None
+) -> list[EpisodeRecord]:
+    """One record per started episode (sorted by group, run, episode id).
+
+    ``db`` is a DuckDB connection with the ``events`` table, or store path(s)/globs.
+    ``runs`` keeps only those run ids. ``qa`` (items or a QA-set path) fills rarity,
+    hops and specialty for episodes whose log lacks them, by question id.
+    """
+    con = _connect(db)
+    params: list = []
+    where = ""
+    if runs:
+        where = f"WHERE run_id IN ({', '.join('?' for _ in runs)})"
+        params = list(runs)
+    sql = _EPISODES_SQL.format(where=where, group_expr=_group_expr(group_by))
+    try:
+        rows = con.execute(sql, params).fetchall()
+    except Exception as exc:  # duckdb errors: missing table, bad JSON
+        raise MedenvError(f"cannot read the event log: {exc}") from exc
+    if runs:
+        found = {r[0] for r in rows}
+        missing = sorted(set(runs) - found)
+        if missing:
+            raise MedenvError(f"run(s) {missing} not found in the event log")
+    lookup = _qa_lookup(qa)
+    out = []
+    for r in rows:
+        item = lookup.get(r[3])
+        if item is not None and item.kg_source == "external":
+            item = None  # no chain: nothing to add
+        rarity = r[7] if r[7] is not None else (item.rarity if item is not None else None)
+        n_hops = r[5] if r[5] is not None else (item.n_hops if item is not None else None)
+        specialty = r[4]
+        if item is not None and specialty == "general":
+            specialty = item.specialty
+        out.append(
+            EpisodeRecord(
+                run_id=r[0], episode_id=r[1], group=str(r[2]), question_id=r[3] or r[1],
+                specialty=specialty, n_hops=n_hops, optimal_calls=r[6], rarity=rarity,
+                ended=bool(r[8]), correct=bool(r[9]), judged_correct=r[10],
+                n_tool_calls=int(r[11]), n_actions=int(r[12]), n_format_errors=int(r[13]),
+                evidence_recall=r[14], total_reward=r[15],
+                action_tokens=None if r[16] is None else int(r[16]),
+                tokens=None if r[17] is None else int(r[17]), prediction=r[18],
+            )
+        )  # fmt: skip
+    return out
+
+
+def _qa_lookup(qa) -> dict:
+    if qa is None:
+        return {}
+    if isinstance(qa, str | Path):
+        from medenv.synth.io import read_qa_set
+
+        qa = read_qa_set(qa)
+    return {item.id: item for item in qa}
+
+
+# --------------------------------------------------------------------------- pure metrics
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Unbiased pass@k for one question: ``n`` samples, ``c`` correct (Chen et al., 2021)."""
+    if k > n:
+        raise ValueError(f"k={k} > n={n}")
+    if n - c < k:
+        return 1.0
+    return 1.0 - math.comb(n - c, k) / math.comb(n, k)
+
+
+def bootstrap_ci(
+    values: Sequence[float], seed: int = 0, n_resamples: int = 1000, level: float = 0.95
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean (seeded: same input -> same interval)."""
+    x = np.asarray(values, dtype=float)
+    if x.size == 0:
+        return (float("nan"), float("nan"))
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, x.size, size=(n_resamples, x.size))
+    means = x[idx].mean(axis=1)
+    lo, hi = np.quantile(means, [(1 - level) / 2, 1 - (1 - level) / 2])
+    return (float(lo), float(hi))
+
+
+def rarity_bucket(rarity: float | None) -> str:
+    if rarity is None:
+        return "unknown"
+    for name, upper in RARITY_BUCKETS:
+        if rarity < upper:
+            return name
+    return RARITY_BUCKETS[-1][0]
+
+
+def _breakdown(episodes: Iterable[EpisodeRecord], key) -> dict[str, Breakdown]:
+    slices: dict[str, list[EpisodeRecord]] = defaultdict(list)
+    for ep in episodes:
+        slices[str(key(ep))].append(ep)
+
+    def order(k: str):
+        return (0, int(k), "") if k.lstrip("-").isdigit() else (1, 0, k)
+
+    return {
+        k: Breakdown(
+            n=len(v),
+            accuracy=sum(e.correct for e in v) / len(v),
+            mean_tool_calls=sum(e.n_tool_calls for e in v) / len(v),
+        )
+        for k, v in sorted(slices.items(), key=lambda kv: order(kv[0]))
+    }
+
+
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def group_metrics(
+    name: str, episodes: Sequence[EpisodeRecord], seed: int = 0, n_bootstrap: int = 1000
+) -> GroupMetrics:
+    """All metrics of one group of episodes (see the module docstring for definitions)."""
+    if not episodes:
+        raise MedenvError(f"group {name!r} has no episodes")
+    n = len(episodes)
+    correct = [1.0 if e.correct else 0.0 for e in episodes]
+    by_q: dict[str, list[bool]] = defaultdict(list)
+    for e in episodes:
+        by_q[e.question_id].append(e.correct)
+    k_max = min(len(v) for v in by_q.values())
+    ks = sorted({k for k in (2**i for i in range(0, 20)) if k <= k_max} | {k_max})
+    pak = {
+        f"pass@{k}": sum(pass_at_k(len(v), sum(v), k) for v in by_q.values()) / len(by_q)
+        for k in ks
+    }
+    judged = [e for e in episodes if e.judged_correct is not None]
+    calls = [e.n_tool_calls for e in episodes]
+    eff = [
+        min(1.0, e.optimal_calls / max(1, e.n_tool_calls))
+        for e in episodes
+        if e.correct and e.optimal_calls is not None
+    ]
+    n_actions = sum(e.n_actions for e in episodes)
+    n_errors = sum(e.n_format_errors for e in episodes)
+    tokens = [e.tokens for e in episodes if e.tokens is not None]
+    action_tokens = [e.action_tokens for e in episodes if e.action_tokens is not None]
+    recall = [e.evidence_recall for e in episodes if e.evidence_recall is not None]
+    rewards = [e.total_reward for e in episodes if e.total_reward is not None]
+    return GroupMetrics(
+        group=name,
+        n_episodes=n,
+        n_ended=sum(e.ended for e in episodes),
+        n_questions=len(by_q),
+        accuracy=sum(correct) / n,
+        accuracy_ci=bootstrap_ci(correct, seed=seed, n_resamples=n_bootstrap),
+        judged_accuracy=(
+            sum(e.correct or bool(e.judged_correct) for e in episodes) / n if judged else None
+        ),
+        n_judged=len(judged),
+        pass_at_k=pak,
+        mean_tool_calls=sum(calls) / n,
+        median_tool_calls=float(statistics.median(calls)),
+        tool_call_efficiency=_mean(eff),
+        format_error_rate=n_errors / n_actions if n_actions else 0.0,
+        format_error_episodes=sum(e.n_format_errors > 0 for e in episodes) / n,
+        mean_tokens=_mean(tokens),
+        mean_action_tokens=_mean(action_tokens),
+        evidence_recall=_mean(recall),
+        mean_reward=_mean(rewards),
+        by_specialty=_breakdown(episodes, lambda e: e.specialty),
+        by_hops=_breakdown(episodes, lambda e: "?" if e.n_hops is None else e.n_hops),
+        by_rarity=_breakdown(episodes, lambda e: rarity_bucket(e.rarity)),
+        accuracy_by_calls=_breakdown(episodes, lambda e: e.n_tool_calls),
+    )
+
+
+def evaluate(
+    db,
+    runs: Sequence[str] | None = None,
+    group_by: str = "run",
+    seed: int = 0,
+    n_bootstrap: int = 1000,
+    qa=None,
+) -> EvalResult:
+    """Metrics for every group (run, or tag value) in the event log, side by side."""
+    episodes = load_episodes(db, runs=runs, group_by=group_by, qa=qa)
+    if not episodes:
+        raise MedenvError(
+            "the event log has no episodes" + (f" for runs {list(runs)}" if runs else "")
+        )
+    groups: dict[str, list[EpisodeRecord]] = defaultdict(list)
+    for ep in episodes:
+        groups[ep.group].append(ep)
+    sources = () if hasattr(db, "execute") else tuple(resolve_db_paths(db))
+    return EvalResult(
+        sources=sources,
+        group_by=group_by,
+        seed=seed,
+        n_bootstrap=n_bootstrap,
+        groups=tuple(
+            group_metrics(name, groups[name], seed=seed, n_bootstrap=n_bootstrap)
+            for name in sorted(groups)
+        ),
+    )
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def _fmt(value, pct: bool = False) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "-"
+        return f"{100 * value:.1f}%" if pct else f"{value:.2f}"
+    return str(value)
+
+
+def summary_rows(result: EvalResult) -> list[tuple[str, list[str]]]:
+    """(metric name, one cell per group) rows of the side-by-side table."""
+    gs = result.groups
+    ks = sorted({k for g in gs for k in g.pass_at_k}, key=lambda k: int(k.split("@")[1]))
+    rows: list[tuple[str, list[str]]] = [
+        ("episodes", [str(g.n_episodes) for g in gs]),
+        ("questions", [str(g.n_questions) for g in gs]),
+        ("accuracy", [_fmt(g.accuracy, pct=True) for g in gs]),
+        (
+            "accuracy 95% CI",
+            [f"{_fmt(g.accuracy_ci[0], True)}-{_fmt(g.accuracy_ci[1], True)}" for g in gs],
+        ),
+    ]
+    if any(g.judged_accuracy is not None for g in gs):
+        rows.append(("judged accuracy", [_fmt(g.judged_accuracy, pct=True) for g in gs]))
+    rows += [(k, [_fmt(g.pass_at_k.get(k), pct=True) for g in gs]) for k in ks if k != "pass@1"]
+    rows += [
+        ("mean tool calls", [_fmt(g.mean_tool_calls) for g in gs]),
+        ("median tool calls", [_fmt(g.median_tool_calls) for g in gs]),
+        ("tool-call efficiency", [_fmt(g.tool_call_efficiency) for g in gs]),
+        ("format-error rate", [_fmt(g.format_error_rate, pct=True) for g in gs]),
+        ("evidence recall", [_fmt(g.evidence_recall, pct=True) for g in gs]),
+        ("mean tokens", [_fmt(g.mean_tokens) for g in gs]),
+        ("mean reward", [_fmt(g.mean_reward) for g in gs]),
+    ]
+    return rows
+
+
+def _table(header: list[str], rows: list[list[str]], markdown: bool) -> str:
+    if markdown:
+        lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+        lines += ["| " + " | ".join(r) + " |" for r in rows]
+        return "\n".join(lines)
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
+    fmt = "  ".join(f"{{:<{w}}}" if i == 0 else f"{{:>{w}}}" for i, w in enumerate(widths))
+    return "\n".join([fmt.format(*header), *(fmt.format(*r) for r in rows)])
+
+
+def format_table(result: EvalResult, markdown: bool = False) -> str:
+    """The side-by-side metrics table (plain text, or Markdown)."""
+    header = ["metric", *(g.group for g in result.groups)]
+    return _table(header, [[name, *cells] for name, cells in summary_rows(result)], markdown)
+
+
+def _breakdown_table(result: EvalResult, attr: str, title: str) -> str:
+    keys: list[str] = []
+    for g in result.groups:
+        for k in getattr(g, attr):
+            if k not in keys:
+                keys.append(k)
+    header = [title, *(f"{g.group} acc (n)" for g in result.groups)]
+    rows = []
+    for k in keys:
+        cells = []
+        for g in result.groups:
+            b = getattr(g, attr).get(k)
+            cells.append("-" if b is None else f"{_fmt(b.accuracy, True)} ({b.n})")
+        rows.append([k, *cells])
+    return _table(header, rows, markdown=True)
+
+
+def to_json(result: EvalResult) -> str:
+    return msgspec.json.encode(result).decode()
+
+
+def write_report(result: EvalResult, out_dir: str | Path) -> Path:
+    """Write ``report.md``, ``metrics.json`` and PNG plots into ``out_dir``; return report path.
+
+    Plots: ``accuracy_by_hops.png``, ``tool_calls_hist.png``, ``accuracy_by_specialty.png``,
+    ``accuracy_vs_tool_calls.png`` (one line per group).
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    plots = _plot_all(result, out)
+    (out / "metrics.json").write_text(
+        json.dumps(msgspec.to_builtins(result), indent=2, sort_keys=True) + "\n"
+    )
+    lines = [
+        "# Evaluation report",
+        "",
+        f"Event log: {', '.join(result.sources) or '(connection)'}; grouped by "
+        f"`{result.group_by}`; accuracy CI: {result.n_bootstrap} bootstrap resamples, "
+        f"seed {result.seed}.",
+        "",
+        format_table(result, markdown=True),
+        "",
+        "## Accuracy by hops",
+        "",
+        _breakdown_table(result, "by_hops", "hops"),
+        "",
+        "## Accuracy by specialty",
+        "",
+        _breakdown_table(result, "by_specialty", "specialty"),
+        "",
+        "## Accuracy by rarity",
+        "",
+        _breakdown_table(result, "by_rarity", "rarity"),
+        "",
+        "## Accuracy by tool calls made",
+        "",
+        _breakdown_table(result, "accuracy_by_calls", "calls"),
+        "",
+        "## Plots",
+        "",
+        *(f"![{p.stem}]({p.name})" for p in plots),
+        "",
+    ]
+    path = out / "report.md"
+    path.write_text("\n".join(lines))
+    return path
+
+
+def _plot_all(result: EvalResult, out: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    paths = []
+    groups = result.groups
+    width = 0.8 / max(1, len(groups))
+
+    def bars(attr: str, title: str, xlabel: str, fname: str, rotate: bool = False) -> None:
+        keys: list[str] = []
+        for g in groups:
+            keys += [k for k in getattr(g, attr) if k not in keys]
+        fig, ax = plt.subplots(figsize=(max(5, 0.6 * len(keys) * len(groups) + 2), 3.5))
+        for i, g in enumerate(groups):
+            d = getattr(g, attr)
+            xs = [j + i * width for j in range(len(keys))]
+            ax.bar(xs, [d[k].accuracy if k in d else 0 for k in keys], width, label=g.group)
+        ax.set_xticks([j + width * (len(groups) - 1) / 2 for j in range(len(keys))])
+        ax.set_xticklabels(keys, rotation=30 if rotate else 0, ha="right" if rotate else "center")
+        ax.set_ylim(0, 1)
+        ax.set_ylabel("accuracy")
+        ax.set_xlabel(xlabel)
+        ax.set_title(title)
+        ax.legend(fontsize="small")
+        fig.tight_layout()
+        fig.savefig(out / fname, dpi=100)
+        plt.close(fig)
+        paths.append(out / fname)
+
+    bars("by_hops", "Accuracy by hops", "hops", "accuracy_by_hops.png")
+    bars("by_specialty", "Accuracy by specialty", "specialty", "accuracy_by_specialty.png", True)
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    max_calls = max(int(k) for g in groups for k in g.accuracy_by_calls)
+    for i, g in enumerate(groups):
+        xs = [int(k) + i * width - 0.4 + width / 2 for k in g.accuracy_by_calls]
+        ax.bar(xs, [b.n for b in g.accuracy_by_calls.values()], width, label=g.group)
+    ax.set_xticks(range(0, max_calls + 1))
+    ax.set_xlabel("tool calls per episode")
+    ax.set_ylabel("episodes")
+    ax.set_title("Tool calls per episode")
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    fig.savefig(out / "tool_calls_hist.png", dpi=100)
+    plt.close(fig)
+    paths.append(out / "tool_calls_hist.png")
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for g in groups:
+        ks = [int(k) for k in g.accuracy_by_calls]
+        ax.plot(ks, [b.accuracy for b in g.accuracy_by_calls.values()], marker="o", label=g.group)
+    ax.set_ylim(0, 1.05)
+    ax.set_xlabel("tool calls made")
+    ax.set_ylabel("accuracy")
+    ax.set_title("Accuracy vs tool calls")
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    fig.savefig(out / "accuracy_vs_tool_calls.png", dpi=100)
+    plt.close(fig)
+    paths.append(out / "accuracy_vs_tool_calls.png")
+    return paths

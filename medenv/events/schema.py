@@ -1,0 +1,152 @@
+"""Event payloads: immutable `msgspec.Struct`s, one per event type, each carrying ``v``.
+
+A stored event is a row ``(run_id, episode_id, seq, ts, type, payload JSON)``; `Event` is
+that row with ``payload`` decoded to its Struct. ``episode_id`` is None for run-level events
+(``run_started``). ``seq`` counts events within an episode (within the run for run-level
+events) from 0, so ``(run_id, episode_id, seq)`` is unique within a store file.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+SCHEMA_VERSION = 1
+
+
+class Payload(msgspec.Struct, frozen=True, kw_only=True):
+    v: int = SCHEMA_VERSION
+
+
+class RunStarted(Payload, frozen=True, kw_only=True):
+    config: dict[str, Any]
+    kg_source: str
+    kg_version: str
+    corpus_hash: str
+    parser_version: str
+    reward_weights: dict[str, float]
+    seed: int | None
+    qa_hash: str = ""
+    versions: dict[str, str] = {}
+
+
+class EpisodeStarted(Payload, frozen=True, kw_only=True):
+    question_id: str
+    seed: int | None
+    split: str
+    specialty: str
+    n_hops: int
+    optimal_calls: int
+    answer: str
+    aliases: list[str]
+    prompt: str
+    config_hash: str
+    tags: dict[str, Any]
+    item: dict[str, Any] = {}  # the full QAItem: replay rebuilds the episode from it
+
+
+class ActionReceived(Payload, frozen=True, kw_only=True):
+    step: int
+    text: str
+    think: str | None = None
+    is_dict: bool = False  # the action was a tool-call dict (``text`` is its JSON)
+
+
+class ActionRejected(Payload, frozen=True, kw_only=True):
+    step: int
+    kind: str
+    message: str
+    observation: str = ""
+
+
+class ToolCalled(Payload, frozen=True, kw_only=True):
+    step: int
+    name: str
+    arguments: dict[str, Any]
+    call: int = 0  # index of the call within the step (parallel calls)
+
+
+class ToolReturned(Payload, frozen=True, kw_only=True):
+    step: int
+    name: str
+    observation: str
+    latency_ms: float
+    doc_ids: list[str]
+    ok: bool = True
+    error: str | None = None
+    call: int = 0
+
+
+class AnswerSubmitted(Payload, frozen=True, kw_only=True):
+    step: int
+    answer: str
+
+
+class RewardAssigned(Payload, frozen=True, kw_only=True):
+    accuracy: float
+    format: float
+    efficiency: float
+    total: float
+    correct: bool
+    evidence_recall: float
+    weights: dict[str, float]
+
+
+class EpisodeEnded(Payload, frozen=True, kw_only=True):
+    steps: int
+    terminated: bool
+    truncated: bool
+    n_tool_calls: int
+    n_format_errors: int
+
+
+EVENT_TYPES: dict[str, type[Payload]] = {
+    "run_started": RunStarted,
+    "episode_started": EpisodeStarted,
+    "action_received": ActionReceived,
+    "action_rejected": ActionRejected,
+    "tool_called": ToolCalled,
+    "tool_returned": ToolReturned,
+    "answer_submitted": AnswerSubmitted,
+    "reward_assigned": RewardAssigned,
+    "episode_ended": EpisodeEnded,
+}
+TYPE_NAMES: dict[type[Payload], str] = {cls: name for name, cls in EVENT_TYPES.items()}
+
+
+class Event(msgspec.Struct, frozen=True, kw_only=True):
+    run_id: str
+    episode_id: str | None
+    seq: int
+    ts: datetime
+    type: str
+    payload: Payload
+
+
+_DECODERS = {name: msgspec.json.Decoder(cls) for name, cls in EVENT_TYPES.items()}
+_ENCODER = msgspec.json.Encoder()
+
+
+def encode_payload(payload: Payload) -> bytes:
+    return _ENCODER.encode(payload)
+
+
+def decode_payload(type_name: str, payload: str | bytes) -> Payload:
+    """Decode a stored payload; unknown types or newer schema versions raise MedenvError."""
+    from medenv.errors import MedenvError
+
+    decoder = _DECODERS.get(type_name)
+    if decoder is None:
+        raise MedenvError(f"unknown event type {type_name!r} (known: {', '.join(EVENT_TYPES)})")
+    try:
+        value = decoder.decode(payload)
+    except msgspec.DecodeError as exc:
+        raise MedenvError(f"bad {type_name} payload: {exc}") from None
+    if value.v > SCHEMA_VERSION:
+        raise MedenvError(
+            f"{type_name} event has schema version {value.v}; this medenv reads up to "
+            f"{SCHEMA_VERSION} (upgrade medenv)"
+        )
+    return value

@@ -1,0 +1,504 @@
+"""The event store: one DuckDB table of events, written in Arrow batches through a spool.
+
+Writing (`EventStore`): ``emit`` buffers an event; ``commit`` (called at the end of every env
+step) makes the buffered events durable according to ``durability``:
+
+- ``"sync"``: written to the spool file and fsync'd every step (survives power loss);
+- ``"step"`` (default): written to the spool every step (survives ``kill -9``);
+- ``"episode"``: written to the spool at each episode end (a kill loses the open episode);
+- ``"none"``: kept in memory until ingested (a kill loses everything not yet ingested).
+
+Events are ingested into DuckDB as one Arrow batch (never per-row INSERTs) at the first
+episode end after ``batch_events`` are pending, and on ``close``; then the spool is emptied.
+A spool left by a killed writer is ingested by the next writer of that file, and readers see
+it too. One writer per file, enforced with a lock file (a second writer gets MedenvError);
+parallel workers use shard files ``<stem>.shard-<k>.duckdb`` next to the main file, and
+`connect` reads the main file and all its shards together.
+
+Reading: `connect(paths_or_glob)` returns an in-memory DuckDB connection with the table
+``events`` (all files, plus unspooled leftovers) and the views ``runs``, ``episodes``,
+``steps`` and ``tool_calls`` (columns documented in docs/readme/env.md).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import glob as globlib
+import os
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from medenv.errors import MedenvError
+from medenv.events.schema import TYPE_NAMES, Event, Payload, decode_payload, encode_payload
+from medenv.events.spool import Spool, encode_line, read_spool
+
+DURABILITY = ("sync", "step", "episode", "none")
+TABLE_SQL = (
+    "CREATE TABLE IF NOT EXISTS events (run_id VARCHAR, episode_id VARCHAR, seq INTEGER, "
+    "ts TIMESTAMP, type VARCHAR, payload JSON)"
+)
+ARROW_SCHEMA = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("episode_id", pa.string()),
+        ("seq", pa.int32()),
+        ("ts", pa.timestamp("us")),
+        ("type", pa.string()),
+        ("payload", pa.string()),
+    ]
+)
+
+
+def new_run_id() -> str:
+    """A sortable, unique run id: ``YYYYmmdd-HHMMSS-<8 hex>``."""
+    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + uuid.uuid4().hex[:8]
+
+
+def shard_path(path: str | Path, k: int) -> Path:
+    """File of shard ``k`` of the store at ``path`` (shard 0 is ``path`` itself)."""
+    path = Path(path)
+    if k == 0:
+        return path
+    stem = path.with_suffix("") if path.suffix == ".duckdb" else path
+    return stem.parent / f"{stem.name}.shard-{k}.duckdb"
+
+
+def shard_files(path: str | Path) -> list[Path]:
+    """The main file (when it exists) and every shard file of the store at ``path``."""
+    path = Path(path)
+    stem = path.with_suffix("") if path.suffix == ".duckdb" else path
+    shards = sorted(
+        (Path(p) for p in globlib.glob(globlib.escape(str(stem)) + ".shard-*.duckdb")),
+        key=lambda p: (len(p.name), p.name),
+    )
+    return ([path] if path.exists() else []) + shards
+
+
+def _sidecar(file: Path, suffix: str) -> Path:
+    return file.with_name(file.name + suffix)
+
+
+class _Lock:
+    """An exclusive, non-blocking ``flock`` on ``<file>.lock`` holding the owner's pid."""
+
+    def __init__(self, file: Path) -> None:
+        self.path = _sidecar(file, ".lock")
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            owner = os.pread(self.fd, 64, 0).decode(errors="replace").strip() or "?"
+            os.close(self.fd)
+            raise MedenvError(
+                f"event store {file} is already open for writing (pid {owner}); DuckDB allows "
+                "one writer per file: close the other writer, use another path, or pass "
+                "shard='auto' to write a shard file beside it"
+            ) from None
+        os.ftruncate(self.fd, 0)
+        os.pwrite(self.fd, str(os.getpid()).encode(), 0)
+
+    def release(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)  # closing the descriptor releases the flock
+            self.fd = -1
+
+
+def _arrow(rows: Iterable[tuple]) -> pa.Table:
+    cols = list(zip(*rows, strict=True)) or [[] for _ in range(6)]
+    return pa.table(
+        [
+            pa.array(cols[0], pa.string()),
+            pa.array(cols[1], pa.string()),
+            pa.array(cols[2], pa.int32()),
+            pa.array(cols[3], pa.timestamp("us")),
+            pa.array(cols[4], pa.string()),
+            pa.array(cols[5], pa.string()),
+        ],
+        schema=ARROW_SCHEMA,
+    )
+
+
+def _spool_rows_table(rows) -> pa.Table:
+    return _arrow((r[0], r[1], r[2], r[3], r[4], bytes(r[5]).decode()) for r in rows)
+
+
+class EventStore:
+    """The writer for one store file (see the module docstring).
+
+    ``shard``: None writes ``path`` itself; an int ``k`` writes shard ``k``; ``"auto"`` takes
+    the first shard file (``path`` first) that no other writer holds.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        run_id: str | None = None,
+        durability: str = "step",
+        shard: int | str | None = None,
+        batch_events: int = 4096,
+    ) -> None:
+        if durability not in DURABILITY:
+            raise MedenvError(f"durability must be one of {DURABILITY}, got {durability!r}")
+        self.base = Path(path).expanduser()
+        self.base.parent.mkdir(parents=True, exist_ok=True)
+        self.run_id = run_id or new_run_id()
+        self.durability = durability
+        self.batch_events = max(1, int(batch_events))
+        self.shard, self._lock = self._acquire(shard)
+        self.file = shard_path(self.base, self.shard)
+        try:
+            self.con = duckdb.connect(str(self.file))
+        except duckdb.Error as exc:
+            self._lock.release()
+            raise MedenvError(
+                f"cannot open event store {self.file} for writing: {exc}".splitlines()[0]
+            ) from None
+        self.con.execute(TABLE_SQL)
+        self._spool_path = _sidecar(self.file, ".spool")
+        self.recovered = self._recover()
+        self._spool = (
+            Spool(self._spool_path, sync=durability == "sync") if durability != "none" else None
+        )
+        self._rows: list[tuple] = []  # emitted, not yet in DuckDB
+        self._unspooled: list[bytes] = []  # emitted, not yet in the spool
+        self._seq: dict[str | None, int] = {}
+        self.closed = False
+
+    # -- opening ---------------------------------------------------------------------------
+    def _acquire(self, shard: int | str | None) -> tuple[int, _Lock]:
+        if shard is None:
+            return 0, _Lock(self.base)
+        if isinstance(shard, int) and not isinstance(shard, bool) and shard >= 0:
+            return shard, _Lock(shard_path(self.base, shard))
+        if shard != "auto":
+            raise MedenvError(f"shard must be None, 'auto' or an int >= 0, got {shard!r}")
+        for k in range(4096):
+            try:
+                return k, _Lock(shard_path(self.base, k))
+            except MedenvError:
+                continue
+        raise MedenvError(f"no free shard of event store {self.base} (4096 writers?)")
+
+    def _recover(self) -> int:
+        """Ingest events a killed writer left in the spool; returns how many were new."""
+        rows = read_spool(self._spool_path)
+        if not rows:
+            return 0
+        before = self.con.execute("SELECT count(*) FROM events").fetchall()[0][0]
+        batch = _spool_rows_table(rows)
+        self.con.register("_spooled", batch)
+        try:
+            self.con.execute(
+                "INSERT INTO events SELECT b.* FROM _spooled b WHERE NOT EXISTS (SELECT 1 FROM "
+                "events e WHERE e.run_id = b.run_id AND e.episode_id IS NOT DISTINCT FROM "
+                "b.episode_id AND e.seq = b.seq AND e.type = b.type)"
+            )
+        finally:
+            self.con.unregister("_spooled")
+        os.truncate(self._spool_path, 0)
+        return self.con.execute("SELECT count(*) FROM events").fetchall()[0][0] - before
+
+    # -- writing ---------------------------------------------------------------------------
+    def emit(self, payload: Payload, episode_id: str | None = None) -> int:
+        """Buffer one event; returns its ``seq``. Durable after the next `commit`."""
+        if self.closed:
+            raise MedenvError(f"event store {self.file} is closed")
+        seq = self._seq.get(episode_id, 0)
+        self._seq[episode_id] = seq + 1
+        type_ = TYPE_NAMES[type(payload)]
+        body = encode_payload(payload)
+        ts_us = time.time_ns() // 1000
+        self._rows.append((self.run_id, episode_id, seq, ts_us, type_, body.decode()))
+        if self._spool is not None:
+            self._unspooled.append(encode_line(self.run_id, episode_id, seq, ts_us, type_, body))
+        return seq
+
+    def commit(self) -> None:
+        """End of a step: make the buffered events durable per ``durability``."""
+        if self.durability in ("step", "sync"):
+            self._write_spool()
+
+    def end_episode(self, episode_id: str | None = None) -> None:
+        """End of an episode: spool (``"episode"`` mode) and ingest when a batch is full."""
+        if self.durability != "none":
+            self._write_spool()
+        self._seq.pop(episode_id, None)
+        if len(self._rows) >= self.batch_events:
+            self.flush()
+
+    def _write_spool(self) -> None:
+        if self._unspooled and self._spool is not None:
+            self._spool.write(b"".join(self._unspooled))
+            self._unspooled.clear()
+
+    def flush(self) -> None:
+        """Ingest every pending event into DuckDB (one Arrow batch), then empty the spool."""
+        self._write_spool()
+        if not self._rows:
+            return
+        batch = _arrow(self._rows)
+        self.con.register("_batch", batch)
+        try:
+            self.con.execute("INSERT INTO events SELECT * FROM _batch")
+        finally:
+            self.con.unregister("_batch")
+        self._rows.clear()
+        if self._spool is not None:
+            self._spool.clear()
+
+    def close(self) -> None:
+        """Ingest what is pending and release the file. Safe to call twice."""
+        if self.closed:
+            return
+        try:
+            self.flush()
+            self.con.close()
+        finally:
+            if self._spool is not None:
+                self._spool.close()
+                if self._spool_path.exists() and self._spool_path.stat().st_size == 0:
+                    self._spool_path.unlink()
+            self._lock.release()
+            self.closed = True
+
+    def __enter__(self) -> EventStore:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self) -> None:  # pragma: no cover - best effort at interpreter exit
+        try:
+            if not getattr(self, "closed", True):
+                self.close()
+        except Exception:
+            pass
+
+
+# ---------------------------------------------------------------- reading -------------------
+
+
+def resolve_files(paths_or_glob: str | Path | Sequence[str | Path]) -> list[Path]:
+    """Store files named by a path (its shards included), a folder, a glob, or a list."""
+    items = [paths_or_glob] if isinstance(paths_or_glob, str | Path) else list(paths_or_glob)
+    files: list[Path] = []
+    for item in items:
+        text = str(Path(item).expanduser())
+        if any(ch in text for ch in "*?["):
+            found = [Path(p) for p in sorted(globlib.glob(text)) if p.endswith(".duckdb")]
+        elif Path(text).is_dir():
+            found = sorted(Path(text).glob("*.duckdb"))
+        else:
+            found = shard_files(text)
+        if not found:
+            raise MedenvError(f"no event store at {item}")
+        files.extend(f for f in found if f not in files)
+    return files
+
+
+VIEWS_SQL = """
+CREATE OR REPLACE VIEW runs AS
+SELECT run_id, min(ts) AS started_at,
+  any_value(payload->>'$.kg_source') AS kg_source,
+  any_value(payload->>'$.kg_version') AS kg_version,
+  any_value(payload->>'$.corpus_hash') AS corpus_hash,
+  any_value(payload->>'$.parser_version') AS parser_version,
+  any_value(TRY_CAST(payload->>'$.seed' AS BIGINT)) AS seed,
+  any_value(payload->'$.reward_weights') AS reward_weights,
+  any_value(payload->'$.config') AS config,
+  count(*) AS n_writers
+FROM events WHERE type = 'run_started' GROUP BY run_id;
+
+CREATE OR REPLACE VIEW episodes AS
+WITH s AS (SELECT run_id, episode_id, ts, payload FROM events WHERE type = 'episode_started'),
+r AS (SELECT episode_id, payload FROM events WHERE type = 'reward_assigned'),
+e AS (SELECT episode_id, ts, payload FROM events WHERE type = 'episode_ended'),
+a AS (SELECT episode_id, arg_max(payload->>'$.answer', seq) AS prediction
+      FROM events WHERE type = 'answer_submitted' GROUP BY episode_id)
+SELECT s.run_id, s.episode_id,
+  s.payload->>'$.question_id' AS question_id,
+  TRY_CAST(s.payload->>'$.seed' AS BIGINT) AS seed,
+  s.payload->>'$.split' AS split,
+  s.payload->>'$.specialty' AS specialty,
+  CAST(s.payload->>'$.n_hops' AS INTEGER) AS n_hops,
+  CAST(s.payload->>'$.optimal_calls' AS INTEGER) AS optimal_calls,
+  s.payload->>'$.answer' AS answer,
+  a.prediction,
+  CAST(r.payload->>'$.correct' AS BOOLEAN) AS correct,
+  CAST(r.payload->>'$.total' AS DOUBLE) AS reward,
+  CAST(r.payload->>'$.accuracy' AS DOUBLE) AS accuracy,
+  CAST(r.payload->>'$.format' AS DOUBLE) AS format,
+  CAST(r.payload->>'$.efficiency' AS DOUBLE) AS efficiency,
+  CAST(r.payload->>'$.evidence_recall' AS DOUBLE) AS evidence_recall,
+  CAST(e.payload->>'$.n_tool_calls' AS INTEGER) AS n_tool_calls,
+  CAST(e.payload->>'$.n_format_errors' AS INTEGER) AS n_format_errors,
+  CAST(e.payload->>'$.steps' AS INTEGER) AS steps,
+  CAST(e.payload->>'$.terminated' AS BOOLEAN) AS terminated,
+  CAST(e.payload->>'$.truncated' AS BOOLEAN) AS truncated,
+  e.episode_id IS NOT NULL AS finished,
+  s.payload->>'$.tags.agent' AS agent,
+  TRY_CAST(s.payload->>'$.tags.training_step' AS BIGINT) AS training_step,
+  s.payload->'$.tags' AS tags,
+  s.payload->>'$.config_hash' AS config_hash,
+  s.ts AS started_at, e.ts AS ended_at
+FROM s LEFT JOIN r USING (episode_id) LEFT JOIN e USING (episode_id)
+LEFT JOIN a USING (episode_id);
+
+CREATE OR REPLACE VIEW tool_calls AS
+WITH c AS (SELECT run_id, episode_id, seq, ts, payload FROM events WHERE type = 'tool_called'),
+t AS (SELECT episode_id, payload FROM events WHERE type = 'tool_returned')
+SELECT c.run_id, c.episode_id,
+  CAST(c.payload->>'$.step' AS INTEGER) AS step,
+  CAST(c.payload->>'$.call' AS INTEGER) AS call,
+  c.payload->>'$.name' AS name,
+  c.payload->'$.arguments' AS arguments,
+  t.payload->>'$.observation' AS observation,
+  CAST(t.payload->>'$.ok' AS BOOLEAN) AS ok,
+  t.payload->>'$.error' AS error,
+  CAST(t.payload->>'$.latency_ms' AS DOUBLE) AS latency_ms,
+  t.payload->'$.doc_ids' AS doc_ids,
+  CAST(json_array_length(t.payload->'$.doc_ids') AS INTEGER) AS n_docs,
+  c.ts
+FROM c LEFT JOIN t ON t.episode_id = c.episode_id
+  AND t.payload->>'$.step' = c.payload->>'$.step' AND t.payload->>'$.call' = c.payload->>'$.call';
+
+CREATE OR REPLACE VIEW steps AS
+WITH a AS (SELECT run_id, episode_id, ts, payload FROM events WHERE type = 'action_received'),
+j AS (SELECT episode_id, CAST(payload->>'$.step' AS INTEGER) AS step,
+        payload->>'$.kind' AS error_kind, payload->>'$.message' AS error_message,
+        payload->>'$.observation' AS observation
+      FROM events WHERE type = 'action_rejected'),
+t AS (SELECT episode_id, CAST(payload->>'$.step' AS INTEGER) AS step,
+        string_agg(payload->>'$.name', ',' ORDER BY seq) AS tool,
+        string_agg(payload->>'$.observation', chr(10) || chr(10) ORDER BY seq) AS observation,
+        count(*) AS n_calls, sum(CAST(payload->>'$.latency_ms' AS DOUBLE)) AS latency_ms
+      FROM events WHERE type = 'tool_returned' GROUP BY ALL)
+SELECT a.run_id, a.episode_id,
+  CAST(a.payload->>'$.step' AS INTEGER) AS step,
+  a.payload->>'$.text' AS action,
+  a.payload->>'$.think' AS think,
+  CASE WHEN j.error_kind IS NOT NULL THEN 'rejected'
+       WHEN t.tool = 'answer' THEN 'answer' ELSE 'tool' END AS outcome,
+  t.tool, COALESCE(t.n_calls, 0) AS n_calls,
+  COALESCE(j.observation, t.observation) AS observation,
+  j.error_kind, j.error_message, t.latency_ms, a.ts
+FROM a LEFT JOIN j ON j.episode_id = a.episode_id AND j.step = CAST(a.payload->>'$.step' AS INTEGER)
+LEFT JOIN t ON t.episode_id = a.episode_id AND t.step = CAST(a.payload->>'$.step' AS INTEGER);
+"""
+
+
+def connect(paths_or_glob: str | Path | Sequence[str | Path]) -> duckdb.DuckDBPyConnection:
+    """A read-only view of one or more store files: table ``events`` and the views.
+
+    Leftovers in a killed writer's spool are included (not yet ingested: the next writer
+    ingests them). A file still open by a writer raises MedenvError (close the writer first).
+    """
+    files = resolve_files(paths_or_glob)
+    con = duckdb.connect()
+    parts = []
+    for i, file in enumerate(files):
+        try:
+            con.execute(f"ATTACH '{_sql_str(file)}' AS s{i} (READ_ONLY)")
+        except duckdb.Error as exc:
+            con.close()
+            owner = _lock_owner(file)
+            who = f" (open for writing by pid {owner})" if owner else ""
+            raise MedenvError(
+                f"cannot read event store {file}{who}: {str(exc).splitlines()[0]}; close its "
+                "writer (env.close()) first"
+            ) from None
+        parts.append(f"SELECT * FROM s{i}.events")
+        rows = read_spool(_sidecar(file, ".spool"))
+        if rows:
+            con.register(f"_spool{i}", _spool_rows_table(rows))
+            con.execute(
+                f"CREATE TEMP TABLE spool{i} AS SELECT b.* FROM _spool{i} b WHERE NOT EXISTS "
+                f"(SELECT 1 FROM s{i}.events e WHERE e.run_id = b.run_id AND e.episode_id IS NOT "
+                "DISTINCT FROM b.episode_id AND e.seq = b.seq AND e.type = b.type)"
+            )
+            con.unregister(f"_spool{i}")
+            parts.append(f"SELECT * FROM spool{i}")
+    con.execute("CREATE OR REPLACE TEMP VIEW events AS " + " UNION ALL ".join(parts))
+    con.execute(VIEWS_SQL.replace("CREATE OR REPLACE VIEW", "CREATE OR REPLACE TEMP VIEW"))
+    return con
+
+
+def _sql_str(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+def _lock_owner(file: Path) -> str | None:
+    lock = _sidecar(file, ".lock")
+    if not lock.exists():
+        return None
+    fd = os.open(lock, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return None  # nobody holds it
+    except BlockingIOError:
+        return os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
+    finally:
+        os.close(fd)
+
+
+def _as_con(source) -> tuple[duckdb.DuckDBPyConnection, bool]:
+    if isinstance(source, duckdb.DuckDBPyConnection):
+        return source, False
+    return connect(source), True
+
+
+def _events(rows) -> list[Event]:
+    return [
+        Event(
+            run_id=r[0],
+            episode_id=r[1],
+            seq=r[2],
+            ts=r[3] if isinstance(r[3], datetime) else datetime.fromtimestamp(0, UTC),
+            type=r[4],
+            payload=decode_payload(r[4], r[5]),
+        )
+        for r in rows
+    ]
+
+
+def read_episode(source, episode_id: str) -> list[Event]:
+    """The events of one episode in order, from paths/a glob or an open `connect` result."""
+    con, owned = _as_con(source)
+    try:
+        rows = con.execute(
+            "SELECT run_id, episode_id, seq, ts, type, payload FROM events "
+            "WHERE episode_id = ? ORDER BY seq",
+            [episode_id],
+        ).fetchall()
+        if not rows:
+            raise MedenvError(f"no episode {episode_id!r} in the event store")
+        run_id = rows[0][0]
+        run_rows = con.execute(
+            "SELECT run_id, episode_id, seq, ts, type, payload FROM events "
+            "WHERE run_id = ? AND type = 'run_started' ORDER BY ts LIMIT 1",
+            [run_id],
+        ).fetchall()
+    finally:
+        if owned:
+            con.close()
+    return _events(run_rows + rows)
+
+
+def read_run_started(source, run_id: str) -> Event | None:
+    con, owned = _as_con(source)
+    try:
+        rows = con.execute(
+            "SELECT run_id, episode_id, seq, ts, type, payload FROM events "
+            "WHERE run_id = ? AND type = 'run_started' ORDER BY ts LIMIT 1",
+            [run_id],
+        ).fetchall()
+    finally:
+        if owned:
+            con.close()
+    return _events(rows)[0] if rows else None

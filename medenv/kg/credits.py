@@ -1,0 +1,40 @@
+"""Data credits and licence notes for each knowledge-graph source.
+
+`credits(kg)` gives one line per source of a graph (merged graphs have several), naming the
+data, its release and its licence terms; `medenv kg stats` prints them.
+"""
+
+from __future__ import annotations
+
+from medenv.kg.graph import KnowledgeGraph
+
+
+def credit(source: str, version: str) -> str:
+    """The credit line for ``source`` at ``version``."""
+    if source == "hpo":
+        return (
+            f"This product uses the Human Phenotype Ontology (release {version}), "
+            "https://hpo.jax.org (Gargano et al., Nucleic Acids Res. 2024); free to use "
+            "with this attribution, content unmodified (https://hpo.jax.org/license)."
+        )
+    if source == "hetionet":
+        return (
+            f"Hetionet {version} (Himmelstein et al., eLife 2017), https://het.io, CC0 1.0; "
+            "contributing sources keep their licences (SIDER side effects, CC BY-NC-SA 4.0, "
+            "are dropped unless kept on purpose)."
+        )
+    if source == "edgelist":
+        return (
+            f"User-supplied edge list ({version}): credit its source as its licence asks "
+            "(PrimeKG, Chandak et al., Sci. Data 2023: CC BY 4.0)."
+        )
+    return f"{source} {version}"
+
+
+def credits(kg: KnowledgeGraph) -> list[str]:
+    """One credit line per source of ``kg`` (``hpo+hetionet`` gives two)."""
+    sources = kg.source.split("+")
+    versions = kg.version.split("+")
+    if len(versions) != len(sources):
+        versions = [kg.version] * len(sources)
+    return [credit(s, v) for s, v in zip(sources, versions, strict=True)]

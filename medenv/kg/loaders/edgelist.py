@@ -1,0 +1,207 @@
+"""Loader for a generic CSV/TSV file of typed triples (one edge a row), plain or ``.gz``.
+
+The delimiter (tab, comma, semicolon or ``|``) is detected from the header line. Two
+column layouts are accepted (column order free, names case-insensitive):
+
+- simple: ``source,relation,target`` and optionally ``source_type``, ``target_type``,
+  ``source_name``, ``target_name``. Node ids are the ``source``/``target`` values as
+  written; a missing type is ``entity``, a missing name is the id. Every other column
+  becomes an edge attribute (e.g. ``evidence``, ``weight``) when non-empty.
+- PrimeKG (Chandak et al. 2023, ``kg.csv``): ``x_id,x_type,x_name,relation,
+  display_relation,y_id,y_type,y_name`` (``x_index``, ``y_index``, ``x_source``,
+  ``y_source`` are allowed and ignored; ``display_relation`` is optional). Node ids are
+  ``<type>::<id>`` (PrimeKG ids are unique only within a type), node types are
+  ``x_type``/``y_type`` in snake case (``gene/protein`` -> ``gene_protein``), and the
+  relation reads as its first ``display_relation``; a row whose display relation differs
+  (PrimeKG's ``drug_protein`` is ``target``, ``carrier``, ``enzyme``, ...) keeps it as the
+  edge attribute ``display_relation``.
+
+Relation names are the ``relation`` values in snake case; each reads
+``<source> is linked by <words> to <target>`` and inverse
+``<target> is linked by <words> from <source>``, where ``<words>`` is the display
+relation (PrimeKG) or the relation name with spaces.
+
+Errors (`DataError`, naming the file and line): missing file, empty file, a header that
+is neither layout, a row with the wrong number of fields or an empty id/relation, and a
+node given two different types.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import re
+from pathlib import Path
+
+from medenv.errors import DataError
+from medenv.kg.graph import KnowledgeGraph, Node, Relation
+
+SIMPLE_REQUIRED = ("source", "relation", "target")
+SIMPLE_OPTIONAL = ("source_type", "target_type", "source_name", "target_name")
+PRIMEKG_REQUIRED = ("x_id", "x_type", "x_name", "relation", "y_id", "y_type", "y_name")
+PRIMEKG_OPTIONAL = ("display_relation", "x_index", "y_index", "x_source", "y_source")
+DEFAULT_TYPE = "entity"
+DELIMITERS = ("\t", ",", ";", "|")
+
+
+def relation_name(raw: str) -> str:
+    """``off-label use`` -> ``off_label_use``."""
+    return re.sub(r"[^0-9a-z]+", "_", raw.strip().lower()).strip("_")
+
+
+def generic_relation(name: str, words: str) -> Relation:
+    """The verbalisation used for a relation known only by its name or display words."""
+    return Relation(name, f"is linked by {words} to", f"is linked by {words} from")
+
+
+def detect_layout(path: Path, header: list[str]) -> str:
+    """``"primekg"`` or ``"simple"``; `DataError` naming the file for anything else."""
+    cols = set(header)
+    if len(cols) != len(header):
+        raise DataError(path, f"duplicate column names in header {header}", 1)
+    if set(PRIMEKG_REQUIRED) <= cols:
+        return "primekg"
+    if set(SIMPLE_REQUIRED) <= cols:
+        return "simple"
+    raise DataError(
+        path,
+        f"unknown column layout {header}: expected at least {','.join(SIMPLE_REQUIRED)} "
+        f"or PrimeKG's {','.join(PRIMEKG_REQUIRED)}",
+        1,
+    )
+
+
+def _open(path: Path):
+    if not path.is_file():
+        raise DataError(path, "file not found")
+    if path.name.endswith(".gz"):
+        return gzip.open(path, "rt", encoding="utf-8", newline="")
+    return path.open(encoding="utf-8", newline="")
+
+
+def file_digest(path: Path) -> str:
+    """First 12 hex digits of the SHA-256 of the file's bytes (the graph's version)."""
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:12]
+
+
+def load_edgelist(path: str | Path, *, progress: bool = True) -> KnowledgeGraph:
+    """Build a graph from one edge-list file (see the module docstring for the layouts).
+
+    The graph's ``version`` is ``<file name>@<sha256 prefix>``.
+    """
+    from tqdm import tqdm
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(path, "file not found")
+    kg = KnowledgeGraph("edgelist", f"{path.name}@{file_digest(path)}")
+    with _open(path) as fh:
+        try:
+            first = fh.readline()
+        except (OSError, UnicodeDecodeError, EOFError) as exc:
+            raise DataError(path, f"cannot read: {exc}") from None
+        if not first.strip():
+            raise DataError(path, "empty file: no header")
+        delimiter = max(DELIMITERS, key=first.count)
+        header = [h.strip().lower() for h in next(csv.reader([first], delimiter=delimiter))]
+        layout = detect_layout(path, header)
+        col = {name: i for i, name in enumerate(header)}
+        rows = csv.reader(fh, delimiter=delimiter)
+        rows_bar = tqdm(
+            rows, desc=f"reading {path.name}", unit=" rows", disable=not progress, leave=False
+        )
+        add = _primekg_row if layout == "primekg" else _simple_row
+        extra = [c for c in header if c not in (*SIMPLE_REQUIRED, *SIMPLE_OPTIONAL)]
+        line = 1
+        try:
+            for fields in rows_bar:
+                line = rows.line_num + 1  # the header was read before the reader started
+                if not fields or (len(fields) == 1 and not fields[0].strip()):
+                    continue
+                if len(fields) != len(header):
+                    raise DataError(path, f"expected {len(header)} fields, got {len(fields)}", line)
+                add(kg, path, line, fields, col, extra)
+        except csv.Error as exc:
+            raise DataError(path, f"malformed CSV: {exc}", rows.line_num + 1) from None
+        except (OSError, UnicodeDecodeError, EOFError) as exc:
+            raise DataError(path, f"cannot read: {exc}", line + 1) from None
+    if kg.num_edges == 0:
+        raise DataError(path, "no edges: the file has a header but no rows")
+    return kg
+
+
+def _node(
+    kg: KnowledgeGraph, path: Path, line: int, node_id: str, type_: str, name: str, typed: bool
+) -> None:
+    node = kg.get(node_id)
+    if node is None:
+        kg.add_node(Node(node_id, type_, name or node_id))
+    elif typed and node.type != type_:
+        if node.type != DEFAULT_TYPE:
+            raise DataError(
+                path, f"node {node_id!r} has type {type_!r} here but {node.type!r} before", line
+            )
+        kg.add_node(Node(node_id, type_, node.name))  # first typed mention fixes the type
+
+
+def _edge(
+    kg: KnowledgeGraph,
+    path: Path,
+    line: int,
+    source: str,
+    target: str,
+    relation: str,
+    words: str,
+    attrs: dict[str, str],
+) -> None:
+    name = relation_name(relation)
+    if not name:
+        raise DataError(path, f"empty or unusable relation {relation!r}", line)
+    words = words or relation.strip()
+    if name not in kg.relations:
+        kg.add_relation(generic_relation(name, words))
+    elif kg.relations[name] != generic_relation(name, words):
+        attrs = {**attrs, "display_relation": words}  # e.g. PrimeKG drug_protein: carrier
+    if not kg.graph.has_edge(source, target, key=name):
+        kg.add_edge(source, target, name, **attrs)
+
+
+def _simple_row(kg, path, line, f, col, extra) -> None:
+    def get(name: str) -> str:
+        i = col.get(name)
+        return f[i].strip() if i is not None else ""
+
+    source, target, relation = get("source"), get("target"), get("relation")
+    if not source or not target or not relation:
+        raise DataError(path, "empty source, target or relation", line)
+    for node_id, side in ((source, "source"), (target, "target")):
+        type_ = get(f"{side}_type")
+        _node(kg, path, line, node_id, type_ or DEFAULT_TYPE, get(f"{side}_name"), bool(type_))
+    attrs = {c: f[col[c]].strip() for c in extra if f[col[c]].strip()}
+    _edge(
+        kg, path, line, source, target, relation, relation_name(relation).replace("_", " "), attrs
+    )
+
+
+def _primekg_row(kg, path, line, f, col, extra) -> None:
+    def get(name: str) -> str:
+        i = col.get(name)
+        return f[i].strip() if i is not None else ""
+
+    ends = []
+    for side in ("x", "y"):
+        raw_id, type_ = get(f"{side}_id"), get(f"{side}_type")
+        if not raw_id or not type_:
+            raise DataError(path, f"empty {side}_id or {side}_type", line)
+        node_id = f"{type_}::{raw_id}"
+        _node(kg, path, line, node_id, relation_name(type_), get(f"{side}_name"), True)
+        ends.append(node_id)
+    relation = get("relation")
+    if not relation:
+        raise DataError(path, "empty relation", line)
+    _edge(kg, path, line, ends[0], ends[1], relation, get("display_relation"), {})

@@ -1,0 +1,78 @@
+"""`SynthConfig`: every knob of question synthesis, with its default and checks."""
+
+from __future__ import annotations
+
+import msgspec
+
+from medenv.errors import MedenvError
+
+
+class SynthConfig(msgspec.Struct, frozen=True, kw_only=True):
+    """Settings of one synthesis run. Same config + same KG -> same questions.
+
+    - ``n``: items wanted; ``seed``: drives seed order and wording.
+    - ``min_hops``/``max_hops``: chain length bounds (edges from seed to answer).
+    - ``rare_share``: share of seed entities drawn from the rare tail, which is the
+      ``rare_fraction`` rarest eligible entities (see `medenv.synth.rarity`).
+    - ``radius``/``node_cap``/``hub_degree``: the bounded subgraph around a seed (hops from
+      the seed, at most ``node_cap`` nodes, nodes of degree above ``hub_degree`` left out).
+    - ``expansion_budget``: node expansions the chain search may spend per seed;
+      ``candidates``: best chains per seed tried before the seed is dropped.
+    - ``max_constraints``: distinguishing facts a question may add to be unambiguous.
+    - ``answer_types``: node types an answer may have; ``seed_types``: types of seeds.
+    - ``specialties``: keep only items of these specialties (empty: all).
+    - ``split_shares``: train / validation / test shares (hash of the chain decides).
+    - ``near_duplicate``: Jaccard similarity of word 3-shingles above which two questions
+      with the same answer are duplicates.
+    """
+
+    n: int = 2000
+    seed: int = 0
+    min_hops: int = 2
+    max_hops: int = 4
+    rare_share: float = 0.7
+    rare_fraction: float = 0.3
+    radius: int = 4
+    node_cap: int = 300
+    hub_degree: int = 150
+    expansion_budget: int = 2000
+    candidates: int = 4
+    max_constraints: int = 3
+    answer_types: tuple[str, ...] = ("disease", "gene", "phenotype")
+    seed_types: tuple[str, ...] = ("phenotype", "disease", "gene")
+    specialties: tuple[str, ...] = ()
+    split_shares: tuple[float, float, float] = (0.8, 0.1, 0.1)
+    near_duplicate: float = 0.8
+
+    def check(self) -> SynthConfig:
+        """Raise `MedenvError` naming the first bad setting; return self."""
+        from medenv.synth.specialty import SPECIALTIES
+
+        if self.n < 1:
+            raise MedenvError(f"n must be at least 1, got {self.n}")
+        if self.min_hops < 1:
+            raise MedenvError(f"min-hops must be at least 1, got {self.min_hops}")
+        if self.min_hops > self.max_hops:
+            raise MedenvError(
+                f"min-hops ({self.min_hops}) is larger than max-hops ({self.max_hops})"
+            )
+        if self.max_hops > 8:
+            raise MedenvError(f"max-hops must be at most 8, got {self.max_hops}")
+        if not 0.0 <= self.rare_share <= 1.0:
+            raise MedenvError(f"rare-share must be in [0, 1], got {self.rare_share}")
+        if not 0.0 < self.rare_fraction <= 1.0:
+            raise MedenvError(f"rare-fraction must be in (0, 1], got {self.rare_fraction}")
+        for name in ("radius", "node_cap", "hub_degree", "expansion_budget", "candidates"):
+            if getattr(self, name) < 1:
+                raise MedenvError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.max_constraints < 0:
+            raise MedenvError(f"max_constraints must be >= 0, got {self.max_constraints}")
+        unknown = [s for s in self.specialties if s not in SPECIALTIES]
+        if unknown:
+            raise MedenvError(
+                f"unknown specialty {unknown[0]!r}; valid specialties: {', '.join(SPECIALTIES)}"
+            )
+        shares = self.split_shares
+        if len(shares) != 3 or min(shares) < 0 or abs(sum(shares) - 1.0) > 1e-6:
+            raise MedenvError(f"split shares must be 3 non-negative numbers summing to 1: {shares}")
+        return self

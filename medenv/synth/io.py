@@ -1,0 +1,175 @@
+"""Reading and writing QA sets.
+
+A set is a folder with ``qa.jsonl`` (one `QAItem` per line, msgspec JSON), ``qa.parquet``
+(the same rows, for DuckDB/pandas/datasets) and ``manifest.json`` (seed, KG source and
+version, config, counts, drops by reason, elapsed time). Files are written to temporary
+names and renamed, and the item files depend only on the items (same items -> same bytes).
+
+`read_qa_set` also accepts a bare ``qa.jsonl`` or an external JSONL of
+``{"question", "answer", "aliases"?, "id"?}`` objects (no chain; ``optimal_calls`` default).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from medenv.errors import DataError
+from medenv.synth.qa import QAItem
+
+_ENCODER = msgspec.json.Encoder(order="deterministic")
+
+
+class ExternalItem(msgspec.Struct, forbid_unknown_fields=False):
+    question: str
+    answer: str
+    aliases: tuple[str, ...] = ()
+    id: str | None = None
+
+
+def _replace(tmp: Path, final: Path) -> None:
+    os.replace(tmp, final)
+
+
+def _parquet_table(items: list[QAItem]):
+    import pyarrow as pa
+
+    rows = msgspec.to_builtins(items)
+    hop = pa.struct(
+        [
+            ("head", pa.string()),
+            ("relation", pa.string()),
+            ("tail", pa.string()),
+            ("inverse", pa.bool_()),
+        ]
+    )
+    constraint = pa.struct(
+        [
+            ("node", pa.int32()),
+            ("relation", pa.string()),
+            ("entity", pa.string()),
+            ("inverse", pa.bool_()),
+        ]
+    )
+    schema = pa.schema(
+        [
+            ("id", pa.string()),
+            ("question", pa.string()),
+            ("answer", pa.string()),
+            ("answer_id", pa.string()),
+            ("aliases", pa.list_(pa.string())),
+            ("chain", pa.list_(pa.string())),
+            ("hops", pa.list_(hop)),
+            ("n_hops", pa.int32()),
+            ("specialty", pa.string()),
+            ("difficulty", pa.float64()),
+            ("rarity", pa.float64()),
+            ("optimal_calls", pa.int32()),
+            ("evidence", pa.list_(pa.list_(pa.string()))),
+            ("split", pa.string()),
+            ("kg_source", pa.string()),
+            ("kg_version", pa.string()),
+            ("constraints", pa.list_(constraint)),
+        ]
+    )
+    return pa.Table.from_pylist(rows, schema=schema)
+
+
+def write_qa_set(out_dir: str | Path, items: list[QAItem], manifest: dict[str, Any]) -> Path:
+    """Write ``qa.jsonl``, ``qa.parquet`` and ``manifest.json`` into ``out_dir``; return it."""
+    import pyarrow.parquet as pq
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    suffix = f".tmp{os.getpid()}"
+    jsonl = out / "qa.jsonl"
+    tmp = jsonl.with_name(jsonl.name + suffix)
+    with tmp.open("wb") as fh:
+        for item in items:
+            fh.write(_ENCODER.encode(item) + b"\n")
+    _replace(tmp, jsonl)
+    parquet = out / "qa.parquet"
+    tmp = parquet.with_name(parquet.name + suffix)
+    pq.write_table(_parquet_table(items), tmp, compression="zstd")
+    _replace(tmp, parquet)
+    full = dict(manifest)
+    full["files"] = {
+        "qa.jsonl": hashlib.sha256(jsonl.read_bytes()).hexdigest(),
+        "items": len(items),
+    }
+    man = out / "manifest.json"
+    tmp = man.with_name(man.name + suffix)
+    tmp.write_text(json.dumps(full, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    _replace(tmp, man)
+    return out
+
+
+def read_manifest(path: str | Path) -> dict[str, Any]:
+    """The manifest of a set folder."""
+    file = Path(path) / "manifest.json" if Path(path).is_dir() else Path(path)
+    try:
+        return json.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(file, "file not found") from None
+    except json.JSONDecodeError as exc:
+        raise DataError(file, f"not valid JSON: {exc.msg}", exc.lineno) from None
+
+
+def _external(obj: ExternalItem, path: Path, line: int) -> QAItem:
+    if not obj.question.strip():
+        raise DataError(path, "empty question", line)
+    if not obj.answer.strip():
+        raise DataError(path, "empty answer", line)
+    digest = hashlib.sha256(f"{obj.question}\n{obj.answer}".encode()).hexdigest()
+    return QAItem(
+        id=obj.id or f"x{digest[:12]}",
+        question=obj.question,
+        answer=obj.answer,
+        answer_id="",
+        aliases=tuple(obj.aliases),
+        kg_source="external",
+    )
+
+
+def read_qa_set(path: str | Path) -> list[QAItem]:
+    """The items of a set folder, a ``qa.jsonl``, or an external JSONL (module docstring).
+
+    Raises `DataError` naming the file and line of the first malformed line, an empty
+    file, or a repeated id.
+    """
+    file = Path(path)
+    if file.is_dir():
+        file = file / "qa.jsonl"
+    if not file.is_file():
+        raise DataError(file, "file not found")
+    items: list[QAItem] = []
+    seen: dict[str, int] = {}
+    with file.open("rb") as fh:
+        for line_no, raw in enumerate(fh, 1):
+            if not raw.strip():
+                continue
+            try:
+                obj = msgspec.json.decode(raw)
+            except msgspec.DecodeError as exc:
+                raise DataError(file, f"not valid JSON: {exc}", line_no) from None
+            if not isinstance(obj, dict):
+                raise DataError(file, "expected a JSON object", line_no)
+            try:
+                if "answer_id" in obj or "chain" in obj:
+                    item = msgspec.convert(obj, QAItem)
+                else:
+                    item = _external(msgspec.convert(obj, ExternalItem), file, line_no)
+            except msgspec.ValidationError as exc:
+                raise DataError(file, f"bad item: {exc}", line_no) from None
+            if item.id in seen:
+                raise DataError(file, f"id {item.id!r} repeats line {seen[item.id]}", line_no)
+            seen[item.id] = line_no
+            items.append(item)
+    if not items:
+        raise DataError(file, "no items")
+    return items

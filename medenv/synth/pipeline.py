@@ -1,0 +1,254 @@
+"""`synthesize`: the KISA pipeline from a knowledge graph to verified QA items.
+
+Per seed entity (rare tail first, `medenv.synth.rarity`): bounded subgraph
+(`subgraph`) -> best chains (`chain`) -> for each chain until one passes: uniqueness
+(`uniqueness`, adding distinguishing constraints) -> question text (`render`) -> leakage
+check -> optional rewrite (re-checked) -> labels (`labels`, `specialty`) -> dedup
+(`dedup`) -> specialty filter -> evidence and answerability when a world is given
+(`evidence`). A seed whose chains all fail is dropped with the reason of its last chain
+(``no_chain``, ``ambiguous``, ``leak``, ``duplicate``, ``specialty``, ``unanswerable``).
+Deterministic: same KG, config and world -> the same items in the same order.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+from tqdm.auto import tqdm
+
+from medenv.errors import MedenvError
+from medenv.kg.graph import KnowledgeGraph
+from medenv.synth import labels
+from medenv.synth.chain import search_chains
+from medenv.synth.config import SynthConfig
+from medenv.synth.dedup import Deduplicator
+from medenv.synth.index import GraphIndex
+from medenv.synth.qa import Hop, QAItem
+from medenv.synth.rarity import rarity, seed_order
+from medenv.synth.render import LeakCheck, labels_of, render_question
+from medenv.synth.specialty import SpecialtyMap
+from medenv.synth.subgraph import extract_subgraph
+from medenv.synth.uniqueness import Disambiguator
+
+UNNAMEABLE_CONSTRAINT_TYPES = frozenset({"frequency"})
+
+
+class SynthResult(msgspec.Struct):
+    items: list[QAItem]
+    manifest: dict[str, Any]
+
+
+def _table(items: list[QAItem], key: Callable[[QAItem], Any]) -> dict[str, int]:
+    counts = Counter(str(key(i)) for i in items)
+    return dict(sorted(counts.items()))
+
+
+def synthesize(
+    kg: KnowledgeGraph,
+    config: SynthConfig | None = None,
+    world: Any = None,
+    progress: bool = True,
+    rewrite: Callable[[str], str] | None = None,
+) -> SynthResult:
+    """``config.n`` verified items from ``kg`` (see module docstring).
+
+    ``world``: a `medenv.world.World`; when given, every item gets per-hop evidence page
+    ids and unanswerable items are dropped. ``rewrite``: optional text-to-text hook (e.g.
+    an LLM paraphraser) applied to each question; a rewrite that leaks a chain entity or is
+    empty is discarded and the template text kept (counted as ``rewrite_rejected``).
+    Raises `MedenvError` when the KG cannot support ``config.n`` items.
+    """
+    cfg = (config or SynthConfig()).check()
+    started = time.perf_counter()
+    index = GraphIndex(kg)
+    specialty = SpecialtyMap(index)
+    disamb = Disambiguator(index)
+    rar = {i: rarity(index, i) for i in index.ids}
+    names = {i: index.node[i].name.casefold() for i in index.ids}
+    answer_types = frozenset(cfg.answer_types)
+    allowed = frozenset(i for i in index.ids if index.degree[i] <= cfg.hub_degree)
+    wanted = frozenset(cfg.specialties)
+
+    seeds = list(
+        seed_order(
+            index,
+            seed=cfg.seed,
+            seed_types=cfg.seed_types,
+            hub_degree=cfg.hub_degree,
+            rare_share=cfg.rare_share,
+            rare_fraction=cfg.rare_fraction,
+        )
+    )
+    if wanted:
+        seeds = [(s, r) for s, r in seeds if specialty.of(s) in wanted]
+    if cfg.n > len(seeds):
+        raise MedenvError(
+            f"n={cfg.n} is more than this KG supports: {kg.source} has {len(seeds)} eligible "
+            f"seed entities (one item each at most) for these settings"
+        )
+
+    items: list[QAItem] = []
+    drops: Counter[str] = Counter()
+    dedup = Deduplicator(cfg.near_duplicate)
+    expansions: list[int] = []
+    budget_hits = 0
+    rewrite_rejected = 0
+    tried = 0
+    bar = tqdm(total=cfg.n, desc="synth", unit="q", disable=not progress, leave=False)
+    try:
+        for seed_id, _from_tail in seeds:
+            if len(items) >= cfg.n:
+                break
+            tried += 1
+            sub = extract_subgraph(
+                index,
+                seed_id,
+                radius=min(cfg.radius, cfg.max_hops),
+                node_cap=cfg.node_cap,
+                hub_degree=cfg.hub_degree,
+                allowed=allowed,
+            )
+            search = search_chains(
+                sub,
+                min_hops=cfg.min_hops,
+                max_hops=cfg.max_hops,
+                budget=cfg.expansion_budget,
+                rarity=rar,
+                is_answer=lambda v: index.type[v] in answer_types,
+                keep=cfg.candidates,
+                names=names,
+            )
+            expansions.append(search.expansions)
+            budget_hits += not search.exhausted
+            reason = "no_chain"
+            for chain in search.chains:
+                reason, item = _make_item(
+                    index, disamb, specialty, rar, cfg, chain.nodes, chain.steps, kg
+                )
+                if item is None:
+                    continue
+                if rewrite is not None:
+                    new = rewrite(item.question)
+                    if (
+                        new
+                        and new.strip()
+                        and not LeakCheck(labels_of(index, chain.nodes[1:]))(new)
+                    ):
+                        item = msgspec.structs.replace(item, question=new.strip())
+                    else:
+                        rewrite_rejected += 1
+                if dedup.is_duplicate(item):
+                    reason = "duplicate"
+                    continue
+                if wanted and item.specialty not in wanted:
+                    reason = "specialty"
+                    continue
+                if world is not None:
+                    from medenv.synth.evidence import attach_evidence
+
+                    with_evidence = attach_evidence(world, item)
+                    if with_evidence is None:
+                        reason = "unanswerable"
+                        continue
+                    item = with_evidence
+                dedup.add(item)
+                items.append(item)
+                bar.update(1)
+                reason = None
+                break
+            if reason is not None:
+                drops[reason] += 1
+                bar.set_postfix(dropped=sum(drops.values()), refresh=False)
+    finally:
+        bar.close()
+    elapsed = time.perf_counter() - started
+    if len(items) < cfg.n:
+        raise MedenvError(
+            f"n={cfg.n} is more than this KG supports with these settings: only {len(items)} "
+            f"verified items from all {tried} seed entities (drops: {dict(sorted(drops.items()))});"
+            f" lower n or widen min-hops/max-hops"
+        )
+    manifest = {
+        "seed": cfg.seed,
+        "kg_source": kg.source,
+        "kg_version": kg.version,
+        "config": msgspec.to_builtins(cfg),
+        "world": getattr(world, "fingerprint", None) if world is not None else None,
+        "counts": {
+            "items": len(items),
+            "seeds_tried": tried,
+            "by_hops": _table(items, lambda i: i.n_hops),
+            "by_specialty": _table(items, lambda i: i.specialty),
+            "by_split": _table(items, lambda i: i.split),
+            "by_answer_type": _table(items, lambda i: index.type[i.answer_id]),
+            "mean_hops": round(sum(i.n_hops for i in items) / max(len(items), 1), 4),
+            "with_constraints": sum(1 for i in items if i.constraints),
+        },
+        "drops": dict(sorted(drops.items())),
+        "rewrite_rejected": rewrite_rejected,
+        "search": {
+            "expansions_total": sum(expansions),
+            "expansions_mean": round(sum(expansions) / max(len(expansions), 1), 2),
+            "expansions_max": max(expansions, default=0),
+            "budget_hits": budget_hits,
+        },
+        "elapsed_s": round(elapsed, 3),
+    }
+    return SynthResult(items=items, manifest=manifest)
+
+
+def _make_item(
+    index: GraphIndex,
+    disamb: Disambiguator,
+    specialty: SpecialtyMap,
+    rar: dict[str, float],
+    cfg: SynthConfig,
+    chain: tuple[str, ...],
+    steps: tuple[tuple[str, bool], ...],
+    kg: KnowledgeGraph,
+) -> tuple[str, QAItem | None]:
+    """``("ok", item)`` or ``(drop reason, None)`` for one chain."""
+    check = LeakCheck(labels_of(index, chain[1:]))
+
+    def usable(e: str) -> bool:
+        return index.type[e] not in UNNAMEABLE_CONSTRAINT_TYPES and not check(index.node[e].name)
+
+    constraints = disamb.disambiguate(
+        chain, steps, max_constraints=cfg.max_constraints, usable=usable
+    )
+    if constraints is None:
+        return "ambiguous", None
+    digest = labels.chain_digest(chain, steps)
+    rng = random.Random(f"{cfg.seed}|{digest}")
+    question = render_question(index, chain, steps, constraints, rng)
+    if check(question):
+        return "leak", None
+    answer = index.node[chain[-1]]
+    n = len(steps)
+    item = QAItem(
+        id=labels.item_id(digest),
+        question=question,
+        answer=answer.name,
+        answer_id=answer.id,
+        aliases=tuple(s for s in answer.synonyms if s.casefold() != answer.name.casefold()),
+        chain=chain,
+        hops=tuple(
+            Hop(head=chain[i], relation=rel, tail=chain[i + 1], inverse=inv)
+            for i, (rel, inv) in enumerate(steps)
+        ),
+        n_hops=n,
+        specialty=specialty.of_chain(chain),
+        difficulty=labels.difficulty(n, rar[chain[0]]),
+        rarity=round(rar[chain[0]], 4),
+        optimal_calls=labels.optimal_calls(n),
+        split=labels.split_of(digest, cfg.split_shares),
+        kg_source=kg.source,
+        kg_version=kg.version,
+        constraints=constraints,
+    )
+    return "ok", item

@@ -1,0 +1,153 @@
+"""The tool registry: names, OpenAI-style schemas, validated execution.
+
+`execute(world, name, arguments)` never raises for bad model input: an unknown tool, a
+non-object, a missing or unknown argument, a wrong type, an empty query or an out-of-range
+``top_k`` each give ``ToolResult(ok=False, error="bad_arguments" | "unknown_tool")`` whose
+``text`` names the argument, what was expected and the tool's usage.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from types import ModuleType
+from typing import Any
+
+import msgspec
+
+from medenv.tools import answer, browse, medical_search, web_search
+from medenv.tools.result import ToolResult, failure
+
+TOOL_NAMES = ("medical_search", "web_search", "browse", "answer")
+_MODULES: dict[str, ModuleType] = {
+    "medical_search": medical_search,
+    "web_search": web_search,
+    "browse": browse,
+    "answer": answer,
+}
+_TYPE_WORDS = {
+    "str": "a string",
+    "int": "an integer",
+    "float": "a number",
+    "bool": "true or false",
+    "null": "null",
+    "array": "a list",
+    "object": "an object",
+}
+
+
+def _inline(schema: dict) -> dict:
+    """A msgspec schema with its ``$ref``/``$defs`` resolved and titles dropped."""
+    defs = schema.get("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return resolve(copy.deepcopy(defs[node["$ref"].rsplit("/", 1)[-1]]))
+            return {k: resolve(v) for k, v in node.items() if k not in ("$defs", "title")}
+        if isinstance(node, list):
+            return [resolve(v) for v in node]
+        return node
+
+    out = resolve(schema)
+    out.pop("description", None)
+    return out
+
+
+def tool_schema(name: str) -> dict:
+    module = _MODULES[name]
+    return {
+        "type": "function",
+        "function": {
+            "name": name,
+            "description": module.DESCRIPTION,
+            "parameters": _inline(msgspec.json.schema(module.Args)),
+        },
+    }
+
+
+def tool_schemas(names: tuple[str, ...] | list[str] | None = None) -> list[dict]:
+    """OpenAI function schemas of ``names`` (all tools by default), in the given order."""
+    names = TOOL_NAMES if names is None else tuple(names)
+    unknown = [n for n in names if n not in _MODULES]
+    if unknown:
+        from medenv.errors import MedenvError
+
+        raise MedenvError(f"unknown tool(s) {unknown}; known: {', '.join(TOOL_NAMES)}")
+    return [tool_schema(n) for n in names]
+
+
+def usage(name: str) -> str:
+    """``name(arg: type, ...)`` with ranges and defaults, for error messages."""
+    params = tool_schema(name)["function"]["parameters"]
+    required = set(params.get("required", ()))
+    parts = []
+    for arg, spec in params["properties"].items():
+        kind = spec.get("type", "any")
+        if "minimum" in spec and "maximum" in spec:
+            kind += f" {spec['minimum']}-{spec['maximum']}"
+        if arg not in required:
+            kind += f" = {msgspec.json.encode(spec.get('default')).decode()}"
+        parts.append(f"{arg}: {kind}")
+    return f"{name}({', '.join(parts)})"
+
+
+def _explain(error: str, arguments: dict) -> str:
+    m = re.fullmatch(r"Object missing required field `(.+)`", error)
+    if m:
+        return f"missing required argument `{m[1]}`"
+    m = re.fullmatch(r"Object contains unknown field `(.+)`", error)
+    if m:
+        return f"unknown argument `{m[1]}`"
+    m = re.fullmatch(r"Expected `(\w+)`, got `(\w+)` - at `\$\.(\w+)`", error)
+    if m:
+        want, got = _TYPE_WORDS.get(m[1], m[1]), _TYPE_WORDS.get(m[2], m[2])
+        return f"argument `{m[3]}` must be {want}, got {got}"
+    m = re.fullmatch(r"Expected `str` of length >= 1 - at `\$\.(\w+)`", error)
+    if m:
+        return f"argument `{m[1]}` must not be empty"
+    m = re.fullmatch(r"Expected `(\w+)` (.+) - at `\$\.(\w+)`", error)
+    if m:
+        value = arguments.get(m[3])
+        shown = msgspec.json.encode(value).decode() if value is not None else "null"
+        if len(shown) > 40:
+            shown = shown[:40] + "..."
+        return f"argument `{m[3]}` must be {_TYPE_WORDS.get(m[1], m[1])} {m[2]}, got {shown}"
+    return error
+
+
+def validate(name: str, arguments: Any) -> Any:
+    """The tool's ``Args`` for ``arguments``, or a failing `ToolResult` explaining why."""
+    if name not in _MODULES:
+        return failure(
+            "unknown_tool",
+            f"unknown tool {name!r}. Available tools: {', '.join(TOOL_NAMES)}.",
+        )
+    if isinstance(arguments, str | bytes):
+        try:
+            arguments = msgspec.json.decode(arguments) if arguments.strip() else {}
+        except msgspec.DecodeError:
+            return failure(
+                "bad_arguments", f"{name}: arguments are not valid JSON. Usage: {usage(name)}."
+            )
+    if arguments is None:
+        arguments = {}
+    if not isinstance(arguments, dict):
+        return failure(
+            "bad_arguments", f"{name}: arguments must be a JSON object. Usage: {usage(name)}."
+        )
+    try:
+        return msgspec.convert(arguments, _MODULES[name].Args)
+    except msgspec.ValidationError as exc:
+        return failure(
+            "bad_arguments",
+            f"{name}: {_explain(str(exc), arguments)}. Usage: {usage(name)}.",
+        )
+
+
+def execute(world, name: str, arguments: Any) -> ToolResult:
+    """Validate ``arguments`` and run tool ``name`` over ``world``."""
+    args = validate(name, arguments)
+    if isinstance(args, ToolResult):
+        return args
+    return _MODULES[name].run(world, args)

@@ -1,0 +1,112 @@
+"""`World`: the KG, its corpus and one search index per collection: what tools run over.
+
+`load_world(source, backend, seed)` builds the default world once (KG from its cache,
+corpus from ``$MEDENV_HOME/corpus/``, indexes from ``$MEDENV_HOME/index/``) and keeps it
+in-process, keyed by its arguments. `World.for_kg(kg)` builds one over any graph (indexes
+on disk, keyed by content, so small test worlds are also built once).
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+from collections.abc import Sequence
+
+from medenv.corpus.build import Corpus, build_corpus, cached_corpus
+from medenv.corpus.index import SearchIndex, open_index
+from medenv.kg.graph import KnowledgeGraph
+
+
+class World:
+    """Everything a tool call can see. Immutable once built."""
+
+    def __init__(
+        self,
+        kg: KnowledgeGraph,
+        corpus: Corpus,
+        medical_index: SearchIndex,
+        web_index: SearchIndex,
+        backend: str,
+    ) -> None:
+        self.kg = kg
+        self.corpus = corpus
+        self.medical_index = medical_index
+        self.web_index = web_index
+        self.backend = backend
+        self.seed = corpus.seed
+        self.fingerprint = hashlib.sha256(
+            f"{kg.source}|{kg.version}|{corpus.fingerprint}|{backend}".encode()
+        ).hexdigest()[:16]
+        self._adjacency = None
+
+    @property
+    def adjacency(self):
+        """The KG's per-entity facts (used to recompute what a page states)."""
+        if self._adjacency is None:
+            from medenv.corpus.facts import Adjacency
+
+            self._adjacency = Adjacency(self.kg)
+        return self._adjacency
+
+    def index(self, collection: str) -> SearchIndex:
+        return self.medical_index if collection == "medical" else self.web_index
+
+    @classmethod
+    def from_corpus(
+        cls, kg: KnowledgeGraph, corpus: Corpus, backend: str = "tantivy", progress: bool = False
+    ) -> World:
+        indexes = [
+            open_index(
+                corpus.collection(name),
+                backend,
+                fingerprint=f"{name}-{corpus.fingerprint}",
+                progress=progress,
+            )
+            for name in ("medical", "web")
+        ]
+        return cls(kg, corpus, indexes[0], indexes[1], backend)
+
+    @classmethod
+    def for_kg(
+        cls,
+        kg: KnowledgeGraph,
+        backend: str = "tantivy",
+        seed: int = 0,
+        external: Sequence = (),
+        progress: bool = False,
+    ) -> World:
+        """A world over ``kg`` (no corpus cache; indexes cached on disk by content)."""
+        corpus = build_corpus(kg, seed=seed, external=external, progress=progress)
+        return cls.from_corpus(kg, corpus, backend, progress=progress)
+
+    def __repr__(self) -> str:
+        return (
+            f"World(kg={self.kg.source}-{self.kg.version}, pages={len(self.corpus)}, "
+            f"backend={self.backend}, fingerprint={self.fingerprint})"
+        )
+
+
+_WORLDS: dict[tuple[str, str, int], World] = {}
+
+
+def load_world(
+    source: str = "hpo", backend: str = "tantivy", seed: int = 0, progress: bool = True
+) -> World:
+    """The default world of ``source`` (cached in-process and on disk).
+
+    After the first load the process's objects are moved to the GC's permanent
+    generation (`gc.freeze`), so later tool calls do not pay for rescanning the world."""
+    key = (source, backend, seed)
+    world = _WORLDS.get(key)
+    if world is None:
+        from medenv.kg.cache import load_kg
+
+        kg = load_kg(source)
+        corpus = cached_corpus(kg, seed=seed, progress=progress)
+        world = World.from_corpus(kg, corpus, backend, progress=progress)
+        _WORLDS[key] = world
+        # The world lives as long as the process: move it out of the cyclic GC's reach so
+        # collections do not rescan millions of KG objects (multi-ms pauses in tool calls).
+        gc.collect()
+        gc.freeze()
+    return world

@@ -1,0 +1,252 @@
+"""LLM agent: chat prompting with tool schemas, tool-call parsing, context management,
+and its backends (a real local OpenAI-compatible HTTP server, the real tiny model)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from agents.backends import OpenAIBackend, TransformersBackend, reply_text
+from agents.llm import TRUNCATED, LLMAgent, make_backend
+from agents.messages import assistant_message
+from agents.text import split_action
+from medenv.errors import MedenvError
+
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "medical_search",
+            "description": "Search the medical collection.",
+            "parameters": {
+                "type": "object",
+                "properties": {"query": {"type": "string"}},
+                "required": ["query"],
+            },
+        },
+    },
+    {
+        "type": "function",
+        "function": {
+            "name": "answer",
+            "description": "Submit the final answer.",
+            "parameters": {
+                "type": "object",
+                "properties": {"answer": {"type": "string"}},
+                "required": ["answer"],
+            },
+        },
+    },
+]
+INFO = {"tools": json.dumps(TOOLS), "step": 0, "budget": 12}
+
+
+class ChatServer(BaseHTTPRequestHandler):
+    """A deterministic /v1/chat/completions: searches the question's last word, then
+    answers with the first capitalised word of the tool response. Records requests."""
+
+    requests: list[dict] = []
+
+    def log_message(self, *args):  # keep test output quiet
+        pass
+
+    def do_POST(self):  # noqa: N802
+        if self.path != "/v1/chat/completions":
+            self.send_response(404)
+            self.end_headers()
+            return
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).requests.append(body)
+        if body.get("model") != "test-model":
+            self._send(400, {"error": {"message": "unknown model"}})
+            return
+        last = body["messages"][-1]
+        if last["role"] == "user":
+            query = last["content"].rstrip("?").split()[-1]
+            message = {
+                "role": "assistant",
+                "content": None,
+                "reasoning_content": "I should search first.",
+                "tool_calls": [
+                    {
+                        "id": "call_x",
+                        "type": "function",
+                        "function": {
+                            "name": "medical_search",
+                            "arguments": json.dumps({"query": query}),
+                        },
+                    }
+                ],
+            }
+        else:
+            words = [w for w in last["content"].split() if w[:1].isupper()]
+            message = {
+                "role": "assistant",
+                "content": f"<think>\nFound it.\n</think>\n<answer>{words[0]}</answer>",
+            }
+        self._send(
+            200,
+            {"id": "x", "object": "chat.completion", "choices": [{"index": 0, "message": message}]},
+        )
+
+    def _send(self, code, obj):
+        data = json.dumps(obj).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@pytest.fixture(scope="module")
+def server():
+    ChatServer.requests = []
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), ChatServer)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/v1"
+    httpd.shutdown()
+
+
+def test_openai_backend_round_trip(server):
+    ChatServer.requests.clear()
+    agent = LLMAgent(OpenAIBackend(server, "test-model"))
+    agent.reset(None, seed=1)
+    first = agent.act("Which gene is linked to Marfan?", INFO)
+    think, calls, answer = split_action(first)
+    assert think == "I should search first."
+    assert calls == [{"name": "medical_search", "arguments": {"query": "Marfan"}}]
+    assert answer is None
+    second = agent.act("1. FBN1 is a gene associated with Marfan syndrome", {**INFO, "step": 1})
+    assert split_action(second)[2] == "FBN1"
+    # what went over the wire: tools, system prompt, the call with an id, the tool reply
+    req = ChatServer.requests[-1]
+    assert req["tools"] == TOOLS and req["seed"] == 1
+    roles = [m["role"] for m in req["messages"]]
+    assert roles == ["system", "user", "assistant", "tool"]
+    call = req["messages"][2]["tool_calls"][0]
+    assert json.loads(call["function"]["arguments"]) == {"query": "Marfan"}
+    assert req["messages"][3]["tool_call_id"] == call["id"]
+    assert req["messages"][3]["content"].startswith("1. FBN1")
+
+
+def test_openai_backend_errors_are_clear(server):
+    with pytest.raises(MedenvError, match="HTTP 400"):
+        OpenAIBackend(server, "other-model").generate([{"role": "user", "content": "hi"}], TOOLS)
+    with pytest.raises(MedenvError, match="cannot reach"):
+        OpenAIBackend("http://127.0.0.1:9/v1", "m", timeout=2).generate(
+            [{"role": "user", "content": "hi"}], TOOLS
+        )
+    with pytest.raises(MedenvError, match="openai:URL#MODEL"):
+        make_backend("openai:http://localhost:8000/v1")
+
+
+def test_reply_text_keeps_malformed_arguments_for_the_env():
+    text = reply_text(
+        {"content": "", "tool_calls": [{"function": {"name": "browse", "arguments": "{bad"}}]}
+    )
+    assert "<tool_call>" in text and "{bad" in text
+    assert split_action(text)[1] == []  # malformed: not silently "fixed"
+
+
+def test_assistant_message_structures_tool_calls_and_answers():
+    msg = assistant_message(
+        '<think>\nhm\n</think>\n<tool_call>\n{"name": "medical_search", "arguments": {"query": "x"}}\n</tool_call>'
+    )
+    assert msg["content"] == "<think>\nhm\n</think>"
+    assert msg["tool_calls"][0]["function"] == {
+        "name": "medical_search",
+        "arguments": {"query": "x"},
+    }
+    final = assistant_message("<think>\nok\n</think>\n<answer>FBN1</answer>")
+    assert final == {"role": "assistant", "content": "<think>\nok\n</think>\n<answer>FBN1</answer>"}
+
+
+class _CharBackend:
+    """A backend whose token count is characters / 4 (the HTTP backend's estimate)."""
+
+    def __init__(self, limit: int) -> None:
+        self.max_context_tokens = limit
+        self.max_tokens = 16
+        self.seen: list[list[dict]] = []
+        self.inner = OpenAIBackend("http://unused/v1", "m")
+
+    def count_tokens(self, messages, tools):
+        return self.inner.count_tokens(messages, tools)
+
+    def generate(self, messages, tools):
+        self.seen.append([dict(m) for m in messages])
+        n = len(self.seen)
+        return f'<tool_call>\n{{"name": "medical_search", "arguments": {{"query": "q{n}"}}}}\n</tool_call>'
+
+
+def test_context_management_truncates_old_tool_outputs_first():
+    backend = _CharBackend(limit=700)
+    agent = LLMAgent(backend, system_prompt="Be brief.", keep_chars=20)
+    agent.reset()
+    agent.act("Question?", INFO)
+    big = "x" * 1600  # each tool output alone is ~400 tokens: two do not fit
+    agent.act("A" + big, {**INFO, "step": 1})
+    agent.act("B" + big, {**INFO, "step": 2})
+    last = backend.seen[-1]
+    tool_turns = [m["content"] for m in last if m["role"] == "tool"]
+    assert tool_turns[0].startswith(TRUNCATED)  # the oldest was truncated
+    assert tool_turns[1].startswith("B" + "x" * 100)  # the newest is kept (whole or cut)
+    assert backend.count_tokens(last, TOOLS) <= 700 - 16
+    # a newest output too big on its own is cut to fit, never dropped
+    agent.act("C" + "y" * 4000, {**INFO, "step": 3})
+    last = backend.seen[-1]
+    assert backend.count_tokens(last, TOOLS) <= 700 - 16
+    assert [m for m in last if m["role"] == "tool"][-1]["content"].startswith("Cyyy")
+    assert last[0] == {"role": "system", "content": "Be brief."}
+    assert last[1] == {"role": "user", "content": "Question?"}
+
+
+def test_context_too_small_for_the_question_is_a_clear_error():
+    agent = LLMAgent(_CharBackend(limit=60), system_prompt="Be brief.")
+    agent.reset()
+    with pytest.raises(MedenvError, match="question alone"):
+        agent.act("Q" * 2000, INFO)
+
+
+@pytest.fixture(scope="module")
+def tiny_backend():
+    from training.tiny import tiny_model_path
+
+    return TransformersBackend(str(tiny_model_path()), max_new_tokens=24, max_context_tokens=1024)
+
+
+def test_transformers_backend_with_tiny_model(tiny_backend):
+    agent = LLMAgent(tiny_backend, keep_chars=10)
+    agent.reset(seed=0)
+    text = agent.act("Which gene is associated with Marfan syndrome?", INFO)
+    assert isinstance(text, str) and "<|im_end|>" not in text
+    n0 = tiny_backend.count_tokens(agent.messages, agent.tools)
+    assert n0 > 50  # the chat template rendered the tool schemas
+    for step in range(1, 4):  # long tool outputs: the context is kept within the model's budget
+        agent.act("Marfan syndrome presents with tall stature. " * 40, {**INFO, "step": step})
+        assert tiny_backend.count_tokens(agent.messages[:-1], agent.tools) <= 1024 - 24
+    assert any(
+        m["content"].startswith(TRUNCATED)
+        for m in agent.messages
+        if m["role"] == "tool" or m["role"] == "user"
+    )
+    # greedy decoding is deterministic
+    again = LLMAgent(tiny_backend)
+    again.reset(seed=0)
+    assert again.act("Which gene is associated with Marfan syndrome?", INFO) == text
+
+
+@pytest.mark.gpu
+def test_vllm_backend_in_process():
+    pytest.importorskip("vllm")
+    from agents.backends import VLLMBackend
+    from training.tiny import tiny_model_path
+
+    backend = VLLMBackend(str(tiny_model_path()), max_tokens=16, gpu_memory_utilization=0.3)
+    agent = LLMAgent(backend)
+    agent.reset(seed=0)
+    assert isinstance(agent.act("Which gene is associated with Marfan syndrome?", INFO), str)

@@ -1,0 +1,309 @@
+"""MedResearch-v0 over the default world (real KG, corpus and tantivy index), with questions
+built from real KG edges, and a real DuckDB event store."""
+
+from __future__ import annotations
+
+import warnings
+
+import gymnasium as gym
+import msgspec
+import pytest
+
+import medenv  # noqa: F401  (registers MedResearch-v0)
+from medenv.env import INFO_KEYS
+from medenv.errors import MedenvError
+from medenv.events.store import EventStore, connect
+from medenv.synth.qa import Hop, QAItem
+from medenv.tools.parsing import PARSER_VERSION
+
+
+def make_items(kg, n: int = 24) -> list[QAItem]:
+    """One-hop questions from real ``has_inheritance`` edges (diseases in id order)."""
+    items = []
+    for disease_id in sorted(node.id for node in kg.nodes("disease")):
+        edges = kg.out_edges(disease_id, "has_inheritance")
+        if len(edges) != 1:
+            continue
+        disease, target = kg.node(disease_id), kg.node(edges[0].target)
+        k = len(items)
+        items.append(
+            QAItem(
+                id=f"inh-{k:03d}",
+                question=f"What is the mode of inheritance of {disease.name}?",
+                answer=target.name,
+                answer_id=target.id,
+                aliases=tuple(target.synonyms),
+                chain=(disease_id, target.id),
+                hops=(Hop(disease_id, "has_inheritance", target.id),),
+                n_hops=1,
+                specialty=("neurology", "cardiology")[k % 2],
+                optimal_calls=3,
+                evidence=((f"med:{disease_id}",),),
+                split="test" if k % 3 == 0 else "train",
+            )
+        )
+        if len(items) == n:
+            return items
+    return items
+
+
+def scripted_actions(world, item: QAItem) -> list:
+    """An ideal agent: search the disease, browse its page, answer (three action forms)."""
+    name = world.kg.node(item.chain[0]).name
+    url = world.corpus.get(f"med:{item.chain[0]}").url
+    return [
+        f'<think>find {name}</think>\n<tool_call>\n{{"name": "medical_search", "arguments": '
+        f'{{"query": "{name}"}}}}\n</tool_call>',
+        {"name": "browse", "arguments": {"url": url, "goal": "mode of inheritance"}},
+        f"<think>done</think>\n<answer>{item.answer}</answer>",
+    ]
+
+
+@pytest.fixture(scope="session")
+def world():
+    from medenv.world import load_world
+
+    return load_world(progress=False)
+
+
+@pytest.fixture(scope="session")
+def items(world):
+    return make_items(world.kg)
+
+
+@pytest.fixture
+def make_env(items, tmp_path):
+    envs = []
+
+    def make(**kwargs):
+        kwargs.setdefault("qa", items)
+        kwargs.setdefault("db", tmp_path / "events.duckdb")
+        env = gym.make("MedResearch-v0", **kwargs)
+        envs.append(env)
+        return env
+
+    yield make
+    for env in envs:
+        env.close()
+
+
+def test_check_env_passes_without_warnings(make_env, world):
+    from gymnasium.utils.env_checker import check_env
+
+    env = make_env()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        check_env(env.unwrapped)
+    assert [str(w.message) for w in caught] == []
+    space = env.observation_space
+    for text in (' <tool_call>{"a": 1}</tool_call>\n\t', "α-synuclein ß Ménière → ≥ 5 µg", ""):
+        assert space.contains(text) and env.action_space.contains(text)
+
+
+def test_ideal_episode_reward_info_and_no_leak(make_env, world, items):
+    env = make_env(tags={"agent": "scripted", "training_step": 3})
+    prompt, info = env.reset(seed=0, options={"question_id": "inh-004"})
+    item = env.unwrapped.item
+    assert item.id == "inh-004" and item.question in prompt and "<tool_call>" in prompt
+    assert tuple(info) == INFO_KEYS and info["budget"] == 12 and info["step"] == 0
+    types = {k: type(v) for k, v in info.items()}
+    infos, rewards = [info], []
+    for action in scripted_actions(world, item):
+        obs, reward, terminated, truncated, info = env.step(action)
+        infos.append(info)
+        rewards.append(reward)
+        assert env.observation_space.contains(obs)
+    assert terminated and not truncated
+    assert rewards[:-1] == [0.0, 0.0] and rewards[-1] == pytest.approx(1.4)
+    assert info["correct"] and info["accuracy"] == 1.0 and info["evidence_recall"] == 1.0
+    assert [i["tool"] for i in infos[1:]] == ["medical_search", "browse", "answer"]
+    for i in infos:  # same keys and types on every step; never the answer or the chain
+        assert {k: type(v) for k, v in i.items()} == types
+        flat = msgspec.json.encode(i).decode()
+        assert item.answer not in flat and item.answer_id not in flat
+        assert item.chain[0] not in flat
+    with pytest.raises(MedenvError, match="reset"):
+        env.step("<answer>again</answer>")
+    env.close()
+    con = connect(env.unwrapped.store_path)
+    row = con.execute(
+        "SELECT question_id, correct, reward, n_tool_calls, n_format_errors, steps, agent, "
+        "training_step, specialty, n_hops, optimal_calls, prediction FROM episodes"
+    ).fetchone()
+    assert row == (
+        "inh-004",
+        True,
+        pytest.approx(1.4),
+        3,
+        0,
+        3,
+        "scripted",
+        3,
+        item.specialty,
+        1,
+        3,
+        item.answer,
+    )
+    run = con.execute("SELECT kg_source, corpus_hash, parser_version, seed FROM runs").fetchone()
+    assert run == ("hpo", world.fingerprint, PARSER_VERSION, 0)
+
+
+def test_reset_options_select_questions(make_env, items):
+    env = make_env(db=None)
+    for seed in range(6):
+        _, info = env.reset(seed=seed, options={"split": "test", "specialty": "neurology"})
+        item = env.unwrapped.item
+        assert item.split == "test" and item.specialty == "neurology"
+    env.reset(options={"hops": 1})
+    picks = [env.reset(seed=s)[1]["question_id"] for s in (1, 2, 1)]
+    assert picks[0] == picks[2]
+    assert len({env.reset(seed=s)[1]["question_id"] for s in range(12)}) > 3
+    with pytest.raises(MedenvError, match="no question 'nope'"):
+        env.reset(options={"question_id": "nope"})
+    with pytest.raises(MedenvError, match="no question matches"):
+        env.reset(options={"hops": 5})
+    with pytest.raises(MedenvError, match="unknown reset option"):
+        env.reset(options={"difficulty": 1})
+
+
+MALFORMED = [
+    ("", "no_call"),
+    ('<tool_call>{"name": "medical_search", "arguments": {"query": "atax', "bad_json"),
+    ('<tool_call>{"name": "pubmed", "arguments": {"query": "x"}}</tool_call>', "unknown_tool"),
+    ('{"name": "medical_search", "arguments": {"query": 42}}', "bad_arguments"),
+    ('{"name": "medical_search", "arguments": {"query": "   "}}', "bad_arguments"),  # registry
+    (
+        '<tool_call>{"name": "medical_search", "arguments": {"query": "a"}}</tool_call>'
+        '<tool_call>{"name": "web_search", "arguments": {"query": "b"}}</tool_call>',
+        "several_calls",
+    ),
+    ("word " * 250_000, "no_call"),  # 1.25 MB
+    ({"tool_calls": "nope"}, "bad_json"),
+    (3.5, "no_call"),
+]
+
+
+def test_malformed_actions_never_raise(make_env):
+    env = make_env(max_steps=len(MALFORMED))
+    env.reset(seed=1)
+    for n, (action, kind) in enumerate(MALFORMED, start=1):
+        obs, reward, terminated, truncated, info = env.step(action)
+        assert info["error"] == kind, (
+            action if isinstance(action, str) and len(action) < 200 else kind
+        )
+        assert obs.startswith(f"Error ({kind}):") and env.observation_space.contains(obs)
+        assert info["tool"] == "" and not terminated
+        assert truncated == (n == len(MALFORMED))
+    assert reward == 0.0 and info["format"] == 0.0 and info["budget"] == 0
+    env.close()
+    con = connect(env.unwrapped.store_path)
+    kinds = [r[0] for r in con.execute("SELECT error_kind FROM steps ORDER BY step").fetchall()]
+    assert kinds == [k for _, k in MALFORMED]
+    assert con.execute("SELECT n_format_errors, truncated FROM episodes").fetchone() == (
+        len(MALFORMED),
+        True,
+    )
+    longest = con.execute("SELECT max(length(action)) FROM steps").fetchone()[0]
+    assert longest == len("word " * 250_000)  # nothing is cut from the log
+
+
+def test_parallel_calls_option(make_env):
+    env = make_env(db=None, parallel_calls=True)
+    env.reset(seed=0)
+    two = (
+        '<tool_call>{"name": "medical_search", "arguments": {"query": "ataxia"}}</tool_call>'
+        '<tool_call>{"name": "web_search", "arguments": {"query": "ataxia"}}</tool_call>'
+    )
+    obs, _, _, _, info = env.step(two)
+    assert info["error"] == "" and info["tool"] == "medical_search,web_search"
+    assert "medical_search results" in obs and "web_search results" in obs
+
+
+def _event_rows(path):
+    con = connect(path)
+    rows = con.execute(
+        "SELECT episode_id IS NULL, seq, type, json(payload) FROM events ORDER BY ts, seq"
+    ).fetchall()
+    out = []
+    for is_run, seq, type_, payload in rows:
+        p = msgspec.json.decode(payload)
+        p.pop("latency_ms", None)
+        if type_ == "run_started":
+            p.pop("versions")
+        out.append((is_run, seq, type_, p))
+    return out
+
+
+def test_same_seed_and_actions_give_same_observations_rewards_events(make_env, world, tmp_path):
+    traces = []
+    for k in range(2):
+        env = make_env(db=tmp_path / f"det{k}.duckdb", run_id=f"det{k}")
+        trace = []
+        for seed in (3, 4):
+            obs, info = env.reset(seed=seed)
+            trace.append((obs, info["question_id"]))
+            actions = scripted_actions(world, env.unwrapped.item)
+            for action in ["oops", actions[0], actions[0].replace("query", "q"), *actions[1:]]:
+                obs, reward, term, trunc, info = env.step(action)
+                trace.append(
+                    (obs, reward, term, trunc, {k: v for k, v in info.items() if k != "run_id"})
+                )
+        env.close()
+        traces.append(trace)
+    assert traces[0] == traces[1]
+    assert _event_rows(tmp_path / "det0.duckdb") == _event_rows(tmp_path / "det1.duckdb")
+
+
+def test_second_writer_gets_a_clear_error(make_env, tmp_path):
+    path = tmp_path / "busy.duckdb"
+    holder = EventStore(path)
+    try:
+        env = make_env(db=path, shard=None)
+        with pytest.raises(MedenvError, match="already open for writing"):
+            env.reset(seed=0)
+        auto = make_env(db=path)  # the default shard="auto" writes beside it
+        auto.reset(seed=0)
+        assert auto.unwrapped.store.file.name == "busy.shard-1.duckdb"
+    finally:
+        holder.close()
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_vector_envs_write_shards_read_together(items, tmp_path, world, mode):
+    path = tmp_path / "vec.duckdb"
+    envs = gym.make_vec(
+        "MedResearch-v0", num_envs=2, vectorization_mode=mode, qa=items, db=path, run_id="vec"
+    )
+    envs = gym.wrappers.vector.RecordEpisodeStatistics(envs)
+    obs, infos = envs.reset(seed=[10, 11])
+    assert len(obs) == 2 and set(infos["question_id"]) <= {i.id for i in items}
+    done = 0
+    for _ in range(6):
+        obs, rewards, terms, truncs, infos = envs.step(
+            ("<answer>Autosomal dominant inheritance</answer>",) * 2
+        )
+        done += int(terms.sum())
+        if "episode" in infos:
+            finished = infos["_episode"]
+            assert all(infos["episode"]["l"][finished] == 1)
+            assert list(infos["episode"]["r"][finished]) == list(rewards[finished])
+    envs.close()
+    files = sorted(p.name for p in tmp_path.glob("vec*.duckdb"))
+    assert files == ["vec.duckdb", "vec.shard-1.duckdb"]
+    con = connect(path)
+    # next-step autoreset: 3 answered episodes per env, then a 4th started by the last step
+    counts = con.execute(
+        "SELECT count(*), count(reward), count(DISTINCT episode_id) FROM episodes"
+    ).fetchone()
+    assert counts == (8, done, 8) and done == 6
+    assert con.execute("SELECT DISTINCT run_id FROM episodes").fetchall() == [("vec",)]
+
+
+def test_record_episode_statistics(make_env, world):
+    env = gym.wrappers.RecordEpisodeStatistics(make_env(db=None))
+    env.reset(seed=5)
+    for action in scripted_actions(world, env.unwrapped.item):
+        _, reward, terminated, _, info = env.step(action)
+    assert (
+        terminated and info["episode"]["r"] == pytest.approx(reward) and info["episode"]["l"] == 3
+    )

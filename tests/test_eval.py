@@ -1,0 +1,265 @@
+"""Evaluation metrics on a hand-built event log, written through the real EventStore.
+
+The log (two runs, exact outcomes chosen by hand) is in ``build_log``; every expected value
+below is worked out from that table, not from the code under test.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from medenv import evaluation
+from medenv.errors import MedenvError
+from medenv.events.schema import (
+    ActionReceived,
+    ActionRejected,
+    AnswerSubmitted,
+    EpisodeEnded,
+    EpisodeStarted,
+    RewardAssigned,
+    RunStarted,
+    ToolCalled,
+    ToolReturned,
+)
+from medenv.events.store import EventStore, connect
+
+PROMPT = "Which disease is it?"  # 4 whitespace tokens
+QUESTIONS = {
+    # id: (specialty, hops, optimal calls, rarity, answer, aliases)
+    "q1": ("cardiology", 2, 3, 0.3, "Marfan syndrome", ["MFS"]),
+    "q2": ("neurology", 3, 4, 0.6, "Cerebellar ataxia", []),
+    "q3": ("neurology", 4, 5, 0.9, "Gene X", []),
+}
+# (episode id, question, correct, tool calls, rejected actions, evidence recall, answer or
+# None (truncated), ended)
+RUN_A = [
+    ("A-1", "q1", True, 3, 0, 1.0, "Marfan syndrome", True),
+    ("A-2", "q1", True, 6, 1, 0.5, "MFS", True),
+    ("A-3", "q2", True, 4, 0, 1.0, "Cerebellar ataxia", True),
+    ("A-4", "q2", False, 2, 0, 0.0, "ataxia, cerebellar", True),
+    ("A-5", "q3", False, 5, 2, 0.25, "Gene Y", True),
+    ("A-6", "q3", False, 8, 0, 0.0, None, True),
+]
+RUN_B = [
+    ("B-1", "q1", True, 2, 0, 1.0, "Marfan syndrome", True),
+    ("B-2", "q2", False, 3, 0, 0.0, "Ataxia", True),
+    ("B-3", "q3", False, 1, 0, 0.0, "X gene", True),
+    ("B-4", "q1", False, 1, 0, 0.0, None, False),  # never ended (writer stopped)
+]
+ACTION = "I will call a tool"  # 5 tokens
+REJECTED = "garbled"  # 1 token
+OBS = "page text here"  # 3 tokens
+ERROR = "Error (no_call): write a tool call"  # 6 tokens
+
+
+def write_episode(store: EventStore, spec, agent: str) -> None:
+    ep, qid, correct, calls, rejected, recall, answer, ended = spec
+    specialty, hops, optimal, rarity, gold, aliases = QUESTIONS[qid]
+    store.emit(
+        EpisodeStarted(
+            question_id=qid, seed=0, split="test", specialty=specialty, n_hops=hops,
+            optimal_calls=optimal, answer=gold, aliases=aliases, prompt=PROMPT,
+            config_hash="cfg", tags={"agent": agent}, item={"id": qid, "rarity": rarity},
+        ),
+        ep,
+    )  # fmt: skip
+    step = 0
+    for _ in range(rejected):
+        store.emit(ActionReceived(step=step, text=REJECTED), ep)
+        store.emit(
+            ActionRejected(step=step, kind="no_call", message="no tool call", observation=ERROR),
+            ep,
+        )
+        step += 1
+    searches = calls - 1 if answer is not None else calls
+    for _ in range(searches):
+        store.emit(ActionReceived(step=step, text=ACTION), ep)
+        store.emit(ToolCalled(step=step, name="medical_search", arguments={"query": "x"}), ep)
+        store.emit(
+            ToolReturned(
+                step=step, name="medical_search", observation=OBS, latency_ms=1.0, doc_ids=[]
+            ),
+            ep,
+        )
+        step += 1
+    if answer is not None:
+        store.emit(ActionReceived(step=step, text=f"<answer>{answer}</answer>"), ep)
+        store.emit(ToolCalled(step=step, name="answer", arguments={"answer": answer}), ep)
+        store.emit(AnswerSubmitted(step=step, answer=answer), ep)
+        step += 1
+    store.commit()
+    if not ended:
+        return
+    store.emit(
+        RewardAssigned(
+            accuracy=float(correct), format=0.0, efficiency=0.0, total=float(correct),
+            correct=correct, evidence_recall=recall, weights={},
+        ),
+        ep,
+    )  # fmt: skip
+    store.emit(
+        EpisodeEnded(
+            steps=step, terminated=answer is not None, truncated=answer is None,
+            n_tool_calls=calls, n_format_errors=rejected,
+        ),
+        ep,
+    )  # fmt: skip
+    store.end_episode(ep)
+
+
+def build_log(path) -> None:
+    for run_id, agent, specs in (("run-A", "oracle", RUN_A), ("run-B", "heuristic", RUN_B)):
+        with EventStore(path, run_id=run_id) as store:
+            store.emit(
+                RunStarted(
+                    config={}, kg_source="hpo", kg_version="test", corpus_hash="c",
+                    parser_version="1", reward_weights={}, seed=0,
+                )
+            )  # fmt: skip
+            for spec in specs:
+                write_episode(store, spec, agent)
+
+
+def expected_tokens(spec) -> int:
+    """Independent count (str.split) of prompt + actions + observations of one episode."""
+    _, _, _, calls, rejected, _, answer, _ = spec
+    searches = calls - 1 if answer is not None else calls
+    n = len(PROMPT.split()) + rejected * (len(REJECTED.split()) + len(ERROR.split()))
+    n += searches * (len(ACTION.split()) + len(OBS.split()))
+    if answer is not None:
+        n += len(f"<answer>{answer}</answer>".split())
+    return n
+
+
+@pytest.fixture(scope="module")
+def log(tmp_path_factory):
+    path = tmp_path_factory.mktemp("evallog") / "events.duckdb"
+    build_log(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def result(log):
+    return evaluation.evaluate(log, seed=7, n_bootstrap=500)
+
+
+def test_groups_are_runs_side_by_side(result):
+    assert [g.group for g in result.groups] == ["run-A", "run-B"]
+    a, b = result.group("run-A"), result.group("run-B")
+    assert (a.n_episodes, a.n_ended, a.n_questions) == (6, 6, 3)
+    assert (b.n_episodes, b.n_ended, b.n_questions) == (4, 3, 3)
+
+
+def test_accuracy_pass_at_k_and_tool_calls(result):
+    a, b = result.group("run-A"), result.group("run-B")
+    assert a.accuracy == 0.5
+    assert b.accuracy == 0.25  # the unfinished episode counts as wrong
+    # q1: 2/2 correct, q2: 1/2, q3: 0/2
+    assert a.pass_at_k == pytest.approx({"pass@1": 0.5, "pass@2": 2 / 3})
+    # run B has one sample of q2 and q3: only pass@1 = mean(1/2, 0, 0)
+    assert b.pass_at_k == pytest.approx({"pass@1": 1 / 6})
+    assert a.mean_tool_calls == pytest.approx(28 / 6)
+    assert a.median_tool_calls == 4.5
+    assert b.mean_tool_calls == pytest.approx(7 / 4)
+    # correct episodes A-1 (3/3), A-2 (3/6), A-3 (4/4)
+    assert a.tool_call_efficiency == pytest.approx(2.5 / 3)
+    assert b.tool_call_efficiency == 1.0  # B-1: optimal 3, made 2: capped at 1
+
+
+def test_format_errors_evidence_and_tokens(result):
+    a = result.group("run-A")
+    actions = sum(s[4] + s[3] for s in RUN_A)  # rejected + one action per tool call
+    assert actions == 31
+    assert a.format_error_rate == pytest.approx(3 / 31)
+    assert a.format_error_episodes == pytest.approx(2 / 6)
+    assert a.evidence_recall == pytest.approx(2.75 / 6)
+    assert a.mean_tokens == pytest.approx(sum(expected_tokens(s) for s in RUN_A) / 6)
+    assert expected_tokens(RUN_A[0]) == 4 + 2 * 8 + 2  # prompt, 2 searches, the answer
+    assert a.mean_action_tokens == pytest.approx(
+        sum(expected_tokens(s) - 4 - 3 * (s[3] - (s[6] is not None)) - 6 * s[4] for s in RUN_A) / 6
+    )
+    assert a.judged_accuracy is None and a.n_judged == 0
+
+
+def test_breakdowns_by_specialty_hops_rarity_and_calls(result):
+    a = result.group("run-A")
+    assert {k: (v.n, v.accuracy) for k, v in a.by_specialty.items()} == {
+        "cardiology": (2, 1.0),
+        "neurology": (4, 0.25),
+    }
+    assert {k: (v.n, v.accuracy) for k, v in a.by_hops.items()} == {
+        "2": (2, 1.0),
+        "3": (2, 0.5),
+        "4": (2, 0.0),
+    }
+    assert list(a.by_hops) == ["2", "3", "4"]
+    assert {k: (v.n, v.accuracy) for k, v in a.by_rarity.items()} == {
+        "common": (2, 1.0),
+        "uncommon": (2, 0.5),
+        "rare": (2, 0.0),
+    }
+    assert a.by_hops["4"].mean_tool_calls == 6.5
+    assert list(a.accuracy_by_calls) == ["2", "3", "4", "5", "6", "8"]
+    assert a.accuracy_by_calls["3"].accuracy == 1.0 and a.accuracy_by_calls["2"].accuracy == 0.0
+
+
+def test_bootstrap_ci_is_seeded_and_brackets_accuracy(log, result):
+    a = result.group("run-A")
+    lo, hi = a.accuracy_ci
+    assert 0.0 <= lo < a.accuracy < hi <= 1.0
+    again = evaluation.evaluate(log, seed=7, n_bootstrap=500).group("run-A")
+    assert again.accuracy_ci == a.accuracy_ci
+    other = [evaluation.evaluate(log, seed=s, n_bootstrap=500).group("run-A") for s in (1, 2)]
+    assert len({a.accuracy_ci, *(o.accuracy_ci for o in other)}) > 1
+    assert evaluation.bootstrap_ci([1.0] * 5, seed=0) == (1.0, 1.0)
+
+
+def test_pass_at_k_estimator():
+    assert evaluation.pass_at_k(5, 2, 2) == pytest.approx(1 - 3 / 10)
+    assert evaluation.pass_at_k(4, 0, 3) == 0.0
+    assert evaluation.pass_at_k(4, 2, 3) == 1.0
+    assert evaluation.pass_at_k(10, 3, 1) == pytest.approx(0.3)
+    with pytest.raises(ValueError):
+        evaluation.pass_at_k(2, 1, 3)
+
+
+def test_filter_runs_and_group_by_tag(log):
+    only_b = evaluation.evaluate(log, runs=["run-B"])
+    assert [g.group for g in only_b.groups] == ["run-B"]
+    by_agent = evaluation.evaluate(log, group_by="agent")
+    assert [g.group for g in by_agent.groups] == ["heuristic", "oracle"]
+    assert by_agent.group("oracle").accuracy == 0.5
+    with pytest.raises(MedenvError, match="not found"):
+        evaluation.evaluate(log, runs=["run-Z"])
+    with pytest.raises(MedenvError, match="no event store"):
+        evaluation.evaluate(log.parent / "missing.duckdb")
+    with pytest.raises(MedenvError, match="group-by"):
+        evaluation.evaluate(log, group_by="tags; DROP")
+
+
+def test_same_numbers_through_the_episodes_view(log, result):
+    """Cross-check with the store's own ``episodes`` view (a separate SQL path)."""
+    con = connect(log)
+    rows = con.execute(
+        "SELECT run_id, avg(coalesce(correct, false)::INT), avg(n_tool_calls) "
+        "FROM episodes GROUP BY run_id ORDER BY run_id"
+    ).fetchall()
+    con.close()
+    assert rows[0][1] == result.group("run-A").accuracy
+    assert rows[0][2] == pytest.approx(result.group("run-A").mean_tool_calls)
+
+
+def test_table_and_json(result):
+    table = evaluation.format_table(result)
+    lines = table.splitlines()
+    assert lines[0].split() == ["metric", "run-A", "run-B"]
+    acc = next(line for line in lines if line.startswith("accuracy "))
+    assert acc.split()[1:] == ["50.0%", "25.0%"]
+    md = evaluation.format_table(result, markdown=True)
+    assert md.splitlines()[1].startswith("|---")
+    data = json.loads(evaluation.to_json(result))
+    assert data["groups"][0]["pass_at_k"]["pass@2"] == pytest.approx(2 / 3)
+    assert not math.isnan(data["groups"][1]["accuracy_ci"][0])

@@ -1,0 +1,242 @@
+"""The event store: Arrow batches, spool durability (a real SIGKILL), recovery, shards,
+views, the one-writer rule, schema versions."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from medenv.errors import DataError, MedenvError
+from medenv.events import schema as ev
+from medenv.events.store import EventStore, connect, read_episode, shard_files
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _episode(store: EventStore, episode_id: str, steps: int = 2) -> None:
+    store.emit(
+        ev.EpisodeStarted(
+            question_id=f"q-{episode_id}", seed=1, split="test", specialty="neurology", n_hops=2,
+            optimal_calls=3, answer="A", aliases=[], prompt="p", config_hash="h",
+            tags={"agent": "t"},
+        ),
+        episode_id,
+    )  # fmt: skip
+    for step in range(steps):
+        store.emit(ev.ActionReceived(step=step, text=f"act {step} α"), episode_id)
+        store.emit(
+            ev.ToolCalled(step=step, name="medical_search", arguments={"query": "x"}), episode_id
+        )
+        store.emit(
+            ev.ToolReturned(step=step, name="medical_search", observation=f"obs {step}\nline",
+                            latency_ms=1.5, doc_ids=["med:a", "web:b"]),
+            episode_id,
+        )  # fmt: skip
+        store.commit()
+    store.emit(ev.AnswerSubmitted(step=steps, answer="A"), episode_id)
+    store.emit(
+        ev.RewardAssigned(accuracy=1.0, format=1.0, efficiency=0.5, total=1.3, correct=True,
+                          evidence_recall=1.0, weights={"accuracy": 1.0}),
+        episode_id,
+    )  # fmt: skip
+    store.emit(
+        ev.EpisodeEnded(steps=steps + 1, terminated=True, truncated=False, n_tool_calls=steps + 1,
+                        n_format_errors=0),
+        episode_id,
+    )  # fmt: skip
+    store.end_episode(episode_id)
+
+
+@pytest.mark.parametrize("durability", ["sync", "step", "episode", "none"])
+def test_durability_modes_spool_then_ingest(tmp_path, durability):
+    path = tmp_path / "ev.duckdb"
+    spool = tmp_path / "ev.duckdb.spool"
+    with EventStore(path, run_id="r", durability=durability, batch_events=1000) as store:
+        store.emit(ev.EpisodeStarted(question_id="q", seed=None, split="s", specialty="x", n_hops=1,
+                                     optimal_calls=1, answer="A", aliases=[], prompt="p",
+                                     config_hash="h", tags={}), "e1")  # fmt: skip
+        store.commit()
+        on_disk = spool.stat().st_size if spool.exists() else 0
+        assert (on_disk > 0) == (durability in ("sync", "step"))
+        _episode(store, "e2")
+        on_disk = spool.stat().st_size if spool.exists() else 0
+        assert (on_disk > 0) == (durability != "none")
+    assert not spool.exists()  # everything ingested at close
+    con = connect(path)
+    assert con.execute("SELECT count(*) FROM events").fetchone()[0] == 1 + 1 + 2 * 3 + 3
+
+
+def test_batches_ingest_at_episode_end_once_full(tmp_path):
+    path = tmp_path / "ev.duckdb"
+    store = EventStore(path, run_id="r", batch_events=20)
+    for k in range(3):
+        _episode(store, f"e{k}")  # 10 events each: ingested after the 2nd episode
+        pending = len(store._rows)
+        assert pending == (10 if k in (0, 2) else 0)
+    assert store.con.execute("SELECT count(*) FROM events").fetchall() == [(20,)]
+    store.close()
+    assert connect(path).execute("SELECT count(*) FROM events").fetchone()[0] == 30
+
+
+def test_views_and_read_episode(tmp_path):
+    path = tmp_path / "ev.duckdb"
+    with EventStore(path, run_id="r1") as store:
+        store.emit(ev.RunStarted(config={"max_steps": 3}, kg_source="hpo", kg_version="v",
+                                 corpus_hash="c", parser_version="1.0",
+                                 reward_weights={"accuracy": 1.0}, seed=7))  # fmt: skip
+        _episode(store, "e1", steps=2)
+    con = connect(path)
+    ep = con.execute(
+        "SELECT question_id, specialty, n_hops, optimal_calls, correct, reward, accuracy, format, "
+        "efficiency, evidence_recall, n_tool_calls, n_format_errors, steps, terminated, truncated, "
+        "finished, agent, prediction FROM episodes"
+    ).fetchone()
+    assert ep == ("q-e1", "neurology", 2, 3, True, 1.3, 1.0, 1.0, 0.5, 1.0, 3, 0, 3, True, False,
+                  True, "t", "A")  # fmt: skip
+    steps = con.execute(
+        "SELECT step, outcome, tool, observation FROM steps ORDER BY step"
+    ).fetchall()
+    assert steps == [
+        (0, "tool", "medical_search", "obs 0\nline"),
+        (1, "tool", "medical_search", "obs 1\nline"),
+    ]
+    calls = con.execute(
+        "SELECT step, name, arguments, n_docs, latency_ms FROM tool_calls ORDER BY step"
+    ).fetchall()
+    assert calls[0] == (0, "medical_search", '{"query":"x"}', 2, 1.5)
+    assert con.execute("SELECT run_id, seed, kg_source FROM runs").fetchone() == ("r1", 7, "hpo")
+    events = read_episode(con, "e1")
+    assert [e.type for e in events][:3] == ["run_started", "episode_started", "action_received"]
+    assert events[2].payload.text == "act 0 α" and [e.seq for e in events[1:]] == list(range(10))
+    with pytest.raises(MedenvError, match="no episode"):
+        read_episode(con, "missing")
+
+
+def test_second_writer_in_another_process_gets_a_clear_error(tmp_path):
+    path = tmp_path / "ev.duckdb"
+    with EventStore(path, run_id="r"):
+        with pytest.raises(MedenvError, match="already open for writing"):
+            EventStore(path)
+        code = f"from medenv.events.store import EventStore; EventStore({str(path)!r})"
+        proc = subprocess.run(
+            [sys.executable, "-m", "medenv.cli", "runs", "--db", str(path)],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        )
+        assert proc.returncode == 2 and "open for writing by pid" in proc.stderr
+        assert "Traceback" not in proc.stderr
+        proc = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT
+        )
+        assert (
+            proc.returncode != 0 and f"already open for writing (pid {os.getpid()})" in proc.stderr
+        )
+    EventStore(path).close()  # free again once the holder closed
+
+
+def test_shards_are_read_together(tmp_path):
+    path = tmp_path / "ev.duckdb"
+    a = EventStore(path, run_id="run", shard="auto")
+    b = EventStore(path, run_id="run", shard="auto")
+    c = EventStore(path, run_id="run", shard=5)
+    for k, store in enumerate((a, b, c)):
+        _episode(store, f"e{k}")
+        store.close()
+    assert [p.name for p in shard_files(path)] == [
+        "ev.duckdb",
+        "ev.shard-1.duckdb",
+        "ev.shard-5.duckdb",
+    ]
+    for source in (path, str(tmp_path / "*.duckdb"), tmp_path, [path]):
+        con = connect(source)
+        assert con.execute("SELECT count(*) FROM episodes").fetchone()[0] == 3
+    with pytest.raises(MedenvError, match="no event store"):
+        connect(tmp_path / "nothing.duckdb")
+    with pytest.raises(MedenvError, match="shard must be"):
+        EventStore(path, shard="x")
+
+
+def test_spool_torn_tail_is_ignored_and_corruption_is_named(tmp_path):
+    path = tmp_path / "ev.duckdb"
+    store = EventStore(path, run_id="r")
+    _episode(store, "e1")
+    store._spool.close()  # abandon the writer without ingesting, as a kill would
+    store._lock.release()
+    store.con.close()
+    spool = tmp_path / "ev.duckdb.spool"
+    with spool.open("ab") as f:
+        f.write(b'["r","e1",99,1,"action_rec')  # torn last write
+    assert connect(path).execute("SELECT count(*) FROM events").fetchone()[0] == 10
+    recovered = EventStore(path, run_id="r2")
+    assert recovered.recovered == 10
+    recovered.close()
+    assert connect(path).execute("SELECT count(*) FROM events").fetchone()[0] == 10
+    spool.write_bytes(b'["r","e1",0,1,"episode_started",{}]\nnot json\n')
+    with pytest.raises(DataError, match=r"ev.duckdb.spool:2: corrupt spool line"):
+        EventStore(path)
+
+
+def test_schema_version_and_unknown_types():
+    payload = msgspec.json.encode({"v": 99, "step": 0, "answer": "x"})
+    with pytest.raises(MedenvError, match="schema version 99"):
+        ev.decode_payload("answer_submitted", payload)
+    with pytest.raises(MedenvError, match="unknown event type"):
+        ev.decode_payload("nope", b"{}")
+    ok = ev.decode_payload("answer_submitted", b'{"v": 1, "step": 2, "answer": "x"}')
+    assert ok == ev.AnswerSubmitted(step=2, answer="x")
+
+
+KILLED_RUN = textwrap.dedent(
+    """
+    import sys
+    import gymnasium as gym
+    import medenv
+    from tests.test_env import make_items, scripted_actions
+    from medenv.world import load_world
+    world = load_world(progress=False)
+    items = make_items(world.kg, 6)
+    env = gym.make("MedResearch-v0", qa=items, db=sys.argv[1], run_id="killed")
+    for episode in range(1000):
+        env.reset(seed=episode)
+        for step, action in enumerate(["bad", *scripted_actions(world, env.unwrapped.item)]):
+            env.step(action)
+            print(env.unwrapped.episode_id, step, flush=True)
+    """
+)
+
+
+def test_sigkill_loses_no_event_of_a_returned_step(tmp_path):
+    path = tmp_path / "killed.duckdb"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILLED_RUN, str(path)],
+        stdout=subprocess.PIPE, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    returned = []
+    for line in proc.stdout:
+        returned.append(tuple(line.split()))
+        if len(returned) == 37:  # mid-episode (4 steps per episode)
+            break
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    logged = (
+        connect(path)
+        .execute("SELECT episode_id, step FROM steps ORDER BY episode_id, step")
+        .fetchall()
+    )
+    logged = {(e, str(s)) for e, s in logged}
+    assert set(returned) <= logged
+    # the next writer ingests the leftovers; every returned step is then in DuckDB itself
+    EventStore(path, run_id="next").close()
+    con = connect(path)
+    steps = {(e, str(s)) for e, s in con.execute("SELECT episode_id, step FROM steps").fetchall()}
+    assert set(returned) <= steps
+    assert con.execute("SELECT count(*) FROM episodes WHERE finished").fetchone()[0] >= 9

@@ -1,0 +1,168 @@
+"""Export from the event store only: SFT (JSONL + HF dataset through the tiny model's chat
+template), RL prompts, BrowseComp-Plus runs, Minari, statistics."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from agents.rollout import rollout
+from training.export import (
+    MINARI_MISSING,
+    export,
+    load_episodes,
+    minari_available,
+    sft_dataset,
+    sft_rows,
+    write_minari,
+)
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """Roll out from a QA folder, delete the folder, then export: only the store is read."""
+    from medenv.synth import default_qa_set
+    from medenv.synth.io import read_qa_set, write_qa_set
+
+    base = tmp_path_factory.mktemp("export")
+    items = [it for it in read_qa_set(default_qa_set(progress=False)) if it.split == "train"][:10]
+    qa = write_qa_set(base / "qa", items, {"source": "test"})
+    db = base / "store" / "oracle.duckdb"
+    rollout("oracle", qa=qa, db=db, seed=0, k=2, progress=False)
+    rollout("random", qa=qa, db=db, seed=0, episodes=3, progress=False)
+    shutil.rmtree(qa)  # export must not need the QA set
+    out = base / "out"
+    stats = export(db, out, ["sft", "rl", "browsecomp"], agent="oracle")
+    return {"db": db, "out": out, "stats": stats, "items": {it.id: it for it in items}}
+
+
+def _rows(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_sft_rows_follow_the_training_format(exported):
+    rows = _rows(exported["out"] / "sft.jsonl")
+    assert len(rows) == exported["stats"]["selected"]["trajectories"] >= 9
+    assert len({r["question_id"] for r in rows}) == len(rows)  # shortest correct per question
+    for row in rows:
+        item = exported["items"][row["question_id"]]
+        assert {t["function"]["name"] for t in row["tools"]} == {
+            "medical_search",
+            "web_search",
+            "browse",
+            "answer",
+        }
+        assert row["n_hops"] == item.n_hops and row["specialty"] == item.specialty
+        msgs = row["messages"]
+        assert [m["role"] for m in msgs[:2]] == ["system", "user"]
+        assert item.question in msgs[1]["content"]
+        assert item.answer not in msgs[0]["content"] + msgs[1]["content"]
+        for a, t in zip(msgs[2:-1:2], msgs[3:-1:2], strict=True):
+            assert a["role"] == "assistant" and a["content"].startswith("<think>")
+            call = a["tool_calls"][0]["function"]
+            assert isinstance(call["arguments"], dict)
+            assert (
+                t == {"role": "tool", "name": call["name"], "content": t["content"]}
+                and t["content"]
+            )
+        assert msgs[-1]["role"] == "assistant"
+        assert msgs[-1]["content"].endswith("</answer>") and "tool_calls" not in msgs[-1]
+
+
+def test_sft_rows_round_trip_through_the_tiny_chat_template(exported):
+    from datasets import load_from_disk
+    from transformers import AutoTokenizer
+    from trl.data_utils import is_conversational
+
+    from training.tiny import tiny_model_path
+
+    tok = AutoTokenizer.from_pretrained(str(tiny_model_path()))
+    ds = load_from_disk(str(exported["out"] / "sft_dataset"))
+    rows = _rows(exported["out"] / "sft.jsonl")
+    assert len(ds) == len(rows) and {"messages", "tools"} <= set(ds.column_names)
+    for row, rec in zip(rows, ds, strict=True):
+        assert is_conversational(rec)
+        tools = json.loads(rec["tools"])
+        assert tools == row["tools"]
+        text = tok.apply_chat_template(rec["messages"], tools=tools, tokenize=False)
+        for m in row["messages"]:
+            if m["role"] == "tool":
+                assert f"<tool_response>\n{m['content']}\n</tool_response>" in text
+            for c in m.get("tool_calls") or ():
+                call = json.dumps(
+                    {"name": c["function"]["name"], "arguments": c["function"]["arguments"]},
+                    ensure_ascii=False,
+                )
+                assert f"<tool_call>\n{call}\n</tool_call>" in text
+        assert row["messages"][-1]["content"].split("</think>")[-1].strip() in text
+        ids = tok(text, add_special_tokens=False)["input_ids"]
+        assert tok.decode(ids) == text  # the tokenizer loses nothing
+
+
+def test_rl_prompts_hide_the_answer(exported):
+    rows = _rows(exported["out"] / "rl_prompts.jsonl")
+    assert len(rows) == len({r["id"] for r in rows}) == 10
+    for row in rows:
+        item = exported["items"][row["id"]]
+        prompt = json.dumps(row["prompt"])
+        assert item.question in row["question"] and row["answer"] == item.answer
+        assert item.answer not in prompt and all(
+            a not in prompt for a in item.aliases if len(a) > 3
+        )
+
+
+def test_browsecomp_runs_match_the_store(exported):
+    folder = exported["out"] / "browsecomp"
+    files = sorted(folder.glob("*.json"))
+    assert len(files) == exported["stats"]["selected"]["trajectories"]
+    episodes = {(e.run_id, e.episode_id): e for e in load_episodes(exported["db"])}
+    for f in files:
+        run = json.loads(f.read_text())
+        ep = episodes[(run["metadata"]["run_id"], run["metadata"]["episode_id"])]
+        assert run["query_id"] == ep.question_id and run["status"] == "completed"
+        assert sum(run["tool_call_counts"].values()) == ep.n_tool_calls - 1  # minus the answer
+        shown = {d for s in ep.steps for d in s.doc_ids}
+        assert run["retrieved_docids"] and set(run["retrieved_docids"]) == shown
+        assert run["result"][-1] == {
+            "type": "output_text",
+            "output": f"Exact Answer: {ep.prediction}",
+        }
+
+
+def test_stats_add_up_and_are_stored(exported):
+    stats = json.loads((exported["out"] / "stats.json").read_text())
+    for part in ("recorded", "selected"):
+        s = stats[part]
+        assert sum(v["trajectories"] for v in s["by_specialty"].values()) == s["trajectories"]
+        assert sum(v["trajectories"] for v in s["by_hops"].values()) == s["trajectories"]
+    from medenv.events.store import connect
+
+    con = connect(exported["db"])
+    n, mean = con.execute(
+        "SELECT count(*), avg(n_tool_calls) FROM episodes WHERE agent = 'oracle'"
+    ).fetchone()
+    con.close()
+    assert stats["recorded"]["trajectories"] == n == 20
+    assert stats["recorded"]["mean_tool_calls"] == pytest.approx(mean, abs=1e-3)
+
+
+def test_all_episodes_without_selection_and_hf_schema(exported):
+    rows = sft_rows(load_episodes(exported["db"]))
+    assert len(rows) == 23  # 10 questions x 2 oracle samples + 3 random episodes
+    ds = sft_dataset(rows)  # one Arrow schema for every row, however arguments differ
+    assert len(ds) == 23 and isinstance(ds[0]["tools"], str)
+
+
+def test_minari_export_or_clear_message(exported, tmp_path):
+    eps = load_episodes(exported["db"])[:3]
+    if not minari_available():
+        from medenv.errors import MedenvError
+
+        with pytest.raises(MedenvError, match="medenv\\[minari\\]"):
+            write_minari(eps, tmp_path)
+        assert "pip install" in MINARI_MISSING
+        return
+    ds = write_minari(eps, tmp_path)
+    assert ds.total_episodes == 3

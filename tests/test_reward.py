@@ -1,0 +1,85 @@
+"""Reward: answer normalisation and matching, composite components, evidence recall."""
+
+from __future__ import annotations
+
+import pytest
+
+from medenv.errors import MedenvError
+from medenv.reward import (
+    RewardWeights,
+    compute_reward,
+    evidence_recall,
+    is_correct,
+    normalize_answer,
+    weights_from,
+)
+from medenv.synth.qa import Hop, QAItem
+
+
+@pytest.fixture(scope="module")
+def item(kg):
+    """A real one-hop fact of the HPO graph: Apert syndrome's mode of inheritance."""
+    disease = next(n for n in kg.find("Apert syndrome") if n.type == "disease")
+    edge = kg.out_edges(disease.id, "has_inheritance")[0]
+    target = kg.node(edge.target)
+    return QAItem(
+        id="q-apert",
+        question="What is the mode of inheritance of Apert syndrome?",
+        answer=target.name,
+        answer_id=target.id,
+        aliases=("AD", "dominant inheritance, autosomal"),
+        chain=(disease.id, target.id),
+        hops=(Hop(disease.id, "has_inheritance", target.id),),
+        n_hops=1,
+        optimal_calls=2,
+        evidence=((f"med:{disease.id}", f"web:{disease.id}:x"),),
+    )
+
+
+def test_normalize_answer():
+    assert normalize_answer("  The Marfan-Syndrome. ") == "marfan syndrome"
+    assert normalize_answer("Ménière's disease") == normalize_answer("meniere s disease")
+    assert normalize_answer("α-Thalassemia") == "α thalassemia"  # Greek kept
+    assert normalize_answer("a") == ""
+
+
+def test_is_correct_accepts_answer_aliases_and_id(item):
+    assert is_correct(item.answer.upper(), item)
+    assert is_correct(" ad ", item)
+    assert is_correct("Dominant inheritance, autosomal.", item)
+    assert is_correct(item.answer_id, item)
+    assert not is_correct("Autosomal recessive inheritance", item)
+    assert not is_correct("", item) and not is_correct(None, item) and not is_correct("the", item)
+
+
+def test_components(item):
+    w = RewardWeights()
+    best = compute_reward(item, item.answer, n_tool_calls=2, n_format_errors=0, weights=w)
+    assert (best.accuracy, best.format, best.efficiency) == (1.0, 1.0, 1.0)
+    assert best.total == pytest.approx(1.4)
+    slow = compute_reward(item, item.answer, n_tool_calls=3, n_format_errors=1, weights=w)
+    assert (slow.efficiency, slow.format) == (0.5, 0.5)
+    assert slow.total == pytest.approx(1.0 + 0.2 * 0.5 + 0.2 * 0.5)
+    wrong = compute_reward(item, "Autosomal recessive inheritance", 2, 0, w)
+    assert (wrong.accuracy, wrong.format, wrong.efficiency) == (0.0, 1.0, 0.0)
+    none = compute_reward(item, None, 12, 3, w)
+    assert none.total == 0.0
+    custom = compute_reward(
+        item, item.answer, 2, 0, RewardWeights(accuracy=2.0, format=0.0, efficiency=0.5)
+    )
+    assert custom.total == pytest.approx(2.5)
+
+
+def test_weights_from():
+    assert weights_from(None) == RewardWeights()
+    assert weights_from({"format": 0.5}).format == 0.5
+    with pytest.raises(MedenvError, match="reward_weights"):
+        weights_from({"accuracy": "high"})
+
+
+def test_evidence_recall(item):
+    assert evidence_recall(item, []) == 0.0
+    assert evidence_recall(item, ["web:other", f"web:{item.chain[0]}:x"]) == 1.0
+    two = QAItem(id="x", question="q", answer="a", answer_id="a", evidence=(("p1",), ("p2", "p3")))
+    assert evidence_recall(two, ["p3"]) == 0.5
+    assert evidence_recall(QAItem(id="y", question="q", answer="a", answer_id="a"), ["p"]) == 0.0

@@ -1,0 +1,136 @@
+"""Rollouts: resume after a crash, k samples, worker shards, the CLI."""
+
+from __future__ import annotations
+
+import functools
+
+import pytest
+
+from agents.rollout import AgentSpec, plan_jobs, rollout
+from medenv.errors import MedenvError
+from training.export import load_episodes, select_episodes
+
+
+@pytest.fixture(scope="module")
+def items():
+    from medenv.synth import default_qa_set
+    from medenv.synth.io import read_qa_set
+
+    return [it for it in read_qa_set(default_qa_set(progress=False)) if it.split == "train"][:12]
+
+
+class CrashingOracle:
+    """The real oracle that raises in the middle of its ``crash_at``-th episode."""
+
+    name = "oracle"
+
+    def __init__(self, world, crash_at: int) -> None:
+        from agents.oracle import OracleAgent
+
+        self.inner = OracleAgent(world)
+        self.crash_at = crash_at
+        self.episodes = 0
+
+    def reset(self, item=None, seed=None):
+        self.episodes += 1
+        self.inner.reset(item, seed)
+
+    def act(self, observation, info):
+        if self.episodes == self.crash_at and info["step"] == 1:
+            raise RuntimeError("worker crashed")
+        return self.inner.act(observation, info)
+
+
+def _crashing(world, crash_at):
+    return CrashingOracle(world, crash_at)
+
+
+_crashing.agent_name = "oracle"
+
+
+def test_resume_after_a_crash_runs_only_what_is_missing(items, tmp_path):
+    db = tmp_path / "r.duckdb"
+    factory = functools.partial(_crashing, crash_at=5)
+    factory.agent_name = "oracle"
+    with pytest.raises(RuntimeError, match="worker crashed"):
+        rollout(factory, qa=items, episodes=10, db=db, seed=7, progress=False)
+    recorded = load_episodes(db, ended_only=False)
+    assert len(recorded) == 5
+    done = [ep for ep in recorded if ep.terminated or ep.truncated]
+    assert len(done) == 4  # the 5th episode was cut off by the crash: it will be rerun
+    again = rollout("oracle", qa=items, episodes=10, db=db, seed=7, progress=False)
+    assert (again.skipped, again.ran) == (4, 6)
+    finished = [ep for ep in load_episodes(db) if ep.terminated]
+    assert sorted(ep.question_id for ep in finished) == sorted(it.id for it in items[:10])
+    # the resumed episodes are the planned ones (same per-episode seeds)
+    planned = {(j.question_id, j.seed) for j in plan_jobs([it.id for it in items], 10, 1, 7)}
+    assert {(ep.question_id, ep.seed) for ep in finished} == planned
+    assert rollout("oracle", qa=items, episodes=10, db=db, seed=7, progress=False).ran == 0
+
+
+def test_k_samples_and_rejection_sampling(items, tmp_path):
+    db = tmp_path / "k.duckdb"
+    res = rollout(
+        AgentSpec("oracle", {"web_first": 0.5}), qa=items[:4], db=db, seed=0, k=3, progress=False
+    )
+    assert res.ran == 12
+    eps = load_episodes(db)
+    assert len({(ep.question_id, ep.seed) for ep in eps}) == 12
+    chosen = select_episodes(eps)
+    assert len(chosen) == len({ep.question_id for ep in eps if ep.correct})
+    for ep in chosen:
+        rivals = [e for e in eps if e.question_id == ep.question_id and e.correct]
+        assert ep.n_tool_calls == min(e.n_tool_calls for e in rivals)
+    assert select_episodes(eps, max_tool_calls=2) == [] or all(
+        e.n_tool_calls <= 2 for e in select_episodes(eps, max_tool_calls=2)
+    )
+
+
+def test_parallel_workers_write_shards_read_together(items, tmp_path):
+    db = tmp_path / "p.duckdb"
+    res = rollout("oracle", qa=items[:6], db=db, workers=2, seed=1, progress=False)
+    assert res.ran == 6 and len(res.db) == 2
+    eps = load_episodes(db)
+    assert sorted(ep.question_id for ep in eps) == sorted(it.id for it in items[:6])
+    serial = tmp_path / "s.duckdb"
+    rollout("oracle", qa=items[:6], db=serial, workers=1, seed=1, progress=False)
+    texts = {ep.question_id: [s.text for s in ep.steps] for ep in load_episodes(serial)}
+    assert {ep.question_id: [s.text for s in ep.steps] for ep in eps} == texts
+
+
+def test_bad_arguments_are_clear(items, tmp_path):
+    with pytest.raises(MedenvError, match="unknown agent"):
+        rollout("nope", qa=items, db=tmp_path / "x.duckdb", progress=False)
+    with pytest.raises(MedenvError, match="k >= 1"):
+        rollout("oracle", qa=items, db=tmp_path / "x.duckdb", k=0, progress=False)
+    with pytest.raises(MedenvError, match="needs a model"):
+        rollout("llm", qa=items[:1], db=tmp_path / "y.duckdb", progress=False)
+
+
+def test_cli_rollout_then_export(items, tmp_path, capsys):
+    from medenv.cli import main
+    from medenv.synth.io import write_qa_set
+
+    qa = write_qa_set(tmp_path / "qa", items[:3], {"source": "test"})
+    db = tmp_path / "cli.duckdb"
+    assert (
+        main(["rollout", "--agent", "oracle", "--qa", str(qa), "--db", str(db), "--no-progress"])
+        == 0
+    )
+    assert "ran 3 episodes" in capsys.readouterr().out
+    assert (
+        main(["rollout", "--agent", "oracle", "--qa", str(qa), "--db", str(db), "--no-progress"])
+        == 0
+    )
+    assert "ran 0 episodes (3 already stored)" in capsys.readouterr().out
+    out = tmp_path / "out"
+    assert (
+        main(["export", "--db", str(db), "--out", str(out), "--format", "sft,rl", "--no-hf"]) == 0
+    )
+    text = capsys.readouterr().out
+    assert (
+        "trajectories 3" in text
+        and (out / "sft.jsonl").is_file()
+        and (out / "stats.json").is_file()
+    )
+    assert main(["export", "--db", str(tmp_path / "none.duckdb"), "--out", str(out)]) == 2

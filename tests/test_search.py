@@ -1,0 +1,172 @@
+"""Search-index contract: both backends, the same small real slice of the HPO graph."""
+
+from __future__ import annotations
+
+import pytest
+
+from medenv.corpus.build import build_corpus
+from medenv.corpus.document import Document
+from medenv.corpus.index import open_index
+from medenv.kg.graph import KnowledgeGraph
+
+SEEDS = ("OMIM:619340", "HP:0001250", "NCBIGene:4905", "HP:0000006")
+
+
+def make_slice(kg: KnowledgeGraph, seeds=SEEDS, per_seed: int = 40) -> KnowledgeGraph:
+    """A real subgraph: the seeds, up to ``per_seed`` neighbours each (by id), all edges
+    among them."""
+    keep: set[str] = set(seeds)
+    for s in seeds:
+        keep.update(sorted(kg.neighbors(s))[:per_seed])
+    small = KnowledgeGraph("hpo-slice", kg.version, kg.relations.values())
+    for node_id in sorted(keep):
+        small.add_node(kg.node(node_id))
+    for node_id in sorted(keep):
+        for e in kg.out_edges(node_id):
+            if e.target in keep:
+                small.add_edge(e.source, e.target, e.relation, **e.attrs)
+    return small
+
+
+@pytest.fixture(scope="session")
+def slice_kg(kg):
+    return make_slice(kg)
+
+
+@pytest.fixture(scope="session")
+def slice_corpus(slice_kg):
+    return build_corpus(slice_kg, seed=0)
+
+
+@pytest.fixture(scope="session", params=["tantivy", "whoosh"])
+def backend(request):
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def all_indexes(slice_corpus):
+    """Per backend: the medical and the web index of the slice."""
+    return {
+        b: {c: open_index(slice_corpus.collection(c), b) for c in ("medical", "web")}
+        for b in ("tantivy", "whoosh")
+    }
+
+
+@pytest.fixture(scope="session")
+def indexes(all_indexes):
+    """Per backend: the medical index."""
+    return {b: ix["medical"] for b, ix in all_indexes.items()}
+
+
+def test_slice_is_real_and_small(slice_kg, slice_corpus):
+    assert 50 < slice_kg.num_nodes < 300
+    assert len(slice_corpus.medical) == slice_kg.num_nodes
+    assert len(slice_corpus.web) > len(slice_corpus.medical)
+
+
+@pytest.mark.parametrize("collection", ["medical", "web"])
+def test_exact_title_query_finds_that_page_first(all_indexes, backend, slice_corpus, collection):
+    index = all_indexes[backend][collection]
+    docs = slice_corpus.collection(collection)
+    titles: dict[str, int] = {}
+    for d in docs:
+        titles[d.title.casefold()] = titles.get(d.title.casefold(), 0) + 1
+    checked = 0
+    for d in docs[::2]:
+        if titles[d.title.casefold()] > 1:
+            continue
+        hits = index.search(d.title, top_k=3)
+        assert hits[0].doc_id == d.id, (backend, d.title, hits[:2])
+        assert hits[0].title == d.title and hits[0].url == d.url
+        checked += 1
+    assert checked > 25
+
+
+@pytest.mark.parametrize("collection", ["medical", "web"])
+def test_backends_agree_on_exact_title_top_hit(all_indexes, slice_corpus, collection):
+    for d in slice_corpus.collection(collection):
+        tops = {
+            b: ix[collection].search(d.title, top_k=1)[0].doc_id for b, ix in all_indexes.items()
+        }
+        assert tops["tantivy"] == tops["whoosh"], (d.title, tops)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        '"unbalanced quote',
+        "title:Seizure AND (text:gene OR -x) NOT y^2 z~1 a* ?b [1 TO 5] {x} \\ / !",
+        "Séizure ñ 日本語 ⚕️ 🧬 ß İ",
+        "AND OR NOT",
+        "    ",
+        "",
+        "-" * 300,
+        "x" * 5000,
+        "'; DROP TABLE docs; --",
+        "\x00\x01\t\n",
+    ],
+)
+def test_any_query_text_never_raises(indexes, backend, query):
+    hits = indexes[backend].search(query, top_k=5)
+    assert len(hits) <= 5
+
+
+def test_blank_or_symbol_only_query_returns_nothing(indexes, backend):
+    assert indexes[backend].search("?!() ** --", 5) == []
+
+
+def test_ties_are_ordered_by_doc_id(tmp_path, backend):
+    ids = ["d:07", "d:03", "d:11", "d:01", "d:05", "d:09"]
+    docs = [
+        Document(id=i, title="Same page", text="alpha beta gamma", url=f"u/{i}", collection="web")
+        for i in ids
+    ]
+    docs.append(Document(id="d:00", title="Other", text="delta", url="u/0", collection="web"))
+    index = open_index(docs, backend, tmp_path / backend)
+    hits = index.search("beta", top_k=4)
+    assert [h.doc_id for h in hits] == ["d:01", "d:03", "d:05", "d:07"]
+    assert len({h.score for h in hits}) == 1
+    assert [h.doc_id for h in index.search("beta", top_k=10)] == sorted(ids)
+
+
+def test_title_outranks_body_mention(indexes, backend, slice_corpus):
+    hits = indexes[backend].search("Seizure", top_k=5)
+    assert hits[0].doc_id == "med:HP:0001250"
+
+
+def test_snippet_is_the_matching_passage(indexes, backend, slice_corpus):
+    page = slice_corpus.get("med:OMIM:619340")
+    hits = indexes[backend].search("Developmental and epileptic encephalopathy 96 gene", 10)
+    hit = next(h for h in hits if h.doc_id == page.id)
+    assert "gene" in hit.snippet and "NSF" in hit.snippet
+    assert hit.snippet in page.text or hit.snippet.strip(".") in page.text
+
+
+def test_top_k_is_respected(indexes, backend):
+    for k in (1, 3, 7):
+        assert len(indexes[backend].search("syndrome", top_k=k)) == k
+
+
+def test_index_is_persistent_and_rebuilt_only_on_change(tmp_path, backend, slice_corpus):
+    docs = slice_corpus.medical[:40]
+    path = tmp_path / "ix"
+    first = open_index(docs, backend, path)
+    stamp = (path / "READY").stat().st_mtime_ns
+    again = open_index(list(reversed(docs)), backend, path)
+    assert (path / "READY").stat().st_mtime_ns == stamp
+    assert [h.doc_id for h in again.search(docs[5].title)] == [
+        h.doc_id for h in first.search(docs[5].title)
+    ]
+    changed = docs[:-1]
+    open_index(changed, backend, path)
+    assert (path / "READY").stat().st_mtime_ns != stamp
+    assert docs[-1].id not in {
+        h.doc_id for h in open_index(changed, backend, path).search(docs[-1].title, 20)
+    }
+
+
+def test_unknown_backend_is_a_clear_error(slice_corpus):
+    from medenv.errors import MedenvError
+
+    with pytest.raises(MedenvError, match="unknown search backend 'lucene'"):
+        open_index(slice_corpus.medical, "lucene")

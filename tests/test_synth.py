@@ -1,0 +1,237 @@
+"""KISA synthesis on the real HPO graph: uniqueness, leakage, labels, determinism, IO."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pyarrow.parquet as pq
+import pytest
+
+from medenv.errors import DataError, MedenvError
+from medenv.synth import (
+    SPECIALTIES,
+    SynthConfig,
+    read_manifest,
+    read_qa_set,
+    resolve_chain,
+    synthesize,
+    write_qa_set,
+)
+from medenv.synth.labels import chain_digest, split_of
+
+N = 150
+
+
+@pytest.fixture(scope="module")
+def result(kg):
+    return synthesize(kg, SynthConfig(n=N, seed=0), progress=False)
+
+
+@pytest.fixture(scope="module")
+def items(result):
+    return result.items
+
+
+def test_makes_the_requested_number_of_items(result, items):
+    assert len(items) == N
+    assert result.manifest["counts"]["items"] == N
+    assert len({i.id for i in items}) == N
+
+
+def test_every_item_is_unique_when_reverified_against_the_kg(kg, items):
+    for item in items:
+        assert resolve_chain(kg, item) == {item.answer_id}, item.question
+
+
+def test_chain_is_a_real_kg_path(kg, items):
+    for item in items:
+        assert item.chain[-1] == item.answer_id
+        assert item.n_hops == len(item.hops) == len(item.chain) - 1
+        assert len(set(item.chain)) == len(item.chain)  # simple path
+        for i, hop in enumerate(item.hops):
+            assert (hop.head, hop.tail) == (item.chain[i], item.chain[i + 1])
+            source, target = (hop.tail, hop.head) if hop.inverse else (hop.head, hop.tail)
+            assert kg.graph.has_edge(source, target, key=hop.relation)
+        for c in item.constraints:
+            source, target = (
+                (c.entity, item.chain[c.node]) if c.inverse else (item.chain[c.node], c.entity)
+            )
+            assert kg.graph.has_edge(source, target, key=c.relation)
+            assert c.entity not in item.chain
+
+
+def _occurs(label: str, text: str) -> bool:
+    return (
+        re.search(r"(?<!\w)" + re.escape(label.casefold()) + r"(?!\w)", text.casefold()) is not None
+    )
+
+
+def test_no_answer_or_intermediate_leaks_into_the_question(kg, items):
+    for item in items:
+        seed = kg.node(item.chain[0])
+        assert f'"{seed.name}"' in item.question  # the seed is named
+        for node_id in item.chain[1:]:
+            node = kg.node(node_id)
+            for label in (node.name, *node.synonyms):
+                assert not _occurs(label, item.question), (label, item.question)
+        for alias in (item.answer, *item.aliases):
+            assert not _occurs(alias, item.question)
+
+
+def test_labels_follow_the_documented_rules(kg, items):
+    for item in items:
+        assert item.answer == kg.node(item.answer_id).name
+        assert set(item.aliases) <= set(kg.node(item.answer_id).synonyms)
+        assert item.optimal_calls == item.n_hops + 1
+        assert item.difficulty == pytest.approx(item.n_hops + item.rarity, abs=1e-3)
+        assert 0.0 <= item.rarity <= 1.0
+        assert item.specialty in SPECIALTIES
+        steps = [(h.relation, h.inverse) for h in item.hops]
+        assert item.split == split_of(chain_digest(item.chain, steps))
+        assert kg.node(item.answer_id).type in ("disease", "gene", "phenotype")
+        assert item.kg_source == kg.source and item.kg_version == kg.version
+
+
+def test_targets_mean_hops_and_specialty_spread(items):
+    assert sum(i.n_hops for i in items) / len(items) >= 3
+    assert len({i.specialty for i in items}) >= 10
+    assert {i.split for i in items} == {"train", "validation", "test"}
+
+
+def test_hops_bounds_and_rare_seeds(kg, items, result):
+    assert all(2 <= i.n_hops <= 4 for i in items)
+    drops = result.manifest["drops"]
+    assert set(drops) <= {"no_chain", "ambiguous", "leak", "duplicate", "specialty", "unanswerable"}
+    assert result.manifest["counts"]["seeds_tried"] == N + sum(drops.values())
+    # the rare tail dominates: most seeds are low-degree entities
+    degrees = sorted(kg.degree(i.chain[0]) for i in items)
+    assert degrees[len(degrees) // 2] <= 10
+
+
+def test_same_seed_gives_identical_files_and_a_prefix_for_smaller_n(kg, result, tmp_path):
+    again = synthesize(kg, SynthConfig(n=N, seed=0), progress=False)
+    a = write_qa_set(tmp_path / "a", result.items, result.manifest)
+    b = write_qa_set(tmp_path / "b", again.items, again.manifest)
+    for name in ("qa.jsonl", "qa.parquet"):
+        assert (a / name).read_bytes() == (b / name).read_bytes()
+    small = synthesize(kg, SynthConfig(n=40, seed=0), progress=False)
+    assert small.items == result.items[:40]  # ids and splits do not depend on n
+    other = synthesize(kg, SynthConfig(n=40, seed=1), progress=False)
+    assert [i.id for i in other.items] != [i.id for i in small.items]
+
+
+def test_specialty_filter_keeps_only_that_specialty(kg):
+    res = synthesize(kg, SynthConfig(n=20, seed=3, specialties=("cardiology",)), progress=False)
+    assert {i.specialty for i in res.items} == {"cardiology"}
+    assert all(resolve_chain(kg, i) == {i.answer_id} for i in res.items)
+
+
+def test_rewrite_hook_is_applied_and_leaks_are_rejected(kg):
+    res = synthesize(kg, SynthConfig(n=10, seed=5), progress=False, rewrite=lambda q: "Q: " + q)
+    assert all(i.question.startswith("Q: ") for i in res.items)
+    assert res.manifest["rewrite_rejected"] == 0
+    base = synthesize(kg, SynthConfig(n=10, seed=5), progress=False)
+    answers = iter(i.answer for i in base.items)
+
+    def leak_answer(q: str) -> str:  # a rewrite that names the answer must be rejected
+        return q + " The answer is " + next(answers) + "."
+
+    leaky = synthesize(kg, SynthConfig(n=10, seed=5), progress=False, rewrite=leak_answer)
+    assert leaky.manifest["rewrite_rejected"] == 10
+    assert [i.question for i in leaky.items] == [i.question for i in base.items]
+
+
+def test_bad_arguments_give_clear_errors(kg):
+    with pytest.raises(MedenvError, match="min-hops .* larger than max-hops"):
+        synthesize(kg, SynthConfig(n=5, min_hops=4, max_hops=2), progress=False)
+    with pytest.raises(MedenvError, match="unknown specialty 'cardio'.*cardiology"):
+        synthesize(kg, SynthConfig(n=5, specialties=("cardio",)), progress=False)
+    with pytest.raises(MedenvError, match="more than this KG supports"):
+        synthesize(kg, SynthConfig(n=10_000_000), progress=False)
+
+
+def test_write_and_read_round_trip(result, tmp_path):
+    out = write_qa_set(tmp_path / "set", result.items, result.manifest)
+    assert read_qa_set(out) == result.items
+    assert read_qa_set(out / "qa.jsonl") == result.items
+    table = pq.read_table(out / "qa.parquet")
+    assert table.column("id").to_pylist() == [i.id for i in result.items]
+    assert table.column("hops").to_pylist()[0][0]["head"] == result.items[0].chain[0]
+    manifest = read_manifest(out)
+    assert manifest["seed"] == 0 and manifest["kg_source"] == "hpo"
+    assert manifest["counts"]["items"] == N and "drops" in manifest and "elapsed_s" in manifest
+
+
+def test_read_external_jsonl_and_errors(tmp_path):
+    ext = tmp_path / "ext.jsonl"
+    ext.write_text(
+        json.dumps({"question": "What gene?", "answer": "BRCA1", "aliases": ["brca-1"]})
+        + "\n"
+        + "\n"
+        + json.dumps({"question": "Which disease?", "answer": "Cystic fibrosis", "id": "cf"})
+        + "\n"
+    )
+    items = read_qa_set(ext)
+    assert [i.answer for i in items] == ["BRCA1", "Cystic fibrosis"]
+    assert items[0].aliases == ("brca-1",) and items[1].id == "cf"
+    assert items[0].chain == () and items[0].optimal_calls == 1
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"question": "q", "answer": "a"}) + "\n{not json\n")
+    with pytest.raises(DataError, match=r"bad\.jsonl:2: not valid JSON"):
+        read_qa_set(bad)
+    missing = tmp_path / "missing.jsonl"
+    missing.write_text(json.dumps({"question": "q"}) + "\n")
+    with pytest.raises(DataError, match=r"missing\.jsonl:1: bad item"):
+        read_qa_set(missing)
+    dup = tmp_path / "dup.jsonl"
+    dup.write_text(
+        json.dumps({"question": "q", "answer": "a", "id": "x"})
+        + "\n"
+        + json.dumps({"question": "r", "answer": "b", "id": "x"})
+        + "\n"
+    )
+    with pytest.raises(DataError, match=r"dup\.jsonl:2: id 'x' repeats line 1"):
+        read_qa_set(dup)
+    with pytest.raises(DataError, match="file not found"):
+        read_qa_set(tmp_path / "nope.jsonl")
+
+
+def test_cli_writes_a_set_and_reports_bad_arguments(tmp_path, capsys):
+    from medenv.cli import main
+
+    out = tmp_path / "cli"
+    assert (
+        main(
+            ["synth", "--n", "15", "--seed", "2", "--out", str(out), "--no-corpus", "--no-progress"]
+        )
+        == 0
+    )
+    printed = capsys.readouterr().out
+    assert "by hops" in printed and "by specialty" in printed and "drops by reason" in printed
+    assert len(read_qa_set(out)) == 15
+    assert main(["synth", "--n", "5", "--min-hops", "4", "--max-hops", "2", "--out", str(out)]) == 2
+    assert "min-hops (4) is larger than max-hops (2)" in capsys.readouterr().err
+    assert main(["synth", "--n", "5", "--specialty", "cardio", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "unknown specialty 'cardio'" in err and "neurology" in err
+    assert (
+        main(["synth", "--n", "99999999", "--out", str(out), "--no-corpus", "--no-progress"]) == 2
+    )
+    assert "more than this KG supports" in capsys.readouterr().err
+
+
+def test_with_a_world_every_hop_gets_evidence_pages_that_state_it(kg):
+    from medenv.corpus.answerability import hop_evidence
+    from medenv.world import load_world
+
+    world = load_world("hpo", progress=False)
+    res = synthesize(world.kg, SynthConfig(n=25, seed=4), world=world, progress=False)
+    assert res.manifest["world"] == world.fingerprint
+    for item in res.items:
+        assert len(item.evidence) == item.n_hops and all(item.evidence)
+        assert item.evidence == hop_evidence(world, item)
+        for hop, pages in zip(item.hops, item.evidence, strict=True):
+            for page in pages:
+                assert world.corpus.get(page).entity_id in (hop.head, hop.tail)
+        assert resolve_chain(kg, item) == {item.answer_id}

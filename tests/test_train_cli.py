@@ -1,0 +1,35 @@
+"""`medenv train sft` end to end on exported-format rows (a couple of real steps)."""
+
+from __future__ import annotations
+
+import json
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def test_train_sft_cli(tmp_path, capsys):
+    from medenv.cli import main
+    from tests.test_sft import build_world_and_items, tool_trajectory
+
+    world, items = build_world_and_items(8)
+    data = tmp_path / "sft"
+    data.mkdir()
+    (data / "sft.jsonl").write_text("".join(json.dumps(tool_trajectory(world, i)) + "\n" for i in items))
+    out = tmp_path / "model"
+    rc = main(["train", "sft", "--data", str(data), "--model", "tiny", "--out", str(out),
+               "--max-steps", "2", "--batch-size", "2", "--max-length", "1700", "--no-progress"])  # fmt: skip
+    text = capsys.readouterr().out
+    assert rc == 0
+    assert "SFT done: 2 steps" in text and "held-out loss" in text
+    assert (out / "model.safetensors").exists() and (out / "tokenizer.json").exists()
+
+
+def test_train_cli_reports_bad_data(tmp_path, capsys):
+    from medenv.cli import main
+
+    bad = tmp_path / "rows.jsonl"
+    bad.write_text('{"messages": []}\n')
+    rc = main(["train", "sft", "--data", str(bad), "--out", str(tmp_path / "o")])
+    assert rc == 2
+    assert "rows.jsonl:1: row has no 'messages' list" in capsys.readouterr().err

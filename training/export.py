@@ -1,0 +1,546 @@
+"""Export recorded episodes from the event store: SFT, RL prompts, Minari, BrowseComp-Plus.
+
+Everything here reads only the DuckDB event log (`medenv.events.store.connect`): the QA
+files, corpus and indexes are not needed, so a log copied to another machine exports the
+same datasets.
+
+- `load_episodes(db)`: the log -> `EpisodeRecord`s (one per recorded episode, in order).
+- `select_episodes(records, ...)`: rejection sampling for SFT: keep correct answers
+  within budget and without format errors; with several samples of a question keep the
+  shortest correct one (fewest tool calls; ties by episode id).
+- `sft_rows(records)`: chat rows ``{"messages", "tools", "question_id", "specialty",
+  "n_hops"}`` (see docs/CONTRACTS.md "Training data format"); `write_sft` writes them as
+  JSONL (arguments as JSON objects) and as a Hugging Face dataset (arguments and tools as
+  JSON strings, so every row has one Arrow schema; TRL's `SFTTrainer` accepts it as is).
+- `rl_rows(records)`: one prompt per question (``id``, ``question``, ``prompt`` messages;
+  ``answer``/``aliases`` only as separate columns for reward functions, never in prompts).
+- `write_minari(records, out)`: a Minari dataset (optional extra ``minari``).
+- `write_browsecomp(records, out)`: one BrowseComp-Plus run JSON per query.
+- `trajectory_stats(records)`: counts, accuracy and mean tool calls, by specialty and hops.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import msgspec
+
+from agents.messages import SYSTEM_PROMPT, assistant_message, initial_messages, tool_message
+from agents.text import split_action, think_block
+from medenv.errors import MedenvError
+
+FORMATS = ("sft", "rl", "minari", "browsecomp")
+
+
+class StepRecord(msgspec.Struct, kw_only=True):
+    """One env step as the log recorded it."""
+
+    step: int
+    text: str = ""
+    name: str | None = None
+    arguments: dict = {}
+    observation: str | None = None
+    doc_ids: tuple[str, ...] = ()
+    rejected: str | None = None  # "kind: message" when the action was rejected
+    answer: str | None = None
+
+
+class EpisodeRecord(msgspec.Struct, kw_only=True):
+    """One recorded episode: its labels, its steps and its outcome."""
+
+    run_id: str
+    episode_id: str
+    question_id: str
+    prompt: str
+    split: str = ""
+    specialty: str = "general"
+    n_hops: int = 0
+    optimal_calls: int = 0
+    answer: str = ""
+    aliases: tuple[str, ...] = ()
+    seed: int | None = None
+    tags: dict = {}
+    tools: list[dict] = []
+    steps: list[StepRecord] = []
+    correct: bool | None = None
+    reward: float | None = None
+    n_tool_calls: int = 0
+    n_format_errors: int = 0
+    terminated: bool = False
+    truncated: bool = False
+    ended: bool = False
+    prediction: str | None = None
+
+    @property
+    def agent(self) -> str:
+        return str(self.tags.get("agent", ""))
+
+
+def store_paths(db: str | Path | Sequence[str | Path]) -> list[Path]:
+    """A store path -> that file plus its worker shards; a folder, glob or list as given
+    (`medenv.events.store.resolve_files`)."""
+    from medenv.events.store import resolve_files
+
+    return resolve_files(db if isinstance(db, (str, Path)) else [str(p) for p in db])
+
+
+def _tool_schemas(config: dict) -> list[dict]:
+    schemas = config.get("tool_schemas")
+    if isinstance(schemas, str):
+        schemas = json.loads(schemas)
+    if schemas:
+        return list(schemas)
+    from medenv.tools.registry import tool_schemas  # the declared schemas (code, not data)
+
+    return tool_schemas(config.get("tools") or None)
+
+
+def load_episodes(
+    db: str | Path | Sequence[str | Path], *, ended_only: bool = True
+) -> list[EpisodeRecord]:
+    """Every episode in the store(s), ordered by run and first event time.
+
+    ``ended_only`` drops episodes without an ``episode_ended`` event (a crashed worker's
+    partial episode); they are re-run on resume and never exported.
+    """
+    from medenv.events.store import connect
+
+    con = connect([str(p) for p in store_paths(db)])
+    try:
+        rows = con.execute(
+            "SELECT run_id, episode_id, seq, type, CAST(payload AS VARCHAR) FROM events "
+            "ORDER BY run_id, episode_id, seq"
+        ).fetchall()
+    finally:
+        con.close()
+    runs: dict[str, dict] = {}
+    episodes: dict[tuple[str, str], EpisodeRecord] = {}
+    first_seen: dict[tuple[str, str], int] = {}
+    for n, (run_id, episode_id, _seq, type_, payload) in enumerate(rows):
+        p = json.loads(payload) if payload else {}
+        if type_ == "run_started":
+            runs.setdefault(run_id, p)
+            continue
+        if not episode_id:
+            continue
+        key = (run_id, episode_id)
+        if type_ == "episode_started":
+            episodes[key] = EpisodeRecord(
+                run_id=run_id,
+                episode_id=episode_id,
+                question_id=str(p.get("question_id", "")),
+                prompt=p.get("prompt", ""),
+                split=p.get("split") or "",
+                specialty=p.get("specialty") or "general",
+                n_hops=int(p.get("n_hops") or 0),
+                optimal_calls=int(p.get("optimal_calls") or 0),
+                answer=p.get("answer") or "",
+                aliases=tuple(p.get("aliases") or ()),
+                seed=p.get("seed"),
+                tags=dict(p.get("tags") or {}),
+            )
+            first_seen[key] = n
+            continue
+        ep = episodes.get(key)
+        if ep is None:
+            continue
+        step = p.get("step")
+        if type_ in (
+            "action_received",
+            "action_rejected",
+            "tool_called",
+            "tool_returned",
+            "answer_submitted",
+        ):
+            if not ep.steps or ep.steps[-1].step != step:
+                ep.steps.append(StepRecord(step=int(step or 0)))
+            s = ep.steps[-1]
+            if type_ == "action_received":
+                s.text = p.get("text", "")
+            elif type_ == "action_rejected":
+                s.rejected = f"{p.get('kind')}: {p.get('message')}"
+                s.observation = p.get("observation") or s.observation
+            elif type_ == "tool_called":
+                s.name = p.get("name")
+                s.arguments = dict(p.get("arguments") or {})
+            elif type_ == "tool_returned":
+                s.observation = p.get("observation", "")
+                s.doc_ids = tuple(p.get("doc_ids") or ())
+            else:
+                s.answer = p.get("answer")
+                ep.prediction = s.answer
+        elif type_ == "reward_assigned":
+            ep.correct = bool(p.get("correct"))
+            ep.reward = p.get("total")
+        elif type_ == "episode_ended":
+            ep.ended = True
+            ep.terminated = bool(p.get("terminated"))
+            ep.truncated = bool(p.get("truncated"))
+            ep.n_tool_calls = int(p.get("n_tool_calls") or 0)
+            ep.n_format_errors = int(p.get("n_format_errors") or 0)
+    out = []
+    for key in sorted(episodes, key=lambda k: (k[0], first_seen[k])):
+        ep = episodes[key]
+        if ended_only and not ep.ended:
+            continue
+        ep.tools = _tool_schemas((runs.get(ep.run_id) or {}).get("config") or {})
+        out.append(ep)
+    return out
+
+
+def select_episodes(
+    records: Iterable[EpisodeRecord],
+    *,
+    correct_only: bool = True,
+    max_tool_calls: int | None = None,
+    shortest_per_question: bool = True,
+    allow_format_errors: bool = False,
+    agent: str | None = None,
+) -> list[EpisodeRecord]:
+    """Rejection sampling: the trajectories worth training on, in a stable order."""
+    kept = []
+    for ep in records:
+        if agent is not None and ep.agent != agent:
+            continue
+        if correct_only and not ep.correct:
+            continue
+        if ep.truncated or not ep.terminated and correct_only:
+            continue
+        if max_tool_calls is not None and ep.n_tool_calls > max_tool_calls:
+            continue
+        if not allow_format_errors and ep.n_format_errors:
+            continue
+        kept.append(ep)
+    if not shortest_per_question:
+        return kept
+    best: dict[str, EpisodeRecord] = {}
+    for ep in kept:
+        cur = best.get(ep.question_id)
+        if cur is None or (ep.n_tool_calls, ep.episode_id) < (cur.n_tool_calls, cur.episode_id):
+            best[ep.question_id] = ep
+    order = {id(ep): i for i, ep in enumerate(kept)}
+    return sorted(best.values(), key=lambda ep: order[id(ep)])
+
+
+# -- SFT ---------------------------------------------------------------------------------
+def episode_messages(ep: EpisodeRecord, system: str | None = SYSTEM_PROMPT) -> list[dict]:
+    """The episode as chat messages in the training format (final turn: ``<answer>``)."""
+    messages = initial_messages(ep.prompt, system)
+    for s in ep.steps:
+        if s.rejected is not None:
+            messages.append({"role": "assistant", "content": s.text.strip()})
+            messages.append({"role": "user", "content": s.observation or s.rejected})
+            continue
+        if s.answer is not None or s.name == "answer":
+            think, _, _ = split_action(s.text)
+            answer = s.answer if s.answer is not None else str(s.arguments.get("answer", ""))
+            messages.append(
+                {"role": "assistant", "content": think_block(think) + f"<answer>{answer}</answer>"}
+            )
+            break
+        msg = assistant_message(s.text)
+        if s.name and msg.get("tool_calls"):
+            # the arguments the env executed are the truth (the text may carry extra calls)
+            msg["tool_calls"] = [
+                {"type": "function", "function": {"name": s.name, "arguments": s.arguments}}
+            ]
+        messages.append(msg)
+        if s.name is not None:
+            messages.append(tool_message(s.name, s.observation or ""))
+    return messages
+
+
+def sft_rows(records: Iterable[EpisodeRecord], system: str | None = SYSTEM_PROMPT) -> list[dict]:
+    """Chat rows in the contract's SFT format (arguments and tools as JSON objects)."""
+    return [
+        {
+            "messages": episode_messages(ep, system),
+            "tools": ep.tools,
+            "question_id": ep.question_id,
+            "specialty": ep.specialty,
+            "n_hops": ep.n_hops,
+        }
+        for ep in records
+    ]
+
+
+def arrow_row(row: dict) -> dict:
+    """A row with one Arrow schema for all rows: arguments and tools as JSON strings."""
+    messages = []
+    for m in row["messages"]:
+        out = {
+            "role": m["role"],
+            "content": m.get("content") or "",
+            "name": m.get("name"),
+            "tool_calls": None,
+        }
+        if m.get("tool_calls"):
+            out["tool_calls"] = [
+                {
+                    "type": "function",
+                    "function": {
+                        "name": c["function"]["name"],
+                        "arguments": json.dumps(c["function"]["arguments"], ensure_ascii=False),
+                    },
+                }
+                for c in m["tool_calls"]
+            ]
+        messages.append(out)
+    return {**row, "messages": messages, "tools": json.dumps(row["tools"], ensure_ascii=False)}
+
+
+def sft_dataset(rows: list[dict]):
+    """A Hugging Face `datasets.Dataset` of ``rows`` that TRL's `SFTTrainer` takes as is."""
+    from datasets import Dataset
+
+    return Dataset.from_list([arrow_row(r) for r in rows])
+
+
+def _write_jsonl(path: Path, rows: Iterable[dict]) -> int:
+    n = 0
+    with path.open("w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+            n += 1
+    return n
+
+
+def write_sft(records: list[EpisodeRecord], out: str | Path, *, hf: bool = True) -> Path:
+    """``out/sft.jsonl`` and (``hf``) the dataset under ``out/sft_dataset/``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = sft_rows(records)
+    _write_jsonl(out / "sft.jsonl", rows)
+    if hf and rows:
+        sft_dataset(rows).save_to_disk(str(out / "sft_dataset"))
+    return out / "sft.jsonl"
+
+
+# -- RL ----------------------------------------------------------------------------------
+def rl_rows(records: Iterable[EpisodeRecord], system: str | None = SYSTEM_PROMPT) -> list[dict]:
+    """One prompt per question (first occurrence). ``answer``/``aliases`` stay out of the
+    prompt; they are separate columns for reward functions."""
+    seen: set[str] = set()
+    rows = []
+    for ep in records:
+        if ep.question_id in seen:
+            continue
+        seen.add(ep.question_id)
+        rows.append(
+            {
+                "id": ep.question_id,
+                "question": ep.prompt,
+                "prompt": initial_messages(ep.prompt, system),
+                "specialty": ep.specialty,
+                "n_hops": ep.n_hops,
+                "split": ep.split,
+                "answer": ep.answer,
+                "aliases": list(ep.aliases),
+            }
+        )
+    return rows
+
+
+def write_rl(records: list[EpisodeRecord], out: str | Path) -> Path:
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    _write_jsonl(out / "rl_prompts.jsonl", rl_rows(records))
+    return out / "rl_prompts.jsonl"
+
+
+# -- BrowseComp-Plus ---------------------------------------------------------------------
+def browsecomp_run(ep: EpisodeRecord) -> dict:
+    """One query's run in BrowseComp-Plus's per-query JSON format."""
+    counts: dict[str, int] = defaultdict(int)
+    retrieved: list[str] = []
+    result: list[dict] = []
+    for s in ep.steps:
+        think, _, _ = split_action(s.text)
+        if think:
+            result.append({"type": "reasoning", "output": [think]})
+        if s.name and s.name != "answer":
+            counts[s.name] += 1
+            for d in s.doc_ids:
+                if d not in retrieved:
+                    retrieved.append(d)
+            result.append(
+                {
+                    "type": "tool_call",
+                    "tool_name": s.name,
+                    "arguments": json.dumps(s.arguments, ensure_ascii=False),
+                    "output": s.observation or "",
+                }
+            )
+    final = ep.prediction or ""
+    result.append({"type": "output_text", "output": f"Exact Answer: {final}"})
+    return {
+        "query_id": ep.question_id,
+        "tool_call_counts": dict(sorted(counts.items())),
+        "status": "completed" if ep.terminated else "incomplete",
+        "retrieved_docids": retrieved,
+        "result": result,
+        "metadata": {
+            "agent": ep.agent,
+            "run_id": ep.run_id,
+            "episode_id": ep.episode_id,
+            "final_answer": final,
+            "correct": ep.correct,
+        },
+    }
+
+
+def write_browsecomp(records: list[EpisodeRecord], out: str | Path) -> Path:
+    """``out/browsecomp/<query_id>.json`` for each record (last one wins per query)."""
+    folder = Path(out) / "browsecomp"
+    folder.mkdir(parents=True, exist_ok=True)
+    for ep in records:
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in ep.question_id)
+        (folder / f"{safe}.json").write_text(
+            json.dumps(browsecomp_run(ep), indent=1, ensure_ascii=False)
+        )
+    return folder
+
+
+# -- Minari ------------------------------------------------------------------------------
+MINARI_MISSING = "Minari export needs the optional extra: pip install 'medenv[minari]'"
+
+
+def minari_available() -> bool:
+    try:
+        import minari  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def write_minari(
+    records: list[EpisodeRecord], out: str | Path, dataset_id: str = "medenv/medresearch/oracle-v0"
+):
+    """The episodes as a Minari dataset (text observations and actions) stored under
+    ``out/minari`` (``MINARI_DATASETS_PATH``). Raises `MedenvError` without ``minari``."""
+    if not minari_available():
+        raise MedenvError(MINARI_MISSING)
+    import os
+
+    import gymnasium as gym
+    import minari
+    from minari.data_collector import EpisodeBuffer
+
+    root = Path(out) / "minari"
+    root.mkdir(parents=True, exist_ok=True)
+    os.environ["MINARI_DATASETS_PATH"] = str(root)
+    space = gym.spaces.Text(max_length=1 << 20)
+    buffers = []
+    for i, ep in enumerate(records):
+        observations = [ep.prompt] + [s.observation or s.rejected or "" for s in ep.steps]
+        actions = [s.text for s in ep.steps]
+        n = len(actions)
+        if n == 0:
+            continue
+        rewards = [0.0] * n
+        rewards[-1] = float(ep.reward or 0.0)
+        buffers.append(
+            EpisodeBuffer(
+                id=i,
+                observations=observations,
+                actions=actions,
+                rewards=rewards,
+                terminations=[False] * (n - 1) + [ep.terminated],
+                truncations=[False] * (n - 1) + [ep.truncated and not ep.terminated],
+            )
+        )
+    return minari.create_dataset_from_buffers(
+        dataset_id=dataset_id,
+        buffer=buffers,
+        observation_space=space,
+        action_space=space,
+        algorithm_name="medenv-" + (records[0].agent if records else "agent"),
+        description="medenv MedResearch-v0 episodes exported from the event store",
+    )
+
+
+# -- statistics --------------------------------------------------------------------------
+def _summary(eps: list[EpisodeRecord]) -> dict:
+    calls = [ep.n_tool_calls for ep in eps]
+    return {
+        "trajectories": len(eps),
+        "accuracy": round(sum(bool(ep.correct) for ep in eps) / len(eps), 4) if eps else 0.0,
+        "mean_tool_calls": round(statistics.fmean(calls), 3) if calls else 0.0,
+    }
+
+
+def trajectory_stats(records: list[EpisodeRecord]) -> dict:
+    """Totals plus the same figures by specialty and by hop count."""
+    by_spec: dict[str, list] = defaultdict(list)
+    by_hops: dict[int, list] = defaultdict(list)
+    for ep in records:
+        by_spec[ep.specialty].append(ep)
+        by_hops[ep.n_hops].append(ep)
+    return {
+        **_summary(records),
+        "by_specialty": {k: _summary(v) for k, v in sorted(by_spec.items())},
+        "by_hops": {str(k): _summary(v) for k, v in sorted(by_hops.items())},
+    }
+
+
+def format_stats(stats: dict) -> str:
+    lines = [
+        f"trajectories {stats['trajectories']}  accuracy {stats['accuracy']:.3f}  "
+        f"mean tool calls {stats['mean_tool_calls']:.2f}"
+    ]
+    for title, key in (("specialty", "by_specialty"), ("hops", "by_hops")):
+        lines.append(f"  by {title}:")
+        for k, v in stats[key].items():
+            lines.append(
+                f"    {k:<28} n={v['trajectories']:<6} acc={v['accuracy']:.3f} calls={v['mean_tool_calls']:.2f}"
+            )
+    return "\n".join(lines)
+
+
+def export(
+    db: str | Path | Sequence[str | Path],
+    out: str | Path,
+    formats: Sequence[str] = ("sft",),
+    *,
+    select: bool = True,
+    max_tool_calls: int | None = None,
+    agent: str | None = None,
+    hf: bool = True,
+) -> dict:
+    """Export the store to ``out`` in each of ``formats``; writes and returns ``stats.json``.
+
+    ``select`` applies rejection sampling to SFT/Minari/BrowseComp output (RL prompts use
+    every question seen). Stats cover all recorded episodes and the selected ones.
+    """
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown:
+        raise MedenvError(f"unknown export format {unknown[0]!r}; choose from {', '.join(FORMATS)}")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    records = load_episodes(db)
+    if agent is not None:
+        records = [ep for ep in records if ep.agent == agent]
+    if not records:
+        raise MedenvError(f"the event store {db} has no finished episodes to export")
+    chosen = select_episodes(records, max_tool_calls=max_tool_calls) if select else list(records)
+    stats = {
+        "recorded": trajectory_stats(records),
+        "selected": trajectory_stats(chosen),
+        "files": {},
+    }
+    for fmt in formats:
+        if fmt == "sft":
+            stats["files"]["sft"] = str(write_sft(chosen, out, hf=hf))
+        elif fmt == "rl":
+            stats["files"]["rl"] = str(write_rl(records, out))
+        elif fmt == "browsecomp":
+            stats["files"]["browsecomp"] = str(write_browsecomp(chosen, out))
+        elif fmt == "minari":
+            write_minari(chosen, out)
+            stats["files"]["minari"] = str(out / "minari")
+    (out / "stats.json").write_text(json.dumps(stats, indent=1))
+    return stats

@@ -1,0 +1,363 @@
+"""Online RL with TRL's ``GRPOTrainer`` against `MedResearchEnv` (``environment_factory``).
+
+How TRL 1.16 drives it (read from ``trl/trainer/grpo_trainer.py``):
+- ``environment_factory`` is called once per concurrent rollout (instances are pooled and
+  reset between batches); every public method other than ``reset``/``get_reward`` becomes a
+  tool, its schema taken from the type hints and Google-style docstring.
+- ``reset(**row)`` receives the dataset row; the string it returns is appended to the
+  (empty) user message, so the env's own prompt is what the model reads.
+- Tool calls are parsed with the tokenizer's response template (TRL sets the Qwen3 one for
+  the tiny model's template), executed, and their results fed back as ``tool`` turns.
+- Reward functions receive ``environments=`` (one per completion).
+
+`MedResearchTools` is that adapter: each instance owns one `MedResearchEnv` (its own event
+store shard), tags every episode with ``{"agent": "grpo", "training_step": N}``, and turns
+tool calls into env steps. When a rollout ends without an ``answer`` call, its last message
+is stepped as the final action (so ``<answer>X</answer>`` in text counts, as in the env).
+The reward components (accuracy, format, efficiency) are separate reward functions whose
+weights are ``GRPOConfig.reward_weights``; TRL logs each one per step
+(``rewards/<name>/mean``), and the env logs each episode's ``reward_assigned`` event.
+Generation: transformers on CPU; ``use_vllm=True`` switches to vLLM colocate mode on GPU.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from medenv.errors import MedenvError
+from training.config import config_hash
+
+COMPONENTS = ("accuracy", "format", "efficiency")
+
+
+@dataclass
+class GRPOTrainConfig:
+    """Settings of one GRPO run (defaults: a short CPU-friendly run)."""
+
+    qa: str | None = None  # QA set folder/file; None = the default set
+    out: str = "out/grpo"
+    model: str = "tiny"
+    db: str | None = None  # event store; None = <out>/events.duckdb
+    split: str | None = "train"
+    max_questions: int | None = None
+    max_steps: int = 10
+    learning_rate: float = 1e-6
+    num_generations: int = 4
+    batch_size: int = 4  # completions per device step (a multiple of num_generations)
+    gradient_accumulation_steps: int = 1
+    max_completion_length: int = 512
+    max_tool_calling_iterations: int = 6
+    env_max_steps: int = 8
+    temperature: float = 1.0
+    beta: float = 0.0  # KL coefficient (0: no reference model)
+    reward_accuracy: float = 1.0
+    reward_format: float = 0.2
+    reward_efficiency: float = 0.2
+    lora: bool = False
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    lora_target_modules: str = "all-linear"
+    use_vllm: bool = False
+    vllm_gpu_memory_utilization: float = 0.3
+    backend: str = "tantivy"
+    source: str = "hpo"
+    seed: int = 0
+    logging_steps: int = 1
+    save: bool = True
+    progress: bool = True
+
+
+class GRPOResult(msgspec.Struct, frozen=True):
+    out: str
+    db: str
+    run_ids: list[str]
+    steps: int
+    seconds: float
+    seconds_per_step: float
+    peak_memory_mb: float
+    rewards: list[dict]  # per training step: component means/stds and total reward
+    config_hash: str
+
+
+class StepClock:
+    """The trainer's current global step, shared with the env adapters."""
+
+    def __init__(self) -> None:
+        self.step = 0
+
+
+class MedResearchTools:
+    """One rollout's environment for ``GRPOTrainer(environment_factory=...)``.
+
+    Public methods are the tools the model may call; ``reset`` starts an env episode.
+    """
+
+    def __init__(self, env: Any, clock: StepClock) -> None:
+        self._env = env
+        self._clock = clock
+        self._done = True
+        self._info: dict = {}
+        self._components: dict[str, float] | None = None
+
+    # -- TRL protocol --------------------------------------------------------------------
+    def reset(self, question_id: str | None = None, **_: Any) -> str:
+        base = self._env.unwrapped
+        base.tags = {**base.tags, "agent": "grpo", "training_step": int(self._clock.step)}
+        options = {"question_id": question_id} if question_id else None
+        prompt, info = self._env.reset(options=options)
+        self._done, self._info, self._components = False, info, None
+        return prompt
+
+    def _call(self, name: str, arguments: dict) -> str:
+        if self._done:
+            return "The episode is over: the answer was already submitted."
+        observation, _, terminated, truncated, info = self._env.step(
+            {"name": name, "arguments": arguments}
+        )
+        self._info = info
+        self._done = bool(terminated or truncated)
+        return observation
+
+    # -- tools (names, arguments and docs match medenv.tools) ------------------------------
+    def medical_search(self, query: str) -> str:
+        """Search the private medical reference (one authoritative page per disease, phenotype, gene, inheritance pattern).
+
+        Args:
+            query: Words to search for, e.g. an entity name.
+        """
+        return self._call("medical_search", {"query": query})
+
+    def web_search(self, query: str) -> str:
+        """Search the general web (summaries, encyclopedia entries, forums; pages may be partial).
+
+        Args:
+            query: Words to search for, e.g. an entity name.
+        """
+        return self._call("web_search", {"query": query})
+
+    def browse(self, url: str, goal: str) -> str:
+        """Open a page by the url a search returned and read it, the passages most relevant to your goal first.
+
+        Args:
+            url: The page url, exactly as a search result gave it.
+            goal: What you want to find on the page.
+        """
+        return self._call("browse", {"url": url, "goal": goal})
+
+    def answer(self, answer: str) -> str:
+        """Submit your final answer (a short entity name). This ends the episode.
+
+        Args:
+            answer: The final answer, as short as possible.
+        """
+        return self._call("answer", {"answer": answer})
+
+    # -- rewards ---------------------------------------------------------------------------
+    def _finish(self, completion: list[dict] | str) -> dict[str, float]:
+        """End the rollout (stepping its last message if no answer was called); components."""
+        if self._components is not None:
+            return self._components
+        if not self._done:
+            text = completion if isinstance(completion, str) else _last_assistant_text(completion)
+            if text.strip():
+                self._call_text(text)
+        if self._done:
+            info = self._info
+            comps = {k: float(info[k]) for k in COMPONENTS}
+        else:  # no answer: what compute_reward gives an unanswered episode
+            from medenv.reward import compute_reward
+
+            base = self._env.unwrapped
+            c = compute_reward(base.item, None, base._n_tool_calls, base._n_format_errors, base.weights)
+            comps = {k: float(getattr(c, k)) for k in COMPONENTS}
+        self._components = comps
+        return comps
+
+    def _call_text(self, text: str) -> None:
+        _, _, terminated, truncated, info = self._env.step(text)
+        self._info = info
+        self._done = bool(terminated or truncated)
+
+
+def _last_assistant_text(messages: list[dict]) -> str:
+    for msg in reversed(messages):
+        if msg.get("role") == "assistant":
+            content = msg.get("content") or ""
+            return content if isinstance(content, str) else ""
+    return ""
+
+
+def _reward_func(component: str):
+    def reward(completions, environments=None, **_: Any) -> list[float]:
+        if environments is None:
+            raise MedenvError("GRPO rewards need the environments (environment_factory)")
+        return [env._finish(c)[component] for env, c in zip(environments, completions, strict=True)]
+
+    reward.__name__ = component
+    return reward
+
+
+def reward_functions() -> list:
+    """accuracy, format, efficiency (unweighted; weights go to GRPOConfig.reward_weights)."""
+    return [_reward_func(c) for c in COMPONENTS]
+
+
+def prompt_rows(config: GRPOTrainConfig) -> list[dict]:
+    """One row per question: an empty user turn (the env's reset supplies the prompt)."""
+    from medenv.synth.io import read_qa_set
+
+    if config.qa is None:
+        from medenv.synth import default_qa_set
+
+        items = read_qa_set(default_qa_set(source=config.source))
+    else:
+        items = read_qa_set(config.qa)
+    if config.split:
+        chosen = [i for i in items if i.split == config.split]
+        items = chosen or items
+    items = sorted(items, key=lambda i: i.id)[: config.max_questions]
+    if not items:
+        raise MedenvError(f"no questions in {config.qa or 'the default QA set'}")
+    return [{"prompt": [{"role": "user", "content": ""}], "question_id": i.id} for i in items]
+
+
+def _step_callback(clock: StepClock):
+    from transformers import TrainerCallback
+
+    class _Clock(TrainerCallback):
+        def on_step_begin(self, args, state, control, **kwargs):
+            clock.step = int(state.global_step)
+
+    return _Clock()
+
+
+def _reward_log(history: list[dict]) -> list[dict]:
+    rows = []
+    for entry in history:
+        if "reward" not in entry:
+            continue
+        row = {"step": int(entry.get("step", len(rows) + 1)), "reward": float(entry["reward"])}
+        for c in COMPONENTS:
+            for stat in ("mean", "std"):
+                key = f"rewards/{c}/{stat}"
+                if key in entry:
+                    row[f"{c}_{stat}"] = float(entry[key])
+        rows.append(row)
+    return rows
+
+
+def train_grpo(
+    config: GRPOTrainConfig, world: Any = None, qa_items: list | None = None
+) -> GRPOResult:
+    """Run GRPO on ``config.model`` against the env; events go to ``config.db``.
+
+    ``world``/``qa_items``: an already built `World` / QA items (tests, custom graphs);
+    by default the env loads the default world and ``config.qa``.
+    """
+    os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
+    import gymnasium as gym
+    from datasets import Dataset
+    from trl import GRPOConfig, GRPOTrainer
+
+    import medenv.env  # noqa: F401  (registers MedResearch-v0)
+    from training.sft import _bf16, load_model_and_tokenizer, lora_config, peak_memory_mb
+
+    if config.batch_size % config.num_generations:
+        raise MedenvError(
+            f"batch_size ({config.batch_size}) must be a multiple of num_generations "
+            f"({config.num_generations})"
+        )
+    out = Path(config.out)
+    db = Path(config.db) if config.db else out / "events.duckdb"
+    if qa_items is not None:
+        items = sorted(qa_items, key=lambda i: i.id)[: config.max_questions]
+        rows = [{"prompt": [{"role": "user", "content": ""}], "question_id": i.id} for i in items]
+        qa: Any = items
+    else:
+        rows = prompt_rows(config)
+        qa = config.qa
+    clock = StepClock()
+    envs: list[Any] = []
+    weights = {
+        "accuracy": config.reward_accuracy,
+        "format": config.reward_format,
+        "efficiency": config.reward_efficiency,
+    }
+
+    def factory() -> MedResearchTools:
+        env = gym.make(
+            "MedResearch-v0",
+            qa=qa,
+            max_steps=config.env_max_steps,
+            reward_weights=weights,
+            backend=config.backend,
+            source=config.source,
+            db=db,
+            world=world,
+            tags={"agent": "grpo"},
+        )
+        envs.append(env)
+        return MedResearchTools(env, clock)
+
+    model, tokenizer = load_model_and_tokenizer(config.model)
+    args = GRPOConfig(
+        output_dir=str(out),
+        max_steps=config.max_steps,
+        learning_rate=config.learning_rate,
+        per_device_train_batch_size=config.batch_size,
+        gradient_accumulation_steps=config.gradient_accumulation_steps,
+        num_generations=config.num_generations,
+        max_completion_length=config.max_completion_length,
+        max_tool_calling_iterations=config.max_tool_calling_iterations,
+        temperature=config.temperature,
+        beta=config.beta,
+        reward_weights=[weights[c] for c in COMPONENTS],
+        use_vllm=config.use_vllm,
+        vllm_mode="colocate",
+        vllm_gpu_memory_utilization=config.vllm_gpu_memory_utilization,
+        logging_steps=config.logging_steps,
+        save_strategy="no",
+        report_to="none",
+        seed=config.seed,
+        bf16=_bf16(),
+        disable_tqdm=not config.progress,
+    )
+    trainer = GRPOTrainer(
+        model=model,
+        reward_funcs=reward_functions(),
+        args=args,
+        train_dataset=Dataset.from_list(rows),
+        processing_class=tokenizer,
+        peft_config=lora_config(config) if config.lora else None,
+        environment_factory=factory,
+        callbacks=[_step_callback(clock)],
+    )
+    start = time.perf_counter()
+    try:
+        trainer.train()
+    finally:
+        for env in envs:
+            env.close()
+    seconds = time.perf_counter() - start
+    steps = int(trainer.state.global_step)
+    if config.save:
+        trainer.save_model(str(out))
+        tokenizer.save_pretrained(str(out))
+    return GRPOResult(
+        out=str(out),
+        db=str(db),
+        run_ids=sorted({e.unwrapped.run_id for e in envs}),
+        steps=steps,
+        seconds=seconds,
+        seconds_per_step=seconds / max(steps, 1),
+        peak_memory_mb=peak_memory_mb(),
+        rewards=_reward_log(trainer.state.log_history),
+        config_hash=config_hash(config, exclude=("out", "db", "progress")),
+    )

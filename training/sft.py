@@ -1,0 +1,338 @@
+"""Supervised fine-tuning on tool-calling trajectories with TRL's ``SFTTrainer``.
+
+Input rows follow the contract's training data format (``docs/CONTRACTS.md``)::
+
+    {"messages": [...], "tools": [schemas...], "question_id", "specialty", "n_hops"}
+
+read from a folder of ``*.jsonl`` / ``*.parquet`` files or one such file. Loss is on the
+assistant turns only (TRL swaps in the training variant of the Qwen3 template, which has
+``{% generation %}`` markers), LoRA is optional, and the model is any HF causal LM folder
+or ``"tiny"`` (see `training.tiny`). A held-out split (by question id) is evaluated before
+and after training, so every run reports whether the loss on unseen trajectories dropped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from medenv.errors import DataError, MedenvError
+from training.config import config_hash
+
+ROLES = ("system", "user", "assistant", "tool")
+
+
+@dataclass
+class SFTTrainConfig:
+    """Settings of one SFT run; defaults suit a small real model with full fine-tuning."""
+
+    data: str = ""
+    out: str = "out/sft"
+    model: str = "tiny"
+    epochs: float = 1.0
+    max_steps: int = -1  # > 0 overrides epochs
+    learning_rate: float = 2e-5
+    batch_size: int = 4
+    gradient_accumulation_steps: int = 1
+    max_length: int | None = 4096
+    warmup_steps: int = 0
+    weight_decay: float = 0.0
+    assistant_only_loss: bool = True
+    lora: bool = False
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    lora_target_modules: str = "all-linear"
+    eval_fraction: float = 0.1  # share of question ids held out (0 disables evaluation)
+    max_rows: int | None = None
+    seed: int = 0
+    logging_steps: int = 10
+    save: bool = True
+    progress: bool = True
+
+
+class SFTResult(msgspec.Struct, frozen=True):
+    """What one run did and measured."""
+
+    out: str
+    model: str
+    steps: int
+    n_train: int
+    n_eval: int
+    train_loss: float
+    eval_loss_before: float | None
+    eval_loss_after: float | None
+    seconds: float
+    seconds_per_step: float
+    peak_memory_mb: float
+    config_hash: str
+
+
+# --------------------------------------------------------------------------- data
+
+
+def _data_files(path: Path) -> list[Path]:
+    if path.is_file():
+        return [path]
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix in (".jsonl", ".parquet"))
+        if files:
+            return files
+        raise DataError(path, "no .jsonl or .parquet SFT files in this folder")
+    raise DataError(path, "SFT data not found")
+
+
+def _check_row(row: Any, path: Path, line: int | None) -> dict:
+    if not isinstance(row, dict):
+        raise DataError(path, "expected a JSON object per line", line)
+    messages = row.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise DataError(path, "row has no 'messages' list", line)
+    for i, msg in enumerate(messages):
+        if not isinstance(msg, dict) or msg.get("role") not in ROLES:
+            raise DataError(path, f"message {i} has no valid role (one of {ROLES})", line)
+        for call in msg.get("tool_calls") or ():
+            fn = call.get("function") if isinstance(call, dict) else None
+            if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
+                raise DataError(path, f"message {i} has a tool call without function.name", line)
+    if not any(m["role"] == "assistant" for m in messages):
+        raise DataError(path, "row has no assistant turn to learn from", line)
+    tools = row.get("tools", [])
+    if isinstance(tools, str):
+        try:
+            tools = json.loads(tools)
+        except json.JSONDecodeError:
+            raise DataError(path, "'tools' is not valid JSON", line) from None
+    if not isinstance(tools, list):
+        raise DataError(path, "'tools' must be a list of function schemas", line)
+    return {**row, "tools": tools}
+
+
+def load_sft_rows(path: str | Path) -> list[dict]:
+    """Read and validate contract-format SFT rows (``DataError`` names file and line)."""
+    rows: list[dict] = []
+    for file in _data_files(Path(path)):
+        if file.suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            for i, row in enumerate(pq.read_table(file).to_pylist()):
+                rows.append(_check_row(row, file, i + 1))
+            continue
+        with file.open(encoding="utf-8") as fh:
+            for i, text in enumerate(fh, start=1):
+                if not text.strip():
+                    continue
+                try:
+                    row = json.loads(text)
+                except json.JSONDecodeError as exc:
+                    raise DataError(file, f"invalid JSON: {exc.msg}", i) from None
+                rows.append(_check_row(row, file, i))
+    if not rows:
+        raise DataError(path, "no SFT rows")
+    return rows
+
+
+def _arguments_text(arguments: Any) -> str:
+    # Same text the template's `tojson` gives a dict; kept as a string so Arrow does not
+    # merge differently-keyed argument dicts into one struct with null fields.
+    return arguments if isinstance(arguments, str) else json.dumps(arguments, ensure_ascii=False)
+
+
+def normalise_row(row: dict) -> dict:
+    """A row ready for an Arrow dataset: tool-call arguments and tools as JSON strings."""
+    messages = []
+    for msg in row["messages"]:
+        out = {"role": msg["role"], "content": msg.get("content") or ""}
+        if msg.get("name"):
+            out["name"] = msg["name"]
+        if msg.get("tool_calls"):
+            out["tool_calls"] = [
+                {
+                    "type": "function",
+                    "function": {
+                        "name": c["function"]["name"],
+                        "arguments": _arguments_text(c["function"].get("arguments", {})),
+                    },
+                }
+                for c in msg["tool_calls"]
+            ]
+        messages.append(out)
+    tools = row.get("tools") or []
+    return {"messages": messages, "tools": json.dumps(tools, ensure_ascii=False)}
+
+
+def split_rows(rows: list[dict], eval_fraction: float, seed: int = 0) -> tuple[list, list]:
+    """Deterministic split by question id (all rows of a question on one side)."""
+    if eval_fraction <= 0:
+        return rows, []
+
+    def bucket(row: dict, index: int) -> float:
+        key = f"{seed}:{row.get('question_id') or index}"
+        return int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+
+    train, held = [], []
+    for i, row in enumerate(rows):
+        (held if bucket(row, i) < eval_fraction else train).append(row)
+    if not held or not train:  # tiny sets: keep at least one row on each side
+        ordered = sorted(range(len(rows)), key=lambda i: bucket(rows[i], i))
+        n_held = max(1, round(len(rows) * eval_fraction)) if len(rows) > 1 else 0
+        held_idx = set(ordered[:n_held])
+        train = [r for i, r in enumerate(rows) if i not in held_idx]
+        held = [r for i, r in enumerate(rows) if i in held_idx]
+    return train, held
+
+
+def to_dataset(rows: list[dict]):
+    from datasets import Dataset
+
+    return Dataset.from_list([normalise_row(r) for r in rows])
+
+
+# --------------------------------------------------------------------------- training
+
+
+def peak_memory_mb() -> float:
+    """Peak memory of this process: CUDA allocator peak on GPU, else max RSS."""
+    import resource
+
+    import torch
+
+    if torch.cuda.is_available():
+        return torch.cuda.max_memory_allocated() / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def load_model_and_tokenizer(model: str):
+    """Any HF causal-LM folder/id or ``"tiny"`` -> (model, tokenizer), padding on the left."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from training.tiny import resolve_model
+
+    path = resolve_model(model)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        dtype = torch.bfloat16 if torch.cuda.is_available() else torch.float32
+        lm = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+    except OSError as exc:
+        raise MedenvError(f"cannot load model {model!r}: {exc}") from None
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    if tokenizer.chat_template is None:
+        raise MedenvError(f"model {model!r} has no chat template; tool-calling SFT needs one")
+    return lm, tokenizer
+
+
+def lora_config(config: Any):
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=config.lora_r,
+        lora_alpha=config.lora_alpha,
+        lora_dropout=config.lora_dropout,
+        target_modules=config.lora_target_modules,
+        task_type="CAUSAL_LM",
+    )
+
+
+def _bf16() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+
+
+def train_sft(config: SFTTrainConfig, rows: list[dict] | None = None) -> SFTResult:
+    """Fine-tune ``config.model`` on ``config.data`` (or ``rows``); save to ``config.out``."""
+    import os
+
+    os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
+    from trl import SFTConfig, SFTTrainer
+
+    rows = load_sft_rows(config.data) if rows is None else rows
+    if config.max_rows is not None:
+        rows = rows[: config.max_rows]
+    train_rows, eval_rows = split_rows(rows, config.eval_fraction, config.seed)
+    model, tokenizer = load_model_and_tokenizer(config.model)
+    args = SFTConfig(
+        output_dir=config.out,
+        num_train_epochs=config.epochs,
+        max_steps=config.max_steps,
+        learning_rate=config.learning_rate,
+        per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=config.batch_size,
+        gradient_accumulation_steps=config.gradient_accumulation_steps,
+        max_length=config.max_length,
+        warmup_steps=config.warmup_steps,
+        weight_decay=config.weight_decay,
+        assistant_only_loss=config.assistant_only_loss,
+        logging_steps=config.logging_steps,
+        save_strategy="no",
+        eval_strategy="no",
+        report_to="none",
+        seed=config.seed,
+        data_seed=config.seed,
+        bf16=_bf16(),
+        disable_tqdm=not config.progress,
+        dataset_num_proc=None,
+    )
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=to_dataset(train_rows),
+        eval_dataset=to_dataset(eval_rows) if eval_rows else None,
+        processing_class=tokenizer,
+        peft_config=lora_config(config) if config.lora else None,
+    )
+    before = trainer.evaluate()["eval_loss"] if eval_rows else None
+    start = time.perf_counter()
+    output = trainer.train()
+    seconds = time.perf_counter() - start
+    after = trainer.evaluate()["eval_loss"] if eval_rows else None
+    steps = int(trainer.state.global_step)
+    if config.save:
+        trainer.save_model(config.out)
+        tokenizer.save_pretrained(config.out)
+        Path(config.out, "medenv_sft.json").write_text(
+            json.dumps({"config": asdict(config), "eval_loss_before": before, "eval_loss_after": after}, indent=2, default=str)
+        )
+    return SFTResult(
+        out=str(config.out),
+        model=config.model,
+        steps=steps,
+        n_train=len(train_rows),
+        n_eval=len(eval_rows),
+        train_loss=float(output.training_loss),
+        eval_loss_before=before,
+        eval_loss_after=after,
+        seconds=seconds,
+        seconds_per_step=seconds / max(steps, 1),
+        peak_memory_mb=peak_memory_mb(),
+        config_hash=config_hash(config, exclude=("out", "progress", "data")),
+    )
+
+
+def eval_loss(model: str, rows: list[dict], max_length: int | None = 4096, batch_size: int = 4) -> float:
+    """Mean assistant-token loss of ``model`` (folder, id or "tiny") on ``rows``; no training."""
+    import os
+    import tempfile
+
+    os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
+    from trl import SFTConfig, SFTTrainer
+
+    lm, tokenizer = load_model_and_tokenizer(model)
+    with tempfile.TemporaryDirectory() as tmp:
+        args = SFTConfig(
+            output_dir=tmp, per_device_eval_batch_size=batch_size, max_length=max_length,
+            assistant_only_loss=True, report_to="none", bf16=_bf16(), disable_tqdm=True,
+        )  # fmt: skip
+        data = to_dataset(rows)
+        trainer = SFTTrainer(
+            model=lm, args=args, train_dataset=data, eval_dataset=data, processing_class=tokenizer
+        )
+        return float(trainer.evaluate()["eval_loss"])
