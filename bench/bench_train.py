@@ -1,6 +1,7 @@
 """Time per SFT / GRPO step of the tiny model on this machine (pytest-benchmark).
 
-Peak memory and TRL notes are printed in the benchmark's extra_info.
+Data: exported oracle (MTG) trajectories (see tests/test_sft.py); same preprocessing as
+the test fixture. Seconds per step and peak memory go to the benchmark's extra_info.
 """
 
 from __future__ import annotations
@@ -12,24 +13,38 @@ os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
 
 
 def test_sft_step_tiny(benchmark, tmp_path):
-    from tests.test_sft import build_world_and_items, tool_trajectory
-    from training.sft import SFTTrainConfig, train_sft
+    from tests.test_sft import fixture_config, oracle_rows, torch_threads
+    from training.sft import train_sft
 
-    world, items = build_world_and_items(16)
-    rows = [tool_trajectory(world, i) for i in items]
-    cfg = SFTTrainConfig(out=str(tmp_path), max_steps=5, batch_size=4, max_length=1700,
-                         eval_fraction=0.0, save=False, progress=False)  # fmt: skip
-    result = benchmark.pedantic(lambda: train_sft(cfg, rows=rows), rounds=1, iterations=1)
-    benchmark.extra_info.update(seconds_per_step=result.seconds_per_step, peak_memory_mb=result.peak_memory_mb)
+    rows = oracle_rows()
+    cfg = fixture_config(str(tmp_path))
+    cfg.max_steps, cfg.eval_fraction, cfg.save = 10, 0.0, False
+
+    def run():
+        with torch_threads():
+            return train_sft(cfg, rows=rows)
+
+    result = benchmark.pedantic(run, rounds=1, iterations=1)
+    benchmark.extra_info.update(
+        seconds_per_step=result.seconds_per_step, peak_memory_mb=result.peak_memory_mb,
+        batch_size=cfg.batch_size, max_length=cfg.max_length,
+    )  # fmt: skip
+    print(f"\nSFT tiny: {result.seconds_per_step:.2f} s/step, peak RSS {result.peak_memory_mb:.0f} MB")
 
 
 def test_grpo_step_tiny(benchmark, tmp_path):
-    from tests.test_sft import build_world_and_items
+    from tests.test_grpo import GRPO_TEST_CONFIG, grpo_setup
+    from tests.test_sft import torch_threads
     from training.grpo import GRPOTrainConfig, train_grpo
 
-    world, items = build_world_and_items(4)
-    cfg = GRPOTrainConfig(out=str(tmp_path), max_steps=3, num_generations=4, batch_size=4,
-                          max_completion_length=96, max_tool_calling_iterations=2,
-                          save=False, progress=False)  # fmt: skip
-    result = benchmark.pedantic(lambda: train_grpo(cfg, world=world, qa_items=items), rounds=1, iterations=1)
+    world, items, start = grpo_setup()
+    cfg = GRPOTrainConfig(out=str(tmp_path), model=str(start), save=False, progress=False,
+                          **{**GRPO_TEST_CONFIG, "max_steps": 3})  # fmt: skip
+
+    def run():
+        with torch_threads():
+            return train_grpo(cfg, world=world, qa_items=items)
+
+    result = benchmark.pedantic(run, rounds=1, iterations=1)
     benchmark.extra_info.update(seconds_per_step=result.seconds_per_step, peak_memory_mb=result.peak_memory_mb)
+    print(f"\nGRPO tiny: {result.seconds_per_step:.2f} s/step, peak RSS {result.peak_memory_mb:.0f} MB")

@@ -9,6 +9,9 @@
   is logged; it never raises. ``answer`` terminates; ``max_steps`` actions truncate.
 - Reward: 0.0 until the episode ends, then `medenv.reward.compute_reward`; components and
   ``evidence_recall`` are in ``info`` (evidence recall is also updated on every step).
+- ``finish()`` ends an open episode early as truncated and returns ``(reward, info)``
+  (reward and events as for truncation at ``max_steps``): for trainers whose rollout
+  stops before an answer. ``env.unwrapped.episode_id`` is the logged episode id.
 - ``info`` has the same keys and value types on every call: `INFO_KEYS`.
 - Every event goes to the `EventStore` at ``db`` (None disables logging).
 
@@ -224,6 +227,7 @@ class MedResearchEnv(gym.Env[str, str]):
         self._retrieved: list[str] = []
         self._prediction: str | None = None
         self._last_components = None
+        self._last_total = 0.0  # the reward of the ended episode (`finish` returns it again)
         self._recall = 0.0
 
     # -- gymnasium API ----------------------------------------------------------------------
@@ -370,7 +374,7 @@ class MedResearchEnv(gym.Env[str, str]):
         truncated = not terminated and self._steps >= self.max_steps
         reward = 0.0
         if terminated or truncated:
-            reward = self._end_episode(terminated, truncated, reward=True)
+            reward = self._last_total = self._end_episode(terminated, truncated, reward=True)
         elif self.store is not None:
             self.store.commit()
         return (
@@ -380,6 +384,24 @@ class MedResearchEnv(gym.Env[str, str]):
             truncated,
             self._info(error.kind if error else "", tool),
         )
+
+    def finish(self) -> tuple[float, dict[str, Any]]:
+        """End the open episode now, as truncated (e.g. a trainer's rollout ran out of
+        tokens or turns before an ``answer``), and assign its reward.
+
+        Logs ``reward_assigned`` (the components `compute_reward` gives the episode as it
+        stands: no prediction unless one was submitted) and ``episode_ended`` with
+        ``truncated=True``, exactly as truncation at ``max_steps`` does, and returns
+        ``(reward, info)`` (``info`` as from `step`, components filled in). When the episode
+        has already ended (terminated or truncated by `step`, or finished before), nothing is
+        logged and the final ``(reward, info)`` are returned again. Raises `MedenvError`
+        before the first `reset`.
+        """
+        if self.item is None:
+            raise MedenvError("call reset() before finish() (no episode has started)")
+        if self._open:
+            self._last_total = self._end_episode(terminated=False, truncated=True, reward=True)
+        return self._last_total, self._info("", "")
 
     def _end_episode(self, terminated: bool, truncated: bool, reward: bool) -> float:
         total = 0.0

@@ -26,8 +26,7 @@ from pathlib import Path
 import msgspec
 
 from medenv.errors import MedenvError
-from medenv.events import schema
-from medenv.events.schema import Payload
+from medenv.events.schema import JudgeVerdict  # the ``judge_verdict`` payload (re-exported)
 
 Generate = Callable[[list[dict]], str]
 
@@ -48,37 +47,6 @@ PROMPT_HASH = hashlib.sha256((JUDGE_SYSTEM + "\n" + JUDGE_USER).encode()).hexdig
 
 _VERDICT = re.compile(r"\b(INCORRECT|CORRECT)\b", re.IGNORECASE)
 _THINK = re.compile(r"<think>.*?</think>", re.DOTALL)
-
-
-class JudgeVerdict(Payload, frozen=True, kw_only=True):
-    """One judgement of one episode's answer: the ``judge_verdict`` event payload.
-
-    ``run_id``/``episode_id`` name the judged episode (the event itself belongs to the
-    judge pass's own run, as a run-level event).
-    """
-
-    run_id: str
-    episode_id: str
-    question_id: str
-    prediction: str
-    gold: str
-    model: str
-    prompt_hash: str
-    key: str
-    correct: bool
-    raw: str
-    cached: bool = False
-
-
-def _register_event_type() -> None:
-    """Make ``judge_verdict`` a known event type (no-op once `events.schema` declares it)."""
-    schema.TYPE_NAMES.setdefault(JudgeVerdict, "judge_verdict")
-    if "judge_verdict" not in schema.EVENT_TYPES:
-        schema.EVENT_TYPES["judge_verdict"] = JudgeVerdict
-        schema._DECODERS["judge_verdict"] = msgspec.json.Decoder(JudgeVerdict)
-
-
-_register_event_type()
 
 
 class JudgeSummary(msgspec.Struct, frozen=True):

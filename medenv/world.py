@@ -18,7 +18,8 @@ from medenv.kg.graph import KnowledgeGraph
 
 
 class World:
-    """Everything a tool call can see. Immutable once built."""
+    """Everything a tool call can see. Immutable once built; `copy.copy` and
+    `copy.deepcopy` return the world itself."""
 
     def __init__(
         self,
@@ -78,6 +79,15 @@ class World:
         """A world over ``kg`` (no corpus cache; indexes cached on disk by content)."""
         corpus = build_corpus(kg, seed=seed, external=external, progress=progress)
         return cls.from_corpus(kg, corpus, backend, progress=progress)
+
+    def __copy__(self) -> World:
+        return self
+
+    def __deepcopy__(self, memo: dict) -> World:
+        """A world is immutable and large: copies share it. This lets ``gym.make(...,
+        world=w)`` work where gymnasium deep-copies the kwargs (``env.spec.make``,
+        ``check_env``, vector envs)."""
+        return self
 
     def __repr__(self) -> str:
         return (

@@ -307,3 +307,80 @@ def test_record_episode_statistics(make_env, world):
     assert (
         terminated and info["episode"]["r"] == pytest.approx(reward) and info["episode"]["l"] == 3
     )
+
+
+def _episode_events(path, episode_id):
+    con = connect(path)
+    try:
+        return con.execute(
+            "SELECT type, payload FROM events WHERE episode_id = ? ORDER BY seq", [episode_id]
+        ).fetchall()
+    finally:
+        con.close()
+
+
+def test_finish_ends_an_open_episode_as_truncated_and_logs_its_reward(make_env, world):
+    env = make_env(tags={"agent": "trainer"})
+    with pytest.raises(MedenvError, match="reset"):
+        env.unwrapped.finish()
+    _, first = env.reset(seed=0, options={"question_id": "inh-002"})
+    item = env.unwrapped.item
+    env.step(scripted_actions(world, item)[0])  # one search
+    env.step("no call here")  # one format error
+    reward, info = env.unwrapped.finish()
+    assert tuple(info) == INFO_KEYS and {k: type(v) for k, v in info.items()} == {
+        k: type(v) for k, v in first.items()
+    }
+    # no answer: accuracy, format and efficiency are 0 (medenv.reward), recall is real
+    assert reward == 0.0 and info["step"] == 2 and info["budget"] == 10
+    assert info["evidence_recall"] == 1.0 and not info["correct"]
+    with pytest.raises(MedenvError, match="reset"):
+        env.step("<answer>late</answer>")
+    again = env.unwrapped.finish()  # idempotent: nothing more is logged
+    assert again == (reward, info)
+    episode_id = env.unwrapped.episode_id
+    env.close()
+    rows = _episode_events(env.unwrapped.store_path, episode_id)
+    types = [t for t, _ in rows]
+    assert types[-2:] == ["reward_assigned", "episode_ended"]
+    assert types.count("reward_assigned") == 1 and types.count("episode_ended") == 1
+    ended = msgspec.json.decode(rows[-1][1])
+    assert (ended["steps"], ended["terminated"], ended["truncated"]) == (2, False, True)
+    assert (ended["n_tool_calls"], ended["n_format_errors"]) == (1, 1)
+    con = connect(env.unwrapped.store_path)
+    row = con.execute(
+        "SELECT truncated, terminated, reward, n_tool_calls, n_format_errors, evidence_recall "
+        "FROM episodes WHERE episode_id = ?",
+        [episode_id],
+    ).fetchone()
+    assert row == (True, False, 0.0, 1, 1, 1.0)
+
+
+def test_finish_after_the_answer_returns_the_final_reward(make_env, world):
+    env = make_env(db=None)
+    env.reset(seed=0, options={"question_id": "inh-004"})
+    for action in scripted_actions(world, env.unwrapped.item):
+        _, last, terminated, _, last_info = env.step(action)
+    assert terminated
+    reward, info = env.unwrapped.finish()
+    assert reward == last == pytest.approx(1.4) and info["tool"] == "" and info["error"] == ""
+    assert {**info, "tool": "answer"} == last_info
+
+
+def test_gym_make_with_a_world_object_deep_copies_it_as_itself(items, world):
+    import copy
+
+    from gymnasium.utils.env_checker import check_env
+
+    assert copy.deepcopy(world) is world and copy.copy(world) is world
+    env = gym.make("MedResearch-v0", qa=items, db=None, world=world)
+    assert env.spec.kwargs["world"] is world
+    remade = env.spec.make()  # gymnasium deep-copies the spec's kwargs here
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        check_env(remade.unwrapped)
+    assert [str(w.message) for w in caught] == []
+    obs, _ = remade.reset(seed=3)
+    assert remade.unwrapped.world is world and "Question:" in obs
+    env.close()
+    remade.close()

@@ -188,10 +188,58 @@ def test_schema_version_and_unknown_types():
     payload = msgspec.json.encode({"v": 99, "step": 0, "answer": "x"})
     with pytest.raises(MedenvError, match="schema version 99"):
         ev.decode_payload("answer_submitted", payload)
-    with pytest.raises(MedenvError, match="unknown event type"):
-        ev.decode_payload("nope", b"{}")
+    with pytest.raises(MedenvError, match="bad answer_submitted payload"):
+        ev.decode_payload("answer_submitted", b'{"v": 1, "step": "two"}')
     ok = ev.decode_payload("answer_submitted", b'{"v": 1, "step": 2, "answer": "x"}')
     assert ok == ev.AnswerSubmitted(step=2, answer="x")
+    # undeclared types decode to a generic payload (readers keep working), never raise
+    other = ev.decode_payload("nope", b'{"v": 3, "note": "hi", "n": [1, 2]}')
+    assert other == ev.UnknownPayload(type="nope", data={"v": 3, "note": "hi", "n": [1, 2]}, v=3)
+    assert ev.decode_payload("nope", b"{}") == ev.UnknownPayload(type="nope", data={})
+    with pytest.raises(MedenvError, match="bad nope payload"):
+        ev.decode_payload("nope", b"[1, 2]")
+
+
+def test_judge_verdict_is_a_declared_event_type(tmp_path):
+    import medenv.judge
+
+    assert ev.EVENT_TYPES["judge_verdict"] is ev.JudgeVerdict is medenv.judge.JudgeVerdict
+    assert ev.TYPE_NAMES[ev.JudgeVerdict] == "judge_verdict"
+    verdict = ev.JudgeVerdict(
+        run_id="r1", episode_id="e1", question_id="q", prediction="p", gold="g", model="m",
+        prompt_hash="h", key="k", correct=True, raw="CORRECT",
+    )  # fmt: skip
+    path = tmp_path / "ev.duckdb"
+    with EventStore(path, run_id="judge-1", durability="episode") as store:
+        store.emit(verdict)
+        store.end_episode(None)
+    con = connect(path)
+    (payload,) = con.execute("SELECT payload FROM events WHERE type = 'judge_verdict'").fetchone()
+    assert ev.decode_payload("judge_verdict", payload) == verdict
+
+
+def test_read_episode_with_other_event_types_in_the_store(tmp_path):
+    import duckdb
+
+    path = tmp_path / "ev.duckdb"
+    with EventStore(path, run_id="r1") as store:
+        store.emit(ev.RunStarted(config={"max_steps": 3}, kg_source="hpo", kg_version="v",
+                                 corpus_hash="c", parser_version="1.0",
+                                 reward_weights={"accuracy": 1.0}, seed=7))  # fmt: skip
+        _episode(store, "e1", steps=1)
+    con = duckdb.connect(str(path))  # another tool (or a newer medenv) adds its own event
+    con.execute(
+        "INSERT INTO events VALUES ('r1', 'e1', 99, now()::TIMESTAMP, 'agent_note', ?)",
+        ['{"v": 2, "text": "thinking out loud"}'],
+    )
+    con.close()
+    events = read_episode(path, "e1")
+    assert events[-1].type == "agent_note" and events[-1].seq == 99
+    assert events[-1].payload == ev.UnknownPayload(
+        type="agent_note", data={"v": 2, "text": "thinking out loud"}, v=2
+    )
+    assert [e.type for e in events[:2]] == ["run_started", "episode_started"]
+    assert sum(e.type == "episode_ended" for e in events) == 1
 
 
 KILLED_RUN = textwrap.dedent(

@@ -1,8 +1,8 @@
 """GRPO with TRL's environment_factory against the real MedResearch-v0 env (CPU, tiny model).
 
-The policy starts from the SFT fixture of test_sft (cached under $MEDENV_HOME), so it emits
-tool calls and answers; rollouts run in the real env over the real world, logged to a real
-DuckDB event store.
+The policy starts from the SFT fixture of test_sft (the tiny model trained on exported
+oracle trajectories, cached under $MEDENV_HOME), so it emits tool calls and answers;
+rollouts run in the real env over the real world, logged to a real DuckDB event store.
 """
 
 from __future__ import annotations
@@ -11,32 +11,40 @@ import os
 
 import pytest
 
-from tests.test_sft import build_world_and_items, tool_trajectory, trained_fixture
+from tests.test_sft import FIXTURE_CONFIG, oracle_rows, torch_threads, trained_fixture
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
 
+GRPO_TEST_CONFIG = dict(max_steps=2, num_generations=4, batch_size=4, max_completion_length=768,
+                        max_tool_calling_iterations=5, temperature=1.0, learning_rate=1e-4,
+                        max_tool_chars=FIXTURE_CONFIG["max_tool_chars"], seed=0)  # fmt: skip
+
+
+def grpo_setup():
+    """(world, 4 held-out QA items, SFT-trained start model)."""
+    from medenv.synth import default_qa_set
+    from medenv.synth.io import read_qa_set
+    from medenv.world import load_world
+    from training.sft import split_rows
+
+    rows = oracle_rows()
+    start = trained_fixture(rows)
+    _, held = split_rows(rows, FIXTURE_CONFIG["eval_fraction"], seed=0)
+    ids = sorted(r["question_id"] for r in held)[:4]
+    items = [i for i in read_qa_set(default_qa_set(progress=False)) if i.id in ids]
+    return load_world(progress=False), items, start
+
 
 @pytest.fixture(scope="module")
 def grpo_run(tmp_path_factory):
-    import torch
-
     from training.grpo import GRPOTrainConfig, train_grpo
 
-    world, items = build_world_and_items()
-    start = trained_fixture([tool_trajectory(world, item) for item in items])
+    world, items, start = grpo_setup()
     out = tmp_path_factory.mktemp("grpo")
-    config = GRPOTrainConfig(
-        out=str(out), model=str(start), max_steps=2, num_generations=4, batch_size=4,
-        max_completion_length=96, max_tool_calling_iterations=2, learning_rate=1e-4,
-        progress=False, seed=0,
-    )  # fmt: skip
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        result = train_grpo(config, world=world, qa_items=items[:4])
-    finally:
-        torch.set_num_threads(old)
+    config = GRPOTrainConfig(out=str(out), model=str(start), progress=False, **GRPO_TEST_CONFIG)
+    with torch_threads():
+        result = train_grpo(config, world=world, qa_items=items)
     return config, start, result
 
 
@@ -83,12 +91,8 @@ def test_grpo_with_vllm_colocate(tmp_path):
     pytest.importorskip("vllm")
     from training.grpo import GRPOTrainConfig, train_grpo
 
-    world, items = build_world_and_items()
-    start = trained_fixture([tool_trajectory(world, item) for item in items])
-    config = GRPOTrainConfig(
-        out=str(tmp_path), model=str(start), max_steps=2, num_generations=4, batch_size=4,
-        max_completion_length=96, max_tool_calling_iterations=2, learning_rate=1e-4,
-        use_vllm=True, progress=False,
-    )  # fmt: skip
-    result = train_grpo(config, world=world, qa_items=items[:4])
+    world, items, start = grpo_setup()
+    config = GRPOTrainConfig(out=str(tmp_path), model=str(start), use_vllm=True, progress=False,
+                             **GRPO_TEST_CONFIG)  # fmt: skip
+    result = train_grpo(config, world=world, qa_items=items)
     assert result.steps == 2 and result.rewards

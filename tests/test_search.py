@@ -170,3 +170,50 @@ def test_unknown_backend_is_a_clear_error(slice_corpus):
 
     with pytest.raises(MedenvError, match="unknown search backend 'lucene'"):
         open_index(slice_corpus.medical, "lucene")
+
+
+def _reference_tokens(text: str) -> list[str]:
+    """The tokenizer's contract written out plainly (no memo)."""
+    import re
+
+    out = []
+    for word in re.findall(r"[^\W_]+", text.lower()):
+        if len(word.encode("utf-8")) >= 40:
+            continue
+        if len(word) > 4 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+            word = word[:-1]
+        out.append(word)
+    return out
+
+
+def _reference_snippet_part(text: str, query: str) -> str:
+    from medenv.corpus import text as T
+
+    parts, terms = T.passages(text), set(T.query_terms(query))
+    hits = [len(terms.intersection(_reference_tokens(p))) for p in parts]
+    return parts[hits.index(max(hits))] if parts else ""
+
+
+def test_memoised_analysis_matches_the_plain_definitions(slice_corpus, monkeypatch):
+    """Term memo, per-page passage memo and once-per-search query analysis change no result
+    (also when the memos are cleared or evicted mid-way)."""
+    from medenv.corpus import text as T
+
+    docs = sorted(slice_corpus.medical + slice_corpus.web, key=lambda d: d.id)[::7]
+    odd = "Seizures, status bus; αβ-Synucleins ÄÖs " + "x" * 45 + " " + "é" * 20 + " a_b 日本語"
+    monkeypatch.setattr(T, "_TERMS_MAX", 50)  # force the term memo to clear repeatedly
+    queries = ["gene", "mode of inheritance", "Seizures status", "the of", "αβ synuclein"]
+    for d in docs:
+        for text in (d.text, odd):
+            assert T.tokens(text) == _reference_tokens(text)
+        parts = T.passages(d.text)
+        assert T.analysed_passages(d.text).parts == parts
+        for q in queries:
+            assert T.rank_passages(parts, q, text=d.text) == T.rank_passages(list(parts), q)
+            snip = T.snippet(d.text, q, max_chars=10_000)
+            assert snip == _reference_snippet_part(d.text, q)
+            assert T.snippet_for_terms(d.text, T.query_terms(q)) == T.snippet(d.text, q)
+    before = [T.snippet(d.text, "gene disease") for d in docs]
+    T.analysed_passages.cache_clear()
+    assert [T.snippet(d.text, "gene disease") for d in docs] == before
+    assert T.analysed_passages.cache_info().maxsize == T.PASSAGE_CACHE_SIZE  # bounded

@@ -1,17 +1,20 @@
-"""SFT with TRL on real tool trajectories, with the offline tiny model.
+"""SFT with TRL on real MTG trajectories, with the offline tiny model.
 
-Trajectories are built from real components: questions synthesised from the real HPO graph
-(KISA), each chain entity looked up with the real ``medical_search`` tool over the real
-world, then the answer (the masked-trajectory-guidance shape, MTG). The trained tiny model
-is cached under ``$MEDENV_HOME/models/sft-fixture-<hash>`` keyed by data + config.
+The data is the real pipeline's: the masked-trajectory-guidance oracle (`agents.oracle`)
+answers questions of the default QA set in the real env over the real world, the episodes
+go to a real DuckDB event store, and `training.export` turns them into SFT rows. The
+trained tiny model is cached under ``$MEDENV_HOME/models/sft-fixture-<hash>`` keyed by the
+rows, the config and the base model, so only a cold cache pays for training.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -19,74 +22,62 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
 
-N_QUESTIONS = 48
-FIXTURE_CONFIG = dict(max_steps=120, learning_rate=1e-2, batch_size=4, warmup_steps=5,
-                      max_length=1700, eval_fraction=0.15, logging_steps=1000, seed=0)  # fmt: skip
+N_EPISODES = 100
+# Short rows make the tiny model cheap to train: tool observations cut to 150 characters,
+# tools described once (in the env's prompt, not again in the template), no system turn
+# (GRPO prompts have none). `prompt_for` applies the same preprocessing at inference.
+FIXTURE_CONFIG = dict(max_steps=80, learning_rate=5e-3, batch_size=4, warmup_steps=5,
+                      max_length=1024, max_tool_chars=150, template_tools=False,
+                      keep_system=False, eval_fraction=0.15, logging_steps=1000, seed=0)  # fmt: skip
+THREADS = 2
 
 
-def _threads():
-    import torch
+@functools.lru_cache(maxsize=1)
+def oracle_export() -> Path:
+    """Roll the oracle out on ``N_EPISODES`` questions into a fresh store; export it (once)."""
+    from agents.rollout import rollout
+    from training.export import export
 
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)  # the test machine is shared; one thread is fastest there
-    return old
-
-
-def build_world_and_items(n: int = N_QUESTIONS):
-    from medenv.synth.config import SynthConfig
-    from medenv.synth.pipeline import synthesize
-    from medenv.world import load_world
-
-    world = load_world(progress=False)
-    items = synthesize(world.kg, SynthConfig(n=n, seed=0), world=world, progress=False).items
-    return world, sorted(items, key=lambda i: i.id)
+    tmp = Path(tempfile.mkdtemp(prefix="medenv-sft-"))
+    rollout("oracle", qa=None, episodes=N_EPISODES, db=tmp / "oracle.duckdb", seed=0, progress=False)
+    export(tmp / "oracle.duckdb", tmp / "export", ["sft", "rl"], hf=False)
+    return tmp / "export"
 
 
-def tool_trajectory(world, item) -> dict:
-    """One MTG trajectory: search each chain entity with the real tool, then answer."""
-    from medenv.env import render_prompt
-    from medenv.tools.registry import execute, tool_schemas
+def oracle_rows() -> list[dict]:
+    from training.sft import load_sft_rows
 
-    schemas = tool_schemas()
-    messages = [{"role": "user", "content": render_prompt(item.question, schemas, 12)}]
-    for node_id in item.chain[:-1]:
-        name = world.kg.node(node_id).name
-        result = execute(world, "medical_search", {"query": name})
-        messages.append(
-            {
-                "role": "assistant",
-                "content": f"<think>\nI need facts about {name}.\n</think>",
-                "tool_calls": [
-                    {"type": "function", "function": {"name": "medical_search", "arguments": {"query": name}}}
-                ],
-            }
-        )
-        messages.append({"role": "tool", "name": "medical_search", "content": result.text})
-    messages.append(
-        {
-            "role": "assistant",
-            "content": f"<think>\nThe chain resolves to {item.answer}.\n</think>\n<answer>{item.answer}</answer>",
-        }
-    )
-    return {
-        "messages": messages,
-        "tools": schemas,
-        "question_id": item.id,
-        "specialty": item.specialty,
-        "n_hops": item.n_hops,
-    }
+    return load_sft_rows(oracle_export() / "sft.jsonl")
 
 
-@pytest.fixture(scope="session")
-def sft_rows():
-    world, items = build_world_and_items()
-    return [tool_trajectory(world, item) for item in items]
+def fixture_config(out: str = ""):
+    from training.sft import SFTTrainConfig
+
+    return SFTTrainConfig(out=out, model="tiny", progress=False, **FIXTURE_CONFIG)
+
+
+class torch_threads:
+    """Run a block with ``n`` torch threads (the test machine has 2 shared cores)."""
+
+    def __init__(self, n: int = THREADS) -> None:
+        self.n = n
+
+    def __enter__(self):
+        import torch
+
+        self.old = torch.get_num_threads()
+        torch.set_num_threads(self.n)
+
+    def __exit__(self, *exc):
+        import torch
+
+        torch.set_num_threads(self.old)
 
 
 def trained_fixture(rows: list[dict]) -> Path:
-    """Train (once, cached by data + config) the tiny model on ``rows``."""
+    """Train (once, cached by data + config + base model) the tiny model on ``rows``."""
     from medenv.paths import medenv_home
-    from training.sft import SFTTrainConfig, train_sft
+    from training.sft import train_sft
     from training.tiny import tiny_model_path
 
     key = hashlib.sha256(
@@ -95,17 +86,20 @@ def trained_fixture(rows: list[dict]) -> Path:
     out = medenv_home() / "models" / f"sft-fixture-{key}"
     if (out / "medenv_sft.json").exists():
         return out
-    tmp = out.with_name(out.name + ".tmp")
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
-    old = _threads()
+    with torch_threads():
+        train_sft(fixture_config(str(tmp)), rows=rows)
     try:
-        train_sft(SFTTrainConfig(out=str(tmp), model="tiny", progress=False, **FIXTURE_CONFIG), rows=rows)
-    finally:
-        import torch
-
-        torch.set_num_threads(old)
-    tmp.rename(out)
+        tmp.rename(out)
+    except OSError:  # trained concurrently by another process: keep theirs
+        shutil.rmtree(tmp, ignore_errors=True)
     return out
+
+
+@pytest.fixture(scope="session")
+def sft_rows():
+    return oracle_rows()
 
 
 @pytest.fixture(scope="session")
@@ -113,17 +107,40 @@ def trained(sft_rows) -> Path:
     return trained_fixture(sft_rows)
 
 
-def test_rows_are_contract_format_and_load(sft_rows, tmp_path):
-    from training.sft import load_sft_rows, split_rows
+def test_exported_rows_are_contract_format_and_split_by_question(sft_rows):
+    from training.sft import split_rows
 
-    path = tmp_path / "sft.jsonl"
-    path.write_text("".join(json.dumps(r) + "\n" for r in sft_rows))
-    loaded = load_sft_rows(tmp_path)
-    assert loaded == sft_rows
-    train, held = split_rows(loaded, 0.15, seed=0)
+    assert len(sft_rows) >= N_EPISODES * 0.9  # the oracle answers ~99% correctly
+    for row in sft_rows:
+        roles = [m["role"] for m in row["messages"]]
+        assert roles[:2] == ["system", "user"] and roles[-1] == "assistant"
+        assert "<answer>" in row["messages"][-1]["content"]
+        assert any(m.get("tool_calls") for m in row["messages"])
+        assert {t["function"]["name"] for t in row["tools"]} >= {"medical_search", "browse"}
+    train, held = split_rows(sft_rows, 0.15, seed=0)
     assert held and train
     assert not {r["question_id"] for r in train} & {r["question_id"] for r in held}
-    assert split_rows(loaded, 0.15, seed=0) == (train, held)  # deterministic
+    assert split_rows(sft_rows, 0.15, seed=0) == (train, held)  # deterministic
+
+
+def test_preprocessing_cuts_observations_only(sft_rows):
+    from training.sft import prepare_row, prompt_for
+
+    cfg = fixture_config()
+    row = max(sft_rows, key=lambda r: sum(len(m.get("content") or "") for m in r["messages"]))
+    prepared = prepare_row(row, cfg)
+    assert prepared["tools"] == [] and prepared["messages"][0]["role"] == "user"
+    kept = [m for m in row["messages"] if m["role"] != "system"]
+    assert len(prepared["messages"]) == len(kept)
+    for before, after in zip(kept, prepared["messages"], strict=True):
+        if before["role"] == "tool":
+            assert len(after["content"]) <= cfg.max_tool_chars + len("\n[...cut]")
+            assert before["content"].startswith(after["content"].removesuffix("\n[...cut]"))
+        else:
+            assert after == before  # assistant turns (the loss) are never changed
+    assert any(len(m["content"]) > cfg.max_tool_chars for m in kept if m["role"] == "tool")
+    messages, tools = prompt_for(row, cfg)
+    assert [m["role"] for m in messages] == ["user"] and tools is None
 
 
 def test_bad_rows_name_file_and_line(tmp_path):
@@ -145,14 +162,10 @@ def test_sft_lowers_heldout_loss(sft_rows, trained):
     from training.tiny import tiny_model_path
 
     _, held = split_rows(sft_rows, FIXTURE_CONFIG["eval_fraction"], seed=0)
-    old = _threads()
-    try:
-        before = eval_loss(str(tiny_model_path()), held, max_length=FIXTURE_CONFIG["max_length"])
-        after = eval_loss(str(trained), held, max_length=FIXTURE_CONFIG["max_length"])
-    finally:
-        import torch
-
-        torch.set_num_threads(old)
+    cfg = fixture_config()
+    with torch_threads():
+        before = eval_loss(str(tiny_model_path()), held, config=cfg)
+        after = eval_loss(str(trained), held, config=cfg)
     assert after < before - 1.0, (before, after)
 
 
@@ -161,23 +174,25 @@ def test_trained_model_emits_parseable_tool_calls(sft_rows, trained):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from medenv.tools.parsing import parse_action
-    from training.sft import split_rows
+    from training.sft import prompt_for, split_rows
 
     _, held = split_rows(sft_rows, FIXTURE_CONFIG["eval_fraction"], seed=0)
+    cfg = fixture_config()
     tok = AutoTokenizer.from_pretrained(trained)
     model = AutoModelForCausalLM.from_pretrained(trained)
-    ok = 0
-    for row in held:
-        enc = tok.apply_chat_template(
-            row["messages"][:1], tools=row["tools"], add_generation_prompt=True,
-            return_tensors="pt", return_dict=True,
-        )  # fmt: skip
-        with torch.no_grad():
-            out = model.generate(**enc, max_new_tokens=64, do_sample=False)
-        text = tok.decode(out[0, enc["input_ids"].shape[1] :], skip_special_tokens=True)
-        parsed = parse_action(text)
-        ok += parsed.error is None and len(parsed.calls) == 1
-    assert ok >= len(held) / 2, f"{ok}/{len(held)} held-out prompts gave a valid tool call"
+    ok, texts = 0, []
+    with torch_threads(), torch.no_grad():
+        for row in held:
+            messages, tools = prompt_for(row, cfg)
+            enc = tok.apply_chat_template(
+                messages, tools=tools, add_generation_prompt=True, return_tensors="pt", return_dict=True
+            )
+            out = model.generate(**enc, max_new_tokens=256, do_sample=False)
+            text = tok.decode(out[0, enc["input_ids"].shape[1] :], skip_special_tokens=True)
+            parsed = parse_action(text)
+            ok += parsed.error is None and len(parsed.calls) == 1
+            texts.append(text)
+    assert ok >= len(held) / 2, f"{ok}/{len(held)} held-out prompts gave a valid tool call: {texts[:3]}"
 
 
 def test_config_yaml_checks_keys(tmp_path):
@@ -186,9 +201,9 @@ def test_config_yaml_checks_keys(tmp_path):
     from training.sft import SFTTrainConfig
 
     path = tmp_path / "sft.yaml"
-    path.write_text("learning_rate: 0.001\nlora: true\n")
+    path.write_text("learning_rate: 0.001\nlora: true\nmax_tool_chars: 200\n")
     cfg = load_config(SFTTrainConfig, path, max_steps=5, model=None)
-    assert (cfg.learning_rate, cfg.lora, cfg.max_steps, cfg.model) == (0.001, True, 5, "tiny")
+    assert (cfg.learning_rate, cfg.lora, cfg.max_steps, cfg.model, cfg.max_tool_chars) == (0.001, True, 5, "tiny", 200)
     path.write_text("learning_rat: 0.001\n")
     with pytest.raises(DataError, match="unknown config keys"):
         load_config(SFTTrainConfig, path)

@@ -18,7 +18,9 @@ from medenv.synth import (
     synthesize,
     write_qa_set,
 )
+from medenv.synth.config import hop_weights_of
 from medenv.synth.labels import chain_digest, split_of
+from medenv.synth.pipeline import target_hops
 
 N = 150
 
@@ -102,11 +104,52 @@ def test_targets_mean_hops_and_specialty_spread(items):
 def test_hops_bounds_and_rare_seeds(kg, items, result):
     assert all(2 <= i.n_hops <= 4 for i in items)
     drops = result.manifest["drops"]
-    assert set(drops) <= {"no_chain", "ambiguous", "leak", "duplicate", "specialty", "unanswerable"}
+    assert set(drops) <= {
+        "no_chain",
+        "ambiguous",
+        "leak",
+        "duplicate",
+        "no_specialty",
+        "specialty",
+        "unanswerable",
+    }
     assert result.manifest["counts"]["seeds_tried"] == N + sum(drops.values())
     # the rare tail dominates: most seeds are low-degree entities
     degrees = sorted(kg.degree(i.chain[0]) for i in items)
     assert degrees[len(degrees) // 2] <= 10
+
+
+def test_default_config_spreads_hop_lengths(items, result):
+    counts = {n: sum(1 for i in items if i.n_hops == n) for n in (2, 3, 4)}
+    assert sum(1 for c in counts.values() if c >= 0.15 * len(items)) >= 2, counts
+    assert sum(i.n_hops for i in items) / len(items) >= 3
+    # each item is the longest chain up to its seed's drawn target, never longer
+    lengths, weights = hop_weights_of(SynthConfig())
+    for item in items:
+        assert item.n_hops <= target_hops(0, item.chain[0], lengths, weights)
+    targets = result.manifest["search"]["target_hops"]
+    assert sum(targets.values()) == result.manifest["counts"]["seeds_tried"]
+    assert 0 < targets["2"] < min(targets["3"], targets["4"])  # default favours longer chains
+
+
+def test_target_hops_is_seeded_and_follows_the_weights():
+    lengths, weights = hop_weights_of(SynthConfig())
+    assert (lengths, weights) == ((2, 3, 4), (1.0, 2.0, 3.0))
+    ids = [f"HP:{k:07d}" for k in range(3000)]
+    drawn = [target_hops(0, i, lengths, weights) for i in ids]
+    assert drawn == [target_hops(0, i, lengths, weights) for i in ids]
+    assert drawn != [target_hops(1, i, lengths, weights) for i in ids]
+    for n, w in zip(lengths, weights, strict=True):
+        assert drawn.count(n) / len(drawn) == pytest.approx(w / sum(weights), abs=0.04)
+    assert {target_hops(0, i, lengths, (0.0, 1.0, 0.0)) for i in ids[:50]} == {3}
+
+
+def test_hop_weights_steer_chain_lengths(kg):
+    short = synthesize(kg, SynthConfig(n=20, seed=0, hop_weights=(1, 0, 0)), progress=False)
+    assert {i.n_hops for i in short.items} == {2}
+    long = synthesize(kg, SynthConfig(n=20, seed=0, hop_weights=(0, 0, 1)), progress=False)
+    assert sum(i.n_hops == 4 for i in long.items) >= 16
+    assert long.manifest["search"]["target_hops"] == {"4": long.manifest["counts"]["seeds_tried"]}
 
 
 def test_same_seed_gives_identical_files_and_a_prefix_for_smaller_n(kg, result, tmp_path):
@@ -149,6 +192,12 @@ def test_bad_arguments_give_clear_errors(kg):
         synthesize(kg, SynthConfig(n=5, specialties=("cardio",)), progress=False)
     with pytest.raises(MedenvError, match="more than this KG supports"):
         synthesize(kg, SynthConfig(n=10_000_000), progress=False)
+    with pytest.raises(MedenvError, match=r"one weight per length 2\.\.4 \(3\), got 2"):
+        synthesize(kg, SynthConfig(n=5, hop_weights=(1, 2)), progress=False)
+    with pytest.raises(MedenvError, match="hop-weights must be non-negative"):
+        synthesize(kg, SynthConfig(n=5, hop_weights=(1, -1, 1)), progress=False)
+    with pytest.raises(MedenvError, match="hop-weights must be non-negative"):
+        synthesize(kg, SynthConfig(n=5, hop_weights=(0, 0, 0)), progress=False)
 
 
 def test_write_and_read_round_trip(result, tmp_path):

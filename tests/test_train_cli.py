@@ -1,24 +1,23 @@
-"""`medenv train sft` end to end on exported-format rows (a couple of real steps)."""
+"""`medenv train sft` end to end on a real export folder (a couple of real steps)."""
 
 from __future__ import annotations
 
-import json
 import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
-def test_train_sft_cli(tmp_path, capsys):
+def test_train_sft_cli_on_export_folder(tmp_path, capsys):
     from medenv.cli import main
-    from tests.test_sft import build_world_and_items, tool_trajectory
+    from tests.test_sft import oracle_export, torch_threads
 
-    world, items = build_world_and_items(8)
-    data = tmp_path / "sft"
-    data.mkdir()
-    (data / "sft.jsonl").write_text("".join(json.dumps(tool_trajectory(world, i)) + "\n" for i in items))
+    data = oracle_export()  # sft.jsonl + rl_prompts.jsonl + stats.json, as `medenv export` writes
     out = tmp_path / "model"
-    rc = main(["train", "sft", "--data", str(data), "--model", "tiny", "--out", str(out),
-               "--max-steps", "2", "--batch-size", "2", "--max-length", "1700", "--no-progress"])  # fmt: skip
+    with torch_threads():
+        rc = main(["train", "sft", "--data", str(data), "--model", "tiny", "--out", str(out),
+                   "--max-steps", "2", "--batch-size", "2", "--max-length", "512",
+                   "--max-tool-chars", "150", "--no-template-tools", "--no-system",
+                   "--max-rows", "24", "--no-progress"])  # fmt: skip
     text = capsys.readouterr().out
     assert rc == 0
     assert "SFT done: 2 steps" in text and "held-out loss" in text

@@ -17,7 +17,8 @@ is stepped as the final action (so ``<answer>X</answer>`` in text counts, as in 
 The reward components (accuracy, format, efficiency) are separate reward functions whose
 weights are ``GRPOConfig.reward_weights``; TRL logs each one per step
 (``rewards/<name>/mean``), and the env logs each episode's ``reward_assigned`` event.
-Generation: transformers on CPU; ``use_vllm=True`` switches to vLLM colocate mode on GPU.
+``max_tool_chars`` cuts the observations the policy reads, like the SFT option of the same
+name (the event store keeps them whole). Generation: transformers on CPU; ``use_vllm=True`` switches to vLLM colocate mode on GPU.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import msgspec
 
 from medenv.errors import MedenvError
 from training.config import config_hash
+from training.sft import truncate_observation
 
 COMPONENTS = ("accuracy", "format", "efficiency")
 
@@ -54,6 +56,7 @@ class GRPOTrainConfig:
     max_completion_length: int = 512
     max_tool_calling_iterations: int = 6
     env_max_steps: int = 8
+    max_tool_chars: int | None = None  # cut observations the policy reads (as SFT's option)
     temperature: float = 1.0
     beta: float = 0.0  # KL coefficient (0: no reference model)
     reward_accuracy: float = 1.0
@@ -99,9 +102,10 @@ class MedResearchTools:
     Public methods are the tools the model may call; ``reset`` starts an env episode.
     """
 
-    def __init__(self, env: Any, clock: StepClock) -> None:
+    def __init__(self, env: Any, clock: StepClock, max_tool_chars: int | None = None) -> None:
         self._env = env
         self._clock = clock
+        self._max_tool_chars = max_tool_chars
         self._done = True
         self._info: dict = {}
         self._components: dict[str, float] | None = None
@@ -123,7 +127,8 @@ class MedResearchTools:
         )
         self._info = info
         self._done = bool(terminated or truncated)
-        return observation
+        # the store logs the full observation; the policy reads it cut as in SFT rows
+        return truncate_observation(observation, self._max_tool_chars)
 
     # -- tools (names, arguments and docs match medenv.tools) ------------------------------
     def medical_search(self, query: str) -> str:
@@ -304,7 +309,7 @@ def train_grpo(
             tags={"agent": "grpo"},
         )
         envs.append(env)
-        return MedResearchTools(env, clock)
+        return MedResearchTools(env, clock, config.max_tool_chars)
 
     model, tokenizer = load_model_and_tokenizer(config.model)
     args = GRPOConfig(

@@ -4,7 +4,8 @@ Input rows follow the contract's training data format (``docs/CONTRACTS.md``)::
 
     {"messages": [...], "tools": [schemas...], "question_id", "specialty", "n_hops"}
 
-read from a folder of ``*.jsonl`` / ``*.parquet`` files or one such file. Loss is on the
+read from an export folder (its ``sft.jsonl``), a folder of ``*.jsonl`` / ``*.parquet``
+files, or one such file. Loss is on the
 assistant turns only (TRL swaps in the training variant of the Qwen3 template, which has
 ``{% generation %}`` markers), LoRA is optional, and the model is any HF causal LM folder
 or ``"tiny"`` (see `training.tiny`). A held-out split (by question id) is evaluated before
@@ -51,6 +52,10 @@ class SFTTrainConfig:
     lora_target_modules: str = "all-linear"
     eval_fraction: float = 0.1  # share of question ids held out (0 disables evaluation)
     max_rows: int | None = None
+    # Row preprocessing (see `prepare_row`): short rows make small models cheap to train.
+    max_tool_chars: int | None = None  # cut each tool observation to this many characters
+    template_tools: bool = True  # render the tool schemas in the template's system block
+    keep_system: bool = True  # keep the rows' system turn
     seed: int = 0
     logging_steps: int = 10
     save: bool = True
@@ -81,6 +86,8 @@ def _data_files(path: Path) -> list[Path]:
     if path.is_file():
         return [path]
     if path.is_dir():
+        if (path / "sft.jsonl").is_file():  # a `medenv export` folder (also has rl_prompts.jsonl)
+            return [path / "sft.jsonl"]
         files = sorted(p for p in path.iterdir() if p.suffix in (".jsonl", ".parquet"))
         if files:
             return files
@@ -164,7 +171,50 @@ def normalise_row(row: dict) -> dict:
             ]
         messages.append(out)
     tools = row.get("tools") or []
+    if not tools:
+        return {"messages": messages}
     return {"messages": messages, "tools": json.dumps(tools, ensure_ascii=False)}
+
+
+def truncate_observation(text: str, max_chars: int | None) -> str:
+    """``text`` cut to ``max_chars`` characters (a marker says it was cut); None keeps it."""
+    if max_chars is None or len(text) <= max_chars:
+        return text
+    return text[:max_chars].rstrip() + "\n[...cut]"
+
+
+def prepare_row(row: dict, config: Any) -> dict:
+    """Apply the row preprocessing of ``config`` (an `SFTTrainConfig` or alike).
+
+    - ``max_tool_chars``: each ``tool`` turn's content cut to that many characters (the
+      env's observations can be thousands of characters; the assistant turns, which carry
+      the loss, are never cut);
+    - ``template_tools=False``: the ``tools`` schemas are left out of the template (the
+      env's prompt already lists the tools, so they are not described twice);
+    - ``keep_system=False``: the system turn is dropped (GRPO prompts have none).
+
+    Use the same settings at inference (`prompt_for`) as in training.
+    """
+    messages = []
+    for msg in row["messages"]:
+        if msg["role"] == "system" and not getattr(config, "keep_system", True):
+            continue
+        if msg["role"] == "tool":
+            content = truncate_observation(msg.get("content") or "", getattr(config, "max_tool_chars", None))
+            msg = {**msg, "content": content}
+        messages.append(msg)
+    out = {**row, "messages": messages}
+    if not getattr(config, "template_tools", True):
+        out["tools"] = []
+    return out
+
+
+def prompt_for(row: dict, config: Any) -> tuple[list[dict], list[dict] | None]:
+    """(messages up to and including the first user turn, tools) as the model saw them."""
+    prepared = prepare_row(row, config)
+    messages = prepared["messages"]
+    first_user = next(i for i, m in enumerate(messages) if m["role"] == "user")
+    return messages[: first_user + 1], (prepared.get("tools") or None)
 
 
 def split_rows(rows: list[dict], eval_fraction: float, seed: int = 0) -> tuple[list, list]:
@@ -247,17 +297,42 @@ def _bf16() -> bool:
     return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
 
 
+def sft_trainer_class():
+    """TRL's ``SFTTrainer``; on CPU, one that takes the model's own loss.
+
+    TRL 1.16 computes the loss with a chunked log-prob kernel (fused LM head) that is built
+    for GPUs; on CPU it made a tiny-model step ~3x slower than the model's own masked
+    cross-entropy (same labels: -100 outside assistant turns, so the same loss). The CPU
+    variant logs no entropy/token-accuracy metrics.
+    """
+    import torch
+    from transformers import Trainer
+    from trl import SFTTrainer
+
+    if torch.cuda.is_available():
+        return SFTTrainer
+
+    class CPUSFTTrainer(SFTTrainer):
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            inputs = {k: v for k, v in inputs.items() if k not in ("assistant_masks", "completion_mask")}
+            return Trainer.compute_loss(self, model, inputs, return_outputs, num_items_in_batch)
+
+    return CPUSFTTrainer
+
+
 def train_sft(config: SFTTrainConfig, rows: list[dict] | None = None) -> SFTResult:
     """Fine-tune ``config.model`` on ``config.data`` (or ``rows``); save to ``config.out``."""
     import os
 
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTConfig
 
     rows = load_sft_rows(config.data) if rows is None else rows
     if config.max_rows is not None:
         rows = rows[: config.max_rows]
     train_rows, eval_rows = split_rows(rows, config.eval_fraction, config.seed)
+    train_rows = [prepare_row(r, config) for r in train_rows]
+    eval_rows = [prepare_row(r, config) for r in eval_rows]
     model, tokenizer = load_model_and_tokenizer(config.model)
     args = SFTConfig(
         output_dir=config.out,
@@ -281,7 +356,7 @@ def train_sft(config: SFTTrainConfig, rows: list[dict] | None = None) -> SFTResu
         disable_tqdm=not config.progress,
         dataset_num_proc=None,
     )
-    trainer = SFTTrainer(
+    trainer = sft_trainer_class()(
         model=model,
         args=args,
         train_dataset=to_dataset(train_rows),
@@ -317,14 +392,23 @@ def train_sft(config: SFTTrainConfig, rows: list[dict] | None = None) -> SFTResu
     )
 
 
-def eval_loss(model: str, rows: list[dict], max_length: int | None = 4096, batch_size: int = 4) -> float:
-    """Mean assistant-token loss of ``model`` (folder, id or "tiny") on ``rows``; no training."""
+def eval_loss(
+    model: str, rows: list[dict], max_length: int | None = 4096, batch_size: int = 4, config: Any = None
+) -> float:
+    """Mean assistant-token loss of ``model`` (folder, id or "tiny") on ``rows``; no training.
+
+    ``config`` (an `SFTTrainConfig`): apply its row preprocessing and ``max_length`` first,
+    so the loss is measured on rows as training saw them.
+    """
     import os
     import tempfile
 
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTConfig
 
+    if config is not None:
+        rows = [prepare_row(r, config) for r in rows]
+        max_length = config.max_length
     lm, tokenizer = load_model_and_tokenizer(model)
     with tempfile.TemporaryDirectory() as tmp:
         args = SFTConfig(
@@ -332,7 +416,7 @@ def eval_loss(model: str, rows: list[dict], max_length: int | None = 4096, batch
             assistant_only_loss=True, report_to="none", bf16=_bf16(), disable_tqdm=True,
         )  # fmt: skip
         data = to_dataset(rows)
-        trainer = SFTTrainer(
+        trainer = sft_trainer_class()(
             model=lm, args=args, train_dataset=data, eval_dataset=data, processing_class=tokenizer
         )
         return float(trainer.evaluate()["eval_loss"])

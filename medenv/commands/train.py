@@ -24,6 +24,10 @@ def add_parser(subparsers) -> None:
     sft.add_argument("--max-length", type=int, dest="max_length")
     sft.add_argument("--eval-fraction", type=float, dest="eval_fraction")
     sft.add_argument("--max-rows", type=int, dest="max_rows")
+    sft.add_argument("--no-template-tools", action="store_const", const=False, dest="template_tools",
+                     help="do not render tool schemas in the template (the prompt lists them)")  # fmt: skip
+    sft.add_argument("--no-system", action="store_const", const=False, dest="keep_system",
+                     help="drop the rows' system turn")  # fmt: skip
     sft.set_defaults(func=run)
 
     grpo = sub.add_parser("grpo", help="GRPO with the MedResearch-v0 environment")
@@ -33,6 +37,8 @@ def add_parser(subparsers) -> None:
     grpo.add_argument("--num-generations", type=int, dest="num_generations")
     grpo.add_argument("--max-completion-length", type=int, dest="max_completion_length")
     grpo.add_argument("--max-questions", type=int, dest="max_questions")
+    grpo.add_argument("--max-tool-calling-iterations", type=int, dest="max_tool_calling_iterations")
+    grpo.add_argument("--temperature", type=float)
     grpo.add_argument("--use-vllm", action="store_const", const=True, dest="use_vllm")
     grpo.set_defaults(func=run)
 
@@ -46,6 +52,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, dest="batch_size")
     p.add_argument("--lora", action="store_const", const=True)
     p.add_argument("--seed", type=int)
+    p.add_argument("--max-tool-chars", type=int, dest="max_tool_chars",
+                   help="cut tool observations the model reads to this many characters")  # fmt: skip
     p.add_argument("--no-progress", action="store_const", const=False, dest="progress")
 
 

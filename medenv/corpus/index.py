@@ -8,7 +8,8 @@ Contract (both backends, checked by the same tests):
   they are never parsed as query syntax, so quotes, operators, Unicode and punctuation
   cannot raise. A query with no terms returns no hits.
 - Results are ordered by score (rounded to 5 significant decimals), ties by doc id.
-- Snippets are the page passage matching most query terms (`medenv.corpus.text.snippet`).
+- Snippets are the page passage matching most query terms (`medenv.corpus.text.snippet`;
+  each page's passages are analysed once and memoised, see `analysed_passages`).
 - An index is persistent on disk in ``path`` (default
   ``$MEDENV_HOME/index/<backend>/<fingerprint>``) and rebuilt only when the documents'
   fingerprint differs from the one recorded there.
@@ -25,7 +26,7 @@ from pathlib import Path
 import msgspec
 
 from medenv.corpus.document import Document, SearchHit
-from medenv.corpus.text import analyzed, query_terms, snippet
+from medenv.corpus.text import analyzed, query_terms, snippet_for_terms
 from medenv.errors import MedenvError
 from medenv.paths import medenv_home
 
@@ -79,7 +80,7 @@ class SearchIndex:
                     doc_id=d.id,
                     title=d.title,
                     url=d.url,
-                    snippet=snippet(d.text, query),
+                    snippet=snippet_for_terms(d.text, terms),
                     score=-neg,
                 )
             )

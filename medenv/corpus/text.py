@@ -12,8 +12,10 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from functools import lru_cache
 
 _WORD = re.compile(r"[^\W_]+")
+PASSAGE_CACHE_SIZE = 4096  # pages whose analysed passages are memoised (`analysed_passages`)
 
 # Words that carry no meaning in a query; dropped from queries (not from the index).
 STOPWORDS = frozenset(
@@ -28,9 +30,27 @@ def _fold(token: str) -> str:
     return token
 
 
+class _Terms(dict):
+    """word (lower-cased regex match) -> its term, or ``""`` when dropped (40+ UTF-8 bytes).
+
+    A memo of `_fold` and the length filter, so each distinct word is analysed once; it is
+    cleared when it reaches `_TERMS_MAX` entries (the result never depends on its state)."""
+
+    def __missing__(self, word: str) -> str:
+        term = _fold(word) if len(word.encode("utf-8")) < 40 else ""
+        if len(self) >= _TERMS_MAX:
+            self.clear()
+        self[word] = term
+        return term
+
+
+_TERMS_MAX = 500_000
+_TERM_OF = _Terms().__getitem__
+
+
 def tokens(text: str) -> list[str]:
     """The search terms of ``text``, in order (duplicates kept)."""
-    return [_fold(t) for t in _WORD.findall(text.lower()) if len(t.encode("utf-8")) < 40]
+    return list(filter(None, map(_TERM_OF, _WORD.findall(text.lower()))))
 
 
 def analyzed(text: str) -> str:
@@ -67,25 +87,58 @@ def passages(text: str, max_chars: int = 500) -> list[str]:
     return out
 
 
-def rank_passages(parts: list[str], query: str) -> list[int]:
+class _Passages:
+    """A page's passages, analysed once: each passage's token count and, per term, the
+    passages holding it with its frequency (passage order)."""
+
+    __slots__ = ("parts", "lengths", "postings")
+
+    def __init__(self, parts: list[str]) -> None:
+        self.parts = parts
+        self.lengths: list[int] = []
+        self.postings: dict[str, dict[int, int]] = {}
+        postings = self.postings
+        for i, part in enumerate(parts):
+            toks = tokens(part)
+            self.lengths.append(len(toks))
+            for t, f in Counter(toks).items():
+                row = postings.get(t)
+                if row is None:
+                    postings[t] = {i: f}
+                else:
+                    row[i] = f
+
+
+@lru_cache(maxsize=PASSAGE_CACHE_SIZE)
+def analysed_passages(text: str) -> _Passages:
+    """`passages` of ``text`` with their terms, memoised for the last `PASSAGE_CACHE_SIZE`
+    page texts (keyed by the text itself: a page's text object lives as long as its
+    corpus, so its hash is computed once). Read-only: callers must not mutate it."""
+    return _Passages(passages(text))
+
+
+def rank_passages(parts: list[str], query: str, *, text: str | None = None) -> list[int]:
     """Indices of ``parts`` ordered by BM25 relevance to ``query`` within this set of
-    passages (k1=1.2, b=0.75); ties (including no match at all) keep page order."""
+    passages (k1=1.2, b=0.75); ties (including no match at all) keep page order.
+
+    ``text``: the page that ``parts == passages(text)`` came from, to reuse its memoised
+    analysis (`analysed_passages`)."""
     terms = query_terms(query)
     if not terms or not parts:
         return list(range(len(parts)))
-    docs = [Counter(tokens(p)) for p in parts]
-    n = len(docs)
-    avg = sum(sum(d.values()) for d in docs) / n or 1.0
-    df = {t: sum(1 for d in docs if t in d) for t in terms}
+    page = analysed_passages(text) if text is not None else _Passages(parts)
+    lengths, postings = page.lengths, page.postings
+    n = len(lengths)
+    avg = sum(lengths) / n or 1.0
+    rows = [(t, postings.get(t, {})) for t in terms]
+    idfs = {t: math.log(1 + (n - len(row) + 0.5) / (len(row) + 0.5)) for t, row in rows}
     scores = []
-    for i, d in enumerate(docs):
-        length = sum(d.values())
+    for i, length in enumerate(lengths):
         s = 0.0
-        for t in terms:
-            f = d.get(t, 0)
+        for t, row in rows:
+            f = row.get(i, 0)
             if f:
-                idf = math.log(1 + (n - df[t] + 0.5) / (df[t] + 0.5))
-                s += idf * f * 2.2 / (f + 1.2 * (0.25 + 0.75 * length / avg))
+                s += idfs[t] * f * 2.2 / (f + 1.2 * (0.25 + 0.75 * length / avg))
         scores.append((-round(s, 9), i))
     return [i for _, i in sorted(scores)]
 
@@ -93,22 +146,29 @@ def rank_passages(parts: list[str], query: str) -> list[int]:
 def snippet(text: str, query: str, max_chars: int = 240) -> str:
     """The passage of ``text`` that matches most query terms (first one on ties), cut to
     about ``max_chars`` around its first match."""
-    parts = passages(text)
+    return snippet_for_terms(text, query_terms(query), max_chars)
+
+
+def snippet_for_terms(text: str, terms: list[str], max_chars: int = 240) -> str:
+    """`snippet` with the query already analysed (``terms = query_terms(query)``), so a
+    search analyses its query once for all its hits."""
+    page = analysed_passages(text)
+    parts = page.parts
     if not parts:
         return ""
-    terms = set(query_terms(query))
-    best, best_i = -1, 0
-    for i, p in enumerate(parts):
-        hit = len(terms.intersection(tokens(p)))
-        if hit > best:
-            best, best_i = hit, i
-    part = parts[best_i]
+    counts = [0] * len(parts)
+    postings = page.postings
+    for t in set(terms):
+        for i in postings.get(t, ()):
+            counts[i] += 1
+    best = max(counts)
+    part = parts[counts.index(best)]
     if len(part) <= max_chars:
         return part
     start = 0
     if best > 0:
         low = part.lower()
-        positions = [low.find(t) for t in terms if low.find(t) >= 0]
+        positions = [p for p in (low.find(t) for t in terms) if p >= 0]
         if positions:
             start = max(0, min(positions) - max_chars // 4)
             sp = part.rfind(" ", 0, start)

@@ -102,6 +102,32 @@ class EpisodeEnded(Payload, frozen=True, kw_only=True):
     n_format_errors: int
 
 
+class JudgeVerdict(Payload, frozen=True, kw_only=True):
+    """One judgement of one episode's answer (`medenv.judge`): a run-level event of the
+    judge pass's own run; ``run_id``/``episode_id`` name the judged episode."""
+
+    run_id: str
+    episode_id: str
+    question_id: str
+    prediction: str
+    gold: str
+    model: str
+    prompt_hash: str
+    key: str
+    correct: bool
+    raw: str
+    cached: bool = False
+
+
+class UnknownPayload(Payload, frozen=True, kw_only=True):
+    """What readers get for an event type this medenv does not declare (written by a newer
+    medenv or another tool): its ``type`` and the payload as a plain dict (``v`` included
+    when present). Never written by `EventStore`."""
+
+    type: str
+    data: dict[str, Any] = {}
+
+
 EVENT_TYPES: dict[str, type[Payload]] = {
     "run_started": RunStarted,
     "episode_started": EpisodeStarted,
@@ -112,6 +138,7 @@ EVENT_TYPES: dict[str, type[Payload]] = {
     "answer_submitted": AnswerSubmitted,
     "reward_assigned": RewardAssigned,
     "episode_ended": EpisodeEnded,
+    "judge_verdict": JudgeVerdict,
 }
 TYPE_NAMES: dict[type[Payload], str] = {cls: name for name, cls in EVENT_TYPES.items()}
 
@@ -133,13 +160,29 @@ def encode_payload(payload: Payload) -> bytes:
     return _ENCODER.encode(payload)
 
 
+_GENERIC = msgspec.json.Decoder(dict[str, Any])
+
+
 def decode_payload(type_name: str, payload: str | bytes) -> Payload:
-    """Decode a stored payload; unknown types or newer schema versions raise MedenvError."""
+    """Decode a stored payload.
+
+    A declared type gives its Struct (a newer schema version of it, or a payload that does
+    not fit it, raises MedenvError). An undeclared type gives `UnknownPayload` (``type`` and
+    the JSON object as ``data``), so readers of a store holding other event types keep
+    working; a payload that is not a JSON object raises MedenvError.
+    """
     from medenv.errors import MedenvError
 
     decoder = _DECODERS.get(type_name)
     if decoder is None:
-        raise MedenvError(f"unknown event type {type_name!r} (known: {', '.join(EVENT_TYPES)})")
+        try:
+            data = _GENERIC.decode(payload)
+        except msgspec.DecodeError as exc:
+            raise MedenvError(f"bad {type_name} payload: {exc}") from None
+        v = data.get("v")
+        return UnknownPayload(
+            type=type_name, data=data, v=v if isinstance(v, int) else SCHEMA_VERSION
+        )
     try:
         value = decoder.decode(payload)
     except msgspec.DecodeError as exc:

@@ -15,7 +15,7 @@ import os
 import shutil
 from pathlib import Path
 
-from medenv.synth.config import SynthConfig
+from medenv.synth.config import SYNTH_VERSION, SynthConfig
 from medenv.synth.io import read_manifest, read_qa_set, write_qa_set
 from medenv.synth.pipeline import SynthResult, synthesize
 from medenv.synth.qa import Constraint, Hop, QAItem
@@ -24,6 +24,7 @@ from medenv.synth.uniqueness import resolve_chain
 
 __all__ = [
     "SPECIALTIES",
+    "SYNTH_VERSION",
     "Constraint",
     "Hop",
     "QAItem",
@@ -52,14 +53,17 @@ def _load_world(source: str):
 
 def default_qa_set(source: str = "hpo", progress: bool = True) -> Path:
     """The built-in QA set folder for ``source`` (2,000 items, seed 0), built on first use
-    under ``$MEDENV_HOME/qa/`` (with evidence when `medenv.world` is available)."""
+    under ``$MEDENV_HOME/qa/`` (with evidence when `medenv.world` is available). The
+    folder name carries the KG version, `SYNTH_VERSION`, n, seed and world fingerprint, so
+    a set built by an older synthesis version is rebuilt, not reused."""
     from medenv.kg.cache import load_kg
     from medenv.paths import medenv_home
 
     kg = load_kg(source)
     world = _load_world(source)
     tag = f"w{str(getattr(world, 'fingerprint', ''))[:12]}" if world is not None else "kg"
-    folder = medenv_home() / "qa" / f"{kg.source}-{kg.version}-n{DEFAULT_N}-s{DEFAULT_SEED}-{tag}"
+    name = f"{kg.source}-{kg.version}-v{SYNTH_VERSION}-n{DEFAULT_N}-s{DEFAULT_SEED}-{tag}"
+    folder = medenv_home() / "qa" / name
     if (folder / "manifest.json").is_file():
         return folder
     result = synthesize(

@@ -6,12 +6,21 @@ import msgspec
 
 from medenv.errors import MedenvError
 
+SYNTH_VERSION = 3
+"""Version of the synthesis algorithm: bumped whenever the same config and KG would give
+different items, so cached sets (`medenv.synth.default_qa_set`) built by an older version
+are not reused. 2: per-seed target chain length drawn from ``hop_weights``."""
+
 
 class SynthConfig(msgspec.Struct, frozen=True, kw_only=True):
     """Settings of one synthesis run. Same config + same KG -> same questions.
 
     - ``n``: items wanted; ``seed``: drives seed order and wording.
     - ``min_hops``/``max_hops``: chain length bounds (edges from seed to answer).
+    - ``hop_weights``: relative weights of the target lengths ``min_hops..max_hops`` (one
+      per length, see `hop_weights_of`); each seed draws its target length from them and
+      gets the longest chain up to it. Empty (default): ``1, 2, .., k`` (the rank of the
+      length), which favours longer chains: 2..4 hops weigh 1:2:3.
     - ``rare_share``: share of seed entities drawn from the rare tail, which is the
       ``rare_fraction`` rarest eligible entities (see `medenv.synth.rarity`).
     - ``radius``/``node_cap``/``hub_degree``: the bounded subgraph around a seed (hops from
@@ -30,6 +39,7 @@ class SynthConfig(msgspec.Struct, frozen=True, kw_only=True):
     seed: int = 0
     min_hops: int = 2
     max_hops: int = 4
+    hop_weights: tuple[float, ...] = ()
     rare_share: float = 0.7
     rare_fraction: float = 0.3
     radius: int = 4
@@ -58,6 +68,15 @@ class SynthConfig(msgspec.Struct, frozen=True, kw_only=True):
             )
         if self.max_hops > 8:
             raise MedenvError(f"max-hops must be at most 8, got {self.max_hops}")
+        weights = self.hop_weights
+        span = self.max_hops - self.min_hops + 1
+        if weights and len(weights) != span:
+            raise MedenvError(
+                f"hop-weights needs one weight per length {self.min_hops}..{self.max_hops} "
+                f"({span}), got {len(weights)}: {weights}"
+            )
+        if weights and (min(weights) < 0 or sum(weights) <= 0):
+            raise MedenvError(f"hop-weights must be non-negative with a positive sum: {weights}")
         if not 0.0 <= self.rare_share <= 1.0:
             raise MedenvError(f"rare-share must be in [0, 1], got {self.rare_share}")
         if not 0.0 < self.rare_fraction <= 1.0:
@@ -76,3 +95,13 @@ class SynthConfig(msgspec.Struct, frozen=True, kw_only=True):
         if len(shares) != 3 or min(shares) < 0 or abs(sum(shares) - 1.0) > 1e-6:
             raise MedenvError(f"split shares must be 3 non-negative numbers summing to 1: {shares}")
         return self
+
+
+def hop_weights_of(config: SynthConfig) -> tuple[tuple[int, ...], tuple[float, ...]]:
+    """The target lengths ``min_hops..max_hops`` and their weights (``hop_weights``, or
+    ``1, 2, .., k`` by length rank when it is empty)."""
+    lengths = tuple(range(config.min_hops, config.max_hops + 1))
+    weights = tuple(float(w) for w in config.hop_weights) or tuple(
+        float(k) for k in range(1, len(lengths) + 1)
+    )
+    return lengths, weights

@@ -1,12 +1,14 @@
 """`synthesize`: the KISA pipeline from a knowledge graph to verified QA items.
 
-Per seed entity (rare tail first, `medenv.synth.rarity`): bounded subgraph
-(`subgraph`) -> best chains (`chain`) -> for each chain until one passes: uniqueness
-(`uniqueness`, adding distinguishing constraints) -> question text (`render`) -> leakage
+Per seed entity (rare tail first, `medenv.synth.rarity`): a target length drawn from
+``config.hop_weights`` by a `random.Random` keyed by the run seed and the seed entity ->
+bounded subgraph (`subgraph`, radius = target) -> best chains of ``min_hops`` up to the
+target length (`chain`) -> for each chain until one passes: uniqueness (`uniqueness`, adding distinguishing constraints) -> question text (`render`) -> leakage
 check -> optional rewrite (re-checked) -> labels (`labels`, `specialty`) -> dedup
 (`dedup`) -> specialty filter -> evidence and answerability when a world is given
 (`evidence`). A seed whose chains all fail is dropped with the reason of its last chain
-(``no_chain``, ``ambiguous``, ``leak``, ``duplicate``, ``specialty``, ``unanswerable``).
+(``no_chain``, ``ambiguous``, ``leak``, ``duplicate``, ``no_specialty``, ``specialty``,
+``unanswerable``).
 Deterministic: same KG, config and world -> the same items in the same order.
 """
 
@@ -25,13 +27,13 @@ from medenv.errors import MedenvError
 from medenv.kg.graph import KnowledgeGraph
 from medenv.synth import labels
 from medenv.synth.chain import search_chains
-from medenv.synth.config import SynthConfig
+from medenv.synth.config import SYNTH_VERSION, SynthConfig, hop_weights_of
 from medenv.synth.dedup import Deduplicator
 from medenv.synth.index import GraphIndex
 from medenv.synth.qa import Hop, QAItem
 from medenv.synth.rarity import rarity, seed_order
 from medenv.synth.render import LeakCheck, labels_of, render_question
-from medenv.synth.specialty import SpecialtyMap
+from medenv.synth.specialty import SPECIALTIES, SpecialtyMap
 from medenv.synth.subgraph import extract_subgraph
 from medenv.synth.uniqueness import Disambiguator
 
@@ -73,6 +75,7 @@ def synthesize(
     answer_types = frozenset(cfg.answer_types)
     allowed = frozenset(i for i in index.ids if index.degree[i] <= cfg.hub_degree)
     wanted = frozenset(cfg.specialties)
+    lengths, weights = hop_weights_of(cfg)
 
     seeds = list(
         seed_order(
@@ -97,6 +100,7 @@ def synthesize(
     dedup = Deduplicator(cfg.near_duplicate)
     expansions: list[int] = []
     budget_hits = 0
+    targets: Counter[int] = Counter()
     rewrite_rejected = 0
     tried = 0
     bar = tqdm(total=cfg.n, desc="synth", unit="q", disable=not progress, leave=False)
@@ -105,10 +109,12 @@ def synthesize(
             if len(items) >= cfg.n:
                 break
             tried += 1
+            target = target_hops(cfg.seed, seed_id, lengths, weights)
+            targets[target] += 1
             sub = extract_subgraph(
                 index,
                 seed_id,
-                radius=min(cfg.radius, cfg.max_hops),
+                radius=min(cfg.radius, target),
                 node_cap=cfg.node_cap,
                 hub_degree=cfg.hub_degree,
                 allowed=allowed,
@@ -116,7 +122,7 @@ def synthesize(
             search = search_chains(
                 sub,
                 min_hops=cfg.min_hops,
-                max_hops=cfg.max_hops,
+                max_hops=target,
                 budget=cfg.expansion_budget,
                 rarity=rar,
                 is_answer=lambda v: index.type[v] in answer_types,
@@ -144,6 +150,9 @@ def synthesize(
                         rewrite_rejected += 1
                 if dedup.is_duplicate(item):
                     reason = "duplicate"
+                    continue
+                if item.specialty not in SPECIALTIES:  # no chain entity has an organ system
+                    reason = "no_specialty"
                     continue
                 if wanted and item.specialty not in wanted:
                     reason = "specialty"
@@ -174,6 +183,7 @@ def synthesize(
             f" lower n or widen min-hops/max-hops"
         )
     manifest = {
+        "synth_version": SYNTH_VERSION,
         "seed": cfg.seed,
         "kg_source": kg.source,
         "kg_version": kg.version,
@@ -196,10 +206,23 @@ def synthesize(
             "expansions_mean": round(sum(expansions) / max(len(expansions), 1), 2),
             "expansions_max": max(expansions, default=0),
             "budget_hits": budget_hits,
+            "target_hops": {str(k): v for k, v in sorted(targets.items())},
         },
         "elapsed_s": round(elapsed, 3),
     }
     return SynthResult(items=items, manifest=manifest)
+
+
+def target_hops(
+    run_seed: int, seed_id: str, lengths: tuple[int, ...], weights: tuple[float, ...]
+) -> int:
+    """The chain length wanted for seed entity ``seed_id``: one of ``lengths`` drawn with
+    ``weights`` by a `random.Random` keyed by the run seed and the entity id (so it does
+    not depend on the seed's position in the run, nor on ``n``)."""
+    if len(lengths) == 1:
+        return lengths[0]
+    rng = random.Random(f"hops|{run_seed}|{seed_id}")
+    return rng.choices(lengths, weights=weights)[0]
 
 
 def _make_item(

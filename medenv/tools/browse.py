@@ -12,7 +12,7 @@ from typing import Annotated
 
 import msgspec
 
-from medenv.corpus.text import passages, rank_passages
+from medenv.corpus.text import analysed_passages, rank_passages
 from medenv.tools.result import ToolResult, failure
 
 NAME = "browse"
@@ -48,8 +48,8 @@ def run(world, args: Args) -> ToolResult:
             f"browse: no page at {url!r}. Use a url exactly as a medical_search or "
             "web_search result shows it.",
         )
-    parts = passages(doc.text)
-    order = rank_passages(parts, args.goal)
+    parts = analysed_passages(doc.text).parts  # memoised per page; never mutated here
+    order = rank_passages(parts, args.goal, text=doc.text)
     shown: list[str] = []
     used = 0
     for i in order:

@@ -1,0 +1,129 @@
+"""``medenv demo``: the whole pipeline end to end on the built-in HPO graph.
+
+Steps (each one is the `medenv` command of the same name, so the demo is also a tour of
+the CLI): KG statistics, corpus + search indexes, synthesis of a small question set,
+MTG (oracle) and heuristic rollouts into DuckDB, replay-verification of one episode,
+SFT export, a few tiny-model SFT steps, and the evaluation table. Everything it writes
+goes under ``--out``; the built KG, corpus and indexes are cached under ``$MEDENV_HOME``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+from medenv.errors import MedenvError
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "demo",
+        help="run the whole pipeline end to end on the built-in HPO graph",
+        description=__doc__.split("\n\n")[1],
+    )
+    p.add_argument("--out", default="out/demo", help="output folder (default out/demo)")
+    p.add_argument("--n", type=int, default=200, help="questions to synthesize (default 200)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--sft-steps", type=int, default=8, help="tiny-model SFT steps (default 8)")
+    p.add_argument("--skip-train", action="store_true", help="stop after the SFT export")
+    p.set_defaults(func=run)
+
+
+def _step(title: str, argv: list[str]) -> None:
+    from medenv.cli import main
+
+    print(f"\n=== {title}\n$ medenv {' '.join(argv)}", flush=True)
+    start = time.perf_counter()
+    code = main(argv)
+    if code:
+        raise MedenvError(f"demo step {title!r} failed (exit code {code})")
+    print(f"--- {title}: {time.perf_counter() - start:.1f}s", flush=True)
+
+
+def run(args) -> int:
+    out = Path(args.out)
+    if args.n < 10:
+        raise MedenvError("--n must be at least 10")
+    runs = out / "runs"
+    if runs.exists():  # fresh episodes each time: the demo shows a whole run, not a resume
+        shutil.rmtree(runs)
+    runs.mkdir(parents=True)
+    qa, oracle, heuristic = out / "qa", runs / "oracle.duckdb", runs / "heuristic.duckdb"
+    seed = str(args.seed)
+    start = time.perf_counter()
+    _step("1/9 knowledge graph", ["kg", "stats"])
+    _step("2/9 corpus and search indexes", ["corpus", "build"])
+    _step(
+        "3/9 question synthesis (KISA)",
+        ["synth", "--n", str(args.n), "--seed", seed, "--out", str(qa)],
+    )
+    _step(
+        "4/9 MTG (oracle) rollouts",
+        ["rollout", "--agent", "oracle", "--qa", str(qa), "--db", str(oracle), "--seed", seed],
+    )
+    _step(
+        "5/9 heuristic baseline on the test split",
+        [
+            "rollout",
+            "--agent",
+            "heuristic",
+            "--qa",
+            str(qa),
+            "--split",
+            "test",
+            "--db",
+            str(heuristic),
+            "--seed",
+            seed,
+        ],
+    )
+    _step(
+        "6/9 replay-verify the latest oracle episode", ["replay", "--db", str(oracle), "--verify"]
+    )
+    _step(
+        "7/9 SFT export from the event log",
+        [
+            "export",
+            "--db",
+            str(oracle),
+            "--out",
+            str(out / "export"),
+            "--format",
+            "sft,rl,browsecomp",
+        ],
+    )
+    if not args.skip_train:
+        _step(
+            "8/9 tiny-model SFT",
+            [
+                "train",
+                "sft",
+                "--data",
+                str(out / "export"),
+                "--model",
+                "tiny",
+                "--out",
+                str(out / "model"),
+                "--max-steps",
+                str(args.sft_steps),
+            ],
+        )
+    _step(
+        "9/9 evaluation",
+        [
+            "eval",
+            "--db",
+            str(oracle),
+            "--db",
+            str(heuristic),
+            "--group-by",
+            "agent",
+            "--qa",
+            str(qa),
+            "--report",
+            str(out / "report"),
+        ],
+    )
+    print(f"\ndemo finished in {time.perf_counter() - start:.0f}s; everything is under {out}/")
+    return 0
