@@ -39,6 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     except MedenvError as exc:
         print(f"medenv {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into e.g. `head`
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -284,3 +284,15 @@ def test_with_a_world_every_hop_gets_evidence_pages_that_state_it(kg):
             for page in pages:
                 assert world.corpus.get(page).entity_id in (hop.head, hop.tail)
         assert resolve_chain(kg, item) == {item.answer_id}
+
+
+def test_cli_hop_weights_flag(tmp_path, capsys):
+    from medenv.cli import main
+    from medenv.synth import read_qa_set
+
+    out = tmp_path / "only2"
+    args = ["synth", "--n", "10", "--no-corpus", "--no-progress", "--out", str(out)]
+    assert main([*args, "--hop-weights", "1,0,0"]) == 0
+    assert {i.n_hops for i in read_qa_set(out)} == {2}
+    assert main([*args, "--hop-weights", "a,b"]) == 2
+    assert "--hop-weights must be comma-separated numbers" in capsys.readouterr().err

@@ -41,6 +41,11 @@ def add_parser(subparsers) -> None:
     )
     p.add_argument("--rare-share", type=float, default=None, help="share of rare seeds (0-1)")
     p.add_argument(
+        "--hop-weights",
+        default=None,
+        help="comma-separated weights of chain lengths min..max (default 1,2,3,...)",
+    )
+    p.add_argument(
         "--no-corpus", action="store_true", help="skip evidence pages and the answerability check"
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -83,12 +88,20 @@ def summary(manifest: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from medenv.errors import MedenvError
     from medenv.kg.cache import load_kg
     from medenv.synth import SynthConfig, synthesize, write_qa_set
 
     kw = {}
     if args.rare_share is not None:
         kw["rare_share"] = args.rare_share
+    if args.hop_weights:
+        try:
+            kw["hop_weights"] = tuple(float(w) for w in args.hop_weights.split(","))
+        except ValueError:
+            raise MedenvError(
+                f"--hop-weights must be comma-separated numbers, got {args.hop_weights!r}"
+            ) from None
     config = SynthConfig(
         n=args.n,
         seed=args.seed,
