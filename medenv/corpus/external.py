@@ -15,6 +15,7 @@ import msgspec
 
 from medenv.corpus.document import Document
 from medenv.errors import DataError
+from medenv.jsonl import read_jsonl
 
 COLLECTIONS = ("medical", "web")
 
@@ -38,36 +39,28 @@ def read_external(path: str | Path, collection: str = "web") -> list[Document]:
     path = Path(path)
     if collection not in COLLECTIONS:
         raise DataError(path, f"unknown collection {collection!r}; use 'medical' or 'web'")
-    if not path.is_file():
-        raise DataError(path, "file not found")
-    decoder = msgspec.json.Decoder(ExternalRecord)
     docs: list[Document] = []
     seen: dict[str, int] = {}
-    with path.open("rb") as fh:
-        for line_no, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = decoder.decode(line)
-            except msgspec.DecodeError as exc:
-                raise DataError(path, f"bad record: {exc}", line_no) from None
-            ident = str(rec.id).strip()
-            if not ident or not rec.title.strip() or not rec.text.strip():
-                raise DataError(path, "id, title and text must not be empty", line_no)
-            if ident in seen:
-                raise DataError(
-                    path, f"duplicate id {ident!r} (first on line {seen[ident]})", line_no
-                )
-            seen[ident] = line_no
-            docs.append(
-                Document(
-                    id=f"ext:{ident}",
-                    title=rec.title.strip(),
-                    text=rec.text.strip(),
-                    url=rec.url or f"https://ext.medenv.org/{collection}/{quote(ident, safe='')}",
-                    collection=collection,
-                )
+    for line_no, obj in read_jsonl(path):
+        try:
+            rec = msgspec.convert(obj, ExternalRecord)
+        except msgspec.ValidationError as exc:
+            raise DataError(path, f"bad record: {exc}", line_no) from None
+        ident = str(rec.id).strip()
+        if not ident or not rec.title.strip() or not rec.text.strip():
+            raise DataError(path, "id, title and text must not be empty", line_no)
+        if ident in seen:
+            raise DataError(path, f"duplicate id {ident!r} (first on line {seen[ident]})", line_no)
+        seen[ident] = line_no
+        docs.append(
+            Document(
+                id=f"ext:{ident}",
+                title=rec.title.strip(),
+                text=rec.text.strip(),
+                url=rec.url or f"https://ext.medenv.org/{collection}/{quote(ident, safe='')}",
+                collection=collection,
             )
+        )
     return docs
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import msgspec
 
 from medenv.errors import DataError
+from medenv.jsonl import read_jsonl
 from medenv.synth.qa import QAItem
 
 _ENCODER = msgspec.json.Encoder(order="deterministic")
@@ -145,31 +146,20 @@ def read_qa_set(path: str | Path) -> list[QAItem]:
     file = Path(path)
     if file.is_dir():
         file = file / "qa.jsonl"
-    if not file.is_file():
-        raise DataError(file, "file not found")
     items: list[QAItem] = []
     seen: dict[str, int] = {}
-    with file.open("rb") as fh:
-        for line_no, raw in enumerate(fh, 1):
-            if not raw.strip():
-                continue
-            try:
-                obj = msgspec.json.decode(raw)
-            except msgspec.DecodeError as exc:
-                raise DataError(file, f"not valid JSON: {exc}", line_no) from None
-            if not isinstance(obj, dict):
-                raise DataError(file, "expected a JSON object", line_no)
-            try:
-                if "answer_id" in obj or "chain" in obj:
-                    item = msgspec.convert(obj, QAItem)
-                else:
-                    item = _external(msgspec.convert(obj, ExternalItem), file, line_no)
-            except msgspec.ValidationError as exc:
-                raise DataError(file, f"bad item: {exc}", line_no) from None
-            if item.id in seen:
-                raise DataError(file, f"id {item.id!r} repeats line {seen[item.id]}", line_no)
-            seen[item.id] = line_no
-            items.append(item)
+    for line_no, obj in read_jsonl(file):
+        try:
+            if "answer_id" in obj or "chain" in obj:
+                item = msgspec.convert(obj, QAItem)
+            else:
+                item = _external(msgspec.convert(obj, ExternalItem), file, line_no)
+        except msgspec.ValidationError as exc:
+            raise DataError(file, f"bad item: {exc}", line_no) from None
+        if item.id in seen:
+            raise DataError(file, f"id {item.id!r} repeats line {seen[item.id]}", line_no)
+        seen[item.id] = line_no
+        items.append(item)
     if not items:
         raise DataError(file, "no items")
     return items
