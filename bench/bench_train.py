@@ -29,7 +29,9 @@ def test_sft_step_tiny(benchmark, tmp_path):
         seconds_per_step=result.seconds_per_step, peak_memory_mb=result.peak_memory_mb,
         batch_size=cfg.batch_size, max_length=cfg.max_length,
     )  # fmt: skip
-    print(f"\nSFT tiny: {result.seconds_per_step:.2f} s/step, peak RSS {result.peak_memory_mb:.0f} MB")
+    print(
+        f"\nSFT tiny: {result.seconds_per_step:.2f} s/step, peak RSS {result.peak_memory_mb:.0f} MB"
+    )
 
 
 def test_grpo_step_tiny(benchmark, tmp_path):
@@ -46,5 +48,9 @@ def test_grpo_step_tiny(benchmark, tmp_path):
             return train_grpo(cfg, world=world, qa_items=items)
 
     result = benchmark.pedantic(run, rounds=1, iterations=1)
-    benchmark.extra_info.update(seconds_per_step=result.seconds_per_step, peak_memory_mb=result.peak_memory_mb)
-    print(f"\nGRPO tiny: {result.seconds_per_step:.2f} s/step, peak RSS {result.peak_memory_mb:.0f} MB")
+    benchmark.extra_info.update(
+        seconds_per_step=result.seconds_per_step, peak_memory_mb=result.peak_memory_mb
+    )
+    print(
+        f"\nGRPO tiny: {result.seconds_per_step:.2f} s/step, peak RSS {result.peak_memory_mb:.0f} MB"
+    )

@@ -240,6 +240,8 @@ def test_read_episode_with_other_event_types_in_the_store(tmp_path):
     )
     assert [e.type for e in events[:2]] == ["run_started", "episode_started"]
     assert sum(e.type == "episode_ended" for e in events) == 1
+    with EventStore(path, run_id="r2") as store, pytest.raises(MedenvError, match="not a declared"):
+        store.emit(events[-1].payload, "e2")  # readers' generic payloads are never written
 
 
 KILLED_RUN = textwrap.dedent(

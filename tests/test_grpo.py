@@ -61,7 +61,9 @@ def test_rollouts_reach_env_and_are_logged_with_training_step(grpo_run):
     assert len(started) == result.steps * config.batch_size
     assert {s for s, _ in started} == {0, 1}
     assert {a for _, a in started} == {"grpo"}
-    n_actions = con.execute("select count(*) from events where type = 'action_received'").fetchone()[0]
+    n_actions = con.execute(
+        "select count(*) from events where type = 'action_received'"
+    ).fetchone()[0]
     assert n_actions > 0  # the model's tool calls / final messages were stepped in the env
     runs = {r[0] for r in con.execute("select distinct run_id from events").fetchall()}
     assert runs == set(result.run_ids)
@@ -72,7 +74,9 @@ def test_reward_components_logged_per_step_and_vary_in_group(grpo_run):
     assert [r["step"] for r in result.rewards] == [1, 2]
     for row in result.rewards:
         assert {"accuracy_mean", "format_mean", "efficiency_mean"} <= set(row)
-    assert any(row[f"{c}_std"] > 0 for row in result.rewards for c in ("accuracy", "format", "efficiency"))
+    assert any(
+        row[f"{c}_std"] > 0 for row in result.rewards for c in ("accuracy", "format", "efficiency")
+    )
 
 
 def test_policy_parameters_change(grpo_run):

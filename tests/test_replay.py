@@ -136,3 +136,17 @@ def test_cli_transcript_and_runs(logged, capsys):
         row["run_id"] == "rp" and row["finished"] == 3 and row["accuracy"] == pytest.approx(1 / 3)
     )
     assert main(["replay", "--db", str(path / "missing.duckdb")]) == 2
+
+
+def test_verify_an_episode_ended_early_by_finish(tmp_path, items, world):  # noqa: F811
+    path = tmp_path / "finish.duckdb"
+    env = gym.make("MedResearch-v0", qa=items, db=path, run_id="fin", max_steps=6)
+    env.reset(seed=0)
+    episode = env.unwrapped.episode_id
+    env.step(scripted_actions(world, env.unwrapped.item)[0])
+    reward, info = env.unwrapped.finish()
+    env.close()
+    traj = trajectory(read_episode(path, episode))
+    assert traj.truncated and not traj.terminated and len(traj.steps) == 1
+    assert traj.reward == reward
+    assert verify(path, episode, world=world).ok

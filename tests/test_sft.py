@@ -39,7 +39,9 @@ def oracle_export() -> Path:
     from training.export import export
 
     tmp = Path(tempfile.mkdtemp(prefix="medenv-sft-"))
-    rollout("oracle", qa=None, episodes=N_EPISODES, db=tmp / "oracle.duckdb", seed=0, progress=False)
+    rollout(
+        "oracle", qa=None, episodes=N_EPISODES, db=tmp / "oracle.duckdb", seed=0, progress=False
+    )
     export(tmp / "oracle.duckdb", tmp / "export", ["sft", "rl"], hf=False)
     return tmp / "export"
 
@@ -185,14 +187,20 @@ def test_trained_model_emits_parseable_tool_calls(sft_rows, trained):
         for row in held:
             messages, tools = prompt_for(row, cfg)
             enc = tok.apply_chat_template(
-                messages, tools=tools, add_generation_prompt=True, return_tensors="pt", return_dict=True
+                messages,
+                tools=tools,
+                add_generation_prompt=True,
+                return_tensors="pt",
+                return_dict=True,
             )
             out = model.generate(**enc, max_new_tokens=256, do_sample=False)
             text = tok.decode(out[0, enc["input_ids"].shape[1] :], skip_special_tokens=True)
             parsed = parse_action(text)
             ok += parsed.error is None and len(parsed.calls) == 1
             texts.append(text)
-    assert ok >= len(held) / 2, f"{ok}/{len(held)} held-out prompts gave a valid tool call: {texts[:3]}"
+    assert ok >= len(held) / 2, (
+        f"{ok}/{len(held)} held-out prompts gave a valid tool call: {texts[:3]}"
+    )
 
 
 def test_config_yaml_checks_keys(tmp_path):
@@ -203,7 +211,13 @@ def test_config_yaml_checks_keys(tmp_path):
     path = tmp_path / "sft.yaml"
     path.write_text("learning_rate: 0.001\nlora: true\nmax_tool_chars: 200\n")
     cfg = load_config(SFTTrainConfig, path, max_steps=5, model=None)
-    assert (cfg.learning_rate, cfg.lora, cfg.max_steps, cfg.model, cfg.max_tool_chars) == (0.001, True, 5, "tiny", 200)
+    assert (cfg.learning_rate, cfg.lora, cfg.max_steps, cfg.model, cfg.max_tool_chars) == (
+        0.001,
+        True,
+        5,
+        "tiny",
+        200,
+    )
     path.write_text("learning_rat: 0.001\n")
     with pytest.raises(DataError, match="unknown config keys"):
         load_config(SFTTrainConfig, path)

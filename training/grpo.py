@@ -180,7 +180,9 @@ class MedResearchTools:
             from medenv.reward import compute_reward
 
             base = self._env.unwrapped
-            c = compute_reward(base.item, None, base._n_tool_calls, base._n_format_errors, base.weights)
+            c = compute_reward(
+                base.item, None, base._n_tool_calls, base._n_format_errors, base.weights
+            )
             comps = {k: float(getattr(c, k)) for k in COMPONENTS}
         self._components = comps
         return comps

@@ -200,7 +200,9 @@ def prepare_row(row: dict, config: Any) -> dict:
         if msg["role"] == "system" and not getattr(config, "keep_system", True):
             continue
         if msg["role"] == "tool":
-            content = truncate_observation(msg.get("content") or "", getattr(config, "max_tool_chars", None))
+            content = truncate_observation(
+                msg.get("content") or "", getattr(config, "max_tool_chars", None)
+            )
             msg = {**msg, "content": content}
         messages.append(msg)
     out = {**row, "messages": messages}
@@ -314,7 +316,9 @@ def sft_trainer_class():
 
     class CPUSFTTrainer(SFTTrainer):
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-            inputs = {k: v for k, v in inputs.items() if k not in ("assistant_masks", "completion_mask")}
+            inputs = {
+                k: v for k, v in inputs.items() if k not in ("assistant_masks", "completion_mask")
+            }
             return Trainer.compute_loss(self, model, inputs, return_outputs, num_items_in_batch)
 
     return CPUSFTTrainer
@@ -374,7 +378,11 @@ def train_sft(config: SFTTrainConfig, rows: list[dict] | None = None) -> SFTResu
         trainer.save_model(config.out)
         tokenizer.save_pretrained(config.out)
         Path(config.out, "medenv_sft.json").write_text(
-            json.dumps({"config": asdict(config), "eval_loss_before": before, "eval_loss_after": after}, indent=2, default=str)
+            json.dumps(
+                {"config": asdict(config), "eval_loss_before": before, "eval_loss_after": after},
+                indent=2,
+                default=str,
+            )
         )
     return SFTResult(
         out=str(config.out),
@@ -393,7 +401,11 @@ def train_sft(config: SFTTrainConfig, rows: list[dict] | None = None) -> SFTResu
 
 
 def eval_loss(
-    model: str, rows: list[dict], max_length: int | None = 4096, batch_size: int = 4, config: Any = None
+    model: str,
+    rows: list[dict],
+    max_length: int | None = 4096,
+    batch_size: int = 4,
+    config: Any = None,
 ) -> float:
     """Mean assistant-token loss of ``model`` (folder, id or "tiny") on ``rows``; no training.
 

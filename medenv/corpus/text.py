@@ -48,9 +48,22 @@ _TERMS_MAX = 500_000
 _TERM_OF = _Terms().__getitem__
 
 
+# ASCII fast path: on ASCII text `_WORD` matches exactly the runs of [a-z0-9] (after
+# lower-casing), which a byte translation to spaces plus `split` finds ~4x faster.
+_ASCII_WORDS = bytes(c if chr(c).isalnum() and c < 128 else 32 for c in range(256))
+
+
+def words(text: str) -> list[str]:
+    """The lower-cased runs of Unicode letters and digits of ``text`` (before folding)."""
+    low = text.lower()
+    if low.isascii():
+        return low.encode("ascii").translate(_ASCII_WORDS).decode("ascii").split()
+    return _WORD.findall(low)
+
+
 def tokens(text: str) -> list[str]:
     """The search terms of ``text``, in order (duplicates kept)."""
-    return list(filter(None, map(_TERM_OF, _WORD.findall(text.lower()))))
+    return list(filter(None, map(_TERM_OF, words(text))))
 
 
 def analyzed(text: str) -> str:
@@ -88,25 +101,21 @@ def passages(text: str, max_chars: int = 500) -> list[str]:
 
 
 class _Passages:
-    """A page's passages, analysed once: each passage's token count and, per term, the
-    passages holding it with its frequency (passage order)."""
+    """A page's passages, analysed once: the set of terms of each passage (for snippets)
+    and, computed on first use, each passage's term counts (for BM25 in `browse`)."""
 
-    __slots__ = ("parts", "lengths", "postings")
+    __slots__ = ("parts", "termsets", "_counts")
 
     def __init__(self, parts: list[str]) -> None:
         self.parts = parts
-        self.lengths: list[int] = []
-        self.postings: dict[str, dict[int, int]] = {}
-        postings = self.postings
-        for i, part in enumerate(parts):
-            toks = tokens(part)
-            self.lengths.append(len(toks))
-            for t, f in Counter(toks).items():
-                row = postings.get(t)
-                if row is None:
-                    postings[t] = {i: f}
-                else:
-                    row[i] = f
+        self.termsets = [frozenset(tokens(p)) for p in parts]
+        self._counts: list[Counter] | None = None
+
+    @property
+    def counts(self) -> list[Counter]:
+        if self._counts is None:
+            self._counts = [Counter(tokens(p)) for p in self.parts]
+        return self._counts
 
 
 @lru_cache(maxsize=PASSAGE_CACHE_SIZE)
@@ -126,19 +135,20 @@ def rank_passages(parts: list[str], query: str, *, text: str | None = None) -> l
     terms = query_terms(query)
     if not terms or not parts:
         return list(range(len(parts)))
-    page = analysed_passages(text) if text is not None else _Passages(parts)
-    lengths, postings = page.lengths, page.postings
-    n = len(lengths)
+    docs = (analysed_passages(text) if text is not None else _Passages(parts)).counts
+    n = len(docs)
+    lengths = [d.total() for d in docs]
     avg = sum(lengths) / n or 1.0
-    rows = [(t, postings.get(t, {})) for t in terms]
-    idfs = {t: math.log(1 + (n - len(row) + 0.5) / (len(row) + 0.5)) for t, row in rows}
+    df = {t: sum(1 for d in docs if t in d) for t in terms}
+    idf = {t: math.log(1 + (n - df[t] + 0.5) / (df[t] + 0.5)) for t in terms}
     scores = []
-    for i, length in enumerate(lengths):
+    for i, d in enumerate(docs):
+        length = lengths[i]
         s = 0.0
-        for t, row in rows:
-            f = row.get(i, 0)
+        for t in terms:
+            f = d.get(t, 0)
             if f:
-                s += idfs[t] * f * 2.2 / (f + 1.2 * (0.25 + 0.75 * length / avg))
+                s += idf[t] * f * 2.2 / (f + 1.2 * (0.25 + 0.75 * length / avg))
         scores.append((-round(s, 9), i))
     return [i for _, i in sorted(scores)]
 
@@ -156,11 +166,8 @@ def snippet_for_terms(text: str, terms: list[str], max_chars: int = 240) -> str:
     parts = page.parts
     if not parts:
         return ""
-    counts = [0] * len(parts)
-    postings = page.postings
-    for t in set(terms):
-        for i in postings.get(t, ()):
-            counts[i] += 1
+    query = frozenset(terms)
+    counts = [len(query.intersection(ts)) for ts in page.termsets]
     best = max(counts)
     part = parts[counts.index(best)]
     if len(part) <= max_chars:

@@ -262,6 +262,9 @@ def _verify(env, traj: Trajectory) -> VerifyResult:
         obs, reward, terminated, truncated, _ = env.step(s.action)
         if obs != s.observation:
             return fail(s.step, "observation", s.observation, obs, i)
+        if i == last and traj.ended and traj.truncated and not (terminated or truncated):
+            reward, _ = env.unwrapped.finish()  # the episode was ended early by finish()
+            truncated = True
         expected_reward = traj.reward if (i == last and traj.reward is not None) else 0.0
         if reward != expected_reward:
             return fail(s.step, "reward", expected_reward, reward, i)

@@ -209,9 +209,14 @@ class EventStore:
         """Buffer one event; returns its ``seq``. Durable after the next `commit`."""
         if self.closed:
             raise MedenvError(f"event store {self.file} is closed")
+        type_ = TYPE_NAMES.get(type(payload))
+        if type_ is None:
+            raise MedenvError(
+                f"cannot write a {type(payload).__name__} event: not a declared event type "
+                "(medenv.events.schema.EVENT_TYPES)"
+            )
         seq = self._seq.get(episode_id, 0)
         self._seq[episode_id] = seq + 1
-        type_ = TYPE_NAMES[type(payload)]
         body = encode_payload(payload)
         ts_us = time.time_ns() // 1000
         self._rows.append((self.run_id, episode_id, seq, ts_us, type_, body.decode()))
