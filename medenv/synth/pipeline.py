@@ -33,7 +33,7 @@ from medenv.synth.index import GraphIndex
 from medenv.synth.qa import Hop, QAItem
 from medenv.synth.rarity import rarity, seed_order
 from medenv.synth.render import LeakCheck, labels_of, render_question
-from medenv.synth.specialty import SPECIALTIES, SpecialtyMap
+from medenv.synth.specialty import PHENOTYPE_ROOT, SPECIALTIES, SpecialtyMap
 from medenv.synth.subgraph import extract_subgraph
 from medenv.synth.uniqueness import Disambiguator
 
@@ -69,6 +69,9 @@ def synthesize(
     started = time.perf_counter()
     index = GraphIndex(kg)
     specialty = SpecialtyMap(index)
+    # On a graph with HPO's organ-system branches every item gets one of the 12 specialties
+    # (a chain with none is dropped as ``no_specialty``); other graphs may yield "general".
+    needs_specialty = PHENOTYPE_ROOT in index.type
     disamb = Disambiguator(index)
     rar = {i: rarity(index, i) for i in index.ids}
     names = {i: index.node[i].name.casefold() for i in index.ids}
@@ -151,7 +154,7 @@ def synthesize(
                 if dedup.is_duplicate(item):
                     reason = "duplicate"
                     continue
-                if item.specialty not in SPECIALTIES:  # no chain entity has an organ system
+                if needs_specialty and item.specialty not in SPECIALTIES:
                     reason = "no_specialty"
                     continue
                 if wanted and item.specialty not in wanted:
