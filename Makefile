@@ -21,7 +21,7 @@ demo: $(VENV)/.installed
 	$(VENV)/bin/medenv demo --out out/demo
 
 test: $(VENV)/.installed
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) -m pytest -q -p no:cacheprovider --durations=15
 
 bench: $(VENV)/.installed
 	mkdir -p .benchmarks

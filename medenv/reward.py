@@ -6,13 +6,14 @@ The composite reward is paid once, at the end of an episode (0 on every other st
 
 - ``accuracy``: 1.0 when the submitted answer matches the gold answer or an alias (or the
   answer's KG id) after `normalize_answer`, else 0.0.
-- ``format``: 0.0 when no answer was submitted; otherwise ``max(0, 1 - 0.5 * n_format_errors)``
-  (each malformed action costs half).
+- ``format``: ``max(0, 1 - 0.5 * n_format_errors)`` (each malformed action costs half);
+  without a submitted answer only half of that, and 0.0 when no tool call was made either.
 - ``efficiency``: 0.0 unless the answer is correct; then ``max(0, 1 - excess / optimal)``
   where ``excess = max(0, n_tool_calls - item.optimal_calls)`` (calls include the answer).
 
-Gating format and efficiency on an answer (and efficiency on a correct one) keeps a policy
-from earning reward by never answering or by answering instantly at random.
+Halving format without an answer, and gating efficiency on a correct answer, keeps a policy
+from earning much by never answering or by answering instantly at random, while a policy that
+follows the tool-call protocol but runs out of turns still gets a learning signal.
 """
 
 from __future__ import annotations
@@ -87,7 +88,9 @@ def compute_reward(
     w = weights or RewardWeights()
     answered = prediction is not None
     accuracy = 1.0 if is_correct(prediction, item) else 0.0
-    fmt = max(0.0, 1.0 - 0.5 * n_format_errors) if answered else 0.0
+    fmt = max(0.0, 1.0 - 0.5 * n_format_errors)
+    if not answered:  # protocol followed but no answer: half credit, none without a call
+        fmt = 0.5 * fmt if n_tool_calls > 0 else 0.0
     optimal = max(1, item.optimal_calls)
     excess = max(0, n_tool_calls - optimal)
     efficiency = max(0.0, 1.0 - excess / optimal) if accuracy else 0.0

@@ -331,8 +331,9 @@ def test_finish_ends_an_open_episode_as_truncated_and_logs_its_reward(make_env, 
     assert tuple(info) == INFO_KEYS and {k: type(v) for k, v in info.items()} == {
         k: type(v) for k, v in first.items()
     }
-    # no answer: accuracy, format and efficiency are 0 (medenv.reward), recall is real
-    assert reward == 0.0 and info["step"] == 2 and info["budget"] == 10
+    # no answer: accuracy and efficiency are 0, format is half of 1 - 0.5 (medenv.reward)
+    assert (info["accuracy"], info["format"], info["efficiency"]) == (0.0, 0.25, 0.0)
+    assert reward == pytest.approx(0.2 * 0.25) and info["step"] == 2 and info["budget"] == 10
     assert info["evidence_recall"] == 1.0 and not info["correct"]
     with pytest.raises(MedenvError, match="reset"):
         env.step("<answer>late</answer>")
@@ -353,7 +354,7 @@ def test_finish_ends_an_open_episode_as_truncated_and_logs_its_reward(make_env, 
         "FROM episodes WHERE episode_id = ?",
         [episode_id],
     ).fetchone()
-    assert row == (True, False, 0.0, 1, 1, 1.0)
+    assert row == (True, False, pytest.approx(0.05), 1, 1, 1.0)
 
 
 def test_finish_after_the_answer_returns_the_final_reward(make_env, world):

@@ -64,6 +64,10 @@ def test_components(item):
     assert (wrong.accuracy, wrong.format, wrong.efficiency) == (0.0, 1.0, 0.0)
     none = compute_reward(item, None, 12, 3, w)
     assert none.total == 0.0
+    unanswered = compute_reward(item, None, 2, 0, w)  # well-formed calls, no answer
+    assert (unanswered.accuracy, unanswered.format, unanswered.efficiency) == (0.0, 0.5, 0.0)
+    assert compute_reward(item, None, 2, 1, w).format == 0.25
+    assert compute_reward(item, None, 0, 0, w).format == 0.0
     custom = compute_reward(
         item, item.answer, 2, 0, RewardWeights(accuracy=2.0, format=0.0, efficiency=0.5)
     )

@@ -57,6 +57,7 @@ class GRPOTrainConfig:
     max_tool_calling_iterations: int = 6
     env_max_steps: int = 8
     max_tool_chars: int | None = None  # cut observations the policy reads (as SFT's option)
+    template_tools: bool = True  # False: prompts without the template's tool block (as SFT's)
     temperature: float = 1.0
     beta: float = 0.0  # KL coefficient (0: no reference model)
     reward_accuracy: float = 1.0
@@ -176,14 +177,9 @@ class MedResearchTools:
         if self._done:
             info = self._info
             comps = {k: float(info[k]) for k in COMPONENTS}
-        else:  # no answer: what compute_reward gives an unanswered episode
-            from medenv.reward import compute_reward
-
-            base = self._env.unwrapped
-            c = compute_reward(
-                base.item, None, base._n_tool_calls, base._n_format_errors, base.weights
-            )
-            comps = {k: float(getattr(c, k)) for k in COMPONENTS}
+        else:  # no answer: end the episode as truncated; the env logs and scores it
+            _, info = self._env.unwrapped.finish()
+            comps = {k: float(info[k]) for k in COMPONENTS}
         self._components = comps
         return comps
 
@@ -258,6 +254,20 @@ def _reward_log(history: list[dict]) -> list[dict]:
                     row[f"{c}_{stat}"] = float(entry[key])
         rows.append(row)
     return rows
+
+
+def template_without_tools(template: str) -> str:
+    """The Qwen3-style ``template`` with its tool-schema system block switched off.
+
+    For policies SFT-trained with ``template_tools=False`` (the env prompt lists the tools),
+    so GRPO prompts render as their training rows did. Tool calls are still parsed (the
+    response schema is separate) and executed. Relies on TRL 1.16 rendering prompts with
+    ``GRPOTrainer.chat_template`` when set.
+    """
+    head = "{%- if tools %}"
+    if head not in template:
+        raise MedenvError("template_tools=False needs a Qwen3-style template with a tools block")
+    return template.replace(head, "{%- if false %}", 1)
 
 
 def train_grpo(
@@ -346,6 +356,10 @@ def train_grpo(
         environment_factory=factory,
         callbacks=[_step_callback(clock)],
     )
+    if not config.template_tools:
+        trainer.chat_template = template_without_tools(
+            trainer.chat_template or tokenizer.chat_template
+        )
     start = time.perf_counter()
     try:
         trainer.train()

@@ -39,6 +39,8 @@ def add_parser(subparsers) -> None:
     grpo.add_argument("--max-questions", type=int, dest="max_questions")
     grpo.add_argument("--max-tool-calling-iterations", type=int, dest="max_tool_calling_iterations")
     grpo.add_argument("--temperature", type=float)
+    grpo.add_argument("--no-template-tools", action="store_const", const=False, dest="template_tools",
+                      help="prompts without the template's tool block (as an SFT run with it)")  # fmt: skip
     grpo.add_argument("--use-vllm", action="store_const", const=True, dest="use_vllm")
     grpo.set_defaults(func=run)
 
