@@ -25,7 +25,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--out", default="out/demo", help="output folder (default out/demo)")
     p.add_argument("--n", type=int, default=200, help="questions to synthesize (default 200)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--sft-steps", type=int, default=8, help="tiny-model SFT steps (default 8)")
+    p.add_argument("--sft-steps", type=int, default=40, help="tiny-model SFT steps (default 40)")
     p.add_argument("--skip-train", action="store_true", help="stop after the SFT export")
     p.set_defaults(func=run)
 
