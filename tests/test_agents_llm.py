@@ -250,3 +250,33 @@ def test_vllm_backend_in_process():
     agent = LLMAgent(backend)
     agent.reset(seed=0)
     assert isinstance(agent.act("Which gene is associated with Marfan syndrome?", INFO), str)
+
+
+def test_llm_agent_rollout_through_the_env_against_the_server(server, tmp_path):
+    """`medenv rollout --agent llm` with an OpenAI-compatible endpoint, end to end."""
+    from medenv.cli import main
+    from medenv.events.store import connect
+
+    db = tmp_path / "llm.duckdb"
+    argv = ["rollout", "--agent", "llm", "--model", f"openai:{server}#test-model",
+            "--split", "test", "--episodes", "3", "--db", str(db), "--no-progress"]  # fmt: skip
+    assert main(argv) == 0
+    con = connect(db)
+    try:
+        rows = con.execute(
+            "SELECT episode_id, type, payload FROM events ORDER BY episode_id, seq"
+        ).fetchall()
+    finally:
+        con.close()
+    by_episode: dict[str, list[tuple[str, dict]]] = {}
+    for episode, kind, payload in rows:
+        if episode:
+            by_episode.setdefault(episode, []).append((kind, json.loads(payload)))
+    assert len(by_episode) == 3
+    for events in by_episode.values():
+        kinds = [k for k, _ in events]
+        calls = [p["name"] for k, p in events if k == "tool_called"]
+        assert calls[0] == "medical_search"  # the server's call reached the tool
+        assert "tool_returned" in kinds and "answer_submitted" in kinds
+        assert kinds[-1] == "episode_ended" and "action_rejected" not in kinds
+    assert main(argv) == 0  # resumable: nothing left to run

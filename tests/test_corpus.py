@@ -191,7 +191,7 @@ def test_unstated_or_false_hops_are_unanswerable(world):
 
 
 def test_synthesized_items_are_answerable(world):
-    synth = pytest.importorskip("medenv.synth.pipeline")
+    from medenv.synth import pipeline as synth
     from medenv.synth.config import SynthConfig
 
     result = synth.synthesize(world.kg, SynthConfig(n=15, seed=3), progress=False)
@@ -200,3 +200,15 @@ def test_synthesized_items_are_answerable(world):
         evidence = hop_evidence(world, item)
         if evidence is not None:
             assert len(evidence) == item.n_hops and all(evidence)
+
+
+def test_corpus_check_command_reports_the_answerable_share(world, tmp_path, capsys):
+    from medenv.cli import main
+    from medenv.synth import SynthConfig, synthesize, write_qa_set
+
+    result = synthesize(world.kg, SynthConfig(n=12, seed=5), world=world, progress=False)
+    write_qa_set(tmp_path / "qa", result.items, result.manifest)
+    assert main(["corpus", "check", "--qa", str(tmp_path / "qa")]) == 0
+    out = capsys.readouterr().out
+    assert "12 of 12 items with a gold chain are answerable (100.0%)" in out
+    assert main(["corpus", "check", "--qa", str(tmp_path / "missing")]) == 2

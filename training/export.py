@@ -411,6 +411,7 @@ MINARI_MISSING = "Minari export needs the optional extra: pip install 'medenv[mi
 
 def minari_available() -> bool:
     try:
+        import h5py  # noqa: F401  (minari's storage backend)
         import minari  # noqa: F401
     except ImportError:
         return False
