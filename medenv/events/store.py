@@ -483,16 +483,11 @@ def read_episode(source, episode_id: str) -> list[Event]:
         ).fetchall()
         if not rows:
             raise MedenvError(f"no episode {episode_id!r} in the event store")
-        run_id = rows[0][0]
-        run_rows = con.execute(
-            "SELECT run_id, episode_id, seq, ts, type, payload FROM events "
-            "WHERE run_id = ? AND type = 'run_started' ORDER BY ts LIMIT 1",
-            [run_id],
-        ).fetchall()
+        run_started = read_run_started(con, rows[0][0])
     finally:
         if owned:
             con.close()
-    return _events(run_rows + rows)
+    return ([run_started] if run_started else []) + _events(rows)
 
 
 def read_run_started(source, run_id: str) -> Event | None:
