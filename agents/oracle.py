@@ -229,12 +229,12 @@ class OracleAgent:
                 )
             think = f"{preface} {step_intro}" if preface else step_intro
             preface = ""
-            tried: set[tuple[str, str]] = set()
+            tried: set[tuple[str, str, int | None]] = set()
             attempts = self._attempts(head_name, clues)
             for tool, args in attempts:
                 if self.remaining <= len(hops) - i:  # keep room for the remaining hops
                     break
-                key = (tool, args["query"])
+                key = (tool, args["query"], args.get("top_k"))
                 if key in tried:
                     continue
                 tried.add(key)

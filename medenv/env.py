@@ -16,7 +16,8 @@
 - Every event goes to the `EventStore` at ``db`` (None disables logging).
 
 Determinism: the same seed and actions give the same observations, rewards and events
-(except ``ts``, ``latency_ms`` and the generated run/episode ids).
+(except ``ts``, ``latency_ms`` and the generated run/episode ids). A step parses exactly the
+action text it logs (`canonical_action`), so a replay of the log re-executes the same input.
 """
 
 from __future__ import annotations
@@ -203,6 +204,7 @@ class MedResearchEnv(gym.Env[str, str]):
             kg_source=str(kg.source),
             kg_version=str(kg.version),
             corpus_hash=str(self.world.fingerprint),
+            index_hash=str(getattr(self.world, "index_hash", "")),
             parser_version=PARSER_VERSION,
             reward_weights=msgspec.to_builtins(self.weights),
             seed=seed,
@@ -298,16 +300,7 @@ class MedResearchEnv(gym.Env[str, str]):
         from medenv.tools.result import ToolResult
 
         step = self._steps
-        text, is_dict = None, False
-        if isinstance(action, str):
-            text = action = str(action)
-        elif isinstance(action, dict | list):
-            try:
-                text, is_dict = json.dumps(action, sort_keys=True, ensure_ascii=False), True
-            except (TypeError, ValueError):
-                pass
-        if text is None:  # anything else is parsed as its text, so replay sees the same
-            text = action = repr(action)
+        action, text, is_dict = canonical_action(action)
         parsed = parse_action(action, parallel_calls=self.parallel_calls, schemas=self.schemas)
         self._emit(
             ev.ActionReceived(step=step, text=text, think=parsed.think, is_dict=is_dict),
@@ -467,6 +460,44 @@ class MedResearchEnv(gym.Env[str, str]):
             store.close()
         self._open = False
         super().close()
+
+
+def utf8_safe(text: str) -> str:
+    """``text`` with every lone UTF-16 surrogate (which UTF-8, and so the event log, cannot
+    hold) replaced by U+FFFD; surrogate pairs are joined. Other text is returned as is."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
+
+
+def canonical_action(action: Any) -> tuple[str | dict | list, str, bool]:
+    """What `MedResearchEnv.step` parses for ``action``, the text it logs, and whether that
+    text is JSON: ``(parsed, text, is_dict)``.
+
+    Text is parsed as it is. A dict or list is logged as JSON (sorted keys) and parsed *from
+    that JSON*, so replaying the log parses exactly the value the live step parsed (same
+    key order, tuples as lists). Anything else, or a dict that is not JSON, is parsed as its
+    ``repr``. Lone surrogates become U+FFFD (`utf8_safe`). Never raises.
+    """
+    if isinstance(action, dict | list):
+        try:
+            text = utf8_safe(json.dumps(action, sort_keys=True, ensure_ascii=False))
+            return json.loads(text), text, True
+        except (TypeError, ValueError, RecursionError):
+            pass
+    if isinstance(action, str):
+        text = str(action)
+    else:
+        try:
+            text = repr(action)
+        except Exception:  # noqa: BLE001 - a broken __repr__ must not break the step
+            text = f"<unprintable {type(action).__name__}>"
+    text = utf8_safe(text)
+    return text, text, False
 
 
 def _parse_error(kind: str | None, message: str):

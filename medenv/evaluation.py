@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -515,7 +516,8 @@ def write_report(result: EvalResult, out_dir: str | Path) -> Path:
     """Write ``report.md``, ``metrics.json`` and PNG plots into ``out_dir``; return report path.
 
     Plots: ``accuracy_by_hops.png``, ``tool_calls_hist.png``, ``accuracy_by_specialty.png``,
-    ``accuracy_vs_tool_calls.png`` (one line per group).
+    ``accuracy_vs_tool_calls.png`` (one line per group) and, for each group (run),
+    ``accuracy_vs_tool_calls-<group>.png`` (see `plot_file_name`).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -620,4 +622,43 @@ def _plot_all(result: EvalResult, out: Path) -> list[Path]:
     fig.savefig(out / "accuracy_vs_tool_calls.png", dpi=100)
     plt.close(fig)
     paths.append(out / "accuracy_vs_tool_calls.png")
+
+    used: set[str] = {p.name for p in paths}
+    for g in groups:
+        path = out / plot_file_name("accuracy_vs_tool_calls", g.group, used)
+        _plot_group_accuracy_vs_calls(plt, g, path)
+        paths.append(path)
     return paths
+
+
+def plot_file_name(stem: str, group: str, used: set[str]) -> str:
+    """``<stem>-<group>.png`` with the group name made file-safe; unique within ``used``
+    (a numeric suffix on collision), which it is added to."""
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", group).strip("._") or "group"
+    name, n = f"{stem}-{slug}.png", 1
+    while name in used:
+        n += 1
+        name = f"{stem}-{slug}-{n}.png"
+    used.add(name)
+    return name
+
+
+def _plot_group_accuracy_vs_calls(plt, g: GroupMetrics, path: Path) -> None:
+    """One run: accuracy (line) and episode count (bars) by number of tool calls made."""
+    ks = [int(k) for k in g.accuracy_by_calls]
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    counts = ax.twinx()
+    counts.bar(ks, [b.n for b in g.accuracy_by_calls.values()], 0.6, color="0.85")
+    counts.set_ylabel("episodes")
+    counts.yaxis.get_major_locator().set_params(integer=True)
+    ax.set_zorder(counts.get_zorder() + 1)
+    ax.patch.set_visible(False)
+    ax.plot(ks, [b.accuracy for b in g.accuracy_by_calls.values()], marker="o", color="C0")
+    ax.set_ylim(0, 1.05)
+    ax.set_xticks(range(min(ks), max(ks) + 1))
+    ax.set_xlabel("tool calls made")
+    ax.set_ylabel("accuracy")
+    ax.set_title(f"Accuracy vs tool calls: {g.group} (accuracy {100 * g.accuracy:.1f}%)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -179,15 +179,19 @@ MALFORMED = [
     ),
     ("word " * 250_000, "no_call"),  # 1.25 MB
     ({"tool_calls": "nope"}, "bad_json"),
+    ({"name": "medical_search", "arguments": {"query": 1, "extra": 2}}, "bad_arguments"),
+    ("\ud83d lone surrogates cannot be UTF-8 \udc00", "no_call"),  # logged as U+FFFD
     (3.5, "no_call"),
 ]
 
 
 def test_malformed_actions_never_raise(make_env):
     env = make_env(max_steps=len(MALFORMED))
-    env.reset(seed=1)
+    _, first = env.reset(seed=1)
+    types = {k: type(v) for k, v in first.items()}
     for n, (action, kind) in enumerate(MALFORMED, start=1):
         obs, reward, terminated, truncated, info = env.step(action)
+        assert {k: type(v) for k, v in info.items()} == types  # what Minari's DataCollector checks
         assert info["error"] == kind, (
             action if isinstance(action, str) and len(action) < 200 else kind
         )
@@ -205,6 +209,47 @@ def test_malformed_actions_never_raise(make_env):
     )
     longest = con.execute("SELECT max(length(action)) FROM steps").fetchone()[0]
     assert longest == len("word " * 250_000)  # nothing is cut from the log
+    actions = [r[0] for r in con.execute("SELECT action FROM steps ORDER BY step").fetchall()]
+    assert "\ufffd lone surrogates cannot be UTF-8 \ufffd" in actions
+
+
+def test_make_kwargs_tools_weights_default_db_and_run_metadata(items, world, tmp_path, monkeypatch):
+    import json
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("MEDENV_HOME", str(home))
+    weights = {"accuracy": 2.0, "format": 0.0, "efficiency": 0.0}
+    env = gym.make(
+        "MedResearch-v0", qa=items, world=world, tools=["medical_search"], reward_weights=weights
+    )
+    _, info = env.reset(seed=7, options={"question_id": "inh-004"})
+    names = [s["function"]["name"] for s in json.loads(info["tools"])]
+    assert names == ["medical_search", "answer"]  # `answer` is always kept
+    obs, _, _, _, info = env.step(
+        '<tool_call>{"name": "web_search", "arguments": {"query": "x"}}</tool_call>'
+    )
+    assert info["error"] == "unknown_tool" and "Available tools: answer, medical_search." in obs
+    _, reward, terminated, _, info = env.step(f"<answer>{env.unwrapped.item.answer}</answer>")
+    assert terminated and reward == 2.0 and info["format"] == 0.5
+    env.close()
+    path = home / "runs" / "events.duckdb"  # the default store, under MEDENV_HOME
+    assert env.unwrapped.store_path == path and path.is_file()
+    con = connect(path)
+    run = con.execute(
+        "SELECT kg_source, kg_version, corpus_hash, index_hash, parser_version, seed, "
+        "reward_weights FROM runs"
+    ).fetchone()
+    assert run[:6] == (
+        "hpo", world.kg.version, world.fingerprint, world.index_hash, PARSER_VERSION, 7
+    )  # fmt: skip
+    assert json.loads(run[6]) == weights and len(world.index_hash) == 16
+    con.close()
+    before = sorted(home.rglob("*"))
+    off = gym.make("MedResearch-v0", qa=items, world=world, db=None)  # logging off
+    off.reset(seed=0)
+    off.step("<answer>x</answer>")
+    off.close()
+    assert off.unwrapped.store_path is None and sorted(home.rglob("*")) == before
 
 
 def test_parallel_calls_option(make_env):

@@ -76,3 +76,27 @@ def test_run_on_external_set_is_evaluated(tmp_path, capsys):
     assert g.tool_call_efficiency is None and g.evidence_recall is None
     assert main(["eval", "--db", str(db), "--qa", str(src), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["groups"][0]["accuracy"] == 0.5
+
+
+def test_cli_rollout_on_external_set_then_eval(tmp_path, capsys):
+    """`medenv rollout --qa FILE.jsonl` runs an agent on a plain JSONL set; `medenv eval`
+    scores the log. The oracle needs a gold chain, which external items do not have."""
+    src = tmp_path / "external.jsonl"
+    write_jsonl(src, EXTERNAL)
+    db = tmp_path / "heuristic.duckdb"
+    argv = ["rollout", "--agent", "heuristic", "--qa", str(src), "--db", str(db), "--no-progress"]
+    assert main(argv) == 0
+    assert "ran 3 episodes" in capsys.readouterr().out
+    assert main(["eval", "--db", str(db), "--qa", str(src), "--group-by", "agent", "--json"]) == 0
+    g = json.loads(capsys.readouterr().out)["groups"][0]
+    assert (g["group"], g["n_episodes"], g["n_questions"]) == ("heuristic", 3, 3)
+    assert g["tool_call_efficiency"] is None and list(g["by_hops"]) == ["?"]
+    from training.export import load_episodes
+
+    episodes = load_episodes(db)
+    assert sorted(ep.question_id for ep in episodes) == sorted(i.id for i in read_qa_set(src))
+    assert {ep.answer for ep in episodes} == {r["answer"] for r in EXTERNAL}
+    assert main(argv) == 0 and "ran 0 episodes (3 already stored)" in capsys.readouterr().out
+    oracle = ["rollout", "--agent", "oracle", "--qa", str(src), "--db", str(tmp_path / "o.duckdb")]
+    assert main([*oracle, "--no-progress"]) == 2
+    assert "gold chain" in capsys.readouterr().err

@@ -17,6 +17,8 @@ PLOTS = (
     "accuracy_by_specialty.png",
     "tool_calls_hist.png",
     "accuracy_vs_tool_calls.png",
+    "accuracy_vs_tool_calls-run-A.png",  # one accuracy-vs-calls plot per run
+    "accuracy_vs_tool_calls-run-B.png",
 )
 
 
@@ -49,6 +51,21 @@ def test_report_files_and_valid_pngs(log, tmp_path):
     assert "neurology" in text and "rare" in text
     metrics = json.loads((tmp_path / "report" / "metrics.json").read_text())
     assert [g["group"] for g in metrics["groups"]] == ["run-A", "run-B"]
+    assert sorted(p.name for p in (tmp_path / "report").glob("*.png")) == sorted(PLOTS)
+
+
+def test_per_run_plot_names_are_file_safe_and_unique():
+    used = {"accuracy_vs_tool_calls.png"}
+    names = [
+        evaluation.plot_file_name("accuracy_vs_tool_calls", g, used)
+        for g in ("run A/1", "run A:1", "..", "oracle")
+    ]
+    assert names == [
+        "accuracy_vs_tool_calls-run_A_1.png",
+        "accuracy_vs_tool_calls-run_A_1-2.png",
+        "accuracy_vs_tool_calls-group.png",
+        "accuracy_vs_tool_calls-oracle.png",
+    ]
 
 
 def test_cli_table_json_report_and_judge(log, tmp_path, capsys):

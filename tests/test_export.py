@@ -166,3 +166,42 @@ def test_minari_export_or_clear_message(exported, tmp_path):
         return
     ds = write_minari(eps, tmp_path)
     assert ds.total_episodes == 3
+
+
+def test_exported_dataset_trains_in_sft_trainer_as_is(exported, tmp_path):
+    """The saved `sft_dataset/` goes to TRL's `SFTTrainer` untouched (extra columns, JSON
+    strings and all): its chat template renders it, the loss covers assistant turns only,
+    and one optimisation step runs and moves the weights."""
+    import os
+
+    import torch
+    from datasets import load_from_disk
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import SFTConfig, SFTTrainer
+
+    from training.tiny import tiny_model_path
+
+    os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
+    path = str(tiny_model_path())
+    tok = AutoTokenizer.from_pretrained(path)
+    model = AutoModelForCausalLM.from_pretrained(path)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    ds = load_from_disk(str(exported["out"] / "sft_dataset"))
+    args = SFTConfig(
+        output_dir=str(tmp_path), max_steps=1, per_device_train_batch_size=1, max_length=None,
+        assistant_only_loss=True, learning_rate=1e-3, report_to="none", save_strategy="no",
+        disable_tqdm=True, bf16=False,
+    )  # fmt: skip
+    trainer = SFTTrainer(model=model, args=args, train_dataset=ds, processing_class=tok)
+    prepared = trainer.train_dataset
+    assert len(prepared) == len(ds)  # no row dropped
+    for row, labels in zip(ds, prepared["labels"], strict=True):
+        masked = sum(label == -100 for label in labels)
+        assert 0 < masked < len(labels)  # prompt and tool turns masked, assistant turns kept
+        kept = tok.decode([t for t in labels if t != -100])
+        answer = row["messages"][-1]["content"].split("<answer>")[-1]
+        assert answer.endswith("</answer>") and answer in kept  # the final answer is learned
+        assert "<tool_response>" not in kept  # tool outputs are never learned
+    output = trainer.train()
+    assert trainer.state.global_step == 1 and output.training_loss > 0
+    assert any(not torch.equal(before[k], v) for k, v in model.state_dict().items())

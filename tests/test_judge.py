@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 import pytest
 
 from medenv import evaluation, judge
@@ -104,3 +108,60 @@ def test_judge_reads_runs_filter_and_rejects_missing_store(log, tmp_path):
     assert (s.candidates, s.correct) == (2, 1)
     with pytest.raises(MedenvError, match="no event store"):
         judge.judge_log(tmp_path / "nope.duckdb", CountingJudge(), model="x", progress=False)
+
+
+class JudgeServer(BaseHTTPRequestHandler):
+    """An OpenAI-compatible /v1/chat/completions that grades with the lexical judge (so
+    verdicts are known) and wraps its word in a reasoning block. Counts requests."""
+
+    requests: list[dict] = []
+
+    def log_message(self, *args):  # keep test output quiet
+        pass
+
+    def do_POST(self):  # noqa: N802
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).requests.append(body)
+        verdict = judge.lexical_judge(body["messages"])
+        message = {"role": "assistant", "content": f"<think>compare names</think>\n{verdict}"}
+        data = json.dumps({"choices": [{"index": 0, "message": message}]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@pytest.fixture
+def judge_server():
+    JudgeServer.requests = []
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), JudgeServer)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/v1"
+    httpd.shutdown()
+
+
+def test_agent_backend_as_judge_through_the_cli(log, judge_server, capsys):
+    """`medenv eval --judge openai:URL#MODEL`: an agent backend judges; verdicts are events."""
+    from medenv.cli import main
+
+    spec = f"openai:{judge_server}#judge-model"
+    assert main(["eval", "--db", str(log), "--judge", spec, "--no-progress", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert len(JudgeServer.requests) == 4  # the four answers that did not match by string
+    sent = JudgeServer.requests[0]
+    assert sent["model"] == "judge-model" and sent["messages"][0]["content"] == judge.JUDGE_SYSTEM
+    rows = verdict_rows(log)
+    assert [(r[2], r[3]) for r in rows] == [
+        ("A-4", "true"),
+        ("A-5", "false"),
+        ("B-2", "false"),
+        ("B-3", "true"),
+    ]
+    assert {r[4] for r in rows} == {spec}
+    groups = {g["group"]: g for g in data["groups"]}
+    assert groups["run-A"]["judged_accuracy"] == pytest.approx(4 / 6)
+    # a second evaluation reuses the recorded verdicts: the judge is not called again
+    assert main(["eval", "--db", str(log), "--judge", spec, "--no-progress", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == data and len(JudgeServer.requests) == 4

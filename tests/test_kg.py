@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -125,6 +129,49 @@ def test_failed_hpo_build_caches_nothing(tmp_path, monkeypatch):
     assert list(home.rglob("*.pkl")) == [] and list(home.rglob("*.tmp")) == []
 
 
+def _first_term(lines: list[bytes]) -> int:
+    return lines.index(b"[Term]\n")
+
+
+@pytest.mark.parametrize(
+    ("name", "where", "inserted", "message"),
+    [
+        # (file, index to insert at, inserted lines: the first is the one named, error)
+        ("hp.obo", _first_term, [b"[Term]\n", b"name: x\n", b"\n"], r"\[Term\] without an id"),
+        (
+            "hp.obo",
+            _first_term,
+            [b"[Term]\n", b"id: HP:9999999\n", b"\n"],
+            "term HP:9999999 has no name",
+        ),
+        ("hp.obo", lambda ls: _first_term(ls) + 2, [b"no colon here\n"], "malformed line"),
+        # bytes that are not UTF-8: the exact line, not a bare UnicodeDecodeError
+        ("hp.obo", lambda ls: _first_term(ls) + 2, [b"comment: caf\xe9\n"], "not valid UTF-8"),
+        ("phenotype.hpoa", lambda ls: 9, [b"\xff\xfe\n"], "not valid UTF-8"),
+    ],
+    ids=["term-no-id", "term-no-name", "obo-no-colon", "obo-latin1", "hpoa-bytes"],
+)
+def test_malformed_hpo_files_name_file_and_line(
+    tmp_path, monkeypatch, name, where, inserted, message
+):
+    folder = tmp_path / "hpo"
+    folder.mkdir()
+    for other in ("hp.obo", "phenotype.hpoa", "genes_to_phenotype.txt"):
+        if other != name:
+            shutil.copy(data_dir() / other, folder / other)
+    lines = (data_dir() / name).read_bytes().splitlines(True)
+    at = where(lines)
+    (folder / name).write_bytes(b"".join([*lines[:at], *inserted, *lines[at:]]))
+    home = tmp_path / "home"
+    monkeypatch.setenv("MEDENV_HOME", str(home))
+    with pytest.raises(DataError, match=message) as err:
+        load_kg("hpo", folder, progress=False)
+    assert err.value.path == str(folder / name)
+    assert err.value.line == at + 1
+    assert f"{name}:{at + 1}: " in str(err.value)
+    assert list(home.rglob("*.pkl")) == []
+
+
 def test_missing_hpo_file_is_a_data_error(tmp_path, monkeypatch):
     monkeypatch.setenv("MEDENV_HOME", str(tmp_path / "home"))
     shutil.copy(data_dir() / "hp.obo", tmp_path / "hp.obo")
@@ -160,3 +207,31 @@ def test_load_kg_merges_hpo_and_hetionet(kg, shared_data):
     assert {n.id for n in merged.find("Seizure")} == {"hpo:HP:0001250"}
     assert len(credits(merged)) == 2
     assert cache_file(["hpo", "hetionet"], [None, slice_]).is_file()  # list form, same key
+
+
+# -- CI: shared data is required ---------------------------------------------------------
+def test_shared_data_tests_fail_not_skip_under_ci(tmp_path):
+    """With ``CI`` set and ``../shared/data`` missing, a test that needs it fails."""
+    root = Path(__file__).resolve().parents[1]
+    missing = tmp_path / "no-shared-data"
+    env = {**os.environ, "CI": "true", "MEDENV_SHARED_DATA": str(missing)}
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "tests/test_kg_loaders.py::test_metaedge_table_matches_the_data",
+        ],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert f"shared data folder {missing} is missing (required in CI)" in proc.stdout
+    assert "skipped" not in proc.stdout

@@ -232,6 +232,38 @@ def test_edgelist_malformed_rows_name_file_and_line(tmp_path, text, line, messag
     assert f"bad.csv:{line}:" in str(err.value)
 
 
+@pytest.mark.parametrize("name", ["bytes.csv", "bytes.csv.gz"])
+def test_edgelist_bytes_that_are_not_utf8_name_their_line(tmp_path, name):
+    # line 701, well past the first block a text-mode reader would decode at once
+    rows = [b"source,relation,target\n", *(b"a%d,r,b%d\n" % (i, i) for i in range(1, 1000))]
+    rows[700] = b"caf\xe9,r,b\n"
+    data = b"".join(rows)
+    f = tmp_path / name
+    f.write_bytes(gzip.compress(data) if name.endswith(".gz") else data)
+    with pytest.raises(DataError, match="not valid UTF-8") as err:
+        load_edgelist(f, progress=False)
+    assert err.value.path == str(f) and err.value.line == 701
+
+
+def test_hetionet_bytes_that_are_not_utf8_name_their_line(tmp_path):
+    folder = _write_hetionet(tmp_path / "h", NODES, "")
+    rows = [b"source\tmetaedge\ttarget\n", *[b"Compound::DB1\tCtD\tDisease::D1\n"] * 999]
+    rows[600] = b"Compound::DB1\tCtD\tDisease::D\xff\n"
+    with gzip.open(folder / "edges.sif.gz", "wb") as fh:
+        fh.write(b"".join(rows))
+    with pytest.raises(DataError, match="not valid UTF-8") as err:
+        load_hetionet(folder, progress=False)
+    assert err.value.path.endswith("edges.sif.gz") and err.value.line == 601
+
+
+def test_corrupt_gz_is_a_data_error(tmp_path):
+    f = tmp_path / "broken.tsv.gz"
+    f.write_bytes(b"\x1f\x8b not really gzip")
+    with pytest.raises(DataError, match="cannot read") as err:
+        load_edgelist(f, progress=False)
+    assert err.value.path == str(f) and err.value.line == 1
+
+
 def test_edgelist_empty_and_missing(tmp_path):
     with pytest.raises(DataError, match="file not found"):
         load_edgelist(tmp_path / "none.csv")

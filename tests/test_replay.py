@@ -150,3 +150,35 @@ def test_verify_an_episode_ended_early_by_finish(tmp_path, items, world):  # noq
     assert traj.truncated and not traj.terminated and len(traj.steps) == 1
     assert traj.reward == reward
     assert verify(path, episode, world=world).ok
+
+
+def test_verify_reproduces_dict_actions_in_any_key_order_and_lone_surrogates(
+    tmp_path,
+    items,  # noqa: F811
+):
+    """The live step parses what it logs: a dict's JSON (sorted keys, tuples as lists), and
+    text with lone surrogates replaced by U+FFFD, so replay sees exactly the same input."""
+    path = tmp_path / "odd.duckdb"
+    env = gym.make("MedResearch-v0", qa=items, db=path, run_id="odd", max_steps=5)
+    env.reset(seed=0)
+    episode = env.unwrapped.episode_id
+    actions = [
+        {"name": "medical_search", "arguments": {"query": 1, "extra": 2}},  # 2 errors: which first?
+        {"tool_calls": ({"name": "medical_search", "arguments": {"query": "seizure"}},)},
+        '<tool_call>{"name": "medical_search", "arguments": {"query": "seizure \ud83d"}}</tool_call>',
+        "\udc00 no call here",
+        "<answer>x\ud800</answer>",
+    ]
+    observations = [env.step(action)[0] for action in actions]
+    env.close()
+    assert observations[0].startswith(
+        "Error (bad_arguments): medical_search has no argument 'extra'"
+    )
+    assert observations[1].startswith('medical_search results for "seizure":')
+    assert observations[2].startswith('medical_search results for "seizure \ufffd":')
+    assert observations[3].startswith("Error (no_call)")
+    traj = trajectory(read_episode(path, episode))
+    assert traj.steps[1].action == {"tool_calls": [actions[1]["tool_calls"][0]]}
+    assert traj.steps[3].action == "\ufffd no call here" and traj.answer == "x\ufffd"
+    result = verify(path, episode)
+    assert result.ok and result.steps_checked == 5, result.message

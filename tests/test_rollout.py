@@ -134,3 +134,16 @@ def test_cli_rollout_then_export(items, tmp_path, capsys):
         and (out / "stats.json").is_file()
     )
     assert main(["export", "--db", str(tmp_path / "none.duckdb"), "--out", str(out)]) == 2
+
+
+def test_progress_bar_shows_live_accuracy_and_mean_calls(items, tmp_path, capsys):
+    import re
+
+    res = rollout("oracle", qa=items[:3], db=tmp_path / "bar.duckdb", seed=0, progress=True)
+    err = capsys.readouterr().err
+    assert "rollout oracle" in err and "3/3" in err
+    shown = re.findall(r"acc=(\d\.\d{3}), calls=(\d+\.\d{2})", err)
+    assert shown  # the postfix is updated after every episode
+    acc, calls = shown[-1]  # the last update is the whole run's figures
+    assert float(acc) == pytest.approx(res.accuracy, abs=1e-3)
+    assert float(calls) == pytest.approx(res.mean_tool_calls, abs=1e-2)

@@ -165,6 +165,27 @@ def test_index_is_persistent_and_rebuilt_only_on_change(tmp_path, backend, slice
     }
 
 
+def test_default_index_lives_under_medenv_home_and_is_reused(
+    tmp_path, monkeypatch, backend, slice_corpus
+):
+    from medenv.corpus.index import INDEX_VERSION, docs_fingerprint
+
+    monkeypatch.setenv("MEDENV_HOME", str(tmp_path))
+    docs = slice_corpus.medical[:20]
+    index = open_index(docs, backend)
+    assert index.path.parent == tmp_path / "index" / backend
+    ready = index.path / "READY"
+    assert (
+        index.stamp == ready.read_text() == f"{INDEX_VERSION}|{backend}|{docs_fingerprint(docs)}|20"
+    )
+    built = ready.stat().st_mtime_ns
+    again = open_index(list(reversed(docs)), backend)  # same pages: opened, not rebuilt
+    assert again.path == index.path and again.stamp == index.stamp
+    assert ready.stat().st_mtime_ns == built
+    other = open_index(docs[:-1], backend)  # changed pages: a new index beside it
+    assert other.path != index.path and other.stamp != index.stamp
+
+
 def test_unknown_backend_is_a_clear_error(slice_corpus):
     from medenv.errors import MedenvError
 

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
@@ -41,8 +45,49 @@ def test_makes_the_requested_number_of_items(result, items):
     assert len({i.id for i in items}) == N
 
 
+def _admitted(graph, by_name: dict[str, set[str]], item) -> set[str]:
+    """The item's statements read as a path query, evaluated on the raw networkx graph
+    with no medenv code: the seed's name (or a synonym, case-insensitively) with its type,
+    then per hop the nodes of the next chain entity's type reached over the hop's relation
+    (backwards for an inverse hop) that also hold every stated constraint, where a
+    constraint holds for ``u`` when ``u`` has the relation with a node of the entity's name.
+    """
+
+    def node(i: str):
+        return graph.nodes[i]["node"]
+
+    def named(i: str) -> set[str]:
+        return by_name.get(node(i).name.casefold(), {i})
+
+    def step(v: str, relation: str, backwards: bool) -> set[str]:
+        edges = graph.in_edges(v, keys=True) if backwards else graph.out_edges(v, keys=True)
+        return {(s if backwards else t) for s, t, key in edges if key == relation}
+
+    def holds(u: str, c) -> bool:  # c.inverse: entity -rel-> u, else u -rel-> entity
+        return any(u in step(e, c.relation, not c.inverse) for e in named(c.entity))
+
+    def keep(nodes: set[str], i: int) -> set[str]:
+        kind = node(item.chain[i]).type
+        cons = [c for c in item.constraints if c.node == i]
+        return {u for u in nodes if node(u).type == kind and all(holds(u, c) for c in cons)}
+
+    current = keep(named(item.chain[0]), 0)
+    for i, hop in enumerate(item.hops):
+        reached: set[str] = set()
+        for v in current:
+            reached |= step(v, hop.relation, hop.inverse)
+        current = keep(reached, i + 1)
+    return current
+
+
 def test_every_item_is_unique_when_reverified_against_the_kg(kg, items):
+    by_name: dict[str, set[str]] = {}
+    for node_id, node in kg.graph.nodes(data="node"):
+        for label in (node.name, *node.synonyms):
+            by_name.setdefault(label.casefold(), set()).add(node_id)
     for item in items:
+        # independently of medenv's code, and with the public checker `resolve_chain`
+        assert _admitted(kg.graph, by_name, item) == {item.answer_id}, item.question
         assert resolve_chain(kg, item) == {item.answer_id}, item.question
 
 
@@ -79,6 +124,30 @@ def test_no_answer_or_intermediate_leaks_into_the_question(kg, items):
                 assert not _occurs(label, item.question), (label, item.question)
         for alias in (item.answer, *item.aliases):
             assert not _occurs(alias, item.question)
+
+
+def _shingles(text: str) -> set[tuple[str, ...]]:
+    words = re.findall(r"\w+", text.casefold())
+    return {tuple(words[i : i + 3]) for i in range(max(len(words) - 2, 1))}
+
+
+def test_no_repeated_chain_and_no_near_identical_questions(items):
+    assert len({(i.answer_id, i.chain) for i in items}) == len(items)
+    texts = [" ".join(re.findall(r"\w+", i.question.casefold())) for i in items]
+    assert len(set(texts)) == len(texts)
+    by_answer: dict[str, list[set]] = {}
+    for item in items:
+        sh = _shingles(item.question)
+        for other in by_answer.get(item.answer_id, ()):
+            assert len(sh & other) / len(sh | other) < 0.8, item.question
+        by_answer.setdefault(item.answer_id, []).append(sh)
+
+
+def test_wording_varies_across_items(items):
+    openings = {i.question.split()[0] for i in items}
+    assert {"Which", "What", "Name", "Identify"} <= openings
+    phrases = {"presents with", "is characterised by", "has among its features"}
+    assert sum(any(p in i.question for i in items) for p in phrases) >= 2
 
 
 def test_labels_follow_the_documented_rules(kg, items):
@@ -153,11 +222,17 @@ def test_hop_weights_steer_chain_lengths(kg):
 
 
 def test_same_seed_gives_identical_files_and_a_prefix_for_smaller_n(kg, result, tmp_path):
-    again = synthesize(kg, SynthConfig(n=N, seed=0), progress=False)
+    # a second run in another process, with another str hash seed (set iteration order)
+    script = Path(sys.executable).with_name("medenv")
+    cmd = [str(script), "synth", "--n", str(N), "--seed", "0", "--out", str(tmp_path / "b")]
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    proc = subprocess.run(
+        [*cmd, "--no-corpus", "--no-progress"], env=env, capture_output=True, timeout=600
+    )
+    assert proc.returncode == 0, proc.stderr
     a = write_qa_set(tmp_path / "a", result.items, result.manifest)
-    b = write_qa_set(tmp_path / "b", again.items, again.manifest)
     for name in ("qa.jsonl", "qa.parquet"):
-        assert (a / name).read_bytes() == (b / name).read_bytes()
+        assert (a / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
     small = synthesize(kg, SynthConfig(n=40, seed=0), progress=False)
     assert small.items == result.items[:40]  # ids and splits do not depend on n
     other = synthesize(kg, SynthConfig(n=40, seed=1), progress=False)
@@ -209,6 +284,11 @@ def test_write_and_read_round_trip(result, tmp_path):
     assert table.column("hops").to_pylist()[0][0]["head"] == result.items[0].chain[0]
     manifest = read_manifest(out)
     assert manifest["seed"] == 0 and manifest["kg_source"] == "hpo"
+    assert manifest["kg_version"] == result.items[0].kg_version
+    assert manifest["counts"]["by_hops"] and manifest["counts"]["by_specialty"]
+    search = manifest["search"]  # the measured cost of the chain search
+    assert 0 < search["expansions_max"] <= SynthConfig().expansion_budget
+    assert search["expansions_total"] >= search["expansions_max"]
     assert manifest["counts"]["items"] == N and "drops" in manifest and "elapsed_s" in manifest
 
 
@@ -246,19 +326,33 @@ def test_read_external_jsonl_and_errors(tmp_path):
         read_qa_set(tmp_path / "nope.jsonl")
 
 
+def _summary_rows(printed: str, title: str) -> dict[str, int]:
+    """The rows ``  key  count  share%`` under ``title`` in the command's summary table."""
+    lines = printed.splitlines()
+    if f"{title}: none" in lines:
+        return {}
+    rows: dict[str, int] = {}
+    for line in lines[lines.index(title) + 1 :]:
+        if not line.startswith("  "):
+            break
+        key, count, _share = line.split()
+        rows[key] = int(count)
+    return rows
+
+
 def test_cli_writes_a_set_and_reports_bad_arguments(tmp_path, capsys):
     from medenv.cli import main
 
     out = tmp_path / "cli"
-    assert (
-        main(
-            ["synth", "--n", "15", "--seed", "2", "--out", str(out), "--no-corpus", "--no-progress"]
-        )
-        == 0
-    )
-    printed = capsys.readouterr().out
+    assert main(["synth", "--n", "15", "--seed", "2", "--out", str(out), "--no-corpus"]) == 0
+    printed, progress = capsys.readouterr()
+    assert re.search(r"synth: +\d+%\|", progress)  # the progress bar (on stderr)
     assert "by hops" in printed and "by specialty" in printed and "drops by reason" in printed
     assert len(read_qa_set(out)) == 15
+    manifest = read_manifest(out)
+    for title, key in (("by hops", "by_hops"), ("by specialty", "by_specialty")):
+        assert _summary_rows(printed, title) == manifest["counts"][key]
+    assert _summary_rows(printed, "drops by reason") == manifest["drops"]
     assert main(["synth", "--n", "5", "--min-hops", "4", "--max-hops", "2", "--out", str(out)]) == 2
     assert "min-hops (4) is larger than max-hops (2)" in capsys.readouterr().err
     assert main(["synth", "--n", "5", "--specialty", "cardio", "--out", str(out)]) == 2

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import random
+import re
+from itertools import islice
 
 import pytest
 
+from medenv.errors import MedenvError
 from medenv.kg.graph import KnowledgeGraph, Node
 from medenv.kg.loaders.hpo import RELATIONS
 from medenv.synth import SynthConfig, resolve_chain, synthesize
 from medenv.synth.chain import search_chains
+from medenv.synth.dedup import Deduplicator
 from medenv.synth.index import GraphIndex
-from medenv.synth.qa import Constraint, Hop
+from medenv.synth.qa import Constraint, Hop, QAItem
 from medenv.synth.rarity import rarity, seed_order
 from medenv.synth.render import leaks, render_question
 from medenv.synth.subgraph import extract_subgraph
@@ -108,6 +112,97 @@ def test_same_name_nodes_count_as_candidates():
     assert found == {"NCBIGene:1", "NCBIGene:9"}
 
 
+def test_n_larger_than_the_kg_supports_is_a_clear_error():
+    kg = _hpo_like(distinguish=False)
+    cfg = dict(min_hops=2, max_hops=3, hub_degree=50)
+    # more items than eligible seed entities: refused before any search
+    with pytest.raises(MedenvError, match=r"n=8 is more than this KG supports: hpo has 7 eligible"):
+        synthesize(kg, SynthConfig(n=8, **cfg), progress=False)
+    # enough seeds, but not enough of them give a verified item: refused after trying all
+    with pytest.raises(
+        MedenvError, match=r"n=7 is more than .* only \d verified items from all 7 seed.*ambiguous"
+    ):
+        synthesize(kg, SynthConfig(n=7, **cfg), progress=False)
+
+
+def test_cli_on_a_small_edge_list_reports_n_too_large_and_writes_nothing(
+    tmp_path, monkeypatch, capsys
+):
+    from medenv.cli import main
+
+    monkeypatch.setenv("MEDENV_HOME", str(tmp_path / "home"))
+
+    rows = [
+        "source,relation,target,source_type,target_type,source_name,target_name",
+        "D1,has_phenotype,P1,disease,phenotype,Alpha syndrome,Webbed toes",
+        "D2,has_phenotype,P1,disease,phenotype,Beta syndrome,Webbed toes",
+        "D1,associated_gene,G1,disease,gene,Alpha syndrome,GENEA",
+        "D2,associated_gene,G2,disease,gene,Beta syndrome,GENEB",
+    ]
+    f = tmp_path / "small.csv"
+    f.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    out = tmp_path / "out"
+    args = ["synth", "--source", "edgelist", "--path", str(f), "--out", str(out), "--no-corpus"]
+    assert main([*args, "--n", "5", "--no-progress"]) == 2  # 5 seeds, fewer unique items
+    err = capsys.readouterr().err
+    assert re.fullmatch(
+        r"medenv synth: error: n=5 is more than this KG supports with these settings: "
+        r"only \d verified items from all 5 seed entities .*\n",
+        err,
+    )
+    assert not out.exists()
+
+
+def _star() -> KnowledgeGraph:
+    """P:0 is a feature of D:a and D:b; D:b has three more features (so it is less rare)."""
+    kg = KnowledgeGraph("hpo", "star", RELATIONS)
+    kg.add_node(Node("P:0", "phenotype", "Seed feature"))
+    for d in ("D:a", "D:b"):
+        kg.add_node(Node(d, "disease", f"Disease {d}"))
+        kg.add_edge(d, "P:0", "has_phenotype")
+    for k in range(3):
+        kg.add_node(Node(f"P:{k + 1}", "phenotype", f"Feature {k + 1}"))
+        kg.add_edge("D:b", f"P:{k + 1}", "has_phenotype")
+    return kg
+
+
+def test_chains_of_equal_length_are_ranked_by_rarity_then_ids():
+    index = GraphIndex(_star())
+    sub = extract_subgraph(index, "P:0", radius=1, node_cap=10, hub_degree=100)
+
+    def ends(score) -> list[str]:
+        found = search_chains(
+            sub, min_hops=1, max_hops=1, budget=100, rarity=score, is_answer=lambda v: True
+        )
+        return [c.nodes[-1] for c in found.chains]
+
+    rar = {i: rarity(index, i) for i in index.ids}
+    assert rar["D:a"] > rar["D:b"]
+    assert ends(rar) == ["D:a", "D:b"]  # the rarer end first
+    assert ends({**rar, "D:b": 1.0}) == ["D:b", "D:a"]  # by rarity, not by id
+    assert ends(lambda v: 0.5) == ["D:a", "D:b"]  # equal rarity: by ids
+    assert ends(rar) == ends(rar)
+
+
+def _item(question: str, answer_id: str, chain: tuple[str, ...]) -> QAItem:
+    return QAItem(id=question, question=question, answer="x", answer_id=answer_id, chain=chain)
+
+
+def test_deduplicator_rejects_same_chain_same_text_and_near_identical_text():
+    dedup = Deduplicator(0.8)
+    first = _item(
+        "Which gene is linked to a disorder that presents with foo bar baz?", "G", ("a", "G")
+    )
+    assert not dedup.is_duplicate(first)
+    dedup.add(first)
+    assert dedup.is_duplicate(_item("Some other wording entirely?", "G", ("a", "G")))
+    assert dedup.is_duplicate(_item(first.question.upper(), "H", ("b", "H")))
+    near = "Which gene is linked to a disorder that presents with foo bar baz qux?"
+    assert dedup.is_duplicate(_item(near, "G", ("c", "G")))
+    assert not dedup.is_duplicate(_item(near, "H", ("c", "H")))  # another answer
+    assert not dedup.is_duplicate(_item("What condition shows a rare sign?", "G", ("d", "G")))
+
+
 def _dense(n: int = 40) -> KnowledgeGraph:
     """Every disease presents with every phenotype; phenotypes form an is_a chain."""
     kg = KnowledgeGraph("hpo", "dense", RELATIONS)
@@ -183,3 +278,8 @@ def test_seed_order_is_seeded_and_prefers_the_rare_tail(kg):
         s for s, _ in zip(seed_order(index, seed=2, rare_share=0.9, **kw), range(300), strict=False)
     ]
     assert first != other
+    # rare_share steers the mix: all seeds from the rare tail, then none
+    tail = list(islice(seed_order(index, seed=1, rare_share=1.0, **kw), 300))
+    assert all(rare for _, rare in tail)
+    common = list(islice(seed_order(index, seed=1, rare_share=0.0, **kw), 300))
+    assert not any(rare for _, rare in common)

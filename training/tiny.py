@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -72,7 +73,9 @@ def _corpus_lines(config: TinyConfig) -> list[str]:
 
     kg = load_kg(config.kg_source)
     lines: list[str] = []
-    nodes = sorted((n for t in sorted(kg.stats()["node_types"]) for n in kg.nodes(t)), key=lambda n: n.id)
+    nodes = sorted(
+        (n for t in sorted(kg.stats()["node_types"]) for n in kg.nodes(t)), key=lambda n: n.id
+    )
     for node in nodes[: config.max_corpus_nodes]:
         lines.append(f"{node.name} ({node.id}) is a {node.type}.")
         lines.extend(node.synonyms)
@@ -181,7 +184,7 @@ def tiny_model_path(config: TinyConfig | None = None) -> Path:
     final = root / f"tiny-{_key(config)}"
     if (final / "medenv_tiny.json").exists():
         return final
-    tmp = root / f".{final.name}.tmp"
+    tmp = root / f".{final.name}.tmp-{os.getpid()}"  # concurrent builders do not collide
     shutil.rmtree(tmp, ignore_errors=True)
     build_tiny_model(tmp, config)
     try:

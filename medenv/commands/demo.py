@@ -16,9 +16,10 @@ from pathlib import Path
 from medenv.errors import MedenvError
 
 # Short rows (tool outputs cut, no duplicated tool block, no system turn) and a high
-# learning rate, so a few CPU steps visibly lower the tiny model's held-out loss.
+# learning rate, so a few CPU steps visibly lower the tiny model's held-out loss. The
+# trainer's progress bar stays on: every demo step shows progress.
 SFT_FLAGS = ("--lr", "5e-3", "--batch-size", "2", "--max-length", "1024",
-             "--max-tool-chars", "150", "--no-template-tools", "--no-system", "--no-progress")  # fmt: skip
+             "--max-tool-chars", "150", "--no-template-tools", "--no-system")  # fmt: skip
 
 
 def add_parser(subparsers) -> None:

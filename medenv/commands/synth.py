@@ -111,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
         **kw,
     ).check()  # bad arguments fail before the KG is loaded
     started = time.perf_counter()
-    kg = load_kg(args.source, args.path)
+    kg = load_kg(args.source, args.path, progress=not args.no_progress)
     world = None
     if not args.no_corpus:
         try:

@@ -12,7 +12,8 @@ Contract (both backends, checked by the same tests):
   each page's passages are analysed once and memoised, see `analysed_passages`).
 - An index is persistent on disk in ``path`` (default
   ``$MEDENV_HOME/index/<backend>/<fingerprint>``) and rebuilt only when the documents'
-  fingerprint differs from the one recorded there.
+  fingerprint differs from the one recorded there. ``SearchIndex.stamp`` is that record
+  (``INDEX_VERSION|backend|fingerprint|pages``): it identifies the index's content.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ class SearchIndex:
         self.docs = sorted(docs, key=lambda d: d.id)
         self.path = path
         self._by_id = {d.id: d for d in self.docs}
+        self.stamp = ""  # set by `open_index`: what the index was built from
 
     def __len__(self) -> int:
         return len(self.docs)
@@ -133,7 +135,9 @@ def open_index(
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-    return _module(backend).open(docs, path)
+    index = _module(backend).open(docs, path)
+    index.stamp = stamp
+    return index
 
 
 def _module(backend: str):

@@ -30,6 +30,7 @@ class RunStarted(Payload, frozen=True, kw_only=True):
     seed: int | None
     qa_hash: str = ""
     versions: dict[str, str] = {}
+    index_hash: str = ""  # `medenv.world.World.index_hash` (empty in older logs)
 
 
 class EpisodeStarted(Payload, frozen=True, kw_only=True):

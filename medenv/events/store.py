@@ -317,7 +317,8 @@ SELECT run_id, min(ts) AS started_at,
   any_value(TRY_CAST(payload->>'$.seed' AS BIGINT)) AS seed,
   any_value(payload->'$.reward_weights') AS reward_weights,
   any_value(payload->'$.config') AS config,
-  count(*) AS n_writers
+  count(*) AS n_writers,
+  any_value(payload->>'$.index_hash') AS index_hash
 FROM events WHERE type = 'run_started' GROUP BY run_id;
 
 CREATE OR REPLACE VIEW episodes AS

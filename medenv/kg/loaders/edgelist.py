@@ -22,20 +22,21 @@ Relation names are the ``relation`` values in snake case; each reads
 relation (PrimeKG) or the relation name with spaces.
 
 Errors (`DataError`, naming the file and line): missing file, empty file, a header that
-is neither layout, a row with the wrong number of fields or an empty id/relation, and a
-node given two different types.
+is neither layout, a row with the wrong number of fields or an empty id/relation, a line
+that is not valid UTF-8 (or a corrupt ``.gz``), and a node given two different types.
 """
 
 from __future__ import annotations
 
 import csv
-import gzip
 import hashlib
 import re
+from contextlib import closing
 from pathlib import Path
 
 from medenv.errors import DataError
 from medenv.kg.graph import KnowledgeGraph, Node, Relation
+from medenv.kg.loaders.lines import read_lines
 
 SIMPLE_REQUIRED = ("source", "relation", "target")
 SIMPLE_OPTIONAL = ("source_type", "target_type", "source_name", "target_name")
@@ -72,14 +73,6 @@ def detect_layout(path: Path, header: list[str]) -> str:
     )
 
 
-def _open(path: Path):
-    if not path.is_file():
-        raise DataError(path, "file not found")
-    if path.name.endswith(".gz"):
-        return gzip.open(path, "rt", encoding="utf-8", newline="")
-    return path.open(encoding="utf-8", newline="")
-
-
 def file_digest(path: Path) -> str:
     """First 12 hex digits of the SHA-256 of the file's bytes (the graph's version)."""
     h = hashlib.sha256()
@@ -100,24 +93,21 @@ def load_edgelist(path: str | Path, *, progress: bool = True) -> KnowledgeGraph:
     if not path.is_file():
         raise DataError(path, "file not found")
     kg = KnowledgeGraph("edgelist", f"{path.name}@{file_digest(path)}")
-    with _open(path) as fh:
-        try:
-            first = fh.readline()
-        except (OSError, UnicodeDecodeError, EOFError) as exc:
-            raise DataError(path, f"cannot read: {exc}") from None
+    with closing(read_lines(path)) as lines:
+        _, first = next(lines, (1, ""))
         if not first.strip():
             raise DataError(path, "empty file: no header")
         delimiter = max(DELIMITERS, key=first.count)
         header = [h.strip().lower() for h in next(csv.reader([first], delimiter=delimiter))]
         layout = detect_layout(path, header)
         col = {name: i for i, name in enumerate(header)}
-        rows = csv.reader(fh, delimiter=delimiter)
+        # read_lines raises DataError naming the exact line of an undecodable or unreadable row
+        rows = csv.reader((text for _, text in lines), delimiter=delimiter)
         rows_bar = tqdm(
             rows, desc=f"reading {path.name}", unit=" rows", disable=not progress, leave=False
         )
         add = _primekg_row if layout == "primekg" else _simple_row
         extra = [c for c in header if c not in (*SIMPLE_REQUIRED, *SIMPLE_OPTIONAL)]
-        line = 1
         try:
             for fields in rows_bar:
                 line = rows.line_num + 1  # the header was read before the reader started
@@ -128,8 +118,6 @@ def load_edgelist(path: str | Path, *, progress: bool = True) -> KnowledgeGraph:
                 add(kg, path, line, fields, col, extra)
         except csv.Error as exc:
             raise DataError(path, f"malformed CSV: {exc}", rows.line_num + 1) from None
-        except (OSError, UnicodeDecodeError, EOFError) as exc:
-            raise DataError(path, f"cannot read: {exc}", line + 1) from None
     if kg.num_edges == 0:
         raise DataError(path, "no edges: the file has a header but no rows")
     return kg

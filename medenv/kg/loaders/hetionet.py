@@ -17,7 +17,6 @@ nodes, are dropped unless ``keep_side_effects=True``.
 
 from __future__ import annotations
 
-import gzip
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -26,6 +25,7 @@ import msgspec
 from medenv.errors import DataError
 from medenv.kg.graph import KnowledgeGraph, Node, Relation
 from medenv.kg.loaders.hpo import RELATIONS as HPO_RELATIONS
+from medenv.kg.loaders.lines import read_lines
 
 VERSION = "v1.0"
 SIDE_EFFECT_METAEDGE = "CcSE"
@@ -239,48 +239,31 @@ def node_type(kind: str) -> str:
     return kind.strip().lower().replace(" ", "_")
 
 
-def _open(path: Path):
-    if not path.is_file():
-        raise DataError(path, "file not found")
-    if path.name.endswith(".gz"):
-        return gzip.open(path, "rt", encoding="utf-8", newline="")
-    return path.open(encoding="utf-8", newline="")
-
-
 def _tsv(path: Path, columns: list[str], progress: bool) -> Iterator[tuple[int, list[str]]]:
     """Yield ``(lineno, fields)`` of a TSV file whose header is ``columns``."""
     from tqdm import tqdm
 
-    with _open(path) as fh:
-        try:
-            header = fh.readline()
-        except (OSError, UnicodeDecodeError, EOFError) as exc:
-            raise DataError(path, f"cannot read: {exc}") from None
-        fields = header.rstrip("\r\n").split("\t")
-        if not header:
-            raise DataError(path, "empty file: no header")
-        if fields != columns:
-            raise DataError(path, f"unexpected header {fields}; expected {columns}", 1)
-        lines = tqdm(
-            fh, desc=f"reading {path.name}", unit=" rows", disable=not progress, leave=False
-        )
-        lineno = 1
-        try:
-            for lineno, raw in enumerate(lines, 2):
-                line = raw.rstrip("\r\n")
-                if not line:
-                    continue
-                fields = line.split("\t")
-                if len(fields) != len(columns) or not all(fields):
-                    raise DataError(
-                        path,
-                        f"expected {len(columns)} non-empty tab-separated fields "
-                        f"({', '.join(columns)}), got {line[:120]!r}",
-                        lineno,
-                    )
-                yield lineno, fields
-        except (OSError, UnicodeDecodeError, EOFError) as exc:
-            raise DataError(path, f"cannot read: {exc}", lineno + 1) from None
+    lines = read_lines(path)
+    lineno, header = next(lines, (1, ""))
+    if not header:
+        raise DataError(path, "empty file: no header")
+    fields = header.rstrip("\r\n").split("\t")
+    if fields != columns:
+        raise DataError(path, f"unexpected header {fields}; expected {columns}", lineno)
+    rows = tqdm(lines, desc=f"reading {path.name}", unit=" rows", disable=not progress, leave=False)
+    for lineno, raw in rows:
+        line = raw.rstrip("\r\n")
+        if not line:
+            continue
+        fields = line.split("\t")
+        if len(fields) != len(columns) or not all(fields):
+            raise DataError(
+                path,
+                f"expected {len(columns)} non-empty tab-separated fields "
+                f"({', '.join(columns)}), got {line[:120]!r}",
+                lineno,
+            )
+        yield lineno, fields
 
 
 def find_files(path: str | Path | Sequence[str | Path]) -> tuple[Path, list[Path]]:

@@ -11,10 +11,12 @@ Node types: ``phenotype`` (under HP:0000118), ``inheritance`` (HP:0000005),
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 from medenv.errors import DataError
 from medenv.kg.graph import KnowledgeGraph, Node, Relation
+from medenv.kg.loaders.lines import read_lines
 
 BRANCHES = {
     "HP:0000118": "phenotype",
@@ -74,13 +76,11 @@ def data_dir() -> Path:
 def hpo_version(path: Path | None = None) -> str:
     """The HPO release named by the ``data-version`` header of ``hp.obo``."""
     obo = (path or data_dir()) / "hp.obo"
-    _require(obo)
-    with obo.open(encoding="utf-8") as fh:
-        for line in fh:
-            if line.startswith("data-version:"):
-                return line.split(":", 1)[1].strip().rsplit("/", 1)[-1]
-            if line.startswith("[Term]"):
-                break
+    for _, line in _lines(obo):
+        if line.startswith("data-version:"):
+            return line.split(":", 1)[1].strip().rsplit("/", 1)[-1]
+        if line.startswith("[Term]"):
+            break
     raise DataError(obo, "no data-version header")
 
 
@@ -89,43 +89,63 @@ def _require(path: Path) -> None:
         raise DataError(path, "file not found")
 
 
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    """``(lineno, line)`` of a UTF-8 text file, line endings stripped; `DataError` naming
+    the file (and line) when it is missing, unreadable or not UTF-8 (`read_lines`)."""
+    for lineno, line in read_lines(path):
+        yield lineno, line.rstrip("\r\n")
+
+
 def _parse_obo(path: Path) -> tuple[dict[str, dict], dict[str, str]]:
-    """Terms by id (name, def, synonyms, is_a) and alt_id -> id."""
+    """Terms by id (name, def, synonyms, is_a) and alt_id -> id.
+
+    Raises `DataError` naming the file and line of a malformed line, and of the
+    ``[Term]`` header of a term without an id or a name.
+    """
     terms: dict[str, dict] = {}
     alt: dict[str, str] = {}
     term: dict | None = None
-    with path.open(encoding="utf-8") as fh:
-        for lineno, raw in enumerate(fh, 1):
-            line = raw.rstrip("\n")
-            if line.startswith("["):
-                if term is not None and not term.get("obsolete"):
-                    terms[term["id"]] = term
-                term = {"is_a": [], "synonyms": [], "alt": []} if line == "[Term]" else None
-                continue
-            if term is None or not line or line.startswith("!"):
-                continue
-            tag, sep, value = line.partition(": ")
-            if not sep:
-                raise DataError(path, f"malformed line {line[:80]!r}", lineno)
-            if tag == "id":
-                term["id"] = value
-            elif tag == "name":
-                term["name"] = value
-            elif tag == "def":
-                term["def"] = _quoted(value, path, lineno)
-            elif tag == "synonym":
-                term["synonyms"].append(_quoted(value, path, lineno))
-            elif tag == "is_a":
-                term["is_a"].append(value.split(" ", 1)[0])
-            elif tag == "alt_id":
-                term["alt"].append(value)
-            elif tag == "is_obsolete" and value == "true":
-                term["obsolete"] = True
-    if term is not None and not term.get("obsolete"):
-        terms[term["id"]] = term
+
+    def close(term: dict | None) -> None:
+        if term is None:
+            return
+        if "id" not in term:
+            raise DataError(path, "[Term] without an id", term["line"])
+        if "name" not in term:
+            raise DataError(path, f"term {term['id']} has no name", term["line"])
+        if not term.get("obsolete"):
+            terms[term["id"]] = term
+
+    for lineno, line in _lines(path):
+        if line.startswith("["):
+            close(term)
+            term = (
+                {"is_a": [], "synonyms": [], "alt": [], "line": lineno}
+                if line == "[Term]"
+                else None
+            )
+            continue
+        if term is None or not line or line.startswith("!"):
+            continue
+        tag, sep, value = line.partition(": ")
+        if not sep:
+            raise DataError(path, f"malformed line {line[:80]!r}", lineno)
+        if tag == "id":
+            term["id"] = value
+        elif tag == "name":
+            term["name"] = value
+        elif tag == "def":
+            term["def"] = _quoted(value, path, lineno)
+        elif tag == "synonym":
+            term["synonyms"].append(_quoted(value, path, lineno))
+        elif tag == "is_a":
+            term["is_a"].append(value.split(" ", 1)[0])
+        elif tag == "alt_id":
+            term["alt"].append(value)
+        elif tag == "is_obsolete" and value == "true":
+            term["obsolete"] = True
+    close(term)
     for tid, t in terms.items():
-        if "name" not in t:
-            raise DataError(path, f"term {tid} has no name")
         for a in t["alt"]:
             alt[a] = tid
     return terms, alt
@@ -176,25 +196,23 @@ def _branch_types(terms: dict[str, dict]) -> dict[str, str]:
 
 def _rows(path: Path, columns: list[str]):
     """Yield (lineno, fields) of a TSV whose header (after '#' comments) is ``columns``."""
-    _require(path)
-    with path.open(encoding="utf-8") as fh:
-        header_seen = False
-        for lineno, raw in enumerate(fh, 1):
-            if raw.startswith("#"):
-                continue
-            fields = raw.rstrip("\n").split("\t")
-            if not header_seen:
-                if fields != columns:
-                    raise DataError(path, f"unexpected header {fields}; expected {columns}", lineno)
-                header_seen = True
-                continue
-            if len(fields) != len(columns):
-                raise DataError(
-                    path, f"expected {len(columns)} tab-separated fields, got {len(fields)}", lineno
-                )
-            yield lineno, fields
+    header_seen = False
+    for lineno, line in _lines(path):
+        if line.startswith("#"):
+            continue
+        fields = line.split("\t")
         if not header_seen:
-            raise DataError(path, "empty file: no header")
+            if fields != columns:
+                raise DataError(path, f"unexpected header {fields}; expected {columns}", lineno)
+            header_seen = True
+            continue
+        if len(fields) != len(columns):
+            raise DataError(
+                path, f"expected {len(columns)} tab-separated fields, got {len(fields)}", lineno
+            )
+        yield lineno, fields
+    if not header_seen:
+        raise DataError(path, "empty file: no header")
 
 
 def load_hpo(path: str | Path | None = None, *, progress: bool = True) -> KnowledgeGraph:

@@ -1,0 +1,43 @@
+"""`medenv demo` end to end on a small question set: every step runs and shows progress."""
+
+from __future__ import annotations
+
+import os
+import re
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+STEPS = (
+    "1/9 knowledge graph",
+    "2/9 corpus and search indexes",
+    "3/9 question synthesis (KISA)",
+    "4/9 MTG (oracle) rollouts",
+    "5/9 heuristic baseline on the test split",
+    "6/9 replay-verify the latest oracle episode",
+    "7/9 SFT export from the event log",
+    "8/9 tiny-model SFT",
+    "9/9 evaluation",
+)
+
+
+def test_demo_runs_every_step_with_progress(tmp_path, capsys):
+    from medenv.cli import main
+    from tests.test_sft import torch_threads
+
+    out = tmp_path / "demo"
+    with torch_threads():
+        assert main(["demo", "--out", str(out), "--n", "20", "--sft-steps", "2"]) == 0
+    captured = capsys.readouterr()
+    for title in STEPS:  # a header with the command, then the step's time
+        assert f"=== {title}\n$ medenv " in captured.out
+        assert re.search(rf"--- {re.escape(title)}: \d+\.\ds", captured.out), title
+    # the long steps show live progress bars (stderr): rollouts with accuracy, training steps
+    assert re.search(r"rollout oracle: 100%.*acc=\d\.\d{3}, calls=\d", captured.err)
+    assert "rollout heuristic" in captured.err
+    # the SFT trainer's bar reached its last step (dataset bars count "examples/s")
+    assert re.search(r"\| 2/2 \[[^\]]*(s/it|it/s)\]", captured.err)
+    assert "SFT done: 2 steps" in captured.out and "demo finished" in captured.out
+    assert captured.out.count("metric ") == 1  # the evaluation table
+    for path in ("export/sft.jsonl", "export/stats.json", "model/model.safetensors",
+                 "report/report.md", "report/accuracy_vs_tool_calls-oracle.png"):  # fmt: skip
+        assert (out / path).is_file(), path
