@@ -2,7 +2,7 @@
 
 Steps (each one is the `medenv` command of the same name, so the demo is also a tour of
 the CLI): KG statistics, corpus + search indexes, synthesis of a small question set,
-MTG (oracle) and heuristic rollouts into DuckDB, replay-verification of one episode,
+MTG (oracle) and heuristic rollouts into DuckDB, replay-verification of every oracle episode,
 SFT export, a few tiny-model SFT steps, and the evaluation table. Everything it writes
 goes under ``--out``; the built KG, corpus and indexes are cached under ``$MEDENV_HOME``.
 """
@@ -69,24 +69,20 @@ def run(args) -> int:
         ["rollout", "--agent", "oracle", "--qa", str(qa), "--db", str(oracle), "--seed", seed],
     )
     _step(
-        "5/9 heuristic baseline on the test split",
+        "5/9 heuristic baseline (no gold chain) on the same questions",
         [
             "rollout",
             "--agent",
             "heuristic",
             "--qa",
             str(qa),
-            "--split",
-            "test",
             "--db",
             str(heuristic),
             "--seed",
             seed,
         ],
     )
-    _step(
-        "6/9 replay-verify the latest oracle episode", ["replay", "--db", str(oracle), "--verify"]
-    )
+    _step("6/9 replay-verify every oracle episode", ["replay", "--db", str(oracle), "--verify"])
     _step(
         "7/9 SFT export from the event log",
         [
