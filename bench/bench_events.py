@@ -22,6 +22,12 @@ OBS = (
 )
 
 
+RUN_STARTED = ev.RunStarted(
+    config={"split": "test", "max_steps": 32}, kg_source="hpo", kg_version="2025-01-16",
+    corpus_hash="c", parser_version="1", reward_weights={"accuracy": 1.0}, seed=0,
+)  # fmt: skip
+
+
 def _write_episode(store: EventStore, episode_id: str, rng: random.Random) -> int:
     store.emit(
         ev.EpisodeStarted(question_id=f"q{rng.randrange(2000)}", seed=0, split="test",
@@ -55,6 +61,8 @@ def store_100k(bench_dir):
     rng = random.Random(0)
     n, k = 0, 0
     with EventStore(path, run_id="bench", durability="none", batch_events=50_000) as store:
+        store.emit(RUN_STARTED)
+        n += 1
         while n < 100_000:
             n += _write_episode(store, f"e{k:05d}", rng)
             k += 1
@@ -71,6 +79,7 @@ def test_replay_one_episode_from_100k_events(benchmark, extra, store_100k):
 
     traj = benchmark(replay)
     assert len(traj.steps) == 10
+    assert read_episode(con, "e00000")[0].payload == RUN_STARTED  # as `medenv replay` reads it
     extra(benchmark, events=n, median_ms=benchmark.stats.stats.median * 1000)
 
 
