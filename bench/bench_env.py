@@ -3,7 +3,8 @@ included), one process, for each durability mode and with logging off.
 
 Each episode is 5 steps: a Hermes/Qwen ``<tool_call>`` search, a malformed action, a
 tool-call dict browse, a Qwen3-Coder XML web search, the ``<answer>``; questions are real
-one-hop KG facts (see ``tests/test_env.make_items``). Reported: steps/s (``steps_per_s``).
+one-hop KG facts (see ``tests/test_env.make_items``). Reported: steps/s over all rounds
+(``steps_per_s``, DuckDB ingests included).
 """
 
 from __future__ import annotations
@@ -66,7 +67,9 @@ def test_env_steps_per_second(benchmark, extra, bench_dir, plans, durability):
         max_steps=8,
     )  # fmt: skip
     _run(env, by_id, 50)  # warm up: world, store, caches
-    rates = []
-    benchmark.pedantic(lambda: rates.append(_run(env, by_id, STEPS)), rounds=3, iterations=1)
+    rounds = 5
+    benchmark.pedantic(lambda: _run(env, by_id, STEPS), rounds=rounds, iterations=1)
     env.close()
-    extra(benchmark, steps_per_s=max(rates), steps_per_round=STEPS)
+    # DuckDB ingests land in some rounds and not others: report steps over the total time
+    total_s = benchmark.stats.stats.mean * rounds
+    extra(benchmark, steps_per_s=round(STEPS * rounds / total_s), steps_per_round=STEPS)

@@ -4,8 +4,6 @@ and its backends (a real local OpenAI-compatible HTTP server, the real tiny mode
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -14,6 +12,7 @@ from agents.llm import TRUNCATED, LLMAgent, make_backend
 from agents.messages import assistant_message
 from agents.text import split_action
 from medenv.errors import MedenvError
+from tests.chat_server import ChatHandler, serve
 
 TOOLS = [
     {
@@ -44,29 +43,17 @@ TOOLS = [
 INFO = {"tools": json.dumps(TOOLS), "step": 0, "budget": 12}
 
 
-class ChatServer(BaseHTTPRequestHandler):
+class ChatServer(ChatHandler):
     """A deterministic /v1/chat/completions: searches the question's last word, then
     answers with the first capitalised word of the tool response. Records requests."""
 
-    requests: list[dict] = []
-
-    def log_message(self, *args):  # keep test output quiet
-        pass
-
-    def do_POST(self):  # noqa: N802
-        if self.path != "/v1/chat/completions":
-            self.send_response(404)
-            self.end_headers()
-            return
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        type(self).requests.append(body)
+    def reply(self, body: dict) -> dict:
         if body.get("model") != "test-model":
-            self._send(400, {"error": {"message": "unknown model"}})
-            return
+            return {"error": {"message": "unknown model"}}
         last = body["messages"][-1]
         if last["role"] == "user":
             query = last["content"].rstrip("?").split()[-1]
-            message = {
+            return {
                 "role": "assistant",
                 "content": None,
                 "reasoning_content": "I should search first.",
@@ -81,34 +68,17 @@ class ChatServer(BaseHTTPRequestHandler):
                     }
                 ],
             }
-        else:
-            words = [w for w in last["content"].split() if w[:1].isupper()]
-            message = {
-                "role": "assistant",
-                "content": f"<think>\nFound it.\n</think>\n<answer>{words[0]}</answer>",
-            }
-        self._send(
-            200,
-            {"id": "x", "object": "chat.completion", "choices": [{"index": 0, "message": message}]},
-        )
-
-    def _send(self, code, obj):
-        data = json.dumps(obj).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        words = [w for w in last["content"].split() if w[:1].isupper()]
+        return {
+            "role": "assistant",
+            "content": f"<think>\nFound it.\n</think>\n<answer>{words[0]}</answer>",
+        }
 
 
 @pytest.fixture(scope="module")
 def server():
-    ChatServer.requests = []
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), ChatServer)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/v1"
-    httpd.shutdown()
+    with serve(ChatServer) as url:
+        yield url
 
 
 def test_openai_backend_round_trip(server):

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from medenv import evaluation, judge
 from medenv.errors import MedenvError
 from medenv.events.store import EventStore, connect, read_episode
+from tests.chat_server import ChatHandler, serve
 from tests.test_eval import build_log, write_episode
+
+# what the lexical judge says of the four answers of `build_log` that do not match by string
+LEXICAL_VERDICTS = [("A-4", "true"), ("A-5", "false"), ("B-2", "false"), ("B-3", "true")]
 
 
 class CountingJudge:
@@ -66,12 +68,7 @@ def test_verdicts_are_events_and_change_judged_accuracy(log):
     assert (summary.candidates, summary.judged, summary.cached) == (4, 4, 0)
     assert summary.correct == 2 and gen.calls == 4
     rows = verdict_rows(log)
-    assert [(r[2], r[3]) for r in rows] == [
-        ("A-4", "true"),
-        ("A-5", "false"),
-        ("B-2", "false"),
-        ("B-3", "true"),
-    ]
+    assert [(r[2], r[3]) for r in rows] == LEXICAL_VERDICTS
     assert all(r[0].startswith("judge-") and r[1] is None for r in rows)  # a run of its own
     assert {r[4] for r in rows} == {"lexical"} and {r[5] for r in rows} == {judge.PROMPT_HASH}
     result = evaluation.evaluate(log)
@@ -110,36 +107,19 @@ def test_judge_reads_runs_filter_and_rejects_missing_store(log, tmp_path):
         judge.judge_log(tmp_path / "nope.duckdb", CountingJudge(), model="x", progress=False)
 
 
-class JudgeServer(BaseHTTPRequestHandler):
+class JudgeServer(ChatHandler):
     """An OpenAI-compatible /v1/chat/completions that grades with the lexical judge (so
     verdicts are known) and wraps its word in a reasoning block. Counts requests."""
 
-    requests: list[dict] = []
-
-    def log_message(self, *args):  # keep test output quiet
-        pass
-
-    def do_POST(self):  # noqa: N802
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        type(self).requests.append(body)
+    def reply(self, body: dict) -> dict:
         verdict = judge.lexical_judge(body["messages"])
-        message = {"role": "assistant", "content": f"<think>compare names</think>\n{verdict}"}
-        data = json.dumps({"choices": [{"index": 0, "message": message}]}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        return {"role": "assistant", "content": f"<think>compare names</think>\n{verdict}"}
 
 
 @pytest.fixture
 def judge_server():
-    JudgeServer.requests = []
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), JudgeServer)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/v1"
-    httpd.shutdown()
+    with serve(JudgeServer) as url:
+        yield url
 
 
 def test_agent_backend_as_judge_through_the_cli(log, judge_server, capsys):
@@ -153,12 +133,7 @@ def test_agent_backend_as_judge_through_the_cli(log, judge_server, capsys):
     sent = JudgeServer.requests[0]
     assert sent["model"] == "judge-model" and sent["messages"][0]["content"] == judge.JUDGE_SYSTEM
     rows = verdict_rows(log)
-    assert [(r[2], r[3]) for r in rows] == [
-        ("A-4", "true"),
-        ("A-5", "false"),
-        ("B-2", "false"),
-        ("B-3", "true"),
-    ]
+    assert [(r[2], r[3]) for r in rows] == LEXICAL_VERDICTS
     assert {r[4] for r in rows} == {spec}
     groups = {g["group"]: g for g in data["groups"]}
     assert groups["run-A"]["judged_accuracy"] == pytest.approx(4 / 6)
