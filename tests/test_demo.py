@@ -38,6 +38,10 @@ def test_demo_runs_every_step_with_progress(tmp_path, capsys):
     assert re.search(r"\| 2/2 \[[^\]]*(s/it|it/s)\]", captured.err)
     assert "SFT done: 2 steps" in captured.out and "demo finished" in captured.out
     assert captured.out.count("metric ") == 1  # the evaluation table
+    from medenv.synth.io import read_qa_set
+
+    items = read_qa_set(out / "qa")  # synthesized with the corpus world: evidence per hop
+    assert len(items) == 20 and all(len(i.evidence) == i.n_hops and all(i.evidence) for i in items)
     for path in ("export/sft.jsonl", "export/stats.json", "model/model.safetensors",
                  "report/report.md", "report/accuracy_vs_tool_calls-oracle.png"):  # fmt: skip
         assert (out / path).is_file(), path

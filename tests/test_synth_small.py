@@ -115,9 +115,12 @@ def test_same_name_nodes_count_as_candidates():
 def test_n_larger_than_the_kg_supports_is_a_clear_error():
     kg = _hpo_like(distinguish=False)
     cfg = dict(min_hops=2, max_hops=3, hub_degree=50)
-    # more items than eligible seed entities: refused before any search
+    # more items than eligible seed entities: refused before any search, and before a
+    # world factory is called (building the corpus world can take half a minute)
+    built = []
     with pytest.raises(MedenvError, match=r"n=8 is more than this KG supports: hpo has 7 eligible"):
-        synthesize(kg, SynthConfig(n=8, **cfg), progress=False)
+        synthesize(kg, SynthConfig(n=8, **cfg), world=lambda: built.append(1), progress=False)
+    assert built == []
     # enough seeds, but not enough of them give a verified item: refused after trying all
     with pytest.raises(
         MedenvError, match=r"n=7 is more than .* only \d verified items from all 7 seed.*ambiguous"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from functools import partial
 
 
 def add_parser(subparsers) -> None:
@@ -119,12 +120,13 @@ def run(args: argparse.Namespace) -> int:
         except ImportError:
             print("medenv synth: corpus part not installed; no evidence pages", file=sys.stderr)
         else:
+            # a factory: `synthesize` builds the world once the KG is known to support --n
             if args.source == "hpo" and args.path is None:
-                world = load_world(
-                    source=args.source, seed=args.seed, progress=not args.no_progress
+                world = partial(
+                    load_world, source=args.source, seed=args.seed, progress=not args.no_progress
                 )
             else:
-                world = World.for_kg(kg, seed=args.seed)
+                world = partial(World.for_kg, kg, seed=args.seed)
     result = synthesize(kg, config, world=world, progress=not args.no_progress)
     result.manifest["elapsed_total_s"] = round(time.perf_counter() - started, 3)
     out = write_qa_set(args.out, result.items, result.manifest)

@@ -59,8 +59,9 @@ def synthesize(
 ) -> SynthResult:
     """``config.n`` verified items from ``kg`` (see module docstring).
 
-    ``world``: a `medenv.world.World`; when given, every item gets per-hop evidence page
-    ids and unanswerable items are dropped. ``rewrite``: optional text-to-text hook (e.g.
+    ``world``: a `medenv.world.World`, or a zero-argument factory of one (called only once
+    the KG is known to support ``config.n`` items); when given, every item gets per-hop
+    evidence page ids and unanswerable items are dropped. ``rewrite``: optional text-to-text hook (e.g.
     an LLM paraphraser) applied to each question; a rewrite that leaks a chain entity or is
     empty is discarded and the template text kept (counted as ``rewrite_rejected``).
     Raises `MedenvError` when the KG cannot support ``config.n`` items.
@@ -97,6 +98,8 @@ def synthesize(
             f"n={cfg.n} is more than this KG supports: {kg.source} has {len(seeds)} eligible "
             f"seed entities (one item each at most) for these settings"
         )
+    if callable(world):
+        world = world()
 
     items: list[QAItem] = []
     drops: Counter[str] = Counter()
