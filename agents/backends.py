@@ -34,6 +34,32 @@ class Backend(Protocol):
     def count_tokens(self, messages: list[dict], tools: list[dict]) -> int: ...
 
 
+def check_model_path(model_path: str) -> None:
+    """Raise `MedenvError` when ``model_path`` names a local model folder that is not there.
+
+    An existing path must be a folder; a path that cannot be a hub id (absolute, ``./``,
+    ``~``, or more than one ``/``) must exist. Anything else is left to the hub."""
+    from pathlib import Path
+
+    path = Path(model_path).expanduser()
+    if path.exists():
+        if not path.is_dir():
+            raise MedenvError(f"model {model_path!r} is a file; expected a model folder")
+        return
+    if not model_path.strip():
+        raise MedenvError("the model is empty; give a model folder or hub id")
+    if model_path.startswith(("/", ".", "~")) or model_path.count("/") > 1:
+        raise MedenvError(f"no model folder at {model_path}")
+
+
+def load_error(model_path: str, exc: Exception) -> MedenvError:
+    """One line naming the model and the first line of the loader's error."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return MedenvError(
+        f"cannot load model {model_path!r}: {lines[0] if lines else type(exc).__name__}"
+    )
+
+
 def _clean_special(text: str, specials: list[str], stop: list[str]) -> str:
     for s in stop:
         if s and s in text:
@@ -64,6 +90,7 @@ class TransformersBackend:
         max_context_tokens: int | None = None,
         dtype: str = "auto",
     ) -> None:
+        check_model_path(model_path)
         try:
             import torch
             from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -72,8 +99,8 @@ class TransformersBackend:
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(model_path)
             self.model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype)
-        except OSError as exc:
-            raise MedenvError(f"cannot load model {model_path!r}: {exc}") from exc
+        except (OSError, ValueError) as exc:
+            raise load_error(model_path, exc) from exc
         if self.tokenizer.chat_template is None:
             raise MedenvError(f"model {model_path!r} has no chat template")
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")

@@ -136,12 +136,22 @@ class LLMAgent:
 def make_backend(spec: str, **kwargs) -> Backend:
     """Build a backend from ``"transformers:PATH"``, ``"openai:URL#MODEL"`` or ``"vllm:MODEL"``.
 
-    A bare path or hub id means ``transformers``.
+    A bare path or hub id means ``transformers``; ``tiny`` (or ``transformers:tiny``) is the
+    offline tiny model of `training.tiny`.
     """
     kind, sep, rest = spec.partition(":")
+    if sep and kind.isidentifier() and kind not in ("transformers", "openai", "vllm"):
+        raise MedenvError(
+            f"unknown model backend {kind!r} in {spec!r}; use a model folder or hub id, "
+            "transformers:PATH, openai:URL#MODEL or vllm:MODEL"
+        )
     if not sep or kind not in ("transformers", "openai", "vllm"):
         kind, rest = "transformers", spec
     if kind == "transformers":
+        if rest == "tiny":
+            from training.tiny import tiny_model_path
+
+            rest = str(tiny_model_path())
         return TransformersBackend(rest, **kwargs)
     if kind == "vllm":
         return VLLMBackend(rest, **kwargs)

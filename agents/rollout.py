@@ -35,6 +35,7 @@ from medenv.errors import MedenvError
 from medenv.events.store import shard_files
 
 AGENT_NAMES = ("oracle", "heuristic", "random", "llm")
+MAX_JOBS = 1_000_000  # episodes x k planned by one call (the plan is held in memory)
 
 
 class AgentSpec(msgspec.Struct, frozen=True):
@@ -115,6 +116,11 @@ def plan_jobs(question_ids: Sequence[str], episodes: int, k: int, seed: int) -> 
         raise MedenvError("the QA set is empty")
     if episodes < 0 or k < 1:
         raise MedenvError(f"episodes must be >= 0 and k >= 1 (got episodes={episodes}, k={k})")
+    if episodes * k > MAX_JOBS:
+        raise MedenvError(
+            f"episodes x k = {episodes * k:,} is more than one rollout plans "
+            f"({MAX_JOBS:,}); run it in parts with different seeds"
+        )
     jobs = []
     n = len(question_ids)
     for i in range(episodes):
@@ -158,6 +164,19 @@ def _load_items(qa: Any, split: str | None):
     return items
 
 
+def _check_oracle_items(items: list, qa: Any) -> None:
+    """The oracle follows each question's gold chain: refuse a set without chains up front
+    (not one episode in, with a half-written run in the store)."""
+    bad = [it for it in items if not it.chain or len(it.chain) != len(it.hops) + 1]
+    if bad:
+        where = f" in {qa}" if isinstance(qa, (str, Path)) else ""
+        raise MedenvError(
+            f"the oracle agent needs questions with a gold chain; {len(bad)} of {len(items)} "
+            f"questions{where} have none (e.g. {bad[0].id!r}): use a set made by `medenv "
+            "synth`, or the heuristic, random or llm agent"
+        )
+
+
 def _run_jobs(
     worker: int,
     factory: Any,
@@ -174,10 +193,13 @@ def _run_jobs(
 
     import medenv.env  # noqa: F401  (registers MedResearch-v0)
 
+    agent = None
+    if isinstance(factory, (str, AgentSpec)) and agent_name(factory) != "oracle":
+        # built before the env opens the store: a model that fails to load leaves no run
+        agent = make_agent(factory)
     env = gym.make("MedResearch-v0", qa=items, db=str(db), shard=worker, tags=tags, **env_kwargs)
     try:
         base = env.unwrapped
-        agent = None
         for job in jobs:
             obs, info = env.reset(seed=job.seed, options={"question_id": job.question_id})
             if agent is None:  # the env loads its world on the first reset
@@ -236,14 +258,26 @@ def rollout(
     ``episodes`` defaults to one pass over it. Returns counts for this call; episodes
     already in the store are skipped (resume). See the module docstring.
     """
-    from medenv.paths import medenv_home
+    from medenv.paths import check_out_file, medenv_home
 
+    if workers < 1:
+        raise MedenvError(f"workers must be at least 1, got {workers}")
     name = agent_name(agent_factory)
+    if isinstance(agent_factory, (str, AgentSpec)):
+        if name not in AGENT_NAMES:
+            raise MedenvError(f"unknown agent {name!r}; choose one of {', '.join(AGENT_NAMES)}")
+        if name == "llm" and not dict(getattr(agent_factory, "options", {})).get("model"):
+            raise MedenvError(
+                "the llm agent needs a model: --model PATH|openai:URL#MODEL|vllm:MODEL"
+            )
     items = _load_items(qa, split)
+    if isinstance(agent_factory, (str, AgentSpec)) and name == "oracle":
+        _check_oracle_items(items, qa)
     episodes = len(items) if episodes is None else episodes
-    db = Path(db) if db is not None else medenv_home() / "runs" / f"{name}.duckdb"
-    db.parent.mkdir(parents=True, exist_ok=True)
     jobs = plan_jobs([it.id for it in items], episodes, k, seed)
+    db = Path(db) if db is not None else medenv_home() / "runs" / f"{name}.duckdb"
+    check_out_file(db, "event store")
+    db.parent.mkdir(parents=True, exist_ok=True)
     done = finished_jobs(db, name)
     todo = [j for j in jobs if (j.question_id, j.seed) not in done]
     skipped = len(jobs) - len(todo)

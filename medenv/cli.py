@@ -37,11 +37,24 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except MedenvError as exc:
-        print(f"medenv {args.command}: error: {exc}", file=sys.stderr)
+        # one line, even when the message quotes a multi-line error of a library
+        message = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+        print(f"medenv {args.command}: error: {message}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # output piped into e.g. `head`
         sys.stderr.close()
         return 0
+    except Exception as exc:
+        duckdb = sys.modules.get("duckdb")
+        if duckdb is None or not isinstance(exc, duckdb.IOException):
+            raise
+        # a damaged (e.g. truncated) event store reads fine until the damaged part
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        print(
+            f"medenv {args.command}: error: {message} (is the event store damaged?)",
+            file=sys.stderr,
+        )
+        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -255,6 +255,12 @@ def load_episodes(
         if missing:
             raise MedenvError(f"run(s) {missing} not found in the event log")
     lookup = _qa_lookup(qa)
+    if lookup and rows and not any(r[3] in lookup for r in rows):
+        name = f" {qa}" if isinstance(qa, str | Path) else ""
+        raise MedenvError(
+            f"none of the {len(lookup)} questions of the QA set{name} occurs in the event log "
+            "(no question id matches): pass the set the episodes were run on"
+        )
     out = []
     for r in rows:
         item = lookup.get(r[3])
@@ -417,6 +423,11 @@ def evaluate(
     if not episodes:
         raise MedenvError(
             "the event log has no episodes" + (f" for runs {list(runs)}" if runs else "")
+        )
+    if group_by != "run" and all(ep.group == f"(no {group_by})" for ep in episodes):
+        raise MedenvError(
+            f"no episode has the tag {group_by!r} to group by (--group-by run, or a tag such "
+            "as 'agent')"
         )
     groups: dict[str, list[EpisodeRecord]] = defaultdict(list)
     for ep in episodes:

@@ -17,6 +17,8 @@ def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict]]:
     not a JSON object.
     """
     path = Path(path)
+    if path.is_dir():
+        raise DataError(path, "is a folder, not a file")
     if not path.is_file():
         raise DataError(path, "file not found")
     with path.open("rb") as fh:

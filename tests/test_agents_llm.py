@@ -4,10 +4,11 @@ and its backends (a real local OpenAI-compatible HTTP server, the real tiny mode
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
-from agents.backends import OpenAIBackend, TransformersBackend, reply_text
+from agents.backends import OpenAIBackend, reply_text
 from agents.llm import TRUNCATED, LLMAgent, make_backend
 from agents.messages import assistant_message
 from agents.text import split_action
@@ -114,6 +115,19 @@ def test_openai_backend_errors_are_clear(server):
         make_backend("openai:http://localhost:8000/v1")
 
 
+def test_model_specs_that_cannot_load_are_named_before_loading(tmp_path):
+    with pytest.raises(MedenvError, match="unknown model backend 'openi' in 'openi:x#m'"):
+        make_backend("openi:x#m")
+    for spec in ("/nonexistent/model", "./ckpt", "~/none/here", "a/b/c", "/tmp/a:b/model"):
+        with pytest.raises(MedenvError, match=f"no model folder at {re.escape(spec)}"):
+            make_backend(spec)
+    (tmp_path / "weights.bin").write_bytes(b"")
+    with pytest.raises(MedenvError, match="is a file; expected a model folder"):
+        make_backend(str(tmp_path / "weights.bin"))
+    with pytest.raises(MedenvError, match="no model folder at"):
+        make_backend(f"transformers:{tmp_path / 'missing'}")
+
+
 def test_reply_text_keeps_malformed_arguments_for_the_env():
     text = reply_text(
         {"content": "", "tool_calls": [{"function": {"name": "browse", "arguments": "{bad"}}]}
@@ -186,7 +200,9 @@ def test_context_too_small_for_the_question_is_a_clear_error():
 def tiny_backend():
     from training.tiny import tiny_model_path
 
-    return TransformersBackend(str(tiny_model_path()), max_new_tokens=24, max_context_tokens=1024)
+    backend = make_backend("tiny", max_new_tokens=24, max_context_tokens=1024)  # as --model tiny
+    assert backend.model.name_or_path == str(tiny_model_path())
+    return backend
 
 
 def test_transformers_backend_with_tiny_model(tiny_backend):

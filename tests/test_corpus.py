@@ -212,3 +212,24 @@ def test_corpus_check_command_reports_the_answerable_share(world, tmp_path, caps
     out = capsys.readouterr().out
     assert "12 of 12 items with a gold chain are answerable (100.0%)" in out
     assert main(["corpus", "check", "--qa", str(tmp_path / "missing")]) == 2
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["seizure", "--top-k", "0"], "--top-k must be between 1 and 20, got 0"),
+        (["seizure", "--top-k", "-1"], "--top-k must be between 1 and 20, got -1"),
+        (["seizure", "--top-k", "21"], "--top-k must be between 1 and 20, got 21"),
+        (["   "], "the query is empty"),
+        (["x" * 501], "medical_search: argument `query`"),
+    ],
+    ids=["zero", "negative", "too-many", "blank", "too-long"],
+)
+def test_corpus_search_bad_arguments_exit_2_before_loading_the_world(capsys, flags, message):
+    """Exit 2 with one line on stderr (not exit 1 with the tool's error on stdout), checked
+    before the world is loaded (`--source` names a graph that would need --path)."""
+    from medenv.cli import main
+
+    assert main(["corpus", "search", "--source", "edgelist", *flags]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and message in err and len(err.strip().splitlines()) == 1, err

@@ -45,3 +45,26 @@ def test_demo_runs_every_step_with_progress(tmp_path, capsys):
     for path in ("export/sft.jsonl", "export/stats.json", "model/model.safetensors",
                  "report/report.md", "report/accuracy_vs_tool_calls-oracle.png"):  # fmt: skip
         assert (out / path).is_file(), path
+
+
+def test_demo_bad_arguments_fail_before_any_step(tmp_path, capsys):
+    from medenv.cli import main
+
+    (tmp_path / "afile").write_text("x")
+    mine = tmp_path / "mine" / "runs"
+    mine.mkdir(parents=True)
+    (mine / "experiment.duckdb").write_text("not the demo's")
+    cases = [
+        (["--n", "5"], "--n must be at least 10"),
+        (["--sft-steps", "0"], "--sft-steps must be at least 1, got 0"),
+        (["--sft-steps", "-1"], "--sft-steps must be at least 1, got -1"),
+        (["--out", str(tmp_path / "afile")], "afile: is a file, not a folder"),
+        (["--out", str(tmp_path / "afile" / "d")], "afile is a file, not a folder"),
+        (["--out", str(tmp_path / "mine")], "holds files the demo did not write"),
+    ]
+    for flags, message in cases:
+        assert main(["demo", "--out", str(tmp_path / "d"), *flags]) == 2
+        out, err = capsys.readouterr()
+        assert message in err and len(err.strip().splitlines()) == 1 and "===" not in out
+    assert (mine / "experiment.duckdb").is_file()  # never removed
+    assert not (tmp_path / "d").exists()

@@ -263,3 +263,51 @@ def test_table_and_json(result):
     data = json.loads(evaluation.to_json(result))
     assert data["groups"][0]["pass_at_k"]["pass@2"] == pytest.approx(2 / 3)
     assert not math.isnan(data["groups"][1]["accuracy_ci"][0])
+
+
+def test_group_by_a_tag_no_episode_has_and_a_qa_set_of_other_questions(log, tmp_path):
+    from medenv.synth.qa import QAItem
+
+    with pytest.raises(MedenvError, match="no episode has the tag 'nope' to group by"):
+        evaluation.evaluate(log, group_by="nope")
+    others = [QAItem(id="zz", question="q", answer="a", answer_id="", kg_source="external")]
+    with pytest.raises(MedenvError, match="none of the 1 questions of the QA set occurs"):
+        evaluation.evaluate(log, qa=others)
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--seed", "-1"], "--seed must be >= 0, got -1"),
+        (["--bootstrap", "0"], "--bootstrap must be between 1 and 100,000, got 0"),
+        (["--bootstrap", "100000000"], "--bootstrap must be between 1 and 100,000"),
+        (["--json", "--markdown"], "--json and --markdown are two output formats"),
+        (["--report", "{tmp}/afile"], "--report {tmp}/afile: is a file, not a folder"),
+        (["--report", "{tmp}/afile/r"], "afile is a file, not a folder"),
+        (["--group-by", "nope"], "no episode has the tag 'nope'"),
+        (["--qa", "{tmp}/qa.parquet"], "qa.parquet: a Parquet file"),
+        (["--judge", "nope:model"], "unknown model backend 'nope'"),
+        (["--judge", "/nonexistent/judge"], "no model folder at /nonexistent/judge"),
+    ],
+    ids=[
+        "seed",
+        "bootstrap-0",
+        "bootstrap-huge",
+        "json-markdown",
+        "report-file",
+        "report-under-file",
+        "group-by",
+        "qa-parquet",
+        "judge-backend",
+        "judge-path",
+    ],  # fmt: skip
+)
+def test_cli_eval_bad_arguments_are_one_line(log, tmp_path, capsys, flags, message):
+    from medenv.cli import main
+
+    (tmp_path / "afile").write_text("x")
+    (tmp_path / "qa.parquet").write_bytes(b"PAR1")
+    argv = ["eval", "--db", str(log), *(f.format(tmp=tmp_path) for f in flags)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message.format(tmp=tmp_path) in err and len(err.strip().splitlines()) == 1, err

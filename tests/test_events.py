@@ -4,6 +4,7 @@ views, the one-writer rule, schema versions."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -290,3 +291,72 @@ def test_sigkill_loses_no_event_of_a_returned_step(tmp_path):
     steps = {(e, str(s)) for e, s in con.execute("SELECT episode_id, step FROM steps").fetchall()}
     assert set(returned) <= steps
     assert con.execute("SELECT count(*) FROM episodes WHERE finished").fetchone()[0] >= 9
+
+
+def _foreign_duckdb(path: Path, sql: str | None) -> Path:
+    """A DuckDB file that is not an event store (``sql`` creates its tables), or a file of
+    other bytes when ``sql`` is None."""
+    import duckdb
+
+    if sql is None:
+        path.write_bytes(b"hello, not a database\n")
+    else:
+        con = duckdb.connect(str(path))
+        con.execute(sql)
+        con.close()
+    return path
+
+
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        ("CREATE TABLE foo (x INT)", r"not a medenv event store: no events table \(tables: foo\)"),
+        ("CREATE TABLE events (x INT)", r"its events table has columns \(x\), expected \(run_id"),
+        (None, "not a valid DuckDB database file"),
+    ],
+    ids=["no-events-table", "foreign-events-table", "not-duckdb"],
+)
+def test_a_file_that_is_not_an_event_store_is_named_by_readers_and_writers(
+    tmp_path, capsys, sql, message
+):
+    from medenv.cli import main
+
+    path = _foreign_duckdb(tmp_path / "other.duckdb", sql)
+    before = path.read_bytes()
+    with pytest.raises(MedenvError, match=message):
+        connect(path)
+    with pytest.raises(MedenvError, match=message if sql else "cannot open event store"):
+        EventStore(path)  # never adds an events table to someone else's database
+    assert path.read_bytes() == before
+    for argv in (["runs"], ["replay"], ["eval"], ["export", "--out", str(tmp_path / "x")]):
+        assert main([*argv, "--db", str(path)]) == 2
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and re.search(message, err), err
+        assert "close its writer" not in err  # no writer holds it: no misleading hint
+    assert not (tmp_path / "x").exists()  # export wrote nothing
+
+
+def test_a_truncated_store_is_one_error_line(tmp_path, capsys):
+    from medenv.cli import main
+
+    path = tmp_path / "ev.duckdb"
+    with EventStore(path, run_id="r") as store:
+        for k in range(60):
+            store.emit(ev.ActionReceived(step=0, text=os.urandom(8000).hex()), f"e{k}")
+        store.commit()
+    data = path.read_bytes()
+    assert len(data) > 600_000
+    cut = tmp_path / "cut.duckdb"
+    cut.write_bytes(data[:300_000])
+    assert main(["export", "--db", str(cut), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "cut.duckdb" in err and "damaged" in err
+
+
+def test_an_event_store_path_under_a_file_or_at_a_folder_is_named(tmp_path):
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(MedenvError, match="afile is a file, not a folder"):
+        EventStore(tmp_path / "afile" / "ev.duckdb")
+    with pytest.raises(MedenvError, match="is a folder, not a file"):
+        EventStore(tmp_path)
+    assert not list(tmp_path.glob("*.lock"))

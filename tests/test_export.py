@@ -205,3 +205,52 @@ def test_exported_dataset_trains_in_sft_trainer_as_is(exported, tmp_path):
     output = trainer.train()
     assert trainer.state.global_step == 1 and output.training_loss > 0
     assert any(not torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_minari_export_to_a_relative_folder_twice(exported, tmp_path, monkeypatch):
+    """A relative --out (minari used to join it onto itself) and a rerun into the same
+    folder (the dataset is replaced, like the other formats' files)."""
+    if not minari_available():
+        pytest.skip(MINARI_MISSING)
+    monkeypatch.chdir(tmp_path)
+    eps = load_episodes(exported["db"])[:2]
+    assert write_minari(eps, "rel").total_episodes == 2
+    assert write_minari(eps[:1], "rel").total_episodes == 1
+    assert (tmp_path / "rel" / "minari").is_dir()
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--format", ""], "--format is empty"),
+        (["--format", " , "], "--format is empty"),
+        (["--format", "nope"], "unknown export format 'nope'"),
+        (["--max-calls", "0"], "--max-calls must be at least 1, got 0"),
+        (["--max-calls", "-3"], "--max-calls must be at least 1, got -3"),
+        (["--all", "--max-calls", "4"], "--all keeps every episode: give one"),
+        (["--agent", "nope"], "no finished episodes of agent 'nope' (agents: oracle, random)"),
+        (["--out", "{tmp}/afile"], "--out {tmp}/afile: is a file, not a folder"),
+        (["--out", "{tmp}/afile/sub"], "afile is a file, not a folder"),
+    ],
+    ids=[
+        "empty",
+        "commas",
+        "unknown",
+        "zero-calls",
+        "negative-calls",
+        "all-and-calls",
+        "unknown-agent",
+        "out-file",
+        "out-under-file",
+    ],  # fmt: skip
+)
+def test_cli_export_bad_arguments_are_one_line(exported, tmp_path, capsys, flags, message):
+    from medenv.cli import main
+
+    (tmp_path / "afile").write_text("x")
+    out = tmp_path / "out"
+    argv = ["export", "--db", str(exported["db"]), "--out", str(out), "--no-hf"]
+    assert main(argv + [f.format(tmp=tmp_path) for f in flags]) == 2
+    err = capsys.readouterr().err
+    assert message.format(tmp=tmp_path) in err and len(err.strip().splitlines()) == 1, err
+    assert not out.exists()  # nothing written

@@ -53,6 +53,11 @@ def test_kg_stats_errors_are_one_line(tmp_path, capsys):
     assert "needs a path" in capsys.readouterr().err
     assert main(["kg", "stats", "--source", "umls"]) == 2
     assert "unknown KG source" in capsys.readouterr().err
+    # a folder where a file is expected, and the other way round
+    assert main(["kg", "stats", "--source", "edgelist", "--path", str(tmp_path)]) == 2
+    assert f"{tmp_path}: is a folder; the edgelist source takes one" in capsys.readouterr().err
+    assert main(["kg", "stats", "--source", "hpo", "--path", str(bad)]) == 2
+    assert f"{bad}: is a file; the hpo source takes a folder" in capsys.readouterr().err
 
 
 def test_console_script_kg_stats(kg):

@@ -182,3 +182,21 @@ def test_verify_reproduces_dict_actions_in_any_key_order_and_lone_surrogates(
     assert traj.steps[3].action == "\ufffd no call here" and traj.answer == "x\ufffd"
     result = verify(path, episode)
     assert result.ok and result.steps_checked == 5, result.message
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--episode", ""], "--episode is empty"),
+        (["--episode", "x", "--run", "rp"], "give --episode or --run, not both"),
+        (["--messages", "--verify"], "cannot be combined with --verify"),
+        (["--episode", "ünï-missing"], "no episode 'ünï-missing' in the event store"),
+        (["--run", "nope", "--verify"], "no episodes in the event store for run nope"),
+    ],
+    ids=["empty-episode", "episode-and-run", "messages-verify", "unknown-episode", "unknown-run"],
+)
+def test_cli_replay_bad_arguments_are_one_line(logged, capsys, flags, message):
+    path, _ = logged
+    assert main(["replay", "--db", str(path), *flags]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1, err

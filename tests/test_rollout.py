@@ -105,6 +105,62 @@ def test_bad_arguments_are_clear(items, tmp_path):
         rollout("oracle", qa=items, db=tmp_path / "x.duckdb", k=0, progress=False)
     with pytest.raises(MedenvError, match="needs a model"):
         rollout("llm", qa=items[:1], db=tmp_path / "y.duckdb", progress=False)
+    with pytest.raises(MedenvError, match="workers must be at least 1, got 0"):
+        rollout("oracle", qa=items, db=tmp_path / "x.duckdb", workers=0, progress=False)
+    with pytest.raises(MedenvError, match="more than one rollout plans"):
+        rollout("oracle", qa=items, db=tmp_path / "x.duckdb", episodes=10**8, progress=False)
+    (tmp_path / "afile").write_text("")
+    with pytest.raises(MedenvError, match="afile is a file, not a folder"):
+        rollout("oracle", qa=items, db=tmp_path / "afile" / "x.duckdb", progress=False)
+    with pytest.raises(MedenvError, match="is a folder, not a file"):
+        rollout("oracle", qa=items, db=tmp_path, progress=False)
+    # the oracle follows gold chains: a set without them is refused before anything runs
+    ext = tmp_path / "ext.jsonl"
+    ext.write_text('{"question": "Which gene?", "answer": "FBN1"}\n')
+    with pytest.raises(
+        MedenvError, match=r"oracle agent needs questions with a gold chain; 1 of 1"
+    ):
+        rollout("oracle", qa=ext, db=tmp_path / "z.duckdb", progress=False)
+    # bad agents and models fail before the env opens the store: no junk run is left
+    with pytest.raises(MedenvError, match="no model folder at /nonexistent/model"):
+        rollout(AgentSpec("llm", {"model": "/nonexistent/model"}), qa=items[:1],
+                db=tmp_path / "z.duckdb", progress=False)  # fmt: skip
+    assert not list(tmp_path.glob("*.duckdb"))
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--workers", "0"], "--workers must be at least 1, got 0"),
+        (["--max-steps", "-1"], "--max-steps must be at least 1, got -1"),
+        (["--model", "tiny"], "--model only applies to --agent llm, not --agent oracle"),
+        (["--max-new-tokens", "9"], "--max-new-tokens only applies to --agent llm"),
+        (["--agent", "llm", "--model", "x", "--max-new-tokens", "0"], "--max-new-tokens must be"),
+        (["--agent", "llm", "--model", "nope:x"], "unknown model backend 'nope'"),
+        (["--db", "{tmp}"], "is a folder, not a file"),
+        (["--qa", "{tmp}/qa/qa.parquet"], "qa.parquet: a Parquet file"),
+    ],
+    ids=[
+        "workers",
+        "max-steps",
+        "model",
+        "max-new-tokens",
+        "zero-tokens",
+        "backend",
+        "db-dir",
+        "parquet",
+    ],  # fmt: skip
+)
+def test_cli_rollout_bad_arguments_are_one_line(items, tmp_path, capsys, flags, message):
+    from medenv.cli import main
+    from medenv.synth.io import write_qa_set
+
+    qa = write_qa_set(tmp_path / "qa", items[:2], {"source": "test"})
+    argv = ["rollout", "--qa", str(qa), "--db", str(tmp_path / "r.duckdb"), "--no-progress"]
+    assert main(argv + [f.format(tmp=tmp_path) for f in flags]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "r.duckdb").exists()
 
 
 def test_cli_rollout_then_export(items, tmp_path, capsys):

@@ -157,6 +157,27 @@ def test_bad_rows_name_file_and_line(tmp_path):
     path.write_text(json.dumps({"messages": [{"role": "user", "content": "q"}]}) + "\n")
     with pytest.raises(DataError, match=r"bad\.jsonl:1: row has no assistant turn"):
         load_sft_rows(path)
+    # wrong field types are named here, not deep inside pyarrow or the chat template
+    user, assistant = ok["messages"]
+    for bad_message, words in (
+        ({"role": "user", "content": 5}, "message 0: 'content' must be a string, got int"),
+        ({**assistant, "tool_calls": "x"}, "message 0: 'tool_calls' must be a list"),
+        (
+            {**assistant, "tool_calls": [{"function": {"name": "f", "arguments": 3}}]},
+            "message 0: tool call arguments must be an object or a string",
+        ),
+    ):
+        row = {"messages": [bad_message, assistant]}
+        path.write_text(json.dumps(ok) + "\n" + json.dumps(row) + "\n")
+        with pytest.raises(DataError, match=rf"bad\.jsonl:2: {words}"):
+            load_sft_rows(path)
+    path.write_bytes(json.dumps(ok).encode() + b"\n\xff\xfe\n")
+    with pytest.raises(DataError, match=r"bad\.jsonl:2: not valid UTF-8"):
+        load_sft_rows(path)
+    parquet = tmp_path / "rows.parquet"
+    parquet.write_bytes(b"PAR1 cut short")
+    with pytest.raises(DataError, match=r"rows\.parquet: cannot read Parquet"):
+        load_sft_rows(parquet)
 
 
 def test_sft_lowers_heldout_loss(sft_rows, trained):
@@ -221,3 +242,43 @@ def test_config_yaml_checks_keys(tmp_path):
     path.write_text("learning_rat: 0.001\n")
     with pytest.raises(DataError, match="unknown config keys"):
         load_config(SFTTrainConfig, path)
+    # values of the wrong type are named with their key (YAML reads 1e-5 as a string)
+    path.write_text("learning_rate: 1e-5\nmax_steps: 3\n")
+    assert load_config(SFTTrainConfig, path).learning_rate == 1e-5
+    path.write_text("max_steps: many\n")
+    with pytest.raises(DataError, match=r"sft\.yaml: max_steps: Expected `int`, got `str`"):
+        load_config(SFTTrainConfig, path)
+    path.write_text("a: [\n")
+    with pytest.raises(DataError, match=r"sft\.yaml:2: invalid YAML: expected the node") as err:
+        load_config(SFTTrainConfig, path)
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"max_steps": 0}, "--max-steps must be at least 1 (or -1"),
+        ({"max_steps": -5}, "--max-steps must be at least 1 (or -1"),
+        ({"batch_size": 0}, "--batch-size must be at least 1, got 0"),
+        ({"learning_rate": -1.0}, "--lr (learning_rate) must be > 0, got -1.0"),
+        ({"learning_rate": float("nan")}, "--lr (learning_rate) must be > 0"),
+        ({"epochs": 0}, "--epochs must be > 0, got 0"),
+        ({"eval_fraction": 1.0}, "--eval-fraction must be in [0, 1), got 1.0"),
+        ({"max_rows": 0}, "--max-rows must be at least 1, got 0"),
+        ({"max_length": 0}, "--max-length must be at least 1, got 0"),
+        ({"max_tool_chars": -5}, "--max-tool-chars must be >= 0, got -5"),
+        ({"seed": -1}, "--seed must be >= 0, got -1"),
+        ({"lora_dropout": 1.0}, "lora_dropout must be in [0, 1), got 1.0"),
+        ({"model": " "}, "--model is empty"),
+    ],
+    ids=lambda v: str(v) if isinstance(v, str) else "-".join(v),
+)
+def test_sft_config_check_names_the_bad_setting(tmp_path, settings, message):
+    from medenv.errors import MedenvError
+    from training.sft import SFTTrainConfig, train_sft
+
+    config = SFTTrainConfig(data=str(tmp_path / "none.jsonl"), out=str(tmp_path / "o"), **settings)
+    with pytest.raises(MedenvError) as err:
+        train_sft(config)  # before the (missing) data or any model is read
+    assert message in str(err.value)
+    assert SFTTrainConfig(out=str(tmp_path / "o")).check()  # the defaults pass

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -273,6 +274,9 @@ def test_bad_arguments_give_clear_errors(kg):
         synthesize(kg, SynthConfig(n=5, hop_weights=(1, -1, 1)), progress=False)
     with pytest.raises(MedenvError, match="hop-weights must be non-negative"):
         synthesize(kg, SynthConfig(n=5, hop_weights=(0, 0, 0)), progress=False)
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(MedenvError, match="hop-weights must be non-negative finite"):
+            SynthConfig(n=5, hop_weights=(bad, 1, 1)).check()
 
 
 def test_write_and_read_round_trip(result, tmp_path):
@@ -324,6 +328,15 @@ def test_read_external_jsonl_and_errors(tmp_path):
         read_qa_set(dup)
     with pytest.raises(DataError, match="file not found"):
         read_qa_set(tmp_path / "nope.jsonl")
+    (tmp_path / "set" / "qa.jsonl").mkdir(parents=True)
+    with pytest.raises(DataError, match="qa.jsonl: is a folder, not a file"):
+        read_qa_set(tmp_path / "set")
+    # the set's Parquet twin (or any Parquet file) is named as such, not as bad JSON
+    pq.write_table(pa.table({"id": ["a"]}), tmp_path / "qa.parquet")
+    (tmp_path / "qa.bin").write_bytes((tmp_path / "qa.parquet").read_bytes())
+    for name in ("qa.parquet", "qa.bin"):
+        with pytest.raises(DataError, match=rf"{name}: a Parquet file; .* pass the set folder"):
+            read_qa_set(tmp_path / name)
 
 
 def _summary_rows(printed: str, title: str) -> dict[str, int]:
@@ -358,6 +371,13 @@ def test_cli_writes_a_set_and_reports_bad_arguments(tmp_path, capsys):
     assert main(["synth", "--n", "5", "--specialty", "cardio", "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert "unknown specialty 'cardio'" in err and "neurology" in err
+    # an output path that cannot be a folder fails before the KG is loaded, not after
+    for bad, words in ((out / "qa.jsonl", "is a file, not a folder"),
+                       (out / "qa.jsonl" / "sub", "qa.jsonl is a file, not a folder")):  # fmt: skip
+        assert main(["synth", "--n", "5", "--out", str(bad), "--no-corpus"]) == 2
+        assert words in capsys.readouterr().err
+    assert main(["synth", "--n", "5", "--hop-weights", "nan,1,1", "--out", str(out)]) == 2
+    assert "finite" in capsys.readouterr().err
     assert (
         main(["synth", "--n", "99999999", "--out", str(out), "--no-corpus", "--no-progress"]) == 2
     )
@@ -378,6 +398,19 @@ def test_with_a_world_every_hop_gets_evidence_pages_that_state_it(kg):
             for page in pages:
                 assert world.corpus.get(page).entity_id in (hop.head, hop.tail)
         assert resolve_chain(kg, item) == {item.answer_id}
+
+
+def test_cli_evidence_comes_from_the_envs_world_whatever_the_question_seed(tmp_path):
+    """`--seed` picks questions; the evidence pages come from the world the env uses
+    (`--world-seed`, default 0 like the env's `world_seed`), so evidence recall is right."""
+    from medenv.cli import main
+    from medenv.world import load_world
+
+    out = tmp_path / "s7"
+    assert main(["synth", "--n", "5", "--seed", "7", "--no-progress", "--out", str(out)]) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["seed"] == 7
+    assert manifest["world"] == load_world("hpo", progress=False).fingerprint
 
 
 def test_cli_hop_weights_flag(tmp_path, capsys):

@@ -81,3 +81,73 @@ def test_train_grpo_cli_runs_against_the_env(tmp_path, capsys):
     finally:
         con.close()
     assert rows == [("grpo", 0), ("grpo", 0)] and ended[0] == 2
+
+
+def _one_error_line(capsys) -> str:
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("medenv train: error: ")]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+def test_train_cli_bad_settings_and_paths_are_one_line(tmp_path, capsys):
+    """Each fails before any model is loaded, with one line naming the flag or file."""
+    import duckdb
+
+    from medenv.cli import main
+
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text('{"messages": [{"role": "user", "content": "q"}, '
+                    '{"role": "assistant", "content": "a"}]}\n')  # fmt: skip
+    (tmp_path / "afile").write_text("x")
+    (tmp_path / "x.parquet").write_bytes(b"PAR1")
+    (tmp_path / "bad.yaml").write_text("batch_size: [\n")
+    (tmp_path / "typed.yaml").write_text("batch_size: two\n")
+    other = tmp_path / "other.duckdb"
+    with duckdb.connect(str(other)) as con:
+        con.execute("CREATE TABLE foo (x INT)")
+    sft = ["train", "sft", "--data", str(rows), "--model", "tiny", "--out", str(tmp_path / "o")]
+    grpo = ["train", "grpo", "--model", "tiny", "--out", str(tmp_path / "g")]
+    cases = [
+        (sft + ["--max-steps", "0"], "--max-steps must be at least 1 (or -1"),
+        (sft + ["--batch-size", "-2"], "--batch-size must be at least 1, got -2"),
+        (sft + ["--lr", "-1"], "--lr (learning_rate) must be > 0, got -1.0"),
+        (sft + ["--eval-fraction", "1"], "--eval-fraction must be in [0, 1), got 1.0"),
+        (sft + ["--max-rows", "-1"], "--max-rows must be at least 1, got -1"),
+        (sft + ["--max-tool-chars", "-5"], "--max-tool-chars must be >= 0, got -5"),
+        (sft + ["--out", str(tmp_path / "afile")], "afile: is a file, not a folder"),
+        (sft + ["--out", str(tmp_path / "afile" / "m")], "afile is a file, not a folder"),
+        (sft + ["--config", str(tmp_path / "bad.yaml")], "bad.yaml:2: invalid YAML: expected"),
+        (sft + ["--config", str(tmp_path / "typed.yaml")], "batch_size: Expected `int`"),
+        (sft + ["--model", "/nonexistent/model"], "no model folder at /nonexistent/model"),
+        (sft + ["--model", str(rows)], "is a file; expected a model folder"),
+        (sft + ["--model", "no-such-org/no-such-model"], "cannot load model 'no-such-org/"),
+        (grpo + ["--num-generations", "0"], "--num-generations must be at least 2"),
+        (grpo + ["--num-generations", "3", "--batch-size", "2"], "must be a multiple of"),
+        (grpo + ["--max-questions", "-1"], "--max-questions must be at least 1, got -1"),
+        (grpo + ["--temperature", "-1"], "--temperature must be > 0, got -1.0"),
+        (grpo + ["--db", str(tmp_path)], "is a folder, not a file"),
+        (grpo + ["--db", str(other)], "not a medenv event store: no events table"),
+        (grpo + ["--qa", str(tmp_path / "x.parquet")], "x.parquet: a Parquet file"),
+    ]
+    for argv, message in cases:
+        assert main(argv) == 2, argv
+        assert message in _one_error_line(capsys), argv
+    assert not (tmp_path / "o").exists() and not (tmp_path / "g").exists()
+    with duckdb.connect(str(other)) as con:  # the foreign database got no events table
+        assert con.execute("SELECT count(*) FROM duckdb_tables()").fetchone()[0] == 1
+
+
+def test_train_sft_reports_rows_dropped_by_max_length(tmp_path, capsys):
+    """TRL silently drops rows with no assistant token left after truncation: all dropped
+    is an error naming --max-length, not a bare sampler traceback."""
+    from medenv.cli import main
+    from tests.test_sft import oracle_export, torch_threads
+
+    with torch_threads():
+        rc = main(["train", "sft", "--data", str(oracle_export()), "--model", "tiny",
+                   "--out", str(tmp_path / "m"), "--max-steps", "1", "--max-length", "16",
+                   "--max-rows", "4", "--no-progress"])  # fmt: skip
+    assert rc == 2
+    line = _one_error_line(capsys)
+    assert "training rows were dropped: no assistant token within --max-length 16" in line

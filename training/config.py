@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import asdict, fields
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_type_hints
 
 from medenv.errors import DataError, MedenvError
 
@@ -32,13 +33,18 @@ def load_config(cls: type[T], path: str | Path | None = None, **overrides: Any) 
             loaded = yaml.safe_load(p.read_text()) or {}
         except yaml.YAMLError as exc:
             line = getattr(getattr(exc, "problem_mark", None), "line", None)
-            raise DataError(p, f"invalid YAML: {exc}", None if line is None else line + 1) from None
+            what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            raise DataError(
+                p, f"invalid YAML: {what}", None if line is None else line + 1
+            ) from None
+        except UnicodeDecodeError:
+            raise DataError(p, "not valid UTF-8 text") from None
         if not isinstance(loaded, dict):
             raise DataError(p, "expected a mapping of config keys")
         unknown = sorted(set(loaded) - names)
         if unknown:
             raise DataError(p, f"unknown config keys {unknown}; known: {sorted(names)}")
-        values.update(loaded)
+        values.update(_typed(cls, loaded, p))
     for key, value in overrides.items():
         if key not in names:
             raise MedenvError(f"{cls.__name__} has no field {key!r}")
@@ -50,7 +56,58 @@ def load_config(cls: type[T], path: str | Path | None = None, **overrides: Any) 
         raise MedenvError(f"bad {cls.__name__}: {exc}") from None
 
 
+def _typed(cls: type, values: dict[str, Any], path: Path) -> dict[str, Any]:
+    """``values`` converted to the types of ``cls``'s fields (``"1e-5"`` -> 1e-05); a value
+    of the wrong type is a `DataError` naming the key."""
+    import msgspec
+
+    hints = get_type_hints(cls)
+    out = {}
+    for key, value in values.items():
+        try:
+            out[key] = msgspec.convert(value, hints[key], strict=False)
+        except msgspec.ValidationError as exc:
+            expected = str(exc).split(" - at ")[0]
+            raise DataError(path, f"{key}: {expected} ({value!r})") from None
+    return out
+
+
+def require(ok: bool, message: str) -> None:
+    """Raise `MedenvError(message)` unless ``ok`` (the configs' ``check`` methods)."""
+    if not ok:
+        raise MedenvError(message)
+
+
 def config_hash(config: Any, exclude: tuple[str, ...] = ()) -> str:
     """Stable 12-hex-digit hash of a dataclass config (fields in ``exclude`` left out)."""
     data = {k: v for k, v in asdict(config).items() if k not in exclude}
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def _finite(value: float) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value)
+
+
+def check_common(config: Any) -> None:
+    """The checks `SFTTrainConfig` and `GRPOTrainConfig` share (flag names in messages)."""
+    from medenv.paths import check_out_dir
+
+    require(isinstance(config.model, str) and config.model.strip() != "", "--model is empty")
+    check_out_dir(config.out, "--out")
+    lr = config.learning_rate
+    require(_finite(lr) and lr > 0, f"--lr (learning_rate) must be > 0, got {lr}")
+    require(config.batch_size >= 1, f"--batch-size must be at least 1, got {config.batch_size}")
+    require(
+        config.gradient_accumulation_steps >= 1,
+        f"gradient_accumulation_steps must be at least 1, got {config.gradient_accumulation_steps}",
+    )
+    chars = config.max_tool_chars
+    require(chars is None or chars >= 0, f"--max-tool-chars must be >= 0, got {chars}")
+    require(config.seed >= 0, f"--seed must be >= 0, got {config.seed}")
+    require(
+        config.logging_steps >= 1, f"logging_steps must be at least 1, got {config.logging_steps}"
+    )
+    require(config.lora_r >= 1, f"lora_r must be at least 1, got {config.lora_r}")
+    require(config.lora_alpha >= 1, f"lora_alpha must be at least 1, got {config.lora_alpha}")
+    dropout = config.lora_dropout
+    require(_finite(dropout) and 0 <= dropout < 1, f"lora_dropout must be in [0, 1), got {dropout}")

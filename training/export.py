@@ -426,13 +426,18 @@ def write_minari(
     if not minari_available():
         raise MedenvError(MINARI_MISSING)
     import os
+    import shutil
 
     import gymnasium as gym
     import minari
     from minari.data_collector import EpisodeBuffer
 
-    root = Path(out) / "minari"
+    # absolute: minari joins a relative MINARI_DATASETS_PATH onto the path a second time
+    root = (Path(out) / "minari").resolve()
     root.mkdir(parents=True, exist_ok=True)
+    existing = root / dataset_id
+    if existing.is_dir():  # re-exporting replaces the dataset, as the other formats do
+        shutil.rmtree(existing)
     os.environ["MINARI_DATASETS_PATH"] = str(root)
     space = gym.spaces.Text(max_length=1 << 20)
     buffers = []
@@ -521,13 +526,19 @@ def export(
     if unknown:
         raise MedenvError(f"unknown export format {unknown[0]!r}; choose from {', '.join(FORMATS)}")
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     records = load_episodes(db)
-    if agent is not None:
-        records = [ep for ep in records if ep.agent == agent]
     if not records:
         raise MedenvError(f"the event store {db} has no finished episodes to export")
+    if agent is not None:
+        agents = sorted({ep.agent for ep in records})
+        records = [ep for ep in records if ep.agent == agent]
+        if not records:
+            raise MedenvError(
+                f"the event store {db} has no finished episodes of agent {agent!r} "
+                f"(agents: {', '.join(a or '(none)' for a in agents)})"
+            )
     chosen = select_episodes(records, max_tool_calls=max_tool_calls) if select else list(records)
+    out.mkdir(parents=True, exist_ok=True)  # only once there is something to write
     stats = {
         "recorded": trajectory_stats(records),
         "selected": trajectory_stats(chosen),

@@ -23,6 +23,7 @@ name (the event store keeps them whole). Generation: transformers on CPU; ``use_
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ from typing import Any
 import msgspec
 
 from medenv.errors import MedenvError
-from training.config import config_hash
+from training.config import check_common, config_hash, require
 from training.sft import truncate_observation
 
 COMPONENTS = ("accuracy", "format", "efficiency")
@@ -76,6 +77,49 @@ class GRPOTrainConfig:
     logging_steps: int = 1
     save: bool = True
     progress: bool = True
+
+    def check(self) -> GRPOTrainConfig:
+        """Raise `MedenvError` naming the first bad setting (before any model is loaded)."""
+        from medenv.paths import check_out_file
+
+        check_common(self)
+        require(self.max_steps >= 1, f"--max-steps must be at least 1, got {self.max_steps}")
+        require(
+            self.num_generations >= 2,
+            f"--num-generations must be at least 2 (GRPO compares a group of completions), "
+            f"got {self.num_generations}",
+        )
+        require(
+            self.batch_size % self.num_generations == 0,
+            f"batch_size ({self.batch_size}) must be a multiple of num_generations "
+            f"({self.num_generations})",
+        )
+        require(
+            self.max_questions is None or self.max_questions >= 1,
+            f"--max-questions must be at least 1, got {self.max_questions}",
+        )
+        require(
+            self.max_completion_length >= 1,
+            f"--max-completion-length must be at least 1, got {self.max_completion_length}",
+        )
+        require(
+            self.max_tool_calling_iterations >= 0,
+            f"--max-tool-calling-iterations must be >= 0, got {self.max_tool_calling_iterations}",
+        )
+        require(
+            self.env_max_steps >= 1, f"env_max_steps must be at least 1, got {self.env_max_steps}"
+        )
+        t = self.temperature
+        require(math.isfinite(t) and t > 0, f"--temperature must be > 0, got {t}")
+        require(math.isfinite(self.beta) and self.beta >= 0, f"beta must be >= 0, got {self.beta}")
+        for name in ("reward_accuracy", "reward_format", "reward_efficiency"):
+            value = getattr(self, name)
+            require(math.isfinite(value), f"{name} must be a finite number, got {value}")
+        mem = self.vllm_gpu_memory_utilization
+        require(0 < mem <= 1, f"vllm_gpu_memory_utilization must be in (0, 1], got {mem}")
+        if self.db is not None:
+            check_out_file(self.db, "--db")
+        return self
 
 
 class GRPOResult(msgspec.Struct, frozen=True):
@@ -278,6 +322,7 @@ def train_grpo(
     ``world``/``qa_items``: an already built `World` / QA items (tests, custom graphs);
     by default the env loads the default world and ``config.qa``.
     """
+    config.check()  # bad settings fail before the QA set, world and model are loaded
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
     import gymnasium as gym
     from datasets import Dataset
@@ -286,13 +331,12 @@ def train_grpo(
     import medenv.env  # noqa: F401  (registers MedResearch-v0)
     from training.sft import _bf16, load_model_and_tokenizer, lora_config, peak_memory_mb
 
-    if config.batch_size % config.num_generations:
-        raise MedenvError(
-            f"batch_size ({config.batch_size}) must be a multiple of num_generations "
-            f"({config.num_generations})"
-        )
     out = Path(config.out)
     db = Path(config.db) if config.db else out / "events.duckdb"
+    if db.exists():  # a file that is not an event store fails now, not after the model loads
+        from medenv.events.store import connect
+
+        connect(db).close()
     if qa_items is not None:
         items = sorted(qa_items, key=lambda i: i.id)[: config.max_questions]
         rows = [{"prompt": [{"role": "user", "content": ""}], "question_id": i.id} for i in items]

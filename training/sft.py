@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -24,7 +25,7 @@ from typing import Any
 import msgspec
 
 from medenv.errors import DataError, MedenvError
-from training.config import config_hash
+from training.config import check_common, config_hash, require
 
 ROLES = ("system", "user", "assistant", "tool")
 
@@ -60,6 +61,33 @@ class SFTTrainConfig:
     logging_steps: int = 10
     save: bool = True
     progress: bool = True
+
+    def check(self) -> SFTTrainConfig:
+        """Raise `MedenvError` naming the first bad setting (before any model is loaded)."""
+        check_common(self)
+        require(
+            isinstance(self.epochs, int | float) and math.isfinite(self.epochs) and self.epochs > 0,
+            f"--epochs must be > 0, got {self.epochs}",
+        )
+        require(
+            self.max_steps == -1 or self.max_steps >= 1,
+            f"--max-steps must be at least 1 (or -1: train for --epochs), got {self.max_steps}",
+        )
+        require(
+            self.max_length is None or self.max_length >= 1,
+            f"--max-length must be at least 1, got {self.max_length}",
+        )
+        require(
+            0 <= self.eval_fraction < 1,
+            f"--eval-fraction must be in [0, 1), got {self.eval_fraction}",
+        )
+        require(
+            self.max_rows is None or self.max_rows >= 1,
+            f"--max-rows must be at least 1, got {self.max_rows}",
+        )
+        require(self.warmup_steps >= 0, f"warmup_steps must be >= 0, got {self.warmup_steps}")
+        require(self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}")
+        return self
 
 
 class SFTResult(msgspec.Struct, frozen=True):
@@ -104,10 +132,26 @@ def _check_row(row: Any, path: Path, line: int | None) -> dict:
     for i, msg in enumerate(messages):
         if not isinstance(msg, dict) or msg.get("role") not in ROLES:
             raise DataError(path, f"message {i} has no valid role (one of {ROLES})", line)
-        for call in msg.get("tool_calls") or ():
+        for key in ("content", "name"):
+            if msg.get(key) is not None and not isinstance(msg[key], str):
+                raise DataError(
+                    path,
+                    f"message {i}: '{key}' must be a string, got {type(msg[key]).__name__}",
+                    line,
+                )
+        calls = msg.get("tool_calls")
+        if calls is None:
+            calls = []
+        if not isinstance(calls, list):
+            raise DataError(path, f"message {i}: 'tool_calls' must be a list", line)
+        for call in calls:
             fn = call.get("function") if isinstance(call, dict) else None
             if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
                 raise DataError(path, f"message {i} has a tool call without function.name", line)
+            if not isinstance(fn.get("arguments", {}), dict | str):
+                raise DataError(
+                    path, f"message {i}: tool call arguments must be an object or a string", line
+                )
     if not any(m["role"] == "assistant" for m in messages):
         raise DataError(path, "row has no assistant turn to learn from", line)
     tools = row.get("tools", [])
@@ -126,13 +170,22 @@ def load_sft_rows(path: str | Path) -> list[dict]:
     rows: list[dict] = []
     for file in _data_files(Path(path)):
         if file.suffix == ".parquet":
+            import pyarrow as pa
             import pyarrow.parquet as pq
 
-            for i, row in enumerate(pq.read_table(file).to_pylist()):
+            try:
+                table = pq.read_table(file)
+            except (pa.ArrowException, OSError) as exc:
+                raise DataError(file, f"cannot read Parquet: {str(exc).splitlines()[0]}") from None
+            for i, row in enumerate(table.to_pylist()):
                 rows.append(_check_row(row, file, i + 1))
             continue
-        with file.open(encoding="utf-8") as fh:
-            for i, text in enumerate(fh, start=1):
+        with file.open("rb") as fh:
+            for i, raw in enumerate(fh, start=1):
+                try:
+                    text = raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    raise DataError(file, f"not valid UTF-8 ({exc.reason})", i) from None
                 if not text.strip():
                     continue
                 try:
@@ -265,15 +318,17 @@ def load_model_and_tokenizer(model: str):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from agents.backends import check_model_path, load_error
     from training.tiny import resolve_model
 
     path = resolve_model(model)
+    check_model_path(path)
     try:
         tokenizer = AutoTokenizer.from_pretrained(path)
         dtype = torch.bfloat16 if torch.cuda.is_available() else torch.float32
         lm = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
-    except OSError as exc:
-        raise MedenvError(f"cannot load model {model!r}: {exc}") from None
+    except (OSError, ValueError) as exc:
+        raise load_error(model, exc) from None
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     if tokenizer.chat_template is None:
@@ -324,10 +379,34 @@ def sft_trainer_class():
     return CPUSFTTrainer
 
 
+def _kept_rows(trainer: Any, config: Any, n_train: int, n_eval: int) -> tuple[int, int]:
+    """Rows left after TRL's truncation to ``max_length``, which silently drops every row
+    whose assistant turns all fall past the cut: none left is an error, some a warning."""
+    import sys
+
+    kept_train = len(trainer.train_dataset)
+    kept_eval = len(trainer.eval_dataset) if n_eval and trainer.eval_dataset is not None else 0
+    hint = (
+        f"no assistant token within --max-length {config.max_length}: raise --max-length or "
+        "shorten the rows (--max-tool-chars, --no-template-tools, --no-system)"
+    )
+    if not kept_train:
+        raise MedenvError(f"all {n_train} training rows were dropped: {hint}")
+    dropped = (n_train - kept_train) + (n_eval - kept_eval)
+    if dropped:
+        print(
+            f"warning: {dropped} of {n_train + n_eval} rows dropped ({n_train - kept_train} "
+            f"training, {n_eval - kept_eval} held out): {hint}",
+            file=sys.stderr,
+        )
+    return kept_train, kept_eval
+
+
 def train_sft(config: SFTTrainConfig, rows: list[dict] | None = None) -> SFTResult:
     """Fine-tune ``config.model`` on ``config.data`` (or ``rows``); save to ``config.out``."""
     import os
 
+    config.check()  # bad settings fail before the data and model are loaded
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
     from trl import SFTConfig
 
@@ -368,6 +447,9 @@ def train_sft(config: SFTTrainConfig, rows: list[dict] | None = None) -> SFTResu
         processing_class=tokenizer,
         peft_config=lora_config(config) if config.lora else None,
     )
+    n_train, n_eval = _kept_rows(trainer, config, len(train_rows), len(eval_rows))
+    if not n_eval:
+        eval_rows = []
     before = trainer.evaluate()["eval_loss"] if eval_rows else None
     start = time.perf_counter()
     output = trainer.train()
@@ -388,8 +470,8 @@ def train_sft(config: SFTTrainConfig, rows: list[dict] | None = None) -> SFTResu
         out=str(config.out),
         model=config.model,
         steps=steps,
-        n_train=len(train_rows),
-        n_eval=len(eval_rows),
+        n_train=n_train,
+        n_eval=n_eval,
         train_loss=float(output.training_loss),
         eval_loss_before=before,
         eval_loss_after=after,

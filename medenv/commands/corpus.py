@@ -76,14 +76,27 @@ def run_build(args) -> int:
 
 
 def run_search(args) -> int:
-    from medenv.tools.registry import execute
+    from medenv.tools.medical_search import MAX_TOP_K
+    from medenv.tools.registry import execute, validate
+    from medenv.tools.result import ToolResult
     from medenv.world import load_world
 
-    world = load_world(args.source, args.backend, args.seed, progress=True)
+    # bad arguments fail before the (slow) world is loaded, as one error line
+    if not 1 <= args.top_k <= MAX_TOP_K:
+        raise MedenvError(f"--top-k must be between 1 and {MAX_TOP_K}, got {args.top_k}")
+    if not args.query.strip():
+        raise MedenvError("the query is empty; give words to search for")
     tool = "web_search" if args.web else "medical_search"
-    result = execute(world, tool, {"query": args.query, "top_k": args.top_k})
+    arguments = {"query": args.query, "top_k": args.top_k}
+    checked = validate(tool, arguments)
+    if isinstance(checked, ToolResult):
+        raise MedenvError(checked.text.removeprefix("Error: "))
+    world = load_world(args.source, args.backend, args.seed, progress=True)
+    result = execute(world, tool, arguments)
+    if not result.ok:
+        raise MedenvError(result.text.removeprefix("Error: "))
     print(result.text)
-    return 0 if result.ok else 1
+    return 0
 
 
 def run_check(args) -> int:

@@ -47,12 +47,30 @@ def _step(title: str, argv: list[str]) -> None:
     print(f"--- {title}: {time.perf_counter() - start:.1f}s", flush=True)
 
 
+def _demo_runs_folder(runs: Path) -> bool:
+    """Whether ``runs`` holds only what a demo writes there (its two stores, their shards
+    and lock/spool files), so removing it loses nothing else."""
+    return runs.is_dir() and all(
+        f.is_file() and f.name.startswith(("oracle.", "heuristic.")) for f in runs.iterdir()
+    )
+
+
 def run(args) -> int:
+    from medenv.paths import check_out_dir
+
     out = Path(args.out)
     if args.n < 10:
         raise MedenvError("--n must be at least 10")
+    if args.sft_steps < 1:
+        raise MedenvError(f"--sft-steps must be at least 1, got {args.sft_steps} (or --skip-train)")
+    check_out_dir(out)
     runs = out / "runs"
     if runs.exists():  # fresh episodes each time: the demo shows a whole run, not a resume
+        if not _demo_runs_folder(runs):
+            raise MedenvError(
+                f"{runs} exists and holds files the demo did not write; the demo replaces "
+                "that folder: choose another --out"
+            )
         shutil.rmtree(runs)
     runs.mkdir(parents=True)
     qa, oracle, heuristic = out / "qa", runs / "oracle.duckdb", runs / "heuristic.duckdb"

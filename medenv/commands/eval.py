@@ -48,6 +48,10 @@ def add_parser(subparsers) -> None:
     p.set_defaults(func=run)
 
 
+# the bootstrap draws resamples x episodes indexes at once (8 bytes each)
+MAX_BOOTSTRAP = 100_000
+
+
 def make_judge(spec: str):
     """``(generate, model_name)`` for a ``--judge`` spec."""
     from medenv.judge import lexical_judge
@@ -65,8 +69,18 @@ def make_judge(spec: str):
 def run(args: argparse.Namespace) -> int:
     from medenv import evaluation
 
-    if args.bootstrap < 1:
-        raise MedenvError("--bootstrap must be at least 1")
+    if not 1 <= args.bootstrap <= MAX_BOOTSTRAP:
+        raise MedenvError(
+            f"--bootstrap must be between 1 and {MAX_BOOTSTRAP:,}, got {args.bootstrap}"
+        )
+    if args.seed < 0:
+        raise MedenvError(f"--seed must be >= 0, got {args.seed}")
+    if args.json and args.markdown:
+        raise MedenvError("--json and --markdown are two output formats: give one")
+    if args.report:
+        from medenv.paths import check_out_dir
+
+        check_out_dir(args.report, "--report")
     paths = evaluation.resolve_db_paths(args.db)
     if args.judge:
         from medenv.judge import judge_log

@@ -17,7 +17,9 @@ def add_parser(subparsers) -> None:
         help="export recorded episodes as SFT/RL/Minari/BrowseComp-Plus datasets",
         description="Export episodes from the DuckDB event store (and its worker shards).",
     )
-    p.add_argument("--db", required=True, help="event store file (its .shardN files are included)")
+    p.add_argument(
+        "--db", required=True, help="event store file (its .shard-N.duckdb files are included)"
+    )
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument(
         "--format",
@@ -33,11 +35,23 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
+    from medenv.errors import MedenvError
+    from medenv.paths import check_out_dir
     from training.export import FORMATS, MINARI_MISSING, export, format_stats, minari_available
 
     formats: list[str] = []
     for value in args.format or ["sft"]:
         formats += [f.strip() for f in value.split(",") if f.strip()]
+    if not formats:
+        raise MedenvError(f"--format is empty; choose from {', '.join(FORMATS)} or all")
+    if args.max_calls is not None:
+        if args.max_calls < 1:
+            raise MedenvError(f"--max-calls must be at least 1, got {args.max_calls}")
+        if args.all:
+            raise MedenvError(
+                "--max-calls selects trajectories; --all keeps every episode: give one"
+            )
+    check_out_dir(args.out)
     if "all" in formats:
         formats = [f for f in FORMATS if f != "minari" or minari_available()]
         if not minari_available():

@@ -34,9 +34,15 @@ def run(args) -> int:
     from medenv.events.replay import to_messages, transcript, verify
     from medenv.events.store import connect, read_episode
 
+    if args.episode is not None and not args.episode.strip():
+        raise MedenvError("--episode is empty; give an episode id (see `medenv runs`)")
+    if args.episode is not None and args.run is not None:
+        raise MedenvError("give --episode or --run, not both (an episode id names its run)")
+    if args.messages and args.verify:
+        raise MedenvError("--messages prints one episode; it cannot be combined with --verify")
     con = connect(args.db or default_db_path())
     try:
-        if args.episode:
+        if args.episode is not None:
             episodes = [args.episode]
         else:
             where, params = ("WHERE run_id = ?", [args.run]) if args.run else ("", [])

@@ -28,7 +28,9 @@ def add_parser(subparsers) -> None:
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--k", type=int, default=1, help="samples per question (keep shortest correct)")
-    p.add_argument("--split", default=None, help="only questions of this split (train/val/test)")
+    p.add_argument(
+        "--split", default=None, help="only questions of this split (train, validation, test)"
+    )
     p.add_argument("--max-steps", type=int, default=12, help="step budget per episode")
     p.add_argument("--backend", default="tantivy", help="search backend: tantivy or whoosh")
     p.add_argument(
@@ -36,7 +38,9 @@ def add_parser(subparsers) -> None:
         default=None,
         help="llm agent: HF path, transformers:PATH, openai:URL#MODEL or vllm:MODEL",
     )
-    p.add_argument("--max-new-tokens", type=int, default=512, help="llm agent reply length")
+    p.add_argument(
+        "--max-new-tokens", type=int, default=None, help="llm agent reply length (default 512)"
+    )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run)
@@ -44,17 +48,29 @@ def add_parser(subparsers) -> None:
 
 def run(args) -> int:
     from agents.rollout import AgentSpec, rollout
+    from medenv.errors import MedenvError
 
+    if args.agent != "llm":
+        flags = (("--model", args.model), ("--max-new-tokens", args.max_new_tokens))
+        given = [flag for flag, value in flags if value is not None]
+        if given:
+            raise MedenvError(
+                f"{' and '.join(given)} only appl{'y' if len(given) > 1 else 'ies'} to "
+                f"--agent llm, not --agent {args.agent}"
+            )
+    if args.workers < 1:
+        raise MedenvError(f"--workers must be at least 1, got {args.workers}")
+    if args.max_steps < 1:
+        raise MedenvError(f"--max-steps must be at least 1, got {args.max_steps}")
+    if args.max_new_tokens is not None and args.max_new_tokens < 1:
+        raise MedenvError(f"--max-new-tokens must be at least 1, got {args.max_new_tokens}")
     options: dict = {}
     if args.agent == "llm":
         kind = (args.model or "").partition(":")[0]
+        key = "max_tokens" if kind in ("openai", "vllm") else "max_new_tokens"
         options = {
             "model": args.model,
-            "backend_options": {
-                (
-                    "max_tokens" if kind in ("openai", "vllm") else "max_new_tokens"
-                ): args.max_new_tokens
-            },
+            "backend_options": {key: args.max_new_tokens or 512},
         }
     result = rollout(
         AgentSpec(args.agent, options),

@@ -30,6 +30,13 @@ def add_parser(subparsers) -> None:
     p.add_argument("--min-hops", type=int, default=2, help="shortest chain (default 2)")
     p.add_argument("--max-hops", type=int, default=4, help="longest chain (default 4)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument(
+        "--world-seed",
+        type=int,
+        default=0,
+        help="seed of the corpus the evidence pages come from; must match the env's "
+        "world_seed (default 0, as the env's)",
+    )
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--source", default="hpo", help="knowledge graph source (default hpo)")
     p.add_argument("--path", default=None, help="input folder/file of the KG source")
@@ -91,6 +98,7 @@ def summary(manifest: dict) -> str:
 def run(args: argparse.Namespace) -> int:
     from medenv.errors import MedenvError
     from medenv.kg.cache import load_kg
+    from medenv.paths import check_out_dir
     from medenv.synth import SynthConfig, synthesize, write_qa_set
 
     kw = {}
@@ -111,6 +119,7 @@ def run(args: argparse.Namespace) -> int:
         specialties=_specialties(args.specialty),
         **kw,
     ).check()  # bad arguments fail before the KG is loaded
+    check_out_dir(args.out)
     started = time.perf_counter()
     kg = load_kg(args.source, args.path, progress=not args.no_progress)
     world = None
@@ -123,10 +132,13 @@ def run(args: argparse.Namespace) -> int:
             # a factory: `synthesize` builds the world once the KG is known to support --n
             if args.source == "hpo" and args.path is None:
                 world = partial(
-                    load_world, source=args.source, seed=args.seed, progress=not args.no_progress
+                    load_world,
+                    source=args.source,
+                    seed=args.world_seed,
+                    progress=not args.no_progress,
                 )
             else:
-                world = partial(World.for_kg, kg, seed=args.seed)
+                world = partial(World.for_kg, kg, seed=args.world_seed)
     result = synthesize(kg, config, world=world, progress=not args.no_progress)
     result.manifest["elapsed_total_s"] = round(time.perf_counter() - started, 3)
     out = write_qa_set(args.out, result.items, result.manifest)

@@ -38,6 +38,7 @@ import pyarrow as pa
 from medenv.errors import MedenvError
 from medenv.events.schema import TYPE_NAMES, Event, Payload, decode_payload, encode_payload
 from medenv.events.spool import Spool, encode_line, read_spool
+from medenv.paths import check_out_file
 
 DURABILITY = ("sync", "step", "episode", "none")
 TABLE_SQL = (
@@ -147,7 +148,13 @@ class EventStore:
         if durability not in DURABILITY:
             raise MedenvError(f"durability must be one of {DURABILITY}, got {durability!r}")
         self.base = Path(path).expanduser()
-        self.base.parent.mkdir(parents=True, exist_ok=True)
+        check_out_file(self.base, "event store")
+        try:
+            self.base.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise MedenvError(
+                f"cannot create the folder of event store {self.base}: {exc}"
+            ) from None
         self.run_id = run_id or new_run_id()
         self.durability = durability
         self.batch_events = max(1, int(batch_events))
@@ -160,6 +167,12 @@ class EventStore:
             raise MedenvError(
                 f"cannot open event store {self.file} for writing: {exc}".splitlines()[0]
             ) from None
+        try:
+            _check_events_table(self.con, None, self.file, writing=True)
+        except MedenvError:
+            self.con.close()
+            self._lock.release()
+            raise
         self.con.execute(TABLE_SQL)
         self._spool_path = _sidecar(self.file, ".spool")
         self.recovered = self._recover()
@@ -415,11 +428,19 @@ def connect(paths_or_glob: str | Path | Sequence[str | Path]) -> duckdb.DuckDBPy
         except duckdb.Error as exc:
             con.close()
             owner = _lock_owner(file)
-            who = f" (open for writing by pid {owner})" if owner else ""
+            if owner:
+                raise MedenvError(
+                    f"cannot read event store {file} (open for writing by pid {owner}): "
+                    f"{str(exc).splitlines()[0]}; close its writer (env.close()) first"
+                ) from None
             raise MedenvError(
-                f"cannot read event store {file}{who}: {str(exc).splitlines()[0]}; close its "
-                "writer (env.close()) first"
+                f"cannot read event store {file}: {str(exc).splitlines()[0]}"
             ) from None
+        try:
+            _check_events_table(con, f"s{i}", file)
+        except MedenvError:
+            con.close()
+            raise
         parts.append(f"SELECT * FROM s{i}.events")
         rows = read_spool(_sidecar(file, ".spool"))
         if rows:
@@ -434,6 +455,41 @@ def connect(paths_or_glob: str | Path | Sequence[str | Path]) -> duckdb.DuckDBPy
     con.execute("CREATE OR REPLACE TEMP VIEW events AS " + " UNION ALL ".join(parts))
     con.execute(VIEWS_SQL.replace("CREATE OR REPLACE VIEW", "CREATE OR REPLACE TEMP VIEW"))
     return con
+
+
+EVENT_COLUMNS = tuple(field.name for field in ARROW_SCHEMA)
+
+
+def _check_events_table(
+    con: duckdb.DuckDBPyConnection, database: str | None, file: Path, writing: bool = False
+) -> None:
+    """Raise `MedenvError` unless ``database`` (None: the connection's own) holds medenv's
+    ``events`` table.
+
+    A new, empty DuckDB file passes when ``writing`` (the writer creates the table); a
+    DuckDB file with other tables only, or an ``events`` table with other columns, is not an
+    event store and is never written to."""
+    rows = con.execute(
+        "SELECT table_name, column_name FROM duckdb_columns() WHERE database_name = "
+        f"{'current_database()' if database is None else '?'} AND schema_name = 'main' "
+        "ORDER BY table_name, column_index",
+        [] if database is None else [database],
+    ).fetchall()
+    columns = tuple(c for t, c in rows if t == "events")
+    if columns == EVENT_COLUMNS:
+        return
+    if columns:
+        raise MedenvError(
+            f"{file}: not a medenv event store: its events table has columns "
+            f"({', '.join(columns)}), expected ({', '.join(EVENT_COLUMNS)})"
+        )
+    tables = sorted({t for t, _ in rows})
+    if writing and not tables:
+        return
+    found = (
+        f" (tables: {', '.join(tables[:5])}{', ...' if len(tables) > 5 else ''})" if tables else ""
+    )
+    raise MedenvError(f"{file}: not a medenv event store: no events table{found}")
 
 
 def _sql_str(path: Path) -> str:

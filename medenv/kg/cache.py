@@ -58,6 +58,12 @@ def _inputs(source: str, path: PathArg) -> tuple[str, list[Path]]:
         if path is not None and not isinstance(path, (str, Path)):
             raise MedenvError("the hpo source takes one folder as path")
         folder = Path(path) if path is not None else hpo.data_dir()
+        if folder.is_file():
+            raise DataError(
+                folder,
+                "is a file; the hpo source takes a folder with hp.obo, phenotype.hpoa and "
+                "genes_to_phenotype.txt",
+            )
         files = [folder / n for n in ("hp.obo", "phenotype.hpoa", "genes_to_phenotype.txt")]
         for f in files:
             if not f.is_file():
@@ -73,6 +79,8 @@ def _inputs(source: str, path: PathArg) -> tuple[str, list[Path]]:
     if not isinstance(path, (str, Path)):
         raise MedenvError("the edgelist source takes one file as path")
     file = Path(path)
+    if file.is_dir():
+        raise DataError(file, "is a folder; the edgelist source takes one CSV/TSV file")
     if not file.is_file():
         raise DataError(file, "file not found")
     return "file", [file]

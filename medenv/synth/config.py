@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import msgspec
 
 from medenv.errors import MedenvError
@@ -75,8 +77,10 @@ class SynthConfig(msgspec.Struct, frozen=True, kw_only=True):
                 f"hop-weights needs one weight per length {self.min_hops}..{self.max_hops} "
                 f"({span}), got {len(weights)}: {weights}"
             )
-        if weights and (min(weights) < 0 or sum(weights) <= 0):
-            raise MedenvError(f"hop-weights must be non-negative with a positive sum: {weights}")
+        if weights and (not all(math.isfinite(w) and w >= 0 for w in weights) or sum(weights) <= 0):
+            raise MedenvError(
+                f"hop-weights must be non-negative finite numbers with a positive sum: {weights}"
+            )
         if not 0.0 <= self.rare_share <= 1.0:
             raise MedenvError(f"rare-share must be in [0, 1], got {self.rare_share}")
         if not 0.0 < self.rare_fraction <= 1.0:

@@ -137,6 +137,18 @@ def _external(obj: ExternalItem, path: Path, line: int) -> QAItem:
     )
 
 
+def _is_parquet(file: Path) -> bool:
+    if not file.is_file():
+        return False
+    if file.suffix == ".parquet":
+        return True
+    try:
+        with file.open("rb") as fh:
+            return fh.read(4) == b"PAR1"
+    except OSError:
+        return False
+
+
 def read_qa_set(path: str | Path) -> list[QAItem]:
     """The items of a set folder, a ``qa.jsonl``, or an external JSONL (module docstring).
 
@@ -146,6 +158,12 @@ def read_qa_set(path: str | Path) -> list[QAItem]:
     file = Path(path)
     if file.is_dir():
         file = file / "qa.jsonl"
+    if _is_parquet(file):
+        raise DataError(
+            file,
+            "a Parquet file; QA sets are read from JSON Lines: pass the set folder or its "
+            "qa.jsonl (qa.parquet holds the same rows)",
+        )
     items: list[QAItem] = []
     seen: dict[str, int] = {}
     for line_no, obj in read_jsonl(file):
