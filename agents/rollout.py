@@ -281,7 +281,10 @@ def rollout(
     done = finished_jobs(db, name)
     todo = [j for j in jobs if (j.question_id, j.seed) not in done]
     skipped = len(jobs) - len(todo)
-    env_kwargs = {"max_steps": max_steps, **(env_kwargs or {})}
+    from medenv.events.store import new_run_id
+
+    # one run for the whole call: every worker writes its shard under the same run id
+    env_kwargs = {"max_steps": max_steps, "run_id": new_run_id(), **(env_kwargs or {})}
     run_tags = {"agent": name, "rollout_seed": seed, **(tags or {})}
     workers = max(1, min(workers, len(todo) or 1))
 

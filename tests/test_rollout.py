@@ -8,6 +8,7 @@ import pytest
 
 from agents.rollout import AgentSpec, plan_jobs, rollout
 from medenv.errors import MedenvError
+from medenv.events.store import connect
 from training.export import load_episodes, select_episodes
 
 
@@ -92,6 +93,12 @@ def test_parallel_workers_write_shards_read_together(items, tmp_path):
     assert res.ran == 6 and len(res.db) == 2
     eps = load_episodes(db)
     assert sorted(ep.question_id for ep in eps) == sorted(it.id for it in items[:6])
+    con = connect(db)  # one run, written by two workers (one shard each)
+    try:
+        assert con.execute("SELECT count(*), sum(n_writers) FROM runs").fetchone() == (1, 2)
+        assert con.execute("SELECT count(DISTINCT run_id) FROM episodes").fetchone() == (1,)
+    finally:
+        con.close()
     serial = tmp_path / "s.duckdb"
     rollout("oracle", qa=items[:6], db=serial, workers=1, seed=1, progress=False)
     texts = {ep.question_id: [s.text for s in ep.steps] for ep in load_episodes(serial)}
