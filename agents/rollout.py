@@ -32,7 +32,7 @@ from typing import Any
 import msgspec
 
 from medenv.errors import MedenvError
-from medenv.events.store import shard_files
+from medenv.events.store import new_run_id, shard_files
 
 AGENT_NAMES = ("oracle", "heuristic", "random", "llm")
 MAX_JOBS = 1_000_000  # episodes x k planned by one call (the plan is held in memory)
@@ -281,8 +281,6 @@ def rollout(
     done = finished_jobs(db, name)
     todo = [j for j in jobs if (j.question_id, j.seed) not in done]
     skipped = len(jobs) - len(todo)
-    from medenv.events.store import new_run_id
-
     # one run for the whole call: every worker writes its shard under the same run id
     env_kwargs = {"max_steps": max_steps, "run_id": new_run_id(), **(env_kwargs or {})}
     run_tags = {"agent": name, "rollout_seed": seed, **(tags or {})}

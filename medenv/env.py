@@ -204,7 +204,7 @@ class MedResearchEnv(gym.Env[str, str]):
             kg_source=str(kg.source),
             kg_version=str(kg.version),
             corpus_hash=str(self.world.fingerprint),
-            index_hash=str(getattr(self.world, "index_hash", "")),
+            index_hash=self.world.index_hash,
             parser_version=PARSER_VERSION,
             reward_weights=msgspec.to_builtins(self.weights),
             seed=seed,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 import hashlib
 from collections.abc import Sequence
+from functools import cached_property
 
 from medenv.corpus.build import Corpus, build_corpus, cached_corpus
 from medenv.corpus.index import SearchIndex, open_index
@@ -39,7 +40,6 @@ class World:
             f"{kg.source}|{kg.version}|{corpus.fingerprint}|{backend}".encode()
         ).hexdigest()[:16]
         self._adjacency = None
-        self._index_hash: str | None = None
 
     @property
     def adjacency(self):
@@ -53,24 +53,20 @@ class World:
     def index(self, collection: str) -> SearchIndex:
         return self.medical_index if collection == "medical" else self.web_index
 
-    @property
+    @cached_property
     def index_hash(self) -> str:
         """16 hex digits identifying both search indexes: their stamps (index format
         version, backend, content fingerprint, page count; `SearchIndex.stamp`) and the
         backend library's version. Recorded in every run's ``run_started`` event."""
-        if self._index_hash is None:
-            from importlib.metadata import PackageNotFoundError, version
+        from importlib.metadata import PackageNotFoundError, version
 
-            dist = {"tantivy": "tantivy", "whoosh": "whoosh-reloaded"}.get(self.backend, "")
-            try:
-                library = f"{dist}=={version(dist)}" if dist else ""
-            except PackageNotFoundError:
-                library = dist
-            stamps = "|".join(
-                str(getattr(ix, "stamp", "")) for ix in (self.medical_index, self.web_index)
-            )
-            self._index_hash = hashlib.sha256(f"{library}|{stamps}".encode()).hexdigest()[:16]
-        return self._index_hash
+        dist = {"tantivy": "tantivy", "whoosh": "whoosh-reloaded"}.get(self.backend, "")
+        try:
+            library = f"{dist}=={version(dist)}" if dist else ""
+        except PackageNotFoundError:
+            library = dist
+        stamps = f"{self.medical_index.stamp}|{self.web_index.stamp}"
+        return hashlib.sha256(f"{library}|{stamps}".encode()).hexdigest()[:16]
 
     @classmethod
     def from_corpus(

@@ -15,6 +15,7 @@ from medenv.corpus.facts import MEDICAL_CAP
 from medenv.errors import DataError
 from medenv.synth.qa import Hop, QAItem
 from medenv.world import World, load_world
+from tests.cli import cli_error
 from tests.test_search import make_slice
 
 
@@ -217,9 +218,9 @@ def test_corpus_check_command_reports_the_answerable_share(world, tmp_path, caps
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
-        (["seizure", "--top-k", "0"], "--top-k must be between 1 and 20, got 0"),
-        (["seizure", "--top-k", "-1"], "--top-k must be between 1 and 20, got -1"),
-        (["seizure", "--top-k", "21"], "--top-k must be between 1 and 20, got 21"),
+        (["seizure", "--top-k", "0"], "argument `top_k` must be an integer >= 1, got 0"),
+        (["seizure", "--top-k", "-1"], "argument `top_k` must be an integer >= 1, got -1"),
+        (["seizure", "--top-k", "21"], "argument `top_k` must be an integer <= 20, got 21"),
         (["   "], "the query is empty"),
         (["x" * 501], "medical_search: argument `query`"),
     ],
@@ -228,8 +229,5 @@ def test_corpus_check_command_reports_the_answerable_share(world, tmp_path, caps
 def test_corpus_search_bad_arguments_exit_2_before_loading_the_world(capsys, flags, message):
     """Exit 2 with one line on stderr (not exit 1 with the tool's error on stdout), checked
     before the world is loaded (`--source` names a graph that would need --path)."""
-    from medenv.cli import main
-
-    assert main(["corpus", "search", "--source", "edgelist", *flags]) == 2
-    out, err = capsys.readouterr()
-    assert out == "" and message in err and len(err.strip().splitlines()) == 1, err
+    out, err = cli_error(["corpus", "search", "--source", "edgelist", *flags], capsys)
+    assert out == "" and message in err, err

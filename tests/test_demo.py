@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import re
 
+from tests.cli import cli_error
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 STEPS = (
@@ -48,7 +50,6 @@ def test_demo_runs_every_step_with_progress(tmp_path, capsys):
 
 
 def test_demo_bad_arguments_fail_before_any_step(tmp_path, capsys):
-    from medenv.cli import main
 
     (tmp_path / "afile").write_text("x")
     mine = tmp_path / "mine" / "runs"
@@ -63,8 +64,7 @@ def test_demo_bad_arguments_fail_before_any_step(tmp_path, capsys):
         (["--out", str(tmp_path / "mine")], "holds files the demo did not write"),
     ]
     for flags, message in cases:
-        assert main(["demo", "--out", str(tmp_path / "d"), *flags]) == 2
-        out, err = capsys.readouterr()
-        assert message in err and len(err.strip().splitlines()) == 1 and "===" not in out
+        out, err = cli_error(["demo", "--out", str(tmp_path / "d"), *flags], capsys)
+        assert message in err and "===" not in out, err
     assert (mine / "experiment.duckdb").is_file()  # never removed
     assert not (tmp_path / "d").exists()

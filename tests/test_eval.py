@@ -25,6 +25,7 @@ from medenv.events.schema import (
     ToolReturned,
 )
 from medenv.events.store import EventStore, connect
+from tests.cli import cli_error
 
 PROMPT = "Which disease is it?"  # 4 whitespace tokens
 QUESTIONS = {
@@ -303,11 +304,9 @@ def test_group_by_a_tag_no_episode_has_and_a_qa_set_of_other_questions(log, tmp_
     ],  # fmt: skip
 )
 def test_cli_eval_bad_arguments_are_one_line(log, tmp_path, capsys, flags, message):
-    from medenv.cli import main
 
     (tmp_path / "afile").write_text("x")
     (tmp_path / "qa.parquet").write_bytes(b"PAR1")
     argv = ["eval", "--db", str(log), *(f.format(tmp=tmp_path) for f in flags)]
-    assert main(argv) == 2
-    err = capsys.readouterr().err
-    assert message.format(tmp=tmp_path) in err and len(err.strip().splitlines()) == 1, err
+    _, err = cli_error(argv, capsys)
+    assert message.format(tmp=tmp_path) in err, err

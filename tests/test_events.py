@@ -17,6 +17,7 @@ import pytest
 from medenv.errors import DataError, MedenvError
 from medenv.events import schema as ev
 from medenv.events.store import EventStore, connect, read_episode, shard_files
+from tests.cli import cli_error
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -319,7 +320,6 @@ def _foreign_duckdb(path: Path, sql: str | None) -> Path:
 def test_a_file_that_is_not_an_event_store_is_named_by_readers_and_writers(
     tmp_path, capsys, sql, message
 ):
-    from medenv.cli import main
 
     path = _foreign_duckdb(tmp_path / "other.duckdb", sql)
     before = path.read_bytes()
@@ -329,9 +329,8 @@ def test_a_file_that_is_not_an_event_store_is_named_by_readers_and_writers(
         EventStore(path)  # never adds an events table to someone else's database
     assert path.read_bytes() == before
     for argv in (["runs"], ["replay"], ["eval"], ["export", "--out", str(tmp_path / "x")]):
-        assert main([*argv, "--db", str(path)]) == 2
-        err = capsys.readouterr().err
-        assert len(err.strip().splitlines()) == 1 and re.search(message, err), err
+        _, err = cli_error([*argv, "--db", str(path)], capsys)
+        assert re.search(message, err), err
         assert "close its writer" not in err  # no writer holds it: no misleading hint
     assert not (tmp_path / "x").exists()  # export wrote nothing
 

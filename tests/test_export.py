@@ -9,6 +9,7 @@ import shutil
 import pytest
 
 from agents.rollout import rollout
+from tests.cli import cli_error
 from training.export import (
     MINARI_MISSING,
     export,
@@ -245,12 +246,10 @@ def test_minari_export_to_a_relative_folder_twice(exported, tmp_path, monkeypatc
     ],  # fmt: skip
 )
 def test_cli_export_bad_arguments_are_one_line(exported, tmp_path, capsys, flags, message):
-    from medenv.cli import main
 
     (tmp_path / "afile").write_text("x")
     out = tmp_path / "out"
     argv = ["export", "--db", str(exported["db"]), "--out", str(out), "--no-hf"]
-    assert main(argv + [f.format(tmp=tmp_path) for f in flags]) == 2
-    err = capsys.readouterr().err
-    assert message.format(tmp=tmp_path) in err and len(err.strip().splitlines()) == 1, err
+    _, err = cli_error(argv + [f.format(tmp=tmp_path) for f in flags], capsys)
+    assert message.format(tmp=tmp_path) in err, err
     assert not out.exists()  # nothing written

@@ -12,6 +12,7 @@ import pytest
 from medenv.cli import main
 from medenv.events.replay import to_messages, trajectory, verify
 from medenv.events.store import connect, read_episode
+from tests.cli import cli_error
 from tests.test_env import items, scripted_actions, world  # noqa: F401  (fixtures)
 
 
@@ -197,6 +198,5 @@ def test_verify_reproduces_dict_actions_in_any_key_order_and_lone_surrogates(
 )
 def test_cli_replay_bad_arguments_are_one_line(logged, capsys, flags, message):
     path, _ = logged
-    assert main(["replay", "--db", str(path), *flags]) == 2
-    err = capsys.readouterr().err
-    assert message in err and len(err.strip().splitlines()) == 1, err
+    _, err = cli_error(["replay", "--db", str(path), *flags], capsys)
+    assert message in err, err

@@ -9,6 +9,7 @@ import pytest
 from agents.rollout import AgentSpec, plan_jobs, rollout
 from medenv.errors import MedenvError
 from medenv.events.store import connect
+from tests.cli import cli_error
 from training.export import load_episodes, select_episodes
 
 
@@ -138,7 +139,7 @@ def test_bad_arguments_are_clear(items, tmp_path):
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
-        (["--workers", "0"], "--workers must be at least 1, got 0"),
+        (["--workers", "0"], "workers must be at least 1, got 0"),
         (["--max-steps", "-1"], "--max-steps must be at least 1, got -1"),
         (["--model", "tiny"], "--model only applies to --agent llm, not --agent oracle"),
         (["--max-new-tokens", "9"], "--max-new-tokens only applies to --agent llm"),
@@ -159,14 +160,12 @@ def test_bad_arguments_are_clear(items, tmp_path):
     ],  # fmt: skip
 )
 def test_cli_rollout_bad_arguments_are_one_line(items, tmp_path, capsys, flags, message):
-    from medenv.cli import main
     from medenv.synth.io import write_qa_set
 
     qa = write_qa_set(tmp_path / "qa", items[:2], {"source": "test"})
     argv = ["rollout", "--qa", str(qa), "--db", str(tmp_path / "r.duckdb"), "--no-progress"]
-    assert main(argv + [f.format(tmp=tmp_path) for f in flags]) == 2
-    err = capsys.readouterr().err
-    assert message in err and len(err.strip().splitlines()) == 1, err
+    _, err = cli_error(argv + [f.format(tmp=tmp_path) for f in flags], capsys)
+    assert message in err, err
     assert not (tmp_path / "r.duckdb").exists()
 
 

@@ -8,6 +8,10 @@ import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+# the tiny model on short rows (tool outputs cut, tools described once, no system turn)
+SHORT_SFT = ("--model", "tiny", "--batch-size", "2", "--max-length", "512",
+             "--max-tool-chars", "150", "--no-template-tools", "--no-system", "--no-progress")  # fmt: skip
+
 
 def test_train_sft_cli_on_export_folder(tmp_path, capsys):
     from medenv.cli import main
@@ -16,10 +20,8 @@ def test_train_sft_cli_on_export_folder(tmp_path, capsys):
     data = oracle_export()  # sft.jsonl + rl_prompts.jsonl + stats.json, as `medenv export` writes
     out = tmp_path / "model"
     with torch_threads():
-        rc = main(["train", "sft", "--data", str(data), "--model", "tiny", "--out", str(out),
-                   "--max-steps", "2", "--batch-size", "2", "--max-length", "512",
-                   "--max-tool-chars", "150", "--no-template-tools", "--no-system",
-                   "--max-rows", "24", "--no-progress"])  # fmt: skip
+        rc = main(["train", "sft", "--data", str(data), "--out", str(out), *SHORT_SFT,
+                   "--max-steps", "2", "--max-rows", "24"])  # fmt: skip
     text = capsys.readouterr().out
     assert rc == 0
     assert "SFT done: 2 steps" in text and "held-out loss" in text
@@ -42,10 +44,8 @@ def test_train_sft_cli_with_lora_saves_an_adapter(tmp_path, capsys):
 
     out = tmp_path / "lora"
     with torch_threads():
-        rc = main(["train", "sft", "--data", str(oracle_export()), "--model", "tiny",
-                   "--out", str(out), "--lora", "--max-steps", "1", "--batch-size", "2",
-                   "--max-length", "512", "--max-tool-chars", "150", "--no-template-tools",
-                   "--no-system", "--max-rows", "8", "--no-progress"])  # fmt: skip
+        rc = main(["train", "sft", "--data", str(oracle_export()), "--out", str(out), *SHORT_SFT,
+                   "--lora", "--max-steps", "1", "--max-rows", "8"])  # fmt: skip
     assert rc == 0 and "SFT done: 1 steps" in capsys.readouterr().out
     config = json.loads((out / "adapter_config.json").read_text())
     assert config["peft_type"] == "LORA" and config["r"] == 16

@@ -84,7 +84,8 @@ def config_hash(config: Any, exclude: tuple[str, ...] = ()) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
-def _finite(value: float) -> bool:
+def finite(value: Any) -> bool:
+    """Whether ``value`` is a finite number (not NaN or infinite; not a string)."""
     return isinstance(value, int | float) and math.isfinite(value)
 
 
@@ -95,7 +96,7 @@ def check_common(config: Any) -> None:
     require(isinstance(config.model, str) and config.model.strip() != "", "--model is empty")
     check_out_dir(config.out, "--out")
     lr = config.learning_rate
-    require(_finite(lr) and lr > 0, f"--lr (learning_rate) must be > 0, got {lr}")
+    require(finite(lr) and lr > 0, f"--lr (learning_rate) must be > 0, got {lr}")
     require(config.batch_size >= 1, f"--batch-size must be at least 1, got {config.batch_size}")
     require(
         config.gradient_accumulation_steps >= 1,
@@ -110,4 +111,4 @@ def check_common(config: Any) -> None:
     require(config.lora_r >= 1, f"lora_r must be at least 1, got {config.lora_r}")
     require(config.lora_alpha >= 1, f"lora_alpha must be at least 1, got {config.lora_alpha}")
     dropout = config.lora_dropout
-    require(_finite(dropout) and 0 <= dropout < 1, f"lora_dropout must be in [0, 1), got {dropout}")
+    require(finite(dropout) and 0 <= dropout < 1, f"lora_dropout must be in [0, 1), got {dropout}")

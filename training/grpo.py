@@ -23,7 +23,6 @@ name (the event store keeps them whole). Generation: transformers on CPU; ``use_
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from dataclasses import dataclass
@@ -33,7 +32,7 @@ from typing import Any
 import msgspec
 
 from medenv.errors import MedenvError
-from training.config import check_common, config_hash, require
+from training.config import check_common, config_hash, finite, require
 from training.sft import truncate_observation
 
 COMPONENTS = ("accuracy", "format", "efficiency")
@@ -110,11 +109,11 @@ class GRPOTrainConfig:
             self.env_max_steps >= 1, f"env_max_steps must be at least 1, got {self.env_max_steps}"
         )
         t = self.temperature
-        require(math.isfinite(t) and t > 0, f"--temperature must be > 0, got {t}")
-        require(math.isfinite(self.beta) and self.beta >= 0, f"beta must be >= 0, got {self.beta}")
+        require(finite(t) and t > 0, f"--temperature must be > 0, got {t}")
+        require(finite(self.beta) and self.beta >= 0, f"beta must be >= 0, got {self.beta}")
         for name in ("reward_accuracy", "reward_format", "reward_efficiency"):
             value = getattr(self, name)
-            require(math.isfinite(value), f"{name} must be a finite number, got {value}")
+            require(finite(value), f"{name} must be a finite number, got {value}")
         mem = self.vllm_gpu_memory_utilization
         require(0 < mem <= 1, f"vllm_gpu_memory_utilization must be in (0, 1], got {mem}")
         if self.db is not None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -25,7 +24,7 @@ from typing import Any
 import msgspec
 
 from medenv.errors import DataError, MedenvError
-from training.config import check_common, config_hash, require
+from training.config import check_common, config_hash, finite, require
 
 ROLES = ("system", "user", "assistant", "tool")
 
@@ -66,7 +65,7 @@ class SFTTrainConfig:
         """Raise `MedenvError` naming the first bad setting (before any model is loaded)."""
         check_common(self)
         require(
-            isinstance(self.epochs, int | float) and math.isfinite(self.epochs) and self.epochs > 0,
+            finite(self.epochs) and self.epochs > 0,
             f"--epochs must be > 0, got {self.epochs}",
         )
         require(

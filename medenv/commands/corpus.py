@@ -76,14 +76,12 @@ def run_build(args) -> int:
 
 
 def run_search(args) -> int:
-    from medenv.tools.medical_search import MAX_TOP_K
     from medenv.tools.registry import execute, validate
     from medenv.tools.result import ToolResult
     from medenv.world import load_world
 
-    # bad arguments fail before the (slow) world is loaded, as one error line
-    if not 1 <= args.top_k <= MAX_TOP_K:
-        raise MedenvError(f"--top-k must be between 1 and {MAX_TOP_K}, got {args.top_k}")
+    # bad arguments fail before the (slow) world is loaded, as one error line: the tool's
+    # own argument check, plus the blank query (which the tool answers as a result)
     if not args.query.strip():
         raise MedenvError("the query is empty; give words to search for")
     tool = "web_search" if args.web else "medical_search"

@@ -58,8 +58,6 @@ def run(args) -> int:
                 f"{' and '.join(given)} only appl{'y' if len(given) > 1 else 'ies'} to "
                 f"--agent llm, not --agent {args.agent}"
             )
-    if args.workers < 1:
-        raise MedenvError(f"--workers must be at least 1, got {args.workers}")
     if args.max_steps < 1:
         raise MedenvError(f"--max-steps must be at least 1, got {args.max_steps}")
     if args.max_new_tokens is not None and args.max_new_tokens < 1:

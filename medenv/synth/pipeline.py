@@ -61,9 +61,10 @@ def synthesize(
 
     ``world``: a `medenv.world.World`, or a zero-argument factory of one (called only once
     the KG is known to support ``config.n`` items); when given, every item gets per-hop
-    evidence page ids and unanswerable items are dropped. ``rewrite``: optional text-to-text hook (e.g.
-    an LLM paraphraser) applied to each question; a rewrite that leaks a chain entity or is
-    empty is discarded and the template text kept (counted as ``rewrite_rejected``).
+    evidence page ids and unanswerable items are dropped. ``rewrite``: optional
+    text-to-text hook (e.g. an LLM paraphraser) applied to each question; a rewrite that
+    leaks a chain entity or is empty is discarded and the template text kept (counted as
+    ``rewrite_rejected``).
     Raises `MedenvError` when the KG cannot support ``config.n`` items.
     """
     cfg = (config or SynthConfig()).check()
