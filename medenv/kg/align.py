@@ -64,7 +64,9 @@ class AlignOptions(msgspec.Struct, frozen=True):
         """Options from a CLI mode (`MODES`) and an optional alignment file."""
         if mode not in MODES:
             raise ValueError(f"unknown alignment mode {mode!r}; choose one of {MODES}")
-        return cls(ids=mode != "none", names=mode == "names", file=None if file is None else str(file))
+        return cls(
+            ids=mode != "none", names=mode == "names", file=None if file is None else str(file)
+        )
 
 
 class Conflict(msgspec.Struct, frozen=True):
@@ -221,8 +223,9 @@ def align(graphs: Sequence[tuple[str, KnowledgeGraph]], options: AlignOptions) -
                 continue
             if not groups.link(left, right, "file"):
                 raise DataError(
-                    path, f"aligning {left!r} with {right!r} puts two nodes of one source "
-                    "in one entity", lineno,
+                    path,
+                    f"aligning {left!r} with {right!r} puts two nodes of one source in one entity",
+                    lineno,
                 )
             pinned.update((left, right))
         for pair in distinct:
@@ -304,7 +307,8 @@ def _match_names(nodes, sources, groups: _Groups, blocked, refused) -> None:
             skip = {
                 n
                 for n in nodes
-                if source_of(n) in (left, right) and len(groups.group(n)) > 1
+                if source_of(n) in (left, right)
+                and len(groups.group(n)) > 1
                 and {left, right} <= set(groups.group(n))
             }
             for a, b in name_candidates(nodes, left, right, skip):

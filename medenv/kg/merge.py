@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from medenv.errors import MedenvError
-from medenv.kg.align import AlignOptions, Alignment, align, source_of
+from medenv.kg.align import Alignment, AlignOptions, align, source_of
 from medenv.kg.graph import KnowledgeGraph, Node
 
 SEPARATOR = ":"

@@ -39,8 +39,10 @@ def edge_sources(kg: KnowledgeGraph, source: str, target: str, relation: str) ->
 
 def hop_sources(kg: KnowledgeGraph, head: str, tail: str, relation: str, inverse: bool):
     """The sources of the edge a hop walks (``tail -> head`` when ``inverse``)."""
-    return edge_sources(kg, tail, head, relation) if inverse else edge_sources(
-        kg, head, tail, relation
+    return (
+        edge_sources(kg, tail, head, relation)
+        if inverse
+        else edge_sources(kg, head, tail, relation)
     )
 
 

@@ -42,8 +42,7 @@ import re
 from contextlib import closing
 from pathlib import Path
 
-from medenv.errors import DataError
-from medenv.errors import MedenvError
+from medenv.errors import DataError, MedenvError
 from medenv.kg.graph import KnowledgeGraph, Node, Relation
 from medenv.kg.ids import parse_curie
 from medenv.kg.loaders.lines import read_lines
