@@ -6,6 +6,11 @@ Ids and addresses (stable):
   ``compare`` (a distractor: a page titled after the entity that is mostly about a similar
   one; its ``entity_id`` is that similar entity). Web sites use the reserved ``.example``
   domain. Which facts each page states is decided in `medenv.corpus.facts`.
+
+On a merged graph an aligned entity (`medenv.kg.merge`) is one node with the edges of all
+its sources, so its pages state facts from every source; its medical page also names the
+sources and the id it has in each (``Sources: hpo as NCBIGene:2200; hetionet as
+Gene::2200``).
 """
 
 from __future__ import annotations
@@ -40,6 +45,10 @@ def medical_page(adj: Adjacency, entity: str) -> Document:
         lines.append(f"Definition: {node.definition}")
     if node.synonyms:
         lines.append(f"Also known as: {'; '.join(node.synonyms)}.")
+    members = getattr(kg, "members", {}).get(entity)
+    if members:  # an aligned node of a merged graph: one entity, facts from every source
+        known = "; ".join(f"{m.split(':', 1)[0]} as {m.split(':', 1)[1]}" for m in members)
+        lines.append(f"Sources: {known}; the facts below come from all of them.")
     for (relation, inverse), (listed, total) in medical_facts(adj, entity).items():
         verb = kg.verbalise(relation, inverse)
         for i in range(0, len(listed), LIST_CHUNK):

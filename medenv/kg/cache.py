@@ -254,6 +254,8 @@ def cache_file(
         return medenv_home() / "kg" / f"{keys[0]}.pkl"
     keys.append(f"align={align}")
     if alignment is not None:
+        if not Path(alignment).is_file():
+            raise DataError(alignment, "alignment file not found")
         st = Path(alignment).stat()
         keys.append(f"{Path(alignment).resolve()}|{st.st_size}|{st.st_mtime_ns}")
     digest = hashlib.sha256("|".join(keys).encode()).hexdigest()[:12]
