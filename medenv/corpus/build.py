@@ -132,7 +132,7 @@ def _cache_key(kg: KnowledgeGraph, seed: int, external: Sequence) -> str:
     )
     members = getattr(kg, "members", None)  # a merged graph's alignment
     if members:
-        h.update(f"|aligned|{sorted(members.values())}".encode())
+        h.update(f"|aligned-2|{sorted(members.values())}".encode())
     for src in external:
         path = Path(
             src.path

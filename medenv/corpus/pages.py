@@ -1,7 +1,10 @@
 """Render KG entities as pages: one authoritative medical page, several noisy web pages.
 
 Ids and addresses (stable):
-- medical: ``med:<entity_id>`` at ``https://medref.medenv.org/entity/<entity_id>``
+- medical: ``med:<entity_id>`` at ``https://medref.medenv.org/entity/<entity_id>`` (the id
+  percent-encoded, ``:`` and ``/`` kept: HPO ids read as they are, Hetionet's
+  ``Cellular Component::GO:0005773`` becomes ``Cellular%20Component::GO:0005773`` so a URL
+  never holds a space)
 - web: ``web:<entity_id>:<style>`` with style ``summary``, ``encyclopedia``, ``forum`` or
   ``compare`` (a distractor: a page titled after the entity that is mostly about a similar
   one; its ``entity_id`` is that similar entity). Web sites use the reserved ``.example``
@@ -16,6 +19,7 @@ Gene::2200``).
 from __future__ import annotations
 
 import re
+from urllib.parse import quote
 
 from medenv.corpus.document import Document
 from medenv.corpus.facts import Adjacency, Fact, medical_facts, rng_for, similar_entity, web_facts
@@ -62,7 +66,7 @@ def medical_page(adj: Adjacency, entity: str) -> Document:
         id=f"med:{entity}",
         title=node.name,
         text="\n".join(lines),
-        url=MEDICAL_URL + entity,
+        url=MEDICAL_URL + quote(entity, safe=":/"),
         collection="medical",
         entity_id=entity,
     )
