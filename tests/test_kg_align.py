@@ -146,6 +146,7 @@ def test_user_alignment_file_overrides_ids_and_names(tmp_path):
         ("left,right,match\na:g,b:G,maybe\n", 2, "match must be same or distinct"),
         ("left,right\na:g,a:g\n", 2, "from the same source"),
         ("left,right\na:g,b:G\na:g,b:H\n", 3, "two nodes of one source"),
+        ("left,right,match\na:g,b:G,distinct\na:g,b:G,same\n", 2, "both same and distinct"),
     ],
 )
 def test_bad_alignment_files_name_file_and_line(tmp_path, text, line, message):

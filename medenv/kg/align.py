@@ -204,7 +204,7 @@ def align(graphs: Sequence[tuple[str, KnowledgeGraph]], options: AlignOptions) -
     groups = _Groups()
     conflicts: list[Conflict] = []
     pinned: set[str] = set()
-    distinct: set[frozenset[str]] = set()
+    distinct: dict[frozenset[str], int] = {}  # pair -> its line in the file
 
     def refused(key: str, ids: Sequence[str], reason: str) -> None:
         conflicts.append(Conflict(key, tuple(ids), tuple(nodes[i].type for i in ids), reason))
@@ -219,7 +219,7 @@ def align(graphs: Sequence[tuple[str, KnowledgeGraph]], options: AlignOptions) -
         path = Path(options.file)
         for lineno, left, right, match in read_alignment_file(path, nodes, sources):
             if match == "distinct":
-                distinct.add(frozenset((left, right)))
+                distinct[frozenset((left, right))] = lineno
                 continue
             if not groups.link(left, right, "file"):
                 raise DataError(
@@ -228,10 +228,10 @@ def align(graphs: Sequence[tuple[str, KnowledgeGraph]], options: AlignOptions) -
                     lineno,
                 )
             pinned.update((left, right))
-        for pair in distinct:
+        for pair, lineno in distinct.items():
             a, b = sorted(pair)
             if groups.root(a) == groups.root(b):
-                raise DataError(path, f"{a!r} and {b!r} are marked both same and distinct")
+                raise DataError(path, f"{a!r} and {b!r} are marked both same and distinct", lineno)
 
     ambiguous = 0
     if options.ids:
