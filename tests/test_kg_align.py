@@ -4,6 +4,7 @@ raw files."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -295,3 +296,7 @@ def test_kg_stats_prints_the_alignment_report(merged, shared_data, capsys):
     out = capsys.readouterr().out
     assert f"aligned:  {len(merged.members):,} nodes" in out
     assert "conflicts: 1 (types 1)" in out and "2-hop paths cross a source boundary" in out
+    args = ["kg", "stats", "--source", "hpo+hetionet", "--path", str(het), "--json"]
+    assert main(args) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats["alignment"] == merged.report and stats["nodes"] == merged.num_nodes
