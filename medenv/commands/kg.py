@@ -91,7 +91,7 @@ def report_lines(report: dict) -> list[str]:
     lines.append(f"conflicts: {report['conflicts']}" + (f" ({reasons})" if reasons else ""))
     for c in report["conflict_examples"]:
         pairs = ", ".join(f"{n} ({t})" for n, t in zip(c["nodes"], c["types"], strict=True))
-        lines.append(f"  {c['key']}: {pairs}")
+        lines.append(f"  {c['key']} ({c['reason']}): {pairs}")
     lines.append(f"ambiguous identifiers (2+ nodes in one source): {report['ambiguous_ids']}")
     lines.append(
         f"crossing: {report['nodes_with_edges_from_several_sources']:,} nodes with edges from "
