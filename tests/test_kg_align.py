@@ -300,3 +300,18 @@ def test_kg_stats_prints_the_alignment_report(merged, shared_data, capsys):
     assert main(args) == 0
     stats = json.loads(capsys.readouterr().out)
     assert stats["alignment"] == merged.report and stats["nodes"] == merged.num_nodes
+
+
+def test_alignment_options_and_file_are_part_of_the_cache_key(tmp_path, shared_data):
+    from medenv.kg.cache import cache_file
+
+    path = {"hetionet": shared_data / "hetionet-slice"}
+    file = _write(tmp_path / "al.csv", "left,right\n")
+    base = cache_file("hpo+hetionet", path)
+    names = cache_file("hpo+hetionet", path, align="names")
+    with_file = cache_file("hpo+hetionet", path, alignment=file)
+    assert len({base, names, with_file}) == 3
+    _write(file, "left,right\nhpo:OMIM:154700,hetionet:Disease::DOID:0050432\n")
+    assert cache_file("hpo+hetionet", path, alignment=file) != with_file
+    with pytest.raises(DataError, match="alignment file not found"):
+        cache_file("hpo+hetionet", path, alignment=tmp_path / "nope.csv")
