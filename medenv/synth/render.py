@@ -11,7 +11,8 @@ to the previous entity, so every "and" attaches to the right entity:
 
 Wording (opening, nouns, relation phrases, "that"/"which") is drawn from a
 `random.Random` seeded by the run seed and the chain, so it varies across items and is
-identical across runs. Relations without a template here read as `kg.verbalise`.
+identical across runs. Hetionet's types and relations are worded in
+`medenv.synth.wording_hetionet`; relations without a template read as `kg.verbalise`.
 
 `leaks(text, labels)` is the leakage check: the labels (names and synonyms of the answer
 and of every intermediate entity) that occur in the text, case-insensitively, as whole
@@ -23,6 +24,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable, Sequence
 
+from medenv.synth import wording_hetionet as hetionet_wording
 from medenv.synth.index import GraphIndex
 from medenv.synth.qa import Constraint
 
@@ -86,6 +88,8 @@ PHRASES = {
     ),
     ("has_history", False): (("is past medical history in", None),),
 }
+NOUNS.update(hetionet_wording.NOUNS)
+PHRASES.update(hetionet_wording.PHRASES)
 OPENINGS = (
     "Which {noun} {body}?",
     "What {noun} {body}?",
