@@ -4,7 +4,9 @@
   ``specialty``, ``hops``; otherwise drawn with the seeded ``np_random``) and returns the
   prompt: instructions, the tools and the question. ``info`` never holds the answer or chain.
 - ``step(action)``: ``action`` is the model's raw text or a tool-call dict (see
-  `medenv.tools.parsing`). One call per step unless ``parallel_calls``. A malformed action
+  `medenv.tools.parsing`), in any model family's tool-call format or only the one named by
+  ``tool_format`` (``"auto"`` by default; the format read is logged in ``action_received``'s
+  ``family``). One call per step unless ``parallel_calls``. A malformed action
   returns an error observation (its kind is ``info["error"]``), counts as a format error and
   is logged; it never raises. ``answer`` terminates; ``max_steps`` actions truncate.
 - Reward: 0.0 until the episode ends, then `medenv.reward.compute_reward`; components and
@@ -37,7 +39,13 @@ from medenv.errors import MedenvError
 from medenv.events import schema as ev
 from medenv.reward import RewardWeights, compute_reward, evidence_recall, weights_from
 from medenv.synth.qa import QAItem
-from medenv.tools.parsing import ERROR_KINDS, FORMAT_HINT, PARSER_VERSION, parse_action
+from medenv.tools.parsing import (
+    ERROR_KINDS,
+    PARSER_VERSION,
+    check_tool_format,
+    format_hint,
+    parse_action,
+)
 
 ACTION_MAX_CHARS = 131_072  # ~32k tokens: a long reasoning trace plus the call
 OBSERVATION_MAX_CHARS = 65_536
@@ -105,6 +113,7 @@ class MedResearchEnv(gym.Env[str, str]):
         run_id: str | None = None,
         world=None,
         parallel_calls: bool = False,
+        tool_format: str = "auto",
         tags: dict | None = None,
         shard: int | str | None = "auto",
         world_seed: int = 0,
@@ -128,6 +137,7 @@ class MedResearchEnv(gym.Env[str, str]):
         self.max_steps = int(max_steps)
         self.weights = weights_from(reward_weights)
         self.parallel_calls = bool(parallel_calls)
+        self.tool_format = check_tool_format(tool_format)
         self.split = split
         self.tags = dict(tags or {})
         self.render_mode = render_mode
@@ -152,6 +162,7 @@ class MedResearchEnv(gym.Env[str, str]):
             "world_seed": int(world_seed),
             "world": "custom" if world is not None else "default",
             "parallel_calls": self.parallel_calls,
+            "tool_format": self.tool_format,
         }
         self.config_hash = _hash(self.config)
         self._backend, self._source, self._world_seed = backend, source, int(world_seed)
@@ -301,9 +312,14 @@ class MedResearchEnv(gym.Env[str, str]):
 
         step = self._steps
         action, text, is_dict = canonical_action(action)
-        parsed = parse_action(action, parallel_calls=self.parallel_calls, schemas=self.schemas)
+        parsed = parse_action(
+            action, parallel_calls=self.parallel_calls, schemas=self.schemas,
+            tool_format=self.tool_format,
+        )  # fmt: skip
         self._emit(
-            ev.ActionReceived(step=step, text=text, think=parsed.think, is_dict=is_dict),
+            ev.ActionReceived(
+                step=step, text=text, think=parsed.think, is_dict=is_dict, family=parsed.family
+            ),
             self.episode_id,
         )
 
@@ -353,8 +369,9 @@ class MedResearchEnv(gym.Env[str, str]):
             tool = ""
             self._n_format_errors += 1
             observation = f"Error ({error.kind}): {error.message}"
-            if FORMAT_HINT not in observation and error.kind in ("bad_arguments", "unknown_tool"):
-                observation += "\n" + FORMAT_HINT
+            hint = format_hint(parsed.family if parsed.family else self.tool_format)
+            if hint not in observation:  # the registry's own argument checks carry no hint
+                observation += "\n" + hint
             observation = fit_text(observation)
             self._emit(
                 ev.ActionRejected(

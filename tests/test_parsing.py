@@ -201,7 +201,7 @@ INVALID = [
         "bad_json",
         "arguments",
     ),
-    ("json-array-of-strings", '["medical_search", "ataxia"]', "several_calls", "exactly one"),
+    ("json-array-of-strings", '["medical_search", "ataxia"]', "no_call", "data, not a call"),
     ("deeply-nested", "[" * 100_000, "bad_json", ""),
     (
         "unknown-tool",
