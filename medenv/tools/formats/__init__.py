@@ -75,12 +75,12 @@ def extract(text: str, tool_format: str = "auto") -> tuple[str | None, str | Non
     """``(reasoning, family or None, attempts, text left)`` of a model reply."""
     if tool_format in ("auto", "harmony") and harmony.detect(text):
         think, found, rest = harmony.attempts(text)
-        family: str | None = "harmony" if found else None
+        family: str | None = "harmony"
     else:
         think, content = split_reasoning(text)
         family, found, rest = _calls(content, tool_format)
     answers = _answers(rest, closed_only=bool(found))
-    if answers and family is None:
+    if answers and not found:
         family = "answer"
     return think, family, found + answers, rest
 
