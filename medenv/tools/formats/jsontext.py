@@ -61,7 +61,9 @@ def _sequence(body: str) -> list[Attempt]:
         pos = body.index(";", pos) + 1
     found: list[Attempt] = []
     for value in values:
-        if holds_call(value):
+        if value == []:
+            found.append(Failure("no_call", "The list of tool calls is empty."))
+        elif holds_call(value):
             found.extend(attempts_from_json(value))
     return found
 
