@@ -23,7 +23,11 @@ MS, WS = "medical_search", "web_search"
 DS_BEGIN, DS_END = "<｜tool▁calls▁begin｜>", "<｜tool▁calls▁end｜>"
 DS_CALL, DS_SEP, DS_CALL_END = "<｜tool▁call▁begin｜>", "<｜tool▁sep｜>", "<｜tool▁call▁end｜>"
 K_BEGIN, K_END = "<|tool_calls_section_begin|>", "<|tool_calls_section_end|>"
-K_CALL, K_ARGS, K_CALL_END = "<|tool_call_begin|>", "<|tool_call_argument_begin|>", "<|tool_call_end|>"
+K_CALL, K_ARGS, K_CALL_END = (
+    "<|tool_call_begin|>",
+    "<|tool_call_argument_begin|>",
+    "<|tool_call_end|>",
+)
 
 # (family, id, text, calls [(name, args)], think)
 VALID = [
@@ -84,8 +88,12 @@ def _calls(parsed):
 
 
 @pytest.mark.parametrize("mode", ["auto", "family"])
-@pytest.mark.parametrize("family,name,text,calls,think", VALID, ids=[f"{v[0]}-{v[1]}" for v in VALID])
-def test_documented_examples_parse_in_auto_and_under_their_family(family, name, text, calls, think, mode):
+@pytest.mark.parametrize(
+    "family,name,text,calls,think", VALID, ids=[f"{v[0]}-{v[1]}" for v in VALID]
+)
+def test_documented_examples_parse_in_auto_and_under_their_family(
+    family, name, text, calls, think, mode
+):
     parsed = parse_action(text, schemas=SCHEMAS, tool_format="auto" if mode == "auto" else family)
     assert parsed.error is None, parsed.error
     assert _calls(parsed) == calls
@@ -94,8 +102,12 @@ def test_documented_examples_parse_in_auto_and_under_their_family(family, name, 
 
 
 @pytest.mark.parametrize("mode", ["auto", "family"])
-@pytest.mark.parametrize("family,name,text,kind,words", INVALID, ids=[f"{v[0]}-{v[1]}" for v in INVALID])
-def test_documented_mistakes_give_the_error_the_read_format_and_its_hint(family, name, text, kind, words, mode):
+@pytest.mark.parametrize(
+    "family,name,text,kind,words", INVALID, ids=[f"{v[0]}-{v[1]}" for v in INVALID]
+)
+def test_documented_mistakes_give_the_error_the_read_format_and_its_hint(
+    family, name, text, kind, words, mode
+):
     parsed = parse_action(text, schemas=SCHEMAS, tool_format="auto" if mode == "auto" else family)
     assert parsed.calls == () and parsed.error.kind == kind, parsed.error
     message = parsed.error.message
@@ -175,7 +187,9 @@ def test_deep_nesting_and_huge_integers_are_bad_json_with_the_hint():
         "[" * 100_000,
         "<tool_call>" + "[" * 100_000,
         '{"name": "medical_search", "arguments": {"query": "a", "top_k": ' + "9" * 5000 + "}}",
-        '<tool_call>{"name": "medical_search", "arguments": {"top_k": ' + "1" * 4400 + "}}</tool_call>",
+        '<tool_call>{"name": "medical_search", "arguments": {"top_k": '
+        + "1" * 4400
+        + "}}</tool_call>",
         '[TOOL_CALLS]medical_search[ARGS]{"top_k": ' + "1" * 4400 + "}",
     ):
         parsed = parse_action(text, schemas=SCHEMAS)
@@ -183,7 +197,9 @@ def test_deep_nesting_and_huge_integers_are_bad_json_with_the_hint():
         assert parsed.error.message.endswith(format_hint(parsed.family)), parsed.error.message
     xml = "<function=medical_search><parameter=query>a</parameter><parameter=top_k>" + "7" * 5000
     parsed = parse_action(xml + "</parameter></function>", schemas=SCHEMAS)
-    assert parsed.error.kind == "bad_arguments" and "'top_k' must be integer" in parsed.error.message
+    assert (
+        parsed.error.kind == "bad_arguments" and "'top_k' must be integer" in parsed.error.message
+    )
     huge = {"name": "medical_search", "arguments": {"query": "a", "top_k": 10**5000}}
     parsed = parse_action(huge, schemas=SCHEMAS)  # a dict holding such an int: no raise
     assert parsed.error.kind == "bad_arguments" and "between 1 and 20" in parsed.error.message
@@ -197,9 +213,14 @@ def test_an_explicit_family_reads_only_its_own_format():
     parsed = parse_action(hermes, schemas=SCHEMAS, tool_format="mistral")
     assert parsed.error.kind == "no_call" and parsed.error.message.endswith(format_hint("mistral"))
     assert "[TOOL_CALLS]TOOL[ARGS]" in parsed.error.message
-    xml = "<tool_call><function=medical_search><parameter=query>a</parameter></function></tool_call>"
+    xml = (
+        "<tool_call><function=medical_search><parameter=query>a</parameter></function></tool_call>"
+    )
     parsed = parse_action(xml, schemas=SCHEMAS, tool_format="hermes")
-    assert parsed.error.kind == "bad_json" and "Expected a Hermes/Qwen JSON call" in parsed.error.message
+    assert (
+        parsed.error.kind == "bad_json"
+        and "Expected a Hermes/Qwen JSON call" in parsed.error.message
+    )
     decoded = 'medical_search{"query": "a"}'
     assert parse_action(decoded, schemas=SCHEMAS, tool_format="json").error.kind == "no_call"
     # the answer tag is the env's own protocol: read under every family

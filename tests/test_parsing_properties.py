@@ -91,7 +91,9 @@ MARKERS = [
 fragments = st.lists(st.one_of(st.sampled_from(MARKERS), st.text(max_size=8)), max_size=30)
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4)
+    ),
     max_leaves=12,
 )
 dicts = st.fixed_dictionaries(
@@ -168,7 +170,9 @@ def test_reasoning_content_and_tool_calls_json_text():
         "role": "assistant",
         "reasoning_content": "search first",
         "content": None,
-        "tool_calls": [{"type": "function", "function": {"name": MS, "arguments": '{"query": "a"}'}}],
+        "tool_calls": [
+            {"type": "function", "function": {"name": MS, "arguments": '{"query": "a"}'}}
+        ],
     }
     parsed = parse_action(msg, schemas=SCHEMAS)
     assert parsed.think == "search first" and parsed.calls == (ToolCall(MS, {"query": "a"}),)
@@ -223,7 +227,10 @@ def test_non_string_schema_types_in_json_and_xml_families():
         else:
             assert parse_action(text, schemas=NON_STRING).calls == want, family
     bad = parse_action({"name": "measure", "arguments": {"dose": "2"}}, schemas=NON_STRING)
-    assert bad.error.kind == "bad_arguments" and "'dose' must be number, got string" in bad.error.message
+    assert (
+        bad.error.kind == "bad_arguments"
+        and "'dose' must be number, got string" in bad.error.message
+    )
     bad = parse_action({"name": "measure", "arguments": {"dose": True}}, schemas=NON_STRING)
     assert bad.error.kind == "bad_arguments" and "got boolean" in bad.error.message
     glm = "<tool_call>measure<arg_key>dose</arg_key><arg_value>1</arg_value><arg_key>genes</arg_key><arg_value>['A', 'B']</arg_value></tool_call>"

@@ -162,5 +162,3 @@ def _read(action: Any, tool_format: str) -> tuple[str | None, str | None, list, 
         text_think, family, attempts, rest = formats.extract(content, tool_format)
         return think or text_think, family, attempts, rest
     return think, None, [], None
-
-

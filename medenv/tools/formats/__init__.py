@@ -60,7 +60,9 @@ __all__ = ["FAMILIES", "TOOL_FORMATS", "Attempt", "Failure", "RawCall", "extract
 def hint(family: str | None) -> str:
     """How to call a tool in ``family`` (Hermes/Qwen for ``None``/``auto``/answers)."""
     example = FAMILIES.get(family or "hermes", FAMILIES["hermes"])[1]
-    return f"Call exactly one tool as {example}, or give the final answer as <answer>ANSWER</answer>."
+    return (
+        f"Call exactly one tool as {example}, or give the final answer as <answer>ANSWER</answer>."
+    )
 
 
 def label(family: str | None) -> str:

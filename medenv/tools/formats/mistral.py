@@ -54,7 +54,9 @@ def _raw_attempts(raw: str) -> list[Attempt]:
     args_at = body.find("[ARGS]", cut)
     start = args_at + len("[ARGS]") if args_at != -1 else body.find("{", cut)
     if start < 0 or not name:
-        return [Failure("bad_json", "After [TOOL_CALLS] put the tool name, [ARGS] and a JSON object.")]
+        return [
+            Failure("bad_json", "After [TOOL_CALLS] put the tool name, [ARGS] and a JSON object.")
+        ]
     try:
         value, _ = decode_at(body, start)
     except (ValueError, RecursionError) as exc:

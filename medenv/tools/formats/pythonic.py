@@ -47,8 +47,6 @@ def _call(call: ast.Call) -> Attempt:
         try:
             value = ast.literal_eval(kw.value)
         except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
-            return Failure(
-                "bad_arguments", f"{name}: argument {kw.arg!r} must be a literal value."
-            )
+            return Failure("bad_arguments", f"{name}: argument {kw.arg!r} must be a literal value.")
         arguments[kw.arg] = list(value) if isinstance(value, tuple) else value
     return RawCall(name, arguments)

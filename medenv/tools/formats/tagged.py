@@ -69,7 +69,11 @@ def _json_at(text: str, pos: int) -> tuple[object, int, str | None]:
         close = text.find(CLOSE, i)
         body = text[i : len(text) if close == -1 else close].strip().removesuffix("```")
         result = loads(body, WHERE)
-        return None, pos, result.message if isinstance(result, Failure) else json_message(exc, WHERE)
+        return (
+            None,
+            pos,
+            result.message if isinstance(result, Failure) else json_message(exc, WHERE),
+        )
     return value, end, None
 
 

@@ -53,14 +53,15 @@ def check(raw: RawCall, spec: dict[str, dict]) -> tuple[str, dict] | Failure:
     if not isinstance(arguments, dict):
         return Failure(
             "bad_arguments",
-            f'The arguments of {name[:80]} must be a JSON object, got {json_type(arguments)}.',
+            f"The arguments of {name[:80]} must be a JSON object, got {json_type(arguments)}.",
         )
     if name not in spec:
         names = sorted(spec)
         close = difflib.get_close_matches(name, names, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
         return Failure(
-            "unknown_tool", f"Unknown tool {name[:80]!r}.{hint} Available tools: {', '.join(names)}."
+            "unknown_tool",
+            f"Unknown tool {name[:80]!r}.{hint} Available tools: {', '.join(names)}.",
         )
     params = spec[name]
     props: dict = params.get("properties", {})
