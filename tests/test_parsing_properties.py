@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from medenv.tools.formats import marks
 from medenv.tools.parsing import ERROR_KINDS, FAMILIES, ToolCall, parse_action
 from medenv.tools.registry import tool_schemas
 
@@ -237,3 +238,38 @@ def test_non_string_schema_types_in_json_and_xml_families():
     assert parse_action(glm, schemas=NON_STRING).calls == (
         ToolCall("measure", {"dose": 1, "genes": ["A", "B"]}),
     )  # GLM's Python-literal fallback
+
+
+# ------------------------------------------------------------- marker scan -----------------
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    parts=st.lists(
+        st.sampled_from([*marks.MARKERS, "<", "[", "<|", "<｜", "x", "<b>"]), max_size=40
+    )
+)
+def test_first_marks_agree_with_plain_search(parts):
+    text = "".join(parts)
+    assert marks.first_marks(text) == {m: text.find(m) for m in marks.MARKERS if m in text}
+    ends = ("<|end|>", "<|call|>", "<|return|>")
+    plain = min(((text.find(n), n) for n in ends if n in text), default=(-1, ""))
+    assert marks.find_any(text, ends) == plain
+
+
+@pytest.mark.parametrize("dense", [10, 5000])
+def test_dense_angle_brackets_still_find_every_format(dense):
+    noise = "a<b " * dense
+    call = '<tool_call>{"name": "medical_search", "arguments": {"query": "a"}}</tool_call>'
+    assert marks.first_marks(noise + call + "[TOOL_CALLS]") == {
+        "<tool_call>": 4 * dense,
+        "</tool_call>": 4 * dense + len(call) - len("</tool_call>"),
+        "[TOOL_CALLS]": 4 * dense + len(call),
+    }
+    parsed = parse_action(f"<think>{noise}</think>{noise}{call}", schemas=SCHEMAS)
+    assert parsed.calls == (ToolCall(MS, {"query": "a"}),) and parsed.think == noise.strip()
+    harmony = (
+        f"<|channel|>analysis<|message|>{noise}<|end|><|start|>assistant<|channel|>commentary"
+        ' to=functions.medical_search<|message|>{"query": "a"}<|call|>'
+    )
+    assert parse_action(harmony, schemas=SCHEMAS).calls == (ToolCall(MS, {"query": "a"}),)

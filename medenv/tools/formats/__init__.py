@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from medenv.tools.formats import deepseek, granite, harmony, jsontext, kimi, mistral, pythonic
 from medenv.tools.formats.base import Attempt, Failure, RawCall
+from medenv.tools.formats.marks import first_marks
 from medenv.tools.formats.reasoning import split_reasoning
 from medenv.tools.formats.tagged import tool_call_attempts
 from medenv.tools.formats.xml import qwen3_coder_attempts
@@ -75,48 +76,54 @@ def label(family: str | None) -> str:
 
 def extract(text: str, tool_format: str = "auto") -> tuple[str | None, str | None, list, str]:
     """``(reasoning, family or None, attempts, text left)`` of a model reply."""
-    if tool_format in ("auto", "harmony") and harmony.detect(text):
+    marks = first_marks(text)
+    if tool_format in ("auto", "harmony") and harmony.detect(text, marks):
         think, found, rest = harmony.attempts(text)
         family: str | None = "harmony"
     else:
-        think, content = split_reasoning(text)
-        family, found, rest = _calls(content, tool_format)
-    answers = _answers(rest, closed_only=bool(found))
+        think, content = split_reasoning(text, marks)
+        if content is not text:
+            marks = first_marks(content)
+        family, found, rest = _calls(content, tool_format, marks)
+        if rest is content:
+            text = rest  # marks still describe it
+    if rest is not text:
+        marks = first_marks(rest)
+    tagged = "</answer>" in marks or "<answer>" in marks
+    answers = _answers(rest, closed_only=bool(found)) if tagged else []
     if answers and not found:
         family = "answer"
     return think, family, found + answers, rest
 
 
-def _calls(text: str, fmt: str) -> tuple[str | None, list[Attempt], str]:
+def _calls(text: str, fmt: str, marks: dict[str, int]) -> tuple[str | None, list[Attempt], str]:
     auto = fmt == "auto"
-    if auto or fmt == "deepseek_v3":
-        if deepseek.detect(text):
-            return "deepseek_v3", *deepseek.attempts(text)
-    if auto or fmt == "kimi_k2":
-        if kimi.detect(text):
-            return "kimi_k2", *kimi.attempts(text)
-    if (auto or fmt == "internlm") and granite.ACTION_START in text:
+    if (auto or fmt == "deepseek_v3") and (deepseek.BEGIN in marks or deepseek.CALL in marks):
+        return "deepseek_v3", *deepseek.attempts(text)
+    if (auto or fmt == "kimi_k2") and (kimi.BEGIN in marks or kimi.CALL in marks):
+        return "kimi_k2", *kimi.attempts(text)
+    if (auto or fmt == "internlm") and granite.ACTION_START in marks:
         return "internlm", *granite.internlm_attempts(text)
-    if (auto or fmt == "granite") and granite.GRANITE in text:
+    if (auto or fmt == "granite") and granite.GRANITE in marks:
         return "granite", *granite.granite_attempts(text)
-    if (auto or fmt == "mistral") and mistral.BOT in text:
+    if (auto or fmt == "mistral") and mistral.BOT in marks:
         return "mistral", *mistral.attempts(text)
-    if (auto or fmt in _TAGGED) and "<tool_call>" in text:
+    if (auto or fmt in _TAGGED) and "<tool_call>" in marks:
         tagged, rest = tool_call_attempts(text)
         if tagged:
             family = tagged[0][0] if auto else fmt
             return family, [_expect(f, a, fmt) for f, a in tagged], rest
-    if (auto or fmt == "qwen3_coder") and "<function=" in text:
+    if (auto or fmt == "qwen3_coder") and "<function=" in marks:
         found, rest = qwen3_coder_attempts(text)
         return "qwen3_coder", found, rest
-    if (auto or fmt == "pythonic") and pythonic.detect(text):
+    if (auto or fmt == "pythonic") and pythonic.detect(text, marks):
         return "pythonic", pythonic.attempts(text), ""
     if auto or fmt == "mistral":
         found = mistral.decoded_attempts(text)
         if found:
             return "mistral", found, ""
     if auto or fmt == "json":
-        found, rest = jsontext.attempts(text)
+        found, rest = jsontext.attempts(text, marks.get(jsontext.PYTHON_TAG, -1))
         if found:
             return "json", found, rest
         return None, [], rest

@@ -15,10 +15,6 @@ BEGIN, END = "<｜tool▁calls▁begin｜>", "<｜tool▁calls▁end｜>"
 CALL, SEP, CALL_END = "<｜tool▁call▁begin｜>", "<｜tool▁sep｜>", "<｜tool▁call▁end｜>"
 
 
-def detect(text: str) -> bool:
-    return BEGIN in text or CALL in text
-
-
 def attempts(text: str) -> tuple[list[Attempt], str]:
     start = text.find(BEGIN)
     if start == -1:

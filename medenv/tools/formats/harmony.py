@@ -14,14 +14,16 @@ from __future__ import annotations
 import re
 
 from medenv.tools.formats.base import Attempt, Failure, RawCall, decode_at, json_message
+from medenv.tools.formats.marks import find_any
 
 _RECIPIENT = re.compile(r"to=([^\s<]+)")
 _CHANNEL = re.compile(r"<\|channel\|>\s*([A-Za-z_]+)")
 _ENDS = ("<|end|>", "<|call|>", "<|return|>")
 
 
-def detect(text: str) -> bool:
-    return "<|channel|>" in text or ("<|message|>" in text and "to=" in text)
+def detect(text: str, marks: dict[str, int]) -> bool:
+    """``marks``: `first_marks` of ``text``."""
+    return "<|channel|>" in marks or ("<|message|>" in marks and "to=" in text)
 
 
 def attempts(text: str) -> tuple[str | None, list[Attempt], str]:
@@ -34,10 +36,11 @@ def attempts(text: str) -> tuple[str | None, list[Attempt], str]:
         if not sep:
             content.append(segment)
             continue
-        end = min((i for i in (body.find(e) for e in _ENDS) if i != -1), default=len(body))
-        body, after = body[:end], body[end:]
-        for e in _ENDS:  # text after the end token but before the next message is content
-            after = after.removeprefix(e)
+        end, token = find_any(body, _ENDS)
+        if end == -1:
+            end = len(body)
+        # text after the end token but before the next message is content
+        body, after = body[:end], body[end + len(token) :]
         channel = _CHANNEL.search(head)
         recipient = _RECIPIENT.search(head)
         if recipient is not None:

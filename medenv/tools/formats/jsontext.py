@@ -7,7 +7,9 @@
 
 Only objects shaped like calls count (``"name"`` with ``"arguments"``/``"parameters"``, or a
 ``"function"`` object, or ``"tool_calls"``): JSON data such as ``[{"name": "FGFR2", "type":
-"gene"}]`` is text, as in vLLM, where such objects are not calls.
+"gene"}]`` is text, as in vLLM, where such objects are not calls. In prose, an object is tried
+only when a call key comes before any nested object (``{"name": ..., "arguments": ...}``), so
+data objects cost one regex match each.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from medenv.tools.formats.base import (
 
 PYTHON_TAG = "<|python_tag|>"
 _FENCE = re.compile(r"^```[a-zA-Z]*[ \t]*\n?(.*?)\n?```$", re.DOTALL)
-_EMBEDDED = re.compile(r'\{\s*"(?:name|function|tool_calls)"\s*:')
+# an object whose own keys (before any nested object) include a call key; tried at each "{"
+_EMBEDDED = re.compile(r'\{[^{}]*?"(?:arguments|parameters|args|function|tool_calls)"\s*:')
 _MAX_BROKEN = 16  # broken fragments in prose tried before giving up (keeps the scan linear)
 
 
@@ -34,9 +37,10 @@ def unfence(text: str) -> str:
     return match.group(1).strip() if match else text
 
 
-def attempts(text: str) -> tuple[list[Attempt], str]:
-    """Calls written as JSON in ``text``, and the text left (for ``<answer>``)."""
-    tag = text.find(PYTHON_TAG)
+def attempts(text: str, tag: int | None = None) -> tuple[list[Attempt], str]:
+    """Calls written as JSON in ``text``, and the text left (for ``<answer>``). ``tag``: the
+    index of ``<|python_tag|>`` (-1: none) when the caller knows it."""
+    tag = text.find(PYTHON_TAG) if tag is None else tag
     body = unfence((text[tag + len(PYTHON_TAG) :] if tag != -1 else text).strip())
     if body[:1] in ("{", "["):
         return _sequence(body), ""
@@ -68,26 +72,29 @@ def _sequence(body: str) -> list[Attempt]:
     return found
 
 
+_CALL_KEYS = ('"arguments"', '"parameters"', '"function"', '"tool_calls"', '"args"')
+
+
 def _embedded(text: str) -> list[Attempt]:
     found: list[Attempt] = []
-    pos, broken = 0, 0
-    while broken < _MAX_BROKEN:
-        match = _EMBEDDED.search(text, pos)
-        if match is None:
-            break
+    pos, broken = text.find("{"), 0
+    if pos != -1 and not any(key in text for key in _CALL_KEYS):
+        return found  # JSON data without a call key anywhere: nothing to decode
+    while pos != -1 and broken < _MAX_BROKEN:
+        if _EMBEDDED.match(text, pos) is None:
+            pos = text.find("{", pos + 1)
+            continue
         try:
-            value, end = decode_at(text, match.start())
+            value, end = decode_at(text, pos)
         except (ValueError, RecursionError) as exc:
             broken += 1
-            near = text[match.start() : match.start() + 300]
+            near = text[pos : pos + 300]
             if '"arguments"' in near or '"parameters"' in near:
                 found.append(Failure("bad_json", json_message(exc, "in the reply")))
                 break
-            pos = match.end()
+            pos = text.find("{", pos + 1)
             continue
         if holds_call(value):
             found.extend(attempts_from_json(value))
-            pos = end
-        else:
-            pos = match.end()
+        pos = text.find("{", end)  # a data object is skipped whole
     return found

@@ -13,10 +13,6 @@ BEGIN, END = "<|tool_calls_section_begin|>", "<|tool_calls_section_end|>"
 CALL, ARGS, CALL_END = "<|tool_call_begin|>", "<|tool_call_argument_begin|>", "<|tool_call_end|>"
 
 
-def detect(text: str) -> bool:
-    return BEGIN in text or CALL in text
-
-
 def attempts(text: str) -> tuple[list[Attempt], str]:
     start = text.find(BEGIN)
     if start == -1:

@@ -20,8 +20,9 @@ def strip_tokens(text: str) -> str:
     return text.replace("<|python_start|>", "").replace("<|python_end|>", "").strip()
 
 
-def detect(text: str) -> bool:
-    body = strip_tokens(text)
+def detect(text: str, marks: dict[str, int]) -> bool:
+    """``marks``: `first_marks` of ``text``."""
+    body = strip_tokens(text) if "<|python_start|>" in marks else text.strip()
     return body.endswith("]") and _START.match(body) is not None
 
 

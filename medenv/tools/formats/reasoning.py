@@ -17,22 +17,15 @@ from __future__ import annotations
 
 import re
 
+from medenv.tools.formats.marks import first_marks
+
 _CALL_MARKERS = ("<tool_call>", "<function=", "<answer>", "[TOOL_CALLS]")
 _QWEN3_CALL = re.compile(r"<tool_call>\s*<function=")
 
 
-def _first_marker(text: str, end: int) -> int:
-    """Index of the first call or answer marker before ``end``, or ``end``."""
-    best = end
-    for marker in _CALL_MARKERS:
-        i = text.find(marker, 0, best)
-        if i != -1:
-            best = i
-    return best
-
-
-def split_reasoning(text: str) -> tuple[str | None, str]:
-    """``(reasoning or None, content)``; the reasoning is stripped, the content is not."""
+def split_reasoning(text: str, marks: dict[str, int] | None = None) -> tuple[str | None, str]:
+    """``(reasoning or None, content)``; the reasoning is stripped, the content is not.
+    ``marks``: `first_marks` of ``text`` when the caller has them."""
     head = text.lstrip()
     if head.startswith("[THINK]"):
         body = head[len("[THINK]") :]
@@ -40,17 +33,21 @@ def split_reasoning(text: str) -> tuple[str | None, str]:
         if end == -1:
             return body.strip(), ""
         return body[:end].strip(), body[end + len("[/THINK]") :]
-    close = text.find("</think>")
-    open_ = text.find("<think>", 0, close if close != -1 else len(text))
-    if open_ != -1 and _first_marker(text, open_) == open_:
-        before, body = text[:open_], text[open_ + len("<think>") :]
-        end = body.find("</think>")
-        if end != -1:
-            return body[:end].strip(), before + body[end + len("</think>") :]
-        match = _QWEN3_CALL.search(body)
-        if match is not None:
-            return body[: match.start()].strip(), before + body[match.start() :]
-        return body.strip(), before
-    if close != -1 and open_ == -1 and _first_marker(text, close) == close:
+    marks = first_marks(text) if marks is None else marks
+    close, open_ = marks.get("</think>", -1), marks.get("<think>", -1)
+    if close != -1 and open_ > close:
+        open_ = -1  # the first <think> comes after the first </think>: quoted text
+    first_call = min((marks[m] for m in _CALL_MARKERS if m in marks), default=len(text))
+    if open_ != -1 and first_call > open_:
+        before, start = text[:open_], open_ + len("<think>")
+        if close != -1:
+            return text[start:close].strip(), before + text[close + len("</think>") :]
+        call = marks.get("<tool_call>", -1)
+        while call != -1 and _QWEN3_CALL.match(text, call) is None:
+            call = text.find("<tool_call>", call + 1)
+        if call != -1:
+            return text[start:call].strip(), before + text[call:]
+        return text[start:].strip(), before
+    if close != -1 and open_ == -1 and first_call > close:
         return text[:close].strip(), text[close + len("</think>") :]
     return None, text
