@@ -43,6 +43,7 @@ from medenv.tools.parsing import (
     ERROR_KINDS,
     PARSER_VERSION,
     check_tool_format,
+    error_suffix,
     format_hint,
     parse_action,
 )
@@ -371,7 +372,7 @@ class MedResearchEnv(gym.Env[str, str]):
             observation = f"Error ({error.kind}): {error.message}"
             hint = format_hint(parsed.family if parsed.family else self.tool_format)
             if hint not in observation:  # the registry's own argument checks carry no hint
-                observation += "\n" + hint
+                observation += "\n" + error_suffix(parsed.family, self.tool_format)
             observation = fit_text(observation)
             self._emit(
                 ev.ActionRejected(

@@ -58,6 +58,7 @@ def test_family_is_logged_and_errors_carry_the_hint_of_every_kind(world, items, 
         if kind:
             assert obs.startswith(f"Error ({kind}):")
             assert format_hint(family) in obs, obs  # the read format's hint, whatever the kind
+            assert ("(Read as the " in obs) == (family is not None), obs
     env.step("<answer>x</answer>")
     env.close()
     assert _families(db) == [f for _, _, f in actions] + ["answer"]

@@ -37,7 +37,8 @@ FORMAT_HINT = formats.hint("hermes")
 
 __all__ = [
     "ERROR_KINDS", "FAMILIES", "FORMAT_HINT", "PARSER_VERSION", "TOOL_FORMATS",
-    "ParseError", "ParsedAction", "RawCall", "ToolCall", "check_tool_format", "format_hint",
+    "ParseError", "ParsedAction", "RawCall", "ToolCall", "check_tool_format", "error_suffix",
+    "format_hint",
     "parse_action",
 ]  # fmt: skip
 
@@ -120,10 +121,15 @@ def parse_action(
     return ParsedAction(calls=tuple(calls), think=think, error=None, family=family)
 
 
+def error_suffix(family: str | None, tool_format: str = "auto") -> str:
+    """What every error message ends with: the format the text was read as (when one was)
+    and how to call a tool in it."""
+    read_as = f"(Read as {formats.label(family)}.) " if family else ""
+    return read_as + format_hint(family if family in FAMILIES else tool_format)
+
+
 def _error(think, family, tool_format: str, kind: str, problem: str) -> ParsedAction:
-    read_as = f" (Read as {formats.label(family)}.)" if family else ""
-    hint = format_hint(family if family in FAMILIES else tool_format)
-    error = ParseError(kind, f"{problem}{read_as} {hint}")
+    error = ParseError(kind, f"{problem} {error_suffix(family, tool_format)}")
     return ParsedAction(calls=(), think=think, error=error, family=family)
 
 
