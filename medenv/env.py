@@ -256,7 +256,9 @@ class MedResearchEnv(gym.Env[str, str]):
         self._n_episodes += 1
         shard = self.store.shard if self.store is not None else 0
         self.episode_id = f"{self.run_id}-s{shard}-e{self._n_episodes:06d}"
-        prompt = fit_text(render_prompt(item.question, self.schemas, self.max_steps))
+        prompt = fit_text(
+            render_prompt(item.question, self.schemas, self.max_steps, self.tool_format)
+        )
         self._emit(
             ev.EpisodeStarted(
                 question_id=item.id,
@@ -518,6 +520,19 @@ def canonical_action(action: Any) -> tuple[str | dict | list, str, bool]:
     return text, text, False
 
 
+def call_example(tool_format: str) -> str:
+    """A ``medical_search`` call in the format of ``tool_format`` (Hermes/Qwen for ``auto``)."""
+    from medenv.tools.formats import FAMILIES
+
+    if tool_format not in FAMILIES or tool_format == "hermes":
+        return (
+            '<tool_call>\n{"name": "medical_search", "arguments": {"query": "..."}}\n</tool_call>'
+        )
+    example = re.sub(r"\bTOOL\b", "medical_search", FAMILIES[tool_format][1])
+    example = re.sub(r"\bARG\b", "query", example).replace("VALUE", "...")
+    return example.replace("{...}", '{"query": "..."}')
+
+
 def _parse_error(kind: str | None, message: str):
     from medenv.tools.parsing import ParseError
 
@@ -551,8 +566,11 @@ def _load_items(qa, source: str) -> list[QAItem]:
     return read_qa_set(qa)
 
 
-def render_prompt(question: str, schemas: list[dict], max_steps: int) -> str:
-    """The first observation: what the agent is, its tools, the call format, the question."""
+def render_prompt(
+    question: str, schemas: list[dict], max_steps: int, tool_format: str = "auto"
+) -> str:
+    """The first observation: what the agent is, its tools, the call format (Hermes/Qwen, or
+    the family ``tool_format`` names), the question."""
     lines = [
         "You are a medical research agent. Answer the question by searching and reading "
         "sources; the question describes intermediate entities without naming them, so "
@@ -569,7 +587,7 @@ def render_prompt(question: str, schemas: list[dict], max_steps: int) -> str:
     lines += [
         "",
         "Call exactly one tool per turn, as:",
-        '<tool_call>\n{"name": "medical_search", "arguments": {"query": "..."}}\n</tool_call>',
+        call_example(tool_format),
         "Give the final answer (a short entity name) as <answer>...</answer>; it ends the "
         f"episode. You have {max_steps} turns.",
         "",

@@ -67,7 +67,8 @@ def test_family_is_logged_and_errors_carry_the_hint_of_every_kind(world, items, 
 def test_explicit_tool_format_reads_only_that_family_and_replays(world, items, tmp_path):
     db = tmp_path / "fmt.duckdb"
     env = gym.make("MedResearch-v0", qa=items, world=world, db=db, tool_format="kimi_k2")
-    env.reset(seed=1)
+    prompt, _ = env.reset(seed=1)
+    assert "functions.medical_search:0<|tool_call_argument_begin|>" in prompt
     hermes = '<tool_call>{"name": "medical_search", "arguments": {"query": "ataxia"}}</tool_call>'
     obs, _, _, _, info = env.step(hermes)
     assert info["error"] == "no_call" and format_hint("kimi_k2") in obs
@@ -90,3 +91,18 @@ def test_explicit_tool_format_reads_only_that_family_and_replays(world, items, t
 def test_unknown_tool_format_fails_at_construction():
     with pytest.raises(MedenvError, match="unknown tool_format 'qwen9'; use one of: auto, hermes"):
         gym.make("MedResearch-v0", db=None, tool_format="qwen9")
+
+
+def test_the_prompt_shows_a_call_in_the_named_format_that_parses_under_it(world, items):
+    from medenv.env import call_example
+    from medenv.tools.parsing import TOOL_FORMATS, ToolCall, parse_action
+
+    for fmt in TOOL_FORMATS:
+        env = gym.make("MedResearch-v0", qa=items, world=world, db=None, tool_format=fmt)
+        prompt, _ = env.reset(seed=0)
+        example = call_example(fmt)
+        assert example in prompt
+        parsed = parse_action(example, tool_format=fmt)
+        assert parsed.calls == (ToolCall("medical_search", {"query": "..."}),), fmt
+        env.close()
+    assert "<tool_call>" in call_example("auto") and "[TOOL_CALLS]" in call_example("mistral")

@@ -28,7 +28,7 @@ def _call(body: str) -> Attempt:
     head, sep, tail = body.partition(SEP)
     if not sep:
         return Failure("bad_json", "A DeepSeek call needs NAME<｜tool▁sep｜>{arguments}.")
-    if head.strip() == "function" and "```" in tail:  # V3: type, then name, then a fence
+    if head.strip() == "function" and "\n" in tail.strip():  # V3: type, name, fenced JSON
         name, _, args = tail.partition("\n")
         args = args.strip().removeprefix("```json").removeprefix("```")
     else:
