@@ -41,6 +41,7 @@ from medenv.reward import RewardWeights, compute_reward, evidence_recall, weight
 from medenv.synth.qa import QAItem
 from medenv.tools.parsing import (
     ERROR_KINDS,
+    FAMILIES,
     PARSER_VERSION,
     check_tool_format,
     error_suffix,
@@ -522,8 +523,6 @@ def canonical_action(action: Any) -> tuple[str | dict | list, str, bool]:
 
 def call_example(tool_format: str) -> str:
     """A ``medical_search`` call in the format of ``tool_format`` (Hermes/Qwen for ``auto``)."""
-    from medenv.tools.formats import FAMILIES
-
     if tool_format not in FAMILIES or tool_format == "hermes":
         return (
             '<tool_call>\n{"name": "medical_search", "arguments": {"query": "..."}}\n</tool_call>'
