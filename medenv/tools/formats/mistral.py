@@ -24,7 +24,8 @@ from medenv.tools.formats.base import (
 )
 
 BOT = "[TOOL_CALLS]"
-_NAME = re.compile(r"\s*([A-Za-z_][\w.\-]*)\s*(?=\{)")
+_NAME = re.compile(r"\s*([A-Za-z_](?:[\w.\-]*\w)?)(?=\{)")  # decoded: NAME{ with no gap
+_IDENT = re.compile(r"[A-Za-z_][\w.\-]*")
 
 
 def attempts(text: str) -> tuple[list[Attempt], str]:
@@ -51,6 +52,8 @@ def _raw_attempts(raw: str) -> list[Attempt]:
     if cut == -1:
         return [Failure("bad_json", "After [TOOL_CALLS]NAME put [ARGS] and a JSON object.")]
     name = body[:cut].strip()
+    if not _IDENT.fullmatch(name) and body.find("[{") != -1:  # junk, then a pre-v11 list
+        return _raw_attempts(body[body.find("[{") :])
     args_at = body.find("[ARGS]", cut)
     start = args_at + len("[ARGS]") if args_at != -1 else body.find("{", cut)
     if start < 0 or not name:
