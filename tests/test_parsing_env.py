@@ -106,3 +106,23 @@ def test_the_prompt_shows_a_call_in_the_named_format_that_parses_under_it(world,
         assert parsed.calls == (ToolCall("medical_search", {"query": "..."}),), fmt
         env.close()
     assert "<tool_call>" in call_example("auto") and "[TOOL_CALLS]" in call_example("mistral")
+
+
+def test_step_never_raises_on_huge_numbers_and_deep_nesting(world, items):
+    nasty = [
+        '{"name": "medical_search", "arguments": {"query": "a", "top_k": ' + "9" * 5000 + "}}",
+        {"name": "medical_search", "arguments": {"query": "a", "top_k": 10**5000}},
+        {"name": "medical_search", "arguments": '{"top_k": ' + "1" * 5000 + "}"},
+        "<function=medical_search><parameter=top_k>" + "3" * 5000 + "</parameter></function>",
+        "<tool_call>medical_search<arg_key>top_k</arg_key><arg_value>" + "[" * 5000,
+        "[medical_search(top_k=" + "1" * 5000 + ")]",
+        "[" * 100_000,
+        {"tool_calls": [{"function": {"name": "browse", "arguments": "[" * 100_000}}]},
+    ]
+    env = gym.make("MedResearch-v0", qa=items, world=world, db=None, max_steps=len(nasty) + 1)
+    env.reset(seed=0)
+    for action in nasty:
+        obs, _, terminated, _, info = env.step(action)
+        assert info["error"] in ("bad_json", "bad_arguments", "no_call") and not terminated, obs
+        assert obs.startswith(f"Error ({info['error']}):")
+    env.close()
