@@ -243,3 +243,24 @@ def test_unknown_tool_format_is_a_clear_error():
 def test_hint_of_auto_is_the_hermes_prompt_format():
     assert format_hint(None) == format_hint("hermes") == FORMAT_HINT
     assert all(FAMILIES[f][1] in format_hint(f) for f in FAMILIES)
+
+
+def test_every_readme_example_parses_under_its_family():
+    import re
+
+    from tests.conftest import ROOT
+
+    rows = re.findall(r"^\| `(\w+)` \| [^|]+ \| `(.+?)`(?: \(|\s*\|$)", _readme(ROOT), re.M)
+    assert {family for family, _ in rows} == set(FAMILIES)
+    for family, example in rows:
+        text = example.replace("\\|", "|")
+        for mode in ("auto", family):
+            parsed = parse_action(text, schemas=SCHEMAS, tool_format=mode)
+            assert parsed.error is None and parsed.calls[0].name == MS, (family, mode, parsed)
+            assert parsed.calls[0].arguments["query"] == "ataxia" and parsed.family == family
+
+
+def _readme(root) -> str:
+    """The README's table of tool-call formats (in the environment section)."""
+    text = (root / "README.md").read_text(encoding="utf-8")
+    return text.split("| `tool_format` | models | one call |", 1)[1].split("\n\n", 1)[0]
