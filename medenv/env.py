@@ -4,7 +4,9 @@
   ``specialty``, ``hops``; otherwise drawn with the seeded ``np_random``) and returns the
   prompt: instructions, the tools and the question. ``info`` never holds the answer or chain.
 - ``step(action)``: ``action`` is the model's raw text or a tool-call dict (see
-  `medenv.tools.parsing`). One call per step unless ``parallel_calls``. A malformed action
+  `medenv.tools.parsing`), in any model family's tool-call format or only the one named by
+  ``tool_format`` (``"auto"`` by default; the format read is logged in ``action_received``'s
+  ``family``). One call per step unless ``parallel_calls``. A malformed action
   returns an error observation (its kind is ``info["error"]``), counts as a format error and
   is logged; it never raises. ``answer`` terminates; ``max_steps`` actions truncate.
 - Reward: 0.0 until the episode ends, then `medenv.reward.compute_reward`; components and
@@ -37,7 +39,15 @@ from medenv.errors import MedenvError
 from medenv.events import schema as ev
 from medenv.reward import RewardWeights, compute_reward, evidence_recall, weights_from
 from medenv.synth.qa import QAItem
-from medenv.tools.parsing import ERROR_KINDS, FORMAT_HINT, PARSER_VERSION, parse_action
+from medenv.tools.parsing import (
+    ERROR_KINDS,
+    FAMILIES,
+    PARSER_VERSION,
+    check_tool_format,
+    error_suffix,
+    format_hint,
+    parse_action,
+)
 
 ACTION_MAX_CHARS = 131_072  # ~32k tokens: a long reasoning trace plus the call
 OBSERVATION_MAX_CHARS = 65_536
@@ -105,6 +115,7 @@ class MedResearchEnv(gym.Env[str, str]):
         run_id: str | None = None,
         world=None,
         parallel_calls: bool = False,
+        tool_format: str = "auto",
         tags: dict | None = None,
         shard: int | str | None = "auto",
         world_seed: int = 0,
@@ -128,6 +139,7 @@ class MedResearchEnv(gym.Env[str, str]):
         self.max_steps = int(max_steps)
         self.weights = weights_from(reward_weights)
         self.parallel_calls = bool(parallel_calls)
+        self.tool_format = check_tool_format(tool_format)
         self.split = split
         self.tags = dict(tags or {})
         self.render_mode = render_mode
@@ -152,6 +164,7 @@ class MedResearchEnv(gym.Env[str, str]):
             "world_seed": int(world_seed),
             "world": "custom" if world is not None else "default",
             "parallel_calls": self.parallel_calls,
+            "tool_format": self.tool_format,
         }
         self.config_hash = _hash(self.config)
         self._backend, self._source, self._world_seed = backend, source, int(world_seed)
@@ -244,7 +257,9 @@ class MedResearchEnv(gym.Env[str, str]):
         self._n_episodes += 1
         shard = self.store.shard if self.store is not None else 0
         self.episode_id = f"{self.run_id}-s{shard}-e{self._n_episodes:06d}"
-        prompt = fit_text(render_prompt(item.question, self.schemas, self.max_steps))
+        prompt = fit_text(
+            render_prompt(item.question, self.schemas, self.max_steps, self.tool_format)
+        )
         self._emit(
             ev.EpisodeStarted(
                 question_id=item.id,
@@ -301,9 +316,14 @@ class MedResearchEnv(gym.Env[str, str]):
 
         step = self._steps
         action, text, is_dict = canonical_action(action)
-        parsed = parse_action(action, parallel_calls=self.parallel_calls, schemas=self.schemas)
+        parsed = parse_action(
+            action, parallel_calls=self.parallel_calls, schemas=self.schemas,
+            tool_format=self.tool_format,
+        )  # fmt: skip
         self._emit(
-            ev.ActionReceived(step=step, text=text, think=parsed.think, is_dict=is_dict),
+            ev.ActionReceived(
+                step=step, text=text, think=parsed.think, is_dict=is_dict, family=parsed.family
+            ),
             self.episode_id,
         )
 
@@ -353,8 +373,9 @@ class MedResearchEnv(gym.Env[str, str]):
             tool = ""
             self._n_format_errors += 1
             observation = f"Error ({error.kind}): {error.message}"
-            if FORMAT_HINT not in observation and error.kind in ("bad_arguments", "unknown_tool"):
-                observation += "\n" + FORMAT_HINT
+            hint = format_hint(parsed.family if parsed.family else self.tool_format)
+            if hint not in observation:  # the registry's own argument checks carry no hint
+                observation += "\n" + error_suffix(parsed.family, self.tool_format)
             observation = fit_text(observation)
             self._emit(
                 ev.ActionRejected(
@@ -500,6 +521,17 @@ def canonical_action(action: Any) -> tuple[str | dict | list, str, bool]:
     return text, text, False
 
 
+def call_example(tool_format: str) -> str:
+    """A ``medical_search`` call in the format of ``tool_format`` (Hermes/Qwen for ``auto``)."""
+    if tool_format not in FAMILIES or tool_format == "hermes":
+        return (
+            '<tool_call>\n{"name": "medical_search", "arguments": {"query": "..."}}\n</tool_call>'
+        )
+    example = re.sub(r"\bTOOL\b", "medical_search", FAMILIES[tool_format][1])
+    example = re.sub(r"\bARG\b", "query", example).replace("VALUE", "...")
+    return example.replace("{...}", '{"query": "..."}')
+
+
 def _parse_error(kind: str | None, message: str):
     from medenv.tools.parsing import ParseError
 
@@ -533,8 +565,11 @@ def _load_items(qa, source: str) -> list[QAItem]:
     return read_qa_set(qa)
 
 
-def render_prompt(question: str, schemas: list[dict], max_steps: int) -> str:
-    """The first observation: what the agent is, its tools, the call format, the question."""
+def render_prompt(
+    question: str, schemas: list[dict], max_steps: int, tool_format: str = "auto"
+) -> str:
+    """The first observation: what the agent is, its tools, the call format (Hermes/Qwen, or
+    the family ``tool_format`` names), the question."""
     lines = [
         "You are a medical research agent. Answer the question by searching and reading "
         "sources; the question describes intermediate entities without naming them, so "
@@ -551,7 +586,7 @@ def render_prompt(question: str, schemas: list[dict], max_steps: int) -> str:
     lines += [
         "",
         "Call exactly one tool per turn, as:",
-        '<tool_call>\n{"name": "medical_search", "arguments": {"query": "..."}}\n</tool_call>',
+        call_example(tool_format),
         "Give the final answer (a short entity name) as <answer>...</answer>; it ends the "
         f"episode. You have {max_steps} turns.",
         "",

@@ -7,7 +7,13 @@ import json
 
 import pytest
 
-from medenv.tools.parsing import ERROR_KINDS, PARSER_VERSION, ToolCall, parse_action
+from medenv.tools.parsing import (
+    ERROR_KINDS,
+    PARSER_VERSION,
+    ToolCall,
+    error_suffix,
+    parse_action,
+)
 from medenv.tools.registry import tool_schemas
 
 SCHEMAS = tool_schemas()
@@ -171,7 +177,7 @@ VALID = [
 INVALID = [
     ("empty", "", "no_call", "No tool call"),
     ("whitespace", "  \n\t ", "no_call", "No tool call"),
-    ("prose-only", "I think the answer is Marfan syndrome.", "no_call", "<answer>"),
+    ("prose-only", "I think the answer is Marfan syndrome.", "no_call", "No tool call or answer"),
     (
         "only-thinking-truncated",
         "<think>Let me consider the phenotypes and",
@@ -199,10 +205,10 @@ INVALID = [
         "arguments-string-not-json",
         '{"name": "medical_search", "arguments": "query=ataxia"}',
         "bad_json",
-        "arguments",
+        'in the "arguments" of medical_search is invalid',
     ),
-    ("json-array-of-strings", '["medical_search", "ataxia"]', "several_calls", "exactly one"),
-    ("deeply-nested", "[" * 100_000, "bad_json", ""),
+    ("json-array-of-strings", '["medical_search", "ataxia"]', "no_call", "data, not a call"),
+    ("deeply-nested", "[" * 100_000, "bad_json", "nested too deeply"),
     (
         "unknown-tool",
         '<tool_call>{"name": "google_search", "arguments": {"query": "x"}}</tool_call>',
@@ -308,7 +314,7 @@ INVALID = [
         "Found 2",
     ),
     ("one-megabyte-prose", "lorem ipsum " * 90_000, "no_call", "No tool call"),
-    ("one-megabyte-open-tags", "<tool_call>" * 95_000, "bad_json", ""),
+    ("one-megabyte-open-tags", "<tool_call>" * 95_000, "bad_json", "inside <tool_call>"),
 ]
 
 
@@ -326,7 +332,9 @@ def test_malformed_outputs_give_one_error_of_the_taxonomy(name, action, kind, wo
     assert parsed.calls == ()
     assert parsed.error is not None and parsed.error.kind == kind, parsed.error
     assert parsed.error.kind in ERROR_KINDS
-    assert words in parsed.error.message
+    suffix = error_suffix(parsed.family)
+    assert parsed.error.message.endswith(suffix)  # the read format and its hint, every kind
+    assert words in parsed.error.message.removesuffix(suffix)  # not in the hint
     assert len(parsed.error.message) < 600  # short enough for the model to read
 
 

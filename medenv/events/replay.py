@@ -228,6 +228,7 @@ def make_replay_env(traj: Trajectory, world=None):
         source=cfg.get("source", "hpo"),
         world_seed=cfg.get("world_seed", 0),
         parallel_calls=cfg.get("parallel_calls", False),
+        tool_format=cfg.get("tool_format", "auto"),
         db=None,
         world=world,
     )

@@ -53,6 +53,7 @@ class ActionReceived(Payload, frozen=True, kw_only=True):
     text: str
     think: str | None = None
     is_dict: bool = False  # the action was a tool-call dict (``text`` is its JSON)
+    family: str | None = None  # the tool-call format recognised (`medenv.tools.parsing`)
 
 
 class ActionRejected(Payload, frozen=True, kw_only=True):

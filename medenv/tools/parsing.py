@@ -1,38 +1,46 @@
 """Turn a model's raw output (or a tool-call dict) into tool calls, or one precise error.
 
-Accepted forms (text outside ``<think>`` blocks is searched; the think text is kept):
+Text is read in the tool-call format of any mainstream model family (`medenv.tools.formats`:
+Hermes/Qwen, Qwen3-Coder XML, GLM-4.5, Mistral, gpt-oss harmony, DeepSeek-V3/V3.1, Kimi-K2,
+pythonic/Llama 4, Llama 3 JSON, Granite, InternLM), each by its reference parser's rules;
+``tool_format`` names one family to read only that one (``"auto"``: any).
+``<answer>X</answer>`` is the final answer, parsed as ``ToolCall("answer", {"answer": X})``.
+Reasoning (``<think>``, ``[THINK]``, the harmony analysis channel, a dict's
+``reasoning_content``) is kept in ``think`` and never searched for calls.
 
-- Hermes/Qwen: ``<tool_call>{"name": ..., "arguments": {...}}</tool_call>`` (a missing closing
-  tag is tolerated: generation often stops on it), ``"arguments"`` as an object or a JSON
-  string, ``"parameters"`` as a synonym (Llama 3).
-- Qwen3-Coder / Qwen3.5 XML: ``<function=NAME><parameter=P>value</parameter></function>``,
-  with or without a ``<tool_call>`` wrapper; values are converted by the tool's schema.
-- Bare JSON: the whole reply (or a fenced ```json block) is a call object or a list of them;
-  a call object embedded in prose; ``[TOOL_CALLS]`` (Mistral) and ``<|python_tag|>`` (Llama).
-- OpenAI dicts: ``{"name", "arguments"}``, ``{"type": "function", "function": {...}}``, an
-  assistant message ``{"content", "tool_calls": [...]}`` or a list of calls.
-- ``<answer>X</answer>``: the final answer, parsed as ``ToolCall("answer", {"answer": X})``.
+Dicts: ``{"name", "arguments"}``, ``{"type": "function", "function": {...}}``, an assistant
+message ``{"content", "tool_calls": [...]}`` (family ``"openai"``) or a list of calls.
 
-Errors come as a `ParseError` whose ``kind`` is one of `ERROR_KINDS` and whose message tells
-the model what to fix. Parsing never raises for any input and is linear in the text length.
+Errors come as a `ParseError` whose ``kind`` is one of `ERROR_KINDS` and whose message says
+what was wrong, which format the text was read as, and how to call a tool (`format_hint`).
+`parse_action` never raises for any ``str``, ``dict`` or ``list`` (an integer of more than
+4,300 digits or 100,000 nested brackets is a ``bad_json`` error) and is linear in the length.
 """
 
 from __future__ import annotations
 
-import difflib
-import json
-import re
 from typing import Any
 
 import msgspec
 
-PARSER_VERSION = "1.0"
-ERROR_KINDS = ("no_call", "bad_json", "unknown_tool", "bad_arguments", "several_calls")
+from medenv.errors import MedenvError
+from medenv.tools import formats
+from medenv.tools.formats import FAMILIES, TOOL_FORMATS, Failure, RawCall
+from medenv.tools.formats.base import attempts_from_json
+from medenv.tools.formats.jsontext import unfence
+from medenv.tools.formats.reasoning import split_reasoning
+from medenv.tools.formats.validate import check, index_schemas
 
-FORMAT_HINT = (
-    'Call exactly one tool as <tool_call>{"name": "TOOL", "arguments": {...}}</tool_call>, '
-    "or give the final answer as <answer>ANSWER</answer>."
-)
+PARSER_VERSION = "2.0"
+ERROR_KINDS = ("no_call", "bad_json", "unknown_tool", "bad_arguments", "several_calls")
+FORMAT_HINT = formats.hint("hermes")
+
+__all__ = [
+    "ERROR_KINDS", "FAMILIES", "FORMAT_HINT", "PARSER_VERSION", "TOOL_FORMATS",
+    "ParseError", "ParsedAction", "RawCall", "ToolCall", "check_tool_format", "error_suffix",
+    "format_hint",
+    "parse_action",
+]  # fmt: skip
 
 
 class ToolCall(msgspec.Struct, frozen=True):
@@ -49,13 +57,12 @@ class ParsedAction(msgspec.Struct, frozen=True):
     calls: tuple[ToolCall, ...] = ()
     think: str | None = None
     error: ParseError | None = None
+    family: str | None = None  # a FAMILIES key, "openai", "answer", or None (nothing read)
 
 
-class _Fail(Exception):
-    def __init__(self, kind: str, message: str) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
+def format_hint(family: str | None) -> str:
+    """How to call a tool in ``family``'s format (the Hermes/Qwen one for ``None``/``auto``)."""
+    return formats.hint(family)
 
 
 _DEFAULT_SCHEMAS: list[dict] | None = None
@@ -70,442 +77,94 @@ def _default_schemas() -> list[dict]:
     return _DEFAULT_SCHEMAS
 
 
+def check_tool_format(tool_format: str) -> str:
+    """``tool_format`` if it is ``"auto"`` or a family name; else a `MedenvError`."""
+    if tool_format not in TOOL_FORMATS:
+        raise MedenvError(
+            f"unknown tool_format {tool_format!r}; use one of: {', '.join(TOOL_FORMATS)}"
+        )
+    return tool_format
+
+
 def parse_action(
     action: str | dict | list,
     parallel_calls: bool = False,
     schemas: list[dict] | None = None,
+    tool_format: str = "auto",
 ) -> ParsedAction:
     """Parse one model action. ``schemas`` (OpenAI function format) default to all tools.
 
-    Returns calls (one, or several when ``parallel_calls``) or an ``error``; never raises.
+    Returns calls (one, or several when ``parallel_calls``) or an ``error``, with the family
+    recognised; never raises for an action (an unknown ``tool_format`` is a `MedenvError`).
     """
-    spec = _index_schemas(_default_schemas() if schemas is None else schemas)
-    think: str | None = None
+    check_tool_format(tool_format)
+    spec = index_schemas(_default_schemas() if schemas is None else schemas)
+    think, family = None, None
     try:
-        if isinstance(action, str):
-            think, attempts = _attempts_from_text(action)
-        elif isinstance(action, dict | list):
-            think, attempts = _attempts_from_object(action)
-        else:
-            raise _Fail(
-                "no_call",
-                f"The action must be text or a tool-call dict, not {type(action).__name__}.",
-            )
+        think, family, attempts, rest = _read(action, tool_format)
         if not attempts:
-            raise _Fail("no_call", "No tool call or answer found. " + FORMAT_HINT)
+            return _error(think, family, tool_format, "no_call", _no_call_message(action, rest))
         if len(attempts) > 1 and not parallel_calls:
-            raise _Fail(
-                "several_calls",
-                f"Found {len(attempts)} tool calls; make exactly one call per step. " + FORMAT_HINT,
-            )
-        calls = tuple(_validate(attempt(), spec) for attempt in attempts)
+            problem = f"Found {len(attempts)} tool calls; make exactly one call per step."
+            return _error(think, family, tool_format, "several_calls", problem)
+        calls = []
+        for attempt in attempts:
+            result = attempt if isinstance(attempt, Failure) else check(attempt, spec)
+            if isinstance(result, Failure):
+                return _error(think, family, tool_format, result.kind, result.message)
+            calls.append(ToolCall(*result))
     except RecursionError:
-        error = ParseError("bad_json", "The JSON is nested too deeply. " + FORMAT_HINT)
-        return ParsedAction(calls=(), think=think, error=error)
-    except _Fail as fail:
-        return ParsedAction(calls=(), think=think, error=ParseError(fail.kind, fail.message))
-    return ParsedAction(calls=calls, think=think, error=None)
+        return _error(think, family, tool_format, "bad_json", "The JSON is nested too deeply.")
+    except (ValueError, MemoryError) as exc:  # e.g. an integer of more than 4,300 digits
+        problem = f"The call could not be read ({type(exc).__name__}: {str(exc)[:80]})."
+        return _error(think, family, tool_format, "bad_json", problem)
+    return ParsedAction(calls=tuple(calls), think=think, error=None, family=family)
 
 
-# ---------------------------------------------------------------- text ----------------------
-
-_THINK_OPEN, _THINK_CLOSE = "<think>", "</think>"
-_FENCE = re.compile(r"^```[a-zA-Z]*\s*\n?(.*?)\n?```$", re.DOTALL)
-_EMBEDDED = re.compile(r'\{\s*"(?:name|function|tool_calls)"\s*:')
-
-
-def _split_think(text: str) -> tuple[str | None, str]:
-    """Return (think text or None, the text outside think blocks)."""
-    thinks: list[str] = []
-    rest: list[str] = []
-    close = text.find(_THINK_CLOSE)
-    open_ = text.find(_THINK_OPEN)
-    pos = 0
-    if close != -1 and (open_ == -1 or close < open_):  # template opened <think> in the prompt
-        thinks.append(text[:close])
-        pos = close + len(_THINK_CLOSE)
-    while True:
-        start = text.find(_THINK_OPEN, pos)
-        if start == -1:
-            rest.append(text[pos:])
-            break
-        rest.append(text[pos:start])
-        end = text.find(_THINK_CLOSE, start)
-        if end == -1:  # unclosed: generation stopped while thinking
-            thinks.append(text[start + len(_THINK_OPEN) :])
-            break
-        thinks.append(text[start + len(_THINK_OPEN) : end])
-        pos = end + len(_THINK_CLOSE)
-    think = "\n".join(t.strip() for t in thinks).strip() if thinks else None
-    return think, "".join(rest)
+def error_suffix(family: str | None, tool_format: str = "auto") -> str:
+    """What every error message ends with: the format the text was read as (when one was)
+    and how to call a tool in it."""
+    read_as = f"(Read as {formats.label(family)}.) " if family else ""
+    return read_as + format_hint(family if family in FAMILIES else tool_format)
 
 
-def _blocks(text: str, open_tag: str, close_tag: str) -> tuple[list[str], str]:
-    """Bodies of ``open..close`` blocks (an unclosed last block runs to the end) and the rest."""
-    bodies: list[str] = []
-    rest: list[str] = []
-    pos = 0
-    while True:
-        start = text.find(open_tag, pos)
-        if start == -1:
-            rest.append(text[pos:])
-            break
-        rest.append(text[pos:start])
-        end = text.find(close_tag, start + len(open_tag))
-        if end == -1:
-            bodies.append(text[start + len(open_tag) :])
-            break
-        bodies.append(text[start + len(open_tag) : end])
-        pos = end + len(close_tag)
-    return bodies, "".join(rest)
+def _error(think, family, tool_format: str, kind: str, problem: str) -> ParsedAction:
+    error = ParseError(kind, f"{problem} {error_suffix(family, tool_format)}")
+    return ParsedAction(calls=(), think=think, error=error, family=family)
 
 
-def _attempts_from_text(text: str) -> tuple[str | None, list]:
-    think, rest = _split_think(text)
-    attempts: list = []
-    bodies, rest = _blocks(rest, "<tool_call>", "</tool_call>")
-    for body in bodies:
-        attempts.extend(_attempts_from_block(body))
-    xml_bodies, rest = _blocks(rest, "<function=", "</function>")
-    attempts.extend(_xml_attempt(body) for body in xml_bodies)
-    answers, rest = _blocks(rest, "<answer>", "</answer>")
-    attempts.extend(_answer_attempt(body) for body in answers)
-    if attempts:
-        return think, attempts
-    return think, _bare_attempts(rest)
-
-
-def _attempts_from_block(body: str) -> list:
-    stripped = _unfence(body.strip())
-    if stripped.startswith("<function="):
-        inner, _ = _blocks(stripped, "<function=", "</function>")
-        return [_xml_attempt(b) for b in inner]
-    if not stripped:
-        return [_failing("bad_json", "The <tool_call> block is empty. " + FORMAT_HINT)]
-    return _json_attempts(stripped, where="inside <tool_call>")
-
-
-def _bare_attempts(rest: str) -> list:
-    stripped = _unfence(rest.strip())
-    for prefix in ("[TOOL_CALLS]", "<|python_tag|>"):
-        if stripped.startswith(prefix):
-            stripped = stripped[len(prefix) :].strip()
-    if stripped[:1] in ("{", "["):
-        return _json_attempts(stripped, where="in the reply")
-    attempts: list = []
-    decoder = json.JSONDecoder()
-    pos = 0
-    while True:
-        match = _EMBEDDED.search(rest, pos)
-        if match is None:
-            break
-        try:
-            obj, end = decoder.raw_decode(rest, match.start())
-        except json.JSONDecodeError as exc:
-            attempts.append(_failing("bad_json", _json_message(exc, "in the reply")))
-            break
-        attempts.extend(_attempts_from_json_value(obj))
-        pos = end
-    return attempts
-
-
-def _unfence(text: str) -> str:
-    match = _FENCE.match(text)
-    return match.group(1).strip() if match else text
-
-
-def _json_attempts(text: str, where: str) -> list:
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        try:  # valid JSON followed by trailing prose
-            value, _ = json.JSONDecoder().raw_decode(text)
-        except json.JSONDecodeError:
-            return [_failing("bad_json", _json_message(exc, where))]
-    except RecursionError:
-        return [_failing("bad_json", f"The JSON {where} is nested too deeply.")]
-    return _attempts_from_json_value(value)
-
-
-def _json_message(exc: json.JSONDecodeError, where: str) -> str:
-    if exc.pos >= len(exc.doc.rstrip()) - 1 or "Unterminated" in exc.msg:
+def _no_call_message(action: Any, rest: str) -> str:
+    if not isinstance(action, str | dict | list):
+        return f"The action must be text or a tool-call dict, not {type(action).__name__}."
+    if isinstance(action, dict) and rest is None:
+        return "The dict has no tool call or content."
+    text = action.get("content") if isinstance(action, dict) else action
+    if isinstance(text, str) and unfence(split_reasoning(text)[1].strip())[:1] in ("{", "["):
         return (
-            f"The JSON {where} is truncated ({exc.msg} at char {exc.pos}); "
-            "close every brace and quote. " + FORMAT_HINT
+            "No tool call found: the JSON in the reply is data, not a call "
+            '(a call is an object with "name" and "arguments").'
         )
-    return f"The JSON {where} is invalid: {exc.msg} at line {exc.lineno} column {exc.colno}. " + (
-        FORMAT_HINT
-    )
+    return "No tool call or answer found."
 
 
-def _attempts_from_json_value(value: Any) -> list:
-    if isinstance(value, list):
-        if not value:
-            return [_failing("no_call", "The list of tool calls is empty. " + FORMAT_HINT)]
-        return [_object_attempt(item) for item in value]
-    if isinstance(value, dict) and isinstance(value.get("tool_calls"), list):
-        return _attempts_from_json_value(value["tool_calls"])
-    return [_object_attempt(value)]
-
-
-# --------------------------------------------------------------- objects --------------------
-
-
-def _attempts_from_object(action: dict | list) -> tuple[str | None, list]:
+def _read(action: Any, tool_format: str) -> tuple[str | None, str | None, list, Any]:
+    """``(think, family, attempts, text left)`` of any action."""
+    if isinstance(action, str):
+        return formats.extract(action, tool_format)
     if isinstance(action, list):
-        return None, _attempts_from_json_value(action)
+        return None, "openai", attempts_from_json(action), ""
+    if not isinstance(action, dict):
+        return None, None, [], ""
     think = action.get("reasoning_content") or action.get("reasoning") or None
+    think = think if isinstance(think, str) else None
     content = action.get("content")
-    tool_calls = action.get("tool_calls")
     if "name" in action or "function" in action:
-        return think, [_object_attempt(action)]
-    if tool_calls:
-        if isinstance(content, str):
-            text_think, _ = _split_think(content)
-            think = think or text_think
-        return think, _attempts_from_json_value(tool_calls)
+        return think, "openai", attempts_from_json(action), ""
+    if action.get("tool_calls"):
+        if isinstance(content, str) and think is None:
+            think = split_reasoning(content)[0]
+        return think, "openai", attempts_from_json(action["tool_calls"]), ""
     if isinstance(content, str):
-        text_think, attempts = _attempts_from_text(content)
-        return think or text_think, attempts
-    return think, [_failing("no_call", "The dict has no tool call or content. " + FORMAT_HINT)]
-
-
-def _object_attempt(obj: Any):
-    def attempt() -> ToolCall:
-        if not isinstance(obj, dict):
-            raise _Fail(
-                "bad_json",
-                f"A tool call must be a JSON object, got {_json_type(obj)}. " + FORMAT_HINT,
-            )
-        inner = obj.get("function")
-        if isinstance(inner, dict):
-            return _make_call(inner.get("name"), _pick_arguments(inner))
-        return _make_call(obj.get("name", inner), _pick_arguments(obj))
-
-    return attempt
-
-
-def _pick_arguments(obj: dict) -> Any:
-    for key in ("arguments", "parameters", "args"):
-        if key in obj:
-            return obj[key]
-    return {}
-
-
-def _make_call(name: Any, arguments: Any) -> ToolCall:
-    if not isinstance(name, str) or not name.strip():
-        raise _Fail("bad_json", 'The tool call object needs a "name" string. ' + FORMAT_HINT)
-    if arguments is None:
-        arguments = {}
-    if isinstance(arguments, str):
-        try:
-            arguments = json.loads(arguments) if arguments.strip() else {}
-        except json.JSONDecodeError as exc:
-            raise _Fail("bad_json", _json_message(exc, f'in the "arguments" of {name}')) from None
-    if not isinstance(arguments, dict):
-        raise _Fail(
-            "bad_arguments",
-            f'The "arguments" of {name} must be a JSON object, got {_json_type(arguments)}.',
-        )
-    return ToolCall(name.strip(), arguments)
-
-
-def _failing(kind: str, message: str):
-    def attempt() -> ToolCall:
-        raise _Fail(kind, message)
-
-    return attempt
-
-
-def _answer_attempt(body: str):
-    def attempt() -> ToolCall:
-        answer = body.strip()
-        if not answer:
-            raise _Fail("bad_arguments", "The <answer></answer> is empty; put the answer inside.")
-        return ToolCall("answer", {"answer": answer})
-
-    return attempt
-
-
-_XML_PARAM_OPEN = "<parameter="
-
-
-def _xml_attempt(body: str):
-    """``body`` follows ``<function=``: ``NAME>`` then parameters."""
-
-    def attempt() -> ToolCall:
-        head, sep, params = body.partition(">")
-        name = head.strip()
-        if not sep or not name or "\n" in name:
-            raise _Fail("bad_json", "Malformed <function=NAME> tag. " + FORMAT_HINT)
-        arguments: dict[str, Any] = {}
-        pos = 0
-        while True:
-            start = params.find(_XML_PARAM_OPEN, pos)
-            if start == -1:
-                break
-            key_end = params.find(">", start)
-            if key_end == -1:
-                raise _Fail("bad_json", f"Malformed <parameter=...> tag in {name}.")
-            key = params[start + len(_XML_PARAM_OPEN) : key_end].strip()
-            end = params.find("</parameter>", key_end)
-            if end == -1:
-                nxt = params.find(_XML_PARAM_OPEN, key_end)
-                if nxt != -1:
-                    raise _Fail("bad_json", f"Unclosed <parameter={key}> in {name}.")
-                end = len(params)  # truncated at the end: take the rest
-            value = params[key_end + 1 : end]
-            if value.startswith("\n"):
-                value = value[1:]
-            if value.endswith("\n"):
-                value = value[:-1]
-            arguments[key] = _XmlValue(value)
-            pos = end + len("</parameter>")
-        return ToolCall(name, arguments)
-
-    return attempt
-
-
-class _XmlValue(str):
-    """A parameter value from XML: converted by the schema's declared type during validation."""
-
-
-# ------------------------------------------------------------- validation -------------------
-
-
-def _index_schemas(schemas: list[dict]) -> dict[str, dict]:
-    index = {}
-    for schema in schemas:
-        fn = schema.get("function", schema)
-        index[fn["name"]] = fn.get("parameters") or {"type": "object", "properties": {}}
-    return index
-
-
-def _validate(call: ToolCall, spec: dict[str, dict]) -> ToolCall:
-    if call.name not in spec:
-        names = sorted(spec)
-        close = difflib.get_close_matches(call.name, names, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise _Fail(
-            "unknown_tool",
-            f"Unknown tool {call.name[:80]!r}.{hint} Available tools: {', '.join(names)}.",
-        )
-    params = spec[call.name]
-    props: dict = params.get("properties", {})
-    required = params.get("required", [])
-    out: dict[str, Any] = {}
-    for key, value in call.arguments.items():
-        if key not in props:
-            raise _Fail(
-                "bad_arguments",
-                f"{call.name} has no argument {str(key)[:80]!r}; its arguments are: "
-                f"{', '.join(props) or 'none'}.",
-            )
-        out[key] = _check_value(call.name, key, value, props[key])
-    missing = [key for key in required if key not in out]
-    if missing:
-        raise _Fail(
-            "bad_arguments",
-            f"{call.name} is missing the required argument(s): {', '.join(missing)}.",
-        )
-    return ToolCall(call.name, out)
-
-
-_JSON_TYPES = {
-    "string": str,
-    "integer": int,
-    "number": (int, float),
-    "boolean": bool,
-    "array": list,
-    "object": dict,
-    "null": type(None),
-}
-
-
-def _types_of(prop: dict) -> list[str]:
-    if "type" in prop:
-        types = prop["type"]
-        return [types] if isinstance(types, str) else list(types)
-    types: list[str] = []
-    for sub in prop.get("anyOf", []) + prop.get("oneOf", []):
-        types.extend(_types_of(sub))
-    return types
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
-
-
-def _check_value(tool: str, key: str, value: Any, prop: dict) -> Any:
-    types = _types_of(prop) or ["string"]
-    if isinstance(value, _XmlValue):
-        value = _convert_xml(str(value), types)
-    ok = any(
-        isinstance(value, _JSON_TYPES.get(t, object))
-        and not (t in ("integer", "number") and isinstance(value, bool))
-        for t in types
-    )
-    if not ok:
-        shown = json.dumps(value)[:60] if not isinstance(value, str) else repr(value[:60])
-        raise _Fail(
-            "bad_arguments",
-            f"{tool}: argument {key!r} must be {' or '.join(types)}, got {_json_type(value)} {shown}.",
-        )
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        low, high = prop.get("minimum"), prop.get("maximum")
-        if (low is not None and value < low) or (high is not None and value > high):
-            raise _Fail(
-                "bad_arguments",
-                f"{tool}: argument {key!r} must be between {low} and {high}, got {value}.",
-            )
-    if isinstance(value, str):
-        if "enum" in prop and value not in prop["enum"]:
-            raise _Fail(
-                "bad_arguments",
-                f"{tool}: argument {key!r} must be one of {prop['enum']}, got {value[:60]!r}.",
-            )
-        if len(value) < prop.get("minLength", 0):
-            raise _Fail("bad_arguments", f"{tool}: argument {key!r} must not be empty.")
-        if "maxLength" in prop and len(value) > prop["maxLength"]:
-            raise _Fail(
-                "bad_arguments",
-                f"{tool}: argument {key!r} is longer than {prop['maxLength']} characters.",
-            )
-    return value
-
-
-def _convert_xml(text: str, types: list[str]) -> Any:
-    """Qwen3-Coder convention: parameter text converted to the schema's type when it parses."""
-    stripped = text.strip()
-    for t in types:
-        if t == "string":
-            return text
-        if t == "integer" and re.fullmatch(r"[+-]?\d+", stripped):
-            return int(stripped)
-        if t == "number":
-            try:
-                return float(stripped) if not re.fullmatch(r"[+-]?\d+", stripped) else int(stripped)
-            except ValueError:
-                continue
-        if t == "boolean" and stripped.lower() in ("true", "false"):
-            return stripped.lower() == "true"
-        if t in ("array", "object", "null"):
-            try:
-                return json.loads(stripped)
-            except json.JSONDecodeError:
-                continue
-    return text
+        text_think, family, attempts, rest = formats.extract(content, tool_format)
+        return think or text_think, family, attempts, rest
+    return think, None, [], None

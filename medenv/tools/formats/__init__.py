@@ -1,0 +1,166 @@
+"""Tool-call formats of the mainstream model families, and the dispatcher that picks one.
+
+`extract(text, tool_format)` splits a model reply into reasoning, the family it recognised,
+the call attempts and the text left over. With ``tool_format="auto"`` families are tried by
+their distinctive markers, most specific first (harmony, DeepSeek, Kimi, InternLM, Granite,
+Mistral, ``<tool_call>`` blocks, bare Qwen3-Coder XML, pythonic, Mistral's decoded form, JSON);
+the first that finds a call wins. With one family named, only that family's rules apply, so
+its quirks never misfire on another's text. ``<answer>X</answer>`` is read in every mode.
+Cost is linear in the text length: every detector is a substring test.
+"""
+
+from __future__ import annotations
+
+from medenv.tools.formats import deepseek, granite, harmony, jsontext, kimi, mistral, pythonic
+from medenv.tools.formats.base import Attempt, Failure, RawCall
+from medenv.tools.formats.marks import first_marks
+from medenv.tools.formats.reasoning import split_reasoning
+from medenv.tools.formats.tagged import tool_call_attempts
+from medenv.tools.formats.xml import qwen3_coder_attempts
+
+# family: (what it is, how the medical_search call looks in it)
+FAMILIES: dict[str, tuple[str, str]] = {
+    "hermes": ("Hermes/Qwen JSON", '<tool_call>{"name": "TOOL", "arguments": {...}}</tool_call>'),
+    "qwen3_coder": (
+        "Qwen3-Coder XML",
+        "<tool_call><function=TOOL><parameter=ARG>VALUE</parameter></function></tool_call>",
+    ),
+    "glm45": (
+        "GLM-4.5",
+        "<tool_call>TOOL<arg_key>ARG</arg_key><arg_value>VALUE</arg_value></tool_call>",
+    ),
+    "mistral": ("Mistral", "[TOOL_CALLS]TOOL[ARGS]{...}"),
+    "harmony": (
+        "gpt-oss harmony",
+        "<|channel|>commentary to=functions.TOOL <|constrain|>json<|message|>{...}<|call|>",
+    ),
+    "deepseek_v3": (
+        "DeepSeek-V3",
+        "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>TOOL<｜tool▁sep｜>{...}<｜tool▁call▁end｜>"
+        "<｜tool▁calls▁end｜>",
+    ),
+    "kimi_k2": (
+        "Kimi-K2",
+        "<|tool_calls_section_begin|><|tool_call_begin|>functions.TOOL:0"
+        "<|tool_call_argument_begin|>{...}<|tool_call_end|><|tool_calls_section_end|>",
+    ),
+    "pythonic": ("pythonic (Llama 4)", '[TOOL(ARG="VALUE")]'),
+    "json": ("Llama 3 JSON", '{"name": "TOOL", "parameters": {...}}'),
+    "granite": ("Granite", '<|tool_call|>[{"name": "TOOL", "arguments": {...}}]'),
+    "internlm": (
+        "InternLM",
+        '<|action_start|><|plugin|>{"name": "TOOL", "parameters": {...}}<|action_end|>',
+    ),
+}
+TOOL_FORMATS = ("auto", *FAMILIES)
+_TAGGED = ("hermes", "qwen3_coder", "glm45")
+
+__all__ = ["FAMILIES", "TOOL_FORMATS", "Attempt", "Failure", "RawCall", "extract", "hint"]
+
+
+def hint(family: str | None) -> str:
+    """How to call a tool in ``family`` (Hermes/Qwen for ``None``/``auto``/answers)."""
+    example = FAMILIES.get(family or "hermes", FAMILIES["hermes"])[1]
+    return (
+        f"Call exactly one tool as {example}, or give the final answer as <answer>ANSWER</answer>."
+    )
+
+
+def label(family: str | None) -> str:
+    if family == "answer":
+        return "an <answer> tag"
+    if family == "openai":
+        return "an OpenAI tool-call dict"
+    return f"the {FAMILIES[family][0]} format" if family in FAMILIES else "no known format"
+
+
+def extract(text: str, tool_format: str = "auto") -> tuple[str | None, str | None, list, str]:
+    """``(reasoning, family or None, attempts, text left)`` of a model reply."""
+    marks = first_marks(text)
+    if tool_format in ("auto", "harmony") and harmony.detect(text, marks):
+        think, found, rest = harmony.attempts(text)
+        family: str | None = "harmony"
+    else:
+        think, content = split_reasoning(text, marks)
+        if content is not text:
+            marks = first_marks(content)
+        family, found, rest = _calls(content, tool_format, marks)
+        if rest is content:
+            text = rest  # marks still describe it
+    if rest is not text:
+        marks = first_marks(rest)
+    tagged = "</answer>" in marks or "<answer>" in marks
+    answers = _answers(rest, closed_only=bool(found)) if tagged else []
+    if answers and not found:
+        family = "answer"
+    return think, family, found + answers, rest
+
+
+def _calls(text: str, fmt: str, marks: dict[str, int]) -> tuple[str | None, list[Attempt], str]:
+    auto = fmt == "auto"
+    if (auto or fmt == "deepseek_v3") and (deepseek.BEGIN in marks or deepseek.CALL in marks):
+        return "deepseek_v3", *deepseek.attempts(text)
+    if (auto or fmt == "kimi_k2") and (kimi.BEGIN in marks or kimi.CALL in marks):
+        return "kimi_k2", *kimi.attempts(text)
+    if (auto or fmt == "internlm") and granite.ACTION_START in marks:
+        return "internlm", *granite.internlm_attempts(text)
+    if (auto or fmt == "granite") and granite.GRANITE in marks:
+        return "granite", *granite.granite_attempts(text)
+    if (auto or fmt == "mistral") and mistral.BOT in marks:
+        return "mistral", *mistral.attempts(text)
+    if (auto or fmt in _TAGGED) and "<tool_call>" in marks:
+        tagged, rest = tool_call_attempts(text)
+        if tagged:
+            family = tagged[0][0] if auto else fmt
+            return family, [_expect(f, a, fmt) for f, a in tagged], rest
+    if (auto or fmt == "qwen3_coder") and "<function=" in marks:
+        found, rest = qwen3_coder_attempts(text)
+        return "qwen3_coder", found, rest
+    if (auto or fmt == "pythonic") and pythonic.detect(text, marks):
+        return "pythonic", pythonic.attempts(text), ""
+    if auto or fmt == "mistral":
+        found = mistral.decoded_attempts(text)
+        if found:
+            return "mistral", found, ""
+    if auto or fmt == "json":
+        found, rest = jsontext.attempts(text, marks.get(jsontext.PYTHON_TAG, -1))
+        if found:
+            return "json", found, rest
+        return None, [], rest
+    return None, [], text
+
+
+def _expect(found: str, attempt: Attempt, fmt: str) -> Attempt:
+    """Under an explicit ``<tool_call>`` family, a block of another family is an error."""
+    if fmt in ("auto", found):
+        return attempt
+    return Failure(
+        "bad_json",
+        f"Expected a {FAMILIES[fmt][0]} call inside <tool_call>, found {FAMILIES[found][0]}.",
+    )
+
+
+def _answers(text: str, closed_only: bool) -> list[Attempt]:
+    """``<answer>X</answer>`` blocks (an answer tag quoted in prose before one is ignored);
+    an unclosed last ``<answer>`` (generation stopped) counts only when nothing else does."""
+    found: list[Attempt] = []
+    pos = 0
+    while True:
+        close = text.find("</answer>", pos)
+        if close == -1:
+            break
+        start = text.rfind("<answer>", pos, close)
+        if start != -1:
+            found.append(_answer(text[start + len("<answer>") : close]))
+        pos = close + len("</answer>")
+    start = text.rfind("<answer>", pos)
+    if start != -1 and not found and not closed_only:
+        found.append(_answer(text[start + len("<answer>") :]))
+    return found
+
+
+def _answer(body: str) -> Attempt:
+    answer = body.strip()
+    if not answer:
+        return Failure("bad_arguments", "The <answer></answer> is empty; put the answer inside.")
+    return RawCall("answer", {"answer": answer})
