@@ -16,7 +16,8 @@
 - Every event goes to the `EventStore` at ``db`` (None disables logging).
 
 Determinism: the same seed and actions give the same observations, rewards and events
-(except ``ts``, ``latency_ms`` and the generated run/episode ids). A step parses exactly the
+(except ``ts``, ``latency_ms``, the event hashes that cover them, and the generated
+run/episode ids). A step parses exactly the
 action text it logs (`canonical_action`), so a replay of the log re-executes the same input.
 """
 
@@ -35,6 +36,7 @@ import msgspec
 
 from medenv.errors import MedenvError
 from medenv.events import schema as ev
+from medenv.events.schema import utf8_safe
 from medenv.reward import RewardWeights, compute_reward, evidence_recall, weights_from
 from medenv.synth.qa import QAItem
 from medenv.tools.parsing import ERROR_KINDS, FORMAT_HINT, PARSER_VERSION, parse_action
@@ -164,6 +166,7 @@ class MedResearchEnv(gym.Env[str, str]):
         self.item: QAItem | None = None
         self._n_episodes = 0
         self._run_logged = False
+        self._items_checked = False
         self._open = False  # an episode is in progress
         self._reset_state()
 
@@ -183,6 +186,9 @@ class MedResearchEnv(gym.Env[str, str]):
                 from medenv.world import load_world
 
                 self.world = load_world(self._source, self._backend, seed=self._world_seed)
+        if not self._items_checked:
+            check_items_in_kg(self.items, self.world.kg, self.config["qa"])
+            self._items_checked = True
         if self._db is not None and self.store is None:
             from medenv.events.store import EventStore
 
@@ -296,16 +302,31 @@ class MedResearchEnv(gym.Env[str, str]):
     def step(self, action: str | dict):
         if self.item is None or not self._open:
             raise MedenvError("call reset() before step() (the episode is over or not started)")
+        try:
+            return self._step(action)
+        except BaseException:
+            if self.store is not None:
+                self.store.discard()  # a step is logged whole or not at all
+            raise
+
+    def _step(self, action: str | dict):
         from medenv.tools.registry import execute, validate
         from medenv.tools.result import ToolResult
 
         step = self._steps
         action, text, is_dict = canonical_action(action)
+        cut = None
+        if len(text) > ACTION_MAX_CHARS:  # outside the action space: read its start only
+            cut, text = len(text), text[:ACTION_MAX_CHARS]
+            action, is_dict = text, False
         parsed = parse_action(action, parallel_calls=self.parallel_calls, schemas=self.schemas)
         self._emit(
-            ev.ActionReceived(step=step, text=text, think=parsed.think, is_dict=is_dict),
+            ev.ActionReceived(
+                step=step, text=text + truncation_marker(cut), think=parsed.think,
+                is_dict=is_dict, truncated_from=cut,
+            ),
             self.episode_id,
-        )
+        )  # fmt: skip
 
         error, tool, terminated = parsed.error, "", False
         checked = []
@@ -462,16 +483,15 @@ class MedResearchEnv(gym.Env[str, str]):
         super().close()
 
 
-def utf8_safe(text: str) -> str:
-    """``text`` with every lone UTF-16 surrogate (which UTF-8, and so the event log, cannot
-    hold) replaced by U+FFFD; surrogate pairs are joined. Other text is returned as is."""
-    if text.isascii():
-        return text
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-    return text
+def truncation_marker(length: int | None) -> str:
+    """What follows the logged text of an action cut to ``ACTION_MAX_CHARS`` (``""`` for an
+    action that was not cut): the marker and the original length."""
+    if length is None:
+        return ""
+    return (
+        f"\n[... truncated: the action had {length} characters; the env read the first "
+        f"{ACTION_MAX_CHARS}]"
+    )
 
 
 def canonical_action(action: Any) -> tuple[str | dict | list, str, bool]:
@@ -505,6 +525,23 @@ def _parse_error(kind: str | None, message: str):
 
     kind = kind if kind in ERROR_KINDS else "bad_arguments"
     return ParseError(kind, message.removeprefix("Error: "))
+
+
+def check_items_in_kg(items: list[QAItem], kg, where: str = "the question set") -> None:
+    """Raise `MedenvError` when an item's chain, hops, answer id or constraints name an
+    entity the world's knowledge graph lacks (a set made from another KG). Called before
+    the env writes any event, so a bad set leaves no half-written run."""
+    for item in items:
+        ids = [*item.chain, item.answer_id]
+        ids += [x for hop in item.hops for x in (hop.head, hop.tail)]
+        ids += [c.entity for c in item.constraints]
+        missing = next((x for x in ids if x and kg.get(x) is None), None)
+        if missing is not None:
+            raise MedenvError(
+                f"{where}: question {item.id!r} names entity {missing!r}, which is not in the "
+                f"{kg.source} knowledge graph (version {kg.version}); was the set made from "
+                "another graph?"
+            )
 
 
 def _qa_label(qa) -> str:
