@@ -23,6 +23,7 @@ there (such runs are reported as "not closed").
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import defaultdict
 
 import msgspec
@@ -30,6 +31,7 @@ import msgspec
 ZERO = bytes(16)
 _SUFFIX = ',"h":"'
 _TAIL = len(_SUFFIX) + 32 + 2  # ,"h":"<32 hex>"}
+_LOOSE = re.compile(r',\s*"h"\s*:\s*"([0-9a-f]{32})"\s*}\s*$')
 
 
 def link(
@@ -49,10 +51,31 @@ def seal(body: bytes, h: bytes) -> bytes:
 
 
 def split(payload: str) -> tuple[str, str | None]:
-    """``(body, hex hash)`` of a stored payload; ``(payload, None)`` when it has no hash."""
+    """``(body, hex hash)`` of a stored payload; ``(payload, None)`` when it has no hash.
+    (A payload re-serialised by an editor still gives its hash: the body then differs.)"""
     if len(payload) > _TAIL and payload.endswith('"}') and payload[-_TAIL:].startswith(_SUFFIX):
         return payload[:-_TAIL] + "}", payload[-_TAIL + len(_SUFFIX) : -2]
-    return payload, None
+    tail = payload[-80:]
+    m = _LOOSE.search(tail)
+    if m is not None:
+        return payload[: len(payload) - len(tail) + m.start()] + "}", m.group(1)
+    h = _decode(payload).get("h")  # moved by an editor: the body cannot match any more
+    return payload, h if isinstance(h, str) and _is_hex(h) and len(h) == 32 else None
+
+
+# (text in a problem line, reason) for verify's summary; the first match names it
+REASONS = (
+    ("missing from the store", "deleted episode"),
+    ("appears twice", "inserted event"),
+    ("missing (deleted?)", "deleted event"),
+    ("does not match the hash chain", "edited event"),
+    ("has no hash", "edited event"),
+    ("differs from its seal", "changed episode end"),
+    ("not sealed", "unsealed episode"),
+    ("(events inserted or deleted?)", "event sequence differs"),
+    ("differs:", "re-execution differs"),
+    ("differs: logged", "re-execution differs"),
+)
 
 
 class ChainReport(msgspec.Struct, kw_only=True):

@@ -2,8 +2,13 @@
 `verify`: re-execute every logged action in a fresh environment and compare.
 
 The fresh environment is rebuilt from the logged configuration (``run_started.config``)
-and the logged question (``episode_started.item``), with logging off. Verification fails on
-the first observation, reward or end flag that differs from the log.
+and the logged question (``episode_started.item``), with its events captured in memory.
+Verification checks the episode's hash chain and seal (`medenv.events.chain`), then
+re-executes every logged action: it stops at the first observation, reward or end flag that
+differs, and compares every event the fresh env emits with the logged one, field by field
+(so derived fields — ``correct``, counts, the answer, evidence recall, reward components —
+are recomputed, not trusted). Only ``ts``, ``latency_ms``, the hashes, ``tags`` and
+``config_hash`` of the logged episode are not compared.
 """
 
 from __future__ import annotations
@@ -72,23 +77,32 @@ def trajectory(events: Sequence[Event]) -> Trajectory:
         steps=[],
     )
     by_step: dict[int, TrajectoryStep] = {}
+
+    def of(p) -> TrajectoryStep:
+        if p.step not in by_step:
+            raise MedenvError(
+                f"episode {traj.episode_id}: a {type(p).__name__} event of step {p.step} has "
+                "no action_received event before it (events deleted or out of order?)"
+            )
+        return by_step[p.step]
+
     for e in events:
         p = e.payload
         if e.episode_id != start.episode_id:
             continue
         if e.type == "action_received":
-            action: str | dict | list = json.loads(p.text) if p.is_dict else p.text
-            by_step[p.step] = TrajectoryStep(step=p.step, action=action, think=p.think)
+            by_step[p.step] = TrajectoryStep(step=p.step, action=logged_action(p), think=p.think)
             traj.steps.append(by_step[p.step])
         elif e.type == "action_rejected":
-            s = by_step[p.step]
+            s = of(p)
             s.error_kind, s.error_message, s.observation = p.kind, p.message, p.observation
         elif e.type == "tool_called":
-            by_step[p.step].calls.append({"name": p.name, "arguments": p.arguments})
+            of(p).calls.append({"name": p.name, "arguments": p.arguments})
         elif e.type == "tool_returned":
-            by_step[p.step].outputs.append(p.observation)
-            by_step[p.step].observation = "\n\n".join(by_step[p.step].outputs)
-            by_step[p.step].latency_ms += p.latency_ms
+            s = of(p)
+            s.outputs.append(p.observation)
+            s.observation = "\n\n".join(s.outputs)
+            s.latency_ms += p.latency_ms
         elif e.type == "answer_submitted":
             traj.answer = p.answer
         elif e.type == "reward_assigned":
@@ -102,6 +116,23 @@ def trajectory(events: Sequence[Event]) -> Trajectory:
         elif e.type == "episode_ended":
             traj.terminated, traj.truncated, traj.ended = p.terminated, p.truncated, True
     return traj
+
+
+def logged_action(p: ev.ActionReceived) -> str | dict | list:
+    """The action a step parsed, from its ``action_received`` event: the text (cut to the
+    part the env read when ``truncated_from`` is set), or the dict its JSON holds."""
+    if p.truncated_from is not None:
+        from medenv.env import ACTION_MAX_CHARS
+
+        return p.text[:ACTION_MAX_CHARS]
+    if p.is_dict:
+        try:
+            return json.loads(p.text)
+        except (ValueError, RecursionError):
+            raise MedenvError(
+                f"step {p.step}: action_received.text is not the JSON of a dict (edited?)"
+            ) from None
+    return p.text
 
 
 def to_messages(events: Sequence[Event] | Trajectory) -> list[dict[str, Any]]:
@@ -185,29 +216,65 @@ def _clip(text: str, n: int) -> str:
 
 
 class VerifyResult(msgspec.Struct, kw_only=True):
+    """``ok`` when the chain holds and the re-execution matches. ``step``/``field``/
+    ``expected``/``got`` name the first difference of the re-execution (step -1: the reset);
+    ``problems`` lists everything found (chain and re-execution), one line each."""
+
     ok: bool
     episode_id: str
     steps_checked: int
-    step: int | None = None  # the first step that differs (-1: the reset prompt)
-    field: str | None = (
-        None  # "prompt", "observation", "reward", "terminated", "truncated", "world"
-    )
+    step: int | None = None
+    field: str | None = None  # "prompt", "observation", "reward", "terminated", ...
     expected: Any = None
     got: Any = None
+    problems: list[str] = []
+    legacy: bool = False  # written before the hash chain (schema v1): chain not checked
 
     @property
     def message(self) -> str:
         if self.ok:
-            return f"episode {self.episode_id}: {self.steps_checked} steps reproduced exactly"
-        where = "reset" if self.step == -1 else f"step {self.step}"
-        return (
-            f"episode {self.episode_id}: {where}: {self.field} differs: logged "
-            f"{_clip(repr(self.expected), 300)}, re-executed {_clip(repr(self.got), 300)}"
-        )
+            note = " (schema v1: no hash chain)" if self.legacy else ""
+            return f"episode {self.episode_id}: {self.steps_checked} steps reproduced exactly{note}"
+        return f"episode {self.episode_id}: " + "; ".join(self.problems)
+
+
+def _difference(step, field, expected, got) -> str:
+    where = "reset" if step == -1 else f"step {step}"
+    return (
+        f"{where}: {field} differs: logged {_clip(repr(expected), 300)}, "
+        f"re-executed {_clip(repr(got), 300)}"
+    )
+
+
+class _Capture:
+    """The replay env's event store: keeps the payloads it emits, in order."""
+
+    shard = 0
+
+    def __init__(self) -> None:
+        self.events: list[ev.Payload] = []
+
+    def emit(self, payload: ev.Payload, episode_id: str | None = None) -> int:
+        if episode_id is not None:
+            self.events.append(payload)
+        return len(self.events)
+
+    def commit(self) -> None:
+        pass
+
+    def end_episode(self, episode_id: str | None = None) -> None:
+        pass
+
+    def discard(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 def make_replay_env(traj: Trajectory, world=None):
-    """A fresh, unlogged env built from the logged configuration and question."""
+    """A fresh env built from the logged configuration and question; its events are
+    captured in memory (``env.store.events``), never written."""
     from medenv.env import MedResearchEnv
     from medenv.synth.qa import QAItem
 
@@ -218,8 +285,11 @@ def make_replay_env(traj: Trajectory, world=None):
         raise MedenvError(
             f"run {traj.run_id} used a custom world (World.for_kg ...): pass world= to verify"
         )
-    item = msgspec.convert(traj.item, QAItem)
-    return MedResearchEnv(
+    try:
+        item = msgspec.convert(traj.item, QAItem)
+    except msgspec.ValidationError as exc:
+        raise MedenvError(f"episode {traj.episode_id}: the logged question is bad: {exc}") from None
+    env = MedResearchEnv(
         qa=[item],
         tools=cfg.get("tools"),
         max_steps=cfg.get("max_steps", 12),
@@ -231,18 +301,44 @@ def make_replay_env(traj: Trajectory, world=None):
         db=None,
         world=world,
     )
+    env.store = _Capture()
+    return env
 
 
-def verify(paths_or_con, episode_id: str, world=None) -> VerifyResult:
-    """Re-execute episode ``episode_id`` and compare with the log (see module docstring)."""
-    from medenv.events.store import read_episode
+def verify(paths_or_con, episode_id: str, world=None, chain: bool = True) -> VerifyResult:
+    """Check episode ``episode_id``'s hash chain (unless ``chain=False``) and re-execute it
+    (see the module docstring). Never raises for a damaged episode: its problems are in
+    the result. Raises `MedenvError` when it cannot be replayed at all (no such episode, a
+    custom world not passed)."""
+    from medenv.events import chain as chains
+    from medenv.events.store import _as_con, read_episode
 
-    traj = trajectory(read_episode(paths_or_con, episode_id))
-    env = make_replay_env(traj, world)
+    con, owned = _as_con(paths_or_con)
     try:
-        return _verify(env, traj)
+        problems = chains.check_episode(con, episode_id) if chain else []
+        events = read_episode(con, episode_id)
+    finally:
+        if owned:
+            con.close()
+    legacy = any(e.payload.v < 2 for e in events if e.episode_id == episode_id)
+    try:
+        traj = trajectory(events)
+    except MedenvError as exc:
+        return VerifyResult(
+            ok=False, episode_id=episode_id, steps_checked=0, problems=[*problems, str(exc)]
+        )
+    env = make_replay_env(traj, world)
+    capture = env.store
+    try:
+        result = _verify(env, traj)
+        if result.ok:
+            _compare_events(capture.events, events, episode_id, result)
     finally:
         env.close()
+    result.problems = problems + result.problems
+    result.ok = not result.problems
+    result.legacy = legacy
+    return result
 
 
 def _verify(env, traj: Trajectory) -> VerifyResult:
@@ -250,6 +346,7 @@ def _verify(env, traj: Trajectory) -> VerifyResult:
         return VerifyResult(
             ok=False, episode_id=traj.episode_id, steps_checked=checked, step=step,
             field=field, expected=expected, got=got,
+            problems=[_difference(step, field, expected, got)],
         )  # fmt: skip
 
     prompt, _ = env.reset(seed=traj.seed, options={"question_id": traj.question_id})
@@ -259,6 +356,8 @@ def _verify(env, traj: Trajectory) -> VerifyResult:
         return fail(-1, "prompt", traj.prompt, prompt, 0)
     last = len(traj.steps) - 1
     for i, s in enumerate(traj.steps):
+        if not env.unwrapped._open:
+            return fail(s.step, "terminated", False, True, i)  # the log goes on after the end
         obs, reward, terminated, truncated, _ = env.step(s.action)
         if obs != s.observation:
             return fail(s.step, "observation", s.observation, obs, i)
@@ -273,4 +372,46 @@ def _verify(env, traj: Trajectory) -> VerifyResult:
             return fail(s.step, "terminated", ends and traj.terminated, terminated, i)
         if truncated != (ends and traj.truncated):
             return fail(s.step, "truncated", ends and traj.truncated, truncated, i)
+    if traj.ended and not (traj.terminated or traj.truncated):
+        env.unwrapped.close()  # abandoned (reset or close mid-episode): log it the same way
     return VerifyResult(ok=True, episode_id=traj.episode_id, steps_checked=len(traj.steps))
+
+
+_VOLATILE = {
+    "episode_started": ("tags", "config_hash"),
+    "tool_returned": ("latency_ms",),
+}
+
+
+def _compare_events(replayed: list, logged: list[Event], episode_id: str, result) -> None:
+    """Every logged event of the episode against the one the fresh env emitted."""
+    mine = [e for e in logged if e.episode_id == episode_id and e.type in ev.EVENT_TYPES]
+    for k in range(max(len(mine), len(replayed))):
+        want = mine[k] if k < len(mine) else None
+        got = replayed[k] if k < len(replayed) else None
+        got_type = ev.TYPE_NAMES.get(type(got)) if got is not None else None
+        if want is None or got is None or want.type != got_type:
+            result.problems.append(
+                f"event {k}: logged {want.type if want else 'nothing'}, re-executed "
+                f"{got_type or 'nothing'} (events inserted or deleted?)"
+            )
+            return
+        a, b = _fields(want.payload), _fields(got)
+        for key in _VOLATILE.get(want.type, ()):
+            a.pop(key, None), b.pop(key, None)
+        if a != b:
+            field = next(f for f in sorted(set(a) | set(b)) if a.get(f) != b.get(f))
+            step = getattr(want.payload, "step", None)
+            where = f"step {step}: " if step is not None else ""
+            result.problems.append(
+                f"{where}{want.type}.{field} differs: logged {_clip(repr(a.get(field)), 200)}, "
+                f"re-executed {_clip(repr(b.get(field)), 200)}"
+            )
+            return
+
+
+def _fields(payload: ev.Payload) -> dict:
+    """A payload as the log holds it (encoded by the log's one rule, then decoded)."""
+    data = msgspec.json.decode(ev.encode_payload(payload))
+    data.pop("v", None)
+    return data
