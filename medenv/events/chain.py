@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections import defaultdict
 
 import msgspec
 
@@ -202,7 +201,7 @@ def check_chains(con, episode_id: str | None = None) -> ChainReport:
     for (file, run_id, eid), walk in episodes.items():
         if walk.legacy:
             report.legacy.append(eid)
-        run = runs.get((file, run_id))
+        run = runs.get((file, run_id, None))
         later = run is not None and (run.closed or run.last_us > (walk.ended_us or 0))
         if walk.ended_us is not None and not walk.legacy and (file, run_id, eid) not in sealed:
             if later:  # the writer went on after it ended: the seal was deleted (or never was)
