@@ -23,6 +23,7 @@ action text it logs (`canonical_action`), so a replay of the log re-executes the
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import platform
@@ -39,9 +40,22 @@ from medenv.events import schema as ev
 from medenv.events.schema import utf8_safe
 from medenv.reward import RewardWeights, compute_reward, evidence_recall, weights_from
 from medenv.synth.qa import QAItem
-from medenv.tools.parsing import ERROR_KINDS, FORMAT_HINT, PARSER_VERSION, parse_action
+from medenv.tools.parsing import (
+    ERROR_KINDS,
+    FORMAT_HINT,
+    PARSER_VERSION,
+    ParsedAction,
+    ParseError,
+    parse_action,
+)
 
 ACTION_MAX_CHARS = 131_072  # ~32k tokens: a long reasoning trace plus the call
+# Actions nested deeper (JSON brackets outside strings, or a dict/list action) are a bad_json
+# error without parsing: Python's recursion limit would otherwise decide, and it depends on
+# the caller's stack depth, so a replay could parse the same text differently.
+MAX_NESTING = 100
+DEEP_OBJECT = f"<a tool-call object nested deeper than {MAX_NESTING} levels>"
+_NESTING_TOKENS = re.compile(r'[\[\]{}"\\]')
 OBSERVATION_MAX_CHARS = 65_536
 # Characters of real model and corpus text: ASCII with whitespace, Latin (incl. extended),
 # IPA, Greek, Cyrillic, punctuation, super/subscripts, currency, letterlike symbols,
@@ -55,14 +69,25 @@ INFO_KEYS = (
     "accuracy", "format", "efficiency", "evidence_recall", "correct",
 )  # fmt: skip
 DEFAULT_DB = "default"
+_SPACES: dict[int, ModelText] = {}
 _ABSENT = object()
 
 
 class ModelText(gym.spaces.Text):
-    """`gymnasium.spaces.Text` over `CHARSET`, with a short repr."""
+    """`gymnasium.spaces.Text` over `CHARSET`, with a short repr. (`make` copies a cached
+    prototype: building the charset tables takes ~7 ms, copying them nothing.)"""
 
     def __init__(self, max_length: int, seed=None) -> None:
         super().__init__(max_length, min_length=0, charset=CHARSET, seed=seed)
+
+    @classmethod
+    def make(cls, max_length: int) -> ModelText:
+        proto = _SPACES.get(max_length)
+        if proto is None:
+            proto = _SPACES[max_length] = cls(max_length)
+        space = copy.copy(proto)  # the tables are never mutated: shared; the RNG is not
+        space._np_random = None
+        return space
 
     def __repr__(self) -> str:
         return f"ModelText(0, {self.max_length}, charset={len(self.character_set)} chars)"
@@ -134,8 +159,8 @@ class MedResearchEnv(gym.Env[str, str]):
         self.tags = dict(tags or {})
         self.render_mode = render_mode
         self.run_id = run_id or new_run_id()
-        self.action_space = ModelText(ACTION_MAX_CHARS)
-        self.observation_space = ModelText(OBSERVATION_MAX_CHARS)
+        self.action_space = ModelText.make(ACTION_MAX_CHARS)
+        self.observation_space = ModelText.make(OBSERVATION_MAX_CHARS)
 
         self._qa_arg = qa
         self._world_arg = world
@@ -319,7 +344,11 @@ class MedResearchEnv(gym.Env[str, str]):
         if len(text) > ACTION_MAX_CHARS:  # outside the action space: read its start only
             cut, text = len(text), text[:ACTION_MAX_CHARS]
             action, is_dict = text, False
-        parsed = parse_action(action, parallel_calls=self.parallel_calls, schemas=self.schemas)
+        if too_deep(text):
+            message = f"The action is nested deeper than {MAX_NESTING} levels. " + FORMAT_HINT
+            parsed = ParsedAction(calls=(), think=None, error=ParseError("bad_json", message))
+        else:
+            parsed = parse_action(action, parallel_calls=self.parallel_calls, schemas=self.schemas)
         self._emit(
             ev.ActionReceived(
                 step=step, text=text + truncation_marker(cut), think=parsed.think,
@@ -483,6 +512,51 @@ class MedResearchEnv(gym.Env[str, str]):
         super().close()
 
 
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests dicts/lists/tuples more than ``limit`` levels (iterative:
+    also ends on a value that contains itself)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item
+        if not isinstance(item, dict | list | tuple):
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def too_deep(text: str) -> bool:
+    """Whether action text nests JSON brackets (outside JSON strings) more than
+    `MAX_NESTING` levels, or is `DEEP_OBJECT`. Cheap unless the text holds that many
+    brackets."""
+    if text == DEEP_OBJECT:
+        return True
+    if text.count("[") + text.count("{") <= MAX_NESTING:
+        return False
+    depth, in_string, skip = 0, False, -1
+    for match in _NESTING_TOKENS.finditer(text):
+        i = match.start()
+        if i == skip:
+            continue
+        ch = text[i]
+        if in_string:
+            if ch == "\\":
+                skip = i + 1
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            if depth > MAX_NESTING:
+                return True
+        elif ch in "]}":
+            depth = max(0, depth - 1)
+    return False
+
+
 def truncation_marker(length: int | None) -> str:
     """What follows the logged text of an action cut to ``ACTION_MAX_CHARS`` (``""`` for an
     action that was not cut): the marker and the original length."""
@@ -503,9 +577,14 @@ def canonical_action(action: Any) -> tuple[str | dict | list, str, bool]:
     key order, tuples as lists). Anything else, or a dict that is not JSON, is parsed as its
     ``repr``. Lone surrogates become U+FFFD (`utf8_safe`). Never raises.
     """
+    if isinstance(action, dict | list) and _deeper_than(action, MAX_NESTING):
+        return DEEP_OBJECT, DEEP_OBJECT, False
     if isinstance(action, dict | list):
         try:
             text = utf8_safe(json.dumps(action, sort_keys=True, ensure_ascii=False))
+            # once more from the JSON: keys that collide as strings (1 and "1") keep one
+            # value, so the logged text is a fixed point and a replay logs it again
+            text = json.dumps(json.loads(text), sort_keys=True, ensure_ascii=False)
             return json.loads(text), text, True
         except (TypeError, ValueError, RecursionError):
             pass

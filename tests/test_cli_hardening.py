@@ -91,8 +91,10 @@ def test_qa_items_not_in_the_kg_fail_before_any_event(tmp_path, items, capsys): 
         (lambda p: p.symlink_to(p), "is a symbolic link loop"),
         (lambda p: p.symlink_to(p.parent / "nowhere"), "is a broken symbolic link"),
         (lambda p: p.write_bytes(b"[" * 100_000 + b"]" * 100_000 + b"\n"), "nested too deeply"),
-        (lambda p: p.write_bytes(b"\xef\xbb\xbf" + b'{"question": "Q?", "answer": ""}\n'),
-         ":1: empty answer"),
+        (
+            lambda p: p.write_bytes(b"\xef\xbb\xbf" + b'{"question": "Q?", "answer": ""}\n'),
+            ":1: empty answer",
+        ),
     ],
     ids=["fifo", "dev-zero", "symlink-loop", "broken-link", "deep-json", "bom"],
 )

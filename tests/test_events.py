@@ -140,7 +140,8 @@ def test_second_writer_in_another_process_gets_a_clear_error(tmp_path):
             [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT
         )
         assert (
-            proc.returncode != 0 and f"already being written by process {os.getpid()}" in proc.stderr
+            proc.returncode != 0
+            and f"already being written by process {os.getpid()}" in proc.stderr
         )
     EventStore(path).close()  # free again once the holder closed
 

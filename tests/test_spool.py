@@ -134,7 +134,9 @@ def test_open_episodes_spill_instead_of_growing_in_memory(tmp_path):
             assert (tmp_path / "episode.duckdb.spool").exists()
         store.close()
         con = connect(path)
-        assert con.execute("SELECT count(*) FROM events WHERE episode_id = 'e1'").fetchone()[0] == 1000
+        assert (
+            con.execute("SELECT count(*) FROM events WHERE episode_id = 'e1'").fetchone()[0] == 1000
+        )
         con.close()
 
 

@@ -165,9 +165,7 @@ def test_edits_of_derived_fields_are_caught_by_the_chain_and_by_recomputation(
     assert "verified 4 episode(s): 3 ok, 1 failed (re-execution differs: 1)" in out
 
 
-def test_inserted_and_deleted_events_and_episodes_are_reported_and_verify_goes_on(
-    store, capsys
-):
+def test_inserted_and_deleted_events_and_episodes_are_reported_and_verify_goes_on(store, capsys):
     path, ids = store
     con = duckdb.connect(str(path))
     # insert: a copy of step 0's action with the same seq, in episode 0
@@ -190,9 +188,9 @@ def test_inserted_and_deleted_events_and_episodes_are_reported_and_verify_goes_o
     assert code == 1
     assert any(ids[0] in line and "appears twice (inserted?)" in line for line in lines)
     assert any(ids[1] in line and "missing (deleted?)" in line for line in lines)
-    assert any(
-        ids[3] in line and "missing from the store (deleted?)" in line for line in lines
-    ), err
+    assert any(ids[3] in line and "missing from the store (deleted?)" in line for line in lines), (
+        err
+    )
     # episode 2 is untouched and still verified: verify went on past the failures
     assert f"ok   episode {ids[2]}" in out
     summary = out.strip().splitlines()[-1]
@@ -305,12 +303,12 @@ def test_verify_with_non_default_tools_weights_and_world(tmp_path, items, world)
     ("sql", "field"),
     [
         (
-            "UPDATE events SET payload = json_merge_patch(payload, '{\"corpus_hash\": \"x\"}') "
+            'UPDATE events SET payload = json_merge_patch(payload, \'{"corpus_hash": "x"}\') '
             "WHERE type = 'run_started'",
             "world",
         ),
         (
-            "UPDATE events SET payload = json_merge_patch(payload, '{\"prompt\": \"hello\"}') "
+            'UPDATE events SET payload = json_merge_patch(payload, \'{"prompt": "hello"}\') '
             "WHERE type = 'episode_started'",
             "prompt",
         ),

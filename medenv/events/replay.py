@@ -119,12 +119,18 @@ def trajectory(events: Sequence[Event]) -> Trajectory:
 
 
 def logged_action(p: ev.ActionReceived) -> str | dict | list:
-    """The action a step parsed, from its ``action_received`` event: the text (cut to the
-    part the env read when ``truncated_from`` is set), or the dict its JSON holds."""
+    """The action a step parsed, from its ``action_received`` event: the text (for an action
+    cut at ``ACTION_MAX_CHARS``: the part the env read, padded to the original length), or
+    the dict its JSON holds."""
     if p.truncated_from is not None:
         from medenv.env import ACTION_MAX_CHARS
 
-        return p.text[:ACTION_MAX_CHARS]
+        # the part the env read, padded back to the logged length, so the replayed step
+        # cuts it the same way and logs the same marker
+        n = p.truncated_from
+        if not ACTION_MAX_CHARS < n <= 1 << 30 or len(p.text) < ACTION_MAX_CHARS:
+            raise MedenvError(f"step {p.step}: action_received.truncated_from is {n} (edited?)")
+        return p.text[:ACTION_MAX_CHARS] + " " * (n - ACTION_MAX_CHARS)
     if p.is_dict:
         try:
             return json.loads(p.text)

@@ -102,6 +102,9 @@ def parse_action(
     except RecursionError:
         error = ParseError("bad_json", "The JSON is nested too deeply. " + FORMAT_HINT)
         return ParsedAction(calls=(), think=think, error=error)
+    except ValueError:  # json: an integer over Python's 4,300-digit limit (issue 12)
+        error = ParseError("bad_json", "A number in the call is too long. " + FORMAT_HINT)
+        return ParsedAction(calls=(), think=think, error=error)
     except _Fail as fail:
         return ParsedAction(calls=(), think=think, error=ParseError(fail.kind, fail.message))
     return ParsedAction(calls=calls, think=think, error=None)
