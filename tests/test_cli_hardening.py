@@ -159,3 +159,40 @@ def test_oserror_and_recursion_error_lines():
     assert error_line(exc) == "/data/ev.duckdb.spool: No space left on device (disk full?)"
     assert "nested too deeply" in error_line(RecursionError("maximum recursion depth"))
     assert error_line(ValueError("a bug")) is None  # bugs keep their traceback
+
+
+def _limited(limit: int):
+    def apply() -> None:  # in the child: files may not grow past ``limit`` bytes
+        import resource
+
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of death
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.RLIM_INFINITY))
+
+    return apply
+
+
+@pytest.mark.parametrize("workers", [2])
+def test_a_full_disk_during_rollout_is_one_line_and_resume_completes(
+    tmp_path,
+    items,  # noqa: F811
+    workers,
+):
+    qa = _qa_file(tmp_path / "qa.jsonl", items[:6])
+    db = tmp_path / "full.duckdb"
+    argv = [sys.executable, "-m", "medenv.cli", "rollout", "--agent", "heuristic", "--qa",
+            str(qa), "--episodes", "30", "--db", str(db), "--workers", str(workers),
+            "--no-progress"]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(
+        argv, cwd=ROOT, env=env, capture_output=True, text=True, preexec_fn=_limited(40_000)
+    )
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1, proc.stderr
+    assert lines[0].startswith("medenv rollout: error: ") and "disk full?" in lines[0]
+    assert "full" in lines[0] and ".duckdb" in lines[0], lines[0]
+    done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    con = connect(db)
+    assert con.execute("SELECT count(*) FROM episodes WHERE finished").fetchone()[0] >= 30
+    con.close()
+    assert main(["replay", "--db", str(db), "--verify"]) == 0

@@ -540,11 +540,11 @@ def connect(paths_or_glob: str | Path | Sequence[str | Path]) -> duckdb.DuckDBPy
                 f"cannot read event store {file}: {str(exc).splitlines()[0]}"
             ) from None
         try:
-            _check_events_table(con, f"s{i}", file)
+            if _check_events_table(con, f"s{i}", file):
+                parts.append(f"SELECT {i} AS file, * FROM s{i}.events")
         except MedenvError:
             con.close()
             raise
-        parts.append(f"SELECT {i} AS file, * FROM s{i}.events")
         contents = read_spool(_sidecar(file, ".spool"))
         notes.extend(contents.notes)
         if contents.rows:
@@ -557,6 +557,9 @@ def connect(paths_or_glob: str | Path | Sequence[str | Path]) -> duckdb.DuckDBPy
             )
             con.unregister(f"_spool{i}")
             parts.append(f"SELECT {i} AS file, * FROM spool{i}")
+    if not parts:  # only empty files: an empty table of the right shape
+        con.execute("CREATE TEMP TABLE _empty AS SELECT 0 AS file, * FROM (" + _EMPTY + ")")
+        parts.append("SELECT * FROM _empty")
     con.execute("CREATE OR REPLACE TEMP VIEW events_by_file AS " + " UNION ALL ".join(parts))
     con.execute(
         "CREATE OR REPLACE TEMP VIEW events AS SELECT run_id, episode_id, seq, ts, type, "
@@ -566,6 +569,11 @@ def connect(paths_or_glob: str | Path | Sequence[str | Path]) -> duckdb.DuckDBPy
     _CONNECTED[con] = (files, notes)
     return con
 
+
+_EMPTY = (
+    "SELECT NULL::VARCHAR AS run_id, NULL::VARCHAR AS episode_id, NULL::INTEGER AS seq, "
+    "NULL::TIMESTAMP AS ts, NULL::VARCHAR AS type, NULL::JSON AS payload LIMIT 0"
+)
 
 # What `connect` opened, per connection: the files and the notes on their spools.
 _CONNECTED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -586,13 +594,13 @@ EVENT_COLUMNS = tuple(field.name for field in ARROW_SCHEMA)
 
 def _check_events_table(
     con: duckdb.DuckDBPyConnection, database: str | None, file: Path, writing: bool = False
-) -> None:
+) -> bool:
     """Raise `MedenvError` unless ``database`` (None: the connection's own) holds medenv's
-    ``events`` table.
+    ``events`` table; returns whether it has the table.
 
-    A new, empty DuckDB file passes when ``writing`` (the writer creates the table); a
-    DuckDB file with other tables only, or an ``events`` table with other columns, is not an
-    event store and is never written to."""
+    A new, empty DuckDB file (no tables: e.g. its writer was killed before creating the
+    table) passes as an empty store (False); a DuckDB file with other tables only, or an
+    ``events`` table with other columns, is not an event store and is never written to."""
     rows = con.execute(
         "SELECT table_name, column_name FROM duckdb_columns() WHERE database_name = "
         f"{'current_database()' if database is None else '?'} AND schema_name = 'main' "
@@ -601,15 +609,15 @@ def _check_events_table(
     ).fetchall()
     columns = tuple(c for t, c in rows if t == "events")
     if columns == EVENT_COLUMNS:
-        return
+        return True
     if columns:
         raise MedenvError(
             f"{file}: not a medenv event store: its events table has columns "
             f"({', '.join(columns)}), expected ({', '.join(EVENT_COLUMNS)})"
         )
     tables = sorted({t for t, _ in rows})
-    if writing and not tables:
-        return
+    if not tables:
+        return False
     found = (
         f" (tables: {', '.join(tables[:5])}{', ...' if len(tables) > 5 else ''})" if tables else ""
     )
