@@ -134,3 +134,60 @@ def test_generated_actions_never_raise_and_every_episode_verifies(tmp_path, item
         "payload->>'$.truncated_from' IS NOT NULL"
     ).fetchone()[0]
     assert truncated > 0  # the 1 MB actions were logged cut, with their length
+
+
+def _depth(value) -> int:  # the nesting of a decoded JSON value, by recursion
+    if isinstance(value, dict):
+        return 1 + max(map(_depth, value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max(map(_depth, value), default=0)
+    return 0
+
+
+NESTED = st.recursive(
+    st.one_of(st.none(), st.integers(), RAW.map(lambda t: t + "[{")),
+    lambda kids: st.one_of(st.lists(kids, max_size=2), st.dictionaries(RAW, kids, max_size=2)),
+    max_leaves=4,
+)
+
+
+@settings(max_examples=300, derandomize=True, database=None, deadline=None)
+@given(NESTED, st.integers(0, 130))
+def test_nesting_limit_matches_the_depth_of_the_json(value, wrap):
+    """`too_deep` scans brackets outside strings; the test nests a decoded value and counts
+    its depth by recursion."""
+    from medenv.env import MAX_NESTING, too_deep
+
+    for _ in range(wrap):
+        value = [value]
+    text = json.dumps(value, ensure_ascii=False)
+    assert too_deep(text) == (_depth(value) > MAX_NESTING)
+
+
+def _replace_lone_surrogates(text: str) -> str:
+    """U+FFFD for each lone surrogate, a high+low pair joined, by walking code points."""
+    out, i = [], 0
+    while i < len(text):
+        c = ord(text[i])
+        nxt = ord(text[i + 1]) if i + 1 < len(text) else 0
+        if 0xD800 <= c < 0xDC00 and 0xDC00 <= nxt < 0xE000:
+            out.append(chr(0x10000 + ((c - 0xD800) << 10) + (nxt - 0xDC00)))
+            i += 2
+            continue
+        out.append("\ufffd" if 0xD800 <= c < 0xE000 else text[i])
+        i += 1
+    return "".join(out)
+
+
+@settings(max_examples=300, derandomize=True, database=None, deadline=None)
+@given(RAW, st.lists(RAW, max_size=3))
+def test_every_logged_text_follows_the_one_surrogate_rule(text, args):
+    import msgspec
+
+    from medenv.events import schema as ev
+
+    payload = ev.ToolCalled(step=0, name=text, arguments={a: [a, {a: a}] for a in args})
+    logged = msgspec.json.decode(ev.encode_payload(payload))
+    fix = _replace_lone_surrogates
+    assert logged["name"] == fix(text)
+    assert logged["arguments"] == {fix(a): [fix(a), {fix(a): fix(a)}] for a in args}
