@@ -607,10 +607,12 @@ def _parse_error(kind: str | None, message: str):
 
 
 def check_items_in_kg(items: list[QAItem], kg, where: str = "the question set") -> None:
-    """Raise `MedenvError` when an item's chain, hops, answer id or constraints name an
-    entity the world's knowledge graph lacks (a set made from another KG). Called before
+    """Raise `MedenvError` when a KG-grounded item's (one with a chain) chain, hops, answer id
+    or constraints name an entity the world's knowledge graph lacks (a set made from another KG). Called before
     the env writes any event, so a bad set leaves no half-written run."""
     for item in items:
+        if not item.chain:  # an external question: nothing the env looks up in the KG
+            continue
         ids = [*item.chain, item.answer_id]
         ids += [x for hop in item.hops for x in (hop.head, hop.tail)]
         ids += [c.entity for c in item.constraints]
