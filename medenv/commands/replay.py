@@ -84,7 +84,7 @@ def _verify_all(con, episodes: list[str], some: bool) -> int:
     from medenv.errors import MedenvError
     from medenv.events.chain import check_chains
     from medenv.events.replay import verify
-    from medenv.events.store import spool_notes
+    from medenv.events.store import iter_episodes, spool_notes
 
     for note in spool_notes(con):
         print(f"note {note}", file=sys.stderr)
@@ -101,9 +101,13 @@ def _verify_all(con, episodes: list[str], some: bool) -> int:
             print(f"FAIL episode {episode_id}: {problems}", file=sys.stderr)
             reasons.update(_reason(p) for p in report.episodes[episode_id])
         failed += len(missing)
-    for episode_id in episodes:
+    wanted = set(episodes)
+    for episode_id, events in iter_episodes(con):
+        if episode_id not in wanted:
+            continue
+        wanted.discard(episode_id)
         try:
-            result = verify(con, episode_id, chain=False)
+            result = verify(con, episode_id, chain=False, events=events)
         except MedenvError as exc:
             problems = [str(exc)]
         else:
@@ -114,6 +118,9 @@ def _verify_all(con, episodes: list[str], some: bool) -> int:
             reasons.update(_reason(p) for p in problems)
         else:
             print(f"ok   {result.message}")
+    for episode_id in sorted(wanted):  # asked for, but no event of it is in the store
+        failed += 1
+        print(f"FAIL episode {episode_id}: no episode {episode_id!r} in the store", file=sys.stderr)
     n = len(episodes) + (0 if some else len(set(report.episodes) - set(episodes)))
     line = f"verified {n} episode(s): {n - failed} ok, {failed} failed"
     if reasons:

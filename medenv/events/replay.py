@@ -311,7 +311,9 @@ def make_replay_env(traj: Trajectory, world=None):
     return env
 
 
-def verify(paths_or_con, episode_id: str, world=None, chain: bool = True) -> VerifyResult:
+def verify(
+    paths_or_con, episode_id: str, world=None, chain: bool = True, events: list | None = None
+) -> VerifyResult:
     """Check episode ``episode_id``'s hash chain (unless ``chain=False``) and re-execute it
     (see the module docstring). Never raises for a damaged episode: its problems are in
     the result. Raises `MedenvError` when it cannot be replayed at all (no such episode, a
@@ -322,7 +324,8 @@ def verify(paths_or_con, episode_id: str, world=None, chain: bool = True) -> Ver
     con, owned = _as_con(paths_or_con)
     try:
         problems = chains.check_episode(con, episode_id) if chain else []
-        events = read_episode(con, episode_id)
+        if events is None:  # (`iter_episodes` gives them for many episodes at once)
+            events = read_episode(con, episode_id)
     finally:
         if owned:
             con.close()

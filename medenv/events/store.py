@@ -680,6 +680,33 @@ def read_episode(source, episode_id: str) -> list[Event]:
     return ([run_started] if run_started else []) + _events(rows)
 
 
+def iter_episodes(con: duckdb.DuckDBPyConnection, batch: int = 20_000):
+    """``(episode_id, events)`` for every episode of a `connect` result, in episode id
+    order, each as `read_episode` gives it (run_started first), from one scan of the store
+    (reading episodes one by one scans it once per episode). Run no other query on ``con``
+    while iterating: DuckDB would end the scan's result."""
+    runs = con.execute("SELECT DISTINCT run_id FROM events WHERE episode_id IS NOT NULL")
+    runs = {r[0]: read_run_started(con, r[0]) for r in runs.fetchall()}  # before the scan:
+    cur = con.execute(  # another query on ``con`` would end this one's result
+        "SELECT run_id, episode_id, seq, ts, type, payload FROM events "
+        "WHERE episode_id IS NOT NULL ORDER BY episode_id, seq"
+    )
+    current, rows = None, []
+    while chunk := cur.fetchmany(batch):
+        for row in chunk:
+            if row[1] != current:
+                if rows:
+                    yield current, _with_run(runs.get(rows[0][0]), rows)
+                current, rows = row[1], []
+            rows.append(row)
+    if rows:
+        yield current, _with_run(runs.get(rows[0][0]), rows)
+
+
+def _with_run(run_started: Event | None, rows) -> list[Event]:
+    return ([run_started] if run_started else []) + _events(rows)
+
+
 # A run's run_started is written before any of its episodes and never changes, so what a
 # connection found for a run (or that it has none) is remembered per open connection:
 # reading many episodes of a run scans for it once (a scan is ~2 ms per 100k events).
