@@ -262,11 +262,15 @@ def test_editing_the_spool_is_reported(tmp_path, items, world, capsys):  # noqa:
     ]
     first = next(i for i, line in enumerate(lines) if ids[1].encode() in line)
     del edited[first + 2]  # an event of episode 1
+    extra = edited[first].replace(b'",0,', b'",40,', 1)  # a copy of its start, as seq 40
+    assert extra != edited[first]
+    edited.insert(first + 5, extra)
     spool.write_bytes(b"".join(edited))
     code, out, err = _verify_cli(path, capsys)
     assert code == 1
     assert f"FAIL episode {ids[0]}: event seq" in err and "does not match the hash chain" in err
-    assert "missing (deleted?)" in err.split(f"FAIL episode {ids[1]}:")[1]
+    tail = err.split(f"FAIL episode {ids[1]}:")[1]
+    assert "missing (deleted?)" in tail and "event(s) seq" in tail and "seq 40" in tail
     # a writer ingests the spool as it is: the damage stays evident in DuckDB
     EventStore(path, run_id="next").close()
     assert not spool.exists()
@@ -326,3 +330,53 @@ def test_world_prompt_and_end_flag_mismatches_are_named(store, sql, field):
     result = verify(path, ids[0])
     assert not result.ok and result.field == field, result.problems
     assert result.step == (-1 if field != "terminated" else 2)
+
+
+def test_a_schema_v1_store_still_verifies_without_a_chain(store, capsys):
+    """A store written before the hash chain: no "h", no seals, v = 1."""
+    path, ids = store
+    con = duckdb.connect(str(path))
+    con.execute("DELETE FROM events WHERE type IN ('episode_sealed', 'run_closed')")
+    rows = con.execute("SELECT rowid, payload::VARCHAR FROM events").fetchall()
+    for rowid, payload in rows:
+        data = json.loads(payload)
+        data.pop("h")
+        data["v"] = 1
+        con.execute("UPDATE events SET payload = ? WHERE rowid = ?", [json.dumps(data), rowid])
+    con.close()
+    assert independent_chain_problems(path) == {(e, s) for e, s in _all_keys(path)}
+    result = verify(path, ids[0])
+    assert result.ok and result.legacy and "schema v1: no hash chain" in result.message
+    code, out, err = _verify_cli(path, capsys)
+    assert code == 0 and err == "", err
+    assert "verified 4 episode(s): 4 ok, 0 failed; 4 written before the hash chain" in out
+
+
+def _all_keys(path):
+    con = duckdb.connect(str(path), read_only=True)
+    keys = con.execute("SELECT episode_id, seq FROM events").fetchall()
+    con.close()
+    return keys
+
+
+def test_a_failed_step_is_dropped_whole_and_the_chain_goes_on(tmp_path):
+    from medenv.events import schema as ev
+
+    path = tmp_path / "d.duckdb"
+    with EventStore(path, run_id="d") as store:
+        store.emit(ev.ActionReceived(step=0, text="kept"), "e1")
+        store.commit()
+        store.emit(ev.ActionReceived(step=1, text="half"), "e1")
+        store.emit(ev.ToolCalled(step=1, name="browse", arguments={}), "e1")
+        store.discard()  # the step failed half-way
+        store.emit(ev.ActionReceived(step=1, text="again"), "e1")
+        store.commit()
+        store.end_episode("e1")
+    con = connect(path)
+    rows = con.execute(
+        "SELECT seq, payload->>'$.text' FROM events WHERE episode_id = 'e1' ORDER BY seq"
+    ).fetchall()
+    assert rows == [(0, "kept"), (1, "again")]
+    assert independent_chain_problems(path) == set()
+    report = check_chains(con)
+    assert report.episodes == {} and report.runs == []
