@@ -22,8 +22,13 @@ keeps every episode, so the choice can be revisited without rerunning.
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import multiprocessing as mp
+import os
+import signal
+import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -233,8 +238,47 @@ def _run_jobs(
         queue.put(None)
 
 
-def _worker_main(args: tuple) -> None:
-    _run_jobs(*args)
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Make this (worker) process die when ``parent_pid`` does: on Linux the kernel's
+    parent-death signal (``prctl(PR_SET_PDEATHSIG, SIGKILL)``), and everywhere a daemon
+    thread that polls ``os.getppid()`` twice a second (the fallback, and the check for a
+    parent that died before the signal was set)."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):  # pragma: no cover - no prctl: the thread remains
+            pass
+    if os.getppid() != parent_pid:
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(0.5)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="medenv-parent-watch", daemon=True).start()
+
+
+def _worker_main(args: tuple, parent_pid: int | None = None) -> None:
+    """A worker process: dies with its parent; an error of the CLI's contract goes to the
+    parent as one line (``("error", message)`` on the queue), never as a traceback."""
+    from medenv.cli import error_line
+
+    if parent_pid is not None:
+        die_with_parent(parent_pid)
+    queue = args[7]
+    try:
+        _run_jobs(*args)
+    except Exception as exc:
+        message = error_line(exc)
+        if message is None:
+            raise
+        queue.put(("error", f"worker {args[0]}: {message}"))
+        sys.exit(2)
 
 
 def rollout(
@@ -301,6 +345,7 @@ def rollout(
         )
 
     start = time.perf_counter()
+    procs: list = []
     try:
         if workers == 1 or not todo:
             if todo:
@@ -310,12 +355,14 @@ def rollout(
         else:
             ctx = mp.get_context("spawn")
             queue = ctx.Queue()
-            procs = []
             for w in range(workers):
                 part = todo[w::workers]
                 p = ctx.Process(
                     target=_worker_main,
-                    args=((w, agent_factory, items, part, db, env_kwargs, run_tags, queue),),
+                    args=(
+                        (w, agent_factory, items, part, db, env_kwargs, run_tags, queue),
+                        os.getpid(),
+                    ),
                     daemon=True,
                 )
                 p.start()
@@ -336,12 +383,18 @@ def rollout(
                     continue
                 if msg is None:
                     running -= 1
+                elif msg[0] == "error":
+                    raise MedenvError(f"rollout {msg[1]}; rerun the same command to resume")
                 else:
                     record(*msg)
             for p in procs:
                 p.join()
     finally:
         bar.close()
+        for p in procs:  # after an error: stop the other workers too
+            if p.is_alive():
+                p.terminate()
+                p.join(5)
     seconds = time.perf_counter() - start
     n = tally["n"]
     return RolloutResult(

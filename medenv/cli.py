@@ -1,13 +1,18 @@
 """The `medenv` command: one subcommand per module in `medenv.commands`.
 
 Each command module exposes ``add_parser(subparsers)`` which registers its parser and sets
-``func`` (called with the parsed namespace; returns an exit code). A `MedenvError` is
-printed as one line on stderr with exit code 2, never as a traceback.
+``func`` (called with the parsed namespace; returns an exit code).
+
+Error contract: a `MedenvError` (a data error names its file and line), an `OSError`
+(named with its file), a `duckdb.Error` (named with the ``--db`` store), a `RecursionError`
+(input nested too deeply) and a `msgspec` decode/validation error are each printed as ONE
+line on stderr, ``medenv COMMAND: error: ...``, with exit code 2, never as a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import sys
 
@@ -36,28 +41,53 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except MedenvError as exc:
-        # one line, even when the message quotes a multi-line error of a library
-        message = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
-        print(f"medenv {args.command}: error: {message}", file=sys.stderr)
-        return 2
     except BrokenPipeError:  # output piped into e.g. `head`
         sys.stderr.close()
         return 0
-    except Exception as exc:
-        duckdb = sys.modules.get("duckdb")
-        if duckdb is None or not isinstance(exc, duckdb.IOException):
-            raise
-        # a damaged (e.g. truncated) event store reads fine until the damaged part
-        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        print(
-            f"medenv {args.command}: error: {message} (is the event store damaged?)",
-            file=sys.stderr,
-        )
-        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        message = error_line(exc, args)
+        if message is None:
+            raise
+        print(f"medenv {args.command}: error: {message}", file=sys.stderr)
+        return 2
+
+
+def _one_line(text: str) -> str:
+    # one line, even when the message quotes a multi-line error of a library
+    return "; ".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+def error_line(exc: BaseException, args=None) -> str | None:
+    """The one-line message for an error of the CLI's contract (module docstring), or None
+    for anything else (a bug: its traceback is shown)."""
+    import msgspec
+
+    if isinstance(exc, MedenvError):
+        return _one_line(str(exc))
+    if isinstance(exc, OSError):
+        what = exc.strerror or type(exc).__name__
+        files = [f for f in (exc.filename, exc.filename2) if f is not None]
+        where = " -> ".join(str(f) for f in files)
+        hint = " (disk full?)" if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT) else ""
+        return f"{where}: {what}{hint}" if where else _one_line(f"{what}{hint}: {exc}")
+    if isinstance(exc, RecursionError):
+        return "input nested too deeply to read (over Python's recursion limit)" + _db(args)
+    if isinstance(exc, msgspec.MsgspecError):
+        return _one_line(f"bad data: {exc}")
+    duckdb = sys.modules.get("duckdb")
+    if duckdb is not None and isinstance(exc, duckdb.Error):
+        # e.g. a damaged (truncated, corrupt) event store reads fine until the damaged part
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return f"{first}{_db(args)} (is the event store damaged?)"
+    return None
+
+
+def _db(args) -> str:
+    db = getattr(args, "db", None)
+    return f" [event store {db}]" if db else ""
 
 
 if __name__ == "__main__":

@@ -18,12 +18,14 @@
 - Every event goes to the `EventStore` at ``db`` (None disables logging).
 
 Determinism: the same seed and actions give the same observations, rewards and events
-(except ``ts``, ``latency_ms`` and the generated run/episode ids). A step parses exactly the
+(except ``ts``, ``latency_ms``, the event hashes that cover them, and the generated
+run/episode ids). A step parses exactly the
 action text it logs (`canonical_action`), so a replay of the log re-executes the same input.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import platform
@@ -37,12 +39,15 @@ import msgspec
 
 from medenv.errors import MedenvError
 from medenv.events import schema as ev
+from medenv.events.schema import utf8_safe
 from medenv.reward import RewardWeights, compute_reward, evidence_recall, weights_from
 from medenv.synth.qa import QAItem
 from medenv.tools.parsing import (
     ERROR_KINDS,
     FAMILIES,
     PARSER_VERSION,
+    ParsedAction,
+    ParseError,
     check_tool_format,
     error_suffix,
     format_hint,
@@ -50,6 +55,12 @@ from medenv.tools.parsing import (
 )
 
 ACTION_MAX_CHARS = 131_072  # ~32k tokens: a long reasoning trace plus the call
+# Actions nested deeper (JSON brackets outside strings, or a dict/list action) are a bad_json
+# error without parsing: Python's recursion limit would otherwise decide, and it depends on
+# the caller's stack depth, so a replay could parse the same text differently.
+MAX_NESTING = 100
+DEEP_OBJECT = f"<a tool-call object nested deeper than {MAX_NESTING} levels>"
+_NESTING_TOKENS = re.compile(r'[\[\]{}"\\]')
 OBSERVATION_MAX_CHARS = 65_536
 # Characters of real model and corpus text: ASCII with whitespace, Latin (incl. extended),
 # IPA, Greek, Cyrillic, punctuation, super/subscripts, currency, letterlike symbols,
@@ -63,14 +74,25 @@ INFO_KEYS = (
     "accuracy", "format", "efficiency", "evidence_recall", "correct",
 )  # fmt: skip
 DEFAULT_DB = "default"
+_SPACES: dict[int, ModelText] = {}
 _ABSENT = object()
 
 
 class ModelText(gym.spaces.Text):
-    """`gymnasium.spaces.Text` over `CHARSET`, with a short repr."""
+    """`gymnasium.spaces.Text` over `CHARSET`, with a short repr. (`make` copies a cached
+    prototype: building the charset tables takes ~7 ms, copying them nothing.)"""
 
     def __init__(self, max_length: int, seed=None) -> None:
         super().__init__(max_length, min_length=0, charset=CHARSET, seed=seed)
+
+    @classmethod
+    def make(cls, max_length: int) -> ModelText:
+        proto = _SPACES.get(max_length)
+        if proto is None:
+            proto = _SPACES[max_length] = cls(max_length)
+        space = copy.copy(proto)  # the tables are never mutated: shared; the RNG is not
+        space._np_random = None
+        return space
 
     def __repr__(self) -> str:
         return f"ModelText(0, {self.max_length}, charset={len(self.character_set)} chars)"
@@ -144,8 +166,8 @@ class MedResearchEnv(gym.Env[str, str]):
         self.tags = dict(tags or {})
         self.render_mode = render_mode
         self.run_id = run_id or new_run_id()
-        self.action_space = ModelText(ACTION_MAX_CHARS)
-        self.observation_space = ModelText(OBSERVATION_MAX_CHARS)
+        self.action_space = ModelText.make(ACTION_MAX_CHARS)
+        self.observation_space = ModelText.make(OBSERVATION_MAX_CHARS)
 
         self._qa_arg = qa
         self._world_arg = world
@@ -177,6 +199,7 @@ class MedResearchEnv(gym.Env[str, str]):
         self.item: QAItem | None = None
         self._n_episodes = 0
         self._run_logged = False
+        self._items_checked = False
         self._open = False  # an episode is in progress
         self._reset_state()
 
@@ -196,6 +219,9 @@ class MedResearchEnv(gym.Env[str, str]):
                 from medenv.world import load_world
 
                 self.world = load_world(self._source, self._backend, seed=self._world_seed)
+        if not self._items_checked:
+            check_items_in_kg(self.items, self.world.kg, self.config["qa"])
+            self._items_checked = True
         if self._db is not None and self.store is None:
             from medenv.events.store import EventStore
 
@@ -311,21 +337,40 @@ class MedResearchEnv(gym.Env[str, str]):
     def step(self, action: str | dict):
         if self.item is None or not self._open:
             raise MedenvError("call reset() before step() (the episode is over or not started)")
+        try:
+            return self._step(action)
+        except BaseException:
+            if self.store is not None:
+                self.store.discard()  # a step is logged whole or not at all
+            raise
+
+    def _step(self, action: str | dict):
         from medenv.tools.registry import execute, validate
         from medenv.tools.result import ToolResult
 
         step = self._steps
         action, text, is_dict = canonical_action(action)
-        parsed = parse_action(
-            action, parallel_calls=self.parallel_calls, schemas=self.schemas,
-            tool_format=self.tool_format,
-        )  # fmt: skip
+        cut = None
+        if len(text) > ACTION_MAX_CHARS:  # outside the action space: read its start only
+            cut, text = len(text), text[:ACTION_MAX_CHARS]
+            action, is_dict = text, False
+        if too_deep(text):
+            message = f"The action is nested deeper than {MAX_NESTING} levels. " + error_suffix(
+                None, self.tool_format
+            )
+            parsed = ParsedAction(calls=(), think=None, error=ParseError("bad_json", message))
+        else:
+            parsed = parse_action(
+                action, parallel_calls=self.parallel_calls, schemas=self.schemas,
+                tool_format=self.tool_format,
+            )  # fmt: skip
         self._emit(
             ev.ActionReceived(
-                step=step, text=text, think=parsed.think, is_dict=is_dict, family=parsed.family
+                step=step, text=text + truncation_marker(cut), think=parsed.think,
+                is_dict=is_dict, truncated_from=cut, family=parsed.family,
             ),
             self.episode_id,
-        )
+        )  # fmt: skip
 
         error, tool, terminated = parsed.error, "", False
         checked = []
@@ -483,16 +528,60 @@ class MedResearchEnv(gym.Env[str, str]):
         super().close()
 
 
-def utf8_safe(text: str) -> str:
-    """``text`` with every lone UTF-16 surrogate (which UTF-8, and so the event log, cannot
-    hold) replaced by U+FFFD; surrogate pairs are joined. Other text is returned as is."""
-    if text.isascii():
-        return text
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-    return text
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests dicts/lists/tuples more than ``limit`` levels (iterative:
+    also ends on a value that contains itself)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item
+        if not isinstance(item, dict | list | tuple):
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def too_deep(text: str) -> bool:
+    """Whether action text nests JSON brackets (outside JSON strings) more than
+    `MAX_NESTING` levels, or is `DEEP_OBJECT`. Cheap unless the text holds that many
+    brackets."""
+    if text == DEEP_OBJECT:
+        return True
+    if text.count("[") + text.count("{") <= MAX_NESTING:
+        return False
+    depth, in_string, skip = 0, False, -1
+    for match in _NESTING_TOKENS.finditer(text):
+        i = match.start()
+        if i == skip:
+            continue
+        ch = text[i]
+        if in_string:
+            if ch == "\\":
+                skip = i + 1
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            if depth > MAX_NESTING:
+                return True
+        elif ch in "]}":
+            depth = max(0, depth - 1)
+    return False
+
+
+def truncation_marker(length: int | None) -> str:
+    """What follows the logged text of an action cut to ``ACTION_MAX_CHARS`` (``""`` for an
+    action that was not cut): the marker and the original length."""
+    if length is None:
+        return ""
+    return (
+        f"\n[... truncated: the action had {length} characters; the env read the first "
+        f"{ACTION_MAX_CHARS}]"
+    )
 
 
 def canonical_action(action: Any) -> tuple[str | dict | list, str, bool]:
@@ -504,9 +593,14 @@ def canonical_action(action: Any) -> tuple[str | dict | list, str, bool]:
     key order, tuples as lists). Anything else, or a dict that is not JSON, is parsed as its
     ``repr``. Lone surrogates become U+FFFD (`utf8_safe`). Never raises.
     """
+    if isinstance(action, dict | list) and _deeper_than(action, MAX_NESTING):
+        return DEEP_OBJECT, DEEP_OBJECT, False
     if isinstance(action, dict | list):
         try:
             text = utf8_safe(json.dumps(action, sort_keys=True, ensure_ascii=False))
+            # once more from the JSON: keys that collide as strings (1 and "1") keep one
+            # value, so the logged text is a fixed point and a replay logs it again
+            text = json.dumps(json.loads(text), sort_keys=True, ensure_ascii=False)
             return json.loads(text), text, True
         except (TypeError, ValueError, RecursionError):
             pass
@@ -537,6 +631,25 @@ def _parse_error(kind: str | None, message: str):
 
     kind = kind if kind in ERROR_KINDS else "bad_arguments"
     return ParseError(kind, message.removeprefix("Error: "))
+
+
+def check_items_in_kg(items: list[QAItem], kg, where: str = "the question set") -> None:
+    """Raise `MedenvError` when a KG-grounded item's (one with a chain) chain, hops, answer id
+    or constraints name an entity the world's knowledge graph lacks (a set made from another KG). Called before
+    the env writes any event, so a bad set leaves no half-written run."""
+    for item in items:
+        if not item.chain:  # an external question: nothing the env looks up in the KG
+            continue
+        ids = [*item.chain, item.answer_id]
+        ids += [x for hop in item.hops for x in (hop.head, hop.tail)]
+        ids += [c.entity for c in item.constraints]
+        missing = next((x for x in ids if x and kg.get(x) is None), None)
+        if missing is not None:
+            raise MedenvError(
+                f"{where}: question {item.id!r} names entity {missing!r}, which is not in the "
+                f"{kg.source} knowledge graph (version {kg.version}); was the set made from "
+                "another graph?"
+            )
 
 
 def _qa_label(qa) -> str:

@@ -10,7 +10,7 @@ import msgspec
 import pytest
 
 import medenv  # noqa: F401  (registers MedResearch-v0)
-from medenv.env import INFO_KEYS
+from medenv.env import ACTION_MAX_CHARS, INFO_KEYS
 from medenv.errors import MedenvError
 from medenv.events.store import EventStore, connect
 from medenv.synth.qa import Hop, QAItem
@@ -207,8 +207,16 @@ def test_malformed_actions_never_raise(make_env):
         len(MALFORMED),
         True,
     )
-    longest = con.execute("SELECT max(length(action)) FROM steps").fetchone()[0]
-    assert longest == len("word " * 250_000)  # nothing is cut from the log
+    longest = con.execute(
+        "SELECT action, payload->>'$.truncated_from' FROM steps JOIN events USING (episode_id, ts) "
+        "WHERE type = 'action_received' ORDER BY length(action) DESC LIMIT 1"
+    ).fetchone()
+    # logged cut to what the env read, with a marker and the original length
+    assert longest[0] == ("word " * 250_000)[:ACTION_MAX_CHARS] + (
+        f"\n[... truncated: the action had 1250000 characters; the env read the first "
+        f"{ACTION_MAX_CHARS}]"
+    )
+    assert longest[1] == "1250000"
     actions = [r[0] for r in con.execute("SELECT action FROM steps ORDER BY step").fetchall()]
     assert "\ufffd lone surrogates cannot be UTF-8 \ufffd" in actions
 
@@ -273,6 +281,10 @@ def _event_rows(path):
     for is_run, seq, type_, payload in rows:
         p = msgspec.json.decode(payload)
         p.pop("latency_ms", None)
+        p.pop("h")  # the hash chain covers ts and latency (medenv.events.chain)
+        if type_ == "episode_sealed":
+            p.pop("hash")
+            p.pop("episode_id")
         if type_ == "run_started":
             p.pop("versions")
         out.append((is_run, seq, type_, p))
@@ -304,7 +316,7 @@ def test_second_writer_gets_a_clear_error(make_env, tmp_path):
     holder = EventStore(path)
     try:
         env = make_env(db=path, shard=None)
-        with pytest.raises(MedenvError, match="already open for writing"):
+        with pytest.raises(MedenvError, match="already being written by process"):
             env.reset(seed=0)
         auto = make_env(db=path)  # the default shard="auto" writes beside it
         auto.reset(seed=0)

@@ -14,7 +14,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from medenv.errors import DataError, MedenvError
+from medenv.errors import MedenvError
 from medenv.events import schema as ev
 from medenv.events.store import EventStore, connect, read_episode, shard_files
 from tests.cli import cli_error
@@ -72,19 +72,20 @@ def test_durability_modes_spool_then_ingest(tmp_path, durability):
         assert (on_disk > 0) == (durability != "none")
     assert not spool.exists()  # everything ingested at close
     con = connect(path)
-    assert con.execute("SELECT count(*) FROM events").fetchone()[0] == 1 + 1 + 2 * 3 + 3
+    # e1 (never ended) + e2 (2 steps, ended) + e2's seal + run_closed
+    assert con.execute("SELECT count(*) FROM events").fetchone()[0] == 1 + (1 + 2 * 3 + 3) + 1 + 1
 
 
 def test_batches_ingest_at_episode_end_once_full(tmp_path):
     path = tmp_path / "ev.duckdb"
     store = EventStore(path, run_id="r", batch_events=20)
     for k in range(3):
-        _episode(store, f"e{k}")  # 10 events each: ingested after the 2nd episode
+        _episode(store, f"e{k}")  # 10 events + a seal each: ingested after the 2nd episode
         pending = len(store._rows)
-        assert pending == (10 if k in (0, 2) else 0)
-    assert store.con.execute("SELECT count(*) FROM events").fetchall() == [(20,)]
+        assert pending == (11 if k in (0, 2) else 0)
+    assert store.con.execute("SELECT count(*) FROM events").fetchall() == [(22,)]
     store.close()
-    assert connect(path).execute("SELECT count(*) FROM events").fetchone()[0] == 30
+    assert connect(path).execute("SELECT count(*) FROM events").fetchone()[0] == 33 + 1
 
 
 def test_views_and_read_episode(tmp_path):
@@ -124,7 +125,7 @@ def test_views_and_read_episode(tmp_path):
 def test_second_writer_in_another_process_gets_a_clear_error(tmp_path):
     path = tmp_path / "ev.duckdb"
     with EventStore(path, run_id="r"):
-        with pytest.raises(MedenvError, match="already open for writing"):
+        with pytest.raises(MedenvError, match="already being written by process"):
             EventStore(path)
         code = f"from medenv.events.store import EventStore; EventStore({str(path)!r})"
         proc = subprocess.run(
@@ -133,13 +134,14 @@ def test_second_writer_in_another_process_gets_a_clear_error(tmp_path):
             text=True,
             cwd=ROOT,
         )
-        assert proc.returncode == 2 and "open for writing by pid" in proc.stderr
+        assert proc.returncode == 2 and f"process {os.getpid()} is writing it" in proc.stderr
         assert "Traceback" not in proc.stderr
         proc = subprocess.run(
             [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT
         )
         assert (
-            proc.returncode != 0 and f"already open for writing (pid {os.getpid()})" in proc.stderr
+            proc.returncode != 0
+            and f"already being written by process {os.getpid()}" in proc.stderr
         )
     EventStore(path).close()  # free again once the holder closed
 
@@ -166,7 +168,9 @@ def test_shards_are_read_together(tmp_path):
         EventStore(path, shard="x")
 
 
-def test_spool_torn_tail_is_ignored_and_corruption_is_named(tmp_path):
+def test_spool_torn_tail_is_reported_and_a_bad_line_skipped(tmp_path):
+    from medenv.events.store import spool_notes
+
     path = tmp_path / "ev.duckdb"
     store = EventStore(path, run_id="r")
     _episode(store, "e1")
@@ -176,14 +180,23 @@ def test_spool_torn_tail_is_ignored_and_corruption_is_named(tmp_path):
     spool = tmp_path / "ev.duckdb.spool"
     with spool.open("ab") as f:
         f.write(b'["r","e1",99,1,"action_rec')  # torn last write
-    assert connect(path).execute("SELECT count(*) FROM events").fetchone()[0] == 10
+    con = connect(path)
+    assert con.execute("SELECT count(*) FROM events").fetchone()[0] == 11  # 10 + the seal
+    (note,) = spool_notes(con)
+    assert "ev.duckdb.spool: ignored a torn last line (26 bytes" in note
+    con.close()
     recovered = EventStore(path, run_id="r2")
-    assert recovered.recovered == 10
+    assert recovered.recovered == 11 and "torn last line" in recovered.recovered_notes[0]
     recovered.close()
-    assert connect(path).execute("SELECT count(*) FROM events").fetchone()[0] == 10
-    spool.write_bytes(b'["r","e1",0,1,"episode_started",{}]\nnot json\n')
-    with pytest.raises(DataError, match=r"ev.duckdb.spool:2: corrupt spool line"):
-        EventStore(path)
+    assert spool.exists() is False  # repaired: ingested, then emptied
+    assert connect(path).execute("SELECT count(*) FROM events").fetchone()[0] == 11
+    spool.write_bytes(b'["r","e9",0,1,"episode_started",{}]\nnot json\n')
+    con = connect(path)
+    assert spool_notes(con) == [f"{spool}:2: not an event line; skipped"]
+    assert con.execute("SELECT count(*) FROM events WHERE episode_id = 'e9'").fetchone()[0] == 1
+    con.close()
+    EventStore(path).close()  # a writer ingests the good line too
+    assert connect(path).execute("SELECT count(*) FROM events").fetchone()[0] == 12
 
 
 def test_schema_version_and_unknown_types():
@@ -193,7 +206,7 @@ def test_schema_version_and_unknown_types():
     with pytest.raises(MedenvError, match="bad answer_submitted payload"):
         ev.decode_payload("answer_submitted", b'{"v": 1, "step": "two"}')
     ok = ev.decode_payload("answer_submitted", b'{"v": 1, "step": 2, "answer": "x"}')
-    assert ok == ev.AnswerSubmitted(step=2, answer="x")
+    assert ok == ev.AnswerSubmitted(step=2, answer="x", v=1)  # schema v1 still reads
     # undeclared types decode to a generic payload (readers keep working), never raise
     other = ev.decode_payload("nope", b'{"v": 3, "note": "hi", "n": [1, 2]}')
     assert other == ev.UnknownPayload(type="nope", data={"v": 3, "note": "hi", "n": [1, 2]}, v=3)

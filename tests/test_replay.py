@@ -103,7 +103,8 @@ def test_cli_replay_verify_passes_then_fails_on_a_tampered_event(logged, capsys)
         )
     assert main(["replay", "--db", str(path), "--episode", ids[0], "--verify"]) == 1
     err = capsys.readouterr().err
-    assert f"FAIL episode {ids[0]}: step 1: observation differs" in err
+    assert f"FAIL episode {ids[0]}: event seq 6 (tool_returned) does not match the hash" in err
+    assert "; step 1: observation differs" in err
     assert main(["replay", "--db", str(path), "--episode", ids[1], "--verify"]) == 0
     with duckdb.connect(str(path)) as con:  # tamper: the final reward
         con.execute(
@@ -112,7 +113,9 @@ def test_cli_replay_verify_passes_then_fails_on_a_tampered_event(logged, capsys)
             [ids[1]],
         )
     assert main(["replay", "--db", str(path), "--episode", ids[1], "--verify"]) == 1
-    assert "step 3: reward differs: logged 9.0" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "(reward_assigned) does not match the hash chain" in err
+    assert "step 3: reward differs: logged 9.0" in err
 
 
 def test_cli_transcript_and_runs(logged, capsys):

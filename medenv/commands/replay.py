@@ -1,9 +1,12 @@
 """``medenv replay --db PATH [--episode ID] [--verify]``: print or re-execute episodes.
 
 Without ``--episode`` the latest episode is shown (``--verify``: every episode, or those of
-``--run``). ``--verify`` re-executes each logged action in a fresh environment rebuilt from
-the logged configuration and exits 1 naming the first step whose observation, reward or
-end flag differs.
+``--run``). ``--verify`` checks the store's hash chains (edited, inserted or deleted events
+and episodes), re-executes each logged action in a fresh environment rebuilt from the
+logged configuration and compares every event; it checks every episode, goes on past
+failures, prints one ``FAIL`` line per failed episode or run and ends with a summary
+(``verified N episode(s): K ok, M failed`` and the failures counted by reason). Exit code
+0 when everything holds, 1 when anything failed.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ def run(args) -> int:
 
     from medenv.env import default_db_path
     from medenv.errors import MedenvError
-    from medenv.events.replay import to_messages, transcript, verify
+    from medenv.events.replay import to_messages, transcript
     from medenv.events.store import connect, read_episode
 
     if args.episode is not None and not args.episode.strip():
@@ -63,13 +66,70 @@ def run(args) -> int:
             else:
                 print(transcript(events))
             return 0
-        for episode_id in episodes:
-            result = verify(con, episode_id)
-            if not result.ok:
-                print(f"FAIL {result.message}", file=sys.stderr)
-                return 1
-            print(f"ok   {result.message}")
-        print(f"verified {len(episodes)} episode(s)")
-        return 0
+        return _verify_all(con, episodes, args.episode is not None or args.run is not None)
     finally:
         con.close()
+
+
+def _reason(problem: str) -> str:
+    """A failure's kind, for the summary's counts."""
+    from medenv.events.chain import REASONS
+
+    return next((name for text, name in REASONS if text in problem), "other")
+
+
+def _verify_all(con, episodes: list[str], some: bool) -> int:
+    from collections import Counter
+
+    from medenv.errors import MedenvError
+    from medenv.events.chain import check_chains
+    from medenv.events.replay import verify
+    from medenv.events.store import iter_episodes, spool_notes
+
+    for note in spool_notes(con):
+        print(f"note {note}", file=sys.stderr)
+    report = check_chains(con)
+    reasons: Counter = Counter()
+    failed = 0
+    if not some:  # the whole store: its run chains and its deleted episodes too
+        for problem in report.runs:
+            print(f"FAIL {problem}", file=sys.stderr)
+            reasons[_reason(problem)] += 1
+        missing = sorted(set(report.episodes) - set(episodes))
+        for episode_id in missing:
+            problems = "; ".join(report.episodes[episode_id])
+            print(f"FAIL episode {episode_id}: {problems}", file=sys.stderr)
+            reasons.update(_reason(p) for p in report.episodes[episode_id])
+        failed += len(missing)
+    wanted = set(episodes)
+    for episode_id, events in iter_episodes(con):
+        if episode_id not in wanted:
+            continue
+        wanted.discard(episode_id)
+        try:
+            result = verify(con, episode_id, chain=False, events=events)
+        except MedenvError as exc:
+            problems = [str(exc)]
+        else:
+            problems = report.episodes.get(episode_id, []) + result.problems
+        if problems:
+            failed += 1
+            print(f"FAIL episode {episode_id}: {'; '.join(problems)}", file=sys.stderr)
+            reasons.update(_reason(p) for p in problems)
+        else:
+            print(f"ok   {result.message}")
+    for episode_id in sorted(wanted):  # asked for, but no event of it is in the store
+        failed += 1
+        print(f"FAIL episode {episode_id}: no episode {episode_id!r} in the store", file=sys.stderr)
+    n = len(episodes) + (0 if some else len(set(report.episodes) - set(episodes)))
+    line = f"verified {n} episode(s): {n - failed} ok, {failed} failed"
+    if reasons:
+        line += " (" + ", ".join(f"{k}: {v}" for k, v in sorted(reasons.items())) + ")"
+    if report.legacy:
+        line += f"; {len(report.legacy)} written before the hash chain (schema v1)"
+    if report.open_runs and not some:
+        line += f"; {len(report.open_runs)} run writer(s) not closed (killed or still running)"
+    if not some and report.runs:
+        line += f"; {len(report.runs)} run-chain problem(s)"
+    print(line)
+    return 1 if failed or (report.runs and not some) else 0

@@ -1,9 +1,6 @@
 """Replay: an episode's events as a trajectory, as chat messages, as a transcript, and
-`verify`: re-execute every logged action in a fresh environment and compare.
-
-The fresh environment is rebuilt from the logged configuration (``run_started.config``)
-and the logged question (``episode_started.item``), with logging off. Verification fails on
-the first observation, reward or end flag that differs from the log.
+`verify` (`medenv.events.verify`, re-exported here): check its hash chain and re-execute
+every logged action in a fresh environment, comparing every event.
 """
 
 from __future__ import annotations
@@ -72,23 +69,32 @@ def trajectory(events: Sequence[Event]) -> Trajectory:
         steps=[],
     )
     by_step: dict[int, TrajectoryStep] = {}
+
+    def of(p) -> TrajectoryStep:
+        if p.step not in by_step:
+            raise MedenvError(
+                f"episode {traj.episode_id}: a {type(p).__name__} event of step {p.step} has "
+                "no action_received event before it (events deleted or out of order?)"
+            )
+        return by_step[p.step]
+
     for e in events:
         p = e.payload
         if e.episode_id != start.episode_id:
             continue
         if e.type == "action_received":
-            action: str | dict | list = json.loads(p.text) if p.is_dict else p.text
-            by_step[p.step] = TrajectoryStep(step=p.step, action=action, think=p.think)
+            by_step[p.step] = TrajectoryStep(step=p.step, action=logged_action(p), think=p.think)
             traj.steps.append(by_step[p.step])
         elif e.type == "action_rejected":
-            s = by_step[p.step]
+            s = of(p)
             s.error_kind, s.error_message, s.observation = p.kind, p.message, p.observation
         elif e.type == "tool_called":
-            by_step[p.step].calls.append({"name": p.name, "arguments": p.arguments})
+            of(p).calls.append({"name": p.name, "arguments": p.arguments})
         elif e.type == "tool_returned":
-            by_step[p.step].outputs.append(p.observation)
-            by_step[p.step].observation = "\n\n".join(by_step[p.step].outputs)
-            by_step[p.step].latency_ms += p.latency_ms
+            s = of(p)
+            s.outputs.append(p.observation)
+            s.observation = "\n\n".join(s.outputs)
+            s.latency_ms += p.latency_ms
         elif e.type == "answer_submitted":
             traj.answer = p.answer
         elif e.type == "reward_assigned":
@@ -102,6 +108,29 @@ def trajectory(events: Sequence[Event]) -> Trajectory:
         elif e.type == "episode_ended":
             traj.terminated, traj.truncated, traj.ended = p.terminated, p.truncated, True
     return traj
+
+
+def logged_action(p: ev.ActionReceived) -> str | dict | list:
+    """The action a step parsed, from its ``action_received`` event: the text (for an action
+    cut at ``ACTION_MAX_CHARS``: the part the env read, padded to the original length), or
+    the dict its JSON holds."""
+    if p.truncated_from is not None:
+        from medenv.env import ACTION_MAX_CHARS
+
+        # the part the env read, padded back to the logged length, so the replayed step
+        # cuts it the same way and logs the same marker
+        n = p.truncated_from
+        if not ACTION_MAX_CHARS < n <= 1 << 30 or len(p.text) < ACTION_MAX_CHARS:
+            raise MedenvError(f"step {p.step}: action_received.truncated_from is {n} (edited?)")
+        return p.text[:ACTION_MAX_CHARS] + " " * (n - ACTION_MAX_CHARS)
+    if p.is_dict:
+        try:
+            return json.loads(p.text)
+        except (ValueError, RecursionError):
+            raise MedenvError(
+                f"step {p.step}: action_received.text is not the JSON of a dict (edited?)"
+            ) from None
+    return p.text
 
 
 def to_messages(events: Sequence[Event] | Trajectory) -> list[dict[str, Any]]:
@@ -184,94 +213,10 @@ def _clip(text: str, n: int) -> str:
     return text if len(text) <= n else text[:n] + f" [... {len(text) - n} more chars]"
 
 
-class VerifyResult(msgspec.Struct, kw_only=True):
-    ok: bool
-    episode_id: str
-    steps_checked: int
-    step: int | None = None  # the first step that differs (-1: the reset prompt)
-    field: str | None = (
-        None  # "prompt", "observation", "reward", "terminated", "truncated", "world"
-    )
-    expected: Any = None
-    got: Any = None
+def __getattr__(name: str):
+    """`verify`, `VerifyResult` and `make_replay_env` live in `medenv.events.verify`."""
+    if name in ("verify", "VerifyResult", "make_replay_env"):
+        from medenv.events import verify as module
 
-    @property
-    def message(self) -> str:
-        if self.ok:
-            return f"episode {self.episode_id}: {self.steps_checked} steps reproduced exactly"
-        where = "reset" if self.step == -1 else f"step {self.step}"
-        return (
-            f"episode {self.episode_id}: {where}: {self.field} differs: logged "
-            f"{_clip(repr(self.expected), 300)}, re-executed {_clip(repr(self.got), 300)}"
-        )
-
-
-def make_replay_env(traj: Trajectory, world=None):
-    """A fresh, unlogged env built from the logged configuration and question."""
-    from medenv.env import MedResearchEnv
-    from medenv.synth.qa import QAItem
-
-    cfg = traj.config
-    if not cfg:
-        raise MedenvError(f"run {traj.run_id} has no run_started event: cannot rebuild its env")
-    if world is None and cfg.get("world") == "custom":
-        raise MedenvError(
-            f"run {traj.run_id} used a custom world (World.for_kg ...): pass world= to verify"
-        )
-    item = msgspec.convert(traj.item, QAItem)
-    return MedResearchEnv(
-        qa=[item],
-        tools=cfg.get("tools"),
-        max_steps=cfg.get("max_steps", 12),
-        reward_weights=cfg.get("reward_weights"),
-        backend=cfg.get("backend", "tantivy"),
-        source=cfg.get("source", "hpo"),
-        world_seed=cfg.get("world_seed", 0),
-        parallel_calls=cfg.get("parallel_calls", False),
-        tool_format=cfg.get("tool_format", "auto"),
-        db=None,
-        world=world,
-    )
-
-
-def verify(paths_or_con, episode_id: str, world=None) -> VerifyResult:
-    """Re-execute episode ``episode_id`` and compare with the log (see module docstring)."""
-    from medenv.events.store import read_episode
-
-    traj = trajectory(read_episode(paths_or_con, episode_id))
-    env = make_replay_env(traj, world)
-    try:
-        return _verify(env, traj)
-    finally:
-        env.close()
-
-
-def _verify(env, traj: Trajectory) -> VerifyResult:
-    def fail(step, field, expected, got, checked):
-        return VerifyResult(
-            ok=False, episode_id=traj.episode_id, steps_checked=checked, step=step,
-            field=field, expected=expected, got=got,
-        )  # fmt: skip
-
-    prompt, _ = env.reset(seed=traj.seed, options={"question_id": traj.question_id})
-    if traj.corpus_hash is not None and env.world.fingerprint != traj.corpus_hash:
-        return fail(-1, "world", traj.corpus_hash, env.world.fingerprint, 0)
-    if prompt != traj.prompt:
-        return fail(-1, "prompt", traj.prompt, prompt, 0)
-    last = len(traj.steps) - 1
-    for i, s in enumerate(traj.steps):
-        obs, reward, terminated, truncated, _ = env.step(s.action)
-        if obs != s.observation:
-            return fail(s.step, "observation", s.observation, obs, i)
-        if i == last and traj.ended and traj.truncated and not (terminated or truncated):
-            reward, _ = env.unwrapped.finish()  # the episode was ended early by finish()
-            truncated = True
-        expected_reward = traj.reward if (i == last and traj.reward is not None) else 0.0
-        if reward != expected_reward:
-            return fail(s.step, "reward", expected_reward, reward, i)
-        ends = i == last and traj.ended
-        if terminated != (ends and traj.terminated):
-            return fail(s.step, "terminated", ends and traj.terminated, terminated, i)
-        if truncated != (ends and traj.truncated):
-            return fail(s.step, "truncated", ends and traj.truncated, truncated, i)
-    return VerifyResult(ok=True, episode_id=traj.episode_id, steps_checked=len(traj.steps))
+        return getattr(module, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -4,6 +4,14 @@ A stored event is a row ``(run_id, episode_id, seq, ts, type, payload JSON)``; `
 that row with ``payload`` decoded to its Struct. ``episode_id`` is None for run-level events
 (``run_started``). ``seq`` counts events within an episode (within the run for run-level
 events) from 0, so ``(run_id, episode_id, seq)`` is unique within a store file.
+
+Schema version 2 adds the hash chain (`medenv.events.chain`): every stored payload ends
+with ``"h"``, a hash over the event and the previous hash of its episode (run-level events:
+of its run), and the run chain holds an ``episode_sealed`` event per ended episode and a
+``run_closed`` event per closed writer. Version 1 payloads (no ``"h"``) still decode.
+
+`encode_payload` is the one place where text is made encodable: it never raises for a
+declared payload (lone surrogates become U+FFFD, see `clean`).
 """
 
 from __future__ import annotations
@@ -13,7 +21,7 @@ from typing import Any
 
 import msgspec
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class Payload(msgspec.Struct, frozen=True, kw_only=True):
@@ -54,6 +62,9 @@ class ActionReceived(Payload, frozen=True, kw_only=True):
     think: str | None = None
     is_dict: bool = False  # the action was a tool-call dict (``text`` is its JSON)
     family: str | None = None  # the tool-call format recognised (`medenv.tools.parsing`)
+    # set when the action was longer than ACTION_MAX_CHARS: its length; ``text`` is then
+    # the part the env parsed followed by a "[... truncated ...]" marker
+    truncated_from: int | None = None
 
 
 class ActionRejected(Payload, frozen=True, kw_only=True):
@@ -121,6 +132,21 @@ class JudgeVerdict(Payload, frozen=True, kw_only=True):
     cached: bool = False
 
 
+class EpisodeSealed(Payload, frozen=True, kw_only=True):
+    """Run-level: episode ``episode_id`` ended with ``events`` events whose chain ends in
+    ``hash`` (hex). Written by `EventStore.end_episode`; binds each episode to its run."""
+
+    episode_id: str
+    events: int
+    hash: str
+
+
+class RunClosed(Payload, frozen=True, kw_only=True):
+    """Run-level: a writer of the run closed cleanly after sealing ``episodes`` episodes."""
+
+    episodes: int
+
+
 class UnknownPayload(Payload, frozen=True, kw_only=True):
     """What readers get for an event type this medenv does not declare (written by a newer
     medenv or another tool): its ``type`` and the payload as a plain dict (``v`` included
@@ -141,6 +167,8 @@ EVENT_TYPES: dict[str, type[Payload]] = {
     "reward_assigned": RewardAssigned,
     "episode_ended": EpisodeEnded,
     "judge_verdict": JudgeVerdict,
+    "episode_sealed": EpisodeSealed,
+    "run_closed": RunClosed,
 }
 TYPE_NAMES: dict[type[Payload], str] = {cls: name for name, cls in EVENT_TYPES.items()}
 
@@ -158,8 +186,53 @@ _DECODERS = {name: msgspec.json.Decoder(cls) for name, cls in EVENT_TYPES.items(
 _ENCODER = msgspec.json.Encoder()
 
 
+MAX_DEPTH = 64  # deeper values are logged as a marker string
+
+
+def utf8_safe(text: str) -> str:
+    """``text`` with every lone UTF-16 surrogate (which UTF-8, and so the event log, cannot
+    hold) replaced by U+FFFD; surrogate pairs are joined. Other text is returned as is."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
+
+
+def clean(value: Any, depth: int = 0) -> Any:
+    """``value`` as JSON-encodable builtins, by the log's one rule: strings through
+    `utf8_safe`, dict keys as strings, tuples/sets as lists, Structs as dicts, other
+    objects as their ``repr``; integers too long to print and anything nested deeper than
+    `MAX_DEPTH` become marker strings."""
+    if isinstance(value, str):
+        return utf8_safe(value)
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 12_000:
+        return f"[integer of {value.bit_length()} bits]"  # over Python's 4,300-digit limit
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if depth >= MAX_DEPTH:
+        return f"[nested deeper than {MAX_DEPTH} levels]"
+    if isinstance(value, msgspec.Struct):
+        value = {f: getattr(value, f) for f in value.__struct_fields__}
+    if isinstance(value, dict):
+        return {utf8_safe(str(k)): clean(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [clean(v, depth + 1) for v in value]
+    try:
+        return utf8_safe(repr(value))
+    except Exception:  # noqa: BLE001 - a broken __repr__ must not break logging
+        return f"<unprintable {type(value).__name__}>"
+
+
 def encode_payload(payload: Payload) -> bytes:
-    return _ENCODER.encode(payload)
+    """The payload's JSON. Never raises for a Struct: a payload msgspec cannot encode as
+    it is (lone surrogates, deep nesting, foreign objects) is encoded through `clean`."""
+    try:
+        return _ENCODER.encode(payload)
+    except (UnicodeEncodeError, TypeError, ValueError, OverflowError, RecursionError):
+        return _ENCODER.encode(clean(payload))
 
 
 _GENERIC = msgspec.json.Decoder(dict[str, Any])

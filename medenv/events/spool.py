@@ -1,22 +1,36 @@
 """The append-only spool: events written to disk at once, before DuckDB ingests them.
 
 One line per event, ``[run_id, episode_id, seq, ts_us, type, payload]`` as JSON (payload
-embedded raw; JSON strings never contain a raw newline, so a line is one event). A torn
-last line (the process died inside ``write``) is ignored: its step never returned.
+embedded raw; JSON strings never contain a raw newline, so a line is one event).
+
+Failure rules:
+
+- `Spool.write` that fails (disk full, file-size limit, I/O error) truncates the file back
+  to its last complete line before raising `SpoolError`, so a failed write never leaves a
+  partial line for a later write to land after; the caller still holds the events.
+- `read_spool` never refuses a file: it returns every complete line, and reports a torn
+  tail (the process died inside ``write``: that step never returned) and any line that does
+  not decode. A line made of a torn write followed by a complete line (what a full disk
+  left before this rule) gives back the complete line it ends with.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
 import msgspec
 
-from medenv.errors import DataError
+from medenv.errors import MedenvError
 
 SpoolRow = tuple[str, str | None, int, int, str, msgspec.Raw]
 _ROW = msgspec.json.Decoder(tuple[str, str | None, int, int, str, msgspec.Raw])
 _ENC = msgspec.json.Encoder()
+
+
+class SpoolError(MedenvError):
+    """A spool write failed; the file was cut back to its last complete line."""
 
 
 def encode_line(
@@ -33,44 +47,108 @@ class Spool:
         self.path = path
         self.sync = sync
         self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self.size = os.fstat(self.fd).st_size  # bytes of complete lines written
 
     def write(self, data: bytes) -> None:
+        """Append ``data`` (whole lines). On failure: truncate back and raise SpoolError."""
         view = memoryview(data)
-        while view:
-            written = os.write(self.fd, view)
-            view = view[written:]
-        if self.sync:
-            os.fsync(self.fd)
+        try:
+            while view:
+                written = os.write(self.fd, view)
+                if written <= 0:  # pragma: no cover - POSIX reports an error instead
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+                view = view[written:]
+            if self.sync:
+                os.fsync(self.fd)
+        except OSError as exc:
+            cut = ""
+            try:
+                os.ftruncate(self.fd, self.size)
+            except OSError as again:  # the torn tail stays: readers skip it
+                cut = f"; could not cut its torn tail either ({again.strerror})"
+            raise SpoolError(
+                f"cannot write the event spool {self.path}: {exc.strerror or exc} "
+                f"(disk full?){cut}; the events of this step were not logged yet"
+            ) from None
+        self.size += len(data)
 
     def clear(self) -> None:
         """Empty the spool (after its events are safely in DuckDB)."""
         os.ftruncate(self.fd, 0)
+        self.size = 0
         if self.sync:
             os.fsync(self.fd)
 
     def close(self) -> None:
+        """Close the file (a second call does nothing)."""
         if self.fd >= 0:
-            os.close(self.fd)
-            self.fd = -1
+            fd, self.fd = self.fd, -1
+            os.close(fd)
 
 
-def read_spool(path: Path) -> list[SpoolRow]:
-    """Every complete event line in ``path`` ([] when missing). Bad lines raise DataError."""
+class SpoolContents(msgspec.Struct, kw_only=True):
+    """What `read_spool` found: ``rows`` (every complete event line, in order),
+    ``torn_tail`` (bytes of an unterminated last line), ``skipped`` (numbers of lines that
+    are not events) and ``salvaged`` (lines that began with a torn write)."""
+
+    path: str
+    rows: list = []
+    torn_tail: int = 0
+    skipped: list[int] = []
+    salvaged: list[int] = []
+
+    @property
+    def notes(self) -> list[str]:
+        """One line per problem, naming the file (and line)."""
+        out = []
+        if self.torn_tail:
+            out.append(
+                f"{self.path}: ignored a torn last line ({self.torn_tail} bytes: a write cut "
+                "short by a kill or a full disk; its step never returned)"
+            )
+        for n in self.salvaged:
+            out.append(f"{self.path}:{n}: line began with a torn write; kept the event after it")
+        for n in self.skipped:
+            out.append(f"{self.path}:{n}: not an event line; skipped")
+        return out
+
+
+def _salvage(line: bytes) -> SpoolRow | None:
+    """The complete event a line ends with, after a torn prefix (None when there is none)."""
+    start = line.find(b'["', 1)
+    while start > 0:
+        try:
+            return _ROW.decode(line[start:])
+        except msgspec.DecodeError:
+            start = line.find(b'["', start + 1)
+    return None
+
+
+def read_spool(path: Path) -> SpoolContents:
+    """Every complete event line in ``path`` (nothing when missing); never raises for its
+    contents (see the module docstring). An unreadable file raises MedenvError."""
+    contents = SpoolContents(path=str(path))
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        return []
-    rows: list[SpoolRow] = []
+        return contents
+    except OSError as exc:
+        raise MedenvError(f"cannot read the event spool {path}: {exc.strerror}") from None
     lines = data.split(b"\n")
     complete, tail = lines[:-1], lines[-1]  # tail: b"" or a torn, unterminated write
+    contents.torn_tail = len(tail)
     for number, line in enumerate(complete, start=1):
-        if not line:
+        if not line.strip():
             continue
         try:
-            rows.append(_ROW.decode(line))
-        except msgspec.DecodeError as exc:
-            raise DataError(
-                path, f"corrupt spool line ({exc}); move the file aside", number
-            ) from None
-    del tail
-    return rows
+            contents.rows.append(_ROW.decode(line))
+            continue
+        except msgspec.DecodeError:
+            pass
+        row = _salvage(line)
+        if row is None:
+            contents.skipped.append(number)
+        else:
+            contents.rows.append(row)
+            contents.salvaged.append(number)
+    return contents

@@ -1,7 +1,10 @@
 """The event store: one DuckDB table of events, written in Arrow batches through a spool.
 
-Writing (`EventStore`): ``emit`` buffers an event; ``commit`` (called at the end of every env
-step) makes the buffered events durable according to ``durability``:
+Writing (`EventStore`): ``emit`` encodes an event (`encode_payload`: never raises for
+declared types), chains its hash (`medenv.events.chain`) and stages it; ``commit`` (called at
+the end of every env step) moves the staged step to the pending events and makes them durable
+according to ``durability``; ``discard`` drops a staged step that failed half-way, so a step
+is logged whole or not at all:
 
 - ``"sync"``: written to the spool file and fsync'd every step (survives power loss);
 - ``"step"`` (default): written to the spool every step (survives ``kill -9``);
@@ -10,8 +13,13 @@ step) makes the buffered events durable according to ``durability``:
 
 Events are ingested into DuckDB as one Arrow batch (never per-row INSERTs) at the first
 episode end after ``batch_events`` are pending, and on ``close``; then the spool is emptied.
-A spool left by a killed writer is ingested by the next writer of that file, and readers see
-it too. One writer per file, enforced with a lock file (a second writer gets MedenvError);
+An episode that never ends is not held in memory: in ``"episode"`` mode its events go to the
+spool once ``batch_events`` are buffered, and pending events are ingested mid-episode once
+4 x ``batch_events`` are pending. A failed spool write (disk full) leaves the spool at its
+last complete line (`medenv.events.spool`), raises `SpoolError` and keeps the events
+pending for the next write. A spool left by a killed writer is ingested by the next writer
+of that file (a torn tail is dropped, noted in ``recovered_notes``), and readers see it too.
+One writer per file, enforced with a lock file (a second writer gets MedenvError);
 parallel workers use shard files ``<stem>.shard-<k>.duckdb`` next to the main file, and
 `connect` reads the main file and all its shards together.
 
@@ -36,7 +44,16 @@ import duckdb
 import pyarrow as pa
 
 from medenv.errors import MedenvError
-from medenv.events.schema import TYPE_NAMES, Event, Payload, decode_payload, encode_payload
+from medenv.events import chain
+from medenv.events.schema import (
+    TYPE_NAMES,
+    EpisodeSealed,
+    Event,
+    Payload,
+    RunClosed,
+    decode_payload,
+    encode_payload,
+)
 from medenv.events.spool import Spool, encode_line, read_spool
 from medenv.paths import check_out_file
 
@@ -98,9 +115,9 @@ class _Lock:
             owner = os.pread(self.fd, 64, 0).decode(errors="replace").strip() or "?"
             os.close(self.fd)
             raise MedenvError(
-                f"event store {file} is already open for writing (pid {owner}); DuckDB allows "
-                "one writer per file: close the other writer, use another path, or pass "
-                "shard='auto' to write a shard file beside it"
+                f"event store {file} is already being written by process {owner} (one "
+                "writer per file): wait for it to finish, stop it, or give another --db "
+                "path (Python: EventStore(..., shard='auto') writes a shard file beside it)"
             ) from None
         os.ftruncate(self.fd, 0)
         os.pwrite(self.fd, str(os.getpid()).encode(), 0)
@@ -123,6 +140,14 @@ def _arrow(rows: Iterable[tuple]) -> pa.Table:
             pa.array(cols[5], pa.string()),
         ],
         schema=ARROW_SCHEMA,
+    )
+
+
+def _ingest_error(file: Path, spool: Path, exc: Exception) -> MedenvError:
+    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return MedenvError(
+        f"cannot ingest events into event store {file}: {first} (disk full?); the events "
+        f"stay in {spool} and the next writer or reader of the store picks them up"
     )
 
 
@@ -175,14 +200,20 @@ class EventStore:
             raise
         self.con.execute(TABLE_SQL)
         self._spool_path = _sidecar(self.file, ".spool")
+        self.recovered_notes: list[str] = []
         self.recovered = self._recover()
         self._spool = (
             Spool(self._spool_path, sync=durability == "sync") if durability != "none" else None
         )
-        self._rows: list[tuple] = []  # emitted, not yet in DuckDB
-        self._unspooled: list[bytes] = []  # emitted, not yet in the spool
+        self._rows: list[tuple] = []  # committed, not yet in DuckDB
+        self._unspooled: list[bytes] = []  # committed, not yet in the spool
+        self._staged: list[tuple] = []  # emitted during the current step (not committed)
         self._seq: dict[str | None, int] = {}
+        self._head: dict[str | None, bytes] = {}  # last hash of each open chain
+        self._sealed = 0
+        self._wrote = False
         self.closed = False
+        self._resume_run_chain()
 
     # -- opening ---------------------------------------------------------------------------
     def _acquire(self, shard: int | str | None) -> tuple[int, _Lock]:
@@ -201,26 +232,45 @@ class EventStore:
 
     def _recover(self) -> int:
         """Ingest events a killed writer left in the spool; returns how many were new."""
-        rows = read_spool(self._spool_path)
-        if not rows:
+        contents = read_spool(self._spool_path)
+        self.recovered_notes = contents.notes
+        if not contents.rows:
+            if contents.torn_tail or contents.skipped:
+                os.truncate(self._spool_path, 0)
             return 0
         before = self.con.execute("SELECT count(*) FROM events").fetchall()[0][0]
-        batch = _spool_rows_table(rows)
+        batch = _spool_rows_table(contents.rows)
         self.con.register("_spooled", batch)
         try:
             self.con.execute(
-                "INSERT INTO events SELECT b.* FROM _spooled b WHERE NOT EXISTS (SELECT 1 FROM "
+                "INSERT INTO events SELECT DISTINCT ON (run_id, episode_id, seq, type) b.* "
+                "FROM _spooled b WHERE NOT EXISTS (SELECT 1 FROM "
                 "events e WHERE e.run_id = b.run_id AND e.episode_id IS NOT DISTINCT FROM "
                 "b.episode_id AND e.seq = b.seq AND e.type = b.type)"
             )
+        except duckdb.Error as exc:
+            raise _ingest_error(self.file, self._spool_path, exc) from None
         finally:
             self.con.unregister("_spooled")
         os.truncate(self._spool_path, 0)
         return self.con.execute("SELECT count(*) FROM events").fetchall()[0][0] - before
 
+    def _resume_run_chain(self) -> None:
+        """A writer of a run already in this file continues its run chain."""
+        row = self.con.execute(
+            "SELECT seq, CAST(payload AS VARCHAR) FROM events WHERE run_id = ? AND episode_id "
+            "IS NULL ORDER BY seq DESC LIMIT 1",
+            [self.run_id],
+        ).fetchone()
+        if row is not None:
+            self._seq[None] = row[0] + 1
+            hexhash = chain.split(row[1])[1]
+            self._head[None] = bytes.fromhex(hexhash) if hexhash else chain.ZERO
+
     # -- writing ---------------------------------------------------------------------------
     def emit(self, payload: Payload, episode_id: str | None = None) -> int:
-        """Buffer one event; returns its ``seq``. Durable after the next `commit`."""
+        """Stage one event of the current step; returns its ``seq``. It is logged by the
+        next `commit` (or `end_episode`, `close`) and dropped by `discard`."""
         if self.closed:
             raise MedenvError(f"event store {self.file} is closed")
         type_ = TYPE_NAMES.get(type(payload))
@@ -230,24 +280,57 @@ class EventStore:
                 "(medenv.events.schema.EVENT_TYPES)"
             )
         seq = self._seq.get(episode_id, 0)
-        self._seq[episode_id] = seq + 1
+        prev = self._head.get(episode_id, chain.ZERO)
         body = encode_payload(payload)
         ts_us = time.time_ns() // 1000
-        self._rows.append((self.run_id, episode_id, seq, ts_us, type_, body.decode()))
-        if self._spool is not None:
-            self._unspooled.append(encode_line(self.run_id, episode_id, seq, ts_us, type_, body))
+        h = chain.link(prev, self.run_id, episode_id, seq, ts_us, type_, body)
+        self._seq[episode_id] = seq + 1
+        self._head[episode_id] = h
+        self._wrote = True
+        self._staged.append((episode_id, seq, ts_us, type_, chain.seal(body, h), prev))
         return seq
 
+    def discard(self) -> None:
+        """Drop the events staged since the last commit (a step that failed half-way)."""
+        for episode_id, seq, _ts, _type, _body, prev in reversed(self._staged):
+            self._seq[episode_id] = seq
+            self._head[episode_id] = prev
+        self._staged.clear()
+
+    def _promote(self) -> None:
+        for episode_id, seq, ts_us, type_, body, _prev in self._staged:
+            self._rows.append((self.run_id, episode_id, seq, ts_us, type_, body.decode()))
+            if self._spool is not None:
+                self._unspooled.append(
+                    encode_line(self.run_id, episode_id, seq, ts_us, type_, body)
+                )
+        self._staged.clear()
+
     def commit(self) -> None:
-        """End of a step: make the buffered events durable per ``durability``."""
-        if self.durability in ("step", "sync"):
+        """End of a step: log the staged events and make them durable per ``durability``.
+        A failed spool write raises `SpoolError`; the events stay pending."""
+        self._promote()
+        if self.durability in ("step", "sync") or len(self._unspooled) >= self.batch_events:
             self._write_spool()
+        if len(self._rows) >= 4 * self.batch_events:  # an episode that goes on and on
+            self.flush()
 
     def end_episode(self, episode_id: str | None = None) -> None:
-        """End of an episode: spool (``"episode"`` mode) and ingest when a batch is full."""
+        """End of an episode: seal its chain in the run chain, spool (``"episode"`` mode)
+        and ingest when a batch is full."""
+        self._promote()
+        if episode_id is not None and episode_id in self._seq:
+            head = self._head.get(episode_id, chain.ZERO)
+            self.emit(
+                EpisodeSealed(episode_id=episode_id, events=self._seq[episode_id], hash=head.hex())
+            )
+            self._promote()
+            self._sealed += 1
         if self.durability != "none":
             self._write_spool()
-        self._seq.pop(episode_id, None)
+        if episode_id is not None:
+            self._seq.pop(episode_id, None)
+            self._head.pop(episode_id, None)
         if len(self._rows) >= self.batch_events:
             self.flush()
 
@@ -265,6 +348,8 @@ class EventStore:
         self.con.register("_batch", batch)
         try:
             self.con.execute("INSERT INTO events SELECT * FROM _batch")
+        except duckdb.Error as exc:
+            raise _ingest_error(self.file, self._spool_path, exc) from None
         finally:
             self.con.unregister("_batch")
         self._rows.clear()
@@ -272,19 +357,31 @@ class EventStore:
             self._spool.clear()
 
     def close(self) -> None:
-        """Ingest what is pending and release the file. Safe to call twice."""
+        """Log what is staged, mark the run closed, ingest what is pending and release the
+        file. Safe to call twice. A failure (disk full) still releases the file and raises
+        one MedenvError; what reached the spool is ingested by the next writer."""
         if self.closed:
             return
         try:
+            self._promote()
+            if self._wrote:
+                self.emit(RunClosed(episodes=self._sealed))
+                self._promote()
             self.flush()
-            self.con.close()
         finally:
+            self.closed = True
+            try:
+                self.con.close()
+            except duckdb.Error:  # pragma: no cover - closing a connection after a failure
+                pass
             if self._spool is not None:
                 self._spool.close()
-                if self._spool_path.exists() and self._spool_path.stat().st_size == 0:
-                    self._spool_path.unlink()
+                try:
+                    if self._spool_path.stat().st_size == 0:
+                        self._spool_path.unlink()
+                except OSError:
+                    pass
             self._lock.release()
-            self.closed = True
 
     def __enter__(self) -> EventStore:
         return self
@@ -304,12 +401,15 @@ class EventStore:
 
 
 def resolve_files(paths_or_glob: str | Path | Sequence[str | Path]) -> list[Path]:
-    """Store files named by a path (its shards included), a folder, a glob, or a list."""
+    """Store files named by a path (its shards included), a folder, a glob, or a list.
+
+    A path that exists is always taken literally (``runs[1].duckdb`` is that file); only a
+    path that does not exist and holds ``*``, ``?`` or ``[`` is expanded as a glob."""
     items = [paths_or_glob] if isinstance(paths_or_glob, str | Path) else list(paths_or_glob)
     files: list[Path] = []
     for item in items:
         text = str(Path(item).expanduser())
-        if any(ch in text for ch in "*?["):
+        if not Path(text).exists() and any(ch in text for ch in "*?["):
             found = [Path(p) for p in sorted(globlib.glob(text)) if p.endswith(".duckdb")]
         elif Path(text).is_dir():
             found = sorted(Path(text).glob("*.duckdb"))
@@ -417,11 +517,14 @@ def connect(paths_or_glob: str | Path | Sequence[str | Path]) -> duckdb.DuckDBPy
     """A read-only view of one or more store files: table ``events`` and the views.
 
     Leftovers in a killed writer's spool are included (not yet ingested: the next writer
-    ingests them). A file still open by a writer raises MedenvError (close the writer first).
+    ingests them); problems found in a spool (a torn tail, a skipped line) are listed by
+    `spool_notes`. ``events_by_file`` is ``events`` with a leading ``file`` column (the
+    index into `connected_files`). A file still open by a writer raises MedenvError (close
+    the writer first).
     """
     files = resolve_files(paths_or_glob)
     con = duckdb.connect()
-    parts = []
+    parts, notes = [], []
     for i, file in enumerate(files):
         try:
             con.execute(f"ATTACH '{_sql_str(file)}' AS s{i} (READ_ONLY)")
@@ -430,31 +533,60 @@ def connect(paths_or_glob: str | Path | Sequence[str | Path]) -> duckdb.DuckDBPy
             owner = _lock_owner(file)
             if owner:
                 raise MedenvError(
-                    f"cannot read event store {file} (open for writing by pid {owner}): "
-                    f"{str(exc).splitlines()[0]}; close its writer (env.close()) first"
+                    f"cannot read event store {file}: process {owner} is writing it; wait "
+                    f"for it to finish (or stop it) first ({str(exc).splitlines()[0]})"
                 ) from None
             raise MedenvError(
                 f"cannot read event store {file}: {str(exc).splitlines()[0]}"
             ) from None
         try:
-            _check_events_table(con, f"s{i}", file)
+            if _check_events_table(con, f"s{i}", file):
+                parts.append(f"SELECT {i} AS file, * FROM s{i}.events")
         except MedenvError:
             con.close()
             raise
-        parts.append(f"SELECT * FROM s{i}.events")
-        rows = read_spool(_sidecar(file, ".spool"))
-        if rows:
-            con.register(f"_spool{i}", _spool_rows_table(rows))
+        contents = read_spool(_sidecar(file, ".spool"))
+        notes.extend(contents.notes)
+        if contents.rows:
+            con.register(f"_spool{i}", _spool_rows_table(contents.rows))
             con.execute(
-                f"CREATE TEMP TABLE spool{i} AS SELECT b.* FROM _spool{i} b WHERE NOT EXISTS "
-                f"(SELECT 1 FROM s{i}.events e WHERE e.run_id = b.run_id AND e.episode_id IS NOT "
-                "DISTINCT FROM b.episode_id AND e.seq = b.seq AND e.type = b.type)"
+                f"CREATE TEMP TABLE spool{i} AS SELECT DISTINCT ON (run_id, episode_id, seq, "
+                f"type) b.* FROM _spool{i} b WHERE NOT EXISTS (SELECT 1 FROM s{i}.events e "
+                "WHERE e.run_id = b.run_id AND e.episode_id IS NOT DISTINCT FROM b.episode_id "
+                "AND e.seq = b.seq AND e.type = b.type)"
             )
             con.unregister(f"_spool{i}")
-            parts.append(f"SELECT * FROM spool{i}")
-    con.execute("CREATE OR REPLACE TEMP VIEW events AS " + " UNION ALL ".join(parts))
+            parts.append(f"SELECT {i} AS file, * FROM spool{i}")
+    if not parts:  # only empty files: an empty table of the right shape
+        con.execute("CREATE TEMP TABLE _empty AS SELECT 0 AS file, * FROM (" + _EMPTY + ")")
+        parts.append("SELECT * FROM _empty")
+    con.execute("CREATE OR REPLACE TEMP VIEW events_by_file AS " + " UNION ALL ".join(parts))
+    con.execute(
+        "CREATE OR REPLACE TEMP VIEW events AS SELECT run_id, episode_id, seq, ts, type, "
+        "payload FROM events_by_file"
+    )
     con.execute(VIEWS_SQL.replace("CREATE OR REPLACE VIEW", "CREATE OR REPLACE TEMP VIEW"))
+    _CONNECTED[con] = (files, notes)
     return con
+
+
+_EMPTY = (
+    "SELECT NULL::VARCHAR AS run_id, NULL::VARCHAR AS episode_id, NULL::INTEGER AS seq, "
+    "NULL::TIMESTAMP AS ts, NULL::VARCHAR AS type, NULL::JSON AS payload LIMIT 0"
+)
+
+# What `connect` opened, per connection: the files and the notes on their spools.
+_CONNECTED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def connected_files(con: duckdb.DuckDBPyConnection) -> list[Path]:
+    """The store files a `connect` result reads (``events_by_file.file`` indexes it)."""
+    return _CONNECTED.get(con, ([], []))[0]
+
+
+def spool_notes(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """One line per problem `connect` found in a spool (torn tail, skipped line)."""
+    return _CONNECTED.get(con, ([], []))[1]
 
 
 EVENT_COLUMNS = tuple(field.name for field in ARROW_SCHEMA)
@@ -462,13 +594,13 @@ EVENT_COLUMNS = tuple(field.name for field in ARROW_SCHEMA)
 
 def _check_events_table(
     con: duckdb.DuckDBPyConnection, database: str | None, file: Path, writing: bool = False
-) -> None:
+) -> bool:
     """Raise `MedenvError` unless ``database`` (None: the connection's own) holds medenv's
-    ``events`` table.
+    ``events`` table; returns whether it has the table.
 
-    A new, empty DuckDB file passes when ``writing`` (the writer creates the table); a
-    DuckDB file with other tables only, or an ``events`` table with other columns, is not an
-    event store and is never written to."""
+    A new, empty DuckDB file (no tables: e.g. its writer was killed before creating the
+    table) passes as an empty store (False); a DuckDB file with other tables only, or an
+    ``events`` table with other columns, is not an event store and is never written to."""
     rows = con.execute(
         "SELECT table_name, column_name FROM duckdb_columns() WHERE database_name = "
         f"{'current_database()' if database is None else '?'} AND schema_name = 'main' "
@@ -477,15 +609,15 @@ def _check_events_table(
     ).fetchall()
     columns = tuple(c for t, c in rows if t == "events")
     if columns == EVENT_COLUMNS:
-        return
+        return True
     if columns:
         raise MedenvError(
             f"{file}: not a medenv event store: its events table has columns "
             f"({', '.join(columns)}), expected ({', '.join(EVENT_COLUMNS)})"
         )
     tables = sorted({t for t, _ in rows})
-    if writing and not tables:
-        return
+    if not tables:
+        return False
     found = (
         f" (tables: {', '.join(tables[:5])}{', ...' if len(tables) > 5 else ''})" if tables else ""
     )
@@ -545,6 +677,33 @@ def read_episode(source, episode_id: str) -> list[Event]:
     finally:
         if owned:
             con.close()
+    return ([run_started] if run_started else []) + _events(rows)
+
+
+def iter_episodes(con: duckdb.DuckDBPyConnection, batch: int = 20_000):
+    """``(episode_id, events)`` for every episode of a `connect` result, in episode id
+    order, each as `read_episode` gives it (run_started first), from one scan of the store
+    (reading episodes one by one scans it once per episode). Run no other query on ``con``
+    while iterating: DuckDB would end the scan's result."""
+    runs = con.execute("SELECT DISTINCT run_id FROM events WHERE episode_id IS NOT NULL")
+    runs = {r[0]: read_run_started(con, r[0]) for r in runs.fetchall()}  # before the scan:
+    cur = con.execute(  # another query on ``con`` would end this one's result
+        "SELECT run_id, episode_id, seq, ts, type, payload FROM events "
+        "WHERE episode_id IS NOT NULL ORDER BY episode_id, seq"
+    )
+    current, rows = None, []
+    while chunk := cur.fetchmany(batch):
+        for row in chunk:
+            if row[1] != current:
+                if rows:
+                    yield current, _with_run(runs.get(rows[0][0]), rows)
+                current, rows = row[1], []
+            rows.append(row)
+    if rows:
+        yield current, _with_run(runs.get(rows[0][0]), rows)
+
+
+def _with_run(run_started: Event | None, rows) -> list[Event]:
     return ([run_started] if run_started else []) + _events(rows)
 
 

@@ -1,0 +1,229 @@
+"""`verify`: check an episode's hash chain and re-execute it in a fresh environment.
+
+The fresh environment is rebuilt from the logged configuration (``run_started.config``)
+and the logged question (``episode_started.item``), with its events captured in memory.
+Verification checks the episode's hash chain and seal (`medenv.events.chain`), then
+re-executes every logged action: it stops at the first observation, reward or end flag that
+differs, and compares every event the fresh env emits with the logged one, field by field
+(so derived fields — ``correct``, counts, the answer, evidence recall, reward components —
+are recomputed, not trusted). Only ``ts``, ``latency_ms``, the hashes, ``tags`` and
+``config_hash`` of the logged episode are not compared. (Re-exported by
+`medenv.events.replay`.)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from medenv.errors import MedenvError
+from medenv.events import schema as ev
+from medenv.events.replay import Trajectory, _clip, trajectory
+from medenv.events.schema import Event
+
+
+class VerifyResult(msgspec.Struct, kw_only=True):
+    """``ok`` when the chain holds and the re-execution matches. ``step``/``field``/
+    ``expected``/``got`` name the first difference of the re-execution (step -1: the reset);
+    ``problems`` lists everything found (chain and re-execution), one line each."""
+
+    ok: bool
+    episode_id: str
+    steps_checked: int
+    step: int | None = None
+    field: str | None = None  # "prompt", "observation", "reward", "terminated", ...
+    expected: Any = None
+    got: Any = None
+    problems: list[str] = []
+    legacy: bool = False  # written before the hash chain (schema v1): chain not checked
+
+    @property
+    def message(self) -> str:
+        if self.ok:
+            note = " (schema v1: no hash chain)" if self.legacy else ""
+            return f"episode {self.episode_id}: {self.steps_checked} steps reproduced exactly{note}"
+        return f"episode {self.episode_id}: " + "; ".join(self.problems)
+
+
+def _difference(step, field, expected, got) -> str:
+    where = "reset" if step == -1 else f"step {step}"
+    return (
+        f"{where}: {field} differs: logged {_clip(repr(expected), 300)}, "
+        f"re-executed {_clip(repr(got), 300)}"
+    )
+
+
+class _Capture:
+    """The replay env's event store: keeps the payloads it emits, in order."""
+
+    shard = 0
+
+    def __init__(self) -> None:
+        self.events: list[ev.Payload] = []
+
+    def emit(self, payload: ev.Payload, episode_id: str | None = None) -> int:
+        if episode_id is not None:
+            self.events.append(payload)
+        return len(self.events)
+
+    def commit(self) -> None:
+        pass
+
+    def end_episode(self, episode_id: str | None = None) -> None:
+        pass
+
+    def discard(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def make_replay_env(traj: Trajectory, world=None):
+    """A fresh env built from the logged configuration and question; its events are
+    captured in memory (``env.store.events``), never written."""
+    from medenv.env import MedResearchEnv
+    from medenv.synth.qa import QAItem
+
+    cfg = traj.config
+    if not cfg:
+        raise MedenvError(f"run {traj.run_id} has no run_started event: cannot rebuild its env")
+    if world is None and cfg.get("world") == "custom":
+        raise MedenvError(
+            f"run {traj.run_id} used a custom world (World.for_kg ...): pass world= to verify"
+        )
+    try:
+        item = msgspec.convert(traj.item, QAItem)
+    except msgspec.ValidationError as exc:
+        raise MedenvError(f"episode {traj.episode_id}: the logged question is bad: {exc}") from None
+    env = MedResearchEnv(
+        qa=[item],
+        tools=cfg.get("tools"),
+        max_steps=cfg.get("max_steps", 12),
+        reward_weights=cfg.get("reward_weights"),
+        backend=cfg.get("backend", "tantivy"),
+        source=cfg.get("source", "hpo"),
+        world_seed=cfg.get("world_seed", 0),
+        parallel_calls=cfg.get("parallel_calls", False),
+        tool_format=cfg.get("tool_format", "auto"),
+        db=None,
+        world=world,
+    )
+    env.store = _Capture()
+    return env
+
+
+def verify(
+    paths_or_con, episode_id: str, world=None, chain: bool = True, events: list | None = None
+) -> VerifyResult:
+    """Check episode ``episode_id``'s hash chain (unless ``chain=False``) and re-execute it
+    (see the module docstring). Never raises for a damaged episode: its problems are in
+    the result. Raises `MedenvError` when it cannot be replayed at all (no such episode, a
+    custom world not passed)."""
+    from medenv.events import chain as chains
+    from medenv.events.store import _as_con, read_episode
+
+    con, owned = _as_con(paths_or_con)
+    try:
+        problems = chains.check_episode(con, episode_id) if chain else []
+        if events is None:  # (`iter_episodes` gives them for many episodes at once)
+            events = read_episode(con, episode_id)
+    finally:
+        if owned:
+            con.close()
+    legacy = any(e.payload.v < 2 for e in events if e.episode_id == episode_id)
+    try:
+        traj = trajectory(events)
+    except MedenvError as exc:
+        return VerifyResult(
+            ok=False, episode_id=episode_id, steps_checked=0, problems=[*problems, str(exc)]
+        )
+    env = make_replay_env(traj, world)
+    capture = env.store
+    try:
+        result = _verify(env, traj)
+        if result.ok:
+            _compare_events(capture.events, events, episode_id, result)
+    finally:
+        env.close()
+    result.problems = problems + result.problems
+    result.ok = not result.problems
+    result.legacy = legacy
+    return result
+
+
+def _verify(env, traj: Trajectory) -> VerifyResult:
+    def fail(step, field, expected, got, checked):
+        return VerifyResult(
+            ok=False, episode_id=traj.episode_id, steps_checked=checked, step=step,
+            field=field, expected=expected, got=got,
+            problems=[_difference(step, field, expected, got)],
+        )  # fmt: skip
+
+    prompt, _ = env.reset(seed=traj.seed, options={"question_id": traj.question_id})
+    if traj.corpus_hash is not None and env.world.fingerprint != traj.corpus_hash:
+        return fail(-1, "world", traj.corpus_hash, env.world.fingerprint, 0)
+    if prompt != traj.prompt:
+        return fail(-1, "prompt", traj.prompt, prompt, 0)
+    last = len(traj.steps) - 1
+    for i, s in enumerate(traj.steps):
+        if not env.unwrapped._open:
+            return fail(s.step, "terminated", False, True, i)  # the log goes on after the end
+        obs, reward, terminated, truncated, _ = env.step(s.action)
+        if obs != s.observation:
+            return fail(s.step, "observation", s.observation, obs, i)
+        if i == last and traj.ended and traj.truncated and not (terminated or truncated):
+            reward, _ = env.unwrapped.finish()  # the episode was ended early by finish()
+            truncated = True
+        expected_reward = traj.reward if (i == last and traj.reward is not None) else 0.0
+        if reward != expected_reward:
+            return fail(s.step, "reward", expected_reward, reward, i)
+        ends = i == last and traj.ended
+        if terminated != (ends and traj.terminated):
+            return fail(s.step, "terminated", ends and traj.terminated, terminated, i)
+        if truncated != (ends and traj.truncated):
+            return fail(s.step, "truncated", ends and traj.truncated, truncated, i)
+    if traj.ended and not (traj.terminated or traj.truncated):
+        env.unwrapped.close()  # abandoned (reset or close mid-episode): log it the same way
+    return VerifyResult(ok=True, episode_id=traj.episode_id, steps_checked=len(traj.steps))
+
+
+_VOLATILE = {
+    "episode_started": ("tags", "config_hash"),
+    "tool_returned": ("latency_ms",),
+}
+
+
+def _compare_events(replayed: list, logged: list[Event], episode_id: str, result) -> None:
+    """Every logged event of the episode against the one the fresh env emitted."""
+    mine = [e for e in logged if e.episode_id == episode_id and e.type in ev.EVENT_TYPES]
+    for k in range(max(len(mine), len(replayed))):
+        want = mine[k] if k < len(mine) else None
+        got = replayed[k] if k < len(replayed) else None
+        got_type = ev.TYPE_NAMES.get(type(got)) if got is not None else None
+        if want is None or got is None or want.type != got_type:
+            result.problems.append(
+                f"event {k}: logged {want.type if want else 'nothing'}, re-executed "
+                f"{got_type or 'nothing'} (events inserted or deleted?)"
+            )
+            return
+        a, b = _fields(want.payload), _fields(got)
+        for key in _VOLATILE.get(want.type, ()):
+            a.pop(key, None), b.pop(key, None)
+        if a != b:
+            field = next(f for f in sorted(set(a) | set(b)) if a.get(f) != b.get(f))
+            step = getattr(want.payload, "step", None)
+            where = f"step {step}: " if step is not None else ""
+            result.problems.append(
+                f"{where}{want.type}.{field} differs: logged {_clip(repr(a.get(field)), 200)}, "
+                f"re-executed {_clip(repr(b.get(field)), 200)}"
+            )
+            return
+
+
+def _fields(payload: ev.Payload) -> dict:
+    """A payload as the log holds it (encoded by the log's one rule, then decoded)."""
+    data = msgspec.json.decode(ev.encode_payload(payload))
+    data.pop("v", None)
+    return data

@@ -1,0 +1,382 @@
+"""Tamper evidence: events and whole episodes edited, inserted and deleted with SQL and by
+editing the spool; `medenv replay --verify` must report each one, go on past it, and end with
+a summary. The hash chain is recomputed here by a second, independent implementation."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import duckdb
+import gymnasium as gym
+import pytest
+
+from medenv.cli import main
+from medenv.events.chain import check_chains, link, seal
+from medenv.events.replay import verify
+from medenv.events.store import EventStore, connect
+from tests.test_env import items, scripted_actions, world  # noqa: F401  (fixtures)
+
+
+def _episodes(env, world, n, wrong=()):  # noqa: F811
+    ids = []
+    for seed in range(n):
+        env.reset(seed=seed)
+        ids.append(env.unwrapped.episode_id)
+        actions = scripted_actions(world, env.unwrapped.item)
+        if seed in wrong:
+            actions = ["oops", actions[0], "<answer>Autosomal recessive inheritance</answer>"]
+        for action in actions:
+            _, _, terminated, truncated, _ = env.step(action)
+            if terminated or truncated:
+                break
+    return ids
+
+
+@pytest.fixture
+def store(tmp_path, items, world):  # noqa: F811
+    """Four ended episodes (one wrong) in a closed store."""
+    path = tmp_path / "t.duckdb"
+    env = gym.make("MedResearch-v0", qa=items, db=path, run_id="tp", max_steps=5)
+    ids = _episodes(env.unwrapped, world, 4, wrong=(2,))
+    env.close()
+    return path, ids
+
+
+def independent_chain_problems(path) -> set[tuple[str | None, int]]:
+    """A second implementation of the chain rule, straight from the stored rows: returns
+    (episode_id, seq) of every event whose stored hash is not blake2b-16 over the previous
+    stored hash and the event's fields (payload with its last key ``h`` removed)."""
+    con = duckdb.connect(str(path), read_only=True)
+    rows = con.execute(
+        "SELECT run_id, episode_id, seq, epoch_us(ts), type, payload::VARCHAR FROM events "
+        "ORDER BY run_id, episode_id NULLS FIRST, seq"
+    ).fetchall()
+    con.close()
+    bad, prev_key, prev = set(), None, b"\0" * 16
+    for run_id, episode_id, seq, ts_us, type_, payload in rows:
+        if (run_id, episode_id) != prev_key:
+            prev_key, prev = (run_id, episode_id), b"\0" * 16
+        data = json.loads(payload)
+        stored = data.get("h", "")
+        cut = payload.rfind(',"h":"')
+        body = payload[:cut] + "}" if cut > 0 else payload
+        fields = "\x1f".join([run_id, episode_id or "", str(seq), str(ts_us), type_, ""])
+        digest = hashlib.blake2b(prev + fields.encode() + body.encode(), digest_size=16)
+        if digest.hexdigest() != stored:
+            bad.add((episode_id, seq))
+        prev = bytes.fromhex(stored) if len(stored) == 32 else b"\0" * 16
+    return bad
+
+
+def _rehash_episode(path, episode_id) -> None:
+    """What a careful editor would do: recompute the episode's chain and its seal, so only
+    the re-execution can tell the edit."""
+    con = duckdb.connect(str(path))
+    rows = con.execute(
+        "SELECT run_id, seq, epoch_us(ts), type, payload::VARCHAR FROM events WHERE "
+        "episode_id = ? ORDER BY seq",
+        [episode_id],
+    ).fetchall()
+    prev = b"\0" * 16
+    for run_id, seq, ts_us, type_, payload in rows:
+        data = json.loads(payload)
+        data.pop("h")
+        body = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+        prev = link(prev, run_id, episode_id, seq, ts_us, type_, body)
+        con.execute(
+            "UPDATE events SET payload = ? WHERE episode_id = ? AND seq = ?",
+            [seal(body, prev).decode(), episode_id, seq],
+        )
+    # the run chain: fix the seal and every run-level event after it
+    run = con.execute(
+        "SELECT run_id, seq, epoch_us(ts), type, payload::VARCHAR FROM events WHERE "
+        "episode_id IS NULL ORDER BY seq"
+    ).fetchall()
+    head = b"\0" * 16
+    for run_id, seq, ts_us, type_, payload in run:
+        data = json.loads(payload)
+        data.pop("h")
+        if type_ == "episode_sealed" and data["episode_id"] == episode_id:
+            data["hash"] = prev.hex()
+        body = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+        head = link(head, run_id, None, seq, ts_us, type_, body)
+        con.execute(
+            "UPDATE events SET payload = ? WHERE episode_id IS NULL AND seq = ?",
+            [seal(body, head).decode(), seq],
+        )
+    con.close()
+
+
+def _sql(path, sql, params=()):
+    con = duckdb.connect(str(path))
+    con.execute(sql, list(params))
+    con.close()
+
+
+def _verify_cli(path, capsys):
+    code = main(["replay", "--db", str(path), "--verify"])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_untouched_store_verifies_and_both_chain_implementations_agree(store, capsys):
+    path, ids = store
+    assert independent_chain_problems(path) == set()
+    report = check_chains(connect(path))
+    assert report.episodes == {} and report.runs == [] and report.open_runs == []
+    assert report.checked == connect(path).execute("SELECT count(*) FROM events").fetchone()[0]
+    code, out, err = _verify_cli(path, capsys)
+    assert code == 0 and err == "" and "verified 4 episode(s): 4 ok, 0 failed" in out
+
+
+@pytest.mark.parametrize(
+    ("event", "patch", "field"),
+    [
+        ("reward_assigned", {"correct": True}, "reward_assigned.correct"),
+        ("reward_assigned", {"evidence_recall": 0.5}, "reward_assigned.evidence_recall"),
+        ("reward_assigned", {"efficiency": 1.0}, "reward_assigned.efficiency"),
+        ("episode_ended", {"n_tool_calls": 3}, "episode_ended.n_tool_calls"),
+        ("episode_ended", {"n_format_errors": 0}, "episode_ended.n_format_errors"),
+        ("answer_submitted", {"answer": "Autosomal dominant inheritance"}, "answer"),
+    ],
+)
+def test_edits_of_derived_fields_are_caught_by_the_chain_and_by_recomputation(
+    store, capsys, event, patch, field
+):
+    path, ids = store
+    victim = ids[2]  # the wrong episode: its numbers are the ones worth faking
+    _sql(
+        path,
+        "UPDATE events SET payload = json_merge_patch(payload, ?) WHERE episode_id = ? AND "
+        "type = ?",
+        [json.dumps(patch), victim, event],
+    )
+    assert {e for e, _ in independent_chain_problems(path)} == {victim}
+    result = verify(path, victim)
+    assert not result.ok and "does not match the hash chain" in result.problems[0]
+    _rehash_episode(path, victim)  # hide it from the chain: the re-execution still tells
+    assert independent_chain_problems(path) == set()
+    result = verify(path, victim)
+    assert not result.ok
+    assert any(field in p and "differs" in p for p in result.problems), result.problems
+    code, out, err = _verify_cli(path, capsys)
+    assert code == 1 and f"FAIL episode {victim}:" in err
+    assert "verified 4 episode(s): 3 ok, 1 failed (re-execution differs: 1)" in out
+
+
+def test_inserted_and_deleted_events_and_episodes_are_reported_and_verify_goes_on(store, capsys):
+    path, ids = store
+    con = duckdb.connect(str(path))
+    # insert: a copy of step 0's action with the same seq, in episode 0
+    con.execute(
+        "INSERT INTO events SELECT run_id, episode_id, seq, ts, type, payload FROM events "
+        "WHERE episode_id = ? AND type = 'action_received' ORDER BY seq LIMIT 1",
+        [ids[0]],
+    )
+    # delete: episode 1's first tool_returned
+    con.execute(
+        "DELETE FROM events WHERE episode_id = ? AND seq = (SELECT min(seq) FROM events WHERE "
+        "episode_id = ? AND type = 'tool_returned')",
+        [ids[1], ids[1]],
+    )
+    # delete a whole episode, keeping its seal in the run chain
+    con.execute("DELETE FROM events WHERE episode_id = ?", [ids[3]])
+    con.close()
+    code, out, err = _verify_cli(path, capsys)
+    lines = err.strip().splitlines()
+    assert code == 1
+    assert any(ids[0] in line and "appears twice (inserted?)" in line for line in lines)
+    assert any(ids[1] in line and "missing (deleted?)" in line for line in lines)
+    assert any(ids[3] in line and "missing from the store (deleted?)" in line for line in lines), (
+        err
+    )
+    # episode 2 is untouched and still verified: verify went on past the failures
+    assert f"ok   episode {ids[2]}" in out
+    summary = out.strip().splitlines()[-1]
+    assert summary.startswith("verified 4 episode(s): 1 ok, 3 failed (")
+    assert "deleted episode: 1" in summary and "inserted event: 1" in summary
+
+
+def test_deleting_an_episode_and_its_seal_breaks_the_run_chain(store, capsys):
+    path, ids = store
+    _sql(path, "DELETE FROM events WHERE episode_id = ?", [ids[1]])
+    _sql(
+        path,
+        "DELETE FROM events WHERE type = 'episode_sealed' AND payload->>'$.episode_id' = ?",
+        [ids[1]],
+    )
+    code, out, err = _verify_cli(path, capsys)
+    assert code == 1 and "FAIL run tp" in err and "missing (deleted?)" in err
+    assert "run-chain problem(s)" in out
+
+
+def test_a_whole_inserted_episode_is_not_sealed(store, capsys):
+    """A forged episode with a valid chain of its own is still not in the run chain."""
+    path, ids = store
+    con = duckdb.connect(str(path))
+    rows = con.execute(
+        "SELECT run_id, seq, epoch_us(ts), type, payload::VARCHAR FROM events WHERE "
+        "episode_id = ? ORDER BY seq",
+        [ids[0]],
+    ).fetchall()
+    fake, prev = "tp-s0-e999999", b"\0" * 16
+    for run_id, seq, ts_us, type_, payload in rows:
+        data = json.loads(payload)
+        data.pop("h")
+        body = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+        prev = link(prev, run_id, fake, seq, ts_us, type_, body)
+        con.execute(
+            "INSERT INTO events VALUES (?, ?, ?, make_timestamp(?), ?, ?)",
+            [run_id, fake, seq, ts_us, type_, seal(body, prev).decode()],
+        )
+    con.close()
+    assert verify(path, ids[0]).ok
+    result = verify(path, fake)
+    assert not result.ok and "not sealed in its run's chain" in result.problems[0]
+    code, _, err = _verify_cli(path, capsys)
+    assert code == 1 and f"FAIL episode {fake}: ended but not sealed" in err
+
+
+def _abandoned_writer(path, items, world):  # noqa: F811
+    """Two episodes left in the spool only, as a killed writer leaves them."""
+    env = gym.make("MedResearch-v0", qa=items, db=path, run_id="sp", max_steps=5)
+    ids = _episodes(env.unwrapped, world, 2)
+    store = env.unwrapped.store
+    store._spool.close()
+    store._lock.release()
+    store.con.close()
+    env.unwrapped.store = None
+    return ids
+
+
+def test_editing_the_spool_is_reported(tmp_path, items, world, capsys):  # noqa: F811
+    path = tmp_path / "s.duckdb"
+    ids = _abandoned_writer(path, items, world)
+    spool = tmp_path / "s.duckdb.spool"
+    assert verify(path, ids[0]).ok and verify(path, ids[1]).ok
+    lines = spool.read_bytes().splitlines(keepends=True)
+    edited = [
+        line.replace(b"Autosomal", b"Autosomol", 1) if b"tool_returned" in line else line
+        for line in lines
+    ]
+    first = next(i for i, line in enumerate(lines) if ids[1].encode() in line)
+    del edited[first + 2]  # an event of episode 1
+    extra = edited[first].replace(b'",0,', b'",40,', 1)  # a copy of its start, as seq 40
+    assert extra != edited[first]
+    edited.insert(first + 5, extra)
+    spool.write_bytes(b"".join(edited))
+    code, out, err = _verify_cli(path, capsys)
+    assert code == 1
+    assert f"FAIL episode {ids[0]}: event seq" in err and "does not match the hash chain" in err
+    tail = err.split(f"FAIL episode {ids[1]}:")[1]
+    assert "missing (deleted?)" in tail and "event(s) seq" in tail and "seq 40" in tail
+    # a writer ingests the spool as it is: the damage stays evident in DuckDB
+    EventStore(path, run_id="next").close()
+    assert not spool.exists()
+    assert not verify(path, ids[0]).ok and not verify(path, ids[1]).ok
+
+
+def test_verify_with_non_default_tools_weights_and_world(tmp_path, items, world):  # noqa: F811
+    path = tmp_path / "cfg.duckdb"
+    weights = {"accuracy": 2.0, "format": 0.5, "efficiency": 0.1}
+    env = gym.make(
+        "MedResearch-v0", qa=items, db=path, run_id="cfg", max_steps=4, world=world,
+        tools=("medical_search", "browse"), reward_weights=weights,
+    )  # fmt: skip
+    env.reset(seed=0)
+    episode = env.unwrapped.episode_id
+    for action in scripted_actions(world, env.unwrapped.item):
+        _, reward, *_ = env.step(action)
+    env.close()
+    assert reward == pytest.approx(2.0 + 0.5 + 0.1)
+    from medenv.errors import MedenvError
+
+    with pytest.raises(MedenvError, match="custom world"):
+        verify(path, episode)
+    assert verify(path, episode, world=world).ok
+    # the replay env must use the logged tools and weights: a web_search step is rejected
+    # only with the logged tool set, and the reward only matches with the logged weights
+    con = duckdb.connect(str(path))
+    cfg = con.execute("SELECT payload FROM events WHERE type = 'run_started'").fetchone()[0]
+    con.close()
+    assert json.loads(cfg)["config"]["tools"] == ["medical_search", "browse", "answer"]
+
+
+@pytest.mark.parametrize(
+    ("sql", "field"),
+    [
+        (
+            'UPDATE events SET payload = json_merge_patch(payload, \'{"corpus_hash": "x"}\') '
+            "WHERE type = 'run_started'",
+            "world",
+        ),
+        (
+            'UPDATE events SET payload = json_merge_patch(payload, \'{"prompt": "hello"}\') '
+            "WHERE type = 'episode_started'",
+            "prompt",
+        ),
+        (
+            "UPDATE events SET payload = json_merge_patch(payload, "
+            "'{\"terminated\": false, \"truncated\": true}') WHERE type = 'episode_ended'",
+            "terminated",
+        ),
+    ],
+    ids=["world", "prompt", "end-flag"],
+)
+def test_world_prompt_and_end_flag_mismatches_are_named(store, sql, field):
+    path, ids = store
+    _sql(path, sql)
+    result = verify(path, ids[0])
+    assert not result.ok and result.field == field, result.problems
+    assert result.step == (-1 if field != "terminated" else 2)
+
+
+def test_a_schema_v1_store_still_verifies_without_a_chain(store, capsys):
+    """A store written before the hash chain: no "h", no seals, v = 1."""
+    path, ids = store
+    con = duckdb.connect(str(path))
+    con.execute("DELETE FROM events WHERE type IN ('episode_sealed', 'run_closed')")
+    rows = con.execute("SELECT rowid, payload::VARCHAR FROM events").fetchall()
+    for rowid, payload in rows:
+        data = json.loads(payload)
+        data.pop("h")
+        data["v"] = 1
+        con.execute("UPDATE events SET payload = ? WHERE rowid = ?", [json.dumps(data), rowid])
+    con.close()
+    assert independent_chain_problems(path) == {(e, s) for e, s in _all_keys(path)}
+    result = verify(path, ids[0])
+    assert result.ok and result.legacy and "schema v1: no hash chain" in result.message
+    code, out, err = _verify_cli(path, capsys)
+    assert code == 0 and err == "", err
+    assert "verified 4 episode(s): 4 ok, 0 failed; 4 written before the hash chain" in out
+
+
+def _all_keys(path):
+    con = duckdb.connect(str(path), read_only=True)
+    keys = con.execute("SELECT episode_id, seq FROM events").fetchall()
+    con.close()
+    return keys
+
+
+def test_a_failed_step_is_dropped_whole_and_the_chain_goes_on(tmp_path):
+    from medenv.events import schema as ev
+
+    path = tmp_path / "d.duckdb"
+    with EventStore(path, run_id="d") as store:
+        store.emit(ev.ActionReceived(step=0, text="kept"), "e1")
+        store.commit()
+        store.emit(ev.ActionReceived(step=1, text="half"), "e1")
+        store.emit(ev.ToolCalled(step=1, name="browse", arguments={}), "e1")
+        store.discard()  # the step failed half-way
+        store.emit(ev.ActionReceived(step=1, text="again"), "e1")
+        store.commit()
+        store.end_episode("e1")
+    con = connect(path)
+    rows = con.execute(
+        "SELECT seq, payload->>'$.text' FROM events WHERE episode_id = 'e1' ORDER BY seq"
+    ).fetchall()
+    assert rows == [(0, "kept"), (1, "again")]
+    assert independent_chain_problems(path) == set()
+    report = check_chains(con)
+    assert report.episodes == {} and report.runs == []
