@@ -10,7 +10,9 @@
 - runs ``workers`` processes, each with its own env and its own store shard
   (``db`` for worker 0, ``NAME.shard-<i>.duckdb`` beside it for the others: DuckDB allows
   one writer per file); readers query all shards together (`training.export.store_paths`);
-- shows a progress bar with live accuracy and mean tool calls.
+- shows a progress bar with live accuracy and mean tool calls;
+- with ``concurrency`` > 1 (the llm agent against an ``openai:URL#MODEL`` server) keeps that
+  many episodes in flight in this process (`agents.concurrent.run_concurrent`).
 
 Rejection sampling (keep correct answers within budget; with ``k`` samples the shortest
 correct one) is applied when exporting: `training.export.select_episodes`. The store
@@ -237,6 +239,21 @@ def _worker_main(args: tuple) -> None:
     _run_jobs(*args)
 
 
+def _check_concurrency(factory: Any, concurrency: int, workers: int) -> None:
+    from agents.concurrent import async_backend_spec
+
+    if concurrency < 1:
+        raise MedenvError(f"--concurrency must be at least 1, got {concurrency}")
+    if not isinstance(factory, (str, AgentSpec)) or agent_name(factory) != "llm":
+        raise MedenvError(
+            "--concurrency keeps LLM requests in flight: use it with --agent llm "
+            "--model openai:URL#MODEL"
+        )
+    if workers != 1:
+        raise MedenvError("give --concurrency or --workers, not both")
+    async_backend_spec(dict(getattr(factory, "options", {})).get("model"))
+
+
 def rollout(
     agent_factory: str | AgentSpec | Callable = "oracle",
     qa: Any = None,
@@ -251,6 +268,7 @@ def rollout(
     env_kwargs: dict | None = None,
     tags: dict | None = None,
     progress: bool = True,
+    concurrency: int = 1,
 ) -> RolloutResult:
     """Run ``episodes`` question attempts (``k`` samples each) and record them in ``db``.
 
@@ -263,6 +281,8 @@ def rollout(
     if workers < 1:
         raise MedenvError(f"workers must be at least 1, got {workers}")
     name = agent_name(agent_factory)
+    if concurrency != 1:
+        _check_concurrency(agent_factory, concurrency, workers)
     if isinstance(agent_factory, (str, AgentSpec)):
         if name not in AGENT_NAMES:
             raise MedenvError(f"unknown agent {name!r}; choose one of {', '.join(AGENT_NAMES)}")
@@ -302,7 +322,17 @@ def rollout(
 
     start = time.perf_counter()
     try:
-        if workers == 1 or not todo:
+        if concurrency > 1 and todo:
+            from agents.concurrent import run_concurrent
+
+            opts = dict(agent_factory.options)
+            model = opts.pop("model")
+            run_concurrent(
+                model, items, todo, db, concurrency=concurrency, env_kwargs=env_kwargs,
+                tags=run_tags, backend_options=opts.pop("backend_options", {}),
+                agent_options=opts, on_episode=record,
+            )  # fmt: skip
+        elif workers == 1 or not todo:
             if todo:
                 _run_jobs(
                     0, agent_factory, items, todo, db, env_kwargs, run_tags, on_episode=record
