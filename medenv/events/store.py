@@ -36,6 +36,7 @@ import duckdb
 import pyarrow as pa
 
 from medenv.errors import MedenvError
+from medenv.events.parquet import is_parquet_source, parquet_relation
 from medenv.events.schema import TYPE_NAMES, Event, Payload, decode_payload, encode_payload
 from medenv.events.spool import Spool, encode_line, read_spool
 from medenv.paths import check_out_file
@@ -304,10 +305,16 @@ class EventStore:
 
 
 def resolve_files(paths_or_glob: str | Path | Sequence[str | Path]) -> list[Path]:
-    """Store files named by a path (its shards included), a folder, a glob, or a list."""
+    """Store files named by a path (its shards included), a folder, a glob, or a list.
+
+    Parquet sources (`medenv.events.parquet.is_parquet_source`: a URL, ``*.parquet``, a
+    folder of Parquet shards) are returned as given, as ``str``; `connect` reads them."""
     items = [paths_or_glob] if isinstance(paths_or_glob, str | Path) else list(paths_or_glob)
     files: list[Path] = []
     for item in items:
+        if is_parquet_source(item):  # Parquet shards: kept as given (a str), read by connect
+            files.append(str(item))
+            continue
         text = str(Path(item).expanduser())
         if any(ch in text for ch in "*?["):
             found = [Path(p) for p in sorted(globlib.glob(text)) if p.endswith(".duckdb")]
@@ -423,6 +430,13 @@ def connect(paths_or_glob: str | Path | Sequence[str | Path]) -> duckdb.DuckDBPy
     con = duckdb.connect()
     parts = []
     for i, file in enumerate(files):
+        if isinstance(file, str):  # Parquet shards (`medenv.events.parquet`)
+            try:
+                parts.append(parquet_relation(con, file))
+            except MedenvError:
+                con.close()
+                raise
+            continue
         try:
             con.execute(f"ATTACH '{_sql_str(file)}' AS s{i} (READ_ONLY)")
         except duckdb.Error as exc:
