@@ -7,7 +7,8 @@
   own episode seed derived with hashlib from ``seed``, so reruns are identical;
 - is resumable: (question id, episode seed) pairs already finished in the store for the
   same agent are skipped, so an interrupted run continues where it stopped;
-- runs ``workers`` processes, each with its own env and its own store shard
+- runs ``workers`` processes (forked from this one once it has loaded the world, on
+  Linux: `medenv.workers`), each with its own env and its own store shard
   (``db`` for worker 0, ``NAME.shard-<i>.duckdb`` beside it for the others: DuckDB allows
   one writer per file); readers query all shards together (`training.export.store_paths`);
 - shows a progress bar with live accuracy and mean tool calls;
@@ -338,7 +339,12 @@ def rollout(
                     0, agent_factory, items, todo, db, env_kwargs, run_tags, on_episode=record
                 )
         else:
-            ctx = mp.get_context("spawn")
+            from medenv.workers import preload_world, start_method
+
+            method = start_method(name)
+            if method == "fork":  # workers start with the world loaded (medenv.workers)
+                preload_world(env_kwargs)
+            ctx = mp.get_context(method)
             queue = ctx.Queue()
             procs = []
             for w in range(workers):
