@@ -12,6 +12,8 @@
   (``db`` for worker 0, ``NAME.shard-<i>.duckdb`` beside it for the others: DuckDB allows
   one writer per file); readers query all shards together (`training.export.store_paths`);
 - shows a progress bar with live accuracy and mean tool calls;
+- with ``ray`` (an address, or "" for a local Ray) spreads the episodes over a Ray
+  cluster, a worker per CPU, each node loading the world once (`medenv.distributed`);
 - with ``concurrency`` > 1 (the llm agent against an ``openai:URL#MODEL`` server) keeps that
   many episodes in flight in this process (`agents.concurrent.run_concurrent`).
 
@@ -270,6 +272,7 @@ def rollout(
     tags: dict | None = None,
     progress: bool = True,
     concurrency: int = 1,
+    ray: str | None = None,
 ) -> RolloutResult:
     """Run ``episodes`` question attempts (``k`` samples each) and record them in ``db``.
 
@@ -284,6 +287,13 @@ def rollout(
     name = agent_name(agent_factory)
     if concurrency != 1:
         _check_concurrency(agent_factory, concurrency, workers)
+    if ray is not None:  # "" = a local Ray; else the cluster's address (medenv.distributed)
+        from medenv.distributed import require_ray
+
+        require_ray()
+        if workers != 1 or concurrency != 1:
+            raise MedenvError("with --ray each node runs a worker per CPU: drop --workers "
+                              "and --concurrency")  # fmt: skip
     if isinstance(agent_factory, (str, AgentSpec)):
         if name not in AGENT_NAMES:
             raise MedenvError(f"unknown agent {name!r}; choose one of {', '.join(AGENT_NAMES)}")
@@ -323,7 +333,11 @@ def rollout(
 
     start = time.perf_counter()
     try:
-        if concurrency > 1 and todo:
+        if ray is not None and todo:
+            from medenv.distributed import rollout_on_ray
+
+            rollout_on_ray(ray, agent_factory, items, todo, db, env_kwargs, run_tags, record)
+        elif concurrency > 1 and todo:
             from agents.concurrent import run_concurrent
 
             opts = dict(agent_factory.options)

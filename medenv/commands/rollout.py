@@ -24,6 +24,14 @@ def add_parser(subparsers) -> None:
     p.add_argument("--episodes", type=int, default=None, help="question attempts (default: all)")
     p.add_argument("--workers", type=int, default=1, help="parallel worker processes")
     p.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="ADDRESS",
+        help="spread episodes over a Ray cluster (no ADDRESS: a local Ray); extra medenv[ray]",
+    )
+    p.add_argument(
         "--concurrency",
         type=int,
         default=1,
@@ -89,6 +97,7 @@ def run(args) -> int:
         env_kwargs={"backend": args.backend},
         progress=not args.no_progress,
         concurrency=args.concurrency,
+        ray=args.ray,
     )
     if args.json:
         import msgspec
