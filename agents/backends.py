@@ -7,7 +7,8 @@ the env parses every backend's output the same way:
 - `TransformersBackend(model_path)`: any Hugging Face causal LM with a chat template
   (local folder or hub id), on CPU or GPU;
 - `OpenAIBackend(base_url, model)`: any OpenAI-compatible ``/v1/chat/completions``
-  endpoint (``vllm serve``, SGLang, llama.cpp server, hosted APIs), over stdlib HTTP;
+  endpoint (``vllm serve``, SGLang, llama.cpp server, hosted APIs), through the ``openai``
+  SDK;
 - `AsyncOpenAIBackend(base_url, model)`: the same endpoint through the ``openai`` SDK's
   ``AsyncOpenAI`` (retries, timeouts, API keys), for many episodes in flight in one
   process (``medenv rollout --concurrency N``); ``clone()`` shares one HTTP client;
@@ -20,8 +21,6 @@ backend estimates it (4 characters per token) since it has no tokenizer.
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 from typing import Protocol, runtime_checkable
 
 from agents.text import think_block, tool_call_text
@@ -210,8 +209,10 @@ class OpenAIBackend:
     """Any OpenAI-compatible chat endpoint (``base_url`` like ``http://host:8000/v1``).
 
     Sends ``messages``, ``tools``, ``temperature``, ``max_tokens`` (and ``seed``) to
-    ``{base_url}/chat/completions`` with stdlib ``urllib``; the reply's structured
-    ``tool_calls`` (or tool calls written in the text) become ``<tool_call>`` blocks.
+    ``{base_url}/chat/completions`` through the ``openai`` SDK (``OpenAI``: retries of
+    connection errors, 429 and 5xx with backoff, timeouts, the API key); the reply's
+    structured ``tool_calls`` (or tool calls written in the text) become ``<tool_call>``
+    blocks. Errors are one-line `MedenvError`s naming the URL.
     """
 
     def __init__(
@@ -225,8 +226,10 @@ class OpenAIBackend:
         seed: int | None = 0,
         timeout: float = 120.0,
         max_context_tokens: int = 32768,
+        max_retries: int = 2,
     ) -> None:
-        self.url = base_url.rstrip("/") + "/chat/completions"
+        self.base_url = base_url.rstrip("/")
+        self.url = self.base_url + "/chat/completions"
         self.model = model
         self.api_key = api_key
         self.temperature = temperature
@@ -234,6 +237,8 @@ class OpenAIBackend:
         self.seed = seed
         self.timeout = timeout
         self.max_context_tokens = max_context_tokens
+        self.max_retries = max_retries
+        self._client = None
 
     def count_tokens(self, messages: list[dict], tools: list[dict]) -> int:
         chars = sum(
@@ -241,7 +246,23 @@ class OpenAIBackend:
         )
         return (chars + len(json.dumps(tools))) // 4 + 4 * len(messages)
 
-    def generate(self, messages: list[dict], tools: list[dict]) -> str:
+    def _client_kwargs(self) -> dict:
+        return {
+            "base_url": self.base_url,
+            "api_key": self.api_key or "EMPTY",
+            "timeout": self.timeout,
+            "max_retries": self.max_retries,
+        }
+
+    @property
+    def client(self):
+        if self._client is None:
+            import openai
+
+            self._client = openai.OpenAI(**self._client_kwargs())
+        return self._client
+
+    def _body(self, messages: list[dict], tools: list[dict]) -> dict:
         body: dict = {
             "model": self.model,
             "messages": _openai_messages(messages),
@@ -252,27 +273,37 @@ class OpenAIBackend:
             body["tools"] = tools
         if self.seed is not None:
             body["seed"] = self.seed
-        headers = {"Content-Type": "application/json"}
-        if self.api_key:
-            headers["Authorization"] = f"Bearer {self.api_key}"
-        request = urllib.request.Request(
-            self.url, data=json.dumps(body).encode(), headers=headers, method="POST"
-        )
+        return body
+
+    def _error(self, exc: Exception) -> MedenvError:
+        import openai
+
+        if isinstance(exc, openai.APIStatusError):
+            detail = json.dumps(exc.body) if exc.body is not None else exc.message
+            return MedenvError(f"{self.url} answered HTTP {exc.status_code}: {detail[:500]}")
+        if isinstance(exc, openai.APIConnectionError):  # includes timeouts
+            cause = exc.__cause__ or exc
+            return MedenvError(f"cannot reach {self.url}: {cause}")
+        return MedenvError(f"{self.url} returned an unusable reply: {exc}")
+
+    def _text(self, response) -> str:
+        if not response.choices:
+            raise MedenvError(f"{self.url} returned no choices")
+        return reply_text(response.choices[0].message.model_dump(exclude_none=True))
+
+    def generate(self, messages: list[dict], tools: list[dict]) -> str:
+        import openai
+        from openai.types.chat import ChatCompletion
+
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                data = json.loads(response.read().decode())
-        except urllib.error.HTTPError as exc:
-            detail = exc.read().decode(errors="replace")[:500]
-            raise MedenvError(f"{self.url} answered HTTP {exc.code}: {detail}") from None
-        except (urllib.error.URLError, TimeoutError) as exc:
-            raise MedenvError(f"cannot reach {self.url}: {exc}") from None
-        except json.JSONDecodeError as exc:
-            raise MedenvError(f"{self.url} returned invalid JSON: {exc}") from None
-        try:
-            message = data["choices"][0]["message"]
-        except (KeyError, IndexError, TypeError):
-            raise MedenvError(f"{self.url} returned no choices: {str(data)[:300]}") from None
-        return reply_text(message)
+            # the SDK's request path without its per-call deep transform of the params
+            # (~5 ms of CPU on an episode's long messages)
+            response = self.client.post(
+                "/chat/completions", body=self._body(messages, tools), cast_to=ChatCompletion
+            )
+        except (openai.OpenAIError, ValueError) as exc:
+            raise self._error(exc) from None
+        return self._text(response)
 
 
 def _aiohttp_client():
@@ -293,31 +324,18 @@ class AsyncOpenAIBackend(OpenAIBackend):
     One instance per in-flight episode (each keeps its own ``seed``), made with `clone`,
     all sharing one ``AsyncOpenAI`` client (one connection pool). Request bodies are the
     same as `OpenAIBackend`'s, so a server that answers deterministically gives the same
-    episodes at any concurrency. ``max_retries`` retries connection errors, 429 and 5xx
-    (the SDK's backoff)."""
+    episodes at any concurrency."""
 
-    def __init__(
-        self, base_url: str, model: str, *, max_retries: int = 2, client=None, **kwargs
-    ) -> None:
+    def __init__(self, base_url: str, model: str, *, client=None, **kwargs) -> None:
         super().__init__(base_url, model, **kwargs)
-        self.base_url = base_url.rstrip("/")
-        self.max_retries = max_retries
         self._client = client
 
     @property
     def client(self):
         if self._client is None:
-            try:
-                from openai import AsyncOpenAI
-            except ImportError as exc:  # pragma: no cover - openai is a core dependency
-                raise MedenvError("concurrent LLM episodes need `pip install openai`") from exc
-            self._client = AsyncOpenAI(
-                base_url=self.base_url,
-                api_key=self.api_key or "EMPTY",
-                timeout=self.timeout,
-                max_retries=self.max_retries,
-                http_client=_aiohttp_client(),
-            )
+            from openai import AsyncOpenAI
+
+            self._client = AsyncOpenAI(**self._client_kwargs(), http_client=_aiohttp_client())
         return self._client
 
     def clone(self) -> AsyncOpenAIBackend:
@@ -334,31 +352,13 @@ class AsyncOpenAIBackend(OpenAIBackend):
         import openai
         from openai.types.chat import ChatCompletion
 
-        body: dict = {
-            "model": self.model,
-            "messages": _openai_messages(messages),
-            "temperature": self.temperature,
-            "max_tokens": self.max_tokens,
-        }
-        if tools:
-            body["tools"] = tools
-        if self.seed is not None:
-            body["seed"] = self.seed
         try:
-            # the SDK's request path (retries, timeouts, auth, typed reply) without its
-            # per-call deep transform of the params, which costs ~5 ms of CPU per request
-            # on an episode's long messages and would bound the requests in flight
             response = await self.client.post(
-                "/chat/completions", body=body, cast_to=ChatCompletion
+                "/chat/completions", body=self._body(messages, tools), cast_to=ChatCompletion
             )
-        except openai.APIStatusError as exc:
-            detail = str(exc.body if exc.body is not None else exc.message)[:500]
-            raise MedenvError(f"{self.url} answered HTTP {exc.status_code}: {detail}") from None
-        except openai.APIConnectionError as exc:  # includes timeouts
-            raise MedenvError(f"cannot reach {self.url}: {exc}") from None
-        if not response.choices:
-            raise MedenvError(f"{self.url} returned no choices")
-        return reply_text(response.choices[0].message.model_dump(exclude_none=True))
+        except (openai.OpenAIError, ValueError) as exc:
+            raise self._error(exc) from None
+        return self._text(response)
 
     async def aclose(self) -> None:
         if self._client is not None:
