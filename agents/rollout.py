@@ -285,6 +285,10 @@ def rollout(
     if workers < 1:
         raise MedenvError(f"workers must be at least 1, got {workers}")
     name = agent_name(agent_factory)
+    if db is not None:
+        from medenv.events.parquet import check_writable_store
+
+        check_writable_store(db)
     if concurrency != 1:
         _check_concurrency(agent_factory, concurrency, workers)
     if ray is not None:  # "" = a local Ray; else the cluster's address (medenv.distributed)

@@ -139,6 +139,14 @@ def test_bad_parquet_sources_are_one_line(tmp_path, capsys, db, message):
     assert message in err
 
 
+@pytest.mark.parametrize("argv", [["rollout"], ["serve", "--port", "1"]])
+def test_writers_refuse_a_url_store(tmp_path, capsys, argv, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _, err = cli_error([*argv, "--db", "s3://bucket/events.duckdb"], capsys)
+    assert "written to a local DuckDB file" in err
+    assert list(tmp_path.iterdir()) == []  # no "s3:" folder left behind
+
+
 def test_missing_fsspec_driver_names_the_extra(capsys):
     pytest.importorskip("fsspec")
     try:
@@ -210,8 +218,8 @@ def test_export_to_s3_and_read_back(store, s3, capsys, tmp_path):
 def test_s3_errors_are_one_line(store, s3, capsys, monkeypatch):
     _, err = cli_error(["runs", "--db", "s3://medenv-events/nothing-here"], capsys)
     assert "no Parquet event shards" in err
-    _, err = cli_error(["events", "export", "--db", str(store), "--out", "s3://no-bucket/x"],
-                       capsys)  # fmt: skip
+    _, err = cli_error(["events", "export", "--db", str(store), "--out", "s3://no-bucket/x",
+                        "--no-progress"], capsys)  # fmt: skip
     assert "cannot write Parquet shards to s3://no-bucket/x" in err
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{_free_port()}")
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")

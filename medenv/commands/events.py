@@ -24,13 +24,14 @@ def add_parser(subparsers) -> None:
     )
     e.add_argument("--db", required=True, help="event store (its .shard-N.duckdb included)")
     e.add_argument("--out", required=True, help="output folder or URL (s3://bucket/prefix)")
+    e.add_argument("--no-progress", action="store_true")
     e.set_defaults(func=run_export)
 
 
 def run_export(args) -> int:
     from medenv.events.parquet import export_parquet
 
-    result = export_parquet(args.db, args.out)
+    result = export_parquet(args.db, args.out, progress=not args.no_progress)
     print(
         f"exported {result['events']:,} events of {result['runs']} run(s) to {result['out']} "
         f"({len(result['files'])} Parquet file(s), zstd, partitioned by run_id)"

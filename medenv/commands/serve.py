@@ -33,6 +33,7 @@ def add_parser(subparsers) -> None:
 
 def run(args) -> int:
     from medenv.errors import MedenvError
+    from medenv.events.parquet import check_writable_store
     from medenv.paths import check_out_file, medenv_home
     from medenv.serve import check_port_free, serve
 
@@ -41,6 +42,7 @@ def run(args) -> int:
     if args.session_timeout is not None and args.session_timeout <= 0:
         raise MedenvError(f"--session-timeout must be positive, got {args.session_timeout}")
     db = args.db or str(medenv_home() / "runs" / "serve.duckdb")
+    check_writable_store(db)
     check_out_file(db, "event store")
     check_port_free(args.host, args.port)
     print(f"serving MedResearch-v0 on http://{args.host}:{args.port} (events: {db})", flush=True)

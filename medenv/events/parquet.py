@@ -46,6 +46,16 @@ def url_scheme(source: str | Path) -> str | None:
     return m.group(1).lower() if m else None
 
 
+def check_writable_store(db: str | Path) -> None:
+    """One-line `MedenvError` when ``db`` is a URL or Parquet: writers (rollouts, the served
+    env) write a local DuckDB store; `export_parquet` moves it to object storage."""
+    if url_scheme(db) not in (None, "file") or str(db).endswith(".parquet"):
+        raise MedenvError(
+            f"--db {db}: events are written to a local DuckDB file; write one, then "
+            "`medenv events export --db FILE --out URL`"
+        )
+
+
 def is_parquet_source(source: str | Path) -> bool:
     """True when ``source`` names Parquet event shards (see the module docstring)."""
     text = str(source)
@@ -138,7 +148,7 @@ def parquet_relation(con: duckdb.DuckDBPyConnection, source: str | Path) -> str:
     return f"SELECT * FROM {table}"
 
 
-def export_parquet(db, out: str | Path) -> dict:
+def export_parquet(db, out: str | Path, progress: bool = True) -> dict:
     """Write the store ``db`` (path/glob/list, shards included) to ``out`` as Parquet
     partitioned by run. Returns ``{"out", "runs", "events", "files"}``."""
     from medenv.events.store import connect
@@ -172,8 +182,10 @@ def export_parquet(db, out: str | Path) -> dict:
         con.close()
     files = sorted(str(p.relative_to(local)) for p in local.rglob("*.parquet"))
     if remote:
+        from tqdm.auto import tqdm
+
         try:
-            for rel in files:
+            for rel in tqdm(files, desc="upload", unit="file", disable=not progress):
                 fs.put_file(str(local / rel), out_text.rstrip("/") + "/" + rel)
         except Exception as exc:  # botocore/fsspec: unreachable endpoint, no bucket, denied
             raise MedenvError(f"cannot write Parquet shards to {out}: {one_line(exc)}") from None
