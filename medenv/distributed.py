@@ -109,19 +109,19 @@ def _node_run(args: tuple) -> list[tuple[str, int, bool, int]]:
 class NodeRollout:
     """One per node: loads the world once, forks a worker per shard (`medenv.workers`)."""
 
-    def __init__(self, env_kwargs: dict) -> None:
+    def __init__(self, env_kwargs: dict, agent: str) -> None:
         from medenv.workers import preload_world, start_method
 
-        self.method = start_method()
+        self.method = start_method(agent)  # spawn for model agents (see medenv.workers)
         if self.method == "fork":
             preload_world(env_kwargs)
 
     def run(self, work: list[tuple]) -> list[tuple[str, int, bool, int]]:
-        from medenv.workers import worker_context
+        import multiprocessing as mp
 
         if len(work) == 1:
             return _node_run(work[0])
-        with worker_context().Pool(len(work)) as pool:
+        with mp.get_context(self.method).Pool(len(work)) as pool:
             parts = pool.map(_node_run, work, chunksize=1)
         return [r for part in parts for r in part]
 
@@ -142,6 +142,8 @@ def rollout_on_ray(
     ray = init_ray(address, num_cpus)
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
+    from agents.rollout import agent_name
+
     nodes = _alive_nodes(ray)
     slots = [(node, w) for node, cpus in nodes for w in range(cpus)]
     slots = slots[: max(1, len(jobs))]
@@ -159,7 +161,7 @@ def rollout_on_ray(
         actor = actor_cls.options(
             num_cpus=cpus,
             scheduling_strategy=NodeAffinitySchedulingStrategy(node_id=node, soft=False),
-        ).remote(env_kwargs)
+        ).remote(env_kwargs, agent_name(factory))
         refs.append(actor.run.remote(work))
     results: list[tuple[str, int, bool, int]] = []
     pending = list(refs)

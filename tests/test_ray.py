@@ -55,10 +55,13 @@ def test_rollout_on_ray_equals_local(ray_local, tmp_path):
     assert (again.ran, again.skipped) == (0, 10)  # resumable like a local run
 
 
-def test_synth_on_ray_equals_local(ray_local, tmp_path, capsys):
-    common = ["synth", "--n", "4", "--no-corpus", "--no-progress"]
-    assert main([*common, "--seed", "1", "--out", str(tmp_path / "local")]) == 0
-    assert main([*common, "--seeds", "0,1", "--out", str(tmp_path / "ray"), "--ray"]) == 0
+def test_synth_on_ray_equals_local(ray_local, kg, tmp_path, capsys):
+    from medenv.synth import SynthConfig, synthesize, write_qa_set
+
+    local_set = synthesize(kg, SynthConfig(n=4, seed=1), progress=False)
+    write_qa_set(tmp_path / "local", local_set.items, local_set.manifest)
+    argv = ["synth", "--n", "4", "--no-corpus", "--no-progress", "--seeds", "0,1"]
+    assert main([*argv, "--out", str(tmp_path / "ray"), "--ray"]) == 0
     local = (tmp_path / "local" / "qa.jsonl").read_text()
     ray_sets = [(tmp_path / "ray" / f"seed-{s}" / "qa.jsonl").read_text() for s in (0, 1)]
     assert ray_sets[1] == local and len(local.splitlines()) == 4
