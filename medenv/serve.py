@@ -202,6 +202,8 @@ def create_app(sessions: Sessions):
                 prompt, info = session.env.reset(seed=body.get("seed"),
                                                  options=body.get("options"))  # fmt: skip
             except MedenvError as exc:
+                if sid is None:  # a session opened by this request does not outlive it
+                    sessions.close(session.id)
                 raise HTTPException(400, str(exc)) from None
             session.step_count = 0
             response.headers["X-Session-Id"] = session.id

@@ -111,6 +111,9 @@ def test_session_limit_unknown_session_and_bad_action(items, tmp_path):
         obs, reward, terminated, truncated, info = b.step("not a tool call")
         assert info["error"] and not terminated  # malformed actions are the env's business
         b.close()
+        with pytest.raises(MedenvError, match="HTTP 400.*unknown reset option"):
+            RemoteEnv(url).reset(seed=4, options={"colour": "red"})
+        assert RemoteEnv(url).health()["active_sessions"] == 1  # the failed one is gone
         c.close()
     sessions.shutdown()
 
