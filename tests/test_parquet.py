@@ -58,7 +58,12 @@ def _parquet_events(root: Path) -> list[tuple]:
 
 
 def _canon(rows):
-    return [(*r[:4], json.loads(r[4])) for r in rows]
+    """Rows with parsed payloads, in one total order (two workers of a run each log a
+    ``run_started`` with seq 0: ties are broken by the payload)."""
+    out = [(*r[:4], json.loads(r[4])) for r in rows]
+    return sorted(
+        out, key=lambda r: (r[0], r[1] or "", r[2], r[3], json.dumps(r[4], sort_keys=True))
+    )
 
 
 @pytest.fixture(scope="module")
@@ -137,6 +142,11 @@ def test_bad_parquet_sources_are_one_line(tmp_path, capsys, db, message):
     duckdb.sql(f"COPY (SELECT 1 AS x) TO '{tmp_path}/not-events.parquet' (FORMAT parquet)")
     _, err = cli_error(["runs", "--db", db.format(tmp=tmp_path)], capsys)
     assert message in err
+
+
+def test_judge_refuses_parquet_in_one_line(exported, capsys):
+    _, err = cli_error(["eval", "--db", str(exported), "--judge", "lexical"], capsys)
+    assert "--judge writes judge_verdict events into a DuckDB store" in err
 
 
 @pytest.mark.parametrize("argv", [["rollout"], ["serve", "--port", "1"]])
