@@ -55,6 +55,16 @@ class Session:
 SERVE_MISSING = "medenv serve needs the serve extra: pip install 'medenv[serve]'"
 
 
+def require_serve() -> None:
+    """One-line `MedenvError` naming the extra when FastAPI or uvicorn is missing."""
+    try:
+        import uvicorn  # noqa: F401
+    except ImportError:
+        raise MedenvError(SERVE_MISSING) from None
+    if FastAPI is None:
+        raise MedenvError(SERVE_MISSING)
+
+
 class SessionFull(Exception):
     pass
 
@@ -298,12 +308,9 @@ def serve(
     log_level: str = "warning",
 ) -> None:
     """Serve until interrupted; the store is closed (all events ingested) on the way out."""
-    try:
-        import uvicorn
-    except ImportError:
-        raise MedenvError(SERVE_MISSING) from None
-    if FastAPI is None:
-        raise MedenvError(SERVE_MISSING)
+    require_serve()
+    import uvicorn
+
     from medenv.workers import preload_world
 
     check_port_free(host, port)

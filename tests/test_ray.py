@@ -103,3 +103,4 @@ def test_missing_extra_is_one_line(tmp_path, blocked, argv, message):
                           cwd=ROOT, timeout=120)  # fmt: skip
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 2 and len(lines) == 1 and message in lines[0], proc.stderr
+    assert proc.stdout == ""  # refused before any work or message

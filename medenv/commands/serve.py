@@ -35,8 +35,9 @@ def run(args) -> int:
     from medenv.errors import MedenvError
     from medenv.events.parquet import check_writable_store
     from medenv.paths import check_out_file, medenv_home
-    from medenv.serve import check_port_free, serve
+    from medenv.serve import check_port_free, require_serve, serve
 
+    require_serve()
     if args.max_steps < 1:
         raise MedenvError(f"--max-steps must be at least 1, got {args.max_steps}")
     if args.session_timeout is not None and args.session_timeout <= 0:
