@@ -61,6 +61,21 @@ class LLMAgent:
             self.backend.seed = seed
 
     def act(self, observation: str, info: dict) -> str:
+        self.observe(observation, info)
+        text = self.backend.generate(self.messages, self.tools)
+        self.messages.append(assistant_message(text))
+        return text
+
+    async def aact(self, observation: str, info: dict) -> str:
+        """`act` for a backend with ``async agenerate`` (`agents.backends.AsyncOpenAIBackend`):
+        many agents share one event loop, each awaiting its own request."""
+        self.observe(observation, info)
+        text = await self.backend.agenerate(self.messages, self.tools)
+        self.messages.append(assistant_message(text))
+        return text
+
+    def observe(self, observation: str, info: dict) -> None:
+        """Add the env's observation to the conversation and fit it to the context."""
         if not self.messages:
             tools = info.get("tools") or "[]"
             self.tools = json.loads(tools) if isinstance(tools, str) else list(tools)
@@ -72,9 +87,6 @@ class LLMAgent:
             else:  # the last reply had no valid call: the env's error message comes back
                 self.messages.append({"role": "user", "content": observation})
         self.fit_context()
-        text = self.backend.generate(self.messages, self.tools)
-        self.messages.append(assistant_message(text))
-        return text
 
     # -- context management ---------------------------------------------------------
     def _budget(self) -> int:

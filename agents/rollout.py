@@ -7,10 +7,15 @@
   own episode seed derived with hashlib from ``seed``, so reruns are identical;
 - is resumable: (question id, episode seed) pairs already finished in the store for the
   same agent are skipped, so an interrupted run continues where it stopped;
-- runs ``workers`` processes, each with its own env and its own store shard
+- runs ``workers`` processes (forked from this one once it has loaded the world, on
+  Linux: `medenv.workers`), each with its own env and its own store shard
   (``db`` for worker 0, ``NAME.shard-<i>.duckdb`` beside it for the others: DuckDB allows
   one writer per file); readers query all shards together (`training.export.store_paths`);
-- shows a progress bar with live accuracy and mean tool calls.
+- shows a progress bar with live accuracy and mean tool calls;
+- with ``ray`` (an address, or "" for a local Ray) spreads the episodes over a Ray
+  cluster, a worker per CPU, each node loading the world once (`medenv.distributed`);
+- with ``concurrency`` > 1 (the llm agent against an ``openai:URL#MODEL`` server) keeps that
+  many episodes in flight in this process (`agents.concurrent.run_concurrent`).
 
 Rejection sampling (keep correct answers within budget; with ``k`` samples the shortest
 correct one) is applied when exporting: `training.export.select_episodes`. The store
@@ -281,6 +286,21 @@ def _worker_main(args: tuple, parent_pid: int | None = None) -> None:
         sys.exit(2)
 
 
+def _check_concurrency(factory: Any, concurrency: int, workers: int) -> None:
+    from agents.concurrent import async_backend_spec
+
+    if concurrency < 1:
+        raise MedenvError(f"--concurrency must be at least 1, got {concurrency}")
+    if not isinstance(factory, (str, AgentSpec)) or agent_name(factory) != "llm":
+        raise MedenvError(
+            "--concurrency keeps LLM requests in flight: use it with --agent llm "
+            "--model openai:URL#MODEL"
+        )
+    if workers != 1:
+        raise MedenvError("give --concurrency or --workers, not both")
+    async_backend_spec(dict(getattr(factory, "options", {})).get("model"))
+
+
 def rollout(
     agent_factory: str | AgentSpec | Callable = "oracle",
     qa: Any = None,
@@ -295,6 +315,8 @@ def rollout(
     env_kwargs: dict | None = None,
     tags: dict | None = None,
     progress: bool = True,
+    concurrency: int = 1,
+    ray: str | None = None,
 ) -> RolloutResult:
     """Run ``episodes`` question attempts (``k`` samples each) and record them in ``db``.
 
@@ -307,6 +329,19 @@ def rollout(
     if workers < 1:
         raise MedenvError(f"workers must be at least 1, got {workers}")
     name = agent_name(agent_factory)
+    if db is not None:
+        from medenv.events.parquet import check_writable_store
+
+        check_writable_store(db)
+    if concurrency != 1:
+        _check_concurrency(agent_factory, concurrency, workers)
+    if ray is not None:  # "" = a local Ray; else the cluster's address (medenv.distributed)
+        from medenv.distributed import require_ray
+
+        require_ray()
+        if workers != 1 or concurrency != 1:
+            raise MedenvError("with --ray each node runs a worker per CPU: drop --workers "
+                              "and --concurrency")  # fmt: skip
     if isinstance(agent_factory, (str, AgentSpec)):
         if name not in AGENT_NAMES:
             raise MedenvError(f"unknown agent {name!r}; choose one of {', '.join(AGENT_NAMES)}")
@@ -347,13 +382,32 @@ def rollout(
     start = time.perf_counter()
     procs: list = []
     try:
-        if workers == 1 or not todo:
+        if ray is not None and todo:
+            from medenv.distributed import rollout_on_ray
+
+            rollout_on_ray(ray, agent_factory, items, todo, db, env_kwargs, run_tags, record)
+        elif concurrency > 1 and todo:
+            from agents.concurrent import run_concurrent
+
+            opts = dict(agent_factory.options)
+            model = opts.pop("model")
+            run_concurrent(
+                model, items, todo, db, concurrency=concurrency, env_kwargs=env_kwargs,
+                tags=run_tags, backend_options=opts.pop("backend_options", {}),
+                agent_options=opts, on_episode=record,
+            )  # fmt: skip
+        elif workers == 1 or not todo:
             if todo:
                 _run_jobs(
                     0, agent_factory, items, todo, db, env_kwargs, run_tags, on_episode=record
                 )
         else:
-            ctx = mp.get_context("spawn")
+            from medenv.workers import preload_world, start_method
+
+            method = start_method(name)
+            if method == "fork":  # workers start with the world loaded (medenv.workers)
+                preload_world(env_kwargs)
+            ctx = mp.get_context(method)
             queue = ctx.Queue()
             for w in range(workers):
                 part = todo[w::workers]

@@ -18,7 +18,10 @@ import sys
 
 from medenv.errors import MedenvError
 
-COMMANDS = ("kg", "synth", "corpus", "rollout", "runs", "replay", "export", "train", "eval", "demo")
+COMMANDS = (
+    "kg", "synth", "corpus", "rollout", "runs", "replay", "export", "train", "eval", "demo",
+    "events", "serve",
+)  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -155,6 +155,11 @@ def judge_log(
     from medenv.events.store import connect, resolve_files
 
     path = resolve_files(db)[0]  # verdicts go to the first file (the main one)
+    if isinstance(path, str):  # Parquet shards (medenv.events.parquet): read-only
+        raise MedenvError(
+            f"--judge writes judge_verdict events into a DuckDB store; {path} holds Parquet "
+            "shards: judge the DuckDB store, then export it again"
+        )
     con = connect(db)
     where, params = "", []
     if runs:

@@ -1,7 +1,7 @@
 """``medenv rollout``: run an agent over a QA set, recording episodes in the event store.
 
 ``medenv rollout --agent oracle|heuristic|random|llm [--qa DIR] [--episodes N]
-[--workers W] [--db PATH] [--seed S] [--k K] [--split SPLIT] [--model SPEC]``
+[--workers W | --concurrency N] [--db PATH] [--seed S] [--k K] [--split SPLIT] [--model SPEC]``
 
 Resumable: rerunning the same command skips episodes already in ``--db``. The KG flags
 (`medenv.commands.kgargs`: ``--source hpo+hetionet --path hetionet=DIR``) name the graph
@@ -28,6 +28,20 @@ def add_parser(subparsers) -> None:
     p.add_argument("--qa", default=None, help="QA set folder or JSONL (default: built-in set)")
     p.add_argument("--episodes", type=int, default=None, help="question attempts (default: all)")
     p.add_argument("--workers", type=int, default=1, help="parallel worker processes")
+    p.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="ADDRESS",
+        help="spread episodes over a Ray cluster (no ADDRESS: a local Ray); extra medenv[ray]",
+    )
+    p.add_argument(
+        "--concurrency",
+        type=int,
+        default=1,
+        help="llm agent on an openai:URL#MODEL server: episodes in flight in this process",
+    )
     p.add_argument(
         "--db", default=None, help="event store (default $MEDENV_HOME/runs/AGENT.duckdb)"
     )
@@ -98,6 +112,8 @@ def run(args) -> int:
         max_steps=args.max_steps,
         env_kwargs=env_kwargs,
         progress=not args.no_progress,
+        concurrency=args.concurrency,
+        ray=args.ray,
     )
     if args.json:
         import msgspec

@@ -85,7 +85,33 @@ def add_parser(subparsers) -> None:
         "--no-corpus", action="store_true", help="skip evidence pages and the answerability check"
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--seeds",
+        default=None,
+        metavar="S1,S2,...",
+        help="one QA set per seed, written to OUT/seed-<S> (instead of --seed)",
+    )
+    p.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="ADDRESS",
+        help="synthesize the seeds as Ray tasks (no ADDRESS: a local Ray); extra medenv[ray]",
+    )
     p.set_defaults(func=run)
+
+
+def _seeds(text: str) -> list[int]:
+    from medenv.errors import MedenvError
+
+    try:
+        seeds = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise MedenvError(f"--seeds must be comma-separated integers, got {text!r}") from None
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise MedenvError(f"--seeds must list distinct integers, got {text!r}")
+    return seeds
 
 
 def _specialties(values: list[str]) -> tuple[str, ...]:
@@ -153,6 +179,8 @@ def run(args: argparse.Namespace) -> int:
         **kw,
     ).check()  # bad arguments fail before the KG is loaded
     check_out_dir(args.out)
+    if args.seeds is not None or args.ray is not None:
+        return _run_seeds(args, config)
     started = time.perf_counter()
     names, path, kg_options = kg_spec(args)
     kg = load_kg(names, path, progress=not args.no_progress, **kg_options)
@@ -184,4 +212,35 @@ def run(args: argparse.Namespace) -> int:
     out = write_qa_set(args.out, result.items, result.manifest)
     print(summary(result.manifest))
     print(f"wrote {out}/qa.jsonl, qa.parquet, manifest.json")
+    return 0
+
+
+def _run_seeds(args: argparse.Namespace, config) -> int:
+    """``--seeds`` and/or ``--ray``: one `synthesize` per seed, locally in order or as Ray
+    tasks (`medenv.distributed.synth_on_ray`); the same seed gives the same items."""
+    from pathlib import Path
+
+    import msgspec
+
+    from medenv.synth import write_qa_set
+
+    seeds = _seeds(args.seeds) if args.seeds is not None else [args.seed]
+    configs = [msgspec.structs.replace(config, seed=s) for s in seeds]
+    corpus = not args.no_corpus
+    if args.ray is not None:
+        from medenv.distributed import require_ray, synth_on_ray
+
+        require_ray()
+        results = synth_on_ray(args.ray, configs, source=args.source, path=args.path,
+                               world_seed=args.world_seed, corpus=corpus)  # fmt: skip
+    else:
+        from medenv.distributed import _synth_task
+
+        results = [_synth_task(args.source, args.path, c, args.world_seed, corpus)
+                   for c in configs]  # fmt: skip
+    for seed, result in zip(seeds, results, strict=True):
+        out = Path(args.out) / f"seed-{seed}" if args.seeds is not None else Path(args.out)
+        write_qa_set(out, result.items, result.manifest)
+        print(summary(result.manifest))
+        print(f"wrote {out}/qa.jsonl, qa.parquet, manifest.json")
     return 0

@@ -45,6 +45,7 @@ import pyarrow as pa
 
 from medenv.errors import MedenvError
 from medenv.events import chain
+from medenv.events.parquet import is_parquet_source, parquet_relation
 from medenv.events.schema import (
     TYPE_NAMES,
     EpisodeSealed,
@@ -404,10 +405,15 @@ def resolve_files(paths_or_glob: str | Path | Sequence[str | Path]) -> list[Path
     """Store files named by a path (its shards included), a folder, a glob, or a list.
 
     A path that exists is always taken literally (``runs[1].duckdb`` is that file); only a
-    path that does not exist and holds ``*``, ``?`` or ``[`` is expanded as a glob."""
+    path that does not exist and holds ``*``, ``?`` or ``[`` is expanded as a glob.
+    Parquet sources (`medenv.events.parquet.is_parquet_source`: a URL, ``*.parquet``, a
+    folder of Parquet shards) are returned as given, as ``str``; `connect` reads them."""
     items = [paths_or_glob] if isinstance(paths_or_glob, str | Path) else list(paths_or_glob)
     files: list[Path] = []
     for item in items:
+        if is_parquet_source(item):  # Parquet shards: kept as given (a str), read by connect
+            files.append(str(item))
+            continue
         text = str(Path(item).expanduser())
         if not Path(text).exists() and any(ch in text for ch in "*?["):
             found = [Path(p) for p in sorted(globlib.glob(text)) if p.endswith(".duckdb")]
@@ -526,6 +532,13 @@ def connect(paths_or_glob: str | Path | Sequence[str | Path]) -> duckdb.DuckDBPy
     con = duckdb.connect()
     parts, notes = [], []
     for i, file in enumerate(files):
+        if isinstance(file, str):  # Parquet shards (`medenv.events.parquet`)
+            try:
+                parts.append(parquet_relation(con, file))
+            except MedenvError:
+                con.close()
+                raise
+            continue
         try:
             con.execute(f"ATTACH '{_sql_str(file)}' AS s{i} (READ_ONLY)")
         except duckdb.Error as exc:

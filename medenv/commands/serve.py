@@ -1,0 +1,58 @@
+"""``medenv serve --host 127.0.0.1 --port P [--db PATH] [--max-sessions N]``: the env over
+HTTP (OpenEnv contract: /reset, /step, /state, /health; one env per session).
+
+Every session's events go to ``--db`` (one run). Needs the ``serve`` extra (FastAPI,
+uvicorn). A remote trainer drives it with `medenv.serve_client.RemoteEnv`.
+"""
+
+from __future__ import annotations
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "serve",
+        help="serve MedResearch-v0 over HTTP (OpenEnv contract) for remote trainers",
+        description="Serve MedResearch-v0 over HTTP: POST /reset opens a session (one env "
+        "each), POST /step, GET /state, GET /health, POST /close. Events of every session "
+        "go to one event store.",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default loopback)")
+    p.add_argument("--port", type=int, default=8765)
+    p.add_argument(
+        "--db", default=None, help="event store (default $MEDENV_HOME/runs/serve.duckdb)"
+    )
+    p.add_argument("--qa", default=None, help="QA set folder or JSONL (default: built-in set)")
+    p.add_argument("--max-sessions", type=int, default=64, help="sessions open at once")
+    p.add_argument(
+        "--session-timeout", type=float, default=None, help="close sessions idle this many s"
+    )
+    p.add_argument("--max-steps", type=int, default=12, help="step budget per episode")
+    p.add_argument("--backend", default="tantivy", help="search backend: tantivy or whoosh")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from medenv.errors import MedenvError
+    from medenv.events.parquet import check_writable_store
+    from medenv.paths import check_out_file, medenv_home
+    from medenv.serve import check_port_free, require_serve, serve
+
+    require_serve()
+    if args.max_steps < 1:
+        raise MedenvError(f"--max-steps must be at least 1, got {args.max_steps}")
+    if args.session_timeout is not None and args.session_timeout <= 0:
+        raise MedenvError(f"--session-timeout must be positive, got {args.session_timeout}")
+    db = args.db or str(medenv_home() / "runs" / "serve.duckdb")
+    check_writable_store(db)
+    check_out_file(db, "event store")
+    check_port_free(args.host, args.port)
+    print(f"serving MedResearch-v0 on http://{args.host}:{args.port} (events: {db})", flush=True)
+    serve(
+        args.host,
+        args.port,
+        db,
+        max_sessions=args.max_sessions,
+        session_timeout=args.session_timeout,
+        env_kwargs={"qa": args.qa, "max_steps": args.max_steps, "backend": args.backend},
+    )
+    return 0

@@ -1,0 +1,210 @@
+"""Event shards as Parquet, on any filesystem: export, and sources that readers accept.
+
+`export_parquet(db, out)` writes every event of a store (all its shard files, spool
+leftovers included) as zstd-compressed Parquet partitioned by run, Hive style::
+
+    OUT/run_id=<run id>/data_0.parquet     columns: episode_id, seq, ts, type, payload
+
+``OUT`` is a folder or an fsspec URL (``s3://bucket/prefix``, ``memory://...``); a URL is
+written through a local staging folder and uploaded with fsspec. Re-exporting a run
+overwrites its partition (never duplicates it).
+
+Reading: `is_parquet_source(x)` says whether a ``--db`` value names Parquet rather than
+DuckDB files: a URL (``scheme://``), a path or glob ending in ``.parquet``, or a folder
+holding ``.parquet`` files and no ``.duckdb`` file. `parquet_relation(con, source)` is the
+SQL that reads such a source with DuckDB's own ``read_parquet`` (Hive partitions; ``run_id``
+read as text), registering an fsspec filesystem on ``con`` for URL schemes DuckDB does not
+read natively; `medenv.events.store.connect` uses it, so ``eval``, ``export``, ``runs`` and
+``replay`` read Parquet shards exactly like DuckDB files.
+
+Object storage (S3 and S3-compatible servers) goes through ``s3fs`` (extra ``medenv[s3]``),
+configured by the usual AWS variables (``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``,
+``AWS_ENDPOINT_URL`` for a non-AWS server, ``AWS_DEFAULT_REGION``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+import duckdb
+
+from medenv.errors import MedenvError
+
+_URL = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://")
+_GLOB = re.compile(r"[*?\[]")
+COLUMNS = "run_id, episode_id, seq, ts, type, payload"
+_TABLES = itertools.count()
+EXTRAS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs", "az": "azure", "abfs": "azure"}
+
+
+def url_scheme(source: str | Path) -> str | None:
+    m = _URL.match(str(source))
+    return m.group(1).lower() if m else None
+
+
+def check_writable_store(db: str | Path) -> None:
+    """One-line `MedenvError` when ``db`` is a URL or Parquet: writers (rollouts, the served
+    env) write a local DuckDB store; `export_parquet` moves it to object storage."""
+    if url_scheme(db) not in (None, "file") or str(db).endswith(".parquet"):
+        raise MedenvError(
+            f"--db {db}: events are written to a local DuckDB file; write one, then "
+            "`medenv events export --db FILE --out URL`"
+        )
+
+
+def is_parquet_source(source: str | Path) -> bool:
+    """True when ``source`` names Parquet event shards (see the module docstring)."""
+    text = str(source)
+    if url_scheme(text) not in (None, "file"):
+        return True
+    text = text.removeprefix("file://")
+    if text.endswith(".parquet"):
+        return True
+    path = Path(text).expanduser()
+    if _GLOB.search(text) or not path.is_dir():
+        return False
+    if any(path.glob("*.duckdb")):
+        return False
+    return next(path.rglob("*.parquet"), None) is not None
+
+
+def _filesystem(url: str):
+    """The fsspec filesystem of ``url`` (one line naming the extra when it is missing)."""
+    import fsspec
+
+    scheme = url_scheme(url) or "file"
+    try:
+        # a fresh instance: the endpoint and credentials come from the environment now
+        return fsspec.filesystem(scheme, skip_instance_cache=True)
+    except ImportError:
+        extra = EXTRAS.get(scheme, scheme)
+        raise MedenvError(
+            f"{url}: reading {scheme}:// needs an fsspec driver: pip install 'medenv[{extra}]'"
+        ) from None
+    except ValueError:
+        raise MedenvError(f"{url}: unknown URL scheme {scheme!r}") from None
+
+
+def _pattern(source: str) -> str:
+    """A file glob for ``source``: itself when it names files, else every Parquet file
+    below it."""
+    if source.endswith(".parquet") or _GLOB.search(source):
+        return source
+    return source.rstrip("/") + "/**/*.parquet"
+
+
+def parquet_relation(con: duckdb.DuckDBPyConnection, source: str | Path) -> str:
+    """SQL selecting ``run_id, episode_id, seq, ts, type, payload`` from Parquet ``source``.
+
+    Raises `MedenvError` (one line) when nothing matches or the files are not event shards.
+    """
+    text = str(source)
+    scheme = url_scheme(text)
+    if scheme == "file":
+        text = text.removeprefix("file://")
+        scheme = None
+    if scheme is None:
+        text = str(Path(text).expanduser())
+    else:
+        fs = _filesystem(text)
+        if not con.filesystem_is_registered(fs.protocol if isinstance(fs.protocol, str)
+                                            else fs.protocol[0]):  # fmt: skip
+            con.register_filesystem(fs)
+    pattern = _pattern(text)
+    # Hive partitions (run_id=...) as written by `export_parquet`; else files that carry
+    # run_id as a column (a single shard copied out of its folder, another writer's files)
+    variants = [
+        f"read_parquet('{_sql(pattern)}', hive_partitioning = true, union_by_name = true, "
+        "hive_types = {'run_id': VARCHAR})",
+        f"read_parquet('{_sql(pattern)}', hive_partitioning = false, union_by_name = true)",
+    ]
+    for n, sql in enumerate(variants):
+        try:
+            names = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {sql}").fetchall()]
+            break
+        except Exception as exc:  # duckdb; fsspec/botocore: no endpoint, no credentials
+            line = one_line(exc)
+            if "hive_type" in line and n == 0:
+                continue
+            if "No files found" in line:
+                raise MedenvError(f"no Parquet event shards at {source}") from None
+            raise MedenvError(f"cannot read Parquet event shards at {source}: {line}") from None
+    missing = [c for c in COLUMNS.split(", ") if c not in names]
+    if missing:
+        raise MedenvError(f"{source}: not medenv event shards: no column(s) {', '.join(missing)}")
+    select = (
+        f"SELECT run_id, episode_id, CAST(seq AS INTEGER) AS seq, CAST(ts AS TIMESTAMP) AS ts, "
+        f"type, CAST(payload AS JSON) AS payload FROM {sql}"
+    )
+    if scheme is None:
+        return select
+    # remote objects are fetched once per connection, not once per query
+    table = f"_parquet_{next(_TABLES)}"
+    con.execute(f"CREATE TEMP TABLE {table} AS {select}")
+    return f"SELECT * FROM {table}"
+
+
+def export_parquet(db, out: str | Path, progress: bool = True) -> dict:
+    """Write the store ``db`` (path/glob/list, shards included) to ``out`` as Parquet
+    partitioned by run. Returns ``{"out", "runs", "events", "files"}``."""
+    from medenv.events.store import connect
+
+    out_text = str(out)
+    scheme = url_scheme(out_text)
+    remote = scheme not in (None, "file")
+    fs = _filesystem(out_text) if remote else None
+    local = Path(tempfile.mkdtemp(prefix="medenv-parquet-")) if remote else Path(
+        out_text.removeprefix("file://")
+    ).expanduser()  # fmt: skip
+    if not remote:
+        if local.exists() and not local.is_dir():
+            raise MedenvError(f"--out {out}: is a file; give a folder or a URL")
+        if local.is_dir() and any(local.glob("*.duckdb")):
+            raise MedenvError(f"--out {out}: holds DuckDB stores; give a folder for Parquet")
+    con = connect(db)
+    try:
+        runs, events = con.execute(
+            "SELECT count(DISTINCT run_id), count(*) FROM events"
+        ).fetchall()[0]
+        if not events:
+            raise MedenvError(f"the event store {db} has no events to export")
+        local.mkdir(parents=True, exist_ok=True)
+        con.execute(
+            f"COPY (SELECT {COLUMNS} FROM events ORDER BY run_id, episode_id, seq) "
+            f"TO '{_sql(str(local))}' (FORMAT parquet, COMPRESSION zstd, "
+            "PARTITION_BY (run_id), OVERWRITE_OR_IGNORE true)"
+        )
+    finally:
+        con.close()
+    files = sorted(str(p.relative_to(local)) for p in local.rglob("*.parquet"))
+    if remote:
+        from tqdm.auto import tqdm
+
+        try:
+            for rel in tqdm(files, desc="upload", unit="file", disable=not progress):
+                fs.put_file(str(local / rel), out_text.rstrip("/") + "/" + rel)
+        except Exception as exc:  # botocore/fsspec: unreachable endpoint, no bucket, denied
+            raise MedenvError(f"cannot write Parquet shards to {out}: {one_line(exc)}") from None
+        finally:
+            shutil.rmtree(local, ignore_errors=True)
+    return {"out": out_text, "runs": runs, "events": events, "files": files}
+
+
+def one_line(exc: BaseException) -> str:
+    """The telling line of an error: its first line, or the last one of a wrapped Python
+    traceback (DuckDB quotes fsspec's traceback whole)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    if "Traceback" in lines[0]:
+        told = [line for line in lines if not line.startswith(("LINE ", "^", "File "))]
+        return told[-1]
+    return lines[0]
+
+
+def _sql(text: str) -> str:
+    return text.replace("'", "''")

@@ -1,0 +1,325 @@
+"""`MedResearch-v0` served over HTTP, following the OpenEnv environment-server contract.
+
+OpenEnv (``openenv-core``) environment servers answer ``POST /reset``, ``POST /step``,
+``GET /state``, ``GET /health`` (plus ``/schema`` and ``/metadata``) with JSON bodies
+``{"observation": {...}, "reward": float | null, "done": bool}``; requests accept extra
+fields. Upstream keeps HTTP stateless and holds sessions on a WebSocket; a remote trainer
+here needs a session per rollout over plain HTTP, so (our extension, in the allowed extra
+fields) ``/reset`` opens a session, returns its id as ``observation.session_id`` and the
+``X-Session-Id`` header, and ``/step``, ``/state`` and ``POST /close`` take ``session_id``.
+This module implements the contract with FastAPI/uvicorn (extra ``medenv[serve]``), not
+with ``openenv-core``'s server, whose install pulls in Gradio and FastMCP.
+
+- one env per session; ``max_sessions`` open at once (the next ``/reset`` without a
+  session gets HTTP 503); sessions idle for ``session_timeout`` seconds are closed;
+- every session's events go to ONE event store (one run; the server is its only writer):
+  each session's episodes are tagged ``{"session": id}`` and get ids
+  ``RUN-s0c<n>-e<k>``; an episode left open by a closed session is logged as ended;
+- env work runs on the server's event loop, one request at a time (steps take
+  milliseconds; the envs share one loaded world and one store writer).
+
+Bodies: ``/reset`` ``{"seed", "options": {"question_id"|"split"|...}, "session_id"}``;
+``/step`` ``{"action": {"text": "..."} | {"name", "arguments"}, "session_id"}``. The step
+observation holds ``text`` (the tool output), ``info`` (the env's info dict),
+``terminated`` and ``truncated``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+from medenv.errors import MedenvError
+
+try:  # the serve extra; FastAPI resolves the endpoints' annotations in this module
+    from fastapi import Body, FastAPI, HTTPException, Response
+except ImportError:  # pragma: no cover - exercised where the extra is absent
+    FastAPI = None
+
+
+@dataclass
+class Session:
+    id: str
+    env: Any
+    slot: int
+    created_at: float = field(default_factory=time.time)
+    last_activity_at: float = field(default_factory=time.time)
+    step_count: int = 0
+
+
+SERVE_MISSING = "medenv serve needs the serve extra: pip install 'medenv[serve]'"
+
+
+def require_serve() -> None:
+    """One-line `MedenvError` naming the extra when FastAPI or uvicorn is missing."""
+    try:
+        import uvicorn  # noqa: F401
+    except ImportError:
+        raise MedenvError(SERVE_MISSING) from None
+    if FastAPI is None:
+        raise MedenvError(SERVE_MISSING)
+
+
+class SessionFull(Exception):
+    pass
+
+
+class Sessions:
+    """The server's envs, one per session, all recording into one `EventStore`."""
+
+    def __init__(
+        self,
+        db: str | Path | None,
+        *,
+        max_sessions: int = 64,
+        session_timeout: float | None = None,
+        env_kwargs: dict | None = None,
+    ) -> None:
+        from medenv.events.store import EventStore, new_run_id
+
+        if max_sessions < 1:
+            raise MedenvError(f"--max-sessions must be at least 1, got {max_sessions}")
+        self.env_kwargs = dict(env_kwargs or {})
+        if not isinstance(self.env_kwargs.get("qa"), list):  # read the QA set once
+            from agents.rollout import _load_items
+
+            self.env_kwargs["qa"] = _load_items(self.env_kwargs.get("qa"), None)
+        self.run_id = self.env_kwargs.pop("run_id", None) or new_run_id()
+        self.store = EventStore(db, run_id=self.run_id) if db is not None else None
+        self.max_sessions = max_sessions
+        self.session_timeout = session_timeout
+        self.sessions: dict[str, Session] = {}
+        self._slots = itertools.count()
+        self._run_logged = False
+
+    def open(self) -> Session:
+        from medenv.env import MedResearchEnv
+
+        self.reap()
+        if len(self.sessions) >= self.max_sessions:
+            raise SessionFull(
+                f"{len(self.sessions)} sessions open, the limit is {self.max_sessions}"
+            )
+        sid = uuid.uuid4().hex
+        slot = next(self._slots)
+        tags = {**self.env_kwargs.get("tags", {}), "session": sid}
+        kwargs = {k: v for k, v in self.env_kwargs.items() if k != "tags"}
+        env = MedResearchEnv(db=None, run_id=self.run_id, tags=tags, **kwargs)
+        if self.store is not None:
+            from agents.concurrent import SlotStore
+
+            env.store = SlotStore(self.store, slot)
+            env._run_logged = self._run_logged  # the first session logs run_started
+            self._run_logged = True
+        session = Session(sid, env, slot)
+        self.sessions[sid] = session
+        return session
+
+    def get(self, sid: str | None) -> Session:
+        session = self.sessions.get(sid or "")
+        if session is None:
+            raise KeyError(sid)
+        session.last_activity_at = time.time()
+        return session
+
+    def close(self, sid: str) -> bool:
+        session = self.sessions.pop(sid, None)
+        if session is None:
+            return False
+        session.env.close()  # logs an open episode as ended (into the shared store)
+        return True
+
+    def reap(self) -> None:
+        if self.session_timeout is None:
+            return
+        now = time.time()
+        for sid, s in list(self.sessions.items()):
+            if now - s.last_activity_at > self.session_timeout:
+                self.close(sid)
+
+    def shutdown(self) -> None:
+        for sid in list(self.sessions):
+            self.close(sid)
+        if self.store is not None:
+            self.store.close()
+
+
+def _jsonable(info: dict) -> dict:
+    return {k: (v.item() if hasattr(v, "item") else v) for k, v in info.items()}
+
+
+def create_app(sessions: Sessions):
+    """The FastAPI app serving ``sessions`` (see the module docstring)."""
+    if FastAPI is None:
+        raise MedenvError(SERVE_MISSING)
+    from medenv import __version__
+
+    app = FastAPI(title="medenv MedResearch-v0", version=__version__)
+    lock = asyncio.Lock()
+
+    def session_or_404(sid: str | None) -> Session:
+        try:
+            return sessions.get(sid)
+        except KeyError:
+            raise HTTPException(404, f"no session {sid!r}: POST /reset opens one") from None
+
+    @app.get("/health")
+    async def health() -> dict:
+        return {
+            "status": "healthy",
+            "active_sessions": len(sessions.sessions),
+            "max_sessions": sessions.max_sessions,
+            "run_id": sessions.run_id,
+        }
+
+    @app.get("/metadata")
+    async def metadata() -> dict:
+        return {
+            "name": "MedResearch-v0",
+            "description": "Multi-hop medical research questions; tools as actions.",
+            "version": __version__,
+        }
+
+    @app.get("/schema")
+    async def schema() -> dict:
+        text = {"type": "string"}
+        return {
+            "action": {"type": "object", "properties": {"text": text, "name": text,
+                                                         "arguments": {"type": "object"}}},
+            "observation": {"type": "object", "properties": {"text": text, "prompt": text}},
+            "state": {"type": "object", "properties": {"episode_id": text,
+                                                        "step_count": {"type": "integer"}}},
+        }  # fmt: skip
+
+    @app.post("/reset")
+    async def reset(response: Response, body: Annotated[dict | None, Body()] = None) -> dict:
+        body = body or {}
+        async with lock:
+            sid = body.get("session_id")
+            if sid is not None:
+                session = session_or_404(sid)
+            else:
+                try:
+                    session = sessions.open()
+                except SessionFull as exc:
+                    raise HTTPException(503, f"session limit reached: {exc}") from None
+            try:
+                prompt, info = session.env.reset(seed=body.get("seed"),
+                                                 options=body.get("options"))  # fmt: skip
+            except MedenvError as exc:
+                if sid is None:  # a session opened by this request does not outlive it
+                    sessions.close(session.id)
+                raise HTTPException(400, str(exc)) from None
+            session.step_count = 0
+            response.headers["X-Session-Id"] = session.id
+            return {
+                "observation": {
+                    "prompt": prompt,
+                    "info": _jsonable(info),
+                    "session_id": session.id,
+                    "episode_id": session.env.episode_id,
+                },
+                "reward": None,
+                "done": False,
+            }
+
+    @app.post("/step")
+    async def step(body: Annotated[dict, Body()]) -> dict:
+        async with lock:
+            session = session_or_404(body.get("session_id"))
+            action = body.get("action")
+            if isinstance(action, dict) and set(action) <= {"text", "metadata"}:
+                action = action.get("text", "")
+            if not isinstance(action, str | dict):
+                raise HTTPException(422, "action must be {'text': ...} or a tool-call object")
+            try:
+                obs, reward, terminated, truncated, info = session.env.step(action)
+            except MedenvError as exc:
+                raise HTTPException(409, str(exc)) from None
+            session.step_count += 1
+            return {
+                "observation": {
+                    "text": obs,
+                    "info": _jsonable(info),
+                    "terminated": bool(terminated),
+                    "truncated": bool(truncated),
+                },
+                "reward": float(reward),
+                "done": bool(terminated or truncated),
+            }
+
+    @app.get("/state")
+    async def state(session_id: str) -> dict:
+        session = session_or_404(session_id)
+        env = session.env
+        return {
+            "episode_id": env.episode_id,
+            "step_count": session.step_count,
+            "session_id": session.id,
+            "question_id": env.item.id if env.item is not None else None,
+        }
+
+    @app.post("/close")
+    async def close(body: Annotated[dict, Body()]) -> dict:
+        async with lock:
+            if not sessions.close(body.get("session_id")):
+                raise HTTPException(404, f"no session {body.get('session_id')!r}")
+            return {"closed": body.get("session_id")}
+
+    return app
+
+
+def check_port_free(host: str, port: int) -> None:
+    """One-line `MedenvError` when ``host:port`` cannot be bound (busy, or not an address
+    of this machine)."""
+    import socket
+
+    if not 0 < port < 65536:
+        raise MedenvError(f"--port must be 1-65535, got {port}")
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise MedenvError(f"--host {host!r} is not an address of this machine: {exc}") from None
+    family, _, _, _, addr = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(addr)
+        except OSError as exc:
+            raise MedenvError(
+                f"cannot listen on {host}:{port}: {exc.strerror or exc} (port busy? pick "
+                "another --port)"
+            ) from None
+
+
+def serve(
+    host: str,
+    port: int,
+    db: str | Path | None,
+    *,
+    max_sessions: int = 64,
+    session_timeout: float | None = None,
+    env_kwargs: dict | None = None,
+    log_level: str = "warning",
+) -> None:
+    """Serve until interrupted; the store is closed (all events ingested) on the way out."""
+    require_serve()
+    import uvicorn
+
+    from medenv.workers import preload_world
+
+    check_port_free(host, port)
+    env_kwargs = dict(env_kwargs or {})
+    preload_world(env_kwargs)  # the first session starts at once
+    sessions = Sessions(db, max_sessions=max_sessions, session_timeout=session_timeout,
+                        env_kwargs=env_kwargs)  # fmt: skip
+    try:
+        app = create_app(sessions)
+        uvicorn.run(app, host=host, port=port, log_level=log_level)
+    finally:
+        sessions.shutdown()

@@ -1,0 +1,77 @@
+"""`RemoteEnv`: a Gymnasium-style client of `medenv serve` for a trainer on another machine.
+
+    from medenv.serve_client import RemoteEnv
+
+    env = RemoteEnv("http://envhost:8765")
+    obs, info = env.reset(seed=7, options={"split": "train"})
+    while True:
+        action = policy(obs)                      # the model's raw text
+        obs, reward, terminated, truncated, info = env.step(action)
+        if terminated or truncated:
+            break
+    env.close()                                   # frees the server's env for this session
+
+Each `RemoteEnv` holds one server session (opened by the first `reset`), over one pooled
+``requests`` connection. Server errors (session limit, unknown session) raise
+`MedenvError` with the server's message; a server that cannot be reached raises it too.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+
+from medenv.errors import MedenvError
+
+
+class RemoteEnv:
+    """``reset``/``step``/``state``/``close`` of one session of a `medenv serve` server."""
+
+    def __init__(self, url: str, timeout: float = 60.0) -> None:
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+        self.http = requests.Session()
+        self.session_id: str | None = None
+        self.episode_id: str | None = None
+
+    def _call(self, method: str, path: str, **kwargs) -> dict:
+        try:
+            r = self.http.request(method, self.url + path, timeout=self.timeout, **kwargs)
+        except requests.RequestException as exc:
+            raise MedenvError(f"cannot reach {self.url}: {exc}") from None
+        if r.status_code != 200:
+            try:
+                detail = r.json().get("detail", r.text)
+            except ValueError:
+                detail = r.text
+            raise MedenvError(f"{self.url}{path} answered HTTP {r.status_code}: {detail}")
+        return r.json()
+
+    def reset(self, seed: int | None = None, options: dict | None = None) -> tuple[str, dict]:
+        body: dict[str, Any] = {"seed": seed, "options": options or {}}
+        if self.session_id is not None:
+            body["session_id"] = self.session_id
+        obs = self._call("POST", "/reset", json=body)["observation"]
+        self.session_id, self.episode_id = obs["session_id"], obs["episode_id"]
+        return obs["prompt"], obs["info"]
+
+    def step(self, action: str | dict) -> tuple[str, float, bool, bool, dict]:
+        if self.session_id is None:
+            raise MedenvError("call reset() before step()")
+        payload = {"text": action} if isinstance(action, str) else action
+        out = self._call("POST", "/step", json={"session_id": self.session_id, "action": payload})
+        obs = out["observation"]
+        return obs["text"], out["reward"], obs["terminated"], obs["truncated"], obs["info"]
+
+    def state(self) -> dict:
+        return self._call("GET", "/state", params={"session_id": self.session_id})
+
+    def health(self) -> dict:
+        return self._call("GET", "/health")
+
+    def close(self) -> None:
+        if self.session_id is not None:
+            self._call("POST", "/close", json={"session_id": self.session_id})
+            self.session_id = None
+        self.http.close()

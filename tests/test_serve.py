@@ -1,0 +1,131 @@
+"""`medenv serve`: MedResearch-v0 over HTTP (OpenEnv contract), driven by `RemoteEnv`
+clients on the loopback: 32 concurrent sessions lose or mix no event, served episodes equal
+local ones, the session limit, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import pytest
+
+pytest.importorskip("fastapi", reason="needs the serve extra (pip install 'medenv[serve]')")
+pytest.importorskip("uvicorn", reason="needs the serve extra (pip install 'medenv[serve]')")
+
+from medenv.errors import MedenvError  # noqa: E402
+from medenv.events.store import connect  # noqa: E402
+from medenv.serve import Sessions  # noqa: E402
+from medenv.serve_client import RemoteEnv  # noqa: E402
+from tests.cli import cli_error  # noqa: E402
+from tests.serve_load import run_load, start_server  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def items():
+    from medenv.synth import default_qa_set
+    from medenv.synth.io import read_qa_set
+
+    return [it for it in read_qa_set(default_qa_set(progress=False)) if it.split == "test"][:40]
+
+
+@pytest.fixture(scope="module")
+def load(items, tmp_path_factory):
+    db = tmp_path_factory.mktemp("serve") / "served.duckdb"
+    sessions = Sessions(db, max_sessions=32, env_kwargs={"qa": items})
+    with start_server(sessions) as url:
+        clients = run_load(url, 32, 2, [it.id for it in items])
+        health = RemoteEnv(url).health()
+    sessions.shutdown()
+    return db, clients, health
+
+
+def _logged(db):
+    con = connect(db)
+    try:
+        rows = con.execute(
+            "SELECT run_id, episode_id, seq, type, CAST(payload AS VARCHAR) FROM events "
+            "ORDER BY episode_id, seq"
+        ).fetchall()
+    finally:
+        con.close()
+    return rows
+
+
+def test_32_concurrent_sessions_lose_and_mix_no_event(load):
+    db, clients, health = load
+    assert health["active_sessions"] == 0 and health["max_sessions"] == 32
+    rows = _logged(db)
+    assert len({r[0] for r in rows}) == 1  # one run
+    assert sum(r[3] == "run_started" for r in rows) == 1
+    by_ep: dict[str, list] = {}
+    for _run, ep, seq, kind, payload in rows:
+        if ep is not None:
+            by_ep.setdefault(ep, []).append((seq, kind, json.loads(payload)))
+    played = [(c["session"], e) for c in clients for e in c["episodes"]]
+    assert len(played) == 64 and len(by_ep) == 64
+    assert len({c["session"] for c in clients}) == 32
+    for session, ep in played:
+        events = by_ep[ep["episode_id"]]
+        assert [s for s, _, _ in events] == list(range(len(events)))  # none lost
+        start = events[0][2]
+        assert events[0][1] == "episode_started" and events[-1][1] == "episode_ended"
+        assert start["tags"]["session"] == session  # recorded under its own session
+        assert (start["question_id"], start["seed"]) == (ep["question_id"], ep["seed"])
+        calls = [p for _, k, p in events if k == "tool_called"]
+        sent = [a if isinstance(a, dict) else None for a in ep["sent"]]
+        assert [{"name": c["name"], "arguments": c["arguments"]} for c in calls[:2]] == sent[:2]
+        returned = [p["observation"] for _, k, p in events if k == "tool_returned"]
+        assert returned[:2] == ep["received"][:2]  # what this client was told, nobody else
+
+
+def test_served_episodes_equal_local_ones(load, items):
+    import gymnasium as gym
+
+    import medenv.env  # noqa: F401
+
+    _, clients, _ = load
+    env = gym.make("MedResearch-v0", qa=items, db=None)
+    try:
+        for ep in clients[0]["episodes"] + clients[31]["episodes"]:
+            env.reset(seed=ep["seed"], options={"question_id": ep["question_id"]})
+            got = [env.step(a)[0] for a in ep["sent"]]
+            assert got == ep["received"]
+    finally:
+        env.close()
+
+
+def test_session_limit_unknown_session_and_bad_action(items, tmp_path):
+    sessions = Sessions(tmp_path / "limit.duckdb", max_sessions=2, env_kwargs={"qa": items})
+    with start_server(sessions) as url:
+        a, b, c = RemoteEnv(url), RemoteEnv(url), RemoteEnv(url)
+        a.reset(seed=1)
+        b.reset(seed=2)
+        with pytest.raises(MedenvError, match="HTTP 503.*session limit reached"):
+            c.reset(seed=3)
+        a.close()  # frees a place
+        c.reset(seed=3)
+        stale = RemoteEnv(url)
+        stale.session_id = "nope"
+        with pytest.raises(MedenvError, match="HTTP 404.*no session 'nope'"):
+            stale.step("<answer>x</answer>")
+        obs, reward, terminated, truncated, info = b.step("not a tool call")
+        assert info["error"] and not terminated  # malformed actions are the env's business
+        b.close()
+        with pytest.raises(MedenvError, match="HTTP 400.*unknown reset option"):
+            RemoteEnv(url).reset(seed=4, options={"colour": "red"})
+        assert RemoteEnv(url).health()["active_sessions"] == 1  # the failed one is gone
+        c.close()
+    sessions.shutdown()
+
+
+def test_busy_port_and_unreachable_server_are_one_line(capsys, tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        _, err = cli_error(["serve", "--port", str(port), "--db", str(tmp_path / "x.duckdb")],
+                           capsys)  # fmt: skip
+    assert f"cannot listen on 127.0.0.1:{port}" in err
+    assert not (tmp_path / "x.duckdb").exists()
+    with pytest.raises(MedenvError, match="cannot reach http://127.0.0.1:"):
+        RemoteEnv(f"http://127.0.0.1:{port}", timeout=2).reset()
