@@ -190,6 +190,13 @@ def test_a_full_disk_during_rollout_is_one_line_and_resume_completes(
     assert proc.returncode == 2 and len(lines) == 1, proc.stderr
     assert lines[0].startswith("medenv rollout: error: ") and "disk full?" in lines[0]
     assert "full" in lines[0] and ".duckdb" in lines[0], lines[0]
+    argv[argv.index("--workers") + 1] = "1"  # resume in one process (no spawn: faster)
+    again = subprocess.run(  # resume while the disk is still full: one line again
+        argv, cwd=ROOT, env=env, capture_output=True, text=True, preexec_fn=_limited(40_000)
+    )
+    lines = again.stderr.strip().splitlines()
+    assert again.returncode == 2 and len(lines) == 1, again.stderr
+    assert "disk full?" in lines[0]
     done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     con = connect(db)
