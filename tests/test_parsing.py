@@ -314,7 +314,7 @@ INVALID = [
         "Found 2",
     ),
     ("one-megabyte-prose", "lorem ipsum " * 90_000, "no_call", "No tool call"),
-    ("one-megabyte-open-tags", "<tool_call>" * 95_000, "bad_json", "inside <tool_call>"),
+    ("one-megabyte-open-tags", "<tool_call>" * 95_000, "bad_json", "block is empty"),
 ]
 
 

@@ -264,3 +264,22 @@ def _readme(root) -> str:
     """The README's table of tool-call formats (in the environment section)."""
     text = (root / "README.md").read_text(encoding="utf-8")
     return text.split("| `tool_format` | models | one call |", 1)[1].split("\n\n", 1)[0]
+
+
+@pytest.mark.parametrize(
+    "one",
+    [
+        '<tool_call>{"name": "medical_search", "arguments": {"query": "a"}}</tool_call>',
+        '[TOOL_CALLS]medical_search[ARGS]{"query": "a"}',
+        f'{DS_CALL}medical_search{DS_SEP}{{"query": "a"}}{DS_CALL_END}',
+        f'{K_CALL}functions.medical_search:0{K_ARGS}{{"query": "a"}}{K_CALL_END}',
+        '<|start|>assistant<|channel|>commentary to=functions.medical_search<|message|>{"query": "a"}<|call|>',
+    ],
+)
+def test_at_most_64_calls_are_read_from_one_reply(one):
+    parsed = parse_action(one * 64, parallel_calls=True, schemas=SCHEMAS)
+    assert parsed.error is None and len(parsed.calls) == 64
+    parsed = parse_action(one * 65, parallel_calls=True, schemas=SCHEMAS)
+    assert parsed.error.kind == "several_calls" and "More than 64 calls" in parsed.error.message
+    # a megabyte of unclosed blocks stays linear: no per-block rescans of the text
+    parse_action(one.replace("}", "") * 20_000, schemas=SCHEMAS)

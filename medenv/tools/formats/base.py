@@ -27,6 +27,8 @@ class Failure(NamedTuple):
 
 
 Attempt = RawCall | Failure
+MAX_CALLS = 64  # calls read from one reply; more is an error anyway, and bounds the work
+TOO_MANY = Failure("several_calls", f"More than {MAX_CALLS} calls.")
 
 _DECODER = json.JSONDecoder()
 

@@ -13,7 +13,15 @@ from __future__ import annotations
 
 import re
 
-from medenv.tools.formats.base import Attempt, Failure, RawCall, decode_at, json_message
+from medenv.tools.formats.base import (
+    MAX_CALLS,
+    TOO_MANY,
+    Attempt,
+    Failure,
+    RawCall,
+    decode_at,
+    json_message,
+)
 from medenv.tools.formats.marks import find_any
 
 _RECIPIENT = re.compile(r"to=([^\s<]+)")
@@ -43,6 +51,9 @@ def attempts(text: str) -> tuple[str | None, list[Attempt], str]:
         body, after = body[:end], body[end + len(token) :]
         channel = _CHANNEL.search(head)
         recipient = _RECIPIENT.search(head)
+        if recipient is not None and len(found) >= MAX_CALLS:
+            found.append(TOO_MANY)
+            break
         if recipient is not None:
             found.append(_call(recipient.group(1), body))
         elif channel is not None and channel.group(1) == "analysis":

@@ -7,7 +7,15 @@
 
 from __future__ import annotations
 
-from medenv.tools.formats.base import Attempt, Failure, RawCall, decode_at, json_message
+from medenv.tools.formats.base import (
+    MAX_CALLS,
+    TOO_MANY,
+    Attempt,
+    Failure,
+    RawCall,
+    decode_at,
+    json_message,
+)
 
 BEGIN, END = "<|tool_calls_section_begin|>", "<|tool_calls_section_end|>"
 CALL, ARGS, CALL_END = "<|tool_call_begin|>", "<|tool_call_argument_begin|>", "<|tool_call_end|>"
@@ -18,8 +26,9 @@ def attempts(text: str) -> tuple[list[Attempt], str]:
     if start == -1:
         start = text.find(CALL)
     section, _, after = text[start:].partition(END)
-    found = [_call(chunk.partition(CALL_END)[0]) for chunk in section.split(CALL)[1:]]
-    return found, text[:start] + after
+    chunks = section.split(CALL, MAX_CALLS + 1)
+    found = [_call(chunk.partition(CALL_END)[0]) for chunk in chunks[1 : MAX_CALLS + 1]]
+    return found + [TOO_MANY] * (len(chunks) > MAX_CALLS + 1), text[:start] + after
 
 
 def _call(body: str) -> Attempt:

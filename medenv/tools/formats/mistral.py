@@ -15,6 +15,8 @@ from __future__ import annotations
 import re
 
 from medenv.tools.formats.base import (
+    MAX_CALLS,
+    TOO_MANY,
     Attempt,
     Failure,
     RawCall,
@@ -30,10 +32,12 @@ _IDENT = re.compile(r"[A-Za-z_][\w.\-]*")
 
 def attempts(text: str) -> tuple[list[Attempt], str]:
     """Calls after each ``[TOOL_CALLS]`` in ``text``, and the content before the first."""
-    parts = text.split(BOT)
+    parts = text.split(BOT, MAX_CALLS + 1)
     found: list[Attempt] = []
-    for raw in parts[1:]:
+    for raw in parts[1 : MAX_CALLS + 1]:
         found.extend(_raw_attempts(raw))
+    if len(parts) > MAX_CALLS + 1:
+        found.append(TOO_MANY)
     return found, parts[0]
 
 
