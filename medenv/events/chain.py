@@ -178,7 +178,7 @@ def check_chains(con, episode_id: str | None = None) -> ChainReport:
     for (file, run_id, _), walk in runs.items():
         if episode_id is not None:
             walk.problems = []  # one episode's check: the run's own problems are not its
-        where = f"run {run_id} ({files[file] if file < len(files) else file})"
+        where = f"run {run_id} ({files[file % len(files)] if files else file})"
         report.runs.extend(f"{where}: {p}" for p in walk.problems)
         if not walk.closed and not walk.legacy:
             report.open_runs.append(where)

@@ -98,7 +98,8 @@ def _pattern(source: str) -> str:
 
 
 def parquet_relation(con: duckdb.DuckDBPyConnection, source: str | Path) -> str:
-    """SQL selecting ``run_id, episode_id, seq, ts, type, payload`` from Parquet ``source``.
+    """SQL selecting ``shard, run_id, episode_id, seq, ts, type, payload`` from Parquet
+    ``source`` (``shard``: the index of the store file the event was exported from).
 
     Raises `MedenvError` (one line) when nothing matches or the files are not event shards.
     """
@@ -136,9 +137,10 @@ def parquet_relation(con: duckdb.DuckDBPyConnection, source: str | Path) -> str:
     missing = [c for c in COLUMNS.split(", ") if c not in names]
     if missing:
         raise MedenvError(f"{source}: not medenv event shards: no column(s) {', '.join(missing)}")
+    shard = "CAST(shard AS INTEGER)" if "shard" in names else "0"
     select = (
-        f"SELECT run_id, episode_id, CAST(seq AS INTEGER) AS seq, CAST(ts AS TIMESTAMP) AS ts, "
-        f"type, CAST(payload AS JSON) AS payload FROM {sql}"
+        f"SELECT {shard} AS shard, run_id, episode_id, CAST(seq AS INTEGER) AS seq, "
+        f"CAST(ts AS TIMESTAMP) AS ts, type, CAST(payload AS JSON) AS payload FROM {sql}"
     )
     if scheme is None:
         return select
@@ -174,7 +176,10 @@ def export_parquet(db, out: str | Path, progress: bool = True) -> dict:
             raise MedenvError(f"the event store {db} has no events to export")
         local.mkdir(parents=True, exist_ok=True)
         con.execute(
-            f"COPY (SELECT {COLUMNS} FROM events ORDER BY run_id, episode_id, seq) "
+            # ``shard``: which store file of the run an event came from (each shard has its
+            # own run-level hash chain, `medenv.events.chain`)
+            f"COPY (SELECT {COLUMNS}, file AS shard FROM events_by_file "
+            "ORDER BY run_id, file, episode_id, seq) "
             f"TO '{_sql(str(local))}' (FORMAT parquet, COMPRESSION zstd, "
             "PARTITION_BY (run_id), OVERWRITE_OR_IGNORE true)"
         )

@@ -534,7 +534,11 @@ def connect(paths_or_glob: str | Path | Sequence[str | Path]) -> duckdb.DuckDBPy
     for i, file in enumerate(files):
         if isinstance(file, str):  # Parquet shards (`medenv.events.parquet`)
             try:
-                parts.append(parquet_relation(con, file))
+                # one ``file`` per exported shard: each has its own run-level chain
+                parts.append(
+                    f"SELECT {i} + {len(files)} * shard AS file, * EXCLUDE (shard) "
+                    f"FROM ({parquet_relation(con, file)})"
+                )
             except MedenvError:
                 con.close()
                 raise
