@@ -175,21 +175,15 @@ def rollout_on_ray(
     return results
 
 
-def _synth_task(source: str, path: str | None, config, world_seed: int, corpus: bool):
-    from functools import partial
-
+def _synth_task(kg_spec: tuple, config, world_seed: int, corpus: bool):
+    """`synthesize` one config on the KG named by ``kg_spec`` (`medenv.commands.kgargs`)."""
+    from medenv.commands.kgargs import world_factory
     from medenv.kg.cache import load_kg
     from medenv.synth import synthesize
 
-    kg = load_kg(source, path, progress=False)
-    world = None
-    if corpus:
-        from medenv.world import World, load_world
-
-        if source == "hpo" and path is None:
-            world = partial(load_world, source=source, seed=world_seed, progress=False)
-        else:
-            world = partial(World.for_kg, kg, seed=world_seed)
+    names, path, options = kg_spec
+    kg = load_kg(names, path, progress=False, **options)
+    world = world_factory(names, path, options, kg, world_seed, False) if corpus else None
     return synthesize(kg, config, world=world, progress=False)
 
 
@@ -197,8 +191,7 @@ def synth_on_ray(
     address: str | None,
     configs: Sequence,
     *,
-    source: str = "hpo",
-    path: str | None = None,
+    kg_spec: tuple = (["hpo"], None, {}),
     world_seed: int = 0,
     corpus: bool = True,
     num_cpus: int | None = None,
@@ -206,7 +199,7 @@ def synth_on_ray(
     """`synthesize` for each config (one per seed) as Ray tasks; results in config order."""
     ray = init_ray(address, num_cpus)
     task = ray.remote(_synth_task)
-    refs = [task.remote(source, path, c, world_seed, corpus) for c in configs]
+    refs = [task.remote(kg_spec, c, world_seed, corpus) for c in configs]
     try:
         return ray.get(refs)
     except ray.exceptions.RayTaskError as exc:

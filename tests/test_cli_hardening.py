@@ -36,6 +36,17 @@ def _alive(pid: int) -> bool:
     return state not in ("Z", "X")  # a zombie is dead, waiting for its reaper
 
 
+def _locked(path: Path) -> bool:
+    import fcntl
+
+    with open(path) as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+    return False
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_sigkill_of_rollout_takes_its_workers_down(tmp_path, items):  # noqa: F811
     qa = _qa_file(tmp_path / "qa.jsonl", items[:6])
@@ -65,7 +76,11 @@ def test_sigkill_of_rollout_takes_its_workers_down(tmp_path, items):  # noqa: F8
     for pid in alive:  # do not leave them running if the test fails
         os.kill(pid, signal.SIGKILL)
     assert alive == []
-    # the store is free again and every spooled step is readable
+    # the store is free again (once the kernel has released the dead workers' locks) and
+    # every spooled step is readable
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(p.exists() and _locked(p) for p in locks):
+        time.sleep(0.1)
     EventStore(db, run_id="after", shard=None).close()
     assert connect(db).execute("SELECT count(*) FROM steps").fetchone()[0] > 0
 

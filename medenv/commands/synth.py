@@ -18,9 +18,8 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from functools import partial
 
-from medenv.commands.kgargs import add_kg_arguments, is_default, kg_spec
+from medenv.commands.kgargs import add_kg_arguments, kg_spec, world_factory
 
 
 def add_parser(subparsers) -> None:
@@ -187,26 +186,14 @@ def run(args: argparse.Namespace) -> int:
     world = None
     if not args.no_corpus:
         try:
-            from medenv.world import World, load_world
+            import medenv.world  # noqa: F401
         except ImportError:
             print("medenv synth: corpus part not installed; no evidence pages", file=sys.stderr)
         else:
             # a factory: `synthesize` builds the world once the KG is known to support --n
-            if is_default(names, path, kg_options):
-                world = partial(
-                    load_world, source="hpo", seed=args.world_seed, progress=not args.no_progress
-                )
-            elif len(names) > 1:  # merged: corpus and indexes cached, as the env loads them
-                world = partial(
-                    load_world,
-                    source="+".join(names),
-                    seed=args.world_seed,
-                    progress=not args.no_progress,
-                    path=path,
-                    **kg_options,
-                )
-            else:
-                world = partial(World.for_kg, kg, seed=args.world_seed)
+            world = world_factory(
+                names, path, kg_options, kg, args.world_seed, not args.no_progress
+            )
     result = synthesize(kg, config, world=world, progress=not args.no_progress)
     result.manifest["elapsed_total_s"] = round(time.perf_counter() - started, 3)
     out = write_qa_set(args.out, result.items, result.manifest)
@@ -231,13 +218,13 @@ def _run_seeds(args: argparse.Namespace, config) -> int:
         from medenv.distributed import require_ray, synth_on_ray
 
         require_ray()
-        results = synth_on_ray(args.ray, configs, source=args.source, path=args.path,
+        results = synth_on_ray(args.ray, configs, kg_spec=kg_spec(args),
                                world_seed=args.world_seed, corpus=corpus)  # fmt: skip
     else:
         from medenv.distributed import _synth_task
 
-        results = [_synth_task(args.source, args.path, c, args.world_seed, corpus)
-                   for c in configs]  # fmt: skip
+        spec = kg_spec(args)
+        results = [_synth_task(spec, c, args.world_seed, corpus) for c in configs]
     for seed, result in zip(seeds, results, strict=True):
         out = Path(args.out) / f"seed-{seed}" if args.seeds is not None else Path(args.out)
         write_qa_set(out, result.items, result.manifest)
