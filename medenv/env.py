@@ -36,17 +36,14 @@ import msgspec
 from medenv.errors import MedenvError
 from medenv.events import schema as ev
 from medenv.reward import RewardWeights, compute_reward, evidence_recall, weights_from
+from medenv.spaces import CHARSET, ModelText  # noqa: F401  (re-exported)
+from medenv.spaces import RANGES as _RANGES
 from medenv.synth.qa import QAItem
 from medenv.tools.parsing import ERROR_KINDS, FORMAT_HINT, PARSER_VERSION, parse_action
 
 ACTION_MAX_CHARS = 131_072  # ~32k tokens: a long reasoning trace plus the call
 OBSERVATION_MAX_CHARS = 65_536
-# Characters of real model and corpus text: ASCII with whitespace, Latin (incl. extended),
-# IPA, Greek, Cyrillic, punctuation, super/subscripts, currency, letterlike symbols,
-# arrows, maths, technical and box symbols, CJK punctuation, full-width forms, U+FFFD.
-# Observations map any other character to U+FFFD; actions are accepted whatever they hold.
-_RANGES = ((0x0000, 0x0590), (0x1E00, 0x2C00), (0x3000, 0x3040), (0xFF00, 0xFFF0), (0xFFFD, 0xFFFE))
-CHARSET = frozenset(chr(i) for lo, hi in _RANGES for i in range(lo, hi))
+# Observations map any character outside CHARSET to U+FFFD; actions are accepted as they are.
 _OUTSIDE = re.compile("[^" + "".join(f"\\U{lo:08x}-\\U{hi - 1:08x}" for lo, hi in _RANGES) + "]")
 INFO_KEYS = (
     "question_id", "tools", "budget", "step", "run_id", "error", "tool",
@@ -54,16 +51,6 @@ INFO_KEYS = (
 )  # fmt: skip
 DEFAULT_DB = "default"
 _ABSENT = object()
-
-
-class ModelText(gym.spaces.Text):
-    """`gymnasium.spaces.Text` over `CHARSET`, with a short repr."""
-
-    def __init__(self, max_length: int, seed=None) -> None:
-        super().__init__(max_length, min_length=0, charset=CHARSET, seed=seed)
-
-    def __repr__(self) -> str:
-        return f"ModelText(0, {self.max_length}, charset={len(self.character_set)} chars)"
 
 
 def fit_text(text: str, limit: int = OBSERVATION_MAX_CHARS) -> str:
@@ -192,6 +179,28 @@ class MedResearchEnv(gym.Env[str, str]):
         if not self._run_logged:
             self._run_logged = True
             self._emit(self._run_started(seed), None)
+
+    def cap_steps(self, limit: int) -> None:
+        """Lower the step budget to ``limit`` (if below it) before the first `reset`, so an
+        outer ``TimeLimit(limit)`` truncates on the step where the env itself truncates, logs
+        and rewards the episode. `medenv.time_budget.TimeBudget` calls it for ``gym.make``."""
+        if self._run_logged:
+            raise MedenvError("cap_steps() must be called before the first reset()")
+        if 1 <= int(limit) < self.max_steps:
+            self.max_steps = int(limit)
+            self.config["max_steps"] = self.max_steps
+            self.config_hash = _hash(self.config)
+
+    def __getstate__(self) -> dict:
+        """Pickle the configuration, question set and RNG, not the open episode or event
+        store: the copy logs a new ``run_started`` in its own shard at its first `reset`, and
+        its world reopens from its recipe (`World.__reduce__`; the default world from
+        ``source``/``backend``/``world_seed``)."""
+        state = self.__dict__.copy()
+        state.update(store=None, _run_logged=False, _open=False, item=None, episode_id=None)
+        if self._world_arg is None:
+            state["world"] = None
+        return state
 
     def _run_started(self, seed: int | None) -> ev.RunStarted:
         import gymnasium
