@@ -16,9 +16,7 @@ def _register_env() -> None:
     if ENV_ID not in registry:
         # TimeBudget (no-op unless gym.make added a TimeLimit) caps the env's own budget
         budget = WrapperSpec("TimeBudget", "medenv.time_budget:TimeBudget", {})
-        register(
-            id=ENV_ID, entry_point="medenv.env:MedResearchEnv", additional_wrappers=(budget,)
-        )
+        register(id=ENV_ID, entry_point="medenv.env:MedResearchEnv", additional_wrappers=(budget,))
 
 
 _register_env()

@@ -516,11 +516,13 @@ def export(
     max_tool_calls: int | None = None,
     agent: str | None = None,
     hf: bool = True,
+    tokenizer: str | None = None,
 ) -> dict:
     """Export the store to ``out`` in each of ``formats``; writes and returns ``stats.json``.
 
     ``select`` applies rejection sampling to SFT/Minari/BrowseComp output (RL prompts use
     every question seen). Stats cover all recorded episodes and the selected ones.
+    ``tokenizer`` (with ``sft``): per-row token lengths (`training.token_lengths`).
     """
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
@@ -547,6 +549,10 @@ def export(
     for fmt in formats:
         if fmt == "sft":
             stats["files"]["sft"] = str(write_sft(chosen, out, hf=hf))
+            if tokenizer is not None:
+                from training.token_lengths import write_token_report
+
+                stats["sft_tokens"] = write_token_report(sft_rows(chosen), tokenizer, out)
         elif fmt == "rl":
             stats["files"]["rl"] = str(write_rl(records, out))
         elif fmt == "browsecomp":
