@@ -17,6 +17,7 @@ backend estimates it (4 characters per token) since it has no tokenizer.
 from __future__ import annotations
 
 import json
+import os
 import urllib.error
 import urllib.request
 from typing import Protocol, runtime_checkable
@@ -209,6 +210,12 @@ class OpenAIBackend:
     Sends ``messages``, ``tools``, ``temperature``, ``max_tokens`` (and ``seed``) to
     ``{base_url}/chat/completions`` with stdlib ``urllib``; the reply's structured
     ``tool_calls`` (or tool calls written in the text) become ``<tool_call>`` blocks.
+
+    API key: ``api_key``, else the environment variable ``api_key_env`` (default
+    ``OPENAI_API_KEY``; unset: no ``Authorization`` header, as local servers want). It is
+    sent as ``Authorization: Bearer ...`` and kept out of ``repr``, errors and the event log.
+    ``parallel_tool_calls`` (sent with tools; the rollout sets it to the env's
+    ``parallel_calls``): False asks the server for at most one call per reply.
     """
 
     def __init__(
@@ -217,6 +224,8 @@ class OpenAIBackend:
         model: str,
         *,
         api_key: str | None = None,
+        api_key_env: str = "OPENAI_API_KEY",
+        parallel_tool_calls: bool = False,
         temperature: float = 0.0,
         max_tokens: int = 512,
         seed: int | None = 0,
@@ -225,12 +234,18 @@ class OpenAIBackend:
     ) -> None:
         self.url = base_url.rstrip("/") + "/chat/completions"
         self.model = model
-        self.api_key = api_key
+        self._api_key = api_key or os.environ.get(api_key_env) or None
+        self.api_key_env = api_key_env
+        self.parallel_tool_calls = bool(parallel_tool_calls)
         self.temperature = temperature
         self.max_tokens = max_tokens
         self.seed = seed
         self.timeout = timeout
         self.max_context_tokens = max_context_tokens
+
+    def __repr__(self) -> str:
+        key = f"${self.api_key_env}" if self._api_key else "none"
+        return f"OpenAIBackend({self.url!r}, model={self.model!r}, api_key={key})"
 
     def count_tokens(self, messages: list[dict], tools: list[dict]) -> int:
         chars = sum(
@@ -247,11 +262,12 @@ class OpenAIBackend:
         }
         if tools:
             body["tools"] = tools
+            body["parallel_tool_calls"] = self.parallel_tool_calls
         if self.seed is not None:
             body["seed"] = self.seed
         headers = {"Content-Type": "application/json"}
-        if self.api_key:
-            headers["Authorization"] = f"Bearer {self.api_key}"
+        if self._api_key:
+            headers["Authorization"] = f"Bearer {self._api_key}"
         request = urllib.request.Request(
             self.url, data=json.dumps(body).encode(), headers=headers, method="POST"
         )
