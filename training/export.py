@@ -405,68 +405,8 @@ def write_browsecomp(records: list[EpisodeRecord], out: str | Path) -> Path:
     return folder
 
 
-# -- Minari ------------------------------------------------------------------------------
-MINARI_MISSING = "Minari export needs the optional extra: pip install 'medenv[minari]'"
-
-
-def minari_available() -> bool:
-    try:
-        import h5py  # noqa: F401  (minari's storage backend)
-        import minari  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def write_minari(
-    records: list[EpisodeRecord], out: str | Path, dataset_id: str = "medenv/medresearch/oracle-v0"
-):
-    """The episodes as a Minari dataset (text observations and actions) stored under
-    ``out/minari`` (``MINARI_DATASETS_PATH``). Raises `MedenvError` without ``minari``."""
-    if not minari_available():
-        raise MedenvError(MINARI_MISSING)
-    import os
-    import shutil
-
-    import gymnasium as gym
-    import minari
-    from minari.data_collector import EpisodeBuffer
-
-    # absolute: minari joins a relative MINARI_DATASETS_PATH onto the path a second time
-    root = (Path(out) / "minari").resolve()
-    root.mkdir(parents=True, exist_ok=True)
-    existing = root / dataset_id
-    if existing.is_dir():  # re-exporting replaces the dataset, as the other formats do
-        shutil.rmtree(existing)
-    os.environ["MINARI_DATASETS_PATH"] = str(root)
-    space = gym.spaces.Text(max_length=1 << 20)
-    buffers = []
-    for i, ep in enumerate(records):
-        observations = [ep.prompt] + [s.observation or s.rejected or "" for s in ep.steps]
-        actions = [s.text for s in ep.steps]
-        n = len(actions)
-        if n == 0:
-            continue
-        rewards = [0.0] * n
-        rewards[-1] = float(ep.reward or 0.0)
-        buffers.append(
-            EpisodeBuffer(
-                id=i,
-                observations=observations,
-                actions=actions,
-                rewards=rewards,
-                terminations=[False] * (n - 1) + [ep.terminated],
-                truncations=[False] * (n - 1) + [ep.truncated and not ep.terminated],
-            )
-        )
-    return minari.create_dataset_from_buffers(
-        dataset_id=dataset_id,
-        buffer=buffers,
-        observation_space=space,
-        action_space=space,
-        algorithm_name="medenv-" + (records[0].agent if records else "agent"),
-        description="medenv MedResearch-v0 episodes exported from the event store",
-    )
+# -- Minari: training/minari_export.py ---------------------------------------------------
+from training.minari_export import MINARI_MISSING, minari_available, write_minari  # noqa: E402,F401
 
 
 # -- statistics --------------------------------------------------------------------------
@@ -558,7 +498,7 @@ def export(
         elif fmt == "browsecomp":
             stats["files"]["browsecomp"] = str(write_browsecomp(chosen, out))
         elif fmt == "minari":
-            write_minari(chosen, out)
-            stats["files"]["minari"] = str(out / "minari")
+            dataset = write_minari(chosen, out, db=db)
+            stats["files"]["minari"] = str(out / "minari" / dataset.spec.dataset_id)
     (out / "stats.json").write_text(json.dumps(stats, indent=1))
     return stats
