@@ -352,60 +352,8 @@ def write_rl(records: list[EpisodeRecord], out: str | Path) -> Path:
     return out / "rl_prompts.jsonl"
 
 
-# -- BrowseComp-Plus ---------------------------------------------------------------------
-def browsecomp_run(ep: EpisodeRecord) -> dict:
-    """One query's run in BrowseComp-Plus's per-query JSON format."""
-    counts: dict[str, int] = defaultdict(int)
-    retrieved: list[str] = []
-    result: list[dict] = []
-    for s in ep.steps:
-        think, _, _ = split_action(s.text)
-        if think:
-            result.append({"type": "reasoning", "output": [think]})
-        if s.name and s.name != "answer":
-            counts[s.name] += 1
-            for d in s.doc_ids:
-                if d not in retrieved:
-                    retrieved.append(d)
-            result.append(
-                {
-                    "type": "tool_call",
-                    "tool_name": s.name,
-                    "arguments": json.dumps(s.arguments, ensure_ascii=False),
-                    "output": s.observation or "",
-                }
-            )
-    final = ep.prediction or ""
-    result.append({"type": "output_text", "output": f"Exact Answer: {final}"})
-    return {
-        "query_id": ep.question_id,
-        "tool_call_counts": dict(sorted(counts.items())),
-        "status": "completed" if ep.terminated else "incomplete",
-        "retrieved_docids": retrieved,
-        "result": result,
-        "metadata": {
-            "agent": ep.agent,
-            "run_id": ep.run_id,
-            "episode_id": ep.episode_id,
-            "final_answer": final,
-            "correct": ep.correct,
-        },
-    }
-
-
-def write_browsecomp(records: list[EpisodeRecord], out: str | Path) -> Path:
-    """``out/browsecomp/<query_id>.json`` for each record (last one wins per query)."""
-    folder = Path(out) / "browsecomp"
-    folder.mkdir(parents=True, exist_ok=True)
-    for ep in records:
-        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in ep.question_id)
-        (folder / f"{safe}.json").write_text(
-            json.dumps(browsecomp_run(ep), indent=1, ensure_ascii=False)
-        )
-    return folder
-
-
-# -- Minari: training/minari_export.py ---------------------------------------------------
+# -- BrowseComp-Plus and Minari: training/browsecomp_export.py, training/minari_export.py --
+from training.browsecomp_export import browsecomp_run, write_browsecomp  # noqa: E402,F401
 from training.minari_export import MINARI_MISSING, minari_available, write_minari  # noqa: E402,F401
 
 
@@ -496,7 +444,7 @@ def export(
         elif fmt == "rl":
             stats["files"]["rl"] = str(write_rl(records, out))
         elif fmt == "browsecomp":
-            stats["files"]["browsecomp"] = str(write_browsecomp(chosen, out))
+            stats["files"]["browsecomp"] = str(write_browsecomp(chosen, out, db=db))
         elif fmt == "minari":
             dataset = write_minari(chosen, out, db=db)
             stats["files"]["minari"] = str(out / "minari" / dataset.spec.dataset_id)
