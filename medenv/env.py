@@ -170,6 +170,7 @@ class MedResearchEnv(gym.Env[str, str]):
                 from medenv.world import load_world
 
                 self.world = load_world(self._source, self._backend, seed=self._world_seed)
+            _check_kg(self.items, self.world.kg)
         if self._db is not None and self.store is None:
             from medenv.events.store import EventStore
 
@@ -514,6 +515,22 @@ def _parse_error(kind: str | None, message: str):
 
     kind = kind if kind in ERROR_KINDS else "bad_arguments"
     return ParseError(kind, message.removeprefix("Error: "))
+
+
+def _check_kg(items: list[QAItem], kg) -> None:
+    """Refuse questions built from another graph than the world's (their answers and
+    evidence pages would not be in it). Items without a recorded source (hand-made) or from
+    an external set are not checked; a recorded version must match too."""
+    for item in items:
+        if item.kg_source in ("", "external"):
+            continue
+        if item.kg_source != str(kg.source) or item.kg_version not in ("", str(kg.version)):
+            built = " ".join(filter(None, (item.kg_source, item.kg_version)))
+            raise MedenvError(
+                f"question {item.id} was built from the {built} graph but the world is "
+                f"{kg.source} {kg.version}: give the env the world (--source/--path) the "
+                "question set was built from"
+            )
 
 
 def _qa_label(qa) -> str:

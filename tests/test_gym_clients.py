@@ -158,3 +158,23 @@ def test_vector_env_space_is_model_text(items):
     assert isinstance(envs.single_observation_space, ModelText)
     assert envs.single_observation_space.max_length == OBSERVATION_MAX_CHARS
     envs.close()
+
+
+@pytest.mark.parametrize(
+    ("source", "version", "built"),
+    [("hetionet", "v1.0", "hetionet v1.0"), ("hpo", "1999-01-01", "hpo 1999-01-01")],
+)
+def test_questions_from_another_graph_are_refused_in_one_line(items, world, source, version, built):
+    import msgspec
+
+    from medenv.errors import MedenvError
+
+    foreign = [msgspec.structs.replace(i, kg_source=source, kg_version=version) for i in items]
+    env = gym.make("MedResearch-v0", qa=foreign, db=None)
+    with pytest.raises(MedenvError) as err:
+        env.reset(seed=0)
+    message = str(err.value)
+    assert "\n" not in message and f"built from the {built} graph" in message
+    assert f"the world is {world.kg.source} {world.kg.version}" in message
+    same = [msgspec.structs.replace(i, kg_source=world.kg.source, kg_version="") for i in items]
+    gym.make("MedResearch-v0", qa=same, db=None).reset(seed=0)  # no version recorded: fine
