@@ -21,6 +21,7 @@ backend estimates it (4 characters per token) since it has no tokenizer.
 from __future__ import annotations
 
 import json
+import os
 from typing import Protocol, runtime_checkable
 
 from agents.text import think_block, tool_call_text
@@ -213,6 +214,12 @@ class OpenAIBackend:
     connection errors, 429 and 5xx with backoff, timeouts, the API key); the reply's
     structured ``tool_calls`` (or tool calls written in the text) become ``<tool_call>``
     blocks. Errors are one-line `MedenvError`s naming the URL.
+
+    API key: ``api_key``, else the environment variable ``api_key_env`` (default
+    ``OPENAI_API_KEY``; unset: no ``Authorization`` header, as local servers want). It is
+    sent as ``Authorization: Bearer ...`` and kept out of ``repr``, errors and the event log.
+    ``parallel_tool_calls`` (sent with tools; the rollout sets it to the env's
+    ``parallel_calls``): False asks the server for at most one call per reply.
     """
 
     def __init__(
@@ -221,6 +228,8 @@ class OpenAIBackend:
         model: str,
         *,
         api_key: str | None = None,
+        api_key_env: str = "OPENAI_API_KEY",
+        parallel_tool_calls: bool = False,
         temperature: float = 0.0,
         max_tokens: int = 512,
         seed: int | None = 0,
@@ -231,7 +240,9 @@ class OpenAIBackend:
         self.base_url = base_url.rstrip("/")
         self.url = self.base_url + "/chat/completions"
         self.model = model
-        self.api_key = api_key
+        self._api_key = api_key or os.environ.get(api_key_env) or None
+        self.api_key_env = api_key_env
+        self.parallel_tool_calls = bool(parallel_tool_calls)
         self.temperature = temperature
         self.max_tokens = max_tokens
         self.seed = seed
@@ -240,6 +251,10 @@ class OpenAIBackend:
         self.max_retries = max_retries
         self._client = None
 
+    def __repr__(self) -> str:
+        key = f"${self.api_key_env}" if self._api_key else "none"
+        return f"OpenAIBackend({self.url!r}, model={self.model!r}, api_key={key})"
+
     def count_tokens(self, messages: list[dict], tools: list[dict]) -> int:
         chars = sum(
             len(m.get("content") or "") + len(json.dumps(m.get("tool_calls", ""))) for m in messages
@@ -247,12 +262,17 @@ class OpenAIBackend:
         return (chars + len(json.dumps(tools))) // 4 + 4 * len(messages)
 
     def _client_kwargs(self) -> dict:
-        return {
+        import openai
+
+        kwargs = {
             "base_url": self.base_url,
-            "api_key": self.api_key or "EMPTY",
+            "api_key": self._api_key or "EMPTY",
             "timeout": self.timeout,
             "max_retries": self.max_retries,
         }
+        if not self._api_key:  # no key: no Authorization header at all (local servers)
+            kwargs["default_headers"] = {"Authorization": openai.Omit()}
+        return kwargs
 
     @property
     def client(self):
@@ -271,6 +291,7 @@ class OpenAIBackend:
         }
         if tools:
             body["tools"] = tools
+            body["parallel_tool_calls"] = self.parallel_tool_calls
         if self.seed is not None:
             body["seed"] = self.seed
         return body

@@ -218,6 +218,8 @@ def _run_jobs(
                 else:
                     agent = factory(base.world)
             agent.reset(base.item, seed=job.seed)
+            if hasattr(getattr(agent, "backend", None), "parallel_tool_calls"):
+                agent.backend.parallel_tool_calls = base.parallel_calls  # one call per step
             calls = 0
             done = False
             limit = int(info.get("budget") or 12) + 8

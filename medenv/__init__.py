@@ -10,11 +10,13 @@ ENV_ID = "MedResearch-v0"
 
 def _register_env() -> None:
     try:
-        from gymnasium.envs.registration import register, registry
+        from gymnasium.envs.registration import WrapperSpec, register, registry
     except ImportError:  # gymnasium missing: the rest of medenv still works
         return
     if ENV_ID not in registry:
-        register(id=ENV_ID, entry_point="medenv.env:MedResearchEnv")
+        # TimeBudget (no-op unless gym.make added a TimeLimit) caps the env's own budget
+        budget = WrapperSpec("TimeBudget", "medenv.time_budget:TimeBudget", {})
+        register(id=ENV_ID, entry_point="medenv.env:MedResearchEnv", additional_wrappers=(budget,))
 
 
 _register_env()

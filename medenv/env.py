@@ -25,7 +25,6 @@ action text it logs (`canonical_action`), so a replay of the log re-executes the
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import platform
@@ -41,6 +40,8 @@ from medenv.errors import MedenvError
 from medenv.events import schema as ev
 from medenv.events.schema import utf8_safe
 from medenv.reward import RewardWeights, compute_reward, evidence_recall, weights_from
+from medenv.spaces import CHARSET, ModelText  # noqa: F401  (re-exported)
+from medenv.spaces import RANGES as _RANGES
 from medenv.synth.qa import QAItem
 from medenv.tools.parsing import (
     ERROR_KINDS,
@@ -62,40 +63,14 @@ MAX_NESTING = 100
 DEEP_OBJECT = f"<a tool-call object nested deeper than {MAX_NESTING} levels>"
 _NESTING_TOKENS = re.compile(r'[\[\]{}"\\]')
 OBSERVATION_MAX_CHARS = 65_536
-# Characters of real model and corpus text: ASCII with whitespace, Latin (incl. extended),
-# IPA, Greek, Cyrillic, punctuation, super/subscripts, currency, letterlike symbols,
-# arrows, maths, technical and box symbols, CJK punctuation, full-width forms, U+FFFD.
-# Observations map any other character to U+FFFD; actions are accepted whatever they hold.
-_RANGES = ((0x0000, 0x0590), (0x1E00, 0x2C00), (0x3000, 0x3040), (0xFF00, 0xFFF0), (0xFFFD, 0xFFFE))
-CHARSET = frozenset(chr(i) for lo, hi in _RANGES for i in range(lo, hi))
+# Observations map any character outside CHARSET to U+FFFD; actions are accepted as they are.
 _OUTSIDE = re.compile("[^" + "".join(f"\\U{lo:08x}-\\U{hi - 1:08x}" for lo, hi in _RANGES) + "]")
 INFO_KEYS = (
     "question_id", "tools", "budget", "step", "run_id", "error", "tool",
     "accuracy", "format", "efficiency", "evidence_recall", "correct",
 )  # fmt: skip
 DEFAULT_DB = "default"
-_SPACES: dict[int, ModelText] = {}
 _ABSENT = object()
-
-
-class ModelText(gym.spaces.Text):
-    """`gymnasium.spaces.Text` over `CHARSET`, with a short repr. (`make` copies a cached
-    prototype: building the charset tables takes ~7 ms, copying them nothing.)"""
-
-    def __init__(self, max_length: int, seed=None) -> None:
-        super().__init__(max_length, min_length=0, charset=CHARSET, seed=seed)
-
-    @classmethod
-    def make(cls, max_length: int) -> ModelText:
-        proto = _SPACES.get(max_length)
-        if proto is None:
-            proto = _SPACES[max_length] = cls(max_length)
-        space = copy.copy(proto)  # the tables are never mutated: shared; the RNG is not
-        space._np_random = None
-        return space
-
-    def __repr__(self) -> str:
-        return f"ModelText(0, {self.max_length}, charset={len(self.character_set)} chars)"
 
 
 def fit_text(text: str, limit: int = OBSERVATION_MAX_CHARS) -> str:
@@ -220,6 +195,7 @@ class MedResearchEnv(gym.Env[str, str]):
 
                 self.world = load_world(self._source, self._backend, seed=self._world_seed)
         if not self._items_checked:
+            _check_kg(self.items, self.world.kg)
             check_items_in_kg(self.items, self.world.kg, self.config["qa"])
             self._items_checked = True
         if self._db is not None and self.store is None:
@@ -231,6 +207,28 @@ class MedResearchEnv(gym.Env[str, str]):
         if not self._run_logged:
             self._run_logged = True
             self._emit(self._run_started(seed), None)
+
+    def cap_steps(self, limit: int) -> None:
+        """Lower the step budget to ``limit`` (if below it) before the first `reset`, so an
+        outer ``TimeLimit(limit)`` truncates on the step where the env itself truncates, logs
+        and rewards the episode. `medenv.time_budget.TimeBudget` calls it for ``gym.make``."""
+        if self._run_logged:
+            raise MedenvError("cap_steps() must be called before the first reset()")
+        if 1 <= int(limit) < self.max_steps:
+            self.max_steps = int(limit)
+            self.config["max_steps"] = self.max_steps
+            self.config_hash = _hash(self.config)
+
+    def __getstate__(self) -> dict:
+        """Pickle the configuration, question set and RNG, not the open episode or event
+        store: the copy logs a new ``run_started`` in its own shard at its first `reset`, and
+        its world reopens from its recipe (`World.__reduce__`; the default world from
+        ``source``/``backend``/``world_seed``)."""
+        state = self.__dict__.copy()
+        state.update(store=None, _run_logged=False, _open=False, item=None, episode_id=None)
+        if self._world_arg is None:
+            state["world"] = None
+        return state
 
     def _run_started(self, seed: int | None) -> ev.RunStarted:
         import gymnasium
@@ -649,6 +647,22 @@ def check_items_in_kg(items: list[QAItem], kg, where: str = "the question set") 
                 f"{where}: question {item.id!r} names entity {missing!r}, which is not in the "
                 f"{kg.source} knowledge graph (version {kg.version}); was the set made from "
                 "another graph?"
+            )
+
+
+def _check_kg(items: list[QAItem], kg) -> None:
+    """Refuse questions built from another graph than the world's (their answers and
+    evidence pages would not be in it). Items without a recorded source (hand-made) or from
+    an external set are not checked; a recorded version must match too."""
+    for item in items:
+        if item.kg_source in ("", "external"):
+            continue
+        if item.kg_source != str(kg.source) or item.kg_version not in ("", str(kg.version)):
+            built = " ".join(filter(None, (item.kg_source, item.kg_version)))
+            raise MedenvError(
+                f"question {item.id} was built from the {built} graph but the world is "
+                f"{kg.source} {kg.version}: give the env the world (--source/--path) the "
+                "question set was built from"
             )
 
 

@@ -94,7 +94,9 @@ class World:
     ) -> World:
         """A world over ``kg`` (no corpus cache; indexes cached on disk by content)."""
         corpus = build_corpus(kg, seed=seed, external=external, progress=progress)
-        return cls.from_corpus(kg, corpus, backend, progress=progress)
+        world = cls.from_corpus(kg, corpus, backend, progress=progress)
+        world._recipe = (World.for_kg, (kg, backend, seed, tuple(external)))
+        return world
 
     def __copy__(self) -> World:
         return self
@@ -104,6 +106,18 @@ class World:
         world=w)`` work where gymnasium deep-copies the kwargs (``env.spec.make``,
         ``check_env``, vector envs)."""
         return self
+
+    def __reduce__(self):
+        """Pickle as the recipe that rebuilds this world, never its open indexes: a default
+        world (`load_world`) as its ``(source, backend, seed)``, one from `for_kg` as its graph
+        and corpus options, any other as its graph and corpus (indexes reopen from disk)."""
+        for key, world in _WORLDS.items():
+            if world is self and len(key) == 3:
+                return (load_world, (*key, False))
+        recipe = getattr(self, "_recipe", None)
+        if recipe is not None:
+            return recipe
+        return (World.from_corpus, (self.kg, self.corpus, self.backend))
 
     def __repr__(self) -> str:
         return (

@@ -15,9 +15,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 class ChatHandler(BaseHTTPRequestHandler):
     """``POST /v1/chat/completions`` answers ``{"choices": [{"message": reply(body)}]}``, or
     status 400 with the reply itself when it has an ``"error"`` key; any other path is a 404.
-    Every request body is appended to ``type(self).requests``."""
+    Every request body is appended to ``type(self).requests``, its ``Authorization`` header
+    (or None) to ``type(self).authorization``."""
 
     requests: list[dict] = []
+    authorization: list[str | None] = []
 
     def reply(self, body: dict) -> dict:
         raise NotImplementedError
@@ -31,6 +33,7 @@ class ChatHandler(BaseHTTPRequestHandler):
             return
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         type(self).requests.append(body)
+        type(self).authorization.append(self.headers.get("Authorization"))
         message = self.reply(body)
         if "error" in message:
             self.send_json(400, message)
@@ -58,6 +61,7 @@ class _Server(ThreadingHTTPServer):
 def serve(handler: type[ChatHandler]) -> Iterator[str]:
     """Run ``handler`` on a free local port; yields the base URL (``.../v1``)."""
     handler.requests = []
+    handler.authorization = []
     httpd = _Server(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()

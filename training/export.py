@@ -352,121 +352,9 @@ def write_rl(records: list[EpisodeRecord], out: str | Path) -> Path:
     return out / "rl_prompts.jsonl"
 
 
-# -- BrowseComp-Plus ---------------------------------------------------------------------
-def browsecomp_run(ep: EpisodeRecord) -> dict:
-    """One query's run in BrowseComp-Plus's per-query JSON format."""
-    counts: dict[str, int] = defaultdict(int)
-    retrieved: list[str] = []
-    result: list[dict] = []
-    for s in ep.steps:
-        think, _, _ = split_action(s.text)
-        if think:
-            result.append({"type": "reasoning", "output": [think]})
-        if s.name and s.name != "answer":
-            counts[s.name] += 1
-            for d in s.doc_ids:
-                if d not in retrieved:
-                    retrieved.append(d)
-            result.append(
-                {
-                    "type": "tool_call",
-                    "tool_name": s.name,
-                    "arguments": json.dumps(s.arguments, ensure_ascii=False),
-                    "output": s.observation or "",
-                }
-            )
-    final = ep.prediction or ""
-    result.append({"type": "output_text", "output": f"Exact Answer: {final}"})
-    return {
-        "query_id": ep.question_id,
-        "tool_call_counts": dict(sorted(counts.items())),
-        "status": "completed" if ep.terminated else "incomplete",
-        "retrieved_docids": retrieved,
-        "result": result,
-        "metadata": {
-            "agent": ep.agent,
-            "run_id": ep.run_id,
-            "episode_id": ep.episode_id,
-            "final_answer": final,
-            "correct": ep.correct,
-        },
-    }
-
-
-def write_browsecomp(records: list[EpisodeRecord], out: str | Path) -> Path:
-    """``out/browsecomp/<query_id>.json`` for each record (last one wins per query)."""
-    folder = Path(out) / "browsecomp"
-    folder.mkdir(parents=True, exist_ok=True)
-    for ep in records:
-        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in ep.question_id)
-        (folder / f"{safe}.json").write_text(
-            json.dumps(browsecomp_run(ep), indent=1, ensure_ascii=False)
-        )
-    return folder
-
-
-# -- Minari ------------------------------------------------------------------------------
-MINARI_MISSING = "Minari export needs the optional extra: pip install 'medenv[minari]'"
-
-
-def minari_available() -> bool:
-    try:
-        import h5py  # noqa: F401  (minari's storage backend)
-        import minari  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def write_minari(
-    records: list[EpisodeRecord], out: str | Path, dataset_id: str = "medenv/medresearch/oracle-v0"
-):
-    """The episodes as a Minari dataset (text observations and actions) stored under
-    ``out/minari`` (``MINARI_DATASETS_PATH``). Raises `MedenvError` without ``minari``."""
-    if not minari_available():
-        raise MedenvError(MINARI_MISSING)
-    import os
-    import shutil
-
-    import gymnasium as gym
-    import minari
-    from minari.data_collector import EpisodeBuffer
-
-    # absolute: minari joins a relative MINARI_DATASETS_PATH onto the path a second time
-    root = (Path(out) / "minari").resolve()
-    root.mkdir(parents=True, exist_ok=True)
-    existing = root / dataset_id
-    if existing.is_dir():  # re-exporting replaces the dataset, as the other formats do
-        shutil.rmtree(existing)
-    os.environ["MINARI_DATASETS_PATH"] = str(root)
-    space = gym.spaces.Text(max_length=1 << 20)
-    buffers = []
-    for i, ep in enumerate(records):
-        observations = [ep.prompt] + [s.observation or s.rejected or "" for s in ep.steps]
-        actions = [s.text for s in ep.steps]
-        n = len(actions)
-        if n == 0:
-            continue
-        rewards = [0.0] * n
-        rewards[-1] = float(ep.reward or 0.0)
-        buffers.append(
-            EpisodeBuffer(
-                id=i,
-                observations=observations,
-                actions=actions,
-                rewards=rewards,
-                terminations=[False] * (n - 1) + [ep.terminated],
-                truncations=[False] * (n - 1) + [ep.truncated and not ep.terminated],
-            )
-        )
-    return minari.create_dataset_from_buffers(
-        dataset_id=dataset_id,
-        buffer=buffers,
-        observation_space=space,
-        action_space=space,
-        algorithm_name="medenv-" + (records[0].agent if records else "agent"),
-        description="medenv MedResearch-v0 episodes exported from the event store",
-    )
+# -- BrowseComp-Plus and Minari: training/browsecomp_export.py, training/minari_export.py --
+from training.browsecomp_export import browsecomp_run, write_browsecomp  # noqa: E402,F401
+from training.minari_export import MINARI_MISSING, minari_available, write_minari  # noqa: E402,F401
 
 
 # -- statistics --------------------------------------------------------------------------
@@ -516,11 +404,13 @@ def export(
     max_tool_calls: int | None = None,
     agent: str | None = None,
     hf: bool = True,
+    tokenizer: str | None = None,
 ) -> dict:
     """Export the store to ``out`` in each of ``formats``; writes and returns ``stats.json``.
 
     ``select`` applies rejection sampling to SFT/Minari/BrowseComp output (RL prompts use
     every question seen). Stats cover all recorded episodes and the selected ones.
+    ``tokenizer`` (with ``sft``): per-row token lengths (`training.token_lengths`).
     """
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
@@ -547,12 +437,16 @@ def export(
     for fmt in formats:
         if fmt == "sft":
             stats["files"]["sft"] = str(write_sft(chosen, out, hf=hf))
+            if tokenizer is not None:
+                from training.token_lengths import write_token_report
+
+                stats["sft_tokens"] = write_token_report(sft_rows(chosen), tokenizer, out)
         elif fmt == "rl":
             stats["files"]["rl"] = str(write_rl(records, out))
         elif fmt == "browsecomp":
-            stats["files"]["browsecomp"] = str(write_browsecomp(chosen, out))
+            stats["files"]["browsecomp"] = str(write_browsecomp(chosen, out, db=db))
         elif fmt == "minari":
-            write_minari(chosen, out)
-            stats["files"]["minari"] = str(out / "minari")
+            dataset = write_minari(chosen, out, db=db)
+            stats["files"]["minari"] = str(out / "minari" / dataset.spec.dataset_id)
     (out / "stats.json").write_text(json.dumps(stats, indent=1))
     return stats

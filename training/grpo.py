@@ -10,10 +10,11 @@ How TRL 1.16 drives it (read from ``trl/trainer/grpo_trainer.py``):
   the tiny model's template), executed, and their results fed back as ``tool`` turns.
 - Reward functions receive ``environments=`` (one per completion).
 
-`MedResearchTools` is that adapter: each instance owns one `MedResearchEnv` (its own event
-store shard), tags every episode with ``{"agent": "grpo", "training_step": N}``, and turns
-tool calls into env steps. When a rollout ends without an ``answer`` call, its last message
-is stepped as the final action (so ``<answer>X</answer>`` in text counts, as in the env).
+The adapter is `medenv.trl.MedResearchTools` (tools generated from the tool registry): each
+instance owns one `MedResearchEnv` (its own event store shard), tags every episode with
+``{"agent": "grpo", "training_step": N}``, and turns tool calls into env steps. When a
+rollout ends without an ``answer`` call, its last message is stepped as the final action
+(so ``<answer>X</answer>`` in text counts, as in the env).
 The reward components (accuracy, format, efficiency) are separate reward functions whose
 weights are ``GRPOConfig.reward_weights``; TRL logs each one per step
 (``rewards/<name>/mean``), and the env logs each episode's ``reward_assigned`` event.
@@ -32,10 +33,8 @@ from typing import Any
 import msgspec
 
 from medenv.errors import MedenvError
+from medenv.trl import COMPONENTS, MedResearchTools, reward_functions
 from training.config import check_common, config_hash, finite, require
-from training.sft import truncate_observation
-
-COMPONENTS = ("accuracy", "format", "efficiency")
 
 
 @dataclass
@@ -140,121 +139,6 @@ class StepClock:
         self.step = 0
 
 
-class MedResearchTools:
-    """One rollout's environment for ``GRPOTrainer(environment_factory=...)``.
-
-    Public methods are the tools the model may call; ``reset`` starts an env episode.
-    """
-
-    def __init__(self, env: Any, clock: StepClock, max_tool_chars: int | None = None) -> None:
-        self._env = env
-        self._clock = clock
-        self._max_tool_chars = max_tool_chars
-        self._done = True
-        self._info: dict = {}
-        self._components: dict[str, float] | None = None
-
-    # -- TRL protocol --------------------------------------------------------------------
-    def reset(self, question_id: str | None = None, **_: Any) -> str:
-        base = self._env.unwrapped
-        base.tags = {**base.tags, "agent": "grpo", "training_step": int(self._clock.step)}
-        options = {"question_id": question_id} if question_id else None
-        prompt, info = self._env.reset(options=options)
-        self._done, self._info, self._components = False, info, None
-        return prompt
-
-    def _call(self, name: str, arguments: dict) -> str:
-        if self._done:
-            return "The episode is over: the answer was already submitted."
-        observation, _, terminated, truncated, info = self._env.step(
-            {"name": name, "arguments": arguments}
-        )
-        self._info = info
-        self._done = bool(terminated or truncated)
-        # the store logs the full observation; the policy reads it cut as in SFT rows
-        return truncate_observation(observation, self._max_tool_chars)
-
-    # -- tools (names, arguments and docs match medenv.tools) ------------------------------
-    def medical_search(self, query: str) -> str:
-        """Search the private medical reference (one authoritative page per disease, phenotype, gene, inheritance pattern).
-
-        Args:
-            query: Words to search for, e.g. an entity name.
-        """
-        return self._call("medical_search", {"query": query})
-
-    def web_search(self, query: str) -> str:
-        """Search the general web (summaries, encyclopedia entries, forums; pages may be partial).
-
-        Args:
-            query: Words to search for, e.g. an entity name.
-        """
-        return self._call("web_search", {"query": query})
-
-    def browse(self, url: str, goal: str) -> str:
-        """Open a page by the url a search returned and read it, the passages most relevant to your goal first.
-
-        Args:
-            url: The page url, exactly as a search result gave it.
-            goal: What you want to find on the page.
-        """
-        return self._call("browse", {"url": url, "goal": goal})
-
-    def answer(self, answer: str) -> str:
-        """Submit your final answer (a short entity name). This ends the episode.
-
-        Args:
-            answer: The final answer, as short as possible.
-        """
-        return self._call("answer", {"answer": answer})
-
-    # -- rewards ---------------------------------------------------------------------------
-    def _finish(self, completion: list[dict] | str) -> dict[str, float]:
-        """End the rollout (stepping its last message if no answer was called); components."""
-        if self._components is not None:
-            return self._components
-        if not self._done:
-            text = completion if isinstance(completion, str) else _last_assistant_text(completion)
-            if text.strip():
-                self._call_text(text)
-        if self._done:
-            info = self._info
-            comps = {k: float(info[k]) for k in COMPONENTS}
-        else:  # no answer: end the episode as truncated; the env logs and scores it
-            _, info = self._env.unwrapped.finish()
-            comps = {k: float(info[k]) for k in COMPONENTS}
-        self._components = comps
-        return comps
-
-    def _call_text(self, text: str) -> None:
-        _, _, terminated, truncated, info = self._env.step(text)
-        self._info = info
-        self._done = bool(terminated or truncated)
-
-
-def _last_assistant_text(messages: list[dict]) -> str:
-    for msg in reversed(messages):
-        if msg.get("role") == "assistant":
-            content = msg.get("content") or ""
-            return content if isinstance(content, str) else ""
-    return ""
-
-
-def _reward_func(component: str):
-    def reward(completions, environments=None, **_: Any) -> list[float]:
-        if environments is None:
-            raise MedenvError("GRPO rewards need the environments (environment_factory)")
-        return [env._finish(c)[component] for env, c in zip(environments, completions, strict=True)]
-
-    reward.__name__ = component
-    return reward
-
-
-def reward_functions() -> list:
-    """accuracy, format, efficiency (unweighted; weights go to GRPOConfig.reward_weights)."""
-    return [_reward_func(c) for c in COMPONENTS]
-
-
 def prompt_rows(config: GRPOTrainConfig) -> list[dict]:
     """One row per question: an empty user turn (the env's reset supplies the prompt)."""
     from medenv.synth.io import read_qa_set
@@ -271,7 +155,7 @@ def prompt_rows(config: GRPOTrainConfig) -> list[dict]:
     items = sorted(items, key=lambda i: i.id)[: config.max_questions]
     if not items:
         raise MedenvError(f"no questions in {config.qa or 'the default QA set'}")
-    return [{"prompt": [{"role": "user", "content": ""}], "question_id": i.id} for i in items]
+    return [{"prompt": [{"role": "user", "content": ""}], "id": i.id} for i in items]
 
 
 def _step_callback(clock: StepClock):
@@ -323,7 +207,6 @@ def train_grpo(
     """
     config.check()  # bad settings fail before the QA set, world and model are loaded
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
-    import gymnasium as gym
     from datasets import Dataset
     from trl import GRPOConfig, GRPOTrainer
 
@@ -338,13 +221,13 @@ def train_grpo(
         connect(db).close()
     if qa_items is not None:
         items = sorted(qa_items, key=lambda i: i.id)[: config.max_questions]
-        rows = [{"prompt": [{"role": "user", "content": ""}], "question_id": i.id} for i in items]
+        rows = [{"prompt": [{"role": "user", "content": ""}], "id": i.id} for i in items]
         qa: Any = items
     else:
         rows = prompt_rows(config)
         qa = config.qa
     clock = StepClock()
-    envs: list[Any] = []
+    adapters: list[MedResearchTools] = []
     weights = {
         "accuracy": config.reward_accuracy,
         "format": config.reward_format,
@@ -352,8 +235,10 @@ def train_grpo(
     }
 
     def factory() -> MedResearchTools:
-        env = gym.make(
-            "MedResearch-v0",
+        adapter = MedResearchTools(
+            max_tool_chars=config.max_tool_chars,
+            step_clock=clock,
+            agent="grpo",
             qa=qa,
             max_steps=config.env_max_steps,
             reward_weights=weights,
@@ -361,10 +246,9 @@ def train_grpo(
             source=config.source,
             db=db,
             world=world,
-            tags={"agent": "grpo"},
         )
-        envs.append(env)
-        return MedResearchTools(env, clock, config.max_tool_chars)
+        adapters.append(adapter)
+        return adapter
 
     model, tokenizer = load_model_and_tokenizer(config.model)
     args = GRPOConfig(
@@ -407,8 +291,8 @@ def train_grpo(
     try:
         trainer.train()
     finally:
-        for env in envs:
-            env.close()
+        for adapter in adapters:
+            adapter.env.close()
     seconds = time.perf_counter() - start
     steps = int(trainer.state.global_step)
     if config.save:
@@ -417,7 +301,7 @@ def train_grpo(
     return GRPOResult(
         out=str(out),
         db=str(db),
-        run_ids=sorted({e.unwrapped.run_id for e in envs}),
+        run_ids=sorted({a.env.unwrapped.run_id for a in adapters}),
         steps=steps,
         seconds=seconds,
         seconds_per_step=seconds / max(steps, 1),

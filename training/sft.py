@@ -24,7 +24,9 @@ from typing import Any
 import msgspec
 
 from medenv.errors import DataError, MedenvError
+from medenv.trl import truncate_observation
 from training.config import check_common, config_hash, finite, require
+from training.token_lengths import resolve_max_length
 
 ROLES = ("system", "user", "assistant", "tool")
 
@@ -41,7 +43,8 @@ class SFTTrainConfig:
     learning_rate: float = 2e-5
     batch_size: int = 4
     gradient_accumulation_steps: int = 1
-    max_length: int | None = 4096
+    # "auto": the smallest length that trains 95% of the rows whole (training.token_lengths)
+    max_length: int | str | None = "auto"
     warmup_steps: int = 0
     weight_decay: float = 0.0
     assistant_only_loss: bool = True
@@ -72,9 +75,10 @@ class SFTTrainConfig:
             self.max_steps == -1 or self.max_steps >= 1,
             f"--max-steps must be at least 1 (or -1: train for --epochs), got {self.max_steps}",
         )
+        length = self.max_length
         require(
-            self.max_length is None or self.max_length >= 1,
-            f"--max-length must be at least 1, got {self.max_length}",
+            length is None or length == "auto" or (type(length) is int and length >= 1),
+            f"--max-length must be at least 1, got {length} (or auto)",
         )
         require(
             0 <= self.eval_fraction < 1,
@@ -228,13 +232,6 @@ def normalise_row(row: dict) -> dict:
     return {"messages": messages, "tools": json.dumps(tools, ensure_ascii=False)}
 
 
-def truncate_observation(text: str, max_chars: int | None) -> str:
-    """``text`` cut to ``max_chars`` characters (a marker says it was cut); None keeps it."""
-    if max_chars is None or len(text) <= max_chars:
-        return text
-    return text[:max_chars].rstrip() + "\n[...cut]"
-
-
 def prepare_row(row: dict, config: Any) -> dict:
     """Apply the row preprocessing of ``config`` (an `SFTTrainConfig` or alike).
 
@@ -378,7 +375,7 @@ def sft_trainer_class():
     return CPUSFTTrainer
 
 
-def _kept_rows(trainer: Any, config: Any, n_train: int, n_eval: int) -> tuple[int, int]:
+def _kept_rows(trainer: Any, max_length: Any, n_train: int, n_eval: int) -> tuple[int, int]:
     """Rows left after TRL's truncation to ``max_length``, which silently drops every row
     whose assistant turns all fall past the cut: none left is an error, some a warning."""
     import sys
@@ -386,7 +383,7 @@ def _kept_rows(trainer: Any, config: Any, n_train: int, n_eval: int) -> tuple[in
     kept_train = len(trainer.train_dataset)
     kept_eval = len(trainer.eval_dataset) if n_eval and trainer.eval_dataset is not None else 0
     hint = (
-        f"no assistant token within --max-length {config.max_length}: raise --max-length or "
+        f"no assistant token within --max-length {max_length}: raise --max-length or "
         "shorten the rows (--max-tool-chars, --no-template-tools, --no-system)"
     )
     if not kept_train:
@@ -416,6 +413,7 @@ def train_sft(config: SFTTrainConfig, rows: list[dict] | None = None) -> SFTResu
     train_rows = [prepare_row(r, config) for r in train_rows]
     eval_rows = [prepare_row(r, config) for r in eval_rows]
     model, tokenizer = load_model_and_tokenizer(config.model)
+    max_length = resolve_max_length(config.max_length, train_rows + eval_rows, model, tokenizer)
     args = SFTConfig(
         output_dir=config.out,
         num_train_epochs=config.epochs,
@@ -424,7 +422,7 @@ def train_sft(config: SFTTrainConfig, rows: list[dict] | None = None) -> SFTResu
         per_device_train_batch_size=config.batch_size,
         per_device_eval_batch_size=config.batch_size,
         gradient_accumulation_steps=config.gradient_accumulation_steps,
-        max_length=config.max_length,
+        max_length=max_length,
         warmup_steps=config.warmup_steps,
         weight_decay=config.weight_decay,
         assistant_only_loss=config.assistant_only_loss,
@@ -446,7 +444,7 @@ def train_sft(config: SFTTrainConfig, rows: list[dict] | None = None) -> SFTResu
         processing_class=tokenizer,
         peft_config=lora_config(config) if config.lora else None,
     )
-    n_train, n_eval = _kept_rows(trainer, config, len(train_rows), len(eval_rows))
+    n_train, n_eval = _kept_rows(trainer, max_length, len(train_rows), len(eval_rows))
     if not n_eval:
         eval_rows = []
     before = trainer.evaluate()["eval_loss"] if eval_rows else None
@@ -503,6 +501,7 @@ def eval_loss(
         rows = [prepare_row(r, config) for r in rows]
         max_length = config.max_length
     lm, tokenizer = load_model_and_tokenizer(model)
+    max_length = resolve_max_length(max_length, rows, lm, tokenizer, quiet=True)
     with tempfile.TemporaryDirectory() as tmp:
         args = SFTConfig(
             output_dir=tmp, per_device_eval_batch_size=batch_size, max_length=max_length,

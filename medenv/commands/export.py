@@ -31,6 +31,11 @@ def add_parser(subparsers) -> None:
     p.add_argument("--max-calls", type=int, default=None, help="drop trajectories above this")
     p.add_argument("--agent", default=None, help="only episodes of this agent")
     p.add_argument("--no-hf", action="store_true", help="JSONL only (no datasets folder)")
+    p.add_argument(
+        "--tokenizer",
+        default=None,
+        help="report SFT rows' token lengths for this tokenizer (folder, hub id or tiny)",
+    )
     p.set_defaults(func=run)
 
 
@@ -64,10 +69,20 @@ def run(args) -> int:
         max_tool_calls=args.max_calls,
         agent=args.agent,
         hf=not args.no_hf,
+        tokenizer=args.tokenizer,
     )
     print("recorded: " + format_stats(stats["recorded"]))
     print("exported: " + format_stats(stats["selected"]))
     for fmt, path in stats["files"].items():
         print(f"{fmt}: {path}")
+    if "sft_tokens" in stats:
+        t = stats["sft_tokens"]
+        if t["rows"]:
+            print(
+                f"sft tokens ({t['tokenizer']}): prompt p50 {t['prompt']['p50']:,} max "
+                f"{t['prompt']['max']:,}; row p50 {t['total']['p50']:,} p95 {t['total']['p95']:,} "
+                f"max {t['total']['max']:,}; max_length for 95% whole "
+                f"{t['max_length_for_95pct_whole']:,}"
+            )
     print(f"stats: {args.out}/stats.json")
     return 0

@@ -61,6 +61,12 @@ def add_parser(subparsers) -> None:
         "--max-new-tokens", type=int, default=None, help="llm agent reply length (default 512)"
     )
     add_kg_arguments(p)
+    p.add_argument(
+        "--api-key-env",
+        default=None,
+        metavar="NAME",
+        help="openai models: environment variable holding the API key (default OPENAI_API_KEY)",
+    )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run)
@@ -71,7 +77,11 @@ def run(args) -> int:
     from medenv.errors import MedenvError
 
     if args.agent != "llm":
-        flags = (("--model", args.model), ("--max-new-tokens", args.max_new_tokens))
+        flags = (
+            ("--model", args.model),
+            ("--max-new-tokens", args.max_new_tokens),
+            ("--api-key-env", args.api_key_env),
+        )
         given = [flag for flag, value in flags if value is not None]
         if given:
             raise MedenvError(
@@ -100,6 +110,11 @@ def run(args) -> int:
             "model": args.model,
             "backend_options": {key: args.max_new_tokens or 512},
         }
+        if args.api_key_env is not None:
+            if kind != "openai":
+                raise MedenvError("--api-key-env applies to --model openai:URL#MODEL only")
+            # the variable's name travels (to workers too); the key is read where it is sent
+            options["backend_options"]["api_key_env"] = args.api_key_env
     result = rollout(
         AgentSpec(args.agent, options),
         qa=args.qa,

@@ -25,8 +25,9 @@ def credit(source: str, version: str) -> str:
         )
     if source == "edgelist":
         return (
-            f"User-supplied edge list ({version}): credit its source as its licence asks "
-            "(PrimeKG, Chandak et al., Sci. Data 2023: CC BY 4.0)."
+            f"User-supplied edge list ({version}), not distributed with medenv: credit the "
+            "data's creators as its licence asks (if it is PrimeKG's kg.csv: Chandak et al., "
+            "Sci. Data 2023, CC BY 4.0)."
         )
     return f"{source} {version}"
 

@@ -1,0 +1,164 @@
+"""Token lengths of SFT rows for a tokenizer, and the ``max_length`` that fits them.
+
+TRL's ``SFTTrainer`` renders each row with the tokenizer's chat template (tools JSON-decoded,
+as ``SFTTrainer``'s ``tokenize_fn`` does) and keeps the first ``max_length`` tokens: at its
+default 1,024 an exported row (a >1,600-token prompt for the tiny tokenizer) keeps no
+assistant token, and ``assistant_only_loss=True`` then drops the row. A row is trained
+*whole* -- every assistant turn, the final answer included, gets loss -- exactly when
+``max_length`` is at least its rendered length (the answer is its last turn).
+
+- `row_token_lengths(rows, tokenizer, config)`: per row, ``prompt`` (tokens before the first
+  assistant turn, with the generation prompt) and ``total`` (the whole rendered row), after
+  the row preprocessing of ``config`` (`training.sft.prepare_row`).
+- `fit_max_length(lengths, context)`: the smallest ``max_length`` that keeps at least
+  `COVERAGE` of the rows whole; `MedenvError` (one line) when that exceeds ``context``.
+- `length_report(lengths)`: counts and percentiles for ``stats.json`` and the CLI.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import msgspec
+
+from medenv.errors import MedenvError
+
+COVERAGE = 0.95
+SHORTEN_HINT = "shorten the rows (--max-tool-chars, --no-template-tools, --no-system)"
+
+
+class RowTokens(msgspec.Struct, frozen=True):
+    question_id: str
+    prompt: int  # tokens before the first assistant turn (generation prompt included)
+    total: int  # the whole rendered row: what max_length must reach to train every turn
+
+
+def _render_ids(tokenizer: Any, messages: list[dict], tools: Any, **kwargs: Any) -> list[int]:
+    out = tokenizer.apply_chat_template(
+        messages, tools=tools or None, tokenize=True, return_dict=True, **kwargs
+    )
+    return list(out["input_ids"])
+
+
+def row_token_lengths(rows: list[dict], tokenizer: Any, config: Any = None) -> list[RowTokens]:
+    """Prompt and total token counts of each row, rendered as ``SFTTrainer`` renders it."""
+    from training.sft import normalise_row, prepare_row
+
+    lengths = []
+    for row in rows:
+        prepared = normalise_row(prepare_row(row, config) if config is not None else row)
+        messages = prepared["messages"]
+        tools = prepared.get("tools")
+        tools = json.loads(tools) if isinstance(tools, str) else tools
+        first = next((i for i, m in enumerate(messages) if m["role"] == "assistant"), None)
+        head = messages if first is None else messages[:first]
+        prompt = len(_render_ids(tokenizer, head, tools, add_generation_prompt=first is not None))
+        total = len(_render_ids(tokenizer, messages, tools))
+        lengths.append(RowTokens(str(row.get("question_id", "")), prompt, total))
+    return lengths
+
+
+def _quantile(values: list[int], q: float) -> int:
+    """The smallest value ``v`` with at least ``q`` of ``values`` at or below it."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+
+
+def fit_max_length(lengths: list[RowTokens], context: int | None, coverage: float = COVERAGE):
+    """The smallest ``max_length`` keeping ``coverage`` of the rows whole (see the module
+    docstring); raises `MedenvError` when it is over the model's ``context``."""
+    if not lengths:
+        raise MedenvError("no SFT rows to measure")
+    needed = _quantile([r.total for r in lengths], coverage)
+    if context is not None and needed > context:
+        raise MedenvError(
+            f"{coverage:.0%} of the SFT rows need up to {needed:,} tokens, over the model's "
+            f"context of {context:,}: {SHORTEN_HINT} or use a longer-context model"
+        )
+    return needed
+
+
+def whole_share(lengths: list[RowTokens], max_length: int | None) -> float:
+    """Share of rows trained whole (every assistant turn gets loss) at ``max_length``."""
+    if not lengths:
+        return 0.0
+    if max_length is None:
+        return 1.0
+    return sum(r.total <= max_length for r in lengths) / len(lengths)
+
+
+def length_report(lengths: list[RowTokens]) -> dict:
+    """Row count and prompt/total token percentiles (p50, p95, max), and the max_length
+    that keeps `COVERAGE` of the rows whole."""
+    if not lengths:
+        return {"rows": 0}
+    prompts, totals = [r.prompt for r in lengths], [r.total for r in lengths]
+    return {
+        "rows": len(lengths),
+        "prompt": {"p50": _quantile(prompts, 0.5), "p95": _quantile(prompts, 0.95),
+                   "max": max(prompts)},
+        "total": {"p50": _quantile(totals, 0.5), "p95": _quantile(totals, 0.95),
+                  "max": max(totals)},
+        "max_length_for_95pct_whole": _quantile(totals, COVERAGE),
+        "whole_at_1024": round(whole_share(lengths, 1024), 4),
+    }  # fmt: skip
+
+
+def model_context(model: Any, tokenizer: Any) -> int | None:
+    """The model's context length (``max_position_embeddings``), else the tokenizer's."""
+    n = getattr(getattr(model, "config", None), "max_position_embeddings", None)
+    if n is None:
+        n = getattr(tokenizer, "model_max_length", None)
+        n = n if isinstance(n, int) and n < 10**8 else None
+    return n
+
+
+def resolve_max_length(
+    max_length: int | str | None, rows: list[dict], model: Any, tokenizer: Any, quiet=False
+) -> int | None:
+    """The ``max_length`` to give ``SFTConfig`` for (already prepared) ``rows``: ``"auto"``
+    -> `fit_max_length` (one stderr line says what it chose); an int is kept, with a warning
+    when under `COVERAGE` of the rows would be trained whole; None stays None (no cut)."""
+    import sys
+
+    if max_length is None:
+        return None
+    lengths = row_token_lengths(rows, tokenizer)
+    if max_length == "auto":
+        chosen = fit_max_length(lengths, model_context(model, tokenizer))
+        if not quiet:
+            print(
+                f"max_length {chosen:,} from the data: {whole_share(lengths, chosen):.0%} of "
+                f"{len(lengths)} rows trained whole (longest {max(r.total for r in lengths):,})",
+                file=sys.stderr,
+            )
+        return chosen
+    share = whole_share(lengths, max_length)
+    if share < COVERAGE and not quiet:
+        print(
+            f"warning: at --max-length {max_length} only {share:.0%} of the rows are trained "
+            f"whole (every assistant turn, the answer included); {COVERAGE:.0%} need "
+            f"{_quantile([r.total for r in lengths], COVERAGE):,}: use --max-length auto or "
+            f"{SHORTEN_HINT}",
+            file=sys.stderr,
+        )
+    return int(max_length)
+
+
+def write_token_report(rows: list[dict], tokenizer_name: str, out) -> dict:
+    """``out/sft_token_lengths.jsonl`` (one `RowTokens` per SFT row, rows as exported) for
+    the tokenizer ``tokenizer_name`` (a folder, hub id or ``tiny``); returns `length_report`
+    plus the tokenizer and the file, for ``stats.json``."""
+    from pathlib import Path
+
+    from transformers import AutoTokenizer
+
+    from training.tiny import resolve_model
+
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model(tokenizer_name))
+    lengths = row_token_lengths(rows, tokenizer)
+    path = Path(out) / "sft_token_lengths.jsonl"
+    path.write_bytes(b"".join(msgspec.json.encode(r) + b"\n" for r in lengths))
+    return {"tokenizer": tokenizer_name, "file": str(path), **length_report(lengths)}
