@@ -262,17 +262,19 @@ class OpenAIBackend:
         return (chars + len(json.dumps(tools))) // 4 + 4 * len(messages)
 
     def _client_kwargs(self) -> dict:
-        import openai
-
         kwargs = {
             "base_url": self.base_url,
             "api_key": self._api_key or "EMPTY",
             "timeout": self.timeout,
             "max_retries": self.max_retries,
         }
-        if not self._api_key:  # no key: no Authorization header at all (local servers)
-            kwargs["default_headers"] = {"Authorization": openai.Omit()}
         return kwargs
+
+    def _options(self) -> dict:
+        """Per-request options: no key means no ``Authorization`` header (local servers)."""
+        import openai
+
+        return {} if self._api_key else {"headers": {"Authorization": openai.Omit()}}
 
     @property
     def client(self):
@@ -320,7 +322,8 @@ class OpenAIBackend:
             # the SDK's request path without its per-call deep transform of the params
             # (~5 ms of CPU on an episode's long messages)
             response = self.client.post(
-                "/chat/completions", body=self._body(messages, tools), cast_to=ChatCompletion
+                "/chat/completions", body=self._body(messages, tools), cast_to=ChatCompletion,
+                options=self._options(),
             )
         except (openai.OpenAIError, ValueError) as exc:
             raise self._error(exc) from None
@@ -375,7 +378,8 @@ class AsyncOpenAIBackend(OpenAIBackend):
 
         try:
             response = await self.client.post(
-                "/chat/completions", body=self._body(messages, tools), cast_to=ChatCompletion
+                "/chat/completions", body=self._body(messages, tools), cast_to=ChatCompletion,
+                options=self._options(),
             )
         except (openai.OpenAIError, ValueError) as exc:
             raise self._error(exc) from None
