@@ -11,7 +11,7 @@ from __future__ import annotations
 import gc
 import hashlib
 from collections.abc import Sequence
-from functools import cached_property
+from functools import cached_property, partial
 
 from medenv.corpus.build import Corpus, build_corpus, cached_corpus
 from medenv.corpus.index import SearchIndex, open_index
@@ -112,8 +112,9 @@ class World:
         world (`load_world`) as its ``(source, backend, seed)``, one from `for_kg` as its graph
         and corpus options, any other as its graph and corpus (indexes reopen from disk)."""
         for key, world in _WORLDS.items():
-            if world is self and len(key) == 3:
-                return (load_world, (*key, False))
+            if world is self:
+                source, backend, seed, path, kg_options = _LOADED_AS[key]
+                return (partial(load_world, path=path, **kg_options), (source, backend, seed, False))
         recipe = getattr(self, "_recipe", None)
         if recipe is not None:
             return recipe
@@ -127,6 +128,7 @@ class World:
 
 
 _WORLDS: dict[tuple, World] = {}
+_LOADED_AS: dict[tuple, tuple] = {}  # key -> load_world's (source, backend, seed, path, options)
 
 
 def load_world(
@@ -153,6 +155,7 @@ def load_world(
         corpus = cached_corpus(kg, seed=seed, progress=progress)
         world = World.from_corpus(kg, corpus, backend, progress=progress)
         _WORLDS[key] = world
+        _LOADED_AS[key] = (source, backend, seed, path, kg_options)
         # The world lives as long as the process: move it out of the cyclic GC's reach so
         # collections do not rescan millions of KG objects (multi-ms pauses in tool calls).
         gc.collect()
