@@ -29,6 +29,7 @@ from medenv.synth import labels
 from medenv.synth.chain import search_chains
 from medenv.synth.config import SYNTH_VERSION, SynthConfig, hop_weights_of
 from medenv.synth.dedup import Deduplicator
+from medenv.synth.hops import effective_hops
 from medenv.synth.index import GraphIndex
 from medenv.synth.qa import Hop, QAItem
 from medenv.synth.rarity import rarity, seed_order
@@ -253,6 +254,9 @@ def _make_item(
     )
     if constraints is None:
         return "ambiguous", None
+    effective = effective_hops(disamb, chain, steps, constraints)
+    if effective < len(steps):
+        return "shortcut", None
     digest = labels.chain_digest(chain, steps)
     rng = random.Random(f"{cfg.seed}|{digest}")
     question = render_question(index, chain, steps, constraints, rng)
@@ -280,5 +284,6 @@ def _make_item(
         kg_source=kg.source,
         kg_version=kg.version,
         constraints=constraints,
+        effective_hops=effective,
     )
     return "ok", item
