@@ -26,6 +26,7 @@ from medenv.synth import (
 from medenv.synth.config import hop_weights_of
 from medenv.synth.labels import chain_digest, split_of
 from medenv.synth.pipeline import target_hops
+from tests.closure_ref import ClosedGraph, admitted, shortcut_levels
 
 N = 150
 
@@ -90,6 +91,28 @@ def test_every_item_is_unique_when_reverified_against_the_kg(kg, items):
         # independently of medenv's code, and with the public checker `resolve_chain`
         assert _admitted(kg.graph, by_name, item) == {item.answer_id}, item.question
         assert resolve_chain(kg, item) == {item.answer_id}, item.question
+
+
+@pytest.fixture(scope="module")
+def by_name(kg):
+    out: dict[str, set[str]] = {}
+    for node_id, node in kg.graph.nodes(data="node"):
+        for label in (node.name, *node.synonyms):
+            out.setdefault(label.casefold(), set()).add(node_id)
+    return out
+
+
+def test_a_sample_is_unique_under_the_closure_reverified_independently(kg, items, by_name):
+    """Every 6th item, read as a clinician reads HPO (true-path rule, transitive is_a) by
+    the brute-force `closure_ref`, admits only its answer; the public `resolve_chain`
+    agrees; and none has a shortcut (effective hops == nominal hops)."""
+    closed = ClosedGraph(kg.graph)
+    sample = items[::6]
+    for item in sample:
+        assert admitted(closed, by_name, item) == {item.answer_id}, item.question
+        assert resolve_chain(kg, item) == {item.answer_id}, item.question
+        assert shortcut_levels(closed, by_name, item) == [], item.question
+        assert item.effective_hops == item.n_hops
 
 
 def test_chain_is_a_real_kg_path(kg, items):
@@ -165,8 +188,10 @@ def test_labels_follow_the_documented_rules(kg, items):
         assert item.kg_source == kg.source and item.kg_version == kg.version
 
 
-def test_targets_mean_hops_and_specialty_spread(items):
+def test_targets_mean_hops_and_specialty_spread(items, result):
     assert sum(i.n_hops for i in items) / len(items) >= 3
+    assert sum(i.effective_hops for i in items) / len(items) >= 3
+    assert result.manifest["counts"]["mean_effective_hops"] >= 3
     assert len({i.specialty for i in items}) >= 10
     assert {i.split for i in items} == {"train", "validation", "test"}
 
@@ -182,6 +207,8 @@ def test_hops_bounds_and_rare_seeds(kg, items, result):
         "no_specialty",
         "specialty",
         "unanswerable",
+        "shortcut",
+        "search_shortcut",
     }
     assert result.manifest["counts"]["seeds_tried"] == N + sum(drops.values())
     # the rare tail dominates: most seeds are low-degree entities
@@ -204,7 +231,7 @@ def test_default_config_spreads_hop_lengths(items, result):
 
 def test_target_hops_is_seeded_and_follows_the_weights():
     lengths, weights = hop_weights_of(SynthConfig())
-    assert (lengths, weights) == ((2, 3, 4), (1.0, 2.0, 3.0))
+    assert (lengths, weights) == ((2, 3, 4), (1.0, 4.0, 9.0))
     ids = [f"HP:{k:07d}" for k in range(3000)]
     drawn = [target_hops(0, i, lengths, weights) for i in ids]
     assert drawn == [target_hops(0, i, lengths, weights) for i in ids]

@@ -8,10 +8,11 @@ import msgspec
 
 from medenv.errors import MedenvError
 
-SYNTH_VERSION = 3
+SYNTH_VERSION = 4
 """Version of the synthesis algorithm: bumped whenever the same config and KG would give
 different items, so cached sets (`medenv.synth.default_qa_set`) built by an older version
-are not reused. 2: per-seed target chain length drawn from ``hop_weights``."""
+are not reused. 2: per-seed target chain length drawn from ``hop_weights``. 4: uniqueness
+under the ontology closure, effective hops, shortcut check, aliases, lexicon wording."""
 
 
 class SynthConfig(msgspec.Struct, frozen=True, kw_only=True):
@@ -21,8 +22,10 @@ class SynthConfig(msgspec.Struct, frozen=True, kw_only=True):
     - ``min_hops``/``max_hops``: chain length bounds (edges from seed to answer).
     - ``hop_weights``: relative weights of the target lengths ``min_hops..max_hops`` (one
       per length, see `hop_weights_of`); each seed draws its target length from them and
-      gets the longest chain up to it. Empty (default): ``1, 2, .., k`` (the rank of the
-      length), which favours longer chains: 2..4 hops weigh 1:2:3.
+      gets the longest chain up to it. Empty (default): ``1, 4, .., k*k`` (the squared rank
+      of the length), which favours longer chains: 2..4 hops weigh 1:4:9 (long chains are
+      the ones most often dropped as ambiguous under the closure, so the set's mean
+      effective hops stays at 3 or more).
     - ``rare_share``: share of seed entities drawn from the rare tail, which is the
       ``rare_fraction`` rarest eligible entities (see `medenv.synth.rarity`).
     - ``radius``/``node_cap``/``hub_degree``: the bounded subgraph around a seed (hops from
@@ -103,9 +106,9 @@ class SynthConfig(msgspec.Struct, frozen=True, kw_only=True):
 
 def hop_weights_of(config: SynthConfig) -> tuple[tuple[int, ...], tuple[float, ...]]:
     """The target lengths ``min_hops..max_hops`` and their weights (``hop_weights``, or
-    ``1, 2, .., k`` by length rank when it is empty)."""
+    ``1, 4, .., k*k`` by squared length rank when it is empty)."""
     lengths = tuple(range(config.min_hops, config.max_hops + 1))
     weights = tuple(float(w) for w in config.hop_weights) or tuple(
-        float(k) for k in range(1, len(lengths) + 1)
+        float(k * k) for k in range(1, len(lengths) + 1)
     )
     return lengths, weights

@@ -205,6 +205,10 @@ def synthesize(
             "by_split": _table(items, lambda i: i.split),
             "by_answer_type": _table(items, lambda i: index.type[i.answer_id]),
             "mean_hops": round(sum(i.n_hops for i in items) / max(len(items), 1), 4),
+            "mean_effective_hops": round(
+                sum(i.effective_hops for i in items) / max(len(items), 1), 4
+            ),
+            "by_effective_hops": _table(items, lambda i: i.effective_hops),
             "with_constraints": sum(1 for i in items if i.constraints),
         },
         "drops": dict(sorted(drops.items())),

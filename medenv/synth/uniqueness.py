@@ -106,7 +106,7 @@ class Disambiguator:
     full, exact sets.
     """
 
-    def __init__(self, index: GraphIndex, cap: int = 400) -> None:
+    def __init__(self, index: GraphIndex, cap: int = 100) -> None:
         self.index = index
         self.cap = cap
         self.closure = Closure(
