@@ -7,8 +7,11 @@ target length (`chain`) -> for each chain until one passes: uniqueness (`uniquen
 check -> optional rewrite (re-checked) -> labels (`labels`, `specialty`) -> dedup
 (`dedup`) -> specialty filter -> evidence and answerability when a world is given
 (`evidence`). A seed whose chains all fail is dropped with the reason of its last chain
-(``no_chain``, ``ambiguous``, ``leak``, ``duplicate``, ``no_specialty``, ``specialty``,
-``unanswerable``).
+(``no_chain``, ``ambiguous`` (not unique under the ontology closure even with added
+constraints), ``shortcut`` (a constraint pins the answer past part of the chain:
+`medenv.synth.hops`), ``leak``, ``duplicate``, ``no_specialty``, ``specialty``,
+``unanswerable``, ``search_shortcut`` (every wording finds the answer page by search:
+`medenv.synth.shortcut`)).
 Deterministic: same KG, config and world -> the same items in the same order.
 """
 
@@ -25,6 +28,7 @@ from tqdm.auto import tqdm
 
 from medenv.errors import MedenvError
 from medenv.kg.graph import KnowledgeGraph
+from medenv.kg.names import natural_order
 from medenv.synth import labels
 from medenv.synth.chain import search_chains
 from medenv.synth.config import SYNTH_VERSION, SynthConfig, hop_weights_of
@@ -33,6 +37,7 @@ from medenv.synth.hops import effective_hops
 from medenv.synth.index import GraphIndex
 from medenv.synth.qa import Hop, QAItem
 from medenv.synth.rarity import rarity, seed_order
+from medenv.synth.shortcut import is_shortcut
 from medenv.synth.render import LeakCheck, labels_of, render_question
 from medenv.synth.specialty import PHENOTYPE_ROOT, SPECIALTIES, SpecialtyMap
 from medenv.synth.subgraph import extract_subgraph
@@ -172,7 +177,10 @@ def synthesize(
                     if with_evidence is None:
                         reason = "unanswerable"
                         continue
-                    item = with_evidence
+                    item = _reword_past_search(world, index, cfg, with_evidence)
+                    if item is None:
+                        reason = "search_shortcut"
+                        continue
                 dedup.add(item)
                 items.append(item)
                 bar.update(1)
@@ -210,6 +218,11 @@ def synthesize(
             ),
             "by_effective_hops": _table(items, lambda i: i.effective_hops),
             "with_constraints": sum(1 for i in items if i.constraints),
+            "search_shortcut_rate": (
+                round(sum(is_shortcut(world, i) for i in items) / max(len(items), 1), 4)
+                if world is not None
+                else None
+            ),
         },
         "drops": dict(sorted(drops.items())),
         "rewrite_rejected": rewrite_rejected,
@@ -235,6 +248,42 @@ def target_hops(
         return lengths[0]
     rng = random.Random(f"hops|{run_seed}|{seed_id}")
     return rng.choices(lengths, weights=weights)[0]
+
+
+REWORDINGS = 3
+
+
+def _aliases(node) -> tuple[str, ...]:
+    """Synonyms, and the natural word order of inverted catalogue names (for OMIM-style
+    "Leukemia, acute monocytic": "acute monocytic leukemia"), without the name itself."""
+    seen = {node.name.casefold()}
+    out = []
+    for label in (*node.synonyms, natural_order(node.name), *map(natural_order, node.synonyms)):
+        if label.casefold() not in seen:
+            seen.add(label.casefold())
+            out.append(label)
+    return tuple(out)
+
+
+def _reword_past_search(
+    world: Any, index: GraphIndex, cfg: SynthConfig, item: QAItem
+) -> QAItem | None:
+    """``item``, or the first of `REWORDINGS` other wordings, whose text does not find the
+    answer's page by search (`medenv.synth.shortcut`); None when every wording does."""
+    if not is_shortcut(world, item):
+        return item
+    steps = tuple((h.relation, h.inverse) for h in item.hops)
+    check = LeakCheck(labels_of(index, item.chain[1:]))
+    digest = labels.chain_digest(item.chain, steps)
+    for k in range(1, REWORDINGS + 1):
+        rng = random.Random(f"{cfg.seed}|{digest}|{k}")
+        text = render_question(index, item.chain, steps, item.constraints, rng)
+        if check(text):
+            continue
+        candidate = msgspec.structs.replace(item, question=text)
+        if not is_shortcut(world, candidate):
+            return candidate
+    return None
 
 
 def _make_item(
@@ -273,7 +322,7 @@ def _make_item(
         question=question,
         answer=answer.name,
         answer_id=answer.id,
-        aliases=tuple(s for s in answer.synonyms if s.casefold() != answer.name.casefold()),
+        aliases=_aliases(answer),
         chain=chain,
         hops=tuple(
             Hop(head=chain[i], relation=rel, tail=chain[i + 1], inverse=inv)

@@ -15,7 +15,7 @@ identical across runs. Relations without a template here read as `kg.verbalise`.
 
 `leaks(text, labels)` is the leakage check: the labels (names and synonyms of the answer
 and of every intermediate entity) that occur in the text, case-insensitively, as whole
-words.
+words or as a morphological variant or near-leak (see `LeakCheck`).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable, Sequence
 
+from medenv.kg.names import variants
 from medenv.synth.index import GraphIndex
 from medenv.synth.qa import Constraint
 
@@ -175,13 +176,26 @@ def _is_word_char(ch: str) -> bool:
     return ch.isalnum() or ch == "_"
 
 
+def _in_word_ok(label: str) -> bool:
+    """Labels long and plain enough that finding them inside a longer word is a leak
+    ("spherocytosis" in "microspherocytosis"); short ones (gene symbols) are not."""
+    return len(label) >= 6 and all(ch.isalpha() or ch in " -'" for ch in label)
+
+
 class LeakCheck:
-    """Finds any of ``labels`` in a text: case-insensitive, whole words only (a match may
-    not be preceded or followed by a letter, digit or underscore)."""
+    """Finds any of ``labels`` in a text, case-insensitively: as whole words, in any
+    morphological variant (`medenv.kg.names.variants`: natural order of inverted names,
+    singular/plural), or, for plain labels of 6 or more letters, inside a longer word
+    (a near-leak such as "Spherocytosis" in "Microspherocytosis")."""
 
     def __init__(self, labels: Sequence[str]) -> None:
         self.labels = tuple(labels)
-        self._folded = tuple(dict.fromkeys(label.casefold() for label in self.labels))
+        forms: dict[str, set[str]] = {}
+        for label in self.labels:
+            folded = label.casefold()
+            for v in variants(folded):
+                forms.setdefault(folded, set()).add(v)
+        self._forms = forms
 
     def _occurs(self, label: str, text: str) -> bool:
         start = text.find(label)
@@ -194,15 +208,20 @@ class LeakCheck:
             start = text.find(label, start + 1)
         return False
 
+    def _hit(self, folded: str, text: str) -> bool:
+        if _in_word_ok(folded) and folded in text:
+            return True
+        return any(self._occurs(v, text) for v in self._forms[folded])
+
     def __call__(self, text: str) -> list[str]:
         """The labels found in ``text`` (sorted); empty when it is clean."""
         folded = text.casefold()
-        hits = {label for label in self._folded if self._occurs(label, folded)}
+        hits = {label for label in self._forms if self._hit(label, folded)}
         if not hits:
             return []
         return sorted(label for label in self.labels if label.casefold() in hits)
 
 
 def leaks(text: str, labels: Sequence[str]) -> list[str]:
-    """The labels found in ``text`` as whole words, case-insensitively (sorted)."""
+    """The labels found in ``text`` (see `LeakCheck`), sorted."""
     return LeakCheck(labels)(text)
