@@ -12,7 +12,13 @@ from __future__ import annotations
 
 import networkx as nx
 
-TRUE_PATH = ("has_phenotype", "has_inheritance", "has_clinical_course", "has_modifier", "has_history")
+TRUE_PATH = (
+    "has_phenotype",
+    "has_inheritance",
+    "has_clinical_course",
+    "has_modifier",
+    "has_history",
+)
 HPO_SEMANTICS = {"transitive": {"is_a"}, "symmetric": set(), "true_path": set(TRUE_PATH)}
 
 
@@ -78,8 +84,13 @@ class ClosedGraph:
         return g.has_edge(source, target, key=relation)
 
 
-def admitted(closed: ClosedGraph, by_name: dict[str, set[str]], item, start_level: int = 0,
-             start: set[str] | None = None) -> set[str]:
+def admitted(
+    closed: ClosedGraph,
+    by_name: dict[str, set[str]],
+    item,
+    start_level: int = 0,
+    start: set[str] | None = None,
+) -> set[str]:
     """The answers the item admits under the closure, checking every candidate pair with
     `ClosedGraph.holds` (a brute-force scan over the nodes of the next level's type).
 

@@ -96,11 +96,16 @@ def test_user_declared_properties_override_the_defaults():
 def test_satisfying_answers_a_chain_query_under_the_closure():
     kg = _ontology()
     # genes of diseases that present with a kind of "organ" (L1, L2 or O itself through D2)
-    found = kg.satisfying(["O"], [("has_phenotype", True), ("associated_gene", False)],
-                          types=["phenotype", "disease", "gene"])
+    found = kg.satisfying(
+        ["O"],
+        [("has_phenotype", True), ("associated_gene", False)],
+        types=["phenotype", "disease", "gene"],
+    )
     assert found == {"G1", "G2"}  # not G3: D3 has leaf two as history, not as phenotype
     only_kinds = kg.satisfying(
-        ["R"], [("is_a", True)], types=["phenotype", "phenotype"],
+        ["R"],
+        [("is_a", True)],
+        types=["phenotype", "phenotype"],
         facts={1: [("is_a", False, ["O"])]},
     )
     assert only_kinds == {"L1", "L2"}
@@ -108,8 +113,14 @@ def test_satisfying_answers_a_chain_query_under_the_closure():
 
 def _item(chain, hops, constraints=()):
     return QAItem(
-        id="q", question="?", answer=chain[-1], answer_id=chain[-1], chain=tuple(chain),
-        hops=tuple(hops), n_hops=len(hops), constraints=tuple(constraints),
+        id="q",
+        question="?",
+        answer=chain[-1],
+        answer_id=chain[-1],
+        chain=tuple(chain),
+        hops=tuple(hops),
+        n_hops=len(hops),
+        constraints=tuple(constraints),
     )
 
 
@@ -150,8 +161,9 @@ def test_the_pipeline_adds_a_constraint_that_holds_under_the_closure():
     assert sets[-1] == {"G1", "G2"}  # ambiguous under the closure
     cons = disamb.disambiguate(chain, steps, max_constraints=2)
     assert cons == (Constraint(node=1, relation="has_history", entity="H"),)
-    item = _item(chain, [Hop("O", "has_phenotype", "D1", True), Hop("D1", "associated_gene", "G1")],
-                 cons)
+    item = _item(
+        chain, [Hop("O", "has_phenotype", "D1", True), Hop("D1", "associated_gene", "G1")], cons
+    )
     assert resolve_chain(kg, item) == {"G1"}
     closed = ClosedGraph(kg.graph, HPO_SEMANTICS)
     by_name = {kg.node(n).name: {n} for n in kg.graph.nodes}

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import re
 
-_CONNECTIVES = frozenset({"with", "and", "or", "type", "due", "in", "without", "associated", "caused"})
+_CONNECTIVES = frozenset(
+    {"with", "and", "or", "type", "due", "in", "without", "associated", "caused"}
+)
 _NUMBERISH = re.compile(r"^(\d+[a-z]?|[ivx]+|[a-z]?\d+[a-z]?)$", re.IGNORECASE)
 
 

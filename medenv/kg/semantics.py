@@ -126,7 +126,6 @@ class Closure:
         self._cache[key] = result
         return result
 
-
     def related_set(self, nodes: Iterable[str], relation: str, inverse: bool = False) -> set[str]:
         """The union of `related` over ``nodes``, walking shared ancestors once."""
         props = self.properties.get(relation, RelationProperties())

@@ -36,9 +36,10 @@ from medenv.synth.dedup import Deduplicator
 from medenv.synth.hops import effective_hops
 from medenv.synth.index import GraphIndex
 from medenv.synth.qa import Hop, QAItem
+from medenv.synth.quality import quality
 from medenv.synth.rarity import rarity, seed_order
-from medenv.synth.shortcut import is_shortcut
 from medenv.synth.render import LeakCheck, labels_of, render_question
+from medenv.synth.shortcut import is_shortcut
 from medenv.synth.specialty import PHENOTYPE_ROOT, SPECIALTIES, SpecialtyMap
 from medenv.synth.subgraph import extract_subgraph
 from medenv.synth.uniqueness import Disambiguator
@@ -223,6 +224,14 @@ def synthesize(
                 if world is not None
                 else None
             ),
+        },
+        "quality": quality(items),
+        "uniqueness": {
+            "semantics": "ontology closure (medenv.kg.semantics)",
+            "relation_properties": {
+                k: msgspec.to_builtins(v) for k, v in sorted(kg.relation_properties().items())
+            },
+            "unique_under_closure": len(items),
         },
         "drops": dict(sorted(drops.items())),
         "rewrite_rejected": rewrite_rejected,

@@ -142,9 +142,7 @@ class Disambiguator:
                 h = props.inherited_along
                 if inv:  # holders of descendants: descend on the target side first
                     kinds = {
-                        k2
-                        for k in grow({kind}, h, True)
-                        for k2 in reach.get((k, rel, True), ())
+                        k2 for k in grow({kind}, h, True) for k2 in reach.get((k, rel, True), ())
                     }
                 else:
                     kinds = grow(kinds, h, False)
@@ -237,9 +235,7 @@ class Disambiguator:
         kind = self.index.type[chain[node]]
         first = set.intersection(*(self.satisfies(c) for c in cons))
         first &= self._of_type[kind]
-        sets = self.candidate_sets(
-            chain, steps, constraints, start=node, first=first, cap=cap
-        )
+        sets = self.candidate_sets(chain, steps, constraints, start=node, first=first, cap=cap)
         return sets[-1] if len(sets) == len(chain) - node else None
 
     def _shortcut(self, chain, steps, constraints, node: int) -> bool:
