@@ -38,6 +38,8 @@ class SynthConfig(msgspec.Struct, frozen=True, kw_only=True):
     - ``split_shares``: train / validation / test shares (hash of the chain decides).
     - ``near_duplicate``: Jaccard similarity of word 3-shingles above which two questions
       with the same answer are duplicates.
+    - ``lexicon``: a user relation lexicon file (`medenv.synth.lexicon`: wording and
+      relation properties, e.g. for ``edgelist`` graphs); None: the built-in lexicon.
     """
 
     n: int = 2000
@@ -58,6 +60,7 @@ class SynthConfig(msgspec.Struct, frozen=True, kw_only=True):
     specialties: tuple[str, ...] = ()
     split_shares: tuple[float, float, float] = (0.8, 0.1, 0.1)
     near_duplicate: float = 0.8
+    lexicon: str | None = None
 
     def check(self) -> SynthConfig:
         """Raise `MedenvError` naming the first bad setting; return self."""
@@ -98,6 +101,13 @@ class SynthConfig(msgspec.Struct, frozen=True, kw_only=True):
             raise MedenvError(
                 f"unknown specialty {unknown[0]!r}; valid specialties: {', '.join(SPECIALTIES)}"
             )
+        if self.lexicon is not None:
+            from pathlib import Path
+
+            from medenv.errors import DataError
+
+            if not Path(self.lexicon).is_file():
+                raise DataError(self.lexicon, "lexicon file not found")
         shares = self.split_shares
         if len(shares) != 3 or min(shares) < 0 or abs(sum(shares) - 1.0) > 1e-6:
             raise MedenvError(f"split shares must be 3 non-negative numbers summing to 1: {shares}")

@@ -35,6 +35,7 @@ from medenv.synth.config import SYNTH_VERSION, SynthConfig, hop_weights_of
 from medenv.synth.dedup import Deduplicator
 from medenv.synth.hops import effective_hops
 from medenv.synth.index import GraphIndex
+from medenv.synth.lexicon import BUILTIN, apply_lexicon
 from medenv.synth.qa import Hop, QAItem
 from medenv.synth.quality import quality
 from medenv.synth.rarity import rarity, seed_order
@@ -76,6 +77,7 @@ def synthesize(
     """
     cfg = (config or SynthConfig()).check()
     started = time.perf_counter()
+    lexicon = apply_lexicon(kg, cfg.lexicon) if cfg.lexicon is not None else BUILTIN
     index = GraphIndex(kg)
     specialty = SpecialtyMap(index)
     # On a graph with HPO's organ-system branches every item gets one of the 12 specialties
@@ -148,7 +150,7 @@ def synthesize(
             reason = "no_chain"
             for chain in search.chains:
                 reason, item = _make_item(
-                    index, disamb, specialty, rar, cfg, chain.nodes, chain.steps, kg
+                    index, disamb, specialty, rar, cfg, chain.nodes, chain.steps, kg, lexicon
                 )
                 if item is None:
                     continue
@@ -178,7 +180,7 @@ def synthesize(
                     if with_evidence is None:
                         reason = "unanswerable"
                         continue
-                    item = _reword_past_search(world, index, cfg, with_evidence)
+                    item = _reword_past_search(world, index, cfg, with_evidence, lexicon)
                     if item is None:
                         reason = "search_shortcut"
                         continue
@@ -275,7 +277,7 @@ def _aliases(node) -> tuple[str, ...]:
 
 
 def _reword_past_search(
-    world: Any, index: GraphIndex, cfg: SynthConfig, item: QAItem
+    world: Any, index: GraphIndex, cfg: SynthConfig, item: QAItem, lexicon: dict
 ) -> QAItem | None:
     """``item``, or the first of `REWORDINGS` other wordings, whose text does not find the
     answer's page by search (`medenv.synth.shortcut`); None when every wording does."""
@@ -286,7 +288,7 @@ def _reword_past_search(
     digest = labels.chain_digest(item.chain, steps)
     for k in range(1, REWORDINGS + 1):
         rng = random.Random(f"{cfg.seed}|{digest}|{k}")
-        text = render_question(index, item.chain, steps, item.constraints, rng)
+        text = render_question(index, item.chain, steps, item.constraints, rng, lexicon)
         if check(text):
             continue
         candidate = msgspec.structs.replace(item, question=text)
@@ -304,6 +306,7 @@ def _make_item(
     chain: tuple[str, ...],
     steps: tuple[tuple[str, bool], ...],
     kg: KnowledgeGraph,
+    lexicon: dict,
 ) -> tuple[str, QAItem | None]:
     """``("ok", item)`` or ``(drop reason, None)`` for one chain."""
     check = LeakCheck(labels_of(index, chain[1:]))
@@ -321,7 +324,7 @@ def _make_item(
         return "shortcut", None
     digest = labels.chain_digest(chain, steps)
     rng = random.Random(f"{cfg.seed}|{digest}")
-    question = render_question(index, chain, steps, constraints, rng)
+    question = render_question(index, chain, steps, constraints, rng, lexicon)
     if check(question):
         return "leak", None
     answer = index.node[chain[-1]]
