@@ -3,6 +3,7 @@ answer forms, and the quality figures of the manifest."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -18,6 +19,8 @@ from medenv.synth.lexicon import BUILTIN, apply_lexicon, load_lexicon
 from medenv.synth.qa import QAItem
 from medenv.synth.quality import quality, relative_clauses, repeats_noun, verbatim_names
 from medenv.synth.render import leaks
+from medenv.synth.rewrite import LLMRewriter, accept_rewrite
+from tests.chat_server import ChatHandler, serve
 from tests.cli import cli_error
 
 
@@ -200,3 +203,52 @@ def test_cli_reports_a_bad_lexicon_in_one_line(tmp_path, capsys):
         capsys,
     )
     assert "lexicon file not found" in msg
+
+
+class _Rewriter(ChatHandler):
+    """Rewrites by a rule on the question: keeps it (prefixed) for odd lengths, drops its
+    quoted names for even lengths (which synthesis must reject)."""
+
+    def reply(self, body):
+        q = body["messages"][-1]["content"]
+        if len(q) % 2:
+            return {"role": "assistant", "content": "Quiz: " + q}
+        return {"role": "assistant", "content": q.replace('"', "")}
+
+
+def test_llm_rewrite_through_an_openai_compatible_server_is_checked_and_cached(kg, tmp_path):
+    from agents.backends import OpenAIBackend
+
+    cache = tmp_path / "rewrites.jsonl"
+    with serve(_Rewriter) as url:
+        rewriter = LLMRewriter(OpenAIBackend(url, "m"), "m", cache)
+        res = synthesize(kg, SynthConfig(n=8, seed=5), progress=False, rewrite=rewriter)
+        asked = len(_Rewriter.requests)
+    base = synthesize(kg, SynthConfig(n=8, seed=5), progress=False)
+    assert asked == rewriter.asked >= 8
+    for new, old in zip(res.items, base.items, strict=True):
+        if len(old.question) % 2:
+            assert new.question == "Quiz: " + old.question
+        else:  # the rewrite lost the named entities: rejected, template kept
+            assert new.question == old.question
+    counts = res.manifest["rewrites"]
+    assert counts.get("accepted", 0) + counts.get("rejected_entities", 0) == asked
+    records = [json.loads(line) for line in cache.read_text().splitlines()]
+    judged = {r["question"]: r for r in records if "accepted" in r}
+    assert all(r["accepted"] == (len(q) % 2 == 1) for q, r in judged.items())
+    # a second run reads every rewrite from the cache: the server is never asked
+    again = LLMRewriter(OpenAIBackend("http://127.0.0.1:9/v1", "m"), "m", cache)
+    res2 = synthesize(kg, SynthConfig(n=8, seed=5), progress=False, rewrite=again)
+    assert again.asked == 0 and res2.items == res.items
+
+
+def test_accept_rewrite_rejects_leaks_and_changed_entities():
+    from medenv.synth.render import LeakCheck
+
+    check = LeakCheck(["Spherocytosis"])
+    q = 'Which disease presents with "Anemia"?'
+    assert accept_rewrite(q, "Which illness shows \"Anemia\"?", check) is None
+    assert accept_rewrite(q, "", check) == "empty"
+    assert accept_rewrite(q, 'Which disease with "Anemia" is microspherocytosis?', check) == "leak"
+    assert accept_rewrite(q, "Which disease presents with anemia?", check) == "entities"
+    assert accept_rewrite(q, 'Which "Anemia" and "Fever"?', check) == "entities"

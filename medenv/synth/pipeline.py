@@ -40,6 +40,7 @@ from medenv.synth.qa import Hop, QAItem
 from medenv.synth.quality import quality
 from medenv.synth.rarity import rarity, seed_order
 from medenv.synth.render import LeakCheck, labels_of, render_question
+from medenv.synth.rewrite import accept_rewrite
 from medenv.synth.shortcut import is_shortcut
 from medenv.synth.specialty import PHENOTYPE_ROOT, SPECIALTIES, SpecialtyMap
 from medenv.synth.subgraph import extract_subgraph
@@ -70,9 +71,10 @@ def synthesize(
     ``world``: a `medenv.world.World`, or a zero-argument factory of one (called only once
     the KG is known to support ``config.n`` items); when given, every item gets per-hop
     evidence page ids and unanswerable items are dropped. ``rewrite``: optional
-    text-to-text hook (e.g. an LLM paraphraser) applied to each question; a rewrite that
-    leaks a chain entity or is empty is discarded and the template text kept (counted as
-    ``rewrite_rejected``).
+    text-to-text hook (e.g. `medenv.synth.rewrite.LLMRewriter`) applied to each question;
+    a rewrite that fails `accept_rewrite` (empty, leaks a chain entity, drops or adds a
+    named entity, or is a search shortcut) is discarded and the template text kept
+    (counted as ``rewrite_rejected``, by reason under ``rewrites``).
     Raises `MedenvError` when the KG cannot support ``config.n`` items.
     """
     cfg = (config or SynthConfig()).check()
@@ -118,6 +120,7 @@ def synthesize(
     budget_hits = 0
     targets: Counter[int] = Counter()
     rewrite_rejected = 0
+    rewrites: Counter[str] = Counter()
     tried = 0
     bar = tqdm(total=cfg.n, desc="synth", unit="q", disable=not progress, leave=False)
     try:
@@ -156,14 +159,21 @@ def synthesize(
                     continue
                 if rewrite is not None:
                     new = rewrite(item.question)
-                    if (
-                        new
-                        and new.strip()
-                        and not LeakCheck(labels_of(index, chain.nodes[1:]))(new)
-                    ):
+                    why = accept_rewrite(
+                        item.question,
+                        new,
+                        LeakCheck(labels_of(index, chain.nodes[1:])),
+                        world,
+                        item.answer_id,
+                    )
+                    if hasattr(rewrite, "record"):
+                        rewrite.record(item.question, why is None, why)
+                    if why is None:
                         item = msgspec.structs.replace(item, question=new.strip())
+                        rewrites["accepted"] += 1
                     else:
                         rewrite_rejected += 1
+                        rewrites[f"rejected_{why}"] += 1
                 if dedup.is_duplicate(item):
                     reason = "duplicate"
                     continue
@@ -237,6 +247,7 @@ def synthesize(
         },
         "drops": dict(sorted(drops.items())),
         "rewrite_rejected": rewrite_rejected,
+        "rewrites": dict(sorted(rewrites.items())),
         "search": {
             "expansions_total": sum(expansions),
             "expansions_mean": round(sum(expansions) / max(len(expansions), 1), 2),
