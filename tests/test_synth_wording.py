@@ -247,7 +247,7 @@ def test_accept_rewrite_rejects_leaks_and_changed_entities():
 
     check = LeakCheck(["Spherocytosis"])
     q = 'Which disease presents with "Anemia"?'
-    assert accept_rewrite(q, "Which illness shows \"Anemia\"?", check) is None
+    assert accept_rewrite(q, 'Which illness shows "Anemia"?', check) is None
     assert accept_rewrite(q, "", check) == "empty"
     assert accept_rewrite(q, 'Which disease with "Anemia" is microspherocytosis?', check) == "leak"
     assert accept_rewrite(q, "Which disease presents with anemia?", check) == "entities"

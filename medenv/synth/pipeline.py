@@ -86,6 +86,7 @@ def synthesize(
     # (a chain with none is dropped as ``no_specialty``); other graphs may yield "general".
     needs_specialty = PHENOTYPE_ROOT in index.type
     disamb = Disambiguator(index)
+    props = kg.relation_properties()
     rar = {i: rarity(index, i) for i in index.ids}
     names = {i: index.node[i].name.casefold() for i in index.ids}
     answer_types = frozenset(cfg.answer_types)
@@ -152,6 +153,8 @@ def synthesize(
             budget_hits += not search.exhausted
             reason = "no_chain"
             for chain in search.chains:
+                if _widening_tail(chain.steps, props):
+                    continue
                 reason, item = _make_item(
                     index, disamb, specialty, rar, cfg, chain.nodes, chain.steps, kg, lexicon
                 )
@@ -273,6 +276,19 @@ def target_hops(
 
 
 REWORDINGS = 3
+LONG_WIDENING = 4
+
+
+def _widening_tail(steps: tuple[tuple[str, bool], ...], props: dict) -> bool:
+    """Chains of `LONG_WIDENING` or more hops whose last step widens under the closure
+    (a transitive relation, or an inherited one walked forwards: "a clinical feature of
+    this disease" admits every ancestor of its features) are not tried: on HPO under 2%
+    of them can be made unique (measured: 10 of 465), and they cost most of the time."""
+    if len(steps) < LONG_WIDENING:
+        return False
+    rel, inv = steps[-1]
+    p = props.get(rel)
+    return p is not None and (p.transitive or (p.inherited_along is not None and not inv))
 
 
 def _aliases(node) -> tuple[str, ...]:

@@ -196,12 +196,13 @@ class LeakCheck:
 
     def __init__(self, labels: Sequence[str]) -> None:
         self.labels = tuple(labels)
-        forms: dict[str, set[str]] = {}
+        forms: dict[str, tuple[str, ...]] = {}
         for label in self.labels:
             folded = label.casefold()
-            for v in variants(folded):
-                forms.setdefault(folded, set()).add(v)
+            if folded not in forms:
+                forms[folded] = tuple(sorted(variants(folded)))
         self._forms = forms
+        self._in_word = tuple(f for f in forms if _in_word_ok(f))
 
     def _occurs(self, label: str, text: str) -> bool:
         start = text.find(label)
@@ -214,15 +215,13 @@ class LeakCheck:
             start = text.find(label, start + 1)
         return False
 
-    def _hit(self, folded: str, text: str) -> bool:
-        if _in_word_ok(folded) and folded in text:
-            return True
-        return any(self._occurs(v, text) for v in self._forms[folded])
-
     def __call__(self, text: str) -> list[str]:
         """The labels found in ``text`` (sorted); empty when it is clean."""
         folded = text.casefold()
-        hits = {label for label in self._forms if self._hit(label, folded)}
+        hits = {label for label in self._in_word if label in folded}
+        for label, forms in self._forms.items():
+            if label not in hits and any(self._occurs(v, folded) for v in forms):
+                hits.add(label)
         if not hits:
             return []
         return sorted(label for label in self.labels if label.casefold() in hits)

@@ -26,7 +26,7 @@ from typing import Any
 PROMPT_VERSION = 1
 SYSTEM = (
     "You rewrite quiz questions so they read naturally. Keep every fact and every quoted "
-    'name exactly as written, in double quotes. Do not add facts, names or hints. Reply '
+    "name exactly as written, in double quotes. Do not add facts, names or hints. Reply "
     "with the rewritten question only."
 )
 _QUOTED = re.compile(r'"([^"]+)"')
@@ -36,8 +36,9 @@ def quoted_names(text: str) -> list[str]:
     return _QUOTED.findall(text)
 
 
-def accept_rewrite(original: str, new: str | None, leak_check, world: Any = None,
-                   answer_id: str | None = None) -> str | None:
+def accept_rewrite(
+    original: str, new: str | None, leak_check, world: Any = None, answer_id: str | None = None
+) -> str | None:
     """None when ``new`` may replace ``original``, else the reason it may not."""
     from medenv.synth.shortcut import answer_rank
 

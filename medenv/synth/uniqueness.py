@@ -28,7 +28,8 @@ and ``max_constraints`` per item; if that is not enough the item is dropped as a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from itertools import islice
 
 from medenv.kg.graph import KnowledgeGraph
 from medenv.kg.semantics import Closure
@@ -109,6 +110,7 @@ class Disambiguator:
     def __init__(self, index: GraphIndex, cap: int = 100) -> None:
         self.index = index
         self.cap = cap
+        self._sat: dict[tuple[str, str, bool], frozenset[str]] = {}
         self.closure = Closure(
             lambda n, r: index.step(n, r, False),
             lambda n, r: index.step(n, r, True),
@@ -157,11 +159,20 @@ class Disambiguator:
     def related(self, node: str, relation: str, inverse: bool) -> frozenset[str]:
         return self.closure.related(node, relation, inverse)
 
-    def satisfies(self, c: Constraint) -> set[str]:
-        out: set[str] = set()
-        for e in self.index.named(c.entity):
-            out.update(self.closure.related(e, c.relation, not c.inverse))
-        return out
+    def satisfies(self, c: Constraint) -> frozenset[str]:
+        key = (c.entity, c.relation, c.inverse)
+        hit = self._sat.get(key)
+        if hit is None:
+            named = self.index.named(c.entity)
+            if len(named) == 1:
+                hit = self.closure.related(named[0], c.relation, not c.inverse)
+            else:
+                out: set[str] = set()
+                for e in named:
+                    out.update(self.closure.related(e, c.relation, not c.inverse))
+                hit = frozenset(out)
+            self._sat[key] = hit
+        return hit
 
     def _level(
         self, prev: set[str], src_kind: str, kind: str, rel: str, inv: bool, cons
@@ -233,7 +244,7 @@ class Disambiguator:
         if not cons:
             return None
         kind = self.index.type[chain[node]]
-        first = set.intersection(*(self.satisfies(c) for c in cons))
+        first = set(self.satisfies(cons[0])).intersection(*(self.satisfies(c) for c in cons[1:]))
         first &= self._of_type[kind]
         sets = self.candidate_sets(chain, steps, constraints, start=node, first=first, cap=cap)
         return sets[-1] if len(sets) == len(chain) - node else None
@@ -252,8 +263,9 @@ class Disambiguator:
         chain: Sequence[str],
         usable: Callable[[str], bool],
         taken: set[tuple[str, str, bool]],
-    ) -> list[Constraint]:
-        """Facts true of ``node`` that exclude some of ``members``, best first."""
+    ) -> Iterator[Constraint]:
+        """Facts true of ``node`` that exclude some of ``members``, best first (lazily
+        checked for ``usable``)."""
         ix = self.index
         on_chain = set(chain)
         scored: list[tuple[int, str, str, bool]] = []
@@ -266,11 +278,11 @@ class Disambiguator:
                 if left < len(members):
                     scored.append((left, e, rel, inv))
         scored.sort()
-        return [
+        return (
             Constraint(node=-1, relation=rel, entity=e, inverse=inv)
             for _, e, rel, inv in scored
             if usable(e)
-        ]
+        )
 
     def disambiguate(
         self,
@@ -297,7 +309,8 @@ class Disambiguator:
                     continue
                 taken = {(c.entity, c.relation, c.inverse) for c in constraints if c.node == i}
                 chosen = None
-                for found in self._best_facts(chain[i], sets[i], chain, usable, taken)[:tries]:
+                facts = self._best_facts(chain[i], sets[i], chain, usable, taken)
+                for found in islice(facts, tries):
                     c = Constraint(
                         node=i, relation=found.relation, entity=found.entity, inverse=found.inverse
                     )
