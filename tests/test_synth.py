@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from medenv.errors import DataError, MedenvError
+from medenv.kg.names import natural_order
 from medenv.synth import (
     SPECIALTIES,
     SynthConfig,
@@ -115,6 +116,39 @@ def test_a_sample_is_unique_under_the_closure_reverified_independently(kg, items
         assert item.effective_hops == item.n_hops
 
 
+def _stem(word: str) -> str:
+    for suffix in ("es", "s"):
+        if len(word) > 4 and word.endswith(suffix) and not word.endswith("ss"):
+            return word[: -len(suffix)]
+    return word
+
+
+def _near_leaks(question: str, label: str) -> bool:
+    """Independent near-leak reading: the label's words (stemmed, in written or in
+    comma-inverted order) as consecutive stemmed words of the question, or a single-word
+    label of 6+ letters inside a longer word."""
+    words = [_stem(w) for w in re.findall(r"[a-z0-9]+", question.casefold())]
+    forms = [label.casefold()]
+    if "," in label:
+        head, _, rest = label.casefold().partition(",")
+        forms.append(rest.strip() + " " + head.strip())
+    for form in forms:
+        target = [_stem(w) for w in re.findall(r"[a-z0-9]+", form)]
+        n = len(target)
+        if n and any(words[k : k + n] == target for k in range(len(words) - n + 1)):
+            return True
+    plain = label.casefold()
+    return plain.isalpha() and len(plain) >= 6 and any(plain in w for w in words)
+
+
+def test_no_item_names_a_chain_entity_even_as_a_variant_or_inside_a_word(kg, items):
+    for item in items:
+        for node_id in item.chain[1:]:
+            node = kg.node(node_id)
+            for label in (node.name, *node.synonyms):
+                assert not _near_leaks(item.question, label), (label, item.question)
+
+
 def test_chain_is_a_real_kg_path(kg, items):
     for item in items:
         assert item.chain[-1] == item.answer_id
@@ -177,7 +211,9 @@ def test_wording_varies_across_items(items):
 def test_labels_follow_the_documented_rules(kg, items):
     for item in items:
         assert item.answer == kg.node(item.answer_id).name
-        assert set(item.aliases) <= set(kg.node(item.answer_id).synonyms)
+        node = kg.node(item.answer_id)
+        labels = (node.name, *node.synonyms)
+        assert set(item.aliases) <= set(labels) | {natural_order(x) for x in labels}
         assert item.optimal_calls == item.n_hops + 1
         assert item.difficulty == pytest.approx(item.n_hops + item.rarity, abs=1e-3)
         assert 0.0 <= item.rarity <= 1.0

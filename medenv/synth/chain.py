@@ -53,8 +53,10 @@ def search_chains(
     is_answer: Callable[[str], bool],
     keep: int = 4,
     names: Mapping[str, str] | None = None,
+    chain_ok: Callable[[list[Step]], bool] | None = None,
 ) -> ChainSearch:
-    """The ``keep`` best chains from ``sub.seed`` under the module's constraints."""
+    """The ``keep`` best chains from ``sub.seed`` under the module's constraints (and
+    ``chain_ok(steps)`` when given)."""
     score_of = rarity if callable(rarity) else rarity.__getitem__
     kept: list[tuple[tuple, Chain]] = []
     nodes: list[str] = [sub.seed]
@@ -96,6 +98,7 @@ def search_chains(
                 and (len(kept) < keep or n >= -kept[-1][0][0])
                 and is_answer(nxt)
                 and (n < 3 or len({r for r, _ in steps}) >= 2)
+                and (chain_ok is None or chain_ok(steps))
             ):
                 record(sub_total)
             if n < max_hops:

@@ -148,13 +148,12 @@ def synthesize(
                 is_answer=lambda v: index.type[v] in answer_types,
                 keep=cfg.candidates,
                 names=names,
+                chain_ok=lambda steps: not _widening_tail(steps, props),
             )
             expansions.append(search.expansions)
             budget_hits += not search.exhausted
             reason = "no_chain"
             for chain in search.chains:
-                if _widening_tail(chain.steps, props):
-                    continue
                 reason, item = _make_item(
                     index, disamb, specialty, rar, cfg, chain.nodes, chain.steps, kg, lexicon
                 )
@@ -279,7 +278,7 @@ REWORDINGS = 3
 LONG_WIDENING = 4
 
 
-def _widening_tail(steps: tuple[tuple[str, bool], ...], props: dict) -> bool:
+def _widening_tail(steps, props: dict) -> bool:
     """Chains of `LONG_WIDENING` or more hops whose last step widens under the closure
     (a transitive relation, or an inherited one walked forwards: "a clinical feature of
     this disease" admits every ancestor of its features) are not tried: on HPO under 2%
