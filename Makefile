@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 export MEDENV_HOME ?= $(CURDIR)/.medenv
 
-.PHONY: demo test bench lint clean venv
+.PHONY: demo test bench mutate lint clean venv
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -30,8 +30,12 @@ bench: $(VENV)/.installed
 		--benchmark-columns=min,median,mean,max,rounds --benchmark-json .benchmarks/latest.json
 	$(PY) -m bench.summary
 
+mutate: $(VENV)/.installed
+	$(PIP) install -q -e ".[train,dev,mutate]"
+	$(PY) -m bench.mutate
+
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check medenv agents training tests bench
 
 clean:
-	rm -rf $(VENV) .medenv out
+	rm -rf $(VENV) .medenv out mutants

@@ -112,22 +112,30 @@ class World:
         )
 
 
-_WORLDS: dict[tuple[str, str, int], World] = {}
+_WORLDS: dict[tuple, World] = {}
 
 
 def load_world(
-    source: str = "hpo", backend: str = "tantivy", seed: int = 0, progress: bool = True
+    source: str = "hpo",
+    backend: str = "tantivy",
+    seed: int = 0,
+    progress: bool = True,
+    *,
+    path: object = None,
+    **kg_options,
 ) -> World:
-    """The default world of ``source`` (cached in-process and on disk).
+    """The default world of ``source`` (cached in-process and on disk); ``path`` and
+    ``kg_options`` (``align``, ``alignment``, ``keep_side_effects``) go to `load_kg`, e.g.
+    ``load_world("hpo+hetionet", path={"hetionet": "data/hetionet"})``.
 
     After the first load the process's objects are moved to the GC's permanent
     generation (`gc.freeze`), so later tool calls do not pay for rescanning the world."""
-    key = (source, backend, seed)
+    key = (source, backend, seed, repr(path), repr(sorted(kg_options.items())))
     world = _WORLDS.get(key)
     if world is None:
         from medenv.kg.cache import load_kg
 
-        kg = load_kg(source)
+        kg = load_kg(source, path, **kg_options)
         corpus = cached_corpus(kg, seed=seed, progress=progress)
         world = World.from_corpus(kg, corpus, backend, progress=progress)
         _WORLDS[key] = world

@@ -195,8 +195,11 @@ def test_load_kg_merges_hpo_and_hetionet(kg, shared_data):
     assert merged.source == "hpo+hetionet"
     assert merged.version == f"{kg.version}+v1.0"
     het = load_kg("hetionet", slice_, progress=False)
-    assert merged.num_nodes == kg.num_nodes + het.num_nodes
+    # genes shared by NCBI id are one node (tests/test_kg_align.py checks which)
+    assert merged.num_nodes == kg.num_nodes + het.num_nodes - len(merged.members)
     assert merged.num_edges == kg.num_edges + het.num_edges
+    apart = load_kg("hpo+hetionet", {"hetionet": slice_}, align="none", progress=False)
+    assert apart.num_nodes == kg.num_nodes + het.num_nodes and not apart.members
     assert merged.node("hpo:OMIM:154700").name == "Marfan syndrome"
     assert "hpo:NCBIGene:2200" in merged.successors("hpo:OMIM:154700", "associated_gene")
     assert "hetionet:Disease::DOID:9352" in merged.successors(

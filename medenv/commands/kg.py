@@ -1,6 +1,11 @@
 """``medenv kg stats``: build or load a knowledge graph and print what it holds.
 
-``medenv kg stats [--source hpo|hetionet|edgelist|hpo+hetionet...] [--path P]... [--json]``
+``medenv kg stats [--source hpo|hetionet|edgelist|hpo+hetionet...] [--path P]... [--json]
+[--align ids|names|none] [--alignment CSV]``
+
+Merged graphs also print the alignment report (`medenv.kg.provenance.alignment_report`):
+aligned nodes per type and method, conflicts, and the 2-hop paths that cross a source
+boundary.
 
 ``--path`` may repeat: a plain value is the path of the one source that needs it (several
 plain values = the files of a Hetionet graph); ``SOURCE=P`` assigns ``P`` to one source of
@@ -14,7 +19,7 @@ import json
 import sys
 import time
 
-from medenv.errors import MedenvError
+from medenv.commands.kgargs import add_kg_arguments, kg_spec
 
 
 def add_parser(subparsers) -> None:
@@ -26,80 +31,36 @@ def add_parser(subparsers) -> None:
         description="Build (first time) or load (cached) a knowledge graph and print its "
         "source, release, data credit, node and edge counts and the load time.",
     )
-    stats.add_argument(
-        "--source",
-        default="hpo",
-        help="hpo (default), hetionet, edgelist, or several joined by '+' (merged)",
-    )
-    stats.add_argument(
-        "--path",
-        action="append",
-        default=[],
-        metavar="P",
-        help="input folder/file (required for hetionet and edgelist); SOURCE=P for merged "
-        "graphs; repeat for several files",
-    )
+    add_kg_arguments(stats)
     stats.add_argument("--json", action="store_true", help="print one JSON object")
-    stats.add_argument(
-        "--keep-side-effects",
-        action="store_true",
-        help="keep Hetionet's CcSE side-effect edges (SIDER, non-commercial licence)",
-    )
     stats.add_argument("--no-cache", action="store_true", help="build without the disk cache")
     stats.set_defaults(func=run)
 
 
-def _path_argument(names: list[str], values: list[str]) -> object:
-    """Turn the repeated ``--path`` values into `load_kg`'s ``path``."""
-    from medenv.kg.cache import SOURCES
-
-    assigned: dict[str, list[str]] = {}
-    plain: list[str] = []
-    for value in values:
-        head, sep, rest = value.partition("=")
-        if sep and head in SOURCES:
-            if head not in names:
-                raise MedenvError(f"--path {value}: source {head!r} is not in --source")
-            assigned.setdefault(head, []).append(rest)
-        else:
-            plain.append(value)
-    if plain:
-        needing = [n for n in names if n != "hpo" and n not in assigned] or [
-            n for n in names if n not in assigned
-        ]
-        if len(needing) != 1:
-            raise MedenvError(
-                "cannot tell which source a plain --path belongs to; write SOURCE=PATH"
-            )
-        assigned[needing[0]] = plain
-    paths = {n: (v[0] if len(v) == 1 else v) for n, v in assigned.items()}
-    if len(names) == 1:
-        return paths.get(names[0])
-    return paths or None
-
-
 def run(args: argparse.Namespace) -> int:
-    from medenv.kg.cache import cache_file, load_kg, parse_sources
+    from medenv.kg.cache import cache_file, load_kg
     from medenv.kg.credits import credits
 
-    names = parse_sources(args.source)
-    path = _path_argument(names, args.path)
+    names, path, options = kg_spec(args)
     cached = False
     if not args.no_cache:
-        cached = cache_file(names, path, keep_side_effects=args.keep_side_effects).is_file()
+        cached = cache_file(names, path, **options).is_file()
     start = time.perf_counter()
     kg = load_kg(
         names,
         path,
         cache=not args.no_cache,
-        keep_side_effects=args.keep_side_effects,
         progress=not args.json and sys.stderr.isatty(),
+        **options,
     )
     seconds = time.perf_counter() - start
     stats = kg.stats()
     stats["credits"] = credits(kg)
     stats["load_seconds"] = round(seconds, 3)
     stats["from_cache"] = cached
+    report = getattr(kg, "report", None)
+    if report:
+        stats["alignment"] = report
     if args.json:
         print(json.dumps(stats, indent=2))
         return 0
@@ -114,5 +75,29 @@ def run(args: argparse.Namespace) -> int:
         *(f"  {r:<28}{n:>10,}" for r, n in stats["relations"].items()),
         f"time:     {seconds:.2f} s ({how})",
     ]
+    if report:
+        lines[-1:-1] = report_lines(report)
     print("\n".join(lines))
     return 0
+
+
+def report_lines(report: dict) -> list[str]:
+    """The alignment report of a merged graph as text lines."""
+    lines = [f"aligned:  {report['aligned_nodes']:,} nodes (each one entity of several sources)"]
+    for kind, methods in report["aligned"].items():
+        by = ", ".join(f"{m} {n:,}" for m, n in methods.items())
+        lines.append(f"  {kind:<28}{sum(methods.values()):>10,}  ({by})")
+    reasons = ", ".join(f"{r} {n}" for r, n in report["conflicts_by_reason"].items())
+    lines.append(f"conflicts: {report['conflicts']}" + (f" ({reasons})" if reasons else ""))
+    for c in report["conflict_examples"]:
+        pairs = ", ".join(f"{n} ({t})" for n, t in zip(c["nodes"], c["types"], strict=True))
+        lines.append(f"  {c['key']} ({c['reason']}): {pairs}")
+    lines.append(f"ambiguous identifiers (2+ nodes in one source): {report['ambiguous_ids']}")
+    lines.append(
+        f"crossing: {report['nodes_with_edges_from_several_sources']:,} nodes with edges from "
+        f"several sources; {report['cross_source_2hop_paths']:,} 2-hop paths cross a source "
+        "boundary"
+    )
+    for pair, n in report["cross_source_2hop_paths_by_relations"].items():
+        lines.append(f"  {pair:<50}{n:>10,}")
+    return lines

@@ -3,12 +3,17 @@
 ``medenv rollout --agent oracle|heuristic|random|llm [--qa DIR] [--episodes N]
 [--workers W] [--db PATH] [--seed S] [--k K] [--split SPLIT] [--model SPEC]``
 
-Resumable: rerunning the same command skips episodes already in ``--db``.
+Resumable: rerunning the same command skips episodes already in ``--db``. The KG flags
+(`medenv.commands.kgargs`: ``--source hpo+hetionet --path hetionet=DIR``) name the graph
+whose world (corpus, indexes) the episodes run in; default: HPO.
 """
 
 from __future__ import annotations
 
 import json
+from functools import partial
+
+from medenv.commands.kgargs import add_kg_arguments, is_default, kg_spec
 
 
 def add_parser(subparsers) -> None:
@@ -41,6 +46,7 @@ def add_parser(subparsers) -> None:
     p.add_argument(
         "--max-new-tokens", type=int, default=None, help="llm agent reply length (default 512)"
     )
+    add_kg_arguments(p)
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run)
@@ -62,6 +68,16 @@ def run(args) -> int:
         raise MedenvError(f"--max-steps must be at least 1, got {args.max_steps}")
     if args.max_new_tokens is not None and args.max_new_tokens < 1:
         raise MedenvError(f"--max-new-tokens must be at least 1, got {args.max_new_tokens}")
+    env_kwargs: dict = {"backend": args.backend}
+    names, path, kg_options = kg_spec(args)
+    if not is_default(names, path, kg_options):
+        from medenv.world import load_world
+
+        source = "+".join(names)
+        env_kwargs["source"] = source
+        env_kwargs["world"] = partial(
+            load_world, source, args.backend, progress=False, path=path, **kg_options
+        )
     options: dict = {}
     if args.agent == "llm":
         kind = (args.model or "").partition(":")[0]
@@ -80,7 +96,7 @@ def run(args) -> int:
         k=args.k,
         split=args.split,
         max_steps=args.max_steps,
-        env_kwargs={"backend": args.backend},
+        env_kwargs=env_kwargs,
         progress=not args.no_progress,
     )
     if args.json:

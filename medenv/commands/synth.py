@@ -1,7 +1,12 @@
 """``medenv synth``: synthesize a verified multi-hop QA set from a knowledge graph.
 
 ``medenv synth --n N --min-hops A --max-hops B --seed S --out DIR [--source hpo]
-[--specialty NAME]... [--no-corpus]``
+[--path P]... [--align ids|names|none] [--alignment CSV] [--min-crossings K]
+[--answer-type T]... [--seed-type T]... [--specialty NAME]... [--no-corpus]``
+
+The KG flags are `medenv.commands.kgargs`'s (``--source hpo+hetionet --path
+hetionet=DIR`` for the merged graph); ``--min-crossings K`` keeps chains that cross a
+source boundary at least K times.
 
 Writes ``DIR/qa.jsonl``, ``DIR/qa.parquet`` and ``DIR/manifest.json`` and prints a summary
 (items by hops, by specialty, drops by reason). With the corpus part installed and without
@@ -14,6 +19,8 @@ import argparse
 import sys
 import time
 from functools import partial
+
+from medenv.commands.kgargs import add_kg_arguments, is_default, kg_spec
 
 
 def add_parser(subparsers) -> None:
@@ -38,8 +45,29 @@ def add_parser(subparsers) -> None:
         "world_seed (default 0, as the env's)",
     )
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--source", default="hpo", help="knowledge graph source (default hpo)")
-    p.add_argument("--path", default=None, help="input folder/file of the KG source")
+    add_kg_arguments(p)
+    p.add_argument(
+        "--min-crossings",
+        type=int,
+        default=0,
+        help="merged graphs: keep only chains crossing a source boundary at least this "
+        "often (default 0)",
+    )
+    p.add_argument(
+        "--answer-type",
+        action="append",
+        default=[],
+        metavar="TYPE",
+        help="node types an answer may have (repeat or comma-separate; default disease, "
+        "gene, phenotype), e.g. compound on hpo+hetionet",
+    )
+    p.add_argument(
+        "--seed-type",
+        action="append",
+        default=[],
+        metavar="TYPE",
+        help="node types a chain may start from (default phenotype, disease, gene)",
+    )
     p.add_argument(
         "--specialty",
         action="append",
@@ -113,6 +141,10 @@ def run(args: argparse.Namespace) -> int:
     kw = {}
     if args.rare_share is not None:
         kw["rare_share"] = args.rare_share
+    if args.answer_type:
+        kw["answer_types"] = _specialties(args.answer_type)
+    if args.seed_type:
+        kw["seed_types"] = _specialties(args.seed_type)
     if args.hop_weights:
         try:
             kw["hop_weights"] = tuple(float(w) for w in args.hop_weights.split(","))
@@ -127,11 +159,13 @@ def run(args: argparse.Namespace) -> int:
         max_hops=args.max_hops,
         specialties=_specialties(args.specialty),
         lexicon=args.lexicon,
+        min_crossings=args.min_crossings,
         **kw,
     ).check()  # bad arguments fail before the KG is loaded
     check_out_dir(args.out)
     started = time.perf_counter()
-    kg = load_kg(args.source, args.path, progress=not args.no_progress)
+    names, path, kg_options = kg_spec(args)
+    kg = load_kg(names, path, progress=not args.no_progress, **kg_options)
     world = None
     if not args.no_corpus:
         try:
@@ -140,12 +174,18 @@ def run(args: argparse.Namespace) -> int:
             print("medenv synth: corpus part not installed; no evidence pages", file=sys.stderr)
         else:
             # a factory: `synthesize` builds the world once the KG is known to support --n
-            if args.source == "hpo" and args.path is None:
+            if is_default(names, path, kg_options):
+                world = partial(
+                    load_world, source="hpo", seed=args.world_seed, progress=not args.no_progress
+                )
+            elif len(names) > 1:  # merged: corpus and indexes cached, as the env loads them
                 world = partial(
                     load_world,
-                    source=args.source,
+                    source="+".join(names),
                     seed=args.world_seed,
                     progress=not args.no_progress,
+                    path=path,
+                    **kg_options,
                 )
             else:
                 world = partial(World.for_kg, kg, seed=args.world_seed)

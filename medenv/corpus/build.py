@@ -130,6 +130,9 @@ def _cache_key(kg: KnowledgeGraph, seed: int, external: Sequence) -> str:
     h = hashlib.sha256(
         f"{CORPUS_VERSION}|{kg.source}|{kg.version}|{kg.num_nodes}|{kg.num_edges}|{seed}".encode()
     )
+    members = getattr(kg, "members", None)  # a merged graph's alignment
+    if members:
+        h.update(f"|aligned-2|{sorted(members.values())}".encode())
     for src in external:
         path = Path(
             src.path

@@ -1,16 +1,25 @@
 """Render KG entities as pages: one authoritative medical page, several noisy web pages.
 
 Ids and addresses (stable):
-- medical: ``med:<entity_id>`` at ``https://medref.medenv.org/entity/<entity_id>``
+- medical: ``med:<entity_id>`` at ``https://medref.medenv.org/entity/<entity_id>`` (the id
+  percent-encoded, ``:`` and ``/`` kept: HPO ids read as they are, Hetionet's
+  ``Cellular Component::GO:0005773`` becomes ``Cellular%20Component::GO:0005773`` so a URL
+  never holds a space)
 - web: ``web:<entity_id>:<style>`` with style ``summary``, ``encyclopedia``, ``forum`` or
   ``compare`` (a distractor: a page titled after the entity that is mostly about a similar
   one; its ``entity_id`` is that similar entity). Web sites use the reserved ``.example``
   domain. Which facts each page states is decided in `medenv.corpus.facts`.
+
+On a merged graph an aligned entity (`medenv.kg.merge`) is one node with the edges of all
+its sources, so its pages state facts from every source; its medical page also names the
+sources and the id it has in each (``Sources: hpo as NCBIGene:2200; hetionet as
+Gene::2200``).
 """
 
 from __future__ import annotations
 
 import re
+from urllib.parse import quote
 
 from medenv.corpus.document import Document
 from medenv.corpus.facts import Adjacency, Fact, medical_facts, rng_for, similar_entity, web_facts
@@ -40,6 +49,10 @@ def medical_page(adj: Adjacency, entity: str) -> Document:
         lines.append(f"Definition: {node.definition}")
     if node.synonyms:
         lines.append(f"Also known as: {'; '.join(node.synonyms)}.")
+    members = getattr(kg, "members", {}).get(entity)
+    if members:  # an aligned node of a merged graph: one entity, facts from every source
+        known = "; ".join(f"{m.split(':', 1)[0]} as {m.split(':', 1)[1]}" for m in members)
+        lines.append(f"Sources: {known}; the facts below come from all of them.")
     for (relation, inverse), (listed, total) in medical_facts(adj, entity).items():
         verb = kg.verbalise(relation, inverse)
         for i in range(0, len(listed), LIST_CHUNK):
@@ -53,7 +66,7 @@ def medical_page(adj: Adjacency, entity: str) -> Document:
         id=f"med:{entity}",
         title=node.name,
         text="\n".join(lines),
-        url=MEDICAL_URL + entity,
+        url=MEDICAL_URL + quote(entity, safe=":/"),
         collection="medical",
         entity_id=entity,
     )

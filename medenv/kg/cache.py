@@ -13,8 +13,11 @@ Sources (`SOURCES`):
 - ``edgelist``: ``path`` = one CSV/TSV file of triples (simple or PrimeKG layout).
 - several at once: ``source="hpo+hetionet"`` or ``["hpo", "hetionet"]``; ``path`` is then
   a dict ``{source: path}`` (or a list aligned with the sources, ``None`` for the default).
-  The graphs are built (and cached) one by one and merged with ids namespaced by source
-  (see `medenv.kg.merge`); the merged graph is cached too.
+  The graphs are built (and cached) one by one and merged with ids namespaced by source,
+  nodes that are one entity aligned into one (``align``: ``ids`` (default), ``names``
+  (ids + the name matcher) or ``none``; ``alignment``: a user CSV of id pairs; see
+  `medenv.kg.merge` and `medenv.kg.align`); the merged graph is cached too, keyed also by
+  the alignment options and the alignment file's path, size and modification time.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from medenv.kg.graph import KnowledgeGraph
 from medenv.paths import medenv_home
 
 SOURCES = ("hpo", "hetionet", "edgelist")
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3  # 3: Node.xrefs, aligned merged graphs
 PathArg = str | Path | Sequence[str | Path] | None
 
 
@@ -183,15 +186,19 @@ def load_kg(
     cache: bool = True,
     keep_side_effects: bool = False,
     progress: bool = True,
+    align: str = "ids",
+    alignment: str | Path | None = None,
 ) -> KnowledgeGraph:
     """The knowledge graph of ``source`` (read from ``path`` when given), cached on disk.
 
     ``keep_side_effects`` keeps Hetionet's non-commercial ``CcSE`` edges. Raises
     `MedenvError` for an unknown source or a missing path, `DataError` (naming the file and
-    line) for a missing or malformed file.
+    line) for a missing or malformed file. ``align``/``alignment`` apply to merged sources
+    only (`medenv.kg.align.AlignOptions.of`).
     """
     names = parse_sources(source)
     paths = _paths_by_source(names, path)
+    align_options = _align_options(names, align, alignment)
     opts = {"keep_side_effects": keep_side_effects, "progress": progress}
     if len(names) == 1:
         if not cache:
@@ -205,15 +212,36 @@ def load_kg(
 
     def build() -> KnowledgeGraph:
         parts = [load_kg(n, p, cache=cache, **opts) for n, p in zip(names, paths, strict=True)]
-        return merge_graphs(parts)
+        return merge_graphs(parts, options=align_options)
 
     if not cache:
         return build()
-    return _cached(cache_file(names, path, keep_side_effects=keep_side_effects), build)
+    file = cache_file(
+        names, path, keep_side_effects=keep_side_effects, align=align, alignment=alignment
+    )
+    return _cached(file, build)
+
+
+def _align_options(names: list[str], align: str, alignment: str | Path | None):
+    from medenv.kg.align import MODES, AlignOptions
+
+    if align not in MODES:
+        raise MedenvError(f"unknown alignment mode {align!r}; choose one of {', '.join(MODES)}")
+    if alignment is not None:
+        if len(names) < 2:
+            raise MedenvError("an alignment file needs a merged source (e.g. hpo+hetionet)")
+        if not Path(alignment).is_file():
+            raise DataError(alignment, "alignment file not found")
+    return AlignOptions.of(align, alignment)
 
 
 def cache_file(
-    source: str | Sequence[str], path: object = None, *, keep_side_effects: bool = False
+    source: str | Sequence[str],
+    path: object = None,
+    *,
+    keep_side_effects: bool = False,
+    align: str = "ids",
+    alignment: str | Path | None = None,
 ) -> Path:
     """Where `load_kg` caches the graph of these arguments (it may not exist yet)."""
     names = parse_sources(source)
@@ -224,5 +252,11 @@ def cache_file(
     ]
     if len(keys) == 1:
         return medenv_home() / "kg" / f"{keys[0]}.pkl"
+    keys.append(f"align={align}")
+    if alignment is not None:
+        if not Path(alignment).is_file():
+            raise DataError(alignment, "alignment file not found")
+        st = Path(alignment).stat()
+        keys.append(f"{Path(alignment).resolve()}|{st.st_size}|{st.st_mtime_ns}")
     digest = hashlib.sha256("|".join(keys).encode()).hexdigest()[:12]
     return medenv_home() / "kg" / f"{'+'.join(names)}-{digest}.pkl"

@@ -9,6 +9,8 @@ Contract:
 - Every relation has a verbalisation in both directions (`Relation.forward`,
   `Relation.inverse`), used to write questions and corpus pages.
 - Name lookup is case-insensitive over names and synonyms.
+- ``Node.xrefs`` are the node's identifiers as canonical CURIEs (`medenv.kg.ids`): its own
+  id's and its cross-references'; merging aligns nodes of two sources that share one.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ class Node(msgspec.Struct, frozen=True):
     name: str
     synonyms: tuple[str, ...] = ()
     definition: str | None = None
+    xrefs: tuple[str, ...] = ()
 
 
 class Edge(msgspec.Struct, frozen=True):

@@ -8,7 +8,8 @@ edge forwards or backwards (``inverse``). Constraints:
 - no ladder: two consecutive steps never use the same relation in the same direction
   (e.g. ``is_a`` up then ``is_a`` up again says nothing new);
 - variety: a chain of 3 or more hops uses at least 2 distinct relations;
-- ``min_hops <= n <= max_hops`` and ``is_answer(xn)`` (a nameable answer type).
+- ``min_hops <= n <= max_hops`` and ``is_answer(xn)`` (a nameable answer type);
+- ``accept(nodes, steps)``, when given (e.g. enough source-boundary crossings).
 
 Ranking: longer first; then higher mean rarity of ``x1..xn`` (rarer entities make more
 specific, more unique questions); then the chain's ids (deterministic). The search expands
@@ -53,7 +54,7 @@ def search_chains(
     is_answer: Callable[[str], bool],
     keep: int = 4,
     names: Mapping[str, str] | None = None,
-    chain_ok: Callable[[list[Step]], bool] | None = None,
+    accept: Callable[[tuple[str, ...], tuple[Step, ...]], bool] | None = None,
 ) -> ChainSearch:
     """The ``keep`` best chains from ``sub.seed`` under the module's constraints (and
     ``chain_ok(steps)`` when given)."""
@@ -98,7 +99,7 @@ def search_chains(
                 and (len(kept) < keep or n >= -kept[-1][0][0])
                 and is_answer(nxt)
                 and (n < 3 or len({r for r, _ in steps}) >= 2)
-                and (chain_ok is None or chain_ok(steps))
+                and (accept is None or accept(tuple(nodes), tuple(steps)))
             ):
                 record(sub_total)
             if n < max_hops:

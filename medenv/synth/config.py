@@ -35,6 +35,8 @@ class SynthConfig(msgspec.Struct, frozen=True, kw_only=True):
     - ``max_constraints``: distinguishing facts a question may add to be unambiguous.
     - ``answer_types``: node types an answer may have; ``seed_types``: types of seeds.
     - ``specialties``: keep only items of these specialties (empty: all).
+    - ``min_crossings``: on a merged graph, keep only chains that cross a source boundary
+      at least this often (`medenv.kg.provenance.chain_crossings`); 0 (default): any.
     - ``split_shares``: train / validation / test shares (hash of the chain decides).
     - ``near_duplicate``: Jaccard similarity of word 3-shingles above which two questions
       with the same answer are duplicates.
@@ -61,6 +63,7 @@ class SynthConfig(msgspec.Struct, frozen=True, kw_only=True):
     split_shares: tuple[float, float, float] = (0.8, 0.1, 0.1)
     near_duplicate: float = 0.8
     lexicon: str | None = None
+    min_crossings: int = 0
 
     def check(self) -> SynthConfig:
         """Raise `MedenvError` naming the first bad setting; return self."""
@@ -94,6 +97,11 @@ class SynthConfig(msgspec.Struct, frozen=True, kw_only=True):
         for name in ("radius", "node_cap", "hub_degree", "expansion_budget", "candidates"):
             if getattr(self, name) < 1:
                 raise MedenvError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if not 0 <= self.min_crossings < self.max_hops:
+            raise MedenvError(
+                f"min-crossings must be in 0..max-hops-1 ({self.max_hops - 1}): a chain of n "
+                f"hops crosses at most n-1 times; got {self.min_crossings}"
+            )
         if self.max_constraints < 0:
             raise MedenvError(f"max_constraints must be >= 0, got {self.max_constraints}")
         unknown = [s for s in self.specialties if s not in SPECIALTIES]

@@ -9,8 +9,8 @@ Per relation, `Wording` holds phrases for both directions and a noun form:
 - ``noun``: the relation as a noun for the tail ("associated gene").
 
 No phrase repeats its subject's noun ("Which gene is a gene associated with ...").
-`BUILTIN` covers every relation of the ``hpo`` and ``hetionet`` loaders and PrimeKG's
-relations (``edgelist``). For other ``edgelist`` graphs, `load_lexicon(path)` reads a
+`BUILTIN` covers every relation of the ``hpo`` and ``hetionet`` loaders (Hetionet's from
+`medenv.synth.wording_hetionet`) and PrimeKG's relations (``edgelist``). For other ``edgelist`` graphs, `load_lexicon(path)` reads a
 user file, one relation a line, tab-separated::
 
     relation<TAB>forward phrase<TAB>inverse phrase[<TAB>noun[<TAB>properties]]
@@ -29,6 +29,7 @@ import msgspec
 
 from medenv.errors import DataError
 from medenv.kg.semantics import RelationProperties
+from medenv.synth import wording_hetionet as hetionet_wording
 
 Phrase = tuple[str, str | None]  # (verb, verb before a named object or None)
 
@@ -83,36 +84,6 @@ BUILTIN: dict[str, Wording] = {
         "occurs in the history of",
         "history item",
     ),
-    # hetionet
-    "anatomy_downregulates_gene": _w("shows downregulation of", "is downregulated in"),
-    "expresses": _w("expresses", "is expressed in", "expressed gene"),
-    "anatomy_upregulates_gene": _w("shows upregulation of", "is upregulated in"),
-    "binds": _w("binds the protein encoded by", "encodes a protein bound by", "target"),
-    "causes_side_effect": _w("can cause", "can be caused by", "side effect"),
-    "compound_downregulates_gene": _w("downregulates", "is downregulated by"),
-    "palliates": _w("palliates", "is palliated by"),
-    "compound_resembles_compound": _w("is chemically similar to", "is chemically similar to"),
-    "treats": _w("treats", "is treated by", "treatment"),
-    "compound_upregulates_gene": _w("upregulates", "is upregulated by"),
-    "disease_downregulates_gene": _w("downregulates", "is downregulated in"),
-    "localizes": _w("localizes to", "is a site of", "site"),
-    "presents_symptom": _w("presents with", "is a symptom of;occurs in", "symptom"),
-    "disease_resembles_disease": _w("resembles", "resembles"),
-    "disease_upregulates_gene": _w("upregulates", "is upregulated in"),
-    "covaries": _w("covaries in evolution with", "covaries in evolution with"),
-    "interacts": _w(
-        "has a product that interacts with the product of",
-        "has a product that interacts with the product of",
-        "interaction partner",
-    ),
-    "participates_in_process": _w("participates in", "involves", "biological process"),
-    "located_in_component": _w(
-        "has a product located in", "contains the product of", "cellular component"
-    ),
-    "has_function": _w("has the molecular function|has", "is carried out by", "function"),
-    "participates_in_pathway": _w("participates in", "involves", "pathway"),
-    "regulates": _w("regulates", "is regulated by"),
-    "includes": _w("includes", "belongs to", "member"),
     # PrimeKG (edgelist), relation names as the loader writes them
     "protein_protein": _w("interacts with", "interacts with", "interaction partner"),
     "drug_protein": _w("targets", "is targeted by", "target"),
@@ -144,6 +115,40 @@ BUILTIN: dict[str, Wording] = {
     "anatomy_protein_present": _w("expresses", "is expressed in"),
     "anatomy_protein_absent": _w("does not express", "is not expressed in"),
 }
+
+
+def _from_table(table: dict) -> dict[str, Wording]:
+    """Entries from a ``(relation, head) -> ((verb, named or None), ...)`` table."""
+
+    def enc(options) -> tuple[str, ...]:
+        return tuple(v if n is None else f"{v}|{n}" for v, n in options)
+
+    rels = sorted({r for r, _ in table})
+    return {r: Wording(enc(table.get((r, True), ())), enc(table.get((r, False), ()))) for r in rels}
+
+
+# Hetionet: the wording of `medenv.synth.wording_hetionet` (issue 16), with noun forms
+_HETIONET_NOUNS = {
+    "expresses": "expressed gene",
+    "binds": "target",
+    "causes_side_effect": "side effect",
+    "treats": "treatment",
+    "localizes": "site",
+    "presents_symptom": "symptom",
+    "interacts": "interaction partner",
+    "participates_in_process": "biological process",
+    "located_in_component": "cellular component",
+    "has_function": "function",
+    "participates_in_pathway": "pathway",
+    "includes": "member",
+}
+for _name, _w_ in _from_table(hetionet_wording.PHRASES).items():
+    BUILTIN[_name] = msgspec.structs.replace(_w_, noun=_HETIONET_NOUNS.get(_name, ""))
+
+
+def phrase_table(lexicon: dict[str, Wording]) -> dict[tuple[str, bool], tuple[Phrase, ...]]:
+    """``(relation, subject is head) -> phrases``, the layout of `render.PHRASES`."""
+    return {(r, head): w.phrases(head) for r, w in lexicon.items() for head in (True, False)}
 
 
 def _properties(text: str, path: Path, line: int) -> RelationProperties:

@@ -11,7 +11,9 @@ check -> optional rewrite (re-checked) -> labels (`labels`, `specialty`) -> dedu
 constraints), ``shortcut`` (a constraint pins the answer past part of the chain:
 `medenv.synth.hops`), ``leak``, ``duplicate``, ``no_specialty``, ``specialty``,
 ``unanswerable``, ``search_shortcut`` (every wording finds the answer page by search:
-`medenv.synth.shortcut`)).
+`medenv.synth.shortcut`), ``no_crossing`` when ``min_crossings`` is set and no
+multi-source node lies within reach of the seed). With ``min_crossings``, only chains that
+cross a source boundary that often are searched for (`medenv.kg.provenance.chain_crossings`).
 Deterministic: same KG, config and world -> the same items in the same order.
 """
 
@@ -29,6 +31,7 @@ from tqdm.auto import tqdm
 from medenv.errors import MedenvError
 from medenv.kg.graph import KnowledgeGraph
 from medenv.kg.names import natural_order
+from medenv.kg.provenance import chain_crossings, node_sources
 from medenv.synth import labels
 from medenv.synth.chain import search_chains
 from medenv.synth.config import SYNTH_VERSION, SynthConfig, hop_weights_of
@@ -42,7 +45,7 @@ from medenv.synth.rarity import rarity, seed_order
 from medenv.synth.render import LeakCheck, labels_of, render_question
 from medenv.synth.rewrite import accept_rewrite
 from medenv.synth.shortcut import is_shortcut
-from medenv.synth.specialty import PHENOTYPE_ROOT, SPECIALTIES, SpecialtyMap
+from medenv.synth.specialty import SPECIALTIES, SpecialtyMap
 from medenv.synth.subgraph import extract_subgraph
 from medenv.synth.uniqueness import Disambiguator
 
@@ -84,7 +87,7 @@ def synthesize(
     specialty = SpecialtyMap(index)
     # On a graph with HPO's organ-system branches every item gets one of the 12 specialties
     # (a chain with none is dropped as ``no_specialty``); other graphs may yield "general".
-    needs_specialty = PHENOTYPE_ROOT in index.type
+    needs_specialty = specialty.has_branches
     disamb = Disambiguator(index)
     props = kg.relation_properties()
     rar = {i: rarity(index, i) for i in index.ids}
@@ -93,6 +96,13 @@ def synthesize(
     allowed = frozenset(i for i in index.ids if index.degree[i] <= cfg.hub_degree)
     wanted = frozenset(cfg.specialties)
     lengths, weights = hop_weights_of(cfg)
+    accept = None
+    multi_source: frozenset[str] = frozenset()
+    if cfg.min_crossings:
+        multi_source = frozenset(i for i in index.ids if len(node_sources(kg, i)) > 1)
+
+        def accept(nodes: tuple[str, ...], steps: tuple) -> bool:
+            return chain_crossings(kg, nodes, steps) >= cfg.min_crossings
 
     seeds = list(
         seed_order(
@@ -139,6 +149,9 @@ def synthesize(
                 hub_degree=cfg.hub_degree,
                 allowed=allowed,
             )
+            if accept is not None and multi_source.isdisjoint(sub.depth):
+                drops["no_crossing"] += 1
+                continue
             search = search_chains(
                 sub,
                 min_hops=cfg.min_hops,
@@ -148,7 +161,9 @@ def synthesize(
                 is_answer=lambda v: index.type[v] in answer_types,
                 keep=cfg.candidates,
                 names=names,
-                chain_ok=lambda steps: not _widening_tail(steps, props),
+                accept=lambda nodes, steps: (
+                    not _widening_tail(steps, props) and (accept is None or accept(nodes, steps))
+                ),
             )
             expansions.append(search.expansions)
             budget_hits += not search.exhausted
@@ -233,6 +248,7 @@ def synthesize(
             ),
             "by_effective_hops": _table(items, lambda i: i.effective_hops),
             "with_constraints": sum(1 for i in items if i.constraints),
+            "by_crossings": _table(items, lambda i: chain_crossings(kg, i.chain, _steps(i))),
             "search_shortcut_rate": (
                 round(sum(is_shortcut(world, i) for i in items) / max(len(items), 1), 4)
                 if world is not None
@@ -260,6 +276,10 @@ def synthesize(
         "elapsed_s": round(elapsed, 3),
     }
     return SynthResult(items=items, manifest=manifest)
+
+
+def _steps(item: QAItem) -> tuple[tuple[str, bool], ...]:
+    return tuple((h.relation, h.inverse) for h in item.hops)
 
 
 def target_hops(

@@ -21,7 +21,8 @@ relative clauses never stack:
 
 Wording (opening, nouns, relation phrases, "that"/"which") is drawn from a
 `random.Random` seeded by the run seed and the chain, so it varies across items and is
-identical across runs.
+identical across runs. Hetionet's node types are named as in
+`medenv.synth.wording_hetionet`.
 
 `leaks(text, labels)` is the leakage check: the labels (names and synonyms of the answer
 and of every intermediate entity) that occur in the text, case-insensitively, as whole
@@ -34,8 +35,9 @@ import random
 from collections.abc import Iterable, Sequence
 
 from medenv.kg.names import variants
+from medenv.synth import wording_hetionet as hetionet_wording
 from medenv.synth.index import GraphIndex
-from medenv.synth.lexicon import BUILTIN
+from medenv.synth.lexicon import BUILTIN, phrase_table
 from medenv.synth.qa import Constraint
 
 NOUNS = {
@@ -48,6 +50,8 @@ NOUNS = {
     "history": ("past medical history item",),
     "frequency": ("frequency",),
 }
+NOUNS.update(hetionet_wording.NOUNS)
+PHRASES = phrase_table(BUILTIN)  # (relation, subject is head) -> ((verb, named), ...)
 OPENINGS = (
     "Which {noun} {body}?",
     "What {noun} {body}?",

