@@ -18,7 +18,7 @@ def test_quickstart_runs_as_written(capsys):
     exec(compile(code, "README.md#quickstart", "exec"), {})
     out = capsys.readouterr().out
     assert out.startswith(
-        'Identify the gene that is linked to a condition which has among its features the '
+        "Identify the gene that is linked to a condition which has among its features the "
         'clinical feature "Retinitis pigmentosa inversa".'
     )
     assert "1. Retinitis pigmentosa inversa | https://medref.medenv.org/entity/HP:0008035" in out
