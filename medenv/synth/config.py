@@ -8,11 +8,12 @@ import msgspec
 
 from medenv.errors import MedenvError
 
-SYNTH_VERSION = 4
+SYNTH_VERSION = 5
 """Version of the synthesis algorithm: bumped whenever the same config and KG would give
 different items, so cached sets (`medenv.synth.default_qa_set`) built by an older version
 are not reused. 2: per-seed target chain length drawn from ``hop_weights``. 4: uniqueness
-under the ontology closure, effective hops, shortcut check, aliases, lexicon wording."""
+under the ontology closure, effective hops, shortcut check, aliases, lexicon wording.
+5: the leak check also reads punctuation as spaces."""
 
 
 class SynthConfig(msgspec.Struct, frozen=True, kw_only=True):

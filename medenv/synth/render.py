@@ -32,6 +32,7 @@ words or as a morphological variant or near-leak (see `LeakCheck`).
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Iterable, Sequence
 
 from medenv.kg.names import variants
@@ -192,6 +193,13 @@ def _in_word_ok(label: str) -> bool:
     return len(label) >= 6 and all(ch.isalpha() or ch in " -'" for ch in label)
 
 
+def _plain(text: str) -> str:
+    return " ".join(_WORDS.findall(text))
+
+
+_WORDS = re.compile(r"\w+")
+
+
 class LeakCheck:
     """Finds any of ``labels`` in a text, case-insensitively: as whole words, in any
     morphological variant (`medenv.kg.names.variants`: natural order of inverted names,
@@ -207,6 +215,11 @@ class LeakCheck:
                 forms[folded] = tuple(sorted(variants(folded)))
         self._forms = forms
         self._in_word = tuple(f for f in forms if _in_word_ok(f))
+        # the same forms with punctuation read as spaces ("Cervical vertebrae, agenesis of"
+        # contains "cervical vertebrae agenesis")
+        self._plain = {
+            label: tuple({p for p in (_plain(v) for v in vs) if p}) for label, vs in forms.items()
+        }
 
     def _occurs(self, label: str, text: str) -> bool:
         start = text.find(label)
@@ -223,8 +236,12 @@ class LeakCheck:
         """The labels found in ``text`` (sorted); empty when it is clean."""
         folded = text.casefold()
         hits = {label for label in self._in_word if label in folded}
+        plain = f" {_plain(folded)} "
         for label, forms in self._forms.items():
-            if label not in hits and any(self._occurs(v, folded) for v in forms):
+            if label not in hits and (
+                any(self._occurs(v, folded) for v in forms)
+                or any(f" {p} " in plain for p in self._plain[label])
+            ):
                 hits.add(label)
         if not hits:
             return []
