@@ -58,6 +58,8 @@ def test_leak_check_catches_variants_and_near_leaks_but_not_other_words():
     assert leaks("a seizure of the left arm", ["Seizures"])
     assert leaks("acute monocytic leukemia, in adults", ["Leukemia, acute monocytic"])
     assert leaks("ALB is a gene", ["ALB"])
+    # punctuation reads as a space: a seed named in catalogue form gives the entity away
+    assert leaks('the disease "Cervical vertebrae, agenesis of"', ["Cervical vertebrae agenesis"])
     assert not leaks("albumin levels", ["ALB"])  # short symbols: whole words only
     assert not leaks("an abnormal eye", ["Abnormality of the eye"])
 
