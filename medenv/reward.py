@@ -5,7 +5,9 @@ The composite reward is paid once, at the end of an episode (0 on every other st
     total = w.accuracy * accuracy + w.format * format + w.efficiency * efficiency
 
 - ``accuracy``: 1.0 when the submitted answer matches the gold answer or an alias (or the
-  answer's KG id) after `normalize_answer`, else 0.0.
+  answer's KG id) after `normalize_answer`, in any of their `answer_forms` (natural order
+  of inverted catalogue names, "Leukemia, acute monocytic" = "acute monocytic leukemia";
+  the last word singular or plural, "Granulomas" = "Granuloma"), else 0.0.
 - ``format``: ``max(0, 1 - 0.5 * n_format_errors)`` (each malformed action costs half);
   without a submitted answer only half of that, and 0.0 when no tool call was made either.
 - ``efficiency``: 0.0 unless the answer is correct; then ``max(0, 1 - excess / optimal)``
@@ -24,6 +26,7 @@ from collections.abc import Iterable
 
 import msgspec
 
+from medenv.kg.names import natural_order
 from medenv.synth.qa import QAItem
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
@@ -52,6 +55,27 @@ def normalize_answer(text: str) -> str:
     return " ".join(text.split())
 
 
+def answer_forms(text: str) -> set[str]:
+    """The normalised forms an answer may take: `normalize_answer` of the text and of its
+    natural word order, each with its last word singular and plural."""
+    out: set[str] = set()
+    for form in {text, natural_order(text)}:
+        base = normalize_answer(form)
+        if not base:
+            continue
+        words = base.split(" ")
+        last = words[-1]
+        out.add(base)
+        if len(last) >= 4 and last.isalpha():
+            if last.endswith("es") and len(last) > 5:
+                out.add(" ".join([*words[:-1], last[:-2]]))
+            if last.endswith("s") and not last.endswith(("ss", "is")):
+                out.add(" ".join([*words[:-1], last[:-1]]))
+            else:
+                out.add(" ".join([*words[:-1], last + "s"]))
+    return out
+
+
 def is_correct(prediction: str | None, item: QAItem) -> bool:
     """True when ``prediction`` matches the item's answer, an alias or its KG id."""
     if not prediction:
@@ -60,7 +84,10 @@ def is_correct(prediction: str | None, item: QAItem) -> bool:
     if not guess:
         return False
     gold = (item.answer, *item.aliases, item.answer_id)
-    return any(guess == normalize_answer(g) for g in gold if g)
+    if any(guess == normalize_answer(g) for g in gold if g):
+        return True
+    forms = answer_forms(prediction)
+    return any(not forms.isdisjoint(answer_forms(g)) for g in gold if g)
 
 
 def weights_from(value: RewardWeights | dict | None) -> RewardWeights:

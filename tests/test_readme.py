@@ -18,8 +18,11 @@ def test_quickstart_runs_as_written(capsys):
     exec(compile(code, "README.md#quickstart", "exec"), {})
     out = capsys.readouterr().out
     assert out.startswith(
-        'Name the clinical finding that is a manifestation of the disease "Bartter'
+        "Identify the gene that is linked to a condition which has among its features the "
+        'clinical feature "Retinitis pigmentosa inversa".'
     )
-    assert "1. Bartter syndrome, type 2 | https://medref.medenv.org/entity/OMIM:241200" in out
-    assert "presents with: Hypokalemia;" in out and "Low-to-normal blood pressure." in out
-    assert out.splitlines()[-1] == "1.4 1.0 1.0 1.0"  # as the comment in the README says
+    assert "1. Retinitis pigmentosa inversa | https://medref.medenv.org/entity/HP:0008035" in out
+    assert "is a clinical feature of: Stargardt disease 1." in out
+    assert "Stargardt disease 1 is associated with the gene: ABCA4." in out
+    # two hops answered in 5 calls (optimal 3): accuracy 1, efficiency 1 - 2/3
+    assert out.splitlines()[-1] == "1.2666666667 1.0 1.0 0.33333333333333337"

@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from medenv.errors import DataError, MedenvError
+from medenv.kg.names import natural_order
 from medenv.synth import (
     SPECIALTIES,
     SynthConfig,
@@ -26,6 +27,7 @@ from medenv.synth import (
 from medenv.synth.config import hop_weights_of
 from medenv.synth.labels import chain_digest, split_of
 from medenv.synth.pipeline import target_hops
+from tests.closure_ref import ClosedGraph, admitted, shortcut_levels
 
 N = 150
 
@@ -92,6 +94,61 @@ def test_every_item_is_unique_when_reverified_against_the_kg(kg, items):
         assert resolve_chain(kg, item) == {item.answer_id}, item.question
 
 
+@pytest.fixture(scope="module")
+def by_name(kg):
+    out: dict[str, set[str]] = {}
+    for node_id, node in kg.graph.nodes(data="node"):
+        for label in (node.name, *node.synonyms):
+            out.setdefault(label.casefold(), set()).add(node_id)
+    return out
+
+
+def test_a_sample_is_unique_under_the_closure_reverified_independently(kg, items, by_name):
+    """Every 6th item, read as a clinician reads HPO (true-path rule, transitive is_a) by
+    the brute-force `closure_ref`, admits only its answer; the public `resolve_chain`
+    agrees; and none has a shortcut (effective hops == nominal hops)."""
+    closed = ClosedGraph(kg.graph)
+    sample = items[::6]
+    for item in sample:
+        assert admitted(closed, by_name, item) == {item.answer_id}, item.question
+        assert resolve_chain(kg, item) == {item.answer_id}, item.question
+        assert shortcut_levels(closed, by_name, item) == [], item.question
+        assert item.effective_hops == item.n_hops
+
+
+def _stem(word: str) -> str:
+    for suffix in ("es", "s"):
+        if len(word) > 4 and word.endswith(suffix) and not word.endswith("ss"):
+            return word[: -len(suffix)]
+    return word
+
+
+def _near_leaks(question: str, label: str) -> bool:
+    """Independent near-leak reading: the label's words (stemmed, in written or in
+    comma-inverted order) as consecutive stemmed words of the question, or a single-word
+    label of 6+ letters inside a longer word."""
+    words = [_stem(w) for w in re.findall(r"[a-z0-9]+", question.casefold())]
+    forms = [label.casefold()]
+    if "," in label:
+        head, _, rest = label.casefold().partition(",")
+        forms.append(rest.strip() + " " + head.strip())
+    for form in forms:
+        target = [_stem(w) for w in re.findall(r"[a-z0-9]+", form)]
+        n = len(target)
+        if n and any(words[k : k + n] == target for k in range(len(words) - n + 1)):
+            return True
+    plain = label.casefold()
+    return plain.isalpha() and len(plain) >= 6 and any(plain in w for w in words)
+
+
+def test_no_item_names_a_chain_entity_even_as_a_variant_or_inside_a_word(kg, items):
+    for item in items:
+        for node_id in item.chain[1:]:
+            node = kg.node(node_id)
+            for label in (node.name, *node.synonyms):
+                assert not _near_leaks(item.question, label), (label, item.question)
+
+
 def test_chain_is_a_real_kg_path(kg, items):
     for item in items:
         assert item.chain[-1] == item.answer_id
@@ -154,7 +211,9 @@ def test_wording_varies_across_items(items):
 def test_labels_follow_the_documented_rules(kg, items):
     for item in items:
         assert item.answer == kg.node(item.answer_id).name
-        assert set(item.aliases) <= set(kg.node(item.answer_id).synonyms)
+        node = kg.node(item.answer_id)
+        labels = (node.name, *node.synonyms)
+        assert set(item.aliases) <= set(labels) | {natural_order(x) for x in labels}
         assert item.optimal_calls == item.n_hops + 1
         assert item.difficulty == pytest.approx(item.n_hops + item.rarity, abs=1e-3)
         assert 0.0 <= item.rarity <= 1.0
@@ -165,8 +224,10 @@ def test_labels_follow_the_documented_rules(kg, items):
         assert item.kg_source == kg.source and item.kg_version == kg.version
 
 
-def test_targets_mean_hops_and_specialty_spread(items):
+def test_targets_mean_hops_and_specialty_spread(items, result):
     assert sum(i.n_hops for i in items) / len(items) >= 3
+    assert sum(i.effective_hops for i in items) / len(items) >= 3
+    assert result.manifest["counts"]["mean_effective_hops"] >= 3
     assert len({i.specialty for i in items}) >= 10
     assert {i.split for i in items} == {"train", "validation", "test"}
 
@@ -182,6 +243,8 @@ def test_hops_bounds_and_rare_seeds(kg, items, result):
         "no_specialty",
         "specialty",
         "unanswerable",
+        "shortcut",
+        "search_shortcut",
     }
     assert result.manifest["counts"]["seeds_tried"] == N + sum(drops.values())
     # the rare tail dominates: most seeds are low-degree entities
@@ -204,7 +267,7 @@ def test_default_config_spreads_hop_lengths(items, result):
 
 def test_target_hops_is_seeded_and_follows_the_weights():
     lengths, weights = hop_weights_of(SynthConfig())
-    assert (lengths, weights) == ((2, 3, 4), (1.0, 2.0, 3.0))
+    assert (lengths, weights) == ((2, 3, 4), (1.0, 4.0, 9.0))
     ids = [f"HP:{k:07d}" for k in range(3000)]
     drawn = [target_hops(0, i, lengths, weights) for i in ids]
     assert drawn == [target_hops(0, i, lengths, weights) for i in ids]

@@ -78,7 +78,14 @@ def add_parser(subparsers) -> None:
     p.add_argument(
         "--hop-weights",
         default=None,
-        help="comma-separated weights of chain lengths min..max (default 1,2,3,...)",
+        help="comma-separated weights of chain lengths min..max (default 1,4,9,...)",
+    )
+    p.add_argument(
+        "--lexicon",
+        default=None,
+        metavar="FILE",
+        help="relation lexicon (TSV: relation, forward phrase, inverse phrase[, noun"
+        "[, properties]]) for graphs whose relations the built-in lexicon lacks",
     )
     p.add_argument(
         "--no-corpus", action="store_true", help="skip evidence pages and the answerability check"
@@ -139,7 +146,9 @@ def summary(manifest: dict) -> str:
         [
             f"{counts['items']} items from {counts['seeds_tried']} seeds "
             f"({manifest['kg_source']} {manifest['kg_version']}, seed {manifest['seed']}), "
-            f"mean hops {counts['mean_hops']}, {manifest['elapsed_s']} s",
+            f"mean hops {counts['mean_hops']} (effective {counts.get('mean_effective_hops')}), "
+            f"search shortcut rate {counts.get('search_shortcut_rate')}, "
+            f"{manifest['elapsed_s']} s",
             _table("by hops", hops),
             _table("by specialty", counts["by_specialty"]),
             _table("by split", counts["by_split"]),
@@ -174,6 +183,7 @@ def run(args: argparse.Namespace) -> int:
         min_hops=args.min_hops,
         max_hops=args.max_hops,
         specialties=_specialties(args.specialty),
+        lexicon=args.lexicon,
         min_crossings=args.min_crossings,
         **kw,
     ).check()  # bad arguments fail before the KG is loaded

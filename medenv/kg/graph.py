@@ -21,6 +21,8 @@ from collections.abc import Iterable, Iterator
 import msgspec
 import networkx as nx
 
+from medenv.kg.semantics import Closure, RelationProperties, default_properties
+
 
 class Node(msgspec.Struct, frozen=True):
     """A typed entity of the graph."""
@@ -177,6 +179,68 @@ class KnowledgeGraph:
         """The words for ``relation`` read forward (source to target) or inverse."""
         rel = self.relations[relation]
         return rel.inverse if inverse else rel.forward
+
+    # -- ontology semantics (see medenv.kg.semantics) ------------------------------------
+    def relation_properties(self) -> dict[str, RelationProperties]:
+        """Each relation's declared properties: the source's defaults, then overrides."""
+        out = default_properties(self.source)
+        out.update(getattr(self, "_properties", {}))
+        return {k: v for k, v in out.items() if k in self.relations}
+
+    def set_relation_properties(self, relation: str, properties: RelationProperties) -> None:
+        """Declare (or override) how ``relation`` is closed; the relation must exist."""
+        if relation not in self.relations:
+            raise KeyError(f"unknown relation {relation!r}")
+        if not hasattr(self, "_properties"):
+            self._properties: dict[str, RelationProperties] = {}
+        self._properties[relation] = properties
+
+    def closure(self) -> Closure:
+        """A fresh memoised closure over the current edges and relation properties."""
+        return Closure(self.successors, self.predecessors, self.relation_properties())
+
+    def related(self, node_id: str, relation: str, inverse: bool = False) -> set[str]:
+        """Nodes ``v`` with ``node -relation-> v`` under the ontology closure (``v
+        -relation-> node`` when ``inverse``): transitive, symmetric and inherited edges
+        included."""
+        return set(self.closure().related(node_id, relation, inverse))
+
+    def satisfying(
+        self,
+        start: Iterable[str],
+        steps: Iterable[tuple[str, bool]],
+        types: Iterable[str | None] = (),
+        facts: dict[int, list[tuple[str, bool, Iterable[str]]]] | None = None,
+    ) -> set[str]:
+        """The entities that satisfy a chain query under the closure.
+
+        From the nodes ``start``, walk ``steps`` (``(relation, inverse)`` per hop); level
+        ``i`` keeps nodes of ``types[i]`` (None: any) that satisfy every fact in
+        ``facts[i]``: ``(relation, inverse, entities)`` holds for ``u`` when ``u
+        -relation-> e`` (``e -relation-> u`` when ``inverse``) for some ``e`` in
+        ``entities``, under the closure. Returns the last level's set.
+        """
+        from medenv.kg.semantics import satisfying
+
+        cl = self.closure()
+        kinds = list(types)
+        facts = facts or {}
+
+        def level(i: int):
+            def keep(nodes: set[str]) -> set[str]:
+                kind = kinds[i] if i < len(kinds) else None
+                out = {u for u in nodes if kind is None or self.node(u).type == kind}
+                for rel, inv, ents in facts.get(i, ()):
+                    holders: set[str] = set()
+                    for e in ents:
+                        holders |= cl.related(e, rel, not inv)
+                    out &= holders
+                return out
+
+            return keep
+
+        steps = list(steps)
+        return satisfying(cl, start, steps, [level(i) for i in range(len(steps) + 1)])[-1]
 
     # -- summary ----------------------------------------------------------------------
     def stats(self) -> dict:

@@ -56,7 +56,8 @@ def search_chains(
     names: Mapping[str, str] | None = None,
     accept: Callable[[tuple[str, ...], tuple[Step, ...]], bool] | None = None,
 ) -> ChainSearch:
-    """The ``keep`` best chains from ``sub.seed`` under the module's constraints."""
+    """The ``keep`` best chains from ``sub.seed`` under the module's constraints (and
+    ``chain_ok(steps)`` when given)."""
     score_of = rarity if callable(rarity) else rarity.__getitem__
     kept: list[tuple[tuple, Chain]] = []
     nodes: list[str] = [sub.seed]

@@ -8,10 +8,12 @@ import msgspec
 
 from medenv.errors import MedenvError
 
-SYNTH_VERSION = 3
+SYNTH_VERSION = 5
 """Version of the synthesis algorithm: bumped whenever the same config and KG would give
 different items, so cached sets (`medenv.synth.default_qa_set`) built by an older version
-are not reused. 2: per-seed target chain length drawn from ``hop_weights``."""
+are not reused. 2: per-seed target chain length drawn from ``hop_weights``. 4: uniqueness
+under the ontology closure, effective hops, shortcut check, aliases, lexicon wording.
+5: the leak check also reads punctuation as spaces."""
 
 
 class SynthConfig(msgspec.Struct, frozen=True, kw_only=True):
@@ -21,8 +23,10 @@ class SynthConfig(msgspec.Struct, frozen=True, kw_only=True):
     - ``min_hops``/``max_hops``: chain length bounds (edges from seed to answer).
     - ``hop_weights``: relative weights of the target lengths ``min_hops..max_hops`` (one
       per length, see `hop_weights_of`); each seed draws its target length from them and
-      gets the longest chain up to it. Empty (default): ``1, 2, .., k`` (the rank of the
-      length), which favours longer chains: 2..4 hops weigh 1:2:3.
+      gets the longest chain up to it. Empty (default): ``1, 4, .., k*k`` (the squared rank
+      of the length), which favours longer chains: 2..4 hops weigh 1:4:9 (long chains are
+      the ones most often dropped as ambiguous under the closure, so the set's mean
+      effective hops stays at 3 or more).
     - ``rare_share``: share of seed entities drawn from the rare tail, which is the
       ``rare_fraction`` rarest eligible entities (see `medenv.synth.rarity`).
     - ``radius``/``node_cap``/``hub_degree``: the bounded subgraph around a seed (hops from
@@ -37,6 +41,8 @@ class SynthConfig(msgspec.Struct, frozen=True, kw_only=True):
     - ``split_shares``: train / validation / test shares (hash of the chain decides).
     - ``near_duplicate``: Jaccard similarity of word 3-shingles above which two questions
       with the same answer are duplicates.
+    - ``lexicon``: a user relation lexicon file (`medenv.synth.lexicon`: wording and
+      relation properties, e.g. for ``edgelist`` graphs); None: the built-in lexicon.
     """
 
     n: int = 2000
@@ -57,6 +63,7 @@ class SynthConfig(msgspec.Struct, frozen=True, kw_only=True):
     specialties: tuple[str, ...] = ()
     split_shares: tuple[float, float, float] = (0.8, 0.1, 0.1)
     near_duplicate: float = 0.8
+    lexicon: str | None = None
     min_crossings: int = 0
 
     def check(self) -> SynthConfig:
@@ -103,6 +110,13 @@ class SynthConfig(msgspec.Struct, frozen=True, kw_only=True):
             raise MedenvError(
                 f"unknown specialty {unknown[0]!r}; valid specialties: {', '.join(SPECIALTIES)}"
             )
+        if self.lexicon is not None:
+            from pathlib import Path
+
+            from medenv.errors import DataError
+
+            if not Path(self.lexicon).is_file():
+                raise DataError(self.lexicon, "lexicon file not found")
         shares = self.split_shares
         if len(shares) != 3 or min(shares) < 0 or abs(sum(shares) - 1.0) > 1e-6:
             raise MedenvError(f"split shares must be 3 non-negative numbers summing to 1: {shares}")
@@ -111,9 +125,9 @@ class SynthConfig(msgspec.Struct, frozen=True, kw_only=True):
 
 def hop_weights_of(config: SynthConfig) -> tuple[tuple[int, ...], tuple[float, ...]]:
     """The target lengths ``min_hops..max_hops`` and their weights (``hop_weights``, or
-    ``1, 2, .., k`` by length rank when it is empty)."""
+    ``1, 4, .., k*k`` by squared length rank when it is empty)."""
     lengths = tuple(range(config.min_hops, config.max_hops + 1))
     weights = tuple(float(w) for w in config.hop_weights) or tuple(
-        float(k) for k in range(1, len(lengths) + 1)
+        float(k * k) for k in range(1, len(lengths) + 1)
     )
     return lengths, weights

@@ -54,3 +54,4 @@ class QAItem(msgspec.Struct, frozen=True, kw_only=True):
     kg_source: str = ""
     kg_version: str = ""
     constraints: tuple[Constraint, ...] = ()  # distinguishing facts stated in the question
+    effective_hops: int = 0  # fewest sequential lookups that pin the answer (synth.hops)

@@ -1,31 +1,44 @@
 """Question text: a chain (plus its constraints) as one natural question.
 
 The answer is asked for by its type ("Which gene ..."); every other chain entity except
-the seed is described, never named: "a disorder that presents with ...". Only the seed and
-the constraint entities are named (in double quotes). The description nests from the
-answer back to the seed; each entity's constraints come before the clause that links it
-to the previous entity, so every "and" attaches to the right entity:
+the seed is described, never named. Only the seed and the constraint entities are named
+(in double quotes). Relations read through the relation lexicon (`medenv.synth.lexicon`;
+a relation it lacks reads as `kg.verbalise`), whose phrases never repeat their subject's
+noun.
+
+Two hops or fewer: one sentence that nests from the answer back to the seed (at most two
+relative clauses); each entity's constraints come before the clause that links it to the
+previous entity, so every "and" attaches to the right entity:
 
     Which gene is associated with a disorder that is inherited in "Autosomal recessive
     inheritance" and presents with the clinical feature "Hypoplastic nasal bone"?
 
+Three hops or more: natural order, one sentence per hop from the seed to the answer, so
+relative clauses never stack:
+
+    Consider a disorder that presents with the clinical feature "X". Next, take a
+    clinical feature that occurs in this disorder and is a kind of "Y". Which gene ...?
+
 Wording (opening, nouns, relation phrases, "that"/"which") is drawn from a
 `random.Random` seeded by the run seed and the chain, so it varies across items and is
-identical across runs. Hetionet's types and relations are worded in
-`medenv.synth.wording_hetionet`; relations without a template read as `kg.verbalise`.
+identical across runs. Hetionet's node types are named as in
+`medenv.synth.wording_hetionet`.
 
 `leaks(text, labels)` is the leakage check: the labels (names and synonyms of the answer
 and of every intermediate entity) that occur in the text, case-insensitively, as whole
-words.
+words or as a morphological variant or near-leak (see `LeakCheck`).
 """
 
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Iterable, Sequence
 
+from medenv.kg.names import variants
 from medenv.synth import wording_hetionet as hetionet_wording
 from medenv.synth.index import GraphIndex
+from medenv.synth.lexicon import BUILTIN, phrase_table
 from medenv.synth.qa import Constraint
 
 NOUNS = {
@@ -38,58 +51,8 @@ NOUNS = {
     "history": ("past medical history item",),
     "frequency": ("frequency",),
 }
-# (relation, subject is the edge's head) -> phrases (verb, verb before a named object or
-# None). The object follows: a named entity as 'the <noun> "<name>"' (just '"<name>"'
-# after is_a or an override verb), a described one as "a <noun> that ...".
-PHRASES = {
-    ("has_phenotype", True): (
-        ("presents with", None),
-        ("is characterised by", None),
-        ("has among its features", None),
-    ),
-    ("has_phenotype", False): (
-        ("is a clinical feature of", None),
-        ("is seen in", None),
-        ("is a manifestation of", None),
-    ),
-    ("is_a", True): (
-        ("is a kind of", None),
-        ("is a more specific form of", None),
-        ("is a subtype of", None),
-    ),
-    ("is_a", False): (
-        ("is a broader category of", None),
-        ("has as a more specific kind", None),
-        ("is the parent term of", None),
-    ),
-    ("associated_gene", True): (("is associated with", None), ("is linked to", None)),
-    ("associated_gene", False): (
-        ("is a gene associated with", None),
-        ("is implicated in", None),
-        ("is linked to", None),
-    ),
-    ("has_inheritance", True): (
-        ("has", "has the inheritance pattern"),
-        ("follows", "follows the inheritance pattern"),
-    ),
-    ("has_inheritance", False): (
-        ("is the mode of inheritance of", None),
-        ("is the inheritance pattern of", None),
-    ),
-    ("has_clinical_course", True): (
-        ("has", "has the clinical course"),
-        ("shows", "shows the clinical course"),
-    ),
-    ("has_clinical_course", False): (("is the clinical course of", None),),
-    ("has_modifier", True): (("has", "has the clinical modifier"),),
-    ("has_modifier", False): (("is a clinical modifier of", None),),
-    ("has_history", True): (
-        ("has in the past medical history", "has in the past medical history"),
-    ),
-    ("has_history", False): (("is past medical history in", None),),
-}
 NOUNS.update(hetionet_wording.NOUNS)
-PHRASES.update(hetionet_wording.PHRASES)
+PHRASES = phrase_table(BUILTIN)  # (relation, subject is head) -> ((verb, named), ...)
 OPENINGS = (
     "Which {noun} {body}?",
     "What {noun} {body}?",
@@ -108,10 +71,11 @@ def _noun(kind: str, rng: random.Random) -> str:
 
 
 def _phrase(
-    index: GraphIndex, relation: str, head: bool, rng: random.Random
+    index: GraphIndex, relation: str, head: bool, rng: random.Random, lexicon=None
 ) -> tuple[str, str | None]:
-    options = PHRASES.get((relation, head))
-    if options is None:
+    wording = (lexicon if lexicon is not None else BUILTIN).get(relation)
+    options = wording.phrases(head) if wording is not None else ()
+    if not options:
         return index.kg.verbalise(relation, inverse=not head), None
     return rng.choice(options)
 
@@ -121,9 +85,9 @@ def _named(index: GraphIndex, node: str, relation: str, phrase: tuple[str, str |
     name = index.node[node].name
     if override is not None:
         return f'{override} "{name}"'
-    if relation == "is_a":
+    if relation == "is_a" or index.type[node] in ("entity",):
         return f'{verb} "{name}"'
-    return f'{verb} the {NOUNS.get(index.type[node], ("entity",))[0]} "{name}"'
+    return f'{verb} the {NOUNS.get(index.type[node], (index.type[node].replace("_", " "),))[0]} "{name}"'
 
 
 def _join(clauses: list[str]) -> str:
@@ -132,23 +96,31 @@ def _join(clauses: list[str]) -> str:
     return ", ".join(clauses[:-1]) + " and " + clauses[-1]
 
 
+def _constraint_clauses(index, constraints, i, rng, lexicon) -> list[str]:
+    out = []
+    for c in constraints:
+        if c.node == i:  # c.inverse False: chain[i] -rel-> entity, chain[i] is head
+            phrase = _phrase(index, c.relation, not c.inverse, rng, lexicon)
+            out.append(_named(index, c.entity, c.relation, phrase))
+    return out
+
+
 def render_question(
     index: GraphIndex,
     chain: Sequence[str],
     steps: Sequence[tuple[str, bool]],
     constraints: Sequence[Constraint],
     rng: random.Random,
+    lexicon=None,
 ) -> str:
     """The question text of a chain (see module docstring)."""
+    if len(steps) >= 3:
+        return _narrative(index, chain, steps, constraints, rng, lexicon)
 
     def clauses(i: int) -> list[str]:
-        out = []
-        for c in constraints:
-            if c.node == i:  # c.inverse False: chain[i] -rel-> entity, chain[i] is head
-                phrase = _phrase(index, c.relation, not c.inverse, rng)
-                out.append(_named(index, c.entity, c.relation, phrase))
+        out = _constraint_clauses(index, constraints, i, rng, lexicon)
         rel, inv = steps[i - 1]
-        phrase = _phrase(index, rel, inv, rng)  # inverse hop: chain[i] -rel-> chain[i-1]
+        phrase = _phrase(index, rel, inv, rng, lexicon)  # inverse hop: chain[i] -rel-> chain[i-1]
         prev = i - 1
         if prev == 0:
             out.append(_named(index, chain[0], rel, phrase))
@@ -161,6 +133,42 @@ def render_question(
     n = len(chain) - 1
     noun = _noun(index.type[chain[n]], rng)
     text = rng.choice(OPENINGS).format(noun=noun, body=_join(clauses(n)))
+    return text[0].upper() + text[1:]
+
+
+STARTS = ("Consider {a} {noun} that {body}.", "Take {a} {noun} that {body}.")
+LINKS = ("Next, take {a} {noun} that {body}.", "Then consider {a} {noun} that {body}.")
+
+
+def _narrative(index, chain, steps, constraints, rng, lexicon) -> str:
+    """Three or more hops: one sentence per hop in natural order, from the named seed to
+    the answer, each with one relative clause ("Consider a disorder that ... . Then
+    consider a gene that is linked to this disorder ... . Which ...?")."""
+    sentences = []
+    prev_noun = ""
+    n = len(chain) - 1
+    for i in range(1, n + 1):
+        kind = index.type[chain[i]]
+        noun = _noun(kind, rng)
+        if noun == prev_noun:
+            options = NOUNS.get(kind, ())
+            noun = next((x for x in options if x != prev_noun), noun)
+        rel, inv = steps[i - 1]
+        phrase = _phrase(index, rel, inv, rng, lexicon)
+        if i == 1:
+            link = _named(index, chain[0], rel, phrase)
+        elif noun == prev_noun:
+            link = f"{phrase[0]} the {prev_noun} above"
+        else:
+            link = f"{phrase[0]} this {prev_noun}"
+        body = _join([link, *_constraint_clauses(index, constraints, i, rng, lexicon)])
+        if i == n:
+            sentences.append(rng.choice(OPENINGS).format(noun=noun, body=body))
+        else:
+            pattern = rng.choice(STARTS if i == 1 else LINKS)
+            sentences.append(pattern.format(a=_article(noun), noun=noun, body=body))
+        prev_noun = noun
+    text = " ".join(sentences)
     return text[0].upper() + text[1:]
 
 
@@ -179,13 +187,39 @@ def _is_word_char(ch: str) -> bool:
     return ch.isalnum() or ch == "_"
 
 
+def _in_word_ok(label: str) -> bool:
+    """Labels long and plain enough that finding them inside a longer word is a leak
+    ("spherocytosis" in "microspherocytosis"); short ones (gene symbols) are not."""
+    return len(label) >= 6 and all(ch.isalpha() or ch in " -'" for ch in label)
+
+
+def _plain(text: str) -> str:
+    return " ".join(_WORDS.findall(text))
+
+
+_WORDS = re.compile(r"\w+")
+
+
 class LeakCheck:
-    """Finds any of ``labels`` in a text: case-insensitive, whole words only (a match may
-    not be preceded or followed by a letter, digit or underscore)."""
+    """Finds any of ``labels`` in a text, case-insensitively: as whole words, in any
+    morphological variant (`medenv.kg.names.variants`: natural order of inverted names,
+    singular/plural), or, for plain labels of 6 or more letters, inside a longer word
+    (a near-leak such as "Spherocytosis" in "Microspherocytosis")."""
 
     def __init__(self, labels: Sequence[str]) -> None:
         self.labels = tuple(labels)
-        self._folded = tuple(dict.fromkeys(label.casefold() for label in self.labels))
+        forms: dict[str, tuple[str, ...]] = {}
+        for label in self.labels:
+            folded = label.casefold()
+            if folded not in forms:
+                forms[folded] = tuple(sorted(variants(folded)))
+        self._forms = forms
+        self._in_word = tuple(f for f in forms if _in_word_ok(f))
+        # the same forms with punctuation read as spaces ("Cervical vertebrae, agenesis of"
+        # contains "cervical vertebrae agenesis")
+        self._plain = {
+            label: tuple({p for p in (_plain(v) for v in vs) if p}) for label, vs in forms.items()
+        }
 
     def _occurs(self, label: str, text: str) -> bool:
         start = text.find(label)
@@ -201,12 +235,19 @@ class LeakCheck:
     def __call__(self, text: str) -> list[str]:
         """The labels found in ``text`` (sorted); empty when it is clean."""
         folded = text.casefold()
-        hits = {label for label in self._folded if self._occurs(label, folded)}
+        hits = {label for label in self._in_word if label in folded}
+        plain = f" {_plain(folded)} "
+        for label, forms in self._forms.items():
+            if label not in hits and (
+                any(self._occurs(v, folded) for v in forms)
+                or any(f" {p} " in plain for p in self._plain[label])
+            ):
+                hits.add(label)
         if not hits:
             return []
         return sorted(label for label in self.labels if label.casefold() in hits)
 
 
 def leaks(text: str, labels: Sequence[str]) -> list[str]:
-    """The labels found in ``text`` as whole words, case-insensitively (sorted)."""
+    """The labels found in ``text`` (see `LeakCheck`), sorted."""
     return LeakCheck(labels)(text)

@@ -2,32 +2,37 @@
 
 What a question states: the seed by name and type; for every hop, "a <type> that
 <relation> <the previous entity>"; for some entities, extra facts about named entities
-(`Constraint`). Reading it as a query over the KG:
+(`Constraint`). Reading it as a query over the KG *as a clinician reads it* (the ontology
+closure of `medenv.kg.semantics`: "a kind of" is transitive, a disease annotated with a
+term has every ancestor of the term, symmetric relations hold both ways):
 
     S0     = nodes of the seed's type that the seed's name (or a synonym) names
-    S(i+1) = nodes of chain[i+1]'s type reached from any node of S(i) over hop i
-             (edges walked backwards when the hop is inverse), that satisfy every
-             constraint on node i+1; a constraint is satisfied by ``u`` when ``u`` has the
-             stated relation with any node the constraint entity's name names.
+    S(i+1) = nodes of chain[i+1]'s type related under the closure to any node of S(i) by
+             hop i (backwards when the hop is inverse), that satisfy every constraint on
+             node i+1; a constraint is satisfied by ``u`` when ``u`` has the stated
+             relation, under the closure, with any node the constraint entity's name names.
 
 The item is unambiguous iff ``S(n) == {answer}``. `resolve_chain` computes ``S(n)`` with
-the public `KnowledgeGraph` API only (tests use it to re-verify every item, independently
-of the pipeline); `disambiguate` is the pipeline's fast version on a `GraphIndex` that also
-adds constraints until the query is unique.
+the public `KnowledgeGraph` API (``closure=False``: the literal graph, a second, weaker
+check); `disambiguate` is the pipeline's fast version on a `GraphIndex` that also adds
+constraints until the query is unique.
 
 Adding constraints (greedy, deterministic): while ``S(n) != {answer}``, take the earliest
 node ``i >= 1`` with ``|S(i)| > 1`` that has a fact (an edge to an entity outside the chain
 whose name does not give away a chain entity) true for ``chain[i]`` but false for some
 other member of ``S(i)``; add the fact that leaves the fewest members (ties: entity id,
-relation). At most ``per_node`` facts per node and ``max_constraints`` per item; if that
-is not enough the item is dropped as ambiguous.
+relation), skipping a fact that would pin the answer down on its own from node ``i >= 2``
+(a shortcut past the chain, see `medenv.synth.hops`). At most ``per_node`` facts per node
+and ``max_constraints`` per item; if that is not enough the item is dropped as ambiguous.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from itertools import islice
 
 from medenv.kg.graph import KnowledgeGraph
+from medenv.kg.semantics import Closure
 from medenv.synth.index import GraphIndex
 from medenv.synth.qa import Constraint, Hop, QAItem
 
@@ -36,11 +41,13 @@ def _named(kg: KnowledgeGraph, node_id: str) -> list[str]:
     return [n.id for n in kg.find(kg.node(node_id).name)] or [node_id]
 
 
-def _satisfies(kg: KnowledgeGraph, constraint: Constraint) -> set[str]:
+def _satisfies(kg: KnowledgeGraph, constraint: Constraint, closure: Closure | None) -> set[str]:
     """Nodes that have the constraint's fact with any node its entity's name names."""
     out: set[str] = set()
     for e in _named(kg, constraint.entity):
-        if constraint.inverse:  # entity -[relation]-> u
+        if closure is not None:
+            out.update(closure.related(e, constraint.relation, not constraint.inverse))
+        elif constraint.inverse:  # entity -[relation]-> u
             out.update(kg.successors(e, constraint.relation))
         else:  # u -[relation]-> entity
             out.update(kg.predecessors(e, constraint.relation))
@@ -54,11 +61,14 @@ def resolve_chain(
     chain: Sequence[str] | None = None,
     hops: Sequence[Hop] | None = None,
     constraints: Sequence[Constraint] = (),
+    closure: bool = True,
 ) -> set[str]:
-    """The answers the question's statements admit in ``kg`` (see module docstring).
+    """The answers the question's statements admit in ``kg`` (see module docstring):
+    under the ontology closure, or over the asserted edges only when ``closure`` is False.
 
     Pass a `QAItem`, or ``chain``/``hops``/``constraints`` directly.
     """
+    cl = kg.closure() if closure else None
     if item is not None:
         chain, hops, constraints = item.chain, item.hops, item.constraints
     if not chain or hops is None or len(hops) != len(chain) - 1:
@@ -71,14 +81,16 @@ def resolve_chain(
         kind = kg.node(chain[i]).type
         nodes = {u for u in nodes if kg.node(u).type == kind}
         for c in by_node.get(i, ()):
-            nodes &= _satisfies(kg, c)
+            nodes &= _satisfies(kg, c, cl)
         return nodes
 
     current = keep(set(_named(kg, chain[0])), 0)
     for i, hop in enumerate(hops):
         nxt: set[str] = set()
         for v in current:
-            if hop.inverse:
+            if cl is not None:
+                nxt.update(cl.related(v, hop.relation, hop.inverse))
+            elif hop.inverse:
                 nxt.update(kg.predecessors(v, hop.relation))
             else:
                 nxt.update(kg.successors(v, hop.relation))
@@ -89,48 +101,99 @@ def resolve_chain(
 class Disambiguator:
     """The pipeline's fast path query (`candidate_sets`) and constraint search.
 
-    Same semantics as `resolve_chain`, on a `GraphIndex`. ``cap``: while *choosing* where
-    to add a constraint, propagation stops at a level with more than ``cap`` candidates
-    (that level is ambiguous anyway); acceptance always uses the full, exact sets.
+    Same semantics as `resolve_chain` (under the closure), on a `GraphIndex`. ``cap``:
+    while *choosing* where to add a constraint, propagation stops at a level with more
+    than ``cap`` candidates (that level is ambiguous anyway); acceptance always uses the
+    full, exact sets.
     """
 
-    def __init__(self, index: GraphIndex, cap: int = 400) -> None:
+    def __init__(self, index: GraphIndex, cap: int = 100) -> None:
         self.index = index
         self.cap = cap
-        # (source type, relation, inverse) -> the one type it always reaches, if any
+        self._sat: dict[tuple[str, str, bool], frozenset[str]] = {}
+        self.closure = Closure(
+            lambda n, r: index.step(n, r, False),
+            lambda n, r: index.step(n, r, True),
+            index.kg.relation_properties(),
+        )
+        # (source type, relation, inverse) -> the one type its closure always reaches
         reach: dict[tuple[str, str, bool], set[str]] = {}
         for node, groups in index.adj.items():
             kind = index.type[node]
             for (rel, inv), targets in groups.items():
                 reach.setdefault((kind, rel, inv), set()).update(index.type[t] for t in targets)
+
+        def grow(kinds: set[str], rel: str, inv: bool) -> set[str]:
+            todo = list(kinds)
+            while todo:
+                for k in reach.get((todo.pop(), rel, inv), ()):
+                    if k not in kinds:
+                        kinds.add(k)
+                        todo.append(k)
+            return kinds
+
+        closed: dict[tuple[str, str, bool], set[str]] = {}
+        for (kind, rel, inv), kinds in reach.items():
+            props = self.closure.properties.get(rel)
+            kinds = set(kinds)
+            if props is not None and props.symmetric:
+                kinds |= reach.get((kind, rel, not inv), set())
+            if props is not None and (props.transitive or props.symmetric):
+                kinds = grow(kinds, rel, inv) | grow(set(kinds), rel, not inv)
+            if props is not None and props.inherited_along is not None:
+                h = props.inherited_along
+                if inv:  # holders of descendants: descend on the target side first
+                    kinds = {
+                        k2 for k in grow({kind}, h, True) for k2 in reach.get((k, rel, True), ())
+                    }
+                else:
+                    kinds = grow(kinds, h, False)
+            closed[(kind, rel, inv)] = kinds
+        reach = closed
+        by_type: dict[str, set[str]] = {}
+        for node, kind in index.type.items():
+            by_type.setdefault(kind, set()).add(node)
+        self._of_type = {k: frozenset(v) for k, v in by_type.items()}
         self._reach = {k: next(iter(v)) for k, v in reach.items() if len(v) == 1}
 
-    def satisfies(self, c: Constraint) -> set[str]:
-        out: set[str] = set()
-        for e in self.index.named(c.entity):
-            out.update(self.index.step(e, c.relation, not c.inverse))
-        return out
+    def related(self, node: str, relation: str, inverse: bool) -> frozenset[str]:
+        return self.closure.related(node, relation, inverse)
+
+    def satisfies(self, c: Constraint) -> frozenset[str]:
+        key = (c.entity, c.relation, c.inverse)
+        hit = self._sat.get(key)
+        if hit is None:
+            named = self.index.named(c.entity)
+            if len(named) == 1:
+                hit = self.closure.related(named[0], c.relation, not c.inverse)
+            else:
+                out: set[str] = set()
+                for e in named:
+                    out.update(self.closure.related(e, c.relation, not c.inverse))
+                hit = frozenset(out)
+            self._sat[key] = hit
+        return hit
 
     def _level(
-        self, prev: set[str], src_kind: str, kind: str, rel: str, inv: bool, cons: list[Constraint]
+        self, prev: set[str], src_kind: str, kind: str, rel: str, inv: bool, cons
     ) -> set[str]:
         ix = self.index
         if cons:
             sats = sorted((self.satisfies(c) for c in cons), key=len)
-            walk_cost = sum(len(ix.step(v, rel, inv)) for v in prev)
-            back_cost = sum(len(ix.step(u, rel, not inv)) for u in sats[0])
-            if back_cost < walk_cost:
-                out = {
+            if len(sats[0]) < len(prev):
+                return {
                     u
                     for u in sats[0]
                     if ix.type[u] == kind
                     and all(u in s for s in sats[1:])
-                    and not prev.isdisjoint(ix.step(u, rel, not inv))
+                    and not prev.isdisjoint(self.related(u, rel, not inv))
                 }
-                return out
-        out = ix.walk(prev, rel, inv)
+        out: set[str] = set()
+        related = self.closure.related
+        for v in prev:
+            out |= related(v, rel, inv)
         if self._reach.get((src_kind, rel, inv)) != kind:
-            out = {u for u in out if ix.type[u] == kind}
+            out &= self._of_type[kind]
         for c in cons:
             out &= self.satisfies(c)
         return out
@@ -143,20 +206,25 @@ class Disambiguator:
         *,
         prefix: list[set[str]] | None = None,
         cap: int | None = None,
+        start: int = 0,
+        first: set[str] | None = None,
     ) -> list[set[str]]:
         """``[S0, ..., Sn]`` of the module docstring (reusing ``prefix`` levels; stopping
-        after the first level larger than ``cap`` when one is given)."""
+        after the first level larger than ``cap`` when one is given). With ``start`` and
+        ``first``: the suffix query from level ``start`` whose candidates are ``first``."""
         ix = self.index
         by_node: dict[int, list[Constraint]] = {}
         for c in constraints:
             by_node.setdefault(c.node, []).append(c)
         sets = list(prefix) if prefix else []
-        if not sets:
-            first = {u for u in ix.named(chain[0]) if ix.type[u] == ix.type[chain[0]]}
+        if first is not None:
+            sets = [first]
+        elif not sets:
+            s0 = {u for u in ix.named(chain[0]) if ix.type[u] == ix.type[chain[0]]}
             for c in by_node.get(0, ()):
-                first &= self.satisfies(c)
-            sets.append(first)
-        for i in range(len(sets), len(chain)):
+                s0 &= self.satisfies(c)
+            sets.append(s0)
+        for i in range(start + len(sets), len(chain)):
             if cap is not None and len(sets[-1]) > cap:
                 break
             rel, inv = steps[i - 1]
@@ -167,14 +235,37 @@ class Disambiguator:
             )
         return sets
 
-    def _best_fact(
+    def pinned_from(
+        self, node: int, chain, steps, constraints, cap: int | None = None
+    ) -> set[str] | None:
+        """The answers the suffix query from ``node`` admits when ``chain[node]`` is known
+        only by its own constraints (None when it has none)."""
+        cons = [c for c in constraints if c.node == node]
+        if not cons:
+            return None
+        kind = self.index.type[chain[node]]
+        first = set(self.satisfies(cons[0])).intersection(*(self.satisfies(c) for c in cons[1:]))
+        first &= self._of_type[kind]
+        sets = self.candidate_sets(chain, steps, constraints, start=node, first=first, cap=cap)
+        return sets[-1] if len(sets) == len(chain) - node else None
+
+    def _shortcut(self, chain, steps, constraints, node: int) -> bool:
+        """Would ``node``'s constraints pin the answer on their own (a quick check with
+        a cap of 2,000 candidates a level; `effective_hops` checks exactly)."""
+        if node < 2:
+            return False
+        return self.pinned_from(node, chain, steps, constraints, cap=2000) == {chain[-1]}
+
+    def _best_facts(
         self,
         node: str,
         members: set[str],
         chain: Sequence[str],
         usable: Callable[[str], bool],
         taken: set[tuple[str, str, bool]],
-    ) -> Constraint | None:
+    ) -> Iterator[Constraint]:
+        """Facts true of ``node`` that exclude some of ``members``, best first (lazily
+        checked for ``usable``)."""
         ix = self.index
         on_chain = set(chain)
         scored: list[tuple[int, str, str, bool]] = []
@@ -182,22 +273,16 @@ class Disambiguator:
             for e in others:
                 if e in on_chain or (e, rel, inv) in taken:
                     continue
-                # the fact about u: KG edge u -rel-> e (inv False) or e -rel-> u (inv True)
-                holders = ix.step(e, rel, not inv)
-                if len(ix.named(e)) > 1:
-                    c = Constraint(node=-1, relation=rel, entity=e, inverse=inv)
-                    left = len(members & self.satisfies(c))
-                elif len(holders) <= len(members):
-                    left = sum(1 for u in holders if u in members)
-                else:
-                    left = sum(1 for u in members if e in ix.step_set(u, rel, inv))
+                c = Constraint(node=-1, relation=rel, entity=e, inverse=inv)
+                left = len(members & self.satisfies(c))
                 if left < len(members):
                     scored.append((left, e, rel, inv))
         scored.sort()
-        for _, e, rel, inv in scored:
-            if usable(e):
-                return Constraint(node=-1, relation=rel, entity=e, inverse=inv)
-        return None
+        return (
+            Constraint(node=-1, relation=rel, entity=e, inverse=inv)
+            for _, e, rel, inv in scored
+            if usable(e)
+        )
 
     def disambiguate(
         self,
@@ -207,6 +292,7 @@ class Disambiguator:
         max_constraints: int,
         per_node: int = 2,
         usable: Callable[[str], bool] = lambda e: True,
+        tries: int = 4,
     ) -> tuple[Constraint, ...] | None:
         """Constraints that make the chain's query unique, or None (ambiguous)."""
         constraints: list[Constraint] = []
@@ -222,16 +308,17 @@ class Disambiguator:
                 if len(sets[i]) <= 1 or sum(c.node == i for c in constraints) >= per_node:
                     continue
                 taken = {(c.entity, c.relation, c.inverse) for c in constraints if c.node == i}
-                found = self._best_fact(chain[i], sets[i], chain, usable, taken)
-                if found is not None:
-                    constraints.append(
-                        Constraint(
-                            node=i,
-                            relation=found.relation,
-                            entity=found.entity,
-                            inverse=found.inverse,
-                        )
+                chosen = None
+                facts = self._best_facts(chain[i], sets[i], chain, usable, taken)
+                for found in islice(facts, tries):
+                    c = Constraint(
+                        node=i, relation=found.relation, entity=found.entity, inverse=found.inverse
                     )
+                    if not self._shortcut(chain, steps, [*constraints, c], i):
+                        chosen = c
+                        break
+                if chosen is not None:
+                    constraints.append(chosen)
                     sets = sets[:i]  # levels before i are unchanged
                     break
             else:

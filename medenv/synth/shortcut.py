@@ -1,0 +1,35 @@
+"""Search shortcut check: does pasting the question into a search tool find the answer?
+
+An item is a *search shortcut* when searching its whole question text, in the medical or
+the web collection, ranks a page about the answer entity in the top `TOP_K` (the agent
+could answer with one search, reading no chain). Synthesis re-renders such a question
+with other wording (a few tries) and drops it when every wording is a shortcut (reason
+``search_shortcut``); the manifest reports the share of kept items that still are.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from medenv.synth.qa import QAItem
+
+TOP_K = 5
+COLLECTIONS = ("medical", "web")
+
+
+def answer_rank(world: Any, question: str, answer_id: str, top_k: int = TOP_K) -> int | None:
+    """The best 1-based rank of a page about ``answer_id`` when ``question`` is searched in
+    either collection, or None when no such page is in the top ``top_k``."""
+    about = {d.id for d in world.corpus.pages_about(answer_id)}
+    best = None
+    for collection in COLLECTIONS:
+        for rank, hit in enumerate(world.index(collection).search(question, top_k), start=1):
+            if hit.doc_id in about:
+                best = rank if best is None else min(best, rank)
+                break
+    return best
+
+
+def is_shortcut(world: Any, item: QAItem, top_k: int = TOP_K) -> bool:
+    """True when the item's own question text finds its answer's page (see module)."""
+    return answer_rank(world, item.question, item.answer_id, top_k) is not None
