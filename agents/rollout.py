@@ -198,9 +198,15 @@ def _run_jobs(
         # built before the env opens the store: a model that fails to load leaves no run
         agent = make_agent(factory)
     env = gym.make("MedResearch-v0", qa=items, db=str(db), shard=worker, tags=tags, **env_kwargs)
+    explore = _explore_options(factory)
     try:
         base = env.unwrapped
         for job in jobs:
+            if explore is not None:  # label the episode: the oracle plans a wrong try
+                from agents.oracle import plans_explore
+
+                planned = plans_explore(*explore, job.question_id, job.seed)
+                base.tags = {**tags, "explore": planned}
             obs, info = env.reset(seed=job.seed, options={"question_id": job.question_id})
             if agent is None:  # the env loads its world on the first reset
                 if isinstance(factory, (str, AgentSpec)):
@@ -231,6 +237,15 @@ def _run_jobs(
         env.close()
     if queue is not None:
         queue.put(None)
+
+
+def _explore_options(factory: Any) -> tuple[int, float] | None:
+    """(agent seed, explore share) of an oracle spec that explores, else None."""
+    if isinstance(factory, AgentSpec) and factory.name == "oracle":
+        share = float(factory.options.get("explore") or 0.0)
+        if share > 0:
+            return int(factory.options.get("seed") or 0), share
+    return None
 
 
 def _worker_main(args: tuple) -> None:
