@@ -238,7 +238,7 @@ class OracleAgent:
         self.pending = self._say(
             f'The question asks for a {answer_noun} and names "{seed_name}". '
             f"There are {n} links to resolve, so I will start from there.",
-            f"I need a {answer_noun}. The chain starts at \"{seed_name}\" and takes {n} steps; "
+            f'I need a {answer_noun}. The chain starts at "{seed_name}" and takes {n} steps; '
             "I will resolve the described entities one at a time.",
             f'Start with the named entity "{seed_name}" and work outwards {n} steps '
             f"to the {answer_noun}.",
@@ -356,9 +356,7 @@ class OracleAgent:
                 f'"{self._name(w)}" appears with "{self._name(head)}"; '
                 f'maybe it is the one. Checking it against "{clue}".',
             )
-            choice = Choice(
-                node=node, step=self._steps, chosen=w, candidates=[w], reason="explore"
-            )
+            choice = Choice(node=node, step=self._steps, chosen=w, candidates=[w], reason="explore")
             yield from self._inspect(w, failed[0], clue)
             if self.ev.co_shown(w, failed[0].anchor) or w not in self.ev.inspected:
                 return  # the check did not show a mismatch: leave it unsaid
@@ -389,13 +387,17 @@ class OracleAgent:
         out: list[tuple[str, dict]] = []
         lead = named[0]
         others = " ".join(self._named(f.anchor) for f in named[1:])
-        out.append((first, {"query": f"{self._named(lead.anchor)} {self._phrase(lead)} {others}".strip()}))
+        out.append(
+            (first, {"query": f"{self._named(lead.anchor)} {self._phrase(lead)} {others}".strip()})
+        )
         for f in named:
             out.append(("browse", {"entity": f.anchor, "fact": f}))
         for f in named[1:]:
             rest = " ".join(self._named(g.anchor) for g in named if g is not f)
             out.append((first, {"query": f"{self._named(f.anchor)} {self._phrase(f)} {rest}"}))
-        out.append((second, {"query": f"{self._named(lead.anchor)} {self._phrase(lead)} {others}".strip()}))
+        out.append(
+            (second, {"query": f"{self._named(lead.anchor)} {self._phrase(lead)} {others}".strip()})
+        )
         out.append((first, {"query": f"{self._named(head)} {self._phrase(facts[0])}", "top_k": 10}))
         return out
 
@@ -446,25 +448,28 @@ class OracleAgent:
                     f'The page of "{name}" should list it; reading it.',
                     f'Opening "{name}" to see what it lists.',
                 )
-                yield from self._act(self._lead(think, node, head, intro_done), "browse",
-                                     {"url": url, "goal": goal})
+                yield from self._act(
+                    self._lead(think, node, head, intro_done), "browse", {"url": url, "goal": goal}
+                )
             else:
                 first_search = not any(k[0] != "browse" for k in self._done_actions)
                 self._done_actions.add(key)
-                think = self._say(
-                    "Searching with the words the question uses.",
-                    "I will search for it with the question's own words.",
-                    "Let me search for that.",
-                ) if not intro_done else self._say(
-                    "That was not enough to tell; another search.",
-                    "Still not settled. Trying a different query.",
+                think = (
+                    self._say(
+                        "Searching with the words the question uses.",
+                        "I will search for it with the question's own words.",
+                        "Let me search for that.",
+                    )
+                    if not intro_done
+                    else self._say(
+                        "That was not enough to tell; another search.",
+                        "Still not settled. Trying a different query.",
+                    )
                 )
                 obs = yield from self._act(self._lead(think, node, head, intro_done), tool, args)
                 if first_search and head == self.item.chain[node - 1]:
                     target = self.item.chain[node]
-                    self.search_hits.append(
-                        any(target in m.ids for m in self.index.mentions(obs))
-                    )
+                    self.search_hits.append(any(target in m.ids for m in self.index.mentions(obs)))
             intro_done = True
         return self._resolved(node, head, facts, tried)
 
@@ -473,19 +478,26 @@ class OracleAgent:
         parts = [self.pending] if self.pending else []
         self.pending = ""
         if not intro_done:
-            parts.append(self._say(
-                f"Next I need the {self._noun(node)} linked to \"{self._name(head)}\".",
-                f"Now find the {self._noun(node)} that goes with \"{self._name(head)}\".",
-                f"The next link is a {self._noun(node)} of \"{self._name(head)}\".",
-            ))
-            clues = [self._named(c.entity) for c in self.item.constraints
-                     if c.node == node and self._named(c.entity)]
+            parts.append(
+                self._say(
+                    f'Next I need the {self._noun(node)} linked to "{self._name(head)}".',
+                    f'Now find the {self._noun(node)} that goes with "{self._name(head)}".',
+                    f'The next link is a {self._noun(node)} of "{self._name(head)}".',
+                )
+            )
+            clues = [
+                self._named(c.entity)
+                for c in self.item.constraints
+                if c.node == node and self._named(c.entity)
+            ]
             if clues:
-                parts.append(self._say(
-                    f'The question says it relates to "{clues[0]}".',
-                    f'The clue for it is "{clues[0]}".',
-                    f'It should also match "{clues[0]}".',
-                ))
+                parts.append(
+                    self._say(
+                        f'The question says it relates to "{clues[0]}".',
+                        f'The clue for it is "{clues[0]}".',
+                        f'It should also match "{clues[0]}".',
+                    )
+                )
         parts.append(think)
         return " ".join(parts)
 
@@ -507,8 +519,11 @@ class OracleAgent:
         shown = self._shown_sets(facts)
         kind = self.kg.node(self.item.chain[node]).type
         cands = [
-            e for e in shown[0]
-            if e not in self.path and e not in tried and e not in self.rejected
+            e
+            for e in shown[0]
+            if e not in self.path
+            and e not in tried
+            and e not in self.rejected
             and self.kg.node(e).type == kind
         ]
         if not cands:
@@ -552,9 +567,13 @@ class OracleAgent:
             first += " and with " + " and ".join(f'"{self._name(f.anchor)}"' for f in with_)
         text = first + "."
         if choice.reason == "lookahead":
-            nxt = [e2 for e2 in self._fit_set(node + 1, e) if self.ev.visible(e2)
-                   and self.ev.co_shown(e, e2)
-                   and any(self.ev.shown(e2, g, self.kg) for g in self._next_clues(node))]
+            nxt = [
+                e2
+                for e2 in self._fit_set(node + 1, e)
+                if self.ev.visible(e2)
+                and self.ev.co_shown(e, e2)
+                and any(self.ev.shown(e2, g, self.kg) for g in self._next_clues(node))
+            ]
             g = next(g for g in self._next_clues(node) if self.ev.shown(nxt[0], g, self.kg))
             text += (
                 f' Other candidates fit too, but "{name}" is listed with "{self._name(nxt[0])}".'
@@ -570,7 +589,7 @@ class OracleAgent:
             others = [c for c in choice.candidates if c != e and self._fits(node, head, c)]
             more = "".join(f' So is "{self._name(c)}".' for c in others[:3])
             text += (
-                f"{more} Several fit everything stated so far; I will follow \"{name}\", "
+                f'{more} Several fit everything stated so far; I will follow "{name}", '
                 "the first listed, and check it against the next link."
             )
         return text

@@ -10,7 +10,11 @@
 - runs ``workers`` processes, each with its own env and its own store shard
   (``db`` for worker 0, ``NAME.shard-<i>.duckdb`` beside it for the others: DuckDB allows
   one writer per file); readers query all shards together (`training.export.store_paths`);
-- shows a progress bar with live accuracy and mean tool calls.
+- shows a progress bar with live accuracy and mean tool calls (research calls: without
+  the final answer, the paper's unit);
+- labels episodes: an oracle spec with ``explore`` tags each episode ``explore: bool``
+  (whether it plans a wrong try, `agents.oracle.plans_explore`); an llm spec with
+  ``guidance`` tags the run ``guidance: True``.
 
 Rejection sampling (keep correct answers within budget; with ``k`` samples the shortest
 correct one) is applied when exporting: `training.export.select_episodes`. The store
@@ -60,7 +64,7 @@ class RolloutResult(msgspec.Struct, kw_only=True):
     skipped: int
     correct: int
     accuracy: float
-    mean_tool_calls: float
+    mean_tool_calls: float  # research calls: tool calls without the final answer
     seconds: float
     db: list[str]
 
@@ -225,6 +229,7 @@ def _run_jobs(
                     calls += 1
                 if terminated or truncated:
                     correct = bool(info.get("correct"))
+                    calls -= int(terminated)  # research calls: the answer is not counted
                     done = True
                     break
             if not done:  # pragma: no cover - the env's budget ends every episode
@@ -237,6 +242,14 @@ def _run_jobs(
         env.close()
     if queue is not None:
         queue.put(None)
+
+
+def _guidance_tags(factory: Any) -> dict:
+    """``{"guidance": True}`` for an llm spec with masked trajectory guidance (export strips
+    it from SFT prompts and flags the rows)."""
+    if isinstance(factory, AgentSpec) and factory.options.get("guidance"):
+        return {"guidance": True}
+    return {}
 
 
 def _explore_options(factory: Any) -> tuple[int, float] | None:
@@ -298,7 +311,12 @@ def rollout(
     skipped = len(jobs) - len(todo)
     # one run for the whole call: every worker writes its shard under the same run id
     env_kwargs = {"max_steps": max_steps, "run_id": new_run_id(), **(env_kwargs or {})}
-    run_tags = {"agent": name, "rollout_seed": seed, **(tags or {})}
+    run_tags = {
+        "agent": name,
+        "rollout_seed": seed,
+        **_guidance_tags(agent_factory),
+        **(tags or {}),
+    }
     workers = max(1, min(workers, len(todo) or 1))
 
     from tqdm.auto import tqdm

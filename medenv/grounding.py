@@ -123,9 +123,7 @@ def _kg_index(kg) -> LabelIndex:
     """One index per KG object (kept while the KG lives; a KG is not hashable)."""
     hit = _INDEXES.get(id(kg))
     if hit is None or hit[0] is not kg:
-        index = LabelIndex(
-            (n.id, lab) for n in kg.nodes() for lab in (n.name, *n.synonyms) if lab
-        )
+        index = LabelIndex((n.id, lab) for n in kg.nodes() for lab in (n.name, *n.synonyms) if lab)
         hit = _INDEXES[id(kg)] = (kg, index)
     return hit[1]
 
@@ -223,7 +221,7 @@ def check_episode(
                 exact = m.label.isupper() and len(norm) == 1
                 if not any(
                     (m.label in raw if exact else _contains(toks, norm))
-                    for toks, raw in zip(seen_tokens, seen_raw)
+                    for toks, raw in zip(seen_tokens, seen_raw, strict=True)
                 ):
                     violations.append(Violation(step, "mention", m.label))
         for url in urls:
@@ -291,7 +289,9 @@ def _first_label(sentence: str, ids: frozenset[str], index: LabelIndex) -> str:
 
 def check_texts(prompt: str, actions: Sequence[str], observations: Sequence[str | None], kg):
     """`check_episode` over parallel lists, with the KG's label index (cached per KG)."""
-    return check_episode(prompt, list(zip(actions, observations)), LabelIndex.of_kg(kg))
+    return check_episode(
+        prompt, list(zip(actions, observations, strict=True)), LabelIndex.of_kg(kg)
+    )
 
 
 def report_json(report: GroundingReport) -> str:

@@ -1,7 +1,8 @@
 """``medenv rollout``: run an agent over a QA set, recording episodes in the event store.
 
 ``medenv rollout --agent oracle|heuristic|random|llm [--qa DIR] [--episodes N]
-[--workers W] [--db PATH] [--seed S] [--k K] [--split SPLIT] [--model SPEC]``
+[--workers W] [--db PATH] [--seed S] [--k K] [--split SPLIT] [--model SPEC]
+[--explore P] [--guidance]``
 
 Resumable: rerunning the same command skips episodes already in ``--db``.
 """
@@ -41,6 +42,19 @@ def add_parser(subparsers) -> None:
     p.add_argument(
         "--max-new-tokens", type=int, default=None, help="llm agent reply length (default 512)"
     )
+    p.add_argument(
+        "--explore",
+        type=float,
+        default=None,
+        help="oracle: share of episodes that try a plausible wrong candidate, check it with a "
+        "tool and backtrack (0-1; default 0)",
+    )
+    p.add_argument(
+        "--guidance",
+        action="store_true",
+        help="llm agent: masked trajectory guidance (the chain's relation path, every entity "
+        "masked, in the prompt; export strips it)",
+    )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run)
@@ -58,6 +72,12 @@ def run(args) -> int:
                 f"{' and '.join(given)} only appl{'y' if len(given) > 1 else 'ies'} to "
                 f"--agent llm, not --agent {args.agent}"
             )
+    if args.explore is not None and args.agent != "oracle":
+        raise MedenvError(f"--explore only applies to --agent oracle, not --agent {args.agent}")
+    if args.explore is not None and not 0.0 <= args.explore <= 1.0:
+        raise MedenvError(f"--explore must be between 0 and 1, got {args.explore}")
+    if args.guidance and args.agent != "llm":
+        raise MedenvError(f"--guidance only applies to --agent llm, not --agent {args.agent}")
     if args.max_steps < 1:
         raise MedenvError(f"--max-steps must be at least 1, got {args.max_steps}")
     if args.max_new_tokens is not None and args.max_new_tokens < 1:
@@ -70,6 +90,10 @@ def run(args) -> int:
             "model": args.model,
             "backend_options": {key: args.max_new_tokens or 512},
         }
+        if args.guidance:
+            options["guidance"] = True
+    if args.agent == "oracle" and args.explore:
+        options = {"explore": args.explore}
     result = rollout(
         AgentSpec(args.agent, options),
         qa=args.qa,
@@ -90,7 +114,7 @@ def run(args) -> int:
     else:
         print(
             f"{result.agent}: ran {result.ran} episodes ({result.skipped} already stored) in "
-            f"{result.seconds:.1f}s; accuracy {result.accuracy:.3f}, mean tool calls "
+            f"{result.seconds:.1f}s; accuracy {result.accuracy:.3f}, mean tool calls (answer excluded) "
             f"{result.mean_tool_calls:.2f}; store {result.db[0]}"
         )
     return 0
