@@ -78,12 +78,6 @@ class Evidence:
                         known = self.pages.get(doc.entity_id, "")
                         if not known.startswith("https://medref"):
                             self.pages[doc.entity_id] = word
-        if observation.startswith("Page:"):
-            for line in observation.splitlines()[1:2]:
-                url = line.removeprefix("URL:").strip()
-                doc = self.world.corpus.get(url)
-                if doc is not None and doc.entity_id:
-                    self.inspected.add(doc.entity_id)
 
     def visible(self, entity: str) -> bool:
         return entity in self.order

@@ -98,6 +98,7 @@ class OracleAgent:
     """
 
     name = "oracle"
+    TOPK = 10
 
     def __init__(
         self,
@@ -306,12 +307,16 @@ class OracleAgent:
             self.path.pop()
             if entity not in self.ev.inspected:
                 yield from self._inspect(entity, self._facts(node + 1, entity)[0])
-            self.pending = (self.pending + " " if self.pending else "") + self._say(
-                f'"{self._name(entity)}" does not fit: what its page shows does not continue '
-                "the chain. Back to the other candidates.",
-                f'"{self._name(entity)}" is a dead end: nothing it lists matches the next clues. '
-                "I will go back one step.",
-            )
+            if entity in self.ev.inspected:  # a tool showed its own page or result
+                said = self._say(
+                    f'"{self._name(entity)}" does not fit: what its page shows does not '
+                    "continue the chain. Back to the other candidates.",
+                    f'"{self._name(entity)}" is a dead end: nothing it lists matches the next '
+                    "clues. I will go back one step.",
+                )
+            else:  # its page never came up: claim nothing about it
+                said = f'I set "{self._name(entity)}" aside and go back to the other candidates.'
+            self.pending = (self.pending + " " if self.pending else "") + said
 
     def _inspect(self, entity: str, fact: Fact, about: str = "") -> Generator[str, str, None]:
         """Show ``entity``'s own page: browse it (goal: the fact's words and ``about``),
@@ -388,7 +393,13 @@ class OracleAgent:
         lead = named[0]
         others = " ".join(self._named(f.anchor) for f in named[1:])
         out.append(
-            (first, {"query": f"{self._named(lead.anchor)} {self._phrase(lead)} {others}".strip()})
+            (
+                first,
+                {
+                    "query": f"{self._named(lead.anchor)} {self._phrase(lead)} {others}".strip(),
+                    **({"top_k": self.TOPK} if self.TOPK != 5 else {}),
+                },
+            )
         )
         for f in named:
             out.append(("browse", {"entity": f.anchor, "fact": f}))

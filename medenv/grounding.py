@@ -72,22 +72,39 @@ class Mention(msgspec.Struct, frozen=True):
     ids: frozenset[str]
 
 
+# the words questions and agents use for entity *types*; some are also KG labels (HPO's
+# "Mode of inheritance", "Clinical course", ...), but written as nouns they name no entity
+TYPE_NOUNS = frozenset(
+    (
+        "inheritance", "mode of inheritance", "inheritance pattern", "clinical course",
+        "clinical modifier", "modifier", "past medical history", "past medical history item",
+        "frequency", "phenotypic abnormality", "phenotype", "clinical feature", "finding",
+        "clinical finding", "phenotypic feature", "disease", "disorder", "condition", "gene",
+        "course", "onset", "history",
+    )
+)  # fmt: skip
+
+
 class LabelIndex:
-    """Longest-first, non-overlapping lookup of KG labels in text (see module docstring)."""
+    """Longest-first, non-overlapping lookup of KG labels in text (see module docstring).
+    Labels equal to a type noun (`TYPE_NOUNS`) are not looked up."""
 
     def __init__(self, labels: Iterable[tuple[str, str]]) -> None:
         self.table: dict[tuple[str, ...], set[str]] = {}
-        self.exact: dict[tuple[str, ...], set[str]] = {}  # all-capital labels
-        self.max_len = 1
+        self.exact: dict[str, set[str]] = {}  # all-capital one-word labels (gene symbols)
+        self.prefixes: set[tuple[str, ...]] = set()  # every proper prefix of a label
         for node_id, label in labels:
             toks = tuple(_TOKEN.findall(label))
             if not toks:
                 continue
             if label.isupper() and len(toks) == 1:
-                self.exact.setdefault(toks, set()).add(node_id)
-            else:
-                self.table.setdefault(tuple(t.casefold() for t in toks), set()).add(node_id)
-            self.max_len = max(self.max_len, len(toks))
+                self.exact.setdefault(toks[0], set()).add(node_id)
+                continue
+            folded = tuple(t.casefold() for t in toks)
+            if " ".join(folded) not in TYPE_NOUNS:
+                self.table.setdefault(folded, set()).add(node_id)
+            for n in range(1, len(folded)):
+                self.prefixes.add(folded[:n])
 
     @classmethod
     def of_kg(cls, kg) -> LabelIndex:
@@ -95,24 +112,26 @@ class LabelIndex:
 
     def mentions(self, text: str) -> list[Mention]:
         spans = [(m.group(0), m.start(), m.end()) for m in _TOKEN.finditer(text)]
+        folded = [s[0].casefold() for s in spans]
         out: list[Mention] = []
         i = 0
         while i < len(spans):
-            hit = None
-            for n in range(min(self.max_len, len(spans) - i), 0, -1):
-                toks = tuple(s[0] for s in spans[i : i + n])
-                ids = self.table.get(tuple(t.casefold() for t in toks))
-                if ids is None and n == 1:
-                    ids = self.exact.get(toks)
-                if ids:
-                    hit = (n, ids)
+            best, ids = 0, None
+            key: tuple[str, ...] = ()
+            for j in range(i, len(spans)):  # walk the prefix set: the longest label at i
+                key = (*key, folded[j])
+                hit = self.table.get(key)
+                if hit:
+                    best, ids = j - i + 1, hit
+                if key not in self.prefixes:
                     break
-            if hit is None:
+            if best <= 1 and spans[i][0] in self.exact:  # a gene symbol, as written
+                best, ids = 1, self.exact[spans[i][0]] | (ids or set())
+            if ids is None:
                 i += 1
                 continue
-            n, ids = hit
-            out.append(Mention(text[spans[i][1] : spans[i + n - 1][2]], frozenset(ids)))
-            i += n
+            out.append(Mention(text[spans[i][1] : spans[i + best - 1][2]], frozenset(ids)))
+            i += best
         return out
 
 
