@@ -57,10 +57,13 @@ NOUNS = {
 
 
 class Choice(msgspec.Struct, kw_only=True):
-    """One commitment: ``node`` (chain index) resolved to ``chosen`` among ``candidates``
-    (visible, in observation order), at action index ``step``; ``reason`` is single (the
-    evidence singled it out), order (several fit every stated fact: the first listed) or
-    explore (a deliberate wrong try); ``rejected`` is set when a later check ruled it out."""
+    """One commitment: ``node`` (chain index) resolved to ``chosen`` at action index
+    ``step``. ``reason``: single (the only visible entity that fits the node's facts),
+    evidence (shown with more of the facts than any other visible one that fits),
+    lookahead (of several that fit, the only one shown leading to the next clue), order
+    (several are shown with every fact: the first listed of ``candidates``, the tie) or
+    explore (a deliberate wrong try). ``candidates``: the visible entities that fit, in
+    observation order (for order: the tie). ``rejected``: a later check ruled it out."""
 
     node: int
     step: int
@@ -528,27 +531,19 @@ class OracleAgent:
         """The entity the evidence singles out at ``node`` (module docstring, steps 2-3),
         with its `Choice`; None when the evidence does not decide yet."""
         shown = self._shown_sets(facts)
-        kind = self.kg.node(self.item.chain[node]).type
-        cands = [
-            e
-            for e in shown[0]
-            if e not in self.path
-            and e not in tried
-            and e not in self.rejected
-            and self.kg.node(e).type == kind
-        ]
-        if not cands:
-            return None
-        cands.sort(key=lambda e: self.ev.order.get(e, 1 << 30))
-        score = {e: sum(e in s for s in shown) for e in cands}
-        fitting = [e for e in cands if self._fits(node, head, e)]
+        excluded = set(self.path) | tried | self.rejected
+        # every visible entity that fits the node's facts (KG), shown with them or not
+        rivals = (self._fit_set(node, head) & self.ev.order.keys()) - excluded
+        fitting = sorted(rivals & shown[0], key=lambda e: self.ev.order[e])  # choosable
         if not fitting:
             return None
+        score = {e: sum(e in s for s in shown) for e in rivals}
         best = max(score[e] for e in fitting)
         fits = [e for e in fitting if score[e] == best]
-        if len(fitting) == 1:
+        ahead = [e for e in rivals if score[e] >= best]  # as well supported as the best
+        if len(rivals) == 1:
             reason = "single"  # the only visible candidate that fits every stated fact
-        elif len(fits) == 1:
+        elif len(ahead) == 1:
             reason = "evidence"  # shown with more of the facts than any other that fits
         elif best == len(facts) or final:
             leads = [e for e in fits if self._leads(node, e)]
@@ -559,6 +554,7 @@ class OracleAgent:
                 reason = "order"  # several fit every stated fact: try them in listed order
         else:
             return None
+        cands = fits if reason == "order" else sorted(rivals, key=lambda e: self.ev.order[e])
         if dry:
             return fits[0], None
         return fits[0], Choice(

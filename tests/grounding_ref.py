@@ -154,7 +154,9 @@ def ref_check(prompt: str, steps: list[tuple[str, str | None]], index: RefIndex)
         for text in [think, *args] + ([ans] if ans else []):
             for surface, _ in index.find(text):
                 if surface.isupper() and " " not in surface.strip():
-                    ok = any(re.search(rf"(?<![^\W_]){re.escape(surface)}(?![^\W_])", s) for s in seen)
+                    ok = any(
+                        re.search(rf"(?<![^\W_]){re.escape(surface)}(?![^\W_])", s) for s in seen
+                    )
                 else:
                     ok = any(f" {norm(surface)} " in f" {norm(s)} " for s in seen)
                 if not ok:

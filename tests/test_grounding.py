@@ -69,7 +69,9 @@ def _mutations(ep, kg):
     first_think = re.search(r"<think>\n(.*?)\n</think>", steps[0][0], re.S)
     out = []
     label = _unseen_label(kg, everything)
-    text = steps[0][0].replace(first_think.group(1), first_think.group(1) + f' It may be "{label}".')
+    text = steps[0][0].replace(
+        first_think.group(1), first_think.group(1) + f' It may be "{label}".'
+    )
     out.append(("mention", [(text, steps[0][1]), *steps[1:]]))
     # a fact never shown: the answer and the seed named together before anything was read
     seed = re.findall(r'"([^"]+)"', ep.prompt.split("Question:")[-1])[-1]
@@ -85,7 +87,9 @@ def _mutations(ep, kg):
     browse = [i for i, (a, _) in enumerate(steps) if '"browse"' in a]
     if browse:
         i = browse[0]
-        a = re.sub(r'"url": "[^"]+"', '"url": "https://medref.medenv.org/entity/HP:9999999"', steps[i][0])
+        a = re.sub(
+            r'"url": "[^"]+"', '"url": "https://medref.medenv.org/entity/HP:9999999"', steps[i][0]
+        )
         out.append(("url", [*steps[:i], (a, steps[i][1]), *steps[i + 1 :]]))
     return out
 
