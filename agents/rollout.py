@@ -168,14 +168,14 @@ def _load_items(qa: Any, split: str | None):
     return items
 
 
-def _check_oracle_items(items: list, qa: Any) -> None:
+def _check_oracle_items(items: list, qa: Any, who: str = "the oracle agent") -> None:
     """The oracle follows each question's gold chain: refuse a set without chains up front
     (not one episode in, with a half-written run in the store)."""
     bad = [it for it in items if not it.chain or len(it.chain) != len(it.hops) + 1]
     if bad:
         where = f" in {qa}" if isinstance(qa, (str, Path)) else ""
         raise MedenvError(
-            f"the oracle agent needs questions with a gold chain; {len(bad)} of {len(items)} "
+            f"{who} needs questions with a gold chain; {len(bad)} of {len(items)} "
             f"questions{where} have none (e.g. {bad[0].id!r}): use a set made by `medenv "
             "synth`, or the heuristic, random or llm agent"
         )
@@ -301,6 +301,8 @@ def rollout(
     items = _load_items(qa, split)
     if isinstance(agent_factory, (str, AgentSpec)) and name == "oracle":
         _check_oracle_items(items, qa)
+    if _guidance_tags(agent_factory):
+        _check_oracle_items(items, qa, "masked trajectory guidance (--guidance)")
     episodes = len(items) if episodes is None else episodes
     jobs = plan_jobs([it.id for it in items], episodes, k, seed)
     db = Path(db) if db is not None else medenv_home() / "runs" / f"{name}.duckdb"
