@@ -6,9 +6,7 @@ title) as sets of KG entity ids, the first position and surface form of every en
 shown, the entities inspected (a page browsed, a result titled with them) and the url of
 each entity's page seen in a result list.
 
-`Fact` is one thing the question states about an unknown chain node: it is related to the
-``anchor`` entity (the previous node, or a constraint entity the question names) through
-``relation``. ``shown(e, fact)`` is true when one unit names both ``e`` and the anchor and
+``shown(e, fact)`` (a `agents.chain_facts.Fact`) is true when one unit names both ``e`` and the anchor and
 the KG confirms the relation: the observations state the fact about ``e``. The same units
 are what `medenv.grounding` checks claims against, so what the oracle may claim is exactly
 what the check accepts.
@@ -16,24 +14,8 @@ what the check accepts.
 
 from __future__ import annotations
 
-import msgspec
-
+from agents.chain_facts import Fact, related
 from medenv.grounding import LabelIndex, observation_units
-
-
-class Fact(msgspec.Struct, frozen=True):
-    """``anchor -relation-> node`` when ``anchor_is_source``, else ``node -relation-> anchor``."""
-
-    anchor: str
-    relation: str
-    anchor_is_source: bool
-
-
-def related(kg, fact: Fact) -> set[str]:
-    """The entities ``fact`` allows (KG truth)."""
-    if fact.anchor_is_source:
-        return set(kg.successors(fact.anchor, fact.relation))
-    return set(kg.predecessors(fact.anchor, fact.relation))
 
 
 class Evidence:

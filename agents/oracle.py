@@ -39,7 +39,8 @@ from collections.abc import Generator
 
 import msgspec
 
-from agents.evidence import Evidence, Fact, related
+from agents.chain_facts import ChainFacts, Fact
+from agents.evidence import Evidence
 from agents.text import action_text, answer_text
 from medenv.errors import MedenvError
 from medenv.grounding import LabelIndex
@@ -101,7 +102,7 @@ class OracleAgent:
     """
 
     name = "oracle"
-    TOPK = 10
+    FIRST_TOP_K = 10  # first search of a link: 5 results cost ~0.3 more calls per episode
 
     def __init__(
         self,
@@ -125,7 +126,7 @@ class OracleAgent:
         self._gen: Generator[str, str, None] | None = None
         self.remaining = 12
         self.trace: list[Choice] = []
-        self._related: dict[Fact, set[str]] = {}
+        self._related: dict[Fact, set[str]] = {}  # shared by every episode's ChainFacts
 
     # -- protocol ---------------------------------------------------------------------
     def reset(self, item=None, seed: int | None = None) -> None:
@@ -140,7 +141,7 @@ class OracleAgent:
         self._gen = None
         self.trace = []
         self.search_hits: list[bool] = []  # per hop: the first search showed the next entity
-        self._viable: dict[tuple[int, str], bool] = {}
+        self.cf = ChainFacts(self.kg, item, self._related)
         self._steps = 0
 
     def act(self, observation: str, info: dict) -> str:
@@ -157,49 +158,6 @@ class OracleAgent:
                 raise MedenvError("the oracle was asked to act after answering") from None
         self._steps += 1
         return text
-
-    # -- the KG side (trusted) ----------------------------------------------------------
-    def _rel(self, fact: Fact) -> set[str]:
-        out = self._related.get(fact)
-        if out is None:
-            out = self._related[fact] = related(self.kg, fact)
-        return out
-
-    def _facts(self, node: int, head: str) -> list[Fact]:
-        """The node's facts: the link from ``head``, then the constraints (all of them)."""
-        hop = self.item.hops[node - 1]
-        facts = [Fact(head, hop.relation, not hop.inverse)]
-        for c in self.item.constraints:
-            if c.node == node and c.entity in self.kg:
-                facts.append(Fact(c.entity, c.relation, c.inverse))
-        return facts
-
-    def _fits(self, node: int, head: str, entity: str) -> bool:
-        kind = self.kg.node(self.item.chain[node]).type
-        return self.kg.node(entity).type == kind and all(
-            entity in self._rel(f) for f in self._facts(node, head)
-        )
-
-    def _fit_set(self, node: int, head: str) -> set[str]:
-        facts = self._facts(node, head)
-        out = set(self._rel(facts[0]))
-        for f in facts[1:]:
-            out &= self._rel(f)
-        kind = self.kg.node(self.item.chain[node]).type
-        return {e for e in out if self.kg.node(e).type == kind}
-
-    def viable(self, node: int, entity: str) -> bool:
-        """``entity`` at chain position ``node`` leads, through entities that fit every
-        later fact, to the gold answer."""
-        key = (node, entity)
-        if key not in self._viable:
-            if node == len(self.item.chain) - 1:
-                self._viable[key] = entity == self.item.chain[-1]
-            else:
-                self._viable[key] = False  # guards cycles
-                nxt = self._fit_set(node + 1, entity)
-                self._viable[key] = any(self.viable(node + 1, e) for e in nxt)
-        return self._viable[key]
 
     # -- words ---------------------------------------------------------------------------
     def _say(self, *options: str) -> str:
@@ -277,8 +235,8 @@ class OracleAgent:
         """Resolve chain[node:] from ``head``; the final entity, or None at a dead end
         (then ``head`` has been inspected so the caller can reject it in words)."""
         n = len(self.item.chain) - 1
-        facts = self._facts(node, head)
-        if not self._fit_set(node, head):
+        facts = self.cf.facts(node, head)
+        if not self.cf.fit_set(node, head):
             yield from self._inspect(head, facts[0])
             return None
         tried: set[str] = set()
@@ -309,7 +267,7 @@ class OracleAgent:
             self.rejected.add(entity)
             self.path.pop()
             if entity not in self.ev.inspected:
-                yield from self._inspect(entity, self._facts(node + 1, entity)[0])
+                yield from self._inspect(entity, self.cf.facts(node + 1, entity)[0])
             if entity in self.ev.inspected:  # a tool showed its own page or result
                 said = self._say(
                     f'"{self._name(entity)}" does not fit: what its page shows does not '
@@ -353,7 +311,7 @@ class OracleAgent:
         for w in sorted(shown[0], key=lambda e: self.ev.order.get(e, 1 << 30)):
             if w == chosen or w == head or self.kg.node(w).type != kind or w in self.rejected:
                 continue
-            failed = [f for f in named if w not in self._rel(f)]
+            failed = [f for f in named if w not in self.cf.rel(f)]
             if not failed or self.remaining < len(self.item.chain) - node + 3:
                 continue
             clue = self._name(failed[0].anchor)
@@ -386,7 +344,7 @@ class OracleAgent:
     def _plan(self, node: int, head: str, facts: list[Fact]) -> list[tuple[str, dict]]:
         """Label-free actions for a node, in order (module docstring, step 1)."""
         named = [f for f in facts if self._named(f.anchor)]
-        named.sort(key=lambda f: (len(self._rel(f)), f.anchor != head))
+        named.sort(key=lambda f: (len(self.cf.rel(f)), f.anchor != head))
         first, second = (
             ("web_search", "medical_search")
             if self.rng.random() < self.web_first
@@ -400,7 +358,7 @@ class OracleAgent:
                 first,
                 {
                     "query": f"{self._named(lead.anchor)} {self._phrase(lead)} {others}".strip(),
-                    **({"top_k": self.TOPK} if self.TOPK != 5 else {}),
+                    **({"top_k": self.FIRST_TOP_K} if self.FIRST_TOP_K != 5 else {}),
                 },
             )
         )
@@ -431,7 +389,7 @@ class OracleAgent:
         clues = self._next_clues(node)
         if not clues:
             return False
-        nxt = self._fit_set(node + 1, entity)
+        nxt = self.cf.fit_set(node + 1, entity)
         return any(
             self.ev.co_shown(entity, e2) and any(self.ev.shown(e2, g, self.kg) for g in clues)
             for e2 in nxt
@@ -524,7 +482,7 @@ class OracleAgent:
             for u in self.ev.units:
                 if f.anchor in u:
                     near |= u
-            out.append(near & self._rel(f))
+            out.append(near & self.cf.rel(f))
         return out
 
     def _choose(self, node, head, facts, tried, dry: bool = False, final: bool = False):
@@ -533,7 +491,7 @@ class OracleAgent:
         shown = self._shown_sets(facts)
         excluded = set(self.path) | tried | self.rejected
         # every visible entity that fits the node's facts (KG), shown with them or not
-        rivals = (self._fit_set(node, head) & self.ev.order.keys()) - excluded
+        rivals = (self.cf.fit_set(node, head) & self.ev.order.keys()) - excluded
         fitting = sorted(rivals & shown[0], key=lambda e: self.ev.order[e])  # choosable
         if not fitting:
             return None
@@ -576,7 +534,7 @@ class OracleAgent:
         if choice.reason == "lookahead":
             nxt = [
                 e2
-                for e2 in self._fit_set(node + 1, e)
+                for e2 in self.cf.fit_set(node + 1, e)
                 if self.ev.visible(e2)
                 and self.ev.co_shown(e, e2)
                 and any(self.ev.shown(e2, g, self.kg) for g in self._next_clues(node))
@@ -593,7 +551,7 @@ class OracleAgent:
                 " It is the one that matches the clues best, so I take it.",
             )
         else:
-            others = [c for c in choice.candidates if c != e and self._fits(node, head, c)]
+            others = [c for c in choice.candidates if c != e and self.cf.fits(node, head, c)]
             more = "".join(f' So is "{self._name(c)}".' for c in others[:3])
             text += (
                 f'{more} Several fit everything stated so far; I will follow "{name}", '
