@@ -330,12 +330,27 @@ ORDER BY e.run_id, e.episode_id, e.seq
 """
 
 
+_BY_SOURCE: dict[str | None, LabelIndex | None] = {}  # per process: a KG loads once
+
+
+def index_for_source(source: str | None) -> LabelIndex | None:
+    """The label index of the KG named ``source`` (loaded once per process), or None when
+    that KG cannot be loaded (an unknown source, no cache and no data)."""
+    from medenv.kg.cache import load_kg
+
+    if source not in _BY_SOURCE:
+        try:
+            kg = load_kg(source, progress=False) if source else None
+            _BY_SOURCE[source] = LabelIndex.of_kg(kg) if kg is not None else None
+        except Exception:  # an unknown or unavailable KG: no groundedness for it
+            _BY_SOURCE[source] = None
+    return _BY_SOURCE[source]
+
+
 def ground_log(con, runs: Sequence[str] | None = None) -> dict[tuple[str, str], GroundingReport]:
     """`check_episode` for every episode in an event log (a DuckDB connection with the
     ``events`` table), keyed by ``(run_id, episode_id)``. Each run is checked against the
     KG its ``run_started`` event names; runs whose KG cannot be loaded are left out."""
-    from medenv.kg.cache import load_kg
-
     where, params = "", []
     if runs:
         where = f"AND e.run_id IN ({', '.join('?' for _ in runs)})"
@@ -360,16 +375,9 @@ def ground_log(con, runs: Sequence[str] | None = None) -> dict[tuple[str, str], 
         elif step in ep["steps"]:
             prev = ep["steps"][step][1]
             ep["steps"][step][1] = (text or "") if prev is None else f"{prev}\n{text or ''}"
-    indexes: dict[str, LabelIndex | None] = {}
     out: dict[tuple[str, str], GroundingReport] = {}
     for key, ep in episodes.items():
-        source = sources.get(key[0])
-        if source not in indexes:
-            try:
-                indexes[source] = LabelIndex.of_kg(load_kg(source)) if source else None
-            except Exception:  # an unknown or unavailable KG: no groundedness for the run
-                indexes[source] = None
-        index = indexes[source]
+        index = index_for_source(sources.get(key[0]))
         if index is None or not ep["prompt"]:
             continue
         steps = [tuple(ep["steps"][s]) for s in sorted(ep["steps"])]

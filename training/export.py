@@ -103,17 +103,10 @@ class EpisodeRecord(msgspec.Struct, kw_only=True):
 def annotate_grounding(records: Iterable[EpisodeRecord]) -> None:
     """Set ``grounded``/``recovered`` on each record (`medenv.grounding.check_episode`
     against the KG its run names); left None when that KG cannot be loaded."""
-    from medenv.grounding import LabelIndex, check_episode
-    from medenv.kg.cache import load_kg
+    from medenv.grounding import check_episode, index_for_source
 
-    indexes: dict[str, object] = {}
     for ep in records:
-        if ep.kg_source not in indexes:
-            try:
-                indexes[ep.kg_source] = LabelIndex.of_kg(load_kg(ep.kg_source, progress=False))
-            except Exception:  # unknown or unavailable KG: no groundedness for these rows
-                indexes[ep.kg_source] = None
-        index = indexes[ep.kg_source]
+        index = index_for_source(ep.kg_source)
         if index is None:
             continue
         report = check_episode(ep.prompt, [(s.text, s.observation) for s in ep.steps], index)
