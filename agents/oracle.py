@@ -7,23 +7,29 @@ is grounded (`medenv.grounding`): every entity it names and every fact it states
 in the question or an earlier observation of the same episode.
 
 Per unknown chain node (its *facts*: the link to the previous node, whose name a tool has
-shown, and the constraints the question names; `agents.evidence`):
+shown, and the constraints the question names; `agents.chain_facts`):
 
-1. gather evidence with label-free actions, in a fixed order: a search built from the
-   question's own words (the most constraining named entity first, then the relation
-   phrase the question uses, then the other named entities), the pages of those named
-   entities, then the web;
-2. after each observation, the *candidates* are the entities shown with the previous node;
-   one is chosen when the evidence singles it out (it is shown with more of the node's
-   facts than any other candidate) and the KG confirms it fits;
-3. when several candidates are shown to fit every fact (a real ambiguity), they are tried
-   in the order the observations listed them: a candidate that leads nowhere is checked
-   with a tool (its page), rejected in words, and the next one is tried (backtracking).
+1. gather evidence with label-free actions, in a fixed order: a search (10 results) built
+   from the question's terms: the most constraining named entity first (fewest KG
+   neighbours for its fact), then the relation the question states for it, in the words
+   the reference pages use (`kg.verbalise`: read from the item's structure, so it holds
+   whatever the question's wording), then the other named entities; then the pages of
+   those named entities, the other entities' searches, the web, more results;
+2. after each observation (`agents.evidence`): the *rivals* are every visible entity that
+   fits the node's facts (KG), the *choosable* ones those a unit shows with the previous
+   node. A choice is made when the evidence decides it: ``single`` (one rival),
+   ``evidence`` (shown with more of the facts than any other rival) or ``lookahead`` (of
+   tied ones, the only one shown leading to the next link's clue); the think says what
+   showed it;
+3. when several are shown with every fact (a real ambiguity), they are tried in the order
+   the observations listed them (``order``), never by the label: one that leads nowhere
+   is checked with a tool (its page), rejected in words ("X does not fit"), and the next
+   one is tried (backtracking).
 
-With ``explore`` (a probability per episode) the oracle also tries a *plausible wrong
-candidate* the observations allow (shown with the previous node, not the one the clues
-single out), checks it with a tool, says what the check showed, and backtracks. Such
-episodes carry ``recovered=True`` in `medenv.grounding`'s report.
+With ``explore`` (a probability per episode, `plans_explore`) the oracle also tries a
+*plausible wrong candidate* the observations allow (shown with the previous node, failing
+a clue the question names at that node), reads its page, says what the check showed, and
+backtracks. Such episodes carry ``recovered=True`` in `medenv.grounding`'s report.
 
 The answer is written in ``<answer>`` (or through the answer tool), with a short
 ``<think>`` before every action. Wording is drawn from a `random.Random` seeded per
