@@ -11,6 +11,15 @@ fitted to ``backend.max_context_tokens - reserve``:
 
 `make_backend("transformers:PATH" | "openai:URL#MODEL" | "vllm:MODEL")` builds a backend
 from one string (the CLI's ``--model``).
+
+With ``guidance=True`` the agent is a *teacher* under the paper's masked trajectory
+guidance: `reset(item)` reads the item's gold chain and `guidance_text` appends its relation
+path, every entity masked (``[E1]``, ``[E2]``, ...; only the seed, which the question
+names, is pointed to), to the question turn. The model must still find every entity with
+the tools. The guidance lives only in the agent's context: the env's logged prompt never
+holds it, so an SFT export of the episode trains on the plain question (the run is tagged
+``guidance: True`` and rows carry the flag). Rejection sampling (`training.export`,
+correct and grounded) keeps the episodes worth imitating.
 """
 
 from __future__ import annotations
@@ -28,6 +37,29 @@ from agents.messages import (
 from medenv.errors import MedenvError
 
 TRUNCATED = "[earlier tool output truncated to save context]"
+GUIDANCE_HEADER = "Research guidance (the path to the answer; entities are masked):"
+
+
+def guidance_text(item) -> str | None:
+    """The masked trajectory of ``item``'s gold chain, or None without a chain.
+
+    One line per hop: ``[E<i>] --relation--> [E<i+1>]`` (``<--relation--`` when the chain
+    walks the KG edge backwards), entity types and names never shown; ``[E0]`` is "the
+    entity the question names", the last one "the answer".
+    """
+    hops = getattr(item, "hops", ()) or ()
+    if not hops or len(getattr(item, "chain", ()) or ()) != len(hops) + 1:
+        return None
+    lines = [GUIDANCE_HEADER]
+    for i, hop in enumerate(hops):
+        rel = hop.relation.replace("_", " ")
+        arrow = f"<--{rel}--" if hop.inverse else f"--{rel}-->"
+        lines.append(f"{i + 1}. [E{i}] {arrow} [E{i + 1}]")
+    lines.append(
+        f"[E0] is an entity the question names; [E{len(hops)}] is the answer. Find each "
+        "masked entity with the tools, one link at a time; do not guess names."
+    )
+    return "\n".join(lines)
 
 
 class LLMAgent:
@@ -42,8 +74,11 @@ class LLMAgent:
         system_prompt: str | None = SYSTEM_PROMPT,
         reserve: int | None = None,
         keep_chars: int = 200,
+        guidance: bool = False,
     ) -> None:
         self.backend = backend
+        self.guidance = guidance
+        self.guidance_text: str | None = None
         self.system_prompt = system_prompt
         self.reserve = (
             reserve
@@ -57,6 +92,12 @@ class LLMAgent:
     def reset(self, item=None, seed: int | None = None) -> None:
         self.messages = []
         self.tools = []
+        self.guidance_text = guidance_text(item) if self.guidance and item is not None else None
+        if self.guidance and self.guidance_text is None:
+            raise MedenvError(
+                "masked trajectory guidance needs the episode's QAItem with its gold chain "
+                f"(got {'no item' if item is None else repr(getattr(item, 'id', item))})"
+            )
         if seed is not None and hasattr(self.backend, "seed"):
             self.backend.seed = seed
 
@@ -79,7 +120,10 @@ class LLMAgent:
         if not self.messages:
             tools = info.get("tools") or "[]"
             self.tools = json.loads(tools) if isinstance(tools, str) else list(tools)
-            self.messages = initial_messages(observation, self.system_prompt)
+            prompt = observation
+            if self.guidance_text:
+                prompt = f"{observation}\n\n{self.guidance_text}"
+            self.messages = initial_messages(prompt, self.system_prompt)
         else:
             name = last_call_name(self.messages)
             if name is not None:

@@ -1,26 +1,40 @@
-"""`OracleAgent`: masked trajectory guidance (MTG), the source of SFT demonstrations.
+"""`OracleAgent`: grounded masked trajectory guidance (MTG), the source of SFT demonstrations.
 
-The oracle is handed the episode's `QAItem` (trusted code only) but writes nothing it has
-not seen: the chain steers its *choices*, never its *text*.
+The oracle is handed the episode's `QAItem` (trusted code only). It uses the gold chain as
+the paper's masked guidance does: to know which relation to follow next, and to know when
+the candidates consistent with what it has observed are down to one. Everything it writes
+is grounded (`medenv.grounding`): every entity it names and every fact it states appears
+in the question or an earlier observation of the same episode.
 
-What it may use from the item: the chain's masked structure (hop count, relation of each
-hop, which entity types are involved), the identity of the next entity (to recognise it
-when a tool shows it: the guidance) and which result pages state a hop (to decide which
-result to open). What it writes: queries and reasoning built only from the question text
-and from names that tool observations have already shown, in the form they were shown.
+Per unknown chain node (its *facts*: the link to the previous node, whose name a tool has
+shown, and the constraints the question names; `agents.chain_facts`):
 
-Per hop (``head`` known, ``tail`` to find):
+1. gather evidence with label-free actions, in a fixed order: a search (10 results) built
+   from the question's terms: the most constraining named entity first (fewest KG
+   neighbours for its fact), then the relation the question states for it, in the words
+   the reference pages use (`kg.verbalise`: read from the item's structure, so it holds
+   whatever the question's wording), then the other named entities; then the pages of
+   those named entities, the other entities' searches, the web, more results;
+2. after each observation (`agents.evidence`): the *rivals* are every visible entity that
+   fits the node's facts (KG), the *choosable* ones those a unit shows with the previous
+   node. A choice is made when the evidence decides it: ``single`` (one rival),
+   ``evidence`` (shown with more of the facts than any other rival) or ``lookahead`` (of
+   tied ones, the only one shown leading to the next link's clue); the think says what
+   showed it;
+3. when several are shown with every fact (a real ambiguity), they are tried in the order
+   the observations listed them (``order``), never by the label: one that leads nowhere
+   is checked with a tool (its page), rejected in words ("X does not fit"), and the next
+   one is tried (backtracking).
 
-1. search the head's name (medical collection first; the web after a miss);
-2. if the tail's name (or a synonym) shows up in the results, it is resolved;
-3. otherwise open a result page that states the hop (the head's own page first) with a
-   goal worded from the relation, and read it;
-4. after a miss, reformulate (other collection, more results, the head plus the clue
-   the question gives about the tail) before giving up;
+With ``explore`` (a probability per episode, `plans_explore`) the oracle also tries a
+*plausible wrong candidate* the observations allow (shown with the previous node, failing
+a clue the question names at that node), reads its page, says what the check showed, and
+backtracks. Such episodes carry ``recovered=True`` in `medenv.grounding`'s report.
 
-then answer the last entity in ``<answer>`` (or through the answer tool), with a short
+The answer is written in ``<answer>`` (or through the answer tool), with a short
 ``<think>`` before every action. Wording is drawn from a `random.Random` seeded per
-episode, so runs are reproducible and trajectories varied.
+episode, so runs are reproducible and trajectories varied. ``trace`` records each choice
+(candidates, evidence, rejections) for tests and analysis.
 """
 
 from __future__ import annotations
@@ -29,8 +43,13 @@ import random
 import re
 from collections.abc import Generator
 
+import msgspec
+
+from agents.chain_facts import ChainFacts, Fact
+from agents.evidence import Evidence
 from agents.text import action_text, answer_text
 from medenv.errors import MedenvError
+from medenv.grounding import LabelIndex
 
 NOUNS = {
     "phenotype": ("clinical feature", "phenotypic feature", "finding"),
@@ -42,44 +61,26 @@ NOUNS = {
     "history": ("past medical history item",),
     "frequency": ("frequency",),
 }
-# (relation, hop read along the KG edge?) -> the tail described from the head ``{h}``.
-ROLE = {
-    ("has_phenotype", True): ('{n} seen in "{h}"', '{n} of "{h}"', '{n} that "{h}" presents with'),
-    ("has_phenotype", False): ('{n} that presents with "{h}"', '{n} featuring "{h}"'),
-    ("is_a", True): ('broader {n} above "{h}"', 'parent {n} of "{h}"'),
-    ("is_a", False): ('more specific {n} under "{h}"', '{n} that is a subtype of "{h}"'),
-    ("associated_gene", True): ('{n} associated with "{h}"', '{n} linked to "{h}"'),
-    ("associated_gene", False): ('{n} associated with the gene "{h}"', '{n} linked to "{h}"'),
-    ("has_inheritance", True): ('{n} of "{h}"',),
-    ("has_inheritance", False): ('{n} inherited as "{h}"',),
-    ("has_clinical_course", True): ('{n} of "{h}"',),
-    ("has_clinical_course", False): ('{n} with the course "{h}"',),
-    ("has_modifier", True): ('{n} of "{h}"',),
-    ("has_modifier", False): ('{n} with the modifier "{h}"',),
-    ("has_history", True): ('{n} in the history of "{h}"',),
-    ("has_history", False): ('{n} with "{h}" in its history',),
-}
-GOAL_WORDS = {
-    "has_phenotype": "clinical features phenotype presents with",
-    "is_a": "kind of subtype broader category",
-    "associated_gene": "gene associated with",
-    "has_inheritance": "inheritance pattern inherited",
-    "has_clinical_course": "clinical course",
-    "has_modifier": "clinical modifier",
-    "has_history": "past medical history",
-}
+
+
+class Choice(msgspec.Struct, kw_only=True):
+    """One commitment: ``node`` (chain index) resolved to ``chosen`` at action index
+    ``step``. ``reason``: single (the only visible entity that fits the node's facts),
+    evidence (shown with more of the facts than any other visible one that fits),
+    lookahead (of several that fit, the only one shown leading to the next clue), order
+    (several are shown with every fact: the first listed of ``candidates``, the tie) or
+    explore (a deliberate wrong try). ``candidates``: the visible entities that fit, in
+    observation order (for order: the tie). ``rejected``: a later check ruled it out."""
+
+    node: int
+    step: int
+    chosen: str
+    candidates: list[str]
+    reason: str
+    rejected: bool = False
+
+
 _RESULT = re.compile(r"^\s*\d+\.\s+(.*?)\s+\|\s+(\S+)\s*$", re.M)
-_PAGE = re.compile(r"^URL:\s*(\S+)", re.M)
-
-
-def find_label(text: str, labels: list[str]) -> str | None:
-    """The first (longest-label-first) occurrence of any label in ``text`` as whole words,
-    returned exactly as ``text`` writes it; None when none occurs."""
-    for label in sorted({lab for lab in labels if lab}, key=len, reverse=True):
-        m = re.search(r"(?<![\w])" + re.escape(label) + r"(?![\w])", text, re.I)
-        if m:
-            return m.group(0)
-    return None
 
 
 def result_urls(observation: str) -> list[tuple[str, str]]:
@@ -87,14 +88,27 @@ def result_urls(observation: str) -> list[tuple[str, str]]:
     return [(m.group(1), m.group(2)) for m in _RESULT.finditer(observation)]
 
 
+def plans_explore(agent_seed: int, explore: float, question_id: str, seed: int | None) -> bool:
+    """Whether `OracleAgent` (``seed=agent_seed``, ``explore``) plans to explore in the
+    episode of ``question_id`` with episode seed ``seed``: known before the episode starts,
+    so a rollout can label it in ``episode_started.tags``."""
+    return random.Random(f"{agent_seed}|{question_id}|{seed}").random() < explore
+
+
+class _Budget(Exception):
+    """Raised inside the episode generator when the step budget is spent."""
+
+
 class OracleAgent:
-    """MTG over one world (its corpus maps result urls to pages). See module docstring.
+    """Grounded MTG over one world (see the module docstring).
 
     ``answer_tool``: probability of answering with the ``answer`` tool call instead of
-    ``<answer>``; ``web_first``: probability of starting a hop in the web collection.
+    ``<answer>``; ``web_first``: probability of searching the web collection first;
+    ``explore``: probability that an episode tries (and rejects) a plausible wrong candidate.
     """
 
     name = "oracle"
+    FIRST_TOP_K = 10  # first search of a link: 5 results cost ~0.3 more calls per episode
 
     def __init__(
         self,
@@ -102,18 +116,23 @@ class OracleAgent:
         *,
         seed: int = 0,
         answer_tool: float = 0.0,
-        web_first: float = 0.1,
-        clue_first: float = 0.7,
+        web_first: float = 0.0,
+        explore: float = 0.0,
     ) -> None:
+        if not 0.0 <= explore <= 1.0:
+            raise MedenvError(f"explore must be a probability in [0, 1], got {explore}")
         self.world = world
         self.kg = world.kg
+        self.index = LabelIndex.of_kg(world.kg)
         self.seed = seed
         self.answer_tool = answer_tool
         self.web_first = web_first
-        self.clue_first = clue_first
+        self.explore = explore
         self.item = None
         self._gen: Generator[str, str, None] | None = None
         self.remaining = 12
+        self.trace: list[Choice] = []
+        self._related: dict[Fact, set[str]] = {}  # shared by every episode's ChainFacts
 
     # -- protocol ---------------------------------------------------------------------
     def reset(self, item=None, seed: int | None = None) -> None:
@@ -124,7 +143,12 @@ class OracleAgent:
             )
         self.item = item
         self.rng = random.Random(f"{self.seed}|{item.id}|{seed}")
+        self.explore_episode = self.rng.random() < self.explore  # = plans_explore(...)
         self._gen = None
+        self.trace = []
+        self.search_hits: list[bool] = []  # per hop: the first search showed the next entity
+        self.cf = ChainFacts(self.kg, item, self._related)
+        self._steps = 0
 
     def act(self, observation: str, info: dict) -> str:
         if self.item is None:
@@ -132,191 +156,411 @@ class OracleAgent:
         self.remaining = int(info.get("budget") or 1)  # steps left, this one included
         if self._gen is None:
             self._gen = self._episode(observation)
-            return next(self._gen)
-        try:
-            return self._gen.send(observation)
-        except StopIteration:  # pragma: no cover - the episode always ends with an answer
-            raise MedenvError("the oracle was asked to act after answering") from None
+            text = next(self._gen)
+        else:
+            try:
+                text = self._gen.send(observation)
+            except StopIteration:  # pragma: no cover - the episode always ends with an answer
+                raise MedenvError("the oracle was asked to act after answering") from None
+        self._steps += 1
+        return text
 
-    # -- helpers ----------------------------------------------------------------------
-    def _labels(self, entity: str) -> list[str]:
-        node = self.kg.node(entity)
-        return [node.name, *node.synonyms]
-
-    def _noun(self, entity: str) -> str:
-        kind = self.kg.node(entity).type
-        return self.rng.choice(NOUNS.get(kind, (kind.replace("_", " "),)))
-
-    def _role(self, hop, tail: str, head_name: str) -> str:
-        options = ROLE.get((hop.relation, not hop.inverse))
-        if options is None:
-            verb = self.kg.verbalise(hop.relation, not hop.inverse)
-            return f'{self._noun(tail)} that {verb} "{head_name}"'
-        return self.rng.choice(options).format(n=self._noun(tail), h=head_name)
-
-    def _clues(self, node_index: int) -> list[str]:
-        """Names the question gives about chain[node_index] (its constraints), as written."""
-        out = []
-        for c in getattr(self.item, "constraints", ()) or ():
-            if c.node == node_index and c.entity in self.kg:
-                shown = find_label(self.item.question, self._labels(c.entity))
-                if shown:
-                    out.append(shown)
-        return out
-
-    def _stating(self, hop_index: int) -> set[str]:
-        ev = self.item.evidence
-        return set(ev[hop_index]) if hop_index < len(ev) else set()
-
-    def _doc_id(self, url: str) -> str | None:
-        doc = self.world.corpus.get(url)
-        return None if doc is None else doc.id
-
+    # -- words ---------------------------------------------------------------------------
     def _say(self, *options: str) -> str:
         return self.rng.choice(options)
 
-    # -- the episode ------------------------------------------------------------------
+    def _noun(self, node: int) -> str:
+        kind = self.kg.node(self.item.chain[node]).type
+        return self.rng.choice(NOUNS.get(kind, (kind.replace("_", " "),)))
+
+    def _name(self, entity: str) -> str:
+        return self.ev.label.get(entity) or self.kg.node(entity).name
+
+    def _phrase(self, fact: Fact) -> str:
+        """The relation the question states for ``fact``, in the words the anchor's own
+        page uses for it (``kg.verbalise``): read from the item's structure, so it holds
+        whatever the question's wording. (The question's own relation words put the next
+        entity in the first search's results for 79% of hops, these words for 90%.)"""
+        return self.kg.verbalise(fact.relation, not fact.anchor_is_source)
+
+    def _named(self, entity: str) -> str | None:
+        """How the question (or an observation) wrote ``entity``; None when not shown."""
+        return self.ev.label.get(entity)
+
+    # -- the episode ---------------------------------------------------------------------
+    def _act(self, think: str, tool: str, args: dict) -> Generator[str, str, str]:
+        if self.remaining <= 1:
+            raise _Budget
+        obs = yield action_text(think, tool, args)
+        self.ev.add(obs)
+        return obs
+
     def _episode(self, prompt: str) -> Generator[str, str, None]:
         item = self.item
-        chain, hops = item.chain, item.hops
-        seen = [item.question]  # everything revealed so far: question + observations
-        names: dict[str, str] = {}  # entity id -> its name as revealed
-        seed_name = find_label(item.question, self._labels(chain[0]))
+        self.ev = Evidence(self.index, self.world, item.question)
+        seed_name = self._named(item.chain[0])
         if seed_name is None:
-            raise MedenvError(f"question {item.id} does not name its seed entity {chain[0]}")
-        names[chain[0]] = seed_name
-        answer_noun = self._noun(chain[-1])
-        unknown = len(hops)
-        opening = self._say(
+            raise MedenvError(f"question {item.id} does not name its seed entity {item.chain[0]}")
+        n = len(item.hops)
+        answer_noun = self._noun(n)
+        self.pending = self._say(
             f'The question asks for a {answer_noun} and names "{seed_name}". '
-            f'There are {unknown} links to resolve, so I will start from "{seed_name}".',
-            f'I need a {answer_noun}. The chain starts at "{seed_name}" and takes {unknown} steps; '
+            f"There are {n} links to resolve, so I will start from there.",
+            f'I need a {answer_noun}. The chain starts at "{seed_name}" and takes {n} steps; '
             "I will resolve the described entities one at a time.",
-            f'Start with the named entity "{seed_name}" and work outwards {unknown} steps '
+            f'Start with the named entity "{seed_name}" and work outwards {n} steps '
             f"to the {answer_noun}.",
         )
-        preface = opening
-        for i, hop in enumerate(hops):
-            head, tail = chain[i], chain[i + 1]
-            head_name = names[head]
-            role = self._role(hop, tail, head_name)
-            labels = self._labels(tail)
-            clues = self._clues(i + 1)
-            stating = self._stating(i)
-            found = None
-            # an earlier observation that talks about the head may already show the tail
-            for earlier in reversed(seen[1:]):
-                if find_label(earlier, [head_name]) and (found := find_label(earlier, labels)):
-                    break
-            if found:
-                names[tail] = found
-                preface = (f"{preface} " if preface else "") + self._say(
-                    f'What I already read answers the next link: "{found}" is the {role}.',
-                    f'The text above already shows "{found}" as the {role}.',
-                )
-                continue
-            step_intro = self._say(
-                f"Next I need the {role}.",
-                f"Now find the {role}.",
-                f"What is the {role}? I will search for it.",
-                f"The next link is the {role}.",
+        self.explore_left = self.explore_episode
+        self.rejected: set[str] = set()
+        self.path: list[str] = [item.chain[0]]  # the entities resolved so far
+        try:
+            final = yield from self._walk(1, item.chain[0])
+        except _Budget:
+            final = None
+        if final is None:
+            guess = self._name(item.chain[0])
+            yield answer_text(
+                (self.pending + " " if self.pending else "")
+                + "I could not resolve the remaining links within the budget; best guess.",
+                guess,
             )
-            if clues:
-                step_intro += self._say(
-                    f' The question says it relates to "{clues[0]}".',
-                    f' The clue for it is "{clues[0]}".',
-                    f' It should also match "{clues[0]}".',
-                )
-            think = f"{preface} {step_intro}" if preface else step_intro
-            preface = ""
-            tried: set[tuple[str, str, int | None]] = set()
-            attempts = self._attempts(head_name, clues)
-            for tool, args in attempts:
-                if self.remaining <= len(hops) - i:  # keep room for the remaining hops
-                    break
-                key = (tool, args["query"], args.get("top_k"))
-                if key in tried:
-                    continue
-                tried.add(key)
-                obs = yield action_text(think, tool, args)
-                seen.append(obs)
-                found = find_label(obs, labels)
-                if found:
-                    break
-                # open a result page that states the hop, the head's own page first
-                results = result_urls(obs)
-                pages = [(t, u) for t, u in results if self._doc_id(u) in stating]
-                pages.sort(
-                    key=lambda tu: (
-                        find_label(tu[0], [head_name]) is None,
-                        not tu[1].startswith("https://medref"),
-                    )
-                )
-                if pages and self.remaining > len(hops) - i:
-                    title, url = pages[0]
-                    goal = f"{GOAL_WORDS.get(hop.relation, hop.relation.replace('_', ' '))} {head_name}"
-                    browse_think = self._say(
-                        f'The snippets do not show it. The page "{title}" should list it; let me read it.',
-                        f'Not in the snippets. I will open "{title}" and look for the {role}.',
-                        f'The result "{title}" looks relevant but the snippet is cut. Browsing it.',
-                    )
-                    obs = yield action_text(browse_think, "browse", {"url": url, "goal": goal})
-                    seen.append(obs)
-                    found = find_label(obs, labels)
-                    if found:
-                        break
-                think = self._say(
-                    "That did not give it. Let me rephrase the search.",
-                    "No luck there; I will reformulate.",
-                    "Nothing conclusive. Trying a different query.",
-                )
-            if not found:
-                guess = names[head]
-                yield answer_text(
-                    self._say(
-                        "I could not resolve the remaining links within the budget; giving my best guess.",
-                        "I am running out of steps and cannot confirm the chain; best guess.",
-                    ),
-                    guess,
-                )
-                return
-            names[tail] = found
-            clue_note = (
-                f', which also fits "{clues[0]}"' if clues and self.rng.random() < 0.7 else ""
-            )
-            preface = self._say(
-                f'Found it: "{found}" is the {role}{clue_note}.',
-                f'The results give "{found}" as the {role}{clue_note}.',
-                f'So the {role} is "{found}"{clue_note}.',
-            )
-        final = names[chain[-1]]
-        think = (
-            preface
-            + " "
-            + self._say(
-                f"That was the last link, so the {answer_noun} is {final}.",
-                f"All {len(hops)} links are resolved; the answer is {final}.",
-                f"This is the {answer_noun} the question asks for.",
-            )
+            return
+        name = self._name(final)
+        think = (self.pending + " " if self.pending else "") + self._say(
+            f"That was the last link, so the {answer_noun} is {name}.",
+            f"All {n} links are resolved; the answer is {name}.",
+            f"This is the {answer_noun} the question asks for.",
         )
         if self.rng.random() < self.answer_tool:
-            yield action_text(think, "answer", {"answer": final})
+            yield action_text(think, "answer", {"answer": name})
         else:
-            yield answer_text(think, final)
+            yield answer_text(think, name)
 
-    def _attempts(self, head_name: str, clues: list[str]) -> list[tuple[str, dict]]:
-        """Queries for one hop, in order: the head's name in one collection, then the
-        other, then with more results, then the head plus the question's clue."""
+    def _walk(self, node: int, head: str) -> Generator[str, str, str | None]:
+        """Resolve chain[node:] from ``head``; the final entity, or None at a dead end
+        (then ``head`` has been inspected so the caller can reject it in words)."""
+        n = len(self.item.chain) - 1
+        facts = self.cf.facts(node, head)
+        if not self.cf.fit_set(node, head):
+            yield from self._inspect(head, facts[0])
+            return None
+        tried: set[str] = set()
+        yield from self._gather(node, head, facts, tried)
+        while True:
+            pick = self._choose(node, head, facts, tried)
+            if pick is None:
+                if (yield from self._gather(node, head, facts, tried, more=True)):
+                    continue
+                pick = self._choose(node, head, facts, tried, final=True)
+                if pick is None:
+                    raise _Budget  # nothing left to try: give the best guess
+            entity, choice = pick
+            self.path.append(entity)
+            if self.explore_left:
+                yield from self._explore(node, head, facts, entity)
+            tried.add(entity)
+            self.trace.append(choice)
+            self.pending = (self.pending + " " if self.pending else "") + self._commit_text(
+                node, head, facts, choice
+            )
+            if node == n:
+                return entity
+            result = yield from self._walk(node + 1, entity)
+            if result is not None:
+                return result
+            choice.rejected = True
+            self.rejected.add(entity)
+            self.path.pop()
+            if entity not in self.ev.inspected:
+                yield from self._inspect(entity, self.cf.facts(node + 1, entity)[0])
+            if entity in self.ev.inspected:  # a tool showed its own page or result
+                said = self._say(
+                    f'"{self._name(entity)}" does not fit: what its page shows does not '
+                    "continue the chain. Back to the other candidates.",
+                    f'"{self._name(entity)}" is a dead end: nothing it lists matches the next '
+                    "clues. I will go back one step.",
+                )
+            else:  # its page never came up: claim nothing about it
+                said = f'I set "{self._name(entity)}" aside and go back to the other candidates.'
+            self.pending = (self.pending + " " if self.pending else "") + said
+
+    def _inspect(self, entity: str, fact: Fact, about: str = "") -> Generator[str, str, None]:
+        """Show ``entity``'s own page: browse it (goal: the fact's words and ``about``),
+        searching its name first when no result has given its url yet."""
+        name = self._name(entity)
+        url = self.ev.pages.get(entity)
+        if url is None:
+            think = self._say(
+                f'Let me check "{name}" against the next clue.',
+                f'I will look "{name}" up to test it.',
+            )
+            yield from self._act(self._flush(think), "medical_search", {"query": name})
+            url = self.ev.pages.get(entity)
+        if entity not in self.ev.inspected and url is not None:
+            goal = f"{self._phrase(fact)} {about or name}"
+            yield from self._act(
+                self._flush(f'Reading the page of "{name}".'), "browse", {"url": url, "goal": goal}
+            )
+
+    def _flush(self, think: str) -> str:
+        out = f"{self.pending} {think}" if self.pending else think
+        self.pending = ""
+        return out
+
+    def _explore(self, node, head, facts, chosen) -> Generator[str, str, None]:
+        """Try a plausible wrong candidate: one shown with ``head`` that fails a clue the
+        question names at this node; check its page, say so, and come back."""
+        shown = self._shown_sets(facts)
+        kind = self.kg.node(self.item.chain[node]).type
+        named = [f for f in facts[1:] if self._named(f.anchor)]
+        for w in sorted(shown[0], key=lambda e: self.ev.order.get(e, 1 << 30)):
+            if w == chosen or w == head or self.kg.node(w).type != kind or w in self.rejected:
+                continue
+            failed = [f for f in named if w not in self.cf.rel(f)]
+            if not failed or self.remaining < len(self.item.chain) - node + 3:
+                continue
+            clue = self._name(failed[0].anchor)
+            self.explore_left = False
+            self.pending = (self.pending + " " if self.pending else "") + self._say(
+                f'"{self._name(w)}" is listed with "{self._name(head)}". '
+                f'I will check whether it also fits "{clue}".',
+                f'"{self._name(w)}" appears with "{self._name(head)}"; '
+                f'maybe it is the one. Checking it against "{clue}".',
+            )
+            choice = Choice(node=node, step=self._steps, chosen=w, candidates=[w], reason="explore")
+            yield from self._inspect(w, failed[0], clue)
+            if self.ev.co_shown(w, failed[0].anchor) or w not in self.ev.inspected:
+                return  # the check did not show a mismatch: leave it unsaid
+            choice.rejected = True
+            self.trace.append(choice)
+            self.rejected.add(w)
+            self.pending = self._say(
+                f'"{self._name(w)}" does not fit: its page does not list "{clue}". '
+                "Back to the other candidates.",
+                f'The page of "{self._name(w)}" does not mention "{clue}", so it is not the one. '
+                "Going back.",
+            )
+            return
+
+    # evidence gathering ------------------------------------------------------------------
+    def _resolved(self, node: int, head: str, facts: list[Fact], tried: set[str]) -> bool:
+        return self._choose(node, head, facts, tried, dry=True) is not None
+
+    def _plan(self, node: int, head: str, facts: list[Fact]) -> list[tuple[str, dict]]:
+        """Label-free actions for a node, in order (module docstring, step 1)."""
+        named = [f for f in facts if self._named(f.anchor)]
+        named.sort(key=lambda f: (len(self.cf.rel(f)), f.anchor != head))
         first, second = (
             ("web_search", "medical_search")
             if self.rng.random() < self.web_first
             else ("medical_search", "web_search")
         )
-        out = [(first, {"query": head_name}), (second, {"query": head_name})]
-        if clues and self.rng.random() < self.clue_first:
-            out.insert(0, (first, {"query": f"{head_name} {clues[0]}"}))
-        out.append((first, {"query": head_name, "top_k": 10}))
-        if clues:
-            out.append((first, {"query": f"{head_name} {clues[0]}"}))
-        out.append((second, {"query": head_name, "top_k": 10}))
+        out: list[tuple[str, dict]] = []
+        lead = named[0]
+        others = " ".join(self._named(f.anchor) for f in named[1:])
+        out.append(
+            (
+                first,
+                {
+                    "query": f"{self._named(lead.anchor)} {self._phrase(lead)} {others}".strip(),
+                    **({"top_k": self.FIRST_TOP_K} if self.FIRST_TOP_K != 5 else {}),
+                },
+            )
+        )
+        for f in named:
+            out.append(("browse", {"entity": f.anchor, "fact": f}))
+        for f in named[1:]:
+            rest = " ".join(self._named(g.anchor) for g in named if g is not f)
+            out.append((first, {"query": f"{self._named(f.anchor)} {self._phrase(f)} {rest}"}))
+        out.append(
+            (second, {"query": f"{self._named(lead.anchor)} {self._phrase(lead)} {others}".strip()})
+        )
+        out.append((first, {"query": f"{self._named(head)} {self._phrase(facts[0])}", "top_k": 10}))
         return out
+
+    def _next_clues(self, node: int) -> list[Fact]:
+        """The named constraints of the next node (facts whose anchor the question names)."""
+        if node >= len(self.item.chain) - 1:
+            return []
+        return [
+            Fact(c.entity, c.relation, c.inverse)
+            for c in self.item.constraints
+            if c.node == node + 1 and c.entity in self.kg and self._named(c.entity)
+        ]
+
+    def _leads(self, node: int, entity: str) -> bool:
+        """The observations show ``entity`` linked to a next-node candidate that is itself
+        shown with one of the next node's named clues."""
+        clues = self._next_clues(node)
+        if not clues:
+            return False
+        nxt = self.cf.fit_set(node + 1, entity)
+        return any(
+            self.ev.co_shown(entity, e2) and any(self.ev.shown(e2, g, self.kg) for g in clues)
+            for e2 in nxt
+            if self.ev.visible(e2)
+        )
+
+    def _gather(self, node, head, facts, tried, more: bool = False) -> Generator[str, str, bool]:
+        """Run planned actions until the node is resolved; False when none is left."""
+        if not more:
+            self._done_actions = set()
+        intro_done = more
+        for tool, args in self._plan(node, head, facts):
+            if self._resolved(node, head, facts, tried):
+                return True
+            key = (tool, repr(sorted(args.items(), key=lambda kv: kv[0])))
+            if key in self._done_actions:
+                continue
+            if tool == "browse":
+                url = self.ev.pages.get(args["entity"])
+                if url is None:
+                    continue
+                self._done_actions.add(key)
+                fact = args["fact"]
+                name = self._named(args["entity"])
+                goal = f"{self._phrase(fact)} {name}"
+                think = self._say(
+                    f'I will read the page of "{name}" for the {self._noun(node)} it names.',
+                    f'The page of "{name}" should list it; reading it.',
+                    f'Opening "{name}" to see what it lists.',
+                )
+                yield from self._act(
+                    self._lead(think, node, head, intro_done), "browse", {"url": url, "goal": goal}
+                )
+            else:
+                first_search = not any(k[0] != "browse" for k in self._done_actions)
+                self._done_actions.add(key)
+                think = (
+                    self._say(
+                        "Searching with the words the question uses.",
+                        "I will search for it with the question's own words.",
+                        "Let me search for that.",
+                    )
+                    if not intro_done
+                    else self._say(
+                        "That was not enough to tell; another search.",
+                        "Still not settled. Trying a different query.",
+                    )
+                )
+                obs = yield from self._act(self._lead(think, node, head, intro_done), tool, args)
+                if first_search and head == self.item.chain[node - 1]:
+                    target = self.item.chain[node]
+                    self.search_hits.append(any(target in m.ids for m in self.index.mentions(obs)))
+            intro_done = True
+        return self._resolved(node, head, facts, tried)
+
+    def _lead(self, think: str, node: int, head: str, intro_done: bool) -> str:
+        """Prefix the node's introduction (and pending sentences) to a think."""
+        parts = [self.pending] if self.pending else []
+        self.pending = ""
+        if not intro_done:
+            parts.append(
+                self._say(
+                    f'Next I need the {self._noun(node)} linked to "{self._name(head)}".',
+                    f'Now find the {self._noun(node)} that goes with "{self._name(head)}".',
+                    f'The next link is a {self._noun(node)} of "{self._name(head)}".',
+                )
+            )
+            clues = [
+                self._named(c.entity)
+                for c in self.item.constraints
+                if c.node == node and self._named(c.entity)
+            ]
+            if clues:
+                parts.append(
+                    self._say(
+                        f'The question says it relates to "{clues[0]}".',
+                        f'The clue for it is "{clues[0]}".',
+                        f'It should also match "{clues[0]}".',
+                    )
+                )
+        parts.append(think)
+        return " ".join(parts)
+
+    # choosing --------------------------------------------------------------------------
+    def _shown_sets(self, facts: list[Fact]) -> list[set[str]]:
+        """Per fact: the entities the observations state it about."""
+        out = []
+        for f in facts:
+            near: set[str] = set()
+            for u in self.ev.units:
+                if f.anchor in u:
+                    near |= u
+            out.append(near & self.cf.rel(f))
+        return out
+
+    def _choose(self, node, head, facts, tried, dry: bool = False, final: bool = False):
+        """The entity the evidence singles out at ``node`` (module docstring, steps 2-3),
+        with its `Choice`; None when the evidence does not decide yet."""
+        shown = self._shown_sets(facts)
+        excluded = set(self.path) | tried | self.rejected
+        # every visible entity that fits the node's facts (KG), shown with them or not
+        rivals = (self.cf.fit_set(node, head) & self.ev.order.keys()) - excluded
+        fitting = sorted(rivals & shown[0], key=lambda e: self.ev.order[e])  # choosable
+        if not fitting:
+            return None
+        score = {e: sum(e in s for s in shown) for e in rivals}
+        best = max(score[e] for e in fitting)
+        fits = [e for e in fitting if score[e] == best]
+        ahead = [e for e in rivals if score[e] >= best]  # as well supported as the best
+        if len(rivals) == 1:
+            reason = "single"  # the only visible candidate that fits every stated fact
+        elif len(ahead) == 1:
+            reason = "evidence"  # shown with more of the facts than any other that fits
+        elif best == len(facts) or final:
+            leads = [e for e in fits if self._leads(node, e)]
+            if len(leads) == 1:
+                fits = leads
+                reason = "lookahead"  # the only one shown leading on to the next clue
+            else:
+                reason = "order"  # several fit every stated fact: try them in listed order
+        else:
+            return None
+        cands = fits if reason == "order" else sorted(rivals, key=lambda e: self.ev.order[e])
+        if dry:
+            return fits[0], None
+        return fits[0], Choice(
+            node=node, step=self._steps, chosen=fits[0], candidates=cands[:20], reason=reason
+        )
+
+    def _commit_text(self, node: int, head: str, facts: list[Fact], choice: Choice) -> str:
+        """The sentences that state the choice, each backed by a unit that shows it."""
+        e = choice.chosen
+        name = self._name(e)
+        with_ = [f for f in facts if f.anchor != head and self.ev.co_shown(e, f.anchor)]
+        first = self._say(
+            f'"{name}" is listed with "{self._name(head)}"',
+            f'The results link "{name}" to "{self._name(head)}"',
+        )
+        if with_:
+            first += " and with " + " and ".join(f'"{self._name(f.anchor)}"' for f in with_)
+        text = first + "."
+        if choice.reason == "lookahead":
+            nxt = [
+                e2
+                for e2 in self.cf.fit_set(node + 1, e)
+                if self.ev.visible(e2)
+                and self.ev.co_shown(e, e2)
+                and any(self.ev.shown(e2, g, self.kg) for g in self._next_clues(node))
+            ]
+            g = next(g for g in self._next_clues(node) if self.ev.shown(nxt[0], g, self.kg))
+            text += (
+                f' Other candidates fit too, but "{name}" is listed with "{self._name(nxt[0])}".'
+                f' And "{self._name(nxt[0])}" is listed with "{self._name(g.anchor)}",'
+                " the clue of the next link, so I follow it."
+            )
+        elif choice.reason in ("single", "evidence"):
+            text += self._say(
+                " No other candidate I have seen matches as many of the clues, so I take it.",
+                " It is the one that matches the clues best, so I take it.",
+            )
+        else:
+            others = [c for c in choice.candidates if c != e and self.cf.fits(node, head, c)]
+            more = "".join(f' So is "{self._name(c)}".' for c in others[:3])
+            text += (
+                f'{more} Several fit everything stated so far; I will follow "{name}", '
+                "the first listed, and check it against the next link."
+            )
+        return text

@@ -11,11 +11,15 @@
   Linux: `medenv.workers`), each with its own env and its own store shard
   (``db`` for worker 0, ``NAME.shard-<i>.duckdb`` beside it for the others: DuckDB allows
   one writer per file); readers query all shards together (`training.export.store_paths`);
-- shows a progress bar with live accuracy and mean tool calls;
+- shows a progress bar with live accuracy and mean tool calls (research calls: without
+  the final answer, the paper's unit);
 - with ``ray`` (an address, or "" for a local Ray) spreads the episodes over a Ray
   cluster, a worker per CPU, each node loading the world once (`medenv.distributed`);
 - with ``concurrency`` > 1 (the llm agent against an ``openai:URL#MODEL`` server) keeps that
   many episodes in flight in this process (`agents.concurrent.run_concurrent`).
+- labels episodes: an oracle spec with ``explore`` tags each episode ``explore: bool``
+  (whether it plans a wrong try, `agents.oracle.plans_explore`); an llm spec with
+  ``guidance`` tags the run ``guidance: True``.
 
 Rejection sampling (keep correct answers within budget; with ``k`` samples the shortest
 correct one) is applied when exporting: `training.export.select_episodes`. The store
@@ -70,7 +74,7 @@ class RolloutResult(msgspec.Struct, kw_only=True):
     skipped: int
     correct: int
     accuracy: float
-    mean_tool_calls: float
+    mean_tool_calls: float  # research calls: tool calls without the final answer
     seconds: float
     db: list[str]
 
@@ -174,14 +178,14 @@ def _load_items(qa: Any, split: str | None):
     return items
 
 
-def _check_oracle_items(items: list, qa: Any) -> None:
+def _check_oracle_items(items: list, qa: Any, who: str = "the oracle agent") -> None:
     """The oracle follows each question's gold chain: refuse a set without chains up front
     (not one episode in, with a half-written run in the store)."""
     bad = [it for it in items if not it.chain or len(it.chain) != len(it.hops) + 1]
     if bad:
         where = f" in {qa}" if isinstance(qa, (str, Path)) else ""
         raise MedenvError(
-            f"the oracle agent needs questions with a gold chain; {len(bad)} of {len(items)} "
+            f"{who} needs questions with a gold chain; {len(bad)} of {len(items)} "
             f"questions{where} have none (e.g. {bad[0].id!r}): use a set made by `medenv "
             "synth`, or the heuristic, random or llm agent"
         )
@@ -208,9 +212,15 @@ def _run_jobs(
         # built before the env opens the store: a model that fails to load leaves no run
         agent = make_agent(factory)
     env = gym.make("MedResearch-v0", qa=items, db=str(db), shard=worker, tags=tags, **env_kwargs)
+    explore = _explore_options(factory)
     try:
         base = env.unwrapped
         for job in jobs:
+            if explore is not None:  # label the episode: the oracle plans a wrong try
+                from agents.oracle import plans_explore
+
+                planned = plans_explore(*explore, job.question_id, job.seed)
+                base.tags = {**tags, "explore": planned}
             obs, info = env.reset(seed=job.seed, options={"question_id": job.question_id})
             if agent is None:  # the env loads its world on the first reset
                 if isinstance(factory, (str, AgentSpec)):
@@ -231,6 +241,7 @@ def _run_jobs(
                     calls += 1
                 if terminated or truncated:
                     correct = bool(info.get("correct"))
+                    calls -= int(terminated)  # research calls: the answer is not counted
                     done = True
                     break
             if not done:  # pragma: no cover - the env's budget ends every episode
@@ -303,6 +314,23 @@ def _check_concurrency(factory: Any, concurrency: int, workers: int) -> None:
     async_backend_spec(dict(getattr(factory, "options", {})).get("model"))
 
 
+def _guidance_tags(factory: Any) -> dict:
+    """``{"guidance": True}`` for an llm spec with masked trajectory guidance (export strips
+    it from SFT prompts and flags the rows)."""
+    if isinstance(factory, AgentSpec) and factory.options.get("guidance"):
+        return {"guidance": True}
+    return {}
+
+
+def _explore_options(factory: Any) -> tuple[int, float] | None:
+    """(agent seed, explore share) of an oracle spec that explores, else None."""
+    if isinstance(factory, AgentSpec) and factory.name == "oracle":
+        share = float(factory.options.get("explore") or 0.0)
+        if share > 0:
+            return int(factory.options.get("seed") or 0), share
+    return None
+
+
 def rollout(
     agent_factory: str | AgentSpec | Callable = "oracle",
     qa: Any = None,
@@ -354,6 +382,8 @@ def rollout(
     items = _load_items(qa, split)
     if isinstance(agent_factory, (str, AgentSpec)) and name == "oracle":
         _check_oracle_items(items, qa)
+    if _guidance_tags(agent_factory):
+        _check_oracle_items(items, qa, "masked trajectory guidance (--guidance)")
     episodes = len(items) if episodes is None else episodes
     jobs = plan_jobs([it.id for it in items], episodes, k, seed)
     db = Path(db) if db is not None else medenv_home() / "runs" / f"{name}.duckdb"
@@ -364,7 +394,12 @@ def rollout(
     skipped = len(jobs) - len(todo)
     # one run for the whole call: every worker writes its shard under the same run id
     env_kwargs = {"max_steps": max_steps, "run_id": new_run_id(), **(env_kwargs or {})}
-    run_tags = {"agent": name, "rollout_seed": seed, **(tags or {})}
+    run_tags = {
+        "agent": name,
+        "rollout_seed": seed,
+        **_guidance_tags(agent_factory),
+        **(tags or {}),
+    }
     workers = max(1, min(workers, len(todo) or 1))
 
     from tqdm.auto import tqdm

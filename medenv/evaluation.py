@@ -15,11 +15,18 @@ Definitions (per group; a group is a run, or the value of a tag such as ``agent`
   episode of the group was judged.
 - ``pass_at_k``: the unbiased estimator ``1 - C(n-c, k) / C(n, k)`` averaged over
   questions, for k = 1, 2, 4, ... up to the fewest samples any question of the group has.
-- ``mean_tool_calls`` / ``median_tool_calls``: ``episode_ended.n_tool_calls`` (the answer
-  call included), falling back to the number of ``tool_called`` events.
+- ``mean_tool_calls`` / ``median_tool_calls``: research calls, the paper's unit: tool calls
+  *without the final answer* (``episode_ended.n_tool_calls``, falling back to the number of
+  ``tool_called`` events, minus one for an answered episode, since the env counts the
+  answer as a call).
 - ``tool_call_efficiency``: mean over *correct* episodes of
-  ``min(1, optimal_calls / max(1, tool calls made))`` (1.0 = no more calls than the gold
-  chain needs; fewer, e.g. a lucky guess, also counts as 1.0).
+  ``min(1, (optimal_calls - 1) / max(1, research calls))`` (``optimal_calls`` counts the
+  answer too, so ``optimal_calls - 1 = n_hops``; 1.0 = no more calls than the gold chain
+  needs; fewer, e.g. a lucky guess, also counts as 1.0).
+- ``grounded``: share of episodes whose every entity mention and claimed fact appears in
+  the question or an earlier observation (`medenv.grounding`; checked against the KG the
+  run names, ``None`` when it cannot be loaded); ``recovered``: share of episodes that
+  checked and rejected a candidate they had tried.
 - ``format_error_rate``: rejected actions / actions received (``action_rejected`` over
   steps); ``format_error_episodes``: share of episodes with at least one rejected action.
 - ``mean_tokens``: episode length in whitespace-separated tokens of the prompt, every
@@ -53,6 +60,7 @@ import msgspec
 import numpy as np
 
 from medenv.errors import MedenvError
+from medenv.grounding import ground_log
 
 RARITY_BUCKETS = (("common", 0.5), ("uncommon", 0.8), ("rare", math.inf))
 
@@ -79,6 +87,8 @@ class EpisodeRecord(msgspec.Struct, frozen=True, kw_only=True):
     action_tokens: int | None
     tokens: int | None
     prediction: str | None
+    grounded: bool | None = None
+    recovered: bool | None = None
 
 
 class Breakdown(msgspec.Struct, frozen=True):
@@ -108,6 +118,8 @@ class GroupMetrics(msgspec.Struct, frozen=True, kw_only=True):
     mean_action_tokens: float | None
     evidence_recall: float | None
     mean_reward: float | None
+    grounded: float | None = None
+    recovered: float | None = None
     by_specialty: dict[str, Breakdown]
     by_hops: dict[str, Breakdown]
     by_rarity: dict[str, Breakdown]
@@ -183,7 +195,8 @@ verdicts AS (
     FROM events WHERE type = 'judge_verdict' GROUP BY ALL)
 SELECT s.run_id, s.episode_id, s.grp, s.question_id, s.specialty, s.n_hops, s.optimal_calls,
     s.rarity, e.episode_id IS NOT NULL AS ended, coalesce(r.correct, false) AS correct,
-    v.judged, coalesce(e.n_tool_calls, c.n_called, 0) AS n_tool_calls,
+    v.judged, greatest(0, coalesce(e.n_tool_calls, c.n_called, 0)
+        - CASE WHEN ans.prediction IS NULL THEN 0 ELSE 1 END) AS n_tool_calls,
     coalesce(a.n_actions, e.steps, 0) AS n_actions,
     coalesce(e.n_format_errors, j.n_rejected, 0) AS n_format_errors,
     CASE WHEN NOT s.external THEN r.evidence_recall END AS evidence_recall, r.total, a.action_tokens,
@@ -230,7 +243,11 @@ def _connect(db):
 
 
 def load_episodes(
-    db, runs: Sequence[str] | None = None, group_by: str = "run", qa=None
+    db,
+    runs: Sequence[str] | None = None,
+    group_by: str = "run",
+    qa=None,
+    grounding: bool = True,
 ) -> list[EpisodeRecord]:
     """One record per started episode (sorted by group, run, episode id).
 
@@ -254,6 +271,7 @@ def load_episodes(
         missing = sorted(set(runs) - found)
         if missing:
             raise MedenvError(f"run(s) {missing} not found in the event log")
+    reports = ground_log(con, runs) if grounding and rows else {}
     lookup = _qa_lookup(qa)
     if lookup and rows and not any(r[3] in lookup for r in rows):
         name = f" {qa}" if isinstance(qa, str | Path) else ""
@@ -263,6 +281,7 @@ def load_episodes(
         )
     out = []
     for r in rows:
+        report = reports.get((r[0], r[1]))
         item = lookup.get(r[3])
         if item is not None and item.kg_source == "external":
             item = None  # no chain: nothing to add
@@ -280,6 +299,8 @@ def load_episodes(
                 evidence_recall=r[14], total_reward=r[15],
                 action_tokens=None if r[16] is None else int(r[16]),
                 tokens=None if r[17] is None else int(r[17]), prediction=r[18],
+                grounded=None if report is None else report.grounded,
+                recovered=None if report is None else report.recovered,
             )
         )  # fmt: skip
     return out
@@ -372,7 +393,7 @@ def group_metrics(
     judged = [e for e in episodes if e.judged_correct is not None]
     calls = [e.n_tool_calls for e in episodes]
     eff = [
-        min(1.0, e.optimal_calls / max(1, e.n_tool_calls))
+        min(1.0, max(1, e.optimal_calls - 1) / max(1, e.n_tool_calls))
         for e in episodes
         if e.correct and e.optimal_calls is not None
     ]
@@ -382,6 +403,7 @@ def group_metrics(
     action_tokens = [e.action_tokens for e in episodes if e.action_tokens is not None]
     recall = [e.evidence_recall for e in episodes if e.evidence_recall is not None]
     rewards = [e.total_reward for e in episodes if e.total_reward is not None]
+    checked = [e for e in episodes if e.grounded is not None]
     return GroupMetrics(
         group=name,
         n_episodes=n,
@@ -403,6 +425,8 @@ def group_metrics(
         mean_action_tokens=_mean(action_tokens),
         evidence_recall=_mean(recall),
         mean_reward=_mean(rewards),
+        grounded=_mean([float(e.grounded) for e in checked]),
+        recovered=_mean([float(bool(e.recovered)) for e in checked]),
         by_specialty=_breakdown(episodes, lambda e: e.specialty),
         by_hops=_breakdown(episodes, lambda e: "?" if e.n_hops is None else e.n_hops),
         by_rarity=_breakdown(episodes, lambda e: rarity_bucket(e.rarity)),
@@ -478,6 +502,8 @@ def summary_rows(result: EvalResult) -> list[tuple[str, list[str]]]:
         ("mean tool calls", [_fmt(g.mean_tool_calls) for g in gs]),
         ("median tool calls", [_fmt(g.median_tool_calls) for g in gs]),
         ("tool-call efficiency", [_fmt(g.tool_call_efficiency) for g in gs]),
+        ("grounded", [_fmt(g.grounded, pct=True) for g in gs]),
+        ("recovered", [_fmt(g.recovered, pct=True) for g in gs]),
         ("format-error rate", [_fmt(g.format_error_rate, pct=True) for g in gs]),
         ("evidence recall", [_fmt(g.evidence_recall, pct=True) for g in gs]),
         ("mean tokens", [_fmt(g.mean_tokens) for g in gs]),

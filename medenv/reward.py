@@ -11,7 +11,12 @@ The composite reward is paid once, at the end of an episode (0 on every other st
 - ``format``: ``max(0, 1 - 0.5 * n_format_errors)`` (each malformed action costs half);
   without a submitted answer only half of that, and 0.0 when no tool call was made either.
 - ``efficiency``: 0.0 unless the answer is correct; then ``max(0, 1 - excess / optimal)``
-  where ``excess = max(0, n_tool_calls - item.optimal_calls)`` (calls include the answer).
+  in *research calls*, the paper's unit (tool calls without the final answer):
+  ``calls = n_tool_calls - 1`` for an answered episode (the env counts the answer as a
+  call), ``optimal = item.optimal_calls - 1`` (``optimal_calls`` keeps its meaning: the
+  gold chain's hops plus the answer, so ``optimal = n_hops``), ``excess = max(0, calls -
+  optimal)``. (Before, both counts included the answer: the excess is the same, but it
+  is now measured against the ``n_hops`` research calls the chain needs, not ``n_hops + 1``.)
 
 Halving format without an answer, and gating efficiency on a correct answer, keeps a policy
 from earning much by never answering or by answering instantly at random, while a policy that
@@ -118,13 +123,20 @@ def compute_reward(
     fmt = max(0.0, 1.0 - 0.5 * n_format_errors)
     if not answered:  # protocol followed but no answer: half credit, none without a call
         fmt = 0.5 * fmt if n_tool_calls > 0 else 0.0
-    optimal = max(1, item.optimal_calls)
-    excess = max(0, n_tool_calls - optimal)
+    calls = research_calls(n_tool_calls, answered)
+    optimal = max(1, item.optimal_calls - 1)
+    excess = max(0, calls - optimal)
     efficiency = max(0.0, 1.0 - excess / optimal) if accuracy else 0.0
     total = w.accuracy * accuracy + w.format * fmt + w.efficiency * efficiency
     return RewardComponents(
         accuracy=accuracy, format=fmt, efficiency=efficiency, total=round(total, 10)
     )
+
+
+def research_calls(n_tool_calls: int, answered: bool) -> int:
+    """Tool calls without the final answer (the paper's unit): the env counts the answer
+    as one call, so an answered episode made ``n_tool_calls - 1`` research calls."""
+    return max(0, n_tool_calls - (1 if answered else 0))
 
 
 def evidence_recall(item: QAItem, retrieved_doc_ids: Iterable[str]) -> float:

@@ -124,3 +124,94 @@ def test_heuristic_and_random_agents_run_without_the_chain(qa_items, tmp_path):
     for ep in heur:
         first = ep.steps[0]
         assert first.name == "medical_search" and f'"{first.arguments["query"]}"' in ep.prompt
+
+
+@pytest.fixture(scope="module")
+def traced(qa_items):
+    """40 oracle episodes run by hand, keeping each agent's choice trace."""
+    import gymnasium as gym
+
+    import medenv.env  # noqa: F401
+    from agents.oracle import OracleAgent
+
+    items = [it for it in qa_items if it.split == "train"][:40]
+    env = gym.make("MedResearch-v0", qa=items, db=None)
+    out = []
+    for it in items:
+        obs, info = env.reset(seed=5, options={"question_id": it.id})
+        agent = OracleAgent(env.unwrapped.world)
+        agent.reset(env.unwrapped.item, seed=5)
+        prompt, steps, done = obs, [], False
+        while not done:
+            action = agent.act(obs, info)
+            obs, _, term, trunc, info = env.step(action)
+            done = term or trunc
+            steps.append((action, None if done else obs))
+        out.append((it, prompt, steps, list(agent.trace), agent.search_hits, info["correct"]))
+    env.close()
+    return env.unwrapped.world.kg, out
+
+
+def _fits(kg, item, node, head, entity):
+    """Independent KG check: ``entity`` meets every fact the question states at ``node``."""
+    hop = item.hops[node - 1]
+    ok = entity in (
+        kg.predecessors(head, hop.relation) if hop.inverse else kg.successors(head, hop.relation)
+    )
+    for c in item.constraints:
+        if c.node == node:
+            ok = ok and entity in (
+                kg.successors(c.entity, c.relation)
+                if c.inverse
+                else kg.predecessors(c.entity, c.relation)
+            )
+    return ok and kg.node(entity).type == kg.node(item.chain[node]).type
+
+
+def test_oracle_choices_follow_the_evidence_not_the_label(traced):
+    """0 unjustified choices: a choice made as the only fitting candidate really had no
+    visible rival that fits (recomputed from the KG and the observations with the
+    independent matcher); among several, the first listed was tried, gold or not."""
+    from tests.grounding_ref import RefIndex
+
+    kg, runs = traced
+    ref = RefIndex(kg)
+    n_single = n_order = wrong_tries = 0
+    for item, prompt, steps, trace, _, _ in runs:
+        path = {0: item.chain[0]}
+        rejected: set[str] = set()
+        for choice in trace:
+            head = path[choice.node - 1]
+            seen = [prompt] + [o for _, o in steps[: choice.step] if o]
+            visible = {i for text in seen for _, ids in ref.find(text) for i in ids}
+            rivals = {
+                e
+                for e in visible - {choice.chosen} - rejected - set(path.values())
+                if _fits(kg, item, choice.node, head, e)
+            }
+            assert _fits(kg, item, choice.node, head, choice.chosen) or choice.reason == "explore"
+            if choice.reason == "single":
+                n_single += 1
+                assert not rivals, (item.id, choice)
+            elif choice.reason == "order":
+                n_order += 1
+                assert choice.candidates[0] == choice.chosen
+            if choice.rejected:
+                rejected.add(choice.chosen)
+                wrong_tries += choice.reason == "order"
+            else:
+                path[choice.node] = choice.chosen
+    assert n_single > 80 and n_order > 0
+    assert wrong_tries > 0  # listed order, not the gold label, decides what is tried first
+
+
+def test_oracle_is_grounded_correct_and_finds_with_the_questions_words(traced):
+    from medenv.grounding import LabelIndex, check_episode
+
+    kg, runs = traced
+    index = LabelIndex.of_kg(kg)
+    hits = [h for *_, found, _ in runs for h in found]
+    assert sum(hits) / len(hits) >= 0.8  # the next entity is in the first search's results
+    assert sum(ok for *_, ok in runs) >= 36  # 90%
+    for item, prompt, steps, *_ in runs:
+        assert check_episode(prompt, steps, index).grounded, item.id

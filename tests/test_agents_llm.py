@@ -266,3 +266,101 @@ def test_llm_agent_rollout_through_the_env_against_the_server(server, tmp_path):
         assert "tool_returned" in kinds and "answer_submitted" in kinds
         assert kinds[-1] == "episode_ended" and "action_rejected" not in kinds
     assert main(argv) == 0  # resumable: nothing left to run
+
+
+class GuidedServer(ChatHandler):
+    """Searches the question's first quoted name, then answers with a name from the
+    tool response; records what it was shown."""
+
+    requests: list[dict] = []
+
+    def reply(self, body: dict) -> dict:
+        last = body["messages"][-1]
+        if last["role"] == "user":
+            names = re.findall(r'"([^"]+)"', last["content"].split("Question:")[-1])
+            call = {"name": "medical_search", "arguments": json.dumps({"query": names[0]})}
+            return {
+                "role": "assistant",
+                "content": "<think>\nFollow [E0] first.\n</think>",
+                "tool_calls": [{"id": "c", "type": "function", "function": call}],
+            }
+        title = re.search(r"^1\. (.*?) \|", last["content"], re.M)
+        answer = title.group(1) if title else "unknown"
+        return {"role": "assistant", "content": f"<answer>{answer}</answer>"}
+
+
+def test_guidance_masks_every_entity_and_stays_out_of_the_logged_prompt(kg, tmp_path):
+    """`medenv rollout --agent llm --guidance` against a local OpenAI-compatible server: the
+    model sees the relation path with entities masked; the log and the SFT export do not."""
+    from agents.llm import GUIDANCE_HEADER
+    from medenv.cli import main
+    from medenv.synth import default_qa_set
+    from medenv.synth.io import read_qa_set
+    from training.export import export, load_episodes
+
+    items = {it.id: it for it in read_qa_set(default_qa_set(progress=False))}
+    GuidedServer.requests = []
+    db = tmp_path / "guided.duckdb"
+    with serve(GuidedServer) as url:
+        argv = ["rollout", "--agent", "llm", "--model", f"openai:{url}#m", "--guidance",
+                "--split", "test", "--episodes", "3", "--db", str(db), "--no-progress"]  # fmt: skip
+        assert main(argv) == 0
+    firsts = [r["messages"] for r in GuidedServer.requests if r["messages"][-1]["role"] == "user"]
+    assert len(firsts) == 3
+    episodes = load_episodes(db)
+    for ep in episodes:
+        item = items[ep.question_id]
+        shown = next(m[1]["content"] for m in firsts if ep.prompt in m[1]["content"])
+        guidance = shown[len(ep.prompt) :]
+        assert GUIDANCE_HEADER in guidance and f"[E{item.n_hops}] is the answer" in guidance
+        for i, hop in enumerate(item.hops):  # the relation path, in order
+            assert f"{i + 1}. [E{i}]" in guidance and hop.relation.replace("_", " ") in guidance
+        for entity in item.chain:  # every entity masked: no name, synonym or id
+            node = kg.node(entity)
+            for label in (node.name, *node.synonyms, entity):
+                assert label.lower() not in guidance.lower()
+        assert GUIDANCE_HEADER not in ep.prompt and ep.guided  # the log keeps the plain prompt
+    stats = export(db, tmp_path / "out", ["sft"], select=False)
+    rows = [json.loads(line) for line in (tmp_path / "out" / "sft.jsonl").read_text().splitlines()]
+    assert len(rows) == 3 and stats["selected"]["guided"] == 1.0
+    for row in rows:
+        assert row["guided"] is True and row["grounded"] is not None
+        assert all(GUIDANCE_HEADER not in (m["content"] or "") for m in row["messages"])
+
+
+def test_guidance_through_the_transformers_backend(tiny_backend, kg):
+    from agents.llm import GUIDANCE_HEADER, guidance_text
+    from medenv.synth import default_qa_set
+    from medenv.synth.io import read_qa_set
+
+    item = read_qa_set(default_qa_set(progress=False))[0]
+    agent = LLMAgent(tiny_backend, guidance=True)
+    agent.reset(item, seed=0)
+    text = agent.act(f"Question: {item.question}", INFO)
+    assert isinstance(text, str)
+    assert agent.messages[1]["content"].endswith(guidance_text(item))
+    plain = LLMAgent(tiny_backend)
+    plain.reset(item, seed=0)
+    plain.act(f"Question: {item.question}", INFO)
+    assert GUIDANCE_HEADER not in plain.messages[1]["content"]
+    # the chat template renders the guidance into the model's input
+    grow = tiny_backend.count_tokens(agent.messages[:2], agent.tools)
+    assert grow > tiny_backend.count_tokens(plain.messages[:2], plain.tools)
+    with pytest.raises(MedenvError, match="gold chain"):
+        agent.reset(None)
+
+
+@pytest.mark.gpu
+def test_guidance_through_vllm():
+    pytest.importorskip("vllm")
+    from agents.backends import VLLMBackend
+    from medenv.synth import default_qa_set
+    from medenv.synth.io import read_qa_set
+    from training.tiny import tiny_model_path
+
+    item = read_qa_set(default_qa_set(progress=False))[0]
+    backend = VLLMBackend(str(tiny_model_path()), max_tokens=16, gpu_memory_utilization=0.3)
+    agent = LLMAgent(backend, guidance=True)
+    agent.reset(item, seed=0)
+    assert isinstance(agent.act(f"Question: {item.question}", INFO), str)
+    assert "[E0]" in agent.messages[1]["content"]

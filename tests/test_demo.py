@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 
@@ -47,6 +48,22 @@ def test_demo_runs_every_step_with_progress(tmp_path, capsys):
     for path in ("export/sft.jsonl", "export/stats.json", "model/model.safetensors",
                  "report/report.md", "report/accuracy_vs_tool_calls-oracle.png"):  # fmt: skip
         assert (out / path).is_file(), path
+    # every demo trajectory of the oracle is grounded, by both implementations of the check
+    from medenv.grounding import LabelIndex, check_episode
+    from medenv.kg.cache import load_kg
+    from tests.grounding_ref import RefIndex, ref_check
+    from training.export import load_episodes
+
+    kg = load_kg("hpo")
+    index, ref = LabelIndex.of_kg(kg), RefIndex(kg)
+    episodes = load_episodes(out / "runs" / "oracle.duckdb")
+    assert len(episodes) == 20
+    for ep in episodes:
+        steps = [(s.text, s.observation) for s in ep.steps]
+        assert check_episode(ep.prompt, steps, index).grounded, ep.question_id
+        assert ref_check(ep.prompt, steps, ref) == [], ep.question_id
+    rows = [json.loads(line) for line in (out / "export" / "sft.jsonl").read_text().splitlines()]
+    assert rows and all(r["grounded"] is True for r in rows)  # the export flags each row
 
 
 def test_demo_bad_arguments_fail_before_any_step(tmp_path, capsys):

@@ -132,9 +132,10 @@ def test_evaluate_a_log_written_by_the_real_env(tmp_path):
 
     result = evaluation.evaluate(db, group_by="agent")
     g = result.group("scripted")
-    assert (g.n_episodes, g.accuracy, g.mean_tool_calls) == (2, 0.5, 1.5)
+    # research calls: t1 searched once then answered, t2 answered at once (answers not counted)
+    assert (g.n_episodes, g.accuracy, g.mean_tool_calls) == (2, 0.5, 0.5)
     assert g.format_error_rate == 0.25  # 1 of 4 actions rejected
-    assert g.tool_call_efficiency == 1.0  # t1: 2 calls, the chain needs 3
+    assert g.tool_call_efficiency == 1.0  # t1: 1 research call, the chain needs 2
     assert {k: (b.n, b.accuracy) for k, b in g.by_rarity.items()} == {
         "common": (1, 0.0),
         "uncommon": (1, 1.0),

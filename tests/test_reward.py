@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 
 from medenv.errors import MedenvError
@@ -57,9 +58,15 @@ def test_components(item):
     best = compute_reward(item, item.answer, n_tool_calls=2, n_format_errors=0, weights=w)
     assert (best.accuracy, best.format, best.efficiency) == (1.0, 1.0, 1.0)
     assert best.total == pytest.approx(1.4)
+    # efficiency counts research calls (the answer call excluded) against n_hops = 1
     slow = compute_reward(item, item.answer, n_tool_calls=3, n_format_errors=1, weights=w)
-    assert (slow.efficiency, slow.format) == (0.5, 0.5)
-    assert slow.total == pytest.approx(1.0 + 0.2 * 0.5 + 0.2 * 0.5)
+    assert (slow.efficiency, slow.format) == (0.0, 0.5)
+    assert slow.total == pytest.approx(1.0 + 0.2 * 0.5)
+    two_hop = msgspec.structs.replace(item, n_hops=2, optimal_calls=3)
+    for n_calls, expected in ((3, 1.0), (4, 0.5), (5, 0.0), (2, 1.0)):
+        research = n_calls - 1  # the answer is one of the env's calls
+        assert compute_reward(two_hop, item.answer, n_calls, 0, w).efficiency == expected
+        assert expected == max(0.0, 1 - max(0, research - 2) / 2)
     wrong = compute_reward(item, "Autosomal recessive inheritance", 2, 0, w)
     assert (wrong.accuracy, wrong.format, wrong.efficiency) == (0.0, 1.0, 0.0)
     none = compute_reward(item, None, 12, 3, w)

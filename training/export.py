@@ -6,8 +6,16 @@ same datasets.
 
 - `load_episodes(db)`: the log -> `EpisodeRecord`s (one per recorded episode, in order).
 - `select_episodes(records, ...)`: rejection sampling for SFT: keep correct answers
-  within budget and without format errors; with several samples of a question keep the
-  shortest correct one (fewest tool calls; ties by episode id).
+  within budget and without format errors (``grounded_only``: and grounded, see
+  `medenv.grounding`); with several samples of a question keep the shortest correct one
+  (fewest tool calls; ties by episode id), or with ``diverse`` every correct one that
+  takes a different path (its sequence of tool calls), recovery trajectories first.
+- Rows carry ``grounded`` (`medenv.grounding` over the episode; None when the run's KG
+  cannot be loaded), ``recovered`` (it checked and rejected a candidate it had tried) and
+  ``guided`` (recorded under masked trajectory guidance: the guidance was in the teacher's
+  context only, never in the logged prompt, so the row's prompt is the plain question).
+- Tool-call counts in stats and ``max_tool_calls`` are research calls: tool calls without
+  the final answer (the paper's unit; `EpisodeRecord.research_calls`).
 - `sft_rows(records)`: chat rows ``{"messages", "tools", "question_id", "specialty",
   "n_hops"}`` (see docs/CONTRACTS.md "Training data format"); `write_sft` writes them as
   JSONL (arguments as JSON objects) and as a Hugging Face dataset (arguments and tools as
@@ -74,10 +82,35 @@ class EpisodeRecord(msgspec.Struct, kw_only=True):
     truncated: bool = False
     ended: bool = False
     prediction: str | None = None
+    kg_source: str = ""
+    grounded: bool | None = None  # set by `annotate_grounding`
+    recovered: bool | None = None
 
     @property
     def agent(self) -> str:
         return str(self.tags.get("agent", ""))
+
+    @property
+    def guided(self) -> bool:
+        return bool(self.tags.get("guidance"))
+
+    @property
+    def research_calls(self) -> int:
+        """Tool calls without the final answer (the env counts the answer as a call)."""
+        return max(0, self.n_tool_calls - (1 if self.prediction is not None else 0))
+
+
+def annotate_grounding(records: Iterable[EpisodeRecord]) -> None:
+    """Set ``grounded``/``recovered`` on each record (`medenv.grounding.check_episode`
+    against the KG its run names); left None when that KG cannot be loaded."""
+    from medenv.grounding import check_episode, index_for_source
+
+    for ep in records:
+        index = index_for_source(ep.kg_source)
+        if index is None:
+            continue
+        report = check_episode(ep.prompt, [(s.text, s.observation) for s in ep.steps], index)
+        ep.grounded, ep.recovered = report.grounded, report.recovered
 
 
 def store_paths(db: str | Path | Sequence[str | Path]) -> list[Path]:
@@ -188,6 +221,7 @@ def load_episodes(
         if ended_only and not ep.ended:
             continue
         ep.tools = _tool_schemas((runs.get(ep.run_id) or {}).get("config") or {})
+        ep.kg_source = str((runs.get(ep.run_id) or {}).get("kg_source") or "")
         out.append(ep)
     return out
 
@@ -200,8 +234,13 @@ def select_episodes(
     shortest_per_question: bool = True,
     allow_format_errors: bool = False,
     agent: str | None = None,
+    grounded_only: bool = False,
+    diverse: bool = False,
 ) -> list[EpisodeRecord]:
     """Rejection sampling: the trajectories worth training on, in a stable order."""
+    records = list(records)
+    if grounded_only and any(ep.grounded is None for ep in records):
+        annotate_grounding(records)
     kept = []
     for ep in records:
         if agent is not None and ep.agent != agent:
@@ -210,11 +249,15 @@ def select_episodes(
             continue
         if ep.truncated or not ep.terminated and correct_only:
             continue
-        if max_tool_calls is not None and ep.n_tool_calls > max_tool_calls:
+        if max_tool_calls is not None and ep.research_calls > max_tool_calls:
             continue
         if not allow_format_errors and ep.n_format_errors:
             continue
+        if grounded_only and not ep.grounded:
+            continue
         kept.append(ep)
+    if diverse:
+        return _diverse(kept)
     if not shortest_per_question:
         return kept
     best: dict[str, EpisodeRecord] = {}
@@ -224,6 +267,23 @@ def select_episodes(
             best[ep.question_id] = ep
     order = {id(ep): i for i, ep in enumerate(kept)}
     return sorted(best.values(), key=lambda ep: order[id(ep)])
+
+
+def _path(ep: EpisodeRecord) -> tuple:
+    return tuple((s.name, json.dumps(s.arguments, sort_keys=True)) for s in ep.steps)
+
+
+def _diverse(kept: list[EpisodeRecord]) -> list[EpisodeRecord]:
+    """Per question, every kept episode whose tool-call path no earlier pick took;
+    recovery trajectories are picked first, then fewer calls, then episode id."""
+    seen: dict[str, set[tuple]] = defaultdict(set)
+    picked: set[int] = set()
+    for ep in sorted(kept, key=lambda e: (not e.recovered, e.n_tool_calls, e.episode_id)):
+        path = _path(ep)
+        if path not in seen[ep.question_id]:
+            seen[ep.question_id].add(path)
+            picked.add(id(ep))
+    return [ep for ep in kept if id(ep) in picked]
 
 
 # -- SFT ---------------------------------------------------------------------------------
@@ -263,6 +323,9 @@ def sft_rows(records: Iterable[EpisodeRecord], system: str | None = SYSTEM_PROMP
             "question_id": ep.question_id,
             "specialty": ep.specialty,
             "n_hops": ep.n_hops,
+            "grounded": ep.grounded,
+            "recovered": ep.recovered,
+            "guided": ep.guided,
         }
         for ep in records
     ]
@@ -359,12 +422,20 @@ from training.minari_export import MINARI_MISSING, minari_available, write_minar
 
 # -- statistics --------------------------------------------------------------------------
 def _summary(eps: list[EpisodeRecord]) -> dict:
-    calls = [ep.n_tool_calls for ep in eps]
+    calls = [ep.research_calls for ep in eps]
     return {
         "trajectories": len(eps),
         "accuracy": round(sum(bool(ep.correct) for ep in eps) / len(eps), 4) if eps else 0.0,
         "mean_tool_calls": round(statistics.fmean(calls), 3) if calls else 0.0,
+        "grounded": _share([ep.grounded for ep in eps]),
+        "recovered": _share([ep.recovered for ep in eps]),
+        "guided": round(sum(ep.guided for ep in eps) / len(eps), 4) if eps else 0.0,
     }
+
+
+def _share(flags: list[bool | None]) -> float | None:
+    known = [f for f in flags if f is not None]
+    return round(sum(known) / len(known), 4) if known else None
 
 
 def trajectory_stats(records: list[EpisodeRecord]) -> dict:
@@ -384,7 +455,7 @@ def trajectory_stats(records: list[EpisodeRecord]) -> dict:
 def format_stats(stats: dict) -> str:
     lines = [
         f"trajectories {stats['trajectories']}  accuracy {stats['accuracy']:.3f}  "
-        f"mean tool calls {stats['mean_tool_calls']:.2f}"
+        f"mean tool calls (answer excluded) {stats['mean_tool_calls']:.2f}"
     ]
     for title, key in (("specialty", "by_specialty"), ("hops", "by_hops")):
         lines.append(f"  by {title}:")
@@ -405,6 +476,8 @@ def export(
     agent: str | None = None,
     hf: bool = True,
     tokenizer: str | None = None,
+    grounded_only: bool = False,
+    diverse: bool = False,
 ) -> dict:
     """Export the store to ``out`` in each of ``formats``; writes and returns ``stats.json``.
 
@@ -427,7 +500,14 @@ def export(
                 f"the event store {db} has no finished episodes of agent {agent!r} "
                 f"(agents: {', '.join(a or '(none)' for a in agents)})"
             )
-    chosen = select_episodes(records, max_tool_calls=max_tool_calls) if select else list(records)
+    annotate_grounding(records)  # every exported row carries its groundedness
+    chosen = (
+        select_episodes(
+            records, max_tool_calls=max_tool_calls, grounded_only=grounded_only, diverse=diverse
+        )
+        if select
+        else list(records)
+    )
     out.mkdir(parents=True, exist_ok=True)  # only once there is something to write
     stats = {
         "recorded": trajectory_stats(records),

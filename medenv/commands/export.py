@@ -2,8 +2,10 @@
 
 ``medenv export --db PATH --out DIR [--format sft|rl|minari|browsecomp|all]...``
 
-Reads only the event store. SFT keeps correct trajectories within budget without format
-errors, the shortest per question (``--all`` keeps every episode).
+Reads only the event store (and the KG its runs name, for per-row groundedness). SFT keeps
+correct trajectories within budget without format errors, the shortest per question
+(``--all`` keeps every episode; ``--grounded-only`` only grounded ones; ``--diverse`` every
+distinct correct path).
 """
 
 from __future__ import annotations
@@ -28,7 +30,23 @@ def add_parser(subparsers) -> None:
         help="sft (default), rl, minari, browsecomp, or all; repeat or comma-separate",
     )
     p.add_argument("--all", action="store_true", help="no rejection sampling: every episode")
-    p.add_argument("--max-calls", type=int, default=None, help="drop trajectories above this")
+    p.add_argument(
+        "--max-calls",
+        type=int,
+        default=None,
+        help="drop trajectories with more tool calls than this (answer excluded)",
+    )
+    p.add_argument(
+        "--grounded-only",
+        action="store_true",
+        help="keep only grounded trajectories (every name and fact seen before it is used)",
+    )
+    p.add_argument(
+        "--diverse",
+        action="store_true",
+        help="keep every correct sample of a question that takes a different path "
+        "(recoveries first) instead of only the shortest",
+    )
     p.add_argument("--agent", default=None, help="only episodes of this agent")
     p.add_argument("--no-hf", action="store_true", help="JSONL only (no datasets folder)")
     p.add_argument(
@@ -56,6 +74,9 @@ def run(args) -> int:
             raise MedenvError(
                 "--max-calls selects trajectories; --all keeps every episode: give one"
             )
+    for flag, value in (("--grounded-only", args.grounded_only), ("--diverse", args.diverse)):
+        if value and args.all:
+            raise MedenvError(f"{flag} selects trajectories; --all keeps every episode: give one")
     check_out_dir(args.out)
     if "all" in formats:
         formats = [f for f in FORMATS if f != "minari" or minari_available()]
@@ -70,6 +91,8 @@ def run(args) -> int:
         agent=args.agent,
         hf=not args.no_hf,
         tokenizer=args.tokenizer,
+        grounded_only=args.grounded_only,
+        diverse=args.diverse,
     )
     print("recorded: " + format_stats(stats["recorded"]))
     print("exported: " + format_stats(stats["selected"]))

@@ -1,7 +1,8 @@
 """``medenv rollout``: run an agent over a QA set, recording episodes in the event store.
 
 ``medenv rollout --agent oracle|heuristic|random|llm [--qa DIR] [--episodes N]
-[--workers W | --concurrency N] [--db PATH] [--seed S] [--k K] [--split SPLIT] [--model SPEC]``
+[--workers W | --concurrency N] [--db PATH] [--seed S] [--k K] [--split SPLIT] [--model SPEC]
+[--explore P] [--guidance]``
 
 Resumable: rerunning the same command skips episodes already in ``--db``. The KG flags
 (`medenv.commands.kgargs`: ``--source hpo+hetionet --path hetionet=DIR``) name the graph
@@ -67,6 +68,19 @@ def add_parser(subparsers) -> None:
         metavar="NAME",
         help="openai models: environment variable holding the API key (default OPENAI_API_KEY)",
     )
+    p.add_argument(
+        "--explore",
+        type=float,
+        default=None,
+        help="oracle: share of episodes that try a plausible wrong candidate, check it with a "
+        "tool and backtrack (0-1; default 0)",
+    )
+    p.add_argument(
+        "--guidance",
+        action="store_true",
+        help="llm agent: masked trajectory guidance (the chain's relation path, every entity "
+        "masked, in the prompt; export strips it)",
+    )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run)
@@ -88,6 +102,12 @@ def run(args) -> int:
                 f"{' and '.join(given)} only appl{'y' if len(given) > 1 else 'ies'} to "
                 f"--agent llm, not --agent {args.agent}"
             )
+    if args.explore is not None and args.agent != "oracle":
+        raise MedenvError(f"--explore only applies to --agent oracle, not --agent {args.agent}")
+    if args.explore is not None and not 0.0 <= args.explore <= 1.0:
+        raise MedenvError(f"--explore must be between 0 and 1, got {args.explore}")
+    if args.guidance and args.agent != "llm":
+        raise MedenvError(f"--guidance only applies to --agent llm, not --agent {args.agent}")
     if args.max_steps < 1:
         raise MedenvError(f"--max-steps must be at least 1, got {args.max_steps}")
     if args.max_new_tokens is not None and args.max_new_tokens < 1:
@@ -115,6 +135,10 @@ def run(args) -> int:
                 raise MedenvError("--api-key-env applies to --model openai:URL#MODEL only")
             # the variable's name travels (to workers too); the key is read where it is sent
             options["backend_options"]["api_key_env"] = args.api_key_env
+        if args.guidance:
+            options["guidance"] = True
+    if args.agent == "oracle" and args.explore:
+        options = {"explore": args.explore}
     result = rollout(
         AgentSpec(args.agent, options),
         qa=args.qa,
@@ -137,7 +161,7 @@ def run(args) -> int:
     else:
         print(
             f"{result.agent}: ran {result.ran} episodes ({result.skipped} already stored) in "
-            f"{result.seconds:.1f}s; accuracy {result.accuracy:.3f}, mean tool calls "
+            f"{result.seconds:.1f}s; accuracy {result.accuracy:.3f}, mean tool calls (answer excluded) "
             f"{result.mean_tool_calls:.2f}; store {result.db[0]}"
         )
     return 0
