@@ -85,6 +85,7 @@ async def _episodes(
                 calls += 1
             if terminated or truncated:
                 correct, done = bool(info.get("correct")), True
+                calls -= int(terminated)  # research calls: the answer is not counted
                 break
         if not done:  # pragma: no cover - the env's budget ends every episode
             raise MedenvError(f"episode of {job.question_id} did not end within {limit} steps")
