@@ -15,8 +15,7 @@ The composite reward is paid once, at the end of an episode (0 on every other st
   ``calls = n_tool_calls - 1`` for an answered episode (the env counts the answer as a
   call), ``optimal = item.optimal_calls - 1`` (``optimal_calls`` keeps its meaning: the
   gold chain's hops plus the answer, so ``optimal = n_hops``), ``excess = max(0, calls -
-  optimal)``. (Before, both counts included the answer: the excess is the same, but it
-  is now measured against the ``n_hops`` research calls the chain needs, not ``n_hops + 1``.)
+  optimal)``; ``optimal`` is at least 1.
 
 Halving format without an answer, and gating efficiency on a correct answer, keeps a policy
 from earning much by never answering or by answering instantly at random, while a policy that

@@ -94,3 +94,47 @@ def test_evidence_recall(item):
     two = QAItem(id="x", question="q", answer="a", answer_id="a", evidence=(("p1",), ("p2", "p3")))
     assert evidence_recall(two, ["p3"]) == 0.5
     assert evidence_recall(QAItem(id="y", question="q", answer="a", answer_id="a"), ["p"]) == 0.0
+
+
+def _reference_reward(optimal_calls, correct, answered, n_calls, n_errors, w=(1.0, 0.2, 0.2)):
+    """The reward's contract written out again from the module docstring (a second reading
+    of it, not the code): research calls exclude the answer, optimal is at least 1."""
+    fmt = max(0.0, 1 - 0.5 * n_errors)
+    if not answered:
+        fmt = fmt / 2 if n_calls > 0 else 0.0
+    research = n_calls - 1 if answered else n_calls
+    optimal = max(1, optimal_calls - 1)
+    eff = max(0.0, 1 - max(0, research - optimal) / optimal) if correct else 0.0
+    acc = 1.0 if correct else 0.0
+    return acc, fmt, eff, w[0] * acc + w[1] * fmt + w[2] * eff
+
+
+@pytest.mark.parametrize("optimal_calls", [0, 1, 2, 3])
+@pytest.mark.parametrize("n_calls", [0, 1, 2, 3, 5])
+@pytest.mark.parametrize("answer", [None, "wrong", "gold"])
+@pytest.mark.parametrize("n_errors", [0, 1, 3])
+def test_components_match_the_documented_contract(item, optimal_calls, n_calls, answer, n_errors):
+    """Edge items (optimal_calls 0 and 1: a bare question) and edge episodes (one call, no
+    answer) included: every component as the module docstring defines it."""
+    one = msgspec.structs.replace(item, optimal_calls=optimal_calls)
+    prediction = {"gold": one.answer, "wrong": "Marfan syndrome", None: None}[answer]
+    calls = max(n_calls, 1) if answer is not None else n_calls  # an answer is a call
+    got = compute_reward(one, prediction, calls, n_errors)
+    acc, fmt, eff, total = _reference_reward(
+        optimal_calls, answer == "gold", answer is not None, calls, n_errors
+    )
+    assert (got.accuracy, got.format, got.efficiency) == pytest.approx((acc, fmt, eff))
+    assert got.total == round(total, 10)
+
+
+def test_total_is_rounded_to_ten_places(item):
+    """Weights whose sum is not exact in binary still give a total with no float tail."""
+    weights = RewardWeights(accuracy=0.1, format=0.2, efficiency=0.0)
+    got = compute_reward(item, item.answer, 2, 0, weights)
+    assert got.total == 0.3 and repr(got.total) == "0.3"  # 0.1 + 0.2 is 0.30000000000000004
+
+
+def test_underscores_and_symbols_separate_words():
+    assert normalize_answer("Autosomal_dominant") == "autosomal dominant"
+    assert normalize_answer("FGFR2__gene") == "fgfr2 gene"
+    assert normalize_answer("Autosomal_dominant") != normalize_answer("Autosomaldominant")
