@@ -5,6 +5,7 @@ Tests that need ``../shared/data`` fail (not skip) when ``CI`` is set and it is 
 
 from __future__ import annotations
 
+import gc
 import os
 from pathlib import Path
 
@@ -50,3 +51,11 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _collect_before_forks():
+    """Collect the garbage cycles earlier modules left (torch models from SFT and GRPO runs)
+    before this module's tests fork workers (async vector envs, rollout workers): freed in
+    a forked child instead, their deallocators can crash it."""
+    gc.collect()
