@@ -218,9 +218,7 @@ def test_progress_bar_shows_live_accuracy_and_mean_calls(items, tmp_path, capsys
     assert float(calls) == pytest.approx(res.mean_tool_calls, abs=1e-2)
 
 
-def test_cli_explore_labels_episodes_and_export_keeps_correct_grounded_recoveries(
-    tmp_path, capsys
-):
+def test_cli_explore_labels_episodes_and_export_keeps_correct_grounded_recoveries(tmp_path, capsys):
     """`rollout --explore 0.3` then `export --grounded-only`: about 30% of the kept
     trajectories check and reject a wrong candidate; all are correct and grounded."""
     from medenv.cli import main
