@@ -9,6 +9,7 @@ raise for any text and are linear in its length; schema checks come later (`vali
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 
@@ -127,6 +128,21 @@ def blocks(text: str, open_tag: str, close_tag: str) -> tuple[list[str], str]:
         bodies.append(text[start + len(open_tag) : end])
         pos = end + len(close_tag)
     return bodies, "".join(rest)
+
+
+def token_section_attempts(
+    text: str, begin: str, end: str, call: str, call_end: str, parse: Callable[[str], Attempt]
+) -> tuple[list[Attempt], str]:
+    """Calls written between special tokens (DeepSeek, Kimi): the section runs from ``begin``
+    (or, without it, the first ``call``) to ``end``; each ``call`` ... ``call_end`` body is
+    given to ``parse``. Returns ``(attempts, the text outside the section)``."""
+    start = text.find(begin)
+    if start == -1:
+        start = text.find(call)
+    section, _, after = text[start:].partition(end)
+    chunks = section.split(call, MAX_CALLS + 1)
+    found = [parse(chunk.partition(call_end)[0]) for chunk in chunks[1 : MAX_CALLS + 1]]
+    return found + [TOO_MANY] * (len(chunks) > MAX_CALLS + 1), text[:start] + after
 
 
 def json_type(value: Any) -> str:

@@ -10,13 +10,12 @@ One ``<｜tool▁call▁begin｜>`` per call; the text before the calls section 
 from __future__ import annotations
 
 from medenv.tools.formats.base import (
-    MAX_CALLS,
-    TOO_MANY,
     Attempt,
     Failure,
     RawCall,
     decode_at,
     json_message,
+    token_section_attempts,
 )
 
 BEGIN, END = "<｜tool▁calls▁begin｜>", "<｜tool▁calls▁end｜>"
@@ -24,13 +23,7 @@ CALL, SEP, CALL_END = "<｜tool▁call▁begin｜>", "<｜tool▁sep｜>", "<｜
 
 
 def attempts(text: str) -> tuple[list[Attempt], str]:
-    start = text.find(BEGIN)
-    if start == -1:
-        start = text.find(CALL)
-    section, _, after = text[start:].partition(END)
-    chunks = section.split(CALL, MAX_CALLS + 1)
-    found = [_call(chunk.partition(CALL_END)[0]) for chunk in chunks[1 : MAX_CALLS + 1]]
-    return found + [TOO_MANY] * (len(chunks) > MAX_CALLS + 1), text[:start] + after
+    return token_section_attempts(text, BEGIN, END, CALL, CALL_END, _call)
 
 
 def _call(body: str) -> Attempt:

@@ -8,13 +8,12 @@
 from __future__ import annotations
 
 from medenv.tools.formats.base import (
-    MAX_CALLS,
-    TOO_MANY,
     Attempt,
     Failure,
     RawCall,
     decode_at,
     json_message,
+    token_section_attempts,
 )
 
 BEGIN, END = "<|tool_calls_section_begin|>", "<|tool_calls_section_end|>"
@@ -22,13 +21,7 @@ CALL, ARGS, CALL_END = "<|tool_call_begin|>", "<|tool_call_argument_begin|>", "<
 
 
 def attempts(text: str) -> tuple[list[Attempt], str]:
-    start = text.find(BEGIN)
-    if start == -1:
-        start = text.find(CALL)
-    section, _, after = text[start:].partition(END)
-    chunks = section.split(CALL, MAX_CALLS + 1)
-    found = [_call(chunk.partition(CALL_END)[0]) for chunk in chunks[1 : MAX_CALLS + 1]]
-    return found + [TOO_MANY] * (len(chunks) > MAX_CALLS + 1), text[:start] + after
+    return token_section_attempts(text, BEGIN, END, CALL, CALL_END, _call)
 
 
 def _call(body: str) -> Attempt:
