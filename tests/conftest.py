@@ -59,3 +59,13 @@ def _collect_before_forks():
     before this module's tests fork workers (async vector envs, rollout workers): freed in
     a forked child instead, their deallocators can crash it."""
     gc.collect()
+
+
+def pytest_configure(config):
+    """Bind transformers' log handler to the session's stderr now: created lazily inside a
+    test, it would keep that test's captured (then closed) stream and fail later logs."""
+    try:
+        from transformers.utils import logging as hf_logging
+    except ImportError:  # the train extra is not installed
+        return
+    hf_logging.get_logger("transformers")

@@ -9,7 +9,7 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 # the tiny model on short rows (tool outputs cut, tools described once, no system turn)
-SHORT_SFT = ("--model", "tiny", "--batch-size", "2", "--max-length", "512",
+SHORT_SFT = ("--model", "tiny", "--batch-size", "2", "--max-length", "auto",
              "--max-tool-chars", "150", "--no-template-tools", "--no-system", "--no-progress")  # fmt: skip
 
 

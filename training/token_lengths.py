@@ -36,10 +36,10 @@ class RowTokens(msgspec.Struct, frozen=True):
 
 
 def _render_ids(tokenizer: Any, messages: list[dict], tools: Any, **kwargs: Any) -> list[int]:
-    out = tokenizer.apply_chat_template(
-        messages, tools=tools or None, tokenize=True, return_dict=True, **kwargs
-    )
-    return list(out["input_ids"])
+    # rendered, then tokenised as apply_chat_template(tokenize=True) does (no special tokens
+    # added), without the "longer than the model's maximum" log line: lengths are the point
+    text = tokenizer.apply_chat_template(messages, tools=tools or None, tokenize=False, **kwargs)
+    return list(tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
 
 
 def row_token_lengths(rows: list[dict], tokenizer: Any, config: Any = None) -> list[RowTokens]:
