@@ -83,11 +83,16 @@ def _admitted(graph, by_name: dict[str, set[str]], item) -> set[str]:
     return current
 
 
-def test_every_item_is_unique_when_reverified_against_the_kg(kg, items):
-    by_name: dict[str, set[str]] = {}
+def labels_index(kg) -> dict[str, set[str]]:
+    """Casefolded name or synonym -> the node ids carrying it (read from the graph itself)."""
+    out: dict[str, set[str]] = {}
     for node_id, node in kg.graph.nodes(data="node"):
         for label in (node.name, *node.synonyms):
-            by_name.setdefault(label.casefold(), set()).add(node_id)
+            out.setdefault(label.casefold(), set()).add(node_id)
+    return out
+
+
+def test_every_item_is_unique_when_reverified_against_the_kg(kg, items, by_name):
     for item in items:
         # independently of medenv's code, and with the public checker `resolve_chain`
         assert _admitted(kg.graph, by_name, item) == {item.answer_id}, item.question
@@ -96,11 +101,7 @@ def test_every_item_is_unique_when_reverified_against_the_kg(kg, items):
 
 @pytest.fixture(scope="module")
 def by_name(kg):
-    out: dict[str, set[str]] = {}
-    for node_id, node in kg.graph.nodes(data="node"):
-        for label in (node.name, *node.synonyms):
-            out.setdefault(label.casefold(), set()).add(node_id)
-    return out
+    return labels_index(kg)
 
 
 def test_a_sample_is_unique_under_the_closure_reverified_independently(kg, items, by_name):

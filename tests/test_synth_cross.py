@@ -19,7 +19,7 @@ from medenv.kg.cache import load_kg
 from medenv.kg.loaders.hetionet import METAEDGES
 from medenv.synth import SynthConfig, resolve_chain, synthesize
 from medenv.synth.render import NOUNS, PHRASES
-from tests.test_synth import _admitted, _occurs
+from tests.test_synth import _admitted, _occurs, labels_index
 
 N = 30
 ANSWER_TYPES = ("disease", "gene", "phenotype", "compound", "pathway", "pharmacologic_class")
@@ -88,10 +88,7 @@ def test_every_item_crosses_a_source_boundary(world, parts, items, result):
 
 def test_items_pass_the_single_source_checks(world, items):
     kg = world.kg
-    by_name: dict[str, set[str]] = {}
-    for node_id, node in kg.graph.nodes(data="node"):
-        for label in (node.name, *node.synonyms):
-            by_name.setdefault(label.casefold(), set()).add(node_id)
+    by_name = labels_index(kg)
     for item in items:
         assert _admitted(kg.graph, by_name, item) == {item.answer_id}, item.question
         assert resolve_chain(kg, item) == {item.answer_id}, item.question

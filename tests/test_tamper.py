@@ -18,6 +18,19 @@ from medenv.events.store import EventStore, connect
 from tests.test_env import items, scripted_actions, world  # noqa: F401  (fixtures)
 
 
+def resealed(rows, episode_id: str):
+    """``(run_id, seq, ts_us, type, payload)`` rows re-hashed as a forger who knows the chain
+    rule would, filed under ``episode_id``: each payload with a freshly computed ``h``, and
+    the chain's value after it (the last one is what the episode's seal must name)."""
+    prev = b"\0" * 16
+    for run_id, seq, ts_us, type_, payload in rows:
+        data = json.loads(payload)
+        data.pop("h")
+        body = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+        prev = link(prev, run_id, episode_id, seq, ts_us, type_, body)
+        yield run_id, seq, ts_us, type_, seal(body, prev).decode(), prev
+
+
 def _episodes(env, world, n, wrong=()):  # noqa: F811
     ids = []
     for seed in range(n):
@@ -78,16 +91,13 @@ def _rehash_episode(path, episode_id) -> None:
         "episode_id = ? ORDER BY seq",
         [episode_id],
     ).fetchall()
-    prev = b"\0" * 16
-    for run_id, seq, ts_us, type_, payload in rows:
-        data = json.loads(payload)
-        data.pop("h")
-        body = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
-        prev = link(prev, run_id, episode_id, seq, ts_us, type_, body)
+    chain = list(resealed(rows, episode_id))
+    for _, seq, _, _, payload, _ in chain:
         con.execute(
             "UPDATE events SET payload = ? WHERE episode_id = ? AND seq = ?",
-            [seal(body, prev).decode(), episode_id, seq],
+            [payload, episode_id, seq],
         )
+    prev = chain[-1][5]
     # the run chain: fix the seal and every run-level event after it
     run = con.execute(
         "SELECT run_id, seq, epoch_us(ts), type, payload::VARCHAR FROM events WHERE "
@@ -220,15 +230,11 @@ def test_a_whole_inserted_episode_is_not_sealed(store, capsys):
         "episode_id = ? ORDER BY seq",
         [ids[0]],
     ).fetchall()
-    fake, prev = "tp-s0-e999999", b"\0" * 16
-    for run_id, seq, ts_us, type_, payload in rows:
-        data = json.loads(payload)
-        data.pop("h")
-        body = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
-        prev = link(prev, run_id, fake, seq, ts_us, type_, body)
+    fake = "tp-s0-e999999"
+    for run_id, seq, ts_us, type_, payload, _ in resealed(rows, fake):
         con.execute(
             "INSERT INTO events VALUES (?, ?, ?, make_timestamp(?), ?, ?)",
-            [run_id, fake, seq, ts_us, type_, seal(body, prev).decode()],
+            [run_id, fake, seq, ts_us, type_, payload],
         )
     con.close()
     assert verify(path, ids[0]).ok
