@@ -60,3 +60,45 @@ def test_vector_env_workers_record_their_own_shards(items, tmp_path):
     finally:
         con.close()
     assert (runs, writers) == (1, 2) and started == 2  # one run, a shard per worker
+
+
+class _Cycle:
+    """A garbage cycle whose finaliser reports which process freed it."""
+
+    def __init__(self, freed):
+        self.me = self
+        self.freed = freed
+
+    def __del__(self):
+        self.freed.put(("freed", __import__("os").getpid()))
+
+
+def _child_collects(freed) -> None:
+    import gc
+
+    gc.collect()
+    freed.put(("done", __import__("os").getpid()))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork is Linux-only here")
+def test_forked_child_never_frees_the_cycles_it_inherited():
+    """Inherited cycles (torch models, DuckDB connections) must not be finalised in a forked
+    child, where their deallocators crash it; the parent still frees them itself."""
+    import gc
+
+    import medenv  # noqa: F401  (registers the after-fork hook)
+
+    ctx = worker_context("oracle")
+    freed = ctx.Queue()
+    gc.disable()  # keep the cycle alive as garbage until the fork
+    try:
+        _Cycle(freed)
+        proc = ctx.Process(target=_child_collects, args=(freed,))
+        proc.start()
+        proc.join(60)
+        child_messages = [freed.get(timeout=10)]
+        assert child_messages == [("done", proc.pid)]
+        gc.collect()
+        assert freed.get(timeout=10)[0] == "freed"  # the parent frees it
+    finally:
+        gc.enable()
