@@ -1,10 +1,17 @@
-"""`medenv eval`: the evaluation table (and optional report, judge) from an event log."""
+"""`medenv eval`: the evaluation table (and optional report, judge) from an event log.
+
+Groundedness is checked against the graph each run recorded (`medenv.worldspec`: an edge
+list or Hetionet folder is reloaded from its recorded path); the KG flags
+(`medenv.commands.kgargs`) override it. A ``--qa`` set built from another graph than the
+runs' is refused with one line.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
+from medenv.commands.kgargs import add_kg_arguments, has_kg_flags, world_spec
 from medenv.errors import MedenvError
 
 
@@ -45,6 +52,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples (default 1000)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    add_kg_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -95,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
     result = evaluation.evaluate(
         paths, runs=args.run, group_by=args.group_by, seed=args.seed,
         n_bootstrap=args.bootstrap, qa=args.qa,
+        world=world_spec(args) if has_kg_flags(args) else None,
     )  # fmt: skip
     if args.json:
         print(evaluation.to_json(result))
