@@ -56,6 +56,8 @@ def _world(args, progress: bool):
 
 
 def run_build(args) -> int:
+    from medenv.kg.credits import credits
+
     start = time.perf_counter()
     world = _world(args, progress=not args.json)
     seconds = time.perf_counter() - start
@@ -72,12 +74,16 @@ def run_build(args) -> int:
         "web_index_mb": round(_dir_size(world.web_index.path) / 1e6, 1),
         "seconds": round(seconds, 2),
         "fingerprint": world.fingerprint,
+        "credits": credits(world.kg),
     }
     if args.json:
         print(json.dumps(figures))
     else:
         for key, value in figures.items():
-            print(f"{key:>18}: {value}")
+            if key == "credits":
+                print("\n".join(f"{'credit':>18}: {line}" for line in value))
+            else:
+                print(f"{key:>18}: {value}")
     return 0
 
 
