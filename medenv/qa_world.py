@@ -17,23 +17,29 @@ from medenv.errors import MedenvError
 HINT = "give the KG flags (--source/--path) of the graph the question set was built from"
 
 
-def kg_mismatch(items: Iterable, source: str, version: str) -> str | None:
+def kg_mismatch(items: Iterable, source: str, version: str | None) -> str | None:
     """``"question Q was built from the S V graph but the world is S' V'"`` for the first
-    item of another graph than ``source``/``version``, else None."""
+    item of another graph than ``source``/``version`` (``version`` None: the source alone,
+    checked before a graph is loaded), else None."""
     for item in items:
         if item.kg_source in ("", "external"):
             continue
-        if item.kg_source != source or item.kg_version not in ("", version):
+        other_version = version is not None and item.kg_version not in ("", version)
+        if item.kg_source != source or other_version:
             built = " ".join(filter(None, (item.kg_source, item.kg_version)))
-            return (
-                f"question {item.id} was built from the {built} graph but the world is "
-                f"{source} {version}"
-            )
+            world = " ".join(filter(None, (source, version)))
+            return f"question {item.id} was built from the {built} graph but the world is {world}"
     return None
 
 
 def check_qa_world(items: list, kg, where: str = "the question set") -> None:
-    """Raise `MedenvError` (one line) when ``items`` were not built from ``kg``."""
+    """Raise `MedenvError` (one line) when ``items`` were not built from ``kg`` (a graph,
+    or a source name: then only the sources are compared, before a graph is loaded)."""
+    if isinstance(kg, str):
+        problem = kg_mismatch(items, kg, None)
+        if problem is not None:
+            raise MedenvError(f"{where}: {problem}; {HINT}")
+        return
     from medenv.env import check_items_in_kg
 
     problem = kg_mismatch(items, str(kg.source), str(kg.version))

@@ -119,6 +119,7 @@ def run_check(args) -> int:
     items = read_qa_set(args.qa)
     with_chain = [i for i in items if i.hops]
     spec = world_spec(args, seed=args.seed, backend=args.backend)
+    check_qa_world(items, spec.source, args.qa)  # before the graph is loaded
     check_qa_world(items, spec.load_kg(), args.qa)  # before the (slow) corpus and indexes
     world = spec.load(progress=not args.json)
     report = check(world, with_chain)
