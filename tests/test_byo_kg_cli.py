@@ -160,3 +160,22 @@ def test_train_grpo_takes_the_kg_flags_and_asks_for_the_graphs_qa_set(byo, tmp_p
     _, err = cli_error(argv, capsys)
     assert "--source edgelist needs --qa (a set synthesized from that graph)" in err
     assert not (tmp_path / "m").exists()
+
+
+def test_a_minari_export_recovers_the_edge_list_world(byo, tmp_path, monkeypatch):
+    """The export's env_spec carries the recorded world spec: Minari's
+    ``recover_environment()`` rebuilds the env over the same edge list (the rollout passed
+    its questions inline, so the QA set is given, as Minari's kwargs allow)."""
+    minari = pytest.importorskip("minari", reason="needs medenv[minari]")
+    from training.export import export, load_episodes
+
+    stats = export(byo["db"], tmp_path, ["minari"])
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+    dataset = minari.load_dataset(Path(stats["files"]["minari"]).name)
+    env = dataset.recover_environment(db=None, qa=str(byo["qa"]))
+    record = load_episodes(byo["db"])[0]
+    obs, _ = env.reset(seed=0, options={"question_id": record.question_id})
+    assert obs == record.prompt
+    assert env.unwrapped.world.kg.source == "edgelist"
+    assert env.unwrapped.config["world"]["path"] == str(byo["root"] / "data" / "kg.csv")
+    env.close()
