@@ -179,3 +179,31 @@ def test_a_minari_export_recovers_the_edge_list_world(byo, tmp_path, monkeypatch
     assert env.unwrapped.world.kg.source == "edgelist"
     assert env.unwrapped.config["world"]["path"] == str(byo["root"] / "data" / "kg.csv")
     env.close()
+
+
+def test_a_served_session_runs_in_the_edge_list_world_and_replays(byo, tmp_path):
+    """`medenv serve`'s sessions over the spec the KG flags give; the served store
+    replays without flags."""
+    pytest.importorskip("fastapi", reason="needs the serve extra")
+    pytest.importorskip("uvicorn", reason="needs the serve extra")
+    from medenv.serve import Sessions
+    from medenv.serve_client import RemoteEnv
+    from medenv.worldspec import WorldSpec
+    from tests.serve_load import start_server
+
+    items = [json.loads(x) for x in (byo["qa"] / "qa.jsonl").read_text().splitlines()]
+    spec = WorldSpec.of("edgelist", byo["root"] / "data" / "kg.csv")
+    db = tmp_path / "served.duckdb"
+    sessions = Sessions(db, max_sessions=2,
+                        env_kwargs={"qa": str(byo["qa"]), "world": spec, "source": "edgelist"})  # fmt: skip
+    try:
+        with start_server(sessions) as url:
+            env = RemoteEnv(url)
+            obs, info = env.reset(seed=0, options={"question_id": items[0]["id"]})
+            assert items[0]["question"] in obs
+            _, reward, terminated, *_ = env.step(f"<answer>{items[0]['answer']}</answer>")
+            assert terminated and reward > 0
+            env.close()
+    finally:
+        sessions.shutdown()
+    assert "verified 1 episode(s): 1 ok, 0 failed" in cli(["replay", "--db", str(db), "--verify"])
