@@ -54,6 +54,7 @@ from medenv.tools.parsing import (
     format_hint,
     parse_action,
 )
+from medenv.worldspec import spec_of_config, world_config
 
 ACTION_MAX_CHARS = 131_072  # ~32k tokens: a long reasoning trace plus the call
 # Actions nested deeper (JSON brackets outside strings, or a dict/list action) are a bad_json
@@ -144,6 +145,8 @@ class MedResearchEnv(gym.Env[str, str]):
         self.action_space = ModelText.make(ACTION_MAX_CHARS)
         self.observation_space = ModelText.make(OBSERVATION_MAX_CHARS)
 
+        if isinstance(world, dict):  # a recorded world spec (e.g. a Minari env_spec's kwargs)
+            world = spec_of_config({"world": world})
         self._qa_arg = qa
         self._world_arg = world
         self._db = None if db is None else (default_db_path() if db == DEFAULT_DB else Path(db))
@@ -159,7 +162,7 @@ class MedResearchEnv(gym.Env[str, str]):
             "backend": backend,
             "source": source,
             "world_seed": int(world_seed),
-            "world": "custom" if world is not None else "default",
+            "world": world_config(world, source, backend, int(world_seed)),
             "parallel_calls": self.parallel_calls,
             "tool_format": self.tool_format,
         }
@@ -652,18 +655,14 @@ def check_items_in_kg(items: list[QAItem], kg, where: str = "the question set") 
 
 def _check_kg(items: list[QAItem], kg) -> None:
     """Refuse questions built from another graph than the world's (their answers and
-    evidence pages would not be in it). Items without a recorded source (hand-made) or from
-    an external set are not checked; a recorded version must match too."""
-    for item in items:
-        if item.kg_source in ("", "external"):
-            continue
-        if item.kg_source != str(kg.source) or item.kg_version not in ("", str(kg.version)):
-            built = " ".join(filter(None, (item.kg_source, item.kg_version)))
-            raise MedenvError(
-                f"question {item.id} was built from the {built} graph but the world is "
-                f"{kg.source} {kg.version}: give the env the world (--source/--path) the "
-                "question set was built from"
-            )
+    evidence pages would not be in it); the rule is `medenv.qa_world.kg_mismatch`."""
+    from medenv.qa_world import kg_mismatch
+
+    problem = kg_mismatch(items, str(kg.source), str(kg.version))
+    if problem is not None:
+        raise MedenvError(
+            f"{problem}: give the env the world (--source/--path) the question set was built from"
+        )
 
 
 def _qa_label(qa) -> str:

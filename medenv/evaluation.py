@@ -248,12 +248,15 @@ def load_episodes(
     group_by: str = "run",
     qa=None,
     grounding: bool = True,
+    world=None,
 ) -> list[EpisodeRecord]:
     """One record per started episode (sorted by group, run, episode id).
 
     ``db`` is a DuckDB connection with the ``events`` table, or store path(s)/globs.
     ``runs`` keeps only those run ids. ``qa`` (items or a QA-set path) fills rarity,
-    hops and specialty for episodes whose log lacks them, by question id.
+    hops and specialty for episodes whose log lacks them, by question id; a set built from
+    another graph than the runs' is refused (`medenv.qa_world.kg_mismatch`). ``world`` (a
+    `medenv.worldspec.WorldSpec`) overrides the graph groundedness is checked against.
     """
     con = _connect(db)
     params: list = []
@@ -271,8 +274,10 @@ def load_episodes(
         missing = sorted(set(runs) - found)
         if missing:
             raise MedenvError(f"run(s) {missing} not found in the event log")
-    reports = ground_log(con, runs) if grounding and rows else {}
     lookup = _qa_lookup(qa)
+    if lookup and rows:
+        _check_qa_graph(con, lookup.values(), qa, runs)
+    reports = ground_log(con, runs, world) if grounding and rows else {}
     if lookup and rows and not any(r[3] in lookup for r in rows):
         name = f" {qa}" if isinstance(qa, str | Path) else ""
         raise MedenvError(
@@ -304,6 +309,30 @@ def load_episodes(
             )
         )  # fmt: skip
     return out
+
+
+def _check_qa_graph(con, items, qa, runs: Sequence[str] | None) -> None:
+    """Refuse a QA set built from another graph than the one a run's world had."""
+    from medenv.qa_world import kg_mismatch
+
+    where, params = "", []
+    if runs:
+        where = f"AND run_id IN ({', '.join('?' for _ in runs)})"
+        params = list(runs)
+    graphs = con.execute(
+        "SELECT DISTINCT payload->>'$.kg_source', payload->>'$.kg_version' FROM events "
+        f"WHERE type = 'run_started' {where}",
+        params,
+    ).fetchall()
+    items = list(items)
+    for source, version in graphs:
+        problem = kg_mismatch(items, str(source or ""), str(version or ""))
+        if problem is not None:
+            name = f" {qa}" if isinstance(qa, str | Path) else ""
+            raise MedenvError(
+                f"the QA set{name} is not the runs': {problem} "
+                "(pass the set the episodes were run on)"
+            )
 
 
 def _qa_lookup(qa) -> dict:
@@ -441,9 +470,11 @@ def evaluate(
     seed: int = 0,
     n_bootstrap: int = 1000,
     qa=None,
+    world=None,
 ) -> EvalResult:
-    """Metrics for every group (run, or tag value) in the event log, side by side."""
-    episodes = load_episodes(db, runs=runs, group_by=group_by, qa=qa)
+    """Metrics for every group (run, or tag value) in the event log, side by side
+    (``world``: see `load_episodes`)."""
+    episodes = load_episodes(db, runs=runs, group_by=group_by, qa=qa, world=world)
     if not episodes:
         raise MedenvError(
             "the event log has no episodes" + (f" for runs {list(runs)}" if runs else "")

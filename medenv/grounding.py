@@ -330,37 +330,52 @@ ORDER BY e.run_id, e.episode_id, e.seq
 """
 
 
-_BY_SOURCE: dict[str | None, LabelIndex | None] = {}  # per process: a KG loads once
+_BY_SOURCE: dict[object, LabelIndex | None] = {}  # per process: a KG loads once
 
 
-def index_for_source(source: str | None) -> LabelIndex | None:
+def index_for_source(source: str | None, spec=None) -> LabelIndex | None:
     """The label index of the KG named ``source`` (loaded once per process), or None when
-    that KG cannot be loaded (an unknown source, no cache and no data)."""
+    that KG cannot be loaded (an unknown source, no cache and no data). ``spec`` (a
+    `medenv.worldspec.WorldSpec`, e.g. the one a run recorded) names a graph read from
+    files (an edge list, a Hetionet folder), which ``source`` alone cannot load."""
     from medenv.kg.cache import load_kg
 
-    if source not in _BY_SOURCE:
+    files = spec is not None and not spec.is_default
+    key = (spec.source, repr(spec.path), repr(spec.kg_options())) if files else source
+    if key not in _BY_SOURCE:
         try:
-            kg = load_kg(source, progress=False) if source else None
-            _BY_SOURCE[source] = LabelIndex.of_kg(kg) if kg is not None else None
+            if files:
+                kg = spec.load_kg()
+            else:
+                kg = load_kg(source, progress=False) if source else None
+            _BY_SOURCE[key] = LabelIndex.of_kg(kg) if kg is not None else None
         except Exception:  # an unknown or unavailable KG: no groundedness for it
-            _BY_SOURCE[source] = None
-    return _BY_SOURCE[source]
+            _BY_SOURCE[key] = None
+    return _BY_SOURCE[key]
 
 
-def ground_log(con, runs: Sequence[str] | None = None) -> dict[tuple[str, str], GroundingReport]:
+def ground_log(
+    con, runs: Sequence[str] | None = None, world=None
+) -> dict[tuple[str, str], GroundingReport]:
     """`check_episode` for every episode in an event log (a DuckDB connection with the
     ``events`` table), keyed by ``(run_id, episode_id)``. Each run is checked against the
-    KG its ``run_started`` event names; runs whose KG cannot be loaded are left out."""
+    KG its ``run_started`` event names (the recorded world spec of a graph read from
+    files; ``world``, a `WorldSpec`, overrides it); runs whose KG cannot be loaded are
+    left out."""
+    from medenv.worldspec import recorded_spec
+
     where, params = "", []
     if runs:
         where = f"AND e.run_id IN ({', '.join('?' for _ in runs)})"
         params = list(runs)
-    sources = dict(
-        con.execute(
-            "SELECT run_id, any_value(payload->>'$.kg_source') FROM events "
-            "WHERE type = 'run_started' GROUP BY run_id"
-        ).fetchall()
-    )
+    sources, specs = {}, {}
+    for run_id, source, recorded in con.execute(
+        "SELECT run_id, any_value(payload->>'$.kg_source'), "
+        "any_value(payload->'$.config'->>'$.world') FROM events "
+        "WHERE type = 'run_started' GROUP BY run_id"
+    ).fetchall():
+        sources[run_id] = source
+        specs[run_id] = world if world is not None else recorded_spec(recorded)
     episodes: dict[tuple[str, str], dict] = {}
     for run_id, episode_id, _seq, kind, text, step in con.execute(
         _LOG_SQL.format(where=where), params
@@ -377,7 +392,7 @@ def ground_log(con, runs: Sequence[str] | None = None) -> dict[tuple[str, str], 
             ep["steps"][step][1] = (text or "") if prev is None else f"{prev}\n{text or ''}"
     out: dict[tuple[str, str], GroundingReport] = {}
     for key, ep in episodes.items():
-        index = index_for_source(sources.get(key[0]))
+        index = index_for_source(sources.get(key[0]), specs.get(key[0]))
         if index is None or not ep["prompt"]:
             continue
         steps = [tuple(ep["steps"][s]) for s in sorted(ep["steps"])]

@@ -35,8 +35,14 @@ def worker_context(agent: str | None = None):
 
 def preload_world(env_kwargs: dict) -> None:
     """Load (into `load_world`'s cache) the world an env with ``env_kwargs`` would use;
-    nothing when the kwargs bring their own ``world``."""
-    if env_kwargs.get("world") is not None:
+    a `WorldSpec` ``world`` is loaded too; nothing when the kwargs bring another world."""
+    from medenv.worldspec import WorldSpec
+
+    world = env_kwargs.get("world")
+    if isinstance(world, WorldSpec):
+        world.load()
+        return
+    if world is not None:
         return
     from medenv.world import load_world
 

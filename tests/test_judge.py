@@ -140,3 +140,37 @@ def test_agent_backend_as_judge_through_the_cli(log, judge_server, capsys):
     # a second evaluation reuses the recorded verdicts: the judge is not called again
     assert main(["eval", "--db", str(log), "--judge", spec, "--no-progress", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == data and len(JudgeServer.requests) == 4
+
+
+JUDGE_SECRET = "sk-judge-9d1e44a0b7c3"
+
+
+def test_judge_api_key_from_a_named_env_var_reaches_only_the_header(
+    log, judge_server, capsys, monkeypatch
+):
+    """`medenv eval --judge openai:URL#MODEL --api-key-env NAME`: the key is sent as the
+    bearer token and appears in no output and nowhere in the event store."""
+    from medenv.cli import main
+    from tests.cli import cli_error
+
+    monkeypatch.setenv("JUDGE_PROVIDER_KEY", JUDGE_SECRET)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-not-this-one")
+    JudgeServer.authorization.clear()
+    spec = f"openai:{judge_server}#judge-model"
+    argv = ["eval", "--db", str(log), "--judge", spec, "--no-progress", "--json"]
+    assert main([*argv, "--api-key-env", "JUDGE_PROVIDER_KEY"]) == 0
+    out, err = capsys.readouterr()
+    assert JudgeServer.authorization and set(JudgeServer.authorization) == {
+        f"Bearer {JUDGE_SECRET}"
+    }
+    assert JUDGE_SECRET not in out + err
+    for path in log.parent.rglob("*"):
+        if path.is_file():
+            assert JUDGE_SECRET.encode() not in path.read_bytes(), path
+    # the flag needs an openai judge
+    _, line = cli_error(["eval", "--db", str(log), "--api-key-env", "X"], capsys)
+    assert "--api-key-env applies to --judge openai:URL#MODEL only" in line
+    _, line = cli_error(
+        ["eval", "--db", str(log), "--judge", "lexical", "--api-key-env", "X"], capsys
+    )
+    assert "--api-key-env applies to --judge openai:URL#MODEL only" in line

@@ -129,3 +129,14 @@ def test_busy_port_and_unreachable_server_are_one_line(capsys, tmp_path):
     assert not (tmp_path / "x.duckdb").exists()
     with pytest.raises(MedenvError, match="cannot reach http://127.0.0.1:"):
         RemoteEnv(f"http://127.0.0.1:{port}", timeout=2).reset()
+
+
+def test_serve_takes_the_kg_flags_and_checks_them_before_listening(capsys, tmp_path):
+    db = tmp_path / "kg.duckdb"
+    _, err = cli_error(["serve", "--source", "edgelist", "--path", str(tmp_path / "kg.csv"),
+                        "--db", str(db)], capsys)  # fmt: skip
+    assert "--source edgelist needs --qa" in err
+    _, err = cli_error(["serve", "--source", "edgelist", "--path", str(tmp_path / "kg.csv"),
+                        "--qa", str(tmp_path), "--db", str(db)], capsys)  # fmt: skip
+    assert f"{tmp_path / 'kg.csv'}: file not found" in err
+    assert not db.exists()

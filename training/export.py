@@ -34,6 +34,7 @@ import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
@@ -83,6 +84,7 @@ class EpisodeRecord(msgspec.Struct, kw_only=True):
     ended: bool = False
     prediction: str | None = None
     kg_source: str = ""
+    world: Any = None  # the run's recorded world (`medenv.worldspec`): "default" or a spec
     grounded: bool | None = None  # set by `annotate_grounding`
     recovered: bool | None = None
 
@@ -100,13 +102,15 @@ class EpisodeRecord(msgspec.Struct, kw_only=True):
         return max(0, self.n_tool_calls - (1 if self.prediction is not None else 0))
 
 
-def annotate_grounding(records: Iterable[EpisodeRecord]) -> None:
+def annotate_grounding(records: Iterable[EpisodeRecord], world=None) -> None:
     """Set ``grounded``/``recovered`` on each record (`medenv.grounding.check_episode`
-    against the KG its run names); left None when that KG cannot be loaded."""
+    against the KG its run names, or its recorded world spec; ``world``, a `WorldSpec`,
+    overrides both); left None when that KG cannot be loaded."""
     from medenv.grounding import check_episode, index_for_source
+    from medenv.worldspec import recorded_spec
 
     for ep in records:
-        index = index_for_source(ep.kg_source)
+        index = index_for_source(ep.kg_source, world or recorded_spec(ep.world))
         if index is None:
             continue
         report = check_episode(ep.prompt, [(s.text, s.observation) for s in ep.steps], index)
@@ -222,6 +226,7 @@ def load_episodes(
             continue
         ep.tools = _tool_schemas((runs.get(ep.run_id) or {}).get("config") or {})
         ep.kg_source = str((runs.get(ep.run_id) or {}).get("kg_source") or "")
+        ep.world = ((runs.get(ep.run_id) or {}).get("config") or {}).get("world")
         out.append(ep)
     return out
 
@@ -478,12 +483,15 @@ def export(
     tokenizer: str | None = None,
     grounded_only: bool = False,
     diverse: bool = False,
+    world=None,
 ) -> dict:
     """Export the store to ``out`` in each of ``formats``; writes and returns ``stats.json``.
 
     ``select`` applies rejection sampling to SFT/Minari/BrowseComp output (RL prompts use
     every question seen). Stats cover all recorded episodes and the selected ones.
     ``tokenizer`` (with ``sft``): per-row token lengths (`training.token_lengths`).
+    ``world`` (a `medenv.worldspec.WorldSpec`): the graph groundedness is checked against,
+    instead of the one each run recorded.
     """
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
@@ -500,7 +508,7 @@ def export(
                 f"the event store {db} has no finished episodes of agent {agent!r} "
                 f"(agents: {', '.join(a or '(none)' for a in agents)})"
             )
-    annotate_grounding(records)  # every exported row carries its groundedness
+    annotate_grounding(records, world)  # every exported row carries its groundedness
     chosen = (
         select_episodes(
             records, max_tool_calls=max_tool_calls, grounded_only=grounded_only, diverse=diverse

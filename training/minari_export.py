@@ -9,7 +9,9 @@ load it with ``MINARI_DATASETS_PATH=out/minari`` and ``minari.load_dataset(datas
   (actions are mapped in with `fit_text`, as the env maps observations: characters outside
   the charset become U+FFFD, overlong text is cut with a note);
 - ``env_spec``: ``MedResearch-v0`` with the run's env options (tools, max_steps, backend,
-  source, world_seed, parallel_calls) read from the store's ``run_started`` events, so
+  source, world_seed, parallel_calls, and the recorded world spec of a graph read from
+  files and the QA-set path when the runs had one) read from the store's ``run_started``
+  events, so
   ``dataset.recover_environment()`` makes the env the episodes came from;
 - the dataset id names the agent and the run: ``medresearch-<agent>-<run>-v0`` (several
   runs: ``<n>runs-<hash of their ids>``), unless ``dataset_id`` is given;
@@ -92,6 +94,14 @@ def env_spec_for(configs: list[dict]):
         values = {json.dumps(c.get(key), sort_keys=True) for c in configs if key in c}
         if len(values) == 1:
             kwargs[key] = json.loads(values.pop())
+    worlds = {json.dumps(c.get("world"), sort_keys=True) for c in configs}
+    world = json.loads(worlds.pop()) if len(worlds) == 1 else None
+    if isinstance(world, dict):  # a recorded `medenv.worldspec.WorldSpec`: the env rebuilds it
+        kwargs["world"] = world
+    sets = {str(c.get("qa")) for c in configs}
+    qa = sets.pop() if len(sets) == 1 else "default"
+    if qa not in ("default", "inline", "None"):  # a QA-set path (the runs' own questions)
+        kwargs["qa"] = qa
     return dataclasses.replace(gym.spec(medenv.ENV_ID), kwargs=kwargs)
 
 

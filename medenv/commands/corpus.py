@@ -3,7 +3,10 @@
 - ``medenv corpus build [--source hpo] [--backend tantivy|whoosh] [--seed 0]``: build (or
   load) the world and print page counts, index sizes and timings.
 - ``medenv corpus search QUERY [--web] [--top-k 5]``: print the tool's observation.
-- ``medenv corpus check --qa DIR``: the share of a QA set whose every hop is answerable.
+- ``medenv corpus check --qa DIR``: the share of a QA set whose every hop is answerable; a
+  set built from another graph than the world's is refused with one line.
+
+Each takes the KG flags (`medenv.commands.kgargs`: ``--source edgelist --path kg.csv``).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import json
 import time
 from pathlib import Path
 
+from medenv.commands.kgargs import add_kg_arguments, world_spec
 from medenv.errors import MedenvError
 
 
@@ -20,7 +24,7 @@ def add_parser(subparsers) -> None:
     sub = corpus.add_subparsers(dest="corpus_command", metavar="CORPUS_COMMAND", required=True)
 
     def common(p) -> None:
-        p.add_argument("--source", default="hpo", help="KG source (default hpo)")
+        add_kg_arguments(p)
         p.add_argument("--backend", default="tantivy", choices=("tantivy", "whoosh"))
         p.add_argument("--seed", type=int, default=0, help="corpus seed (default 0)")
 
@@ -47,11 +51,15 @@ def _dir_size(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
+def _world(args, progress: bool):
+    return world_spec(args, seed=args.seed, backend=args.backend).load(progress=progress)
+
+
 def run_build(args) -> int:
-    from medenv.world import load_world
+    from medenv.kg.credits import credits
 
     start = time.perf_counter()
-    world = load_world(args.source, args.backend, args.seed, progress=not args.json)
+    world = _world(args, progress=not args.json)
     seconds = time.perf_counter() - start
     stats = world.corpus.stats()
     figures = {
@@ -66,19 +74,22 @@ def run_build(args) -> int:
         "web_index_mb": round(_dir_size(world.web_index.path) / 1e6, 1),
         "seconds": round(seconds, 2),
         "fingerprint": world.fingerprint,
+        "credits": credits(world.kg),
     }
     if args.json:
         print(json.dumps(figures))
     else:
         for key, value in figures.items():
-            print(f"{key:>18}: {value}")
+            if key == "credits":
+                print("\n".join(f"{'credit':>18}: {line}" for line in value))
+            else:
+                print(f"{key:>18}: {value}")
     return 0
 
 
 def run_search(args) -> int:
     from medenv.tools.registry import execute, validate
     from medenv.tools.result import ToolResult
-    from medenv.world import load_world
 
     # bad arguments fail before the (slow) world is loaded, as one error line: the tool's
     # own argument check, plus the blank query (which the tool answers as a result)
@@ -89,7 +100,7 @@ def run_search(args) -> int:
     checked = validate(tool, arguments)
     if isinstance(checked, ToolResult):
         raise MedenvError(checked.text.removeprefix("Error: "))
-    world = load_world(args.source, args.backend, args.seed, progress=True)
+    world = _world(args, progress=True)
     result = execute(world, tool, arguments)
     if not result.ok:
         raise MedenvError(result.text.removeprefix("Error: "))
@@ -103,11 +114,14 @@ def run_check(args) -> int:
     except ImportError as exc:
         raise MedenvError("reading QA sets needs medenv.synth.io, which is not installed") from exc
     from medenv.corpus.answerability import check
-    from medenv.world import load_world
+    from medenv.qa_world import check_qa_world
 
     items = read_qa_set(args.qa)
     with_chain = [i for i in items if i.hops]
-    world = load_world(args.source, args.backend, args.seed, progress=not args.json)
+    spec = world_spec(args, seed=args.seed, backend=args.backend)
+    check_qa_world(items, spec.source, args.qa)  # before the graph is loaded
+    check_qa_world(items, spec.load_kg(), args.qa)  # before the (slow) corpus and indexes
+    world = spec.load(progress=not args.json)
     report = check(world, with_chain)
     result = {
         "items": len(items),

@@ -1,10 +1,17 @@
-"""`medenv eval`: the evaluation table (and optional report, judge) from an event log."""
+"""`medenv eval`: the evaluation table (and optional report, judge) from an event log.
+
+Groundedness is checked against the graph each run recorded (`medenv.worldspec`: an edge
+list or Hetionet folder is reloaded from its recorded path); the KG flags
+(`medenv.commands.kgargs`) override it. A ``--qa`` set built from another graph than the
+runs' is refused with one line.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
+from medenv.commands.kgargs import add_kg_arguments, has_kg_flags, world_spec
 from medenv.errors import MedenvError
 
 
@@ -42,9 +49,15 @@ def add_parser(subparsers) -> None:
         "backend spec ('transformers:PATH', 'openai:URL#MODEL', 'vllm:MODEL'); verdicts are "
         "written to the event log as judge_verdict events and cached",
     )  # fmt: skip
+    p.add_argument(
+        "--api-key-env", default=None, metavar="NAME",
+        help="--judge openai:URL#MODEL: environment variable holding the API key (default "
+        "OPENAI_API_KEY; never logged)",
+    )  # fmt: skip
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples (default 1000)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    add_kg_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -52,17 +65,23 @@ def add_parser(subparsers) -> None:
 MAX_BOOTSTRAP = 100_000
 
 
-def make_judge(spec: str):
-    """``(generate, model_name)`` for a ``--judge`` spec."""
+def make_judge(spec: str, api_key_env: str | None = None):
+    """``(generate, model_name)`` for a ``--judge`` spec; ``api_key_env`` names the variable
+    an ``openai:`` judge reads its API key from (only the name travels; the key is read
+    where the request is sent and is never part of the model name or an event)."""
     from medenv.judge import lexical_judge
 
+    kind = spec.partition(":")[0]
+    if api_key_env is not None and kind != "openai":
+        raise MedenvError("--api-key-env applies to --judge openai:URL#MODEL only")
     if spec == "lexical":
         return lexical_judge, "lexical"
     try:
         from agents.llm import make_backend
     except ImportError as exc:
         raise MedenvError(f"--judge {spec!r} needs the agents package ({exc})") from exc
-    backend = make_backend(spec)
+    options = {"api_key_env": api_key_env} if api_key_env is not None else {}
+    backend = make_backend(spec, **options)
     return (lambda messages: backend.generate(messages, [])), spec
 
 
@@ -81,11 +100,13 @@ def run(args: argparse.Namespace) -> int:
         from medenv.paths import check_out_dir
 
         check_out_dir(args.report, "--report")
+    if args.api_key_env is not None and not args.judge:
+        raise MedenvError("--api-key-env applies to --judge openai:URL#MODEL only")
     paths = evaluation.resolve_db_paths(args.db)
     if args.judge:
         from medenv.judge import judge_log
 
-        generate, model = make_judge(args.judge)
+        generate, model = make_judge(args.judge, args.api_key_env)
         s = judge_log(paths, generate, model, runs=args.run, progress=not args.no_progress)
         print(
             f"judge {model} on {paths[0]}: {s.candidates} unmatched answers, {s.judged} new "
@@ -95,6 +116,7 @@ def run(args: argparse.Namespace) -> int:
     result = evaluation.evaluate(
         paths, runs=args.run, group_by=args.group_by, seed=args.seed,
         n_bootstrap=args.bootstrap, qa=args.qa,
+        world=world_spec(args) if has_kg_flags(args) else None,
     )  # fmt: skip
     if args.json:
         print(evaluation.to_json(result))

@@ -5,12 +5,15 @@
 Reads only the event store (and the KG its runs name, for per-row groundedness). SFT keeps
 correct trajectories within budget without format errors, the shortest per question
 (``--all`` keeps every episode; ``--grounded-only`` only grounded ones; ``--diverse`` every
-distinct correct path).
+distinct correct path). Groundedness is checked against the graph each run recorded
+(`medenv.worldspec`); the KG flags (`medenv.commands.kgargs`) override it.
 """
 
 from __future__ import annotations
 
 import sys
+
+from medenv.commands.kgargs import add_kg_arguments, has_kg_flags, world_spec
 
 
 def add_parser(subparsers) -> None:
@@ -54,6 +57,7 @@ def add_parser(subparsers) -> None:
         default=None,
         help="report SFT rows' token lengths for this tokenizer (folder, hub id or tiny)",
     )
+    add_kg_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -93,6 +97,7 @@ def run(args) -> int:
         tokenizer=args.tokenizer,
         grounded_only=args.grounded_only,
         diverse=args.diverse,
+        world=world_spec(args) if has_kg_flags(args) else None,
     )
     print("recorded: " + format_stats(stats["recorded"]))
     print("exported: " + format_stats(stats["selected"]))

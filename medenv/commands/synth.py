@@ -2,7 +2,8 @@
 
 ``medenv synth --n N --min-hops A --max-hops B --seed S --out DIR [--source hpo]
 [--path P]... [--align ids|names|none] [--alignment CSV] [--min-crossings K]
-[--answer-type T]... [--seed-type T]... [--specialty NAME]... [--no-corpus]``
+[--answer-type T]... [--seed-type T]... [--specialty NAME]... [--specialties FILE]
+[--no-corpus]``
 
 The KG flags are `medenv.commands.kgargs`'s (``--source hpo+hetionet --path
 hetionet=DIR`` for the merged graph); ``--min-crossings K`` keeps chains that cross a
@@ -73,6 +74,14 @@ def add_parser(subparsers) -> None:
         default=[],
         metavar="NAME",
         help=f"keep only these specialties (repeat or comma-separate): {', '.join(SPECIALTIES)}",
+    )
+    p.add_argument(
+        "--specialties",
+        default=None,
+        metavar="FILE",
+        dest="specialty_file",
+        help="specialty mapping (CSV/TSV: node id or name, specialty) for any graph; "
+        "default: HPO's organ branches, else entity names and ancestors",
     )
     p.add_argument("--rare-share", type=float, default=None, help="share of rare seeds (0-1)")
     p.add_argument(
@@ -184,6 +193,7 @@ def run(args: argparse.Namespace) -> int:
         max_hops=args.max_hops,
         specialties=_specialties(args.specialty),
         lexicon=args.lexicon,
+        specialty_file=args.specialty_file,
         min_crossings=args.min_crossings,
         **kw,
     ).check()  # bad arguments fail before the KG is loaded

@@ -4,6 +4,8 @@
     medenv train grpo --qa DIR   --model PATH_OR_tiny --out DIR [--config grpo.yaml] [...]
 
 Flags override the YAML config (keys = the fields of `SFTTrainConfig` / `GRPOTrainConfig`).
+``grpo`` takes the KG flags (`medenv.commands.kgargs`: ``--source edgelist --path kg.csv``,
+with ``--qa`` a set built from that graph); its runs record the world spec.
 Prints a final summary (steps, losses or rewards, time per step, peak memory).
 """
 
@@ -11,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import json
+
+from medenv.commands.kgargs import add_kg_arguments, world_spec
 
 
 def add_parser(subparsers) -> None:
@@ -43,6 +47,7 @@ def add_parser(subparsers) -> None:
     grpo.add_argument("--no-template-tools", action="store_const", const=False, dest="template_tools",
                       help="prompts without the template's tool block (as an SFT run with it)")  # fmt: skip
     grpo.add_argument("--use-vllm", action="store_const", const=True, dest="use_vllm")
+    add_kg_arguments(grpo)
     grpo.set_defaults(func=run)
 
 
@@ -66,6 +71,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 _SKIP = {"command", "mode", "func", "config"}
+_KG_FLAGS = {"source", "path", "align", "alignment", "keep_side_effects"}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -93,10 +99,21 @@ def run(args: argparse.Namespace) -> int:
             )
         print(f"model saved to {result.out}")
     else:
+        from medenv.errors import MedenvError
         from training.grpo import GRPOTrainConfig, train_grpo
 
+        for key in _KG_FLAGS:
+            overrides.pop(key, None)
         config = load_config(GRPOTrainConfig, args.config, **overrides)
-        result = train_grpo(config)
+        spec = world_spec(args, backend=config.backend)
+        world = None
+        if not spec.is_default:
+            if not config.qa:
+                raise MedenvError(
+                    f"--source {spec.source} needs --qa (a set synthesized from that graph)"
+                )
+            config.source, world = spec.source, spec
+        result = train_grpo(config, world=world)
         print(
             f"GRPO done: {result.steps} steps in {result.seconds:.1f}s "
             f"({result.seconds_per_step:.2f}s/step), peak memory {result.peak_memory_mb:.0f} MB"

@@ -1,7 +1,8 @@
 """`verify`: check an episode's hash chain and re-execute it in a fresh environment.
 
-The fresh environment is rebuilt from the logged configuration (``run_started.config``)
-and the logged question (``episode_started.item``), with its events captured in memory.
+The fresh environment is rebuilt from the logged configuration (``run_started.config``,
+its world from the recorded `medenv.worldspec.WorldSpec`) and the logged question
+(``episode_started.item``), with its events captured in memory.
 Verification checks the episode's hash chain and seal (`medenv.events.chain`), then
 re-executes every logged action: it stops at the first observation, reward or end flag that
 differs, and compares every event the fresh env emits with the logged one, field by field
@@ -21,6 +22,7 @@ from medenv.errors import MedenvError
 from medenv.events import schema as ev
 from medenv.events.replay import Trajectory, _clip, trajectory
 from medenv.events.schema import Event
+from medenv.worldspec import spec_of_config
 
 
 class VerifyResult(msgspec.Struct, kw_only=True):
@@ -89,10 +91,13 @@ def make_replay_env(traj: Trajectory, world=None):
     cfg = traj.config
     if not cfg:
         raise MedenvError(f"run {traj.run_id} has no run_started event: cannot rebuild its env")
-    if world is None and cfg.get("world") == "custom":
-        raise MedenvError(
-            f"run {traj.run_id} used a custom world (World.for_kg ...): pass world= to verify"
-        )
+    if world is None and cfg.get("world") not in (None, "default"):
+        world = spec_of_config(cfg)  # the recorded recipe (source, paths, options, seed)
+        if world is None:
+            raise MedenvError(
+                f"run {traj.run_id} used a custom world (World.for_kg ...): pass world= to "
+                "verify (CLI: the KG flags --source/--path)"
+            )
     try:
         item = msgspec.convert(traj.item, QAItem)
     except msgspec.ValidationError as exc:

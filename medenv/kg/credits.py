@@ -1,7 +1,9 @@
 """Data credits and licence notes for each knowledge-graph source.
 
 `credits(kg)` gives one line per source of a graph (merged graphs have several), naming the
-data, its release and its licence terms; `medenv kg stats` prints them.
+data, its release and its licence terms; `medenv kg stats` and `medenv corpus build` print
+them. An edge list is credited as the user's own data; only a file in PrimeKG's column
+layout (``kg.layout == "primekg"``, set by the edge-list loader) is credited to PrimeKG.
 """
 
 from __future__ import annotations
@@ -9,8 +11,9 @@ from __future__ import annotations
 from medenv.kg.graph import KnowledgeGraph
 
 
-def credit(source: str, version: str) -> str:
-    """The credit line for ``source`` at ``version``."""
+def credit(source: str, version: str, layout: str | None = None) -> str:
+    """The credit line for ``source`` at ``version`` (``layout``: an edge list's column
+    layout, ``"primekg"`` or ``"simple"``)."""
     if source == "hpo":
         return (
             f"This product uses the Human Phenotype Ontology (release {version}), "
@@ -23,11 +26,16 @@ def credit(source: str, version: str) -> str:
             "contributing sources keep their licences (SIDER side effects, CC BY-NC-SA 4.0, "
             "are dropped unless kept on purpose)."
         )
+    if source == "edgelist" and layout == "primekg":
+        return (
+            f"PrimeKG (Chandak et al., Sci. Data 2023), https://github.com/mims-harvard/PrimeKG, "
+            f"CC BY 4.0, read from the user's file {version}; its contributing sources keep "
+            "their licences."
+        )
     if source == "edgelist":
         return (
             f"User-supplied edge list ({version}), not distributed with medenv: credit the "
-            "data's creators as its licence asks (if it is PrimeKG's kg.csv: Chandak et al., "
-            "Sci. Data 2023, CC BY 4.0)."
+            "data's creators as its licence asks."
         )
     return f"{source} {version}"
 
@@ -38,4 +46,5 @@ def credits(kg: KnowledgeGraph) -> list[str]:
     versions = kg.version.split("+")
     if len(versions) != len(sources):
         versions = [kg.version] * len(sources)
-    return [credit(s, v) for s, v in zip(sources, versions, strict=True)]
+    layout = getattr(kg, "layout", None)  # an edge list's (a merged graph has none)
+    return [credit(s, v, layout) for s, v in zip(sources, versions, strict=True)]

@@ -41,6 +41,8 @@ class SynthConfig(msgspec.Struct, frozen=True, kw_only=True):
     - ``split_shares``: train / validation / test shares (hash of the chain decides).
     - ``near_duplicate``: Jaccard similarity of word 3-shingles above which two questions
       with the same answer are duplicates.
+    - ``specialty_file``: a user specialty mapping (`medenv.synth.specialty_names`: node id
+      or name -> specialty), for any graph; None: HPO branches, else names and ancestors.
     - ``lexicon``: a user relation lexicon file (`medenv.synth.lexicon`: wording and
       relation properties, e.g. for ``edgelist`` graphs); None: the built-in lexicon.
     """
@@ -65,6 +67,7 @@ class SynthConfig(msgspec.Struct, frozen=True, kw_only=True):
     near_duplicate: float = 0.8
     lexicon: str | None = None
     min_crossings: int = 0
+    specialty_file: str | None = None
 
     def check(self) -> SynthConfig:
         """Raise `MedenvError` naming the first bad setting; return self."""
@@ -117,6 +120,10 @@ class SynthConfig(msgspec.Struct, frozen=True, kw_only=True):
 
             if not Path(self.lexicon).is_file():
                 raise DataError(self.lexicon, "lexicon file not found")
+        if self.specialty_file is not None:
+            from medenv.synth.specialty_names import read_mapping
+
+            read_mapping(self.specialty_file, SPECIALTIES)  # a bad file fails before the KG
         shares = self.split_shares
         if len(shares) != 3 or min(shares) < 0 or abs(sum(shares) - 1.0) > 1e-6:
             raise MedenvError(f"split shares must be 3 non-negative numbers summing to 1: {shares}")

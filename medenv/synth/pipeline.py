@@ -46,6 +46,7 @@ from medenv.synth.render import LeakCheck, labels_of, render_question
 from medenv.synth.rewrite import accept_rewrite
 from medenv.synth.shortcut import is_shortcut
 from medenv.synth.specialty import SPECIALTIES, SpecialtyMap
+from medenv.synth.specialty_names import user_mapping
 from medenv.synth.subgraph import extract_subgraph
 from medenv.synth.uniqueness import Disambiguator
 
@@ -84,7 +85,7 @@ def synthesize(
     started = time.perf_counter()
     lexicon = apply_lexicon(kg, cfg.lexicon) if cfg.lexicon is not None else BUILTIN
     index = GraphIndex(kg)
-    specialty = SpecialtyMap(index)
+    specialty = SpecialtyMap(index, user_mapping(cfg.specialty_file))
     # On a graph with HPO's organ-system branches every item gets one of the 12 specialties
     # (a chain with none is dropped as ``no_specialty``); other graphs may yield "general".
     needs_specialty = specialty.has_branches

@@ -18,6 +18,10 @@ drug (`DRUG_TYPES`: a Hetionet compound or pharmacologic class, an edge list's `
 
 On a merged graph the HPO branches carry their source namespace (``hpo:HP:0000118``);
 the map finds them under any of the graph's namespaces (`SpecialtyMap.has_branches`).
+
+A graph without the HPO branches (an edge list, Hetionet) takes its entities' specialties
+from their names and ancestors (`medenv.synth.specialty_names`); a user mapping file
+(``mapping``) decides for the nodes it names, on any graph.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from __future__ import annotations
 from collections import Counter
 
 from medenv.synth.index import GraphIndex
+from medenv.synth.specialty_names import NameSpecialty
 
 SPECIALTIES = (
     "neurology",
@@ -82,8 +87,9 @@ def _majority(votes: Counter, prefer: str | None = None) -> str | None:
 class SpecialtyMap:
     """Specialty of every entity of an HPO-shaped graph, computed lazily and cached."""
 
-    def __init__(self, index: GraphIndex) -> None:
+    def __init__(self, index: GraphIndex, mapping: dict[str, str] | None = None) -> None:
         self.index = index
+        self.names = NameSpecialty(index, mapping, _majority)  # other graphs; user mapping
         namespaces = ("", *(f"{ns}:" for ns in index.kg.source.split("+")))
         prefix = next((p for p in namespaces if p + PHENOTYPE_ROOT in index.type), None)
         self.has_branches = prefix is not None  # HPO's organ-system branches are present
@@ -125,8 +131,12 @@ class SpecialtyMap:
         if node in self._cache:
             return self._cache[node]
         kind = self.index.type.get(node)
-        result: str | None = None
-        if kind == "phenotype":
+        result: str | None = self.names.mapped(node)
+        if result is not None:
+            pass
+        elif not self.has_branches:
+            result = self.names.of(node)
+        elif kind == "phenotype":
             result = _majority(self._phenotype_votes(node))
             if result is None:
                 votes = Counter()

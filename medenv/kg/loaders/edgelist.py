@@ -125,6 +125,7 @@ def load_edgelist(path: str | Path, *, progress: bool = True) -> KnowledgeGraph:
         delimiter = max(DELIMITERS, key=first.count)
         header = [h.strip().lower() for h in next(csv.reader([first], delimiter=delimiter))]
         layout = detect_layout(path, header)
+        kg.layout = layout  # the credit line names PrimeKG only for its layout (kg.credits)
         col = {name: i for i, name in enumerate(header)}
         # read_lines raises DataError naming the exact line of an undecodable or unreadable row
         rows = csv.reader((text for _, text in lines), delimiter=delimiter)
