@@ -20,8 +20,15 @@ venv: $(VENV)/.installed
 demo: $(VENV)/.installed
 	$(VENV)/bin/medenv demo --out out/demo
 
-test: $(VENV)/.installed
-	$(PY) -m pytest -q -p no:cacheprovider --durations=15
+# the tests also record with Minari's DataCollector, which needs jax (medenv[minari-collect])
+$(VENV)/.test-installed: $(VENV)/.installed
+	$(PIP) install -q -e ".[train,dev,minari-collect]"
+	touch $@
+
+# TEST_WORKERS pytest-xdist processes, one test file each at a time (module fixtures built once)
+TEST_WORKERS ?= 2
+test: $(VENV)/.test-installed
+	$(PY) -m pytest -q -p no:cacheprovider --durations=15 -n $(TEST_WORKERS) --dist loadfile
 
 bench: $(VENV)/.installed
 	mkdir -p .benchmarks
