@@ -13,6 +13,7 @@ import pytest
 
 import medenv  # noqa: F401  (registers MedResearch-v0)
 from medenv.errors import MedenvError
+from medenv.events.episodes import load_episodes, summaries
 from medenv.events.store import connect
 from medenv.reward import (
     DEFAULT_TERMS,
@@ -99,6 +100,9 @@ def test_a_user_term_reaches_the_event_the_view_the_total_and_verify(world, item
         "SELECT components FROM episodes WHERE episode_id = ?", [episode_id]
     ).fetchone()
     assert json.loads(view) == comps
+    (summary,) = summaries(con)  # the episode projection, both readings
+    (folded,) = load_episodes(db)
+    assert summary.components == folded.components == comps
     config = json.loads(con.execute("SELECT config FROM runs").fetchone()[0])
     assert config["reward_terms"] == {"brevity": f"{__name__}:brevity"}
     con.close()
