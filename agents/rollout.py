@@ -48,6 +48,7 @@ import msgspec
 from medenv.errors import MedenvError
 from medenv.events.episodes import load_episodes, store_paths
 from medenv.events.store import new_run_id, shard_files
+from medenv.questions import load_questions
 
 AGENT_NAMES = ("oracle", "heuristic", "random", "llm")
 MAX_JOBS = 1_000_000  # episodes x k planned by one call (the plan is held in memory)
@@ -160,21 +161,6 @@ def finished_jobs(db: Path, agent: str) -> set[tuple[str, int]]:
         for ep in load_episodes(paths)
         if ep.agent == agent and ep.seed is not None and (ep.terminated or ep.truncated)
     }
-
-
-def _load_items(qa: Any, split: str | None):
-    from medenv.synth.io import read_qa_set
-
-    if qa is None:
-        from medenv.synth import default_qa_set
-
-        qa = default_qa_set()
-    items = list(qa) if isinstance(qa, (list, tuple)) else read_qa_set(qa)
-    if split is not None:
-        items = [it for it in items if it.split == split]
-    if not items:
-        raise MedenvError(f"no questions in {qa!r}" + (f" for split {split!r}" if split else ""))
-    return items
 
 
 def _check_oracle_items(items: list, qa: Any, who: str = "the oracle agent") -> None:
@@ -378,7 +364,8 @@ def rollout(
             raise MedenvError(
                 "the llm agent needs a model: --model PATH|openai:URL#MODEL|vllm:MODEL"
             )
-    items = _load_items(qa, split)
+    source = str((env_kwargs or {}).get("source", "hpo"))
+    items = load_questions(qa, source, split)
     if isinstance(agent_factory, (str, AgentSpec)) and name == "oracle":
         _check_oracle_items(items, qa)
     if _guidance_tags(agent_factory):

@@ -39,6 +39,7 @@ import msgspec
 from medenv.errors import MedenvError
 from medenv.events import schema as ev
 from medenv.events.schema import utf8_safe
+from medenv.questions import load_questions
 from medenv.reward import RewardTerm, Rubric, evidence_recall, outcome, rubric_from, term_refs
 from medenv.spaces import CHARSET, ModelText  # noqa: F401  (re-exported)
 from medenv.spaces import RANGES as _RANGES
@@ -185,9 +186,7 @@ class MedResearchEnv(gym.Env[str, str]):
     # -- lazy set-up (keeps gym.make cheap, e.g. for AsyncVectorEnv's space probe) --------
     def _ensure_ready(self, seed: int | None) -> None:
         if self.items is None:
-            self.items = _load_items(self._qa_arg, self._source)
-            if not self.items:
-                raise MedenvError("the question set is empty")
+            self.items = load_questions(self._qa_arg, self._source)
             self._by_id = {item.id: item for item in self.items}
         if self.world is None:
             if callable(self._world_arg):  # a factory: survives gym's deepcopy of kwargs
@@ -688,24 +687,6 @@ def _qa_label(qa) -> str:
     if isinstance(qa, str | Path):
         return str(Path(qa).expanduser().resolve())
     return "inline"
-
-
-def _load_items(qa, source: str) -> list[QAItem]:
-    if isinstance(qa, list | tuple):
-        items = list(qa)
-        bad = [type(x).__name__ for x in items if not isinstance(x, QAItem)]
-        if bad:
-            raise MedenvError(f"qa must be a path or a list of QAItem, got a list with {bad[0]}")
-        return items
-    if isinstance(qa, QAItem):
-        return [qa]
-    from medenv.synth.io import read_qa_set
-
-    if qa is None:
-        from medenv.synth import default_qa_set
-
-        qa = default_qa_set(source=source)
-    return read_qa_set(qa)
 
 
 def render_prompt(

@@ -34,6 +34,7 @@ from typing import Any
 import msgspec
 
 from medenv.errors import MedenvError
+from medenv.questions import load_questions
 from medenv.reward import DEFAULT_TERMS
 from medenv.trl import COMPONENTS, MedResearchTools, reward_functions
 from training.config import check_common, config_hash, finite, require
@@ -146,14 +147,7 @@ class StepClock:
 
 def prompt_rows(config: GRPOTrainConfig) -> list[dict]:
     """One row per question: an empty user turn (the env's reset supplies the prompt)."""
-    from medenv.synth.io import read_qa_set
-
-    if config.qa is None:
-        from medenv.synth import default_qa_set
-
-        items = read_qa_set(default_qa_set(source=config.source))
-    else:
-        items = read_qa_set(config.qa)
+    items = load_questions(config.qa, config.source)
     if config.split:
         chosen = [i for i in items if i.split == config.split]
         items = chosen or items
