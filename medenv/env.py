@@ -55,6 +55,9 @@ from medenv.tools.parsing import (
     format_hint,
     parse_action,
 )
+from medenv.tools.registry import TOOL_NAMES, tool_schemas, validate
+from medenv.tools.registry import run as run_tool
+from medenv.tools.result import ToolResult
 
 ACTION_MAX_CHARS = 131_072  # ~32k tokens: a long reasoning trace plus the call
 # Actions nested deeper (JSON brackets outside strings, or a dict/list action) are a bad_json
@@ -121,7 +124,6 @@ class MedResearchEnv(gym.Env[str, str]):
         reward_terms: Rubric | list[RewardTerm] | None = None,
     ) -> None:
         from medenv.events.store import DURABILITY, new_run_id
-        from medenv.tools.registry import TOOL_NAMES, tool_schemas
 
         if int(max_steps) < 1:
             raise MedenvError(f"max_steps must be >= 1, got {max_steps}")
@@ -347,8 +349,6 @@ class MedResearchEnv(gym.Env[str, str]):
             raise
 
     def _step(self, action: str | dict):
-        from medenv.tools.registry import execute, validate
-        from medenv.tools.result import ToolResult
 
         step = self._steps
         action, text, is_dict = canonical_action(action)
@@ -364,7 +364,7 @@ class MedResearchEnv(gym.Env[str, str]):
         else:
             parsed = parse_action(
                 action, parallel_calls=self.parallel_calls, schemas=self.schemas,
-                tool_format=self.tool_format,
+                tool_format=self.tool_format, check_arguments=False,
             )  # fmt: skip
         self._emit(
             ev.ActionReceived(
@@ -376,22 +376,22 @@ class MedResearchEnv(gym.Env[str, str]):
 
         error, tool, terminated = parsed.error, "", False
         checked = []
-        if error is None:  # the registry's validation is the last word on arguments
+        if error is None:  # the tool's msgspec Args: the one argument check
             for call in parsed.calls:
                 args = validate(call.name, call.arguments)
                 if isinstance(args, ToolResult):
                     error = _parse_error(args.error, args.text)
                     break
-                checked.append(call)
+                checked.append((call, args))
         if error is None:
             outputs = []
-            for i, call in enumerate(checked):
+            for i, (call, args) in enumerate(checked):
                 self._emit(
                     ev.ToolCalled(step=step, name=call.name, arguments=call.arguments, call=i),
                     self.episode_id,
                 )
                 start = time.perf_counter()
-                result = execute(self.world, call.name, call.arguments)
+                result = run_tool(self.world, call.name, args)
                 latency = (time.perf_counter() - start) * 1000.0
                 obs_i = fit_text(result.text)
                 self._emit(
