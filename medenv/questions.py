@@ -5,6 +5,9 @@ on first use), a QA-set folder or JSONL file (`medenv.synth.io.read_qa_set`), a 
 or a list/tuple of `QAItem`. ``split`` keeps the items of that split. Anything else, a list
 holding something other than `QAItem`s, or an empty result, is one `MedenvError` line.
 The env, rollouts, the HTTP server and GRPO all load their questions here.
+
+`check_kg_version` and `check_items_in_kg` refuse a set made from another graph than the
+world's (the env calls them before it writes any event).
 """
 
 from __future__ import annotations
@@ -37,3 +40,46 @@ def load_questions(qa: Any = None, source: str = "hpo", split: str | None = None
         where = "the default QA set" if qa is None else f"{qa!r}"
         raise MedenvError(f"no questions in {where}" + (f" for split {split!r}" if split else ""))
     return items
+
+
+def check_items_in_kg(items: list[QAItem], kg, where: str = "the question set") -> None:
+    """Raise `MedenvError` when a KG-grounded item's (one with a chain) chain, hops, answer id
+    or constraints name an entity the world's knowledge graph lacks (a set made from another KG). Called before
+    the env writes any event, so a bad set leaves no half-written run."""
+    for item in items:
+        if not item.chain:  # an external question: nothing the env looks up in the KG
+            continue
+        ids = [*item.chain, item.answer_id]
+        ids += [x for hop in item.hops for x in (hop.head, hop.tail)]
+        ids += [c.entity for c in item.constraints]
+        missing = next((x for x in ids if x and kg.get(x) is None), None)
+        if missing is not None:
+            raise MedenvError(
+                f"{where}: question {item.id!r} names entity {missing!r}, which is not in the "
+                f"{kg.source} knowledge graph (version {kg.version}); was the set made from "
+                "another graph?"
+            )
+
+
+def check_kg_version(items: list[QAItem], kg) -> None:
+    """Refuse questions built from another graph than the world's (their answers and
+    evidence pages would not be in it). Items without a recorded source (hand-made) or from
+    an external set are not checked; a recorded version must match too."""
+    for item in items:
+        if item.kg_source in ("", "external"):
+            continue
+        if item.kg_source != str(kg.source) or item.kg_version not in ("", str(kg.version)):
+            built = " ".join(filter(None, (item.kg_source, item.kg_version)))
+            raise MedenvError(
+                f"question {item.id} was built from the {built} graph but the world is "
+                f"{kg.source} {kg.version}: give the env the world (--source/--path) the "
+                "question set was built from"
+            )
+
+
+def _qa_label(qa) -> str:
+    if qa is None:
+        return "default"
+    if isinstance(qa, str | Path):
+        return str(Path(qa).expanduser().resolve())
+    return "inline"

@@ -11,6 +11,7 @@ from typing import Any
 
 import msgspec
 
+from medenv.actions import ACTION_MAX_CHARS
 from medenv.errors import MedenvError
 from medenv.events import schema as ev
 from medenv.events.schema import Event
@@ -115,8 +116,6 @@ def logged_action(p: ev.ActionReceived) -> str | dict | list:
     cut at ``ACTION_MAX_CHARS``: the part the env read, padded to the original length), or
     the dict its JSON holds."""
     if p.truncated_from is not None:
-        from medenv.env import ACTION_MAX_CHARS
-
         # the part the env read, padded back to the logged length, so the replayed step
         # cuts it the same way and logs the same marker
         n = p.truncated_from

@@ -19,6 +19,7 @@ import msgspec
 
 from medenv.errors import MedenvError
 from medenv.events import schema as ev
+from medenv.events.recorder import MemoryRecorder
 from medenv.events.replay import Trajectory, _clip, trajectory
 from medenv.events.schema import Event
 from medenv.reward import rubric_from_config
@@ -55,35 +56,9 @@ def _difference(step, field, expected, got) -> str:
     )
 
 
-class _Capture:
-    """The replay env's event store: keeps the payloads it emits, in order."""
-
-    shard = 0
-
-    def __init__(self) -> None:
-        self.events: list[ev.Payload] = []
-
-    def emit(self, payload: ev.Payload, episode_id: str | None = None) -> int:
-        if episode_id is not None:
-            self.events.append(payload)
-        return len(self.events)
-
-    def commit(self) -> None:
-        pass
-
-    def end_episode(self, episode_id: str | None = None) -> None:
-        pass
-
-    def discard(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
 def make_replay_env(traj: Trajectory, world=None):
     """A fresh env built from the logged configuration and question; its events are
-    captured in memory (``env.store.events``), never written."""
+    captured in memory (``env.store.events``, a `MemoryRecorder`), never written."""
     from medenv.env import MedResearchEnv
     from medenv.synth.qa import QAItem
 
@@ -112,10 +87,9 @@ def make_replay_env(traj: Trajectory, world=None):
         world_seed=cfg.get("world_seed", 0),
         parallel_calls=cfg.get("parallel_calls", False),
         tool_format=cfg.get("tool_format", "auto"),
-        db=None,
+        db=MemoryRecorder(),
         world=world,
     )
-    env.store = _Capture()
     return env
 
 
