@@ -50,10 +50,10 @@ from medenv.env_config import EnvConfig, qa_label
 from medenv.errors import MedenvError
 from medenv.events import schema as ev
 from medenv.events.recorder import Recorder
+from medenv.qa import QAItem
 from medenv.questions import check_items_in_kg, check_kg_version, load_questions
 from medenv.reward import RewardTerm, Rubric, evidence_recall, outcome, rubric_from, term_refs
 from medenv.spaces import CHARSET, ModelText  # noqa: F401  (re-exported)
-from medenv.synth.qa import QAItem
 from medenv.tools.parsing import (
     ERROR_KINDS,
     FAMILIES,

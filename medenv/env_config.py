@@ -5,7 +5,7 @@ map onto its fields (``qa`` as a label: ``"default"``, the resolved path, or ``"
 ``world`` as ``"default"``/``"custom"``; ``reward_terms`` as the import paths of the terms
 beyond the defaults, `medenv.reward.term_refs`). It is logged as ``run_started.config``
 (`to_dict`) and hashed into every ``episode_started.config_hash`` (`config_hash`);
-`medenv.events.verify` rebuilds an env from it. Runtime objects (the question list, the
+`medenv.verify` rebuilds an env from it. Runtime objects (the question list, the
 world, the recorder, tags, run id, shard) are not configuration.
 """
 

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from medenv.errors import MedenvError
+from medenv.qa import QAItem
 from medenv.synth import default_qa_set
 from medenv.synth.io import read_qa_set
-from medenv.synth.qa import QAItem
 
 
 def load_questions(qa: Any = None, source: str = "hpo", split: str | None = None) -> list[QAItem]:

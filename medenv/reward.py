@@ -49,7 +49,7 @@ import msgspec
 
 from medenv.errors import MedenvError
 from medenv.kg.names import natural_order
-from medenv.synth.qa import QAItem
+from medenv.qa import QAItem
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _NON_WORD = re.compile(r"[^\w]+")
@@ -320,7 +320,7 @@ def rubric_from(
 
 def term_refs(rubric: Rubric) -> dict[str, str]:
     """``{name: "module:qualname"}`` of the rubric's terms that are not `DEFAULT_TERMS`
-    (logged in the run config, so `medenv.events.verify` can import them again)."""
+    (logged in the run config, so `medenv.verify` can import them again)."""
     return {
         t.name: f"{getattr(t.fn, '__module__', '?')}:{getattr(t.fn, '__qualname__', '?')}"
         for t in rubric.terms

@@ -10,8 +10,9 @@ import gymnasium as gym
 import pytest
 
 from medenv.cli import main
-from medenv.events.replay import to_messages, trajectory, verify
+from medenv.events.replay import to_messages, trajectory
 from medenv.events.store import connect, read_episode
+from medenv.verify import verify
 from tests.cli import cli_error
 from tests.test_env import items, scripted_actions, world  # noqa: F401  (fixtures)
 

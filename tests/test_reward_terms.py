@@ -73,7 +73,7 @@ def _recall(con, episode_id, item) -> float:
 
 
 def test_a_user_term_reaches_the_event_the_view_the_total_and_verify(world, items, tmp_path):
-    from medenv.events.verify import verify
+    from medenv.verify import verify
 
     item, db = items[1], tmp_path / "e.duckdb"
     reward, info, episode_id = _run(

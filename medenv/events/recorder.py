@@ -5,7 +5,7 @@ there), None (no logging) or any object with these methods: the env stages a ste
 with ``emit``, logs them with ``commit`` (or drops them with ``discard`` when the step
 raised), seals an episode with ``end_episode`` and calls ``close`` once. ``shard`` numbers
 the writer (it is part of the episode ids). `MemoryRecorder` keeps the payloads in a list
-(`medenv.events.verify` re-executes episodes into one).
+(`medenv.verify` re-executes episodes into one).
 """
 
 from __future__ import annotations

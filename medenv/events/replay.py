@@ -1,6 +1,7 @@
-"""Replay: an episode's events as a trajectory, as chat messages, as a transcript, and
-`verify` (`medenv.events.verify`, re-exported here): check its hash chain and re-execute
-every logged action in a fresh environment, comparing every event.
+"""Replay: an episode's events as a trajectory, as chat messages, as a transcript.
+
+`medenv.verify.verify` (env level: it builds an env) checks an episode's hash chain and
+re-executes every logged action in a fresh environment, comparing every event.
 """
 
 from __future__ import annotations
@@ -210,12 +211,3 @@ def transcript(events: Sequence[Event]) -> str:
 
 def _clip(text: str, n: int) -> str:
     return text if len(text) <= n else text[:n] + f" [... {len(text) - n} more chars]"
-
-
-def __getattr__(name: str):
-    """`verify`, `VerifyResult` and `make_replay_env` live in `medenv.events.verify`."""
-    if name in ("verify", "VerifyResult", "make_replay_env"):
-        from medenv.events import verify as module
-
-        return getattr(module, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -7,8 +7,8 @@ re-executes every logged action: it stops at the first observation, reward or en
 differs, and compares every event the fresh env emits with the logged one, field by field
 (so derived fields — ``correct``, counts, the answer, evidence recall, reward components —
 are recomputed, not trusted). Only ``ts``, ``latency_ms``, the hashes, ``tags`` and
-``config_hash`` of the logged episode are not compared. (Re-exported by
-`medenv.events.replay`.)
+``config_hash`` of the logged episode are not compared. It builds an env, so it lives
+at the env level (not in `medenv.events`, which the env imports).
 """
 
 from __future__ import annotations
@@ -17,11 +17,15 @@ from typing import Any
 
 import msgspec
 
+from medenv.env import MedResearchEnv
 from medenv.errors import MedenvError
+from medenv.events import chain as chains
 from medenv.events import schema as ev
 from medenv.events.recorder import MemoryRecorder
 from medenv.events.replay import Trajectory, _clip, trajectory
 from medenv.events.schema import Event
+from medenv.events.store import _as_con, read_episode
+from medenv.qa import QAItem
 from medenv.reward import rubric_from_config
 
 
@@ -59,9 +63,6 @@ def _difference(step, field, expected, got) -> str:
 def make_replay_env(traj: Trajectory, world=None):
     """A fresh env built from the logged configuration and question; its events are
     captured in memory (``env.store.events``, a `MemoryRecorder`), never written."""
-    from medenv.env import MedResearchEnv
-    from medenv.synth.qa import QAItem
-
     cfg = traj.config
     if not cfg:
         raise MedenvError(f"run {traj.run_id} has no run_started event: cannot rebuild its env")
@@ -100,9 +101,6 @@ def verify(
     (see the module docstring). Never raises for a damaged episode: its problems are in
     the result. Raises `MedenvError` when it cannot be replayed at all (no such episode, a
     custom world not passed)."""
-    from medenv.events import chain as chains
-    from medenv.events.store import _as_con, read_episode
-
     con, owned = _as_con(paths_or_con)
     try:
         problems = chains.check_episode(con, episode_id) if chain else []
