@@ -36,6 +36,7 @@ from typing import Any
 import gymnasium as gym
 import msgspec
 
+from medenv import __version__ as medenv_version
 from medenv.actions import (  # noqa: F401  (re-exported: the env's action/observation rules)
     ACTION_MAX_CHARS,
     DEEP_OBJECT,
@@ -50,6 +51,8 @@ from medenv.env_config import EnvConfig, qa_label
 from medenv.errors import MedenvError
 from medenv.events import schema as ev
 from medenv.events.recorder import Recorder
+from medenv.events.store import DURABILITY, EventStore, new_run_id
+from medenv.paths import medenv_home
 from medenv.qa import QAItem
 from medenv.questions import check_items_in_kg, check_kg_version, load_questions
 from medenv.reward import RewardTerm, Rubric, evidence_recall, outcome, rubric_from, term_refs
@@ -83,8 +86,6 @@ def _qa_hash(items: list[QAItem]) -> str:
 
 
 def default_db_path() -> Path:
-    from medenv.paths import medenv_home
-
     return medenv_home() / "runs" / "events.duckdb"
 
 
@@ -114,8 +115,6 @@ class MedResearchEnv(gym.Env[str, str]):
         render_mode: str | None = None,
         reward_terms: Rubric | list[RewardTerm] | None = None,
     ) -> None:
-        from medenv.events.store import DURABILITY, new_run_id
-
         if int(max_steps) < 1:
             raise MedenvError(f"max_steps must be >= 1, got {max_steps}")
         if durability not in DURABILITY:
@@ -194,8 +193,6 @@ class MedResearchEnv(gym.Env[str, str]):
         if self._recorder is not None and self.store is None:
             self.store = self._recorder
         if self._db is not None and self.store is None:
-            from medenv.events.store import EventStore
-
             self.store = EventStore(
                 self._db, run_id=self.run_id, durability=self._durability, shard=self._shard
             )
@@ -230,10 +227,6 @@ class MedResearchEnv(gym.Env[str, str]):
         return state
 
     def _run_started(self, seed: int | None) -> ev.RunStarted:
-        import gymnasium
-
-        from medenv import __version__ as medenv_version
-
         kg = self.world.kg
         return ev.RunStarted(
             config=self.config,
@@ -247,7 +240,7 @@ class MedResearchEnv(gym.Env[str, str]):
             qa_hash=_qa_hash(self.items),
             versions={
                 "medenv": medenv_version,
-                "gymnasium": gymnasium.__version__,
+                "gymnasium": gym.__version__,
                 "python": platform.python_version(),
                 "schema": str(ev.SCHEMA_VERSION),
                 "backend": str(self.world.backend),
@@ -565,8 +558,6 @@ def call_example(tool_format: str) -> str:
 
 
 def _parse_error(kind: str | None, message: str):
-    from medenv.tools.parsing import ParseError
-
     kind = kind if kind in ERROR_KINDS else "bad_arguments"
     return ParseError(kind, message.removeprefix("Error: "))
 

@@ -61,6 +61,7 @@ import numpy as np
 
 from medenv.errors import MedenvError
 from medenv.events.episodes import EpisodeRecord, summaries
+from medenv.events.store import connect, resolve_files
 from medenv.grounding import ground_log
 
 RARITY_BUCKETS = (("common", 0.5), ("uncommon", 0.8), ("rare", math.inf))
@@ -122,8 +123,6 @@ class EvalResult(msgspec.Struct, frozen=True, kw_only=True):
 
 def resolve_db_paths(db: str | Path | Sequence[str | Path]) -> list[str]:
     """The store files named by ``--db`` values (paths with their shards, folders, globs)."""
-    from medenv.events.store import resolve_files
-
     return [str(f) for f in resolve_files(db)]
 
 
@@ -131,8 +130,6 @@ def _connect(db):
     """A connection that has the ``events`` table: pass-through or ``events.store.connect``."""
     if hasattr(db, "execute"):
         return db
-    from medenv.events.store import connect
-
     return connect(resolve_db_paths(db))
 
 

@@ -36,6 +36,9 @@ import inspect
 import weakref
 from typing import Any
 
+import gymnasium as gym
+
+import medenv  # noqa: F401  (registers MedResearch-v0)
 from medenv.errors import MedenvError
 from medenv.reward import TERM_NAMES
 from medenv.tools.registry import TOOL_NAMES, tool_schemas
@@ -102,10 +105,6 @@ class MedResearchTools:
         agent: str = "trl",
         **env_kwargs: Any,
     ) -> None:
-        import gymnasium as gym
-
-        import medenv  # noqa: F401  (registers MedResearch-v0)
-
         tags = {"agent": agent, **dict(env_kwargs.pop("tags", None) or {})}
         self._env = gym.make("MedResearch-v0", tags=tags, **env_kwargs)
         self._max_tool_chars = max_tool_chars
