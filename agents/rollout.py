@@ -10,7 +10,7 @@
 - runs ``workers`` processes (forked from this one once it has loaded the world, on
   Linux: `medenv.workers`), each with its own env and its own store shard
   (``db`` for worker 0, ``NAME.shard-<i>.duckdb`` beside it for the others: DuckDB allows
-  one writer per file); readers query all shards together (`training.export.store_paths`);
+  one writer per file); readers query all shards together (`medenv.events.episodes.store_paths`);
 - shows a progress bar with live accuracy and mean tool calls (research calls: without
   the final answer, the paper's unit);
 - with ``ray`` (an address, or "" for a local Ray) spreads the episodes over a Ray
@@ -46,7 +46,9 @@ from typing import Any
 import msgspec
 
 from medenv.errors import MedenvError
+from medenv.events.episodes import load_episodes, store_paths
 from medenv.events.store import new_run_id, shard_files
+from medenv.questions import load_questions
 
 AGENT_NAMES = ("oracle", "heuristic", "random", "llm")
 MAX_JOBS = 1_000_000  # episodes x k planned by one call (the plan is held in memory)
@@ -150,8 +152,6 @@ def finished_jobs(db: Path, agent: str) -> set[tuple[str, int]]:
 
     Finished means terminated (answered) or truncated (budget spent); an episode cut off
     by a crash or ``close()`` does not count and is run again."""
-    from training.export import load_episodes, store_paths
-
     try:
         paths = store_paths(db)
     except MedenvError:
@@ -161,21 +161,6 @@ def finished_jobs(db: Path, agent: str) -> set[tuple[str, int]]:
         for ep in load_episodes(paths)
         if ep.agent == agent and ep.seed is not None and (ep.terminated or ep.truncated)
     }
-
-
-def _load_items(qa: Any, split: str | None):
-    from medenv.synth.io import read_qa_set
-
-    if qa is None:
-        from medenv.synth import default_qa_set
-
-        qa = default_qa_set()
-    items = list(qa) if isinstance(qa, (list, tuple)) else read_qa_set(qa)
-    if split is not None:
-        items = [it for it in items if it.split == split]
-    if not items:
-        raise MedenvError(f"no questions in {qa!r}" + (f" for split {split!r}" if split else ""))
-    return items
 
 
 def _check_oracle_items(items: list, qa: Any, who: str = "the oracle agent") -> None:
@@ -379,7 +364,8 @@ def rollout(
             raise MedenvError(
                 "the llm agent needs a model: --model PATH|openai:URL#MODEL|vllm:MODEL"
             )
-    items = _load_items(qa, split)
+    source = str((env_kwargs or {}).get("source", "hpo"))
+    items = load_questions(qa, source, split)
     if isinstance(agent_factory, (str, AgentSpec)) and name == "oracle":
         _check_oracle_items(items, qa)
     if _guidance_tags(agent_factory):

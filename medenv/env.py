@@ -36,13 +36,28 @@ from typing import Any
 import gymnasium as gym
 import msgspec
 
+from medenv import __version__ as medenv_version
+from medenv.actions import (  # noqa: F401  (re-exported: the env's action/observation rules)
+    ACTION_MAX_CHARS,
+    DEEP_OBJECT,
+    MAX_NESTING,
+    OBSERVATION_MAX_CHARS,
+    canonical_action,
+    fit_text,
+    too_deep,
+    truncation_marker,
+)
+from medenv.env_config import EnvConfig, qa_label
 from medenv.errors import MedenvError
 from medenv.events import schema as ev
-from medenv.events.schema import utf8_safe
-from medenv.reward import RewardWeights, compute_reward, evidence_recall, weights_from
+from medenv.events.recorder import Recorder
+from medenv.events.store import DURABILITY, EventStore, new_run_id
+from medenv.paths import medenv_home
+from medenv.qa import QAItem
+from medenv.qa_world import check_qa_world
+from medenv.questions import load_questions
+from medenv.reward import RewardTerm, Rubric, evidence_recall, outcome, rubric_from, term_refs
 from medenv.spaces import CHARSET, ModelText  # noqa: F401  (re-exported)
-from medenv.spaces import RANGES as _RANGES
-from medenv.synth.qa import QAItem
 from medenv.tools.parsing import (
     ERROR_KINDS,
     FAMILIES,
@@ -54,18 +69,11 @@ from medenv.tools.parsing import (
     format_hint,
     parse_action,
 )
+from medenv.tools.registry import TOOL_NAMES, tool_schemas, validate
+from medenv.tools.registry import run as run_tool
+from medenv.tools.result import ToolResult
 from medenv.worldspec import spec_of_config, world_config
 
-ACTION_MAX_CHARS = 131_072  # ~32k tokens: a long reasoning trace plus the call
-# Actions nested deeper (JSON brackets outside strings, or a dict/list action) are a bad_json
-# error without parsing: Python's recursion limit would otherwise decide, and it depends on
-# the caller's stack depth, so a replay could parse the same text differently.
-MAX_NESTING = 100
-DEEP_OBJECT = f"<a tool-call object nested deeper than {MAX_NESTING} levels>"
-_NESTING_TOKENS = re.compile(r'[\[\]{}"\\]')
-OBSERVATION_MAX_CHARS = 65_536
-# Observations map any character outside CHARSET to U+FFFD; actions are accepted as they are.
-_OUTSIDE = re.compile("[^" + "".join(f"\\U{lo:08x}-\\U{hi - 1:08x}" for lo, hi in _RANGES) + "]")
 INFO_KEYS = (
     "question_id", "tools", "budget", "step", "run_id", "error", "tool",
     "accuracy", "format", "efficiency", "evidence_recall", "correct",
@@ -74,24 +82,13 @@ DEFAULT_DB = "default"
 _ABSENT = object()
 
 
-def fit_text(text: str, limit: int = OBSERVATION_MAX_CHARS) -> str:
-    """``text`` inside the observation space: foreign characters -> U+FFFD, length capped."""
-    if not text.isascii():
-        text = _OUTSIDE.sub("\ufffd", text)
-    if len(text) > limit:
-        note = f"\n[... {len(text) - limit} more characters truncated]"
-        text = text[: limit - len(note)] + note
-    return text
+def _qa_hash(items: list[QAItem]) -> str:
+    data = msgspec.json.encode([(i.id, i.answer) for i in items], order="deterministic")
+    return hashlib.sha256(data).hexdigest()[:16]
 
 
 def default_db_path() -> Path:
-    from medenv.paths import medenv_home
-
     return medenv_home() / "runs" / "events.duckdb"
-
-
-def _hash(value: Any) -> str:
-    return hashlib.sha256(msgspec.json.encode(value, order="deterministic")).hexdigest()[:16]
 
 
 class MedResearchEnv(gym.Env[str, str]):
@@ -105,10 +102,10 @@ class MedResearchEnv(gym.Env[str, str]):
         split: str | None = None,
         tools: tuple[str, ...] | list[str] | None = None,
         max_steps: int = 12,
-        reward_weights: RewardWeights | dict | None = None,
+        reward_weights: dict | msgspec.Struct | None = None,
         backend: str = "tantivy",
         source: str = "hpo",
-        db: str | Path | None = DEFAULT_DB,
+        db: str | Path | Recorder | None = DEFAULT_DB,
         durability: str = "step",
         run_id: str | None = None,
         world=None,
@@ -118,10 +115,8 @@ class MedResearchEnv(gym.Env[str, str]):
         shard: int | str | None = "auto",
         world_seed: int = 0,
         render_mode: str | None = None,
+        reward_terms: Rubric | list[RewardTerm] | None = None,
     ) -> None:
-        from medenv.events.store import DURABILITY, new_run_id
-        from medenv.tools.registry import TOOL_NAMES, tool_schemas
-
         if int(max_steps) < 1:
             raise MedenvError(f"max_steps must be >= 1, got {max_steps}")
         if durability not in DURABILITY:
@@ -135,7 +130,8 @@ class MedResearchEnv(gym.Env[str, str]):
         self.schemas = tool_schemas(names)
         self._tools_json = json.dumps(self.schemas, sort_keys=True)
         self.max_steps = int(max_steps)
-        self.weights = weights_from(reward_weights)
+        self.rubric = rubric_from(reward_terms, reward_weights)
+        self.weights = self.rubric.weights
         self.parallel_calls = bool(parallel_calls)
         self.tool_format = check_tool_format(tool_format)
         self.split = split
@@ -149,30 +145,29 @@ class MedResearchEnv(gym.Env[str, str]):
             world = spec_of_config({"world": world})
         self._qa_arg = qa
         self._world_arg = world
-        self._db = None if db is None else (default_db_path() if db == DEFAULT_DB else Path(db))
+        self._recorder = db if isinstance(db, Recorder) else None
+        if self._recorder is not None or db is None:
+            self._db = None
+        else:
+            self._db = default_db_path() if db == DEFAULT_DB else Path(db)
         self.store_path = self._db  # the store's main file (shards sit beside it)
         self._durability = durability
         self._shard = shard
-        self.config: dict[str, Any] = {
-            "qa": _qa_label(qa),
-            "split": split,
-            "tools": list(names),
-            "max_steps": self.max_steps,
-            "reward_weights": msgspec.to_builtins(self.weights),
-            "backend": backend,
-            "source": source,
-            "world_seed": int(world_seed),
-            "world": world_config(world, source, backend, int(world_seed)),
-            "parallel_calls": self.parallel_calls,
-            "tool_format": self.tool_format,
-        }
-        self.config_hash = _hash(self.config)
+        self._set_config(
+            EnvConfig(
+                qa=qa_label(qa), split=split, tools=names, max_steps=self.max_steps,
+                reward_weights=self.weights, backend=backend, source=source,
+                world_seed=int(world_seed), world=world_config(world, source, backend, int(world_seed)),
+                parallel_calls=self.parallel_calls, tool_format=self.tool_format,
+                reward_terms=term_refs(self.rubric),
+            )
+        )  # fmt: skip
         self._backend, self._source, self._world_seed = backend, source, int(world_seed)
 
         self.items: list[QAItem] | None = None
         self._by_id: dict[str, QAItem] = {}
         self.world = None
-        self.store = None
+        self.store: Recorder | None = self._recorder  # an EventStore once opened
         self.episode_id: str | None = None
         self.item: QAItem | None = None
         self._n_episodes = 0
@@ -184,9 +179,7 @@ class MedResearchEnv(gym.Env[str, str]):
     # -- lazy set-up (keeps gym.make cheap, e.g. for AsyncVectorEnv's space probe) --------
     def _ensure_ready(self, seed: int | None) -> None:
         if self.items is None:
-            self.items = _load_items(self._qa_arg, self._source)
-            if not self.items:
-                raise MedenvError("the question set is empty")
+            self.items = load_questions(self._qa_arg, self._source)
             self._by_id = {item.id: item for item in self.items}
         if self.world is None:
             if callable(self._world_arg):  # a factory: survives gym's deepcopy of kwargs
@@ -198,12 +191,11 @@ class MedResearchEnv(gym.Env[str, str]):
 
                 self.world = load_world(self._source, self._backend, seed=self._world_seed)
         if not self._items_checked:
-            _check_kg(self.items, self.world.kg)
-            check_items_in_kg(self.items, self.world.kg, self.config["qa"])
+            check_qa_world(self.items, self.world.kg, self.env_config.qa)
             self._items_checked = True
+        if self._recorder is not None and self.store is None:
+            self.store = self._recorder
         if self._db is not None and self.store is None:
-            from medenv.events.store import EventStore
-
             self.store = EventStore(
                 self._db, run_id=self.run_id, durability=self._durability, shard=self._shard
             )
@@ -219,8 +211,12 @@ class MedResearchEnv(gym.Env[str, str]):
             raise MedenvError("cap_steps() must be called before the first reset()")
         if 1 <= int(limit) < self.max_steps:
             self.max_steps = int(limit)
-            self.config["max_steps"] = self.max_steps
-            self.config_hash = _hash(self.config)
+            self._set_config(msgspec.structs.replace(self.env_config, max_steps=self.max_steps))
+
+    def _set_config(self, config: EnvConfig) -> None:
+        self.env_config = config
+        self.config: dict[str, Any] = config.to_dict()  # as logged in run_started
+        self.config_hash = config.config_hash
 
     def __getstate__(self) -> dict:
         """Pickle the configuration, question set and RNG, not the open episode or event
@@ -234,10 +230,6 @@ class MedResearchEnv(gym.Env[str, str]):
         return state
 
     def _run_started(self, seed: int | None) -> ev.RunStarted:
-        import gymnasium
-
-        from medenv import __version__ as medenv_version
-
         kg = self.world.kg
         return ev.RunStarted(
             config=self.config,
@@ -246,12 +238,12 @@ class MedResearchEnv(gym.Env[str, str]):
             corpus_hash=str(self.world.fingerprint),
             index_hash=self.world.index_hash,
             parser_version=PARSER_VERSION,
-            reward_weights=msgspec.to_builtins(self.weights),
+            reward_weights=self.weights,
             seed=seed,
-            qa_hash=_hash([(i.id, i.answer) for i in self.items]),
+            qa_hash=_qa_hash(self.items),
             versions={
                 "medenv": medenv_version,
-                "gymnasium": gymnasium.__version__,
+                "gymnasium": gym.__version__,
                 "python": platform.python_version(),
                 "schema": str(ev.SCHEMA_VERSION),
                 "backend": str(self.world.backend),
@@ -269,6 +261,7 @@ class MedResearchEnv(gym.Env[str, str]):
         self._retrieved: list[str] = []
         self._prediction: str | None = None
         self._last_components = None
+        self._last_correct = False
         self._last_total = 0.0  # the reward of the ended episode (`finish` returns it again)
         self._recall = 0.0
 
@@ -346,10 +339,23 @@ class MedResearchEnv(gym.Env[str, str]):
             raise
 
     def _step(self, action: str | dict):
-        from medenv.tools.registry import execute, validate
-        from medenv.tools.result import ToolResult
-
+        """parse -> check -> run calls (or reject) -> advance."""
         step = self._steps
+        parsed = self._parse(step, action)
+        checked, error = self._check(parsed)
+        outputs, tool, terminated = [], "", False
+        if error is None:
+            outputs, tool, terminated, error = self._run_calls(step, checked)
+        if error is not None:
+            observation, tool = self._reject(step, parsed, error), ""
+        else:
+            observation = fit_text("\n\n".join(outputs))
+        reward, truncated = self._advance(terminated)
+        info = self._info(error.kind if error else "", tool)
+        return observation, reward, terminated, truncated, info
+
+    def _parse(self, step: int, action: Any) -> ParsedAction:
+        """Read the action (its canonical text, cut to the action space) and log it."""
         action, text, is_dict = canonical_action(action)
         cut = None
         if len(text) > ACTION_MAX_CHARS:  # outside the action space: read its start only
@@ -363,7 +369,7 @@ class MedResearchEnv(gym.Env[str, str]):
         else:
             parsed = parse_action(
                 action, parallel_calls=self.parallel_calls, schemas=self.schemas,
-                tool_format=self.tool_format,
+                tool_format=self.tool_format, check_arguments=False,
             )  # fmt: skip
         self._emit(
             ev.ActionReceived(
@@ -372,63 +378,72 @@ class MedResearchEnv(gym.Env[str, str]):
             ),
             self.episode_id,
         )  # fmt: skip
+        return parsed
 
-        error, tool, terminated = parsed.error, "", False
+    def _check(self, parsed: ParsedAction) -> tuple[list, ParseError | None]:
+        """Each call's arguments through its tool's msgspec ``Args`` (the one check)."""
+        if parsed.error is not None:
+            return [], parsed.error
         checked = []
-        if error is None:  # the registry's validation is the last word on arguments
-            for call in parsed.calls:
-                args = validate(call.name, call.arguments)
-                if isinstance(args, ToolResult):
-                    error = _parse_error(args.error, args.text)
-                    break
-                checked.append(call)
-        if error is None:
-            outputs = []
-            for i, call in enumerate(checked):
-                self._emit(
-                    ev.ToolCalled(step=step, name=call.name, arguments=call.arguments, call=i),
-                    self.episode_id,
-                )
-                start = time.perf_counter()
-                result = execute(self.world, call.name, call.arguments)
-                latency = (time.perf_counter() - start) * 1000.0
-                obs_i = fit_text(result.text)
-                self._emit(
-                    ev.ToolReturned(
-                        step=step, name=call.name, observation=obs_i, latency_ms=round(latency, 3),
-                        doc_ids=list(result.doc_ids), ok=result.ok, error=result.error, call=i,
-                    ),
-                    self.episode_id,
-                )  # fmt: skip
-                if not result.ok and result.error in ERROR_KINDS:  # e.g. a blank query
-                    error = _parse_error(result.error, result.text)
-                    break
-                tool = call.name if not tool else f"{tool},{call.name}"
-                self._n_tool_calls += 1
-                self._retrieved.extend(result.doc_ids)
-                outputs.append(obs_i)
-                if call.name == "answer" and result.ok:
-                    self._prediction = str(call.arguments["answer"])
-                    self._emit(
-                        ev.AnswerSubmitted(step=step, answer=self._prediction), self.episode_id
-                    )
-                    terminated = True
-                    break
-            observation = fit_text("\n\n".join(outputs))
-        if error is not None:
-            tool = ""
-            self._n_format_errors += 1
-            observation = f"Error ({error.kind}): {error.message}"
-            hint = format_hint(parsed.family if parsed.family else self.tool_format)
-            if hint not in observation:  # the registry's own argument checks carry no hint
-                observation += "\n" + error_suffix(parsed.family, self.tool_format)
-            observation = fit_text(observation)
+        for call in parsed.calls:
+            args = validate(call.name, call.arguments)
+            if isinstance(args, ToolResult):
+                return [], _parse_error(args.error, args.text)
+            checked.append((call, args))
+        return checked, None
+
+    def _run_calls(self, step: int, checked: list):
+        """Run the checked calls in order and log them: ``(outputs, tool, terminated,
+        error)``; a tool's own argument fault (e.g. a blank query) stops the step."""
+        outputs: list[str] = []
+        tool = ""
+        for i, (call, args) in enumerate(checked):
             self._emit(
-                ev.ActionRejected(
-                    step=step, kind=error.kind, message=error.message, observation=observation
-                ),
+                ev.ToolCalled(step=step, name=call.name, arguments=call.arguments, call=i),
                 self.episode_id,
             )
+            start = time.perf_counter()
+            result = run_tool(self.world, call.name, args)
+            latency = (time.perf_counter() - start) * 1000.0
+            obs_i = fit_text(result.text)
+            self._emit(
+                ev.ToolReturned(
+                    step=step, name=call.name, observation=obs_i, latency_ms=round(latency, 3),
+                    doc_ids=list(result.doc_ids), ok=result.ok, error=result.error, call=i,
+                ),
+                self.episode_id,
+            )  # fmt: skip
+            if not result.ok and result.error in ERROR_KINDS:  # e.g. a blank query
+                return outputs, tool, False, _parse_error(result.error, result.text)
+            tool = call.name if not tool else f"{tool},{call.name}"
+            self._n_tool_calls += 1
+            self._retrieved.extend(result.doc_ids)
+            outputs.append(obs_i)
+            if call.name == "answer" and result.ok:
+                self._prediction = str(call.arguments["answer"])
+                self._emit(ev.AnswerSubmitted(step=step, answer=self._prediction), self.episode_id)
+                return outputs, tool, True, None
+        return outputs, tool, False, None
+
+    def _reject(self, step: int, parsed: ParsedAction, error: ParseError) -> str:
+        """Count and log a rejected action; its error observation."""
+        self._n_format_errors += 1
+        observation = f"Error ({error.kind}): {error.message}"
+        hint = format_hint(parsed.family if parsed.family else self.tool_format)
+        if hint not in observation:  # the registry's own argument checks carry no hint
+            observation += "\n" + error_suffix(parsed.family, self.tool_format)
+        observation = fit_text(observation)
+        self._emit(
+            ev.ActionRejected(
+                step=step, kind=error.kind, message=error.message, observation=observation
+            ),
+            self.episode_id,
+        )
+        return observation
+
+    def _advance(self, terminated: bool) -> tuple[float, bool]:
+        """Count the step; end (and reward) the episode when it terminated or ran out of
+        steps, else commit the step's events. ``(reward, truncated)``."""
         self._steps += 1
         self._recall = evidence_recall(self.item, self._retrieved)
         truncated = not terminated and self._steps >= self.max_steps
@@ -437,13 +452,7 @@ class MedResearchEnv(gym.Env[str, str]):
             reward = self._last_total = self._end_episode(terminated, truncated, reward=True)
         elif self.store is not None:
             self.store.commit()
-        return (
-            observation,
-            reward,
-            terminated,
-            truncated,
-            self._info(error.kind if error else "", tool),
-        )
+        return reward, truncated
 
     def finish(self) -> tuple[float, dict[str, Any]]:
         """End the open episode now, as truncated (e.g. a trainer's rollout ran out of
@@ -466,16 +475,21 @@ class MedResearchEnv(gym.Env[str, str]):
     def _end_episode(self, terminated: bool, truncated: bool, reward: bool) -> float:
         total = 0.0
         if reward:
-            comps = compute_reward(
-                self.item, self._prediction, self._n_tool_calls, self._n_format_errors, self.weights
-            )
-            self._last_components = comps
-            total = float(comps.total)
+            o = outcome(
+                self.item, self._prediction, self._n_tool_calls, self._n_format_errors,
+                self._retrieved, steps=self._steps, terminated=terminated, truncated=truncated,
+            )  # fmt: skip
+            score = self.rubric.score(o)
+            self._last_correct = o.correct
+            self._last_components = score
+            total = float(score.total)
+            comps = score.components
             self._emit(
                 ev.RewardAssigned(
-                    accuracy=comps.accuracy, format=comps.format, efficiency=comps.efficiency,
-                    total=comps.total, correct=comps.accuracy > 0, evidence_recall=self._recall,
-                    weights=msgspec.to_builtins(self.weights),
+                    accuracy=comps.get("accuracy", 0.0), format=comps.get("format", 0.0),
+                    efficiency=comps.get("efficiency", 0.0), total=score.total,
+                    correct=o.correct, evidence_recall=self._recall,
+                    weights=score.weights, components=comps,
                 ),
                 self.episode_id,
             )  # fmt: skip
@@ -491,8 +505,14 @@ class MedResearchEnv(gym.Env[str, str]):
             self.store.end_episode(self.episode_id)
         return total
 
+    @property
+    def reward_components(self) -> dict[str, float]:
+        """Every reward term's value for the ended episode (empty while it is open)."""
+        score = self._last_components
+        return dict(score.components) if score is not None else {}
+
     def _info(self, error: str, tool: str) -> dict[str, Any]:
-        comps = self._last_components
+        comps = self.reward_components
         return {
             "question_id": self.item.id,
             "tools": self._tools_json,
@@ -501,11 +521,11 @@ class MedResearchEnv(gym.Env[str, str]):
             "run_id": self.run_id,
             "error": error,
             "tool": tool,
-            "accuracy": float(comps.accuracy) if comps else 0.0,
-            "format": float(comps.format) if comps else 0.0,
-            "efficiency": float(comps.efficiency) if comps else 0.0,
+            "accuracy": float(comps.get("accuracy", 0.0)),
+            "format": float(comps.get("format", 0.0)),
+            "efficiency": float(comps.get("efficiency", 0.0)),
             "evidence_recall": float(self._recall),
-            "correct": bool(comps.accuracy > 0) if comps else False,
+            "correct": self._last_correct,
         }
 
     def render(self) -> str | None:
@@ -529,93 +549,6 @@ class MedResearchEnv(gym.Env[str, str]):
         super().close()
 
 
-def _deeper_than(value: Any, limit: int) -> bool:
-    """Whether ``value`` nests dicts/lists/tuples more than ``limit`` levels (iterative:
-    also ends on a value that contains itself)."""
-    stack = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        children = item.values() if isinstance(item, dict) else item
-        if not isinstance(item, dict | list | tuple):
-            continue
-        if depth > limit:
-            return True
-        stack.extend((child, depth + 1) for child in children)
-    return False
-
-
-def too_deep(text: str) -> bool:
-    """Whether action text nests JSON brackets (outside JSON strings) more than
-    `MAX_NESTING` levels, or is `DEEP_OBJECT`. Cheap unless the text holds that many
-    brackets."""
-    if text == DEEP_OBJECT:
-        return True
-    if text.count("[") + text.count("{") <= MAX_NESTING:
-        return False
-    depth, in_string, skip = 0, False, -1
-    for match in _NESTING_TOKENS.finditer(text):
-        i = match.start()
-        if i == skip:
-            continue
-        ch = text[i]
-        if in_string:
-            if ch == "\\":
-                skip = i + 1
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch in "[{":
-            depth += 1
-            if depth > MAX_NESTING:
-                return True
-        elif ch in "]}":
-            depth = max(0, depth - 1)
-    return False
-
-
-def truncation_marker(length: int | None) -> str:
-    """What follows the logged text of an action cut to ``ACTION_MAX_CHARS`` (``""`` for an
-    action that was not cut): the marker and the original length."""
-    if length is None:
-        return ""
-    return (
-        f"\n[... truncated: the action had {length} characters; the env read the first "
-        f"{ACTION_MAX_CHARS}]"
-    )
-
-
-def canonical_action(action: Any) -> tuple[str | dict | list, str, bool]:
-    """What `MedResearchEnv.step` parses for ``action``, the text it logs, and whether that
-    text is JSON: ``(parsed, text, is_dict)``.
-
-    Text is parsed as it is. A dict or list is logged as JSON (sorted keys) and parsed *from
-    that JSON*, so replaying the log parses exactly the value the live step parsed (same
-    key order, tuples as lists). Anything else, or a dict that is not JSON, is parsed as its
-    ``repr``. Lone surrogates become U+FFFD (`utf8_safe`). Never raises.
-    """
-    if isinstance(action, dict | list) and _deeper_than(action, MAX_NESTING):
-        return DEEP_OBJECT, DEEP_OBJECT, False
-    if isinstance(action, dict | list):
-        try:
-            text = utf8_safe(json.dumps(action, sort_keys=True, ensure_ascii=False))
-            # once more from the JSON: keys that collide as strings (1 and "1") keep one
-            # value, so the logged text is a fixed point and a replay logs it again
-            text = json.dumps(json.loads(text), sort_keys=True, ensure_ascii=False)
-            return json.loads(text), text, True
-        except (TypeError, ValueError, RecursionError):
-            pass
-    if isinstance(action, str):
-        text = str(action)
-    else:
-        try:
-            text = repr(action)
-        except Exception:  # noqa: BLE001 - a broken __repr__ must not break the step
-            text = f"<unprintable {type(action).__name__}>"
-    text = utf8_safe(text)
-    return text, text, False
-
-
 def call_example(tool_format: str) -> str:
     """A ``medical_search`` call in the format of ``tool_format`` (Hermes/Qwen for ``auto``)."""
     if tool_format not in FAMILIES or tool_format == "hermes":
@@ -628,67 +561,8 @@ def call_example(tool_format: str) -> str:
 
 
 def _parse_error(kind: str | None, message: str):
-    from medenv.tools.parsing import ParseError
-
     kind = kind if kind in ERROR_KINDS else "bad_arguments"
     return ParseError(kind, message.removeprefix("Error: "))
-
-
-def check_items_in_kg(items: list[QAItem], kg, where: str = "the question set") -> None:
-    """Raise `MedenvError` when a KG-grounded item's (one with a chain) chain, hops, answer id
-    or constraints name an entity the world's knowledge graph lacks (a set made from another KG). Called before
-    the env writes any event, so a bad set leaves no half-written run."""
-    for item in items:
-        if not item.chain:  # an external question: nothing the env looks up in the KG
-            continue
-        ids = [*item.chain, item.answer_id]
-        ids += [x for hop in item.hops for x in (hop.head, hop.tail)]
-        ids += [c.entity for c in item.constraints]
-        missing = next((x for x in ids if x and kg.get(x) is None), None)
-        if missing is not None:
-            raise MedenvError(
-                f"{where}: question {item.id!r} names entity {missing!r}, which is not in the "
-                f"{kg.source} knowledge graph (version {kg.version}); was the set made from "
-                "another graph?"
-            )
-
-
-def _check_kg(items: list[QAItem], kg) -> None:
-    """Refuse questions built from another graph than the world's (their answers and
-    evidence pages would not be in it); the rule is `medenv.qa_world.kg_mismatch`."""
-    from medenv.qa_world import kg_mismatch
-
-    problem = kg_mismatch(items, str(kg.source), str(kg.version))
-    if problem is not None:
-        raise MedenvError(
-            f"{problem}: give the env the world (--source/--path) the question set was built from"
-        )
-
-
-def _qa_label(qa) -> str:
-    if qa is None:
-        return "default"
-    if isinstance(qa, str | Path):
-        return str(Path(qa).expanduser().resolve())
-    return "inline"
-
-
-def _load_items(qa, source: str) -> list[QAItem]:
-    if isinstance(qa, list | tuple):
-        items = list(qa)
-        bad = [type(x).__name__ for x in items if not isinstance(x, QAItem)]
-        if bad:
-            raise MedenvError(f"qa must be a path or a list of QAItem, got a list with {bad[0]}")
-        return items
-    if isinstance(qa, QAItem):
-        return [qa]
-    from medenv.synth.io import read_qa_set
-
-    if qa is None:
-        from medenv.synth import default_qa_set
-
-        qa = default_qa_set(source=source)
-    return read_qa_set(qa)
 
 
 def render_prompt(

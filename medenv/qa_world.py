@@ -5,7 +5,7 @@ a world whose graph has that source and (when the item records one) that version
 without a recorded source (hand-made) or from an external set (``"external"``) belong to
 any world. `kg_mismatch` names the first item that does not belong; `check_qa_world` also
 checks that every entity a KG-grounded item names is in the graph
-(`medenv.env.check_items_in_kg`), and raises `MedenvError` with one line.
+(`medenv.questions.check_items_in_kg`), and raises `MedenvError` with one line.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def check_qa_world(items: list, kg, where: str = "the question set") -> None:
         if problem is not None:
             raise MedenvError(f"{where}: {problem}; {HINT}")
         return
-    from medenv.env import check_items_in_kg
+    from medenv.questions import check_items_in_kg  # (questions imports synth)
 
     problem = kg_mismatch(items, str(kg.source), str(kg.version))
     if problem is not None:

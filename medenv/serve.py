@@ -86,9 +86,11 @@ class Sessions:
             raise MedenvError(f"--max-sessions must be at least 1, got {max_sessions}")
         self.env_kwargs = dict(env_kwargs or {})
         if not isinstance(self.env_kwargs.get("qa"), list):  # read the QA set once
-            from agents.rollout import _load_items
+            from medenv.questions import load_questions  # (the server starts without synth)
 
-            self.env_kwargs["qa"] = _load_items(self.env_kwargs.get("qa"), None)
+            self.env_kwargs["qa"] = load_questions(
+                self.env_kwargs.get("qa"), str(self.env_kwargs.get("source", "hpo"))
+            )
         self.run_id = self.env_kwargs.pop("run_id", None) or new_run_id()
         self.store = EventStore(db, run_id=self.run_id) if db is not None else None
         self.max_sessions = max_sessions

@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from medenv.events.chain import check_chains
-from medenv.events.replay import verify
 from medenv.events.store import connect, iter_episodes
+from medenv.verify import verify
 from tests.test_env import items, world  # noqa: F401  (fixtures)
 
 EXAMPLES, PER_EXAMPLE = 200, 50

@@ -250,7 +250,7 @@ def test_make_kwargs_tools_weights_default_db_and_run_metadata(items, world, tmp
     assert run[:6] == (
         "hpo", world.kg.version, world.fingerprint, world.index_hash, PARSER_VERSION, 7
     )  # fmt: skip
-    assert json.loads(run[6]) == weights and len(world.index_hash) == 16
+    assert json.loads(run[6]) == {**weights, "evidence_recall": 0.0} and len(world.index_hash) == 16
     con.close()
     before = sorted(home.rglob("*"))
     off = gym.make("MedResearch-v0", qa=items, world=world, db=None)  # logging off
@@ -327,6 +327,9 @@ def test_second_writer_gets_a_clear_error(make_env, tmp_path):
 
 @pytest.mark.parametrize("mode", ["sync", "async"])
 def test_vector_envs_write_shards_read_together(items, tmp_path, world, mode):
+    import gc
+
+    gc.collect()  # garbage of earlier tests freed here, not in a forked worker (can crash it)
     path = tmp_path / "vec.duckdb"
     envs = gym.make_vec(
         "MedResearch-v0", num_envs=2, vectorization_mode=mode, qa=items, db=path, run_id="vec"

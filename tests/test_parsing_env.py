@@ -9,9 +9,10 @@ import pytest
 
 import medenv  # noqa: F401  (registers MedResearch-v0)
 from medenv.errors import MedenvError
-from medenv.events.replay import trajectory, verify
+from medenv.events.replay import trajectory
 from medenv.events.store import connect, read_episode
 from medenv.tools.parsing import format_hint
+from medenv.verify import verify
 from tests.test_env import make_items
 
 DS = "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>medical_search<｜tool▁sep｜>{}<｜tool▁call▁end｜><｜tool▁calls▁end｜>"

@@ -13,8 +13,8 @@ import pytest
 
 from medenv.cli import main
 from medenv.events.chain import check_chains, link, seal
-from medenv.events.replay import verify
 from medenv.events.store import EventStore, connect
+from medenv.verify import verify
 from tests.test_env import items, scripted_actions, world  # noqa: F401  (fixtures)
 
 

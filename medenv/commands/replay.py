@@ -92,8 +92,8 @@ def _verify_all(con, episodes: list[str], some: bool, world=None) -> int:
 
     from medenv.errors import MedenvError
     from medenv.events.chain import check_chains
-    from medenv.events.replay import verify
     from medenv.events.store import iter_episodes, spool_notes
+    from medenv.verify import verify
 
     for note in spool_notes(con):
         print(f"note {note}", file=sys.stderr)

@@ -20,7 +20,7 @@ from collections.abc import Iterable
 import msgspec
 
 from medenv.corpus.pages import page_facts
-from medenv.synth.qa import Hop, QAItem
+from medenv.qa import Hop, QAItem
 
 TOP_K = 5
 

@@ -1,6 +1,7 @@
-"""Replay: an episode's events as a trajectory, as chat messages, as a transcript, and
-`verify` (`medenv.events.verify`, re-exported here): check its hash chain and re-execute
-every logged action in a fresh environment, comparing every event.
+"""Replay: an episode's events as a trajectory, as chat messages, as a transcript.
+
+`medenv.verify.verify` (env level: it builds an env) checks an episode's hash chain and
+re-executes every logged action in a fresh environment, comparing every event.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any
 
 import msgspec
 
+from medenv.actions import ACTION_MAX_CHARS
 from medenv.errors import MedenvError
 from medenv.events import schema as ev
 from medenv.events.schema import Event
@@ -99,7 +101,7 @@ def trajectory(events: Sequence[Event]) -> Trajectory:
             traj.answer = p.answer
         elif e.type == "reward_assigned":
             traj.reward = p.total
-            traj.components = {
+            traj.components = dict(p.components) or {  # older logs: the built-in three
                 "accuracy": p.accuracy,
                 "format": p.format,
                 "efficiency": p.efficiency,
@@ -115,8 +117,6 @@ def logged_action(p: ev.ActionReceived) -> str | dict | list:
     cut at ``ACTION_MAX_CHARS``: the part the env read, padded to the original length), or
     the dict its JSON holds."""
     if p.truncated_from is not None:
-        from medenv.env import ACTION_MAX_CHARS
-
         # the part the env read, padded back to the logged length, so the replayed step
         # cuts it the same way and logs the same marker
         n = p.truncated_from
@@ -211,12 +211,3 @@ def transcript(events: Sequence[Event]) -> str:
 
 def _clip(text: str, n: int) -> str:
     return text if len(text) <= n else text[:n] + f" [... {len(text) - n} more chars]"
-
-
-def __getattr__(name: str):
-    """`verify`, `VerifyResult` and `make_replay_env` live in `medenv.events.verify`."""
-    if name in ("verify", "VerifyResult", "make_replay_env"):
-        from medenv.events import verify as module
-
-        return getattr(module, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -7,6 +7,7 @@ from typing import Annotated
 import msgspec
 
 from medenv.tools.result import ToolResult, failure
+from medenv.tools.tool import Tool
 
 NAME = "answer"
 DESCRIPTION = "Submit your final answer (a short entity name). This ends the episode."
@@ -28,3 +29,6 @@ def run(world, args: Args) -> ToolResult:
     if not text:
         return failure("bad_arguments", "answer: `answer` is blank; give the final answer.")
     return ToolResult(ok=True, text=f"Final answer submitted: {text}")
+
+
+TOOL = Tool(NAME, DESCRIPTION, Args, run, order=90)

@@ -14,6 +14,7 @@ import msgspec
 
 from medenv.corpus.text import analysed_passages, rank_passages
 from medenv.tools.result import ToolResult, failure
+from medenv.tools.tool import Tool
 
 NAME = "browse"
 DESCRIPTION = (
@@ -72,3 +73,6 @@ def run(world, args: Args) -> ToolResult:
             "Browse again with a more specific goal.]"
         )
     return ToolResult(ok=True, text="\n".join(lines), doc_ids=(doc.id,))
+
+
+TOOL = Tool(NAME, DESCRIPTION, Args, run, order=30)

@@ -7,6 +7,7 @@ from typing import Annotated
 import msgspec
 
 from medenv.tools.result import ToolResult, failure, render_hits
+from medenv.tools.tool import Tool
 
 NAME = "medical_search"
 DESCRIPTION = (
@@ -44,3 +45,6 @@ def search(world, collection: str, tool: str, query: str, top_k: int) -> ToolRes
 
 def run(world, args: Args) -> ToolResult:
     return search(world, "medical", NAME, args.query, args.top_k)
+
+
+TOOL = Tool(NAME, DESCRIPTION, Args, run, order=10)

@@ -91,8 +91,11 @@ def parse_action(
     parallel_calls: bool = False,
     schemas: list[dict] | None = None,
     tool_format: str = "auto",
+    check_arguments: bool = True,
 ) -> ParsedAction:
     """Parse one model action. ``schemas`` (OpenAI function format) default to all tools.
+    ``check_arguments=False`` leaves the argument checks (names, types, bounds, required)
+    to the caller (the env checks them once, with the tool's msgspec ``Args``).
 
     Returns calls (one, or several when ``parallel_calls``) or an ``error``, with the family
     recognised; never raises for an action (an unknown ``tool_format`` is a `MedenvError`).
@@ -109,7 +112,9 @@ def parse_action(
             return _error(think, family, tool_format, "several_calls", problem)
         calls = []
         for attempt in attempts:
-            result = attempt if isinstance(attempt, Failure) else check(attempt, spec)
+            result = (
+                attempt if isinstance(attempt, Failure) else check(attempt, spec, check_arguments)
+            )
             if isinstance(result, Failure):
                 return _error(think, family, tool_format, result.kind, result.message)
             calls.append(ToolCall(*result))

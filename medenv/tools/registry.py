@@ -1,5 +1,11 @@
 """The tool registry: names, OpenAI-style schemas, validated execution.
 
+The tools are the ``TOOL`` declarations (`medenv.tools.tool.Tool`) of the modules of the
+`medenv.tools` package, collected at import (sorted by ``order``, then name): adding a tool
+is adding one module with a ``TOOL``; `TOOLS`, `TOOL_NAMES`, the schemas, the prompt and the
+TRL adapter follow. `validate` (msgspec, against the tool's ``Args``) is the one argument
+check; `run` executes already-checked arguments and `execute` does both.
+
 `execute(world, name, arguments)` never raises for bad model input: an unknown tool, a
 non-object, a missing or unknown argument, a wrong type, an empty query or an out-of-range
 ``top_k`` each give ``ToolResult(ok=False, error="bad_arguments" | "unknown_tool")`` whose
@@ -9,22 +15,40 @@ non-object, a missing or unknown argument, a wrong type, an empty query or an ou
 from __future__ import annotations
 
 import copy
+import importlib
+import pkgutil
 import re
-from types import ModuleType
 from typing import Any
 
 import msgspec
 
-from medenv.tools import answer, browse, medical_search, web_search
+import medenv.tools
+from medenv.errors import MedenvError
+from medenv.events.schema import clean
 from medenv.tools.result import ToolResult, failure
+from medenv.tools.tool import Tool
 
-TOOL_NAMES = ("medical_search", "web_search", "browse", "answer")
-_MODULES: dict[str, ModuleType] = {
-    "medical_search": medical_search,
-    "web_search": web_search,
-    "browse": browse,
-    "answer": answer,
-}
+_NOT_TOOLS = {"registry", "parsing", "result", "tool"}
+
+
+def _collect() -> dict[str, Tool]:
+    """Every ``TOOL`` declared by a module of the `medenv.tools` package."""
+    found: list[Tool] = []
+    for info in pkgutil.iter_modules(medenv.tools.__path__):
+        if info.ispkg or info.name.startswith("_") or info.name in _NOT_TOOLS:
+            continue
+        tool = getattr(importlib.import_module(f"medenv.tools.{info.name}"), "TOOL", None)
+        if isinstance(tool, Tool):
+            found.append(tool)
+    found.sort(key=lambda t: (t.order, t.name))
+    names = [t.name for t in found]
+    if len(set(names)) != len(names):
+        raise MedenvError(f"two tools share a name: {names}")
+    return {t.name: t for t in found}
+
+
+TOOLS: dict[str, Tool] = _collect()
+TOOL_NAMES: tuple[str, ...] = tuple(TOOLS)
 _TYPE_WORDS = {
     "str": "a string",
     "int": "an integer",
@@ -55,13 +79,13 @@ def _inline(schema: dict) -> dict:
 
 
 def tool_schema(name: str) -> dict:
-    module = _MODULES[name]
+    tool = TOOLS[name]
     return {
         "type": "function",
         "function": {
             "name": name,
-            "description": module.DESCRIPTION,
-            "parameters": _inline(msgspec.json.schema(module.Args)),
+            "description": tool.description,
+            "parameters": _inline(msgspec.json.schema(tool.args)),
         },
     }
 
@@ -69,10 +93,8 @@ def tool_schema(name: str) -> dict:
 def tool_schemas(names: tuple[str, ...] | list[str] | None = None) -> list[dict]:
     """OpenAI function schemas of ``names`` (all tools by default), in the given order."""
     names = TOOL_NAMES if names is None else tuple(names)
-    unknown = [n for n in names if n not in _MODULES]
+    unknown = [n for n in names if n not in TOOLS]
     if unknown:
-        from medenv.errors import MedenvError
-
         raise MedenvError(f"unknown tool(s) {unknown}; known: {', '.join(TOOL_NAMES)}")
     return [tool_schema(n) for n in names]
 
@@ -118,7 +140,7 @@ def _explain(error: str, arguments: dict) -> str:
 
 def validate(name: str, arguments: Any) -> Any:
     """The tool's ``Args`` for ``arguments``, or a failing `ToolResult` explaining why."""
-    if name not in _MODULES:
+    if name not in TOOLS:
         return failure(
             "unknown_tool",
             f"unknown tool {name!r}. Available tools: {', '.join(TOOL_NAMES)}.",
@@ -137,7 +159,9 @@ def validate(name: str, arguments: Any) -> Any:
             "bad_arguments", f"{name}: arguments must be a JSON object. Usage: {usage(name)}."
         )
     try:
-        return msgspec.convert(arguments, _MODULES[name].Args)
+        return msgspec.convert(arguments, TOOLS[name].args)
+    except UnicodeEncodeError:  # a lone surrogate: check the text the event log holds
+        return validate(name, clean(arguments))
     except msgspec.ValidationError as exc:
         return failure(
             "bad_arguments",
@@ -145,9 +169,14 @@ def validate(name: str, arguments: Any) -> Any:
         )
 
 
+def run(world, name: str, args: msgspec.Struct) -> ToolResult:
+    """Run tool ``name`` over ``world`` with arguments `validate` returned."""
+    return TOOLS[name].run(world, args)
+
+
 def execute(world, name: str, arguments: Any) -> ToolResult:
     """Validate ``arguments`` and run tool ``name`` over ``world``."""
     args = validate(name, arguments)
     if isinstance(args, ToolResult):
         return args
-    return _MODULES[name].run(world, args)
+    return run(world, name, args)

@@ -6,6 +6,7 @@ import msgspec
 
 from medenv.tools.medical_search import Query, TopK, search
 from medenv.tools.result import ToolResult
+from medenv.tools.tool import Tool
 
 NAME = "web_search"
 DESCRIPTION = (
@@ -24,3 +25,6 @@ class Args(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
 
 def run(world, args: Args) -> ToolResult:
     return search(world, "web", NAME, args.query, args.top_k)
+
+
+TOOL = Tool(NAME, DESCRIPTION, Args, run, order=20)

@@ -5,6 +5,10 @@
 values (XML-like families) are converted by the declared type first, as vLLM's Qwen3-Coder and
 GLM-4.5 parsers do: ``string`` keeps the text; other types take the JSON (or Python literal)
 reading of it when that has the right type. Never raises.
+
+With ``arguments=False`` only the name and the arguments' shape (a JSON object) are checked
+and text values converted: the caller checks the arguments itself (the env: the tool's
+msgspec ``Args`` in `medenv.tools.registry.validate`, so each fault gets one message).
 """
 
 from __future__ import annotations
@@ -38,8 +42,10 @@ def index_schemas(schemas: list[dict]) -> dict[str, dict]:
     return index
 
 
-def check(raw: RawCall, spec: dict[str, dict]) -> tuple[str, dict] | Failure:
-    name, arguments = raw.name, raw.arguments
+def check(
+    raw: RawCall, spec: dict[str, dict], arguments: bool = True
+) -> tuple[str, dict] | Failure:
+    check_arguments, (name, arguments) = arguments, (raw.name, raw.arguments)
     if not isinstance(name, str) or not name.strip():
         return Failure("bad_json", 'The tool call needs a "name" string.')
     name = name.strip()
@@ -67,6 +73,11 @@ def check(raw: RawCall, spec: dict[str, dict]) -> tuple[str, dict] | Failure:
     props: dict = params.get("properties", {})
     out: dict[str, Any] = {}
     for key, value in arguments.items():
+        if not check_arguments:
+            if raw.text_args and isinstance(value, str) and key in props:
+                value = convert_text(value, _types_of(props[key]) or ["string"])
+            out[key] = value
+            continue
         if key not in props:
             return Failure(
                 "bad_arguments",
@@ -81,7 +92,7 @@ def check(raw: RawCall, spec: dict[str, dict]) -> tuple[str, dict] | Failure:
             return Failure("bad_arguments", problem)
         out[key] = value
     missing = [key for key in params.get("required", []) if key not in out]
-    if missing:
+    if missing and check_arguments:
         return Failure(
             "bad_arguments", f"{name} is missing the required argument(s): {', '.join(missing)}."
         )

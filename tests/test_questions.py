@@ -1,0 +1,46 @@
+"""`medenv.questions.load_questions`: the one loader of question sets (env, rollout, serve,
+GRPO), on the real default set and on a set written to disk."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from medenv.errors import MedenvError
+from medenv.questions import load_questions
+from medenv.synth import default_qa_set
+from medenv.synth.io import write_qa_set
+from medenv.synth.qa import QAItem
+
+ITEMS = [
+    QAItem(id=f"q{i}", question=f"question {i}?", answer=f"a{i}", answer_id=f"A:{i}",
+           split=("train", "test")[i % 2])
+    for i in range(5)
+]  # fmt: skip
+
+
+def test_default_set_path_and_items_load_the_same_questions(tmp_path):
+    default = load_questions(None, "hpo", split="test")
+    folder = default_qa_set(source="hpo", progress=False)
+    # a second reading: the JSONL lines themselves
+    lines = [json.loads(x) for x in (folder / "qa.jsonl").read_text().splitlines() if x.strip()]
+    assert [it.id for it in default] == [x["id"] for x in lines if x["split"] == "test"]
+    write_qa_set(tmp_path / "set", ITEMS, {})
+    assert load_questions(tmp_path / "set") == ITEMS
+    assert load_questions(str(tmp_path / "set" / "qa.jsonl"), split="test") == ITEMS[1::2]
+    assert load_questions(ITEMS) == ITEMS and load_questions(tuple(ITEMS[:2])) == ITEMS[:2]
+    assert load_questions(ITEMS[3]) == [ITEMS[3]]
+
+
+def test_bad_question_sets_are_one_clear_error(tmp_path):
+    with pytest.raises(MedenvError, match="a list with dict"):
+        load_questions([ITEMS[0], {"id": "x"}])
+    with pytest.raises(MedenvError, match="got int"):
+        load_questions(7)
+    with pytest.raises(MedenvError, match="for split 'dev'"):
+        load_questions(ITEMS, split="dev")
+    with pytest.raises(MedenvError, match="no questions"):
+        load_questions([])
+    with pytest.raises(MedenvError):
+        load_questions(tmp_path / "missing")
