@@ -61,6 +61,7 @@ from medenv.events.schema import (
     RunClosed,
     decode_payload,
     encode_payload,
+    with_tokens,
 )
 from medenv.events.spool import Spool, encode_line, read_spool
 from medenv.paths import check_out_file
@@ -318,7 +319,7 @@ class EventStore:
             )
         seq = self._seq.get(episode_id, 0)
         prev = self._head.get(episode_id, chain.ZERO)
-        body = encode_payload(payload)
+        body = encode_payload(with_tokens(payload))  # token counts recorded with the text
         ts_us = time.time_ns() // 1000
         h = chain.link(prev, self.run_id, episode_id, seq, ts_us, type_, body)
         self._seq[episode_id] = seq + 1
