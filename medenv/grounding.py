@@ -351,16 +351,20 @@ def ground_log(con, runs: Sequence[str] | None = None) -> dict[tuple[str, str], 
     """`check_episode` for every episode in an event log (a DuckDB connection with the
     ``events`` table), keyed by ``(run_id, episode_id)``. Each run is checked against the
     KG its ``run_started`` event names; runs whose KG cannot be loaded are left out."""
-    where, params = "", []
-    if runs:
-        where = f"AND e.run_id IN ({', '.join('?' for _ in runs)})"
-        params = list(runs)
     sources = dict(
         con.execute(
             "SELECT run_id, any_value(payload->>'$.kg_source') FROM events "
             "WHERE type = 'run_started' GROUP BY run_id"
         ).fetchall()
     )
+    # only runs whose KG loads are checked: read the text of those runs alone
+    checked = sorted(r for r, s in sources.items() if index_for_source(s) is not None)
+    if runs is not None:
+        checked = [r for r in checked if r in set(runs)]
+    if not checked:
+        return {}
+    where = f"AND e.run_id IN ({', '.join('?' for _ in checked)})"
+    params = checked
     episodes: dict[tuple[str, str], dict] = {}
     for run_id, episode_id, _seq, kind, text, step in con.execute(
         _LOG_SQL.format(where=where), params

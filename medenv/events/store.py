@@ -37,6 +37,7 @@ Reading: `connect(paths_or_glob)` returns an in-memory DuckDB connection with th
 from __future__ import annotations
 
 import fcntl
+import gc
 import glob as globlib
 import os
 import threading
@@ -67,6 +68,12 @@ from medenv.events.spool import Spool, encode_line, read_spool
 from medenv.paths import check_out_file
 
 DURABILITY = ("sync", "step", "episode", "none")
+
+# A forked child (AsyncVectorEnv, rollout workers) must never let its cyclic GC destroy
+# DuckDB objects inherited from the parent: their destructors would wait on DuckDB threads
+# that do not exist in the child (a crash). Everything inherited moves to the permanent
+# generation instead (also what keeps the child's pages shared with the parent).
+os.register_at_fork(after_in_child=gc.freeze)
 TABLE_SQL = (
     "CREATE TABLE IF NOT EXISTS events (run_id VARCHAR, episode_id VARCHAR, seq INTEGER, "
     "ts TIMESTAMP, type VARCHAR, payload JSON)"
@@ -246,6 +253,7 @@ class EventStore:
         self._sealed = 0
         self._wrote = False
         self.closed = False
+        self._pid = os.getpid()  # a forked child never closes its parent's store
         self._resume_run_chain()
 
     # -- opening ---------------------------------------------------------------------------
@@ -486,7 +494,7 @@ class EventStore:
 
     def __del__(self) -> None:  # pragma: no cover - best effort at interpreter exit
         try:
-            if not getattr(self, "closed", True):
+            if not getattr(self, "closed", True) and self._pid == os.getpid():
                 self.close()
         except Exception:
             pass
