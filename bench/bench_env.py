@@ -9,6 +9,7 @@ one-hop KG facts (see ``tests/test_env.make_items``). Reported: steps/s over all
 
 from __future__ import annotations
 
+import os
 import time
 
 import gymnasium as gym
@@ -73,3 +74,56 @@ def test_env_steps_per_second(benchmark, extra, bench_dir, plans, durability):
     # DuckDB ingests land in some rounds and not others: report steps over the total time
     total_s = benchmark.stats.stats.mean * rounds
     extra(benchmark, steps_per_s=round(STEPS * rounds / total_s), steps_per_round=STEPS)
+
+
+def _replay(env, trace, latencies: list[float]) -> float:
+    """Replay every item's oracle actions once; steps/s over the pass (resets included)."""
+    start = time.perf_counter()
+    steps = 0
+    for question_id, actions in trace:
+        env.reset(seed=0, options={"question_id": question_id})
+        for action in actions:
+            t = time.perf_counter()
+            env.step(action)
+            latencies.append(time.perf_counter() - t)
+        steps += len(actions)
+    return steps / (time.perf_counter() - start)
+
+
+def bench_oracle_steps(benchmark, extra, bench_dir):
+    """Issue 19's workload: the grounded oracle's recorded actions over the whole default
+    set (2,000 questions, ~10k steps: caches do not stay hot), replayed with logging off
+    and with logging on (``durability="step"``, the default), interleaved, 2 passes each.
+    Reported: steps/s of each (best pass), their ratio (target >= 0.87) and the step
+    latency percentiles with logging (p99.9 target < 3 ms)."""
+    from bench.oracle_trace import oracle_actions
+
+    trace = oracle_actions()
+    off = gym.make("MedResearch-v0", db=None)
+    on = gym.make("MedResearch-v0", db=bench_dir / "oracle-steps.duckdb", durability="step")
+    for env in (off, on):
+        env.reset(seed=0)
+    rates: dict = {"off": [], "on": []}
+    lat: dict = {"off": [], "on": []}
+
+    def passes():
+        for _ in range(2):
+            for name, env in (("off", off), ("on", on)):
+                rates[name].append(_replay(env, trace, lat[name]))
+
+    benchmark.pedantic(passes, rounds=1, iterations=1)
+    on.close()
+    off.close()
+    figures = {}
+    for name in ("off", "on"):
+        ms = sorted(x * 1000 for x in lat[name])
+        figures[f"steps_per_s_{name}"] = max(rates[name])
+        for label, q in (("p50", 0.5), ("p99", 0.99), ("p999", 0.999)):
+            figures[f"{label}_ms_{name}"] = ms[min(len(ms) - 1, int(q * len(ms)))]
+    extra(
+        benchmark,
+        steps=len(lat["on"]) // 2,
+        logging_ratio=figures["steps_per_s_on"] / figures["steps_per_s_off"],
+        load_avg=os.getloadavg()[0],
+        **figures,
+    )

@@ -1,4 +1,4 @@
-"""Evaluation speed: the full metric set over a 100k-event store, and the report.
+"""Evaluation speed: the full metric set over a 100k- and a 1M-event store, and the report.
 
 The store is written through the real `EventStore` (deterministic episodes from
 `random.Random(0)`: 3 runs, questions of 2-4 hops, searches, rejected actions, answers).
@@ -77,21 +77,24 @@ def _episode(store: EventStore, rng: random.Random, ep: str, agent: str) -> int:
     return n + 2
 
 
-@pytest.fixture(scope="module")
-def store_100k(bench_dir):
-    path = bench_dir / "eval-100k.duckdb"
+def _write_store(path, target: int):
     rng = random.Random(0)
     written, k = 0, 0
     runs = ("oracle", "heuristic", "random")
     for r, agent in enumerate(runs):
         with EventStore(path, run_id=f"run-{agent}", durability="none") as store:
-            while written < TARGET_EVENTS * (r + 1) / len(runs):
+            while written < target * (r + 1) / len(runs):
                 written += _episode(store, rng, f"ep-{k}", agent)
                 k += 1
     con = connect(path)
     n_events = con.execute("SELECT count(*) FROM events").fetchone()[0]
     con.close()
     return path, n_events, k
+
+
+@pytest.fixture(scope="module")
+def store_100k(bench_dir):
+    return _write_store(bench_dir / "eval-100k.duckdb", TARGET_EVENTS)
 
 
 def bench_evaluate_100k_events(benchmark, extra, store_100k):
@@ -107,6 +110,24 @@ def bench_evaluate_100k_events(benchmark, extra, store_100k):
         episodes=n_episodes,
         events_per_s=n_events / median,
         episodes_per_s=n_episodes / median,
+    )
+
+
+def bench_evaluate_1m_events(benchmark, extra, bench_dir):
+    """Issue 19: `evaluate` over 1M events (target < 1.5 s; token counts are read from the
+    events, not counted from their text) and the store's bytes per event on disk (target
+    <= 150), after the writer closed it (DuckDB checkpointed)."""
+    path, n_events, n_episodes = _write_store(bench_dir / "eval-1m.duckdb", 1_000_000)
+    result = benchmark.pedantic(
+        evaluation.evaluate, args=(path,), kwargs={"n_bootstrap": 1000}, rounds=3, iterations=1
+    )
+    assert sum(g.n_episodes for g in result.groups) == n_episodes
+    extra(
+        benchmark,
+        events=n_events,
+        episodes=n_episodes,
+        median_s=benchmark.stats.stats.median,
+        bytes_per_event=path.stat().st_size / n_events,
     )
 
 

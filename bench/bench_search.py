@@ -5,6 +5,11 @@
 - ``medical_search`` latency through the tool registry (validation, search, snippets,
   rendering): p50/p95 over 1,000 entity-name and multi-word queries, for both backends
   (the whoosh index is built once into ``$MEDENV_HOME`` and reused).
+- ``bench_tool_vs_raw``: the same 1,000 queries through the tool and as the raw tantivy
+  query (`TantivyIndex._raw`: the term queries, top_k + 16 hits), interleaved, 5 rounds;
+  reported: ms per query of each (best round) and their ratio (issue 19: tool at most 1.5x
+  raw), and the share of queries whose top 5 pages are the same in tantivy and whoosh
+  (as a set and in order).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import pytest
 
 from medenv.corpus.build import cached_corpus
 from medenv.corpus.index import open_index
+from medenv.corpus.text import query_terms
 from medenv.tools.registry import execute
 from medenv.world import load_world
 
@@ -82,4 +88,48 @@ def bench_medical_search(benchmark, extra, backend):
         p50_ms=statistics.median(ms),
         p95_ms=ms[int(0.95 * len(ms)) - 1],
         max_ms=ms[-1],
+    )
+
+
+def bench_tool_vs_raw(benchmark, extra):
+    world = load_world("hpo", "tantivy", seed=0, progress=False)
+    whoosh = load_world("hpo", "whoosh", seed=0, progress=False).index("medical")
+    index = world.index("medical")
+    queries = _queries(world)
+
+    def raw():
+        for q in queries:
+            terms = query_terms(q)
+            if terms:
+                index._raw(terms, " ".join(terms), 5 + 16)
+
+    def tool():
+        for q in queries:
+            execute(world, "medical_search", {"query": q})
+
+    times: dict = {raw: [], tool: []}
+
+    def rounds():
+        for _ in range(5):
+            for f in (raw, tool):
+                start = time.perf_counter()
+                f()
+                times[f].append(time.perf_counter() - start)
+
+    benchmark.pedantic(rounds, rounds=1, iterations=1)
+    same_set = same_order = 0
+    for q in queries:
+        a = [h.doc_id for h in index.search(q, 5)]
+        b = [h.doc_id for h in whoosh.search(q, 5)]
+        same_set += set(a) == set(b)
+        same_order += a == b
+    raw_ms, tool_ms = (min(times[f]) * 1000 / len(queries) for f in (raw, tool))
+    extra(
+        benchmark,
+        queries=len(queries),
+        raw_ms=raw_ms,
+        tool_ms=tool_ms,
+        tool_over_raw=tool_ms / raw_ms,
+        top5_same_set=same_set / len(queries),
+        top5_same_order=same_order / len(queries),
     )

@@ -364,10 +364,6 @@ def ground_log(
     left out."""
     from medenv.worldspec import recorded_spec
 
-    where, params = "", []
-    if runs:
-        where = f"AND e.run_id IN ({', '.join('?' for _ in runs)})"
-        params = list(runs)
     sources, specs = {}, {}
     for run_id, source, recorded in con.execute(
         "SELECT run_id, any_value(payload->>'$.kg_source'), "
@@ -376,6 +372,14 @@ def ground_log(
     ).fetchall():
         sources[run_id] = source
         specs[run_id] = world if world is not None else recorded_spec(recorded)
+    # only runs whose KG loads are checked: read the text of those runs alone
+    checked = sorted(r for r in sources if index_for_source(sources[r], specs[r]) is not None)
+    if runs is not None:
+        checked = [r for r in checked if r in set(runs)]
+    if not checked:
+        return {}
+    where = f"AND e.run_id IN ({', '.join('?' for _ in checked)})"
+    params = checked
     episodes: dict[tuple[str, str], dict] = {}
     for run_id, episode_id, _seq, kind, text, step in con.execute(
         _LOG_SQL.format(where=where), params

@@ -327,9 +327,6 @@ def test_second_writer_gets_a_clear_error(make_env, tmp_path):
 
 @pytest.mark.parametrize("mode", ["sync", "async"])
 def test_vector_envs_write_shards_read_together(items, tmp_path, world, mode):
-    import gc
-
-    gc.collect()  # garbage of earlier tests freed here, not in a forked worker (can crash it)
     path = tmp_path / "vec.duckdb"
     envs = gym.make_vec(
         "MedResearch-v0", num_envs=2, vectorization_mode=mode, qa=items, db=path, run_id="vec"

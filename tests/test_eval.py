@@ -315,3 +315,56 @@ def test_cli_eval_bad_arguments_are_one_line(log, tmp_path, capsys, flags, messa
     argv = ["eval", "--db", str(log), *(f.format(tmp=tmp_path) for f in flags)]
     _, err = cli_error(argv, capsys)
     assert message.format(tmp=tmp_path) in err, err
+
+
+def test_token_counts_are_recorded_as_duckdb_counts_them(tmp_path):
+    """Every text-bearing event records ``tokens`` when written, equal to DuckDB's own
+    ``len(regexp_extract_all(text, '\\S+'))`` (RE2: an independent implementation) on
+    texts mixing every kind of whitespace, Unicode and control characters."""
+    import random
+
+    rng = random.Random(3)
+    alphabet = " \t\n\f\r\x0b\x1c\x85\xa0\u2028ab é日\x00<>{}\"'"
+    texts = ["", " ", OBS, ACTION, PROMPT] + [
+        "".join(rng.choice(alphabet) for _ in range(rng.randrange(40))) for _ in range(300)
+    ]
+    path = tmp_path / "tok.duckdb"
+    with EventStore(path, run_id="t") as store:
+        for i, text in enumerate(texts):
+            store.emit(ActionReceived(step=i, text=text), "e")
+            store.emit(ToolReturned(step=i, name="x", observation=text, latency_ms=0,
+                                    doc_ids=[]), "e")  # fmt: skip
+            store.emit(ActionRejected(step=i, kind="k", message="m", observation=text), "e")
+            store.commit()
+        store.emit(EpisodeStarted(question_id="q", seed=0, split="s", specialty="x", n_hops=1,
+                                  optimal_calls=1, answer="a", aliases=[], prompt=texts[-1],
+                                  config_hash="h", tags={}), "e2")  # fmt: skip
+    con = connect(path)
+    rows = con.execute(
+        "SELECT CAST(payload->>'$.tokens' AS INTEGER), len(regexp_extract_all(coalesce("
+        "payload->>'$.text', payload->>'$.observation', payload->>'$.prompt'), '\\S+')) "
+        "FROM events WHERE type IN ('action_received', 'tool_returned', 'action_rejected', "
+        "'episode_started')"
+    ).fetchall()
+    assert len(rows) == 3 * len(texts) + 1
+    assert [r[0] for r in rows] == [r[1] for r in rows]
+    assert len({r[0] for r in rows}) > 10
+
+
+def test_logs_without_token_counts_give_the_same_token_figures(log, result, tmp_path):
+    """A log written before the counts were recorded falls back to counting the text."""
+    import shutil
+
+    import duckdb
+
+    old = tmp_path / "old.duckdb"
+    shutil.copy(log, old)
+    con = duckdb.connect(str(old))
+    assert con.execute("SELECT count(*) FROM events WHERE payload LIKE '%tokens%'").fetchone()[0]
+    con.execute("UPDATE events SET payload = regexp_replace(payload, ',\"tokens\":[0-9]+', '')")
+    assert con.execute("SELECT count(*) FROM events WHERE payload LIKE '%tokens%'").fetchone()[0] == 0
+    con.close()
+    again = evaluation.evaluate(old, seed=7, n_bootstrap=500)
+    for name in ("run-A", "run-B"):
+        assert again.group(name).mean_tokens == result.group(name).mean_tokens
+        assert again.group(name).mean_action_tokens == result.group(name).mean_action_tokens

@@ -83,6 +83,7 @@ def test_batches_ingest_at_episode_end_once_full(tmp_path):
         _episode(store, f"e{k}")  # 10 events + a seal each: ingested after the 2nd episode
         pending = len(store._rows)
         assert pending == (11 if k in (0, 2) else 0)
+    store.drain()  # the batch was handed to the background ingest
     assert store.con.execute("SELECT count(*) FROM events").fetchall() == [(22,)]
     store.close()
     assert connect(path).execute("SELECT count(*) FROM events").fetchone()[0] == 33 + 1
@@ -372,3 +373,56 @@ def test_an_event_store_path_under_a_file_or_at_a_folder_is_named(tmp_path):
     with pytest.raises(MedenvError, match="is a folder, not a file"):
         EventStore(tmp_path)
     assert not list(tmp_path.glob("*.lock"))
+
+
+KILLED_WRITER = textwrap.dedent(
+    """
+    import sys
+    from medenv.events import schema as ev
+    from medenv.events.store import EventStore
+    store = EventStore(sys.argv[1], run_id="k", durability=sys.argv[2], batch_events=7)
+    for k in range(100_000):
+        e = f"e{k:06d}"
+        for step in range(2):
+            store.emit(ev.ActionReceived(step=step, text="x" * 200), e)
+            store.commit()
+            print(e, step, flush=True)
+        store.emit(ev.EpisodeEnded(steps=2, terminated=True, truncated=False, n_tool_calls=2,
+                                   n_format_errors=0), e)
+        store.end_episode(e)
+    """
+)
+
+
+@pytest.mark.parametrize("durability", ["step", "sync"])
+def test_sigkill_during_background_ingests_loses_and_repeats_nothing(tmp_path, durability):
+    """A writer handing a batch to the ingest thread every ~3 episodes is killed at a
+    random point: every returned step is read back exactly once (spool segments included),
+    and the next writer ingests the leftovers and deletes the segments."""
+    path = tmp_path / "bg.duckdb"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILLED_WRITER, str(path), durability],
+        stdout=subprocess.PIPE, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    returned = []
+    for line in proc.stdout:
+        returned.append(tuple(line.split()))
+        if len(returned) == 300 + 7 * (durability == "sync"):
+            break
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+    def check() -> None:
+        con = connect(path)
+        rows = con.execute(
+            "SELECT episode_id, seq, payload->>'$.step' FROM events WHERE type = "
+            "'action_received'"
+        ).fetchall()
+        con.close()
+        assert len(rows) == len({(e, seq) for e, seq, _ in rows})  # nothing twice
+        assert set(returned) <= {(e, s) for e, _, s in rows}
+
+    check()
+    EventStore(path, run_id="next").close()
+    assert [p.name for p in tmp_path.iterdir() if ".spool" in p.name] == []
+    check()

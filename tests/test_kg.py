@@ -238,3 +238,21 @@ def test_shared_data_tests_fail_not_skip_under_ci(tmp_path):
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert f"shared data folder {missing} is missing (required in CI)" in proc.stdout
     assert "skipped" not in proc.stdout
+
+
+def test_num_edges_counts_what_networkx_counts(kg):
+    """`num_edges` reads the adjacency directly: the same count as networkx's own, on the
+    real graph and after adding parallel edges of other relations and a self-loop."""
+    from medenv.kg.graph import KnowledgeGraph
+
+    assert kg.num_edges == kg.graph.number_of_edges() > 100_000
+    small = KnowledgeGraph("t", "1", kg.relations.values())
+    ids = sorted(kg.graph.nodes)[:3]
+    for node_id in ids:
+        small.add_node(kg.node(node_id))
+    rels = sorted(kg.relations)[:2]
+    small.add_edge(ids[0], ids[1], rels[0])
+    small.add_edge(ids[0], ids[1], rels[1])
+    small.add_edge(ids[0], ids[1], rels[1])  # the same key again: still one edge
+    small.add_edge(ids[2], ids[2], rels[0])
+    assert small.num_edges == small.graph.number_of_edges() == 3

@@ -8,10 +8,10 @@ import pickle
 
 import msgspec
 import pytest
-from medenv.verify import make_replay_env
 
 from medenv.errors import MedenvError
 from medenv.events.replay import Trajectory
+from medenv.verify import make_replay_env
 from medenv.worldspec import WorldSpec, recorded_spec, spec_of_config, world_config
 
 

@@ -71,22 +71,19 @@ class SearchIndex:
         if not terms or top_k < 1:
             return []
         raw = self._raw(terms, " ".join(terms), top_k + _EXTRA)
-        ranked = sorted(
-            ((-round(score, 5), self.docs[pos].id) for score, pos in raw), key=lambda x: x
-        )[:top_k]
-        hits = []
-        for neg, doc_id in ranked:
-            d = self._by_id[doc_id]
-            hits.append(
-                SearchHit(
-                    doc_id=d.id,
-                    title=d.title,
-                    url=d.url,
-                    snippet=snippet_for_terms(d.text, terms),
-                    score=-neg,
-                )
+        docs = self.docs
+        ranked = sorted([(-round(score, 5), docs[pos].id, pos) for score, pos in raw])[:top_k]
+        return [
+            SearchHit(
+                doc_id=d.id,
+                title=d.title,
+                url=d.url,
+                snippet=snippet_for_terms(d.text, terms),
+                score=-neg,
             )
-        return hits
+            for neg, _id, pos in ranked
+            for d in (docs[pos],)
+        ]
 
     def close(self) -> None:  # noqa: B027 - optional for backends
         pass

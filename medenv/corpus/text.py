@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import math
 import re
+from bisect import bisect_right
 from collections import Counter
 from functools import lru_cache
+from itertools import accumulate
 
 _WORD = re.compile(r"[^\W_]+")
-PASSAGE_CACHE_SIZE = 4096  # pages whose analysed passages are memoised (`analysed_passages`)
+PASSAGE_CACHE_SIZE = 16384  # pages whose analysed passages are memoised (`analysed_passages`)
 
 # Words that carry no meaning in a query; dropped from queries (not from the index).
 STOPWORDS = frozenset(
@@ -101,15 +103,39 @@ def passages(text: str, max_chars: int = 500) -> list[str]:
 
 
 class _Passages:
-    """A page's passages, analysed once: the set of terms of each passage (for snippets)
-    and, computed on first use, each passage's term counts (for BM25 in `browse`)."""
+    """A page's passages and their lower-cased text: ``low`` is the lower-cased passages
+    joined by newlines, passage ``i`` starting at ``starts[i]`` (what snippets scan); each
+    passage's term counts (for BM25 in `browse`) are computed on first use."""
 
-    __slots__ = ("parts", "termsets", "_counts")
+    __slots__ = ("parts", "low", "starts", "_where", "_counts")
 
     def __init__(self, parts: list[str]) -> None:
         self.parts = parts
-        self.termsets = [frozenset(tokens(p)) for p in parts]
+        lows = [p.lower() for p in parts]
+        self.low = "\n".join(lows)
+        self.starts = list(accumulate((len(x) + 1 for x in lows), initial=0))
+        self._where: dict[str, tuple[int, ...]] = {}
         self._counts: list[Counter] | None = None
+
+    def lower(self, i: int) -> str:
+        """Passage ``i`` lower-cased (as `str.lower` gives it)."""
+        return self.low[self.starts[i] : self.starts[i + 1] - 1]
+
+    def where(self, term: str) -> tuple[int, ...]:
+        """Indices (ascending) of the passages that have ``term`` among their `tokens`
+        (memoised per term; `has_term` says why no passage is tokenised)."""
+        found = self._where.get(term)
+        if found is None:
+            low, starts, out = self.low, self.starts, []
+            pos = low.find(term)
+            while pos >= 0:
+                i = bisect_right(starts, pos) - 1
+                end = starts[i + 1] - 1
+                if has_term(low, term, pos, end, starts[i]):
+                    out.append(i)
+                pos = low.find(term, starts[i + 1])
+            found = self._where[term] = tuple(out)
+        return found
 
     @property
     def counts(self) -> list[Counter]:
@@ -120,10 +146,49 @@ class _Passages:
 
 @lru_cache(maxsize=PASSAGE_CACHE_SIZE)
 def analysed_passages(text: str) -> _Passages:
-    """`passages` of ``text`` with their terms, memoised for the last `PASSAGE_CACHE_SIZE`
-    page texts (keyed by the text itself: a page's text object lives as long as its
-    corpus, so its hash is computed once). Read-only: callers must not mutate it."""
+    """`passages` of ``text`` with their lower-cased text, memoised for the last
+    `PASSAGE_CACHE_SIZE` page texts (keyed by the text itself: a page's text object lives
+    as long as its corpus, so its hash is computed once). Read-only: callers must not
+    mutate it."""
     return _Passages(passages(text))
+
+
+@lru_cache(maxsize=65536)
+def _plural_folds(term: str) -> bool:
+    """Whether the word ``term + "s"`` has the term ``term`` (`_fold` drops its ``s`` and it
+    is under 40 UTF-8 bytes)."""
+    plural = term + "s"
+    return _fold(plural) == term and len(plural.encode("utf-8")) < 40
+
+
+def has_term(low: str, term: str, start: int, end: int, first: int | None = None) -> bool:
+    r"""Whether ``term`` occurs as a token of ``low[first:end]`` at or after ``start``, where
+    ``low[first:end]`` is a lower-cased text (``first`` defaults to ``start``; ``low[first
+    - 1]`` and ``low[end]``, when present, must not be `str.isalnum`), found with `str.find`
+    instead of tokenising.
+
+    Exact by construction of `tokens`: a word is a maximal run of `str.isalnum` characters
+    (the same set as `_WORD`'s ``[^\W_]``); its term is the word itself, or the word less a
+    final ``s`` when `_fold` drops it, and a word of 40+ UTF-8 bytes has none. A term never
+    folds further (``_fold(t) == t``), so the words whose term is ``t`` are ``t`` and, when
+    `_plural_folds` (``t``), ``t + "s"``: an occurrence of ``t`` with no word character
+    before it and none after it (or one ``s`` and then none)."""
+    first = start if first is None else first
+    n = len(term)
+    pos = low.find(term, start, end)
+    while pos >= 0:
+        if pos == first or not low[pos - 1].isalnum():
+            after = pos + n
+            if after == end or not low[after].isalnum():
+                return True
+            if (
+                low[after] == "s"
+                and (after + 1 == end or not low[after + 1].isalnum())
+                and _plural_folds(term)
+            ):
+                return True
+        pos = low.find(term, pos + 1, end)
+    return False
 
 
 def rank_passages(parts: list[str], query: str, *, text: str | None = None) -> list[int]:
@@ -166,15 +231,19 @@ def snippet_for_terms(text: str, terms: list[str], max_chars: int = 240) -> str:
     parts = page.parts
     if not parts:
         return ""
-    query = frozenset(terms)
-    counts = [len(query.intersection(ts)) for ts in page.termsets]
+    counts = [0] * len(parts)
+    memo, where = page._where, page.where
+    for t in set(terms):
+        for i in memo[t] if t in memo else where(t):
+            counts[i] += 1
     best = max(counts)
-    part = parts[counts.index(best)]
+    at = counts.index(best)
+    part = parts[at]
     if len(part) <= max_chars:
         return part
     start = 0
     if best > 0:
-        low = part.lower()
+        low = page.lower(at)
         positions = [p for p in (low.find(t) for t in terms) if p >= 0]
         if positions:
             start = max(0, min(positions) - max_chars // 4)

@@ -223,7 +223,8 @@ starts AS (
             coalesce(payload->>'$.rarity', payload->'$.item'->>'$.rarity') AS DOUBLE) END
             AS rarity,
         {group_expr} AS grp,
-        len(regexp_extract_all(coalesce(payload->>'$.prompt', ''), '\S+')) AS prompt_tokens
+        coalesce(TRY_CAST(payload->>'$.tokens' AS INTEGER),
+            len(regexp_extract_all(coalesce(payload->>'$.prompt', ''), '\S+'))) AS prompt_tokens
     FROM started),
 ends AS (
     SELECT run_id, episode_id,
@@ -243,11 +244,13 @@ answers AS (
     FROM ev WHERE type = 'answer_submitted' GROUP BY ALL),
 acts AS (
     SELECT run_id, episode_id, count(*) AS n_actions,
-        sum(len(regexp_extract_all(coalesce(payload->>'$.text', ''), '\S+'))) AS action_tokens
+        sum(coalesce(TRY_CAST(payload->>'$.tokens' AS INTEGER),
+            len(regexp_extract_all(coalesce(payload->>'$.text', ''), '\S+')))) AS action_tokens
     FROM ev WHERE type = 'action_received' GROUP BY ALL),
 obs AS (
     SELECT run_id, episode_id,
-        sum(len(regexp_extract_all(coalesce(payload->>'$.observation', ''), '\S+'))) AS obs_tokens
+        sum(coalesce(TRY_CAST(payload->>'$.tokens' AS INTEGER),
+            len(regexp_extract_all(coalesce(payload->>'$.observation', ''), '\S+')))) AS obs_tokens
     FROM ev WHERE type IN ('tool_returned', 'action_rejected') GROUP BY ALL),
 calls AS (
     SELECT run_id, episode_id, count(*) AS n_called FROM ev WHERE type = 'tool_called' GROUP BY ALL),

@@ -31,7 +31,8 @@ class Recorder(Protocol):
 
 
 class MemoryRecorder:
-    """A `Recorder` that keeps the episode payloads it is given, in order (``events``)."""
+    """A `Recorder` that keeps the episode payloads it is given, in order (``events``), with
+    their token counts filled in as `medenv.events.store.EventStore` fills them."""
 
     shard = 0
 
@@ -40,7 +41,7 @@ class MemoryRecorder:
 
     def emit(self, payload: ev.Payload, episode_id: str | None = None) -> int:
         if episode_id is not None:
-            self.events.append(payload)
+            self.events.append(ev.with_tokens(payload))  # as the event store writes it
         return len(self.events)
 
     def commit(self) -> None:

@@ -54,6 +54,7 @@ class EpisodeStarted(Payload, frozen=True, kw_only=True):
     config_hash: str
     tags: dict[str, Any]
     item: dict[str, Any] = {}  # the full QAItem: replay rebuilds the episode from it
+    tokens: int | None = None  # `count_tokens(prompt)`, filled in by the store
 
 
 class ActionReceived(Payload, frozen=True, kw_only=True):
@@ -65,6 +66,7 @@ class ActionReceived(Payload, frozen=True, kw_only=True):
     # set when the action was longer than ACTION_MAX_CHARS: its length; ``text`` is then
     # the part the env parsed followed by a "[... truncated ...]" marker
     truncated_from: int | None = None
+    tokens: int | None = None  # `count_tokens(text)`, filled in by the store
 
 
 class ActionRejected(Payload, frozen=True, kw_only=True):
@@ -72,6 +74,7 @@ class ActionRejected(Payload, frozen=True, kw_only=True):
     kind: str
     message: str
     observation: str = ""
+    tokens: int | None = None  # `count_tokens(observation)`, filled in by the store
 
 
 class ToolCalled(Payload, frozen=True, kw_only=True):
@@ -90,6 +93,7 @@ class ToolReturned(Payload, frozen=True, kw_only=True):
     ok: bool = True
     error: str | None = None
     call: int = 0
+    tokens: int | None = None  # `count_tokens(observation)`, filled in by the store
 
 
 class AnswerSubmitted(Payload, frozen=True, kw_only=True):
@@ -190,6 +194,31 @@ class Event(msgspec.Struct, frozen=True, kw_only=True):
 
 _DECODERS = {name: msgspec.json.Decoder(cls) for name, cls in EVENT_TYPES.items()}
 _ENCODER = msgspec.json.Encoder()
+
+
+# Token counts are whitespace-separated words: maximal runs of characters other than the
+# five RE2 ``\s`` characters, so they equal what ``len(regexp_extract_all(x, '\S+'))``
+# gives in DuckDB for logs written before the counts were recorded. Counted on the UTF-8
+# bytes (a multi-byte character has no byte below 0x80): those five -> " ", others -> "x".
+_WORD_BYTES = bytes(32 if c in b" \t\n\f\r" else 120 for c in range(256))
+TOKEN_FIELDS: dict[type, str] = {  # event type -> the text field its ``tokens`` counts
+    EpisodeStarted: "prompt", ActionReceived: "text", ActionRejected: "observation",
+    ToolReturned: "observation",
+}  # fmt: skip
+
+
+def count_tokens(text: str) -> int:
+    """Whitespace-separated words of ``text`` (see `_WORD_BYTES`)."""
+    marks = text.encode("utf-8", "surrogatepass").translate(_WORD_BYTES)
+    return marks.count(b" x") + marks.startswith(b"x")
+
+
+def with_tokens(payload: Payload) -> Payload:
+    """``payload`` with ``tokens`` filled in, for the event types that count their text."""
+    field = TOKEN_FIELDS.get(type(payload))
+    if field is None or payload.tokens is not None:
+        return payload
+    return msgspec.structs.replace(payload, tokens=count_tokens(getattr(payload, field)))
 
 
 MAX_DEPTH = 64  # deeper values are logged as a marker string

@@ -12,7 +12,13 @@ is logged whole or not at all:
 - ``"none"``: kept in memory until ingested (a kill loses everything not yet ingested).
 
 Events are ingested into DuckDB as one Arrow batch (never per-row INSERTs) at the first
-episode end after ``batch_events`` are pending, and on ``close``; then the spool is emptied.
+episode end after ``batch_events`` are pending, and on ``close``. The ingest (and any DuckDB
+checkpoint it triggers) runs on a background thread, off the step path: at hand-off the
+spool file is renamed to a numbered segment ``<file>.spool-<k>`` and a fresh spool opened,
+and the segment is deleted only once its events are in DuckDB, so every logged event not yet
+in DuckDB is in a spool file at every moment (the durability modes keep their meaning). One
+ingest runs at a time; `drain` waits for it (and re-raises its failure: its events go back
+to the pending ones and its segment stays until they are ingested).
 An episode that never ends is not held in memory: in ``"episode"`` mode its events go to the
 spool once ``batch_events`` are buffered, and pending events are ingested mid-episode once
 4 x ``batch_events`` are pending. A failed spool write (disk full) leaves the spool at its
@@ -33,6 +39,7 @@ from __future__ import annotations
 import fcntl
 import glob as globlib
 import os
+import threading
 import time
 import uuid
 import weakref
@@ -54,11 +61,15 @@ from medenv.events.schema import (
     RunClosed,
     decode_payload,
     encode_payload,
+    with_tokens,
 )
 from medenv.events.spool import Spool, encode_line, read_spool
 from medenv.paths import check_out_file
 
 DURABILITY = ("sync", "step", "episode", "none")
+
+# A forked child never collects the DuckDB objects it inherited: `medenv/__init__.py`
+# registers `gc.freeze` after every fork.
 TABLE_SQL = (
     "CREATE TABLE IF NOT EXISTS events (run_id VARCHAR, episode_id VARCHAR, seq INTEGER, "
     "ts TIMESTAMP, type VARCHAR, payload JSON)"
@@ -152,6 +163,26 @@ def _ingest_error(file: Path, spool: Path, exc: Exception) -> MedenvError:
     )
 
 
+def spool_segments(file: Path) -> list[Path]:
+    """The spool files of store ``file``, oldest first: numbered segments handed to a
+    background ingest (``<file>.spool-<k>``), then the live spool ``<file>.spool``."""
+    pattern = globlib.escape(str(_sidecar(file, ".spool-"))) + "*"
+    segments = [Path(p) for p in globlib.glob(pattern) if p.rsplit("-", 1)[1].isdigit()]
+    segments.sort(key=lambda p: int(str(p).rsplit("-", 1)[1]))
+    return [*segments, _sidecar(file, ".spool")]
+
+
+def read_spools(file: Path):
+    """Every complete event line of the spool files of ``file`` (`spool_segments` order)
+    and the notes on their problems: ``(rows, notes)``."""
+    rows, notes = [], []
+    for path in spool_segments(file):
+        contents = read_spool(path)
+        rows.extend(contents.rows)
+        notes.extend(contents.notes)
+    return rows, notes
+
+
 def _spool_rows_table(rows) -> pa.Table:
     return _arrow((r[0], r[1], r[2], r[3], r[4], bytes(r[5]).decode()) for r in rows)
 
@@ -203,6 +234,10 @@ class EventStore:
         self._spool_path = _sidecar(self.file, ".spool")
         self.recovered_notes: list[str] = []
         self.recovered = self._recover()
+        self._segment = 0  # number of the last spool segment handed to an ingest
+        self._segments: list[Path] = []  # segments whose events failed to ingest (pending)
+        self._ingest: threading.Thread | None = None
+        self._ingest_failure: tuple[MedenvError, list[tuple], list[Path]] | None = None
         self._spool = (
             Spool(self._spool_path, sync=durability == "sync") if durability != "none" else None
         )
@@ -214,6 +249,7 @@ class EventStore:
         self._sealed = 0
         self._wrote = False
         self.closed = False
+        self._pid = os.getpid()  # a forked child never closes its parent's store
         self._resume_run_chain()
 
     # -- opening ---------------------------------------------------------------------------
@@ -233,14 +269,16 @@ class EventStore:
 
     def _recover(self) -> int:
         """Ingest events a killed writer left in the spool; returns how many were new."""
-        contents = read_spool(self._spool_path)
-        self.recovered_notes = contents.notes
-        if not contents.rows:
-            if contents.torn_tail or contents.skipped:
+        rows, self.recovered_notes = read_spools(self.file)
+        segments = spool_segments(self.file)[:-1]
+        if not rows:
+            if self.recovered_notes and self._spool_path.exists():
                 os.truncate(self._spool_path, 0)
+            for segment in segments:
+                segment.unlink()
             return 0
         before = self.con.execute("SELECT count(*) FROM events").fetchall()[0][0]
-        batch = _spool_rows_table(contents.rows)
+        batch = _spool_rows_table(rows)
         self.con.register("_spooled", batch)
         try:
             self.con.execute(
@@ -253,7 +291,10 @@ class EventStore:
             raise _ingest_error(self.file, self._spool_path, exc) from None
         finally:
             self.con.unregister("_spooled")
-        os.truncate(self._spool_path, 0)
+        if self._spool_path.exists():
+            os.truncate(self._spool_path, 0)
+        for segment in segments:
+            segment.unlink()
         return self.con.execute("SELECT count(*) FROM events").fetchall()[0][0] - before
 
     def _resume_run_chain(self) -> None:
@@ -282,7 +323,7 @@ class EventStore:
             )
         seq = self._seq.get(episode_id, 0)
         prev = self._head.get(episode_id, chain.ZERO)
-        body = encode_payload(payload)
+        body = encode_payload(with_tokens(payload))  # token counts recorded with the text
         ts_us = time.time_ns() // 1000
         h = chain.link(prev, self.run_id, episode_id, seq, ts_us, type_, body)
         self._seq[episode_id] = seq + 1
@@ -314,7 +355,7 @@ class EventStore:
         if self.durability in ("step", "sync") or len(self._unspooled) >= self.batch_events:
             self._write_spool()
         if len(self._rows) >= 4 * self.batch_events:  # an episode that goes on and on
-            self.flush()
+            self._ingest_in_background()
 
     def end_episode(self, episode_id: str | None = None) -> None:
         """End of an episode: seal its chain in the run chain, spool (``"episode"`` mode)
@@ -333,19 +374,62 @@ class EventStore:
             self._seq.pop(episode_id, None)
             self._head.pop(episode_id, None)
         if len(self._rows) >= self.batch_events:
-            self.flush()
+            self._ingest_in_background()
 
     def _write_spool(self) -> None:
         if self._unspooled and self._spool is not None:
             self._spool.write(b"".join(self._unspooled))
             self._unspooled.clear()
 
-    def flush(self) -> None:
-        """Ingest every pending event into DuckDB (one Arrow batch), then empty the spool."""
+    def _ingest_in_background(self) -> None:
+        """Hand every pending event to the ingest thread (after the previous ingest ends):
+        the spool, which holds exactly them, becomes segment ``k`` and a fresh spool opens."""
         self._write_spool()
-        if not self._rows:
+        self.drain()
+        rows, self._rows = self._rows, []
+        segments, self._segments = self._segments, []
+        if self._spool is not None:
+            self._segment += 1
+            segment = _sidecar(self.file, f".spool-{self._segment}")
+            os.replace(self._spool_path, segment)
+            self._spool.close()
+            self._spool = Spool(self._spool_path, sync=self.durability == "sync")
+            if self._spool.sync:  # the rename and the new file survive a power loss
+                _fsync_dir(self.file.parent)
+            segments.append(segment)
+        self._ingest = threading.Thread(
+            target=self._ingest_rows, args=(rows, segments), name="medenv-ingest", daemon=True
+        )
+        self._ingest.start()
+
+    def _ingest_rows(self, rows: list[tuple], segments: list[Path]) -> None:
+        """The ingest thread: insert ``rows``, then delete the spool segments holding them."""
+        try:
+            self._insert(rows)
+        except MedenvError as exc:
+            self._ingest_failure = (exc, rows, segments)
             return
-        batch = _arrow(self._rows)
+        for segment in segments:
+            try:
+                segment.unlink()
+            except OSError:  # pragma: no cover - gone already: the next reader dedups anyway
+                pass
+
+    def drain(self) -> None:
+        """Wait for the background ingest; a failed one raises its `MedenvError` and its
+        events are pending again (its spool segment stays until they are ingested)."""
+        if self._ingest is not None:
+            self._ingest.join()
+            self._ingest = None
+        if self._ingest_failure is not None:
+            exc, rows, segments = self._ingest_failure
+            self._ingest_failure = None
+            self._rows[:0] = rows
+            self._segments[:0] = segments
+            raise exc
+
+    def _insert(self, rows: list[tuple]) -> None:
+        batch = _arrow(rows)
         self.con.register("_batch", batch)
         try:
             self.con.execute("INSERT INTO events SELECT * FROM _batch")
@@ -353,9 +437,21 @@ class EventStore:
             raise _ingest_error(self.file, self._spool_path, exc) from None
         finally:
             self.con.unregister("_batch")
+
+    def flush(self) -> None:
+        """Ingest every pending event into DuckDB (one Arrow batch) now, after the background
+        ingest; then empty the spool and delete the segments of failed ingests."""
+        self._write_spool()
+        self.drain()
+        if not self._rows:
+            return
+        self._insert(self._rows)
         self._rows.clear()
         if self._spool is not None:
             self._spool.clear()
+        for segment in self._segments:
+            segment.unlink(missing_ok=True)
+        self._segments.clear()
 
     def close(self) -> None:
         """Log what is staged, mark the run closed, ingest what is pending and release the
@@ -371,6 +467,8 @@ class EventStore:
             self.flush()
         finally:
             self.closed = True
+            if self._ingest is not None:  # a failure above: let the thread end first
+                self._ingest.join()
             try:
                 self.con.close()
             except duckdb.Error:  # pragma: no cover - closing a connection after a failure
@@ -392,7 +490,7 @@ class EventStore:
 
     def __del__(self) -> None:  # pragma: no cover - best effort at interpreter exit
         try:
-            if not getattr(self, "closed", True):
+            if not getattr(self, "closed", True) and self._pid == os.getpid():
                 self.close()
         except Exception:
             pass
@@ -563,10 +661,10 @@ def connect(paths_or_glob: str | Path | Sequence[str | Path]) -> duckdb.DuckDBPy
         except MedenvError:
             con.close()
             raise
-        contents = read_spool(_sidecar(file, ".spool"))
-        notes.extend(contents.notes)
-        if contents.rows:
-            con.register(f"_spool{i}", _spool_rows_table(contents.rows))
+        spooled, spool_problems = read_spools(file)
+        notes.extend(spool_problems)
+        if spooled:
+            con.register(f"_spool{i}", _spool_rows_table(spooled))
             con.execute(
                 f"CREATE TEMP TABLE spool{i} AS SELECT DISTINCT ON (run_id, episode_id, seq, "
                 f"type) b.* FROM _spool{i} b WHERE NOT EXISTS (SELECT 1 FROM s{i}.events e "
@@ -640,6 +738,14 @@ def _check_events_table(
         f" (tables: {', '.join(tables[:5])}{', ...' if len(tables) > 5 else ''})" if tables else ""
     )
     raise MedenvError(f"{file}: not a medenv event store: no events table{found}")
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _sql_str(path: Path) -> str:
