@@ -362,7 +362,9 @@ def test_logs_without_token_counts_give_the_same_token_figures(log, result, tmp_
     con = duckdb.connect(str(old))
     assert con.execute("SELECT count(*) FROM events WHERE payload LIKE '%tokens%'").fetchone()[0]
     con.execute("UPDATE events SET payload = regexp_replace(payload, ',\"tokens\":[0-9]+', '')")
-    assert con.execute("SELECT count(*) FROM events WHERE payload LIKE '%tokens%'").fetchone()[0] == 0
+    assert (
+        con.execute("SELECT count(*) FROM events WHERE payload LIKE '%tokens%'").fetchone()[0] == 0
+    )
     con.close()
     again = evaluation.evaluate(old, seed=7, n_bootstrap=500)
     for name in ("run-A", "run-B"):

@@ -415,8 +415,7 @@ def test_sigkill_during_background_ingests_loses_and_repeats_nothing(tmp_path, d
     def check() -> None:
         con = connect(path)
         rows = con.execute(
-            "SELECT episode_id, seq, payload->>'$.step' FROM events WHERE type = "
-            "'action_received'"
+            "SELECT episode_id, seq, payload->>'$.step' FROM events WHERE type = 'action_received'"
         ).fetchall()
         con.close()
         assert len(rows) == len({(e, seq) for e, seq, _ in rows})  # nothing twice
