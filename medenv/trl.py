@@ -37,19 +37,12 @@ import weakref
 from typing import Any
 
 from medenv.errors import MedenvError
+from medenv.prompt import truncate_observation
 from medenv.tools.registry import TOOL_NAMES, tool_schemas
 
 COMPONENTS = ("accuracy", "format", "efficiency")
 _TYPES = {"string": str, "integer": int, "number": float, "boolean": bool}
 DONE_MESSAGE = "The episode is over: the answer was already submitted."
-
-
-def truncate_observation(text: str, max_chars: int | None) -> str:
-    """``text`` cut to ``max_chars`` characters (a marker says it was cut); None keeps it.
-    SFT rows cut tool turns with it too (``training.sft``), so GRPO reads what SFT taught."""
-    if max_chars is None or len(text) <= max_chars:
-        return text
-    return text[:max_chars].rstrip() + "\n[...cut]"
 
 
 def _docstring(schema: dict) -> str:

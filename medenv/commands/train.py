@@ -29,6 +29,8 @@ def add_parser(subparsers) -> None:
                      help="do not render tool schemas in the template (the prompt lists them)")  # fmt: skip
     sft.add_argument("--no-system", action="store_const", const=False, dest="keep_system",
                      help="drop the rows' system turn")  # fmt: skip
+    sft.add_argument("--eval-steps", type=int, dest="eval_steps",
+                     help="held-out loss every N steps (default: ~10 points per run)")  # fmt: skip
     sft.set_defaults(func=run)
 
     grpo = sub.add_parser("grpo", help="GRPO with the MedResearch-v0 environment")
@@ -62,6 +64,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int)
     p.add_argument("--max-tool-chars", type=int, dest="max_tool_chars",
                    help="cut tool observations the model reads to this many characters")  # fmt: skip
+    p.add_argument("--hops", help="curriculum: only questions/rows of these hop counts (1 or 1,2)")
+    p.add_argument("--threads", type=int,
+                   help="torch CPU threads (default: 1 on <= 2 cores, else half the cores)")  # fmt: skip
     p.add_argument("--no-progress", action="store_const", const=False, dest="progress")
 
 
@@ -86,10 +91,15 @@ def run(args: argparse.Namespace) -> int:
             f"({result.n_eval} held out) in {result.seconds:.1f}s "
             f"({result.seconds_per_step:.2f}s/step), peak memory {result.peak_memory_mb:.0f} MB"
         )
+        print(
+            f"max_length {result.max_length}: {result.assistant_turns_with_loss:.1%} of the "
+            f"assistant turns receive loss; {result.threads} torch thread(s)"
+        )
         if result.eval_loss_before is not None:
+            curve = ", ".join(f"{p['step']}: {p['eval_loss']:.3f}" for p in result.eval_curve)
             print(
                 f"held-out loss {result.eval_loss_before:.3f} -> {result.eval_loss_after:.3f}; "
-                f"train loss {result.train_loss:.3f}"
+                f"train loss {result.train_loss:.3f}; by step: {curve}"
             )
         print(f"model saved to {result.out}")
     else:
