@@ -139,6 +139,17 @@ class MedResearchTools:
         # the store logs the full observation; the policy reads it cut (as SFT rows are)
         return truncate_observation(observation, self._max_tool_chars)
 
+    def _step_text(self, text: str) -> str:
+        """Step a reply that parsed to no tool call (GRPO's malformed turns,
+        `training.grpo_turns`): the env answers it as in evaluation (a format error is a
+        penalised step and the episode goes on). Private: never offered as a tool."""
+        if self._done:
+            return DONE_MESSAGE
+        observation, _, terminated, truncated, info = self._env.step(text)
+        self._info = info
+        self._done = bool(terminated or truncated)
+        return truncate_observation(observation, self._max_tool_chars)
+
     def _finish(self, completion: list[dict] | str | None = None) -> dict[str, float]:
         """End the rollout; its reward components. A final text (``completion``) is stepped
         first when no ``answer`` call ended the episode; otherwise the env ``finish``es it."""

@@ -8,6 +8,7 @@ rollouts run in the real env over the real world, logged to a real DuckDB event 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -68,6 +69,30 @@ def test_rollouts_reach_env_and_are_logged_with_training_step(grpo_run):
     assert n_actions > 0  # the model's tool calls / final messages were stepped in the env
     runs = {r[0] for r in con.execute("select distinct run_id from events").fetchall()}
     assert runs == set(result.run_ids)
+
+
+def test_a_malformed_turn_is_a_penalised_step_not_the_end(grpo_run):
+    """As in evaluation: after a rejected (malformed) action the episode goes on (the env
+    is stepped again), unless the rejection hit the step budget."""
+    from medenv.events.store import connect
+
+    _, _, result = grpo_run
+    con = connect(result.db)
+    rows = con.execute(
+        "select episode_id, type from events where type in ('action_received', "
+        "'action_rejected', 'episode_ended') order by episode_id, seq"
+    ).fetchall()
+    episodes: dict = {}
+    for episode, kind in rows:
+        episodes.setdefault(episode, []).append(kind)
+    rejected = [kinds for kinds in episodes.values() if "action_rejected" in kinds]
+    assert rejected, "the tiny policy made no malformed turn in this run"
+    # an action was received after a rejection in the same episode
+    assert any(
+        "action_received" in kinds[kinds.index("action_rejected") + 1 :] for kinds in rejected
+    )
+    saved = (Path(result.out) / "medenv_prompt.json").read_text()
+    assert '"max_tool_chars": 150' in saved and '"template_tools": false' in saved
 
 
 def test_reward_components_logged_per_step_and_vary_in_group(grpo_run):

@@ -170,3 +170,24 @@ def test_a_model_without_a_contract_takes_the_flags(tmp_path):
     (tmp_path / CONTRACT_FILE).write_text('{"system_prompt": 3}')
     with pytest.raises(DataError, match=CONTRACT_FILE):
         load_contract(tmp_path)
+
+
+def test_grpo_reads_the_checkpoint_contract(checkpoint):
+    from medenv.errors import MedenvError
+    from medenv.synth import default_qa_set
+    from medenv.synth.io import read_qa_set
+    from training.grpo import GRPOTrainConfig, grpo_contract, prompt_rows
+
+    out, _ = checkpoint
+    contract = grpo_contract(GRPOTrainConfig(model=str(out)))
+    assert (contract.system_prompt, contract.template_tools, contract.max_tool_chars) == (
+        None, False, 150
+    )  # fmt: skip
+    items = read_qa_set(default_qa_set(progress=False))[:3]
+    rows = prompt_rows(GRPOTrainConfig(model=str(out)), contract, items)
+    assert [m["role"] for m in rows[0]["prompt"]] == ["user"]  # trained without a system turn
+    with pytest.raises(MedenvError, match="template_tools"):
+        grpo_contract(GRPOTrainConfig(model=str(out), template_tools=True))
+    adapted = grpo_contract(GRPOTrainConfig(model=str(out), no_system=False, adapt_prompt=True,
+                                            max_tool_chars=400))  # fmt: skip
+    assert adapted.max_tool_chars == 400

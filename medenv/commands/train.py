@@ -44,6 +44,19 @@ def add_parser(subparsers) -> None:
     grpo.add_argument("--temperature", type=float)
     grpo.add_argument("--no-template-tools", action="store_const", const=False, dest="template_tools",
                       help="prompts without the template's tool block (as an SFT run with it)")  # fmt: skip
+    grpo.add_argument("--no-system", action="store_const", const=True, dest="no_system",
+                      help="prompt contract: no system turn")  # fmt: skip
+    grpo.add_argument("--system-prompt-file", dest="system_prompt_file",
+                      help="prompt contract: the system turn's text, from a file")  # fmt: skip
+    grpo.add_argument("--thinking", choices=("on", "off"),
+                      help="prompt contract: enable_thinking for the chat template")  # fmt: skip
+    grpo.add_argument("--adapt-prompt", action="store_const", const=True, dest="adapt_prompt",
+                      help="render as the flags ask even where the start model's contract differs")  # fmt: skip
+    grpo.add_argument("--env-max-steps", type=int, dest="env_max_steps",
+                      help="step budget per episode (default 12, as medenv rollout)")  # fmt: skip
+    grpo.add_argument("--malformed-turn", choices=("continue", "end"), dest="malformed_turn",
+                      help="continue (default): a malformed turn is a penalised step, as in "
+                      "evaluation; end: the rollout stops there")  # fmt: skip
     grpo.add_argument("--use-vllm", action="store_const", const=True, dest="use_vllm")
     grpo.set_defaults(func=run)
 
@@ -109,7 +122,8 @@ def run(args: argparse.Namespace) -> int:
         result = train_grpo(config)
         print(
             f"GRPO done: {result.steps} steps in {result.seconds:.1f}s "
-            f"({result.seconds_per_step:.2f}s/step), peak memory {result.peak_memory_mb:.0f} MB"
+            f"({result.seconds_per_step:.2f}s/step), lr {result.learning_rate:g}, "
+            f"{result.threads} torch thread(s), peak memory {result.peak_memory_mb:.0f} MB"
         )
         for row in result.rewards:
             print("  " + json.dumps(row, sort_keys=True))
