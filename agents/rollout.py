@@ -10,7 +10,7 @@
 - runs ``workers`` processes (forked from this one once it has loaded the world, on
   Linux: `medenv.workers`), each with its own env and its own store shard
   (``db`` for worker 0, ``NAME.shard-<i>.duckdb`` beside it for the others: DuckDB allows
-  one writer per file); readers query all shards together (`training.export.store_paths`);
+  one writer per file); readers query all shards together (`medenv.events.episodes.store_paths`);
 - shows a progress bar with live accuracy and mean tool calls (research calls: without
   the final answer, the paper's unit);
 - with ``ray`` (an address, or "" for a local Ray) spreads the episodes over a Ray
@@ -47,6 +47,7 @@ import msgspec
 
 from medenv.curriculum import select_hops
 from medenv.errors import MedenvError
+from medenv.events.episodes import load_episodes, store_paths
 from medenv.events.store import new_run_id, shard_files
 
 AGENT_NAMES = ("oracle", "heuristic", "random", "llm")
@@ -153,8 +154,6 @@ def finished_jobs(db: Path, agent: str) -> set[tuple[str, int]]:
 
     Finished means terminated (answered) or truncated (budget spent); an episode cut off
     by a crash or ``close()`` does not count and is run again."""
-    from training.export import load_episodes, store_paths
-
     try:
         paths = store_paths(db)
     except MedenvError:

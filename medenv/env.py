@@ -39,7 +39,7 @@ import msgspec
 from medenv.errors import MedenvError
 from medenv.events import schema as ev
 from medenv.events.schema import utf8_safe
-from medenv.reward import RewardWeights, compute_reward, evidence_recall, weights_from
+from medenv.reward import RewardTerm, Rubric, evidence_recall, outcome, rubric_from, term_refs
 from medenv.spaces import CHARSET, ModelText  # noqa: F401  (re-exported)
 from medenv.spaces import RANGES as _RANGES
 from medenv.synth.qa import QAItem
@@ -104,7 +104,7 @@ class MedResearchEnv(gym.Env[str, str]):
         split: str | None = None,
         tools: tuple[str, ...] | list[str] | None = None,
         max_steps: int = 12,
-        reward_weights: RewardWeights | dict | None = None,
+        reward_weights: dict | msgspec.Struct | None = None,
         backend: str = "tantivy",
         source: str = "hpo",
         db: str | Path | None = DEFAULT_DB,
@@ -117,6 +117,7 @@ class MedResearchEnv(gym.Env[str, str]):
         shard: int | str | None = "auto",
         world_seed: int = 0,
         render_mode: str | None = None,
+        reward_terms: Rubric | list[RewardTerm] | None = None,
     ) -> None:
         from medenv.events.store import DURABILITY, new_run_id
         from medenv.tools.registry import TOOL_NAMES, tool_schemas
@@ -134,7 +135,8 @@ class MedResearchEnv(gym.Env[str, str]):
         self.schemas = tool_schemas(names)
         self._tools_json = json.dumps(self.schemas, sort_keys=True)
         self.max_steps = int(max_steps)
-        self.weights = weights_from(reward_weights)
+        self.rubric = rubric_from(reward_terms, reward_weights)
+        self.weights = self.rubric.weights
         self.parallel_calls = bool(parallel_calls)
         self.tool_format = check_tool_format(tool_format)
         self.split = split
@@ -155,7 +157,7 @@ class MedResearchEnv(gym.Env[str, str]):
             "split": split,
             "tools": list(names),
             "max_steps": self.max_steps,
-            "reward_weights": msgspec.to_builtins(self.weights),
+            "reward_weights": self.weights,
             "backend": backend,
             "source": source,
             "world_seed": int(world_seed),
@@ -163,6 +165,8 @@ class MedResearchEnv(gym.Env[str, str]):
             "parallel_calls": self.parallel_calls,
             "tool_format": self.tool_format,
         }
+        if term_refs(self.rubric):  # terms beyond the defaults: where to import them from
+            self.config["reward_terms"] = term_refs(self.rubric)
         self.config_hash = _hash(self.config)
         self._backend, self._source, self._world_seed = backend, source, int(world_seed)
 
@@ -243,7 +247,7 @@ class MedResearchEnv(gym.Env[str, str]):
             corpus_hash=str(self.world.fingerprint),
             index_hash=self.world.index_hash,
             parser_version=PARSER_VERSION,
-            reward_weights=msgspec.to_builtins(self.weights),
+            reward_weights=self.weights,
             seed=seed,
             qa_hash=_hash([(i.id, i.answer) for i in self.items]),
             versions={
@@ -266,6 +270,7 @@ class MedResearchEnv(gym.Env[str, str]):
         self._retrieved: list[str] = []
         self._prediction: str | None = None
         self._last_components = None
+        self._last_correct = False
         self._last_total = 0.0  # the reward of the ended episode (`finish` returns it again)
         self._recall = 0.0
 
@@ -463,16 +468,21 @@ class MedResearchEnv(gym.Env[str, str]):
     def _end_episode(self, terminated: bool, truncated: bool, reward: bool) -> float:
         total = 0.0
         if reward:
-            comps = compute_reward(
-                self.item, self._prediction, self._n_tool_calls, self._n_format_errors, self.weights
-            )
-            self._last_components = comps
-            total = float(comps.total)
+            o = outcome(
+                self.item, self._prediction, self._n_tool_calls, self._n_format_errors,
+                self._retrieved, steps=self._steps, terminated=terminated, truncated=truncated,
+            )  # fmt: skip
+            score = self.rubric.score(o)
+            self._last_correct = o.correct
+            self._last_components = score
+            total = float(score.total)
+            comps = score.components
             self._emit(
                 ev.RewardAssigned(
-                    accuracy=comps.accuracy, format=comps.format, efficiency=comps.efficiency,
-                    total=comps.total, correct=comps.accuracy > 0, evidence_recall=self._recall,
-                    weights=msgspec.to_builtins(self.weights),
+                    accuracy=comps.get("accuracy", 0.0), format=comps.get("format", 0.0),
+                    efficiency=comps.get("efficiency", 0.0), total=score.total,
+                    correct=o.correct, evidence_recall=self._recall,
+                    weights=score.weights, components=comps,
                 ),
                 self.episode_id,
             )  # fmt: skip
@@ -488,8 +498,14 @@ class MedResearchEnv(gym.Env[str, str]):
             self.store.end_episode(self.episode_id)
         return total
 
+    @property
+    def reward_components(self) -> dict[str, float]:
+        """Every reward term's value for the ended episode (empty while it is open)."""
+        score = self._last_components
+        return dict(score.components) if score is not None else {}
+
     def _info(self, error: str, tool: str) -> dict[str, Any]:
-        comps = self._last_components
+        comps = self.reward_components
         return {
             "question_id": self.item.id,
             "tools": self._tools_json,
@@ -498,11 +514,11 @@ class MedResearchEnv(gym.Env[str, str]):
             "run_id": self.run_id,
             "error": error,
             "tool": tool,
-            "accuracy": float(comps.accuracy) if comps else 0.0,
-            "format": float(comps.format) if comps else 0.0,
-            "efficiency": float(comps.efficiency) if comps else 0.0,
+            "accuracy": float(comps.get("accuracy", 0.0)),
+            "format": float(comps.get("format", 0.0)),
+            "efficiency": float(comps.get("efficiency", 0.0)),
             "evidence_recall": float(self._recall),
-            "correct": bool(comps.accuracy > 0) if comps else False,
+            "correct": self._last_correct,
         }
 
     def render(self) -> str | None:

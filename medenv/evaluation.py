@@ -60,35 +60,10 @@ import msgspec
 import numpy as np
 
 from medenv.errors import MedenvError
+from medenv.events.episodes import EpisodeRecord, summaries
 from medenv.grounding import ground_log
 
 RARITY_BUCKETS = (("common", 0.5), ("uncommon", 0.8), ("rare", math.inf))
-
-
-class EpisodeRecord(msgspec.Struct, frozen=True, kw_only=True):
-    """One episode, as the log tells it. ``None`` where the log has no value."""
-
-    run_id: str
-    episode_id: str
-    group: str
-    question_id: str
-    specialty: str
-    n_hops: int | None
-    optimal_calls: int | None
-    rarity: float | None
-    ended: bool
-    correct: bool
-    judged_correct: bool | None
-    n_tool_calls: int
-    n_actions: int
-    n_format_errors: int
-    evidence_recall: float | None
-    total_reward: float | None
-    action_tokens: int | None
-    tokens: int | None
-    prediction: str | None
-    grounded: bool | None = None
-    recovered: bool | None = None
 
 
 class Breakdown(msgspec.Struct, frozen=True):
@@ -144,87 +119,6 @@ class EvalResult(msgspec.Struct, frozen=True, kw_only=True):
 
 # --------------------------------------------------------------------------- loading
 
-_EPISODES_SQL = r"""
-WITH ev AS (SELECT run_id, episode_id, seq, type, payload FROM events {where}),
-started AS (
-    SELECT *, coalesce(payload->'$.item'->>'$.kg_source', '') = 'external' AS external
-    FROM ev WHERE type = 'episode_started'),
-starts AS (
-    SELECT run_id, episode_id, external,
-        payload->>'$.question_id' AS question_id,
-        coalesce(payload->>'$.specialty', 'general') AS specialty,
-        CASE WHEN NOT external THEN TRY_CAST(payload->>'$.n_hops' AS INTEGER) END AS n_hops,
-        CASE WHEN NOT external THEN TRY_CAST(payload->>'$.optimal_calls' AS INTEGER) END
-            AS optimal_calls,
-        CASE WHEN NOT external THEN TRY_CAST(
-            coalesce(payload->>'$.rarity', payload->'$.item'->>'$.rarity') AS DOUBLE) END
-            AS rarity,
-        {group_expr} AS grp,
-        len(regexp_extract_all(coalesce(payload->>'$.prompt', ''), '\S+')) AS prompt_tokens
-    FROM started),
-ends AS (
-    SELECT run_id, episode_id,
-        arg_max(TRY_CAST(payload->>'$.n_tool_calls' AS INTEGER), seq) AS n_tool_calls,
-        arg_max(TRY_CAST(payload->>'$.n_format_errors' AS INTEGER), seq) AS n_format_errors,
-        arg_max(TRY_CAST(payload->>'$.steps' AS INTEGER), seq) AS steps
-    FROM ev WHERE type = 'episode_ended' GROUP BY ALL),
-rewards AS (
-    SELECT run_id, episode_id,
-        arg_max(TRY_CAST(payload->>'$.correct' AS BOOLEAN), seq) AS correct,
-        arg_max(TRY_CAST(payload->>'$.evidence_recall' AS DOUBLE), seq) AS evidence_recall,
-        arg_max(TRY_CAST(payload->>'$.total' AS DOUBLE), seq) AS total
-    FROM ev WHERE type = 'reward_assigned' GROUP BY ALL),
-answers AS (
-    SELECT run_id, episode_id, arg_max(payload->>'$.answer', seq) AS prediction
-    FROM ev WHERE type = 'answer_submitted' GROUP BY ALL),
-acts AS (
-    SELECT run_id, episode_id, count(*) AS n_actions,
-        sum(len(regexp_extract_all(coalesce(payload->>'$.text', ''), '\S+'))) AS action_tokens
-    FROM ev WHERE type = 'action_received' GROUP BY ALL),
-obs AS (
-    SELECT run_id, episode_id,
-        sum(len(regexp_extract_all(coalesce(payload->>'$.observation', ''), '\S+'))) AS obs_tokens
-    FROM ev WHERE type IN ('tool_returned', 'action_rejected') GROUP BY ALL),
-calls AS (
-    SELECT run_id, episode_id, count(*) AS n_called FROM ev WHERE type = 'tool_called' GROUP BY ALL),
-rejected AS (
-    SELECT run_id, episode_id, count(*) AS n_rejected FROM ev WHERE type = 'action_rejected' GROUP BY ALL),
-verdicts AS (
-    SELECT payload->>'$.run_id' AS run_id, payload->>'$.episode_id' AS episode_id,
-        arg_max(TRY_CAST(payload->>'$.correct' AS BOOLEAN), ts) AS judged
-    FROM events WHERE type = 'judge_verdict' GROUP BY ALL)
-SELECT s.run_id, s.episode_id, s.grp, s.question_id, s.specialty, s.n_hops, s.optimal_calls,
-    s.rarity, e.episode_id IS NOT NULL AS ended, coalesce(r.correct, false) AS correct,
-    v.judged, greatest(0, coalesce(e.n_tool_calls, c.n_called, 0)
-        - CASE WHEN ans.prediction IS NULL THEN 0 ELSE 1 END) AS n_tool_calls,
-    coalesce(a.n_actions, e.steps, 0) AS n_actions,
-    coalesce(e.n_format_errors, j.n_rejected, 0) AS n_format_errors,
-    CASE WHEN NOT s.external THEN r.evidence_recall END AS evidence_recall, r.total, a.action_tokens,
-    CASE WHEN a.n_actions IS NULL THEN NULL
-         ELSE s.prompt_tokens + a.action_tokens + coalesce(o.obs_tokens, 0) END AS tokens,
-    ans.prediction
-FROM starts s
-LEFT JOIN ends e USING (run_id, episode_id)
-LEFT JOIN rewards r USING (run_id, episode_id)
-LEFT JOIN answers ans USING (run_id, episode_id)
-LEFT JOIN acts a USING (run_id, episode_id)
-LEFT JOIN obs o USING (run_id, episode_id)
-LEFT JOIN calls c USING (run_id, episode_id)
-LEFT JOIN rejected j USING (run_id, episode_id)
-LEFT JOIN verdicts v USING (run_id, episode_id)
-ORDER BY s.grp, s.run_id, s.episode_id
-"""
-
-
-def _group_expr(group_by: str) -> str:
-    if group_by == "run":
-        return "run_id"
-    if not group_by.replace("_", "").isalnum():
-        raise MedenvError(
-            f"--group-by must be 'run' or a tag name (letters, digits, _), got {group_by!r}"
-        )
-    return f"coalesce(payload->'$.tags'->>'$.{group_by}', '(no {group_by})')"
-
 
 def resolve_db_paths(db: str | Path | Sequence[str | Path]) -> list[str]:
     """The store files named by ``--db`` values (paths with their shards, folders, globs)."""
@@ -256,54 +150,29 @@ def load_episodes(
     hops and specialty for episodes whose log lacks them, by question id.
     """
     con = _connect(db)
-    params: list = []
-    where = ""
-    if runs:
-        where = f"WHERE run_id IN ({', '.join('?' for _ in runs)})"
-        params = list(runs)
-    sql = _EPISODES_SQL.format(where=where, group_expr=_group_expr(group_by))
-    try:
-        rows = con.execute(sql, params).fetchall()
-    except Exception as exc:  # duckdb errors: missing table, bad JSON
-        raise MedenvError(f"cannot read the event log: {exc}") from exc
-    if runs:
-        found = {r[0] for r in rows}
-        missing = sorted(set(runs) - found)
-        if missing:
-            raise MedenvError(f"run(s) {missing} not found in the event log")
-    reports = ground_log(con, runs) if grounding and rows else {}
+    episodes = summaries(con, runs, group_by)
+    reports = ground_log(con, runs) if grounding and episodes else {}
     lookup = _qa_lookup(qa)
-    if lookup and rows and not any(r[3] in lookup for r in rows):
+    if lookup and episodes and not any(e.question_id in lookup for e in episodes):
         name = f" {qa}" if isinstance(qa, str | Path) else ""
         raise MedenvError(
             f"none of the {len(lookup)} questions of the QA set{name} occurs in the event log "
             "(no question id matches): pass the set the episodes were run on"
         )
-    out = []
-    for r in rows:
-        report = reports.get((r[0], r[1]))
-        item = lookup.get(r[3])
-        if item is not None and item.kg_source == "external":
-            item = None  # no chain: nothing to add
-        rarity = r[7] if r[7] is not None else (item.rarity if item is not None else None)
-        n_hops = r[5] if r[5] is not None else (item.n_hops if item is not None else None)
-        specialty = r[4]
-        if item is not None and specialty == "general":
-            specialty = item.specialty
-        out.append(
-            EpisodeRecord(
-                run_id=r[0], episode_id=r[1], group=str(r[2]), question_id=r[3] or r[1],
-                specialty=specialty, n_hops=n_hops, optimal_calls=r[6], rarity=rarity,
-                ended=bool(r[8]), correct=bool(r[9]), judged_correct=r[10],
-                n_tool_calls=int(r[11]), n_actions=int(r[12]), n_format_errors=int(r[13]),
-                evidence_recall=r[14], total_reward=r[15],
-                action_tokens=None if r[16] is None else int(r[16]),
-                tokens=None if r[17] is None else int(r[17]), prediction=r[18],
-                grounded=None if report is None else report.grounded,
-                recovered=None if report is None else report.recovered,
-            )
-        )  # fmt: skip
-    return out
+    for ep in episodes:
+        report = reports.get((ep.run_id, ep.episode_id))
+        if report is not None:
+            ep.grounded, ep.recovered = report.grounded, report.recovered
+        item = lookup.get(ep.question_id)
+        if item is None or item.kg_source == "external":
+            continue  # no chain: nothing to add
+        if ep.rarity is None:
+            ep.rarity = item.rarity
+        if ep.n_hops is None:
+            ep.n_hops = item.n_hops
+        if ep.specialty == "general":
+            ep.specialty = item.specialty
+    return episodes
 
 
 def _qa_lookup(qa) -> dict:
@@ -363,7 +232,7 @@ def _breakdown(episodes: Iterable[EpisodeRecord], key) -> dict[str, Breakdown]:
         k: Breakdown(
             n=len(v),
             accuracy=sum(e.correct for e in v) / len(v),
-            mean_tool_calls=sum(e.n_tool_calls for e in v) / len(v),
+            mean_tool_calls=sum(e.research_calls for e in v) / len(v),
         )
         for k, v in sorted(slices.items(), key=lambda kv: order(kv[0]))
     }
@@ -391,9 +260,9 @@ def group_metrics(
         for k in ks
     }
     judged = [e for e in episodes if e.judged_correct is not None]
-    calls = [e.n_tool_calls for e in episodes]
+    calls = [e.research_calls for e in episodes]
     eff = [
-        min(1.0, max(1, e.optimal_calls - 1) / max(1, e.n_tool_calls))
+        min(1.0, max(1, e.optimal_calls - 1) / max(1, e.research_calls))
         for e in episodes
         if e.correct and e.optimal_calls is not None
     ]
@@ -402,7 +271,7 @@ def group_metrics(
     tokens = [e.tokens for e in episodes if e.tokens is not None]
     action_tokens = [e.action_tokens for e in episodes if e.action_tokens is not None]
     recall = [e.evidence_recall for e in episodes if e.evidence_recall is not None]
-    rewards = [e.total_reward for e in episodes if e.total_reward is not None]
+    rewards = [e.reward for e in episodes if e.reward is not None]
     checked = [e for e in episodes if e.grounded is not None]
     return GroupMetrics(
         group=name,
@@ -430,7 +299,7 @@ def group_metrics(
         by_specialty=_breakdown(episodes, lambda e: e.specialty),
         by_hops=_breakdown(episodes, lambda e: "?" if e.n_hops is None else e.n_hops),
         by_rarity=_breakdown(episodes, lambda e: rarity_bucket(e.rarity)),
-        accuracy_by_calls=_breakdown(episodes, lambda e: e.n_tool_calls),
+        accuracy_by_calls=_breakdown(episodes, lambda e: e.research_calls),
     )
 
 

@@ -22,7 +22,7 @@ Contracts:
 - `MedResearchToolEnv.get_reward` ends the episode (``finish`` if no ``answer`` call ended
   it: truncated, logged, scored) and returns the env's total reward. `MedResearchTools` is
   the same adapter without ``get_reward``, for trainers that pass `reward_functions` (one
-  per reward component, weights in ``GRPOConfig.reward_weights``); those also step a
+  per reward term, weights in ``GRPOConfig.reward_weights``); those also step a
   rollout's final text when it made no ``answer`` call, so ``<answer>X</answer>`` counts.
 - Construction kwargs go to ``gym.make("MedResearch-v0", ...)``; use
   ``functools.partial(MedResearchToolEnv, qa=..., db=...)`` as the factory to set them.
@@ -38,9 +38,10 @@ from typing import Any
 
 from medenv.errors import MedenvError
 from medenv.prompt import truncate_observation
+from medenv.reward import TERM_NAMES
 from medenv.tools.registry import TOOL_NAMES, tool_schemas
 
-COMPONENTS = ("accuracy", "format", "efficiency")
+COMPONENTS = TERM_NAMES  # one reward function per built-in term (`medenv.reward.DEFAULT_TERMS`)
 _TYPES = {"string": str, "integer": int, "number": float, "boolean": bool}
 DONE_MESSAGE = "The episode is over: the answer was already submitted."
 
@@ -163,7 +164,7 @@ class MedResearchTools:
         if not self._done:  # no answer: the env ends it as truncated, logs and scores it
             _, self._info = self._env.unwrapped.finish()
             self._done = True
-        self._components = {k: float(self._info[k]) for k in COMPONENTS}
+        self._components = dict(self._env.unwrapped.reward_components)
         self._components["total"] = float(self._env.unwrapped.finish()[0])
         return self._components
 
@@ -214,6 +215,9 @@ def _reward_func(component: str):
     return reward
 
 
-def reward_functions() -> list:
-    """accuracy, format, efficiency (unweighted; weights go to ``GRPOConfig.reward_weights``)."""
-    return [_reward_func(c) for c in COMPONENTS]
+def reward_functions(names: tuple[str, ...] | list[str] = COMPONENTS) -> list:
+    """One reward function per reward term named (default: the built-in terms, accuracy,
+    format, efficiency, evidence_recall), unweighted: weights go to
+    ``GRPOConfig.reward_weights`` (a weight-0 term is logged by TRL as a metric). A user
+    term passed to the env (``reward_terms=``) is scored by naming it here too."""
+    return [_reward_func(c) for c in names]

@@ -250,7 +250,7 @@ def test_make_kwargs_tools_weights_default_db_and_run_metadata(items, world, tmp
     assert run[:6] == (
         "hpo", world.kg.version, world.fingerprint, world.index_hash, PARSER_VERSION, 7
     )  # fmt: skip
-    assert json.loads(run[6]) == weights and len(world.index_hash) == 16
+    assert json.loads(run[6]) == {**weights, "evidence_recall": 0.0} and len(world.index_hash) == 16
     con.close()
     before = sorted(home.rglob("*"))
     off = gym.make("MedResearch-v0", qa=items, world=world, db=None)  # logging off

@@ -4,7 +4,8 @@ Everything here reads only the DuckDB event log (`medenv.events.store.connect`):
 files, corpus and indexes are not needed, so a log copied to another machine exports the
 same datasets.
 
-- `load_episodes(db)`: the log -> `EpisodeRecord`s (one per recorded episode, in order).
+- `load_episodes(db)`: the log -> `EpisodeRecord`s (one per recorded episode, in order; the
+  one projection, `medenv.events.episodes`, with the tool schemas filled in).
 - `select_episodes(records, ...)`: rejection sampling for SFT: keep correct answers
   within budget and without format errors (``grounded_only``: and grounded, see
   `medenv.grounding`); with several samples of a question keep the shortest correct one
@@ -35,69 +36,14 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-import msgspec
-
 from agents.messages import SYSTEM_PROMPT, assistant_message, initial_messages, tool_message
 from agents.text import split_action, think_block
 from medenv.errors import MedenvError
+from medenv.events import episodes
+from medenv.events.episodes import EpisodeRecord, StepRecord, store_paths  # noqa: F401
+from medenv.tools.registry import tool_schemas
 
 FORMATS = ("sft", "rl", "minari", "browsecomp")
-
-
-class StepRecord(msgspec.Struct, kw_only=True):
-    """One env step as the log recorded it."""
-
-    step: int
-    text: str = ""
-    name: str | None = None
-    arguments: dict = {}
-    observation: str | None = None
-    doc_ids: tuple[str, ...] = ()
-    rejected: str | None = None  # "kind: message" when the action was rejected
-    answer: str | None = None
-
-
-class EpisodeRecord(msgspec.Struct, kw_only=True):
-    """One recorded episode: its labels, its steps and its outcome."""
-
-    run_id: str
-    episode_id: str
-    question_id: str
-    prompt: str
-    split: str = ""
-    specialty: str = "general"
-    n_hops: int = 0
-    optimal_calls: int = 0
-    answer: str = ""
-    aliases: tuple[str, ...] = ()
-    seed: int | None = None
-    tags: dict = {}
-    tools: list[dict] = []
-    steps: list[StepRecord] = []
-    correct: bool | None = None
-    reward: float | None = None
-    n_tool_calls: int = 0
-    n_format_errors: int = 0
-    terminated: bool = False
-    truncated: bool = False
-    ended: bool = False
-    prediction: str | None = None
-    kg_source: str = ""
-    grounded: bool | None = None  # set by `annotate_grounding`
-    recovered: bool | None = None
-
-    @property
-    def agent(self) -> str:
-        return str(self.tags.get("agent", ""))
-
-    @property
-    def guided(self) -> bool:
-        return bool(self.tags.get("guidance"))
-
-    @property
-    def research_calls(self) -> int:
-        """Tool calls without the final answer (the env counts the answer as a call)."""
-        return max(0, self.n_tool_calls - (1 if self.prediction is not None else 0))
 
 
 def annotate_grounding(records: Iterable[EpisodeRecord]) -> None:
@@ -113,117 +59,16 @@ def annotate_grounding(records: Iterable[EpisodeRecord]) -> None:
         ep.grounded, ep.recovered = report.grounded, report.recovered
 
 
-def store_paths(db: str | Path | Sequence[str | Path]) -> list[Path]:
-    """A store path -> that file plus its worker shards; a folder, glob or list as given
-    (`medenv.events.store.resolve_files`)."""
-    from medenv.events.store import resolve_files
-
-    return resolve_files(db if isinstance(db, (str, Path)) else [str(p) for p in db])
-
-
-def _tool_schemas(config: dict) -> list[dict]:
-    schemas = config.get("tool_schemas")
-    if isinstance(schemas, str):
-        schemas = json.loads(schemas)
-    if schemas:
-        return list(schemas)
-    from medenv.tools.registry import tool_schemas  # the declared schemas (code, not data)
-
-    return tool_schemas(config.get("tools") or None)
-
-
 def load_episodes(
     db: str | Path | Sequence[str | Path], *, ended_only: bool = True
 ) -> list[EpisodeRecord]:
-    """Every episode in the store(s), ordered by run and first event time.
-
-    ``ended_only`` drops episodes without an ``episode_ended`` event (a crashed worker's
-    partial episode); they are re-run on resume and never exported.
-    """
-    from medenv.events.store import connect
-
-    con = connect([str(p) for p in store_paths(db)])
-    try:
-        rows = con.execute(
-            "SELECT run_id, episode_id, seq, type, CAST(payload AS VARCHAR) FROM events "
-            "ORDER BY run_id, episode_id, seq"
-        ).fetchall()
-    finally:
-        con.close()
-    runs: dict[str, dict] = {}
-    episodes: dict[tuple[str, str], EpisodeRecord] = {}
-    first_seen: dict[tuple[str, str], int] = {}
-    for n, (run_id, episode_id, _seq, type_, payload) in enumerate(rows):
-        p = json.loads(payload) if payload else {}
-        if type_ == "run_started":
-            runs.setdefault(run_id, p)
-            continue
-        if not episode_id:
-            continue
-        key = (run_id, episode_id)
-        if type_ == "episode_started":
-            episodes[key] = EpisodeRecord(
-                run_id=run_id,
-                episode_id=episode_id,
-                question_id=str(p.get("question_id", "")),
-                prompt=p.get("prompt", ""),
-                split=p.get("split") or "",
-                specialty=p.get("specialty") or "general",
-                n_hops=int(p.get("n_hops") or 0),
-                optimal_calls=int(p.get("optimal_calls") or 0),
-                answer=p.get("answer") or "",
-                aliases=tuple(p.get("aliases") or ()),
-                seed=p.get("seed"),
-                tags=dict(p.get("tags") or {}),
-            )
-            first_seen[key] = n
-            continue
-        ep = episodes.get(key)
-        if ep is None:
-            continue
-        step = p.get("step")
-        if type_ in (
-            "action_received",
-            "action_rejected",
-            "tool_called",
-            "tool_returned",
-            "answer_submitted",
-        ):
-            if not ep.steps or ep.steps[-1].step != step:
-                ep.steps.append(StepRecord(step=int(step or 0)))
-            s = ep.steps[-1]
-            if type_ == "action_received":
-                s.text = p.get("text", "")
-            elif type_ == "action_rejected":
-                s.rejected = f"{p.get('kind')}: {p.get('message')}"
-                s.observation = p.get("observation") or s.observation
-            elif type_ == "tool_called":
-                s.name = p.get("name")
-                s.arguments = dict(p.get("arguments") or {})
-            elif type_ == "tool_returned":
-                s.observation = p.get("observation", "")
-                s.doc_ids = tuple(p.get("doc_ids") or ())
-            else:
-                s.answer = p.get("answer")
-                ep.prediction = s.answer
-        elif type_ == "reward_assigned":
-            ep.correct = bool(p.get("correct"))
-            ep.reward = p.get("total")
-        elif type_ == "episode_ended":
-            ep.ended = True
-            ep.terminated = bool(p.get("terminated"))
-            ep.truncated = bool(p.get("truncated"))
-            ep.n_tool_calls = int(p.get("n_tool_calls") or 0)
-            ep.n_format_errors = int(p.get("n_format_errors") or 0)
-    out = []
-    for key in sorted(episodes, key=lambda k: (k[0], first_seen[k])):
-        ep = episodes[key]
-        if ended_only and not ep.ended:
-            continue
-        ep.tools = _tool_schemas((runs.get(ep.run_id) or {}).get("config") or {})
-        ep.kg_source = str((runs.get(ep.run_id) or {}).get("kg_source") or "")
-        out.append(ep)
-    return out
+    """`medenv.events.episodes.load_episodes` with each record's ``tools`` filled from the
+    tool registry (the declared schemas of the run's tools) when the log holds none."""
+    records = episodes.load_episodes(db, ended_only=ended_only)
+    for ep in records:
+        if not ep.tools:
+            ep.tools = tool_schemas(ep.tool_names or None)
+    return records
 
 
 def select_episodes(

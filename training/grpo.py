@@ -15,8 +15,9 @@ instance owns one `MedResearchEnv` (its own event store shard), tags every episo
 ``{"agent": "grpo", "training_step": N}``, and turns tool calls into env steps. When a
 rollout ends without an ``answer`` call, its last message is stepped as the final action
 (so ``<answer>X</answer>`` in text counts, as in the env).
-The reward components (accuracy, format, efficiency) are separate reward functions whose
-weights are ``GRPOConfig.reward_weights``; TRL logs each one per step
+The reward terms (`medenv.reward.DEFAULT_TERMS`: accuracy, format, efficiency and
+evidence_recall, the last at weight 0, a logged metric) are separate reward functions whose
+weights are the config's ``reward_<term>`` fields (``GRPOConfig.reward_weights``); TRL logs each one per step
 (``rewards/<name>/mean``), and the env logs each episode's ``reward_assigned`` event.
 ``max_tool_chars`` cuts the observations the policy reads, like the SFT option of the same
 name (the event store keeps them whole). Generation: transformers on CPU; ``use_vllm=True`` switches to vLLM colocate mode on GPU.
@@ -26,7 +27,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, make_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,14 +36,21 @@ import msgspec
 from medenv.curriculum import parse_hops, select_hops
 from medenv.errors import MedenvError
 from medenv.prompt import PromptContract, asked_parts, save_contract
+from medenv.reward import DEFAULT_TERMS
 from medenv.trl import COMPONENTS, MedResearchTools, reward_functions
 from training.config import check_common, config_hash, finite, require
 from training.grpo_turns import MODES, trainer_class
 from training.threads import set_threads
 
+# one ``reward_<term>`` weight per built-in reward term, its default weight as default
+_RewardWeightFields = make_dataclass(
+    "_RewardWeightFields",
+    [(f"reward_{t.name}", float, field(default=t.weight)) for t in DEFAULT_TERMS],
+)
+
 
 @dataclass
-class GRPOTrainConfig:
+class GRPOTrainConfig(_RewardWeightFields):
     """Settings of one GRPO run (defaults: a short CPU-friendly run)."""
 
     qa: str | None = None  # QA set folder/file; None = the default set
@@ -76,9 +84,6 @@ class GRPOTrainConfig:
     threads: int | None = None  # torch CPU threads (None: `training.threads.default_threads`)
     temperature: float = 1.0
     beta: float = 0.0  # KL coefficient (0: no reference model)
-    reward_accuracy: float = 1.0
-    reward_format: float = 0.2
-    reward_efficiency: float = 0.2
     lora: bool = False
     lora_r: int = 16
     lora_alpha: int = 32
@@ -137,7 +142,7 @@ class GRPOTrainConfig:
         t = self.temperature
         require(finite(t) and t > 0, f"--temperature must be > 0, got {t}")
         require(finite(self.beta) and self.beta >= 0, f"beta must be >= 0, got {self.beta}")
-        for name in ("reward_accuracy", "reward_format", "reward_efficiency"):
+        for name in (f"reward_{c}" for c in COMPONENTS):
             value = getattr(self, name)
             require(finite(value), f"{name} must be a finite number, got {value}")
         mem = self.vllm_gpu_memory_utilization
@@ -296,11 +301,7 @@ def train_grpo(
     rows = prompt_rows(config, contract, items)
     clock = StepClock()
     adapters: list[MedResearchTools] = []
-    weights = {
-        "accuracy": config.reward_accuracy,
-        "format": config.reward_format,
-        "efficiency": config.reward_efficiency,
-    }
+    weights = {c: getattr(config, f"reward_{c}") for c in COMPONENTS}
 
     def factory() -> MedResearchTools:
         adapter = MedResearchTools(

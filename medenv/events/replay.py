@@ -99,7 +99,7 @@ def trajectory(events: Sequence[Event]) -> Trajectory:
             traj.answer = p.answer
         elif e.type == "reward_assigned":
             traj.reward = p.total
-            traj.components = {
+            traj.components = dict(p.components) or {  # older logs: the built-in three
                 "accuracy": p.accuracy,
                 "format": p.format,
                 "efficiency": p.efficiency,

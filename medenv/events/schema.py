@@ -98,6 +98,11 @@ class AnswerSubmitted(Payload, frozen=True, kw_only=True):
 
 
 class RewardAssigned(Payload, frozen=True, kw_only=True):
+    """The end-of-episode reward. ``components`` holds every reward term's value (weight-0
+    terms and user terms included; empty in logs written before named terms), ``weights``
+    every term's weight; ``accuracy``/``format``/``efficiency`` repeat the built-in terms
+    (0.0 when the rubric lacks them) for the store's views and older readers."""
+
     accuracy: float
     format: float
     efficiency: float
@@ -105,6 +110,7 @@ class RewardAssigned(Payload, frozen=True, kw_only=True):
     correct: bool
     evidence_recall: float
     weights: dict[str, float]
+    components: dict[str, float] = {}
 
 
 class EpisodeEnded(Payload, frozen=True, kw_only=True):

@@ -1,0 +1,332 @@
+"""The one episode projection: the event log -> one `EpisodeRecord` per episode.
+
+Two readings of the same events give the same struct:
+
+- `load_episodes(db)`: every event folded in Python, steps included (`StepRecord`s): what
+  export (SFT, RL, Minari, BrowseComp), rollout resume and the grounding checks read.
+- `summaries(con, runs, group_by)`: one SQL query over the ``events`` table, no steps:
+  what evaluation reads (fast over large logs). ``group`` is the run id or a tag's value.
+
+Field meanings (both readings):
+
+- ``n_tool_calls``: tool calls as the env counts them (the answer included:
+  ``episode_ended.n_tool_calls``, else the number of ``tool_called`` events);
+  `EpisodeRecord.research_calls` is the paper's unit (without the final answer).
+- ``optimal_calls``: ``episode_started.optimal_calls`` (the gold hops plus the answer);
+  ``n_hops``/``optimal_calls``/``rarity``/``evidence_recall`` are None in summaries of
+  external items (no gold chain), 0 in the folded records.
+- ``correct``/``reward``/``components``/``evidence_recall``: from ``reward_assigned``
+  (``components``: every reward term's value, `medenv.reward`); None/empty without one.
+- ``ended``: the log has the episode's ``episode_ended``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import msgspec
+
+from medenv.errors import MedenvError
+from medenv.events.store import connect, resolve_files
+
+
+class StepRecord(msgspec.Struct, kw_only=True):
+    """One env step as the log recorded it."""
+
+    step: int
+    text: str = ""
+    name: str | None = None
+    arguments: dict = {}
+    observation: str | None = None
+    doc_ids: tuple[str, ...] = ()
+    rejected: str | None = None  # "kind: message" when the action was rejected
+    answer: str | None = None
+
+
+class EpisodeRecord(msgspec.Struct, kw_only=True):
+    """One recorded episode: its labels, its steps (folded records only) and its outcome."""
+
+    run_id: str
+    episode_id: str
+    question_id: str
+    prompt: str = ""
+    split: str = ""
+    specialty: str = "general"
+    n_hops: int | None = 0
+    optimal_calls: int | None = 0
+    rarity: float | None = None
+    answer: str = ""
+    aliases: tuple[str, ...] = ()
+    seed: int | None = None
+    tags: dict = {}
+    tool_names: list[str] = []  # the run's tools (``run_started.config.tools``)
+    tools: list[dict] = []  # their schemas, when logged
+    steps: list[StepRecord] = []
+    correct: bool | None = None
+    reward: float | None = None
+    components: dict[str, float] = {}
+    evidence_recall: float | None = None
+    n_tool_calls: int = 0
+    n_actions: int = 0
+    n_format_errors: int = 0
+    terminated: bool = False
+    truncated: bool = False
+    ended: bool = False
+    prediction: str | None = None
+    kg_source: str = ""
+    group: str = ""  # summaries: the evaluation group (run id or tag value)
+    judged_correct: bool | None = None  # summaries: the latest judge_verdict
+    tokens: int | None = None  # summaries: prompt + actions + observations, in words
+    action_tokens: int | None = None
+    grounded: bool | None = None  # set by `annotate_grounding` / evaluation
+    recovered: bool | None = None
+
+    @property
+    def agent(self) -> str:
+        return str(self.tags.get("agent", ""))
+
+    @property
+    def guided(self) -> bool:
+        return bool(self.tags.get("guidance"))
+
+    @property
+    def research_calls(self) -> int:
+        """Tool calls without the final answer (the env counts the answer as a call)."""
+        return max(0, self.n_tool_calls - (1 if self.prediction is not None else 0))
+
+
+def store_paths(db: str | Path | Sequence[str | Path]) -> list[Path]:
+    """A store path -> that file plus its worker shards; a folder, glob or list as given
+    (`medenv.events.store.resolve_files`)."""
+    return resolve_files(db if isinstance(db, (str, Path)) else [str(p) for p in db])
+
+
+def load_episodes(
+    db: str | Path | Sequence[str | Path], *, ended_only: bool = True
+) -> list[EpisodeRecord]:
+    """Every episode in the store(s), ordered by run and first event time.
+
+    ``ended_only`` drops episodes without an ``episode_ended`` event (a crashed worker's
+    partial episode); they are re-run on resume and never exported. ``tools`` holds the
+    schemas the run logged (none in today's logs: `training.export.load_episodes` fills
+    them from the tool registry by ``tool_names``).
+    """
+    con = connect([str(p) for p in store_paths(db)])
+    try:
+        rows = con.execute(
+            "SELECT run_id, episode_id, seq, type, CAST(payload AS VARCHAR) FROM events "
+            "ORDER BY run_id, episode_id, seq"
+        ).fetchall()
+    finally:
+        con.close()
+    runs: dict[str, dict] = {}
+    episodes: dict[tuple[str, str], EpisodeRecord] = {}
+    first_seen: dict[tuple[str, str], int] = {}
+    for n, (run_id, episode_id, _seq, type_, payload) in enumerate(rows):
+        p = json.loads(payload) if payload else {}
+        if type_ == "run_started":
+            runs.setdefault(run_id, p)
+            continue
+        if not episode_id:
+            continue
+        key = (run_id, episode_id)
+        if type_ == "episode_started":
+            episodes[key] = EpisodeRecord(
+                run_id=run_id,
+                episode_id=episode_id,
+                question_id=str(p.get("question_id", "")),
+                prompt=p.get("prompt", ""),
+                split=p.get("split") or "",
+                specialty=p.get("specialty") or "general",
+                n_hops=int(p.get("n_hops") or 0),
+                optimal_calls=int(p.get("optimal_calls") or 0),
+                answer=p.get("answer") or "",
+                aliases=tuple(p.get("aliases") or ()),
+                seed=p.get("seed"),
+                tags=dict(p.get("tags") or {}),
+                rarity=(p.get("item") or {}).get("rarity"),
+            )
+            first_seen[key] = n
+            continue
+        ep = episodes.get(key)
+        if ep is None:
+            continue
+        step = p.get("step")
+        if type_ in (
+            "action_received",
+            "action_rejected",
+            "tool_called",
+            "tool_returned",
+            "answer_submitted",
+        ):
+            if not ep.steps or ep.steps[-1].step != step:
+                ep.steps.append(StepRecord(step=int(step or 0)))
+            s = ep.steps[-1]
+            if type_ == "action_received":
+                s.text = p.get("text", "")
+                ep.n_actions += 1
+            elif type_ == "action_rejected":
+                s.rejected = f"{p.get('kind')}: {p.get('message')}"
+                s.observation = p.get("observation") or s.observation
+            elif type_ == "tool_called":
+                s.name = p.get("name")
+                s.arguments = dict(p.get("arguments") or {})
+            elif type_ == "tool_returned":
+                s.observation = p.get("observation", "")
+                s.doc_ids = tuple(p.get("doc_ids") or ())
+            else:
+                s.answer = p.get("answer")
+                ep.prediction = s.answer
+        elif type_ == "reward_assigned":
+            ep.correct = bool(p.get("correct"))
+            ep.reward = p.get("total")
+            ep.components = dict(p.get("components") or {})
+            ep.evidence_recall = p.get("evidence_recall")
+        elif type_ == "episode_ended":
+            ep.ended = True
+            ep.terminated = bool(p.get("terminated"))
+            ep.truncated = bool(p.get("truncated"))
+            ep.n_tool_calls = int(p.get("n_tool_calls") or 0)
+            ep.n_format_errors = int(p.get("n_format_errors") or 0)
+    out = []
+    for key in sorted(episodes, key=lambda k: (k[0], first_seen[k])):
+        ep = episodes[key]
+        if ended_only and not ep.ended:
+            continue
+        config = (runs.get(ep.run_id) or {}).get("config") or {}
+        ep.tool_names = list(config.get("tools") or [])
+        schemas = config.get("tool_schemas")
+        ep.tools = list(json.loads(schemas) if isinstance(schemas, str) else schemas or [])
+        ep.kg_source = str((runs.get(ep.run_id) or {}).get("kg_source") or "")
+        out.append(ep)
+    return out
+
+
+SUMMARY_SQL = r"""
+WITH ev AS (SELECT run_id, episode_id, seq, type, payload FROM events {where}),
+started AS (
+    SELECT *, coalesce(payload->'$.item'->>'$.kg_source', '') = 'external' AS external
+    FROM ev WHERE type = 'episode_started'),
+starts AS (
+    SELECT run_id, episode_id, external,
+        payload->>'$.question_id' AS question_id,
+        coalesce(payload->>'$.specialty', 'general') AS specialty,
+        CASE WHEN NOT external THEN TRY_CAST(payload->>'$.n_hops' AS INTEGER) END AS n_hops,
+        CASE WHEN NOT external THEN TRY_CAST(payload->>'$.optimal_calls' AS INTEGER) END
+            AS optimal_calls,
+        CASE WHEN NOT external THEN TRY_CAST(
+            coalesce(payload->>'$.rarity', payload->'$.item'->>'$.rarity') AS DOUBLE) END
+            AS rarity,
+        {group_expr} AS grp,
+        len(regexp_extract_all(coalesce(payload->>'$.prompt', ''), '\S+')) AS prompt_tokens
+    FROM started),
+ends AS (
+    SELECT run_id, episode_id,
+        arg_max(TRY_CAST(payload->>'$.n_tool_calls' AS INTEGER), seq) AS n_tool_calls,
+        arg_max(TRY_CAST(payload->>'$.n_format_errors' AS INTEGER), seq) AS n_format_errors,
+        arg_max(TRY_CAST(payload->>'$.steps' AS INTEGER), seq) AS steps
+    FROM ev WHERE type = 'episode_ended' GROUP BY ALL),
+rewards AS (
+    SELECT run_id, episode_id,
+        arg_max(TRY_CAST(payload->>'$.correct' AS BOOLEAN), seq) AS correct,
+        arg_max(TRY_CAST(payload->>'$.evidence_recall' AS DOUBLE), seq) AS evidence_recall,
+        arg_max(TRY_CAST(payload->>'$.total' AS DOUBLE), seq) AS total,
+        arg_max(CAST(payload->'$.components' AS VARCHAR), seq) AS components
+    FROM ev WHERE type = 'reward_assigned' GROUP BY ALL),
+answers AS (
+    SELECT run_id, episode_id, arg_max(payload->>'$.answer', seq) AS prediction
+    FROM ev WHERE type = 'answer_submitted' GROUP BY ALL),
+acts AS (
+    SELECT run_id, episode_id, count(*) AS n_actions,
+        sum(len(regexp_extract_all(coalesce(payload->>'$.text', ''), '\S+'))) AS action_tokens
+    FROM ev WHERE type = 'action_received' GROUP BY ALL),
+obs AS (
+    SELECT run_id, episode_id,
+        sum(len(regexp_extract_all(coalesce(payload->>'$.observation', ''), '\S+'))) AS obs_tokens
+    FROM ev WHERE type IN ('tool_returned', 'action_rejected') GROUP BY ALL),
+calls AS (
+    SELECT run_id, episode_id, count(*) AS n_called FROM ev WHERE type = 'tool_called' GROUP BY ALL),
+rejected AS (
+    SELECT run_id, episode_id, count(*) AS n_rejected FROM ev WHERE type = 'action_rejected' GROUP BY ALL),
+verdicts AS (
+    SELECT payload->>'$.run_id' AS run_id, payload->>'$.episode_id' AS episode_id,
+        arg_max(TRY_CAST(payload->>'$.correct' AS BOOLEAN), ts) AS judged
+    FROM events WHERE type = 'judge_verdict' GROUP BY ALL)
+SELECT s.run_id, s.episode_id, s.grp, s.question_id, s.specialty, s.n_hops, s.optimal_calls,
+    s.rarity, e.episode_id IS NOT NULL AS ended, coalesce(r.correct, false) AS correct,
+    v.judged, coalesce(e.n_tool_calls, c.n_called, 0) AS n_tool_calls,
+    coalesce(a.n_actions, e.steps, 0) AS n_actions,
+    coalesce(e.n_format_errors, j.n_rejected, 0) AS n_format_errors,
+    CASE WHEN NOT s.external THEN r.evidence_recall END AS evidence_recall, r.total, a.action_tokens,
+    CASE WHEN a.n_actions IS NULL THEN NULL
+         ELSE s.prompt_tokens + a.action_tokens + coalesce(o.obs_tokens, 0) END AS tokens,
+    ans.prediction, r.components
+FROM starts s
+LEFT JOIN ends e USING (run_id, episode_id)
+LEFT JOIN rewards r USING (run_id, episode_id)
+LEFT JOIN answers ans USING (run_id, episode_id)
+LEFT JOIN acts a USING (run_id, episode_id)
+LEFT JOIN obs o USING (run_id, episode_id)
+LEFT JOIN calls c USING (run_id, episode_id)
+LEFT JOIN rejected j USING (run_id, episode_id)
+LEFT JOIN verdicts v USING (run_id, episode_id)
+ORDER BY s.grp, s.run_id, s.episode_id
+"""
+
+
+def _group_expr(group_by: str) -> str:
+    if group_by == "run":
+        return "run_id"
+    if not group_by.replace("_", "").isalnum():
+        raise MedenvError(
+            f"--group-by must be 'run' or a tag name (letters, digits, _), got {group_by!r}"
+        )
+    return f"coalesce(payload->'$.tags'->>'$.{group_by}', '(no {group_by})')"
+
+
+def summaries(con, runs: Sequence[str] | None = None, group_by: str = "run") -> list[EpisodeRecord]:
+    """One step-less record per started episode of the ``events`` table on ``con``
+    (`SUMMARY_SQL`), sorted by group, run and episode id; ``runs`` keeps only those runs
+    (an unknown one is a `MedenvError`); ``group`` is the run id, or the value of the tag
+    ``group_by`` (``"(no TAG)"`` without it)."""
+    params: list = []
+    where = ""
+    if runs:
+        where = f"WHERE run_id IN ({', '.join('?' for _ in runs)})"
+        params = list(runs)
+    sql = SUMMARY_SQL.format(where=where, group_expr=_group_expr(group_by))
+    try:
+        rows = con.execute(sql, params).fetchall()
+    except Exception as exc:  # duckdb errors: missing table, bad JSON
+        raise MedenvError(f"cannot read the event log: {exc}") from exc
+    if runs:
+        missing = sorted(set(runs) - {r[0] for r in rows})
+        if missing:
+            raise MedenvError(f"run(s) {missing} not found in the event log")
+    return [
+        EpisodeRecord(
+            run_id=r[0],
+            episode_id=r[1],
+            group=str(r[2]),
+            question_id=r[3] or r[1],
+            specialty=r[4],
+            n_hops=r[5],
+            optimal_calls=r[6],
+            rarity=r[7],
+            ended=bool(r[8]),
+            correct=bool(r[9]),
+            judged_correct=r[10],
+            n_tool_calls=int(r[11]),
+            n_actions=int(r[12]),
+            n_format_errors=int(r[13]),
+            evidence_recall=r[14],
+            reward=r[15],
+            action_tokens=None if r[16] is None else int(r[16]),
+            tokens=None if r[17] is None else int(r[17]),
+            prediction=r[18],
+            components=json.loads(r[19]) if r[19] else {},
+        )  # fmt: skip
+        for r in rows
+    ]
