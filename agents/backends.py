@@ -78,7 +78,8 @@ class TransformersBackend:
     """A local Hugging Face model (``model_path``: folder or hub id) via ``generate``.
 
     Greedy by default (``temperature=0``); ``seed`` seeds sampling. ``max_context_tokens``
-    defaults to the model config's ``max_position_embeddings`` (capped at 32768).
+    defaults to the model config's ``max_position_embeddings`` (capped at 32768). On CPU,
+    ``threads`` torch threads (default `training.threads.default_threads`: 1 on <= 2 cores).
     """
 
     def __init__(
@@ -92,6 +93,7 @@ class TransformersBackend:
         device: str | None = None,
         max_context_tokens: int | None = None,
         dtype: str = "auto",
+        threads: int | None = None,
     ) -> None:
         check_model_path(model_path)
         try:
@@ -107,6 +109,10 @@ class TransformersBackend:
         if self.tokenizer.chat_template is None:
             raise MedenvError(f"model {model_path!r} has no chat template")
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        if self.device == "cpu":  # torch's one-thread-per-core default thrashes small boxes
+            from training.threads import set_threads
+
+            set_threads(threads)
         self.model.to(self.device).eval()
         self.max_new_tokens = max_new_tokens
         self.temperature = temperature

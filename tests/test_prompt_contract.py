@@ -191,3 +191,17 @@ def test_grpo_reads_the_checkpoint_contract(checkpoint):
     adapted = grpo_contract(GRPOTrainConfig(model=str(out), no_system=False, adapt_prompt=True,
                                             max_tool_chars=400))  # fmt: skip
     assert adapted.max_tool_chars == 400
+
+
+def test_export_token_report_renders_rows_with_the_checkpoint_contract(checkpoint, rows, tmp_path):
+    from transformers import AutoTokenizer
+
+    from training.token_lengths import row_token_lengths, write_token_report
+
+    out, _ = checkpoint
+    report = write_token_report(rows[:6], str(out), tmp_path)
+    assert report["prompt_contract"]["max_tool_chars"] == 150
+    tok = AutoTokenizer.from_pretrained(str(out))
+    raw = row_token_lengths(rows[:6], tok)  # as exported: system turn, tools, whole pages
+    measured = [json.loads(x) for x in (tmp_path / "sft_token_lengths.jsonl").read_text().splitlines()]
+    assert all(m["total"] < r.total for m, r in zip(measured, raw, strict=True))

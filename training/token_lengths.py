@@ -173,17 +173,26 @@ def resolve_max_length(
 
 
 def write_token_report(rows: list[dict], tokenizer_name: str, out) -> dict:
-    """``out/sft_token_lengths.jsonl`` (one `RowTokens` per SFT row, rows as exported) for
-    the tokenizer ``tokenizer_name`` (a folder, hub id or ``tiny``); returns `length_report`
-    plus the tokenizer and the file, for ``stats.json``."""
+    """``out/sft_token_lengths.jsonl`` (one `RowTokens` per SFT row) for the tokenizer
+    ``tokenizer_name`` (a folder, hub id or ``tiny``): rows as exported, or, for a
+    checkpoint with a saved prompt contract (`medenv.prompt`), as the contract renders them;
+    returns `length_report` plus the tokenizer, the file (and the contract) for
+    ``stats.json``."""
     from pathlib import Path
 
     from transformers import AutoTokenizer
 
+    from medenv.prompt import load_contract
     from training.tiny import resolve_model
 
-    tokenizer = AutoTokenizer.from_pretrained(resolve_model(tokenizer_name))
-    lengths = row_token_lengths(rows, tokenizer)
+    folder = resolve_model(tokenizer_name)
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    # a checkpoint medenv trained: measure the rows as its prompt contract renders them
+    contract = load_contract(folder) if Path(folder).is_dir() else None
+    lengths = row_token_lengths(rows, tokenizer, contract)
     path = Path(out) / "sft_token_lengths.jsonl"
     path.write_bytes(b"".join(msgspec.json.encode(r) + b"\n" for r in lengths))
-    return {"tokenizer": tokenizer_name, "file": str(path), **length_report(lengths)}
+    report = {"tokenizer": tokenizer_name, "file": str(path), **length_report(lengths)}
+    if contract is not None:
+        report["prompt_contract"] = msgspec.to_builtins(contract)
+    return report

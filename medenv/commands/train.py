@@ -54,6 +54,8 @@ def add_parser(subparsers) -> None:
                       help="render as the flags ask even where the start model's contract differs")  # fmt: skip
     grpo.add_argument("--env-max-steps", type=int, dest="env_max_steps",
                       help="step budget per episode (default 12, as medenv rollout)")  # fmt: skip
+    grpo.add_argument("--reward-evidence-recall", type=float, dest="reward_evidence_recall",
+                      help="weight of the dense evidence-recall term (default 0: a metric)")  # fmt: skip
     grpo.add_argument("--malformed-turn", choices=("continue", "end"), dest="malformed_turn",
                       help="continue (default): a malformed turn is a penalised step, as in "
                       "evaluation; end: the rollout stops there")  # fmt: skip
