@@ -18,7 +18,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
 
 GRPO_TEST_CONFIG = dict(max_steps=2, num_generations=4, batch_size=4, max_completion_length=768,
-                        max_tool_calling_iterations=5, temperature=0.6, learning_rate=1e-4,
+                        max_tool_calling_iterations=2, env_max_steps=3, temperature=0.6,
+                        learning_rate=1e-4,
                         max_tool_chars=FIXTURE_CONFIG["max_tool_chars"],
                         template_tools=FIXTURE_CONFIG["template_tools"], reward_evidence_recall=0.5,
                         seed=0)  # fmt: skip

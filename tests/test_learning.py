@@ -128,3 +128,42 @@ def test_assistant_turn_share_matches_direct_tokenisation(one_hop):
     for cut in (min(ends) - 1, int(np.median(ends)), max(ends)):
         assert assistant_turn_share(lengths, cut) == sum(e <= cut for e in ends) / len(ends)
     assert assistant_turn_share(lengths, None) == 1.0
+
+
+class _Stumbler:
+    """A scripted test agent: turn k of an episode is malformed when k is in ``bad``, else a
+    real search; it answers on turn 4. Its turns are known, so the shares are too."""
+
+    agent_name = "stumbler"
+
+    def __init__(self, world=None, bad=(0, 2)):
+        self.bad, self.k = set(bad), 0
+
+    def reset(self, item=None, seed=None):
+        self.k = 0
+
+    def act(self, observation, info):
+        from agents.text import action_text, answer_text
+
+        k, self.k = self.k, self.k + 1
+        if k == 4:
+            return answer_text(None, "Marfan syndrome")
+        if k in self.bad:
+            return "I think I should search <tool_call>{not json</tool_call>"
+        return action_text(None, "medical_search", {"query": f"ataxia {k}"})
+
+
+def test_turn_shares_of_the_learning_benchmark(tmp_path):
+    """`training.learn.turn_shares` against the scripted agent's known turns and against
+    `medenv eval`'s format-error rate (a second reading of the same log)."""
+    from agents.rollout import rollout
+    from medenv import evaluation
+    from training.learn import turn_shares
+
+    db = tmp_path / "stumble.duckdb"
+    rollout(_Stumbler, qa=None, episodes=3, db=db, seed=0, progress=False)
+    shares = turn_shares(db)
+    # per episode: 5 turns, 2 malformed, 2 tool calls, 1 answer
+    assert shares == {"turns": 15, "parseable_turns": 0.6, "tool_call_turns": 0.4}
+    (group,) = evaluation.evaluate([str(db)]).groups
+    assert shares["parseable_turns"] == pytest.approx(1 - group.format_error_rate)

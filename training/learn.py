@@ -18,7 +18,8 @@ Runs the whole loop through medenv's own commands, as a user would (each stage i
    runs: ``reward_slope`` and ``reward_slope_ci`` of reward on training step from the
    event log, SFT held-out loss curve), ``sft_loss.png`` and ``grpo_reward.png``.
 
-``python -m training.learn --out out/learn [--quick]``; ``--quick`` is a smaller run.
+``python -m training.learn --out out/learn [--quick] [--set KEY=VALUE]``; ``--quick`` is a
+smaller run. Rerunning into the same folder resumes: finished stages are skipped.
 """
 
 from __future__ import annotations
@@ -34,14 +35,20 @@ from pathlib import Path
 import msgspec
 
 # Sizes of the default run: sized for <= 20 minutes on a quiet 2-core machine.
-FULL = dict(n1=400, n2=150, sft_steps=600, sft_lr=5e-3, sft_batch=2, max_tool_chars=300,
-            grpo_steps=30, grpo_generations=4, grpo_lr=None, grpo_completion=320,
-            eval_steps=6, eval_tokens=160, eval_episodes=None, temperature=1.0)  # fmt: skip
-QUICK = dict(FULL, n1=120, n2=40, sft_steps=60, grpo_steps=3, eval_episodes=6, eval_tokens=64)
+FULL = dict(n1=300, n2=100, sft_steps=500, sft_lr=5e-3, sft_batch=2, max_tool_chars=400,
+            grpo_steps=20, grpo_generations=4, grpo_lr=None, grpo_completion=320,
+            grpo_evidence=0.5, eval_steps=6, eval_tokens=160, eval_episodes=30,
+            untrained_episodes=8, temperature=1.0)  # fmt: skip
+QUICK = dict(FULL, n1=120, n2=40, sft_steps=60, grpo_steps=3, eval_episodes=6, eval_tokens=64,
+             untrained_episodes=4)
 
 
-def _medenv(args: list[str], log: Path) -> float:
-    """Run one ``medenv`` command (output appended to ``log``); its wall time in seconds."""
+def _medenv(args: list[str], log: Path, done: Path | None = None) -> float:
+    """Run one ``medenv`` command (output appended to ``log``); its wall time in seconds.
+    Skipped (0 s) when ``done`` exists: a rerun after an interruption resumes (rollouts
+    resume by themselves)."""
+    if done is not None and done.exists():
+        return 0.0
     start = time.perf_counter()
     with log.open("a") as fh:
         fh.write(f"\n$ medenv {' '.join(args)}\n")
@@ -70,7 +77,7 @@ def _eval_json(db: Path, log: Path) -> dict:
 
 def turn_shares(db: Path) -> dict:
     """Share of the model's turns that parsed (a tool call or an answer: not rejected) and
-    that made a tool call, from the event log."""
+    that made a research tool call (not the answer), from the event log."""
     from medenv.evaluation import resolve_db_paths
     from medenv.events.store import connect
 
@@ -80,8 +87,9 @@ def turn_shares(db: Path) -> dict:
         try:
             counts = dict(con.execute(
                 "select type, count(distinct (episode_id, json_extract(payload, '$.step'))) "
-                "from events where type in ('action_received', 'action_rejected', "
-                "'tool_called') group by type"
+                "from events where type in ('action_received', 'action_rejected') or (type = "
+                "'tool_called' and json_extract_string(payload, '$.name') != 'answer') "
+                "group by type"
             ).fetchall())  # fmt: skip
         finally:
             con.close()
@@ -98,13 +106,14 @@ def turn_shares(db: Path) -> dict:
 
 
 def _model_eval(name: str, model: str, qa: Path, out: Path, cfg: dict, log: Path,
-                extra: list[str] = ()) -> dict:  # fmt: skip
+                extra: list[str] = (), episodes: int | None = None) -> dict:  # fmt: skip
     db = out / "runs" / f"eval_{name}.duckdb"
     args = ["rollout", "--agent", "llm", "--model", model, "--qa", str(qa), "--split", "test",
             "--db", str(db), "--max-steps", str(cfg["eval_steps"]),
             "--max-new-tokens", str(cfg["eval_tokens"]), "--no-progress", *extra]  # fmt: skip
-    if cfg["eval_episodes"]:
-        args += ["--episodes", str(cfg["eval_episodes"])]
+    episodes = episodes or cfg["eval_episodes"]
+    if episodes:
+        args += ["--episodes", str(episodes)]
     seconds = _medenv(args, log)
     metrics = _eval_json(db, log)
     return {
@@ -146,14 +155,14 @@ def run(out: Path, cfg: dict) -> dict:
 
     out.mkdir(parents=True, exist_ok=True)
     log = out / "learn.log"
-    log.write_text("")
+    log.touch()
     timings: dict[str, float] = {}
     load_start = os.getloadavg()
     qa1, qa2 = out / "qa1", out / "qa2"
     timings["synth"] = _medenv(["synth", "--hops", "1", "--n", str(cfg["n1"]), "--seed", "0",
-                                "--out", str(qa1), "--no-progress"], log)  # fmt: skip
+                                "--out", str(qa1), "--no-progress"], log, qa1 / "qa.jsonl")  # fmt: skip
     timings["synth"] += _medenv(["synth", "--hops", "2", "--n", str(cfg["n2"]), "--seed", "0",
-                                 "--out", str(qa2), "--no-progress"], log)  # fmt: skip
+                                 "--out", str(qa2), "--no-progress"], log, qa2 / "qa.jsonl")  # fmt: skip
     oracle = out / "runs" / "oracle.duckdb"
     timings["oracle"] = sum(
         _medenv(["rollout", "--agent", "oracle", "--qa", str(qa), "--split", "train",
@@ -161,16 +170,20 @@ def run(out: Path, cfg: dict) -> dict:
         for qa in (qa1, qa2)
     )
     timings["export"] = _medenv(["export", "--db", str(oracle), "--out", str(out / "data"),
-                                 "--format", "sft"], log)  # fmt: skip
+                                 "--format", "sft"], log, out / "data" / "sft.jsonl")  # fmt: skip
     contract = ["--no-system", "--no-template-tools", "--max-tool-chars",
                 str(cfg["max_tool_chars"])]  # fmt: skip
     summary: dict = {"config": cfg}
-    summary["untrained"] = _model_eval("untrained", "tiny", qa1, out, cfg, log, contract)
+    # the untrained model writes no tool call and no EOS: every turn costs the full token
+    # budget, so it is evaluated on fewer questions (the first of the same list)
+    summary["untrained"] = _model_eval("untrained", "tiny", qa1, out, cfg, log, contract,
+                                       cfg["untrained_episodes"])  # fmt: skip
     sft = out / "models" / "sft"
     timings["sft"] = _medenv(["train", "sft", "--data", str(out / "data"), "--model", "tiny",
                               "--out", str(sft), "--max-steps", str(cfg["sft_steps"]),
                               "--lr", str(cfg["sft_lr"]), "--batch-size", str(cfg["sft_batch"]),
-                              "--eval-fraction", "0.05", "--no-progress", *contract], log)  # fmt: skip
+                              "--eval-fraction", "0.05", "--no-progress", *contract], log,
+                             sft / "medenv_sft.json")  # fmt: skip
     meta = json.loads((sft / "medenv_sft.json").read_text())
     _plot_sft(meta, out / "sft_loss.png")
     summary["sft"] = _model_eval("sft", str(sft), qa1, out, cfg, log)  # the contract is read back
@@ -188,7 +201,9 @@ def run(out: Path, cfg: dict) -> dict:
             "--no-progress"]  # fmt: skip
     if cfg["grpo_lr"]:
         args += ["--lr", str(cfg["grpo_lr"])]
-    timings["grpo"] = _medenv(args, log)
+    if cfg["grpo_evidence"]:
+        args += ["--reward-evidence-recall", str(cfg["grpo_evidence"])]
+    timings["grpo"] = _medenv(args, log, grpo / "medenv_prompt.json")
     rows = lc.episode_rewards(grpo / "events.duckdb")
     slope = lc.reward_slope(rows) if len({s for s, _, _ in rows}) >= 2 else None
     lc.plot_reward_by_step(lc.by_step(rows), out / "grpo_reward.png", "GRPO reward by step")
