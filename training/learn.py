@@ -63,7 +63,9 @@ def _medenv(args: list[str], log: Path, done: Path | None = None) -> float:
 
 def _eval_json(db: Path, log: Path) -> dict:
     out = subprocess.run(
-        [sys.executable, "-m", "medenv.cli", "eval", "--db", str(db), "--json"],
+        # by agent: a resumed evaluation is two runs of one agent in the store
+        [sys.executable, "-m", "medenv.cli", "eval", "--db", str(db), "--group-by", "agent",
+         "--json"],
         capture_output=True, text=True,
     )  # fmt: skip
     with log.open("a") as fh:
