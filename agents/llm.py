@@ -40,6 +40,7 @@ from medenv.prompt import (
     load_contract,
     render_messages,
     resolve_contract,
+    strip_thinking,
     truncate_observation,
 )
 
@@ -120,7 +121,7 @@ class LLMAgent:
     def act(self, observation: str, info: dict) -> str:
         self.observe(observation, info)
         text = self.backend.generate(self.messages, self.tools)
-        self.messages.append(assistant_message(text))
+        self.messages.append(self._turn(text))
         return text
 
     async def aact(self, observation: str, info: dict) -> str:
@@ -128,8 +129,15 @@ class LLMAgent:
         many agents share one event loop, each awaiting its own request."""
         self.observe(observation, info)
         text = await self.backend.agenerate(self.messages, self.tools)
-        self.messages.append(assistant_message(text))
+        self.messages.append(self._turn(text))
         return text
+
+    def _turn(self, text: str) -> dict:
+        """The assistant turn kept in the context, rendered by the contract."""
+        message = assistant_message(text)
+        if not self.contract.keep_thinking:
+            message = {**message, "content": strip_thinking(message.get("content") or "")}
+        return message
 
     def observe(self, observation: str, info: dict) -> None:
         """Add the env's observation to the conversation and fit it to the context."""

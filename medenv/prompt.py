@@ -7,6 +7,8 @@ A `PromptContract` holds every choice that changes the tokens a model reads:
   prompt lists the tools either way);
 - ``max_tool_chars``: tool observations cut to this many characters (None: whole);
 - ``enable_thinking``: passed to the chat template when set (Qwen3-style templates);
+- ``keep_thinking``: False drops the ``<think>...</think>`` text of past assistant turns
+  (a small model then learns the tool-call format alone; it may still think when asked);
 - ``chat_template_sha256``: the hash of the chat template the model was trained with
   (recorded; a checkpoint's tokenizer carries the template itself).
 
@@ -25,6 +27,7 @@ LLM agent's context and GRPO's prompts all go through it.
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +37,8 @@ from agents.messages import SYSTEM_PROMPT
 from medenv.errors import DataError, MedenvError
 
 CONTRACT_FILE = "medenv_prompt.json"
-PARTS = ("system_prompt", "template_tools", "max_tool_chars", "enable_thinking")
+PARTS = ("system_prompt", "template_tools", "max_tool_chars", "enable_thinking", "keep_thinking")
+_THINK = re.compile(r"<think>.*?</think>\s*", re.S)
 CUT_MARK = "\n[...cut]"
 
 
@@ -45,6 +49,7 @@ class PromptContract(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     template_tools: bool = True
     max_tool_chars: int | None = None
     enable_thinking: bool | None = None
+    keep_thinking: bool = True
     chat_template_sha256: str | None = None
 
     def check(self) -> PromptContract:
@@ -64,6 +69,7 @@ class PromptContract(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
             f"system prompt {system}, template tools {'on' if self.template_tools else 'off'}, "
             f"tool output cut {self.max_tool_chars if self.max_tool_chars is not None else 'off'}"
             f", thinking {_show(self.enable_thinking)}"
+            f", think text {'kept' if self.keep_thinking else 'dropped'}"
         )
 
 
@@ -89,14 +95,20 @@ def template_hash(template: str | None) -> str | None:
     return hashlib.sha256(template.encode()).hexdigest()[:16] if template else None
 
 
+def strip_thinking(content: str) -> str:
+    """``content`` without its ``<think>...</think>`` blocks."""
+    return _THINK.sub("", content)
+
+
 def render_messages(
     messages: list[dict], tools: list[dict] | None, contract: PromptContract
 ) -> tuple[list[dict], list[dict]]:
     """(messages, tools) as ``contract`` renders them.
 
     The system turn becomes ``contract.system_prompt`` (inserted first when missing,
-    dropped when None); each ``tool`` turn is cut to ``max_tool_chars``; ``tools`` is
-    emptied when the template must not render them. Other turns are unchanged.
+    dropped when None); each ``tool`` turn is cut to ``max_tool_chars``; assistant turns
+    lose their think text unless ``keep_thinking``; ``tools`` is emptied when the template
+    must not render them. Other turns are unchanged.
     """
     out = []
     if contract.system_prompt is not None:
@@ -107,6 +119,8 @@ def render_messages(
         if msg["role"] == "tool":
             content = truncate_observation(msg.get("content") or "", contract.max_tool_chars)
             msg = {**msg, "content": content}
+        elif msg["role"] == "assistant" and not contract.keep_thinking:
+            msg = {**msg, "content": strip_thinking(msg.get("content") or "")}
         out.append(msg)
     return out, (list(tools or []) if contract.template_tools else [])
 
@@ -172,6 +186,7 @@ def asked_parts(
     template_tools: bool | None = None,
     max_tool_chars: int | None = None,
     thinking: str | None = None,
+    no_thinking_text: bool | None = None,
 ) -> dict[str, Any]:
     """The contract parts a command line set (the flags of `add_prompt_arguments`)."""
     asked: dict[str, Any] = {}
@@ -195,6 +210,8 @@ def asked_parts(
         asked["max_tool_chars"] = max_tool_chars
     if thinking is not None:
         asked["enable_thinking"] = thinking == "on"
+    if no_thinking_text:
+        asked["keep_thinking"] = False
     return asked
 
 
@@ -213,6 +230,8 @@ def add_prompt_arguments(p, *, tool_chars: bool = True) -> None:
                        help="prompt contract: cut tool observations to this many characters")  # fmt: skip
     p.add_argument("--thinking", choices=("on", "off"), default=None,
                    help="prompt contract: enable_thinking for the chat template")  # fmt: skip
+    p.add_argument("--no-thinking-text", action="store_true", default=None,
+                   help="prompt contract: past assistant turns without their <think> text")  # fmt: skip
     p.add_argument("--adapt-prompt", action="store_true", default=None,
                    help="render as the flags ask even where the model's saved contract differs")  # fmt: skip
 
@@ -225,4 +244,5 @@ def parts_from_args(args) -> dict[str, Any]:
         template_tools=getattr(args, "template_tools", None),
         max_tool_chars=getattr(args, "max_tool_chars", None),
         thinking=getattr(args, "thinking", None),
+        no_thinking_text=getattr(args, "no_thinking_text", None),
     )

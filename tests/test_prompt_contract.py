@@ -25,7 +25,15 @@ os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
 TRAINED_AS = dict(keep_system=False, template_tools=False, max_tool_chars=150)
 
 
-def reference_render(row: dict, system: str | None, tools_on: bool, cut: int | None):
+def _without_think(text: str) -> str:
+    while (start := text.find("<think>")) >= 0 and (end := text.find("</think>", start)) >= 0:
+        rest = text[end + len("</think>") :]
+        text = text[:start] + rest.lstrip()
+    return text
+
+
+def reference_render(row: dict, system: str | None, tools_on: bool, cut: int | None,
+                     think: bool = True):  # fmt: skip
     """Second implementation of the rendering rule, written from the contract's words."""
     messages = [] if system is None else [{"role": "system", "content": system}]
     for m in row["messages"]:
@@ -36,6 +44,8 @@ def reference_render(row: dict, system: str | None, tools_on: bool, cut: int | N
             text = m.get("content") or ""
             if len(text) > cut:
                 m["content"] = text[:cut].rstrip() + "\n[...cut]"
+        if m["role"] == "assistant" and not think:
+            m["content"] = _without_think(m.get("content") or "")
         messages.append(m)
     return messages, (row.get("tools") or []) if tools_on else []
 
@@ -70,6 +80,11 @@ def test_render_matches_an_independent_implementation(rows):
                 for row in rows[:10]:
                     got = render_messages(row["messages"], row["tools"], contract)
                     assert got == reference_render(row, system, tools_on, cut)
+    bare = PromptContract(system_prompt=None, keep_thinking=False)
+    for row in rows[:10]:
+        got, _ = render_messages(row["messages"], row["tools"], bare)
+        assert got == reference_render(row, None, True, None, think=False)[0]
+        assert not any("<think>" in (m.get("content") or "") for m in got)
 
 
 def test_checkpoint_saves_the_contract_it_trained_under(checkpoint, rows):

@@ -80,6 +80,7 @@ class GRPOTrainConfig(_RewardWeightFields):
     no_system: bool | None = None  # True: no system turn
     system_prompt_file: str | None = None
     thinking: str | None = None  # "on" / "off": enable_thinking for the template
+    no_thinking_text: bool | None = None  # True: past assistant turns without <think> text
     adapt_prompt: bool = False
     threads: int | None = None  # torch CPU threads (None: `training.threads.default_threads`)
     temperature: float = 1.0
@@ -216,6 +217,7 @@ def grpo_contract(config: GRPOTrainConfig) -> PromptContract:
         template_tools=config.template_tools,
         max_tool_chars=config.max_tool_chars,
         thinking=config.thinking,
+        no_thinking_text=config.no_thinking_text,
     )
     return model_contract(config.model, asked, config.adapt_prompt)
 

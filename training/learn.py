@@ -38,7 +38,7 @@ import msgspec
 FULL = dict(n1=300, n2=100, sft_steps=500, sft_lr=5e-3, sft_batch=2, max_tool_chars=400,
             grpo_steps=20, grpo_generations=4, grpo_lr=None, grpo_completion=320,
             grpo_evidence=0.5, eval_steps=6, eval_tokens=160, eval_episodes=30,
-            untrained_episodes=8, temperature=1.0)  # fmt: skip
+            untrained_episodes=8, temperature=1.0, think_text=0)  # fmt: skip
 QUICK = dict(FULL, n1=120, n2=40, sft_steps=60, grpo_steps=3, eval_episodes=6, eval_tokens=64,
              untrained_episodes=4)
 
@@ -175,16 +175,18 @@ def run(out: Path, cfg: dict) -> dict:
                                  "--format", "sft"], log, out / "data" / "sft.jsonl")  # fmt: skip
     contract = ["--no-system", "--no-template-tools", "--max-tool-chars",
                 str(cfg["max_tool_chars"])]  # fmt: skip
+    # the tiny model learns the tool-call format far sooner without the oracle's think text
+    think = [] if cfg["think_text"] else ["--no-thinking-text"]
     summary: dict = {"config": cfg}
     # the untrained model writes no tool call and no EOS: every turn costs the full token
     # budget, so it is evaluated on fewer questions (the first of the same list)
-    summary["untrained"] = _model_eval("untrained", "tiny", qa1, out, cfg, log, contract,
+    summary["untrained"] = _model_eval("untrained", "tiny", qa1, out, cfg, log, contract + think,
                                        cfg["untrained_episodes"])  # fmt: skip
     sft = out / "models" / "sft"
     timings["sft"] = _medenv(["train", "sft", "--data", str(out / "data"), "--model", "tiny",
                               "--out", str(sft), "--max-steps", str(cfg["sft_steps"]),
                               "--lr", str(cfg["sft_lr"]), "--batch-size", str(cfg["sft_batch"]),
-                              "--eval-fraction", "0.05", "--no-progress", *contract], log,
+                              "--eval-fraction", "0.05", "--no-progress", *contract, *think], log,
                              sft / "medenv_sft.json")  # fmt: skip
     meta = json.loads((sft / "medenv_sft.json").read_text())
     _plot_sft(meta, out / "sft_loss.png")

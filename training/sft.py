@@ -66,6 +66,7 @@ class SFTTrainConfig:
     max_tool_chars: int | None = None  # cut each tool observation to this many characters
     template_tools: bool = True  # render the tool schemas in the template's system block
     keep_system: bool = True  # keep the rows' system turn
+    keep_thinking: bool = True  # False: assistant turns without their <think> text
     hops: str | None = None  # curriculum: only rows of these hop counts ("1" or "1,2")
     eval_steps: int | None = None  # held-out loss every N steps (None: ~10 points per run)
     threads: int | None = None  # torch CPU threads (None: `training.threads.default_threads`)
@@ -268,6 +269,7 @@ def row_contract(row: dict, config: Any) -> PromptContract:
         system_prompt=system,
         template_tools=getattr(config, "template_tools", True),
         max_tool_chars=getattr(config, "max_tool_chars", None),
+        keep_thinking=getattr(config, "keep_thinking", True),
     )
 
 
@@ -286,6 +288,7 @@ def sft_contract(config: Any, rows: list[dict], tokenizer: Any = None) -> Prompt
         system_prompt=system,
         template_tools=bool(config.template_tools and any(r.get("tools") for r in rows)),
         max_tool_chars=config.max_tool_chars,
+        keep_thinking=config.keep_thinking,
         chat_template_sha256=template_hash(template if isinstance(template, str) else None),
     )
 
