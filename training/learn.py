@@ -35,10 +35,10 @@ from pathlib import Path
 import msgspec
 
 # Sizes of the default run: sized for <= 20 minutes on a quiet 2-core machine.
-FULL = dict(n1=300, n2=100, sft_steps=500, sft_lr=5e-3, sft_batch=2, max_tool_chars=400,
-            grpo_steps=20, grpo_generations=4, grpo_lr=None, grpo_completion=320,
-            grpo_evidence=0.5, eval_steps=6, eval_tokens=160, eval_episodes=30,
-            untrained_episodes=8, temperature=1.0, think_text=0)  # fmt: skip
+FULL = dict(n1=300, n2=100, sft_steps=600, sft_lr=5e-3, sft_batch=2, max_tool_chars=400,
+            grpo_steps=60, grpo_generations=4, grpo_lr=None, grpo_completion=320,
+            grpo_evidence=0.5, eval_steps=6, eval_tokens=160, eval_episodes=40,
+            untrained_episodes=6, temperature=1.0, think_text=0)  # fmt: skip
 QUICK = dict(FULL, n1=120, n2=40, sft_steps=60, grpo_steps=3, eval_episodes=6, eval_tokens=64,
              untrained_episodes=4)
 
