@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 export MEDENV_HOME ?= $(CURDIR)/.medenv
 
-.PHONY: demo test bench mutate lint clean venv
+.PHONY: demo test bench mutate lint clean venv learn
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,11 @@ bench: $(VENV)/.installed
 		-o python_functions='bench_* test_*' --benchmark-only \
 		--benchmark-columns=min,median,mean,max,rounds --benchmark-json .benchmarks/latest.json
 	$(PY) -m bench.summary
+
+# CPU learning benchmark (issue 21): synth -> oracle -> SFT -> eval -> GRPO -> eval;
+# writes out/learn/summary.json and the SFT-loss / GRPO-reward plots
+learn: $(VENV)/.installed
+	$(PY) -m training.learn --out out/learn
 
 mutate: $(VENV)/.installed
 	$(PIP) install -q -e ".[train,dev,mutate]"

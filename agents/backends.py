@@ -78,7 +78,8 @@ class TransformersBackend:
     """A local Hugging Face model (``model_path``: folder or hub id) via ``generate``.
 
     Greedy by default (``temperature=0``); ``seed`` seeds sampling. ``max_context_tokens``
-    defaults to the model config's ``max_position_embeddings`` (capped at 32768).
+    defaults to the model config's ``max_position_embeddings`` (capped at 32768). On CPU,
+    ``threads`` torch threads (default `training.threads.default_threads`: 1 on <= 2 cores).
     """
 
     def __init__(
@@ -92,6 +93,7 @@ class TransformersBackend:
         device: str | None = None,
         max_context_tokens: int | None = None,
         dtype: str = "auto",
+        threads: int | None = None,
     ) -> None:
         check_model_path(model_path)
         try:
@@ -107,11 +109,16 @@ class TransformersBackend:
         if self.tokenizer.chat_template is None:
             raise MedenvError(f"model {model_path!r} has no chat template")
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        if self.device == "cpu":  # torch's one-thread-per-core default thrashes small boxes
+            from training.threads import set_threads
+
+            set_threads(threads)
         self.model.to(self.device).eval()
         self.max_new_tokens = max_new_tokens
         self.temperature = temperature
         self.top_p = top_p
         self.seed = seed
+        self.template_kwargs: dict = {}  # e.g. enable_thinking (the prompt contract's)
         limit = getattr(self.model.config, "max_position_embeddings", None) or 4096
         self.max_context_tokens = max_context_tokens or min(int(limit), 32768)
         self._torch = torch
@@ -124,7 +131,12 @@ class TransformersBackend:
             tokenize=True,
             return_dict=True,
             return_tensors="pt",
+            **self.template_kwargs,
         )
+
+    def render_ids(self, messages: list[dict], tools: list[dict]) -> list[int]:
+        """The token ids the model reads before its next reply (generation prompt included)."""
+        return self._encode(messages, tools, True)["input_ids"][0].tolist()
 
     def count_tokens(self, messages: list[dict], tools: list[dict]) -> int:
         return int(self._encode(messages, tools, True)["input_ids"].shape[-1])
@@ -249,6 +261,7 @@ class OpenAIBackend:
         self.timeout = timeout
         self.max_context_tokens = max_context_tokens
         self.max_retries = max_retries
+        self.template_kwargs: dict = {}  # sent as chat_template_kwargs (vLLM, SGLang)
         self._client = None
 
     def __repr__(self) -> str:
@@ -296,6 +309,8 @@ class OpenAIBackend:
             body["parallel_tool_calls"] = self.parallel_tool_calls
         if self.seed is not None:
             body["seed"] = self.seed
+        if self.template_kwargs:
+            body["chat_template_kwargs"] = dict(self.template_kwargs)
         return body
 
     def _error(self, exc: Exception) -> MedenvError:
@@ -414,16 +429,21 @@ class VLLMBackend:
         self.llm = LLM(model=model, seed=seed, **llm_kwargs)
         self.params = SamplingParams(temperature=temperature, max_tokens=max_tokens, seed=seed)
         self.tokenizer = self.llm.get_tokenizer()
+        self.template_kwargs: dict = {}
         self.max_context_tokens = max_context_tokens or int(
             self.llm.llm_engine.model_config.max_model_len
         )
 
     def count_tokens(self, messages: list[dict], tools: list[dict]) -> int:
         ids = self.tokenizer.apply_chat_template(
-            messages, tools=tools or None, add_generation_prompt=True, tokenize=True
+            messages, tools=tools or None, add_generation_prompt=True, tokenize=True,
+            **self.template_kwargs,
         )
         return len(ids["input_ids"] if isinstance(ids, dict) else ids)
 
     def generate(self, messages: list[dict], tools: list[dict]) -> str:
-        out = self.llm.chat(messages, self.params, tools=tools or None, use_tqdm=False)
+        out = self.llm.chat(
+            messages, self.params, tools=tools or None, use_tqdm=False,
+            chat_template_kwargs=self.template_kwargs or None,
+        )
         return out[0].outputs[0].text.strip()

@@ -35,6 +35,14 @@ from agents.messages import (
     tool_message,
 )
 from medenv.errors import MedenvError
+from medenv.prompt import (
+    PromptContract,
+    load_contract,
+    render_messages,
+    resolve_contract,
+    strip_thinking,
+    truncate_observation,
+)
 
 TRUNCATED = "[earlier tool output truncated to save context]"
 GUIDANCE_HEADER = "Research guidance (the path to the answer; entities are masked):"
@@ -63,7 +71,12 @@ def guidance_text(item) -> str | None:
 
 
 class LLMAgent:
-    """A model behind a `Backend`; ``reserve`` tokens are kept free for the reply."""
+    """A model behind a `Backend`; ``reserve`` tokens are kept free for the reply.
+
+    ``contract`` (`medenv.prompt.PromptContract`) says how the conversation is rendered:
+    system turn, tool schemas in the template or not, tool observations cut or not. Without
+    one, the default contract with ``system_prompt`` as the system turn.
+    """
 
     name = "llm"
 
@@ -75,11 +88,15 @@ class LLMAgent:
         reserve: int | None = None,
         keep_chars: int = 200,
         guidance: bool = False,
+        contract: PromptContract | None = None,
     ) -> None:
         self.backend = backend
+        self.contract = contract or PromptContract(system_prompt=system_prompt)
+        if self.contract.template_kwargs():
+            backend.template_kwargs = self.contract.template_kwargs()
         self.guidance = guidance
         self.guidance_text: str | None = None
-        self.system_prompt = system_prompt
+        self.system_prompt = self.contract.system_prompt
         self.reserve = (
             reserve
             if reserve is not None
@@ -104,7 +121,7 @@ class LLMAgent:
     def act(self, observation: str, info: dict) -> str:
         self.observe(observation, info)
         text = self.backend.generate(self.messages, self.tools)
-        self.messages.append(assistant_message(text))
+        self.messages.append(self._turn(text))
         return text
 
     async def aact(self, observation: str, info: dict) -> str:
@@ -112,22 +129,32 @@ class LLMAgent:
         many agents share one event loop, each awaiting its own request."""
         self.observe(observation, info)
         text = await self.backend.agenerate(self.messages, self.tools)
-        self.messages.append(assistant_message(text))
+        self.messages.append(self._turn(text))
         return text
+
+    def _turn(self, text: str) -> dict:
+        """The assistant turn kept in the context, rendered by the contract."""
+        message = assistant_message(text)
+        if not self.contract.keep_thinking:
+            message = {**message, "content": strip_thinking(message.get("content") or "")}
+        return message
 
     def observe(self, observation: str, info: dict) -> None:
         """Add the env's observation to the conversation and fit it to the context."""
         if not self.messages:
             tools = info.get("tools") or "[]"
-            self.tools = json.loads(tools) if isinstance(tools, str) else list(tools)
+            tools = json.loads(tools) if isinstance(tools, str) else list(tools)
             prompt = observation
             if self.guidance_text:
                 prompt = f"{observation}\n\n{self.guidance_text}"
-            self.messages = initial_messages(prompt, self.system_prompt)
+            self.messages, self.tools = render_messages(
+                initial_messages(prompt, None), tools, self.contract
+            )
         else:
             name = last_call_name(self.messages)
             if name is not None:
-                self.messages.append(tool_message(name, observation))
+                cut = truncate_observation(observation, self.contract.max_tool_chars)
+                self.messages.append(tool_message(name, cut))
             else:  # the last reply had no valid call: the env's error message comes back
                 self.messages.append({"role": "user", "content": observation})
         self.fit_context()
@@ -187,6 +214,31 @@ class LLMAgent:
                 f"the question alone needs more than {budget} tokens of context "
                 f"(max_context_tokens={self.backend.max_context_tokens}, reserve={self.reserve})"
             )
+
+
+def model_folder(spec: str) -> str | None:
+    """The local folder a ``--model`` spec loads (``tiny`` resolved), or None (a server,
+    a hub id): where a saved prompt contract can be."""
+    from pathlib import Path
+
+    kind, sep, rest = spec.partition(":")
+    if sep and kind in ("openai", "vllm"):
+        return rest if kind == "vllm" and Path(rest).is_dir() else None
+    path = rest if sep and kind == "transformers" else spec
+    if path == "tiny":
+        from training.tiny import tiny_model_path
+
+        return str(tiny_model_path())
+    return path if Path(path).is_dir() else None
+
+
+def model_contract(spec: str, asked: dict | None = None, adapt: bool = False) -> PromptContract:
+    """The prompt contract for the model ``spec``: its saved one (`medenv.prompt`) merged
+    with the ``asked`` parts; a differing part is refused unless ``adapt``."""
+    folder = model_folder(spec)
+    return resolve_contract(
+        load_contract(folder), dict(asked or {}), adapt=adapt, model=f"model {spec!r}"
+    )
 
 
 def make_backend(spec: str, **kwargs) -> Backend:

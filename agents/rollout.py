@@ -45,6 +45,7 @@ from typing import Any
 
 import msgspec
 
+from medenv.curriculum import select_hops
 from medenv.errors import MedenvError
 from medenv.events.episodes import load_episodes, store_paths
 from medenv.events.store import new_run_id, shard_files
@@ -101,7 +102,7 @@ def make_agent(spec: str | AgentSpec, world: Any = None):
 
         return RandomAgent(**opts)
     if spec.name == "llm":
-        from agents.llm import LLMAgent, make_backend
+        from agents.llm import LLMAgent, make_backend, model_contract
 
         model = opts.pop("model", None)
         if not model:
@@ -109,7 +110,9 @@ def make_agent(spec: str | AgentSpec, world: Any = None):
                 "the llm agent needs a model: --model PATH|openai:URL#MODEL|vllm:MODEL"
             )
         backend_opts = opts.pop("backend_options", {})
-        return LLMAgent(make_backend(model, **backend_opts), **opts)
+        # the prompt contract: the model folder's saved one, with the asked parts
+        contract = model_contract(model, opts.pop("prompt", None), opts.pop("adapt_prompt", False))
+        return LLMAgent(make_backend(model, **backend_opts), contract=contract, **opts)
     raise MedenvError(f"unknown agent {spec.name!r}; choose one of {', '.join(AGENT_NAMES)}")
 
 
@@ -332,12 +335,14 @@ def rollout(
     progress: bool = True,
     concurrency: int = 1,
     ray: str | None = None,
+    hops: tuple[int, ...] | None = None,
 ) -> RolloutResult:
     """Run ``episodes`` question attempts (``k`` samples each) and record them in ``db``.
 
     ``qa``: a QA set folder/file, a list of `QAItem`, or None for the default set;
     ``episodes`` defaults to one pass over it. Returns counts for this call; episodes
-    already in the store are skipped (resume). See the module docstring.
+    already in the store are skipped (resume). ``hops``: only questions with these hop
+    counts (the curriculum, `medenv.curriculum`). See the module docstring.
     """
     from medenv.paths import check_out_file, medenv_home
 
@@ -365,7 +370,7 @@ def rollout(
                 "the llm agent needs a model: --model PATH|openai:URL#MODEL|vllm:MODEL"
             )
     source = str((env_kwargs or {}).get("source", "hpo"))
-    items = load_questions(qa, source, split)
+    items = select_hops(load_questions(qa, source, split), hops)
     if isinstance(agent_factory, (str, AgentSpec)) and name == "oracle":
         _check_oracle_items(items, qa)
     if _guidance_tags(agent_factory):

@@ -40,20 +40,13 @@ import gymnasium as gym
 
 import medenv  # noqa: F401  (registers MedResearch-v0)
 from medenv.errors import MedenvError
+from medenv.prompt import truncate_observation
 from medenv.reward import TERM_NAMES
 from medenv.tools.registry import TOOL_NAMES, tool_schemas
 
 COMPONENTS = TERM_NAMES  # one reward function per built-in term (`medenv.reward.DEFAULT_TERMS`)
 _TYPES = {"string": str, "integer": int, "number": float, "boolean": bool}
 DONE_MESSAGE = "The episode is over: the answer was already submitted."
-
-
-def truncate_observation(text: str, max_chars: int | None) -> str:
-    """``text`` cut to ``max_chars`` characters (a marker says it was cut); None keeps it.
-    SFT rows cut tool turns with it too (``training.sft``), so GRPO reads what SFT taught."""
-    if max_chars is None or len(text) <= max_chars:
-        return text
-    return text[:max_chars].rstrip() + "\n[...cut]"
 
 
 def _docstring(schema: dict) -> str:
@@ -144,6 +137,17 @@ class MedResearchTools:
         self._info = info
         self._done = bool(terminated or truncated)
         # the store logs the full observation; the policy reads it cut (as SFT rows are)
+        return truncate_observation(observation, self._max_tool_chars)
+
+    def _step_text(self, text: str) -> str:
+        """Step a reply that parsed to no tool call (GRPO's malformed turns,
+        `training.grpo_turns`): the env answers it as in evaluation (a format error is a
+        penalised step and the episode goes on). Private: never offered as a tool."""
+        if self._done:
+            return DONE_MESSAGE
+        observation, _, terminated, truncated, info = self._env.step(text)
+        self._info = info
+        self._done = bool(terminated or truncated)
         return truncate_observation(observation, self._max_tool_chars)
 
     def _finish(self, completion: list[dict] | str | None = None) -> dict[str, float]:

@@ -8,6 +8,7 @@ rollouts run in the real env over the real world, logged to a real DuckDB event 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -17,9 +18,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
 
 GRPO_TEST_CONFIG = dict(max_steps=2, num_generations=4, batch_size=4, max_completion_length=768,
-                        max_tool_calling_iterations=5, temperature=0.6, learning_rate=1e-4,
+                        max_tool_calling_iterations=2, env_max_steps=3, temperature=0.6,
+                        learning_rate=1e-4,
                         max_tool_chars=FIXTURE_CONFIG["max_tool_chars"],
-                        template_tools=FIXTURE_CONFIG["template_tools"], seed=0)  # fmt: skip
+                        template_tools=FIXTURE_CONFIG["template_tools"], reward_evidence_recall=0.5,
+                        seed=0)  # fmt: skip
 
 
 def grpo_setup():
@@ -70,13 +73,41 @@ def test_rollouts_reach_env_and_are_logged_with_training_step(grpo_run):
     assert runs == set(result.run_ids)
 
 
+def test_a_malformed_turn_is_a_penalised_step_not_the_end(grpo_run):
+    """As in evaluation: after a rejected (malformed) action the episode goes on (the env
+    is stepped again), unless the rejection hit the step budget."""
+    from medenv.events.store import connect
+
+    _, _, result = grpo_run
+    con = connect(result.db)
+    rows = con.execute(
+        "select episode_id, type from events where type in ('action_received', "
+        "'action_rejected', 'episode_ended') order by episode_id, seq"
+    ).fetchall()
+    episodes: dict = {}
+    for episode, kind in rows:
+        episodes.setdefault(episode, []).append(kind)
+    rejected = [kinds for kinds in episodes.values() if "action_rejected" in kinds]
+    assert rejected, "the tiny policy made no malformed turn in this run"
+    # an action was received after a rejection in the same episode
+    assert any(
+        "action_received" in kinds[kinds.index("action_rejected") + 1 :] for kinds in rejected
+    )
+    saved = (Path(result.out) / "medenv_prompt.json").read_text()
+    assert '"max_tool_chars": 150' in saved and '"template_tools": false' in saved
+
+
 def test_reward_components_logged_per_step_and_vary_in_group(grpo_run):
     _, _, result = grpo_run
     assert [r["step"] for r in result.rewards] == [1, 2]
     for row in result.rewards:
         assert {"accuracy_mean", "format_mean", "efficiency_mean"} <= set(row)
+    # malformed turns are penalised steps (the episode goes on), so a weak policy's format
+    # term is often 0 for the whole group; the dense evidence-recall term still varies
     assert any(
-        row[f"{c}_std"] > 0 for row in result.rewards for c in ("accuracy", "format", "efficiency")
+        row[f"{c}_std"] > 0
+        for row in result.rewards
+        for c in ("accuracy", "format", "efficiency", "evidence_recall")
     )
 
 

@@ -129,6 +129,10 @@ def test_train_cli_bad_settings_and_paths_are_one_line(tmp_path, capsys):
         (grpo + ["--db", str(tmp_path)], "is a folder, not a file"),
         (grpo + ["--db", str(other)], "not a medenv event store: no events table"),
         (grpo + ["--qa", str(tmp_path / "x.parquet")], "x.parquet: a Parquet file"),
+        (sft + ["--hops", "0"], "--hops takes hop counts of at least 1"),
+        (sft + ["--eval-steps", "0"], "--eval-steps must be at least 1, got 0"),
+        (grpo + ["--threads", "0"], "--threads must be at least 1, got 0"),
+        (grpo + ["--hops", "x"], "--hops takes hop counts like 1 or 1,2"),
     ]
     for argv, message in cases:
         assert main(argv) == 2, argv

@@ -96,7 +96,7 @@ def check_common(config: Any) -> None:
     require(isinstance(config.model, str) and config.model.strip() != "", "--model is empty")
     check_out_dir(config.out, "--out")
     lr = config.learning_rate
-    require(finite(lr) and lr > 0, f"--lr (learning_rate) must be > 0, got {lr}")
+    require(lr is None or (finite(lr) and lr > 0), f"--lr (learning_rate) must be > 0, got {lr}")
     require(config.batch_size >= 1, f"--batch-size must be at least 1, got {config.batch_size}")
     require(
         config.gradient_accumulation_steps >= 1,

@@ -33,11 +33,15 @@ from typing import Any
 
 import msgspec
 
+from medenv.curriculum import parse_hops, select_hops
 from medenv.errors import MedenvError
+from medenv.prompt import PromptContract, asked_parts, save_contract
 from medenv.questions import load_questions
 from medenv.reward import DEFAULT_TERMS
 from medenv.trl import COMPONENTS, MedResearchTools, reward_functions
 from training.config import check_common, config_hash, finite, require
+from training.grpo_turns import MODES, trainer_class
+from training.threads import set_threads
 
 # one ``reward_<term>`` weight per built-in reward term, its default weight as default
 _RewardWeightFields = make_dataclass(
@@ -57,15 +61,29 @@ class GRPOTrainConfig(_RewardWeightFields):
     split: str | None = "train"
     max_questions: int | None = None
     max_steps: int = 10
-    learning_rate: float = 1e-6
+    # None: `default_learning_rate` (1e-6 for real models; 2e-4 under 50M parameters)
+    learning_rate: float | None = None
     num_generations: int = 4
     batch_size: int = 4  # completions per device step (a multiple of num_generations)
     gradient_accumulation_steps: int = 1
     max_completion_length: int = 512
-    max_tool_calling_iterations: int = 6
-    env_max_steps: int = 8
+    # None: env_max_steps - 1 (the env's step budget; the last reply is stepped by the reward)
+    max_tool_calling_iterations: int | None = None
+    env_max_steps: int = 12  # as `medenv rollout --max-steps` (evaluation) by default
+    # "continue": a malformed turn is a penalised env step and the episode goes on, as in
+    # evaluation (`training.grpo_turns`); "end": TRL's behaviour (the rollout stops there)
+    malformed_turn: str = "continue"
+    hops: str | None = None  # curriculum: only questions of these hop counts ("1" or "1,2")
+    # The prompt contract (`medenv.prompt`): None = the start model's saved contract, else
+    # the default; a set part that differs from the saved one needs adapt_prompt.
     max_tool_chars: int | None = None  # cut observations the policy reads (as SFT's option)
-    template_tools: bool = True  # False: prompts without the template's tool block (as SFT's)
+    template_tools: bool | None = None  # False: prompts without the template's tool block
+    no_system: bool | None = None  # True: no system turn
+    system_prompt_file: str | None = None
+    thinking: str | None = None  # "on" / "off": enable_thinking for the template
+    no_thinking_text: bool | None = None  # True: past assistant turns without <think> text
+    adapt_prompt: bool = False
+    threads: int | None = None  # torch CPU threads (None: `training.threads.default_threads`)
     temperature: float = 1.0
     beta: float = 0.0  # KL coefficient (0: no reference model)
     lora: bool = False
@@ -106,9 +124,19 @@ class GRPOTrainConfig(_RewardWeightFields):
             self.max_completion_length >= 1,
             f"--max-completion-length must be at least 1, got {self.max_completion_length}",
         )
+        iters = self.max_tool_calling_iterations
         require(
-            self.max_tool_calling_iterations >= 0,
-            f"--max-tool-calling-iterations must be >= 0, got {self.max_tool_calling_iterations}",
+            iters is None or iters >= 0,
+            f"--max-tool-calling-iterations must be >= 0, got {iters}",
+        )
+        require(
+            self.malformed_turn in MODES,
+            f"malformed_turn must be one of {MODES}, got {self.malformed_turn!r}",
+        )
+        parse_hops(self.hops)
+        require(
+            self.threads is None or self.threads >= 1,
+            f"--threads must be at least 1, got {self.threads}",
         )
         require(
             self.env_max_steps >= 1, f"env_max_steps must be at least 1, got {self.env_max_steps}"
@@ -135,6 +163,8 @@ class GRPOResult(msgspec.Struct, frozen=True):
     seconds_per_step: float
     peak_memory_mb: float
     rewards: list[dict]  # per training step: component means/stds and total reward
+    learning_rate: float  # as used (the config's, or `default_learning_rate`)
+    threads: int
     config_hash: str
 
 
@@ -145,16 +175,53 @@ class StepClock:
         self.step = 0
 
 
-def prompt_rows(config: GRPOTrainConfig) -> list[dict]:
-    """One row per question: an empty user turn (the env's reset supplies the prompt)."""
+def prompt_rows(
+    config: GRPOTrainConfig, contract: PromptContract | None = None, items: list | None = None
+) -> list[dict]:
+    """One row per question: the contract's system turn, then an empty user turn (the
+    env's reset supplies the prompt). ``items``: already loaded QA items."""
+    system = [] if contract is None or contract.system_prompt is None else [
+        {"role": "system", "content": contract.system_prompt}
+    ]  # fmt: skip
+    items = items if items is not None else grpo_items(config)
+    return [{"prompt": [*system, {"role": "user", "content": ""}], "id": i.id} for i in items]
+
+
+def grpo_items(config: GRPOTrainConfig) -> list:
+    """The QA items GRPO trains on: ``split``, ``hops``, first ``max_questions`` by id."""
     items = load_questions(config.qa, config.source)
     if config.split:
         chosen = [i for i in items if i.split == config.split]
         items = chosen or items
+    items = select_hops(items, parse_hops(config.hops))
     items = sorted(items, key=lambda i: i.id)[: config.max_questions]
     if not items:
         raise MedenvError(f"no questions in {config.qa or 'the default QA set'}")
-    return [{"prompt": [{"role": "user", "content": ""}], "id": i.id} for i in items]
+    return items
+
+
+def grpo_contract(config: GRPOTrainConfig) -> PromptContract:
+    """The prompt contract GRPO renders with: the start model's saved one (an SFT
+    checkpoint's) with the parts the config sets; a differing part needs ``adapt_prompt``."""
+    from agents.llm import model_contract
+
+    asked = asked_parts(
+        no_system=bool(config.no_system),
+        system_prompt_file=config.system_prompt_file,
+        template_tools=config.template_tools,
+        max_tool_chars=config.max_tool_chars,
+        thinking=config.thinking,
+        no_thinking_text=config.no_thinking_text,
+    )
+    return model_contract(config.model, asked, config.adapt_prompt)
+
+
+def default_learning_rate(model: Any) -> float:
+    """1e-6 for real models (billions of parameters: the usual GRPO range is 1e-6..3e-6);
+    2e-4 for small models such as the tiny one (under 50M parameters), which 1e-6 does not
+    move (issue 21: 40 steps at 1e-4 moved the tiny model's weights 0.34%)."""
+    n = sum(p.numel() for p in model.parameters())
+    return 2e-4 if n < 50_000_000 else 1e-6
 
 
 def _step_callback(clock: StepClock):
@@ -207,7 +274,7 @@ def train_grpo(
     config.check()  # bad settings fail before the QA set, world and model are loaded
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
     from datasets import Dataset
-    from trl import GRPOConfig, GRPOTrainer
+    from trl import GRPOConfig
 
     import medenv.env  # noqa: F401  (registers MedResearch-v0)
     from training.sft import _bf16, load_model_and_tokenizer, lora_config, peak_memory_mb
@@ -218,20 +285,23 @@ def train_grpo(
         from medenv.events.store import connect
 
         connect(db).close()
+    contract = grpo_contract(config)
+    threads = set_threads(config.threads)
     if qa_items is not None:
-        items = sorted(qa_items, key=lambda i: i.id)[: config.max_questions]
-        rows = [{"prompt": [{"role": "user", "content": ""}], "id": i.id} for i in items]
+        items = select_hops(sorted(qa_items, key=lambda i: i.id), parse_hops(config.hops))
+        items = items[: config.max_questions]
         qa: Any = items
     else:
-        rows = prompt_rows(config)
+        items = grpo_items(config)
         qa = config.qa
+    rows = prompt_rows(config, contract, items)
     clock = StepClock()
     adapters: list[MedResearchTools] = []
     weights = {c: getattr(config, f"reward_{c}") for c in COMPONENTS}
 
     def factory() -> MedResearchTools:
         adapter = MedResearchTools(
-            max_tool_chars=config.max_tool_chars,
+            max_tool_chars=contract.max_tool_chars,
             step_clock=clock,
             agent="grpo",
             qa=qa,
@@ -246,15 +316,17 @@ def train_grpo(
         return adapter
 
     model, tokenizer = load_model_and_tokenizer(config.model)
+    lr = config.learning_rate or default_learning_rate(model)
+    iterations = config.max_tool_calling_iterations
     args = GRPOConfig(
         output_dir=str(out),
         max_steps=config.max_steps,
-        learning_rate=config.learning_rate,
+        learning_rate=lr,
         per_device_train_batch_size=config.batch_size,
         gradient_accumulation_steps=config.gradient_accumulation_steps,
         num_generations=config.num_generations,
         max_completion_length=config.max_completion_length,
-        max_tool_calling_iterations=config.max_tool_calling_iterations,
+        max_tool_calling_iterations=config.env_max_steps - 1 if iterations is None else iterations,
         temperature=config.temperature,
         beta=config.beta,
         reward_weights=[weights[c] for c in COMPONENTS],
@@ -267,8 +339,9 @@ def train_grpo(
         seed=config.seed,
         bf16=_bf16(),
         disable_tqdm=not config.progress,
+        chat_template_kwargs=contract.template_kwargs() or None,
     )
-    trainer = GRPOTrainer(
+    trainer = trainer_class(config.malformed_turn)(
         model=model,
         reward_funcs=reward_functions(),
         args=args,
@@ -278,7 +351,7 @@ def train_grpo(
         environment_factory=factory,
         callbacks=[_step_callback(clock)],
     )
-    if not config.template_tools:
+    if not contract.template_tools:
         trainer.chat_template = template_without_tools(
             trainer.chat_template or tokenizer.chat_template
         )
@@ -293,6 +366,7 @@ def train_grpo(
     if config.save:
         trainer.save_model(str(out))
         tokenizer.save_pretrained(str(out))
+        save_contract(out, contract)
     return GRPOResult(
         out=str(out),
         db=str(db),
@@ -302,5 +376,7 @@ def train_grpo(
         seconds_per_step=seconds / max(steps, 1),
         peak_memory_mb=peak_memory_mb(),
         rewards=_reward_log(trainer.state.log_history),
-        config_hash=config_hash(config, exclude=("out", "db", "progress")),
+        learning_rate=lr,
+        threads=threads,
+        config_hash=config_hash(config, exclude=("out", "db", "progress", "threads")),
     )

@@ -23,10 +23,17 @@ from typing import Any
 
 import msgspec
 
+from medenv.curriculum import parse_hops, select_hops
 from medenv.errors import DataError, MedenvError
-from medenv.trl import truncate_observation
+from medenv.prompt import (
+    PromptContract,
+    render_messages,
+    save_contract,
+    template_hash,
+)
 from training.config import check_common, config_hash, finite, require
-from training.token_lengths import resolve_max_length
+from training.threads import set_threads
+from training.token_lengths import assistant_turn_share, resolve_max_length, row_token_lengths
 
 ROLES = ("system", "user", "assistant", "tool")
 
@@ -59,6 +66,10 @@ class SFTTrainConfig:
     max_tool_chars: int | None = None  # cut each tool observation to this many characters
     template_tools: bool = True  # render the tool schemas in the template's system block
     keep_system: bool = True  # keep the rows' system turn
+    keep_thinking: bool = True  # False: assistant turns without their <think> text
+    hops: str | None = None  # curriculum: only rows of these hop counts ("1" or "1,2")
+    eval_steps: int | None = None  # held-out loss every N steps (None: ~10 points per run)
+    threads: int | None = None  # torch CPU threads (None: `training.threads.default_threads`)
     seed: int = 0
     logging_steps: int = 10
     save: bool = True
@@ -89,6 +100,15 @@ class SFTTrainConfig:
             f"--max-rows must be at least 1, got {self.max_rows}",
         )
         require(self.warmup_steps >= 0, f"warmup_steps must be >= 0, got {self.warmup_steps}")
+        require(
+            self.eval_steps is None or self.eval_steps >= 1,
+            f"--eval-steps must be at least 1, got {self.eval_steps}",
+        )
+        require(
+            self.threads is None or self.threads >= 1,
+            f"--threads must be at least 1, got {self.threads}",
+        )
+        parse_hops(self.hops)
         require(self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}")
         return self
 
@@ -104,6 +124,11 @@ class SFTResult(msgspec.Struct, frozen=True):
     train_loss: float
     eval_loss_before: float | None
     eval_loss_after: float | None
+    max_length: int | None
+    assistant_turns_with_loss: float  # share of assistant turns inside max_length
+    eval_curve: list[dict]  # [{"step", "eval_loss"}] during training (held-out rows)
+    loss_curve: list[dict]  # [{"step", "loss"}] training loss as logged
+    threads: int
     seconds: float
     seconds_per_step: float
     peak_memory_mb: float
@@ -232,32 +257,58 @@ def normalise_row(row: dict) -> dict:
     return {"messages": messages, "tools": json.dumps(tools, ensure_ascii=False)}
 
 
+def row_contract(row: dict, config: Any) -> PromptContract:
+    """The prompt contract ``config`` (an `SFTTrainConfig` or alike) applies to ``row``:
+    the row's own system turn unless ``keep_system=False``."""
+    if isinstance(config, PromptContract):
+        return config
+    system = None
+    if getattr(config, "keep_system", True):
+        system = next((m.get("content") for m in row["messages"] if m["role"] == "system"), None)
+    return PromptContract(
+        system_prompt=system,
+        template_tools=getattr(config, "template_tools", True),
+        max_tool_chars=getattr(config, "max_tool_chars", None),
+        keep_thinking=getattr(config, "keep_thinking", True),
+    )
+
+
+def sft_contract(config: Any, rows: list[dict], tokenizer: Any = None) -> PromptContract:
+    """The contract a run trains under (saved with the checkpoint): the rows' system turn
+    (the first one found) unless ``keep_system=False``; tool schemas only when the config
+    renders them and the rows carry them."""
+    system = None
+    if config.keep_system:
+        system = next(
+            (m.get("content") for r in rows for m in r["messages"] if m["role"] == "system"),
+            None,
+        )
+    template = getattr(tokenizer, "chat_template", None)
+    return PromptContract(
+        system_prompt=system,
+        template_tools=bool(config.template_tools and any(r.get("tools") for r in rows)),
+        max_tool_chars=config.max_tool_chars,
+        keep_thinking=config.keep_thinking,
+        chat_template_sha256=template_hash(template if isinstance(template, str) else None),
+    )
+
+
 def prepare_row(row: dict, config: Any) -> dict:
-    """Apply the row preprocessing of ``config`` (an `SFTTrainConfig` or alike).
+    """``row`` rendered under the prompt contract of ``config`` (`row_contract`;
+    `medenv.prompt.render_messages` is the one rendering rule):
 
     - ``max_tool_chars``: each ``tool`` turn's content cut to that many characters (the
       env's observations can be thousands of characters; the assistant turns, which carry
       the loss, are never cut);
     - ``template_tools=False``: the ``tools`` schemas are left out of the template (the
       env's prompt already lists the tools, so they are not described twice);
-    - ``keep_system=False``: the system turn is dropped (GRPO prompts have none).
+    - ``keep_system=False``: the system turn is dropped.
 
-    Use the same settings at inference (`prompt_for`) as in training.
+    The checkpoint saves the contract (`medenv.prompt.CONTRACT_FILE`); ``medenv rollout
+    --agent llm`` and GRPO read it back and render the same way.
     """
-    messages = []
-    for msg in row["messages"]:
-        if msg["role"] == "system" and not getattr(config, "keep_system", True):
-            continue
-        if msg["role"] == "tool":
-            content = truncate_observation(
-                msg.get("content") or "", getattr(config, "max_tool_chars", None)
-            )
-            msg = {**msg, "content": content}
-        messages.append(msg)
-    out = {**row, "messages": messages}
-    if not getattr(config, "template_tools", True):
-        out["tools"] = []
-    return out
+    messages, tools = render_messages(row["messages"], row.get("tools"), row_contract(row, config))
+    return {**row, "messages": messages, "tools": tools}
 
 
 def prompt_for(row: dict, config: Any) -> tuple[list[dict], list[dict] | None]:
@@ -407,13 +458,20 @@ def train_sft(config: SFTTrainConfig, rows: list[dict] | None = None) -> SFTResu
     from trl import SFTConfig
 
     rows = load_sft_rows(config.data) if rows is None else rows
+    rows = select_hops(rows, parse_hops(config.hops), "SFT rows")
     if config.max_rows is not None:
         rows = rows[: config.max_rows]
+    threads = set_threads(config.threads)
     train_rows, eval_rows = split_rows(rows, config.eval_fraction, config.seed)
     train_rows = [prepare_row(r, config) for r in train_rows]
     eval_rows = [prepare_row(r, config) for r in eval_rows]
     model, tokenizer = load_model_and_tokenizer(config.model)
-    max_length = resolve_max_length(config.max_length, train_rows + eval_rows, model, tokenizer)
+    lengths = row_token_lengths(train_rows + eval_rows, tokenizer)
+    max_length = resolve_max_length(
+        config.max_length, train_rows + eval_rows, model, tokenizer, lengths=lengths
+    )
+    turn_share = assistant_turn_share(lengths, max_length)
+    eval_steps = config.eval_steps or _default_eval_steps(config, len(train_rows))
     args = SFTConfig(
         output_dir=config.out,
         num_train_epochs=config.epochs,
@@ -428,7 +486,8 @@ def train_sft(config: SFTTrainConfig, rows: list[dict] | None = None) -> SFTResu
         assistant_only_loss=config.assistant_only_loss,
         logging_steps=config.logging_steps,
         save_strategy="no",
-        eval_strategy="no",
+        eval_strategy="steps" if eval_rows else "no",
+        eval_steps=eval_steps,
         report_to="none",
         seed=config.seed,
         data_seed=config.seed,
@@ -447,18 +506,31 @@ def train_sft(config: SFTTrainConfig, rows: list[dict] | None = None) -> SFTResu
     n_train, n_eval = _kept_rows(trainer, max_length, len(train_rows), len(eval_rows))
     if not n_eval:
         eval_rows = []
+        trainer.args.eval_strategy = "no"
     before = trainer.evaluate()["eval_loss"] if eval_rows else None
     start = time.perf_counter()
     output = trainer.train()
     seconds = time.perf_counter() - start
     after = trainer.evaluate()["eval_loss"] if eval_rows else None
     steps = int(trainer.state.global_step)
+    eval_curve, loss_curve = _curves(trainer.state.log_history, before, after, steps)
+    contract = sft_contract(config, train_rows + eval_rows, tokenizer)
     if config.save:
         trainer.save_model(config.out)
         tokenizer.save_pretrained(config.out)
+        save_contract(config.out, contract)
         Path(config.out, "medenv_sft.json").write_text(
             json.dumps(
-                {"config": asdict(config), "eval_loss_before": before, "eval_loss_after": after},
+                {
+                    "config": asdict(config),
+                    "prompt_contract": msgspec.to_builtins(contract),
+                    "eval_loss_before": before,
+                    "eval_loss_after": after,
+                    "max_length": max_length,
+                    "assistant_turns_with_loss": turn_share,
+                    "eval_curve": eval_curve,
+                    "loss_curve": loss_curve,
+                },
                 indent=2,
                 default=str,
             )
@@ -472,11 +544,45 @@ def train_sft(config: SFTTrainConfig, rows: list[dict] | None = None) -> SFTResu
         train_loss=float(output.training_loss),
         eval_loss_before=before,
         eval_loss_after=after,
+        max_length=max_length,
+        assistant_turns_with_loss=turn_share,
+        eval_curve=eval_curve,
+        loss_curve=loss_curve,
+        threads=threads,
         seconds=seconds,
         seconds_per_step=seconds / max(steps, 1),
         peak_memory_mb=peak_memory_mb(),
-        config_hash=config_hash(config, exclude=("out", "progress", "data")),
+        config_hash=config_hash(config, exclude=("out", "progress", "data", "threads")),
     )
+
+
+def _default_eval_steps(config: SFTTrainConfig, n_train: int) -> int:
+    """About ten held-out evaluations per run."""
+    import math
+
+    if config.max_steps > 0:
+        total = config.max_steps
+    else:
+        per_epoch = math.ceil(n_train / (config.batch_size * config.gradient_accumulation_steps))
+        total = max(1, math.ceil(per_epoch * config.epochs))
+    return max(1, total // 10)
+
+
+def _curves(history: list[dict], before, after, steps: int) -> tuple[list[dict], list[dict]]:
+    """(held-out loss by step, from 0 to the last step; training loss by step) from the
+    trainer's log history."""
+    evals = {0: before} if before is not None else {}
+    losses = []
+    for entry in history:
+        if "eval_loss" in entry:
+            evals[int(entry.get("step", 0))] = float(entry["eval_loss"])
+        elif "loss" in entry:
+            losses.append({"step": int(entry.get("step", 0)), "loss": float(entry["loss"])})
+    if before is not None:
+        evals[0] = before
+    if after is not None:
+        evals[steps] = after
+    return [{"step": k, "eval_loss": v} for k, v in sorted(evals.items())], losses
 
 
 def eval_loss(

@@ -33,6 +33,9 @@ class RowTokens(msgspec.Struct, frozen=True):
     question_id: str
     prompt: int  # tokens before the first assistant turn (generation prompt included)
     total: int  # the whole rendered row: what max_length must reach to train every turn
+    # token position where each assistant turn ends: the turn gets its whole loss when
+    # max_length reaches it
+    turn_ends: tuple[int, ...] = ()
 
 
 def _render_ids(tokenizer: Any, messages: list[dict], tools: Any, **kwargs: Any) -> list[int]:
@@ -56,8 +59,24 @@ def row_token_lengths(rows: list[dict], tokenizer: Any, config: Any = None) -> l
         head = messages if first is None else messages[:first]
         prompt = len(_render_ids(tokenizer, head, tools, add_generation_prompt=first is not None))
         total = len(_render_ids(tokenizer, messages, tools))
-        lengths.append(RowTokens(str(row.get("question_id", "")), prompt, total))
+        ends = tuple(
+            total if i == len(messages) - 1 else len(_render_ids(tokenizer, messages[: i + 1], tools))
+            for i, m in enumerate(messages)
+            if m["role"] == "assistant"
+        )
+        lengths.append(RowTokens(str(row.get("question_id", "")), prompt, total, ends))
     return lengths
+
+
+def assistant_turn_share(lengths: list[RowTokens], max_length: int | None) -> float:
+    """Share of all assistant turns that end within ``max_length`` (so receive their whole
+    loss); 1.0 without a cut."""
+    ends = [e for r in lengths for e in r.turn_ends]
+    if not ends:
+        return 0.0
+    if max_length is None:
+        return 1.0
+    return sum(e <= max_length for e in ends) / len(ends)
 
 
 def _quantile(values: list[int], q: float) -> int:
@@ -103,6 +122,7 @@ def length_report(lengths: list[RowTokens]) -> dict:
                   "max": max(totals)},
         "max_length_for_95pct_whole": _quantile(totals, COVERAGE),
         "whole_at_1024": round(whole_share(lengths, 1024), 4),
+        "assistant_turns_at_1024": round(assistant_turn_share(lengths, 1024), 4),
     }  # fmt: skip
 
 
@@ -116,7 +136,12 @@ def model_context(model: Any, tokenizer: Any) -> int | None:
 
 
 def resolve_max_length(
-    max_length: int | str | None, rows: list[dict], model: Any, tokenizer: Any, quiet=False
+    max_length: int | str | None,
+    rows: list[dict],
+    model: Any,
+    tokenizer: Any,
+    quiet=False,
+    lengths: list[RowTokens] | None = None,
 ) -> int | None:
     """The ``max_length`` to give ``SFTConfig`` for (already prepared) ``rows``: ``"auto"``
     -> `fit_max_length` (one stderr line says what it chose); an int is kept, with a warning
@@ -125,7 +150,7 @@ def resolve_max_length(
 
     if max_length is None:
         return None
-    lengths = row_token_lengths(rows, tokenizer)
+    lengths = row_token_lengths(rows, tokenizer) if lengths is None else lengths
     if max_length == "auto":
         chosen = fit_max_length(lengths, model_context(model, tokenizer))
         if not quiet:
@@ -148,17 +173,26 @@ def resolve_max_length(
 
 
 def write_token_report(rows: list[dict], tokenizer_name: str, out) -> dict:
-    """``out/sft_token_lengths.jsonl`` (one `RowTokens` per SFT row, rows as exported) for
-    the tokenizer ``tokenizer_name`` (a folder, hub id or ``tiny``); returns `length_report`
-    plus the tokenizer and the file, for ``stats.json``."""
+    """``out/sft_token_lengths.jsonl`` (one `RowTokens` per SFT row) for the tokenizer
+    ``tokenizer_name`` (a folder, hub id or ``tiny``): rows as exported, or, for a
+    checkpoint with a saved prompt contract (`medenv.prompt`), as the contract renders them;
+    returns `length_report` plus the tokenizer, the file (and the contract) for
+    ``stats.json``."""
     from pathlib import Path
 
     from transformers import AutoTokenizer
 
+    from medenv.prompt import load_contract
     from training.tiny import resolve_model
 
-    tokenizer = AutoTokenizer.from_pretrained(resolve_model(tokenizer_name))
-    lengths = row_token_lengths(rows, tokenizer)
+    folder = resolve_model(tokenizer_name)
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    # a checkpoint medenv trained: measure the rows as its prompt contract renders them
+    contract = load_contract(folder) if Path(folder).is_dir() else None
+    lengths = row_token_lengths(rows, tokenizer, contract)
     path = Path(out) / "sft_token_lengths.jsonl"
     path.write_bytes(b"".join(msgspec.json.encode(r) + b"\n" for r in lengths))
-    return {"tokenizer": tokenizer_name, "file": str(path), **length_report(lengths)}
+    report = {"tokenizer": tokenizer_name, "file": str(path), **length_report(lengths)}
+    if contract is not None:
+        report["prompt_contract"] = msgspec.to_builtins(contract)
+    return report

@@ -54,6 +54,11 @@ def add_parser(subparsers) -> None:
         help="--judge openai:URL#MODEL: environment variable holding the API key (default "
         "OPENAI_API_KEY; never logged)",
     )  # fmt: skip
+    p.add_argument(
+        "--plot-steps", metavar="PNG",
+        help="plot the mean reward by training step (episodes tagged training_step, e.g. "
+        "GRPO's) and print its slope with a 95%% CI",
+    )  # fmt: skip
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples (default 1000)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
@@ -125,4 +130,17 @@ def run(args: argparse.Namespace) -> int:
     if args.report:
         path = evaluation.write_report(result, args.report)
         print(f"report: {path}", file=sys.stderr)
+    if args.plot_steps:
+        from medenv import learning_curve as lc
+
+        rows = lc.episode_rewards(paths, runs=args.run)
+        png = lc.plot_reward_by_step(lc.by_step(rows), args.plot_steps)
+        line = f"reward by training step: {png}"
+        if len({s for s, _, _ in rows}) >= 2:
+            sl = lc.reward_slope(rows, seed=args.seed)
+            line += (
+                f"; slope {sl.slope:+.5f}/step [95% CI {sl.ci[0]:+.5f}, {sl.ci[1]:+.5f}] "
+                f"over {sl.steps} steps, {sl.episodes} episodes"
+            )
+        print(line, file=sys.stderr)
     return 0

@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 
 from medenv.commands.kgargs import add_kg_arguments, world_spec
+from medenv.curriculum import parse_hops
+from medenv.prompt import add_prompt_arguments, parts_from_args
 
 
 def add_parser(subparsers) -> None:
@@ -61,6 +63,13 @@ def add_parser(subparsers) -> None:
         "--max-new-tokens", type=int, default=None, help="llm agent reply length (default 512)"
     )
     add_kg_arguments(p)
+    add_prompt_arguments(p)
+    p.add_argument(
+        "--hops",
+        default=None,
+        metavar="N[,N...]",
+        help="curriculum: only questions with these hop counts (e.g. 1, or 1,2)",
+    )
     p.add_argument(
         "--api-key-env",
         default=None,
@@ -94,6 +103,12 @@ def run(args) -> int:
             ("--model", args.model),
             ("--max-new-tokens", args.max_new_tokens),
             ("--api-key-env", args.api_key_env),
+            ("--no-system", args.no_system),
+            ("--system-prompt-file", args.system_prompt_file),
+            ("--no-template-tools", args.template_tools),
+            ("--max-tool-chars", args.max_tool_chars),
+            ("--thinking", args.thinking),
+            ("--adapt-prompt", args.adapt_prompt),
         )
         given = [flag for flag, value in flags if value is not None]
         if given:
@@ -131,6 +146,13 @@ def run(args) -> int:
             options["backend_options"]["api_key_env"] = args.api_key_env
         if args.guidance:
             options["guidance"] = True
+        from agents.llm import model_contract
+
+        asked = parts_from_args(args)
+        if args.model:  # refuse a mismatch now, not in every worker
+            model_contract(args.model, asked, bool(args.adapt_prompt))
+        options["prompt"] = asked
+        options["adapt_prompt"] = bool(args.adapt_prompt)
     if args.agent == "oracle" and args.explore:
         options = {"explore": args.explore}
     result = rollout(
@@ -147,6 +169,7 @@ def run(args) -> int:
         progress=not args.no_progress,
         concurrency=args.concurrency,
         ray=args.ray,
+        hops=parse_hops(args.hops),
     )
     if args.json:
         import msgspec

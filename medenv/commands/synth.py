@@ -36,6 +36,11 @@ def add_parser(subparsers) -> None:
     p.add_argument("--n", type=int, default=200, help="number of items (default 200)")
     p.add_argument("--min-hops", type=int, default=2, help="shortest chain (default 2)")
     p.add_argument("--max-hops", type=int, default=4, help="longest chain (default 4)")
+    p.add_argument(
+        "--hops", default=None, metavar="N[,N...]",
+        help="curriculum: chains of exactly these hop counts (e.g. 1 for a 1-hop set; a "
+        "contiguous list such as 1,2); overrides --min-hops/--max-hops",
+    )  # fmt: skip
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument(
         "--world-seed",
@@ -186,6 +191,13 @@ def run(args: argparse.Namespace) -> int:
             raise MedenvError(
                 f"--hop-weights must be comma-separated numbers, got {args.hop_weights!r}"
             ) from None
+    if args.hops is not None:  # the curriculum's hop counts (medenv.curriculum)
+        from medenv.curriculum import parse_hops
+
+        hops = parse_hops(args.hops)
+        if list(hops) != list(range(hops[0], hops[-1] + 1)):
+            raise MedenvError(f"--hops must be contiguous hop counts (e.g. 1,2), got {args.hops!r}")
+        args.min_hops, args.max_hops = hops[0], hops[-1]
     config = SynthConfig(
         n=args.n,
         seed=args.seed,

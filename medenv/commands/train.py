@@ -33,6 +33,10 @@ def add_parser(subparsers) -> None:
                      help="do not render tool schemas in the template (the prompt lists them)")  # fmt: skip
     sft.add_argument("--no-system", action="store_const", const=False, dest="keep_system",
                      help="drop the rows' system turn")  # fmt: skip
+    sft.add_argument("--no-thinking-text", action="store_const", const=False, dest="keep_thinking",
+                     help="train on assistant turns without their <think> text")  # fmt: skip
+    sft.add_argument("--eval-steps", type=int, dest="eval_steps",
+                     help="held-out loss every N steps (default: ~10 points per run)")  # fmt: skip
     sft.set_defaults(func=run)
 
     grpo = sub.add_parser("grpo", help="GRPO with the MedResearch-v0 environment")
@@ -46,6 +50,21 @@ def add_parser(subparsers) -> None:
     grpo.add_argument("--temperature", type=float)
     grpo.add_argument("--no-template-tools", action="store_const", const=False, dest="template_tools",
                       help="prompts without the template's tool block (as an SFT run with it)")  # fmt: skip
+    grpo.add_argument("--no-system", action="store_const", const=True, dest="no_system",
+                      help="prompt contract: no system turn")  # fmt: skip
+    grpo.add_argument("--system-prompt-file", dest="system_prompt_file",
+                      help="prompt contract: the system turn's text, from a file")  # fmt: skip
+    grpo.add_argument("--thinking", choices=("on", "off"),
+                      help="prompt contract: enable_thinking for the chat template")  # fmt: skip
+    grpo.add_argument("--adapt-prompt", action="store_const", const=True, dest="adapt_prompt",
+                      help="render as the flags ask even where the start model's contract differs")  # fmt: skip
+    grpo.add_argument("--env-max-steps", type=int, dest="env_max_steps",
+                      help="step budget per episode (default 12, as medenv rollout)")  # fmt: skip
+    grpo.add_argument("--reward-evidence-recall", type=float, dest="reward_evidence_recall",
+                      help="weight of the dense evidence-recall term (default 0: a metric)")  # fmt: skip
+    grpo.add_argument("--malformed-turn", choices=("continue", "end"), dest="malformed_turn",
+                      help="continue (default): a malformed turn is a penalised step, as in "
+                      "evaluation; end: the rollout stops there")  # fmt: skip
     grpo.add_argument("--use-vllm", action="store_const", const=True, dest="use_vllm")
     add_kg_arguments(grpo)
     grpo.set_defaults(func=run)
@@ -67,6 +86,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int)
     p.add_argument("--max-tool-chars", type=int, dest="max_tool_chars",
                    help="cut tool observations the model reads to this many characters")  # fmt: skip
+    p.add_argument("--hops", help="curriculum: only questions/rows of these hop counts (1 or 1,2)")
+    p.add_argument("--threads", type=int,
+                   help="torch CPU threads (default: 1 on <= 2 cores, else half the cores)")  # fmt: skip
     p.add_argument("--no-progress", action="store_const", const=False, dest="progress")
 
 
@@ -92,10 +114,15 @@ def run(args: argparse.Namespace) -> int:
             f"({result.n_eval} held out) in {result.seconds:.1f}s "
             f"({result.seconds_per_step:.2f}s/step), peak memory {result.peak_memory_mb:.0f} MB"
         )
+        print(
+            f"max_length {result.max_length}: {result.assistant_turns_with_loss:.1%} of the "
+            f"assistant turns receive loss; {result.threads} torch thread(s)"
+        )
         if result.eval_loss_before is not None:
+            curve = ", ".join(f"{p['step']}: {p['eval_loss']:.3f}" for p in result.eval_curve)
             print(
                 f"held-out loss {result.eval_loss_before:.3f} -> {result.eval_loss_after:.3f}; "
-                f"train loss {result.train_loss:.3f}"
+                f"train loss {result.train_loss:.3f}; by step: {curve}"
             )
         print(f"model saved to {result.out}")
     else:
@@ -116,7 +143,8 @@ def run(args: argparse.Namespace) -> int:
         result = train_grpo(config, world=world)
         print(
             f"GRPO done: {result.steps} steps in {result.seconds:.1f}s "
-            f"({result.seconds_per_step:.2f}s/step), peak memory {result.peak_memory_mb:.0f} MB"
+            f"({result.seconds_per_step:.2f}s/step), lr {result.learning_rate:g}, "
+            f"{result.threads} torch thread(s), peak memory {result.peak_memory_mb:.0f} MB"
         )
         for row in result.rewards:
             print("  " + json.dumps(row, sort_keys=True))

@@ -1,0 +1,253 @@
+"""``make learn``: the CPU learning benchmark -- does what medenv trains get better at the task?
+
+Runs the whole loop through medenv's own commands, as a user would (each stage is a
+``medenv`` subprocess; timings and the machine's load average are recorded):
+
+1. ``medenv synth --hops 1`` and ``--hops 2``: a 1-hop / 2-hop curriculum;
+2. ``medenv rollout --agent oracle`` on their train splits, ``medenv export --format sft``;
+3. ``medenv rollout --agent llm`` + ``medenv eval`` of the untrained tiny model (rendered
+   with the same prompt contract the SFT run will use);
+4. ``medenv train sft`` of the tiny model (built locally, `training.tiny`) on the 1- and
+   2-hop rows; the checkpoint saves its prompt contract;
+5. ``medenv rollout --agent llm --model SFT`` (default prompt flags: the contract is read
+   back) + ``medenv eval`` on the held-out 1-hop test questions;
+6. ``medenv train grpo`` from the SFT checkpoint on 1-hop train questions;
+7. the same evaluation of the GRPO checkpoint;
+8. ``OUT/summary.json`` (for the untrained, SFT and GRPO models: ``parseable_turns``,
+   ``tool_call_turns``, ``accuracy``, ``accuracy_ci``, evidence recall; for the training
+   runs: ``reward_slope`` and ``reward_slope_ci`` of reward on training step from the
+   event log, SFT held-out loss curve), ``sft_loss.png`` and ``grpo_reward.png``.
+
+``python -m training.learn --out out/learn [--quick] [--set KEY=VALUE]``; ``--quick`` is a
+smaller run. Rerunning into the same folder resumes: finished stages are skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import msgspec
+
+# Sizes of the default run: sized for <= 20 minutes on a quiet 2-core machine.
+FULL = dict(n1=300, n2=100, sft_steps=600, sft_lr=5e-3, sft_batch=2, max_tool_chars=400,
+            grpo_steps=60, grpo_generations=4, grpo_lr=None, grpo_completion=320,
+            grpo_evidence=0.5, eval_steps=6, eval_tokens=160, eval_episodes=40,
+            untrained_episodes=6, temperature=1.0, think_text=0)  # fmt: skip
+QUICK = dict(FULL, n1=120, n2=40, sft_steps=60, grpo_steps=3, eval_episodes=6, eval_tokens=64,
+             untrained_episodes=4)
+
+
+def _medenv(args: list[str], log: Path, done: Path | None = None) -> float:
+    """Run one ``medenv`` command (output appended to ``log``); its wall time in seconds.
+    Skipped (0 s) when ``done`` exists: a rerun after an interruption resumes (rollouts
+    resume by themselves)."""
+    if done is not None and done.exists():
+        return 0.0
+    start = time.perf_counter()
+    with log.open("a") as fh:
+        fh.write(f"\n$ medenv {' '.join(args)}\n")
+        fh.flush()
+        proc = subprocess.run(
+            [sys.executable, "-m", "medenv.cli", *args], stdout=fh, stderr=subprocess.STDOUT
+        )
+    if proc.returncode != 0:
+        raise SystemExit(f"learn: `medenv {' '.join(args)}` failed (exit {proc.returncode}); see {log}")
+    return time.perf_counter() - start
+
+
+def _eval_json(db: Path, log: Path) -> dict:
+    out = subprocess.run(
+        # by agent: a resumed evaluation is two runs of one agent in the store
+        [sys.executable, "-m", "medenv.cli", "eval", "--db", str(db), "--group-by", "agent",
+         "--json"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    with log.open("a") as fh:
+        fh.write(f"\n$ medenv eval --db {db} --json\n{out.stdout}{out.stderr}")
+    if out.returncode != 0:
+        raise SystemExit(f"learn: medenv eval on {db} failed; see {log}")
+    data = json.loads(out.stdout)
+    groups = data.get("groups") or data.get("runs") or data
+    return groups[0] if isinstance(groups, list) else next(iter(groups.values()))
+
+
+def turn_shares(db: Path) -> dict:
+    """Share of the model's turns that parsed (a tool call or an answer: not rejected) and
+    that made a research tool call (not the answer), from the event log."""
+    from medenv.evaluation import resolve_db_paths
+    from medenv.events.store import connect
+
+    actions = rejected = calls = 0
+    for path in resolve_db_paths([str(db)]):
+        con = connect(path)
+        try:
+            counts = dict(con.execute(
+                "select type, count(distinct (episode_id, json_extract(payload, '$.step'))) "
+                "from events where type in ('action_received', 'action_rejected') or (type = "
+                "'tool_called' and json_extract_string(payload, '$.name') != 'answer') "
+                "group by type"
+            ).fetchall())  # fmt: skip
+        finally:
+            con.close()
+        actions += counts.get("action_received", 0)
+        rejected += counts.get("action_rejected", 0)
+        calls += counts.get("tool_called", 0)
+    if not actions:
+        return {"turns": 0, "parseable_turns": 0.0, "tool_call_turns": 0.0}
+    return {
+        "turns": actions,
+        "parseable_turns": round(1 - rejected / actions, 4),
+        "tool_call_turns": round(calls / actions, 4),
+    }
+
+
+def _model_eval(name: str, model: str, qa: Path, out: Path, cfg: dict, log: Path,
+                extra: list[str] = (), episodes: int | None = None) -> dict:  # fmt: skip
+    db = out / "runs" / f"eval_{name}.duckdb"
+    args = ["rollout", "--agent", "llm", "--model", model, "--qa", str(qa), "--split", "test",
+            "--db", str(db), "--max-steps", str(cfg["eval_steps"]),
+            "--max-new-tokens", str(cfg["eval_tokens"]), "--no-progress", *extra]  # fmt: skip
+    episodes = episodes or cfg["eval_episodes"]
+    if episodes:
+        args += ["--episodes", str(episodes)]
+    seconds = _medenv(args, log)
+    metrics = _eval_json(db, log)
+    return {
+        **turn_shares(db),
+        "accuracy": metrics.get("accuracy"),
+        "accuracy_ci": metrics.get("accuracy_ci"),
+        "episodes": metrics.get("n_episodes"),
+        "mean_reward": metrics.get("mean_reward"),
+        "mean_tool_calls": metrics.get("mean_tool_calls"),
+        "format_error_rate": metrics.get("format_error_rate"),
+        "evidence_recall": metrics.get("evidence_recall"),
+        "eval_seconds": round(seconds, 1),
+    }
+
+
+def _plot_sft(meta: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    if meta.get("loss_curve"):
+        ax.plot([p["step"] for p in meta["loss_curve"]], [p["loss"] for p in meta["loss_curve"]],
+                label="train loss", alpha=0.6)  # fmt: skip
+    ax.plot([p["step"] for p in meta["eval_curve"]], [p["eval_loss"] for p in meta["eval_curve"]],
+            marker="o", label="held-out loss")  # fmt: skip
+    ax.set_xlabel("training step")
+    ax.set_ylabel("loss (assistant tokens)")
+    ax.set_title("SFT loss by step")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def run(out: Path, cfg: dict) -> dict:
+    from medenv import learning_curve as lc
+
+    out.mkdir(parents=True, exist_ok=True)
+    log = out / "learn.log"
+    log.touch()
+    timings: dict[str, float] = {}
+    load_start = os.getloadavg()
+    qa1, qa2 = out / "qa1", out / "qa2"
+    timings["synth"] = _medenv(["synth", "--hops", "1", "--n", str(cfg["n1"]), "--seed", "0",
+                                "--out", str(qa1), "--no-progress"], log, qa1 / "qa.jsonl")  # fmt: skip
+    timings["synth"] += _medenv(["synth", "--hops", "2", "--n", str(cfg["n2"]), "--seed", "0",
+                                 "--out", str(qa2), "--no-progress"], log, qa2 / "qa.jsonl")  # fmt: skip
+    oracle = out / "runs" / "oracle.duckdb"
+    timings["oracle"] = sum(
+        _medenv(["rollout", "--agent", "oracle", "--qa", str(qa), "--split", "train",
+                 "--db", str(oracle), "--no-progress"], log)  # fmt: skip
+        for qa in (qa1, qa2)
+    )
+    timings["export"] = _medenv(["export", "--db", str(oracle), "--out", str(out / "data"),
+                                 "--format", "sft"], log, out / "data" / "sft.jsonl")  # fmt: skip
+    contract = ["--no-system", "--no-template-tools", "--max-tool-chars",
+                str(cfg["max_tool_chars"])]  # fmt: skip
+    # the tiny model learns the tool-call format far sooner without the oracle's think text
+    think = [] if cfg["think_text"] else ["--no-thinking-text"]
+    summary: dict = {"config": cfg}
+    # the untrained model writes no tool call and no EOS: every turn costs the full token
+    # budget, so it is evaluated on fewer questions (the first of the same list)
+    summary["untrained"] = _model_eval("untrained", "tiny", qa1, out, cfg, log, contract + think,
+                                       cfg["untrained_episodes"])  # fmt: skip
+    sft = out / "models" / "sft"
+    timings["sft"] = _medenv(["train", "sft", "--data", str(out / "data"), "--model", "tiny",
+                              "--out", str(sft), "--max-steps", str(cfg["sft_steps"]),
+                              "--lr", str(cfg["sft_lr"]), "--batch-size", str(cfg["sft_batch"]),
+                              "--eval-fraction", "0.05", "--no-progress", *contract, *think], log,
+                             sft / "medenv_sft.json")  # fmt: skip
+    meta = json.loads((sft / "medenv_sft.json").read_text())
+    _plot_sft(meta, out / "sft_loss.png")
+    summary["sft"] = _model_eval("sft", str(sft), qa1, out, cfg, log)  # the contract is read back
+    summary["sft"].update(
+        eval_curve=meta["eval_curve"], max_length=meta["max_length"],
+        assistant_turns_with_loss=meta["assistant_turns_with_loss"],
+        prompt_contract=meta["prompt_contract"],
+    )  # fmt: skip
+    grpo = out / "models" / "grpo"
+    args = ["train", "grpo", "--model", str(sft), "--qa", str(qa1), "--out", str(grpo),
+            "--max-steps", str(cfg["grpo_steps"]), "--num-generations", str(cfg["grpo_generations"]),
+            "--batch-size", str(cfg["grpo_generations"]), "--hops", "1",
+            "--max-completion-length", str(cfg["grpo_completion"]),
+            "--env-max-steps", str(cfg["eval_steps"]), "--temperature", str(cfg["temperature"]),
+            "--no-progress"]  # fmt: skip
+    if cfg["grpo_lr"]:
+        args += ["--lr", str(cfg["grpo_lr"])]
+    if cfg["grpo_evidence"]:
+        args += ["--reward-evidence-recall", str(cfg["grpo_evidence"])]
+    timings["grpo"] = _medenv(args, log, grpo / "medenv_prompt.json")
+    rows = lc.episode_rewards(grpo / "events.duckdb")
+    slope = lc.reward_slope(rows) if len({s for s, _, _ in rows}) >= 2 else None
+    lc.plot_reward_by_step(lc.by_step(rows), out / "grpo_reward.png", "GRPO reward by step")
+    summary["grpo"] = _model_eval("grpo", str(grpo), qa1, out, cfg, log)
+    summary["grpo"].update(
+        reward_slope=slope.slope if slope else None,
+        reward_slope_ci=list(slope.ci) if slope else None,
+        training_episodes=len(rows),
+        reward_by_step=[msgspec.to_builtins(p) for p in lc.by_step(rows)],
+    )  # fmt: skip
+    timings = {k: round(v, 1) for k, v in timings.items()}
+    summary["seconds"] = {**timings, "total": round(sum(timings.values()) + sum(
+        summary[m]["eval_seconds"] for m in ("untrained", "sft", "grpo")), 1)}  # fmt: skip
+    summary["machine"] = {"cores": os.cpu_count(), "load_avg_start": load_start,
+                          "load_avg_end": os.getloadavg()}  # fmt: skip
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m training.learn", description=__doc__.split("\n")[0])
+    p.add_argument("--out", default="out/learn")
+    p.add_argument("--quick", action="store_true", help="a small run (minutes)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a size, e.g. --set sft_steps=300")  # fmt: skip
+    args = p.parse_args(argv)
+    cfg = dict(QUICK if args.quick else FULL)
+    for item in args.set:
+        key, _, value = item.partition("=")
+        if key not in cfg:
+            p.error(f"unknown setting {key!r}; known: {sorted(cfg)}")
+        cfg[key] = None if value == "none" else type(FULL[key] or 0.0)(value)
+    summary = run(Path(args.out), cfg)
+    brief = {m: {k: summary[m].get(k) for k in ("parseable_turns", "tool_call_turns", "accuracy",
+                                                "accuracy_ci", "reward_slope", "reward_slope_ci")}
+             for m in ("untrained", "sft", "grpo")}  # fmt: skip
+    print(json.dumps({"summary": str(Path(args.out) / "summary.json"), **brief,
+                      "seconds": summary["seconds"]}, indent=2))  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
