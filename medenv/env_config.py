@@ -53,4 +53,3 @@ def qa_label(qa: Any) -> str:
     if isinstance(qa, str | Path):
         return str(Path(qa).expanduser().resolve())
     return "inline"
-

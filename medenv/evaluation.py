@@ -63,6 +63,7 @@ from medenv.errors import MedenvError
 from medenv.events.episodes import EpisodeRecord, summaries
 from medenv.events.store import connect, resolve_files
 from medenv.grounding import ground_log
+from medenv.reward import optimal_research_calls
 
 RARITY_BUCKETS = (("common", 0.5), ("uncommon", 0.8), ("rare", math.inf))
 
@@ -288,7 +289,7 @@ def group_metrics(
     judged = [e for e in episodes if e.judged_correct is not None]
     calls = [e.research_calls for e in episodes]
     eff = [
-        min(1.0, max(1, e.optimal_calls - 1) / max(1, e.research_calls))
+        min(1.0, optimal_research_calls(e.optimal_calls) / max(1, e.research_calls))
         for e in episodes
         if e.correct and e.optimal_calls is not None
     ]

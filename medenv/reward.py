@@ -105,6 +105,12 @@ def research_calls(n_tool_calls: int, answered: bool) -> int:
     return max(0, n_tool_calls - (1 if answered else 0))
 
 
+def optimal_research_calls(optimal_calls: int) -> int:
+    """The gold chain's research calls: ``optimal_calls`` counts the answer too, so this is
+    ``optimal_calls - 1`` (= ``n_hops``), at least 1."""
+    return max(1, optimal_calls - 1)
+
+
 def evidence_recall(item: QAItem, retrieved_doc_ids: Iterable[str]) -> float:
     """Fraction of gold hops with at least one evidence page among ``retrieved_doc_ids``.
 
@@ -176,7 +182,7 @@ def efficiency_term(o: EpisodeOutcome) -> float:
     if not o.correct:
         return 0.0
     calls = research_calls(o.n_tool_calls, o.prediction is not None)
-    optimal = max(1, o.item.optimal_calls - 1)
+    optimal = optimal_research_calls(o.item.optimal_calls)
     return max(0.0, 1.0 - max(0, calls - optimal) / optimal)
 
 

@@ -146,7 +146,10 @@ def test_grpo_trainer_with_environment_factory_on_exported_rows(rl_export, tmp_p
 
 def test_component_reward_functions_need_environments():
     assert [f.__name__ for f in reward_functions()] == [
-        "accuracy", "format", "efficiency", "evidence_recall"
+        "accuracy",
+        "format",
+        "efficiency",
+        "evidence_recall",
     ]
     with pytest.raises(MedenvError):
         reward_functions()[0](completions=["x"])

@@ -31,6 +31,7 @@ import msgspec
 
 from medenv.errors import MedenvError
 from medenv.events.store import connect, resolve_files
+from medenv.reward import research_calls
 
 
 class StepRecord(msgspec.Struct, kw_only=True):
@@ -96,7 +97,7 @@ class EpisodeRecord(msgspec.Struct, kw_only=True):
     @property
     def research_calls(self) -> int:
         """Tool calls without the final answer (the env counts the answer as a call)."""
-        return max(0, self.n_tool_calls - (1 if self.prediction is not None else 0))
+        return research_calls(self.n_tool_calls, self.prediction is not None)
 
 
 def store_paths(db: str | Path | Sequence[str | Path]) -> list[Path]:

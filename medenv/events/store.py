@@ -31,7 +31,7 @@ parallel workers use shard files ``<stem>.shard-<k>.duckdb`` next to the main fi
 
 Reading: `connect(paths_or_glob)` returns an in-memory DuckDB connection with the table
 ``events`` (all files, plus unspooled leftovers) and the views ``runs``, ``episodes``,
-``steps`` and ``tool_calls`` (columns documented in docs/readme/env.md).
+``steps`` and ``tool_calls`` (columns documented in README.md, "Event log (DuckDB)").
 """
 
 from __future__ import annotations
