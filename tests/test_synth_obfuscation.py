@@ -103,9 +103,7 @@ def test_obfuscation_names_fewer_entities_than_level_zero(kg, plain_set, named_s
     assert report["level"] == 2 and named_set.manifest["obfuscation"]["level"] == 0
     total = sum(len(i.constraints) for i in plain_set.items)
     assert report["described_constraints"] + report["named_constraints"] == total
-    only = sum(
-        all(_is_description(kg, c) for c in i.constraints) for i in plain_set.items
-    )
+    only = sum(all(_is_description(kg, c) for c in i.constraints) for i in plain_set.items)
     assert report["items_with_only_descriptions"] == only
     hist = plain_set.manifest["quality"]["verbatim_names"]["histogram"]
     assert sum(hist.values()) == len(plain_set.items)

@@ -355,9 +355,7 @@ class Disambiguator:
                     continue
                 taken = {(c.entity, c.relation, c.inverse) for c in constraints if c.node == i}
                 chosen = None
-                facts = self._best_facts(
-                    chain[i], sets[i], chain, usable, taken, named, described
-                )
+                facts = self._best_facts(chain[i], sets[i], chain, usable, taken, named, described)
                 for found in islice(facts, tries):
                     c = Constraint(
                         node=i, relation=found.relation, entity=found.entity, inverse=found.inverse
