@@ -27,7 +27,7 @@ from medenv.synth import (
 from medenv.synth.config import hop_weights_of
 from medenv.synth.labels import chain_digest, split_of
 from medenv.synth.pipeline import target_hops
-from tests.closure_ref import ClosedGraph, admitted, shortcut_levels
+from tests.closure_ref import ORGAN_SYSTEMS, ClosedGraph, admitted, shortcut_levels
 
 N = 150
 
@@ -66,7 +66,24 @@ def _admitted(graph, by_name: dict[str, set[str]], item) -> set[str]:
         edges = graph.in_edges(v, keys=True) if backwards else graph.out_edges(v, keys=True)
         return {(s if backwards else t) for s, t, key in edges if key == relation}
 
+    def under(term: str, branch: str) -> bool:  # an is_a path from term up to branch
+        seen, todo = {term}, [term]
+        while todo:
+            t = todo.pop()
+            if t == branch:
+                return True
+            for parent in step(t, "is_a", False) - seen:
+                seen.add(parent)
+                todo.append(parent)
+        return False
+
     def holds(u: str, c) -> bool:  # c.inverse: entity -rel-> u, else u -rel-> entity
+        if c.entity in ORGAN_SYSTEMS and not c.inverse:
+            # a description reads as its words say: "is a neurological abnormality" (an
+            # is_a path up to the organ system), "has neurological features" (a feature
+            # of u on such a path)
+            terms = {u} if c.relation == "is_a" else step(u, c.relation, False)
+            return any(under(t, c.entity) for t in terms)
         return any(u in step(e, c.relation, not c.inverse) for e in named(c.entity))
 
     def keep(nodes: set[str], i: int) -> set[str]:
