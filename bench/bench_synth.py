@@ -7,6 +7,8 @@
   chain-search expansions. Target: < 180 s on 2 cores (issue 14: uniqueness under the
   ontology closure costs more than the literal check did).
 - ``bench_synth_200_warm``: 200 items on the already-loaded graph (synthesis alone).
+- ``bench_synth_200_obfuscation``: the same per obfuscation level (0, 1, 2): seconds and
+  the share of questions naming at most one entity verbatim (what each level costs).
 
 Run: ``make bench`` or
 ``pytest bench/bench_synth.py -o python_files='bench_*.py' -o python_functions='bench_*'``.
@@ -18,6 +20,8 @@ import json
 import os
 import subprocess
 import sys
+
+import pytest
 
 from medenv.synth import SynthConfig, synthesize
 
@@ -38,6 +42,7 @@ print(json.dumps({"seconds": seconds, "kg_load_s": loaded, "synth_s": m["elapsed
                   "mean_hops": m["counts"]["mean_hops"],
                   "mean_effective_hops": m["counts"]["mean_effective_hops"],
                   "median_words": m["quality"]["words"]["median"],
+                  "at_most_one_name": m["quality"]["verbatim_names"]["share_at_most_one"],
                   "repeated_noun": m["quality"]["repeated_noun"],
                   "by_hops": m["counts"]["by_hops"],
                   "specialties": len(m["counts"]["by_specialty"]),
@@ -80,6 +85,7 @@ def bench_synth_2000_cold(benchmark, bench_dir, extra):
         mean_hops=figures["mean_hops"],
         mean_effective_hops=figures["mean_effective_hops"],
         median_words=figures["median_words"],
+        at_most_one_name=figures["at_most_one_name"],
         repeated_noun=figures["repeated_noun"],
         **{f"hops_{k}": v for k, v in sorted(figures["by_hops"].items())},
         specialties=figures["specialties"],
@@ -98,4 +104,20 @@ def bench_synth_200_warm(benchmark, kg, extra):
         benchmark,
         items_per_s=200 / benchmark.stats.stats.mean,
         expansions_mean=result.manifest["search"]["expansions_mean"],
+    )
+
+
+@pytest.mark.parametrize("level", [0, 1, 2])
+def bench_synth_200_obfuscation(benchmark, kg, extra, level):
+    result = benchmark.pedantic(
+        lambda: synthesize(kg, SynthConfig(n=200, seed=0, obfuscation=level), progress=False),
+        rounds=1,
+        iterations=1,
+    )
+    quality = result.manifest["quality"]["verbatim_names"]
+    extra(
+        benchmark,
+        items_per_s=200 / benchmark.stats.stats.mean,
+        at_most_one_name=quality["share_at_most_one"],
+        mean_effective_hops=result.manifest["counts"]["mean_effective_hops"],
     )

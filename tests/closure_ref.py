@@ -19,6 +19,16 @@ TRUE_PATH = (
     "has_modifier",
     "has_history",
 )
+# the 23 children of HP:0000118 (HPO's organ systems), written out here from the ontology:
+# a constraint on one of them is a *description* ("is a neurological abnormality")
+ORGAN_SYSTEMS = frozenset(
+    {
+        "HP:0000707", "HP:0000478", "HP:0000598", "HP:0001608", "HP:0000152", "HP:0001626",
+        "HP:0002086", "HP:0045027", "HP:0025031", "HP:0000119", "HP:0000818", "HP:0001939",
+        "HP:0001507", "HP:0001871", "HP:0002664", "HP:0025354", "HP:0000769", "HP:0002715",
+        "HP:0001574", "HP:0033127", "HP:0040064", "HP:0001197", "HP:0025142",
+    }
+)  # fmt: skip
 HPO_SEMANTICS = {"transitive": {"is_a"}, "symmetric": set(), "true_path": set(TRUE_PATH)}
 
 
@@ -126,8 +136,9 @@ def admitted(
         pool = nodes_of[kind(i + 1)]
         if hop.inverse:  # u -rel-> v for some v in current
             reached = {u for u in pool if not current.isdisjoint(closed.out(u, hop.relation))}
-        else:
-            reached = {u for u in pool if any(closed.holds(v, hop.relation, u) for v in current)}
+        else:  # u in out(v) exactly when holds(v, rel, u): one union, not a pool scan
+            reached = set().union(*(closed.out(v, hop.relation) for v in current))
+            reached &= set(pool)
         current = keep(reached, i + 1)
     return current
 

@@ -27,7 +27,7 @@ from medenv.synth import (
 from medenv.synth.config import hop_weights_of
 from medenv.synth.labels import chain_digest, split_of
 from medenv.synth.pipeline import target_hops
-from tests.closure_ref import ClosedGraph, admitted, shortcut_levels
+from tests.closure_ref import ORGAN_SYSTEMS, ClosedGraph, admitted, shortcut_levels
 
 N = 150
 
@@ -46,6 +46,20 @@ def test_makes_the_requested_number_of_items(result, items):
     assert len(items) == N
     assert result.manifest["counts"]["items"] == N
     assert len({i.id for i in items}) == N
+
+
+def _under(graph, term: str, branch: str) -> bool:
+    """Is there an is_a path from ``term`` up to ``branch`` (asserted edges)?"""
+    seen, todo = {term}, [term]
+    while todo:
+        t = todo.pop()
+        if t == branch:
+            return True
+        for _, parent, key in graph.out_edges(t, keys=True):
+            if key == "is_a" and parent not in seen:
+                seen.add(parent)
+                todo.append(parent)
+    return False
 
 
 def _admitted(graph, by_name: dict[str, set[str]], item) -> set[str]:
@@ -67,6 +81,12 @@ def _admitted(graph, by_name: dict[str, set[str]], item) -> set[str]:
         return {(s if backwards else t) for s, t, key in edges if key == relation}
 
     def holds(u: str, c) -> bool:  # c.inverse: entity -rel-> u, else u -rel-> entity
+        if c.entity in ORGAN_SYSTEMS and not c.inverse:
+            # a description reads as its words say: "is a neurological abnormality" (an
+            # is_a path up to the organ system), "has neurological features" (a feature
+            # of u on such a path)
+            terms = {u} if c.relation == "is_a" else step(u, c.relation, False)
+            return any(_under(graph, t, c.entity) for t in terms)
         return any(u in step(e, c.relation, not c.inverse) for e in named(c.entity))
 
     def keep(nodes: set[str], i: int) -> set[str]:
@@ -163,7 +183,11 @@ def test_chain_is_a_real_kg_path(kg, items):
             source, target = (
                 (c.entity, item.chain[c.node]) if c.inverse else (item.chain[c.node], c.entity)
             )
-            assert kg.graph.has_edge(source, target, key=c.relation)
+            if c.entity in ORGAN_SYSTEMS and not c.inverse:  # a description: a path
+                terms = [source] if c.relation == "is_a" else kg.successors(source, c.relation)
+                assert any(_under(kg.graph, t, target) for t in terms)
+            else:
+                assert kg.graph.has_edge(source, target, key=c.relation)
             assert c.entity not in item.chain
 
 

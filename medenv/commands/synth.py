@@ -3,6 +3,7 @@
 ``medenv synth --n N --min-hops A --max-hops B --seed S --out DIR [--source hpo]
 [--path P]... [--align ids|names|none] [--alignment CSV] [--min-crossings K]
 [--answer-type T]... [--seed-type T]... [--specialty NAME]... [--specialties FILE]
+[--obfuscation 0..2]
 [--no-corpus]``
 
 The KG flags are `medenv.commands.kgargs`'s (``--source hpo+hetionet --path
@@ -102,6 +103,15 @@ def add_parser(subparsers) -> None:
         "[, properties]]) for graphs whose relations the built-in lexicon lacks",
     )
     p.add_argument(
+        "--obfuscation",
+        type=int,
+        default=None,
+        metavar="LEVEL",
+        help="0 (default): name the seed and every constraint entity; 1: describe constraints "
+        "in plain words where that keeps the question unique; 2: as 1, trying more "
+        "chains so that most questions name only their seed",
+    )
+    p.add_argument(
         "--no-corpus", action="store_true", help="skip evidence pages and the answerability check"
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -178,6 +188,8 @@ def run(args: argparse.Namespace) -> int:
     from medenv.synth import SynthConfig, synthesize, write_qa_set
 
     kw = {}
+    if args.obfuscation is not None:
+        kw["obfuscation"] = args.obfuscation
     if args.rare_share is not None:
         kw["rare_share"] = args.rare_share
     if args.answer_type:

@@ -8,12 +8,18 @@ import msgspec
 
 from medenv.errors import MedenvError
 
-SYNTH_VERSION = 5
+SYNTH_VERSION = 6
 """Version of the synthesis algorithm: bumped whenever the same config and KG would give
 different items, so cached sets (`medenv.synth.default_qa_set`) built by an older version
 are not reused. 2: per-seed target chain length drawn from ``hop_weights``. 4: uniqueness
 under the ontology closure, effective hops, shortcut check, aliases, lexicon wording.
-5: the leak check also reads punctuation as spaces."""
+5: the leak check also reads punctuation as spaces. 6: obfuscation levels (constraints described
+in plain words, `medenv.synth.describe`) and the manifest's ``obfuscation`` block; the default,
+level 0, gives version 5's items."""
+
+
+OBFUSCATION_LEVELS = (0, 1, 2)
+OBFUSCATION_WIDTH = 12  # level 2: chains per seed tried with descriptions only, per candidate
 
 
 class SynthConfig(msgspec.Struct, frozen=True, kw_only=True):
@@ -45,6 +51,15 @@ class SynthConfig(msgspec.Struct, frozen=True, kw_only=True):
       or name -> specialty), for any graph; None: HPO branches, else names and ancestors.
     - ``lexicon``: a user relation lexicon file (`medenv.synth.lexicon`: wording and
       relation properties, e.g. for ``edgelist`` graphs); None: the built-in lexicon.
+    - ``obfuscation``: how much the question names (`OBFUSCATION_LEVELS`). 0 (default): the seed and
+      every constraint entity are named verbatim. 1: constraints may be *descriptions*
+      (verified properties worded in plain clinical vocabulary: organ system, mode of
+      inheritance, clinical course; `medenv.synth.describe`), and each chain is first
+      tried with descriptions only, so that the question names only its seed. 2:
+      as 1, trying ``candidates * OBFUSCATION_WIDTH`` chains per seed with descriptions
+      only before falling back to named facts (the most questions naming one entity).
+      Descriptions are constraints like any other: verified under the closure, by the
+      effective-hop and the shortcut checks.
     """
 
     n: int = 2000
@@ -68,6 +83,7 @@ class SynthConfig(msgspec.Struct, frozen=True, kw_only=True):
     lexicon: str | None = None
     min_crossings: int = 0
     specialty_file: str | None = None
+    obfuscation: int = 0
 
     def check(self) -> SynthConfig:
         """Raise `MedenvError` naming the first bad setting; return self."""
@@ -105,6 +121,11 @@ class SynthConfig(msgspec.Struct, frozen=True, kw_only=True):
             raise MedenvError(
                 f"min-crossings must be in 0..max-hops-1 ({self.max_hops - 1}): a chain of n "
                 f"hops crosses at most n-1 times; got {self.min_crossings}"
+            )
+        if self.obfuscation not in OBFUSCATION_LEVELS:
+            raise MedenvError(
+                f"obfuscation must be one of {', '.join(map(str, OBFUSCATION_LEVELS))}, "
+                f"got {self.obfuscation}"
             )
         if self.max_constraints < 0:
             raise MedenvError(f"max_constraints must be >= 0, got {self.max_constraints}")

@@ -14,6 +14,9 @@ constraints), ``shortcut`` (a constraint pins the answer past part of the chain:
 `medenv.synth.shortcut`), ``no_crossing`` when ``min_crossings`` is set and no
 multi-source node lies within reach of the seed). With ``min_crossings``, only chains that
 cross a source boundary that often are searched for (`medenv.kg.provenance.chain_crossings`).
+With ``obfuscation`` 1 or 2, each seed's chains are first tried with *descriptions* only
+(plain-worded constraints, `medenv.synth.describe`; the question then names its seed
+alone), then with named facts as well (level 2 tries more chains the first way).
 Deterministic: same KG, config and world -> the same items in the same order.
 """
 
@@ -34,8 +37,9 @@ from medenv.kg.names import natural_order
 from medenv.kg.provenance import chain_crossings, node_sources
 from medenv.synth import labels
 from medenv.synth.chain import search_chains
-from medenv.synth.config import SYNTH_VERSION, SynthConfig, hop_weights_of
+from medenv.synth.config import OBFUSCATION_WIDTH, SYNTH_VERSION, SynthConfig, hop_weights_of
 from medenv.synth.dedup import Deduplicator
+from medenv.synth.describe import Describer, plain
 from medenv.synth.hops import effective_hops
 from medenv.synth.index import GraphIndex
 from medenv.synth.lexicon import BUILTIN, apply_lexicon
@@ -90,6 +94,7 @@ def synthesize(
     # (a chain with none is dropped as ``no_specialty``); other graphs may yield "general".
     needs_specialty = specialty.has_branches
     disamb = Disambiguator(index)
+    describer = Describer(index, specialty) if cfg.obfuscation >= 1 else None
     props = kg.relation_properties()
     rar = {i: rarity(index, i) for i in index.ids}
     names = {i: index.node[i].name.casefold() for i in index.ids}
@@ -160,7 +165,7 @@ def synthesize(
                 budget=cfg.expansion_budget,
                 rarity=rar,
                 is_answer=lambda v: index.type[v] in answer_types,
-                keep=cfg.candidates,
+                keep=cfg.candidates * (OBFUSCATION_WIDTH if cfg.obfuscation >= 2 else 1),
                 names=names,
                 accept=lambda nodes, steps: (
                     not _widening_tail(steps, props) and (accept is None or accept(nodes, steps))
@@ -169,9 +174,22 @@ def synthesize(
             expansions.append(search.expansions)
             budget_hits += not search.exhausted
             reason = "no_chain"
-            for chain in search.chains:
+            attempts = [(chain, False) for chain in search.chains[: cfg.candidates]]
+            if describer is not None:  # descriptions only first, then named facts too
+                attempts = [(chain, True) for chain in search.chains] + attempts
+            for chain, plain_only in attempts:
                 reason, item = _make_item(
-                    index, disamb, specialty, rar, cfg, chain.nodes, chain.steps, kg, lexicon
+                    index,
+                    disamb,
+                    specialty,
+                    rar,
+                    cfg,
+                    chain.nodes,
+                    chain.steps,
+                    kg,
+                    lexicon,
+                    describer,
+                    plain_only,
                 )
                 if item is None:
                     continue
@@ -257,6 +275,7 @@ def synthesize(
             ),
         },
         "quality": quality(items),
+        "obfuscation": _obfuscation(index, cfg, items),
         "uniqueness": {
             "semantics": "ontology closure (medenv.kg.semantics)",
             "relation_properties": {
@@ -277,6 +296,23 @@ def synthesize(
         "elapsed_s": round(elapsed, 3),
     }
     return SynthResult(items=items, manifest=manifest)
+
+
+def _obfuscation(index: GraphIndex, cfg: SynthConfig, items: list[QAItem]) -> dict:
+    """How the set names its entities: the level, constraints worded as descriptions vs
+    named, and the items whose constraints are all descriptions (naming the seed alone)."""
+    described = named = plain_items = 0
+    for item in items:
+        words = [cfg.obfuscation >= 1 and plain(index, c) is not None for c in item.constraints]
+        described += sum(words)
+        named += len(words) - sum(words)
+        plain_items += all(words)
+    return {
+        "level": cfg.obfuscation,
+        "described_constraints": described,
+        "named_constraints": named,
+        "items_with_only_descriptions": plain_items,
+    }
 
 
 def _steps(item: QAItem) -> tuple[tuple[str, bool], ...]:
@@ -335,7 +371,9 @@ def _reword_past_search(
     digest = labels.chain_digest(item.chain, steps)
     for k in range(1, REWORDINGS + 1):
         rng = random.Random(f"{cfg.seed}|{digest}|{k}")
-        text = render_question(index, item.chain, steps, item.constraints, rng, lexicon)
+        text = render_question(
+            index, item.chain, steps, item.constraints, rng, lexicon, cfg.obfuscation >= 1
+        )
         if check(text):
             continue
         candidate = msgspec.structs.replace(item, question=text)
@@ -354,16 +392,31 @@ def _make_item(
     steps: tuple[tuple[str, bool], ...],
     kg: KnowledgeGraph,
     lexicon: dict,
+    describer: Describer | None = None,
+    plain_only: bool = False,
 ) -> tuple[str, QAItem | None]:
-    """``("ok", item)`` or ``(drop reason, None)`` for one chain."""
+    """``("ok", item)`` or ``(drop reason, None)`` for one chain. With a ``describer``
+    (obfuscation level 1 or more), constraints may be descriptions (`medenv.synth.describe`)
+    and read in plain words; ``plain_only``: descriptions only (no named constraint)."""
     check = LeakCheck(labels_of(index, chain[1:]))
 
     def usable(e: str) -> bool:
         return index.type[e] not in UNNAMEABLE_CONSTRAINT_TYPES and not check(index.node[e].name)
 
-    constraints = disamb.disambiguate(
-        chain, steps, max_constraints=cfg.max_constraints, usable=usable
-    )
+    if describer is None:
+        constraints = disamb.disambiguate(
+            chain, steps, max_constraints=cfg.max_constraints, usable=usable
+        )
+    else:
+        constraints = disamb.disambiguate(
+            chain,
+            steps,
+            max_constraints=cfg.max_constraints + plain_only,
+            per_node=2 + plain_only,
+            usable=usable,
+            named=not plain_only,
+            described=describer.facts,
+        )
     if constraints is None:
         return "ambiguous", None
     effective = effective_hops(disamb, chain, steps, constraints)
@@ -371,7 +424,9 @@ def _make_item(
         return "shortcut", None
     digest = labels.chain_digest(chain, steps)
     rng = random.Random(f"{cfg.seed}|{digest}")
-    question = render_question(index, chain, steps, constraints, rng, lexicon)
+    question = render_question(
+        index, chain, steps, constraints, rng, lexicon, describer is not None
+    )
     if check(question):
         return "leak", None
     answer = index.node[chain[-1]]

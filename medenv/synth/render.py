@@ -37,6 +37,7 @@ from collections.abc import Iterable, Sequence
 
 from medenv.kg.names import variants
 from medenv.synth import wording_hetionet as hetionet_wording
+from medenv.synth.describe import plain
 from medenv.synth.index import GraphIndex
 from medenv.synth.lexicon import BUILTIN, phrase_table
 from medenv.synth.qa import Constraint
@@ -96,10 +97,14 @@ def _join(clauses: list[str]) -> str:
     return ", ".join(clauses[:-1]) + " and " + clauses[-1]
 
 
-def _constraint_clauses(index, constraints, i, rng, lexicon) -> list[str]:
+def _constraint_clauses(index, constraints, i, rng, lexicon, describe=False) -> list[str]:
     out = []
     for c in constraints:
         if c.node == i:  # c.inverse False: chain[i] -rel-> entity, chain[i] is head
+            words = plain(index, c) if describe else None
+            if words is not None:  # a description: plain words, no name
+                out.append(words)
+                continue
             phrase = _phrase(index, c.relation, not c.inverse, rng, lexicon)
             out.append(_named(index, c.entity, c.relation, phrase))
     return out
@@ -112,13 +117,16 @@ def render_question(
     constraints: Sequence[Constraint],
     rng: random.Random,
     lexicon=None,
+    describe: bool = False,
 ) -> str:
-    """The question text of a chain (see module docstring)."""
+    """The question text of a chain (see module docstring). ``describe``: constraints
+    on describable entities read as plain descriptions (`medenv.synth.describe.plain`:
+    "follows autosomal recessive inheritance") instead of naming the entity."""
     if len(steps) >= 3:
-        return _narrative(index, chain, steps, constraints, rng, lexicon)
+        return _narrative(index, chain, steps, constraints, rng, lexicon, describe)
 
     def clauses(i: int) -> list[str]:
-        out = _constraint_clauses(index, constraints, i, rng, lexicon)
+        out = _constraint_clauses(index, constraints, i, rng, lexicon, describe)
         rel, inv = steps[i - 1]
         phrase = _phrase(index, rel, inv, rng, lexicon)  # inverse hop: chain[i] -rel-> chain[i-1]
         prev = i - 1
@@ -140,7 +148,7 @@ STARTS = ("Consider {a} {noun} that {body}.", "Take {a} {noun} that {body}.")
 LINKS = ("Next, take {a} {noun} that {body}.", "Then consider {a} {noun} that {body}.")
 
 
-def _narrative(index, chain, steps, constraints, rng, lexicon) -> str:
+def _narrative(index, chain, steps, constraints, rng, lexicon, describe=False) -> str:
     """Three or more hops: one sentence per hop in natural order, from the named seed to
     the answer, each with one relative clause ("Consider a disorder that ... . Then
     consider a gene that is linked to this disorder ... . Which ...?")."""
@@ -161,7 +169,7 @@ def _narrative(index, chain, steps, constraints, rng, lexicon) -> str:
             link = f"{phrase[0]} the {prev_noun} above"
         else:
             link = f"{phrase[0]} this {prev_noun}"
-        body = _join([link, *_constraint_clauses(index, constraints, i, rng, lexicon)])
+        body = _join([link, *_constraint_clauses(index, constraints, i, rng, lexicon, describe)])
         if i == n:
             sentences.append(rng.choice(OPENINGS).format(noun=noun, body=body))
         else:

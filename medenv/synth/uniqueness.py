@@ -28,7 +28,7 @@ and ``max_constraints`` per item; if that is not enough the item is dropped as a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import islice
 
 from medenv.kg.graph import KnowledgeGraph
@@ -111,6 +111,7 @@ class Disambiguator:
         self.index = index
         self.cap = cap
         self._sat: dict[tuple[str, str, bool], frozenset[str]] = {}
+        self._described_levels: dict[tuple, set[str]] = {}
         self.closure = Closure(
             lambda n, r: index.step(n, r, False),
             lambda n, r: index.step(n, r, True),
@@ -180,13 +181,12 @@ class Disambiguator:
         ix = self.index
         if cons:
             sats = sorted((self.satisfies(c) for c in cons), key=len)
-            if len(sats[0]) < len(prev):
+            both = sats[0].intersection(*sats[1:]) if len(sats) > 1 else sats[0]
+            if len(both) < len(prev):  # fewer to test than to walk from
                 return {
                     u
-                    for u in sats[0]
-                    if ix.type[u] == kind
-                    and all(u in s for s in sats[1:])
-                    and not prev.isdisjoint(self.related(u, rel, not inv))
+                    for u in both
+                    if ix.type[u] == kind and not prev.isdisjoint(self.related(u, rel, not inv))
                 }
         out: set[str] = set()
         related = self.closure.related
@@ -235,6 +235,34 @@ class Disambiguator:
             )
         return sets
 
+    def _fully_described(self, chain, steps, described) -> set[str]:
+        """The answers the chain admits when every node ``i >= 1`` carries all its
+        descriptions (levels memoised by chain prefix: the chains of one seed share
+        prefixes)."""
+        ix = self.index
+        memo = self._described_levels
+        if len(memo) > 50_000:
+            memo.clear()
+        key: tuple = (chain[0],)
+        level = memo.get(key)
+        if level is None:
+            level = memo[key] = {u for u in ix.named(chain[0]) if ix.type[u] == ix.type[chain[0]]}
+        for i in range(1, len(chain)):
+            key = (*key, steps[i - 1], chain[i])
+            hit = memo.get(key)
+            if hit is None:
+                cons = [
+                    Constraint(node=i, relation=c.relation, entity=c.entity, inverse=c.inverse)
+                    for c in described(chain[i])
+                    if c.entity not in chain[: i + 1]
+                ]
+                rel, inv = steps[i - 1]
+                hit = memo[key] = self._level(
+                    level, ix.type[chain[i - 1]], ix.type[chain[i]], rel, inv, cons
+                )
+            level = hit
+        return level
+
     def pinned_from(
         self, node: int, chain, steps, constraints, cap: int | None = None
     ) -> set[str] | None:
@@ -263,20 +291,27 @@ class Disambiguator:
         chain: Sequence[str],
         usable: Callable[[str], bool],
         taken: set[tuple[str, str, bool]],
+        named: bool = True,
+        described: Callable[[str], Iterable[Constraint]] | None = None,
     ) -> Iterator[Constraint]:
         """Facts true of ``node`` that exclude some of ``members``, best first (lazily
-        checked for ``usable``)."""
+        checked for ``usable``): its graph neighbours when ``named``, and the facts
+        ``described(node)`` gives (`medenv.synth.describe`)."""
         ix = self.index
         on_chain = set(chain)
         scored: list[tuple[int, str, str, bool]] = []
-        for (rel, inv), others in ix.adj[node].items():
-            for e in others:
-                if e in on_chain or (e, rel, inv) in taken:
-                    continue
-                c = Constraint(node=-1, relation=rel, entity=e, inverse=inv)
-                left = len(members & self.satisfies(c))
-                if left < len(members):
-                    scored.append((left, e, rel, inv))
+        pool: list[tuple[str, bool, str]] = []
+        if named:
+            pool = [(rel, inv, e) for (rel, inv), others in ix.adj[node].items() for e in others]
+        if described is not None:
+            pool += [(c.relation, c.inverse, c.entity) for c in described(node)]
+        for rel, inv, e in pool:
+            if e in on_chain or (e, rel, inv) in taken:
+                continue
+            c = Constraint(node=-1, relation=rel, entity=e, inverse=inv)
+            left = len(members & self.satisfies(c))
+            if left < len(members):
+                scored.append((left, e, rel, inv))
         scored.sort()
         return (
             Constraint(node=-1, relation=rel, entity=e, inverse=inv)
@@ -293,10 +328,21 @@ class Disambiguator:
         per_node: int = 2,
         usable: Callable[[str], bool] = lambda e: True,
         tries: int = 4,
+        named: bool = True,
+        described: Callable[[str], Iterable[Constraint]] | None = None,
     ) -> tuple[Constraint, ...] | None:
-        """Constraints that make the chain's query unique, or None (ambiguous)."""
+        """Constraints that make the chain's query unique, or None (ambiguous). Facts are
+        drawn from the graph's edges when ``named`` and from ``described`` (plain-worded
+        descriptions, `medenv.synth.describe`) when given.
+
+        Descriptions only (``named`` False): when even every description of every node
+        at once leaves another answer, no subset of them can do better (constraints only
+        narrow the sets), so the chain is ambiguous without a search."""
         constraints: list[Constraint] = []
         answer = chain[-1]
+        if not named and described is not None:
+            if self._fully_described(chain, steps, described) != {answer}:
+                return None
         sets: list[set[str]] = []
         while True:
             sets = self.candidate_sets(chain, steps, constraints, prefix=sets, cap=self.cap)
@@ -309,7 +355,7 @@ class Disambiguator:
                     continue
                 taken = {(c.entity, c.relation, c.inverse) for c in constraints if c.node == i}
                 chosen = None
-                facts = self._best_facts(chain[i], sets[i], chain, usable, taken)
+                facts = self._best_facts(chain[i], sets[i], chain, usable, taken, named, described)
                 for found in islice(facts, tries):
                     c = Constraint(
                         node=i, relation=found.relation, entity=found.entity, inverse=found.inverse
