@@ -132,7 +132,7 @@ def run_concurrent(
 
     import medenv.env  # noqa: F401  (registers MedResearch-v0)
     from agents.backends import AsyncOpenAIBackend
-    from agents.llm import LLMAgent
+    from agents.llm import LLMAgent, model_contract
     from medenv.events.store import EventStore
 
     if concurrency < 1:
@@ -154,8 +154,13 @@ def run_concurrent(
             base._run_logged = i > 0  # slot 0 logs the run's run_started, once
             envs.append(env)
         envs[0].unwrapped._ensure_ready(None)  # loads the world and logs run_started
+        options = dict(agent_options or {})
+        # the prompt contract: the asked parts (a server model has no saved contract)
+        options["contract"] = model_contract(
+            model, options.pop("prompt", None), options.pop("adapt_prompt", False)
+        )
         slots = [
-            (list(jobs[i::n]), env, LLMAgent(backend.clone(), **(agent_options or {})))
+            (list(jobs[i::n]), env, LLMAgent(backend.clone(), **options))
             for i, env in enumerate(envs)
         ]
         asyncio.run(_run_all(slots, on_episode, results))
