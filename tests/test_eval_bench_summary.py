@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -25,6 +26,13 @@ def bench_sorted(benchmark):
 """
 
 
+def _without_xdist() -> dict[str, str]:
+    """This process's environment less pytest-xdist's worker variables: pytest-benchmark
+    disables itself in a run it takes for an xdist worker (``make test`` runs the suite
+    under xdist)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")}
+
+
 @pytest.fixture(scope="module")
 def results(tmp_path_factory) -> Path:
     tmp = tmp_path_factory.mktemp("benchrun")
@@ -33,12 +41,12 @@ def results(tmp_path_factory) -> Path:
     proc = subprocess.run(
         [
             sys.executable, "-m", "pytest", str(tmp / "bench_tiny.py"), "-q",
-            "-p", "no:cacheprovider", "-p", "bench.conftest",
+            "-p", "no:cacheprovider", "-p", "no:xdist", "-p", "bench.conftest",
             "-o", "python_functions=bench_*", "--benchmark-only",
             "--benchmark-min-rounds=3", "--benchmark-max-time=0.05",
             f"--benchmark-json={out}", f"--rootdir={tmp}",
         ],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        cwd=ROOT, capture_output=True, text=True, timeout=120, env=_without_xdist(),
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return out
