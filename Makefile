@@ -40,7 +40,7 @@ bench: $(VENV)/.installed
 # CPU learning benchmark (issue 21): synth -> oracle -> SFT -> eval -> GRPO -> eval;
 # writes out/learn/summary.json and the SFT-loss / GRPO-reward plots
 learn: $(VENV)/.installed
-	$(PY) -m training.learn --out out/learn
+	$(PY) -m medenv.training.learn --out out/learn
 
 mutate: $(VENV)/.installed
 	$(PIP) install -q -e ".[train,dev,mutate]"

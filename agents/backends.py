@@ -1,4 +1,4 @@
-"""Generation backends for `agents.llm.LLMAgent`: one interface, three engines.
+"""Generation backends for `medenv.agents.llm.LLMAgent`: one interface, three engines.
 
 A backend turns a chat (``messages`` + OpenAI-format ``tools``) into the model's raw reply
 text, with tool calls written the Hermes/Qwen way (``<tool_call>{json}</tool_call>``) so
@@ -24,7 +24,8 @@ import json
 import os
 from typing import Protocol, runtime_checkable
 
-from agents.text import think_block, tool_call_text
+from medenv.agents.text import think_block, tool_call_text
+
 from medenv.errors import MedenvError
 
 
@@ -79,7 +80,7 @@ class TransformersBackend:
 
     Greedy by default (``temperature=0``); ``seed`` seeds sampling. ``max_context_tokens``
     defaults to the model config's ``max_position_embeddings`` (capped at 32768). On CPU,
-    ``threads`` torch threads (default `training.threads.default_threads`: 1 on <= 2 cores).
+    ``threads`` torch threads (default `medenv.training.threads.default_threads`: 1 on <= 2 cores).
     """
 
     def __init__(
@@ -110,7 +111,7 @@ class TransformersBackend:
             raise MedenvError(f"model {model_path!r} has no chat template")
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         if self.device == "cpu":  # torch's one-thread-per-core default thrashes small boxes
-            from training.threads import set_threads
+            from medenv.training.threads import set_threads
 
             set_threads(threads)
         self.model.to(self.device).eval()

@@ -129,10 +129,10 @@ def run_concurrent(
     (correct, tool calls)}``.
     """
     import gymnasium as gym
+    from medenv.agents.backends import AsyncOpenAIBackend
+    from medenv.agents.llm import LLMAgent, model_contract
 
     import medenv.env  # noqa: F401  (registers MedResearch-v0)
-    from agents.backends import AsyncOpenAIBackend
-    from agents.llm import LLMAgent, model_contract
     from medenv.events.store import EventStore
 
     if concurrency < 1:

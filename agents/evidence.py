@@ -6,7 +6,7 @@ title) as sets of KG entity ids, the first position and surface form of every en
 shown, the entities inspected (a page browsed, a result titled with them) and the url of
 each entity's page seen in a result list.
 
-``shown(e, fact)`` (a `agents.chain_facts.Fact`) is true when one unit names both ``e`` and the anchor and
+``shown(e, fact)`` (a `medenv.agents.chain_facts.Fact`) is true when one unit names both ``e`` and the anchor and
 the KG confirms the relation: the observations state the fact about ``e``. The same units
 are what `medenv.grounding` checks claims against, so what the oracle may claim is exactly
 what the check accepts.
@@ -14,7 +14,8 @@ what the check accepts.
 
 from __future__ import annotations
 
-from agents.chain_facts import Fact, related
+from medenv.agents.chain_facts import Fact, related
+
 from medenv.grounding import LabelIndex, observation_units
 
 

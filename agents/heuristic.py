@@ -22,8 +22,8 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 
-from agents.oracle import result_urls
-from agents.text import action_text, answer_text
+from medenv.agents.oracle import result_urls
+from medenv.agents.text import action_text, answer_text
 
 _QUOTED = re.compile(r'"([^"]{2,200})"')
 _STOP = frozenset(

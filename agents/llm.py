@@ -18,7 +18,7 @@ path, every entity masked (``[E1]``, ``[E2]``, ...; only the seed, which the que
 names, is pointed to), to the question turn. The model must still find every entity with
 the tools. The guidance lives only in the agent's context: the env's logged prompt never
 holds it, so an SFT export of the episode trains on the plain question (the run is tagged
-``guidance: True`` and rows carry the flag). Rejection sampling (`training.export`,
+``guidance: True`` and rows carry the flag). Rejection sampling (`medenv.training.export`,
 correct and grounded) keeps the episodes worth imitating.
 """
 
@@ -26,14 +26,15 @@ from __future__ import annotations
 
 import json
 
-from agents.backends import Backend, OpenAIBackend, TransformersBackend, VLLMBackend
-from agents.messages import (
+from medenv.agents.backends import Backend, OpenAIBackend, TransformersBackend, VLLMBackend
+from medenv.agents.messages import (
     SYSTEM_PROMPT,
     assistant_message,
     initial_messages,
     last_call_name,
     tool_message,
 )
+
 from medenv.errors import MedenvError
 from medenv.prompt import (
     PromptContract,
@@ -125,7 +126,7 @@ class LLMAgent:
         return text
 
     async def aact(self, observation: str, info: dict) -> str:
-        """`act` for a backend with ``async agenerate`` (`agents.backends.AsyncOpenAIBackend`):
+        """`act` for a backend with ``async agenerate`` (`medenv.agents.backends.AsyncOpenAIBackend`):
         many agents share one event loop, each awaiting its own request."""
         self.observe(observation, info)
         text = await self.backend.agenerate(self.messages, self.tools)
@@ -226,7 +227,7 @@ def model_folder(spec: str) -> str | None:
         return rest if kind == "vllm" and Path(rest).is_dir() else None
     path = rest if sep and kind == "transformers" else spec
     if path == "tiny":
-        from training.tiny import tiny_model_path
+        from medenv.training.tiny import tiny_model_path
 
         return str(tiny_model_path())
     return path if Path(path).is_dir() else None
@@ -245,7 +246,7 @@ def make_backend(spec: str, **kwargs) -> Backend:
     """Build a backend from ``"transformers:PATH"``, ``"openai:URL#MODEL"`` or ``"vllm:MODEL"``.
 
     A bare path or hub id means ``transformers``; ``tiny`` (or ``transformers:tiny``) is the
-    offline tiny model of `training.tiny`.
+    offline tiny model of `medenv.training.tiny`.
     """
     kind, sep, rest = spec.partition(":")
     if sep and kind.isidentifier() and kind not in ("transformers", "openai", "vllm"):
@@ -257,7 +258,7 @@ def make_backend(spec: str, **kwargs) -> Backend:
         kind, rest = "transformers", spec
     if kind == "transformers":
         if rest == "tiny":
-            from training.tiny import tiny_model_path
+            from medenv.training.tiny import tiny_model_path
 
             rest = str(tiny_model_path())
         return TransformersBackend(rest, **kwargs)

@@ -14,7 +14,7 @@ One source of truth for how an episode reads as a conversation, shared by the LL
 
 from __future__ import annotations
 
-from agents.text import split_action, think_block
+from medenv.agents.text import split_action, think_block
 
 SYSTEM_PROMPT = (
     "You are a medical research assistant. Answer the user's question by researching it "

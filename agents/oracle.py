@@ -7,7 +7,7 @@ is grounded (`medenv.grounding`): every entity it names and every fact it states
 in the question or an earlier observation of the same episode.
 
 Per unknown chain node (its *facts*: the link to the previous node, whose name a tool has
-shown, and the constraints the question names; `agents.chain_facts`):
+shown, and the constraints the question names; `medenv.agents.chain_facts`):
 
 1. gather evidence with label-free actions, in a fixed order: a search (10 results) built
    from the question's terms: the most constraining named entity first (fewest KG
@@ -15,7 +15,7 @@ shown, and the constraints the question names; `agents.chain_facts`):
    the reference pages use (`kg.verbalise`: read from the item's structure, so it holds
    whatever the question's wording), then the other named entities; then the pages of
    those named entities, the other entities' searches, the web, more results;
-2. after each observation (`agents.evidence`): the *rivals* are every visible entity that
+2. after each observation (`medenv.agents.evidence`): the *rivals* are every visible entity that
    fits the node's facts (KG), the *choosable* ones those a unit shows with the previous
    node. A choice is made when the evidence decides it: ``single`` (one rival),
    ``evidence`` (shown with more of the facts than any other rival) or ``lookahead`` (of
@@ -44,10 +44,10 @@ import re
 from collections.abc import Generator
 
 import msgspec
+from medenv.agents.chain_facts import ChainFacts, Fact
+from medenv.agents.evidence import Evidence
+from medenv.agents.text import action_text, answer_text
 
-from agents.chain_facts import ChainFacts, Fact
-from agents.evidence import Evidence
-from agents.text import action_text, answer_text
 from medenv.errors import MedenvError
 from medenv.grounding import LabelIndex
 

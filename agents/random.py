@@ -11,7 +11,7 @@ from __future__ import annotations
 import random as _random
 import re
 
-from agents.text import action_text, answer_text, tool_properties
+from medenv.agents.text import action_text, answer_text, tool_properties
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9-]{2,}")
 _URL = re.compile(r"https?://\S+|\b[a-z]+://\S+")

@@ -16,13 +16,13 @@
 - with ``ray`` (an address, or "" for a local Ray) spreads the episodes over a Ray
   cluster, a worker per CPU, each node loading the world once (`medenv.distributed`);
 - with ``concurrency`` > 1 (the llm agent against an ``openai:URL#MODEL`` server) keeps that
-  many episodes in flight in this process (`agents.concurrent.run_concurrent`).
+  many episodes in flight in this process (`medenv.agents.concurrent.run_concurrent`).
 - labels episodes: an oracle spec with ``explore`` tags each episode ``explore: bool``
-  (whether it plans a wrong try, `agents.oracle.plans_explore`); an llm spec with
+  (whether it plans a wrong try, `medenv.agents.oracle.plans_explore`); an llm spec with
   ``guidance`` tags the run ``guidance: True``.
 
 Rejection sampling (keep correct answers within budget; with ``k`` samples the shortest
-correct one) is applied when exporting: `training.export.select_episodes`. The store
+correct one) is applied when exporting: `medenv.training.export.select_episodes`. The store
 keeps every episode, so the choice can be revisited without rerunning.
 
 ``agent_factory`` is an agent name (``oracle``, ``heuristic``, ``random``, ``llm``), an
@@ -88,21 +88,21 @@ def make_agent(spec: str | AgentSpec, world: Any = None):
         spec = AgentSpec(spec)
     opts = dict(spec.options)
     if spec.name == "oracle":
-        from agents.oracle import OracleAgent
+        from medenv.agents.oracle import OracleAgent
 
         if world is None:
             raise MedenvError("the oracle agent needs the world (its knowledge graph)")
         return OracleAgent(world, **opts)
     if spec.name == "heuristic":
-        from agents.heuristic import HeuristicAgent
+        from medenv.agents.heuristic import HeuristicAgent
 
         return HeuristicAgent(**opts)
     if spec.name == "random":
-        from agents.random import RandomAgent
+        from medenv.agents.random import RandomAgent
 
         return RandomAgent(**opts)
     if spec.name == "llm":
-        from agents.llm import LLMAgent, make_backend, model_contract
+        from medenv.agents.llm import LLMAgent, make_backend, model_contract
 
         model = opts.pop("model", None)
         if not model:
@@ -205,7 +205,7 @@ def _run_jobs(
         base = env.unwrapped
         for job in jobs:
             if explore is not None:  # label the episode: the oracle plans a wrong try
-                from agents.oracle import plans_explore
+                from medenv.agents.oracle import plans_explore
 
                 planned = plans_explore(*explore, job.question_id, job.seed)
                 base.tags = {**tags, "explore": planned}
@@ -288,7 +288,7 @@ def _worker_main(args: tuple, parent_pid: int | None = None) -> None:
 
 
 def _check_concurrency(factory: Any, concurrency: int, workers: int) -> None:
-    from agents.concurrent import async_backend_spec
+    from medenv.agents.concurrent import async_backend_spec
 
     if concurrency < 1:
         raise MedenvError(f"--concurrency must be at least 1, got {concurrency}")
@@ -415,7 +415,7 @@ def rollout(
 
             rollout_on_ray(ray, agent_factory, items, todo, db, env_kwargs, run_tags, record)
         elif concurrency > 1 and todo:
-            from agents.concurrent import run_concurrent
+            from medenv.agents.concurrent import run_concurrent
 
             opts = dict(agent_factory.options)
             model = opts.pop("model")

@@ -10,7 +10,7 @@
 - ``bench_efficiency_<agent>``: oracle, heuristic and random agents on the same test
   split of the default set: accuracy, mean tool calls (answer excluded), mean calls of
   correct episodes.
-- ``bench_sft_export``: `training.export.export` of 500 logged oracle episodes to SFT
+- ``bench_sft_export``: `medenv.training.export.export` of 500 logged oracle episodes to SFT
   JSONL + the Hugging Face dataset (store read, rejection sampling, chat rows): rows/s.
 
 Targets (issues 6, 15): 2,000 MTG trajectories in under 5 minutes, at least 95% correct,
@@ -21,10 +21,9 @@ entity in the first search's results for at least 80% of hops.
 from __future__ import annotations
 
 import pytest
-
-from agents.oracle import OracleAgent
-from agents.rollout import AgentSpec, rollout
-from training.export import annotate_grounding, export, load_episodes, select_episodes
+from medenv.agents.oracle import OracleAgent
+from medenv.agents.rollout import AgentSpec, rollout
+from medenv.training.export import annotate_grounding, export, load_episodes, select_episodes
 
 HITS: list[bool] = []
 

@@ -14,8 +14,7 @@ import sys
 import time
 
 import pytest
-
-from agents.rollout import AgentSpec, rollout
+from medenv.agents.rollout import AgentSpec, rollout
 
 DELAY_S = 0.2
 EPISODES = {1: 6, 8: 48, 64: 384}
@@ -29,7 +28,8 @@ def model_url(bench_dir):
     # one-off costs a long run amortises, paid before timing: the world, the HTTP client's
     # imports, the first Arrow batch (pyarrow's lazy imports)
     load_world(progress=False)
-    from agents.backends import _aiohttp_client
+    from medenv.agents.backends import _aiohttp_client
+
     from medenv.events.store import _arrow
 
     _aiohttp_client()

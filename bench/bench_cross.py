@@ -45,7 +45,8 @@ ANSWER_TYPES = (
 def bench_cross_source_500(benchmark, bench_dir, extra):
     if not SLICE.is_dir():
         pytest.skip(f"{SLICE} is missing")
-    from agents.rollout import rollout
+    from medenv.agents.rollout import rollout
+
     from medenv.world import load_world
 
     factory = partial(load_world, "hpo+hetionet", path={"hetionet": SLICE}, progress=False)

@@ -2,19 +2,19 @@
 
 A store of 1,000 oracle episodes (two runs) is exported with `export_parquet`; each bench
 reads it one way: ``runs`` (the `medenv runs` summary query over the views) and
-``episodes`` (`training.export.load_episodes`: every event, as SFT export reads them).
+``episodes`` (`medenv.training.export.load_episodes`: every event, as SFT export reads them).
 Reported: events, on-disk MB of each form, and the read time (the benchmark's median).
 """
 
 from __future__ import annotations
 
 import pytest
+from medenv.agents.rollout import rollout
+from medenv.training.export import load_episodes
 
-from agents.rollout import rollout
 from medenv.commands.runs import RUNS_SQL
 from medenv.events.parquet import export_parquet
 from medenv.events.store import connect
-from training.export import load_episodes
 
 
 @pytest.fixture(scope="module")

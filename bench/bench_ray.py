@@ -11,8 +11,7 @@ from __future__ import annotations
 import os
 
 import pytest
-
-from agents.rollout import rollout
+from medenv.agents.rollout import rollout
 
 EPISODES = 2000
 _RATES: dict[str, float] = {}

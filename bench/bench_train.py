@@ -13,8 +13,9 @@ os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
 
 
 def test_sft_step_tiny(benchmark, tmp_path):
+    from medenv.training.sft import train_sft
+
     from tests.test_sft import fixture_config, oracle_rows, torch_threads
-    from training.sft import train_sft
 
     rows = oracle_rows()
     cfg = fixture_config(str(tmp_path))
@@ -35,9 +36,10 @@ def test_sft_step_tiny(benchmark, tmp_path):
 
 
 def test_grpo_step_tiny(benchmark, tmp_path):
+    from medenv.training.grpo import GRPOTrainConfig, train_grpo
+
     from tests.test_grpo import GRPO_TEST_CONFIG, grpo_setup
     from tests.test_sft import torch_threads
-    from training.grpo import GRPOTrainConfig, train_grpo
 
     world, items, start = grpo_setup()
     cfg = GRPOTrainConfig(out=str(tmp_path), model=str(start), save=False, progress=False,

@@ -12,8 +12,7 @@ from __future__ import annotations
 import os
 
 import pytest
-
-from agents.rollout import rollout
+from medenv.agents.rollout import rollout
 
 EPISODES = 4000
 _SECONDS: dict[int, float] = {}

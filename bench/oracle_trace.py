@@ -1,6 +1,6 @@
 """Oracle actions over the default question set, recorded once and replayed by benches.
 
-`oracle_actions()` runs `agents.oracle.OracleAgent` (seed 0) over every item of the default
+`oracle_actions()` runs `medenv.agents.oracle.OracleAgent` (seed 0) over every item of the default
 set once, with logging off, and returns ``[(question_id, [action, ...]), ...]`` in set
 order. The trace is cached as JSON under ``$MEDENV_HOME/bench/`` (keyed by the set's folder
 name), so a bench that times the env on oracle actions times the env alone, not the agent.
@@ -31,9 +31,9 @@ def oracle_actions(progress: bool = False) -> list[tuple[str, list[str]]]:
 
 def _record(folder) -> list[tuple[str, list[str]]]:
     import gymnasium as gym
+    from medenv.agents.oracle import OracleAgent
 
     import medenv  # noqa: F401  (registers MedResearch-v0)
-    from agents.oracle import OracleAgent
 
     env = gym.make("MedResearch-v0", qa=folder, db=None)
     base = env.unwrapped

@@ -2,6 +2,11 @@
 
 Importing medenv registers the Gymnasium environment ``MedResearch-v0``
 (``medenv.env:MedResearchEnv``); the environment module itself loads on first ``gym.make``.
+
+The agents and trainers are ``medenv.agents`` and ``medenv.training``. Their sources stay in
+the top-level ``agents/`` and ``training/`` folders: a wheel maps them into the package
+(setuptools ``package-dir`` in pyproject.toml), and from a source checkout
+`_map_source_folders` binds the two names to those folders.
 """
 
 import gc
@@ -30,3 +35,30 @@ _register_env()
 # stay as shared copy-on-write pages; what the child itself allocates is collected as usual.
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=gc.freeze)
+
+
+def _map_source_folders() -> None:
+    """In a source checkout (no ``medenv/agents`` folder), make ``medenv.agents`` and
+    ``medenv.training`` the sibling ``agents/`` and ``training/`` packages (their
+    ``__init__`` files are empty; submodules import lazily from the folder)."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    here = Path(__file__).resolve().parent
+    for name in ("agents", "training"):
+        full, folder = f"{__name__}.{name}", here.parent / name
+        if full in sys.modules or (here / name).is_dir():
+            continue
+        if not (folder / "__init__.py").is_file():
+            continue
+        spec = importlib.util.spec_from_file_location(
+            full, folder / "__init__.py", submodule_search_locations=[str(folder)]
+        )
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[full] = module
+        spec.loader.exec_module(module)
+        globals()[name] = module
+
+
+_map_source_folders()

@@ -91,8 +91,8 @@ def _alive_nodes(ray) -> list[tuple[str, int]]:
 
 
 def _node_run(args: tuple) -> list[tuple[str, int, bool, int]]:
-    """One forked worker of a node: `agents.rollout._run_jobs` on its jobs and shard."""
-    from agents.rollout import _run_jobs
+    """One forked worker of a node: `medenv.agents.rollout._run_jobs` on its jobs and shard."""
+    from medenv.agents.rollout import _run_jobs
 
     shard, factory, items, jobs, db, env_kwargs, tags = args
     out: list[tuple[str, int, bool, int]] = []
@@ -142,7 +142,7 @@ def rollout_on_ray(
     ray = init_ray(address, num_cpus)
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-    from agents.rollout import agent_name
+    from medenv.agents.rollout import agent_name
 
     nodes = _alive_nodes(ray)
     slots = [(node, w) for node, cpus in nodes for w in range(cpus)]

@@ -33,7 +33,7 @@ from collections.abc import Iterable, Sequence
 
 import msgspec
 
-from agents.text import split_action
+from medenv.agents.text import split_action
 
 _TOKEN = re.compile(r"\w+")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")

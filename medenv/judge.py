@@ -1,6 +1,6 @@
 """Optional LLM judge for answers that do not match the gold answer by string.
 
-Off by default. A judge is any callable ``generate(messages) -> str`` (an `agents.backends`
+Off by default. A judge is any callable ``generate(messages) -> str`` (an `medenv.agents.backends`
 backend fits as ``lambda m: backend.generate(m, [])``); :func:`lexical_judge` is a built-in
 deterministic one (word-order and punctuation-insensitive matching) that needs no model.
 

@@ -113,7 +113,7 @@ class Sessions:
         kwargs = {k: v for k, v in self.env_kwargs.items() if k != "tags"}
         env = MedResearchEnv(db=None, run_id=self.run_id, tags=tags, **kwargs)
         if self.store is not None:
-            from agents.concurrent import SlotStore
+            from medenv.agents.concurrent import SlotStore
 
             env.store = SlotStore(self.store, slot)
             env._run_logged = self._run_logged  # the first session logs run_started

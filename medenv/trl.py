@@ -141,7 +141,7 @@ class MedResearchTools:
 
     def _step_text(self, text: str) -> str:
         """Step a reply that parsed to no tool call (GRPO's malformed turns,
-        `training.grpo_turns`): the env answers it as in evaluation (a format error is a
+        `medenv.training.grpo_turns`): the env answers it as in evaluation (a format error is a
         penalised step and the episode goes on). Private: never offered as a tool."""
         if self._done:
             return DONE_MESSAGE

@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 
 import pytest
+from medenv.agents.rollout import rollout
+from medenv.training.export import load_episodes
 
-from agents.rollout import rollout
 from medenv.errors import MedenvError
 from medenv.tools.parsing import parse_action
-from training.export import load_episodes
 
 
 def _labels(kg, entity_id):
@@ -84,9 +84,9 @@ def test_oracle_writes_model_style_varied_actions(oracle_run):
 
 def test_oracle_is_deterministic_and_needs_a_chain(qa_items, tmp_path):
     import gymnasium as gym
+    from medenv.agents.oracle import OracleAgent
 
     import medenv.env  # noqa: F401
-    from agents.oracle import OracleAgent
 
     item = qa_items[0]
     env = gym.make("MedResearch-v0", qa=[item], db=None)
@@ -130,9 +130,9 @@ def test_heuristic_and_random_agents_run_without_the_chain(qa_items, tmp_path):
 def traced(qa_items):
     """40 oracle episodes run by hand, keeping each agent's choice trace."""
     import gymnasium as gym
+    from medenv.agents.oracle import OracleAgent
 
     import medenv.env  # noqa: F401
-    from agents.oracle import OracleAgent
 
     items = [it for it in qa_items if it.split == "train"][:40]
     env = gym.make("MedResearch-v0", qa=items, db=None)

@@ -7,11 +7,11 @@ import json
 import re
 
 import pytest
+from medenv.agents.backends import OpenAIBackend, reply_text
+from medenv.agents.llm import TRUNCATED, LLMAgent, make_backend
+from medenv.agents.messages import assistant_message
+from medenv.agents.text import split_action
 
-from agents.backends import OpenAIBackend, reply_text
-from agents.llm import TRUNCATED, LLMAgent, make_backend
-from agents.messages import assistant_message
-from agents.text import split_action
 from medenv.errors import MedenvError
 from tests.chat_server import ChatHandler, serve
 
@@ -198,7 +198,7 @@ def test_context_too_small_for_the_question_is_a_clear_error():
 
 @pytest.fixture(scope="module")
 def tiny_backend():
-    from training.tiny import tiny_model_path
+    from medenv.training.tiny import tiny_model_path
 
     backend = make_backend("tiny", max_new_tokens=24, max_context_tokens=1024)  # as --model tiny
     assert backend.model.name_or_path == str(tiny_model_path())
@@ -229,8 +229,8 @@ def test_transformers_backend_with_tiny_model(tiny_backend):
 @pytest.mark.gpu
 def test_vllm_backend_in_process():
     pytest.importorskip("vllm")
-    from agents.backends import VLLMBackend
-    from training.tiny import tiny_model_path
+    from medenv.agents.backends import VLLMBackend
+    from medenv.training.tiny import tiny_model_path
 
     backend = VLLMBackend(str(tiny_model_path()), max_tokens=16, gpu_memory_utilization=0.3)
     agent = LLMAgent(backend)
@@ -292,11 +292,12 @@ class GuidedServer(ChatHandler):
 def test_guidance_masks_every_entity_and_stays_out_of_the_logged_prompt(kg, tmp_path):
     """`medenv rollout --agent llm --guidance` against a local OpenAI-compatible server: the
     model sees the relation path with entities masked; the log and the SFT export do not."""
-    from agents.llm import GUIDANCE_HEADER
+    from medenv.agents.llm import GUIDANCE_HEADER
+    from medenv.training.export import export, load_episodes
+
     from medenv.cli import main
     from medenv.synth import default_qa_set
     from medenv.synth.io import read_qa_set
-    from training.export import export, load_episodes
 
     items = {it.id: it for it in read_qa_set(default_qa_set(progress=False))}
     GuidedServer.requests = []
@@ -329,7 +330,8 @@ def test_guidance_masks_every_entity_and_stays_out_of_the_logged_prompt(kg, tmp_
 
 
 def test_guidance_through_the_transformers_backend(tiny_backend, kg):
-    from agents.llm import GUIDANCE_HEADER, guidance_text
+    from medenv.agents.llm import GUIDANCE_HEADER, guidance_text
+
     from medenv.synth import default_qa_set
     from medenv.synth.io import read_qa_set
 
@@ -353,10 +355,11 @@ def test_guidance_through_the_transformers_backend(tiny_backend, kg):
 @pytest.mark.gpu
 def test_guidance_through_vllm():
     pytest.importorskip("vllm")
-    from agents.backends import VLLMBackend
+    from medenv.agents.backends import VLLMBackend
+    from medenv.training.tiny import tiny_model_path
+
     from medenv.synth import default_qa_set
     from medenv.synth.io import read_qa_set
-    from training.tiny import tiny_model_path
 
     item = read_qa_set(default_qa_set(progress=False))[0]
     backend = VLLMBackend(str(tiny_model_path()), max_tokens=16, gpu_memory_utilization=0.3)

@@ -9,10 +9,9 @@ import re
 from pathlib import Path
 
 import pytest
-
-from agents.rollout import rollout
-from training.browsecomp_export import numeric_docid
-from training.export import export, load_episodes
+from medenv.agents.rollout import rollout
+from medenv.training.browsecomp_export import numeric_docid
+from medenv.training.export import export, load_episodes
 
 
 @pytest.fixture(scope="module")

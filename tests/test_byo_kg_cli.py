@@ -167,7 +167,7 @@ def test_a_minari_export_recovers_the_edge_list_world(byo, tmp_path, monkeypatch
     ``recover_environment()`` rebuilds the env over the same edge list (the rollout passed
     its questions inline, so the QA set is given, as Minari's kwargs allow)."""
     minari = pytest.importorskip("minari", reason="needs medenv[minari]")
-    from training.export import export, load_episodes
+    from medenv.training.export import export, load_episodes
 
     stats = export(byo["db"], tmp_path, ["minari"])
     monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))

@@ -10,8 +10,8 @@ import re
 import socket
 
 import pytest
+from medenv.agents.rollout import AgentSpec, rollout
 
-from agents.rollout import AgentSpec, rollout
 from medenv.events.store import connect
 from tests.chat_server import ResearcherHandler, serve
 from tests.cli import cli_error

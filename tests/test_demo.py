@@ -49,10 +49,11 @@ def test_demo_runs_every_step_with_progress(tmp_path, capsys):
                  "report/report.md", "report/accuracy_vs_tool_calls-oracle.png"):  # fmt: skip
         assert (out / path).is_file(), path
     # every demo trajectory of the oracle is grounded, by both implementations of the check
+    from medenv.training.export import load_episodes
+
     from medenv.grounding import LabelIndex, check_episode
     from medenv.kg.cache import load_kg
     from tests.grounding_ref import RefIndex, ref_check
-    from training.export import load_episodes
 
     kg = load_kg("hpo")
     index, ref = LabelIndex.of_kg(kg), RefIndex(kg)

@@ -92,7 +92,7 @@ def test_cli_rollout_on_external_set_then_eval(tmp_path, capsys):
     g = json.loads(capsys.readouterr().out)["groups"][0]
     assert (g["group"], g["n_episodes"], g["n_questions"]) == ("heuristic", 3, 3)
     assert g["tool_call_efficiency"] is None and list(g["by_hops"]) == ["?"]
-    from training.export import load_episodes
+    from medenv.training.export import load_episodes
 
     episodes = load_episodes(db)
     assert sorted(ep.question_id for ep in episodes) == sorted(i.id for i in read_qa_set(src))

@@ -7,10 +7,8 @@ import json
 import shutil
 
 import pytest
-
-from agents.rollout import rollout
-from tests.cli import cli_error
-from training.export import (
+from medenv.agents.rollout import rollout
+from medenv.training.export import (
     MINARI_MISSING,
     export,
     load_episodes,
@@ -19,6 +17,8 @@ from training.export import (
     sft_rows,
     write_minari,
 )
+
+from tests.cli import cli_error
 
 
 @pytest.fixture(scope="module")
@@ -74,10 +74,9 @@ def test_sft_rows_follow_the_training_format(exported):
 
 def test_sft_rows_round_trip_through_the_tiny_chat_template(exported):
     from datasets import load_from_disk
+    from medenv.training.tiny import tiny_model_path
     from transformers import AutoTokenizer
     from trl.data_utils import is_conversational
-
-    from training.tiny import tiny_model_path
 
     tok = AutoTokenizer.from_pretrained(str(tiny_model_path()))
     ds = load_from_disk(str(exported["out"] / "sft_dataset"))
@@ -115,7 +114,7 @@ def test_rl_prompts_hide_the_answer(exported):
 
 
 def test_browsecomp_runs_match_the_store(exported):
-    from training.browsecomp_export import numeric_docid
+    from medenv.training.browsecomp_export import numeric_docid
 
     folder = exported["out"] / "browsecomp"
     files = sorted(folder.glob("run_*.json"))
@@ -178,10 +177,9 @@ def test_exported_dataset_trains_in_sft_trainer_as_is(exported, tmp_path):
 
     import torch
     from datasets import load_from_disk
+    from medenv.training.tiny import tiny_model_path
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig, SFTTrainer
-
-    from training.tiny import tiny_model_path
 
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
     path = str(tiny_model_path())

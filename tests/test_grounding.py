@@ -8,12 +8,12 @@ import json
 import re
 
 import pytest
+from medenv.agents.rollout import AgentSpec, rollout
+from medenv.training.export import load_episodes
 
-from agents.rollout import AgentSpec, rollout
 from medenv import evaluation
 from medenv.grounding import LabelIndex, check_episode
 from tests.grounding_ref import RefIndex, ref_check
-from training.export import load_episodes
 
 
 @pytest.fixture(scope="module")
@@ -144,7 +144,7 @@ def test_hand_written_episode_rules(indexes):
 
 
 def test_recovery_is_detected_and_labelled(oracle_log, indexes):
-    from agents.oracle import plans_explore
+    from medenv.agents.oracle import plans_explore
 
     index, _ = indexes
     episodes = [ep for ep in oracle_log[1] if ep.agent == "oracle"]

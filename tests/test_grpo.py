@@ -27,10 +27,11 @@ GRPO_TEST_CONFIG = dict(max_steps=2, num_generations=4, batch_size=4, max_comple
 
 def grpo_setup():
     """(world, 4 held-out QA items, SFT-trained start model)."""
+    from medenv.training.sft import split_rows
+
     from medenv.synth import default_qa_set
     from medenv.synth.io import read_qa_set
     from medenv.world import load_world
-    from training.sft import split_rows
 
     rows = oracle_rows()
     start = trained_fixture(rows)
@@ -42,7 +43,7 @@ def grpo_setup():
 
 @pytest.fixture(scope="module")
 def grpo_run(tmp_path_factory):
-    from training.grpo import GRPOTrainConfig, train_grpo
+    from medenv.training.grpo import GRPOTrainConfig, train_grpo
 
     world, items, start = grpo_setup()
     out = tmp_path_factory.mktemp("grpo")
@@ -125,7 +126,7 @@ def test_policy_parameters_change(grpo_run):
 @pytest.mark.gpu
 def test_grpo_with_vllm_colocate(tmp_path):
     pytest.importorskip("vllm")
-    from training.grpo import GRPOTrainConfig, train_grpo
+    from medenv.training.grpo import GRPOTrainConfig, train_grpo
 
     world, items, start = grpo_setup()
     config = GRPOTrainConfig(out=str(tmp_path), model=str(start), use_vllm=True, progress=False,

@@ -73,7 +73,8 @@ def test_reward_slope_matches_polyfit_and_its_ci_separates_trends():
 
 def test_eval_plots_reward_by_training_step_from_a_real_store(tmp_path, capsys):
     """Episodes tagged with training steps (as GRPO tags them) in a real store."""
-    from agents.rollout import rollout
+    from medenv.agents.rollout import rollout
+
     from medenv.learning_curve import episode_rewards
 
     db = tmp_path / "steps.duckdb"
@@ -89,7 +90,7 @@ def test_eval_plots_reward_by_training_step_from_a_real_store(tmp_path, capsys):
 
 
 def test_default_threads(monkeypatch):
-    from training.threads import default_threads
+    from medenv.training.threads import default_threads
 
     monkeypatch.delenv("MEDENV_THREADS", raising=False)
     assert [default_threads(c) for c in (1, 2, 4, 16, 64)] == [1, 1, 2, 8, 8]
@@ -103,12 +104,11 @@ def test_default_threads(monkeypatch):
 def test_assistant_turn_share_matches_direct_tokenisation(one_hop):
     """Turn ends from `row_token_lengths` against apply_chat_template(tokenize=True) of
     each prefix, and the share at several cuts against a direct count."""
+    from medenv.agents.rollout import rollout
+    from medenv.training.export import export
+    from medenv.training.tiny import tiny_model_path
+    from medenv.training.token_lengths import assistant_turn_share, row_token_lengths
     from transformers import AutoTokenizer
-
-    from agents.rollout import rollout
-    from training.export import export
-    from training.tiny import tiny_model_path
-    from training.token_lengths import assistant_turn_share, row_token_lengths
 
     db = one_hop / "share.duckdb"
     rollout("oracle", qa=one_hop / "qa1", episodes=8, db=db, seed=0, progress=False)
@@ -143,7 +143,7 @@ class _Stumbler:
         self.k = 0
 
     def act(self, observation, info):
-        from agents.text import action_text, answer_text
+        from medenv.agents.text import action_text, answer_text
 
         k, self.k = self.k, self.k + 1
         if k == 4:
@@ -154,11 +154,12 @@ class _Stumbler:
 
 
 def test_turn_shares_of_the_learning_benchmark(tmp_path):
-    """`training.learn.turn_shares` against the scripted agent's known turns and against
+    """`medenv.training.learn.turn_shares` against the scripted agent's known turns and against
     `medenv eval`'s format-error rate (a second reading of the same log)."""
-    from agents.rollout import rollout
+    from medenv.agents.rollout import rollout
+    from medenv.training.learn import turn_shares
+
     from medenv import evaluation
-    from training.learn import turn_shares
 
     db = tmp_path / "stumble.duckdb"
     rollout(_Stumbler, qa=None, episodes=3, db=db, seed=0, progress=False)

@@ -7,11 +7,11 @@ import os
 
 import gymnasium as gym
 import pytest
+from medenv.training.export import export, load_episodes
+from medenv.training.minari_export import minari_available, write_minari
 
 import medenv  # noqa: F401  (registers MedResearch-v0)
 from medenv.env import CHARSET, ModelText
-from training.export import export, load_episodes
-from training.minari_export import minari_available, write_minari
 
 pytestmark = pytest.mark.skipif(not minari_available(), reason="needs medenv[minari]")
 
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.skipif(not minari_available(), reason="needs medenv[min
 def store(tmp_path_factory):
     """Two oracle episodes plus one episode whose actions hold characters outside the
     charset (an emoji, a private-use character), all in one run of a 6-step env."""
-    from agents.rollout import rollout
+    from medenv.agents.rollout import rollout
 
     base = tmp_path_factory.mktemp("minari")
     db = base / "s.duckdb"

@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from medenv.agents.backends import OpenAIBackend
 
-from agents.backends import OpenAIBackend
 from medenv.cli import main
 from tests.chat_server import ChatHandler, serve
 
@@ -83,7 +83,7 @@ def test_api_key_env_only_for_openai_models(tmp_path, capsys):
 
 @pytest.mark.parametrize("parallel", [False, True])
 def test_parallel_tool_calls_follow_the_env(server, tmp_path, parallel, monkeypatch):
-    from agents.rollout import AgentSpec, rollout
+    from medenv.agents.rollout import AgentSpec, rollout
 
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     spec = AgentSpec("llm", {"model": f"openai:{server}#m"})

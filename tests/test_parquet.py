@@ -12,8 +12,8 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 import pytest
+from medenv.agents.rollout import rollout
 
-from agents.rollout import rollout
 from medenv.cli import main
 from tests.cli import cli_error
 

@@ -57,7 +57,7 @@ def rows():
 
 @pytest.fixture(scope="module")
 def checkpoint(rows, tmp_path_factory):
-    from training.sft import SFTTrainConfig, train_sft
+    from medenv.training.sft import SFTTrainConfig, train_sft
 
     out = tmp_path_factory.mktemp("contract") / "sft"
     config = SFTTrainConfig(out=str(out), model="tiny", max_steps=2, batch_size=2,
@@ -106,9 +106,8 @@ def test_checkpoint_saves_the_contract_it_trained_under(checkpoint, rows):
 
 def _trained_ids(tokenizer, row: dict) -> list[int]:
     """The row's token ids as TRL's SFTTrainer tokenises it (its training template)."""
+    from medenv.training.sft import normalise_row
     from trl.chat_template_utils import get_training_chat_template
-
-    from training.sft import normalise_row
 
     norm = normalise_row(row)
     tools = json.loads(norm["tools"]) if norm.get("tools") else None
@@ -123,8 +122,8 @@ def _trained_ids(tokenizer, row: dict) -> list[int]:
 def test_rollout_agent_renders_exactly_what_was_trained(checkpoint, rows):
     """The agent built as `medenv rollout --agent llm --model CKPT` builds it, fed one
     real episode's observations, reads at every turn the prefix of the training tokens."""
-    from agents.rollout import AgentSpec, make_agent
-    from training.sft import SFTTrainConfig, prepare_row
+    from medenv.agents.rollout import AgentSpec, make_agent
+    from medenv.training.sft import SFTTrainConfig, prepare_row
 
     out, _ = checkpoint
     agent = make_agent(AgentSpec("llm", {"model": str(out), "prompt": {}, "adapt_prompt": False}))
@@ -148,7 +147,8 @@ def test_rollout_agent_renders_exactly_what_was_trained(checkpoint, rows):
 
 
 def test_rollout_refuses_a_mismatch_in_one_line_unless_adapting(checkpoint, tmp_path):
-    from agents.llm import model_contract
+    from medenv.agents.llm import model_contract
+
     from medenv.errors import MedenvError
 
     out, _ = checkpoint
@@ -168,7 +168,8 @@ def test_rollout_refuses_a_mismatch_in_one_line_unless_adapting(checkpoint, tmp_
 
 
 def test_a_model_without_a_contract_takes_the_flags(tmp_path):
-    from agents.messages import SYSTEM_PROMPT
+    from medenv.agents.messages import SYSTEM_PROMPT
+
     from medenv.errors import DataError
     from medenv.prompt import CONTRACT_FILE, asked_parts, load_contract, resolve_contract
 
@@ -188,10 +189,11 @@ def test_a_model_without_a_contract_takes_the_flags(tmp_path):
 
 
 def test_grpo_reads_the_checkpoint_contract(checkpoint):
+    from medenv.training.grpo import GRPOTrainConfig, grpo_contract, prompt_rows
+
     from medenv.errors import MedenvError
     from medenv.synth import default_qa_set
     from medenv.synth.io import read_qa_set
-    from training.grpo import GRPOTrainConfig, grpo_contract, prompt_rows
 
     out, _ = checkpoint
     contract = grpo_contract(GRPOTrainConfig(model=str(out)))
@@ -209,9 +211,8 @@ def test_grpo_reads_the_checkpoint_contract(checkpoint):
 
 
 def test_export_token_report_renders_rows_with_the_checkpoint_contract(checkpoint, rows, tmp_path):
+    from medenv.training.token_lengths import row_token_lengths, write_token_report
     from transformers import AutoTokenizer
-
-    from training.token_lengths import row_token_lengths, write_token_report
 
     out, _ = checkpoint
     report = write_token_report(rows[:6], str(out), tmp_path)

@@ -11,12 +11,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from medenv.agents.rollout import rollout
+from medenv.training.export import load_episodes
 
-from agents.rollout import rollout
 from medenv.cli import main
 from medenv.events.store import connect
 from tests.cli import cli_error
-from training.export import load_episodes
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -150,7 +150,7 @@ def test_bad_terms_and_weights_are_one_clear_error(world, items, tmp_path):
 def test_the_weights_config_and_trl_components_come_from_one_list():
     from dataclasses import fields
 
-    from training.grpo import GRPOTrainConfig
+    from medenv.training.grpo import GRPOTrainConfig
 
     names = tuple(t.name for t in DEFAULT_TERMS)
     assert COMPONENTS == names

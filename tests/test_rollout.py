@@ -6,12 +6,12 @@ import functools
 import json
 
 import pytest
+from medenv.agents.rollout import AgentSpec, plan_jobs, rollout
+from medenv.training.export import load_episodes, select_episodes
 
-from agents.rollout import AgentSpec, plan_jobs, rollout
 from medenv.errors import MedenvError
 from medenv.events.store import connect
 from tests.cli import cli_error
-from training.export import load_episodes, select_episodes
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +28,7 @@ class CrashingOracle:
     name = "oracle"
 
     def __init__(self, world, crash_at: int) -> None:
-        from agents.oracle import OracleAgent
+        from medenv.agents.oracle import OracleAgent
 
         self.inner = OracleAgent(world)
         self.crash_at = crash_at

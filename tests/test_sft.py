@@ -1,8 +1,8 @@
 """SFT with TRL on real MTG trajectories, with the offline tiny model.
 
-The data is the real pipeline's: the masked-trajectory-guidance oracle (`agents.oracle`)
+The data is the real pipeline's: the masked-trajectory-guidance oracle (`medenv.agents.oracle`)
 answers questions of the default QA set in the real env over the real world, the episodes
-go to a real DuckDB event store, and `training.export` turns them into SFT rows. The
+go to a real DuckDB event store, and `medenv.training.export` turns them into SFT rows. The
 trained tiny model is cached under ``$MEDENV_HOME/models/sft-fixture-<hash>`` keyed by the
 rows, the config and the base model, so only a cold cache pays for training.
 """
@@ -35,8 +35,8 @@ THREADS = 2
 @functools.lru_cache(maxsize=1)
 def oracle_export() -> Path:
     """Roll the oracle out on ``N_EPISODES`` questions into a fresh store; export it (once)."""
-    from agents.rollout import rollout
-    from training.export import export
+    from medenv.agents.rollout import rollout
+    from medenv.training.export import export
 
     tmp = Path(tempfile.mkdtemp(prefix="medenv-sft-"))
     rollout(
@@ -47,13 +47,13 @@ def oracle_export() -> Path:
 
 
 def oracle_rows() -> list[dict]:
-    from training.sft import load_sft_rows
+    from medenv.training.sft import load_sft_rows
 
     return load_sft_rows(oracle_export() / "sft.jsonl")
 
 
 def fixture_config(out: str = ""):
-    from training.sft import SFTTrainConfig
+    from medenv.training.sft import SFTTrainConfig
 
     return SFTTrainConfig(out=out, model="tiny", progress=False, **FIXTURE_CONFIG)
 
@@ -78,9 +78,10 @@ class torch_threads:
 
 def trained_fixture(rows: list[dict]) -> Path:
     """Train (once, cached by data + config + base model) the tiny model on ``rows``."""
+    from medenv.training.sft import train_sft
+    from medenv.training.tiny import tiny_model_path
+
     from medenv.paths import medenv_home
-    from training.sft import train_sft
-    from training.tiny import tiny_model_path
 
     key = hashlib.sha256(
         json.dumps([rows, FIXTURE_CONFIG, tiny_model_path().name], sort_keys=True).encode()
@@ -110,7 +111,7 @@ def trained(sft_rows) -> Path:
 
 
 def test_exported_rows_are_contract_format_and_split_by_question(sft_rows):
-    from training.sft import split_rows
+    from medenv.training.sft import split_rows
 
     assert len(sft_rows) >= N_EPISODES * 0.9  # the oracle answers ~99% correctly
     for row in sft_rows:
@@ -126,7 +127,7 @@ def test_exported_rows_are_contract_format_and_split_by_question(sft_rows):
 
 
 def test_preprocessing_cuts_observations_only(sft_rows):
-    from training.sft import prepare_row, prompt_for
+    from medenv.training.sft import prepare_row, prompt_for
 
     cfg = fixture_config()
     row = max(sft_rows, key=lambda r: sum(len(m.get("content") or "") for m in r["messages"]))
@@ -146,8 +147,9 @@ def test_preprocessing_cuts_observations_only(sft_rows):
 
 
 def test_bad_rows_name_file_and_line(tmp_path):
+    from medenv.training.sft import load_sft_rows
+
     from medenv.errors import DataError
-    from training.sft import load_sft_rows
 
     path = tmp_path / "bad.jsonl"
     ok = {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}
@@ -181,8 +183,8 @@ def test_bad_rows_name_file_and_line(tmp_path):
 
 
 def test_sft_lowers_heldout_loss(sft_rows, trained):
-    from training.sft import eval_loss, split_rows
-    from training.tiny import tiny_model_path
+    from medenv.training.sft import eval_loss, split_rows
+    from medenv.training.tiny import tiny_model_path
 
     _, held = split_rows(sft_rows, FIXTURE_CONFIG["eval_fraction"], seed=0)
     cfg = fixture_config()
@@ -194,10 +196,10 @@ def test_sft_lowers_heldout_loss(sft_rows, trained):
 
 def test_trained_model_emits_parseable_tool_calls(sft_rows, trained):
     import torch
+    from medenv.training.sft import prompt_for, split_rows
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from medenv.tools.parsing import parse_action
-    from training.sft import prompt_for, split_rows
 
     _, held = split_rows(sft_rows, FIXTURE_CONFIG["eval_fraction"], seed=0)
     cfg = fixture_config()
@@ -225,9 +227,10 @@ def test_trained_model_emits_parseable_tool_calls(sft_rows, trained):
 
 
 def test_config_yaml_checks_keys(tmp_path):
+    from medenv.training.config import load_config
+    from medenv.training.sft import SFTTrainConfig
+
     from medenv.errors import DataError
-    from training.config import load_config
-    from training.sft import SFTTrainConfig
 
     path = tmp_path / "sft.yaml"
     path.write_text("learning_rate: 0.001\nlora: true\nmax_tool_chars: 200\n")
@@ -274,8 +277,9 @@ def test_config_yaml_checks_keys(tmp_path):
     ids=lambda v: str(v) if isinstance(v, str) else "-".join(v),
 )
 def test_sft_config_check_names_the_bad_setting(tmp_path, settings, message):
+    from medenv.training.sft import SFTTrainConfig, train_sft
+
     from medenv.errors import MedenvError
-    from training.sft import SFTTrainConfig, train_sft
 
     config = SFTTrainConfig(data=str(tmp_path / "none.jsonl"), out=str(tmp_path / "o"), **settings)
     with pytest.raises(MedenvError) as err:

@@ -8,9 +8,9 @@ import json
 import os
 
 import pytest
+from medenv.training.token_lengths import COVERAGE, RowTokens, fit_max_length, row_token_lengths
 
 from medenv.cli import main
-from training.token_lengths import COVERAGE, RowTokens, fit_max_length, row_token_lengths
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
@@ -19,7 +19,7 @@ os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
 @pytest.fixture(scope="module")
 def sft_export(tmp_path_factory):
     """Oracle rollouts on 24 questions, exported as SFT with the tiny tokenizer's report."""
-    from agents.rollout import rollout
+    from medenv.agents.rollout import rollout
 
     base = tmp_path_factory.mktemp("sftlen")
     rollout("oracle", qa=None, episodes=24, db=base / "o.duckdb", seed=1, progress=False)
@@ -32,9 +32,8 @@ def sft_export(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def tokenizer():
+    from medenv.training.tiny import tiny_model_path
     from transformers import AutoTokenizer
-
-    from training.tiny import tiny_model_path
 
     return AutoTokenizer.from_pretrained(str(tiny_model_path()))
 
@@ -60,11 +59,10 @@ def test_chosen_max_length_trains_every_assistant_turn_in_95pct_of_rows(sft_expo
     """At the chosen max_length TRL's own labels hold every assistant turn (tool calls and
     the answer) in at least 95% of rows; one token less loses the longest kept row's end."""
     from datasets import Dataset
+    from medenv.training.sft import normalise_row
+    from medenv.training.tiny import tiny_model_path
     from transformers import AutoModelForCausalLM
     from trl import SFTConfig, SFTTrainer
-
-    from training.sft import normalise_row
-    from training.tiny import tiny_model_path
 
     _, rows = sft_export
     chosen = fit_max_length(row_token_lengths(rows, tokenizer), context=8192)
@@ -114,9 +112,8 @@ def test_train_sft_cli_sets_max_length_from_the_data(sft_export, tmp_path, capsy
 
 def test_train_sft_cli_refuses_when_rows_exceed_the_context(sft_export, tmp_path, capsys):
     """A copy of the tiny model with a 1,024-token context: one line, exit 2, nothing saved."""
+    from medenv.training.tiny import tiny_model_path
     from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from training.tiny import tiny_model_path
 
     small = tmp_path / "short-context"
     model = AutoModelForCausalLM.from_pretrained(str(tiny_model_path()))

@@ -152,7 +152,8 @@ def test_min_crossings_bounds_and_cli(tmp_path, het_path, capsys):
 def test_oracle_answers_cross_source_items_through_the_tools(world, items, tmp_path, het_path):
     from functools import partial
 
-    from agents.rollout import rollout
+    from medenv.agents.rollout import rollout
+
     from medenv.world import load_world
 
     factory = partial(load_world, "hpo+hetionet", path={"hetionet": het_path}, progress=False)

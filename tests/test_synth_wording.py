@@ -219,7 +219,7 @@ class _Rewriter(ChatHandler):
 
 
 def test_llm_rewrite_through_an_openai_compatible_server_is_checked_and_cached(kg, tmp_path):
-    from agents.backends import OpenAIBackend
+    from medenv.agents.backends import OpenAIBackend
 
     cache = tmp_path / "rewrites.jsonl"
     with serve(_Rewriter) as url:

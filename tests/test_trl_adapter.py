@@ -9,13 +9,13 @@ import json
 import os
 
 import pytest
+from medenv.agents.rollout import rollout
+from medenv.training.export import export
 
-from agents.rollout import rollout
 from medenv.errors import MedenvError
 from medenv.events.store import connect
 from medenv.tools.registry import TOOL_NAMES, tool_schemas
 from medenv.trl import MedResearchToolEnv, MedResearchTools, reward_functions
-from training.export import export
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
@@ -109,9 +109,8 @@ def test_grpo_trainer_with_environment_factory_on_exported_rows(rl_export, tmp_p
     """As TRL's docs show: a dataset with a prompt column, ``environment_factory`` and the
     environment's own ``get_reward``; one step on the tiny model."""
     from datasets import load_dataset
+    from medenv.training.tiny import tiny_model_path
     from trl import GRPOConfig, GRPOTrainer
-
-    from training.tiny import tiny_model_path
 
     qa, rows, path, _ = rl_export
     dataset = load_dataset("json", data_files=str(path), split="train", cache_dir=str(tmp_path))

@@ -27,7 +27,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from agents.text import split_action
+from medenv.agents.text import split_action
+
 from medenv.errors import MedenvError
 
 
@@ -84,8 +85,9 @@ def browsecomp_run(ep: Any, ids: dict[str, str]) -> dict:
 
 def episode_items(db: Any) -> dict[tuple[str, str], dict]:
     """``(run_id, episode_id) -> item`` (the `QAItem` each episode_started logged)."""
+    from medenv.training.export import store_paths
+
     from medenv.events.store import connect
-    from training.export import store_paths
 
     con = connect([str(p) for p in store_paths(db)])
     try:

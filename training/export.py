@@ -36,8 +36,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from agents.messages import SYSTEM_PROMPT, assistant_message, initial_messages, tool_message
-from agents.text import split_action, think_block
+from medenv.agents.messages import SYSTEM_PROMPT, assistant_message, initial_messages, tool_message
+from medenv.agents.text import split_action, think_block
+
 from medenv.errors import MedenvError
 from medenv.events import episodes
 from medenv.events.episodes import EpisodeRecord, StepRecord, store_paths  # noqa: F401
@@ -263,8 +264,8 @@ def write_rl(records: list[EpisodeRecord], out: str | Path) -> Path:
 
 
 # -- BrowseComp-Plus and Minari: training/browsecomp_export.py, training/minari_export.py --
-from training.browsecomp_export import browsecomp_run, write_browsecomp  # noqa: E402,F401
-from training.minari_export import MINARI_MISSING, minari_available, write_minari  # noqa: E402,F401
+from medenv.training.browsecomp_export import browsecomp_run, write_browsecomp  # noqa: E402,F401
+from medenv.training.minari_export import MINARI_MISSING, minari_available, write_minari  # noqa: E402,F401
 
 
 # -- statistics --------------------------------------------------------------------------
@@ -331,7 +332,7 @@ def export(
 
     ``select`` applies rejection sampling to SFT/Minari/BrowseComp output (RL prompts use
     every question seen). Stats cover all recorded episodes and the selected ones.
-    ``tokenizer`` (with ``sft``): per-row token lengths (`training.token_lengths`).
+    ``tokenizer`` (with ``sft``): per-row token lengths (`medenv.training.token_lengths`).
     ``world`` (a `medenv.worldspec.WorldSpec`): the graph groundedness is checked against,
     instead of the one each run recorded.
     """
@@ -368,7 +369,7 @@ def export(
         if fmt == "sft":
             stats["files"]["sft"] = str(write_sft(chosen, out, hf=hf))
             if tokenizer is not None:
-                from training.token_lengths import write_token_report
+                from medenv.training.token_lengths import write_token_report
 
                 stats["sft_tokens"] = write_token_report(sft_rows(chosen), tokenizer, out)
         elif fmt == "rl":

@@ -32,6 +32,9 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+from medenv.training.config import check_common, config_hash, finite, require
+from medenv.training.grpo_turns import MODES, trainer_class
+from medenv.training.threads import set_threads
 
 from medenv.curriculum import parse_hops, select_hops
 from medenv.errors import MedenvError
@@ -39,9 +42,6 @@ from medenv.prompt import PromptContract, asked_parts, save_contract
 from medenv.questions import load_questions
 from medenv.reward import DEFAULT_TERMS
 from medenv.trl import COMPONENTS, MedResearchTools, reward_functions
-from training.config import check_common, config_hash, finite, require
-from training.grpo_turns import MODES, trainer_class
-from training.threads import set_threads
 
 # one ``reward_<term>`` weight per built-in reward term, its default weight as default
 _RewardWeightFields = make_dataclass(
@@ -71,7 +71,7 @@ class GRPOTrainConfig(_RewardWeightFields):
     max_tool_calling_iterations: int | None = None
     env_max_steps: int = 12  # as `medenv rollout --max-steps` (evaluation) by default
     # "continue": a malformed turn is a penalised env step and the episode goes on, as in
-    # evaluation (`training.grpo_turns`); "end": TRL's behaviour (the rollout stops there)
+    # evaluation (`medenv.training.grpo_turns`); "end": TRL's behaviour (the rollout stops there)
     malformed_turn: str = "continue"
     hops: str | None = None  # curriculum: only questions of these hop counts ("1" or "1,2")
     # The prompt contract (`medenv.prompt`): None = the start model's saved contract, else
@@ -83,7 +83,7 @@ class GRPOTrainConfig(_RewardWeightFields):
     thinking: str | None = None  # "on" / "off": enable_thinking for the template
     no_thinking_text: bool | None = None  # True: past assistant turns without <think> text
     adapt_prompt: bool = False
-    threads: int | None = None  # torch CPU threads (None: `training.threads.default_threads`)
+    threads: int | None = None  # torch CPU threads (None: `medenv.training.threads.default_threads`)
     temperature: float = 1.0
     beta: float = 0.0  # KL coefficient (0: no reference model)
     lora: bool = False
@@ -203,7 +203,7 @@ def grpo_items(config: GRPOTrainConfig) -> list:
 def grpo_contract(config: GRPOTrainConfig) -> PromptContract:
     """The prompt contract GRPO renders with: the start model's saved one (an SFT
     checkpoint's) with the parts the config sets; a differing part needs ``adapt_prompt``."""
-    from agents.llm import model_contract
+    from medenv.agents.llm import model_contract
 
     asked = asked_parts(
         no_system=bool(config.no_system),
@@ -274,10 +274,10 @@ def train_grpo(
     config.check()  # bad settings fail before the QA set, world and model are loaded
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
     from datasets import Dataset
+    from medenv.training.sft import _bf16, load_model_and_tokenizer, lora_config, peak_memory_mb
     from trl import GRPOConfig
 
     import medenv.env  # noqa: F401  (registers MedResearch-v0)
-    from training.sft import _bf16, load_model_and_tokenizer, lora_config, peak_memory_mb
 
     out = Path(config.out)
     db = Path(config.db) if config.db else out / "events.duckdb"

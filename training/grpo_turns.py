@@ -7,7 +7,7 @@ until the step budget. `trainer_class("continue")` returns a ``GRPOTrainer`` sub
 routes every reply without a parsed tool call and without an ``<answer>`` through the env
 (``MedResearchTools._step_text``, a private method, never offered to the model as a tool):
 the env steps the raw text exactly as in evaluation (a format error: penalised, logged,
-the episode goes on) and its message comes back as a user turn, as `agents.llm.LLMAgent`
+the episode goes on) and its message comes back as a user turn, as `medenv.agents.llm.LLMAgent`
 renders it. A reply with ``<answer>`` ends the rollout (the reward functions step it).
 ``"end"`` keeps TRL's behaviour (the malformed reply is stepped, then the episode ends).
 
@@ -17,7 +17,8 @@ Relies on TRL 1.16 internals (``_generate``, ``_tool_call_loop``, ``_sync_tool_d
 
 from __future__ import annotations
 
-from agents.text import split_action
+from medenv.agents.text import split_action
+
 from medenv.errors import MedenvError
 
 STEP_TOOL = "_step_text"

@@ -7,7 +7,7 @@ Runs the whole loop through medenv's own commands, as a user would (each stage i
 2. ``medenv rollout --agent oracle`` on their train splits, ``medenv export --format sft``;
 3. ``medenv rollout --agent llm`` + ``medenv eval`` of the untrained tiny model (rendered
    with the same prompt contract the SFT run will use);
-4. ``medenv train sft`` of the tiny model (built locally, `training.tiny`) on the 1- and
+4. ``medenv train sft`` of the tiny model (built locally, `medenv.training.tiny`) on the 1- and
    2-hop rows; the checkpoint saves its prompt contract;
 5. ``medenv rollout --agent llm --model SFT`` (default prompt flags: the contract is read
    back) + ``medenv eval`` on the held-out 1-hop test questions;
@@ -18,7 +18,7 @@ Runs the whole loop through medenv's own commands, as a user would (each stage i
    runs: ``reward_slope`` and ``reward_slope_ci`` of reward on training step from the
    event log, SFT held-out loss curve), ``sft_loss.png`` and ``grpo_reward.png``.
 
-``python -m training.learn --out out/learn [--quick] [--set KEY=VALUE]``; ``--quick`` is a
+``python -m medenv.training.learn --out out/learn [--quick] [--set KEY=VALUE]``; ``--quick`` is a
 smaller run. Rerunning into the same folder resumes: finished stages are skipped.
 """
 
@@ -228,7 +228,7 @@ def run(out: Path, cfg: dict) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m training.learn", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m medenv.training.learn", description=__doc__.split("\n")[0])
     p.add_argument("--out", default="out/learn")
     p.add_argument("--quick", action="store_true", help="a small run (minutes)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",

@@ -67,8 +67,9 @@ def dataset_id_for(records: list) -> str:
 
 def run_configs(db: Any) -> dict[str, dict]:
     """``run_id -> config`` from the ``run_started`` events of the store(s) at ``db``."""
+    from medenv.training.export import store_paths
+
     from medenv.events.store import connect
-    from training.export import store_paths
 
     con = connect([str(p) for p in store_paths(db)])
     try:

@@ -9,7 +9,7 @@ assistant token, and ``assistant_only_loss=True`` then drops the row. A row is t
 
 - `row_token_lengths(rows, tokenizer, config)`: per row, ``prompt`` (tokens before the first
   assistant turn, with the generation prompt) and ``total`` (the whole rendered row), after
-  the row preprocessing of ``config`` (`training.sft.prepare_row`).
+  the row preprocessing of ``config`` (`medenv.training.sft.prepare_row`).
 - `fit_max_length(lengths, context)`: the smallest ``max_length`` that keeps at least
   `COVERAGE` of the rows whole; `MedenvError` (one line) when that exceeds ``context``.
 - `length_report(lengths)`: counts and percentiles for ``stats.json`` and the CLI.
@@ -47,7 +47,7 @@ def _render_ids(tokenizer: Any, messages: list[dict], tools: Any, **kwargs: Any)
 
 def row_token_lengths(rows: list[dict], tokenizer: Any, config: Any = None) -> list[RowTokens]:
     """Prompt and total token counts of each row, rendered as ``SFTTrainer`` renders it."""
-    from training.sft import normalise_row, prepare_row
+    from medenv.training.sft import normalise_row, prepare_row
 
     lengths = []
     for row in rows:
@@ -180,10 +180,10 @@ def write_token_report(rows: list[dict], tokenizer_name: str, out) -> dict:
     ``stats.json``."""
     from pathlib import Path
 
+    from medenv.training.tiny import resolve_model
     from transformers import AutoTokenizer
 
     from medenv.prompt import load_contract
-    from training.tiny import resolve_model
 
     folder = resolve_model(tokenizer_name)
     tokenizer = AutoTokenizer.from_pretrained(folder)

@@ -82,7 +82,7 @@ def make_judge(spec: str, api_key_env: str | None = None):
     if spec == "lexical":
         return lexical_judge, "lexical"
     try:
-        from agents.llm import make_backend
+        from medenv.agents.llm import make_backend
     except ImportError as exc:
         raise MedenvError(f"--judge {spec!r} needs the agents package ({exc})") from exc
     options = {"api_key_env": api_key_env} if api_key_env is not None else {}

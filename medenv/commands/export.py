@@ -64,7 +64,13 @@ def add_parser(subparsers) -> None:
 def run(args) -> int:
     from medenv.errors import MedenvError
     from medenv.paths import check_out_dir
-    from training.export import FORMATS, MINARI_MISSING, export, format_stats, minari_available
+    from medenv.training.export import (
+        FORMATS,
+        MINARI_MISSING,
+        export,
+        format_stats,
+        minari_available,
+    )
 
     formats: list[str] = []
     for value in args.format or ["sft"]:

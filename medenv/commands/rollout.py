@@ -95,7 +95,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from agents.rollout import AgentSpec, rollout
+    from medenv.agents.rollout import AgentSpec, rollout
     from medenv.errors import MedenvError
 
     if args.agent != "llm":
@@ -146,7 +146,7 @@ def run(args) -> int:
             options["backend_options"]["api_key_env"] = args.api_key_env
         if args.guidance:
             options["guidance"] = True
-        from agents.llm import model_contract
+        from medenv.agents.llm import model_contract
 
         asked = parts_from_args(args)
         if args.model:  # refuse a mismatch now, not in every worker

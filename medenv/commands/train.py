@@ -97,11 +97,11 @@ _KG_FLAGS = {"source", "path", "align", "alignment", "keep_side_effects"}
 
 
 def run(args: argparse.Namespace) -> int:
-    from training.config import load_config
+    from medenv.training.config import load_config
 
     overrides = {k: v for k, v in vars(args).items() if k not in _SKIP}
     if args.mode == "sft":
-        from training.sft import SFTTrainConfig, train_sft
+        from medenv.training.sft import SFTTrainConfig, train_sft
 
         config = load_config(SFTTrainConfig, args.config, **overrides)
         if not config.data:
@@ -127,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"model saved to {result.out}")
     else:
         from medenv.errors import MedenvError
-        from training.grpo import GRPOTrainConfig, train_grpo
+        from medenv.training.grpo import GRPOTrainConfig, train_grpo
 
         for key in _KG_FLAGS:
             overrides.pop(key, None)

@@ -113,7 +113,7 @@ def load_episodes(
 
     ``ended_only`` drops episodes without an ``episode_ended`` event (a crashed worker's
     partial episode); they are re-run on resume and never exported. ``tools`` holds the
-    schemas the run logged (none in today's logs: `training.export.load_episodes` fills
+    schemas the run logged (none in today's logs: `medenv.training.export.load_episodes` fills
     them from the tool registry by ``tool_names``).
     """
     con = connect([str(p) for p in store_paths(db)])

@@ -1,7 +1,7 @@
 """Optional LLM rewrite of template questions, through any agent backend.
 
 `LLMRewriter(backend, model)` is a ``question -> text`` callable for
-`medenv.synth.synthesize(rewrite=...)`: it asks the backend (`agents.backends`:
+`medenv.synth.synthesize(rewrite=...)`: it asks the backend (`medenv.agents.backends`:
 OpenAI-compatible endpoint, transformers, vLLM - anything with ``generate(messages,
 tools)``) to reword the question, and caches every reply in a JSONL file keyed by the
 model, `PROMPT_VERSION` and the question, so a rerun asks nothing twice and the same
