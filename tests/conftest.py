@@ -13,6 +13,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("MEDENV_HOME", str(ROOT / ".medenv"))
+# No test needs the Hugging Face hub (models are built locally): a hub id that is not cached
+# fails at once instead of after the hub client's retries.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 def _shared_data() -> Path:
