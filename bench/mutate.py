@@ -84,6 +84,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mutmut"]
     if not args.report:
+        # mutmut runs pytest in its own process, with mutants/ on PYTHONPATH: the folder must
+        # exist before that process starts, or Python caches it as missing ("No module
+        # named 'tests'" when the first run creates it)
+        (ROOT / "mutants").mkdir(exist_ok=True)
         env = dict(os.environ, PYTHONPATH=str(ROOT / "mutants"))  # subprocess tests too
         cmd = [sys.executable, "-m", "mutmut", "run", "--max-children", str(args.jobs)]
         proc = subprocess.run(cmd + args.patterns, cwd=ROOT, env=env)
