@@ -57,10 +57,15 @@ def collect(mutants_dir: Path) -> dict[str, Counter]:
     return scores
 
 
-def score(counts: Counter) -> float:
+def score(counts: Counter) -> float | None:
+    """Detected share of the mutants that ran; None when none ran (nothing measured)."""
     detected = counts["killed"] + counts["timeout"] + counts["segfault"]
     total = detected + counts["survived"] + counts["no tests"] + counts["suspicious"]
-    return detected / total if total else 1.0
+    return detected / total if total else None
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0%}"
 
 
 def table(scores: dict[str, Counter]) -> str:
@@ -71,7 +76,7 @@ def table(scores: dict[str, Counter]) -> str:
     for module, c in sorted(scores.items()):
         lines.append(
             f"| `{module}` | {sum(c.values())} | {c['killed']} | {c['survived']} | "
-            f"{c['no tests']} | {c['timeout']} | {c['not checked']} | {score(c):.0%} |"
+            f"{c['no tests']} | {c['timeout']} | {c['not checked']} | {_percent(score(c))} |"
         )
     return "\n".join(lines)
 
