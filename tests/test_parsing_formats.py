@@ -283,3 +283,22 @@ def test_at_most_64_calls_are_read_from_one_reply(one):
     assert parsed.error.kind == "several_calls" and "More than 64 calls" in parsed.error.message
     # a megabyte of unclosed blocks stays linear: no per-block rescans of the text
     parse_action(one.replace("}", "") * 20_000, schemas=SCHEMAS)
+
+
+@pytest.mark.parametrize(
+    "text, family, arguments",
+    [
+        ("<tool_call>web_search\n<arg_key>query</arg_key>\n<arg_value>[TOOL_CALLS]</arg_value>\n"
+         "</tool_call>", "glm45", {"query": "[TOOL_CALLS]"}),
+        ('<tool_call>\n{"name": "web_search", "arguments": {"query": "<｜tool▁calls▁begin｜>"}}\n'
+         "</tool_call>", "hermes", {"query": "<｜tool▁calls▁begin｜>"}),
+        ('[TOOL_CALLS]web_search[ARGS]{"query": "<tool_call> in text"}', "mistral",
+         {"query": "<tool_call> in text"}),
+    ],
+)  # fmt: skip
+def test_another_familys_marker_inside_the_arguments_is_text(text, family, arguments):
+    """Auto mode reads the family whose call marker opens first; a marker of another family
+    inside the arguments (found by the property test) is part of a string."""
+    parsed = parse_action(text)
+    assert parsed.error is None and parsed.family == family
+    assert parsed.calls[0].arguments == arguments

@@ -96,17 +96,31 @@ def extract(text: str, tool_format: str = "auto") -> tuple[str | None, str | Non
     return think, family, found + answers, rest
 
 
+def _opens_first(marks: dict[str, int], keys: tuple[str, ...], first: int) -> bool:
+    """Auto mode: a family's call markers are present and none opens later than ``first``,
+    the earliest call marker of any family (a marker inside another family's arguments, as
+    ``[TOOL_CALLS]`` in a GLM ``<arg_value>``, is text, not a call)."""
+    return min((marks[k] for k in keys if k in marks), default=-1) == first
+
+
 def _calls(text: str, fmt: str, marks: dict[str, int]) -> tuple[str | None, list[Attempt], str]:
     auto = fmt == "auto"
-    if (auto or fmt == "deepseek_v3") and (deepseek.BEGIN in marks or deepseek.CALL in marks):
+    first = min((marks[k] for k in _OPENERS if k in marks), default=-2)
+
+    def opens(family: str, keys: tuple[str, ...]) -> bool:
+        if auto:
+            return _opens_first(marks, keys, first)
+        return fmt == family and any(k in marks for k in keys)
+
+    if opens("deepseek_v3", (deepseek.BEGIN, deepseek.CALL)):
         return "deepseek_v3", *deepseek.attempts(text)
-    if (auto or fmt == "kimi_k2") and (kimi.BEGIN in marks or kimi.CALL in marks):
+    if opens("kimi_k2", (kimi.BEGIN, kimi.CALL)):
         return "kimi_k2", *kimi.attempts(text)
-    if (auto or fmt == "internlm") and granite.ACTION_START in marks:
+    if opens("internlm", (granite.ACTION_START,)):
         return "internlm", *granite.internlm_attempts(text)
-    if (auto or fmt == "granite") and granite.GRANITE in marks:
+    if opens("granite", (granite.GRANITE,)):
         return "granite", *granite.granite_attempts(text)
-    if (auto or fmt == "mistral") and mistral.BOT in marks:
+    if opens("mistral", (mistral.BOT,)):
         return "mistral", *mistral.attempts(text)
     if (auto or fmt in _TAGGED) and "<tool_call>" in marks:
         tagged, rest = tool_call_attempts(text)
@@ -128,6 +142,12 @@ def _calls(text: str, fmt: str, marks: dict[str, int]) -> tuple[str | None, list
             return "json", found, rest
         return None, [], rest
     return None, [], text
+
+
+_OPENERS = (
+    deepseek.BEGIN, deepseek.CALL, kimi.BEGIN, kimi.CALL, granite.ACTION_START, granite.GRANITE,
+    mistral.BOT, "<tool_call>", "<function=",
+)  # fmt: skip
 
 
 def _expect(found: str, attempt: Attempt, fmt: str) -> Attempt:
