@@ -17,6 +17,12 @@ os.environ.setdefault("MEDENV_HOME", str(ROOT / ".medenv"))
 # fails at once instead of after the hub client's retries.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+if os.environ.get("CI"):  # CI explores the same examples every run (reproducible, not flaky)
+    from hypothesis import settings
+
+    settings.register_profile("ci", derandomize=True, database=None)
+    settings.load_profile("ci")
+
 
 def _shared_data() -> Path:
     return Path(os.environ.get("MEDENV_SHARED_DATA", ROOT.parent / "shared" / "data"))
