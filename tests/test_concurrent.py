@@ -15,6 +15,7 @@ from medenv.agents.rollout import AgentSpec, rollout
 from medenv.events.store import connect
 from tests.chat_server import ResearcherHandler, serve
 from tests.cli import cli_error
+from tests.raw_events import raw_event_rows
 
 
 class JitteryResearcher(ResearcherHandler):
@@ -40,14 +41,7 @@ def _spec(url: str) -> AgentSpec:
 def _episodes(db) -> dict[tuple[str, int], dict]:
     """Per (question id, seed): the episode's actions, observations and outcome, read with
     plain SQL over the events table (not the store's views)."""
-    con = connect(db)
-    try:
-        rows = con.execute(
-            "SELECT run_id, episode_id, seq, type, CAST(payload AS VARCHAR) FROM events "
-            "ORDER BY episode_id, seq"
-        ).fetchall()
-    finally:
-        con.close()
+    rows = raw_event_rows(db)
     by_ep: dict[str, list] = {}
     for run_id, ep, seq, kind, payload in rows:
         if ep is not None:

@@ -13,10 +13,10 @@ pytest.importorskip("fastapi", reason="needs the serve extra (pip install 'meden
 pytest.importorskip("uvicorn", reason="needs the serve extra (pip install 'medenv[serve]')")
 
 from medenv.errors import MedenvError  # noqa: E402
-from medenv.events.store import connect  # noqa: E402
 from medenv.serve import Sessions  # noqa: E402
 from medenv.serve_client import RemoteEnv  # noqa: E402
 from tests.cli import cli_error  # noqa: E402
+from tests.raw_events import raw_event_rows  # noqa: E402
 from tests.serve_load import run_load, start_server  # noqa: E402
 
 
@@ -39,22 +39,10 @@ def load(items, tmp_path_factory):
     return db, clients, health
 
 
-def _logged(db):
-    con = connect(db)
-    try:
-        rows = con.execute(
-            "SELECT run_id, episode_id, seq, type, CAST(payload AS VARCHAR) FROM events "
-            "ORDER BY episode_id, seq"
-        ).fetchall()
-    finally:
-        con.close()
-    return rows
-
-
 def test_32_concurrent_sessions_lose_and_mix_no_event(load):
     db, clients, health = load
     assert health["active_sessions"] == 0 and health["max_sessions"] == 32
-    rows = _logged(db)
+    rows = raw_event_rows(db)
     assert len({r[0] for r in rows}) == 1  # one run
     assert sum(r[3] == "run_started" for r in rows) == 1
     by_ep: dict[str, list] = {}
