@@ -55,34 +55,23 @@ def run_started(
 def episode_started(
     item: QAItem, *, seed: int | None, prompt: str, config_hash: str, tags: dict
 ) -> ev.EpisodeStarted:
-    return ev.EpisodeStarted(
-        question_id=item.id,
-        seed=seed,
-        split=item.split,
-        specialty=item.specialty,
-        n_hops=item.n_hops,
-        optimal_calls=item.optimal_calls,
-        answer=item.answer,
-        aliases=list(item.aliases),
-        prompt=prompt,
-        config_hash=config_hash,
-        tags=tags,
-        item=msgspec.to_builtins(item),
-    )
+    """Its other fields (``split``, ``n_hops``, ``answer``, ...) are the item's, by name."""
+    return ev.from_sources(
+        ev.EpisodeStarted, item, question_id=item.id, seed=seed, prompt=prompt,
+        config_hash=config_hash, tags=tags, item=msgspec.to_builtins(item),
+    )  # fmt: skip
 
 
 def reward_assigned(score: RewardScore, o: EpisodeOutcome, recall: float) -> ev.RewardAssigned:
+    """Its other fields are the score's (a term's value by its name) or the outcome's."""
     comps = score.components
-    return ev.RewardAssigned(
+    return ev.from_sources(
+        ev.RewardAssigned, score, o,
         accuracy=comps.get("accuracy", 0.0), format=comps.get("format", 0.0),
-        efficiency=comps.get("efficiency", 0.0), total=score.total,
-        correct=o.correct, evidence_recall=recall,
-        weights=score.weights, components=comps,
+        efficiency=comps.get("efficiency", 0.0), evidence_recall=recall,
     )  # fmt: skip
 
 
 def episode_ended(state: EpisodeState, terminated: bool, truncated: bool) -> ev.EpisodeEnded:
-    return ev.EpisodeEnded(
-        steps=state.steps, terminated=terminated, truncated=truncated,
-        n_tool_calls=state.n_tool_calls, n_format_errors=state.n_format_errors,
-    )  # fmt: skip
+    """Its counters are the `EpisodeState`'s, by name."""
+    return ev.from_sources(ev.EpisodeEnded, state, terminated=terminated, truncated=truncated)
