@@ -22,6 +22,7 @@ import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from medenv.kg.cache import load_kg
 from medenv.paths import medenv_home
 
 TINY_VERSION = "1"
@@ -69,8 +70,6 @@ def qwen3_chat_template() -> str:
 
 def _corpus_lines(config: TinyConfig) -> list[str]:
     """Deterministic medical training text: KG names/synonyms/definitions + tool syntax."""
-    from medenv.kg.cache import load_kg
-
     kg = load_kg(config.kg_source)
     lines: list[str] = []
     nodes = sorted(
@@ -98,8 +97,6 @@ def _corpus_lines(config: TinyConfig) -> list[str]:
 
 
 def _key(config: TinyConfig) -> str:
-    from medenv.kg.cache import load_kg
-
     kg = load_kg(config.kg_source)
     payload = json.dumps(
         {"v": TINY_VERSION, "config": asdict(config), "kg": [kg.source, kg.version]},

@@ -19,6 +19,12 @@ from __future__ import annotations
 import multiprocessing as mp
 import sys
 
+import gymnasium as gym
+
+from medenv.events.store import new_run_id
+from medenv.world import load_world
+from medenv.worldspec import WorldSpec
+
 FORK_SAFE_PLATFORMS = ("linux",)
 
 
@@ -36,15 +42,12 @@ def worker_context(agent: str | None = None):
 def preload_world(env_kwargs: dict) -> None:
     """Load (into `load_world`'s cache) the world an env with ``env_kwargs`` would use;
     a `WorldSpec` ``world`` is loaded too; nothing when the kwargs bring another world."""
-    from medenv.worldspec import WorldSpec
-
     world = env_kwargs.get("world")
     if isinstance(world, WorldSpec):
         world.load()
         return
     if world is not None:
         return
-    from medenv.world import load_world
 
     load_world(
         env_kwargs.get("source", "hpo"),
@@ -57,10 +60,6 @@ def preload_world(env_kwargs: dict) -> None:
 def make_vector_env(n: int, **env_kwargs):
     """``n`` copies of ``MedResearch-v0`` in worker processes started from this one after
     it has loaded the world (`start_method`); ``env_kwargs`` go to every copy."""
-    import gymnasium as gym
-
-    import medenv.env  # noqa: F401  (registers MedResearch-v0)
-    from medenv.events.store import new_run_id
 
     env_kwargs.setdefault("run_id", new_run_id())  # one run; a store shard per worker
     method = start_method()

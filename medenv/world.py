@@ -12,10 +12,13 @@ import gc
 import hashlib
 from collections.abc import Sequence
 from functools import cached_property, partial
+from importlib.metadata import PackageNotFoundError, version
 
 from medenv.corpus.answerability import hop_evidence
 from medenv.corpus.build import Corpus, build_corpus, cached_corpus
+from medenv.corpus.facts import Adjacency
 from medenv.corpus.index import SearchIndex, open_index
+from medenv.kg.cache import load_kg
 from medenv.kg.graph import KnowledgeGraph
 
 
@@ -46,8 +49,6 @@ class World:
     def adjacency(self):
         """The KG's per-entity facts (used to recompute what a page states)."""
         if self._adjacency is None:
-            from medenv.corpus.facts import Adjacency
-
             self._adjacency = Adjacency(self.kg)
         return self._adjacency
 
@@ -66,8 +67,6 @@ class World:
         """16 hex digits identifying both search indexes: their stamps (index format
         version, backend, content fingerprint, page count; `SearchIndex.stamp`) and the
         backend library's version. Recorded in every run's ``run_started`` event."""
-        from importlib.metadata import PackageNotFoundError, version
-
         dist = {"tantivy": "tantivy", "whoosh": "whoosh-reloaded"}.get(self.backend, "")
         try:
             library = f"{dist}=={version(dist)}" if dist else ""
@@ -157,8 +156,6 @@ def load_world(
     key = (source, backend, seed, repr(path), repr(sorted(kg_options.items())))
     world = _WORLDS.get(key)
     if world is None:
-        from medenv.kg.cache import load_kg
-
         kg = load_kg(source, path, **kg_options)
         corpus = cached_corpus(kg, seed=seed, progress=progress)
         world = World.from_corpus(kg, corpus, backend, progress=progress)

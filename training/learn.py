@@ -34,6 +34,10 @@ from pathlib import Path
 
 import msgspec
 
+from medenv import learning_curve as lc
+from medenv.evaluation import resolve_db_paths
+from medenv.events.store import connect
+
 # Sizes of the default run: sized for <= 20 minutes on a quiet 2-core machine.
 FULL = dict(n1=300, n2=100, sft_steps=600, sft_lr=5e-3, sft_batch=2, max_tool_chars=400,
             grpo_steps=60, grpo_generations=4, grpo_lr=None, grpo_completion=320,
@@ -80,9 +84,6 @@ def _eval_json(db: Path, log: Path) -> dict:
 def turn_shares(db: Path) -> dict:
     """Share of the model's turns that parsed (a tool call or an answer: not rejected) and
     that made a research tool call (not the answer), from the event log."""
-    from medenv.evaluation import resolve_db_paths
-    from medenv.events.store import connect
-
     actions = rejected = calls = 0
     for path in resolve_db_paths([str(db)]):
         con = connect(path)
@@ -153,8 +154,6 @@ def _plot_sft(meta: dict, path: Path) -> None:
 
 
 def run(out: Path, cfg: dict) -> dict:
-    from medenv import learning_curve as lc
-
     out.mkdir(parents=True, exist_ok=True)
     log = out / "learn.log"
     log.touch()

@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 
 from medenv.errors import MedenvError
+from medenv.kg.cache import SOURCES, parse_sources
+from medenv.worldspec import WorldSpec
 
 
 def add_kg_arguments(p: argparse.ArgumentParser, *, side_effects: bool = True) -> None:
@@ -52,8 +54,6 @@ def add_kg_arguments(p: argparse.ArgumentParser, *, side_effects: bool = True) -
 
 def path_argument(names: list[str], values: list[str]) -> object:
     """Turn the repeated ``--path`` values into `load_kg`'s ``path``."""
-    from medenv.kg.cache import SOURCES
-
     assigned: dict[str, list[str]] = {}
     plain: list[str] = []
     for value in values:
@@ -81,8 +81,6 @@ def path_argument(names: list[str], values: list[str]) -> object:
 
 def kg_spec(args: argparse.Namespace) -> tuple[list[str], object, dict]:
     """``(source names, path, load_kg keyword options)`` of the parsed flags."""
-    from medenv.kg.cache import parse_sources
-
     names = parse_sources(args.source)
     path = path_argument(names, args.path)
     options: dict = {"align": args.align, "alignment": args.alignment}
@@ -95,8 +93,6 @@ def kg_spec(args: argparse.Namespace) -> tuple[list[str], object, dict]:
 
 def world_spec(args: argparse.Namespace, *, seed: int = 0, backend: str = "tantivy"):
     """The `medenv.worldspec.WorldSpec` the parsed KG flags name (paths made absolute)."""
-    from medenv.worldspec import WorldSpec
-
     names, path, options = kg_spec(args)
     return WorldSpec.of("+".join(names), path, seed=seed, backend=backend, **options)
 

@@ -21,6 +21,8 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from medenv.errors import MedenvError
+
 SCHEMA_VERSION = 2
 
 
@@ -309,8 +311,6 @@ def decode_payload(type_name: str, payload: str | bytes) -> Payload:
     the JSON object as ``data``), so readers of a store holding other event types keep
     working; a payload that is not a JSON object raises MedenvError.
     """
-    from medenv.errors import MedenvError
-
     decoder = _DECODERS.get(type_name)
     if decoder is None:
         try:
