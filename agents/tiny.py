@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from medenv.kg.cache import load_kg
-from medenv.paths import medenv_home
+from medenv.paths import build_lock, medenv_home
 
 TINY_VERSION = "1"
 
@@ -181,13 +181,16 @@ def tiny_model_path(config: TinyConfig | None = None) -> Path:
     final = root / f"tiny-{_key(config)}"
     if (final / "medenv_tiny.json").exists():
         return final
-    tmp = root / f".{final.name}.tmp-{os.getpid()}"  # concurrent builders do not collide
-    shutil.rmtree(tmp, ignore_errors=True)
-    build_tiny_model(tmp, config)
-    try:
-        tmp.rename(final)
-    except OSError:  # built concurrently by another process: keep theirs
+    with build_lock(final):  # concurrent processes build it once
+        if (final / "medenv_tiny.json").exists():
+            return final
+        tmp = root / f".{final.name}.tmp-{os.getpid()}"
         shutil.rmtree(tmp, ignore_errors=True)
+        build_tiny_model(tmp, config)
+        try:
+            tmp.rename(final)
+        except OSError:  # built by a process that held no lock: keep theirs
+            shutil.rmtree(tmp, ignore_errors=True)
     return final
 
 

@@ -24,7 +24,7 @@ from typing import Any
 from medenv.corpus.build import CORPUS_VERSION
 from medenv.errors import MedenvError
 from medenv.kg.cache import cache_file, load_kg
-from medenv.paths import medenv_home
+from medenv.paths import build_lock, medenv_home
 from medenv.qa import QAItem
 from medenv.synth.config import SYNTH_VERSION, SynthConfig
 from medenv.synth.io import read_qa_set, write_qa_set
@@ -94,14 +94,26 @@ def default_qa_set(source: str = "hpo", progress: bool = True) -> Path:
     recipe = _recipe(source)
     if recipe in known and (medenv_home() / "qa" / known[recipe] / "manifest.json").is_file():
         return medenv_home() / "qa" / known[recipe]  # named without loading the world
+    with build_lock(medenv_home() / "qa" / f"default-{source}"):  # concurrent callers build once
+        known = _known_names(source)  # built while we waited?
+        if recipe in known and (medenv_home() / "qa" / known[recipe] / "manifest.json").is_file():
+            return medenv_home() / "qa" / known[recipe]
+        return _build_default(source, recipe, progress)
+
+
+def _build_default(source: str, recipe: str, progress: bool) -> Path:
     kg = load_kg(source)
     world = _load_world(source)
     tag = f"w{str(getattr(world, 'fingerprint', ''))[:12]}" if world is not None else "kg"
     name = f"{kg.source}-{kg.version}-v{SYNTH_VERSION}-n{DEFAULT_N}-s{DEFAULT_SEED}-{tag}"
     folder = medenv_home() / "qa" / name
-    if (folder / "manifest.json").is_file():
-        _remember_name(source, recipe, name, world is not None)
-        return folder
+    if not (folder / "manifest.json").is_file():
+        _synthesize_default(kg, world, folder, progress)
+    _remember_name(source, recipe, name, world is not None)
+    return folder
+
+
+def _synthesize_default(kg, world, folder: Path, progress: bool) -> None:
     result = synthesize(
         kg, SynthConfig(n=DEFAULT_N, seed=DEFAULT_SEED), world=world, progress=progress
     )
@@ -109,10 +121,8 @@ def default_qa_set(source: str = "hpo", progress: bool = True) -> Path:
     write_qa_set(tmp, result.items, result.manifest)
     try:
         os.replace(tmp, folder)
-    except OSError:  # built concurrently by another process: keep theirs
+    except OSError:  # built by a process that held no lock: keep theirs
         shutil.rmtree(tmp, ignore_errors=True)
-    _remember_name(source, recipe, name, world is not None)
-    return folder
 
 
 def _recipe(source: str) -> str:
