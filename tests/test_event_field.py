@@ -88,3 +88,73 @@ def test_a_field_added_to_schema_py_alone_reaches_the_projection(tmp_path):
     # episode_ended.retrieved is EpisodeState.retrieved: every page the tool calls showed
     assert got["retrieved"] == got["step_docs"] and got["retrieved"]
     assert got["verified"]  # the replayed env emits the new fields identically
+
+
+def test_the_fold_reads_steps_calls_and_undeclared_fields_by_name():
+    """Hand-written events (no env): two calls in one step, a rejected step, the answer, and
+    payload fields the record does not declare (a subclass standing in for a newer schema)."""
+    from datetime import UTC, datetime
+
+    from medenv.events import schema as ev
+    from medenv.events.episodes import fold
+
+    class NewerEnded(ev.EpisodeEnded, frozen=True, kw_only=True):
+        wall_s: float = 0.0
+        steps_cap: int = 0
+
+    class NewerReturned(ev.ToolReturned, frozen=True, kw_only=True):
+        cached: bool = False
+
+    now = datetime.now(UTC)
+    payloads = [
+        ("run_started", ev.RunStarted(config={"tools": ["medical_search"], "world": "default"},
+                                      kg_source="hpo", kg_version="1", corpus_hash="c",
+                                      parser_version="p", reward_weights={}, seed=0)),
+        ("episode_started", ev.EpisodeStarted(question_id="q1", seed=3, split="test",
+                                              specialty="", n_hops=2, optimal_calls=3,
+                                              answer="Gold", aliases=["G"], prompt="P",
+                                              config_hash="h", tags={"agent": "x"},
+                                              item={"rarity": 0.5})),
+        ("action_received", ev.ActionReceived(step=0, text="two calls", think="t")),
+        ("tool_called", ev.ToolCalled(step=0, name="medical_search", arguments={"query": "a"})),
+        ("tool_returned", NewerReturned(step=0, name="medical_search", observation="A",
+                                        latency_ms=1.5, doc_ids=["d1"], cached=True)),
+        ("tool_called", ev.ToolCalled(step=0, name="browse", arguments={"url": "u"}, call=1)),
+        ("tool_returned", NewerReturned(step=0, name="browse", observation="B",
+                                        latency_ms=2.0, doc_ids=["d2", "d3"], call=1)),
+        ("action_received", ev.ActionReceived(step=1, text="junk")),
+        ("action_rejected", ev.ActionRejected(step=1, kind="no_call", message="m",
+                                              observation="Error")),
+        ("action_received", ev.ActionReceived(step=2, text="<answer>x</answer>")),
+        ("tool_called", ev.ToolCalled(step=2, name="answer", arguments={"answer": "x"})),
+        ("tool_returned", ev.ToolReturned(step=2, name="answer", observation="ok",
+                                          latency_ms=0.0, doc_ids=[])),
+        ("answer_submitted", ev.AnswerSubmitted(step=2, answer="x")),
+        ("reward_assigned", ev.RewardAssigned(accuracy=0.0, format=0.5, efficiency=0.25,
+                                              total=0.75, correct=False, evidence_recall=0.5,
+                                              weights={})),
+        ("episode_ended", NewerEnded(steps=3, terminated=True, truncated=False, n_tool_calls=3,
+                                     n_format_errors=1, wall_s=2.5, steps_cap=12)),
+    ]  # fmt: skip
+    events = [
+        ev.Event(run_id="r", episode_id=None if t == "run_started" else "e", seq=i, ts=now,
+                 type=t, payload=p)
+        for i, (t, p) in enumerate(payloads)
+    ]  # fmt: skip
+    [rec] = fold(events)
+    assert (rec.question_id, rec.answer, rec.aliases, rec.specialty, rec.rarity) == (
+        "q1", "Gold", ("G",), "general", 0.5,
+    )  # fmt: skip
+    assert rec.prediction == "x" and rec.reward == 0.75 and rec.correct is False
+    # logged before named terms: the built-in three stand in for ``components``
+    assert rec.components == {"accuracy": 0.0, "format": 0.5, "efficiency": 0.25}
+    assert rec.ended and rec.terminated and rec.n_tool_calls == 3 and rec.n_format_errors == 1
+    assert rec.extra["wall_s"] == 2.5 and rec.extra["steps_cap"] == 12
+    assert rec.extra["n_steps"] == 3 and len(rec.steps) == 3  # steps stays the list
+    assert rec.tool_names == ["medical_search"] and rec.kg_source == "hpo"
+    s0, s1, s2 = rec.steps
+    assert [c["name"] for c in s0.calls] == ["medical_search", "browse"]
+    assert (s0.name, s0.observation, s0.doc_ids) == ("browse", "A\n\nB", ("d1", "d2", "d3"))
+    assert s0.latency_ms == 3.5 and s0.think == "t" and s0.extra["cached"] == [True, False]
+    assert s1.rejected == "no_call: m" and s1.observation == "Error" and not s1.calls
+    assert s2.answer == "x" and s2.action == "<answer>x</answer>"

@@ -150,6 +150,7 @@ _NOT_BY_NAME = {
     ("reward_assigned", "efficiency"), ("reward_assigned", "components"),
 }  # fmt: skip
 _BOOKKEEPING = {"v", "tokens", "step", "call"}  # per-event counters, not episode facts
+_FOLD_OWNED = {"run_id", "episode_id", "steps", "extra"}  # set by the fold itself
 _RECORD_FIELDS = frozenset(EpisodeRecord.__struct_fields__)
 _STEP_FIELDS = frozenset(StepRecord.__struct_fields__)
 # fields of the per-step events the fold below reads itself
@@ -171,7 +172,7 @@ def _episode_event(rec: EpisodeRecord, type_: str, p: ev.Payload) -> None:
         if (type_, field) in _NOT_BY_NAME:
             continue
         name = RECORD_NAMES.get((type_, field), field)
-        if name in _RECORD_FIELDS:
+        if name in _RECORD_FIELDS and name not in _FOLD_OWNED:
             setattr(rec, name, value)
         else:
             rec.extra[name] = value
