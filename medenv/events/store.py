@@ -246,6 +246,7 @@ class EventStore:
         self._staged: list[tuple] = []  # emitted during the current step (not committed)
         self._seq: dict[str | None, int] = {}
         self._head: dict[str | None, bytes] = {}  # last hash of each open chain
+        self._tokens: dict[str, list[int]] = {}  # open episode -> [tokens, action tokens]
         self._sealed = 0
         self._wrote = False
         self.closed = False
@@ -323,25 +324,32 @@ class EventStore:
             )
         seq = self._seq.get(episode_id, 0)
         prev = self._head.get(episode_id, chain.ZERO)
-        body = encode_payload(with_tokens(payload))  # token counts recorded with the text
+        payload = with_tokens(payload)  # token counts recorded with the text
+        body = encode_payload(payload)
         ts_us = time.time_ns() // 1000
         h = chain.link(prev, self.run_id, episode_id, seq, ts_us, type_, body)
         self._seq[episode_id] = seq + 1
         self._head[episode_id] = h
         self._wrote = True
-        self._staged.append((episode_id, seq, ts_us, type_, chain.seal(body, h), prev))
+        tokens = getattr(payload, "tokens", None) if episode_id is not None else None
+        self._staged.append((episode_id, seq, ts_us, type_, chain.seal(body, h), prev, tokens))
         return seq
 
     def discard(self) -> None:
         """Drop the events staged since the last commit (a step that failed half-way)."""
-        for episode_id, seq, _ts, _type, _body, prev in reversed(self._staged):
+        for episode_id, seq, _ts, _type, _body, prev, _tokens in reversed(self._staged):
             self._seq[episode_id] = seq
             self._head[episode_id] = prev
         self._staged.clear()
 
     def _promote(self) -> None:
-        for episode_id, seq, ts_us, type_, body, _prev in self._staged:
+        for episode_id, seq, ts_us, type_, body, _prev, tokens in self._staged:
             self._rows.append((self.run_id, episode_id, seq, ts_us, type_, body.decode()))
+            if tokens is not None:  # the episode's token sums, for its seal
+                sums = self._tokens.setdefault(episode_id, [0, 0])
+                sums[0] += tokens
+                if type_ == "action_received":
+                    sums[1] += tokens
             if self._spool is not None:
                 self._unspooled.append(
                     encode_line(self.run_id, episode_id, seq, ts_us, type_, body)
@@ -363,9 +371,13 @@ class EventStore:
         self._promote()
         if episode_id is not None and episode_id in self._seq:
             head = self._head.get(episode_id, chain.ZERO)
+            tokens, action_tokens = self._tokens.get(episode_id, (0, 0))
             self.emit(
-                EpisodeSealed(episode_id=episode_id, events=self._seq[episode_id], hash=head.hex())
-            )
+                EpisodeSealed(
+                    episode_id=episode_id, events=self._seq[episode_id], hash=head.hex(),
+                    tokens=tokens, action_tokens=action_tokens,
+                )
+            )  # fmt: skip
             self._promote()
             self._sealed += 1
         if self.durability != "none":
@@ -373,6 +385,7 @@ class EventStore:
         if episode_id is not None:
             self._seq.pop(episode_id, None)
             self._head.pop(episode_id, None)
+            self._tokens.pop(episode_id, None)
         if len(self._rows) >= self.batch_events:
             self._ingest_in_background()
 
