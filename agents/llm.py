@@ -227,7 +227,7 @@ def model_folder(spec: str) -> str | None:
         return rest if kind == "vllm" and Path(rest).is_dir() else None
     path = rest if sep and kind == "transformers" else spec
     if path == "tiny":
-        from medenv.training.tiny import tiny_model_path
+        from medenv.agents.tiny import tiny_model_path
 
         return str(tiny_model_path())
     return path if Path(path).is_dir() else None
@@ -246,7 +246,7 @@ def make_backend(spec: str, **kwargs) -> Backend:
     """Build a backend from ``"transformers:PATH"``, ``"openai:URL#MODEL"`` or ``"vllm:MODEL"``.
 
     A bare path or hub id means ``transformers``; ``tiny`` (or ``transformers:tiny``) is the
-    offline tiny model of `medenv.training.tiny`.
+    offline tiny model of `medenv.agents.tiny`.
     """
     kind, sep, rest = spec.partition(":")
     if sep and kind.isidentifier() and kind not in ("transformers", "openai", "vllm"):
@@ -258,7 +258,7 @@ def make_backend(spec: str, **kwargs) -> Backend:
         kind, rest = "transformers", spec
     if kind == "transformers":
         if rest == "tiny":
-            from medenv.training.tiny import tiny_model_path
+            from medenv.agents.tiny import tiny_model_path
 
             rest = str(tiny_model_path())
         return TransformersBackend(rest, **kwargs)

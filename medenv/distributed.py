@@ -177,9 +177,9 @@ def rollout_on_ray(
 
 def _synth_task(kg_spec: tuple, config, world_seed: int, corpus: bool):
     """`synthesize` one config on the KG named by ``kg_spec`` (`medenv.commands.kgargs`)."""
-    from medenv.commands.kgargs import world_factory
     from medenv.kg.cache import load_kg
     from medenv.synth import synthesize
+    from medenv.worldspec import world_factory
 
     names, path, options = kg_spec
     kg = load_kg(names, path, progress=False, **options)

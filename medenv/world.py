@@ -13,6 +13,7 @@ import hashlib
 from collections.abc import Sequence
 from functools import cached_property, partial
 
+from medenv.corpus.answerability import hop_evidence
 from medenv.corpus.build import Corpus, build_corpus, cached_corpus
 from medenv.corpus.index import SearchIndex, open_index
 from medenv.kg.graph import KnowledgeGraph
@@ -52,6 +53,13 @@ class World:
 
     def index(self, collection: str) -> SearchIndex:
         return self.medical_index if collection == "medical" else self.web_index
+
+    def hop_evidence(self, item) -> list[tuple[str, ...]] | None:
+        """Per hop of ``item``, the pages stating its fact, or None when some hop cannot be
+        found with the tools (`medenv.corpus.answerability.hop_evidence`). What synthesis
+        asks of the world it is given (`medenv.synth.evidence`), so synthesis, a layer
+        below the corpus, imports none of it."""
+        return hop_evidence(self, item)
 
     @cached_property
     def index_hash(self) -> str:

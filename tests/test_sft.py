@@ -79,7 +79,7 @@ class torch_threads:
 def trained_fixture(rows: list[dict]) -> Path:
     """Train (once, cached by data + config + base model) the tiny model on ``rows``."""
     from medenv.training.sft import train_sft
-    from medenv.training.tiny import tiny_model_path
+    from medenv.agents.tiny import tiny_model_path
 
     from medenv.paths import medenv_home
 
@@ -184,7 +184,7 @@ def test_bad_rows_name_file_and_line(tmp_path):
 
 def test_sft_lowers_heldout_loss(sft_rows, trained):
     from medenv.training.sft import eval_loss, split_rows
-    from medenv.training.tiny import tiny_model_path
+    from medenv.agents.tiny import tiny_model_path
 
     _, held = split_rows(sft_rows, FIXTURE_CONFIG["eval_fraction"], seed=0)
     cfg = fixture_config()

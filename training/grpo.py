@@ -32,9 +32,9 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+from medenv.agents.threads import set_threads
 from medenv.training.config import check_common, config_hash, finite, require
 from medenv.training.grpo_turns import MODES, trainer_class
-from medenv.training.threads import set_threads
 
 from medenv.curriculum import parse_hops, select_hops
 from medenv.errors import MedenvError
@@ -83,7 +83,7 @@ class GRPOTrainConfig(_RewardWeightFields):
     thinking: str | None = None  # "on" / "off": enable_thinking for the template
     no_thinking_text: bool | None = None  # True: past assistant turns without <think> text
     adapt_prompt: bool = False
-    threads: int | None = None  # torch CPU threads (None: `medenv.training.threads.default_threads`)
+    threads: int | None = None  # torch CPU threads (None: `medenv.agents.threads.default_threads`)
     temperature: float = 1.0
     beta: float = 0.0  # KL coefficient (0: no reference model)
     lora: bool = False

@@ -7,7 +7,7 @@ Runs the whole loop through medenv's own commands, as a user would (each stage i
 2. ``medenv rollout --agent oracle`` on their train splits, ``medenv export --format sft``;
 3. ``medenv rollout --agent llm`` + ``medenv eval`` of the untrained tiny model (rendered
    with the same prompt contract the SFT run will use);
-4. ``medenv train sft`` of the tiny model (built locally, `medenv.training.tiny`) on the 1- and
+4. ``medenv train sft`` of the tiny model (built locally, `medenv.agents.tiny`) on the 1- and
    2-hop rows; the checkpoint saves its prompt contract;
 5. ``medenv rollout --agent llm --model SFT`` (default prompt flags: the contract is read
    back) + ``medenv eval`` on the held-out 1-hop test questions;

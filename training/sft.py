@@ -8,7 +8,7 @@ read from an export folder (its ``sft.jsonl``), a folder of ``*.jsonl`` / ``*.pa
 files, or one such file. Loss is on the
 assistant turns only (TRL swaps in the training variant of the Qwen3 template, which has
 ``{% generation %}`` markers), LoRA is optional, and the model is any HF causal LM folder
-or ``"tiny"`` (see `medenv.training.tiny`). A held-out split (by question id) is evaluated before
+or ``"tiny"`` (see `medenv.agents.tiny`). A held-out split (by question id) is evaluated before
 and after training, so every run reports whether the loss on unseen trajectories dropped.
 """
 
@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+from medenv.agents.threads import set_threads
 from medenv.training.config import check_common, config_hash, finite, require
-from medenv.training.threads import set_threads
 from medenv.training.token_lengths import (
     assistant_turn_share,
     resolve_max_length,
@@ -73,7 +73,7 @@ class SFTTrainConfig:
     keep_thinking: bool = True  # False: assistant turns without their <think> text
     hops: str | None = None  # curriculum: only rows of these hop counts ("1" or "1,2")
     eval_steps: int | None = None  # held-out loss every N steps (None: ~10 points per run)
-    threads: int | None = None  # torch CPU threads (None: `medenv.training.threads.default_threads`)
+    threads: int | None = None  # torch CPU threads (None: `medenv.agents.threads.default_threads`)
     seed: int = 0
     logging_steps: int = 10
     save: bool = True
@@ -368,7 +368,7 @@ def load_model_and_tokenizer(model: str):
     """Any HF causal-LM folder/id or ``"tiny"`` -> (model, tokenizer), padding on the left."""
     import torch
     from medenv.agents.backends import check_model_path, load_error
-    from medenv.training.tiny import resolve_model
+    from medenv.agents.tiny import resolve_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     path = resolve_model(model)

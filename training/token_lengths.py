@@ -180,7 +180,7 @@ def write_token_report(rows: list[dict], tokenizer_name: str, out) -> dict:
     ``stats.json``."""
     from pathlib import Path
 
-    from medenv.training.tiny import resolve_model
+    from medenv.agents.tiny import resolve_model
     from transformers import AutoTokenizer
 
     from medenv.prompt import load_contract

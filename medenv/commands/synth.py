@@ -21,7 +21,8 @@ import argparse
 import sys
 import time
 
-from medenv.commands.kgargs import add_kg_arguments, kg_spec, world_factory
+from medenv.commands.kgargs import add_kg_arguments, kg_spec
+from medenv.worldspec import world_factory
 
 
 def add_parser(subparsers) -> None:

@@ -10,7 +10,7 @@ from medenv.errors import MedenvError
 
 SYNTH_VERSION = 6
 """Version of the synthesis algorithm: bumped whenever the same config and KG would give
-different items, so cached sets (`medenv.synth.default_qa_set`) built by an older version
+different items, so cached sets (`medenv.questions.default_qa_set`) built by an older version
 are not reused. 2: per-seed target chain length drawn from ``hop_weights``. 4: uniqueness
 under the ontology closure, effective hops, shortcut check, aliases, lexicon wording.
 5: the leak check also reads punctuation as spaces. 6: obfuscation levels (constraints described
