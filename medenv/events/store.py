@@ -62,7 +62,7 @@ from medenv.events.files import (
     sidecar,
     spool_segments,
 )
-from medenv.events.ingest import Ingester, insert, recover
+from medenv.events.ingest import Ingester, Pending, insert, recover
 from medenv.events.reader import (  # noqa: F401  (_as_con: medenv.verify reads it here)
     VIEWS_SQL,
     _as_con,
@@ -135,7 +135,7 @@ class EventStore:
         self.shard, self._lock = self._acquire(shard)
         self.file = shard_path(self.base, self.shard)
         try:
-            self.con = duckdb.connect(str(self.file))
+            self.con = duckdb.connect(str(self.file), config={"threads": 1})
         except duckdb.Error as exc:
             self._lock.release()
             raise MedenvError(
@@ -157,7 +157,7 @@ class EventStore:
         self._spool = (
             Spool(self._spool_path, sync=durability == "sync") if durability != "none" else None
         )
-        self._rows: list[tuple] = []  # committed, not yet in DuckDB
+        self._rows = Pending(self.run_id)  # committed, not yet in DuckDB
         self._unspooled: list[bytes] = []  # committed, not yet in the spool
         self._staged: list[tuple] = []  # emitted during the current step (not committed)
         self._seq: dict[str | None, int] = {}
@@ -235,7 +235,7 @@ class EventStore:
 
     def _promote(self) -> None:
         for episode_id, seq, ts_us, type_, body, _prev, tokens in self._staged:
-            self._rows.append((self.run_id, episode_id, seq, ts_us, type_, body))
+            self._rows.append(episode_id, seq, ts_us, type_, body)
             if tokens is not None:  # the episode's token sums, for its seal
                 sums = self._tokens.setdefault(episode_id, [0, 0])
                 sums[0] += tokens
@@ -293,7 +293,7 @@ class EventStore:
         if not wait and self._ingester.busy():
             return  # the events stay pending (and spooled): handed over at a later call
         self.drain()
-        rows, self._rows = self._rows, []
+        rows, self._rows = self._rows, Pending(self.run_id)
         segments, self._segments = self._segments, []
         if self._spool is not None:
             self._segment += 1
@@ -312,7 +312,10 @@ class EventStore:
         failure = self._ingester.wait()
         if failure is not None:
             exc, rows, segments = failure
-            self._rows[:0] = rows
+            merged = Pending(self.run_id)  # new buffers: the failed batch's were exported
+            merged.extend(rows)
+            merged.extend(self._rows)
+            self._rows = merged
             self._segments[:0] = segments
             raise exc
 
@@ -324,7 +327,7 @@ class EventStore:
         if not self._rows:
             return
         insert(self.con, self.file, self._spool_path, self._rows)
-        self._rows.clear()
+        self._rows = Pending(self.run_id)
         if self._spool is not None:
             self._spool.clear()
         for segment in self._segments:
