@@ -320,7 +320,7 @@ def test_search_ranks_only_the_contenders_of_the_top_k():
         k = rng.randrange(1, 8)
         ids = {pos: f"doc-{rng.randrange(100):02d}-{pos}" for pos in range(n)}
 
-        def top(hits):
+        def top(hits, ids=ids, k=k):
             return sorted((-round(s, 5), ids[p], p) for s, p in hits)[:k]
 
         kept = _contenders(list(raw), k)

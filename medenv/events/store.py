@@ -135,6 +135,7 @@ class EventStore:
         self.shard, self._lock = self._acquire(shard)
         self.file = shard_path(self.base, self.shard)
         try:
+            # one DuckDB thread: ingests and checkpoints take at most one core from the env
             self.con = duckdb.connect(str(self.file), config={"threads": 1})
         except duckdb.Error as exc:
             self._lock.release()
