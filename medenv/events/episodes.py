@@ -455,7 +455,7 @@ def summaries(con, runs: Sequence[str] | None = None, group_by: str = "run") -> 
                 correct=r[9], judged_correct=r[10], n_tool_calls=r[11], n_actions=r[12],
                 n_format_errors=r[13], evidence_recall=r[14], reward=r[15],
                 action_tokens=action_tokens, tokens=tokens, prediction=r[18],
-                components=_COMPONENTS.decode(r[19]) if r[19] else {},
+                components=_COMPONENTS.decode(r[19]) if r[19] and r[19] != "{}" else {},
             )
         )  # fmt: skip
     return out

@@ -19,11 +19,13 @@ and the segment is deleted only once its events are in DuckDB, so every logged e
 in DuckDB is in a spool file at every moment (the durability modes keep their meaning). One
 ingest runs at a time and the step path never waits for it: while it runs, pending events
 stay in the spool and are handed over at a later episode end (up to `HOLD_BATCHES` batches;
-past that the writer waits for it). `drain` waits for it (and re-raises its failure: its events go
-back to the pending ones and its segment stays until they are ingested).
+past that the writer waits for it). Pending events are held column by column
+(`medenv.events.ingest.Pending`), so building the ingest's Arrow batch barely holds the GIL.
+`drain` waits for the ingest (and re-raises its failure: its events go back to the pending
+ones and its segment stays until they are ingested).
 An episode that never ends is not held in memory: in ``"episode"`` mode its events go to the
 spool once ``batch_events`` are buffered, and pending events are ingested mid-episode once
-4 x ``batch_events`` are pending. A failed spool write (disk full) leaves the spool at its
+`HOLD_BATCHES` x ``batch_events`` are pending. A failed spool write (disk full) leaves the spool at its
 last complete line (`medenv.events.spool`), raises `SpoolError` and keeps the events
 pending for the next write. A spool left by a killed writer is ingested by the next writer
 of that file (a torn tail is dropped, noted in ``recovered_notes``), and readers see it too.
