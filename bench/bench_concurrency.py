@@ -30,10 +30,10 @@ def model_url(bench_dir):
     load_world(progress=False)
     from medenv.agents.backends import _aiohttp_client
 
-    from medenv.events.store import _arrow
+    from medenv.events.table import arrow_table
 
     _aiohttp_client()
-    _arrow([("r", None, 0, 0, "run_started", "{}")])
+    arrow_table([("r", None, 0, 0, "run_started", "{}")])
     port_file = bench_dir / "chat-server.url"
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.chat_server", str(port_file), str(DELAY_S)]

@@ -76,16 +76,20 @@ def test_env_steps_per_second(benchmark, extra, bench_dir, plans, durability):
     extra(benchmark, steps_per_s=round(STEPS * rounds / total_s), steps_per_round=STEPS)
 
 
-def _replay(env, trace, latencies: list[float]) -> float:
-    """Replay every item's oracle actions once; steps/s over the pass (resets included)."""
+def _replay(env, trace, latencies: list[float], cpu: list[float] | None = None) -> float:
+    """Replay every item's oracle actions once; steps/s over the pass (resets included).
+    ``cpu`` gets the CPU seconds the stepping thread spent per step (its own work, which
+    the box's other jobs do not stretch the way they stretch wall time)."""
     start = time.perf_counter()
     steps = 0
     for question_id, actions in trace:
         env.reset(seed=0, options={"question_id": question_id})
         for action in actions:
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.thread_time()
             env.step(action)
             latencies.append(time.perf_counter() - t)
+            if cpu is not None:
+                cpu.append(time.thread_time() - c)
         steps += len(actions)
     return steps / (time.perf_counter() - start)
 
@@ -94,8 +98,10 @@ def bench_oracle_steps(benchmark, extra, bench_dir):
     """Issue 19's workload: the grounded oracle's recorded actions over the whole default
     set (2,000 questions, ~10k steps: caches do not stay hot), replayed with logging off
     and with logging on (``durability="step"``, the default), interleaved, 2 passes each.
-    Reported: steps/s of each (best pass), their ratio (target >= 0.87) and the step
-    latency percentiles with logging (p99.9 target < 3 ms)."""
+    Reported: steps/s of each (best pass), their ratio (target >= 0.87), the step
+    latency percentiles with logging (p99.9 target < 3 ms), the stepping thread's CPU
+    microseconds per step of each and their ratio (``cpu_ratio``: the same ratio without
+    the waits a loaded box adds), and the load average."""
     from bench.oracle_trace import oracle_actions
 
     trace = oracle_actions()
@@ -105,11 +111,12 @@ def bench_oracle_steps(benchmark, extra, bench_dir):
         env.reset(seed=0)
     rates: dict = {"off": [], "on": []}
     lat: dict = {"off": [], "on": []}
+    cpu: dict = {"off": [], "on": []}
 
     def passes():
         for _ in range(2):
             for name, env in (("off", off), ("on", on)):
-                rates[name].append(_replay(env, trace, lat[name]))
+                rates[name].append(_replay(env, trace, lat[name], cpu[name]))
 
     benchmark.pedantic(passes, rounds=1, iterations=1)
     on.close()
@@ -118,12 +125,14 @@ def bench_oracle_steps(benchmark, extra, bench_dir):
     for name in ("off", "on"):
         ms = sorted(x * 1000 for x in lat[name])
         figures[f"steps_per_s_{name}"] = max(rates[name])
+        figures[f"step_cpu_us_{name}"] = 1e6 * sum(cpu[name]) / len(cpu[name])
         for label, q in (("p50", 0.5), ("p99", 0.99), ("p999", 0.999)):
             figures[f"{label}_ms_{name}"] = ms[min(len(ms) - 1, int(q * len(ms)))]
     extra(
         benchmark,
         steps=len(lat["on"]) // 2,
         logging_ratio=figures["steps_per_s_on"] / figures["steps_per_s_off"],
+        cpu_ratio=figures["step_cpu_us_off"] / figures["step_cpu_us_on"],
         load_avg=os.getloadavg()[0],
         **figures,
     )

@@ -188,6 +188,32 @@ def test_format_errors_evidence_and_tokens(result):
     assert a.judged_accuracy is None and a.n_judged == 0
 
 
+def test_seals_carry_token_sums_and_unsealed_episodes_are_counted_from_text(log, result):
+    """Each ``episode_sealed`` holds its episode's token sums (counted again here with
+    str.split); evaluation reads them, and counts the never-ended (unsealed) B-4 from its
+    text events: run B's mean covers all four episodes."""
+    con = connect(log)
+    seals = {
+        r[0]: (r[1], r[2])
+        for r in con.execute(
+            "SELECT payload->>'$.episode_id', CAST(payload->>'$.tokens' AS INTEGER), "
+            "CAST(payload->>'$.action_tokens' AS INTEGER) FROM events "
+            "WHERE type = 'episode_sealed'"
+        ).fetchall()
+    }
+    con.close()
+    ended = [s for s in RUN_A + RUN_B if s[7]]
+    assert sorted(seals) == sorted(s[0] for s in ended)
+    for spec in ended:
+        tokens, action_tokens = seals[spec[0]]
+        assert tokens == expected_tokens(spec)
+        research = spec[3] - (spec[6] is not None)
+        assert action_tokens == tokens - 4 - 3 * research - 6 * spec[4]
+    assert "B-4" not in seals
+    b = result.group("run-B")
+    assert b.mean_tokens == pytest.approx(sum(expected_tokens(s) for s in RUN_B) / 4)
+
+
 def test_breakdowns_by_specialty_hops_rarity_and_calls(result):
     a = result.group("run-A")
     assert {k: (v.n, v.accuracy) for k, v in a.by_specialty.items()} == {
@@ -216,9 +242,27 @@ def test_bootstrap_ci_is_seeded_and_brackets_accuracy(log, result):
     assert 0.0 <= lo < a.accuracy < hi <= 1.0
     again = evaluation.evaluate(log, seed=7, n_bootstrap=500).group("run-A")
     assert again.accuracy_ci == a.accuracy_ci
-    other = [evaluation.evaluate(log, seed=s, n_bootstrap=500).group("run-A") for s in (1, 2)]
-    assert len({a.accuracy_ci, *(o.accuracy_ci for o in other)}) > 1
     assert evaluation.bootstrap_ci([1.0] * 5, seed=0) == (1.0, 1.0)
+    values = [1.0] * 37 + [0.0] * 63  # with 100 values, the seed shows in the interval
+    cis = {evaluation.bootstrap_ci(values, seed=s, n_resamples=200) for s in range(4)}
+    assert len(cis) > 1
+    assert evaluation.bootstrap_ci(values, seed=3) == evaluation.bootstrap_ci(values, seed=3)
+
+
+@pytest.mark.parametrize("values", [[1.0] * 37 + [0.0] * 63, [0.5, 2.0, 2.0, 7.0, 1.0, 1.0, 9.0]])
+def test_bootstrap_ci_matches_resampling_indices(values):
+    """The interval drawn from value counts equals, within sampling noise, the textbook
+    bootstrap written here: resample indices with replacement, take each resample's mean."""
+    import numpy as np
+
+    rng = np.random.default_rng(11)
+    x = np.asarray(values)
+    means = x[rng.integers(0, x.size, size=(20_000, x.size))].mean(axis=1)
+    lo, hi = np.quantile(means, [0.025, 0.975])
+    got = evaluation.bootstrap_ci(values, seed=5, n_resamples=20_000)
+    spread = x.std() / np.sqrt(x.size)
+    assert got[0] == pytest.approx(lo, abs=0.2 * spread)
+    assert got[1] == pytest.approx(hi, abs=0.2 * spread)
 
 
 def test_pass_at_k_estimator():
@@ -352,7 +396,8 @@ def test_token_counts_are_recorded_as_duckdb_counts_them(tmp_path):
 
 
 def test_logs_without_token_counts_give_the_same_token_figures(log, result, tmp_path):
-    """A log written before the counts were recorded falls back to counting the text."""
+    """A log written before the counts were recorded (no ``tokens`` in its events, none in
+    its seals) falls back to counting the text."""
     import shutil
 
     import duckdb
@@ -361,7 +406,9 @@ def test_logs_without_token_counts_give_the_same_token_figures(log, result, tmp_
     shutil.copy(log, old)
     con = duckdb.connect(str(old))
     assert con.execute("SELECT count(*) FROM events WHERE payload LIKE '%tokens%'").fetchone()[0]
-    con.execute("UPDATE events SET payload = regexp_replace(payload, ',\"tokens\":[0-9]+', '')")
+    con.execute(  # the events' counts and the seals' sums
+        "UPDATE events SET payload = regexp_replace(payload, ',\"(action_)?tokens\":[0-9]+', '', 'g')"
+    )
     assert (
         con.execute("SELECT count(*) FROM events WHERE payload LIKE '%tokens%'").fetchone()[0] == 0
     )

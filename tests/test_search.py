@@ -301,3 +301,28 @@ def test_snippets_match_tokenising_every_passage_on_many_real_queries(slice_kg, 
                 assert T.snippet(d.text, q, size) == _reference_snippet(d.text, q, size), (d.id, q)
                 checked += 1
     assert checked > 15_000
+
+
+def test_search_ranks_only_the_contenders_of_the_top_k():
+    """`_contenders` keeps every hit that can be among the top k by (score rounded to 5
+    places, doc id): the top k of the full ordering, computed here over all hits, are the
+    top k of the contenders, on hit lists with many near-ties at the cut."""
+    import random
+
+    from medenv.corpus.index import _contenders
+
+    rng = random.Random(5)
+    for _ in range(2000):
+        n = rng.randrange(0, 25)
+        base = [rng.choice((1.0, 2.5, 3.000001, 3.0000049, 3.0, 7.25)) for _ in range(n)]
+        raw = [(s + rng.choice((0.0, 1e-7, 4e-6)), pos) for pos, s in enumerate(base)]
+        rng.shuffle(raw)
+        k = rng.randrange(1, 8)
+        ids = {pos: f"doc-{rng.randrange(100):02d}-{pos}" for pos in range(n)}
+
+        def top(hits, ids=ids, k=k):
+            return sorted((-round(s, 5), ids[p], p) for s, p in hits)[:k]
+
+        kept = _contenders(list(raw), k)
+        assert top(kept) == top(raw)
+        assert len(kept) <= len(raw)

@@ -22,6 +22,7 @@ import hashlib
 import os
 import shutil
 from collections.abc import Sequence
+from operator import itemgetter
 from pathlib import Path
 
 import msgspec
@@ -70,7 +71,7 @@ class SearchIndex:
         terms = query_terms(query)
         if not terms or top_k < 1:
             return []
-        raw = self._raw(terms, " ".join(terms), top_k + _EXTRA)
+        raw = _contenders(self._raw(terms, " ".join(terms), top_k + _EXTRA), top_k)
         docs = self.docs
         ranked = sorted([(-round(score, 5), docs[pos].id, pos) for score, pos in raw])[:top_k]
         return [
@@ -87,6 +88,20 @@ class SearchIndex:
 
     def close(self) -> None:  # noqa: B027 - optional for backends
         pass
+
+
+def _contenders(raw: list[tuple[float, int]], top_k: int) -> list[tuple[float, int]]:
+    """The hits that can be among the ``top_k`` best by (score rounded to 5 places, then
+    doc id): the best-scoring hits down to the ``top_k``-th one's rounded score and every
+    hit that ties it, so only those are rounded and ordered by id (rounding keeps order)."""
+    if len(raw) <= top_k:
+        return raw
+    raw = sorted(raw, key=itemgetter(0), reverse=True)
+    cut = round(raw[top_k - 1][0], 5)
+    n = top_k
+    while n < len(raw) and round(raw[n][0], 5) >= cut:
+        n += 1
+    return raw[:n]
 
 
 def default_index_path(backend: str, fingerprint: str) -> Path:

@@ -149,11 +149,18 @@ class JudgeVerdict(Payload, frozen=True, kw_only=True):
 
 class EpisodeSealed(Payload, frozen=True, kw_only=True):
     """Run-level: episode ``episode_id`` ended with ``events`` events whose chain ends in
-    ``hash`` (hex). Written by `EventStore.end_episode`; binds each episode to its run."""
+    ``hash`` (hex). Written by `EventStore.end_episode`; binds each episode to its run.
+
+    ``tokens``: the sum of the ``tokens`` of the episode's events that count their text
+    (`TOKEN_FIELDS`: prompt, actions, observations); ``action_tokens``: of its
+    ``action_received`` events alone. Evaluation reads these instead of the text events
+    (None in logs written before they were recorded)."""
 
     episode_id: str
     events: int
     hash: str
+    tokens: int | None = None
+    action_tokens: int | None = None
 
 
 class RunClosed(Payload, frozen=True, kw_only=True):

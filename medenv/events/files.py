@@ -1,0 +1,148 @@
+"""The files of an event store on disk: the store file and its worker shards, the spool
+and its numbered segments, the writer's lock file, and what ``--db`` values name.
+
+Beside store ``events.duckdb`` live ``events.duckdb.lock`` (the writer's ``flock`` and
+pid), ``events.duckdb.spool`` (events not yet in DuckDB) and ``events.duckdb.spool-<k>``
+(segments handed to a background ingest); parallel workers write shard files
+``events.shard-<k>.duckdb``.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import glob as globlib
+import os
+import time
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+
+from medenv.errors import MedenvError
+from medenv.events.parquet import is_parquet_source
+from medenv.events.spool import read_spool
+
+
+def new_run_id() -> str:
+    """A sortable, unique run id: ``YYYYmmdd-HHMMSS-<8 hex>``."""
+    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + uuid.uuid4().hex[:8]
+
+
+def shard_path(path: str | Path, k: int) -> Path:
+    """File of shard ``k`` of the store at ``path`` (shard 0 is ``path`` itself)."""
+    path = Path(path)
+    if k == 0:
+        return path
+    stem = path.with_suffix("") if path.suffix == ".duckdb" else path
+    return stem.parent / f"{stem.name}.shard-{k}.duckdb"
+
+
+def shard_files(path: str | Path) -> list[Path]:
+    """The main file (when it exists) and every shard file of the store at ``path``."""
+    path = Path(path)
+    stem = path.with_suffix("") if path.suffix == ".duckdb" else path
+    shards = sorted(
+        (Path(p) for p in globlib.glob(globlib.escape(str(stem)) + ".shard-*.duckdb")),
+        key=lambda p: (len(p.name), p.name),
+    )
+    return ([path] if path.exists() else []) + shards
+
+
+def sidecar(file: Path, suffix: str) -> Path:
+    return file.with_name(file.name + suffix)
+
+
+class Lock:
+    """An exclusive, non-blocking ``flock`` on ``<file>.lock`` holding the owner's pid."""
+
+    def __init__(self, file: Path) -> None:
+        self.path = sidecar(file, ".lock")
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            owner = os.pread(self.fd, 64, 0).decode(errors="replace").strip() or "?"
+            os.close(self.fd)
+            raise MedenvError(
+                f"event store {file} is already being written by process {owner} (one "
+                "writer per file): wait for it to finish, stop it, or give another --db "
+                "path (Python: EventStore(..., shard='auto') writes a shard file beside it)"
+            ) from None
+        os.ftruncate(self.fd, 0)
+        os.pwrite(self.fd, str(os.getpid()).encode(), 0)
+
+    def release(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)  # closing the descriptor releases the flock
+            self.fd = -1
+
+
+def spool_segments(file: Path) -> list[Path]:
+    """The spool files of store ``file``, oldest first: numbered segments handed to a
+    background ingest (``<file>.spool-<k>``), then the live spool ``<file>.spool``."""
+    pattern = globlib.escape(str(sidecar(file, ".spool-"))) + "*"
+    segments = [Path(p) for p in globlib.glob(pattern) if p.rsplit("-", 1)[1].isdigit()]
+    segments.sort(key=lambda p: int(str(p).rsplit("-", 1)[1]))
+    return [*segments, sidecar(file, ".spool")]
+
+
+def read_spools(file: Path):
+    """Every complete event line of the spool files of ``file`` (`spool_segments` order)
+    and the notes on their problems: ``(rows, notes)``."""
+    rows, notes = [], []
+    for path in spool_segments(file):
+        contents = read_spool(path)
+        rows.extend(contents.rows)
+        notes.extend(contents.notes)
+    return rows, notes
+
+
+def resolve_files(paths_or_glob: str | Path | Sequence[str | Path]) -> list[Path]:
+    """Store files named by a path (its shards included), a folder, a glob, or a list.
+
+    A path that exists is always taken literally (``runs[1].duckdb`` is that file); only a
+    path that does not exist and holds ``*``, ``?`` or ``[`` is expanded as a glob.
+    Parquet sources (`medenv.events.parquet.is_parquet_source`: a URL, ``*.parquet``, a
+    folder of Parquet shards) are returned as given, as ``str``; `connect` reads them."""
+    items = [paths_or_glob] if isinstance(paths_or_glob, str | Path) else list(paths_or_glob)
+    files: list[Path] = []
+    for item in items:
+        if is_parquet_source(item):  # Parquet shards: kept as given (a str), read by connect
+            files.append(str(item))
+            continue
+        text = str(Path(item).expanduser())
+        if not Path(text).exists() and any(ch in text for ch in "*?["):
+            found = [Path(p) for p in sorted(globlib.glob(text)) if p.endswith(".duckdb")]
+        elif Path(text).is_dir():
+            found = sorted(Path(text).glob("*.duckdb"))
+        else:
+            found = shard_files(text)
+        if not found:
+            raise MedenvError(f"no event store at {item}")
+        files.extend(f for f in found if f not in files)
+    return files
+
+
+def fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def sql_str(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+def lock_owner(file: Path) -> str | None:
+    lock = sidecar(file, ".lock")
+    if not lock.exists():
+        return None
+    fd = os.open(lock, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return None  # nobody holds it
+    except BlockingIOError:
+        return os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
+    finally:
+        os.close(fd)

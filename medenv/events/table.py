@@ -1,0 +1,93 @@
+"""The ``events`` table: its DDL, its Arrow schema, and the check that a DuckDB file holds
+medenv's table (and nothing else named ``events``) before anything reads or writes it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from medenv.errors import MedenvError
+
+# A forked child never collects the DuckDB objects it inherited: `medenv/__init__.py`
+# registers `gc.freeze` after every fork.
+TABLE_SQL = (
+    "CREATE TABLE IF NOT EXISTS events (run_id VARCHAR, episode_id VARCHAR, seq INTEGER, "
+    "ts TIMESTAMP, type VARCHAR, payload JSON)"
+)
+ARROW_SCHEMA = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("episode_id", pa.string()),
+        ("seq", pa.int32()),
+        ("ts", pa.timestamp("us")),
+        ("type", pa.string()),
+        ("payload", pa.string()),
+    ]
+)
+
+EVENT_COLUMNS = tuple(field.name for field in ARROW_SCHEMA)
+
+
+def arrow_table(rows: Iterable[tuple]) -> pa.Table:
+    """Rows ``(run_id, episode_id, seq, ts_us, type, payload)`` as a table of
+    `ARROW_SCHEMA`; ``payload`` is the JSON as UTF-8 ``bytes`` (or ``str``)."""
+    cols = list(zip(*rows, strict=True)) or [[] for _ in range(6)]
+    return pa.table(
+        [
+            pa.array(cols[0], pa.string()),
+            pa.array(cols[1], pa.string()),
+            pa.array(cols[2], pa.int32()),
+            pa.array(cols[3], pa.timestamp("us")),
+            pa.array(cols[4], pa.string()),
+            pa.array(cols[5], pa.binary()).cast(pa.string()),
+        ],
+        schema=ARROW_SCHEMA,
+    )
+
+
+def spool_rows_table(rows) -> pa.Table:
+    """`medenv.events.spool` rows (payload as ``msgspec.Raw``) as an Arrow table."""
+    return arrow_table((r[0], r[1], r[2], r[3], r[4], bytes(r[5])) for r in rows)
+
+
+def ingest_error(file: Path, spool: Path, exc: Exception) -> MedenvError:
+    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return MedenvError(
+        f"cannot ingest events into event store {file}: {first} (disk full?); the events "
+        f"stay in {spool} and the next writer or reader of the store picks them up"
+    )
+
+
+def check_events_table(
+    con: duckdb.DuckDBPyConnection, database: str | None, file: Path, writing: bool = False
+) -> bool:
+    """Raise `MedenvError` unless ``database`` (None: the connection's own) holds medenv's
+    ``events`` table; returns whether it has the table.
+
+    A new, empty DuckDB file (no tables: e.g. its writer was killed before creating the
+    table) passes as an empty store (False); a DuckDB file with other tables only, or an
+    ``events`` table with other columns, is not an event store and is never written to."""
+    rows = con.execute(
+        "SELECT table_name, column_name FROM duckdb_columns() WHERE database_name = "
+        f"{'current_database()' if database is None else '?'} AND schema_name = 'main' "
+        "ORDER BY table_name, column_index",
+        [] if database is None else [database],
+    ).fetchall()
+    columns = tuple(c for t, c in rows if t == "events")
+    if columns == EVENT_COLUMNS:
+        return True
+    if columns:
+        raise MedenvError(
+            f"{file}: not a medenv event store: its events table has columns "
+            f"({', '.join(columns)}), expected ({', '.join(EVENT_COLUMNS)})"
+        )
+    tables = sorted({t for t, _ in rows})
+    if not tables:
+        return False
+    found = (
+        f" (tables: {', '.join(tables[:5])}{', ...' if len(tables) > 5 else ''})" if tables else ""
+    )
+    raise MedenvError(f"{file}: not a medenv event store: no events table{found}")
