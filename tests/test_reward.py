@@ -154,6 +154,8 @@ def test_underscores_and_symbols_separate_words():
         ("Hypoplasia", {"hypoplasia", "hypoplasias"}),
         ("Abscesses", {"abscesses", "abscess", "abscesse"}),  # "es" dropped past 5 letters
         ("Boxes", {"boxes", "boxe"}),  # 5 letters: only the "s"
+        ("Masses", {"masses", "mass", "masse"}),  # 6 letters: the shortest that loses "es"
+        ("Skin abscesses", {"skin abscesses", "skin abscess", "skin abscesse"}),
         ("Eyes", {"eyes", "eye"}),  # 4 letters: the shortest word that changes
         ("Ear", {"ear"}),  # 3 letters: kept as it is
         ("Glass", {"glass", "glasss"}),  # "ss" and "is" are not plurals
