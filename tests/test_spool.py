@@ -264,15 +264,29 @@ def test_a_write_the_os_takes_nothing_of_is_a_full_disk(tmp_path, monkeypatch):
     path = tmp_path / "z.spool"
     spool = Spool(path)
     spool.write(_line(0))
+    spool.write(_line(1))
     monkeypatch.setattr(os, "write", lambda fd, data: 0)
     with pytest.raises(SpoolError) as err:
-        spool.write(_line(1))
-    monkeypatch.undo()
+        spool.write(_line(2))
     assert str(err.value) == (
         f"cannot write the event spool {path}: No space left on device (disk full?); "
         "the events of this step were not logged yet"
     )
-    assert path.read_bytes() == _line(0) and spool.size == len(_line(0))
+    assert path.read_bytes() == _line(0) + _line(1)  # cut back to both complete lines
+    assert spool.size == len(_line(0) + _line(1))
+
+    def broken(fd, size):
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    monkeypatch.setattr(os, "ftruncate", broken)  # and the cut-back fails too
+    with pytest.raises(SpoolError) as err:
+        spool.write(_line(2))
+    monkeypatch.undo()
+    assert str(err.value) == (
+        f"cannot write the event spool {path}: No space left on device (disk full?); could "
+        "not cut its torn tail either (Input/output error); the events of this step were not "
+        "logged yet"
+    )
     spool.close()
 
 
