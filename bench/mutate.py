@@ -1,34 +1,86 @@
-"""`make mutate`: mutation testing (mutmut 3) of the core modules, with a score per module.
+"""`make mutate`: mutation testing (mutmut 3) of the core modules, one module at a time.
 
-Configuration is ``[tool.mutmut]`` in ``pyproject.toml``: ``only_mutate`` names the core
-modules, ``pytest_add_cli_args_test_selection`` the test files that exercise them. mutmut
-first runs those tests once and records which tests reach which function, then runs each
-mutant against only the tests that reach its function.
+Each entry of ``GROUPS`` names a module (its source globs) and the test files that exercise
+it. A run mutates one group's files only and runs only that group's tests, in a fresh
+``mutants/`` folder (stale mutants of another revision or group never leak into a score).
+mutmut first runs those tests once and records which tests reach which function, then runs
+each mutant against only the tests that reach its function. The other settings (pytest
+arguments, ``also_copy``) are ``[tool.mutmut]`` in ``pyproject.toml``.
 
-    python -m bench.mutate                       # every core module (tens of minutes)
-    python -m bench.mutate "medenv.reward*"      # mutants whose name matches the glob
-    python -m bench.mutate --report              # only summarise the last run
+    python -m bench.mutate                       # every group, one after another
+    python -m bench.mutate reward spool          # these groups only
+    python -m bench.mutate reward --survivors    # re-run only the last run's survivors
+    python -m bench.mutate --report              # only re-print the score table
+
+Each group's outcome is kept in ``.mutmut-scores/GROUP.json`` (counts and survivor names),
+so the table covers every group measured so far, with the date each was measured.
 
 A mutant is *killed* when a test fails, *survived* when every test passes, *timeout* when
 the tests hang, *no tests* when no test reaches it. The score is detected / (detected +
-survived + no tests + suspicious), where timeouts and crashes count as detected; mutants not
-run yet are listed apart. Lines marked
-``# pragma: no mutate`` are not mutated: use it only for an equivalent mutant (a change no
-test could ever observe), with a comment saying why.
+survived + no tests + suspicious), where timeouts and crashes count as detected. Lines
+marked ``# pragma: no mutate`` are not mutated: use it only for an equivalent mutant (a
+change no test could ever observe), with a comment saying why; the table counts them.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import fnmatch
 import json
 import os
+import shutil
 import subprocess
 import sys
-import tomllib
 from collections import Counter
 from pathlib import Path
 
+import msgspec
+
 ROOT = Path(__file__).resolve().parents[1]
+SCORES = ROOT / ".mutmut-scores"
+PRAGMA = "# pragma: no mutate"
+
+
+class Group(msgspec.Struct, frozen=True):
+    """A module under mutation and the test files that exercise it."""
+
+    sources: tuple[str, ...]
+    tests: tuple[str, ...]
+
+
+GROUPS: dict[str, Group] = {
+    "reward": Group(("medenv/reward.py",), ("tests/test_reward.py", "tests/test_reward_terms.py")),
+    # the verify logic (formerly in events/replay.py); the rest of replay.py (transcripts,
+    # messages) is not a core module
+    "verify": Group(("medenv/verify.py",), ("tests/test_replay.py", "tests/test_tamper.py")),
+    "spool": Group(("medenv/events/spool.py",), ("tests/test_spool.py",)),
+    "parsing": Group(
+        ("medenv/tools/parsing.py", "medenv/tools/formats/*"),
+        (
+            "tests/test_parsing.py",
+            "tests/test_parsing_formats.py",
+            "tests/test_parsing_properties.py",
+        ),
+    ),
+    "uniqueness": Group(
+        ("medenv/synth/uniqueness.py",), ("tests/test_synth_small.py", "tests/test_closure.py")
+    ),
+    "store": Group(
+        ("medenv/events/store.py", "medenv/events/chain.py"),
+        ("tests/test_events.py", "tests/test_tamper.py"),
+    ),
+}
+
+
+class Outcome(msgspec.Struct):
+    """One group's measured result."""
+
+    date: str
+    revision: str
+    counts: dict[str, int]
+    survivors: list[str]
+    equivalent: int
 
 
 def classify(code: int | None) -> str:
@@ -38,80 +90,166 @@ def classify(code: int | None) -> str:
     return status_by_exit_code[code]
 
 
-def module_of(mutant: str) -> str:
-    """``medenv.reward.x_compute_reward__mutmut_3`` -> ``medenv.reward``."""
-    head = mutant.split("__mutmut_")[0]
-    parts = head.split(".")
-    while parts and (parts[-1].startswith("x_") or parts[-1].startswith("xǁ")):
-        parts.pop()
-    return ".".join(parts)
-
-
-def collect(mutants_dir: Path) -> dict[str, Counter]:
-    """Outcome counts per module from mutmut's ``*.meta`` files."""
-    scores: dict[str, Counter] = {}
+def collect(mutants_dir: Path) -> tuple[Counter, list[str]]:
+    """Outcome counts and survivor names over mutmut's ``*.meta`` files."""
+    counts: Counter = Counter()
+    survivors: list[str] = []
     for meta in sorted(mutants_dir.rglob("*.py.meta")):
-        codes = json.loads(meta.read_text())["exit_code_by_key"]
+        for name, code in json.loads(meta.read_text())["exit_code_by_key"].items():
+            status = classify(code)
+            counts[status] += 1
+            if status in ("survived", "no tests", "suspicious"):
+                survivors.append(f"{name}: {status}")
+    return counts, survivors
+
+
+def forget_survivors(mutants_dir: Path) -> None:
+    """Clear the result of every mutant that was not detected, so that the next run tries
+    them again (with the new tests); mutmut itself clears those of edited functions."""
+    for meta in sorted(mutants_dir.rglob("*.py.meta")):
+        data = json.loads(meta.read_text())
+        codes = data["exit_code_by_key"]
         for name, code in codes.items():
-            scores.setdefault(module_of(name), Counter())[classify(code)] += 1
-    return scores
+            if classify(code) in ("survived", "no tests", "suspicious"):
+                codes[name] = None
+        meta.write_text(json.dumps(data, indent=4))
 
 
-def score(counts: Counter) -> float | None:
+def score(counts: dict[str, int]) -> float | None:
     """Detected share of the mutants that ran; None when none ran (nothing measured)."""
-    detected = counts["killed"] + counts["timeout"] + counts["segfault"]
-    total = detected + counts["survived"] + counts["no tests"] + counts["suspicious"]
-    return detected / total if total else None
+    detected = counts.get("killed", 0) + counts.get("timeout", 0) + counts.get("segfault", 0)
+    missed = counts.get("survived", 0) + counts.get("no tests", 0) + counts.get("suspicious", 0)
+    return detected / (detected + missed) if detected + missed else None
+
+
+def group_files(group: Group) -> list[Path]:
+    """The source files a group mutates."""
+    return sorted(
+        p for p in (ROOT / "medenv").rglob("*.py")
+        if any(fnmatch.fnmatch(str(p.relative_to(ROOT)), g) for g in group.sources)
+    )
+
+
+def equivalent_marks(group: Group) -> int:
+    """Lines of the group's files marked as equivalent (``# pragma: no mutate``)."""
+    return sum(p.read_text().count(PRAGMA) for p in group_files(group))
 
 
 def _percent(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.0%}"
 
 
-def table(scores: dict[str, Counter]) -> str:
+def table(outcomes: dict[str, Outcome]) -> str:
+    """The markdown score table, one row per measured group."""
     lines = [
-        "| module | mutants | killed | survived | no tests | timeout | not run | score |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| module | measured | mutants | killed | equivalent marked | timeout | survived "
+        "| no tests | not run | score |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for module, c in sorted(scores.items()):
+    for name, o in outcomes.items():
+        c = o.counts
+        files = ", ".join(f"`{s}`" for s in GROUPS[name].sources) if name in GROUPS else name
         lines.append(
-            f"| `{module}` | {sum(c.values())} | {c['killed']} | {c['survived']} | "
-            f"{c['no tests']} | {c['timeout']} | {c['not checked']} | {_percent(score(c))} |"
+            f"| {files} | {o.date} ({o.revision}) | {sum(c.values())} | {c.get('killed', 0)} | "
+            f"{o.equivalent} | {c.get('timeout', 0)} | {c.get('survived', 0)} | "
+            f"{c.get('no tests', 0)} | {c.get('not checked', 0)} | {_percent(score(c))} |"
         )
     return "\n".join(lines)
 
 
+def _revision() -> str:
+    out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    dirty = subprocess.run(["git", "status", "--porcelain", "medenv"], cwd=ROOT, capture_output=True, text=True)
+    return out.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+
+
+_CHILD = """
+import sys
+from mutmut.configuration import config
+cfg = config()
+cfg.only_mutate = {sources!r}
+cfg.pytest_add_cli_args_test_selection = {tests!r}
+import mutmut.__main__ as m
+sys.argv = ["mutmut", "run", "--max-children", "{jobs}"]
+m.cli()
+"""
+
+
+def run_group(name: str, jobs: int, survivors_only: bool = False) -> Outcome:
+    """Mutate one group in a fresh ``mutants/`` and record its outcome. With
+    ``survivors_only``, keep ``mutants/`` (it must hold this group's last run) and re-run
+    only the mutants that survived it and those of functions edited since (after new
+    tests or ``# pragma: no mutate`` marks)."""
+    group = GROUPS[name]
+    mutants = ROOT / "mutants"
+    marker = mutants / "medenv-group"
+    if survivors_only:
+        if not marker.exists() or marker.read_text() != name:
+            raise SystemExit(f"mutants/ does not hold a run of {name}: run it whole first")
+        forget_survivors(mutants)  # mutmut re-runs every mutant without a result
+    else:
+        shutil.rmtree(mutants, ignore_errors=True)
+        # mutmut runs pytest with mutants/ on PYTHONPATH: the folder must exist before that
+        # process starts, or Python caches it as missing ("No module named 'tests'")
+        mutants.mkdir()
+        marker.write_text(name)
+    env = dict(os.environ, PYTHONPATH=str(mutants))  # subprocess tests too
+    code = _CHILD.format(
+        sources=list(group.sources), tests=list(group.tests), jobs=jobs
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env)
+    if proc.returncode not in (0, 1):
+        raise SystemExit(f"mutmut failed on {name} with exit code {proc.returncode}")
+    return record(name, mutants)
+
+
+def record(name: str, mutants: Path) -> Outcome:
+    """Save the outcome ``mutants/`` holds for group ``name`` (also after an interrupted
+    run: the mutants not run yet are counted as such, apart from the score)."""
+    counts, survivors = collect(mutants)
+    outcome = Outcome(
+        date=dt.date.today().isoformat(), revision=_revision(), counts=dict(counts),
+        survivors=survivors, equivalent=equivalent_marks(GROUPS[name]),
+    )
+    SCORES.mkdir(exist_ok=True)
+    (SCORES / f"{name}.json").write_bytes(msgspec.json.format(msgspec.json.encode(outcome)))
+    return outcome
+
+
+def load_outcomes() -> dict[str, Outcome]:
+    """Every group measured so far, in ``GROUPS`` order."""
+    found = {}
+    for name in GROUPS:
+        path = SCORES / f"{name}.json"
+        if path.exists():
+            found[name] = msgspec.json.decode(path.read_bytes(), type=Outcome)
+    return found
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.mutate", description=__doc__.split("\n")[0])
-    parser.add_argument("patterns", nargs="*", help="mutant-name globs (default: every core module)")
-    parser.add_argument("--report", action="store_true", help="summarise the last run only")
+    parser.add_argument("groups", nargs="*", help=f"groups to run (default: all of {', '.join(GROUPS)})")
+    parser.add_argument("--report", action="store_true", help="re-print the table only")
+    parser.add_argument(
+        "--survivors", action="store_true", help="re-run only the survivors of the last run"
+    )
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel mutants")
     args = parser.parse_args(argv)
-    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mutmut"]
-    if not args.report:
-        # mutmut runs pytest in its own process, with mutants/ on PYTHONPATH: the folder must
-        # exist before that process starts, or Python caches it as missing ("No module
-        # named 'tests'" when the first run creates it)
-        (ROOT / "mutants").mkdir(exist_ok=True)
-        env = dict(os.environ, PYTHONPATH=str(ROOT / "mutants"))  # subprocess tests too
-        cmd = [sys.executable, "-m", "mutmut", "run", "--max-children", str(args.jobs)]
-        proc = subprocess.run(cmd + args.patterns, cwd=ROOT, env=env)
-        if proc.returncode not in (0, 1):
-            print(f"mutmut failed with exit code {proc.returncode}", file=sys.stderr)
-            return proc.returncode
-    mutants = ROOT / "mutants"
-    if not mutants.is_dir():
-        print("no mutmut run found: run `make mutate` first", file=sys.stderr)
+    unknown = [g for g in args.groups if g not in GROUPS]
+    if unknown:
+        print(f"unknown group(s) {', '.join(unknown)}; known: {', '.join(GROUPS)}", file=sys.stderr)
         return 2
-    scores = collect(mutants)
-    wanted = {m.removesuffix(".py").replace("/", ".") for m in config.get("only_mutate", [])}
-    scores = {m: c for m, c in scores.items() if not wanted or m in wanted}
-    print(table(scores))
-    survivors = subprocess.run(
-        [sys.executable, "-m", "mutmut", "results"], cwd=ROOT, capture_output=True, text=True
-    ).stdout
-    if survivors.strip():
-        print("\nSurvivors (inspect one with `mutmut show NAME`):\n" + survivors)
+    if not args.report:
+        for name in args.groups or GROUPS:
+            outcome = run_group(name, args.jobs, args.survivors)
+            if outcome.survivors:
+                print(f"\n{name} survivors (`mutmut show NAME` while mutants/ holds this group):")
+                print("\n".join("    " + s for s in outcome.survivors))
+    outcomes = load_outcomes()
+    if not outcomes:
+        print("no mutation run found: run `make mutate` first", file=sys.stderr)
+        return 2
+    print("\n" + table(outcomes))
     return 0
 
 

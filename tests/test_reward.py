@@ -7,11 +7,17 @@ import pytest
 
 from medenv.errors import MedenvError
 from medenv.reward import (
+    RewardTerm,
     RewardWeights,
+    Rubric,
+    answer_forms,
     compute_reward,
     evidence_recall,
+    evidence_recall_term,
     is_correct,
     normalize_answer,
+    outcome,
+    research_calls,
     weights_from,
 )
 from medenv.synth.qa import Hop, QAItem
@@ -138,3 +144,68 @@ def test_underscores_and_symbols_separate_words():
     assert normalize_answer("Autosomal_dominant") == "autosomal dominant"
     assert normalize_answer("FGFR2__gene") == "fgfr2 gene"
     assert normalize_answer("Autosomal_dominant") != normalize_answer("Autosomaldominant")
+
+
+@pytest.mark.parametrize(
+    ("text", "forms"),
+    [
+        # the last word gets its plural, or loses its "s" / "es" (words of 4+ letters only)
+        ("Granulomas", {"granulomas", "granuloma"}),
+        ("Hypoplasia", {"hypoplasia", "hypoplasias"}),
+        ("Abscesses", {"abscesses", "abscess", "abscesse"}),  # "es" dropped past 5 letters
+        ("Boxes", {"boxes", "boxe"}),  # 5 letters: only the "s"
+        ("Masses", {"masses", "mass", "masse"}),  # 6 letters: the shortest that loses "es"
+        ("Skin abscesses", {"skin abscesses", "skin abscess", "skin abscesse"}),
+        ("Eyes", {"eyes", "eye"}),  # 4 letters: the shortest word that changes
+        ("Ear", {"ear"}),  # 3 letters: kept as it is
+        ("Glass", {"glass", "glasss"}),  # "ss" and "is" are not plurals
+        ("Iris", {"iris", "iriss"}),
+        ("Type 1a4x", {"type 1a4x"}),  # not a word: no plural
+        ("Bone cysts", {"bone cysts", "bone cyst"}),  # only the last word changes
+        ("Renal cyst", {"renal cyst", "renal cysts"}),
+        # an inverted catalogue name also in natural order, each with its plural
+        (
+            "Leukemia, acute monocytic",
+            {
+                "leukemia acute monocytic", "leukemia acute monocytics",
+                "acute monocytic leukemia", "acute monocytic leukemias",
+            },
+        ),
+        ("", set()),
+        ("!!! the", set()),  # nothing left after normalising
+    ],
+)
+def test_answer_forms_of_the_documented_rule(text, forms):
+    assert answer_forms(text) == forms
+
+
+def test_plural_and_inverted_answers_match_but_other_words_do_not():
+    gold = QAItem(id="p", question="q", answer="Renal cyst", answer_id="HP:1")
+    assert is_correct("renal cysts", gold) and is_correct("Cyst, renal", gold)
+    assert is_correct("Cysts, renal", gold)
+    assert not is_correct("renal", gold) and not is_correct("cysts", gold)
+
+
+@pytest.mark.parametrize(
+    ("n_tool_calls", "answered", "research"),
+    [(0, False, 0), (1, False, 1), (3, False, 3), (1, True, 0), (3, True, 2), (0, True, 0)],
+)
+def test_research_calls_leave_out_the_answer(n_tool_calls, answered, research):
+    assert research_calls(n_tool_calls, answered) == research
+
+
+def test_outcome_carries_the_episode_facts(item):
+    bare = outcome(item, "Autosomal recessive inheritance", 2, 1)
+    assert (bare.steps, bare.terminated, bare.truncated, bare.correct) == (0, False, False, False)
+    full = outcome(item, item.answer, 3, 0, ["d1"], steps=4, terminated=True, truncated=True)
+    assert (full.steps, full.terminated, full.truncated, full.correct) == (4, True, True, True)
+    assert full.retrieved == ("d1",) and (full.n_tool_calls, full.n_format_errors) == (3, 0)
+
+
+def test_compute_reward_takes_a_rubric_and_the_retrieved_pages(item):
+    only = Rubric([RewardTerm("recall", evidence_recall_term, 3.0)])
+    got = compute_reward(item, None, 2, 0, only, retrieved=[item.evidence[0][1]])
+    assert got.components == {"recall": 1.0} and got.total == 3.0
+    default = compute_reward(item, item.answer, 2, 0, retrieved=[item.evidence[0][0]])
+    assert default.evidence_recall == 1.0
+    assert compute_reward(item, item.answer, 2, 0).evidence_recall == 0.0

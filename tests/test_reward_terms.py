@@ -22,6 +22,10 @@ from medenv.reward import (
     RewardWeights,
     Rubric,
     accuracy_term,
+    outcome,
+    rubric_from,
+    rubric_from_config,
+    term_refs,
 )
 from medenv.trl import COMPONENTS
 from tests.test_env import make_items, scripted_actions
@@ -161,3 +165,108 @@ def test_the_weights_config_and_trl_components_come_from_one_list():
     }
     assert reward_fields == {f"reward_{t.name}": t.weight for t in DEFAULT_TERMS}
     assert reward_fields["reward_evidence_recall"] == 0.0
+
+
+class Terms:
+    """Terms reached through a dotted qualname (``module:Terms.short``)."""
+
+    @staticmethod
+    def short(o: EpisodeOutcome) -> float:
+        return 1.0 if o.prediction and len(o.prediction) < 20 else 0.0
+
+
+class Anonymous:
+    """A callable term that hides its module and qualname (logged as ``?:?``)."""
+
+    def __call__(self, o: EpisodeOutcome) -> float:
+        return 0.0
+
+    def __getattribute__(self, name):
+        if name in ("__module__", "__qualname__"):
+            raise AttributeError(name)
+        return object.__getattribute__(self, name)
+
+
+def test_rubrics_compose_compare_and_print():
+    base = Rubric(DEFAULT_TERMS[:2])
+    extra = RewardTerm("brevity", brevity, 0.1)
+    assert (base + extra).names == ("accuracy", "format", "brevity")
+    assert (base + Rubric([extra])).names == ("accuracy", "format", "brevity")
+    assert base == Rubric(DEFAULT_TERMS[:2]) and base != Rubric(DEFAULT_TERMS)
+    assert base != DEFAULT_TERMS[:2] and base != "accuracy"
+    assert hash(base) == hash(Rubric(DEFAULT_TERMS[:2])) != hash(Rubric(DEFAULT_TERMS))
+    assert repr(base) == "Rubric(accuracy=1.0, format=0.2)"
+    with pytest.raises(MedenvError, match="'accuracy' is given twice"):
+        base + DEFAULT_TERMS[0]
+    with pytest.raises(MedenvError, match="^reward term: the weight of 'w' must be a finite"):
+        Rubric([RewardTerm("w", brevity, math.inf)])
+    # the env's rubric: one extra term or a list of them is added to the defaults
+    names = tuple(t.name for t in DEFAULT_TERMS)
+    assert rubric_from(extra).names == (*names, "brevity") == rubric_from([extra]).names
+    assert rubric_from(base, {"format": 0.5}).weights == {"accuracy": 1.0, "format": 0.5}
+
+
+def test_term_refs_name_every_term_that_is_not_a_default_one():
+    renamed = RewardTerm("mine", accuracy_term)  # a default fn under another name
+    replaced = RewardTerm("accuracy", brevity)  # a default name with another fn
+    refs = term_refs(Rubric([renamed, replaced, DEFAULT_TERMS[1], RewardTerm("x", Anonymous())]))
+    assert refs == {
+        "mine": "medenv.reward:accuracy_term",
+        "accuracy": "tests.test_reward_terms:brevity",
+        "x": "?:?",
+    }
+    assert term_refs(Rubric()) == {}
+
+
+def test_rubric_from_config_rebuilds_logged_terms_in_order():
+    weights = {"short": 0.5, "accuracy": 2.0, "brevity": 0.1}
+    refs = {"short": "tests.test_reward_terms:Terms.short", "brevity": "tests.test_reward_terms:brevity"}
+    rubric = rubric_from_config(weights, refs)
+    assert rubric.names == ("short", "accuracy", "brevity") and rubric.weights == weights
+    assert [t.fn for t in rubric.terms] == [Terms.short, accuracy_term, brevity]
+    with pytest.raises(MedenvError, match="reward term 'mystery' is not a medenv term"):
+        rubric_from_config({"accuracy": 1.0, "mystery": 0.5}, None)
+    for ref in ("tests.test_reward_terms:Missing", "no_such_module:f", "?:?"):
+        with pytest.raises(MedenvError, match=r"reward term 'x' \(.*\) cannot be imported"):
+            rubric_from_config({"x": 1.0}, {"x": ref})
+
+
+def _str_term(o: EpisodeOutcome):
+    return "1"
+
+
+def _bool_term(o: EpisodeOutcome):
+    return True
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: Rubric(["accuracy"]), "^a reward term must be a RewardTerm, got str$"),
+        (lambda: Rubric([RewardTerm("not valid", brevity)]), "^reward term name 'not valid' is not"),
+        (lambda: Rubric([RewardTerm(3, brevity)]), "^reward term name 3 is not an identifier$"),
+        (lambda: Rubric([RewardTerm("x", "brevity")]), "^reward term 'x': fn is not callable$"),
+        (lambda: Rubric([RewardTerm("w", brevity, "high")]), "weight of 'w' must be a finite"),
+        (lambda: Rubric().reweighted([1]), r"^bad reward_weights \[1\]: expected a mapping"),
+        (
+            lambda: Rubric().reweighted({"speed": 1.0}),
+            r"no reward term 'speed' \(terms: accuracy, format, efficiency, evidence_recall\)$",
+        ),
+        (
+            lambda: Rubric().reweighted({"format": math.nan}),
+            "^bad reward_weights: the weight of 'format' must be a finite number, got nan$",
+        ),
+    ],
+)
+def test_bad_rubrics_are_one_clear_line(make, message):
+    with pytest.raises(MedenvError, match=message):
+        make()
+
+
+def test_a_term_must_return_a_number_and_the_total_keeps_ten_places(items):
+    o = outcome(items[0], items[0].answer, 2, 0)
+    for fn, shown in ((_str_term, "'1'"), (_bool_term, "True")):
+        with pytest.raises(MedenvError, match=f"^reward term 's' returned {shown}, not a number$"):
+            Rubric([RewardTerm("s", fn)]).score(o)
+    third = Rubric([RewardTerm("a", accuracy_term, 1 / 3)]).score(o)
+    assert third.total == 0.3333333333 and third.components == {"a": 1.0}

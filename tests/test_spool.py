@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno
 import os
 import signal
+import stat
 import subprocess
 import sys
 import textwrap
@@ -217,3 +218,86 @@ def test_writing_a_closed_store_and_ingest_errors_are_clear(tmp_path):
     store.close()
     with pytest.raises(MedenvError, match="is closed"):
         store.emit(ev.ActionReceived(step=0, text="x"), "e")
+
+
+def _listed(seq: int) -> bytes:
+    """An event line whose payload holds ``["`` (a list of strings) after its start."""
+    return encode_line("r", "e1", seq, 1_000 + seq, "tool_returned",
+                       b'{"v":2,"step":%d,"doc_ids":["d1","d2"]}' % seq)  # fmt: skip
+
+
+def test_torn_prefixes_of_any_shape_give_back_the_event_they_end_with(tmp_path):
+    """A torn write of 1 byte, one holding ``["`` itself, and an event whose payload holds
+    ``["``: the salvaged event is the complete line the line ends with, found from the left."""
+    path = tmp_path / "t.spool"
+    lines = [
+        b"[" + _line(0),  # one torn byte: the event starts at offset 1
+        b'["r", "e1", 9, 1' + _line(1),  # the torn write starts like an event
+        b'x["t' + _listed(2),  # "[" inside the torn part, then a payload with ["
+        b"x[" + _listed(3),  # a bracket right before the event
+        _listed(4),
+        b'["no event here"]\n',
+        b'["r", "e1", 7',  # the write a kill cut short: no newline
+    ]
+    path.write_bytes(b"".join(lines))
+    got = read_spool(path)
+    assert [r[2] for r in got.rows] == [0, 1, 2, 3, 4]
+    assert [bytes(r[5]) for r in got.rows][2] == b'{"v":2,"step":2,"doc_ids":["d1","d2"]}'
+    assert got.salvaged == [1, 2, 3, 4] and got.skipped == [6] and got.torn_tail == 13
+    assert got.notes[0].startswith(f"{path}: ignored a torn last line (13 bytes")
+    assert got.notes[-1] == f"{path}:6: not an event line; skipped"
+
+
+def test_an_unreadable_spool_is_one_clear_error_and_a_new_one_is_private_to_its_user(tmp_path):
+    with pytest.raises(MedenvError, match=f"^cannot read the event spool {tmp_path}: Is a dir"):
+        read_spool(tmp_path)
+    path = tmp_path / "m.spool"
+    spool = Spool(path)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644 & ~umask  # rw-r--r--, never executable
+    assert spool.sync is False and Spool(tmp_path / "n.spool", sync=True).sync is True
+    spool.close()
+
+
+def test_a_write_the_os_takes_nothing_of_is_a_full_disk(tmp_path, monkeypatch):
+    path = tmp_path / "z.spool"
+    spool = Spool(path)
+    spool.write(_line(0))
+    spool.write(_line(1))
+    monkeypatch.setattr(os, "write", lambda fd, data: 0)
+    with pytest.raises(SpoolError) as err:
+        spool.write(_line(2))
+    assert str(err.value) == (
+        f"cannot write the event spool {path}: No space left on device (disk full?); "
+        "the events of this step were not logged yet"
+    )
+    assert path.read_bytes() == _line(0) + _line(1)  # cut back to both complete lines
+    assert spool.size == len(_line(0) + _line(1))
+
+    def broken(fd, size):
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    monkeypatch.setattr(os, "ftruncate", broken)  # and the cut-back fails too
+    with pytest.raises(SpoolError) as err:
+        spool.write(_line(2))
+    monkeypatch.undo()
+    assert str(err.value) == (
+        f"cannot write the event spool {path}: No space left on device (disk full?); could "
+        "not cut its torn tail either (Input/output error); the events of this step were not "
+        "logged yet"
+    )
+    spool.close()
+
+
+def test_a_synced_spool_writes_clears_and_writes_again(tmp_path):
+    path = tmp_path / "s.spool"
+    spool = Spool(path, sync=True)
+    spool.write(_line(0) + _line(1))
+    spool.clear()
+    assert path.read_bytes() == b"" and spool.size == 0
+    spool.write(_line(2))
+    assert spool.size == len(_line(2))
+    spool.close()
+    got = read_spool(path)
+    assert [r[2] for r in got.rows] == [2] and got.notes == []

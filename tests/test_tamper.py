@@ -9,11 +9,12 @@ import json
 
 import duckdb
 import gymnasium as gym
+import msgspec
 import pytest
 
 from medenv.cli import main
 from medenv.events.chain import check_chains, link, seal
-from medenv.events.store import EventStore, connect
+from medenv.events.store import EventStore, connect, read_episode
 from medenv.verify import verify
 from tests.test_env import items, scripted_actions, world  # noqa: F401  (fixtures)
 
@@ -384,3 +385,69 @@ def test_a_failed_step_is_dropped_whole_and_the_chain_goes_on(tmp_path):
     assert independent_chain_problems(path) == set()
     report = check_chains(con)
     assert report.episodes == {} and report.runs == []
+
+
+def _variant(path, episode_id, change):
+    """The episode's logged events, changed in memory (the store stays as it is)."""
+    return change(read_episode(connect(path), episode_id))
+
+
+def test_events_added_or_dropped_are_named_by_position_and_type(store):
+    path, ids = store
+    mine = lambda evs: [e for e in evs if e.episode_id == ids[0]]  # noqa: E731
+    # one more event after the end: the fresh env emits nothing there
+    extra = _variant(path, ids[0], lambda evs: [*evs, mine(evs)[-1]])
+    n = len(mine(extra)) - 1
+    result = verify(path, ids[0], chain=False, events=extra)
+    assert result.problems == [
+        f"event {n}: logged episode_ended, re-executed nothing (events inserted or deleted?)"
+    ]
+    # a tool_called dropped: the logged episode still replays, its events do not line up
+    first_call = lambda evs: next(e for e in mine(evs) if e.type == "tool_called")  # noqa: E731
+    fewer = _variant(path, ids[0], lambda evs: [e for e in evs if e is not first_call(evs)])
+    result = verify(path, ids[0], chain=False, events=fewer)
+    assert result.problems == [
+        "event 2: logged tool_returned, re-executed tool_called (events inserted or deleted?)"
+    ]
+
+
+def test_a_difference_shows_both_values_clipped_to_300_characters(store):
+    path, ids = store
+
+    def long_prompt(evs):
+        return [
+            msgspec.structs.replace(e, payload=msgspec.structs.replace(e.payload, prompt="x" * 400))
+            if e.type == "episode_started" else e
+            for e in evs
+        ]  # fmt: skip
+
+    result = verify(path, ids[0], chain=False, events=_variant(path, ids[0], long_prompt))
+    assert (result.step, result.field, result.expected) == (-1, "prompt", "x" * 400)
+    shown = repr(result.got)
+    assert len(shown) > 300  # the real prompt, clipped too
+    assert result.problems == [
+        f"reset: prompt differs: logged '{'x' * 299} [... 102 more chars], re-executed "
+        f"{shown[:300]} [... {len(shown) - 300} more chars]"
+    ]
+
+
+def test_reward_components_are_compared_unless_logged_before_named_terms(store):
+    path, ids = store
+
+    def components(value):
+        def change(evs):
+            return [
+                msgspec.structs.replace(e, payload=msgspec.structs.replace(e.payload, components=value))
+                if e.type == "reward_assigned" else e
+                for e in evs
+            ]  # fmt: skip
+
+        return change
+
+    legacy = _variant(path, ids[0], components({}))  # a log older than named terms
+    assert verify(path, ids[0], chain=False, events=legacy).ok
+    faked = _variant(path, ids[0], components({"accuracy": 1.0, "format": 0.0}))
+    result = verify(path, ids[0], chain=False, events=faked)
+    assert not result.ok and result.problems[0].startswith(
+        "reward_assigned.components differs: logged {'accuracy': 1.0, 'format': 0.0}"
+    ), result.problems
