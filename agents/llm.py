@@ -226,10 +226,10 @@ def model_folder(spec: str) -> str | None:
     if sep and kind in ("openai", "vllm"):
         return rest if kind == "vllm" and Path(rest).is_dir() else None
     path = rest if sep and kind == "transformers" else spec
-    if path == "tiny":
-        from medenv.training.tiny import tiny_model_path
+    if path in ("tiny", "small"):
+        from medenv.training.tiny import resolve_model
 
-        return str(tiny_model_path())
+        return resolve_model(path)
     return path if Path(path).is_dir() else None
 
 
@@ -246,7 +246,7 @@ def make_backend(spec: str, **kwargs) -> Backend:
     """Build a backend from ``"transformers:PATH"``, ``"openai:URL#MODEL"`` or ``"vllm:MODEL"``.
 
     A bare path or hub id means ``transformers``; ``tiny`` (or ``transformers:tiny``) is the
-    offline tiny model of `medenv.training.tiny`.
+    offline tiny model of `medenv.training.tiny` (``small``: its larger sibling).
     """
     kind, sep, rest = spec.partition(":")
     if sep and kind.isidentifier() and kind not in ("transformers", "openai", "vllm"):
@@ -257,10 +257,10 @@ def make_backend(spec: str, **kwargs) -> Backend:
     if not sep or kind not in ("transformers", "openai", "vllm"):
         kind, rest = "transformers", spec
     if kind == "transformers":
-        if rest == "tiny":
-            from medenv.training.tiny import tiny_model_path
+        if rest in ("tiny", "small"):
+            from medenv.training.tiny import resolve_model
 
-            rest = str(tiny_model_path())
+            rest = resolve_model(rest)
         return TransformersBackend(rest, **kwargs)
     if kind == "vllm":
         return VLLMBackend(rest, **kwargs)

@@ -302,6 +302,7 @@ def train_grpo(
     def factory() -> MedResearchTools:
         adapter = MedResearchTools(
             max_tool_chars=contract.max_tool_chars,
+            task_prompt=contract.task_prompt,
             step_clock=clock,
             agent="grpo",
             qa=qa,

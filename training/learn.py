@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -35,21 +36,33 @@ from pathlib import Path
 import msgspec
 
 # Sizes of the default run: sized for <= 20 minutes on a quiet 2-core machine.
-FULL = dict(n1=300, n2=100, sft_steps=600, sft_lr=5e-3, sft_batch=2, max_tool_chars=400,
-            grpo_steps=60, grpo_generations=4, grpo_lr=None, grpo_completion=320,
-            grpo_evidence=0.5, eval_steps=6, eval_tokens=160, eval_episodes=40,
+# model: "small" (a few M parameters, `medenv.training.tiny.SMALL_CONFIG`) or "tiny";
+# sft_hops: the hop counts SFT trains on; eval_episodes 0: every held-out test question.
+FULL = dict(n1=1000, n2=100, obfuscation=0, model="small", sft_hops="1", sft_steps=300,
+            sft_lr=3e-3, sft_batch=8, max_tool_chars=400, question_only=1,
+            grpo_steps=30, grpo_generations=4, grpo_lr=None, grpo_completion=320,
+            grpo_evidence=0.5, eval_steps=4, eval_tokens=96, eval_episodes=0,
             untrained_episodes=6, temperature=1.0, think_text=0)  # fmt: skip
-QUICK = dict(FULL, n1=120, n2=40, sft_steps=60, grpo_steps=3, eval_episodes=6, eval_tokens=64,
-             untrained_episodes=4)
+QUICK = dict(FULL, n1=120, n2=40, model="tiny", sft_steps=60, sft_batch=2, grpo_steps=3,
+             eval_episodes=6, eval_tokens=64, untrained_episodes=4)
+
+
+CPU_SECONDS: dict[str, float] = {}  # CPU time (user + system) of each command, by its verb
+
+
+def _child_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _medenv(args: list[str], log: Path, done: Path | None = None) -> float:
-    """Run one ``medenv`` command (output appended to ``log``); its wall time in seconds.
+    """Run one ``medenv`` command (output appended to ``log``); its wall time in seconds
+    (its CPU time is added to `CPU_SECONDS` under its first two words).
     Skipped (0 s) when ``done`` exists: a rerun after an interruption resumes (rollouts
     resume by themselves)."""
     if done is not None and done.exists():
         return 0.0
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _child_cpu()
     with log.open("a") as fh:
         fh.write(f"\n$ medenv {' '.join(args)}\n")
         fh.flush()
@@ -58,6 +71,8 @@ def _medenv(args: list[str], log: Path, done: Path | None = None) -> float:
         )
     if proc.returncode != 0:
         raise SystemExit(f"learn: `medenv {' '.join(args)}` failed (exit {proc.returncode}); see {log}")
+    verb = " ".join(args[:2])
+    CPU_SECONDS[verb] = CPU_SECONDS.get(verb, 0.0) + _child_cpu() - cpu
     return time.perf_counter() - start
 
 
@@ -161,10 +176,12 @@ def run(out: Path, cfg: dict) -> dict:
     timings: dict[str, float] = {}
     load_start = os.getloadavg()
     qa1, qa2 = out / "qa1", out / "qa2"
-    timings["synth"] = _medenv(["synth", "--hops", "1", "--n", str(cfg["n1"]), "--seed", "0",
-                                "--out", str(qa1), "--no-progress"], log, qa1 / "qa.jsonl")  # fmt: skip
-    timings["synth"] += _medenv(["synth", "--hops", "2", "--n", str(cfg["n2"]), "--seed", "0",
-                                 "--out", str(qa2), "--no-progress"], log, qa2 / "qa.jsonl")  # fmt: skip
+    # the obfuscation level is pinned: another default level must not change this run
+    synth = ["--seed", "0", "--obfuscation", str(cfg["obfuscation"]), "--no-progress"]
+    timings["synth"] = _medenv(["synth", "--hops", "1", "--n", str(cfg["n1"]), "--out", str(qa1),
+                                *synth], log, qa1 / "qa.jsonl")  # fmt: skip
+    timings["synth"] += _medenv(["synth", "--hops", "2", "--n", str(cfg["n2"]), "--out", str(qa2),
+                                 *synth], log, qa2 / "qa.jsonl")  # fmt: skip
     oracle = out / "runs" / "oracle.duckdb"
     timings["oracle"] = sum(
         _medenv(["rollout", "--agent", "oracle", "--qa", str(qa), "--split", "train",
@@ -175,16 +192,18 @@ def run(out: Path, cfg: dict) -> dict:
                                  "--format", "sft"], log, out / "data" / "sft.jsonl")  # fmt: skip
     contract = ["--no-system", "--no-template-tools", "--max-tool-chars",
                 str(cfg["max_tool_chars"])]  # fmt: skip
+    if cfg["question_only"]:
+        contract.append("--question-only")
     # the tiny model learns the tool-call format far sooner without the oracle's think text
     think = [] if cfg["think_text"] else ["--no-thinking-text"]
     summary: dict = {"config": cfg}
     # the untrained model writes no tool call and no EOS: every turn costs the full token
     # budget, so it is evaluated on fewer questions (the first of the same list)
-    summary["untrained"] = _model_eval("untrained", "tiny", qa1, out, cfg, log, contract + think,
+    summary["untrained"] = _model_eval("untrained", cfg["model"], qa1, out, cfg, log, contract + think,
                                        cfg["untrained_episodes"])  # fmt: skip
     sft = out / "models" / "sft"
-    timings["sft"] = _medenv(["train", "sft", "--data", str(out / "data"), "--model", "tiny",
-                              "--out", str(sft), "--max-steps", str(cfg["sft_steps"]),
+    timings["sft"] = _medenv(["train", "sft", "--data", str(out / "data"), "--model", cfg["model"],
+                              "--hops", cfg["sft_hops"], "--out", str(sft), "--max-steps", str(cfg["sft_steps"]),
                               "--lr", str(cfg["sft_lr"]), "--batch-size", str(cfg["sft_batch"]),
                               "--eval-fraction", "0.05", "--no-progress", *contract, *think], log,
                              sft / "medenv_sft.json")  # fmt: skip
@@ -221,6 +240,8 @@ def run(out: Path, cfg: dict) -> dict:
     timings = {k: round(v, 1) for k, v in timings.items()}
     summary["seconds"] = {**timings, "total": round(sum(timings.values()) + sum(
         summary[m]["eval_seconds"] for m in ("untrained", "sft", "grpo")), 1)}  # fmt: skip
+    summary["cpu_seconds"] = {**{k: round(v, 1) for k, v in CPU_SECONDS.items()},
+                              "total": round(sum(CPU_SECONDS.values()), 1)}  # fmt: skip
     summary["machine"] = {"cores": os.cpu_count(), "load_avg_start": load_start,
                           "load_avg_end": os.getloadavg()}  # fmt: skip
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
@@ -239,7 +260,8 @@ def main(argv: list[str] | None = None) -> int:
         key, _, value = item.partition("=")
         if key not in cfg:
             p.error(f"unknown setting {key!r}; known: {sorted(cfg)}")
-        cfg[key] = None if value == "none" else type(FULL[key] or 0.0)(value)
+        kind = type(FULL[key]) if FULL[key] is not None else float
+        cfg[key] = None if value == "none" else kind(value)
     summary = run(Path(args.out), cfg)
     brief = {m: {k: summary[m].get(k) for k in ("parseable_turns", "tool_call_turns", "accuracy",
                                                 "accuracy_ci", "reward_slope", "reward_slope_ci")}
