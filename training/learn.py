@@ -3,12 +3,13 @@
 Runs the whole loop through medenv's own commands, as a user would (each stage is a
 ``medenv`` subprocess; timings and the machine's load average are recorded):
 
-1. ``medenv synth --hops 1`` and ``--hops 2``: a 1-hop / 2-hop curriculum;
+1. ``medenv synth --hops 1`` and ``--hops 2`` at ``--obfuscation 0`` (pinned: a change of the
+   default level must not change this run): a 1-hop / 2-hop curriculum;
 2. ``medenv rollout --agent oracle`` on their train splits, ``medenv export --format sft``;
-3. ``medenv rollout --agent llm`` + ``medenv eval`` of the untrained tiny model (rendered
+3. ``medenv rollout --agent llm`` + ``medenv eval`` of the untrained ``small`` model (rendered
    with the same prompt contract the SFT run will use);
-4. ``medenv train sft`` of the tiny model (built locally, `medenv.training.tiny`) on the 1- and
-   2-hop rows; the checkpoint saves its prompt contract;
+4. ``medenv train sft`` of the ``small`` model (built locally, `medenv.training.tiny`) on the
+   rows of ``sft_hops`` (1-hop by default); the checkpoint saves its prompt contract;
 5. ``medenv rollout --agent llm --model SFT`` (default prompt flags: the contract is read
    back) + ``medenv eval`` on the held-out 1-hop test questions;
 6. ``medenv train grpo`` from the SFT checkpoint on 1-hop train questions;
@@ -16,7 +17,8 @@ Runs the whole loop through medenv's own commands, as a user would (each stage i
 8. ``OUT/summary.json`` (for the untrained, SFT and GRPO models: ``parseable_turns``,
    ``tool_call_turns``, ``accuracy``, ``accuracy_ci``, evidence recall; for the training
    runs: ``reward_slope`` and ``reward_slope_ci`` of reward on training step from the
-   event log, SFT held-out loss curve), ``sft_loss.png`` and ``grpo_reward.png``.
+   event log, SFT held-out loss curve; wall and CPU seconds per stage, load average),
+   ``sft_loss.png`` and ``grpo_reward.png``.
 
 ``python -m medenv.training.learn --out out/learn [--quick] [--set KEY=VALUE]``; ``--quick`` is a
 smaller run. Rerunning into the same folder resumes: finished stages are skipped.
