@@ -35,7 +35,7 @@ from medenv.agents.messages import (
     last_call_name,
     tool_message,
 )
-from medenv.agents.tiny import tiny_model_path
+from medenv.agents.tiny import resolve_model
 
 from medenv.errors import MedenvError
 from medenv.prompt import (
@@ -226,8 +226,8 @@ def model_folder(spec: str) -> str | None:
     if sep and kind in ("openai", "vllm"):
         return rest if kind == "vllm" and Path(rest).is_dir() else None
     path = rest if sep and kind == "transformers" else spec
-    if path == "tiny":
-        return str(tiny_model_path())
+    if path in ("tiny", "small"):
+        return resolve_model(path)
     return path if Path(path).is_dir() else None
 
 
@@ -244,7 +244,7 @@ def make_backend(spec: str, **kwargs) -> Backend:
     """Build a backend from ``"transformers:PATH"``, ``"openai:URL#MODEL"`` or ``"vllm:MODEL"``.
 
     A bare path or hub id means ``transformers``; ``tiny`` (or ``transformers:tiny``) is the
-    offline tiny model of `medenv.agents.tiny`.
+    offline tiny model of `medenv.agents.tiny` (``small``: its larger sibling).
     """
     kind, sep, rest = spec.partition(":")
     if sep and kind.isidentifier() and kind not in ("transformers", "openai", "vllm"):
@@ -255,8 +255,8 @@ def make_backend(spec: str, **kwargs) -> Backend:
     if not sep or kind not in ("transformers", "openai", "vllm"):
         kind, rest = "transformers", spec
     if kind == "transformers":
-        if rest == "tiny":
-            rest = str(tiny_model_path())
+        if rest in ("tiny", "small"):
+                rest = resolve_model(rest)
         return TransformersBackend(rest, **kwargs)
     if kind == "vllm":
         return VLLMBackend(rest, **kwargs)

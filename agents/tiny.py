@@ -61,6 +61,20 @@ class TinyConfig:
     max_corpus_nodes: int = 40000
 
 
+# ``small``: the model ``make learn`` trains. Big enough to learn to copy (an entity name from
+# the question into its query, a listed name from the tool response into its answer), which
+# ``tiny`` (0.6 M parameters, kept for the fast tests) does not; a few M parameters.
+SMALL_CONFIG = TinyConfig(
+    vocab_size=8192,
+    hidden_size=256,
+    intermediate_size=768,
+    num_hidden_layers=4,
+    num_attention_heads=8,
+    num_key_value_heads=4,
+)
+LOCAL_MODELS = {"tiny": TinyConfig(), "small": SMALL_CONFIG}
+
+
 def qwen3_chat_template() -> str:
     """The Qwen3 chat template exactly as TRL ships it (so TRL recognises it)."""
     from trl.chat_template_utils import qwen3_chat_template as template
@@ -195,5 +209,7 @@ def tiny_model_path(config: TinyConfig | None = None) -> Path:
 
 
 def resolve_model(name_or_path: str) -> str:
-    """``"tiny"`` -> the cached tiny model folder; anything else is passed through."""
-    return str(tiny_model_path()) if name_or_path == "tiny" else name_or_path
+    """``"tiny"`` / ``"small"`` -> the cached locally built model folder; anything else is
+    passed through."""
+    config = LOCAL_MODELS.get(name_or_path)
+    return str(tiny_model_path(config)) if config is not None else name_or_path

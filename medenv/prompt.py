@@ -9,6 +9,9 @@ A `PromptContract` holds every choice that changes the tokens a model reads:
 - ``enable_thinking``: passed to the chat template when set (Qwen3-style templates);
 - ``keep_thinking``: False drops the ``<think>...</think>`` text of past assistant turns
   (a small model then learns the tool-call format alone; it may still think when asked);
+- ``task_prompt``: ``"full"`` renders the env's first user turn whole (task text, tool
+  list, question); ``"question"`` keeps only its ``Question: ...`` part (a small trained
+  model has learned the format; the boilerplate would be most of its sequence);
 - ``chat_template_sha256``: the hash of the chat template the model was trained with
   (recorded; a checkpoint's tokenizer carries the template itself).
 
@@ -37,7 +40,10 @@ from medenv.agents.messages import SYSTEM_PROMPT
 from medenv.errors import DataError, MedenvError
 
 CONTRACT_FILE = "medenv_prompt.json"
-PARTS = ("system_prompt", "template_tools", "max_tool_chars", "enable_thinking", "keep_thinking")
+PARTS = ("system_prompt", "template_tools", "max_tool_chars", "enable_thinking", "keep_thinking",
+         "task_prompt")  # fmt: skip
+TASK_PROMPTS = ("full", "question")
+QUESTION_MARK = "Question:"
 _THINK = re.compile(r"<think>.*?</think>\s*", re.S)
 CUT_MARK = "\n[...cut]"
 
@@ -50,12 +56,17 @@ class PromptContract(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     max_tool_chars: int | None = None
     enable_thinking: bool | None = None
     keep_thinking: bool = True
+    task_prompt: str = "full"
     chat_template_sha256: str | None = None
 
     def check(self) -> PromptContract:
         chars = self.max_tool_chars
         if chars is not None and chars < 0:
             raise MedenvError(f"--max-tool-chars must be >= 0, got {chars}")
+        if self.task_prompt not in TASK_PROMPTS:
+            raise MedenvError(
+                f"task_prompt must be one of {TASK_PROMPTS}, got {self.task_prompt!r}"
+            )
         return self
 
     def template_kwargs(self) -> dict:
@@ -70,6 +81,7 @@ class PromptContract(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
             f"tool output cut {self.max_tool_chars if self.max_tool_chars is not None else 'off'}"
             f", thinking {_show(self.enable_thinking)}"
             f", think text {'kept' if self.keep_thinking else 'dropped'}"
+            f", task prompt {self.task_prompt}"
         )
 
 
@@ -95,6 +107,13 @@ def template_hash(template: str | None) -> str | None:
     return hashlib.sha256(template.encode()).hexdigest()[:16] if template else None
 
 
+def question_only(content: str) -> str:
+    """The ``Question: ...`` part of an env's task prompt (from the last ``Question:``
+    marker on); the whole text when it has no marker."""
+    at = content.rfind(QUESTION_MARK)
+    return content if at < 0 else content[at:]
+
+
 def strip_thinking(content: str) -> str:
     """``content`` without its ``<think>...</think>`` blocks."""
     return _THINK.sub("", content)
@@ -107,15 +126,21 @@ def render_messages(
 
     The system turn becomes ``contract.system_prompt`` (inserted first when missing,
     dropped when None); each ``tool`` turn is cut to ``max_tool_chars``; assistant turns
-    lose their think text unless ``keep_thinking``; ``tools`` is emptied when the template
-    must not render them. Other turns are unchanged.
+    lose their think text unless ``keep_thinking``; the first user turn keeps only its
+    question when ``task_prompt == "question"``; ``tools`` is emptied when the template must
+    not render them. Other turns are unchanged.
     """
     out = []
     if contract.system_prompt is not None:
         out.append({"role": "system", "content": contract.system_prompt})
+    first_user = True
     for msg in messages:
         if msg["role"] == "system":
             continue
+        if msg["role"] == "user" and first_user:
+            first_user = False
+            if contract.task_prompt == "question":
+                msg = {**msg, "content": question_only(msg.get("content") or "")}
         if msg["role"] == "tool":
             content = truncate_observation(msg.get("content") or "", contract.max_tool_chars)
             msg = {**msg, "content": content}
@@ -187,6 +212,7 @@ def asked_parts(
     max_tool_chars: int | None = None,
     thinking: str | None = None,
     no_thinking_text: bool | None = None,
+    question_only: bool | None = None,
 ) -> dict[str, Any]:
     """The contract parts a command line set (the flags of `add_prompt_arguments`)."""
     asked: dict[str, Any] = {}
@@ -212,12 +238,15 @@ def asked_parts(
         asked["enable_thinking"] = thinking == "on"
     if no_thinking_text:
         asked["keep_thinking"] = False
+    if question_only:
+        asked["task_prompt"] = "question"
     return asked
 
 
 def add_prompt_arguments(p, *, tool_chars: bool = True) -> None:
     """The prompt-contract flags (``--no-system``, ``--system-prompt-file``,
-    ``--no-template-tools``, ``--max-tool-chars``, ``--thinking``, ``--adapt-prompt``)."""
+    ``--no-template-tools``, ``--max-tool-chars``, ``--thinking``, ``--no-thinking-text``,
+    ``--question-only``, ``--adapt-prompt``)."""
     p.add_argument("--no-system", action="store_true", default=None,
                    help="prompt contract: no system turn")  # fmt: skip
     p.add_argument("--system-prompt-file", default=None, metavar="PATH",
@@ -232,6 +261,9 @@ def add_prompt_arguments(p, *, tool_chars: bool = True) -> None:
                    help="prompt contract: enable_thinking for the chat template")  # fmt: skip
     p.add_argument("--no-thinking-text", action="store_true", default=None,
                    help="prompt contract: past assistant turns without their <think> text")  # fmt: skip
+    p.add_argument("--question-only", action="store_true", default=None,
+                   help="prompt contract: the first user turn keeps only its 'Question: ...' "
+                        "part (not the task text and tool list)")  # fmt: skip
     p.add_argument("--adapt-prompt", action="store_true", default=None,
                    help="render as the flags ask even where the model's saved contract differs")  # fmt: skip
 
@@ -245,4 +277,5 @@ def parts_from_args(args) -> dict[str, Any]:
         max_tool_chars=getattr(args, "max_tool_chars", None),
         thinking=getattr(args, "thinking", None),
         no_thinking_text=getattr(args, "no_thinking_text", None),
+        question_only=getattr(args, "question_only", None),
     )

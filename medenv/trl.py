@@ -40,7 +40,7 @@ import gymnasium as gym
 
 import medenv  # noqa: F401  (registers MedResearch-v0)
 from medenv.errors import MedenvError
-from medenv.prompt import truncate_observation
+from medenv.prompt import question_only, truncate_observation
 from medenv.reward import TERM_NAMES
 from medenv.tools.registry import TOOL_NAMES, tool_schemas
 
@@ -94,6 +94,7 @@ class MedResearchTools:
         self,
         *,
         max_tool_chars: int | None = None,
+        task_prompt: str = "full",
         step_clock: Any = None,
         agent: str = "trl",
         **env_kwargs: Any,
@@ -101,6 +102,7 @@ class MedResearchTools:
         tags = {"agent": agent, **dict(env_kwargs.pop("tags", None) or {})}
         self._env = gym.make("MedResearch-v0", tags=tags, **env_kwargs)
         self._max_tool_chars = max_tool_chars
+        self._task_prompt = task_prompt  # "question": the reset prompt keeps only its question
         self._clock = step_clock
         self._done = True
         self._info: dict = {}
@@ -126,7 +128,9 @@ class MedResearchTools:
         options = {"question_id": str(qid)} if qid is not None else None
         prompt, info = self._env.reset(options=options)
         self._done, self._info, self._components = False, info, None
-        return None if has_prompt else prompt
+        if has_prompt:
+            return None
+        return question_only(prompt) if self._task_prompt == "question" else prompt
 
     def _call(self, name: str, arguments: dict) -> str:
         if self._done:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -22,7 +23,8 @@ from tests.test_sft import oracle_rows, torch_threads
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
 
-TRAINED_AS = dict(keep_system=False, template_tools=False, max_tool_chars=150)
+TRAINED_AS = dict(keep_system=False, template_tools=False, max_tool_chars=150,
+                  task_prompt="question")  # fmt: skip
 
 
 def _without_think(text: str) -> str:
@@ -33,13 +35,19 @@ def _without_think(text: str) -> str:
 
 
 def reference_render(row: dict, system: str | None, tools_on: bool, cut: int | None,
-                     think: bool = True):  # fmt: skip
+                     think: bool = True, question: bool = False):  # fmt: skip
     """Second implementation of the rendering rule, written from the contract's words."""
     messages = [] if system is None else [{"role": "system", "content": system}]
+    users = 0
     for m in row["messages"]:
         if m["role"] == "system":
             continue
         m = dict(m)
+        if m["role"] == "user":
+            users += 1
+            found = re.match(r"(?s).*(Question:.*)", m["content"]) if question else None
+            if users == 1 and found:
+                m["content"] = found.group(1)
         if m["role"] == "tool" and cut is not None:
             text = m.get("content") or ""
             if len(text) > cut:
@@ -85,6 +93,15 @@ def test_render_matches_an_independent_implementation(rows):
         got, _ = render_messages(row["messages"], row["tools"], bare)
         assert got == reference_render(row, None, True, None, think=False)[0]
         assert not any("<think>" in (m.get("content") or "") for m in got)
+    asked = PromptContract(system_prompt=None, task_prompt="question")
+    for row in rows[:10]:
+        got, _ = render_messages(row["messages"], row["tools"], asked)
+        assert got == reference_render(row, None, True, None, question=True)[0]
+        assert got[0]["content"].startswith("Question: ") and "Tools:" not in got[0]["content"]
+    # a first turn without the marker is kept whole; later user turns are never cut
+    plain = [{"role": "user", "content": "no marker here"}, {"role": "assistant", "content": "x"},
+             {"role": "user", "content": "Tools: a\nQuestion: b"}]  # fmt: skip
+    assert render_messages(plain, None, asked)[0] == plain
 
 
 def test_checkpoint_saves_the_contract_it_trained_under(checkpoint, rows):
@@ -93,9 +110,8 @@ def test_checkpoint_saves_the_contract_it_trained_under(checkpoint, rows):
     out, result = checkpoint
     contract = load_contract(out)
     assert contract is not None
-    assert (contract.system_prompt, contract.template_tools, contract.max_tool_chars) == (
-        None, False, 150
-    )  # fmt: skip
+    assert (contract.system_prompt, contract.template_tools, contract.max_tool_chars,
+            contract.task_prompt) == (None, False, 150, "question")  # fmt: skip
     meta = json.loads((out / "medenv_sft.json").read_text())
     assert meta["prompt_contract"] == msgspec.to_builtins(contract)
     # the held-out curve starts before training and ends at the last step
@@ -197,12 +213,17 @@ def test_grpo_reads_the_checkpoint_contract(checkpoint):
 
     out, _ = checkpoint
     contract = grpo_contract(GRPOTrainConfig(model=str(out)))
-    assert (contract.system_prompt, contract.template_tools, contract.max_tool_chars) == (
-        None, False, 150
-    )  # fmt: skip
+    assert (contract.system_prompt, contract.template_tools, contract.max_tool_chars,
+            contract.task_prompt) == (None, False, 150, "question")  # fmt: skip
     items = read_qa_set(default_qa_set(progress=False))[:3]
     rows = prompt_rows(GRPOTrainConfig(model=str(out)), contract, items)
     assert [m["role"] for m in rows[0]["prompt"]] == ["user"]  # trained without a system turn
+    # the env's reset supplies the user turn, rendered as the contract says
+    from medenv.trl import MedResearchTools
+
+    tools = MedResearchTools(task_prompt=contract.task_prompt, qa=items)
+    assert tools.reset(id=items[0].id) == "Question: " + items[0].question
+    assert "Tools:" in MedResearchTools(qa=items).reset(id=items[0].id)
     with pytest.raises(MedenvError, match="template_tools"):
         grpo_contract(GRPOTrainConfig(model=str(out), template_tools=True))
     adapted = grpo_contract(GRPOTrainConfig(model=str(out), no_system=False, adapt_prompt=True,

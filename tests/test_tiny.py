@@ -46,3 +46,15 @@ def test_tiny_build_is_deterministic(tmp_path):
     for name in ("tokenizer.json", "model.safetensors"):
         assert (a / name).read_bytes() == (b / name).read_bytes()
     assert _key(TinyConfig()) != _key(small)  # the cache folder name moves with the config
+
+
+def test_local_models_resolve_by_name():
+    """``tiny`` and ``small`` name locally built models (separate cache folders); anything
+    else is a folder or hub id, passed through."""
+    from medenv.agents.tiny import SMALL_CONFIG, TinyConfig, _key, resolve_model, tiny_model_path
+
+    assert resolve_model("tiny") == str(tiny_model_path())
+    assert resolve_model("some/hub-id") == "some/hub-id"
+    assert _key(SMALL_CONFIG) != _key(TinyConfig())
+    assert SMALL_CONFIG.hidden_size > TinyConfig().hidden_size
+    assert SMALL_CONFIG.num_hidden_layers > TinyConfig().num_hidden_layers

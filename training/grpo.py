@@ -90,6 +90,7 @@ class GRPOTrainConfig(_RewardWeightFields):
     threads: int | None = None  # torch CPU threads (None: `medenv.agents.threads.default_threads`)
     temperature: float = 1.0
     beta: float = 0.0  # KL coefficient (0: no reference model)
+    gradient_checkpointing: bool | None = None  # None: only for models of >= 50M parameters
     lora: bool = False
     lora_r: int = 16
     lora_alpha: int = 32
@@ -298,6 +299,7 @@ def train_grpo(
     def factory() -> MedResearchTools:
         adapter = MedResearchTools(
             max_tool_chars=contract.max_tool_chars,
+            task_prompt=contract.task_prompt,
             step_clock=clock,
             agent="grpo",
             qa=qa,
@@ -336,6 +338,10 @@ def train_grpo(
         bf16=_bf16(),
         disable_tqdm=not config.progress,
         chat_template_kwargs=contract.template_kwargs() or None,
+        # recomputation (TRL's default) saves memory a small model does not need
+        activation_checkpointing=bool(config.gradient_checkpointing)
+        if config.gradient_checkpointing is not None
+        else sum(p.numel() for p in model.parameters()) >= 50_000_000,
     )
     trainer = trainer_class(config.malformed_turn)(
         model=model,

@@ -3,12 +3,13 @@
 Runs the whole loop through medenv's own commands, as a user would (each stage is a
 ``medenv`` subprocess; timings and the machine's load average are recorded):
 
-1. ``medenv synth --hops 1`` and ``--hops 2``: a 1-hop / 2-hop curriculum;
+1. ``medenv synth --hops 1`` and ``--hops 2`` at ``--obfuscation 0`` (pinned: a change of the
+   default level must not change this run): a 1-hop / 2-hop curriculum;
 2. ``medenv rollout --agent oracle`` on their train splits, ``medenv export --format sft``;
-3. ``medenv rollout --agent llm`` + ``medenv eval`` of the untrained tiny model (rendered
+3. ``medenv rollout --agent llm`` + ``medenv eval`` of the untrained ``small`` model (rendered
    with the same prompt contract the SFT run will use);
-4. ``medenv train sft`` of the tiny model (built locally, `medenv.agents.tiny`) on the 1- and
-   2-hop rows; the checkpoint saves its prompt contract;
+4. ``medenv train sft`` of the ``small`` model (built locally, `medenv.agents.tiny`) on the
+   rows of ``sft_hops`` (1-hop by default); the checkpoint saves its prompt contract;
 5. ``medenv rollout --agent llm --model SFT`` (default prompt flags: the contract is read
    back) + ``medenv eval`` on the held-out 1-hop test questions;
 6. ``medenv train grpo`` from the SFT checkpoint on 1-hop train questions;
@@ -16,7 +17,8 @@ Runs the whole loop through medenv's own commands, as a user would (each stage i
 8. ``OUT/summary.json`` (for the untrained, SFT and GRPO models: ``parseable_turns``,
    ``tool_call_turns``, ``accuracy``, ``accuracy_ci``, evidence recall; for the training
    runs: ``reward_slope`` and ``reward_slope_ci`` of reward on training step from the
-   event log, SFT held-out loss curve), ``sft_loss.png`` and ``grpo_reward.png``.
+   event log, SFT held-out loss curve; wall and CPU seconds per stage, load average),
+   ``sft_loss.png`` and ``grpo_reward.png``.
 
 ``python -m medenv.training.learn --out out/learn [--quick] [--set KEY=VALUE]``; ``--quick`` is a
 smaller run. Rerunning into the same folder resumes: finished stages are skipped.
@@ -27,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -39,21 +42,33 @@ from medenv.evaluation import resolve_db_paths
 from medenv.events.store import connect
 
 # Sizes of the default run: sized for <= 20 minutes on a quiet 2-core machine.
-FULL = dict(n1=300, n2=100, sft_steps=600, sft_lr=5e-3, sft_batch=2, max_tool_chars=400,
-            grpo_steps=60, grpo_generations=4, grpo_lr=None, grpo_completion=320,
-            grpo_evidence=0.5, eval_steps=6, eval_tokens=160, eval_episodes=40,
+# model: "small" (a few M parameters, `medenv.agents.tiny.SMALL_CONFIG`) or "tiny";
+# sft_hops: the hop counts SFT trains on; eval_episodes 0: every held-out test question.
+FULL = dict(n1=1000, n2=100, obfuscation=0, model="small", sft_hops="1", sft_steps=240,
+            sft_lr=3e-3, sft_batch=4, max_tool_chars=400, question_only=1,
+            grpo_steps=16, grpo_generations=4, grpo_lr=None, grpo_completion=320,
+            grpo_evidence=0.5, eval_steps=4, eval_tokens=96, eval_episodes=0,
             untrained_episodes=6, temperature=1.0, think_text=0)  # fmt: skip
-QUICK = dict(FULL, n1=120, n2=40, sft_steps=60, grpo_steps=3, eval_episodes=6, eval_tokens=64,
-             untrained_episodes=4)
+QUICK = dict(FULL, n1=120, n2=40, model="tiny", sft_steps=60, sft_batch=2, grpo_steps=3,
+             eval_episodes=6, eval_tokens=64, untrained_episodes=4)
+
+
+CPU_SECONDS: dict[str, float] = {}  # CPU time (user + system) of each command, by its verb
+
+
+def _child_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _medenv(args: list[str], log: Path, done: Path | None = None) -> float:
-    """Run one ``medenv`` command (output appended to ``log``); its wall time in seconds.
+    """Run one ``medenv`` command (output appended to ``log``); its wall time in seconds
+    (its CPU time is added to `CPU_SECONDS` under its first two words).
     Skipped (0 s) when ``done`` exists: a rerun after an interruption resumes (rollouts
     resume by themselves)."""
     if done is not None and done.exists():
         return 0.0
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _child_cpu()
     with log.open("a") as fh:
         fh.write(f"\n$ medenv {' '.join(args)}\n")
         fh.flush()
@@ -62,6 +77,8 @@ def _medenv(args: list[str], log: Path, done: Path | None = None) -> float:
         )
     if proc.returncode != 0:
         raise SystemExit(f"learn: `medenv {' '.join(args)}` failed (exit {proc.returncode}); see {log}")
+    verb = " ".join(args[:2])
+    CPU_SECONDS[verb] = CPU_SECONDS.get(verb, 0.0) + _child_cpu() - cpu
     return time.perf_counter() - start
 
 
@@ -160,10 +177,12 @@ def run(out: Path, cfg: dict) -> dict:
     timings: dict[str, float] = {}
     load_start = os.getloadavg()
     qa1, qa2 = out / "qa1", out / "qa2"
-    timings["synth"] = _medenv(["synth", "--hops", "1", "--n", str(cfg["n1"]), "--seed", "0",
-                                "--out", str(qa1), "--no-progress"], log, qa1 / "qa.jsonl")  # fmt: skip
-    timings["synth"] += _medenv(["synth", "--hops", "2", "--n", str(cfg["n2"]), "--seed", "0",
-                                 "--out", str(qa2), "--no-progress"], log, qa2 / "qa.jsonl")  # fmt: skip
+    # the obfuscation level is pinned: another default level must not change this run
+    synth = ["--seed", "0", "--obfuscation", str(cfg["obfuscation"]), "--no-progress"]
+    timings["synth"] = _medenv(["synth", "--hops", "1", "--n", str(cfg["n1"]), "--out", str(qa1),
+                                *synth], log, qa1 / "qa.jsonl")  # fmt: skip
+    timings["synth"] += _medenv(["synth", "--hops", "2", "--n", str(cfg["n2"]), "--out", str(qa2),
+                                 *synth], log, qa2 / "qa.jsonl")  # fmt: skip
     oracle = out / "runs" / "oracle.duckdb"
     timings["oracle"] = sum(
         _medenv(["rollout", "--agent", "oracle", "--qa", str(qa), "--split", "train",
@@ -174,16 +193,18 @@ def run(out: Path, cfg: dict) -> dict:
                                  "--format", "sft"], log, out / "data" / "sft.jsonl")  # fmt: skip
     contract = ["--no-system", "--no-template-tools", "--max-tool-chars",
                 str(cfg["max_tool_chars"])]  # fmt: skip
+    if cfg["question_only"]:
+        contract.append("--question-only")
     # the tiny model learns the tool-call format far sooner without the oracle's think text
     think = [] if cfg["think_text"] else ["--no-thinking-text"]
     summary: dict = {"config": cfg}
     # the untrained model writes no tool call and no EOS: every turn costs the full token
     # budget, so it is evaluated on fewer questions (the first of the same list)
-    summary["untrained"] = _model_eval("untrained", "tiny", qa1, out, cfg, log, contract + think,
+    summary["untrained"] = _model_eval("untrained", cfg["model"], qa1, out, cfg, log, contract + think,
                                        cfg["untrained_episodes"])  # fmt: skip
     sft = out / "models" / "sft"
-    timings["sft"] = _medenv(["train", "sft", "--data", str(out / "data"), "--model", "tiny",
-                              "--out", str(sft), "--max-steps", str(cfg["sft_steps"]),
+    timings["sft"] = _medenv(["train", "sft", "--data", str(out / "data"), "--model", cfg["model"],
+                              "--hops", cfg["sft_hops"], "--out", str(sft), "--max-steps", str(cfg["sft_steps"]),
                               "--lr", str(cfg["sft_lr"]), "--batch-size", str(cfg["sft_batch"]),
                               "--eval-fraction", "0.05", "--no-progress", *contract, *think], log,
                              sft / "medenv_sft.json")  # fmt: skip
@@ -220,6 +241,8 @@ def run(out: Path, cfg: dict) -> dict:
     timings = {k: round(v, 1) for k, v in timings.items()}
     summary["seconds"] = {**timings, "total": round(sum(timings.values()) + sum(
         summary[m]["eval_seconds"] for m in ("untrained", "sft", "grpo")), 1)}  # fmt: skip
+    summary["cpu_seconds"] = {**{k: round(v, 1) for k, v in CPU_SECONDS.items()},
+                              "total": round(sum(CPU_SECONDS.values()), 1)}  # fmt: skip
     summary["machine"] = {"cores": os.cpu_count(), "load_avg_start": load_start,
                           "load_avg_end": os.getloadavg()}  # fmt: skip
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
@@ -238,7 +261,8 @@ def main(argv: list[str] | None = None) -> int:
         key, _, value = item.partition("=")
         if key not in cfg:
             p.error(f"unknown setting {key!r}; known: {sorted(cfg)}")
-        cfg[key] = None if value == "none" else type(FULL[key] or 0.0)(value)
+        kind = type(FULL[key]) if FULL[key] is not None else float
+        cfg[key] = None if value == "none" else kind(value)
     summary = run(Path(args.out), cfg)
     brief = {m: {k: summary[m].get(k) for k in ("parseable_turns", "tool_call_turns", "accuracy",
                                                 "accuracy_ci", "reward_slope", "reward_slope_ci")}

@@ -67,6 +67,7 @@ class SFTTrainConfig:
     max_length: int | str | None = "auto"
     warmup_steps: int = 0
     weight_decay: float = 0.0
+    gradient_checkpointing: bool = False  # recompute activations (saves memory, costs time)
     assistant_only_loss: bool = True
     lora: bool = False
     lora_r: int = 16
@@ -80,6 +81,7 @@ class SFTTrainConfig:
     template_tools: bool = True  # render the tool schemas in the template's system block
     keep_system: bool = True  # keep the rows' system turn
     keep_thinking: bool = True  # False: assistant turns without their <think> text
+    task_prompt: str = "full"  # "question": the first user turn keeps only its question
     hops: str | None = None  # curriculum: only rows of these hop counts ("1" or "1,2")
     eval_steps: int | None = None  # held-out loss every N steps (None: ~10 points per run)
     threads: int | None = None  # torch CPU threads (None: `medenv.agents.threads.default_threads`)
@@ -280,6 +282,7 @@ def row_contract(row: dict, config: Any) -> PromptContract:
         template_tools=getattr(config, "template_tools", True),
         max_tool_chars=getattr(config, "max_tool_chars", None),
         keep_thinking=getattr(config, "keep_thinking", True),
+        task_prompt=getattr(config, "task_prompt", "full"),
     )
 
 
@@ -299,6 +302,7 @@ def sft_contract(config: Any, rows: list[dict], tokenizer: Any = None) -> Prompt
         template_tools=bool(config.template_tools and any(r.get("tools") for r in rows)),
         max_tool_chars=config.max_tool_chars,
         keep_thinking=config.keep_thinking,
+        task_prompt=config.task_prompt,
         chat_template_sha256=template_hash(template if isinstance(template, str) else None),
     )
 
@@ -495,6 +499,9 @@ def train_sft(config: SFTTrainConfig, rows: list[dict] | None = None) -> SFTResu
         bf16=_bf16(),
         disable_tqdm=not config.progress,
         dataset_num_proc=None,
+        # TRL turns recomputation on by default; the models medenv trains on CPU are small,
+        # so memory is not the limit and recomputing costs a third more time per step
+        activation_checkpointing=config.gradient_checkpointing,
     )
     trainer = sft_trainer_class()(
         model=model,

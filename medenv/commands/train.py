@@ -39,6 +39,8 @@ def add_parser(subparsers) -> None:
                      help="drop the rows' system turn")  # fmt: skip
     sft.add_argument("--no-thinking-text", action="store_const", const=False, dest="keep_thinking",
                      help="train on assistant turns without their <think> text")  # fmt: skip
+    sft.add_argument("--question-only", action="store_const", const="question", dest="task_prompt",
+                     help="the first user turn keeps only its 'Question: ...' part")  # fmt: skip
     sft.add_argument("--eval-steps", type=int, dest="eval_steps",
                      help="held-out loss every N steps (default: ~10 points per run)")  # fmt: skip
     sft.set_defaults(func=run)
