@@ -256,7 +256,7 @@ def make_backend(spec: str, **kwargs) -> Backend:
         kind, rest = "transformers", spec
     if kind == "transformers":
         if rest in ("tiny", "small"):
-                rest = resolve_model(rest)
+            rest = resolve_model(rest)
         return TransformersBackend(rest, **kwargs)
     if kind == "vllm":
         return VLLMBackend(rest, **kwargs)

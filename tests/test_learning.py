@@ -105,8 +105,8 @@ def test_assistant_turn_share_matches_direct_tokenisation(one_hop):
     """Turn ends from `row_token_lengths` against apply_chat_template(tokenize=True) of
     each prefix, and the share at several cuts against a direct count."""
     from medenv.agents.rollout import rollout
-    from medenv.training.export import export
     from medenv.agents.tiny import tiny_model_path
+    from medenv.training.export import export
     from medenv.training.token_lengths import assistant_turn_share, row_token_lengths
     from transformers import AutoTokenizer
 

@@ -8,8 +8,7 @@ import json
 import pytest
 
 from medenv.errors import MedenvError
-from medenv.questions import load_questions
-from medenv.questions import default_qa_set
+from medenv.questions import default_qa_set, load_questions
 from medenv.synth.io import write_qa_set
 from medenv.synth.qa import QAItem
 

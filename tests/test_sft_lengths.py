@@ -59,8 +59,8 @@ def test_chosen_max_length_trains_every_assistant_turn_in_95pct_of_rows(sft_expo
     """At the chosen max_length TRL's own labels hold every assistant turn (tool calls and
     the answer) in at least 95% of rows; one token less loses the longest kept row's end."""
     from datasets import Dataset
-    from medenv.training.sft import normalise_row
     from medenv.agents.tiny import tiny_model_path
+    from medenv.training.sft import normalise_row
     from transformers import AutoModelForCausalLM
     from trl import SFTConfig, SFTTrainer
 
