@@ -19,7 +19,6 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 
 import msgspec
-import networkx as nx
 
 from medenv.kg.semantics import Closure, RelationProperties, default_properties
 
@@ -64,6 +63,8 @@ class KnowledgeGraph:
     """
 
     def __init__(self, source: str, version: str, relations: Iterable[Relation] = ()) -> None:
+        import networkx as nx  # here, not at the top: 0.5 s of every start-up (issue 19)
+
         self.source = source
         self.version = version
         self.graph = nx.MultiDiGraph()
