@@ -4,6 +4,7 @@ world once it has been built (issue 19)."""
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -158,3 +159,17 @@ def test_the_header_key_changes_with_what_the_world_is_made_of(tmp_path):
     }
     assert base == world_memo.memo_key(kg_file, "tantivy", 0) and base not in others
     assert len(others) == 3
+
+
+def test_a_forked_worker_uses_the_world_its_parent_loaded(world):
+    """After ``load_world().load()`` in the parent, a forked child's `load_world` returns the
+    loaded world (its pages shared copy-on-write), not a lazy one it would load again."""
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(1) as pool:
+        loaded, fingerprint = pool.apply(_child_world)
+    assert loaded is True and fingerprint == world.fingerprint
+
+
+def _child_world() -> tuple[bool, str]:
+    child = load_world(progress=False)
+    return child.loaded, child.fingerprint
