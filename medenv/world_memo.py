@@ -86,7 +86,7 @@ def header_of(world) -> WorldHeader:
         format=HEADER_FORMAT,
         kg_source=str(kg.source),
         kg_version=str(kg.version),
-        node_ids=sorted(kg.graph.nodes),
+        node_ids=sorted(n.id for n in kg.nodes()),
         backend=world.backend,
         seed=world.seed,
         fingerprint=world.fingerprint,

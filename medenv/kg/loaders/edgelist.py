@@ -130,8 +130,8 @@ def load_edgelist(path: str | Path, *, progress: bool = True) -> KnowledgeGraph:
         col = {name: i for i, name in enumerate(header)}
         # read_lines raises DataError naming the exact line of an undecodable or unreadable row
         rows = csv.reader((text for _, text in lines), delimiter=delimiter)
-        rows_bar = tqdm(
-            rows, desc=f"reading {path.name}", unit=" rows", disable=not progress, leave=False
+        rows_bar = (
+            tqdm(rows, desc=f"reading {path.name}", unit=" rows", leave=False) if progress else rows
         )
         extra = [c for c in header if c not in (*SIMPLE_REQUIRED, *SIMPLE_OPTIONAL)]
         builder = _Builder(kg, path)
@@ -263,7 +263,7 @@ def _primekg_rows(b: _Builder, col: dict[str, int]):
         for side in ("x", "y")
     ]
     rel_i, display_i = col["relation"], optional("display_relation")
-    nodes = b.nodes
+    nodes, relations, add_edge = b.nodes, b.relations, b.kg.edge_adder()
 
     def add(line: int, f: list[str]) -> None:
         ends = []
@@ -289,14 +289,9 @@ def _primekg_rows(b: _Builder, col: dict[str, int]):
         relation = f[rel_i].strip()
         if not relation:
             raise DataError(b.path, "empty relation", line)
-        b.edge(
-            line,
-            ends[0],
-            ends[1],
-            relation,
-            f[display_i].strip() if display_i is not None else "",
-            {},
-        )
+        display = f[display_i].strip() if display_i is not None else ""
+        name, words = relations.get((relation, display)) or b.relation(line, relation, display)
+        add_edge(ends[0], ends[1], name, None if words is None else {"display_relation": words})
 
     return add
 
