@@ -35,7 +35,7 @@ from medenv.kg.graph import KnowledgeGraph
 from medenv.paths import medenv_home
 
 SOURCES = ("hpo", "hetionet", "edgelist")
-CACHE_FORMAT = 4  # 3: Node.xrefs, aligned merged graphs; 4: compact pickled form
+CACHE_FORMAT = 5  # 3: Node.xrefs, aligned merged graphs; 5: compact pickled form
 PathArg = str | Path | Sequence[str | Path] | None
 
 

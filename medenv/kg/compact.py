@@ -1,25 +1,25 @@
-"""`CompactGraph`: a `KnowledgeGraph`'s nodes and edges as a few flat arrays, for pickling.
+"""`CompactGraph`: a `KnowledgeGraph`'s networkx graph as a few flat values, for pickling.
 
-A 4M-edge `networkx.MultiDiGraph` pickles as ~8M small dicts, and unpickling it takes
-seconds per million edges. The compact form holds:
+Unpickling a 4M-edge `networkx.MultiDiGraph` with the rest of a graph takes seconds per
+million edges, and many users of a graph never walk its edges (the env's reset, node
+lookups, the search tools). The compact form holds:
 
-- ``node_bytes``: the `Node` structs in insertion order, msgpack-encoded (decoded on
-  first use: ``nodes``, ``by_id``); nodes whose networkx data holds more than ``node`` keep
-  those extra attributes in ``node_extra``;
-- ``succ``: one ``(source, target, relation)`` triple of indexes per edge (``array``
-  ``"i"``, 3 ints an edge) in the adjacency's iteration order (sources in node order, then
-  targets, then relations in insertion order), with the non-empty edge attribute dicts in
-  ``edge_attrs`` (edge position -> dict);
-- ``pred``: each distinct ``(target, source)`` pair in the order of the predecessor
-  lists, so `to_networkx` restores ``in_edges`` order too.
+- ``node_bytes``: the `Node` structs in insertion order, msgpack-encoded (decoded on first
+  use: ``nodes``, ``by_id``); nodes whose networkx data holds more than ``node`` keep those
+  extra attributes in ``node_extra``;
+- ``adjacency``: the graph's ``(_succ, _pred)`` dicts pickled into one ``bytes`` value
+  (pickle keeps each key dict shared between ``_succ[u][v]`` and ``_pred[v][u]``, as
+  networkx has it), unpickled only by `to_networkx`;
+- ``num_edges`` and the graph-level attributes.
 
-`to_networkx` rebuilds the exact graph (same nodes, edges, attributes and every iteration
-order), sharing each key dict between ``_succ`` and ``_pred`` as networkx does.
+So loading it reads bytes and decodes the nodes; `to_networkx` rebuilds the exact graph
+(same nodes, edges, attributes and every iteration order) at unpickling speed.
 """
 
 from __future__ import annotations
 
-from array import array
+import gc
+import pickle
 from functools import cached_property
 from typing import Any
 
@@ -34,15 +34,12 @@ class CompactGraph:
         node_type: type,
         node_bytes: bytes,
         node_extra: dict[int, dict],
-        relations: list[str],
-        succ: array,
-        edge_attrs: dict[int, dict],
-        pred: array,
+        adjacency: bytes,
+        num_edges: int,
         graph_attrs: dict[str, Any],
     ) -> None:
         self.node_type, self.node_bytes, self.node_extra = node_type, node_bytes, node_extra
-        self.relations, self.succ, self.edge_attrs = relations, succ, edge_attrs
-        self.pred, self.graph_attrs = pred, graph_attrs
+        self.adjacency, self.num_edges, self.graph_attrs = adjacency, num_edges, graph_attrs
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
@@ -53,33 +50,15 @@ class CompactGraph:
     @classmethod
     def of(cls, g) -> CompactGraph:
         """The compact form of a `KnowledgeGraph`'s ``MultiDiGraph``."""
-        ids = list(g._node)
-        index = {n: i for i, n in enumerate(ids)}
         nodes, extra = [], {}
         for i, data in enumerate(g._node.values()):
             nodes.append(data["node"])
             if len(data) > 1:
                 extra[i] = {k: v for k, v in data.items() if k != "node"}
-        relations: dict[str, int] = {}
-        succ, attrs = array("i"), {}
-        for u, nbrs in g._succ.items():
-            ui = index[u]
-            for v, keys in nbrs.items():
-                vi = index[v]
-                for rel, data in keys.items():
-                    if data:
-                        attrs[len(succ) // 3] = dict(data)
-                    succ.extend((ui, vi, relations.setdefault(rel, len(relations))))
-        pred = array("i")
-        for v, nbrs in g._pred.items():
-            vi = index[v]
-            for u in nbrs:
-                pred.extend((vi, index[u]))
+        edges = sum(len(keys) for nbrs in g._succ.values() for keys in nbrs.values())
+        adjacency = pickle.dumps((g._succ, g._pred), protocol=5)
         node_type = type(nodes[0]) if nodes else dict
-        return cls(
-            node_type, msgspec.msgpack.encode(nodes), extra, list(relations), succ, attrs, pred,
-            dict(g.graph),
-        )  # fmt: skip
+        return cls(node_type, msgspec.msgpack.encode(nodes), extra, adjacency, edges, dict(g.graph))
 
     @cached_property
     def nodes(self) -> list:
@@ -89,39 +68,23 @@ class CompactGraph:
     def by_id(self) -> dict:
         return {n.id: n for n in self.nodes}
 
-    @property
-    def num_edges(self) -> int:
-        return len(self.succ) // 3
-
     def to_networkx(self):
         """The `networkx.MultiDiGraph` this was made from (see the module docstring)."""
         import networkx as nx
 
-        nodes = self.nodes
-        ids = [n.id for n in nodes]
         g = nx.MultiDiGraph()
         g.graph.update(self.graph_attrs)
-        node_data = {n.id: {"node": n} for n in nodes}
+        node_data = {n.id: {"node": n} for n in self.nodes}
+        ids = list(node_data)
         for i, extra in self.node_extra.items():
             node_data[ids[i]].update(extra)
-        succ: dict[str, dict] = {n: {} for n in ids}
-        pred: dict[str, dict] = {n: {} for n in ids}
-        flat = self.succ.tolist()
-        us = [ids[i] for i in flat[0::3]]
-        vs = [ids[i] for i in flat[1::3]]
-        rs = [self.relations[i] for i in flat[2::3]]
-        for u, v, r in zip(us, vs, rs, strict=True):
-            out = succ[u]
-            keys = out.get(v)
-            if keys is None:
-                keys = out[v] = {}
-            keys[r] = {}
-        for e, data in self.edge_attrs.items():
-            succ[us[e]][vs[e]][rs[e]] = dict(data)
-        flat = self.pred.tolist()
-        for j in range(0, len(flat), 2):
-            v, u = ids[flat[j]], ids[flat[j + 1]]
-            pred[v][u] = succ[u][v]
+        enabled = gc.isenabled()
+        gc.disable()  # millions of small dicts: the cyclic GC only slows unpickling down
+        try:
+            succ, pred = pickle.loads(self.adjacency)
+        finally:
+            if enabled:
+                gc.enable()
         g._node.update(node_data)
         g._succ.update(succ)  # g._adj is g._succ
         g._pred.update(pred)
