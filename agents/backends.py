@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from medenv.agents.text import think_block, tool_call_text
+from medenv.agents.threads import set_threads
 
 from medenv.errors import MedenvError
 
@@ -43,8 +45,6 @@ def check_model_path(model_path: str) -> None:
 
     An existing path must be a folder; a path that cannot be a hub id (absolute, ``./``,
     ``~``, or more than one ``/``) must exist. Anything else is left to the hub."""
-    from pathlib import Path
-
     path = Path(model_path).expanduser()
     if path.exists():
         if not path.is_dir():
@@ -80,7 +80,7 @@ class TransformersBackend:
 
     Greedy by default (``temperature=0``); ``seed`` seeds sampling. ``max_context_tokens``
     defaults to the model config's ``max_position_embeddings`` (capped at 32768). On CPU,
-    ``threads`` torch threads (default `medenv.training.threads.default_threads`: 1 on <= 2 cores).
+    ``threads`` torch threads (default `medenv.agents.threads.default_threads`: 1 on <= 2 cores).
     """
 
     def __init__(
@@ -111,7 +111,6 @@ class TransformersBackend:
             raise MedenvError(f"model {model_path!r} has no chat template")
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         if self.device == "cpu":  # torch's one-thread-per-core default thrashes small boxes
-            from medenv.training.threads import set_threads
 
             set_threads(threads)
         self.model.to(self.device).eval()

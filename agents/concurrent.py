@@ -25,7 +25,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
+from medenv.agents.backends import AsyncOpenAIBackend
+from medenv.agents.llm import LLMAgent, model_contract
+
 from medenv.errors import MedenvError
+from medenv.events.store import EventStore
 
 
 class SlotStore:
@@ -128,12 +133,6 @@ def run_concurrent(
     one run). Jobs are dealt round-robin to the slots. Returns ``{(question id, seed):
     (correct, tool calls)}``.
     """
-    import gymnasium as gym
-    from medenv.agents.backends import AsyncOpenAIBackend
-    from medenv.agents.llm import LLMAgent, model_contract
-
-    import medenv.env  # noqa: F401  (registers MedResearch-v0)
-    from medenv.events.store import EventStore
 
     if concurrency < 1:
         raise MedenvError(f"--concurrency must be at least 1, got {concurrency}")

@@ -25,6 +25,7 @@ correct and grounded) keeps the episodes worth imitating.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from medenv.agents.backends import Backend, OpenAIBackend, TransformersBackend, VLLMBackend
 from medenv.agents.messages import (
@@ -34,6 +35,7 @@ from medenv.agents.messages import (
     last_call_name,
     tool_message,
 )
+from medenv.agents.tiny import tiny_model_path
 
 from medenv.errors import MedenvError
 from medenv.prompt import (
@@ -220,15 +222,11 @@ class LLMAgent:
 def model_folder(spec: str) -> str | None:
     """The local folder a ``--model`` spec loads (``tiny`` resolved), or None (a server,
     a hub id): where a saved prompt contract can be."""
-    from pathlib import Path
-
     kind, sep, rest = spec.partition(":")
     if sep and kind in ("openai", "vllm"):
         return rest if kind == "vllm" and Path(rest).is_dir() else None
     path = rest if sep and kind == "transformers" else spec
     if path == "tiny":
-        from medenv.training.tiny import tiny_model_path
-
         return str(tiny_model_path())
     return path if Path(path).is_dir() else None
 
@@ -246,7 +244,7 @@ def make_backend(spec: str, **kwargs) -> Backend:
     """Build a backend from ``"transformers:PATH"``, ``"openai:URL#MODEL"`` or ``"vllm:MODEL"``.
 
     A bare path or hub id means ``transformers``; ``tiny`` (or ``transformers:tiny``) is the
-    offline tiny model of `medenv.training.tiny`.
+    offline tiny model of `medenv.agents.tiny`.
     """
     kind, sep, rest = spec.partition(":")
     if sep and kind.isidentifier() and kind not in ("transformers", "openai", "vllm"):
@@ -258,8 +256,6 @@ def make_backend(spec: str, **kwargs) -> Backend:
         kind, rest = "transformers", spec
     if kind == "transformers":
         if rest == "tiny":
-            from medenv.training.tiny import tiny_model_path
-
             rest = str(tiny_model_path())
         return TransformersBackend(rest, **kwargs)
     if kind == "vllm":

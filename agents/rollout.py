@@ -43,13 +43,25 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import msgspec
+from medenv.agents.concurrent import async_backend_spec, run_concurrent
+from medenv.agents.heuristic import HeuristicAgent
+from medenv.agents.llm import LLMAgent, make_backend, model_contract
+from medenv.agents.oracle import OracleAgent, plans_explore
+from medenv.agents.random import RandomAgent
+from tqdm.auto import tqdm
 
+from medenv.cli import error_line
 from medenv.curriculum import select_hops
+from medenv.distributed import require_ray, rollout_on_ray
 from medenv.errors import MedenvError
 from medenv.events.episodes import load_episodes, store_paths
+from medenv.events.parquet import check_writable_store
 from medenv.events.store import new_run_id, shard_files
+from medenv.paths import check_out_file, medenv_home
 from medenv.questions import load_questions
+from medenv.workers import preload_world, start_method
 
 AGENT_NAMES = ("oracle", "heuristic", "random", "llm")
 MAX_JOBS = 1_000_000  # episodes x k planned by one call (the plan is held in memory)
@@ -88,22 +100,14 @@ def make_agent(spec: str | AgentSpec, world: Any = None):
         spec = AgentSpec(spec)
     opts = dict(spec.options)
     if spec.name == "oracle":
-        from medenv.agents.oracle import OracleAgent
-
         if world is None:
             raise MedenvError("the oracle agent needs the world (its knowledge graph)")
         return OracleAgent(world, **opts)
     if spec.name == "heuristic":
-        from medenv.agents.heuristic import HeuristicAgent
-
         return HeuristicAgent(**opts)
     if spec.name == "random":
-        from medenv.agents.random import RandomAgent
-
         return RandomAgent(**opts)
     if spec.name == "llm":
-        from medenv.agents.llm import LLMAgent, make_backend, model_contract
-
         model = opts.pop("model", None)
         if not model:
             raise MedenvError(
@@ -191,9 +195,6 @@ def _run_jobs(
     on_episode: Callable | None = None,
 ) -> None:
     """Run ``jobs`` in one env writing ``db``; report ``(correct, calls)`` per episode."""
-    import gymnasium as gym
-
-    import medenv.env  # noqa: F401  (registers MedResearch-v0)
 
     agent = None
     if isinstance(factory, (str, AgentSpec)) and agent_name(factory) != "oracle":
@@ -205,8 +206,6 @@ def _run_jobs(
         base = env.unwrapped
         for job in jobs:
             if explore is not None:  # label the episode: the oracle plans a wrong try
-                from medenv.agents.oracle import plans_explore
-
                 planned = plans_explore(*explore, job.question_id, job.seed)
                 base.tags = {**tags, "explore": planned}
             obs, info = env.reset(seed=job.seed, options={"question_id": job.question_id})
@@ -272,8 +271,6 @@ def die_with_parent(parent_pid: int) -> None:
 def _worker_main(args: tuple, parent_pid: int | None = None) -> None:
     """A worker process: dies with its parent; an error of the CLI's contract goes to the
     parent as one line (``("error", message)`` on the queue), never as a traceback."""
-    from medenv.cli import error_line
-
     if parent_pid is not None:
         die_with_parent(parent_pid)
     queue = args[7]
@@ -288,8 +285,6 @@ def _worker_main(args: tuple, parent_pid: int | None = None) -> None:
 
 
 def _check_concurrency(factory: Any, concurrency: int, workers: int) -> None:
-    from medenv.agents.concurrent import async_backend_spec
-
     if concurrency < 1:
         raise MedenvError(f"--concurrency must be at least 1, got {concurrency}")
     if not isinstance(factory, (str, AgentSpec)) or agent_name(factory) != "llm":
@@ -344,20 +339,14 @@ def rollout(
     already in the store are skipped (resume). ``hops``: only questions with these hop
     counts (the curriculum, `medenv.curriculum`). See the module docstring.
     """
-    from medenv.paths import check_out_file, medenv_home
-
     if workers < 1:
         raise MedenvError(f"workers must be at least 1, got {workers}")
     name = agent_name(agent_factory)
     if db is not None:
-        from medenv.events.parquet import check_writable_store
-
         check_writable_store(db)
     if concurrency != 1:
         _check_concurrency(agent_factory, concurrency, workers)
     if ray is not None:  # "" = a local Ray; else the cluster's address (medenv.distributed)
-        from medenv.distributed import require_ray
-
         require_ray()
         if workers != 1 or concurrency != 1:
             raise MedenvError("with --ray each node runs a worker per CPU: drop --workers "
@@ -393,8 +382,6 @@ def rollout(
     }
     workers = max(1, min(workers, len(todo) or 1))
 
-    from tqdm.auto import tqdm
-
     bar = tqdm(total=len(todo), desc=f"rollout {name}", disable=not progress, unit="ep")
     tally = {"n": 0, "correct": 0, "calls": 0}
 
@@ -411,12 +398,8 @@ def rollout(
     procs: list = []
     try:
         if ray is not None and todo:
-            from medenv.distributed import rollout_on_ray
-
             rollout_on_ray(ray, agent_factory, items, todo, db, env_kwargs, run_tags, record)
         elif concurrency > 1 and todo:
-            from medenv.agents.concurrent import run_concurrent
-
             opts = dict(agent_factory.options)
             model = opts.pop("model")
             run_concurrent(
@@ -430,8 +413,6 @@ def rollout(
                     0, agent_factory, items, todo, db, env_kwargs, run_tags, on_episode=record
                 )
         else:
-            from medenv.workers import preload_world, start_method
-
             method = start_method(name)
             if method == "fork":  # workers start with the world loaded (medenv.workers)
                 preload_world(env_kwargs)

@@ -46,7 +46,7 @@ _counting_oracle.agent_name = "oracle"
 
 @pytest.fixture(scope="module")
 def qa_path():
-    from medenv.synth import default_qa_set
+    from medenv.questions import default_qa_set
 
     return default_qa_set(progress=False)
 

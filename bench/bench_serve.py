@@ -26,7 +26,7 @@ SESSIONS, EPISODES = 32, 4
 
 @pytest.fixture(scope="module")
 def server(bench_dir):
-    from medenv.synth import default_qa_set
+    from medenv.questions import default_qa_set
     from medenv.synth.io import read_qa_set
 
     ids = [it.id for it in read_qa_set(default_qa_set(progress=False)) if it.split == "test"]

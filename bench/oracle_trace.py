@@ -15,7 +15,7 @@ from medenv.paths import medenv_home
 
 
 def oracle_actions(progress: bool = False) -> list[tuple[str, list[str]]]:
-    from medenv.synth import default_qa_set
+    from medenv.questions import default_qa_set
 
     folder = default_qa_set(progress=progress)
     cache = medenv_home() / "bench" / f"oracle-actions-{folder.name}.json"

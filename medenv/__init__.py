@@ -10,7 +10,10 @@ the top-level ``agents/`` and ``training/`` folders: a wheel maps them into the 
 """
 
 import gc
+import importlib.util
 import os
+import sys
+from pathlib import Path
 
 __version__ = "0.1.0"
 ENV_ID = "MedResearch-v0"
@@ -41,10 +44,6 @@ def _map_source_folders() -> None:
     """In a source checkout (no ``medenv/agents`` folder), make ``medenv.agents`` and
     ``medenv.training`` the sibling ``agents/`` and ``training/`` packages (their
     ``__init__`` files are empty; submodules import lazily from the folder)."""
-    import importlib.util
-    import sys
-    from pathlib import Path
-
     here = Path(__file__).resolve().parent
     for name in ("agents", "training"):
         full, folder = f"{__name__}.{name}", here.parent / name

@@ -1,7 +1,9 @@
 """The `medenv` command: one subcommand per module in `medenv.commands`.
 
 Each command module exposes ``add_parser(subparsers)`` which registers its parser and sets
-``func`` (called with the parsed namespace; returns an exit code).
+``func`` (called with the parsed namespace; returns an exit code). Command modules import
+what they run at their top, so `main` imports only the command named on the line (all of
+them for ``medenv --help`` or an unknown command).
 
 Error contract: a `MedenvError` (a data error names its file and line), an `OSError`
 (named with its file), a `duckdb.Error` (named with the ``--db`` store), a `RecursionError`
@@ -16,6 +18,8 @@ import errno
 import importlib
 import sys
 
+import msgspec
+
 from medenv.errors import MedenvError
 
 COMMANDS = (
@@ -24,12 +28,13 @@ COMMANDS = (
 )  # fmt: skip
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or of the command ``only`` alone."""
     parser = argparse.ArgumentParser(
         prog="medenv", description="Build, train and evaluate medical deep-research agents."
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMANDS:
+    for name in COMMANDS if only is None else (only,):
         try:
             module = importlib.import_module(f"medenv.commands.{name}")
         except ModuleNotFoundError as exc:  # command not installed in this build
@@ -41,7 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    first = argv[0] if argv else None
+    args = build_parser(first if first in COMMANDS else None).parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except BrokenPipeError:  # output piped into e.g. `head`
@@ -66,8 +73,6 @@ def _one_line(text: str) -> str:
 def error_line(exc: BaseException, args=None) -> str | None:
     """The one-line message for an error of the CLI's contract (module docstring), or None
     for anything else (a bug: its traceback is shown)."""
-    import msgspec
-
     if isinstance(exc, MedenvError):
         return _one_line(str(exc))
     if isinstance(exc, OSError):

@@ -22,12 +22,17 @@ before Ray's own (long) connection retries.
 
 from __future__ import annotations
 
+import multiprocessing as mp
 import socket
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from medenv.errors import MedenvError
+from medenv.kg.cache import load_kg
+from medenv.synth import synthesize
+from medenv.workers import preload_world, start_method
+from medenv.worldspec import world_factory
 
 RAY_MISSING = "--ray needs the ray extra: pip install 'medenv[ray]'"
 
@@ -110,15 +115,11 @@ class NodeRollout:
     """One per node: loads the world once, forks a worker per shard (`medenv.workers`)."""
 
     def __init__(self, env_kwargs: dict, agent: str) -> None:
-        from medenv.workers import preload_world, start_method
-
         self.method = start_method(agent)  # spawn for model agents (see medenv.workers)
         if self.method == "fork":
             preload_world(env_kwargs)
 
     def run(self, work: list[tuple]) -> list[tuple[str, int, bool, int]]:
-        import multiprocessing as mp
-
         if len(work) == 1:
             return _node_run(work[0])
         with mp.get_context(self.method).Pool(len(work)) as pool:
@@ -177,10 +178,6 @@ def rollout_on_ray(
 
 def _synth_task(kg_spec: tuple, config, world_seed: int, corpus: bool):
     """`synthesize` one config on the KG named by ``kg_spec`` (`medenv.commands.kgargs`)."""
-    from medenv.commands.kgargs import world_factory
-    from medenv.kg.cache import load_kg
-    from medenv.synth import synthesize
-
     names, path, options = kg_spec
     kg = load_kg(names, path, progress=False, **options)
     world = world_factory(names, path, options, kg, world_seed, False) if corpus else None

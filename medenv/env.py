@@ -25,18 +25,14 @@ action text it logs (`canonical_action`), so a replay of the log re-executes the
 
 from __future__ import annotations
 
-import hashlib
 import json
-import platform
-import re
-import time
 from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 import msgspec
 
-from medenv import __version__ as medenv_version
+from medenv import env_events
 from medenv.actions import (  # noqa: F401  (re-exported: the env's action/observation rules)
     ACTION_MAX_CHARS,
     DEEP_OBJECT,
@@ -48,6 +44,8 @@ from medenv.actions import (  # noqa: F401  (re-exported: the env's action/obser
     truncation_marker,
 )
 from medenv.env_config import EnvConfig, qa_label
+from medenv.env_prompt import call_example, render_prompt  # noqa: F401  (re-exported)
+from medenv.env_step import EpisodeState, check_calls, read_action, reject, run_calls
 from medenv.errors import MedenvError
 from medenv.events import schema as ev
 from medenv.events.recorder import Recorder
@@ -58,20 +56,9 @@ from medenv.qa_world import check_qa_world
 from medenv.questions import load_questions
 from medenv.reward import RewardTerm, Rubric, evidence_recall, outcome, rubric_from, term_refs
 from medenv.spaces import CHARSET, ModelText  # noqa: F401  (re-exported)
-from medenv.tools.parsing import (
-    ERROR_KINDS,
-    FAMILIES,
-    PARSER_VERSION,
-    ParsedAction,
-    ParseError,
-    check_tool_format,
-    error_suffix,
-    format_hint,
-    parse_action,
-)
-from medenv.tools.registry import TOOL_NAMES, tool_schemas, validate
-from medenv.tools.registry import run as run_tool
-from medenv.tools.result import ToolResult
+from medenv.tools.parsing import check_tool_format
+from medenv.tools.registry import TOOL_NAMES, tool_schemas
+from medenv.world import load_world
 from medenv.worldspec import spec_of_config, world_config
 
 INFO_KEYS = (
@@ -80,11 +67,6 @@ INFO_KEYS = (
 )  # fmt: skip
 DEFAULT_DB = "default"
 _ABSENT = object()
-
-
-def _qa_hash(items: list[QAItem]) -> str:
-    data = msgspec.json.encode([(i.id, i.answer) for i in items], order="deterministic")
-    return hashlib.sha256(data).hexdigest()[:16]
 
 
 def default_db_path() -> Path:
@@ -187,8 +169,6 @@ class MedResearchEnv(gym.Env[str, str]):
             elif self._world_arg is not None:
                 self.world = self._world_arg
             else:
-                from medenv.world import load_world
-
                 self.world = load_world(self._source, self._backend, seed=self._world_seed)
         if not self._items_checked:
             check_qa_world(self.items, self.world.kg_summary, self.env_config.qa)
@@ -201,7 +181,10 @@ class MedResearchEnv(gym.Env[str, str]):
             )
         if not self._run_logged:
             self._run_logged = True
-            self._emit(self._run_started(seed), None)
+            payload = env_events.run_started(
+                self.config, self.weights, self.world, self.items, seed
+            )
+            self._emit(payload, None)
 
     def cap_steps(self, limit: int) -> None:
         """Lower the step budget to ``limit`` (if below it) before the first `reset`, so an
@@ -229,41 +212,15 @@ class MedResearchEnv(gym.Env[str, str]):
             state["world"] = None
         return state
 
-    def _run_started(self, seed: int | None) -> ev.RunStarted:
-        kg = self.world.kg_summary  # source and version, without loading a lazy world
-        return ev.RunStarted(
-            config=self.config,
-            kg_source=str(kg.source),
-            kg_version=str(kg.version),
-            corpus_hash=str(self.world.fingerprint),
-            index_hash=self.world.index_hash,
-            parser_version=PARSER_VERSION,
-            reward_weights=self.weights,
-            seed=seed,
-            qa_hash=_qa_hash(self.items),
-            versions={
-                "medenv": medenv_version,
-                "gymnasium": gym.__version__,
-                "python": platform.python_version(),
-                "schema": str(ev.SCHEMA_VERSION),
-                "backend": str(self.world.backend),
-            },
-        )
-
     def _emit(self, payload: ev.Payload, episode_id: str | None) -> None:
         if self.store is not None:
             self.store.emit(payload, episode_id)
 
     def _reset_state(self) -> None:
-        self._steps = 0
-        self._n_tool_calls = 0
-        self._n_format_errors = 0
-        self._retrieved: list[str] = []
-        self._prediction: str | None = None
+        self._state = EpisodeState()
         self._last_components = None
         self._last_correct = False
         self._last_total = 0.0  # the reward of the ended episode (`finish` returns it again)
-        self._recall = 0.0
 
     # -- gymnasium API ----------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
@@ -281,19 +238,8 @@ class MedResearchEnv(gym.Env[str, str]):
             render_prompt(item.question, self.schemas, self.max_steps, self.tool_format)
         )
         self._emit(
-            ev.EpisodeStarted(
-                question_id=item.id,
-                seed=seed,
-                split=item.split,
-                specialty=item.specialty,
-                n_hops=item.n_hops,
-                optimal_calls=item.optimal_calls,
-                answer=item.answer,
-                aliases=list(item.aliases),
-                prompt=prompt,
-                config_hash=self.config_hash,
-                tags=self.tags,
-                item=msgspec.to_builtins(item),
+            env_events.episode_started(
+                item, seed=seed, prompt=prompt, config_hash=self.config_hash, tags=self.tags
             ),
             self.episode_id,
         )
@@ -340,113 +286,39 @@ class MedResearchEnv(gym.Env[str, str]):
 
     def _step(self, action: str | dict):
         """parse -> check -> run calls (or reject) -> advance."""
-        step = self._steps
-        parsed = self._parse(step, action)
-        checked, error = self._check(parsed)
-        outputs, tool, terminated = [], "", False
+        step = self._state.steps
+        parsed, received = read_action(
+            action, step, parallel_calls=self.parallel_calls, schemas=self.schemas,
+            tool_format=self.tool_format,
+        )  # fmt: skip
+        self._emit(received, self.episode_id)
+        checked, error = check_calls(parsed)
+        ran = None
         if error is None:
-            outputs, tool, terminated, error = self._run_calls(step, checked)
+            ran = run_calls(self.world, checked, step, self._state, self._emit_step)
+            error = ran.error
         if error is not None:
-            observation, tool = self._reject(step, parsed, error), ""
+            self._state.n_format_errors += 1
+            observation, rejected = reject(parsed, error, step, self.tool_format)
+            self._emit(rejected, self.episode_id)
+            terminated, tool = False, ""
         else:
-            observation = fit_text("\n\n".join(outputs))
+            observation = fit_text("\n\n".join(ran.outputs))
+            terminated, tool = ran.terminated, ran.tool
         reward, truncated = self._advance(terminated)
         info = self._info(error.kind if error else "", tool)
         return observation, reward, terminated, truncated, info
 
-    def _parse(self, step: int, action: Any) -> ParsedAction:
-        """Read the action (its canonical text, cut to the action space) and log it."""
-        action, text, is_dict = canonical_action(action)
-        cut = None
-        if len(text) > ACTION_MAX_CHARS:  # outside the action space: read its start only
-            cut, text = len(text), text[:ACTION_MAX_CHARS]
-            action, is_dict = text, False
-        if too_deep(text):
-            message = f"The action is nested deeper than {MAX_NESTING} levels. " + error_suffix(
-                None, self.tool_format
-            )
-            parsed = ParsedAction(calls=(), think=None, error=ParseError("bad_json", message))
-        else:
-            parsed = parse_action(
-                action, parallel_calls=self.parallel_calls, schemas=self.schemas,
-                tool_format=self.tool_format, check_arguments=False,
-            )  # fmt: skip
-        self._emit(
-            ev.ActionReceived(
-                step=step, text=text + truncation_marker(cut), think=parsed.think,
-                is_dict=is_dict, truncated_from=cut, family=parsed.family,
-            ),
-            self.episode_id,
-        )  # fmt: skip
-        return parsed
-
-    def _check(self, parsed: ParsedAction) -> tuple[list, ParseError | None]:
-        """Each call's arguments through its tool's msgspec ``Args`` (the one check)."""
-        if parsed.error is not None:
-            return [], parsed.error
-        checked = []
-        for call in parsed.calls:
-            args = validate(call.name, call.arguments)
-            if isinstance(args, ToolResult):
-                return [], _parse_error(args.error, args.text)
-            checked.append((call, args))
-        return checked, None
-
-    def _run_calls(self, step: int, checked: list):
-        """Run the checked calls in order and log them: ``(outputs, tool, terminated,
-        error)``; a tool's own argument fault (e.g. a blank query) stops the step."""
-        outputs: list[str] = []
-        tool = ""
-        for i, (call, args) in enumerate(checked):
-            self._emit(
-                ev.ToolCalled(step=step, name=call.name, arguments=call.arguments, call=i),
-                self.episode_id,
-            )
-            start = time.perf_counter()
-            result = run_tool(self.world, call.name, args)
-            latency = (time.perf_counter() - start) * 1000.0
-            obs_i = fit_text(result.text)
-            self._emit(
-                ev.ToolReturned(
-                    step=step, name=call.name, observation=obs_i, latency_ms=round(latency, 3),
-                    doc_ids=list(result.doc_ids), ok=result.ok, error=result.error, call=i,
-                ),
-                self.episode_id,
-            )  # fmt: skip
-            if not result.ok and result.error in ERROR_KINDS:  # e.g. a blank query
-                return outputs, tool, False, _parse_error(result.error, result.text)
-            tool = call.name if not tool else f"{tool},{call.name}"
-            self._n_tool_calls += 1
-            self._retrieved.extend(result.doc_ids)
-            outputs.append(obs_i)
-            if call.name == "answer" and result.ok:
-                self._prediction = str(call.arguments["answer"])
-                self._emit(ev.AnswerSubmitted(step=step, answer=self._prediction), self.episode_id)
-                return outputs, tool, True, None
-        return outputs, tool, False, None
-
-    def _reject(self, step: int, parsed: ParsedAction, error: ParseError) -> str:
-        """Count and log a rejected action; its error observation."""
-        self._n_format_errors += 1
-        observation = f"Error ({error.kind}): {error.message}"
-        hint = format_hint(parsed.family if parsed.family else self.tool_format)
-        if hint not in observation:  # the registry's own argument checks carry no hint
-            observation += "\n" + error_suffix(parsed.family, self.tool_format)
-        observation = fit_text(observation)
-        self._emit(
-            ev.ActionRejected(
-                step=step, kind=error.kind, message=error.message, observation=observation
-            ),
-            self.episode_id,
-        )
-        return observation
+    def _emit_step(self, payload: ev.Payload) -> None:
+        self._emit(payload, self.episode_id)
 
     def _advance(self, terminated: bool) -> tuple[float, bool]:
         """Count the step; end (and reward) the episode when it terminated or ran out of
         steps, else commit the step's events. ``(reward, truncated)``."""
-        self._steps += 1
-        self._recall = evidence_recall(self.item, self._retrieved)
-        truncated = not terminated and self._steps >= self.max_steps
+        state = self._state
+        state.steps += 1
+        state.evidence_recall = evidence_recall(self.item, state.retrieved)
+        truncated = not terminated and state.steps >= self.max_steps
         reward = 0.0
         if terminated or truncated:
             reward = self._last_total = self._end_episode(terminated, truncated, reward=True)
@@ -473,33 +345,18 @@ class MedResearchEnv(gym.Env[str, str]):
         return self._last_total, self._info("", "")
 
     def _end_episode(self, terminated: bool, truncated: bool, reward: bool) -> float:
-        total = 0.0
+        total, state = 0.0, self._state
         if reward:
             o = outcome(
-                self.item, self._prediction, self._n_tool_calls, self._n_format_errors,
-                self._retrieved, steps=self._steps, terminated=terminated, truncated=truncated,
+                self.item, state.prediction, state.n_tool_calls, state.n_format_errors,
+                state.retrieved, steps=state.steps, terminated=terminated, truncated=truncated,
             )  # fmt: skip
             score = self.rubric.score(o)
             self._last_correct = o.correct
             self._last_components = score
             total = float(score.total)
-            comps = score.components
-            self._emit(
-                ev.RewardAssigned(
-                    accuracy=comps.get("accuracy", 0.0), format=comps.get("format", 0.0),
-                    efficiency=comps.get("efficiency", 0.0), total=score.total,
-                    correct=o.correct, evidence_recall=self._recall,
-                    weights=score.weights, components=comps,
-                ),
-                self.episode_id,
-            )  # fmt: skip
-        self._emit(
-            ev.EpisodeEnded(
-                steps=self._steps, terminated=terminated, truncated=truncated,
-                n_tool_calls=self._n_tool_calls, n_format_errors=self._n_format_errors,
-            ),
-            self.episode_id,
-        )  # fmt: skip
+            self._emit(env_events.reward_assigned(score, o, state.evidence_recall), self.episode_id)
+        self._emit(env_events.episode_ended(state, terminated, truncated), self.episode_id)
         self._open = False
         if self.store is not None:
             self.store.end_episode(self.episode_id)
@@ -516,15 +373,15 @@ class MedResearchEnv(gym.Env[str, str]):
         return {
             "question_id": self.item.id,
             "tools": self._tools_json,
-            "budget": self.max_steps - self._steps,
-            "step": self._steps,
+            "budget": self.max_steps - self._state.steps,
+            "step": self._state.steps,
             "run_id": self.run_id,
             "error": error,
             "tool": tool,
             "accuracy": float(comps.get("accuracy", 0.0)),
             "format": float(comps.get("format", 0.0)),
             "efficiency": float(comps.get("efficiency", 0.0)),
-            "evidence_recall": float(self._recall),
+            "evidence_recall": float(self._state.evidence_recall),
             "correct": self._last_correct,
         }
 
@@ -532,8 +389,8 @@ class MedResearchEnv(gym.Env[str, str]):
         if self.render_mode != "ansi" or self.item is None:
             return None
         return (
-            f"question {self.item.id} | step {self._steps}/{self.max_steps} | "
-            f"tool calls {self._n_tool_calls} | format errors {self._n_format_errors}"
+            f"question {self.item.id} | step {self._state.steps}/{self.max_steps} | "
+            f"tool calls {self._state.n_tool_calls} | format errors {self._state.n_format_errors}"
         )
 
     def close(self) -> None:
@@ -547,49 +404,3 @@ class MedResearchEnv(gym.Env[str, str]):
             store.close()
         self._open = False
         super().close()
-
-
-def call_example(tool_format: str) -> str:
-    """A ``medical_search`` call in the format of ``tool_format`` (Hermes/Qwen for ``auto``)."""
-    if tool_format not in FAMILIES or tool_format == "hermes":
-        return (
-            '<tool_call>\n{"name": "medical_search", "arguments": {"query": "..."}}\n</tool_call>'
-        )
-    example = re.sub(r"\bTOOL\b", "medical_search", FAMILIES[tool_format][1])
-    example = re.sub(r"\bARG\b", "query", example).replace("VALUE", "...")
-    return example.replace("{...}", '{"query": "..."}')
-
-
-def _parse_error(kind: str | None, message: str):
-    kind = kind if kind in ERROR_KINDS else "bad_arguments"
-    return ParseError(kind, message.removeprefix("Error: "))
-
-
-def render_prompt(
-    question: str, schemas: list[dict], max_steps: int, tool_format: str = "auto"
-) -> str:
-    """The first observation: what the agent is, its tools, the call format (Hermes/Qwen, or
-    the family ``tool_format`` names), the question."""
-    lines = [
-        "You are a medical research agent. Answer the question by searching and reading "
-        "sources; the question describes intermediate entities without naming them, so "
-        "resolve them one at a time.",
-        "",
-        "Tools:",
-    ]
-    for schema in schemas:
-        fn = schema["function"]
-        props = fn.get("parameters", {}).get("properties", {})
-        required = set(fn.get("parameters", {}).get("required", ()))
-        args = ", ".join(p if p in required else f"{p}?" for p in props)
-        lines.append(f"- {fn['name']}({args}): {fn.get('description', '')}")
-    lines += [
-        "",
-        "Call exactly one tool per turn, as:",
-        call_example(tool_format),
-        "Give the final answer (a short entity name) as <answer>...</answer>; it ends the "
-        f"episode. You have {max_steps} turns.",
-        "",
-        f"Question: {question}",
-    ]
-    return "\n".join(lines)

@@ -63,7 +63,9 @@ from medenv.errors import MedenvError
 from medenv.events.episodes import EpisodeRecord, summaries
 from medenv.events.store import connect, resolve_files
 from medenv.grounding import ground_log
+from medenv.qa_world import kg_mismatch
 from medenv.reward import optimal_research_calls
+from medenv.synth.io import read_qa_set
 
 RARITY_BUCKETS = (("common", 0.5), ("uncommon", 0.8), ("rare", math.inf))
 
@@ -180,8 +182,6 @@ def load_episodes(
 
 def _check_qa_graph(con, items, qa, runs: Sequence[str] | None) -> None:
     """Refuse a QA set built from another graph than the one a run's world had."""
-    from medenv.qa_world import kg_mismatch
-
     where, params = "", []
     if runs:
         where = f"AND run_id IN ({', '.join('?' for _ in runs)})"
@@ -206,8 +206,6 @@ def _qa_lookup(qa) -> dict:
     if qa is None:
         return {}
     if isinstance(qa, str | Path):
-        from medenv.synth.io import read_qa_set
-
         qa = read_qa_set(qa)
     return {item.id: item for item in qa}
 

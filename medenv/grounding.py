@@ -34,6 +34,8 @@ from collections.abc import Iterable, Sequence
 import msgspec
 
 from medenv.agents.text import split_action
+from medenv.kg.cache import load_kg
+from medenv.worldspec import recorded_spec
 
 _TOKEN = re.compile(r"\w+")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
@@ -338,8 +340,6 @@ def index_for_source(source: str | None, spec=None) -> LabelIndex | None:
     that KG cannot be loaded (an unknown source, no cache and no data). ``spec`` (a
     `medenv.worldspec.WorldSpec`, e.g. the one a run recorded) names a graph read from
     files (an edge list, a Hetionet folder), which ``source`` alone cannot load."""
-    from medenv.kg.cache import load_kg
-
     files = spec is not None and not spec.is_default
     key = (spec.source, repr(spec.path), repr(spec.kg_options())) if files else source
     if key not in _BY_SOURCE:
@@ -362,8 +362,6 @@ def ground_log(
     KG its ``run_started`` event names (the recorded world spec of a graph read from
     files; ``world``, a `WorldSpec`, overrides it); runs whose KG cannot be loaded are
     left out."""
-    from medenv.worldspec import recorded_spec
-
     sources, specs = {}, {}
     for run_id, source, recorded in con.execute(
         "SELECT run_id, any_value(payload->>'$.kg_source'), "

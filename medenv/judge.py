@@ -24,9 +24,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import msgspec
+from tqdm import tqdm
 
 from medenv.errors import MedenvError
 from medenv.events.schema import JudgeVerdict  # the ``judge_verdict`` payload (re-exported)
+from medenv.events.store import EventStore, connect, new_run_id, resolve_files
 
 Generate = Callable[[list[dict]], str]
 
@@ -150,9 +152,6 @@ def judge_log(
     Writes one ``judge_verdict`` event per newly judged episode (cache hits included, marked
     ``cached``); episodes that already have a verdict with the same key are skipped.
     """
-    from tqdm import tqdm
-
-    from medenv.events.store import connect, resolve_files
 
     path = resolve_files(db)[0]  # verdicts go to the first file (the main one)
     if isinstance(path, str):  # Parquet shards (medenv.events.parquet): read-only
@@ -220,8 +219,6 @@ def judge_log(
 
 def _append_verdicts(path: Path, verdicts: list[JudgeVerdict]) -> str:
     """Write the verdicts as one judge run in the store at ``path``; returns its run id."""
-    from medenv.events.store import EventStore, new_run_id
-
     with EventStore(path, run_id="judge-" + new_run_id(), durability="episode") as store:
         for verdict in verdicts:
             store.emit(verdict)

@@ -18,6 +18,8 @@ import msgspec
 import numpy as np
 
 from medenv.errors import MedenvError
+from medenv.evaluation import resolve_db_paths
+from medenv.events.store import connect
 
 
 class StepReward(msgspec.Struct, frozen=True):
@@ -51,9 +53,6 @@ def episode_rewards(
 ) -> list[tuple[int, float, bool]]:
     """(training step, total reward, correct) of every episode tagged with a training step
     in the store(s) ``db`` (files or globs; shards included), optionally only ``runs``."""
-    from medenv.evaluation import resolve_db_paths
-    from medenv.events.store import connect
-
     out = []
     dbs = [db] if isinstance(db, (str, Path)) else list(db)
     for path in resolve_db_paths([str(d) for d in dbs]):

@@ -1,10 +1,18 @@
-"""Where medenv keeps what it builds: ``$MEDENV_HOME`` (default ``~/.cache/medenv``), and
-the early checks of output paths given on the command line."""
+"""Where medenv keeps what it builds: ``$MEDENV_HOME`` (default ``~/.cache/medenv``), the
+lock that makes concurrent processes build a cached artefact once (`build_lock`), and the
+early checks of output paths given on the command line."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: no lock, concurrent builders keep the first rename
+    fcntl = None
 
 from medenv.errors import MedenvError
 
@@ -14,6 +22,26 @@ def medenv_home() -> Path:
     home = Path(os.environ.get("MEDENV_HOME") or Path.home() / ".cache" / "medenv")
     home.mkdir(parents=True, exist_ok=True)
     return home
+
+
+@contextmanager
+def build_lock(target: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``<target>.lock`` (blocking) while building ``target``.
+
+    Builders check for the finished artefact, take the lock, check again and only then
+    build: processes starting together (pytest-xdist workers, parallel rollouts) build it
+    once, the others wait and load it. The lock goes with the process (a killed builder
+    leaves none behind)."""
+    lock = target.with_name(target.name + ".lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a+b") as handle:
+        if fcntl is not None:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            if fcntl is not None:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _check_parents(path: Path, what: str) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from medenv.errors import MedenvError
+from medenv.questions import check_items_in_kg
 
 HINT = "give the KG flags (--source/--path) of the graph the question set was built from"
 
@@ -40,7 +41,6 @@ def check_qa_world(items: list, kg, where: str = "the question set") -> None:
         if problem is not None:
             raise MedenvError(f"{where}: {problem}; {HINT}")
         return
-    from medenv.questions import check_items_in_kg  # (questions imports synth)
 
     problem = kg_mismatch(items, str(kg.source), str(kg.version))
     if problem is not None:

@@ -1,10 +1,13 @@
 """The one way to get a question set: `load_questions(qa, source, split)`.
 
-``qa`` is None (the built-in default set of ``source``, `medenv.synth.default_qa_set`, built
+``qa`` is None (the built-in default set of ``source``, `default_qa_set`, built
 on first use), a QA-set folder or JSONL file (`medenv.synth.io.read_qa_set`), a `QAItem`,
 or a list/tuple of `QAItem`. ``split`` keeps the items of that split. Anything else, a list
 holding something other than `QAItem`s, or an empty result, is one `MedenvError` line.
 The env, rollouts, the HTTP server and GRPO all load their questions here.
+
+`default_qa_set(source)` is the built-in set's folder (2,000 items, seed 0, with the
+world's evidence), synthesized (`medenv.synth`) on first use under ``$MEDENV_HOME/qa/``.
 
 `check_items_in_kg` refuses a set naming entities the world's graph lacks (with
 `medenv.qa_world.kg_mismatch`, the rule `medenv.qa_world.check_qa_world` applies).
@@ -12,13 +15,20 @@ The env, rollouts, the HTTP server and GRPO all load their questions here.
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
 from pathlib import Path
 from typing import Any
 
+from medenv.corpus.build import CORPUS_VERSION
 from medenv.errors import MedenvError
+from medenv.kg.cache import cache_file, load_kg
+from medenv.paths import build_lock, medenv_home
 from medenv.qa import QAItem
-from medenv.synth import default_qa_set
-from medenv.synth.io import read_qa_set
+from medenv.synth.config import SYNTH_VERSION, SynthConfig
+from medenv.synth.io import read_qa_set, write_qa_set
+from medenv.synth.pipeline import synthesize
 
 
 def load_questions(qa: Any = None, source: str = "hpo", split: str | None = None) -> list[QAItem]:
@@ -61,3 +71,94 @@ def check_items_in_kg(items: list[QAItem], kg, where: str = "the question set") 
                 f"{kg.source} knowledge graph (version {kg.version}); was the set made from "
                 "another graph?"
             )
+
+
+DEFAULT_N = 2000
+DEFAULT_SEED = 0
+
+
+def _load_world(source: str):
+    """The default world when the corpus part is installed, else None. (Imported here, not
+    at the top: naming an already built set must not import the world, `_recipe`.)"""
+    try:
+        from medenv.world import load_world
+    except ImportError:
+        return None
+    return load_world(source=source, seed=DEFAULT_SEED, progress=True)
+
+
+def default_qa_set(source: str = "hpo", progress: bool = True) -> Path:
+    """The built-in QA set folder for ``source`` (2,000 items, seed 0), built on first use
+    under ``$MEDENV_HOME/qa/`` (with evidence when `medenv.world` is available). The
+    folder name carries the KG version, `SYNTH_VERSION`, n, seed and world fingerprint, so
+    a set built by an older synthesis version is rebuilt, not reused."""
+    known = _known_names(source)
+    recipe = _recipe(source)
+    if recipe in known and (medenv_home() / "qa" / known[recipe] / "manifest.json").is_file():
+        return medenv_home() / "qa" / known[recipe]  # named without loading the world
+    with build_lock(medenv_home() / "qa" / f"default-{source}"):  # concurrent callers build once
+        known = _known_names(source)  # built while we waited?
+        if recipe in known and (medenv_home() / "qa" / known[recipe] / "manifest.json").is_file():
+            return medenv_home() / "qa" / known[recipe]
+        return _build_default(source, recipe, progress)
+
+
+def _build_default(source: str, recipe: str, progress: bool) -> Path:
+    kg = load_kg(source)
+    world = _load_world(source)
+    tag = f"w{str(getattr(world, 'fingerprint', ''))[:12]}" if world is not None else "kg"
+    name = f"{kg.source}-{kg.version}-v{SYNTH_VERSION}-n{DEFAULT_N}-s{DEFAULT_SEED}-{tag}"
+    folder = medenv_home() / "qa" / name
+    if not (folder / "manifest.json").is_file():
+        _synthesize_default(kg, world, folder, progress)
+    _remember_name(source, recipe, name, world is not None)
+    return folder
+
+
+def _synthesize_default(kg, world, folder: Path, progress: bool) -> None:
+    result = synthesize(
+        kg, SynthConfig(n=DEFAULT_N, seed=DEFAULT_SEED), world=world, progress=progress
+    )
+    tmp = folder.with_name(folder.name + f".tmp{os.getpid()}")
+    write_qa_set(tmp, result.items, result.manifest)
+    try:
+        os.replace(tmp, folder)
+    except OSError:  # built by a process that held no lock: keep theirs
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _recipe(source: str) -> str:
+    """What the default set's folder name depends on, known without loading anything: the
+    KG cache file (its name hashes the input files' paths, sizes and mtimes and the loader's
+    version), the corpus and synthesis versions, n and seed."""
+    return (
+        f"{cache_file(source).name}|corpus{CORPUS_VERSION}|v{SYNTH_VERSION}|n{DEFAULT_N}|"
+        f"s{DEFAULT_SEED}"
+    )
+
+
+def _names_file() -> Path:
+    return medenv_home() / "qa" / "default-names.json"
+
+
+def _known_names(source: str) -> dict[str, str]:
+    """``{recipe: folder name}`` of default sets built before (an unreadable file: none)."""
+    try:
+        known = json.loads(_names_file().read_text())
+    except (OSError, ValueError):
+        return {}
+    return {k: v for k, v in known.items() if isinstance(v, str)} if isinstance(known, dict) else {}
+
+
+def _remember_name(source: str, recipe: str, name: str, with_world: bool) -> None:
+    """Record ``recipe -> name`` (only for a set named from the world, as the env uses)."""
+    if not with_world:
+        return
+    known = {**_known_names(source), recipe: name}
+    file = _names_file()
+    tmp = file.with_name(f"{file.name}.tmp{os.getpid()}")
+    try:
+        tmp.write_text(json.dumps(known, indent=1, sort_keys=True))
+        os.replace(tmp, file)
+    except OSError:  # a read-only home: the name is computed from the world next time
+        tmp.unlink(missing_ok=True)

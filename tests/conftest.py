@@ -39,6 +39,18 @@ def shared_data() -> Path:
     return path
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _default_set_built_once():
+    """Under pytest-xdist, each worker starts by naming the default QA set: on a warm cache
+    that reads one small file; on a cold one the first worker builds the KG, the world and
+    the set (under the set's `medenv.paths.build_lock`) while the others wait, instead of
+    every worker building them at the same time (a cold ``make test`` paid that twice)."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        from medenv.questions import default_qa_set
+
+        default_qa_set(progress=False)
+
+
 @pytest.fixture(scope="session")
 def kg():
     """The default HPO knowledge graph (built once, then loaded from the cache)."""

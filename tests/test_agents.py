@@ -23,7 +23,7 @@ def _mentions(text: str, label: str) -> bool:
 
 @pytest.fixture(scope="session")
 def qa_items():
-    from medenv.synth import default_qa_set
+    from medenv.questions import default_qa_set
     from medenv.synth.io import read_qa_set
 
     return read_qa_set(default_qa_set(progress=False))

@@ -198,7 +198,7 @@ def test_context_too_small_for_the_question_is_a_clear_error():
 
 @pytest.fixture(scope="module")
 def tiny_backend():
-    from medenv.training.tiny import tiny_model_path
+    from medenv.agents.tiny import tiny_model_path
 
     backend = make_backend("tiny", max_new_tokens=24, max_context_tokens=1024)  # as --model tiny
     assert backend.model.name_or_path == str(tiny_model_path())
@@ -230,7 +230,7 @@ def test_transformers_backend_with_tiny_model(tiny_backend):
 def test_vllm_backend_in_process():
     pytest.importorskip("vllm")
     from medenv.agents.backends import VLLMBackend
-    from medenv.training.tiny import tiny_model_path
+    from medenv.agents.tiny import tiny_model_path
 
     backend = VLLMBackend(str(tiny_model_path()), max_tokens=16, gpu_memory_utilization=0.3)
     agent = LLMAgent(backend)
@@ -296,7 +296,7 @@ def test_guidance_masks_every_entity_and_stays_out_of_the_logged_prompt(kg, tmp_
     from medenv.training.export import export, load_episodes
 
     from medenv.cli import main
-    from medenv.synth import default_qa_set
+    from medenv.questions import default_qa_set
     from medenv.synth.io import read_qa_set
 
     items = {it.id: it for it in read_qa_set(default_qa_set(progress=False))}
@@ -332,7 +332,7 @@ def test_guidance_masks_every_entity_and_stays_out_of_the_logged_prompt(kg, tmp_
 def test_guidance_through_the_transformers_backend(tiny_backend, kg):
     from medenv.agents.llm import GUIDANCE_HEADER, guidance_text
 
-    from medenv.synth import default_qa_set
+    from medenv.questions import default_qa_set
     from medenv.synth.io import read_qa_set
 
     item = read_qa_set(default_qa_set(progress=False))[0]
@@ -356,9 +356,9 @@ def test_guidance_through_the_transformers_backend(tiny_backend, kg):
 def test_guidance_through_vllm():
     pytest.importorskip("vllm")
     from medenv.agents.backends import VLLMBackend
-    from medenv.training.tiny import tiny_model_path
+    from medenv.agents.tiny import tiny_model_path
 
-    from medenv.synth import default_qa_set
+    from medenv.questions import default_qa_set
     from medenv.synth.io import read_qa_set
 
     item = read_qa_set(default_qa_set(progress=False))[0]

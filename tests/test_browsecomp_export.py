@@ -16,7 +16,7 @@ from medenv.training.export import export, load_episodes
 
 @pytest.fixture(scope="module")
 def run_folder(tmp_path_factory):
-    from medenv.synth import default_qa_set
+    from medenv.questions import default_qa_set
     from medenv.synth.io import read_qa_set, write_qa_set
 
     base = tmp_path_factory.mktemp("bcp")

@@ -24,7 +24,7 @@ from tests.cli import cli_error
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     """Roll out from a QA folder, delete the folder, then export: only the store is read."""
-    from medenv.synth import default_qa_set
+    from medenv.questions import default_qa_set
     from medenv.synth.io import read_qa_set, write_qa_set
 
     base = tmp_path_factory.mktemp("export")
@@ -74,7 +74,7 @@ def test_sft_rows_follow_the_training_format(exported):
 
 def test_sft_rows_round_trip_through_the_tiny_chat_template(exported):
     from datasets import load_from_disk
-    from medenv.training.tiny import tiny_model_path
+    from medenv.agents.tiny import tiny_model_path
     from transformers import AutoTokenizer
     from trl.data_utils import is_conversational
 
@@ -177,7 +177,7 @@ def test_exported_dataset_trains_in_sft_trainer_as_is(exported, tmp_path):
 
     import torch
     from datasets import load_from_disk
-    from medenv.training.tiny import tiny_model_path
+    from medenv.agents.tiny import tiny_model_path
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 

@@ -23,7 +23,7 @@ def indexes(kg):
 
 @pytest.fixture(scope="module")
 def oracle_log(tmp_path_factory):
-    from medenv.synth import default_qa_set
+    from medenv.questions import default_qa_set
     from medenv.synth.io import read_qa_set
 
     items = [it for it in read_qa_set(default_qa_set(progress=False)) if it.split == "train"]

@@ -29,7 +29,7 @@ def grpo_setup():
     """(world, 4 held-out QA items, SFT-trained start model)."""
     from medenv.training.sft import split_rows
 
-    from medenv.synth import default_qa_set
+    from medenv.questions import default_qa_set
     from medenv.synth.io import read_qa_set
     from medenv.world import load_world
 

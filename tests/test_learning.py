@@ -90,7 +90,7 @@ def test_eval_plots_reward_by_training_step_from_a_real_store(tmp_path, capsys):
 
 
 def test_default_threads(monkeypatch):
-    from medenv.training.threads import default_threads
+    from medenv.agents.threads import default_threads
 
     monkeypatch.delenv("MEDENV_THREADS", raising=False)
     assert [default_threads(c) for c in (1, 2, 4, 16, 64)] == [1, 1, 2, 8, 8]
@@ -106,7 +106,7 @@ def test_assistant_turn_share_matches_direct_tokenisation(one_hop):
     each prefix, and the share at several cuts against a direct count."""
     from medenv.agents.rollout import rollout
     from medenv.training.export import export
-    from medenv.training.tiny import tiny_model_path
+    from medenv.agents.tiny import tiny_model_path
     from medenv.training.token_lengths import assistant_turn_share, row_token_lengths
     from transformers import AutoTokenizer
 

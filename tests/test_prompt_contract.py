@@ -192,7 +192,7 @@ def test_grpo_reads_the_checkpoint_contract(checkpoint):
     from medenv.training.grpo import GRPOTrainConfig, grpo_contract, prompt_rows
 
     from medenv.errors import MedenvError
-    from medenv.synth import default_qa_set
+    from medenv.questions import default_qa_set
     from medenv.synth.io import read_qa_set
 
     out, _ = checkpoint

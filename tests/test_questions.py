@@ -9,7 +9,7 @@ import pytest
 
 from medenv.errors import MedenvError
 from medenv.questions import load_questions
-from medenv.synth import default_qa_set
+from medenv.questions import default_qa_set
 from medenv.synth.io import write_qa_set
 from medenv.synth.qa import QAItem
 

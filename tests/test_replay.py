@@ -184,7 +184,7 @@ def test_verify_reproduces_dict_actions_in_any_key_order_and_lone_surrogates(
     assert observations[3].startswith("Error (no_call)")
     traj = trajectory(read_episode(path, episode))
     assert traj.steps[1].action == {"tool_calls": [actions[1]["tool_calls"][0]]}
-    assert traj.steps[3].action == "\ufffd no call here" and traj.answer == "x\ufffd"
+    assert traj.steps[3].action == "\ufffd no call here" and traj.prediction == "x\ufffd"
     result = verify(path, episode)
     assert result.ok and result.steps_checked == 5, result.message
 

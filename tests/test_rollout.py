@@ -16,7 +16,7 @@ from tests.cli import cli_error
 
 @pytest.fixture(scope="module")
 def items():
-    from medenv.synth import default_qa_set
+    from medenv.questions import default_qa_set
     from medenv.synth.io import read_qa_set
 
     return [it for it in read_qa_set(default_qa_set(progress=False)) if it.split == "train"][:12]
@@ -222,7 +222,7 @@ def test_cli_explore_labels_episodes_and_export_keeps_correct_grounded_recoverie
     """`rollout --explore 0.3` then `export --grounded-only`: about 30% of the kept
     trajectories check and reject a wrong candidate; all are correct and grounded."""
     from medenv.cli import main
-    from medenv.synth import default_qa_set
+    from medenv.questions import default_qa_set
     from medenv.synth.io import read_qa_set, write_qa_set
 
     items = [it for it in read_qa_set(default_qa_set(progress=False)) if it.split == "train"]

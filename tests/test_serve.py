@@ -22,7 +22,7 @@ from tests.serve_load import run_load, start_server  # noqa: E402
 
 @pytest.fixture(scope="module")
 def items():
-    from medenv.synth import default_qa_set
+    from medenv.questions import default_qa_set
     from medenv.synth.io import read_qa_set
 
     return [it for it in read_qa_set(default_qa_set(progress=False)) if it.split == "test"][:40]

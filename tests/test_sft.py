@@ -38,11 +38,23 @@ def oracle_export() -> Path:
     from medenv.agents.rollout import rollout
     from medenv.training.export import export
 
-    tmp = Path(tempfile.mkdtemp(prefix="medenv-sft-"))
-    rollout(
-        "oracle", qa=None, episodes=N_EPISODES, db=tmp / "oracle.duckdb", seed=0, progress=False
-    )
-    export(tmp / "oracle.duckdb", tmp / "export", ["sft", "rl"], hf=False)
+    from medenv.paths import build_lock
+
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")  # the workers of one run share it
+    if run is None:
+        tmp = Path(tempfile.mkdtemp(prefix="medenv-sft-"))
+    else:
+        tmp = Path(tempfile.gettempdir()) / f"medenv-sft-{run}"
+        if (tmp / "export" / "sft.jsonl").is_file():
+            return tmp / "export"
+    with build_lock(tmp):
+        if not (tmp / "export" / "sft.jsonl").is_file():
+            tmp.mkdir(exist_ok=True)
+            rollout(
+                "oracle", qa=None, episodes=N_EPISODES, db=tmp / "oracle.duckdb", seed=0,
+                progress=False,
+            )  # fmt: skip
+            export(tmp / "oracle.duckdb", tmp / "export", ["sft", "rl"], hf=False)
     return tmp / "export"
 
 
@@ -78,10 +90,10 @@ class torch_threads:
 
 def trained_fixture(rows: list[dict]) -> Path:
     """Train (once, cached by data + config + base model) the tiny model on ``rows``."""
+    from medenv.agents.tiny import tiny_model_path
     from medenv.training.sft import train_sft
-    from medenv.training.tiny import tiny_model_path
 
-    from medenv.paths import medenv_home
+    from medenv.paths import build_lock, medenv_home
 
     key = hashlib.sha256(
         json.dumps([rows, FIXTURE_CONFIG, tiny_model_path().name], sort_keys=True).encode()
@@ -89,14 +101,14 @@ def trained_fixture(rows: list[dict]) -> Path:
     out = medenv_home() / "models" / f"sft-fixture-{key}"
     if (out / "medenv_sft.json").exists():
         return out
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    with torch_threads():
-        train_sft(fixture_config(str(tmp)), rows=rows)
-    try:
-        tmp.rename(out)
-    except OSError:  # trained concurrently by another process: keep theirs
+    with build_lock(out):  # xdist workers train it once
+        if (out / "medenv_sft.json").exists():
+            return out
+        tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
+        with torch_threads():
+            train_sft(fixture_config(str(tmp)), rows=rows)
+        tmp.rename(out)
     return out
 
 
@@ -183,8 +195,8 @@ def test_bad_rows_name_file_and_line(tmp_path):
 
 
 def test_sft_lowers_heldout_loss(sft_rows, trained):
+    from medenv.agents.tiny import tiny_model_path
     from medenv.training.sft import eval_loss, split_rows
-    from medenv.training.tiny import tiny_model_path
 
     _, held = split_rows(sft_rows, FIXTURE_CONFIG["eval_fraction"], seed=0)
     cfg = fixture_config()

@@ -32,7 +32,7 @@ def sft_export(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def tokenizer():
-    from medenv.training.tiny import tiny_model_path
+    from medenv.agents.tiny import tiny_model_path
     from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(str(tiny_model_path()))
@@ -60,7 +60,7 @@ def test_chosen_max_length_trains_every_assistant_turn_in_95pct_of_rows(sft_expo
     the answer) in at least 95% of rows; one token less loses the longest kept row's end."""
     from datasets import Dataset
     from medenv.training.sft import normalise_row
-    from medenv.training.tiny import tiny_model_path
+    from medenv.agents.tiny import tiny_model_path
     from transformers import AutoModelForCausalLM
     from trl import SFTConfig, SFTTrainer
 
@@ -112,7 +112,7 @@ def test_train_sft_cli_sets_max_length_from_the_data(sft_export, tmp_path, capsy
 
 def test_train_sft_cli_refuses_when_rows_exceed_the_context(sft_export, tmp_path, capsys):
     """A copy of the tiny model with a 1,024-token context: one line, exit 2, nothing saved."""
-    from medenv.training.tiny import tiny_model_path
+    from medenv.agents.tiny import tiny_model_path
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     small = tmp_path / "short-context"

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 NAME_ONLY = textwrap.dedent(
     """
     import gc, sys
-    from medenv.synth import default_qa_set
+    from medenv.questions import default_qa_set
     from medenv.kg.graph import KnowledgeGraph
     folder = default_qa_set(progress=False)
     loaded = any(isinstance(o, KnowledgeGraph) for o in gc.get_objects())
@@ -37,7 +37,7 @@ NAME_ONLY = textwrap.dedent(
 
 
 def test_default_qa_set_is_named_without_loading_the_world():
-    from medenv.synth import _names_file, _recipe, default_qa_set
+    from medenv.questions import _names_file, _recipe, default_qa_set
 
     folder = default_qa_set(progress=False)  # loads (or builds) once, records the name
     known = json.loads(_names_file().read_text())
@@ -51,13 +51,13 @@ def test_default_qa_set_is_named_without_loading_the_world():
 
 def test_a_recorded_name_whose_folder_is_gone_is_not_trusted(tmp_path, monkeypatch):
     """A recipe mapped to a folder that does not exist falls back to naming from the world."""
-    from medenv import synth
+    from medenv import questions
 
-    monkeypatch.setattr(synth, "_names_file", lambda: tmp_path / "names.json")
-    (tmp_path / "names.json").write_text(json.dumps({synth._recipe("hpo"): "gone"}))
-    folder = synth.default_qa_set(progress=False)
+    monkeypatch.setattr(questions, "_names_file", lambda: tmp_path / "names.json")
+    (tmp_path / "names.json").write_text(json.dumps({questions._recipe("hpo"): "gone"}))
+    folder = questions.default_qa_set(progress=False)
     assert folder.name != "gone" and (folder / "manifest.json").is_file()
-    assert json.loads((tmp_path / "names.json").read_text())[synth._recipe("hpo")] == folder.name
+    assert json.loads((tmp_path / "names.json").read_text())[questions._recipe("hpo")] == folder.name
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 def test_tiny_model_loads_and_speaks_the_tool_format():
-    from medenv.training.tiny import tiny_model_path
+    from medenv.agents.tiny import tiny_model_path
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl.chat_template_utils import (
         add_response_schema,
@@ -38,7 +38,7 @@ def test_tiny_model_loads_and_speaks_the_tool_format():
 
 
 def test_tiny_build_is_deterministic(tmp_path):
-    from medenv.training.tiny import TinyConfig, _key, build_tiny_model
+    from medenv.agents.tiny import TinyConfig, _key, build_tiny_model
 
     small = TinyConfig(max_corpus_nodes=2000)
     a = build_tiny_model(tmp_path / "a", small)

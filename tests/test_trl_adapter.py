@@ -24,7 +24,7 @@ os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
 @pytest.fixture(scope="module")
 def rl_export(tmp_path_factory):
     """Oracle rollouts on 4 questions, exported with ``--format rl``: (qa, rows, folder)."""
-    from medenv.synth import default_qa_set
+    from medenv.questions import default_qa_set
     from medenv.synth.io import read_qa_set, write_qa_set
 
     base = tmp_path_factory.mktemp("trl")
@@ -109,7 +109,7 @@ def test_grpo_trainer_with_environment_factory_on_exported_rows(rl_export, tmp_p
     """As TRL's docs show: a dataset with a prompt column, ``environment_factory`` and the
     environment's own ``get_reward``; one step on the tiny model."""
     from datasets import load_dataset
-    from medenv.training.tiny import tiny_model_path
+    from medenv.agents.tiny import tiny_model_path
     from trl import GRPOConfig, GRPOTrainer
 
     qa, rows, path, _ = rl_export

@@ -13,7 +13,7 @@ from medenv.workers import make_vector_env, preload_world, start_method, worker_
 
 @pytest.fixture(scope="module")
 def items():
-    from medenv.synth import default_qa_set
+    from medenv.questions import default_qa_set
     from medenv.synth.io import read_qa_set
 
     return [it for it in read_qa_set(default_qa_set(progress=False)) if it.split == "test"][:4]

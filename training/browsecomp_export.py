@@ -30,6 +30,7 @@ from typing import Any
 from medenv.agents.text import split_action
 
 from medenv.errors import MedenvError
+from medenv.events.store import connect
 
 
 def numeric_docid(doc_id: str) -> str:
@@ -86,8 +87,6 @@ def browsecomp_run(ep: Any, ids: dict[str, str]) -> dict:
 def episode_items(db: Any) -> dict[tuple[str, str], dict]:
     """``(run_id, episode_id) -> item`` (the `QAItem` each episode_started logged)."""
     from medenv.training.export import store_paths
-
-    from medenv.events.store import connect
 
     con = connect([str(p) for p in store_paths(db)])
     try:

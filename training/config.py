@@ -14,7 +14,10 @@ from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any, TypeVar, get_type_hints
 
+import msgspec
+
 from medenv.errors import DataError, MedenvError
+from medenv.paths import check_out_dir
 
 T = TypeVar("T")
 
@@ -59,8 +62,6 @@ def load_config(cls: type[T], path: str | Path | None = None, **overrides: Any) 
 def _typed(cls: type, values: dict[str, Any], path: Path) -> dict[str, Any]:
     """``values`` converted to the types of ``cls``'s fields (``"1e-5"`` -> 1e-05); a value
     of the wrong type is a `DataError` naming the key."""
-    import msgspec
-
     hints = get_type_hints(cls)
     out = {}
     for key, value in values.items():
@@ -91,8 +92,6 @@ def finite(value: Any) -> bool:
 
 def check_common(config: Any) -> None:
     """The checks `SFTTrainConfig` and `GRPOTrainConfig` share (flag names in messages)."""
-    from medenv.paths import check_out_dir
-
     require(isinstance(config.model, str) and config.model.strip() != "", "--model is empty")
     check_out_dir(config.out, "--out")
     lr = config.learning_rate

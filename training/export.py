@@ -38,11 +38,14 @@ from pathlib import Path
 
 from medenv.agents.messages import SYSTEM_PROMPT, assistant_message, initial_messages, tool_message
 from medenv.agents.text import split_action, think_block
+from medenv.training.token_lengths import write_token_report
 
 from medenv.errors import MedenvError
 from medenv.events import episodes
 from medenv.events.episodes import EpisodeRecord, StepRecord, store_paths  # noqa: F401
+from medenv.grounding import check_episode, index_for_source
 from medenv.tools.registry import tool_schemas
+from medenv.worldspec import recorded_spec
 
 FORMATS = ("sft", "rl", "minari", "browsecomp")
 
@@ -51,9 +54,6 @@ def annotate_grounding(records: Iterable[EpisodeRecord], world=None) -> None:
     """Set ``grounded``/``recovered`` on each record (`medenv.grounding.check_episode`
     against the KG its run names, or its recorded world spec; ``world``, a `WorldSpec`,
     overrides both); left None when that KG cannot be loaded."""
-    from medenv.grounding import check_episode, index_for_source
-    from medenv.worldspec import recorded_spec
-
     for ep in records:
         index = index_for_source(ep.kg_source, world or recorded_spec(ep.world))
         if index is None:
@@ -369,8 +369,6 @@ def export(
         if fmt == "sft":
             stats["files"]["sft"] = str(write_sft(chosen, out, hf=hf))
             if tokenizer is not None:
-                from medenv.training.token_lengths import write_token_report
-
                 stats["sft_tokens"] = write_token_report(sft_rows(chosen), tokenizer, out)
         elif fmt == "rl":
             stats["files"]["rl"] = str(write_rl(records, out))

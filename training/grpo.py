@@ -32,12 +32,16 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+from medenv.agents.llm import model_contract
+from medenv.agents.threads import set_threads
 from medenv.training.config import check_common, config_hash, finite, require
 from medenv.training.grpo_turns import MODES, trainer_class
-from medenv.training.threads import set_threads
+from medenv.training.sft import _bf16, load_model_and_tokenizer, lora_config, peak_memory_mb
 
 from medenv.curriculum import parse_hops, select_hops
 from medenv.errors import MedenvError
+from medenv.events.store import connect
+from medenv.paths import check_out_file
 from medenv.prompt import PromptContract, asked_parts, save_contract
 from medenv.questions import load_questions
 from medenv.reward import DEFAULT_TERMS
@@ -83,7 +87,7 @@ class GRPOTrainConfig(_RewardWeightFields):
     thinking: str | None = None  # "on" / "off": enable_thinking for the template
     no_thinking_text: bool | None = None  # True: past assistant turns without <think> text
     adapt_prompt: bool = False
-    threads: int | None = None  # torch CPU threads (None: `medenv.training.threads.default_threads`)
+    threads: int | None = None  # torch CPU threads (None: `medenv.agents.threads.default_threads`)
     temperature: float = 1.0
     beta: float = 0.0  # KL coefficient (0: no reference model)
     lora: bool = False
@@ -102,8 +106,6 @@ class GRPOTrainConfig(_RewardWeightFields):
 
     def check(self) -> GRPOTrainConfig:
         """Raise `MedenvError` naming the first bad setting (before any model is loaded)."""
-        from medenv.paths import check_out_file
-
         check_common(self)
         require(self.max_steps >= 1, f"--max-steps must be at least 1, got {self.max_steps}")
         require(
@@ -203,8 +205,6 @@ def grpo_items(config: GRPOTrainConfig) -> list:
 def grpo_contract(config: GRPOTrainConfig) -> PromptContract:
     """The prompt contract GRPO renders with: the start model's saved one (an SFT
     checkpoint's) with the parts the config sets; a differing part needs ``adapt_prompt``."""
-    from medenv.agents.llm import model_contract
-
     asked = asked_parts(
         no_system=bool(config.no_system),
         system_prompt_file=config.system_prompt_file,
@@ -274,15 +274,11 @@ def train_grpo(
     config.check()  # bad settings fail before the QA set, world and model are loaded
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
     from datasets import Dataset
-    from medenv.training.sft import _bf16, load_model_and_tokenizer, lora_config, peak_memory_mb
     from trl import GRPOConfig
-
-    import medenv.env  # noqa: F401  (registers MedResearch-v0)
 
     out = Path(config.out)
     db = Path(config.db) if config.db else out / "events.duckdb"
     if db.exists():  # a file that is not an event store fails now, not after the model loads
-        from medenv.events.store import connect
 
         connect(db).close()
     contract = grpo_contract(config)

@@ -7,7 +7,7 @@ Runs the whole loop through medenv's own commands, as a user would (each stage i
 2. ``medenv rollout --agent oracle`` on their train splits, ``medenv export --format sft``;
 3. ``medenv rollout --agent llm`` + ``medenv eval`` of the untrained tiny model (rendered
    with the same prompt contract the SFT run will use);
-4. ``medenv train sft`` of the tiny model (built locally, `medenv.training.tiny`) on the 1- and
+4. ``medenv train sft`` of the tiny model (built locally, `medenv.agents.tiny`) on the 1- and
    2-hop rows; the checkpoint saves its prompt contract;
 5. ``medenv rollout --agent llm --model SFT`` (default prompt flags: the contract is read
    back) + ``medenv eval`` on the held-out 1-hop test questions;
@@ -33,6 +33,10 @@ import time
 from pathlib import Path
 
 import msgspec
+
+from medenv import learning_curve as lc
+from medenv.evaluation import resolve_db_paths
+from medenv.events.store import connect
 
 # Sizes of the default run: sized for <= 20 minutes on a quiet 2-core machine.
 FULL = dict(n1=300, n2=100, sft_steps=600, sft_lr=5e-3, sft_batch=2, max_tool_chars=400,
@@ -80,9 +84,6 @@ def _eval_json(db: Path, log: Path) -> dict:
 def turn_shares(db: Path) -> dict:
     """Share of the model's turns that parsed (a tool call or an answer: not rejected) and
     that made a research tool call (not the answer), from the event log."""
-    from medenv.evaluation import resolve_db_paths
-    from medenv.events.store import connect
-
     actions = rejected = calls = 0
     for path in resolve_db_paths([str(db)]):
         con = connect(path)
@@ -153,8 +154,6 @@ def _plot_sft(meta: dict, path: Path) -> None:
 
 
 def run(out: Path, cfg: dict) -> dict:
-    from medenv import learning_curve as lc
-
     out.mkdir(parents=True, exist_ok=True)
     log = out / "learn.log"
     log.touch()

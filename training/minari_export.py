@@ -35,7 +35,12 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
+
+import medenv
+from medenv.env import ACTION_MAX_CHARS, OBSERVATION_MAX_CHARS, ModelText, fit_text
 from medenv.errors import MedenvError
+from medenv.events.store import connect
 
 MINARI_MISSING = "Minari export needs the optional extra: pip install 'medenv[minari]'"
 _ENV_OPTIONS = ("tools", "max_steps", "backend", "source", "world_seed", "parallel_calls")
@@ -69,8 +74,6 @@ def run_configs(db: Any) -> dict[str, dict]:
     """``run_id -> config`` from the ``run_started`` events of the store(s) at ``db``."""
     from medenv.training.export import store_paths
 
-    from medenv.events.store import connect
-
     con = connect([str(p) for p in store_paths(db)])
     try:
         rows = con.execute(
@@ -86,9 +89,6 @@ def run_configs(db: Any) -> dict[str, dict]:
 
 def env_spec_for(configs: list[dict]):
     """``MedResearch-v0``'s registered spec with the runs' shared env options as kwargs."""
-    import gymnasium as gym
-
-    import medenv  # noqa: F401  (registers MedResearch-v0)
 
     kwargs: dict[str, Any] = {}
     for key in _ENV_OPTIONS:
@@ -116,8 +116,6 @@ def write_minari(records: list, out: str | Path, dataset_id: str | None = None, 
     from minari.data_collector import EpisodeBuffer
     from minari.dataset.minari_storage import MinariStorage
     from minari.utils import _generate_dataset_metadata
-
-    from medenv.env import ACTION_MAX_CHARS, OBSERVATION_MAX_CHARS, ModelText, fit_text
 
     records = [ep for ep in records if ep.steps]
     dataset_id = dataset_id or dataset_id_for(records)

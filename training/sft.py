@@ -8,7 +8,7 @@ read from an export folder (its ``sft.jsonl``), a folder of ``*.jsonl`` / ``*.pa
 files, or one such file. Loss is on the
 assistant turns only (TRL swaps in the training variant of the Qwen3 template, which has
 ``{% generation %}`` markers), LoRA is optional, and the model is any HF causal LM folder
-or ``"tiny"`` (see `medenv.training.tiny`). A held-out split (by question id) is evaluated before
+or ``"tiny"`` (see `medenv.agents.tiny`). A held-out split (by question id) is evaluated before
 and after training, so every run reports whether the loss on unseen trajectories dropped.
 """
 
@@ -16,14 +16,23 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import os
+import resource
+import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import msgspec
+import pyarrow as pa
+import pyarrow.parquet as pq
+from medenv.agents.backends import check_model_path, load_error
+from medenv.agents.threads import set_threads
+from medenv.agents.tiny import resolve_model
 from medenv.training.config import check_common, config_hash, finite, require
-from medenv.training.threads import set_threads
 from medenv.training.token_lengths import (
     assistant_turn_share,
     resolve_max_length,
@@ -73,7 +82,7 @@ class SFTTrainConfig:
     keep_thinking: bool = True  # False: assistant turns without their <think> text
     hops: str | None = None  # curriculum: only rows of these hop counts ("1" or "1,2")
     eval_steps: int | None = None  # held-out loss every N steps (None: ~10 points per run)
-    threads: int | None = None  # torch CPU threads (None: `medenv.training.threads.default_threads`)
+    threads: int | None = None  # torch CPU threads (None: `medenv.agents.threads.default_threads`)
     seed: int = 0
     logging_steps: int = 10
     save: bool = True
@@ -202,9 +211,6 @@ def load_sft_rows(path: str | Path) -> list[dict]:
     rows: list[dict] = []
     for file in _data_files(Path(path)):
         if file.suffix == ".parquet":
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-
             try:
                 table = pq.read_table(file)
             except (pa.ArrowException, OSError) as exc:
@@ -355,8 +361,6 @@ def to_dataset(rows: list[dict]):
 
 def peak_memory_mb() -> float:
     """Peak memory of this process: CUDA allocator peak on GPU, else max RSS."""
-    import resource
-
     import torch
 
     if torch.cuda.is_available():
@@ -367,8 +371,6 @@ def peak_memory_mb() -> float:
 def load_model_and_tokenizer(model: str):
     """Any HF causal-LM folder/id or ``"tiny"`` -> (model, tokenizer), padding on the left."""
     import torch
-    from medenv.agents.backends import check_model_path, load_error
-    from medenv.training.tiny import resolve_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     path = resolve_model(model)
@@ -432,8 +434,6 @@ def sft_trainer_class():
 def _kept_rows(trainer: Any, max_length: Any, n_train: int, n_eval: int) -> tuple[int, int]:
     """Rows left after TRL's truncation to ``max_length``, which silently drops every row
     whose assistant turns all fall past the cut: none left is an error, some a warning."""
-    import sys
-
     kept_train = len(trainer.train_dataset)
     kept_eval = len(trainer.eval_dataset) if n_eval and trainer.eval_dataset is not None else 0
     hint = (
@@ -454,8 +454,6 @@ def _kept_rows(trainer: Any, max_length: Any, n_train: int, n_eval: int) -> tupl
 
 def train_sft(config: SFTTrainConfig, rows: list[dict] | None = None) -> SFTResult:
     """Fine-tune ``config.model`` on ``config.data`` (or ``rows``); save to ``config.out``."""
-    import os
-
     config.check()  # bad settings fail before the data and model are loaded
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
     from trl import SFTConfig
@@ -561,8 +559,6 @@ def train_sft(config: SFTTrainConfig, rows: list[dict] | None = None) -> SFTResu
 
 def _default_eval_steps(config: SFTTrainConfig, n_train: int) -> int:
     """About ten held-out evaluations per run."""
-    import math
-
     if config.max_steps > 0:
         total = config.max_steps
     else:
@@ -600,9 +596,6 @@ def eval_loss(
     ``config`` (an `SFTTrainConfig`): apply its row preprocessing and ``max_length`` first,
     so the loss is measured on rows as training saw them.
     """
-    import os
-    import tempfile
-
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
     from trl import SFTConfig
 

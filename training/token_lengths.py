@@ -19,11 +19,15 @@ from __future__ import annotations
 
 import json
 import math
+import sys
+from pathlib import Path
 from typing import Any
 
 import msgspec
+from medenv.agents.tiny import resolve_model
 
 from medenv.errors import MedenvError
+from medenv.prompt import load_contract
 
 COVERAGE = 0.95
 SHORTEN_HINT = "shorten the rows (--max-tool-chars, --no-template-tools, --no-system)"
@@ -146,8 +150,6 @@ def resolve_max_length(
     """The ``max_length`` to give ``SFTConfig`` for (already prepared) ``rows``: ``"auto"``
     -> `fit_max_length` (one stderr line says what it chose); an int is kept, with a warning
     when under `COVERAGE` of the rows would be trained whole; None stays None (no cut)."""
-    import sys
-
     if max_length is None:
         return None
     lengths = row_token_lengths(rows, tokenizer) if lengths is None else lengths
@@ -178,12 +180,7 @@ def write_token_report(rows: list[dict], tokenizer_name: str, out) -> dict:
     checkpoint with a saved prompt contract (`medenv.prompt`), as the contract renders them;
     returns `length_report` plus the tokenizer, the file (and the contract) for
     ``stats.json``."""
-    from pathlib import Path
-
-    from medenv.training.tiny import resolve_model
     from transformers import AutoTokenizer
-
-    from medenv.prompt import load_contract
 
     folder = resolve_model(tokenizer_name)
     tokenizer = AutoTokenizer.from_pretrained(folder)

@@ -16,7 +16,12 @@ import time
 from pathlib import Path
 
 from medenv.commands.kgargs import add_kg_arguments, world_spec
+from medenv.corpus.answerability import check
 from medenv.errors import MedenvError
+from medenv.kg.credits import credits
+from medenv.qa_world import check_qa_world
+from medenv.tools.registry import execute, validate
+from medenv.tools.result import ToolResult
 
 
 def add_parser(subparsers) -> None:
@@ -56,8 +61,6 @@ def _world(args, progress: bool):
 
 
 def run_build(args) -> int:
-    from medenv.kg.credits import credits
-
     start = time.perf_counter()
     world = _world(args, progress=not args.json)
     seconds = time.perf_counter() - start
@@ -88,9 +91,6 @@ def run_build(args) -> int:
 
 
 def run_search(args) -> int:
-    from medenv.tools.registry import execute, validate
-    from medenv.tools.result import ToolResult
-
     # bad arguments fail before the (slow) world is loaded, as one error line: the tool's
     # own argument check, plus the blank query (which the tool answers as a result)
     if not args.query.strip():
@@ -113,8 +113,6 @@ def run_check(args) -> int:
         from medenv.synth.io import read_qa_set
     except ImportError as exc:
         raise MedenvError("reading QA sets needs medenv.synth.io, which is not installed") from exc
-    from medenv.corpus.answerability import check
-    from medenv.qa_world import check_qa_world
 
     items = read_qa_set(args.qa)
     with_chain = [i for i in items if i.hops]

@@ -13,7 +13,9 @@ import shutil
 import time
 from pathlib import Path
 
+from medenv.cli import main
 from medenv.errors import MedenvError
+from medenv.paths import check_out_dir
 
 # Short rows (tool outputs cut, no duplicated tool block, no system turn) and a high
 # learning rate, so a few CPU steps visibly lower the tiny model's held-out loss. The
@@ -37,8 +39,6 @@ def add_parser(subparsers) -> None:
 
 
 def _step(title: str, argv: list[str]) -> None:
-    from medenv.cli import main
-
     print(f"\n=== {title}\n$ medenv {' '.join(argv)}", flush=True)
     start = time.perf_counter()
     code = main(argv)
@@ -56,8 +56,6 @@ def _demo_runs_folder(runs: Path) -> bool:
 
 
 def run(args) -> int:
-    from medenv.paths import check_out_dir
-
     out = Path(args.out)
     if args.n < 10:
         raise MedenvError("--n must be at least 10")

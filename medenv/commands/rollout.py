@@ -13,8 +13,13 @@ from __future__ import annotations
 
 import json
 
+import msgspec
+
+from medenv.agents.llm import model_contract
+from medenv.agents.rollout import AgentSpec, rollout
 from medenv.commands.kgargs import add_kg_arguments, world_spec
 from medenv.curriculum import parse_hops
+from medenv.errors import MedenvError
 from medenv.prompt import add_prompt_arguments, parts_from_args
 
 
@@ -95,9 +100,6 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from medenv.agents.rollout import AgentSpec, rollout
-    from medenv.errors import MedenvError
-
     if args.agent != "llm":
         flags = (
             ("--model", args.model),
@@ -146,7 +148,6 @@ def run(args) -> int:
             options["backend_options"]["api_key_env"] = args.api_key_env
         if args.guidance:
             options["guidance"] = True
-        from medenv.agents.llm import model_contract
 
         asked = parts_from_args(args)
         if args.model:  # refuse a mismatch now, not in every worker
@@ -172,8 +173,6 @@ def run(args) -> int:
         hops=parse_hops(args.hops),
     )
     if args.json:
-        import msgspec
-
         print(json.dumps(msgspec.to_builtins(result)))
     else:
         print(

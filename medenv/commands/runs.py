@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import json
 
+from medenv.env import default_db_path
+from medenv.events.store import connect
+
 RUNS_SQL = """
 SELECT r.run_id, strftime(r.started_at, '%Y-%m-%d %H:%M:%S') AS started,
   count(e.episode_id) AS episodes, count(e.reward) AS finished,
@@ -32,9 +35,6 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from medenv.env import default_db_path
-    from medenv.events.store import connect
-
     con = connect(args.db or default_db_path())
     try:
         cur = con.execute(RUNS_SQL)

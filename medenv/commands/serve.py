@@ -10,6 +10,10 @@ a set from that graph); the run records it (`medenv.worldspec`).
 from __future__ import annotations
 
 from medenv.commands.kgargs import add_kg_arguments, world_spec
+from medenv.errors import MedenvError
+from medenv.events.parquet import check_writable_store
+from medenv.paths import check_out_file, medenv_home
+from medenv.serve import check_port_free, require_serve, serve
 
 
 def add_parser(subparsers) -> None:
@@ -37,11 +41,6 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from medenv.errors import MedenvError
-    from medenv.events.parquet import check_writable_store
-    from medenv.paths import check_out_file, medenv_home
-    from medenv.serve import check_port_free, require_serve, serve
-
     require_serve()
     if args.max_steps < 1:
         raise MedenvError(f"--max-steps must be at least 1, got {args.max_steps}")

@@ -20,13 +20,22 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 
-from medenv.commands.kgargs import add_kg_arguments, kg_spec, world_factory
+import msgspec
+
+from medenv.commands.kgargs import add_kg_arguments, kg_spec
+from medenv.curriculum import parse_hops
+from medenv.distributed import _synth_task, require_ray, synth_on_ray
+from medenv.errors import MedenvError
+from medenv.kg.cache import load_kg
+from medenv.paths import check_out_dir
+from medenv.synth import SynthConfig, synthesize, write_qa_set
+from medenv.synth.specialty import SPECIALTIES
+from medenv.worldspec import world_factory
 
 
 def add_parser(subparsers) -> None:
-    from medenv.synth.specialty import SPECIALTIES
-
     p = subparsers.add_parser(
         "synth",
         help="synthesize verified multi-hop questions from the knowledge graph (KISA)",
@@ -133,8 +142,6 @@ def add_parser(subparsers) -> None:
 
 
 def _seeds(text: str) -> list[int]:
-    from medenv.errors import MedenvError
-
     try:
         seeds = [int(s) for s in text.split(",") if s.strip()]
     except ValueError:
@@ -182,11 +189,6 @@ def summary(manifest: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from medenv.errors import MedenvError
-    from medenv.kg.cache import load_kg
-    from medenv.paths import check_out_dir
-    from medenv.synth import SynthConfig, synthesize, write_qa_set
-
     kw = {}
     if args.obfuscation is not None:
         kw["obfuscation"] = args.obfuscation
@@ -204,8 +206,6 @@ def run(args: argparse.Namespace) -> int:
                 f"--hop-weights must be comma-separated numbers, got {args.hop_weights!r}"
             ) from None
     if args.hops is not None:  # the curriculum's hop counts (medenv.curriculum)
-        from medenv.curriculum import parse_hops
-
         hops = parse_hops(args.hops)
         if list(hops) != list(range(hops[0], hops[-1] + 1)):
             raise MedenvError(f"--hops must be contiguous hop counts (e.g. 1,2), got {args.hops!r}")
@@ -249,9 +249,6 @@ def run(args: argparse.Namespace) -> int:
 def _run_seeds(args: argparse.Namespace, config) -> int:
     """``--seeds`` and/or ``--ray``: one `synthesize` per seed, locally in order or as Ray
     tasks (`medenv.distributed.synth_on_ray`); the same seed gives the same items."""
-    from pathlib import Path
-
-    import msgspec
 
     from medenv.synth import write_qa_set
 
@@ -259,14 +256,10 @@ def _run_seeds(args: argparse.Namespace, config) -> int:
     configs = [msgspec.structs.replace(config, seed=s) for s in seeds]
     corpus = not args.no_corpus
     if args.ray is not None:
-        from medenv.distributed import require_ray, synth_on_ray
-
         require_ray()
         results = synth_on_ray(args.ray, configs, kg_spec=kg_spec(args),
                                world_seed=args.world_seed, corpus=corpus)  # fmt: skip
     else:
-        from medenv.distributed import _synth_task
-
         spec = kg_spec(args)
         results = [_synth_task(spec, c, args.world_seed, corpus) for c in configs]
     for seed, result in zip(seeds, results, strict=True):

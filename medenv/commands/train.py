@@ -15,6 +15,10 @@ import argparse
 import json
 
 from medenv.commands.kgargs import add_kg_arguments, world_spec
+from medenv.errors import MedenvError
+from medenv.training.config import load_config
+from medenv.training.grpo import GRPOTrainConfig, train_grpo
+from medenv.training.sft import SFTTrainConfig, train_sft
 
 
 def add_parser(subparsers) -> None:
@@ -97,16 +101,10 @@ _KG_FLAGS = {"source", "path", "align", "alignment", "keep_side_effects"}
 
 
 def run(args: argparse.Namespace) -> int:
-    from medenv.training.config import load_config
-
     overrides = {k: v for k, v in vars(args).items() if k not in _SKIP}
     if args.mode == "sft":
-        from medenv.training.sft import SFTTrainConfig, train_sft
-
         config = load_config(SFTTrainConfig, args.config, **overrides)
         if not config.data:
-            from medenv.errors import MedenvError
-
             raise MedenvError("--data is required (a folder of exported SFT rows)")
         result = train_sft(config)
         print(
@@ -126,9 +124,6 @@ def run(args: argparse.Namespace) -> int:
             )
         print(f"model saved to {result.out}")
     else:
-        from medenv.errors import MedenvError
-        from medenv.training.grpo import GRPOTrainConfig, train_grpo
-
         for key in _KG_FLAGS:
             overrides.pop(key, None)
         config = load_config(GRPOTrainConfig, args.config, **overrides)

@@ -2,10 +2,18 @@
 
 Two readings of the same events give the same struct:
 
-- `load_episodes(db)`: every event folded in Python, steps included (`StepRecord`s): what
-  export (SFT, RL, Minari, BrowseComp), rollout resume and the grounding checks read.
+- `fold(events)` / `load_episodes(db)`: every event folded in Python, steps included
+  (`StepRecord`s): what export (SFT, RL, Minari, BrowseComp), rollout resume, the
+  grounding checks, replay (`medenv.events.replay`) and `medenv.verify` read.
 - `summaries(con, runs, group_by)`: one SQL query over the ``events`` table, no steps:
   what evaluation reads (fast over large logs). ``group`` is the run id or a tag's value.
+
+The fold derives from `medenv.events.schema`, so adding an event field is a change to
+schema.py alone: an episode-level event's field (``episode_started``, ``answer_submitted``,
+``reward_assigned``, ``episode_ended``) sets the `EpisodeRecord` field of the same name
+(`RECORD_NAMES` lists the few renamed ones) and a field the record does not declare lands in
+``EpisodeRecord.extra``; a per-step event's field the `StepRecord` does not declare lands in
+``StepRecord.extra`` (per call for ``tool_called``/``tool_returned``: a list).
 
 Field meanings (both readings):
 
@@ -16,35 +24,60 @@ Field meanings (both readings):
   ``n_hops``/``optimal_calls``/``rarity``/``evidence_recall`` are None in summaries of
   external items (no gold chain), 0 in the folded records.
 - ``correct``/``reward``/``components``/``evidence_recall``: from ``reward_assigned``
-  (``components``: every reward term's value, `medenv.reward`); None/empty without one.
+  (``components``: every reward term's value, `medenv.reward`; logs written before named
+  terms: the built-in three); None/empty without one.
 - ``ended``: the log has the episode's ``episode_ended``.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
+from medenv.actions import ACTION_MAX_CHARS
 from medenv.errors import MedenvError
+from medenv.events import schema as ev
+from medenv.events.schema import Event
 from medenv.events.store import connect, resolve_files
 from medenv.reward import research_calls
 
 
 class StepRecord(msgspec.Struct, kw_only=True):
-    """One env step as the log recorded it."""
+    """One env step as the log recorded it. ``name``/``arguments`` are the step's last
+    call; ``calls``/``outputs`` every executed call and its result; ``observation`` what
+    the env returned (the outputs joined by a blank line, or the rejection)."""
 
     step: int
-    text: str = ""
+    text: str = ""  # action_received.text (as logged: a cut action ends with a marker)
+    think: str | None = None
+    is_dict: bool = False
+    family: str | None = None
+    truncated_from: int | None = None
     name: str | None = None
     arguments: dict = {}
+    calls: list[dict[str, Any]] = []  # {"name", "arguments"} executed this step
+    outputs: list[str] = []  # one tool result per executed call
     observation: str | None = None
-    doc_ids: tuple[str, ...] = ()
-    rejected: str | None = None  # "kind: message" when the action was rejected
+    doc_ids: tuple[str, ...] = ()  # every call's, in order
+    error_kind: str | None = None  # action_rejected.kind
+    error_message: str | None = None
+    latency_ms: float = 0.0  # summed over the calls
     answer: str | None = None
+    extra: dict[str, Any] = {}  # fields of newer event types' declarations (module docstring)
+
+    @property
+    def rejected(self) -> str | None:
+        """``"kind: message"`` when the action was rejected."""
+        return None if self.error_kind is None else f"{self.error_kind}: {self.error_message}"
+
+    @property
+    def action(self) -> str | dict | list:
+        """Exactly what ``step()`` parsed (`logged_action`)."""
+        return logged_action(self)
 
 
 class EpisodeRecord(msgspec.Struct, kw_only=True):
@@ -59,10 +92,13 @@ class EpisodeRecord(msgspec.Struct, kw_only=True):
     n_hops: int | None = 0
     optimal_calls: int | None = 0
     rarity: float | None = None
-    answer: str = ""
+    answer: str = ""  # the gold answer
     aliases: tuple[str, ...] = ()
     seed: int | None = None
     tags: dict = {}
+    item: dict[str, Any] = {}  # the logged QAItem (``episode_started.item``)
+    config: dict[str, Any] = {}  # the run's ``run_started.config``
+    corpus_hash: str | None = None  # the run's ``run_started.corpus_hash``
     tool_names: list[str] = []  # the run's tools (``run_started.config.tools``)
     tools: list[dict] = []  # their schemas, when logged
     steps: list[StepRecord] = []
@@ -76,7 +112,7 @@ class EpisodeRecord(msgspec.Struct, kw_only=True):
     terminated: bool = False
     truncated: bool = False
     ended: bool = False
-    prediction: str | None = None
+    prediction: str | None = None  # the submitted answer
     kg_source: str = ""
     world: Any = None  # the run's recorded world (`medenv.worldspec`): "default" or a spec
     group: str = ""  # summaries: the evaluation group (run id or tag value)
@@ -85,6 +121,7 @@ class EpisodeRecord(msgspec.Struct, kw_only=True):
     action_tokens: int | None = None
     grounded: bool | None = None  # set by `annotate_grounding` / evaluation
     recovered: bool | None = None
+    extra: dict[str, Any] = {}  # episode-level event fields the record does not declare
 
     @property
     def agent(self) -> str:
@@ -100,6 +137,157 @@ class EpisodeRecord(msgspec.Struct, kw_only=True):
         return research_calls(self.n_tool_calls, self.prediction is not None)
 
 
+EPISODE_EVENTS = ("episode_started", "answer_submitted", "reward_assigned", "episode_ended")
+# (event type, payload field) -> the EpisodeRecord field it sets, where the names differ
+RECORD_NAMES = {
+    ("answer_submitted", "answer"): "prediction",
+    ("reward_assigned", "total"): "reward",
+    ("episode_ended", "steps"): "n_steps",  # (``steps`` is the record's list of steps)
+}
+# episode-level fields read as something else: the built-in terms repeat ``components``
+_NOT_BY_NAME = {
+    ("reward_assigned", "accuracy"), ("reward_assigned", "format"),
+    ("reward_assigned", "efficiency"), ("reward_assigned", "components"),
+}  # fmt: skip
+_BOOKKEEPING = {"v", "tokens", "step", "call"}  # per-event counters, not episode facts
+_FOLD_OWNED = {"run_id", "episode_id", "steps", "extra"}  # set by the fold itself
+_RECORD_FIELDS = frozenset(EpisodeRecord.__struct_fields__)
+_STEP_FIELDS = frozenset(StepRecord.__struct_fields__)
+# fields of the per-step events the fold below reads itself
+_STEP_READ = {
+    "action_received": {"text", "think", "is_dict", "family", "truncated_from"},
+    "action_rejected": {"kind", "message", "observation"},
+    "tool_called": {"name", "arguments"},
+    "tool_returned": {"name", "observation", "doc_ids", "latency_ms"},
+}
+
+
+def _fields(payload: ev.Payload) -> Iterable[tuple[str, Any]]:
+    return ((f, getattr(payload, f)) for f in payload.__struct_fields__ if f not in _BOOKKEEPING)
+
+
+def _episode_event(rec: EpisodeRecord, type_: str, p: ev.Payload) -> None:
+    """An episode-level event's fields onto the record, by name (module docstring)."""
+    for field, value in _fields(p):
+        if (type_, field) in _NOT_BY_NAME:
+            continue
+        name = RECORD_NAMES.get((type_, field), field)
+        if name in _RECORD_FIELDS and name not in _FOLD_OWNED:
+            setattr(rec, name, value)
+        else:
+            rec.extra[name] = value
+    if type_ == "episode_started":
+        rec.aliases = tuple(rec.aliases)
+        rec.specialty = rec.specialty or "general"
+        rec.rarity = (rec.item or {}).get("rarity")
+    elif type_ == "reward_assigned":
+        rec.components = dict(p.components) or {  # older logs: the built-in three
+            "accuracy": p.accuracy, "format": p.format, "efficiency": p.efficiency,
+        }  # fmt: skip
+    elif type_ == "episode_ended":
+        rec.ended = True
+
+
+def _step_event(rec: EpisodeRecord, by_step: dict, type_: str, p: ev.Payload) -> None:
+    if type_ == "action_received":
+        s = by_step[p.step] = StepRecord(step=p.step)
+        rec.steps.append(s)
+        rec.n_actions += 1
+    elif p.step not in by_step:
+        raise MedenvError(
+            f"episode {rec.episode_id}: a {type(p).__name__} event of step {p.step} has "
+            "no action_received event before it (events deleted or out of order?)"
+        )
+    s = by_step[p.step]
+    if type_ == "action_received":
+        s.text, s.think, s.is_dict = p.text, p.think, p.is_dict
+        s.family, s.truncated_from = p.family, p.truncated_from
+    elif type_ == "action_rejected":
+        s.error_kind, s.error_message, s.observation = p.kind, p.message, p.observation
+    elif type_ == "tool_called":
+        s.name, s.arguments = p.name, dict(p.arguments)
+        s.calls.append({"name": p.name, "arguments": p.arguments})
+    elif type_ == "tool_returned":
+        s.outputs.append(p.observation)
+        s.observation = "\n\n".join(s.outputs)
+        s.doc_ids = (*s.doc_ids, *p.doc_ids)
+        s.latency_ms += p.latency_ms
+    else:  # answer_submitted
+        s.answer = p.answer
+    read = _STEP_READ.get(type_, ())
+    for field, value in _fields(p):
+        if field in read or (type_ == "answer_submitted" and field == "answer"):
+            continue
+        if field in _STEP_FIELDS:
+            setattr(s, field, value)
+        elif type_ in ("tool_called", "tool_returned"):
+            s.extra.setdefault(field, []).append(value)
+        else:
+            s.extra[field] = value
+
+
+def fold(
+    events: Iterable[Event], runs: dict[str, ev.RunStarted] | None = None
+) -> list[EpisodeRecord]:
+    """Events, each episode's in ``seq`` order, -> one `EpisodeRecord` per
+    ``episode_started``, in the order they start. ``run_started`` events (among ``events``
+    or in ``runs``, by run id) give each record its run's config, tools, KG source, world
+    and corpus hash. Raises `MedenvError` for a step event with no ``action_received``
+    before it."""
+    runs = dict(runs or {})
+    records: dict[tuple[str, str], EpisodeRecord] = {}
+    steps: dict[tuple[str, str], dict[int, StepRecord]] = {}
+    for e in events:
+        p = e.payload
+        if e.type == "run_started":
+            runs.setdefault(e.run_id, p)
+            continue
+        if not e.episode_id or isinstance(p, ev.UnknownPayload):
+            continue
+        key = (e.run_id, e.episode_id)
+        if e.type == "episode_started":
+            records[key] = EpisodeRecord(run_id=e.run_id, episode_id=e.episode_id, question_id="")
+            steps[key] = {}
+        rec = records.get(key)
+        if rec is None:
+            continue
+        if e.type in _STEP_READ or e.type == "answer_submitted":
+            _step_event(rec, steps[key], e.type, p)
+        if e.type in EPISODE_EVENTS:
+            _episode_event(rec, e.type, p)
+    for rec in records.values():
+        run = runs.get(rec.run_id)
+        if run is not None:
+            rec.config = dict(run.config)
+            rec.tool_names = list(rec.config.get("tools") or [])
+            schemas = rec.config.get("tool_schemas")
+            rec.tools = list(json.loads(schemas) if isinstance(schemas, str) else schemas or [])
+            rec.kg_source, rec.corpus_hash = str(run.kg_source or ""), run.corpus_hash
+            rec.world = rec.config.get("world")
+    return list(records.values())
+
+
+def logged_action(s: StepRecord | ev.ActionReceived) -> str | dict | list:
+    """The action a step parsed, from its ``action_received`` fields: the text (for an
+    action cut at ``ACTION_MAX_CHARS``: the part the env read, padded to the original
+    length), or the dict its JSON holds. `MedenvError` for an edited record."""
+    if s.truncated_from is not None:
+        # the part the env read, padded back to the logged length, so the replayed step
+        # cuts it the same way and logs the same marker
+        n = s.truncated_from
+        if not ACTION_MAX_CHARS < n <= 1 << 30 or len(s.text) < ACTION_MAX_CHARS:
+            raise MedenvError(f"step {s.step}: action_received.truncated_from is {n} (edited?)")
+        return s.text[:ACTION_MAX_CHARS] + " " * (n - ACTION_MAX_CHARS)
+    if s.is_dict:
+        try:
+            return json.loads(s.text)
+        except (ValueError, RecursionError):
+            raise MedenvError(
+                f"step {s.step}: action_received.text is not the JSON of a dict (edited?)"
+            ) from None
+    return s.text
+
+
 def store_paths(db: str | Path | Sequence[str | Path]) -> list[Path]:
     """A store path -> that file plus its worker shards; a folder, glob or list as given
     (`medenv.events.store.resolve_files`)."""
@@ -109,7 +297,7 @@ def store_paths(db: str | Path | Sequence[str | Path]) -> list[Path]:
 def load_episodes(
     db: str | Path | Sequence[str | Path], *, ended_only: bool = True
 ) -> list[EpisodeRecord]:
-    """Every episode in the store(s), ordered by run and first event time.
+    """Every episode in the store(s) (`fold`), ordered by run and first event time.
 
     ``ended_only`` drops episodes without an ``episode_ended`` event (a crashed worker's
     partial episode); they are re-run on resume and never exported. ``tools`` holds the
@@ -119,93 +307,24 @@ def load_episodes(
     con = connect([str(p) for p in store_paths(db)])
     try:
         rows = con.execute(
-            "SELECT run_id, episode_id, seq, type, CAST(payload AS VARCHAR) FROM events "
+            "SELECT run_id, episode_id, seq, ts, type, CAST(payload AS VARCHAR) FROM events "
             "ORDER BY run_id, episode_id, seq"
         ).fetchall()
     finally:
         con.close()
-    runs: dict[str, dict] = {}
-    episodes: dict[tuple[str, str], EpisodeRecord] = {}
-    first_seen: dict[tuple[str, str], int] = {}
-    for n, (run_id, episode_id, _seq, type_, payload) in enumerate(rows):
-        p = json.loads(payload) if payload else {}
-        if type_ == "run_started":
-            runs.setdefault(run_id, p)
-            continue
-        if not episode_id:
-            continue
-        key = (run_id, episode_id)
-        if type_ == "episode_started":
-            episodes[key] = EpisodeRecord(
-                run_id=run_id,
-                episode_id=episode_id,
-                question_id=str(p.get("question_id", "")),
-                prompt=p.get("prompt", ""),
-                split=p.get("split") or "",
-                specialty=p.get("specialty") or "general",
-                n_hops=int(p.get("n_hops") or 0),
-                optimal_calls=int(p.get("optimal_calls") or 0),
-                answer=p.get("answer") or "",
-                aliases=tuple(p.get("aliases") or ()),
-                seed=p.get("seed"),
-                tags=dict(p.get("tags") or {}),
-                rarity=(p.get("item") or {}).get("rarity"),
-            )
-            first_seen[key] = n
-            continue
-        ep = episodes.get(key)
-        if ep is None:
-            continue
-        step = p.get("step")
-        if type_ in (
-            "action_received",
-            "action_rejected",
-            "tool_called",
-            "tool_returned",
-            "answer_submitted",
-        ):
-            if not ep.steps or ep.steps[-1].step != step:
-                ep.steps.append(StepRecord(step=int(step or 0)))
-            s = ep.steps[-1]
-            if type_ == "action_received":
-                s.text = p.get("text", "")
-                ep.n_actions += 1
-            elif type_ == "action_rejected":
-                s.rejected = f"{p.get('kind')}: {p.get('message')}"
-                s.observation = p.get("observation") or s.observation
-            elif type_ == "tool_called":
-                s.name = p.get("name")
-                s.arguments = dict(p.get("arguments") or {})
-            elif type_ == "tool_returned":
-                s.observation = p.get("observation", "")
-                s.doc_ids = tuple(p.get("doc_ids") or ())
-            else:
-                s.answer = p.get("answer")
-                ep.prediction = s.answer
-        elif type_ == "reward_assigned":
-            ep.correct = bool(p.get("correct"))
-            ep.reward = p.get("total")
-            ep.components = dict(p.get("components") or {})
-            ep.evidence_recall = p.get("evidence_recall")
-        elif type_ == "episode_ended":
-            ep.ended = True
-            ep.terminated = bool(p.get("terminated"))
-            ep.truncated = bool(p.get("truncated"))
-            ep.n_tool_calls = int(p.get("n_tool_calls") or 0)
-            ep.n_format_errors = int(p.get("n_format_errors") or 0)
-    out = []
-    for key in sorted(episodes, key=lambda k: (k[0], first_seen[k])):
-        ep = episodes[key]
-        if ended_only and not ep.ended:
-            continue
-        config = (runs.get(ep.run_id) or {}).get("config") or {}
-        ep.tool_names = list(config.get("tools") or [])
-        schemas = config.get("tool_schemas")
-        ep.tools = list(json.loads(schemas) if isinstance(schemas, str) else schemas or [])
-        ep.kg_source = str((runs.get(ep.run_id) or {}).get("kg_source") or "")
-        ep.world = config.get("world")
-        out.append(ep)
-    return out
+    events = (
+        Event(
+            run_id=r[0],
+            episode_id=r[1],
+            seq=r[2],
+            ts=r[3],
+            type=r[4],
+            payload=ev.decode_payload(r[4], r[5] or "{}"),
+        )  # fmt: skip
+        for r in rows
+    )
+    records = fold(events)  # in (run, episode id) order, as the rows are
+    return [rec for rec in records if rec.ended or not ended_only]
 
 
 SUMMARY_SQL = r"""

@@ -31,6 +31,7 @@ import tempfile
 from pathlib import Path
 
 import duckdb
+from tqdm.auto import tqdm
 
 from medenv.errors import MedenvError
 
@@ -187,8 +188,6 @@ def export_parquet(db, out: str | Path, progress: bool = True) -> dict:
         con.close()
     files = sorted(str(p.relative_to(local)) for p in local.rglob("*.parquet"))
     if remote:
-        from tqdm.auto import tqdm
-
         try:
             for rel in tqdm(files, desc="upload", unit="file", disable=not progress):
                 fs.put_file(str(local / rel), out_text.rstrip("/") + "/" + rel)

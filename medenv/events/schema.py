@@ -17,15 +17,20 @@ declared payload (lone surrogates become U+FFFD, see `clean`).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
+
+from medenv.errors import MedenvError
 
 SCHEMA_VERSION = 2
 
 
 class Payload(msgspec.Struct, frozen=True, kw_only=True):
     v: int = SCHEMA_VERSION
+
+
+P = TypeVar("P", bound=Payload)
 
 
 class RunStarted(Payload, frozen=True, kw_only=True):
@@ -183,6 +188,31 @@ EVENT_TYPES: dict[str, type[Payload]] = {
 TYPE_NAMES: dict[type[Payload], str] = {cls: name for name, cls in EVENT_TYPES.items()}
 
 
+def from_sources(cls: type[P], *sources: Any, **given: Any) -> P:
+    """A ``cls`` payload: the ``given`` values, and every other field read by name from the
+    first of ``sources`` that has that attribute (fields none has keep their default).
+
+    This is how the env builds its episode-level events (`medenv.env_events`): a field
+    added here to ``episode_started`` is filled from the `medenv.qa.QAItem` attribute of
+    the same name, to ``episode_ended`` from `medenv.env_step.EpisodeState`, to
+    ``reward_assigned`` from the rubric's score (a reward term's name) or the
+    `medenv.reward.EpisodeOutcome`; the projection (`medenv.events.episodes`) reads it
+    back by name. So adding such a field is a change to this file alone."""
+    values = dict(given)
+    for field in cls.__struct_fields__:
+        if field in values or field == "v":
+            continue
+        for source in sources:
+            value = getattr(source, field, _MISSING)
+            if value is not _MISSING:
+                values[field] = list(value) if isinstance(value, tuple) else value
+                break
+    return cls(**values)
+
+
+_MISSING = object()
+
+
 class Event(msgspec.Struct, frozen=True, kw_only=True):
     run_id: str
     episode_id: str | None
@@ -281,8 +311,6 @@ def decode_payload(type_name: str, payload: str | bytes) -> Payload:
     the JSON object as ``data``), so readers of a store holding other event types keep
     working; a payload that is not a JSON object raises MedenvError.
     """
-    from medenv.errors import MedenvError
-
     decoder = _DECODERS.get(type_name)
     if decoder is None:
         try:

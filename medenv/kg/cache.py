@@ -31,7 +31,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from medenv.errors import DataError, MedenvError
+from medenv.kg.align import MODES, AlignOptions
 from medenv.kg.graph import KnowledgeGraph
+from medenv.kg.loaders import hetionet, hpo
+from medenv.kg.loaders.edgelist import load_edgelist
+from medenv.kg.loaders.hetionet import load_hetionet
+from medenv.kg.loaders.hpo import load_hpo
+from medenv.kg.merge import merge_graphs
 from medenv.paths import medenv_home
 
 SOURCES = ("hpo", "hetionet", "edgelist")
@@ -56,8 +62,6 @@ def parse_sources(source: str | Sequence[str]) -> list[str]:
 def _inputs(source: str, path: PathArg) -> tuple[str, list[Path]]:
     """The version known before building and the input files of one source."""
     if source == "hpo":
-        from medenv.kg.loaders import hpo
-
         if path is not None and not isinstance(path, (str, Path)):
             raise MedenvError("the hpo source takes one folder as path")
         folder = Path(path) if path is not None else hpo.data_dir()
@@ -75,8 +79,6 @@ def _inputs(source: str, path: PathArg) -> tuple[str, list[Path]]:
     if path is None:
         raise MedenvError(f"the {source} source needs a path (--path)")
     if source == "hetionet":
-        from medenv.kg.loaders import hetionet
-
         nodes, edges = hetionet.find_files(path)
         return hetionet.VERSION, [nodes, *edges]
     if not isinstance(path, (str, Path)):
@@ -110,18 +112,12 @@ def build_kg(
 ) -> KnowledgeGraph:
     """Build one source's graph with its loader (no cache)."""
     if source == "hpo":
-        from medenv.kg.loaders.hpo import load_hpo
-
         _inputs(source, path)
         return load_hpo(path, progress=progress)
     if source == "hetionet":
-        from medenv.kg.loaders.hetionet import load_hetionet
-
         _inputs(source, path)
         return load_hetionet(path, keep_side_effects=keep_side_effects, progress=progress)
     if source == "edgelist":
-        from medenv.kg.loaders.edgelist import load_edgelist
-
         _inputs(source, path)
         return load_edgelist(path, progress=progress)
     parse_sources(source)
@@ -208,8 +204,6 @@ def load_kg(
             lambda: build_kg(names[0], paths[0], **opts),
         )
 
-    from medenv.kg.merge import merge_graphs
-
     def build() -> KnowledgeGraph:
         parts = [load_kg(n, p, cache=cache, **opts) for n, p in zip(names, paths, strict=True)]
         return merge_graphs(parts, options=align_options)
@@ -223,8 +217,6 @@ def load_kg(
 
 
 def _align_options(names: list[str], align: str, alignment: str | Path | None):
-    from medenv.kg.align import MODES, AlignOptions
-
     if align not in MODES:
         raise MedenvError(f"unknown alignment mode {align!r}; choose one of {', '.join(MODES)}")
     if alignment is not None:

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Iterator
 import msgspec
 
 from medenv.kg import compact
-from medenv.kg.semantics import Closure, RelationProperties, default_properties
+from medenv.kg.semantics import Closure, RelationProperties, default_properties, satisfying
 
 
 class Node(msgspec.Struct, frozen=True):
@@ -298,8 +298,6 @@ class KnowledgeGraph:
         -relation-> e`` (``e -relation-> u`` when ``inverse``) for some ``e`` in
         ``entities``, under the closure. Returns the last level's set.
         """
-        from medenv.kg.semantics import satisfying
-
         cl = self.closure()
         kinds = list(types)
         facts = facts or {}

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from medenv.errors import MedenvError
 from medenv.kg.align import Alignment, AlignOptions, align, source_of
 from medenv.kg.graph import KnowledgeGraph, Node
+from medenv.kg.provenance import alignment_report
 
 SEPARATOR = ":"
 
@@ -112,8 +113,6 @@ def merge_graphs(
     ``+`` and ``:``. The result is new: the input graphs are not changed. Raises
     `DataError` naming file and line for a bad alignment file.
     """
-    from medenv.kg.provenance import alignment_report
-
     if not graphs:
         raise MedenvError("merge_graphs needs at least one graph")
     names = list(namespaces) if namespaces is not None else [g.source for g in graphs]

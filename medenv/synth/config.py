@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import msgspec
 
-from medenv.errors import MedenvError
+from medenv.errors import DataError, MedenvError
+from medenv.synth.specialty import SPECIALTIES
+from medenv.synth.specialty_names import read_mapping
 
 SYNTH_VERSION = 6
 """Version of the synthesis algorithm: bumped whenever the same config and KG would give
-different items, so cached sets (`medenv.synth.default_qa_set`) built by an older version
+different items, so cached sets (`medenv.questions.default_qa_set`) built by an older version
 are not reused. 2: per-seed target chain length drawn from ``hop_weights``. 4: uniqueness
 under the ontology closure, effective hops, shortcut check, aliases, lexicon wording.
 5: the leak check also reads punctuation as spaces. 6: obfuscation levels (constraints described
@@ -87,8 +90,6 @@ class SynthConfig(msgspec.Struct, frozen=True, kw_only=True):
 
     def check(self) -> SynthConfig:
         """Raise `MedenvError` naming the first bad setting; return self."""
-        from medenv.synth.specialty import SPECIALTIES
-
         if self.n < 1:
             raise MedenvError(f"n must be at least 1, got {self.n}")
         if self.min_hops < 1:
@@ -135,15 +136,9 @@ class SynthConfig(msgspec.Struct, frozen=True, kw_only=True):
                 f"unknown specialty {unknown[0]!r}; valid specialties: {', '.join(SPECIALTIES)}"
             )
         if self.lexicon is not None:
-            from pathlib import Path
-
-            from medenv.errors import DataError
-
             if not Path(self.lexicon).is_file():
                 raise DataError(self.lexicon, "lexicon file not found")
         if self.specialty_file is not None:
-            from medenv.synth.specialty_names import read_mapping
-
             read_mapping(self.specialty_file, SPECIALTIES)  # a bad file fails before the KG
         shares = self.split_shares
         if len(shares) != 3 or min(shares) < 0 or abs(sum(shares) - 1.0) > 1e-6:

@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from medenv.errors import DataError
 from medenv.jsonl import read_jsonl
@@ -38,8 +40,6 @@ def _replace(tmp: Path, final: Path) -> None:
 
 
 def _parquet_table(items: list[QAItem]):
-    import pyarrow as pa
-
     rows = msgspec.to_builtins(items)
     hop = pa.struct(
         [
@@ -83,8 +83,6 @@ def _parquet_table(items: list[QAItem]):
 
 def write_qa_set(out_dir: str | Path, items: list[QAItem], manifest: dict[str, Any]) -> Path:
     """Write ``qa.jsonl``, ``qa.parquet`` and ``manifest.json`` into ``out_dir``; return it."""
-    import pyarrow.parquet as pq
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     suffix = f".tmp{os.getpid()}"

@@ -40,6 +40,7 @@ from medenv.synth.chain import search_chains
 from medenv.synth.config import OBFUSCATION_WIDTH, SYNTH_VERSION, SynthConfig, hop_weights_of
 from medenv.synth.dedup import Deduplicator
 from medenv.synth.describe import Describer, plain
+from medenv.synth.evidence import attach_evidence
 from medenv.synth.hops import effective_hops
 from medenv.synth.index import GraphIndex
 from medenv.synth.lexicon import BUILTIN, apply_lexicon
@@ -220,8 +221,6 @@ def synthesize(
                     reason = "specialty"
                     continue
                 if world is not None:
-                    from medenv.synth.evidence import attach_evidence
-
                     with_evidence = attach_evidence(world, item)
                     if with_evidence is None:
                         reason = "unanswerable"

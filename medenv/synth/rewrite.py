@@ -23,6 +23,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from medenv.synth.shortcut import answer_rank
+
 PROMPT_VERSION = 1
 SYSTEM = (
     "You rewrite quiz questions so they read naturally. Keep every fact and every quoted "
@@ -40,8 +42,6 @@ def accept_rewrite(
     original: str, new: str | None, leak_check, world: Any = None, answer_id: str | None = None
 ) -> str | None:
     """None when ``new`` may replace ``original``, else the reason it may not."""
-    from medenv.synth.shortcut import answer_rank
-
     if not new or not new.strip():
         return "empty"
     text = new.strip()

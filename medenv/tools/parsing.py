@@ -30,6 +30,7 @@ from medenv.tools.formats.base import attempts_from_json
 from medenv.tools.formats.jsontext import unfence
 from medenv.tools.formats.reasoning import split_reasoning
 from medenv.tools.formats.validate import check, index_schemas
+from medenv.tools.registry import tool_schemas
 
 PARSER_VERSION = "2.0"
 ERROR_KINDS = ("no_call", "bad_json", "unknown_tool", "bad_arguments", "several_calls")
@@ -71,8 +72,6 @@ _DEFAULT_SCHEMAS: list[dict] | None = None
 def _default_schemas() -> list[dict]:
     global _DEFAULT_SCHEMAS
     if _DEFAULT_SCHEMAS is None:
-        from medenv.tools.registry import tool_schemas
-
         _DEFAULT_SCHEMAS = tool_schemas()
     return _DEFAULT_SCHEMAS
 

@@ -43,6 +43,8 @@ import re
 from contextlib import closing
 from pathlib import Path
 
+from tqdm import tqdm
+
 from medenv.errors import DataError, MedenvError
 from medenv.kg.graph import KnowledgeGraph, Node, Relation
 from medenv.kg.ids import parse_curie
@@ -113,8 +115,6 @@ def load_edgelist(path: str | Path, *, progress: bool = True) -> KnowledgeGraph:
 
     The graph's ``version`` is ``<file name>@<sha256 prefix>``.
     """
-    from tqdm import tqdm
-
     path = Path(path)
     if not path.is_file():
         raise DataError(path, "file not found")

@@ -28,6 +28,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import msgspec
+from tqdm import tqdm
 
 from medenv.errors import DataError
 from medenv.kg.graph import KnowledgeGraph, Node, Relation
@@ -262,8 +263,6 @@ def node_type(kind: str) -> str:
 
 def _tsv(path: Path, columns: list[str], progress: bool) -> Iterator[tuple[int, list[str]]]:
     """Yield ``(lineno, fields)`` of a TSV file whose header is ``columns``."""
-    from tqdm import tqdm
-
     lines = read_lines(path)
     lineno, header = next(lines, (1, ""))
     if not header:

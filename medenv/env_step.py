@@ -1,0 +1,155 @@
+"""The stages of one `medenv.env.MedResearchEnv.step`: parse -> check -> run or reject.
+
+Each stage is a function over the episode's `EpisodeState` and the env's settings; the env
+wires them together (`MedResearchEnv._step`) and advances the episode. Events are handed
+to ``emit`` (the env's recorder) in the order the log holds them: ``action_received``; then
+per call ``tool_called``/``tool_returned`` (``answer_submitted`` after a successful
+``answer``), or ``action_rejected``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+
+from medenv.actions import (
+    ACTION_MAX_CHARS,
+    MAX_NESTING,
+    canonical_action,
+    fit_text,
+    too_deep,
+    truncation_marker,
+)
+from medenv.events import schema as ev
+from medenv.tools.parsing import (
+    ERROR_KINDS,
+    ParsedAction,
+    ParseError,
+    error_suffix,
+    format_hint,
+    parse_action,
+)
+from medenv.tools.registry import run as run_tool
+from medenv.tools.registry import validate
+from medenv.tools.result import ToolResult
+
+Emit = Callable[[ev.Payload], None]
+
+
+class EpisodeState(msgspec.Struct, kw_only=True):
+    """What an open episode has done so far (reset at every `reset`). The counters' names
+    are those of `medenv.events.schema.EpisodeEnded`'s fields."""
+
+    steps: int = 0
+    n_tool_calls: int = 0
+    n_format_errors: int = 0
+    retrieved: list[str] = []  # doc ids of every tool result, in order
+    prediction: str | None = None  # the submitted answer
+    evidence_recall: float = 0.0
+
+
+class CallsRun(msgspec.Struct, kw_only=True):
+    """What `run_calls` did: the calls' observations, the names of the calls that ran
+    (comma-joined), whether an answer ended the episode, and the fault that stopped it."""
+
+    outputs: list[str] = []
+    tool: str = ""
+    terminated: bool = False
+    error: ParseError | None = None
+
+
+def read_action(
+    action: Any, step: int, *, parallel_calls: bool, schemas: list[dict], tool_format: str
+) -> tuple[ParsedAction, ev.ActionReceived]:
+    """Parse the action's canonical text (cut to the action space) and the event that logs
+    exactly the text parsed."""
+    action, text, is_dict = canonical_action(action)
+    cut = None
+    if len(text) > ACTION_MAX_CHARS:  # outside the action space: read its start only
+        cut, text = len(text), text[:ACTION_MAX_CHARS]
+        action, is_dict = text, False
+    if too_deep(text):
+        message = f"The action is nested deeper than {MAX_NESTING} levels. " + error_suffix(
+            None, tool_format
+        )
+        parsed = ParsedAction(calls=(), think=None, error=ParseError("bad_json", message))
+    else:
+        parsed = parse_action(
+            action, parallel_calls=parallel_calls, schemas=schemas,
+            tool_format=tool_format, check_arguments=False,
+        )  # fmt: skip
+    event = ev.ActionReceived(
+        step=step, text=text + truncation_marker(cut), think=parsed.think,
+        is_dict=is_dict, truncated_from=cut, family=parsed.family,
+    )  # fmt: skip
+    return parsed, event
+
+
+def check_calls(parsed: ParsedAction) -> tuple[list, ParseError | None]:
+    """Each call's arguments through its tool's msgspec ``Args`` (the one check):
+    ``([(call, args), ...], None)`` or ``([], the first fault)``."""
+    if parsed.error is not None:
+        return [], parsed.error
+    checked = []
+    for call in parsed.calls:
+        args = validate(call.name, call.arguments)
+        if isinstance(args, ToolResult):
+            return [], parse_error(args.error, args.text)
+        checked.append((call, args))
+    return checked, None
+
+
+def run_calls(world, checked: list, step: int, state: EpisodeState, emit: Emit) -> CallsRun:
+    """Run the checked calls in order against ``world``, logging each, and count them in
+    ``state``; a tool's own argument fault (e.g. a blank query) stops the step, and a
+    successful ``answer`` ends the episode."""
+    out = CallsRun()
+    for i, (call, args) in enumerate(checked):
+        emit(ev.ToolCalled(step=step, name=call.name, arguments=call.arguments, call=i))
+        start = time.perf_counter()
+        result = run_tool(world, call.name, args)
+        latency = (time.perf_counter() - start) * 1000.0
+        obs_i = fit_text(result.text)
+        emit(
+            ev.ToolReturned(
+                step=step, name=call.name, observation=obs_i, latency_ms=round(latency, 3),
+                doc_ids=list(result.doc_ids), ok=result.ok, error=result.error, call=i,
+            )
+        )  # fmt: skip
+        if not result.ok and result.error in ERROR_KINDS:  # e.g. a blank query
+            out.error = parse_error(result.error, result.text)
+            return out
+        out.tool = call.name if not out.tool else f"{out.tool},{call.name}"
+        state.n_tool_calls += 1
+        state.retrieved.extend(result.doc_ids)
+        out.outputs.append(obs_i)
+        if call.name == "answer" and result.ok:
+            state.prediction = str(call.arguments["answer"])
+            emit(ev.AnswerSubmitted(step=step, answer=state.prediction))
+            out.terminated = True
+            return out
+    return out
+
+
+def reject(
+    parsed: ParsedAction, error: ParseError, step: int, tool_format: str
+) -> tuple[str, ev.ActionRejected]:
+    """A rejected action's error observation (with the call-format hint) and its event."""
+    observation = f"Error ({error.kind}): {error.message}"
+    hint = format_hint(parsed.family if parsed.family else tool_format)
+    if hint not in observation:  # the registry's own argument checks carry no hint
+        observation += "\n" + error_suffix(parsed.family, tool_format)
+    observation = fit_text(observation)
+    event = ev.ActionRejected(
+        step=step, kind=error.kind, message=error.message, observation=observation
+    )
+    return observation, event
+
+
+def parse_error(kind: str | None, message: str) -> ParseError:
+    """A tool's fault as the `ParseError` the env reports (unknown kinds: bad_arguments)."""
+    kind = kind if kind in ERROR_KINDS else "bad_arguments"
+    return ParseError(kind, message.removeprefix("Error: "))
