@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -102,13 +103,16 @@ def bench_kg_scale_synth(benchmark, extra, scale_csv, scale_home, tmp_path):
     args = ["-c", cli, "synth", "--n", str(SYNTH_N), "--no-corpus", "--no-progress",
             "--source", "edgelist", "--path", str(scale_csv)]  # fmt: skip
     seconds: list[float] = []
+    cpu: list[float] = []
 
     def run():
-        t = time.perf_counter()
+        t, before = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
         _python([*args, "--out", str(tmp_path / f"qa-{len(seconds)}")], scale_home)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
         seconds.append(time.perf_counter() - t)
+        cpu.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
 
     benchmark.pedantic(run, rounds=1, iterations=1)
     manifest = json.loads((tmp_path / "qa-0" / "manifest.json").read_text())
-    extra(benchmark, seconds=seconds[0], items=manifest["counts"]["items"],
+    extra(benchmark, seconds=seconds[0], cpu_s=cpu[0], items=manifest["counts"]["items"],
           load_avg=os.getloadavg()[0])  # fmt: skip
