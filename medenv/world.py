@@ -223,6 +223,7 @@ def _fingerprint(kg: KnowledgeGraph, corpus: Corpus, backend: str) -> str:
     ).hexdigest()[:16]
 
 
+_CACHE_KEYED = ("keep_side_effects", "align", "alignment")  # the KG options cache_file takes
 _WORLDS: dict[tuple, World] = {}
 _LOADED_AS: dict[tuple, tuple] = {}  # key -> load_world's (source, backend, seed, path, options)
 
@@ -254,13 +255,17 @@ def load_world(
             built = World.from_corpus(kg, corpus, backend, progress=progress)
             return built._parts
 
-        memo = world_memo.memo_key(cache_file(source, path, **kg_options), backend, seed)
-        header = world_memo.read_header(memo)
+        keyed = {k: v for k, v in kg_options.items() if k in _CACHE_KEYED}
+        memo = world_memo.memo_key(cache_file(source, path, **keyed), backend, seed)
+        if kg_options.get("cache") is False:  # a graph built afresh every time: no header
+            memo = None
+        header = world_memo.read_header(memo) if memo else None
         if header is not None:
             world = World.lazy(header, parts)
         else:
             world = World(*parts(), backend)
-            world_memo.write_header(memo, world_memo.header_of(world))
+            if memo:
+                world_memo.write_header(memo, world_memo.header_of(world))
             # The world lives as long as the process: move it out of the cyclic GC's reach
             # so collections do not rescan millions of KG objects (multi-ms pauses).
             gc.collect()
