@@ -57,7 +57,9 @@ def test_a_recorded_name_whose_folder_is_gone_is_not_trusted(tmp_path, monkeypat
     (tmp_path / "names.json").write_text(json.dumps({questions._recipe("hpo"): "gone"}))
     folder = questions.default_qa_set(progress=False)
     assert folder.name != "gone" and (folder / "manifest.json").is_file()
-    assert json.loads((tmp_path / "names.json").read_text())[questions._recipe("hpo")] == folder.name
+    assert (
+        json.loads((tmp_path / "names.json").read_text())[questions._recipe("hpo")] == folder.name
+    )
 
 
 @pytest.fixture(scope="module")
