@@ -171,7 +171,7 @@ class MedResearchEnv(gym.Env[str, str]):
             else:
                 self.world = load_world(self._source, self._backend, seed=self._world_seed)
         if not self._items_checked:
-            check_qa_world(self.items, self.world.kg, self.env_config.qa)
+            check_qa_world(self.items, self.world.kg_summary, self.env_config.qa)
             self._items_checked = True
         if self._recorder is not None and self.store is None:
             self.store = self._recorder

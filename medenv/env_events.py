@@ -31,7 +31,7 @@ def qa_hash(items: list[QAItem]) -> str:
 def run_started(
     config: dict[str, Any], weights: dict[str, float], world, items: list[QAItem], seed
 ) -> ev.RunStarted:
-    kg = world.kg
+    kg = world.kg_summary  # source and version, without loading a lazy world
     return ev.RunStarted(
         config=config,
         kg_source=str(kg.source),

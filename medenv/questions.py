@@ -55,14 +55,16 @@ def load_questions(qa: Any = None, source: str = "hpo", split: str | None = None
 def check_items_in_kg(items: list[QAItem], kg, where: str = "the question set") -> None:
     """Raise `MedenvError` when a KG-grounded item's (one with a chain) chain, hops, answer id
     or constraints name an entity the world's knowledge graph lacks (a set made from another KG). Called before
-    the env writes any event, so a bad set leaves no half-written run."""
+    the env writes any event, so a bad set leaves no half-written run. ``kg`` is a
+    `KnowledgeGraph` or anything with ``source``, ``version`` and ``in`` (a lazy world's
+    `medenv.world_memo.KGSummary`)."""
     for item in items:
         if not item.chain:  # an external question: nothing the env looks up in the KG
             continue
         ids = [*item.chain, item.answer_id]
         ids += [x for hop in item.hops for x in (hop.head, hop.tail)]
         ids += [c.entity for c in item.constraints]
-        missing = next((x for x in ids if x and kg.get(x) is None), None)
+        missing = next((x for x in ids if x and x not in kg), None)
         if missing is not None:
             raise MedenvError(
                 f"{where}: question {item.id!r} names entity {missing!r}, which is not in the "

@@ -22,7 +22,7 @@ import sys
 import gymnasium as gym
 
 from medenv.events.store import new_run_id
-from medenv.world import load_world
+from medenv.world import World, load_world
 from medenv.worldspec import WorldSpec
 
 FORK_SAFE_PLATFORMS = ("linux",)
@@ -40,21 +40,24 @@ def worker_context(agent: str | None = None):
 
 
 def preload_world(env_kwargs: dict) -> None:
-    """Load (into `load_world`'s cache) the world an env with ``env_kwargs`` would use;
-    a `WorldSpec` ``world`` is loaded too; nothing when the kwargs bring another world."""
+    """Load (into `load_world`'s cache) the world an env with ``env_kwargs`` would use, its
+    parts included (a lazy world would otherwise load them in every worker); a `WorldSpec`
+    or `medenv.world.World` ``world`` is loaded too; nothing for a world factory."""
     world = env_kwargs.get("world")
     if isinstance(world, WorldSpec):
+        world.load().load()
+        return
+    if isinstance(world, World):
         world.load()
         return
     if world is not None:
         return
-
     load_world(
         env_kwargs.get("source", "hpo"),
         env_kwargs.get("backend", "tantivy"),
         seed=int(env_kwargs.get("world_seed", 0)),
         progress=False,
-    )
+    ).load()
 
 
 def make_vector_env(n: int, **env_kwargs):

@@ -4,22 +4,35 @@
 corpus from ``$MEDENV_HOME/corpus/``, indexes from ``$MEDENV_HOME/index/``) and keeps it
 in-process, keyed by its arguments. `World.for_kg(kg)` builds one over any graph (indexes
 on disk, keyed by content, so small test worlds are also built once).
+
+Lazy loading (start-up, issue 19): once a default world has been built, its header (KG
+source, version and node ids, fingerprints, index stamps; `medenv.world_memo`) is stored
+beside the caches, and a later `load_world` in a fresh process returns a world that holds
+only that header. ``kg_summary``, ``fingerprint``, ``index_hash`` and ``seed`` answer from
+it; the first access to ``kg``, ``corpus``, an index or ``adjacency`` (the first tool call)
+loads the parts, checks them against the header and moves them out of the GC's reach.
 """
 
 from __future__ import annotations
 
 import gc
 import hashlib
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from functools import cached_property, partial
 from importlib.metadata import PackageNotFoundError, version
 
+from medenv import world_memo
 from medenv.corpus.answerability import hop_evidence
 from medenv.corpus.build import Corpus, build_corpus, cached_corpus
 from medenv.corpus.facts import Adjacency
 from medenv.corpus.index import SearchIndex, open_index
-from medenv.kg.cache import load_kg
+from medenv.errors import MedenvError
+from medenv.kg.cache import cache_file, load_kg
 from medenv.kg.graph import KnowledgeGraph
+from medenv.world_memo import KGSummary, WorldHeader
+
+Parts = tuple[KnowledgeGraph, Corpus, SearchIndex, SearchIndex]
 
 
 class World:
@@ -34,16 +47,81 @@ class World:
         web_index: SearchIndex,
         backend: str,
     ) -> None:
-        self.kg = kg
-        self.corpus = corpus
-        self.medical_index = medical_index
-        self.web_index = web_index
+        self._parts: Parts | None = (kg, corpus, medical_index, web_index)
+        self._load_parts: Callable[[], Parts] | None = None
+        self._lock = threading.Lock()
         self.backend = backend
         self.seed = corpus.seed
-        self.fingerprint = hashlib.sha256(
-            f"{kg.source}|{kg.version}|{corpus.fingerprint}|{backend}".encode()
-        ).hexdigest()[:16]
+        self.fingerprint = _fingerprint(kg, corpus, backend)
+        self._header: WorldHeader | None = None
+        self._summary: KGSummary | None = None
         self._adjacency = None
+
+    @classmethod
+    def lazy(cls, header: WorldHeader, load: Callable[[], Parts]) -> World:
+        """A world that holds only ``header`` until a part is first used; ``load`` then
+        returns the parts, which must match the header (else `MedenvError`)."""
+        world = cls.__new__(cls)
+        world._parts, world._load_parts, world._lock = None, load, threading.Lock()
+        world.backend, world.seed, world.fingerprint = (
+            header.backend,
+            header.seed,
+            header.fingerprint,
+        )
+        world._header, world._summary, world._adjacency = header, None, None
+        world.__dict__["index_hash"] = header.index_hash
+        return world
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the KG, corpus and indexes are in memory."""
+        return self._parts is not None
+
+    def load(self) -> World:
+        """Load the parts now (a lazy world loads them on first use anyway); returns self.
+        Call it in a parent process before forking workers, so they share the pages."""
+        if self._parts is None:
+            with self._lock:
+                if self._parts is None:
+                    parts = self._load_parts()
+                    kg, corpus = parts[0], parts[1]
+                    actual = _fingerprint(kg, corpus, self.backend)
+                    if actual != self.fingerprint:
+                        raise MedenvError(
+                            f"the world's caches changed since its header was written "
+                            f"(fingerprint {actual}, header {self.fingerprint}); delete "
+                            f"{world_memo.memo_dir()} and restart"
+                        )
+                    self._parts = parts
+                    gc.collect()
+                    gc.freeze()  # see load_world
+        return self
+
+    @property
+    def kg(self) -> KnowledgeGraph:
+        return self.load()._parts[0]
+
+    @property
+    def corpus(self) -> Corpus:
+        return self.load()._parts[1]
+
+    @property
+    def medical_index(self) -> SearchIndex:
+        return self.load()._parts[2]
+
+    @property
+    def web_index(self) -> SearchIndex:
+        return self.load()._parts[3]
+
+    @property
+    def kg_summary(self) -> KnowledgeGraph | KGSummary:
+        """What the env needs of the graph before a tool call: ``source``, ``version`` and
+        ``id in summary``. The graph itself once loaded, else the header's summary."""
+        if self._parts is not None or self._header is None:
+            return self.kg
+        if self._summary is None:
+            self._summary = self._header.kg_summary()
+        return self._summary
 
     @property
     def adjacency(self):
@@ -121,19 +199,31 @@ class World:
         for key, world in _WORLDS.items():
             if world is self:
                 source, backend, seed, path, kg_options = _LOADED_AS[key]
-                return (partial(load_world, path=path, **kg_options), (source, backend, seed, False))
+                return (
+                    partial(load_world, path=path, **kg_options),
+                    (source, backend, seed, False),
+                )
         recipe = getattr(self, "_recipe", None)
         if recipe is not None:
             return recipe
         return (World.from_corpus, (self.kg, self.corpus, self.backend))
 
     def __repr__(self) -> str:
+        kg = self.kg_summary
+        pages = len(self.corpus) if self.loaded else "not loaded"
         return (
-            f"World(kg={self.kg.source}-{self.kg.version}, pages={len(self.corpus)}, "
+            f"World(kg={kg.source}-{kg.version}, pages={pages}, "
             f"backend={self.backend}, fingerprint={self.fingerprint})"
         )
 
 
+def _fingerprint(kg: KnowledgeGraph, corpus: Corpus, backend: str) -> str:
+    return hashlib.sha256(
+        f"{kg.source}|{kg.version}|{corpus.fingerprint}|{backend}".encode()
+    ).hexdigest()[:16]
+
+
+_CACHE_KEYED = ("keep_side_effects", "align", "alignment")  # the KG options cache_file takes
 _WORLDS: dict[tuple, World] = {}
 _LOADED_AS: dict[tuple, tuple] = {}  # key -> load_world's (source, backend, seed, path, options)
 
@@ -152,17 +242,34 @@ def load_world(
     ``load_world("hpo+hetionet", path={"hetionet": "data/hetionet"})``.
 
     After the first load the process's objects are moved to the GC's permanent
-    generation (`gc.freeze`), so later tool calls do not pay for rescanning the world."""
+    generation (`gc.freeze`), so later tool calls do not pay for rescanning the world.
+    When the world's header was stored by an earlier load (`medenv.world_memo`), the world
+    is returned lazy: its parts load on first use (see the module docstring)."""
     key = (source, backend, seed, repr(path), repr(sorted(kg_options.items())))
     world = _WORLDS.get(key)
     if world is None:
-        kg = load_kg(source, path, **kg_options)
-        corpus = cached_corpus(kg, seed=seed, progress=progress)
-        world = World.from_corpus(kg, corpus, backend, progress=progress)
+
+        def parts() -> Parts:
+            kg = load_kg(source, path, **kg_options)
+            corpus = cached_corpus(kg, seed=seed, progress=progress)
+            built = World.from_corpus(kg, corpus, backend, progress=progress)
+            return built._parts
+
+        keyed = {k: v for k, v in kg_options.items() if k in _CACHE_KEYED}
+        memo = world_memo.memo_key(cache_file(source, path, **keyed), backend, seed)
+        if kg_options.get("cache") is False:  # a graph built afresh every time: no header
+            memo = None
+        header = world_memo.read_header(memo) if memo else None
+        if header is not None:
+            world = World.lazy(header, parts)
+        else:
+            world = World(*parts(), backend)
+            if memo:
+                world_memo.write_header(memo, world_memo.header_of(world))
+            # The world lives as long as the process: move it out of the cyclic GC's reach
+            # so collections do not rescan millions of KG objects (multi-ms pauses).
+            gc.collect()
+            gc.freeze()
         _WORLDS[key] = world
         _LOADED_AS[key] = (source, backend, seed, path, kg_options)
-        # The world lives as long as the process: move it out of the cyclic GC's reach so
-        # collections do not rescan millions of KG objects (multi-ms pauses in tool calls).
-        gc.collect()
-        gc.freeze()
     return world

@@ -41,7 +41,7 @@ from medenv.kg.merge import merge_graphs
 from medenv.paths import medenv_home
 
 SOURCES = ("hpo", "hetionet", "edgelist")
-CACHE_FORMAT = 3  # 3: Node.xrefs, aligned merged graphs
+CACHE_FORMAT = 5  # 3: Node.xrefs, aligned merged graphs; 5: compact pickled form
 PathArg = str | Path | Sequence[str | Path] | None
 
 

@@ -11,6 +11,10 @@ Contract:
 - Name lookup is case-insensitive over names and synonyms.
 - ``Node.xrefs`` are the node's identifiers as canonical CURIEs (`medenv.kg.ids`): its own
   id's and its cross-references'; merging aligns nodes of two sources that share one.
+- Pickling (the KG cache, worker processes) stores a compact form (`medenv.kg.compact`):
+  the nodes and the edges as integer arrays. An unpickled graph answers node lookups,
+  ``num_nodes`` and ``num_edges`` from it and builds the `networkx` view on the first use
+  of ``graph`` (or of any edge method), with the same nodes, edges and iteration orders.
 """
 
 from __future__ import annotations
@@ -19,8 +23,8 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 
 import msgspec
-import networkx as nx
 
+from medenv.kg import compact
 from medenv.kg.semantics import Closure, RelationProperties, default_properties, satisfying
 
 
@@ -64,11 +68,35 @@ class KnowledgeGraph:
     """
 
     def __init__(self, source: str, version: str, relations: Iterable[Relation] = ()) -> None:
+        import networkx as nx  # here, not at the top: 0.5 s of every start-up (issue 19)
+
         self.source = source
         self.version = version
-        self.graph = nx.MultiDiGraph()
+        self._graph = nx.MultiDiGraph()
+        self._compact: compact.CompactGraph | None = None
         self.relations: dict[str, Relation] = {r.name: r for r in relations}
         self._by_name: dict[str, list[str]] = {}
+
+    @property
+    def graph(self):
+        """The `networkx.MultiDiGraph` (built from the compact form on first use)."""
+        if self._graph is None:
+            self._graph = self._compact.to_networkx()
+            self._compact = None
+        return self._graph
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        if state["_graph"] is not None:
+            state["_compact"] = compact.CompactGraph.of(state["_graph"])
+        state["_graph"] = None
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        if "graph" in state:  # pickled before the compact form
+            state["_graph"] = state.pop("graph")
+        state.setdefault("_compact", None)
+        self.__dict__.update(state)
 
     # -- building ---------------------------------------------------------------------
     def add_relation(self, relation: Relation) -> None:
@@ -102,32 +130,76 @@ class KnowledgeGraph:
         else:
             self.graph.add_edge(source, target, key=relation)
 
+    def add_edge_once(self, source: str, target: str, relation: str, attrs: dict) -> bool:
+        """`add_edge` for bulk loaders: adds ``source -[relation]-> target`` with ``attrs``
+        unless that edge exists (returns whether it was added). Writes the multigraph's
+        adjacency as `networkx.MultiDiGraph.add_edge` does (one key dict shared by
+        ``_succ[source][target]`` and ``_pred[target][source]``), several times faster."""
+        if relation not in self.relations:
+            raise KeyError(f"unknown relation {relation!r}: add_relation() it first")
+        succ, pred = self.graph._succ, self.graph._pred
+        for node_id in (source, target):
+            if node_id not in succ:
+                raise KeyError(f"unknown node {node_id!r}")
+        keys = succ[source].get(target)
+        if keys is None:
+            keys = succ[source][target] = pred[target][source] = {}
+        elif relation in keys:
+            return False
+        keys[relation] = dict(attrs)
+        return True
+
+    def edge_adder(self):
+        """A function ``add(source, target, relation, attrs_or_None)`` for bulk loaders
+        that have already added both nodes and the relation: `add_edge_once` without
+        those checks (writing the adjacency as networkx does)."""
+        succ, pred = self.graph._succ, self.graph._pred
+
+        def add(source: str, target: str, relation: str, attrs: dict | None) -> None:
+            out = succ[source]
+            keys = out.get(target)
+            if keys is None:
+                keys = out[target] = pred[target][source] = {}
+            elif relation in keys:
+                return
+            keys[relation] = {} if attrs is None else dict(attrs)
+
+        return add
+
     # -- lookup -----------------------------------------------------------------------
     def __contains__(self, node_id: object) -> bool:
-        return node_id in self.graph
+        if self._graph is None:
+            return node_id in self._compact.by_id
+        return node_id in self._graph._node
 
     def __len__(self) -> int:
-        return self.graph.number_of_nodes()
+        return self.num_nodes
 
     @property
     def num_nodes(self) -> int:
-        return self.graph.number_of_nodes()
+        if self._graph is None:
+            return len(self._compact.nodes)
+        return len(self._graph._node)
 
     @property
     def num_edges(self) -> int:
         """``graph.number_of_edges()``, counted from the adjacency directly (networkx's
         degree views take ~20x longer: it is read at every start-up, by the corpus cache)."""
-        return sum(len(keys) for nbrs in self.graph._succ.values() for keys in nbrs.values())
+        if self._graph is None:
+            return self._compact.num_edges
+        return sum(len(keys) for nbrs in self._graph._succ.values() for keys in nbrs.values())
 
     def node(self, node_id: str) -> Node:
         """The node with this id; `KeyError` if absent."""
-        try:
-            return self.graph.nodes[node_id]["node"]
-        except KeyError:
-            raise KeyError(f"no node with id {node_id!r}") from None
+        node = self.get(node_id)
+        if node is None:
+            raise KeyError(f"no node with id {node_id!r}")
+        return node
 
     def get(self, node_id: str) -> Node | None:
-        data = self.graph.nodes.get(node_id)
+        if self._graph is None:
+            return self._compact.by_id.get(node_id)
+        data = self._graph._node.get(node_id)
         return None if data is None else data["node"]
 
     def find(self, name: str) -> list[Node]:
@@ -136,9 +208,13 @@ class KnowledgeGraph:
 
     def nodes(self, type: str | None = None) -> Iterator[Node]:
         """All nodes (of one type when given), in insertion order."""
-        for _, data in self.graph.nodes(data="node"):
-            if type is None or data.type == type:
-                yield data
+        if self._graph is None:
+            every: Iterable[Node] = self._compact.nodes
+        else:
+            every = (data["node"] for data in self._graph._node.values())
+        for node in every:
+            if type is None or node.type == type:
+                yield node
 
     def edges(self, relation: str | None = None) -> Iterator[Edge]:
         for s, t, key, data in self.graph.edges(keys=True, data=True):
