@@ -398,7 +398,12 @@ def _make_item(
     """``("ok", item)`` or ``(drop reason, None)`` for one chain. With a ``describer``
     (obfuscation level 1 or more), constraints may be descriptions (`medenv.synth.describe`)
     and read in plain words; ``plain_only``: descriptions only (no named constraint)."""
-    check = LeakCheck(labels_of(index, chain[1:]))
+    checks: list[LeakCheck] = []
+
+    def check(text: str) -> list[str]:  # built on first use: most chains fail before
+        if not checks:
+            checks.append(LeakCheck(labels_of(index, chain[1:])))
+        return checks[0](text)
 
     def usable(e: str) -> bool:
         return index.type[e] not in UNNAMEABLE_CONSTRAINT_TYPES and not check(index.node[e].name)
