@@ -6,7 +6,9 @@ What a question states: the seed by name and type; for every hop, "a <type> that
 closure of `medenv.kg.semantics`: "a kind of" is transitive, a disease annotated with a
 term has every ancestor of the term, symmetric relations hold both ways):
 
-    S0     = nodes of the seed's type that the seed's name (or a synonym) names
+    S0     = nodes of the seed's type that the seed's name (or a synonym) names; or, when
+             the question *describes* its seed (constraints on node 0, plain-worded facts,
+             `medenv.synth.describe`), every node of the seed's type with those facts
     S(i+1) = nodes of chain[i+1]'s type related under the closure to any node of S(i) by
              hop i (backwards when the hop is inverse), that satisfy every constraint on
              node i+1; a constraint is satisfied by ``u`` when ``u`` has the stated
@@ -84,7 +86,11 @@ def resolve_chain(
             nodes &= _satisfies(kg, c, cl)
         return nodes
 
-    current = keep(set(_named(kg, chain[0])), 0)
+    if by_node.get(0):  # a described seed: every node of its type with the stated facts
+        kind0 = kg.node(chain[0]).type
+        current = keep({n.id for n in kg.nodes(kind0)}, 0)
+    else:
+        current = keep(set(_named(kg, chain[0])), 0)
     for i, hop in enumerate(hops):
         nxt: set[str] = set()
         for v in current:
@@ -275,7 +281,10 @@ class Disambiguator:
         if first is not None:
             sets = [first]
         elif not sets:
-            s0 = {u for u in ix.named(chain[0]) if ix.type[u] == ix.type[chain[0]]}
+            if by_node.get(0):  # a described seed (see module docstring)
+                s0 = set(self._of_type[ix.type[chain[0]]])
+            else:
+                s0 = {u for u in ix.named(chain[0]) if ix.type[u] == ix.type[chain[0]]}
             for c in by_node.get(0, ()):
                 s0 &= self.satisfies(c)
             sets.append(s0)
@@ -388,7 +397,12 @@ class Disambiguator:
                 if level is not None:
                     by_last = [c for c in cons if c.node == last]
                     result = self._only(
-                        level, ix.type[chain[-2]], ix.type[chain[-1]], *steps[-1], by_last, chain[-1]
+                        level,
+                        ix.type[chain[-2]],
+                        ix.type[chain[-1]],
+                        *steps[-1],
+                        by_last,
+                        chain[-1],
                     )
         self._pins[key] = result
         return result
