@@ -120,6 +120,7 @@ class Disambiguator:
         self._described_levels: dict[tuple, set[str]] = {}
         self._levels: dict[tuple, set[str]] = {}  # candidate_sets levels by query prefix
         self._pins: dict[tuple, bool] = {}  # `pins` answers by suffix query
+        self._memo_seed: str | None = None  # the memos hold one seed's chains (`_same_seed`)
         self.closure = Closure(
             lambda n, r: index.step(n, r, False),
             lambda n, r: index.step(n, r, True),
@@ -164,6 +165,16 @@ class Disambiguator:
             by_type.setdefault(kind, set()).add(node)
         self._of_type = {k: frozenset(v) for k, v in by_type.items()}
         self._reach = {k: next(iter(v)) for k, v in reach.items() if len(v) == 1}
+
+    def _same_seed(self, seed: str) -> None:
+        """Empty the per-query memos when the queries move on to another seed: the
+        chains of one seed share prefixes, those of two seeds almost never, and the
+        levels are large sets (memory grew by GBs over a 2,000-item run without this)."""
+        if seed != self._memo_seed:
+            self._memo_seed = seed
+            self._levels.clear()
+            self._pins.clear()
+            self._described_levels.clear()
 
     def related(self, node: str, relation: str, inverse: bool) -> frozenset[str]:
         return self.closure.related(node, relation, inverse)
@@ -291,6 +302,7 @@ class Disambiguator:
         memo = self._levels if first is None else None
         key: tuple = ()
         if memo is not None:
+            self._same_seed(chain[0])
             if len(memo) > 50_000:
                 memo.clear()
             key = (chain[0], tuple(by_node.get(0, ())))
@@ -320,6 +332,7 @@ class Disambiguator:
         its descriptions? (Levels memoised by chain prefix: the chains of one seed share
         prefixes.)"""
         ix = self.index
+        self._same_seed(chain[0])
         memo = self._described_levels
         if len(memo) > 50_000:
             memo.clear()
@@ -367,6 +380,7 @@ class Disambiguator:
     def pins(self, node: int, chain, steps, constraints, cap: int | None = None) -> bool:
         """``pinned_from(...) == {chain[-1]}``, memoised, without building the last level
         (`_only`)."""
+        self._same_seed(chain[0])
         cons = tuple(c for c in constraints if c.node >= node)
         key = (node, tuple(chain[node:]), tuple(steps[node:]), cons, cap)
         hit = self._pins.get(key)
