@@ -107,9 +107,9 @@ def add_parser(subparsers) -> None:
         type=str,  # checked in `run`: a bad value is one line, not argparse's usage block
         default=None,
         metavar="LEVEL",
-        help="0: name the seed and every constraint entity; 1: describe constraints "
-        "(and the seed) in plain words where that keeps the question unique; 2 (default): "
-        "as 1, trying more chains so that most questions name at most one entity",
+        help="0 (default): name the seed and every constraint entity; 1: describe "
+        "constraints (and the seed) in plain words where that keeps the question unique; "
+        "2: as 1, trying more chains so that most questions name at most one entity",
     )
     p.add_argument(
         "--no-corpus", action="store_true", help="skip evidence pages and the answerability check"

@@ -15,8 +15,9 @@ are not reused. 2: per-seed target chain length drawn from ``hop_weights``. 4: u
 under the ontology closure, effective hops, shortcut check, aliases, lexicon wording.
 5: the leak check also reads punctuation as spaces. 6: obfuscation levels (constraints described
 in plain words, `medenv.synth.describe`) and the manifest's ``obfuscation`` block; the default,
-level 0, gives version 5's items. 7: obfuscation level 2 is the default; a question may
-describe its seed instead of naming it (constraints on node 0); same items as 6 at level 0."""
+level 0, gives version 5's items. 7: at levels 1 and 2 a question may describe its seed
+instead of naming it (constraints on node 0); level 0 (still the default) gives version 6's
+items."""
 
 
 OBFUSCATION_LEVELS = (0, 1, 2)
@@ -52,13 +53,13 @@ class SynthConfig(msgspec.Struct, frozen=True, kw_only=True):
       or name -> specialty), for any graph; None: HPO branches, else names and ancestors.
     - ``lexicon``: a user relation lexicon file (`medenv.synth.lexicon`: wording and
       relation properties, e.g. for ``edgelist`` graphs); None: the built-in lexicon.
-    - ``obfuscation``: how much the question names (`OBFUSCATION_LEVELS`). 0: the seed and
+    - ``obfuscation``: how much the question names (`OBFUSCATION_LEVELS`). 0 (default): the seed and
       every constraint entity are named verbatim. 1: constraints may be *descriptions*
       (verified properties worded in plain clinical vocabulary: organ system, mode of
       inheritance, clinical course; `medenv.synth.describe`), and each chain is first
       tried with descriptions only, so that the question names only its seed; a question
       that would name its seed and one constraint entity describes its seed instead when
-      it stays unique. 2 (default): as 1, trying ``candidates * OBFUSCATION_WIDTH`` chains
+      it stays unique. 2: as 1, trying ``candidates * OBFUSCATION_WIDTH`` chains
       per seed with descriptions only before falling back to named facts (the most
       questions naming one entity). Descriptions are constraints like any other: verified
       under the closure, by the effective-hop and the shortcut checks.
@@ -85,7 +86,7 @@ class SynthConfig(msgspec.Struct, frozen=True, kw_only=True):
     lexicon: str | None = None
     min_crossings: int = 0
     specialty_file: str | None = None
-    obfuscation: int = 2
+    obfuscation: int = 0
 
     def check(self) -> SynthConfig:
         """Raise `MedenvError` naming the first bad setting; return self."""
