@@ -127,7 +127,9 @@ def admitted(
         cons = [c for c in item.constraints if c.node == i]
         return {u for u in cands if all(fact(u, c) for c in cons)}
 
-    if start is None:
+    if start is None and any(c.node == 0 for c in item.constraints):
+        current = keep(set(nodes_of[kind(0)]), 0)  # a described seed: any node with its facts
+    elif start is None:
         current = keep({u for u in named(item.chain[0]) if g.nodes[u]["node"].type == kind(0)}, 0)
     else:
         current = set(start)

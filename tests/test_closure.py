@@ -168,3 +168,44 @@ def test_the_pipeline_adds_a_constraint_that_holds_under_the_closure():
     closed = ClosedGraph(kg.graph, HPO_SEMANTICS)
     by_name = {kg.node(n).name: {n} for n in kg.graph.nodes}
     assert admitted(closed, by_name, item) == {"G1"}
+
+
+def _walk(succ: dict[str, list[str]], start: str) -> set[str]:
+    """Nodes reached over one or more steps, by a plain stack walk (the reference)."""
+    seen: set[str] = set()
+    todo = list(succ.get(start, ()))
+    while todo:
+        n = todo.pop()
+        if n not in seen:
+            seen.add(n)
+            todo.extend(succ.get(n, ()))
+    return seen
+
+
+@pytest.mark.parametrize("shape", ["cycle", "deep", "diamond"])
+def test_memoised_transitive_closure_matches_a_plain_walk(shape):
+    """The closure memoises a node's set as the union of its neighbours' sets; a cycle
+    (where that recursion would be wrong) and a chain deeper than Python's recursion
+    limit fall back to a walk: all three agree with a plain walk, both directions."""
+    kg = KnowledgeGraph("edgelist", "t", [Relation("part_of", "is part of", "has part")])
+    kg.set_relation_properties("part_of", RelationProperties(transitive=True))
+    if shape == "cycle":
+        edges = [("a", "b"), ("b", "c"), ("c", "a"), ("c", "d"), ("e", "a")]
+    elif shape == "deep":
+        edges = [(f"n{i}", f"n{i + 1}") for i in range(5000)]
+    else:
+        edges = [("a", "b"), ("a", "c"), ("b", "d"), ("c", "d"), ("d", "e"), ("f", "c")]
+    nodes = sorted({x for e in edges for x in e})
+    for n in nodes:
+        kg.add_node(Node(n, "entity", n))
+    for s, t in edges:
+        kg.add_edge(s, t, "part_of")
+    up: dict[str, list[str]] = {}
+    down: dict[str, list[str]] = {}
+    for s, t in edges:
+        up.setdefault(s, []).append(t)
+        down.setdefault(t, []).append(s)
+    closure = kg.closure()
+    for n in nodes[:50] + nodes[-50:]:
+        assert closure.related(n, "part_of") == _walk(up, n), n
+        assert closure.related(n, "part_of", inverse=True) == _walk(down, n), n

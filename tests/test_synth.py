@@ -64,8 +64,8 @@ def _under(graph, term: str, branch: str) -> bool:
 
 def _admitted(graph, by_name: dict[str, set[str]], item) -> set[str]:
     """The item's statements read as a path query, evaluated on the raw networkx graph
-    with no medenv code: the seed's name (or a synonym, case-insensitively) with its type,
-    then per hop the nodes of the next chain entity's type reached over the hop's relation
+    with no medenv code: the seed's name (or a synonym, case-insensitively) with its type
+    (or, for a described seed, every node of its type with the seed's stated facts), then per hop the nodes of the next chain entity's type reached over the hop's relation
     (backwards for an inverse hop) that also hold every stated constraint, where a
     constraint holds for ``u`` when ``u`` has the relation with a node of the entity's name.
     """
@@ -94,7 +94,10 @@ def _admitted(graph, by_name: dict[str, set[str]], item) -> set[str]:
         cons = [c for c in item.constraints if c.node == i]
         return {u for u in nodes if node(u).type == kind and all(holds(u, c) for c in cons)}
 
-    current = keep(named(item.chain[0]), 0)
+    if any(c.node == 0 for c in item.constraints):  # a described seed: any node with its facts
+        current = keep(set(graph.nodes), 0)
+    else:
+        current = keep(named(item.chain[0]), 0)
     for i, hop in enumerate(item.hops):
         reached: set[str] = set()
         for v in current:
@@ -200,7 +203,9 @@ def _occurs(label: str, text: str) -> bool:
 def test_no_answer_or_intermediate_leaks_into_the_question(kg, items):
     for item in items:
         seed = kg.node(item.chain[0])
-        assert f'"{seed.name}"' in item.question  # the seed is named
+        # the seed is named, unless the question describes it (constraints on node 0)
+        described = any(c.node == 0 for c in item.constraints)
+        assert (f'"{seed.name}"' in item.question) != described, item.question
         for node_id in item.chain[1:]:
             node = kg.node(node_id)
             for label in (node.name, *node.synonyms):

@@ -80,7 +80,9 @@ def test_named_entities_are_exactly_the_seed_and_the_named_constraints(kg, plain
     for item in plain_set.items:
         named = [c for c in item.constraints if not _is_description(kg, c)]
         quoted = set(re.findall(r'"([^"]+)"', item.question))
-        expect = {kg.node(item.chain[0]).name} | {kg.node(c.entity).name for c in named}
+        expect = {kg.node(c.entity).name for c in named}
+        if not any(c.node == 0 for c in item.constraints):  # else the seed is described
+            expect.add(kg.node(item.chain[0]).name)
         assert quoted == expect, item.question
 
 
@@ -108,3 +110,28 @@ def test_bad_obfuscation_level_is_one_line(tmp_path, capsys):
     argv = ["synth", "--n", "5", "--obfuscation", "-1", "--out", str(tmp_path / "qa")]
     _, line = cli_error(argv, capsys)
     assert "obfuscation must be one of 0, 1, 2, got -1" in line
+    argv = ["synth", "--n", "5", "--obfuscation", "high", "--out", str(tmp_path / "qa")]
+    _, line = cli_error(argv, capsys)  # not argparse's usage block
+    assert "obfuscation must be one of 0, 1, 2, got 'high'" in line
+
+
+def test_a_described_seed_is_not_named_and_the_question_stays_unique(
+    kg, plain_set, closed, by_name
+):
+    """Constraints on node 0 describe the seed: its name is absent, every such fact is a
+    true description of it, and the independent reader, starting from every node of the
+    seed's type with those facts, still finds the answer alone, with no shortcut."""
+    described = [i for i in plain_set.items if any(c.node == 0 for c in i.constraints)]
+    assert described, "seed 2 gives a question with a described seed"
+    for item in described:
+        seed = kg.node(item.chain[0])
+        for label in (seed.name, *seed.synonyms):
+            assert label.casefold() not in item.question.casefold(), (item.id, label)
+        for c in (c for c in item.constraints if c.node == 0):
+            assert _is_description(kg, c) and closed.holds(seed.id, c.relation, c.entity)
+        assert verbatim_names(item.question) == 1, item.question
+        assert admitted(closed, by_name, item) == {item.answer_id}, item.id
+        assert shortcut_levels(closed, by_name, item) == [], item.id
+        assert item.effective_hops == item.n_hops
+    report = plain_set.manifest["obfuscation"]
+    assert report["items_with_described_seed"] == len(described)

@@ -205,6 +205,10 @@ def test_cli_reports_a_bad_lexicon_in_one_line(tmp_path, capsys):
         capsys,
     )
     assert "lexicon file not found" in msg
+    lex.write_text("has_phenotype\tpresents with\tis seen in\n\nnope\ta\tb\n", encoding="utf-8")
+    argv = ["synth", "--n", "3", "--lexicon", str(lex), "--no-corpus", "--no-progress"]
+    _, msg = cli_error([*argv, "--out", str(tmp_path / "o")], capsys)
+    assert f"{lex}:3: unknown relation 'nope'" in msg
 
 
 class _Rewriter(ChatHandler):

@@ -113,12 +113,12 @@ def add_parser(subparsers) -> None:
     )
     p.add_argument(
         "--obfuscation",
-        type=int,
+        type=str,  # checked in `run`: a bad value is one line, not argparse's usage block
         default=None,
         metavar="LEVEL",
-        help="0 (default): name the seed and every constraint entity; 1: describe constraints "
-        "in plain words where that keeps the question unique; 2: as 1, trying more "
-        "chains so that most questions name only their seed",
+        help="0 (default): name the seed and every constraint entity; 1: describe "
+        "constraints (and the seed) in plain words where that keeps the question unique; "
+        "2: as 1, trying more chains so that most questions name at most one entity",
     )
     p.add_argument(
         "--no-corpus", action="store_true", help="skip evidence pages and the answerability check"
@@ -191,7 +191,12 @@ def summary(manifest: dict) -> str:
 def run(args: argparse.Namespace) -> int:
     kw = {}
     if args.obfuscation is not None:
-        kw["obfuscation"] = args.obfuscation
+        try:
+            kw["obfuscation"] = int(args.obfuscation)
+        except ValueError:
+            raise MedenvError(
+                f"obfuscation must be one of 0, 1, 2, got {args.obfuscation!r}"
+            ) from None
     if args.rare_share is not None:
         kw["rare_share"] = args.rare_share
     if args.answer_type:

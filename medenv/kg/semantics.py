@@ -61,6 +61,10 @@ def default_properties(source: str) -> dict[str, RelationProperties]:
     return out
 
 
+class _Cycle(Exception):
+    """A transitive relation loops back (`Closure._memo_reach` then walks instead)."""
+
+
 class Closure:
     """Memoised closure steps over one graph's asserted edges.
 
@@ -79,6 +83,7 @@ class Closure:
         self._pred = predecessors
         self.properties = dict(properties)
         self._cache: dict[tuple[str, str, bool], frozenset[str]] = {}
+        self._reached: dict[tuple[str, str, bool], frozenset[str]] = {}  # `_transitive`
 
     def _reach(self, starts: Iterable[str], relation: str, inverse: bool, strict: bool) -> set[str]:
         """Nodes reached over one or more (``strict``) or zero or more steps."""
@@ -109,7 +114,7 @@ class Closure:
             return hit
         props = self.properties.get(relation, RelationProperties())
         if props.transitive:
-            out = self._reach([node], relation, inverse, strict=True)
+            out = self._transitive(node, relation, inverse)
         else:
             out = set(self._pred(node, relation) if inverse else self._succ(node, relation))
             if props.symmetric:
@@ -117,13 +122,48 @@ class Closure:
         h = props.inherited_along
         if h is not None:
             if inverse:  # holders of any descendant-or-self of node
-                out = set()
-                for d in self._reach([node], h, True, strict=False):
+                out = set(self._pred(node, relation))
+                for d in self._transitive(node, h, True):
                     out.update(self._pred(d, relation))
             else:  # every ancestor-or-self of the asserted targets
-                out = self._reach(out, h, False, strict=False)
+                up = set(out)
+                for t in out:
+                    up |= self._transitive(t, h, False)
+                out = up
         result = frozenset(out)
         self._cache[key] = result
+        return result
+
+    def _transitive(self, node: str, relation: str, inverse: bool) -> frozenset[str]:
+        """Nodes reached over one or more steps (`_reach` with ``strict``), memoised per
+        node: a node's set is the union of its neighbours' sets, each computed once, not
+        a fresh walk. A symmetric relation, a cycle or a chain too deep to recurse are
+        walked instead."""
+        hit = self._reached.get((node, relation, inverse))
+        if hit is not None:
+            return hit
+        props = self.properties.get(relation)
+        if props is None or not props.symmetric:
+            try:
+                return self._memo_reach(node, relation, inverse, set())
+            except (_Cycle, RecursionError):
+                pass
+        return frozenset(self._reach([node], relation, inverse, strict=True))
+
+    def _memo_reach(self, node: str, relation: str, inverse: bool, active: set[str]):
+        key = (node, relation, inverse)
+        hit = self._reached.get(key)
+        if hit is not None:
+            return hit
+        if node in active:
+            raise _Cycle
+        active.add(node)
+        out: set[str] = set()
+        for t in self._pred(node, relation) if inverse else self._succ(node, relation):
+            out.add(t)
+            out |= self._memo_reach(t, relation, inverse, active)
+        active.discard(node)
+        result = self._reached[key] = frozenset(out)
         return result
 
     def related_set(self, nodes: Iterable[str], relation: str, inverse: bool = False) -> set[str]:

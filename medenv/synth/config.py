@@ -11,14 +11,16 @@ from medenv.errors import DataError, MedenvError
 from medenv.synth.specialty import SPECIALTIES
 from medenv.synth.specialty_names import read_mapping
 
-SYNTH_VERSION = 6
+SYNTH_VERSION = 7
 """Version of the synthesis algorithm: bumped whenever the same config and KG would give
 different items, so cached sets (`medenv.questions.default_qa_set`) built by an older version
 are not reused. 2: per-seed target chain length drawn from ``hop_weights``. 4: uniqueness
 under the ontology closure, effective hops, shortcut check, aliases, lexicon wording.
 5: the leak check also reads punctuation as spaces. 6: obfuscation levels (constraints described
 in plain words, `medenv.synth.describe`) and the manifest's ``obfuscation`` block; the default,
-level 0, gives version 5's items."""
+level 0, gives version 5's items. 7: at levels 1 and 2 a question may describe its seed
+instead of naming it (constraints on node 0); level 0 (still the default) gives version 6's
+items."""
 
 
 OBFUSCATION_LEVELS = (0, 1, 2)
@@ -58,11 +60,12 @@ class SynthConfig(msgspec.Struct, frozen=True, kw_only=True):
       every constraint entity are named verbatim. 1: constraints may be *descriptions*
       (verified properties worded in plain clinical vocabulary: organ system, mode of
       inheritance, clinical course; `medenv.synth.describe`), and each chain is first
-      tried with descriptions only, so that the question names only its seed. 2:
-      as 1, trying ``candidates * OBFUSCATION_WIDTH`` chains per seed with descriptions
-      only before falling back to named facts (the most questions naming one entity).
-      Descriptions are constraints like any other: verified under the closure, by the
-      effective-hop and the shortcut checks.
+      tried with descriptions only, so that the question names only its seed; a question
+      that would name its seed and one constraint entity describes its seed instead when
+      it stays unique. 2: as 1, trying ``candidates * OBFUSCATION_WIDTH`` chains
+      per seed with descriptions only before falling back to named facts (the most
+      questions naming one entity). Descriptions are constraints like any other: verified
+      under the closure, by the effective-hop and the shortcut checks.
     """
 
     n: int = 2000

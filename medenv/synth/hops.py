@@ -31,8 +31,7 @@ def effective_hops(
 ) -> int:
     """The fewest lookups that pin ``chain[-1]`` down (see module docstring)."""
     n = len(steps)
-    answer = chain[-1]
     for j in range(n, 1, -1):  # cheapest start first: cost 1 + n - j grows as j falls
-        if disamb.pinned_from(j, chain, steps, constraints) == {answer}:
+        if disamb.pins(j, chain, steps, constraints):
             return 1 + n - j
     return n

@@ -44,7 +44,7 @@ from medenv.synth.evidence import attach_evidence
 from medenv.synth.hops import effective_hops
 from medenv.synth.index import GraphIndex
 from medenv.synth.lexicon import BUILTIN, apply_lexicon
-from medenv.synth.qa import Hop, QAItem
+from medenv.synth.qa import Constraint, Hop, QAItem
 from medenv.synth.quality import quality
 from medenv.synth.rarity import rarity, seed_order
 from medenv.synth.render import LeakCheck, labels_of, render_question
@@ -300,17 +300,19 @@ def synthesize(
 def _obfuscation(index: GraphIndex, cfg: SynthConfig, items: list[QAItem]) -> dict:
     """How the set names its entities: the level, constraints worded as descriptions vs
     named, and the items whose constraints are all descriptions (naming the seed alone)."""
-    described = named = plain_items = 0
+    described = named = plain_items = seeds = 0
     for item in items:
         words = [cfg.obfuscation >= 1 and plain(index, c) is not None for c in item.constraints]
         described += sum(words)
         named += len(words) - sum(words)
         plain_items += all(words)
+        seeds += any(c.node == 0 for c in item.constraints)
     return {
         "level": cfg.obfuscation,
         "described_constraints": described,
         "named_constraints": named,
         "items_with_only_descriptions": plain_items,
+        "items_with_described_seed": seeds,
     }
 
 
@@ -381,6 +383,34 @@ def _reword_past_search(
     return None
 
 
+def _describe_seed(
+    disamb: Disambiguator,
+    describer: Describer,
+    chain: tuple[str, ...],
+    steps: tuple[tuple[str, bool], ...],
+    constraints: tuple,
+) -> tuple:
+    """``constraints`` plus the seed's descriptions (constraints on node 0: the question
+    then describes its seed instead of naming it), when they name exactly one entity and
+    the question, re-verified under the closure with the seed described, still admits
+    its answer alone; else ``constraints`` unchanged. Effective hops do not change: no
+    shortcut starts at the seed, and a described seed cannot be looked up by name."""
+    index = disamb.index
+    if sum(plain(index, c) is None for c in constraints) != 1:
+        return constraints
+    own = tuple(
+        Constraint(node=0, relation=f.relation, entity=f.entity, inverse=f.inverse)
+        for f in describer.facts(chain[0])
+        if f.entity not in chain
+    )
+    if not own:
+        return constraints
+    trial = (*own, *constraints)
+    if disamb.candidate_sets(chain, steps, trial)[-1] != {chain[-1]}:
+        return constraints
+    return trial
+
+
 def _make_item(
     index: GraphIndex,
     disamb: Disambiguator,
@@ -397,7 +427,12 @@ def _make_item(
     """``("ok", item)`` or ``(drop reason, None)`` for one chain. With a ``describer``
     (obfuscation level 1 or more), constraints may be descriptions (`medenv.synth.describe`)
     and read in plain words; ``plain_only``: descriptions only (no named constraint)."""
-    check = LeakCheck(labels_of(index, chain[1:]))
+    checks: list[LeakCheck] = []
+
+    def check(text: str) -> list[str]:  # built on first use: most chains fail before
+        if not checks:
+            checks.append(LeakCheck(labels_of(index, chain[1:])))
+        return checks[0](text)
 
     def usable(e: str) -> bool:
         return index.type[e] not in UNNAMEABLE_CONSTRAINT_TYPES and not check(index.node[e].name)
@@ -421,6 +456,8 @@ def _make_item(
     effective = effective_hops(disamb, chain, steps, constraints)
     if effective < len(steps):
         return "shortcut", None
+    if describer is not None and not plain_only:
+        constraints = _describe_seed(disamb, describer, chain, steps, constraints)
     digest = labels.chain_digest(chain, steps)
     rng = random.Random(f"{cfg.seed}|{digest}")
     question = render_question(

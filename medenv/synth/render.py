@@ -2,7 +2,9 @@
 
 The answer is asked for by its type ("Which gene ..."); every other chain entity except
 the seed is described, never named. Only the seed and the constraint entities are named
-(in double quotes). Relations read through the relation lexicon (`medenv.synth.lexicon`;
+(in double quotes); a seed with constraints of its own (obfuscation, all plain-worded) is
+described by them instead ("presents with a clinical feature that is a neurological
+abnormality"). Relations read through the relation lexicon (`medenv.synth.lexicon`;
 a relation it lacks reads as `kg.verbalise`), whose phrases never repeat their subject's
 noun.
 
@@ -91,6 +93,16 @@ def _named(index: GraphIndex, node: str, relation: str, phrase: tuple[str, str |
     return f'{verb} the {NOUNS.get(index.type[node], (index.type[node].replace("_", " "),))[0]} "{name}"'
 
 
+def _seed(index, chain, relation, phrase, constraints, rng) -> str:
+    """The link to the seed: its name, or, when the question describes it (constraints
+    on node 0, all plain-worded), "a clinical feature that is a neurological abnormality"."""
+    facts = [plain(index, c) for c in constraints if c.node == 0]
+    if not facts or None in facts:
+        return _named(index, chain[0], relation, phrase)
+    noun = _noun(index.type[chain[0]], rng)
+    return f"{phrase[0]} {_article(noun)} {noun} {rng.choice(RELATIVES)} {_join(facts)}"
+
+
 def _join(clauses: list[str]) -> str:
     if len(clauses) == 1:
         return clauses[0]
@@ -131,7 +143,7 @@ def render_question(
         phrase = _phrase(index, rel, inv, rng, lexicon)  # inverse hop: chain[i] -rel-> chain[i-1]
         prev = i - 1
         if prev == 0:
-            out.append(_named(index, chain[0], rel, phrase))
+            out.append(_seed(index, chain, rel, phrase, constraints, rng))
         else:
             noun = _noun(index.type[chain[prev]], rng)
             body = _join(clauses(prev))
@@ -164,12 +176,16 @@ def _narrative(index, chain, steps, constraints, rng, lexicon, describe=False) -
         rel, inv = steps[i - 1]
         phrase = _phrase(index, rel, inv, rng, lexicon)
         if i == 1:
-            link = _named(index, chain[0], rel, phrase)
+            link = _seed(index, chain, rel, phrase, constraints, rng)
         elif noun == prev_noun:
             link = f"{phrase[0]} the {prev_noun} above"
         else:
             link = f"{phrase[0]} this {prev_noun}"
-        body = _join([link, *_constraint_clauses(index, constraints, i, rng, lexicon, describe)])
+        facts = _constraint_clauses(index, constraints, i, rng, lexicon, describe)
+        # a described seed's own clauses end the sentence: the facts of the entity it links
+        # to come first, so that no "and" reads as one more fact of the seed
+        described_seed = i == 1 and any(c.node == 0 for c in constraints)
+        body = _join([*facts, link] if described_seed else [link, *facts])
         if i == n:
             sentences.append(rng.choice(OPENINGS).format(noun=noun, body=body))
         else:
