@@ -199,8 +199,13 @@ class OracleAgent:
         item = self.item
         self.ev = Evidence(self.index, self.world, item.question)
         seed_name = self._named(item.chain[0])
-        if seed_name is None:
-            raise MedenvError(f"question {item.id} does not name its seed entity {item.chain[0]}")
+        if seed_name is None:  # a described seed (obfuscation 1-2): no named entity to start from
+            yield answer_text(
+                "The question names no entity I can start the chain from, only a description, "
+                "and I have no grounded way to identify it; I cannot resolve the chain.",
+                "unknown",
+            )
+            return
         n = len(item.hops)
         answer_noun = self._noun(n)
         self.pending = self._say(

@@ -12,8 +12,10 @@ from __future__ import annotations
 import re
 
 import pytest
+from medenv.agents.rollout import rollout
 
 from medenv.errors import MedenvError
+from medenv.events.episodes import load_episodes
 from medenv.synth import SynthConfig, synthesize
 from medenv.synth.quality import verbatim_names
 from tests.cli import cli_error
@@ -135,3 +137,24 @@ def test_a_described_seed_is_not_named_and_the_question_stays_unique(
         assert item.effective_hops == item.n_hops
     report = plain_set.manifest["obfuscation"]
     assert report["items_with_described_seed"] == len(described)
+
+
+def test_the_oracle_gives_up_honestly_on_a_described_seed_and_the_rollout_goes_on(
+    kg, plain_set, tmp_path
+):
+    """The grounded oracle cannot start from a seed it is not told the name of: such an
+    episode ends with a grounded give-up answer (scored wrong), the other episodes of the
+    same rollout still run, and every action is logged."""
+    described = [i for i in plain_set.items if any(c.node == 0 for c in i.constraints)]
+    named = [i for i in plain_set.items if i not in described][:2]
+    items = described[:1] + named
+    db = tmp_path / "oracle.duckdb"
+    rollout("oracle", qa=items, db=db, seed=0, progress=False)
+    episodes = {e.question_id: e for e in load_episodes(db)}
+    assert set(episodes) == {i.id for i in items}
+    gave_up = episodes[described[0].id]
+    assert gave_up.ended and gave_up.correct is False
+    assert gave_up.prediction == "unknown"
+    seed = kg.node(described[0].chain[0])
+    assert all(seed.name.casefold() not in (s.text or "").casefold() for s in gave_up.steps)
+    assert all(episodes[i.id].ended for i in named)
