@@ -11,8 +11,9 @@ import gymnasium as gym
 import pytest
 
 import medenv  # noqa: F401  (registers MedResearch-v0)
-from medenv.events.episodes import load_episodes, summaries
+from medenv.events.episodes import load_episodes
 from medenv.events.store import connect
+from medenv.events.summaries import summaries
 from tests.test_env import make_items, scripted_actions
 
 SHARED = (

@@ -13,8 +13,9 @@ import pytest
 
 import medenv  # noqa: F401  (registers MedResearch-v0)
 from medenv.errors import MedenvError
-from medenv.events.episodes import load_episodes, summaries
+from medenv.events.episodes import load_episodes
 from medenv.events.store import connect
+from medenv.events.summaries import summaries
 from medenv.reward import (
     DEFAULT_TERMS,
     EpisodeOutcome,

@@ -70,8 +70,9 @@ from medenv.evaluation.report import (
     to_json,
     write_report,
 )
-from medenv.events.episodes import EpisodeRecord, summaries
+from medenv.events.episodes import EpisodeRecord
 from medenv.events.store import connect, resolve_files
+from medenv.events.summaries import summaries
 from medenv.grounding import ground_log
 from medenv.qa_world import kg_mismatch
 from medenv.synth.io import read_qa_set
