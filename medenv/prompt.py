@@ -23,7 +23,7 @@ differs is refused with one line naming it, unless the user asks to adapt
 (``--adapt-prompt``); a model without a saved contract takes the asked parts over the
 defaults (the flags exist for models medenv did not train).
 
-`render_messages` is the one rendering rule: SFT rows (`medenv.training.sft.prepare_row`), the
+`render_messages` is the one rendering rule: SFT rows (`medenv.training.sft_rows.prepare_row`), the
 LLM agent's context and GRPO's prompts all go through it.
 """
 

@@ -27,7 +27,7 @@ GRPO_TEST_CONFIG = dict(max_steps=2, num_generations=4, batch_size=4, max_comple
 
 def grpo_setup():
     """(world, 4 held-out QA items, SFT-trained start model)."""
-    from medenv.training.sft import split_rows
+    from medenv.training.sft_rows import split_rows
 
     from medenv.questions import default_qa_set
     from medenv.synth.io import read_qa_set

@@ -122,7 +122,7 @@ def test_checkpoint_saves_the_contract_it_trained_under(checkpoint, rows):
 
 def _trained_ids(tokenizer, row: dict) -> list[int]:
     """The row's token ids as TRL's SFTTrainer tokenises it (its training template)."""
-    from medenv.training.sft import normalise_row
+    from medenv.training.sft_rows import normalise_row
     from trl.chat_template_utils import get_training_chat_template
 
     norm = normalise_row(row)
@@ -139,7 +139,8 @@ def test_rollout_agent_renders_exactly_what_was_trained(checkpoint, rows):
     """The agent built as `medenv rollout --agent llm --model CKPT` builds it, fed one
     real episode's observations, reads at every turn the prefix of the training tokens."""
     from medenv.agents.rollout import AgentSpec, make_agent
-    from medenv.training.sft import SFTTrainConfig, prepare_row
+    from medenv.training.sft import SFTTrainConfig
+    from medenv.training.sft_rows import prepare_row
 
     out, _ = checkpoint
     agent = make_agent(AgentSpec("llm", {"model": str(out), "prompt": {}, "adapt_prompt": False}))

@@ -59,7 +59,7 @@ def oracle_export() -> Path:
 
 
 def oracle_rows() -> list[dict]:
-    from medenv.training.sft import load_sft_rows
+    from medenv.training.sft_rows import load_sft_rows
 
     return load_sft_rows(oracle_export() / "sft.jsonl")
 
@@ -123,7 +123,7 @@ def trained(sft_rows) -> Path:
 
 
 def test_exported_rows_are_contract_format_and_split_by_question(sft_rows):
-    from medenv.training.sft import split_rows
+    from medenv.training.sft_rows import split_rows
 
     assert len(sft_rows) >= N_EPISODES * 0.9  # the oracle answers ~99% correctly
     for row in sft_rows:
@@ -139,7 +139,7 @@ def test_exported_rows_are_contract_format_and_split_by_question(sft_rows):
 
 
 def test_preprocessing_cuts_observations_only(sft_rows):
-    from medenv.training.sft import prepare_row, prompt_for
+    from medenv.training.sft_rows import prepare_row, prompt_for
 
     cfg = fixture_config()
     row = max(sft_rows, key=lambda r: sum(len(m.get("content") or "") for m in r["messages"]))
@@ -159,7 +159,7 @@ def test_preprocessing_cuts_observations_only(sft_rows):
 
 
 def test_bad_rows_name_file_and_line(tmp_path):
-    from medenv.training.sft import load_sft_rows
+    from medenv.training.sft_rows import load_sft_rows
 
     from medenv.errors import DataError
 
@@ -196,7 +196,8 @@ def test_bad_rows_name_file_and_line(tmp_path):
 
 def test_sft_lowers_heldout_loss(sft_rows, trained):
     from medenv.agents.tiny import tiny_model_path
-    from medenv.training.sft import eval_loss, split_rows
+    from medenv.training.sft import eval_loss
+    from medenv.training.sft_rows import split_rows
 
     _, held = split_rows(sft_rows, FIXTURE_CONFIG["eval_fraction"], seed=0)
     cfg = fixture_config()
@@ -208,7 +209,7 @@ def test_sft_lowers_heldout_loss(sft_rows, trained):
 
 def test_trained_model_emits_parseable_tool_calls(sft_rows, trained):
     import torch
-    from medenv.training.sft import prompt_for, split_rows
+    from medenv.training.sft_rows import prompt_for, split_rows
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from medenv.tools.parsing import parse_action

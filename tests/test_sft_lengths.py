@@ -60,7 +60,7 @@ def test_chosen_max_length_trains_every_assistant_turn_in_95pct_of_rows(sft_expo
     the answer) in at least 95% of rows; one token less loses the longest kept row's end."""
     from datasets import Dataset
     from medenv.agents.tiny import tiny_model_path
-    from medenv.training.sft import normalise_row
+    from medenv.training.sft_rows import normalise_row
     from transformers import AutoModelForCausalLM
     from trl import SFTConfig, SFTTrainer
 

@@ -9,7 +9,7 @@ assistant token, and ``assistant_only_loss=True`` then drops the row. A row is t
 
 - `row_token_lengths(rows, tokenizer, config)`: per row, ``prompt`` (tokens before the first
   assistant turn, with the generation prompt) and ``total`` (the whole rendered row), after
-  the row preprocessing of ``config`` (`medenv.training.sft.prepare_row`).
+  the row preprocessing of ``config`` (`medenv.training.sft_rows.prepare_row`).
 - `fit_max_length(lengths, context)`: the smallest ``max_length`` that keeps at least
   `COVERAGE` of the rows whole; `MedenvError` (one line) when that exceeds ``context``.
 - `length_report(lengths)`: counts and percentiles for ``stats.json`` and the CLI.
@@ -25,6 +25,7 @@ from typing import Any
 
 import msgspec
 from medenv.agents.tiny import resolve_model
+from medenv.training.sft_rows import normalise_row, prepare_row
 
 from medenv.errors import MedenvError
 from medenv.prompt import load_contract
@@ -51,8 +52,6 @@ def _render_ids(tokenizer: Any, messages: list[dict], tools: Any, **kwargs: Any)
 
 def row_token_lengths(rows: list[dict], tokenizer: Any, config: Any = None) -> list[RowTokens]:
     """Prompt and total token counts of each row, rendered as ``SFTTrainer`` renders it."""
-    from medenv.training.sft import normalise_row, prepare_row
-
     lengths = []
     for row in rows:
         prepared = normalise_row(prepare_row(row, config) if config is not None else row)
@@ -64,7 +63,9 @@ def row_token_lengths(rows: list[dict], tokenizer: Any, config: Any = None) -> l
         prompt = len(_render_ids(tokenizer, head, tools, add_generation_prompt=first is not None))
         total = len(_render_ids(tokenizer, messages, tools))
         ends = tuple(
-            total if i == len(messages) - 1 else len(_render_ids(tokenizer, messages[: i + 1], tools))
+            total
+            if i == len(messages) - 1
+            else len(_render_ids(tokenizer, messages[: i + 1], tools))
             for i, m in enumerate(messages)
             if m["role"] == "assistant"
         )
