@@ -164,10 +164,7 @@ def _plot_all(result: EvalResult, out: Path) -> list[Path]:
         ax.set_xlabel(xlabel)
         ax.set_title(title)
         ax.legend(fontsize="small")
-        fig.tight_layout()
-        fig.savefig(out / fname, dpi=100)
-        plt.close(fig)
-        paths.append(out / fname)
+        paths.append(_save(plt, fig, out / fname))
 
     bars("by_hops", "Accuracy by hops", "hops", "accuracy_by_hops.png")
     bars("by_specialty", "Accuracy by specialty", "specialty", "accuracy_by_specialty.png", True)
@@ -182,10 +179,7 @@ def _plot_all(result: EvalResult, out: Path) -> list[Path]:
     ax.set_ylabel("episodes")
     ax.set_title("Tool calls per episode")
     ax.legend(fontsize="small")
-    fig.tight_layout()
-    fig.savefig(out / "tool_calls_hist.png", dpi=100)
-    plt.close(fig)
-    paths.append(out / "tool_calls_hist.png")
+    paths.append(_save(plt, fig, out / "tool_calls_hist.png"))
 
     fig, ax = plt.subplots(figsize=(6, 3.5))
     for g in groups:
@@ -196,10 +190,7 @@ def _plot_all(result: EvalResult, out: Path) -> list[Path]:
     ax.set_ylabel("accuracy")
     ax.set_title("Accuracy vs tool calls")
     ax.legend(fontsize="small")
-    fig.tight_layout()
-    fig.savefig(out / "accuracy_vs_tool_calls.png", dpi=100)
-    plt.close(fig)
-    paths.append(out / "accuracy_vs_tool_calls.png")
+    paths.append(_save(plt, fig, out / "accuracy_vs_tool_calls.png"))
 
     used: set[str] = {p.name for p in paths}
     for g in groups:
@@ -237,6 +228,12 @@ def _plot_group_accuracy_vs_calls(plt, g: GroupMetrics, path: Path) -> None:
     ax.set_xlabel("tool calls made")
     ax.set_ylabel("accuracy")
     ax.set_title(f"Accuracy vs tool calls: {g.group} (accuracy {100 * g.accuracy:.1f}%)")
+    _save(plt, fig, path)
+
+
+def _save(plt, fig, path: Path) -> Path:
+    """Write ``fig`` to ``path`` (100 dpi, tight layout), close it; returns ``path``."""
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+    return path
