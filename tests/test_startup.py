@@ -140,15 +140,18 @@ def test_a_lazy_world_checks_questions_from_its_header_without_loading(world):
 
 
 def test_unreadable_or_other_format_headers_are_ignored(tmp_path, monkeypatch, world):
-    monkeypatch.setattr(world_memo, "memo_dir", lambda: tmp_path)
+    monkeypatch.setenv("MEDENV_HOME", str(tmp_path))  # the world is loaded: only headers move
+    memo = world_memo.memo_dir()
+    assert memo == tmp_path / "world"
     assert world_memo.read_header("k") is None
-    (tmp_path / "k.msgpack").write_bytes(b"\x00garbage")
+    memo.mkdir(parents=True, exist_ok=True)
+    (memo / "k.msgpack").write_bytes(b"\x00garbage")
     assert world_memo.read_header("k") is None
     world_memo.write_header("k", _header(world, format=world_memo.HEADER_FORMAT + 1))
     assert world_memo.read_header("k") is None
     world_memo.write_header("k", _header(world))
     assert world_memo.read_header("k") == _header(world)
-    assert msgspec.msgpack.decode((tmp_path / "k.msgpack").read_bytes())["kg_source"] == "hpo"
+    assert msgspec.msgpack.decode((memo / "k.msgpack").read_bytes())["kg_source"] == "hpo"
 
 
 def test_the_header_key_changes_with_what_the_world_is_made_of(tmp_path):
