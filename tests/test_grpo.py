@@ -133,3 +133,17 @@ def test_grpo_with_vllm_colocate(tmp_path):
                              **GRPO_TEST_CONFIG)  # fmt: skip
     result = train_grpo(config, world=world, qa_items=items)
     assert result.steps == 2 and result.rewards
+
+
+def test_activation_recomputation_is_off_for_small_models_unless_asked():
+    """TRL recomputes activations by default; medenv turns it off below 50M parameters
+    (the tiny model) and keeps an explicit setting either way."""
+    import torch
+    from medenv.training.grpo import GRPOTrainConfig, recompute_activations
+
+    small = torch.nn.Linear(10, 10)  # 110 parameters
+    big = torch.nn.Embedding(50_000_000, 1)  # 50M parameters
+    assert recompute_activations(GRPOTrainConfig(), small) is False
+    assert recompute_activations(GRPOTrainConfig(), big) is True
+    assert recompute_activations(GRPOTrainConfig(gradient_checkpointing=True), small) is True
+    assert recompute_activations(GRPOTrainConfig(gradient_checkpointing=False), big) is False
