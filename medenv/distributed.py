@@ -28,6 +28,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from medenv.agents.episode_loop import run_jobs
+from medenv.agents.factory import agent_name
 from medenv.errors import MedenvError
 from medenv.kg.cache import load_kg
 from medenv.synth import synthesize
@@ -96,8 +98,7 @@ def _alive_nodes(ray) -> list[tuple[str, int]]:
 
 
 def _node_run(args: tuple) -> list[tuple[str, int, bool, int]]:
-    """One forked worker of a node: `medenv.agents.rollout._run_jobs` on its jobs and shard."""
-    from medenv.agents.rollout import _run_jobs
+    """One forked worker of a node: `medenv.agents.episode_loop.run_jobs` on its jobs and shard."""
 
     shard, factory, items, jobs, db, env_kwargs, tags = args
     out: list[tuple[str, int, bool, int]] = []
@@ -107,7 +108,7 @@ def _node_run(args: tuple) -> list[tuple[str, int, bool, int]]:
         job = next(it)
         out.append((job.question_id, job.seed, correct, calls))
 
-    _run_jobs(shard, factory, items, jobs, Path(db), env_kwargs, tags, on_episode=record)
+    run_jobs(shard, factory, items, jobs, Path(db), env_kwargs, tags, on_episode=record)
     return out
 
 
@@ -142,8 +143,6 @@ def rollout_on_ray(
     ``(question id, seed, correct, tool calls)`` per episode."""
     ray = init_ray(address, num_cpus)
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-
-    from medenv.agents.rollout import agent_name
 
     nodes = _alive_nodes(ray)
     slots = [(node, w) for node, cpus in nodes for w in range(cpus)]

@@ -138,7 +138,7 @@ def _trained_ids(tokenizer, row: dict) -> list[int]:
 def test_rollout_agent_renders_exactly_what_was_trained(checkpoint, rows):
     """The agent built as `medenv rollout --agent llm --model CKPT` builds it, fed one
     real episode's observations, reads at every turn the prefix of the training tokens."""
-    from medenv.agents.rollout import AgentSpec, make_agent
+    from medenv.agents.factory import AgentSpec, make_agent
     from medenv.training.sft import SFTTrainConfig
     from medenv.training.sft_rows import prepare_row
 

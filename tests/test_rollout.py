@@ -6,7 +6,8 @@ import functools
 import json
 
 import pytest
-from medenv.agents.rollout import AgentSpec, plan_jobs, rollout
+from medenv.agents.jobs import plan_jobs
+from medenv.agents.rollout import AgentSpec, rollout
 from medenv.training.export import load_episodes, select_episodes
 
 from medenv.errors import MedenvError
