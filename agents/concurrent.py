@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
-from medenv.agents.backends import AsyncOpenAIBackend
+from medenv.agents.backend_openai import AsyncOpenAIBackend
 from medenv.agents.llm import LLMAgent, model_contract
 
 from medenv.errors import MedenvError

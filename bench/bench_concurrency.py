@@ -28,7 +28,7 @@ def model_url(bench_dir):
     # one-off costs a long run amortises, paid before timing: the world, the HTTP client's
     # imports, the first Arrow batch (pyarrow's lazy imports)
     load_world(progress=False)
-    from medenv.agents.backends import _aiohttp_client
+    from medenv.agents.backend_openai import _aiohttp_client
 
     from medenv.events.table import arrow_table
 

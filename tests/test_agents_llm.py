@@ -7,7 +7,7 @@ import json
 import re
 
 import pytest
-from medenv.agents.backends import OpenAIBackend, reply_text
+from medenv.agents.backend_openai import OpenAIBackend, reply_text
 from medenv.agents.llm import TRUNCATED, LLMAgent, make_backend
 from medenv.agents.messages import assistant_message
 from medenv.agents.text import split_action
@@ -229,7 +229,7 @@ def test_transformers_backend_with_tiny_model(tiny_backend):
 @pytest.mark.gpu
 def test_vllm_backend_in_process():
     pytest.importorskip("vllm")
-    from medenv.agents.backends import VLLMBackend
+    from medenv.agents.backend_vllm import VLLMBackend
     from medenv.agents.tiny import tiny_model_path
 
     backend = VLLMBackend(str(tiny_model_path()), max_tokens=16, gpu_memory_utilization=0.3)
@@ -355,7 +355,7 @@ def test_guidance_through_the_transformers_backend(tiny_backend, kg):
 @pytest.mark.gpu
 def test_guidance_through_vllm():
     pytest.importorskip("vllm")
-    from medenv.agents.backends import VLLMBackend
+    from medenv.agents.backend_vllm import VLLMBackend
     from medenv.agents.tiny import tiny_model_path
 
     from medenv.questions import default_qa_set

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from medenv.agents.backends import OpenAIBackend
+from medenv.agents.backend_openai import OpenAIBackend
 
 from medenv.cli import main
 from tests.chat_server import ChatHandler, serve

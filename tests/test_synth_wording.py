@@ -223,7 +223,7 @@ class _Rewriter(ChatHandler):
 
 
 def test_llm_rewrite_through_an_openai_compatible_server_is_checked_and_cached(kg, tmp_path):
-    from medenv.agents.backends import OpenAIBackend
+    from medenv.agents.backend_openai import OpenAIBackend
 
     cache = tmp_path / "rewrites.jsonl"
     with serve(_Rewriter) as url:
