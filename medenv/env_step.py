@@ -28,6 +28,7 @@ from medenv.tools.parsing import (
     ERROR_KINDS,
     ParsedAction,
     ParseError,
+    ToolCall,
     error_suffix,
     format_hint,
     parse_action,
@@ -37,6 +38,38 @@ from medenv.tools.registry import validate
 from medenv.tools.result import ToolResult
 
 Emit = Callable[[ev.Payload], None]
+
+
+class ActionContext(msgspec.Struct, frozen=True, kw_only=True):
+    """What a per-step measurement of ``action_received`` sees
+    (`medenv.events.schema.STEP_MEASURES`)."""
+
+    step: int
+    text: str  # the text parsed (the logged text without its truncation marker)
+    parsed: ParsedAction
+    truncated_from: int | None
+
+
+class CallContext(msgspec.Struct, frozen=True, kw_only=True):
+    """What a per-step measurement of ``tool_returned`` sees: one call, after it ran
+    (``state`` does not count it yet)."""
+
+    step: int
+    call: ToolCall
+    args: Any  # the tool's checked msgspec arguments
+    result: ToolResult
+    latency_ms: float
+    state: EpisodeState
+    world: Any
+
+
+class RejectContext(msgspec.Struct, frozen=True, kw_only=True):
+    """What a per-step measurement of ``action_rejected`` sees."""
+
+    step: int
+    parsed: ParsedAction
+    error: ParseError
+    observation: str
 
 
 class EpisodeState(msgspec.Struct, kw_only=True):
@@ -81,9 +114,10 @@ def read_action(
             action, parallel_calls=parallel_calls, schemas=schemas,
             tool_format=tool_format, check_arguments=False,
         )  # fmt: skip
-    event = ev.ActionReceived(
-        step=step, text=text + truncation_marker(cut), think=parsed.think,
-        is_dict=is_dict, truncated_from=cut, family=parsed.family,
+    context = ActionContext(step=step, text=text, parsed=parsed, truncated_from=cut)
+    event = ev.measured(
+        ev.ActionReceived, context, step=step, text=text + truncation_marker(cut),
+        think=parsed.think, is_dict=is_dict, truncated_from=cut, family=parsed.family,
     )  # fmt: skip
     return parsed, event
 
@@ -113,10 +147,15 @@ def run_calls(world, checked: list, step: int, state: EpisodeState, emit: Emit) 
         result = run_tool(world, call.name, args)
         latency = (time.perf_counter() - start) * 1000.0
         obs_i = fit_text(result.text)
+        context = CallContext(
+            step=step, call=call, args=args, result=result, latency_ms=latency, state=state,
+            world=world,
+        )  # fmt: skip
         emit(
-            ev.ToolReturned(
-                step=step, name=call.name, observation=obs_i, latency_ms=round(latency, 3),
-                doc_ids=list(result.doc_ids), ok=result.ok, error=result.error, call=i,
+            ev.measured(
+                ev.ToolReturned, context, step=step, name=call.name, observation=obs_i,
+                latency_ms=round(latency, 3), doc_ids=list(result.doc_ids), ok=result.ok,
+                error=result.error, call=i,
             )
         )  # fmt: skip
         if not result.ok and result.error in ERROR_KINDS:  # e.g. a blank query
@@ -143,9 +182,11 @@ def reject(
     if hint not in observation:  # the registry's own argument checks carry no hint
         observation += "\n" + error_suffix(parsed.family, tool_format)
     observation = fit_text(observation)
-    event = ev.ActionRejected(
-        step=step, kind=error.kind, message=error.message, observation=observation
-    )
+    context = RejectContext(step=step, parsed=parsed, error=error, observation=observation)
+    event = ev.measured(
+        ev.ActionRejected, context, step=step, kind=error.kind, message=error.message,
+        observation=observation,
+    )  # fmt: skip
     return observation, event
 
 

@@ -2,15 +2,20 @@
 
 The test copies the package, edits ONLY the copy's schema.py as the README's developer
 section says (a field on ``episode_started`` named after a `QAItem` attribute, one on
-``episode_ended`` named after an `EpisodeState` attribute), runs a real episode with the
-copy against the default world and a real DuckDB store, and reads the fields back from
-the one projection (`load_episodes`), the replay trajectory and `verify`.
+``episode_ended`` named after an `EpisodeState` attribute, and per-step measurements: a
+field on ``action_received``, ``tool_returned`` and ``action_rejected`` each, with its
+function of the step's context in ``STEP_MEASURES``), runs a real episode with the copy
+against the default world and a real DuckDB store, and reads the fields back from the
+stored events, the one projection (`load_episodes`), the replay trajectory and `verify`.
+The per-step values are checked against the test's own recount from the record's text,
+pages and error messages.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -39,19 +44,26 @@ SCRIPT = textwrap.dedent(
     item = msgspec.structs.replace(make_items(world.kg, n=1)[0], difficulty=0.625)
     env = gym.make("MedResearch-v0", qa=[item], db=sys.argv[1], world=world, max_steps=5)
     env.reset(seed=0)
-    for action in scripted_actions(world, item):
+    for action in ["no tool call here", *scripted_actions(world, item)]:
         env.step(action)
     episode = env.unwrapped.episode_id
     env.close()
     [rec] = load_episodes(sys.argv[1])
-    traj = trajectory(read_episode(sys.argv[1], episode))
+    events = read_episode(sys.argv[1], episode)
+    traj = trajectory(events)
     steps_docs = [d for s in rec.steps for d in s.doc_ids]
+    per_step = ("words", "n_docs", "seen_before", "message_chars")
     print(json.dumps({
         "fields": list(schema.EpisodeStarted.__struct_fields__),
         "difficulty": rec.extra.get("difficulty"), "item_difficulty": item.difficulty,
         "retrieved": rec.extra.get("retrieved"), "step_docs": steps_docs,
         "replayed": traj.extra.get("difficulty"),
         "verified": verify(sys.argv[1], episode).ok,
+        "stored": [[e.type, {f: getattr(e.payload, f) for f in per_step
+                             if hasattr(e.payload, f)}] for e in events],
+        "steps": [{"text": s.text, "doc_ids": list(s.doc_ids), "calls": len(s.calls),
+                   "error_message": s.error_message, "extra": s.extra} for s in rec.steps],
+        "replayed_steps": [s.extra for s in traj.steps],
     }))
     """
 )
@@ -61,6 +73,23 @@ def _add_field(text: str, cls: str, after: str, line: str) -> str:
     head, sep, body = text.partition(f"class {cls}(Payload")
     assert sep and after in body, (cls, after)
     return head + sep + body.replace(after, after + line, 1)
+
+
+MEASURES = {  # the per-step measurements the test declares: event type -> entries
+    "ActionReceived": '"words": lambda c: len(c.text.split())',
+    "ToolReturned": '"n_docs": lambda c: len(c.result.doc_ids), '
+    '"seen_before": lambda c: len(c.state.retrieved)',
+    "ActionRejected": '"message_chars": lambda c: len(c.error.message)',
+}
+
+
+def _add_measures(text: str) -> str:
+    for cls, entries in MEASURES.items():
+        entry = f"    {cls}: {{"
+        head, sep, tail = text.partition("STEP_MEASURES: dict")
+        assert sep and entry in tail, cls
+        text = head + sep + tail.replace(entry, f"{entry}{entries}, ", 1)
+    return text
 
 
 def test_a_field_added_to_schema_py_alone_reaches_the_projection(tmp_path):
@@ -74,7 +103,18 @@ def test_a_field_added_to_schema_py_alone_reaches_the_projection(tmp_path):
     text = _add_field(
         text, "EpisodeEnded", "    n_format_errors: int\n", "    retrieved: list[str] = []\n"
     )
-    schema.write_text(text)
+    # per-step measurements: a field on the payload and its function in STEP_MEASURES
+    text = _add_field(
+        text, "ActionReceived", "    truncated_from: int | None = None\n", "    words: int = -1\n"
+    )
+    text = _add_field(
+        text, "ToolReturned", "    call: int = 0\n",
+        "    n_docs: int = -1\n    seen_before: int = -1\n",
+    )  # fmt: skip
+    text = _add_field(
+        text, "ActionRejected", '    observation: str = ""\n', "    message_chars: int = -1\n"
+    )
+    schema.write_text(_add_measures(text))
     env = {**os.environ, "PYTHONPATH": f"{copy}{os.pathsep}{ROOT}"}
     out = subprocess.run(
         [sys.executable, "-c", SCRIPT, str(tmp_path / "events.duckdb"), str(copy)],
@@ -88,6 +128,32 @@ def test_a_field_added_to_schema_py_alone_reaches_the_projection(tmp_path):
     # episode_ended.retrieved is EpisodeState.retrieved: every page the tool calls showed
     assert got["retrieved"] == got["step_docs"] and got["retrieved"]
     assert got["verified"]  # the replayed env emits the new fields identically
+
+    # per-step measurements, recounted from what the record holds (one call per step here)
+    stored = got["stored"]
+    by_type = {t: [v for tt, v in stored if tt == t] for t in ("action_received",
+               "tool_returned", "action_rejected", "tool_called")}  # fmt: skip
+    steps = got["steps"]
+    assert [s["extra"]["words"] for s in steps] == [
+        len(re.findall(r"\S+", s["text"])) for s in steps
+    ] == [v["words"] for v in by_type["action_received"]]
+    rejected = [s for s in steps if s["error_message"] is not None]
+    called = [s for s in steps if s["calls"]]
+    assert len(rejected) == 1 and len(called) == 3  # the junk action, search, browse, answer
+    assert rejected[0]["extra"]["message_chars"] == len(rejected[0]["error_message"])
+    assert [v["message_chars"] for v in by_type["action_rejected"]] == [
+        len(rejected[0]["error_message"])
+    ]
+    assert [s["extra"]["n_docs"] for s in called] == [[len(s["doc_ids"])] for s in called]
+    assert sum(len(s["doc_ids"]) for s in called) > 0
+    seen, before = 0, []
+    for s in called:  # pages shown by the earlier calls of the episode
+        before.append([seen])
+        seen += len(s["doc_ids"])
+    assert [s["extra"]["seen_before"] for s in called] == before
+    assert [v["n_docs"] for v in by_type["tool_returned"]] == [len(s["doc_ids"]) for s in called]
+    assert [s["extra"] for s in steps] == got["replayed_steps"]
+    assert not any(by_type["tool_called"])  # measurements land on their own event type only
 
 
 def test_the_fold_reads_steps_calls_and_undeclared_fields_by_name():

@@ -16,6 +16,7 @@ declared payload (lone surrogates become U+FFFD, see `clean`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -218,6 +219,32 @@ def from_sources(cls: type[P], *sources: Any, **given: Any) -> P:
 
 
 _MISSING = object()
+
+# Per-step measurements (issue 13): event type -> {field: function of the step's context}.
+# The env builds its per-step events with `measured`, which adds every field declared here,
+# computed on the step's context (`medenv.env_step`): ``action_received`` on an
+# `ActionContext` (step, the parsed text, the parsed action, the length cut off),
+# ``tool_returned`` on a `CallContext` (step, the call and its checked arguments, the
+# tool's `ToolResult`, its latency, the `EpisodeState` before the call counts, the world),
+# ``action_rejected`` on a `RejectContext` (step, the parsed action, the fault, the
+# observation). So a new per-step measurement is a field on its payload plus its entry
+# here: this file alone. The fold (`medenv.events.episodes`) reads it into
+# ``StepRecord.extra`` by name (per call for ``tool_returned``), and replay and verify
+# compare it like any other field. A function must be deterministic in the context:
+# verify re-runs the episode and compares every field but ``latency_ms``.
+STEP_MEASURES: dict[type[Payload], dict[str, Callable[[Any], Any]]] = {
+    ActionReceived: {},
+    ToolReturned: {},
+    ActionRejected: {},
+}
+
+
+def measured(cls: type[P], context: Any, **values: Any) -> P:
+    """A per-step ``cls`` payload: ``values`` and the `STEP_MEASURES` of ``cls`` computed on
+    ``context``."""
+    for field, measure in STEP_MEASURES.get(cls, {}).items():
+        values[field] = measure(context)
+    return cls(**values)
 
 
 class Event(msgspec.Struct, frozen=True, kw_only=True):
