@@ -25,10 +25,12 @@ $(VENV)/.test-installed: $(VENV)/.installed
 	$(PIP) install -q -e ".[train,dev,minari-collect]"
 	touch $@
 
-# TEST_WORKERS pytest-xdist processes, one test file each at a time (module fixtures built once)
+# TEST_WORKERS pytest-xdist processes, one test file each at a time (module fixtures built once),
+# files in the order tests/conftest.py sets (default-set-free files first: a cold cache)
 TEST_WORKERS ?= 2
 test: $(VENV)/.test-installed
-	$(PY) -m pytest -q -p no:cacheprovider --durations=15 -n $(TEST_WORKERS) --dist loadfile
+	$(PY) -m pytest -q -p no:cacheprovider --durations=15 -n $(TEST_WORKERS) --dist loadfile \
+		--no-loadscope-reorder
 
 bench: $(VENV)/.installed
 	mkdir -p .benchmarks
