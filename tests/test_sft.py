@@ -26,9 +26,13 @@ N_EPISODES = 400  # the oracle rollout takes ~4 s; more questions, fewer epochs
 # Short rows make the tiny model cheap to train: tool observations cut to 150 characters,
 # tools described once (in the env's prompt, not again in the template), no system turn
 # (GRPO prompts have none). `prompt_for` applies the same preprocessing at inference.
+# The held-out loss is measured by the tests themselves: the trainer evaluates only at the
+# start and the end (``eval_steps`` = ``max_steps``), not ten times during the run (a fifth
+# of the fixture's CPU). 100 steps are too few: no held-out prompt then gets a valid call.
 FIXTURE_CONFIG = dict(max_steps=250, learning_rate=5e-3, batch_size=2, warmup_steps=5,
                       max_length=1024, max_tool_chars=150, template_tools=False,
-                      keep_system=False, eval_fraction=0.05, logging_steps=1000, seed=0)  # fmt: skip
+                      keep_system=False, eval_fraction=0.05, logging_steps=1000, seed=0,
+                      eval_steps=250)  # fmt: skip
 THREADS = 2
 
 
