@@ -85,6 +85,27 @@ class KnowledgeGraph:
             self._compact = None
         return self._graph
 
+    @classmethod
+    def of_compact(
+        cls, source: str, version: str, relations: Iterable[Relation], form: compact.CompactGraph
+    ) -> KnowledgeGraph:
+        """A graph held in its compact form (bulk loaders write the arrays directly; the
+        networkx view is built on first use, as for an unpickled graph)."""
+        kg = cls(source, version, relations)
+        kg._graph, kg._compact = None, form
+        for node in form.nodes:
+            for label in (node.name, *node.synonyms):
+                ids = kg._by_name.setdefault(label.casefold(), [])
+                if node.id not in ids[-1:]:
+                    ids.append(node.id)
+        return kg
+
+    def compact_form(self) -> compact.CompactGraph:
+        """The graph's compact form: the one held, or one made from the networkx view."""
+        if self._graph is None:
+            return self._compact
+        return compact.CompactGraph.of(self._graph)
+
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         if state["_graph"] is not None:
