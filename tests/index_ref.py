@@ -64,3 +64,13 @@ class NetworkxIndex:
         for n in nodes:
             out.update(self.step(n, relation, inverse))
         return out
+
+    def type_reach(self) -> dict[tuple[str, str, bool], set[str]]:
+        """The loop `medenv.synth.uniqueness.Disambiguator` ran over ``adj`` before the
+        index computed it from the edge arrays."""
+        reach: dict[tuple[str, str, bool], set[str]] = {}
+        for node, groups in self.adj.items():
+            kind = self.type[node]
+            for (rel, inv), targets in groups.items():
+                reach.setdefault((kind, rel, inv), set()).update(self.type[t] for t in targets)
+        return reach

@@ -24,15 +24,22 @@ Step = tuple[str, bool]  # (relation, inverse): walk the edge backwards when inv
 
 
 class _Csr:
-    """One direction's edges grouped by node: for node ``i``, ``rel[ptr[i]:ptr[i+1]]``
-    (relation ranks, ascending) and ``other`` (neighbour positions, by id within a
-    relation)."""
+    """One direction's edges grouped by node then relation: node ``i``'s groups are
+    ``gptr[i]:gptr[i+1]``; group ``g`` is relation rank ``grel[g]`` and the neighbour ids
+    ``others[start[g]:start[g+1]]`` (sorted)."""
 
-    def __init__(self, node: np.ndarray, other: np.ndarray, rel_rank: np.ndarray, id_rank, n):
-        order = np.lexsort((id_rank[other], rel_rank, node))
-        self.rel = rel_rank[order].astype(np.int32)
-        self.other = other[order].astype(np.int32)
-        self.ptr = np.concatenate([[0], np.cumsum(np.bincount(node, minlength=n))]).tolist()
+    def __init__(self, node, other, rel_rank, id_rank, names, n: int, r: int) -> None:
+        key = (node * r + rel_rank) * n + id_rank[other]  # unique: edges are distinct
+        order = np.argsort(key)
+        node, rel = node[order], rel_rank[order]
+        self.others = names[other[order]]  # neighbour ids (object array)
+        first = np.ones(len(order), dtype=bool)  # a group's first edge
+        first[1:] = (node[1:] != node[:-1]) | (rel[1:] != rel[:-1])
+        starts = np.flatnonzero(first)
+        self.start = np.append(starts, len(order)).tolist()
+        self.grel = rel[starts].tolist()
+        counts = np.bincount(node[starts], minlength=n)
+        self.gptr = np.concatenate([[0], np.cumsum(counts)]).tolist()
 
 
 class _Adjacency(Mapping):
@@ -81,8 +88,10 @@ class GraphIndex:
         self._rel_names = rel_sorted
         rel_rank = np.array([rel_sorted.index(r) for r in form.rel_names] + [0], np.int64)
         rank = rel_rank[form.rel]
-        self._out = _Csr(src, dst, rank, id_rank, n)
-        self._in = _Csr(dst, src, rank, id_rank, n)
+        names = np.array(self._names + [""], dtype=object)
+        r = max(len(rel_sorted), 1)
+        self._out = _Csr(src, dst, rank, id_rank, names, n, r)
+        self._in = _Csr(dst, src, rank, id_rank, names, n, r)
         self._edges = (src, dst, rank)
         self.adj: Mapping[str, dict[Step, tuple[str, ...]]] = _Adjacency(self.ids, self)
         self._sets: dict[tuple[str, str, bool], frozenset[str]] = {}
@@ -96,17 +105,13 @@ class GraphIndex:
     def _groups(self, node: str) -> dict[Step, tuple[str, ...]]:
         """``adj[node]``: neighbour ids by ``(relation, inverse)``, keys sorted."""
         i = self._position[node]
-        names, rels = self._names, self._rel_names
+        rels = self._rel_names
         groups: list[tuple[Step, tuple[str, ...]]] = []
         for csr, inverse in ((self._out, False), (self._in, True)):
-            lo, hi = csr.ptr[i], csr.ptr[i + 1]
-            rel, other = csr.rel[lo:hi].tolist(), csr.other[lo:hi].tolist()
-            start = 0
-            for j in range(1, len(rel) + 1):
-                if j == len(rel) or rel[j] != rel[start]:
-                    others = tuple([names[o] for o in other[start:j]])
-                    groups.append(((rels[rel[start]], inverse), others))
-                    start = j
+            start, others = csr.start, csr.others
+            for g in range(csr.gptr[i], csr.gptr[i + 1]):
+                ids = tuple(others[start[g] : start[g + 1]].tolist())
+                groups.append(((rels[csr.grel[g]], inverse), ids))
         groups.sort(key=lambda g: g[0])
         return dict(groups)
 

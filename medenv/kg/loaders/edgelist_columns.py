@@ -10,7 +10,7 @@ the first row; then the compact form's successor and predecessor orders
 and cross-reference field only.
 
 It returns None for any file it does not take: a row pyarrow cannot parse (wrong field
-count, bad UTF-8, a newline inside quotes), an empty id, type or relation, a bad
+count, bad UTF-8, an unterminated quote), an empty id, type or relation, a bad
 cross-reference, or no rows. The row reader (`edgelist_rows`) then reads the file and
 raises the error naming file and line (or builds the graph). The result equals the row
 reader's graph: nodes, edges, attributes and all iteration orders (tested).
@@ -85,7 +85,7 @@ def _parse(path: Path, header: list[str], delimiter: str) -> pa.Table:
             stream,
             read_options=pacsv.ReadOptions(column_names=header, skip_rows=1, block_size=1 << 24),
             parse_options=pacsv.ParseOptions(
-                delimiter=delimiter, newlines_in_values=False, ignore_empty_lines=True
+                delimiter=delimiter, newlines_in_values=True, ignore_empty_lines=True
             ),
             convert_options=pacsv.ConvertOptions(
                 column_types={name: pa.string() for name in header},
