@@ -108,3 +108,12 @@ def test_the_compact_form_keeps_every_order(which, shared_data):
     ids = [n.id for n in form.nodes]
     triples = list(zip(form.src.tolist(), form.dst.tolist(), form.relations(), strict=True))
     assert [(ids[s], ids[t], r) for s, t, r in triples] == list(g.edges(keys=True))
+
+
+def test_stats_of_a_compact_graph_need_no_networkx_view(hpo):
+    back = pickle.loads(pickle.dumps(hpo, protocol=5))
+    stats = back.stats()
+    assert back._graph is None
+    assert hpo.graph is not None  # the networkx view: hpo.stats() counts over its edges
+    assert stats == hpo.stats()
+    assert sum(stats["relations"].values()) == hpo.graph.number_of_edges()

@@ -23,6 +23,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 
 import msgspec
+import numpy as np
 
 from medenv.kg import compact
 from medenv.kg.semantics import Closure, RelationProperties, default_properties, satisfying
@@ -343,7 +344,15 @@ class KnowledgeGraph:
     def stats(self) -> dict:
         """Counts of nodes by type and edges by relation."""
         node_types = Counter(n.type for n in self.nodes())
-        relations = Counter(key for _, _, key in self.graph.edges(keys=True))
+        if self._graph is None:  # counted from the edge arrays: no networkx view built
+            form = self._compact
+            counts = np.bincount(form.rel, minlength=len(form.rel_names)).tolist()
+            relations = Counter()
+            for name, count in zip(form.rel_names, counts, strict=True):
+                relations[name] += count
+            relations = +relations  # drop names with no edge
+        else:
+            relations = Counter(key for _, _, key in self.graph.edges(keys=True))
         return {
             "source": self.source,
             "version": self.version,
