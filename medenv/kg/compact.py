@@ -25,6 +25,7 @@ networkx graph, or a bulk loader writing the arrays directly), so two forms comp
 
 from __future__ import annotations
 
+import gc
 from functools import cached_property
 from typing import Any
 
@@ -93,6 +94,16 @@ class CompactGraph:
     @classmethod
     def of(cls, g) -> CompactGraph:
         """The compact form of a `KnowledgeGraph`'s ``MultiDiGraph``."""
+        enabled = gc.isenabled()
+        gc.disable()  # a tuple per pair: the cyclic GC would only slow this down
+        try:
+            return cls._of(g)
+        finally:
+            if enabled:
+                gc.enable()
+
+    @classmethod
+    def _of(cls, g) -> CompactGraph:
         nodes, extra = [], {}
         position: dict[str, int] = {}
         for i, (node_id, data) in enumerate(g._node.items()):
@@ -165,27 +176,52 @@ class CompactGraph:
         node_data = {n.id: {"node": n} for n in self.nodes}
         for i, extra in self.node_extra.items():
             node_data[ids[i]].update(extra)
-        succ: dict[str, dict] = {i: {} for i in ids}
-        pred: dict[str, dict] = {i: {} for i in ids}
-        names = np.array(ids, dtype=object)
-        us, vs = names[self.src].tolist(), names[self.dst].tolist()
-        ks = self.relations().tolist()
-        for u, v, k in zip(us, vs, ks, strict=True):
-            out = succ[u]
-            kd = out.get(v)
-            if kd is None:
-                kd = out[v] = {}
-            kd[k] = {}
-        for i, data in self.attrs.items():
-            succ[us[i]][vs[i]][ks[i]] = dict(data)
-        if len(self.pred):
-            order = self.pred
-            pu, pv = self.src[order], self.dst[order]
-            new = np.ones(len(order), dtype=bool)  # the first edge of each (u, v) pair
-            new[1:] = (pu[1:] != pu[:-1]) | (pv[1:] != pv[:-1])
-            for u, v in zip(names[pu[new]].tolist(), names[pv[new]].tolist(), strict=True):
-                pred[v][u] = succ[u][v]
         g._node.update(node_data)
-        g._succ.update(succ)  # g._adj is g._succ
-        g._pred.update(pred)
+        enabled = gc.isenabled()
+        gc.disable()  # millions of small dicts: the cyclic GC would only slow this down
+        try:
+            kds, first = self._key_dicts()  # fresh: graphs made from one form share nothing
+            g._succ.update(self._adjacency(self.src, self.dst, None, kds, first))  # is _adj
+            g._pred.update(self._adjacency(self.dst, self.src, self.pred, kds, first))
+        finally:
+            if enabled:
+                gc.enable()
         return g
+
+    def _adjacency(self, node, other, order, kds: list[dict], first: np.ndarray) -> dict:
+        """``_succ`` (``order`` None: edges in successor order) or ``_pred`` (``order``:
+        ``pred``) as networkx has it, sharing one key dict per pair between the two
+        (`_key_dicts`); per node one ``dict(zip(...))``, no Python loop per edge."""
+        pair = np.cumsum(first) - 1  # each edge's pair
+        if order is not None:
+            order = order[first[order]]  # the first edge of each pair, in pred order
+            kd_of = np.empty(len(kds), dtype=object)
+            kd_of[:] = kds
+            kd_list = kd_of[pair[order]].tolist()
+        else:
+            order = np.flatnonzero(first)
+            kd_list = kds
+        names = np.array(self.ids + [""], dtype=object)
+        heads = node[order]
+        others = names[other[order]].tolist()
+        ends = np.cumsum(np.bincount(heads, minlength=len(self.ids))).tolist()
+        out, lo = {}, 0
+        for node_id, hi in zip(self.ids, ends, strict=True):
+            out[node_id] = dict(zip(others[lo:hi], kd_list[lo:hi], strict=True))
+            lo = hi
+        return out
+
+    def _key_dicts(self) -> tuple[list[dict], np.ndarray]:
+        """One ``{relation: attributes}`` dict per (source, target) pair, in successor
+        order, and the mask of each pair's first edge (a pair's edges are contiguous)."""
+        first = np.ones(len(self.src), dtype=bool)
+        first[1:] = (self.src[1:] != self.src[:-1]) | (self.dst[1:] != self.dst[:-1])
+        ks = self.relations().tolist()
+        starts = np.flatnonzero(first).tolist()
+        kds = [{ks[i]: {}} for i in starts]
+        pair = np.cumsum(first) - 1
+        for i in np.flatnonzero(~first).tolist():  # a pair's second and later relations
+            kds[pair[i]][ks[i]] = {}
+        for i, data in self.attrs.items():
+            kds[pair[i]][ks[i]] = dict(data)
+        return kds, first
