@@ -51,7 +51,18 @@ def read_primekg(
 ) -> KnowledgeGraph | None:
     """The graph of a PrimeKG-layout file, or None when the row reader must read it (see
     the module docstring)."""
-    bar = tqdm(_STEPS, desc=f"reading {path.name}", leave=False, disable=not progress)
+    with tqdm(_STEPS, desc=f"reading {path.name}", leave=False, disable=not progress) as bar:
+        form = _read(path, header, delimiter, bar)
+    if form is None:
+        return None
+    form, relations = form
+    kg = KnowledgeGraph.of_compact("edgelist", version, relations.values(), form)
+    kg.layout = "primekg"  # the credit line names PrimeKG only for its layout (kg.credits)
+    return kg
+
+
+def _read(path: Path, header: list[str], delimiter: str, bar):
+    """``(compact form, relations)``, or None (see the module docstring)."""
     try:
         table = _parse(path, header, delimiter)
     except (pa.ArrowException, OSError, EOFError):
@@ -71,11 +82,9 @@ def read_primekg(
         return None
     relations, rel_of_row, words_of_row, words = rels
     bar.update()
-    form = _edges(node_list, codes, rel_of_row, words_of_row, words, list(relations), bar)
-    bar.close()
-    kg = KnowledgeGraph.of_compact("edgelist", version, relations.values(), form)
-    kg.layout = "primekg"  # the credit line names PrimeKG only for its layout (kg.credits)
-    return kg
+    return _edges(
+        node_list, codes, rel_of_row, words_of_row, words, list(relations), bar
+    ), relations
 
 
 def _parse(path: Path, header: list[str], delimiter: str) -> pa.Table:
