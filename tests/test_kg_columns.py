@@ -190,3 +190,13 @@ def test_a_header_only_file_has_no_edges(tmp_path):
     path.write_text(GOOD.splitlines()[0] + "\n", encoding="utf-8")
     with pytest.raises(DataError, match="no edges"):
         edgelist.load_edgelist(path, progress=False)
+
+
+def test_quote_quirks_read_as_the_row_reader_reads_them(tmp_path):
+    path = tmp_path / "q.csv"
+    rows = ['1,drug,"ab"c,indication,2,disease,s', '3,drug,a"b,indication,2,disease,s',
+            '4,drug, "q",indication,2,disease,s', '5,drug,"x""y",indication,2,disease,s']  # fmt: skip
+    path.write_text("x_id,x_type,x_name,relation,y_id,y_type,y_name\n" + "\n".join(rows) + "\n")
+    fast, slow = _both(path)
+    _assert_same(fast, slow)
+    assert [n.name for n in slow.nodes()] == ["abc", "s", 'a"b', '"q"', 'x"y']
