@@ -76,3 +76,44 @@ def test_a_compact_graph_can_still_be_extended():
     back.add_node(Node("e", "entity", "name e"))
     back.add_edge("e", "a", "r")
     assert back.num_edges == 6 and back.predecessors("a") == ["b", "e"]
+
+
+def _edited() -> KnowledgeGraph:
+    """Edges removed and added again, so ``_pred``'s order is not the order the edges
+    were first added in (the compact form must keep it anyway)."""
+    kg = _small()
+    kg.graph.remove_edge("a", "b", key="r")
+    kg.graph.remove_edge("a", "b", key="s")
+    kg.add_edge("a", "b", "s")  # now last in _pred["b"], still first in _succ["a"]
+    kg.add_edge("a", "a", "r")  # a self-loop
+    return kg
+
+
+@pytest.mark.parametrize("which", ["edited", "hetionet"])
+def test_the_compact_form_keeps_every_order(which, shared_data):
+    if which == "hetionet":
+        kg = load_kg("hetionet", shared_data / "hetionet-slice", progress=False, cache=False)
+    else:
+        kg = _edited()
+    g = kg.graph
+    form = kg.compact_form()
+    assert form.num_edges == g.number_of_edges() == kg.num_edges
+    back = form.to_networkx()
+    assert list(back._node.items()) == list(g._node.items())
+    for u in g:  # every dict in the same order: targets, sources, keys, attributes
+        assert list(back._succ[u].items()) == list(g._succ[u].items())
+        assert list(back._pred[u].items()) == list(g._pred[u].items())
+    assert type(form).of(back) == form  # one graph, one compact form
+    # the arrays read as the edges: (source, target, relation) in successor order
+    ids = [n.id for n in form.nodes]
+    triples = list(zip(form.src.tolist(), form.dst.tolist(), form.relations(), strict=True))
+    assert [(ids[s], ids[t], r) for s, t, r in triples] == list(g.edges(keys=True))
+
+
+def test_stats_of_a_compact_graph_need_no_networkx_view(hpo):
+    back = pickle.loads(pickle.dumps(hpo, protocol=5))
+    stats = back.stats()
+    assert back._graph is None
+    assert hpo.graph is not None  # the networkx view: hpo.stats() counts over its edges
+    assert stats == hpo.stats()
+    assert sum(stats["relations"].values()) == hpo.graph.number_of_edges()

@@ -41,7 +41,7 @@ from medenv.kg.merge import merge_graphs
 from medenv.paths import medenv_home
 
 SOURCES = ("hpo", "hetionet", "edgelist")
-CACHE_FORMAT = 5  # 3: Node.xrefs, aligned merged graphs; 5: compact pickled form
+CACHE_FORMAT = 6  # 3: Node.xrefs, aligned merged graphs; 5: compact form; 6: edge arrays
 PathArg = str | Path | Sequence[str | Path] | None
 
 

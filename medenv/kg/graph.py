@@ -23,6 +23,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 
 import msgspec
+import numpy as np
 
 from medenv.kg import compact
 from medenv.kg.semantics import Closure, RelationProperties, default_properties, satisfying
@@ -84,6 +85,27 @@ class KnowledgeGraph:
             self._graph = self._compact.to_networkx()
             self._compact = None
         return self._graph
+
+    @classmethod
+    def of_compact(
+        cls, source: str, version: str, relations: Iterable[Relation], form: compact.CompactGraph
+    ) -> KnowledgeGraph:
+        """A graph held in its compact form (bulk loaders write the arrays directly; the
+        networkx view is built on first use, as for an unpickled graph)."""
+        kg = cls(source, version, relations)
+        kg._graph, kg._compact = None, form
+        for node in form.nodes:
+            for label in (node.name, *node.synonyms):
+                ids = kg._by_name.setdefault(label.casefold(), [])
+                if node.id not in ids[-1:]:
+                    ids.append(node.id)
+        return kg
+
+    def compact_form(self) -> compact.CompactGraph:
+        """The graph's compact form: the one held, or one made from the networkx view."""
+        if self._graph is None:
+            return self._compact
+        return compact.CompactGraph.of(self._graph)
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
@@ -322,7 +344,15 @@ class KnowledgeGraph:
     def stats(self) -> dict:
         """Counts of nodes by type and edges by relation."""
         node_types = Counter(n.type for n in self.nodes())
-        relations = Counter(key for _, _, key in self.graph.edges(keys=True))
+        if self._graph is None:  # counted from the edge arrays: no networkx view built
+            form = self._compact
+            counts = np.bincount(form.rel, minlength=len(form.rel_names)).tolist()
+            relations = Counter()
+            for name, count in zip(form.rel_names, counts, strict=True):
+                relations[name] += count
+            relations = +relations  # drop names with no edge
+        else:
+            relations = Counter(key for _, _, key in self.graph.edges(keys=True))
         return {
             "source": self.source,
             "version": self.version,

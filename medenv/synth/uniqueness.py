@@ -127,11 +127,7 @@ class Disambiguator:
             index.kg.relation_properties(),
         )
         # (source type, relation, inverse) -> the one type its closure always reaches
-        reach: dict[tuple[str, str, bool], set[str]] = {}
-        for node, groups in index.adj.items():
-            kind = index.type[node]
-            for (rel, inv), targets in groups.items():
-                reach.setdefault((kind, rel, inv), set()).update(index.type[t] for t in targets)
+        reach = index.type_reach()  # numpy over the edge arrays (no per-node groups made)
 
         def grow(kinds: set[str], rel: str, inv: bool) -> set[str]:
             todo = list(kinds)
