@@ -8,9 +8,9 @@ from __future__ import annotations
 import gymnasium as gym
 import msgspec
 import pytest
+from medenv.agents.oracle import OracleAgent
 
 import medenv  # noqa: F401  (registers MedResearch-v0)
-from medenv.agents.oracle import OracleAgent
 from medenv.errors import MedenvError
 from medenv.events.store import connect
 from medenv.tools import cache
@@ -59,14 +59,14 @@ def _play(trace, db):
 def _events(db):
     con = connect(db)
     rows = con.execute(
-        "SELECT episode_id, seq, type, CAST(payload AS VARCHAR) FROM events "
+        "SELECT seq, type, CAST(payload AS VARCHAR) FROM events "
         "WHERE episode_id IS NOT NULL ORDER BY ts, seq"
     ).fetchall()
     out = []
-    for episode_id, seq, type_, payload in rows:
+    for seq, type_, payload in rows:
         data = msgspec.json.decode(payload)
         out.append((seq, type_, {k: v for k, v in data.items() if k not in TIMING}))
-    return out, [r[0] for r in rows]
+    return out
 
 
 def test_observations_and_events_are_the_same_with_the_cache_on_or_off(
@@ -80,8 +80,8 @@ def test_observations_and_events_are_the_same_with_the_cache_on_or_off(
     hits, misses, held = on_stats
     assert hits >= misses > 0 and held == misses  # the second pass is served from the cache
     assert on_obs == off_obs
-    off_events, _ = _events(tmp_path / "off.duckdb")
-    on_events, _ = _events(tmp_path / "on.duckdb")
+    off_events = _events(tmp_path / "off.duckdb")
+    on_events = _events(tmp_path / "on.duckdb")
     assert len(on_events) == len(off_events) > 40
     assert on_events == off_events
     assert any(t == "tool_returned" for _, t, _ in on_events)
