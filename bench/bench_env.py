@@ -16,6 +16,7 @@ import gymnasium as gym
 import pytest
 
 import medenv  # noqa: F401
+from medenv.tools.cache import clear_cache
 from tests.test_env import make_items
 
 STEPS = 2000
@@ -76,63 +77,101 @@ def test_env_steps_per_second(benchmark, extra, bench_dir, plans, durability):
     extra(benchmark, steps_per_s=round(STEPS * rounds / total_s), steps_per_round=STEPS)
 
 
-def _replay(env, trace, latencies: list[float], cpu: list[float] | None = None) -> float:
-    """Replay every item's oracle actions once; steps/s over the pass (resets included).
-    ``cpu`` gets the CPU seconds the stepping thread spent per step (its own work, which
-    the box's other jobs do not stretch the way they stretch wall time)."""
+def _replay(
+    env, trace, latencies: list[float], cpu: list[float] | None = None, group: int = 1
+) -> float:
+    """Replay every item's oracle actions (``group`` times in a row, as the G rollouts of
+    a GRPO group); steps/s over the pass (resets included). ``cpu`` gets the CPU seconds
+    the stepping thread spent per step (its own work, which the box's other jobs do not
+    stretch the way they stretch wall time)."""
+    clear_cache(env.unwrapped.world)  # each pass starts cold: no hits from the last one
     start = time.perf_counter()
     steps = 0
     for question_id, actions in trace:
-        env.reset(seed=0, options={"question_id": question_id})
-        for action in actions:
-            t, c = time.perf_counter(), time.thread_time()
-            env.step(action)
-            latencies.append(time.perf_counter() - t)
-            if cpu is not None:
-                cpu.append(time.thread_time() - c)
-        steps += len(actions)
+        for _ in range(group):
+            env.reset(seed=0, options={"question_id": question_id})
+            for action in actions:
+                t, c = time.perf_counter(), time.thread_time()
+                env.step(action)
+                latencies.append(time.perf_counter() - t)
+                if cpu is not None:
+                    cpu.append(time.thread_time() - c)
+            steps += len(actions)
     return steps / (time.perf_counter() - start)
 
 
+def _figures(rates: dict, lat: dict, cpu: dict) -> dict:
+    """steps/s (best pass), CPU microseconds per step and latency percentiles (wall, and
+    the stepping thread's CPU) of each of ``off``/``on``, and their ratios."""
+    figures = {}
+    for name in ("off", "on"):
+        ms = sorted(x * 1000 for x in lat[name])
+        cpu_ms = sorted(x * 1000 for x in cpu[name])
+        figures[f"steps_per_s_{name}"] = max(rates[name])
+        figures[f"step_cpu_us_{name}"] = 1e6 * sum(cpu[name]) / len(cpu[name])
+        for label, q in (("p50", 0.5), ("p99", 0.99), ("p999", 0.999)):
+            figures[f"{label}_ms_{name}"] = ms[min(len(ms) - 1, int(q * len(ms)))]
+        figures[f"p999_cpu_ms_{name}"] = cpu_ms[min(len(ms) - 1, int(0.999 * len(ms)))]
+    figures["logging_ratio"] = figures["steps_per_s_on"] / figures["steps_per_s_off"]
+    figures["cpu_ratio"] = figures["step_cpu_us_off"] / figures["step_cpu_us_on"]
+    return figures
+
+
 def bench_oracle_steps(benchmark, extra, bench_dir):
-    """Issue 19's workload: the grounded oracle's recorded actions over the whole default
-    set (2,000 questions, ~10k steps: caches do not stay hot), replayed with logging off
-    and with logging on (``durability="step"``, the default), interleaved, 2 passes each.
-    Reported: steps/s of each (best pass), their ratio (target >= 0.87), the step
-    latency percentiles with logging (p99.9 target < 3 ms), the stepping thread's CPU
-    microseconds per step of each and their ratio (``cpu_ratio``: the same ratio without
-    the waits a loaded box adds), and the load average."""
+    """Issue 19's one-pass workload: the grounded oracle's recorded actions over the whole
+    default set (2,000 questions, ~10k steps, each question once: caches do not stay hot),
+    replayed with logging off and with logging on (``durability="step"``, the default),
+    interleaved, 2 passes each. Reported: steps/s of each (best pass), their ratio (target
+    >= 0.87), the step latency percentiles (p99.9 target < 3 ms with logging), wall and
+    the stepping thread's CPU (``p999_cpu_ms_*``: what a loaded box does not stretch), the
+    CPU microseconds per step of each and their ratio, and the load average."""
     from bench.oracle_trace import oracle_actions
 
-    trace = oracle_actions()
+    _oracle_workload(benchmark, extra, bench_dir / "oracle-steps.duckdb", oracle_actions(), 1)
+
+
+def bench_oracle_steps_grpo8(benchmark, extra, bench_dir):
+    """The RL workload: oracle actions, 8 rollouts per question as in a GRPO group (the
+    first 250 questions of the default set, each replayed 8 times in a row: ~10k steps),
+    logging off and on, interleaved, 2 passes each; the same figures as
+    `bench_oracle_steps`. Repeated (tool, arguments) on one world are served by the tool
+    result cache (`medenv.tools.cache`; ``MEDENV_TOOL_CACHE=0`` turns it off);
+    ``cache_hit_rate`` is its share of hits."""
+    from bench.oracle_trace import oracle_actions
+    from medenv.tools.cache import cache_stats
+
+    trace = oracle_actions()[:250]
+    figures = _oracle_workload(benchmark, extra, bench_dir / "grpo8.duckdb", trace, 8)
+    hits, misses, _ = cache_stats(figures.pop("world"))
+    extra(benchmark, cache_hit_rate=hits / max(1, hits + misses))
+
+
+def _oracle_workload(benchmark, extra, db, trace, group: int) -> dict:
     off = gym.make("MedResearch-v0", db=None)
-    on = gym.make("MedResearch-v0", db=bench_dir / "oracle-steps.duckdb", durability="step")
+    on = gym.make("MedResearch-v0", db=db, durability="step")
     for env in (off, on):
         env.reset(seed=0)
     rates: dict = {"off": [], "on": []}
     lat: dict = {"off": [], "on": []}
     cpu: dict = {"off": [], "on": []}
+    cpu_s = time.process_time()
 
     def passes():
         for _ in range(2):
             for name, env in (("off", off), ("on", on)):
-                rates[name].append(_replay(env, trace, lat[name], cpu[name]))
+                rates[name].append(_replay(env, trace, lat[name], cpu[name], group))
 
     benchmark.pedantic(passes, rounds=1, iterations=1)
+    cpu_s = time.process_time() - cpu_s
+    world = on.unwrapped.world
     on.close()
     off.close()
-    figures = {}
-    for name in ("off", "on"):
-        ms = sorted(x * 1000 for x in lat[name])
-        figures[f"steps_per_s_{name}"] = max(rates[name])
-        figures[f"step_cpu_us_{name}"] = 1e6 * sum(cpu[name]) / len(cpu[name])
-        for label, q in (("p50", 0.5), ("p99", 0.99), ("p999", 0.999)):
-            figures[f"{label}_ms_{name}"] = ms[min(len(ms) - 1, int(q * len(ms)))]
+    figures = _figures(rates, lat, cpu)
     extra(
         benchmark,
         steps=len(lat["on"]) // 2,
-        logging_ratio=figures["steps_per_s_on"] / figures["steps_per_s_off"],
-        cpu_ratio=figures["step_cpu_us_off"] / figures["step_cpu_us_on"],
         load_avg=os.getloadavg()[0],
+        process_cpu_s=cpu_s,
         **figures,
     )
+    return {"world": world, **figures}

@@ -69,6 +69,14 @@ def machine_figures() -> dict:
     }
 
 
+def pytest_configure(config):
+    """``bench_*`` functions are benchmarks even without ``make bench``'s ``-o`` options,
+    so one bench runs alone: ``pytest bench/bench_eval.py --benchmark-only -k NAME``."""
+    functions = config.getini("python_functions")
+    if "bench_*" not in functions:
+        functions.append("bench_*")
+
+
 def pytest_benchmark_update_machine_info(config, machine_info):
     machine_info["medenv"] = machine_figures()
 
@@ -99,5 +107,19 @@ def extra():
     def record(benchmark, **figures) -> None:
         for key, value in figures.items():
             benchmark.extra_info[key] = _round(value)
+        _FIGURES.append((benchmark.name, dict(benchmark.extra_info)))
 
     return record
+
+
+_FIGURES: list[tuple[str, dict]] = []  # (bench name, figures) recorded this session
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Print every bench's recorded figures (a bench run alone shows what it measured)."""
+    if _FIGURES:
+        terminalreporter.section("medenv figures")
+        for name, figures in _FIGURES:
+            terminalreporter.write_line(
+                f"{name}: " + ", ".join(f"{k}={v}" for k, v in figures.items())
+            )

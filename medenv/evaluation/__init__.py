@@ -72,7 +72,7 @@ from medenv.evaluation.report import (
 )
 from medenv.events.episodes import EpisodeRecord
 from medenv.events.store import connect, resolve_files
-from medenv.events.summaries import summaries
+from medenv.events.summaries import paused_gc, summaries
 from medenv.grounding import ground_log
 from medenv.qa_world import kg_mismatch
 from medenv.synth.io import read_qa_set
@@ -105,6 +105,8 @@ def load_episodes(
     qa=None,
     grounding: bool = True,
     world=None,
+    *,
+    from_seals: bool = True,
 ) -> list[EpisodeRecord]:
     """One record per started episode (sorted by group, run, episode id).
 
@@ -113,9 +115,11 @@ def load_episodes(
     hops and specialty for episodes whose log lacks them, by question id; a set built from
     another graph than the runs' is refused (`medenv.qa_world.kg_mismatch`). ``world`` (a
     `medenv.worldspec.WorldSpec`) overrides the graph groundedness is checked against.
+    ``from_seals=False`` projects every episode from its events instead of reading the
+    summaries in the seals (`medenv.events.summaries`; the same records, slower).
     """
     con = _connect(db)
-    episodes = summaries(con, runs, group_by)
+    episodes = summaries(con, runs, group_by, from_seals=from_seals)
     lookup = _qa_lookup(qa)
     if lookup and episodes:
         _check_qa_graph(con, lookup.values(), qa, runs)
@@ -180,10 +184,14 @@ def evaluate(
     n_bootstrap: int = 1000,
     qa=None,
     world=None,
+    *,
+    from_seals: bool = True,
 ) -> EvalResult:
     """Metrics for every group (run, or tag value) in the event log, side by side
-    (``world``: see `load_episodes`)."""
-    episodes = load_episodes(db, runs=runs, group_by=group_by, qa=qa, world=world)
+    (``world``, ``from_seals``: see `load_episodes`)."""
+    episodes = load_episodes(
+        db, runs=runs, group_by=group_by, qa=qa, world=world, from_seals=from_seals
+    )
     if not episodes:
         raise MedenvError(
             "the event log has no episodes" + (f" for runs {list(runs)}" if runs else "")
@@ -197,13 +205,11 @@ def evaluate(
     for ep in episodes:
         groups[ep.group].append(ep)
     sources = () if hasattr(db, "execute") else tuple(resolve_db_paths(db))
-    return EvalResult(
-        sources=sources,
-        group_by=group_by,
-        seed=seed,
-        n_bootstrap=n_bootstrap,
-        groups=tuple(
+    with paused_gc():
+        metrics = tuple(
             group_metrics(name, groups[name], seed=seed, n_bootstrap=n_bootstrap)
             for name in sorted(groups)
-        ),
+        )
+    return EvalResult(
+        sources=sources, group_by=group_by, seed=seed, n_bootstrap=n_bootstrap, groups=metrics
     )

@@ -9,8 +9,6 @@ count of each distinct value per resample (`bootstrap_ci`) instead of resampling
 from __future__ import annotations
 
 import math
-import statistics
-from collections import defaultdict
 from collections.abc import Sequence
 
 import msgspec
@@ -18,7 +16,6 @@ import numpy as np
 
 from medenv.errors import MedenvError
 from medenv.events.episodes import EpisodeRecord
-from medenv.reward import optimal_research_calls, research_calls
 
 RARITY_BUCKETS = (("common", 0.5), ("uncommon", 0.8), ("rare", math.inf))
 
@@ -113,17 +110,24 @@ def rarity_bucket(rarity: float | None) -> str:
     return RARITY_BUCKETS[-1][0]
 
 
-def _breakdown(
-    keys: Sequence, correct: Sequence[bool], calls: Sequence[int]
-) -> dict[str, Breakdown]:
+def _factorize(values: Sequence) -> tuple[list, np.ndarray]:
+    """The distinct values in first-appearance order and each value's index among them
+    (a dict lookup per value: cheaper than sorting Python objects)."""
+    codes: dict = {}
+    inverse = np.fromiter((codes.setdefault(v, len(codes)) for v in values), np.int64, len(values))
+    return list(codes), inverse
+
+
+def _breakdown(keys: Sequence, correct: np.ndarray, calls: np.ndarray) -> dict[str, Breakdown]:
     """Accuracy and mean research calls per distinct key (numbers in numeric order first,
-    then the other keys in text order)."""
-    slices: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])  # n, correct, calls
-    for key, ok, n_calls in zip(keys, correct, calls, strict=True):
-        s = slices[str(key)]
-        s[0] += 1
-        s[1] += ok
-        s[2] += n_calls
+    then the other keys in text order); counted with ``np.bincount``."""
+    distinct, inverse = _factorize(keys)
+    n = np.bincount(inverse, minlength=len(distinct))
+    ok = np.bincount(inverse, weights=correct, minlength=len(distinct))
+    total = np.bincount(inverse, weights=calls, minlength=len(distinct))
+    slices = {
+        str(k): (int(a), int(b), int(c)) for k, a, b, c in zip(distinct, n, ok, total, strict=True)
+    }
 
     def order(k: str):
         return (0, int(k), "") if k.lstrip("-").isdigit() else (1, 0, k)
@@ -138,59 +142,76 @@ def _mean(values: list) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def _pass_at_ks(questions: Sequence[str], correct: Sequence[bool]) -> tuple[int, dict[str, float]]:
+def _pass_at_ks(questions: Sequence[str], correct: np.ndarray) -> tuple[int, dict[str, float]]:
     """(number of questions, ``pass@k`` for k = 1, 2, 4, ... up to the fewest samples any
-    question has, and that fewest)."""
-    by_q: dict[str, list[int]] = defaultdict(lambda: [0, 0])  # samples, correct
-    for q, ok in zip(questions, correct, strict=True):
-        c = by_q[q]
-        c[0] += 1
-        c[1] += ok
-    k_max = min(n for n, _ in by_q.values())
+    question has); the per-question sums run in first-appearance order."""
+    distinct, inverse = _factorize(questions)
+    samples = np.bincount(inverse, minlength=len(distinct))
+    right = np.bincount(inverse, weights=correct, minlength=len(distinct))
+    by_q = list(zip(samples.tolist(), right.astype(np.int64).tolist(), strict=True))
+    k_max = min(n for n, _ in by_q)
     ks = sorted({k for k in (2**i for i in range(0, 20)) if k <= k_max} | {k_max})
-    return len(by_q), {
-        f"pass@{k}": sum(pass_at_k(n, c, k) for n, c in by_q.values()) / len(by_q) for k in ks
-    }
+    # questions sharing (samples, correct) share pass@k: compute each pair once
+    table = {pair: None for pair in by_q}
+    out = {}
+    for k in ks:
+        for n, c in table:
+            table[(n, c)] = pass_at_k(n, c, k)
+        out[f"pass@{k}"] = sum(table[pair] for pair in by_q) / len(by_q)
+    return len(by_q), out
+
+
+def _rarity_buckets(rarity: np.ndarray) -> np.ndarray:
+    """`rarity_bucket` of each value (NaN = None -> ``unknown``)."""
+    names = np.array([name for name, _ in RARITY_BUCKETS] + ["unknown"], dtype=object)
+    index = np.searchsorted(np.array([u for _, u in RARITY_BUCKETS[:-1]]), rarity, side="right")
+    return names[np.where(np.isnan(rarity), len(RARITY_BUCKETS), index)]
 
 
 def group_metrics(
     name: str, episodes: Sequence[EpisodeRecord], seed: int = 0, n_bootstrap: int = 1000
 ) -> GroupMetrics:
-    """All metrics of one group of episodes (see the `medenv.evaluation` docstring)."""
+    """All metrics of one group of episodes (see the `medenv.evaluation` docstring). Each
+    record field is read once into a column; counts and breakdowns are numpy operations,
+    means of floats are Python sums in episode order."""
     if not episodes:
         raise MedenvError(f"group {name!r} has no episodes")
     n = len(episodes)
-    correct = [bool(e.correct) for e in episodes]
-    calls = [research_calls(e.n_tool_calls, e.prediction is not None) for e in episodes]
+    correct = np.fromiter((bool(e.correct) for e in episodes), bool, n)
+    answered = np.fromiter((e.prediction is not None for e in episodes), np.int64, n)
+    n_tool_calls = np.fromiter((e.n_tool_calls for e in episodes), np.int64, n)
+    calls = np.maximum(0, n_tool_calls - answered)  # `research_calls`
     n_questions, pak = _pass_at_ks([e.question_id for e in episodes], correct)
-    eff = [
-        min(1.0, optimal_research_calls(e.optimal_calls) / max(1, c))
-        for e, c, ok in zip(episodes, calls, correct, strict=True)
-        if ok and e.optimal_calls is not None
-    ]
+    optimal = np.fromiter(
+        (-1 if e.optimal_calls is None else e.optimal_calls for e in episodes), np.int64, n
+    )
+    scored = correct & (optimal >= 0)
+    # `optimal_research_calls` over the research calls, capped at 1
+    eff = np.minimum(1.0, np.maximum(1, optimal[scored] - 1) / np.maximum(1, calls[scored]))
     n_actions = sum(e.n_actions for e in episodes)
-    format_errors = [e.n_format_errors for e in episodes]
+    format_errors = np.fromiter((e.n_format_errors for e in episodes), np.int64, n)
     checked = [e for e in episodes if e.grounded is not None]
-    n_judged = sum(e.judged_correct is not None for e in episodes)
+    judged = [e.judged_correct for e in episodes]
+    n_judged = n - judged.count(None)
+    hops = ["?" if e.n_hops is None else str(e.n_hops) for e in episodes]
+    rarity = np.fromiter((math.nan if e.rarity is None else e.rarity for e in episodes), float, n)
     return GroupMetrics(
         group=name,
         n_episodes=n,
         n_ended=sum(e.ended for e in episodes),
         n_questions=n_questions,
-        accuracy=sum(correct) / n,
+        accuracy=int(correct.sum()) / n,
         accuracy_ci=bootstrap_ci(correct, seed=seed, n_resamples=n_bootstrap),
         judged_accuracy=(
-            sum(ok or bool(e.judged_correct) for e, ok in zip(episodes, correct, strict=True)) / n
-            if n_judged
-            else None
+            int((correct | np.array([bool(j) for j in judged])).sum()) / n if n_judged else None
         ),
         n_judged=n_judged,
         pass_at_k=pak,
-        mean_tool_calls=sum(calls) / n,
-        median_tool_calls=float(statistics.median(calls)),
-        tool_call_efficiency=_mean(eff),
-        format_error_rate=sum(format_errors) / n_actions if n_actions else 0.0,
-        format_error_episodes=sum(f > 0 for f in format_errors) / n,
+        mean_tool_calls=int(calls.sum()) / n,
+        median_tool_calls=float(np.median(calls)),
+        tool_call_efficiency=_mean(eff.tolist()),
+        format_error_rate=int(format_errors.sum()) / n_actions if n_actions else 0.0,
+        format_error_episodes=int((format_errors > 0).sum()) / n,
         mean_tokens=_mean([e.tokens for e in episodes if e.tokens is not None]),
         mean_action_tokens=_mean(
             [e.action_tokens for e in episodes if e.action_tokens is not None]
@@ -202,9 +223,7 @@ def group_metrics(
         grounded=_mean([float(e.grounded) for e in checked]),
         recovered=_mean([float(bool(e.recovered)) for e in checked]),
         by_specialty=_breakdown([e.specialty for e in episodes], correct, calls),
-        by_hops=_breakdown(
-            ["?" if e.n_hops is None else e.n_hops for e in episodes], correct, calls
-        ),
-        by_rarity=_breakdown([rarity_bucket(e.rarity) for e in episodes], correct, calls),
-        accuracy_by_calls=_breakdown(calls, correct, calls),
+        by_hops=_breakdown(hops, correct, calls),
+        by_rarity=_breakdown(_rarity_buckets(rarity).tolist(), correct, calls),
+        accuracy_by_calls=_breakdown(calls.tolist(), correct, calls),
     )

@@ -148,6 +148,41 @@ class JudgeVerdict(Payload, frozen=True, kw_only=True):
     cached: bool = False
 
 
+class EpisodeSummary(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """An ended episode's figures as evaluation reads them (`medenv.events.summaries`),
+    folded by the writer from the episode's own events (`medenv.events.seal_summary`) and
+    stored in its ``episode_sealed``, so evaluation reads one event type. The meanings are
+    those of the SQL projection over the episode's events (`summaries.SUMMARY_SQL`):
+    ``question_id``/``specialty``/``tags`` from ``episode_started``; ``external`` its
+    ``item.kg_source == "external"`` (then ``n_hops``/``optimal_calls``/``rarity``/
+    ``evidence_recall`` are None); ``rarity`` ``item.rarity``; ``ended`` an
+    ``episode_ended`` was logged; ``n_tool_calls``/``n_format_errors`` the last
+    ``episode_ended``'s, else the number of ``tool_called``/``action_rejected`` events;
+    ``n_actions`` the number of ``action_received`` events, else ``episode_ended.steps``;
+    ``correct``/``reward``/``evidence_recall``/``components`` the last
+    ``reward_assigned``'s (``correct`` False without one); ``prediction`` the last
+    ``answer_submitted.answer``; ``has_actions`` the episode logged an action (token
+    figures are None without one)."""
+
+    question_id: str
+    specialty: str = "general"
+    external: bool = False
+    n_hops: int | None = None
+    optimal_calls: int | None = None
+    rarity: float | None = None
+    tags: dict[str, Any] = {}
+    ended: bool = False
+    n_tool_calls: int = 0
+    n_actions: int = 0
+    n_format_errors: int = 0
+    has_actions: bool = False
+    correct: bool = False
+    reward: float | None = None
+    evidence_recall: float | None = None
+    components: dict[str, float] = {}
+    prediction: str | None = None
+
+
 class EpisodeSealed(Payload, frozen=True, kw_only=True):
     """Run-level: episode ``episode_id`` ended with ``events`` events whose chain ends in
     ``hash`` (hex). Written by `EventStore.end_episode`; binds each episode to its run.
@@ -155,13 +190,16 @@ class EpisodeSealed(Payload, frozen=True, kw_only=True):
     ``tokens``: the sum of the ``tokens`` of the episode's events that count their text
     (`TOKEN_FIELDS`: prompt, actions, observations); ``action_tokens``: of its
     ``action_received`` events alone. Evaluation reads these instead of the text events
-    (None in logs written before they were recorded)."""
+    (None in logs written before they were recorded). ``summary``: the episode's figures
+    for evaluation (`EpisodeSummary`; None in older logs and for an episode that never
+    logged ``episode_started``)."""
 
     episode_id: str
     events: int
     hash: str
     tokens: int | None = None
     action_tokens: int | None = None
+    summary: EpisodeSummary | None = None
 
 
 class RunClosed(Payload, frozen=True, kw_only=True):

@@ -83,6 +83,7 @@ from medenv.events.schema import (
     encode_payload,
     with_tokens,
 )
+from medenv.events.seal_summary import SummaryFold
 from medenv.events.spool import Spool, encode_line
 from medenv.events.table import (
     ARROW_SCHEMA,
@@ -166,6 +167,7 @@ class EventStore:
         self._seq: dict[str | None, int] = {}
         self._head: dict[str | None, bytes] = {}  # last hash of each open chain
         self._tokens: dict[str, list[int]] = {}  # open episode -> [tokens, action tokens]
+        self._folds: dict[str, SummaryFold] = {}  # open episode -> its summary so far
         self._sealed = 0
         self._wrote = False
         self.closed = False
@@ -225,25 +227,30 @@ class EventStore:
         self._seq[episode_id] = seq + 1
         self._head[episode_id] = h
         self._wrote = True
-        tokens = getattr(payload, "tokens", None) if episode_id is not None else None
-        self._staged.append((episode_id, seq, ts_us, type_, chain.seal(body, h), prev, tokens))
+        self._staged.append((episode_id, seq, ts_us, type_, chain.seal(body, h), prev, payload))
         return seq
 
     def discard(self) -> None:
         """Drop the events staged since the last commit (a step that failed half-way)."""
-        for episode_id, seq, _ts, _type, _body, prev, _tokens in reversed(self._staged):
+        for episode_id, seq, _ts, _type, _body, prev, _payload in reversed(self._staged):
             self._seq[episode_id] = seq
             self._head[episode_id] = prev
         self._staged.clear()
 
     def _promote(self) -> None:
-        for episode_id, seq, ts_us, type_, body, _prev, tokens in self._staged:
+        for episode_id, seq, ts_us, type_, body, _prev, payload in self._staged:
             self._rows.append(episode_id, seq, ts_us, type_, body)
-            if tokens is not None:  # the episode's token sums, for its seal
-                sums = self._tokens.setdefault(episode_id, [0, 0])
-                sums[0] += tokens
-                if type_ == "action_received":
-                    sums[1] += tokens
+            if episode_id is not None:  # the episode's figures, for its seal
+                fold = self._folds.get(episode_id)
+                if fold is None:
+                    fold = self._folds[episode_id] = SummaryFold()
+                fold.add(payload)
+                tokens = getattr(payload, "tokens", None)
+                if tokens is not None:
+                    sums = self._tokens.setdefault(episode_id, [0, 0])
+                    sums[0] += tokens
+                    if type_ == "action_received":
+                        sums[1] += tokens
             if self._spool is not None:
                 self._unspooled.append(
                     encode_line(self.run_id, episode_id, seq, ts_us, type_, body)
@@ -266,10 +273,12 @@ class EventStore:
         if episode_id is not None and episode_id in self._seq:
             head = self._head.get(episode_id, chain.ZERO)
             tokens, action_tokens = self._tokens.get(episode_id, (0, 0))
+            fold = self._folds.get(episode_id)
             self.emit(
                 EpisodeSealed(
                     episode_id=episode_id, events=self._seq[episode_id], hash=head.hex(),
                     tokens=tokens, action_tokens=action_tokens,
+                    summary=None if fold is None else fold.summary(),
                 )
             )  # fmt: skip
             self._promote()
@@ -280,6 +289,7 @@ class EventStore:
             self._seq.pop(episode_id, None)
             self._head.pop(episode_id, None)
             self._tokens.pop(episode_id, None)
+            self._folds.pop(episode_id, None)
         if len(self._rows) >= self.batch_events:
             self._ingest_in_background(wait=len(self._rows) >= HOLD_BATCHES * self.batch_events)
 

@@ -25,10 +25,11 @@ import msgspec
 import medenv.tools
 from medenv.errors import MedenvError
 from medenv.events.schema import clean
+from medenv.tools.cache import run_cached
 from medenv.tools.result import ToolResult, failure
 from medenv.tools.tool import Tool
 
-_NOT_TOOLS = {"registry", "parsing", "result", "tool"}
+_NOT_TOOLS = {"registry", "parsing", "result", "tool", "cache"}
 
 
 def _collect() -> dict[str, Tool]:
@@ -170,8 +171,9 @@ def validate(name: str, arguments: Any) -> Any:
 
 
 def run(world, name: str, args: msgspec.Struct) -> ToolResult:
-    """Run tool ``name`` over ``world`` with arguments `validate` returned."""
-    return TOOLS[name].run(world, args)
+    """Run tool ``name`` over ``world`` with arguments `validate` returned (a repeated call
+    on the same world returns its stored result: `medenv.tools.cache`)."""
+    return run_cached(world, name, args, TOOLS[name].run)
 
 
 def execute(world, name: str, arguments: Any) -> ToolResult:
