@@ -328,4 +328,7 @@ def test_labelled_loss_is_the_models_own_loss(sft_rows):
         mine_sum, _ = labelled_loss(model, inputs, torch.tensor(2 * n))
     assert torch.allclose(own, mine, atol=1e-5), (own, mine)
     assert torch.allclose(own_grad, mine_grad, atol=1e-6)
-    assert torch.allclose(own_sum, mine_sum, atol=1e-5) and abs(float(mine_sum) * 2 - float(mine)) < 1e-4
+    assert (
+        torch.allclose(own_sum, mine_sum, atol=1e-5)
+        and abs(float(mine_sum) * 2 - float(mine)) < 1e-4
+    )
