@@ -303,3 +303,36 @@ def test_sft_config_check_names_the_bad_setting(tmp_path, settings, message):
         train_sft(config)  # before the (missing) data or any model is read
     assert message in str(err.value)
     assert SFTTrainConfig(out=str(tmp_path / "o")).check()  # the defaults pass
+
+
+def test_labelled_loss_is_the_models_own_loss(sft_rows):
+    """The CPU trainer's loss (LM head only at labelled positions) equals the model's own
+    causal-LM loss (Transformers' ``ForCausalLMLoss`` over the full logits), value and
+    gradient, on real rows of unequal length (left padding) with prompt tokens masked."""
+    import torch
+    from medenv.agents.tiny import tiny_model_path
+    from medenv.training.sft import labelled_loss
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_model_path())
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_path())
+    texts = [tok.apply_chat_template(r["messages"][:3], tokenize=False) for r in sft_rows[:3]]
+    enc = tok(texts, return_tensors="pt", padding=True)
+    labels = enc["input_ids"].clone()
+    labels[enc["attention_mask"] == 0] = -100
+    labels[:, : labels.shape[1] // 2] = -100  # "the prompt": no loss on the first half
+    inputs = {**enc, "labels": labels}
+    with torch_threads():
+        own = model(**inputs).loss
+        own_grad = torch.autograd.grad(own, model.lm_head.weight)[0]
+        mine, _ = labelled_loss(model, inputs)
+        mine_grad = torch.autograd.grad(mine, model.lm_head.weight)[0]
+        n = int((labels[:, 1:] != -100).sum())
+        own_sum = model(**inputs, num_items_in_batch=torch.tensor(2 * n)).loss
+        mine_sum, _ = labelled_loss(model, inputs, torch.tensor(2 * n))
+    assert torch.allclose(own, mine, atol=1e-5), (own, mine)
+    assert torch.allclose(own_grad, mine_grad, atol=1e-6)
+    assert (
+        torch.allclose(own_sum, mine_sum, atol=1e-5)
+        and abs(float(mine_sum) * 2 - float(mine)) < 1e-4
+    )

@@ -44,7 +44,7 @@ from medenv.events.store import connect
 # Sizes of the default run: sized for <= 20 minutes on a quiet 2-core machine.
 # model: "small" (a few M parameters, `medenv.agents.tiny.SMALL_CONFIG`) or "tiny";
 # sft_hops: the hop counts SFT trains on; eval_episodes 0: every held-out test question.
-FULL = dict(n1=1000, n2=100, obfuscation=0, model="small", sft_hops="1", sft_steps=240,
+FULL = dict(n1=1000, n2=100, obfuscation=0, model="small", sft_hops="1", sft_steps=200,
             sft_lr=3e-3, sft_batch=4, max_tool_chars=400, question_only=1,
             grpo_steps=16, grpo_generations=4, grpo_lr=None, grpo_completion=320,
             grpo_evidence=0.5, eval_steps=4, eval_tokens=96, eval_episodes=0,

@@ -197,15 +197,13 @@ def _bf16() -> bool:
 
 
 def sft_trainer_class():
-    """TRL's ``SFTTrainer``; on CPU, one that takes the model's own loss.
+    """TRL's ``SFTTrainer``; on CPU, one that computes the loss itself (`labelled_loss`).
 
     TRL 1.16 computes the loss with a chunked log-prob kernel (fused LM head) that is built
     for GPUs; on CPU it made a tiny-model step ~3x slower than the model's own masked
-    cross-entropy (same labels: -100 outside assistant turns, so the same loss). The CPU
-    variant logs no entropy/token-accuracy metrics.
+    cross-entropy. The CPU variant logs no entropy/token-accuracy metrics.
     """
     import torch
-    from transformers import Trainer
     from trl import SFTTrainer
 
     if torch.cuda.is_available():
@@ -213,12 +211,35 @@ def sft_trainer_class():
 
     class CPUSFTTrainer(SFTTrainer):
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-            inputs = {
-                k: v for k, v in inputs.items() if k not in ("assistant_masks", "completion_mask")
-            }
-            return Trainer.compute_loss(self, model, inputs, return_outputs, num_items_in_batch)
+            loss, outputs = labelled_loss(model, inputs, num_items_in_batch)
+            return (loss, outputs) if return_outputs else loss
 
     return CPUSFTTrainer
+
+
+def labelled_loss(model: Any, inputs: dict, num_items_in_batch: Any = None) -> tuple[Any, Any]:
+    """(loss, the decoder's outputs): the causal-LM cross-entropy of ``inputs["labels"]`` (-100 is
+    ignored), with the LM head applied only at the positions that predict a label.
+
+    Same value as the model's own loss (logits at position t predict label t+1; mean over
+    the labelled tokens, or their sum over ``num_items_in_batch`` when given), but the
+    head's cost -- vocabulary x sequence, the largest matrix product of a small model with
+    a large vocabulary -- is paid only for the tokens that carry the loss (each row's own, not a padded union).
+    """
+    import torch
+
+    labels = inputs["labels"]
+    body = model.get_decoder()(
+        input_ids=inputs["input_ids"], attention_mask=inputs.get("attention_mask")
+    )
+    target = labels[:, 1:]
+    labelled = target != -100
+    logits = model.get_output_embeddings()(body.last_hidden_state[:, :-1][labelled]).float()
+    total = torch.nn.functional.cross_entropy(logits, target[labelled], reduction="sum")
+    count = num_items_in_batch if num_items_in_batch is not None else labelled.sum()
+    if torch.is_tensor(count):
+        count = count.to(total.device)
+    return total / count, body
 
 
 def _kept_rows(trainer: Any, max_length: Any, n_train: int, n_eval: int) -> tuple[int, int]:
@@ -279,6 +300,7 @@ def train_sft(config: SFTTrainConfig, rows: list[dict] | None = None) -> SFTResu
         save_strategy="no",
         eval_strategy="steps" if eval_rows else "no",
         eval_steps=eval_steps,
+        prediction_loss_only=True,  # the held-out curve needs the loss, not gathered logits
         report_to="none",
         seed=config.seed,
         data_seed=config.seed,
