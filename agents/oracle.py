@@ -46,6 +46,7 @@ from collections.abc import Generator
 import msgspec
 from medenv.agents.chain_facts import ChainFacts, Fact
 from medenv.agents.evidence import Evidence
+from medenv.agents.oracle_described import DescribedEntities
 from medenv.agents.text import action_text, answer_text
 
 from medenv.errors import MedenvError
@@ -99,7 +100,7 @@ class _Budget(Exception):
     """Raised inside the episode generator when the step budget is spent."""
 
 
-class OracleAgent:
+class OracleAgent(DescribedEntities):
     """Grounded MTG over one world (see the module docstring).
 
     ``answer_tool``: probability of answering with the ``answer`` tool call instead of
@@ -133,6 +134,7 @@ class OracleAgent:
         self.remaining = 12
         self.trace: list[Choice] = []
         self._related: dict[Fact, set[str]] = {}  # shared by every episode's ChainFacts
+        self.closure = world.kg.closure()  # constraints hold under the ontology closure
 
     # -- protocol ---------------------------------------------------------------------
     def reset(self, item=None, seed: int | None = None) -> None:
@@ -147,8 +149,9 @@ class OracleAgent:
         self._gen = None
         self.trace = []
         self.search_hits: list[bool] = []  # per hop: the first search showed the next entity
-        self.cf = ChainFacts(self.kg, item, self._related)
+        self.cf = ChainFacts(self.kg, item, self._related, self.closure)
         self._steps = 0
+        self._confirmed: set[str] = set()  # candidates whose page was read for properties
 
     def act(self, observation: str, info: dict) -> str:
         if self.item is None:
@@ -199,15 +202,27 @@ class OracleAgent:
         item = self.item
         self.ev = Evidence(self.index, self.world, item.question)
         seed_name = self._named(item.chain[0])
-        if seed_name is None:  # a described seed (obfuscation 1-2): no named entity to start from
-            yield answer_text(
-                "The question names no entity I can start the chain from, only a description, "
-                "and I have no grounded way to identify it; I cannot resolve the chain.",
-                "unknown",
-            )
-            return
         n = len(item.hops)
         answer_noun = self._noun(n)
+        self.explore_left = False
+        self.rejected: set[str] = set()
+        self.path: list[str] = []
+        if seed_name is None:  # a described seed (obfuscation 1-2): enter at node 1
+            self.pending = ""
+            try:
+                final = yield from self._described_start()
+            except _Budget:
+                final = None
+            if final is None:
+                yield answer_text(
+                    (self.pending + " " if self.pending else "")
+                    + "The question describes its starting entity, and what I found does not "
+                    "identify it; I cannot resolve the chain.",
+                    "unknown",
+                )
+                return
+            yield from self._final(final, answer_noun, n)
+            return
         self.pending = self._say(
             f'The question asks for a {answer_noun} and names "{seed_name}". '
             f"There are {n} links to resolve, so I will start from there.",
@@ -217,8 +232,7 @@ class OracleAgent:
             f"to the {answer_noun}.",
         )
         self.explore_left = self.explore_episode
-        self.rejected: set[str] = set()
-        self.path: list[str] = [item.chain[0]]  # the entities resolved so far
+        self.path = [item.chain[0]]  # the entities resolved so far
         try:
             final = yield from self._walk(1, item.chain[0])
         except _Budget:
@@ -231,6 +245,10 @@ class OracleAgent:
                 guess,
             )
             return
+        yield from self._final(final, answer_noun, n)
+
+    def _final(self, final: str, answer_noun: str, n: int) -> Generator[str, str, None]:
+        """The answer action for the resolved final entity."""
         name = self._name(final)
         think = (self.pending + " " if self.pending else "") + self._say(
             f"That was the last link, so the {answer_noun} is {name}.",
@@ -375,6 +393,8 @@ class OracleAgent:
         )
         for f in named:
             out.append(("browse", {"entity": f.anchor, "fact": f}))
+        if any(self._described(f) for f in facts):  # read candidate pages for the properties
+            out += [("confirm", {"k": k}) for k in range(3)]
         for f in named[1:]:
             rest = " ".join(self._named(g.anchor) for g in named if g is not f)
             out.append((first, {"query": f"{self._named(f.anchor)} {self._phrase(f)} {rest}"}))
@@ -389,7 +409,7 @@ class OracleAgent:
         if node >= len(self.item.chain) - 1:
             return []
         return [
-            Fact(c.entity, c.relation, c.inverse)
+            Fact(c.entity, c.relation, c.inverse, closed=True)
             for c in self.item.constraints
             if c.node == node + 1 and c.entity in self.kg and self._named(c.entity)
         ]
@@ -402,7 +422,8 @@ class OracleAgent:
             return False
         nxt = self.cf.fit_set(node + 1, entity)
         return any(
-            self.ev.co_shown(entity, e2) and any(self.ev.shown(e2, g, self.kg) for g in clues)
+            self.ev.co_shown(entity, e2)
+            and any(self.ev.shown(e2, g, self.kg, self.closure) for g in clues)
             for e2 in nxt
             if self.ev.visible(e2)
         )
@@ -417,6 +438,16 @@ class OracleAgent:
                 return True
             key = (tool, repr(sorted(args.items(), key=lambda kv: kv[0])))
             if key in self._done_actions:
+                continue
+            if tool == "confirm":
+                self._done_actions.add(key)
+                excluded = set(self.path) | tried | self.rejected
+                rivals = (self.cf.fit_set(node, head) & self.ev.order.keys()) - excluded
+                ordered = sorted(rivals, key=lambda e: self.ev.order[e])
+                if not intro_done:
+                    self.pending = self._lead("", node, head, False).strip()
+                intro_done = True
+                yield from self._confirm(node, head, ordered)
                 continue
             if tool == "browse":
                 url = self.ev.pages.get(args["entity"])
@@ -534,23 +565,29 @@ class OracleAgent:
         """The sentences that state the choice, each backed by a unit that shows it."""
         e = choice.chosen
         name = self._name(e)
-        with_ = [f for f in facts if f.anchor != head and self.ev.co_shown(e, f.anchor)]
+        with_ = [
+            f
+            for f in facts
+            if f.anchor != head and not self._described(f) and self.ev.co_shown(e, f.anchor)
+        ]
         first = self._say(
             f'"{name}" is listed with "{self._name(head)}"',
             f'The results link "{name}" to "{self._name(head)}"',
         )
         if with_:
             first += " and with " + " and ".join(f'"{self._name(f.anchor)}"' for f in with_)
-        text = first + "."
+        text = first + "." + self._properties_text(e, facts)
         if choice.reason == "lookahead":
             nxt = [
                 e2
                 for e2 in self.cf.fit_set(node + 1, e)
                 if self.ev.visible(e2)
                 and self.ev.co_shown(e, e2)
-                and any(self.ev.shown(e2, g, self.kg) for g in self._next_clues(node))
+                and any(self.ev.shown(e2, g, self.kg, self.closure) for g in self._next_clues(node))
             ]
-            g = next(g for g in self._next_clues(node) if self.ev.shown(nxt[0], g, self.kg))
+            g = next(
+                g for g in self._next_clues(node) if self.ev.shown(nxt[0], g, self.kg, self.closure)
+            )
             text += (
                 f' Other candidates fit too, but "{name}" is listed with "{self._name(nxt[0])}".'
                 f' And "{self._name(nxt[0])}" is listed with "{self._name(g.anchor)}",'
