@@ -14,6 +14,7 @@ import re
 from urllib.parse import unquote
 
 import pytest
+from medenv.agents.chain_facts import ChainFacts
 from medenv.agents.oracle_described import CONFIRM_GOAL
 from medenv.agents.rollout import rollout
 
@@ -260,3 +261,26 @@ def test_every_description_of_a_level_2_set_is_on_the_entity_page(kg, world, clo
                 assert anchor.name in text, (item.id, c, text[:400])
                 kinds.add(anchor.type)
     assert {"organ:phenotype", "organ:disease", "inheritance"} <= kinds, kinds
+
+
+def test_the_oracle_reads_every_constraint_as_synthesis_verified_it(kg, plain_set, closed):
+    """The oracle's KG truth (`ChainFacts`) reads a constraint under the closure: the gold
+    chain fits every node, and a constraint's set agrees with the closed graph (networkx)
+    on the gold entity and on a sample of other entities of the node's type."""
+    rng = random.Random(3)
+    by_type: dict[str, list[str]] = {}
+    for n, node in kg.graph.nodes(data="node"):
+        by_type.setdefault(node.type, []).append(n)
+    checked = 0
+    for item in plain_set.items:
+        cf = ChainFacts(kg, item)
+        for node in range(1, len(item.chain)):
+            assert item.chain[node] in cf.fit_set(node, item.chain[node - 1]), (item.id, node)
+            for f in cf.facts(node, item.chain[node - 1])[1:]:
+                c = next(c for c in item.constraints if c.node == node and c.entity == f.anchor)
+                kind = kg.node(item.chain[node]).type
+                for u in [item.chain[node], *rng.sample(sorted(by_type[kind]), 20)]:
+                    fact = (c.entity, c.relation, u) if c.inverse else (u, c.relation, c.entity)
+                    assert (u in cf.rel(f)) == closed.holds(*fact), (item.id, c, u)
+                    checked += 1
+    assert checked > 100
