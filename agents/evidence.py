@@ -65,11 +65,11 @@ class Evidence:
     def visible(self, entity: str) -> bool:
         return entity in self.order
 
-    def shown(self, entity: str, fact: Fact, kg) -> bool:
+    def shown(self, entity: str, fact: Fact, kg, closure=None) -> bool:
         """The observations state ``fact`` about ``entity`` (see module docstring)."""
         if not any(entity in u and fact.anchor in u for u in self.units):
             return False
-        return entity in related(kg, fact)
+        return entity in related(kg, fact, closure)
 
     def co_shown(self, a: str, b: str) -> bool:
         return any(a in u and b in u for u in self.units)

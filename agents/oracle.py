@@ -43,13 +43,17 @@ import random
 import re
 from collections.abc import Generator
 
-import msgspec
 from medenv.agents.chain_facts import ChainFacts, Fact
 from medenv.agents.evidence import Evidence
+from medenv.agents.oracle_choose import Choice, Choosing
+from medenv.agents.oracle_described import DescribedEntities
+from medenv.agents.oracle_gather import Gathering
 from medenv.agents.text import action_text, answer_text
 
 from medenv.errors import MedenvError
 from medenv.grounding import LabelIndex
+
+__all__ = ["Choice", "OracleAgent", "plans_explore", "result_urls"]
 
 NOUNS = {
     "phenotype": ("clinical feature", "phenotypic feature", "finding"),
@@ -61,23 +65,6 @@ NOUNS = {
     "history": ("past medical history item",),
     "frequency": ("frequency",),
 }
-
-
-class Choice(msgspec.Struct, kw_only=True):
-    """One commitment: ``node`` (chain index) resolved to ``chosen`` at action index
-    ``step``. ``reason``: single (the only visible entity that fits the node's facts),
-    evidence (shown with more of the facts than any other visible one that fits),
-    lookahead (of several that fit, the only one shown leading to the next clue), order
-    (several are shown with every fact: the first listed of ``candidates``, the tie) or
-    explore (a deliberate wrong try). ``candidates``: the visible entities that fit, in
-    observation order (for order: the tie). ``rejected``: a later check ruled it out."""
-
-    node: int
-    step: int
-    chosen: str
-    candidates: list[str]
-    reason: str
-    rejected: bool = False
 
 
 _RESULT = re.compile(r"^\s*\d+\.\s+(.*?)\s+\|\s+(\S+)\s*$", re.M)
@@ -99,7 +86,7 @@ class _Budget(Exception):
     """Raised inside the episode generator when the step budget is spent."""
 
 
-class OracleAgent:
+class OracleAgent(Gathering, Choosing, DescribedEntities):
     """Grounded MTG over one world (see the module docstring).
 
     ``answer_tool``: probability of answering with the ``answer`` tool call instead of
@@ -133,6 +120,7 @@ class OracleAgent:
         self.remaining = 12
         self.trace: list[Choice] = []
         self._related: dict[Fact, set[str]] = {}  # shared by every episode's ChainFacts
+        self.closure = world.kg.closure()  # constraints hold under the ontology closure
 
     # -- protocol ---------------------------------------------------------------------
     def reset(self, item=None, seed: int | None = None) -> None:
@@ -147,8 +135,9 @@ class OracleAgent:
         self._gen = None
         self.trace = []
         self.search_hits: list[bool] = []  # per hop: the first search showed the next entity
-        self.cf = ChainFacts(self.kg, item, self._related)
+        self.cf = ChainFacts(self.kg, item, self._related, self.closure)
         self._steps = 0
+        self._confirmed: set[str] = set()  # candidates whose page was read for properties
 
     def act(self, observation: str, info: dict) -> str:
         if self.item is None:
@@ -199,15 +188,27 @@ class OracleAgent:
         item = self.item
         self.ev = Evidence(self.index, self.world, item.question)
         seed_name = self._named(item.chain[0])
-        if seed_name is None:  # a described seed (obfuscation 1-2): no named entity to start from
-            yield answer_text(
-                "The question names no entity I can start the chain from, only a description, "
-                "and I have no grounded way to identify it; I cannot resolve the chain.",
-                "unknown",
-            )
-            return
         n = len(item.hops)
         answer_noun = self._noun(n)
+        self.explore_left = False
+        self.rejected: set[str] = set()
+        self.path: list[str] = []
+        if seed_name is None:  # a described seed (obfuscation 1-2): enter at node 1
+            self.pending = ""
+            try:
+                final = yield from self._described_start()
+            except _Budget:
+                final = None
+            if final is None:
+                yield answer_text(
+                    (self.pending + " " if self.pending else "")
+                    + "The question describes its starting entity, and what I found does not "
+                    "identify it; I cannot resolve the chain.",
+                    "unknown",
+                )
+                return
+            yield from self._final(final, answer_noun, n)
+            return
         self.pending = self._say(
             f'The question asks for a {answer_noun} and names "{seed_name}". '
             f"There are {n} links to resolve, so I will start from there.",
@@ -217,8 +218,7 @@ class OracleAgent:
             f"to the {answer_noun}.",
         )
         self.explore_left = self.explore_episode
-        self.rejected: set[str] = set()
-        self.path: list[str] = [item.chain[0]]  # the entities resolved so far
+        self.path = [item.chain[0]]  # the entities resolved so far
         try:
             final = yield from self._walk(1, item.chain[0])
         except _Budget:
@@ -231,6 +231,10 @@ class OracleAgent:
                 guess,
             )
             return
+        yield from self._final(final, answer_noun, n)
+
+    def _final(self, final: str, answer_noun: str, n: int) -> Generator[str, str, None]:
+        """The answer action for the resolved final entity."""
         name = self._name(final)
         think = (self.pending + " " if self.pending else "") + self._say(
             f"That was the last link, so the {answer_noun} is {name}.",
@@ -347,225 +351,3 @@ class OracleAgent:
                 "Going back.",
             )
             return
-
-    # evidence gathering ------------------------------------------------------------------
-    def _resolved(self, node: int, head: str, facts: list[Fact], tried: set[str]) -> bool:
-        return self._choose(node, head, facts, tried, dry=True) is not None
-
-    def _plan(self, node: int, head: str, facts: list[Fact]) -> list[tuple[str, dict]]:
-        """Label-free actions for a node, in order (module docstring, step 1)."""
-        named = [f for f in facts if self._named(f.anchor)]
-        named.sort(key=lambda f: (len(self.cf.rel(f)), f.anchor != head))
-        first, second = (
-            ("web_search", "medical_search")
-            if self.rng.random() < self.web_first
-            else ("medical_search", "web_search")
-        )
-        out: list[tuple[str, dict]] = []
-        lead = named[0]
-        others = " ".join(self._named(f.anchor) for f in named[1:])
-        out.append(
-            (
-                first,
-                {
-                    "query": f"{self._named(lead.anchor)} {self._phrase(lead)} {others}".strip(),
-                    **({"top_k": self.FIRST_TOP_K} if self.FIRST_TOP_K != 5 else {}),
-                },
-            )
-        )
-        for f in named:
-            out.append(("browse", {"entity": f.anchor, "fact": f}))
-        for f in named[1:]:
-            rest = " ".join(self._named(g.anchor) for g in named if g is not f)
-            out.append((first, {"query": f"{self._named(f.anchor)} {self._phrase(f)} {rest}"}))
-        out.append(
-            (second, {"query": f"{self._named(lead.anchor)} {self._phrase(lead)} {others}".strip()})
-        )
-        out.append((first, {"query": f"{self._named(head)} {self._phrase(facts[0])}", "top_k": 10}))
-        return out
-
-    def _next_clues(self, node: int) -> list[Fact]:
-        """The named constraints of the next node (facts whose anchor the question names)."""
-        if node >= len(self.item.chain) - 1:
-            return []
-        return [
-            Fact(c.entity, c.relation, c.inverse)
-            for c in self.item.constraints
-            if c.node == node + 1 and c.entity in self.kg and self._named(c.entity)
-        ]
-
-    def _leads(self, node: int, entity: str) -> bool:
-        """The observations show ``entity`` linked to a next-node candidate that is itself
-        shown with one of the next node's named clues."""
-        clues = self._next_clues(node)
-        if not clues:
-            return False
-        nxt = self.cf.fit_set(node + 1, entity)
-        return any(
-            self.ev.co_shown(entity, e2) and any(self.ev.shown(e2, g, self.kg) for g in clues)
-            for e2 in nxt
-            if self.ev.visible(e2)
-        )
-
-    def _gather(self, node, head, facts, tried, more: bool = False) -> Generator[str, str, bool]:
-        """Run planned actions until the node is resolved; False when none is left."""
-        if not more:
-            self._done_actions = set()
-        intro_done = more
-        for tool, args in self._plan(node, head, facts):
-            if self._resolved(node, head, facts, tried):
-                return True
-            key = (tool, repr(sorted(args.items(), key=lambda kv: kv[0])))
-            if key in self._done_actions:
-                continue
-            if tool == "browse":
-                url = self.ev.pages.get(args["entity"])
-                if url is None:
-                    continue
-                self._done_actions.add(key)
-                fact = args["fact"]
-                name = self._named(args["entity"])
-                goal = f"{self._phrase(fact)} {name}"
-                think = self._say(
-                    f'I will read the page of "{name}" for the {self._noun(node)} it names.',
-                    f'The page of "{name}" should list it; reading it.',
-                    f'Opening "{name}" to see what it lists.',
-                )
-                yield from self._act(
-                    self._lead(think, node, head, intro_done), "browse", {"url": url, "goal": goal}
-                )
-            else:
-                first_search = not any(k[0] != "browse" for k in self._done_actions)
-                self._done_actions.add(key)
-                think = (
-                    self._say(
-                        "Searching with the words the question uses.",
-                        "I will search for it with the question's own words.",
-                        "Let me search for that.",
-                    )
-                    if not intro_done
-                    else self._say(
-                        "That was not enough to tell; another search.",
-                        "Still not settled. Trying a different query.",
-                    )
-                )
-                obs = yield from self._act(self._lead(think, node, head, intro_done), tool, args)
-                if first_search and head == self.item.chain[node - 1]:
-                    target = self.item.chain[node]
-                    self.search_hits.append(any(target in m.ids for m in self.index.mentions(obs)))
-            intro_done = True
-        return self._resolved(node, head, facts, tried)
-
-    def _lead(self, think: str, node: int, head: str, intro_done: bool) -> str:
-        """Prefix the node's introduction (and pending sentences) to a think."""
-        parts = [self.pending] if self.pending else []
-        self.pending = ""
-        if not intro_done:
-            parts.append(
-                self._say(
-                    f'Next I need the {self._noun(node)} linked to "{self._name(head)}".',
-                    f'Now find the {self._noun(node)} that goes with "{self._name(head)}".',
-                    f'The next link is a {self._noun(node)} of "{self._name(head)}".',
-                )
-            )
-            clues = [
-                self._named(c.entity)
-                for c in self.item.constraints
-                if c.node == node and self._named(c.entity)
-            ]
-            if clues:
-                parts.append(
-                    self._say(
-                        f'The question says it relates to "{clues[0]}".',
-                        f'The clue for it is "{clues[0]}".',
-                        f'It should also match "{clues[0]}".',
-                    )
-                )
-        parts.append(think)
-        return " ".join(parts)
-
-    # choosing --------------------------------------------------------------------------
-    def _shown_sets(self, facts: list[Fact]) -> list[set[str]]:
-        """Per fact: the entities the observations state it about."""
-        out = []
-        for f in facts:
-            near: set[str] = set()
-            for u in self.ev.units:
-                if f.anchor in u:
-                    near |= u
-            out.append(near & self.cf.rel(f))
-        return out
-
-    def _choose(self, node, head, facts, tried, dry: bool = False, final: bool = False):
-        """The entity the evidence singles out at ``node`` (module docstring, steps 2-3),
-        with its `Choice`; None when the evidence does not decide yet."""
-        shown = self._shown_sets(facts)
-        excluded = set(self.path) | tried | self.rejected
-        # every visible entity that fits the node's facts (KG), shown with them or not
-        rivals = (self.cf.fit_set(node, head) & self.ev.order.keys()) - excluded
-        fitting = sorted(rivals & shown[0], key=lambda e: self.ev.order[e])  # choosable
-        if not fitting:
-            return None
-        score = {e: sum(e in s for s in shown) for e in rivals}
-        best = max(score[e] for e in fitting)
-        fits = [e for e in fitting if score[e] == best]
-        ahead = [e for e in rivals if score[e] >= best]  # as well supported as the best
-        if len(rivals) == 1:
-            reason = "single"  # the only visible candidate that fits every stated fact
-        elif len(ahead) == 1:
-            reason = "evidence"  # shown with more of the facts than any other that fits
-        elif best == len(facts) or final:
-            leads = [e for e in fits if self._leads(node, e)]
-            if len(leads) == 1:
-                fits = leads
-                reason = "lookahead"  # the only one shown leading on to the next clue
-            else:
-                reason = "order"  # several fit every stated fact: try them in listed order
-        else:
-            return None
-        cands = fits if reason == "order" else sorted(rivals, key=lambda e: self.ev.order[e])
-        if dry:
-            return fits[0], None
-        return fits[0], Choice(
-            node=node, step=self._steps, chosen=fits[0], candidates=cands[:20], reason=reason
-        )
-
-    def _commit_text(self, node: int, head: str, facts: list[Fact], choice: Choice) -> str:
-        """The sentences that state the choice, each backed by a unit that shows it."""
-        e = choice.chosen
-        name = self._name(e)
-        with_ = [f for f in facts if f.anchor != head and self.ev.co_shown(e, f.anchor)]
-        first = self._say(
-            f'"{name}" is listed with "{self._name(head)}"',
-            f'The results link "{name}" to "{self._name(head)}"',
-        )
-        if with_:
-            first += " and with " + " and ".join(f'"{self._name(f.anchor)}"' for f in with_)
-        text = first + "."
-        if choice.reason == "lookahead":
-            nxt = [
-                e2
-                for e2 in self.cf.fit_set(node + 1, e)
-                if self.ev.visible(e2)
-                and self.ev.co_shown(e, e2)
-                and any(self.ev.shown(e2, g, self.kg) for g in self._next_clues(node))
-            ]
-            g = next(g for g in self._next_clues(node) if self.ev.shown(nxt[0], g, self.kg))
-            text += (
-                f' Other candidates fit too, but "{name}" is listed with "{self._name(nxt[0])}".'
-                f' And "{self._name(nxt[0])}" is listed with "{self._name(g.anchor)}",'
-                " the clue of the next link, so I follow it."
-            )
-        elif choice.reason in ("single", "evidence"):
-            text += self._say(
-                " No other candidate I have seen matches as many of the clues, so I take it.",
-                " It is the one that matches the clues best, so I take it.",
-            )
-        else:
-            others = [c for c in choice.candidates if c != e and self.cf.fits(node, head, c)]
-            more = "".join(f' So is "{self._name(c)}".' for c in others[:3])
-            text += (
-                f'{more} Several fit everything stated so far; I will follow "{name}", '
-                "the first listed, and check it against the next link."
-            )
-        return text

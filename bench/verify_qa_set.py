@@ -2,7 +2,7 @@
 
     python -m bench.verify_qa_set [FOLDER] [--every K] [--offset J]
 
-FOLDER defaults to the built-in default set (`medenv.synth.default_qa_set`). For every
+FOLDER defaults to the built-in default set (`medenv.questions.default_qa_set`). For every
 item (or every K-th from the J-th, to split the work across processes): the answers admitted under the ontology closure by the tests'
 brute-force reader (`tests.closure_ref.admitted`) and by the public `resolve_chain` must be
 exactly the answer; no constraint may pin the answer past the chain
@@ -24,7 +24,8 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from medenv.kg.cache import load_kg
-from medenv.synth import default_qa_set, read_manifest, read_qa_set, resolve_chain
+from medenv.questions import default_qa_set
+from medenv.synth import read_manifest, read_qa_set, resolve_chain
 from medenv.synth.quality import verbatim_names
 from tests.closure_ref import ClosedGraph, admitted, shortcut_levels
 from tests.test_synth import _near_leaks, labels_index

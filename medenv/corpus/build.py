@@ -25,7 +25,7 @@ from medenv.errors import MedenvError
 from medenv.kg.graph import KnowledgeGraph
 from medenv.paths import medenv_home
 
-CORPUS_VERSION = "2"
+CORPUS_VERSION = "4"  # 4: medical pages state HPO organ systems (medenv.corpus.organ)
 
 
 class _CorpusFile(msgspec.Struct):

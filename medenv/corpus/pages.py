@@ -5,6 +5,9 @@ Ids and addresses (stable):
   percent-encoded, ``:`` and ``/`` kept: HPO ids read as they are, Hetionet's
   ``Cellular Component::GO:0005773`` becomes ``Cellular%20Component::GO:0005773`` so a URL
   never holds a space)
+  A phenotype's or disease's medical page also states its HPO organ systems
+  (`medenv.corpus.organ`), the fact behind the descriptions "is a neurological
+  abnormality" and "has cardiovascular features".
 - web: ``web:<entity_id>:<style>`` with style ``summary``, ``encyclopedia``, ``forum`` or
   ``compare`` (a distractor: a page titled after the entity that is mostly about a similar
   one; its ``entity_id`` is that similar entity). Web sites use the reserved ``.example``
@@ -23,6 +26,7 @@ from urllib.parse import quote
 
 from medenv.corpus.document import Document
 from medenv.corpus.facts import Adjacency, Fact, medical_facts, rng_for, similar_entity, web_facts
+from medenv.corpus.organ import organ_systems
 from medenv.kg.graph import Node
 
 MEDICAL_URL = "https://medref.medenv.org/entity/"
@@ -49,6 +53,8 @@ def medical_page(adj: Adjacency, entity: str) -> Document:
         lines.append(f"Definition: {node.definition}")
     if node.synonyms:
         lines.append(f"Also known as: {'; '.join(node.synonyms)}.")
+    # what an obfuscated question's organ-system descriptions state
+    lines += organ_systems(adj).lines(entity)
     members = getattr(kg, "members", {}).get(entity)
     if members:  # an aligned node of a merged graph: one entity, facts from every source
         known = "; ".join(f"{m.split(':', 1)[0]} as {m.split(':', 1)[1]}" for m in members)

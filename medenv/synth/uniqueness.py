@@ -14,7 +14,7 @@ term has every ancestor of the term, symmetric relations hold both ways):
              node i+1; a constraint is satisfied by ``u`` when ``u`` has the stated
              relation, under the closure, with any node the constraint entity's name names.
 
-The item is unambiguous iff ``S(n) == {answer}``. `resolve_chain` computes ``S(n)`` with
+The item is unambiguous iff ``S(n) == {answer}``. `resolve_chain` (`medenv.synth.resolve`) computes ``S(n)`` with
 the public `KnowledgeGraph` API (``closure=False``: the literal graph, a second, weaker
 check); `disambiguate` is the pipeline's fast version on a `GraphIndex` that also adds
 constraints until the query is unique.
@@ -33,75 +33,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import islice
 
-from medenv.kg.graph import KnowledgeGraph
 from medenv.kg.semantics import Closure
 from medenv.synth.index import GraphIndex
-from medenv.synth.qa import Constraint, Hop, QAItem
+from medenv.synth.qa import Constraint
+from medenv.synth.reach import type_reach
+from medenv.synth.resolve import resolve_chain
 
-
-def _named(kg: KnowledgeGraph, node_id: str) -> list[str]:
-    return [n.id for n in kg.find(kg.node(node_id).name)] or [node_id]
-
-
-def _satisfies(kg: KnowledgeGraph, constraint: Constraint, closure: Closure | None) -> set[str]:
-    """Nodes that have the constraint's fact with any node its entity's name names."""
-    out: set[str] = set()
-    for e in _named(kg, constraint.entity):
-        if closure is not None:
-            out.update(closure.related(e, constraint.relation, not constraint.inverse))
-        elif constraint.inverse:  # entity -[relation]-> u
-            out.update(kg.successors(e, constraint.relation))
-        else:  # u -[relation]-> entity
-            out.update(kg.predecessors(e, constraint.relation))
-    return out
-
-
-def resolve_chain(
-    kg: KnowledgeGraph,
-    item: QAItem | None = None,
-    *,
-    chain: Sequence[str] | None = None,
-    hops: Sequence[Hop] | None = None,
-    constraints: Sequence[Constraint] = (),
-    closure: bool = True,
-) -> set[str]:
-    """The answers the question's statements admit in ``kg`` (see module docstring):
-    under the ontology closure, or over the asserted edges only when ``closure`` is False.
-
-    Pass a `QAItem`, or ``chain``/``hops``/``constraints`` directly.
-    """
-    cl = kg.closure() if closure else None
-    if item is not None:
-        chain, hops, constraints = item.chain, item.hops, item.constraints
-    if not chain or hops is None or len(hops) != len(chain) - 1:
-        raise ValueError("resolve_chain needs a chain of n+1 ids and n hops")
-    by_node: dict[int, list[Constraint]] = {}
-    for c in constraints:
-        by_node.setdefault(c.node, []).append(c)
-
-    def keep(nodes: set[str], i: int) -> set[str]:
-        kind = kg.node(chain[i]).type
-        nodes = {u for u in nodes if kg.node(u).type == kind}
-        for c in by_node.get(i, ()):
-            nodes &= _satisfies(kg, c, cl)
-        return nodes
-
-    if by_node.get(0):  # a described seed: every node of its type with the stated facts
-        kind0 = kg.node(chain[0]).type
-        current = keep({n.id for n in kg.nodes(kind0)}, 0)
-    else:
-        current = keep(set(_named(kg, chain[0])), 0)
-    for i, hop in enumerate(hops):
-        nxt: set[str] = set()
-        for v in current:
-            if cl is not None:
-                nxt.update(cl.related(v, hop.relation, hop.inverse))
-            elif hop.inverse:
-                nxt.update(kg.predecessors(v, hop.relation))
-            else:
-                nxt.update(kg.successors(v, hop.relation))
-        current = keep(nxt, i + 1)
-    return current
+__all__ = ["Disambiguator", "resolve_chain", "type_reach"]
 
 
 class Disambiguator:
@@ -126,41 +64,11 @@ class Disambiguator:
             lambda n, r: index.step(n, r, True),
             index.kg.relation_properties(),
         )
-        # (source type, relation, inverse) -> the one type its closure always reaches
-        reach = index.type_reach()  # numpy over the edge arrays (no per-node groups made)
-
-        def grow(kinds: set[str], rel: str, inv: bool) -> set[str]:
-            todo = list(kinds)
-            while todo:
-                for k in reach.get((todo.pop(), rel, inv), ()):
-                    if k not in kinds:
-                        kinds.add(k)
-                        todo.append(k)
-            return kinds
-
-        closed: dict[tuple[str, str, bool], set[str]] = {}
-        for (kind, rel, inv), kinds in reach.items():
-            props = self.closure.properties.get(rel)
-            kinds = set(kinds)
-            if props is not None and props.symmetric:
-                kinds |= reach.get((kind, rel, not inv), set())
-            if props is not None and (props.transitive or props.symmetric):
-                kinds = grow(kinds, rel, inv) | grow(set(kinds), rel, not inv)
-            if props is not None and props.inherited_along is not None:
-                h = props.inherited_along
-                if inv:  # holders of descendants: descend on the target side first
-                    kinds = {
-                        k2 for k in grow({kind}, h, True) for k2 in reach.get((k, rel, True), ())
-                    }
-                else:
-                    kinds = grow(kinds, h, False)
-            closed[(kind, rel, inv)] = kinds
-        reach = closed
+        self._reach = type_reach(index, self.closure)
         by_type: dict[str, set[str]] = {}
         for node, kind in index.type.items():
             by_type.setdefault(kind, set()).add(node)
         self._of_type = {k: frozenset(v) for k, v in by_type.items()}
-        self._reach = {k: next(iter(v)) for k, v in reach.items() if len(v) == 1}
 
     def _same_seed(self, seed: str) -> None:
         """Empty the per-query memos when the queries move on to another seed: the
