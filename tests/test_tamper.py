@@ -13,6 +13,7 @@ import msgspec
 import pytest
 
 from medenv.cli import main
+from medenv.errors import MedenvError
 from medenv.events.chain import check_chains, link, seal
 from medenv.events.store import EventStore, connect, read_episode
 from medenv.verify import verify
@@ -451,3 +452,27 @@ def test_reward_components_are_compared_unless_logged_before_named_terms(store):
     assert not result.ok and result.problems[0].startswith(
         "reward_assigned.components differs: logged {'accuracy': 1.0, 'format': 0.0}"
     ), result.problems
+
+
+def test_a_custom_world_is_replayed_in_the_world_passed(tmp_path, world):  # noqa: F811
+    """A world `World.for_kg` built has no recipe in the log: verify needs it passed, and
+    replays in it (not in the default world of the logged source)."""
+    from medenv.world import World
+    from tests.test_env import make_items
+    from tests.test_search import make_slice
+
+    small = World.for_kg(make_slice(world.kg))
+    path = tmp_path / "custom.duckdb"
+    env = gym.make("MedResearch-v0", qa=make_items(small.kg, n=2), db=path, run_id="c", world=small)
+    env.reset(seed=0)
+    episode = env.unwrapped.episode_id
+    for action in scripted_actions(small, env.unwrapped.item):
+        env.step(action)
+    env.close()
+    assert small.fingerprint != world.fingerprint
+    with pytest.raises(MedenvError, match="custom world"):
+        verify(path, episode)
+    result = verify(path, episode, world=small)
+    assert result.ok and result.steps_checked == 3, result.problems
+    wrong = verify(path, episode, world=world)  # the default world: the log names another
+    assert (wrong.ok, wrong.step, wrong.field) == (False, -1, "world")
