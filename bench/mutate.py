@@ -66,9 +66,18 @@ GROUPS: dict[str, Group] = {
     "uniqueness": Group(
         ("medenv/synth/uniqueness.py",), ("tests/test_synth_small.py", "tests/test_closure.py")
     ),
+    # the event store, split into store (the writer), files, table, ingest, reader, and
+    # the hash chain it writes
     "store": Group(
-        ("medenv/events/store.py", "medenv/events/chain.py"),
-        ("tests/test_events.py", "tests/test_tamper.py"),
+        (
+            "medenv/events/store.py",
+            "medenv/events/files.py",
+            "medenv/events/table.py",
+            "medenv/events/ingest.py",
+            "medenv/events/reader.py",
+            "medenv/events/chain.py",
+        ),
+        ("tests/test_events.py", "tests/test_ingest.py", "tests/test_tamper.py"),
     ),
 }
 

@@ -14,6 +14,7 @@ at the env level (not in `medenv.events`, which the env imports).
 
 from __future__ import annotations
 
+from itertools import zip_longest
 from typing import Any
 
 import msgspec
@@ -171,6 +172,7 @@ def _verify(env, traj: Trajectory) -> VerifyResult:
     return VerifyResult(ok=True, episode_id=traj.episode_id, steps_checked=len(traj.steps))
 
 
+_NOTHING = "nothing"  # an event missing on one side
 _VOLATILE = {
     "episode_started": ("tags", "config_hash"),
     "tool_returned": ("latency_ms",),
@@ -180,30 +182,29 @@ _VOLATILE = {
 def _compare_events(replayed: list, logged: list[Event], episode_id: str, result) -> None:
     """Every logged event of the episode against the one the fresh env emitted."""
     mine = [e for e in logged if e.episode_id == episode_id and e.type in ev.EVENT_TYPES]
-    for k in range(max(len(mine), len(replayed))):
-        # (the log is never the shorter one once `_verify` passed: every logged event of an
-        # episode feeds its trajectory, so the ``want is None`` case is defensive only)
-        want = mine[k] if k < len(mine) else None  # pragma: no mutate (see above)
-        got = replayed[k] if k < len(replayed) else None
-        got_type = ev.TYPE_NAMES.get(type(got))  # None for None
-        if want is None or got is None or want.type != got_type:  # pragma: no mutate (above)
+    for k, (want, got) in enumerate(zip_longest(mine, replayed)):
+        got_type = ev.TYPE_NAMES.get(type(got))  # None: the replay has no event k
+        # None: the log has no event k (defensive: every logged event of an episode feeds
+        # its trajectory, so once `_verify` passed the log is never the shorter one)
+        want_type = getattr(want, "type", None)  # pragma: no mutate (unreachable default)
+        if want_type != got_type:
             result.problems.append(
-                f"event {k}: logged {want.type if want else 'nothing'}, re-executed "
-                f"{got_type or 'nothing'} (events inserted or deleted?)"
+                f"event {k}: logged {want_type or _NOTHING}, re-executed "
+                f"{got_type or _NOTHING} (events inserted or deleted?)"
             )
             return
         a, b = _fields(want.payload), _fields(got)
         for key in _VOLATILE.get(want.type, ()):
-            a.pop(key, None), b.pop(key, None)
+            del a[key], b[key]  # required fields: both sides have them
         if want.type == "reward_assigned" and not a.get("components"):
-            b.pop("components", None), a.pop("components", None)  # logged before named terms
+            del a["components"], b["components"]  # logged before named terms (a field both have)
         if a != b:
-            field = next(f for f in sorted(set(a) | set(b)) if a.get(f) != b.get(f))
+            field = next(f for f in sorted(a) if a[f] != b[f])  # one type: the same keys
             step = getattr(want.payload, "step", None)
             where = f"step {step}: " if step is not None else ""
             result.problems.append(
-                f"{where}{want.type}.{field} differs: logged {_clip(repr(a.get(field)), 200)}, "
-                f"re-executed {_clip(repr(b.get(field)), 200)}"
+                f"{where}{want.type}.{field} differs: logged {_clip(repr(a[field]), 200)}, "
+                f"re-executed {_clip(repr(b[field]), 200)}"
             )
             return
 
@@ -211,5 +212,5 @@ def _compare_events(replayed: list, logged: list[Event], episode_id: str, result
 def _fields(payload: ev.Payload) -> dict:
     """A payload as the log holds it (encoded by the log's one rule, then decoded)."""
     data = msgspec.json.decode(ev.encode_payload(payload))
-    data.pop("v", None)
+    del data["v"]  # every payload has it
     return data

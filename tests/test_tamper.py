@@ -476,3 +476,53 @@ def test_a_custom_world_is_replayed_in_the_world_passed(tmp_path, world):  # noq
     assert result.ok and result.steps_checked == 3, result.problems
     wrong = verify(path, episode, world=world)  # the default world: the log names another
     assert (wrong.ok, wrong.step, wrong.field) == (False, -1, "world")
+
+
+def test_a_difference_in_a_step_event_names_its_step(store):
+    """An edit the re-execution does not depend on (the logged arguments of the second
+    step's call) is found by the event comparison, named by step, event type and field."""
+    path, ids = store
+
+    def edit(evs):
+        calls = [e for e in evs if e.episode_id == ids[0] and e.type == "tool_called"]
+        changed = msgspec.structs.replace(calls[1].payload, arguments={"url": "forged"})
+        return [msgspec.structs.replace(e, payload=changed) if e is calls[1] else e for e in evs]
+
+    logged = read_episode(connect(path), ids[0])
+    real = next(e for e in logged if e.type == "tool_called" and e.payload.step == 1)
+    result = verify(path, ids[0], chain=False, events=edit(logged))
+    assert result.problems == [
+        "step 1: tool_called.arguments differs: logged {'url': 'forged'}, re-executed "
+        f"{real.payload.arguments!r}"
+    ], result.problems
+
+
+def test_a_long_difference_in_an_event_shows_both_values_clipped_to_200_characters(store):
+    """A key added to the logged question (the rebuilt env ignores unknown keys, so the
+    re-execution matches): the event comparison shows both long values, clipped."""
+    path, ids = store
+
+    def edit(evs):
+        return [
+            msgspec.structs.replace(e, payload=msgspec.structs.replace(
+                e.payload, item={**e.payload.item, "forged": 1}))
+            if e.type == "episode_started" else e
+            for e in evs
+        ]  # fmt: skip
+
+    logged = read_episode(connect(path), ids[0])
+    real = repr(next(e for e in logged if e.type == "episode_started").payload.item)
+    forged = real[:-1] + ", 'forged': 1}"
+    assert len(real) > 200
+    result = verify(path, ids[0], chain=False, events=edit(logged))
+    assert result.problems == [
+        f"episode_started.item differs: logged {forged[:200]} [... {len(forged) - 200} more "
+        f"chars], re-executed {real[:200]} [... {len(real) - 200} more chars]"
+    ], result.problems
+
+
+def test_an_episode_without_its_run_started_cannot_be_replayed(store):
+    path, ids = store
+    events = [e for e in read_episode(connect(path), ids[0]) if e.type != "run_started"]
+    with pytest.raises(MedenvError, match="^run tp has no run_started event: cannot rebuild"):
+        verify(path, ids[0], chain=False, events=events)
