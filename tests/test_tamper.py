@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 
 import duckdb
 import gymnasium as gym
@@ -48,13 +49,23 @@ def _episodes(env, world, n, wrong=()):  # noqa: F811
     return ids
 
 
-@pytest.fixture
-def store(tmp_path, items, world):  # noqa: F811
-    """Four ended episodes (one wrong) in a closed store."""
-    path = tmp_path / "t.duckdb"
+@pytest.fixture(scope="module")
+def written(tmp_path_factory, items, world):  # noqa: F811
+    """Four ended episodes (one wrong) in a closed store, written once per module."""
+    path = tmp_path_factory.mktemp("tamper") / "t.duckdb"
     env = gym.make("MedResearch-v0", qa=items, db=path, run_id="tp", max_steps=5)
     ids = _episodes(env.unwrapped, world, 4, wrong=(2,))
     env.close()
+    return path, ids
+
+
+@pytest.fixture
+def store(written, tmp_path):
+    """A copy of the written store of its own (tests edit it)."""
+    source, ids = written
+    assert not source.with_name(source.name + ".wal").exists()  # closed: one file holds it
+    path = tmp_path / source.name
+    shutil.copyfile(source, path)
     return path, ids
 
 
