@@ -69,7 +69,7 @@ def make_replay_env(traj: Trajectory, world=None):
     cfg = traj.config
     if not cfg:
         raise MedenvError(f"run {traj.run_id} has no run_started event: cannot rebuild its env")
-    if world is None and cfg.get("world") not in (None, "default"):
+    if world is None:
         world = spec_of_config(cfg)  # the recorded recipe (source, paths, options, seed)
         if world is None:
             raise MedenvError(
@@ -89,9 +89,11 @@ def make_replay_env(traj: Trajectory, world=None):
             if cfg.get("reward_weights")
             else None
         ),
-        backend=cfg.get("backend", "tantivy"),
-        source=cfg.get("source", "hpo"),
-        world_seed=cfg.get("world_seed", 0),
+        # the world is passed: these three are only recorded in the replay env's config,
+        # which verify does not compare (run_started, config_hash)
+        backend=cfg.get("backend", "tantivy"),  # pragma: no mutate (recorded only, above)
+        source=cfg.get("source", "hpo"),  # pragma: no mutate (recorded only, above)
+        world_seed=cfg.get("world_seed", 0),  # pragma: no mutate (recorded only, above)
         parallel_calls=cfg.get("parallel_calls", False),
         tool_format=cfg.get("tool_format", "auto"),
         db=MemoryRecorder(),

@@ -481,7 +481,10 @@ def test_a_custom_world_is_replayed_in_the_world_passed(tmp_path, world):  # noq
         env.step(action)
     env.close()
     assert small.fingerprint != world.fingerprint
-    with pytest.raises(MedenvError, match="custom world"):
+    with pytest.raises(MedenvError, match=(
+        r"^run c used a custom world \(World.for_kg \.\.\.\): pass world= to verify "
+        r"\(CLI: the KG flags --source/--path\)$"
+    )):  # fmt: skip
         verify(path, episode)
     result = verify(path, episode, world=small)
     assert result.ok and result.steps_checked == 3, result.problems
@@ -537,3 +540,63 @@ def test_an_episode_without_its_run_started_cannot_be_replayed(store):
     events = [e for e in read_episode(connect(path), ids[0]) if e.type != "run_started"]
     with pytest.raises(MedenvError, match="^run tp has no run_started event: cannot rebuild"):
         verify(path, ids[0], chain=False, events=events)
+
+
+def test_a_world_load_world_built_from_an_edge_list_is_rebuilt_from_its_recipe(
+    tmp_path, monkeypatch
+):
+    """A world `load_world` built (not the env's default) is logged as its recipe: verify
+    rebuilds that world unasked, and the re-execution runs in it."""
+    from medenv.world import load_world
+    from tests.test_env import make_items
+
+    monkeypatch.setenv("MEDENV_HOME", str(tmp_path / "home"))
+    rows = ["source,relation,target,source_type,target_type,source_name,target_name"]
+    rows += [
+        f"D{k},has_inheritance,I{k % 2},disease,inheritance,Syndrome {k},Pattern {k % 2}"
+        for k in range(4)
+    ]
+    edges = tmp_path / "kg.csv"
+    edges.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    small = load_world("edgelist", path=str(edges), progress=False)
+    path = tmp_path / "recipe.duckdb"
+    env = gym.make("MedResearch-v0", qa=make_items(small.kg), db=path, run_id="r", world=small)
+    env.reset(seed=0)
+    episode = env.unwrapped.episode_id
+    for action in scripted_actions(small, env.unwrapped.item):
+        env.step(action)
+    env.close()
+    con = duckdb.connect(str(path))
+    cfg = json.loads(con.execute("SELECT payload FROM events WHERE type = 'run_started'").fetchone()[0])
+    con.close()
+    assert cfg["config"]["world"]["source"] == "edgelist"
+    result = verify(path, episode)
+    assert result.ok and result.steps_checked == 3, result.problems
+
+
+def test_a_logged_question_that_is_not_a_question_is_one_error(store):
+    path, ids = store
+    events = [
+        msgspec.structs.replace(e, payload=msgspec.structs.replace(e.payload, item={"id": 7}))
+        if e.type == "episode_started" else e
+        for e in read_episode(connect(path), ids[0])
+    ]  # fmt: skip
+    with pytest.raises(MedenvError, match=f"^episode {ids[0]}: the logged question is bad: "):
+        verify(path, ids[0], chain=False, events=events)
+
+
+def test_a_run_with_parallel_calls_is_replayed_with_them(tmp_path, items, world):  # noqa: F811
+    path = tmp_path / "par.duckdb"
+    env = gym.make("MedResearch-v0", qa=items, db=path, run_id="par", parallel_calls=True)
+    env.reset(seed=0)
+    episode = env.unwrapped.episode_id
+    two = (
+        '<tool_call>{"name": "medical_search", "arguments": {"query": "ataxia"}}</tool_call>'
+        '<tool_call>{"name": "web_search", "arguments": {"query": "ataxia"}}</tool_call>'
+    )
+    _, _, _, _, info = env.step(two)
+    assert info["error"] == ""  # both calls ran: a run without parallel calls rejects this
+    env.step("<answer>x</answer>")
+    env.close()
+    result = verify(path, episode)
+    assert result.ok and result.steps_checked == 2, result.problems
