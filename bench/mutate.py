@@ -53,7 +53,16 @@ GROUPS: dict[str, Group] = {
     "reward": Group(("medenv/reward.py",), ("tests/test_reward.py", "tests/test_reward_terms.py")),
     # the verify logic (formerly in events/replay.py); the rest of replay.py (transcripts,
     # messages) is not a core module
-    "verify": Group(("medenv/verify.py",), ("tests/test_replay.py", "tests/test_tamper.py")),
+    "verify": Group(
+        ("medenv/verify.py",),
+        (
+            "tests/test_replay.py",
+            "tests/test_tamper.py",
+            # the replays of a user reward term and of an explicit tool format
+            "tests/test_reward_terms.py::test_a_user_term_reaches_the_event_the_view_the_total_and_verify",
+            "tests/test_parsing_env.py::test_explicit_tool_format_reads_only_that_family_and_replays",
+        ),
+    ),
     "spool": Group(("medenv/events/spool.py",), ("tests/test_spool.py",)),
     "parsing": Group(
         ("medenv/tools/parsing.py", "medenv/tools/formats/*"),
