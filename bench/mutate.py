@@ -215,7 +215,11 @@ def run_group(name: str, jobs: int, survivors_only: bool = False) -> Outcome:
     code = _CHILD.format(
         sources=list(group.sources), tests=list(group.tests), jobs=jobs
     )
-    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env)
+    try:
+        proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env)
+    except KeyboardInterrupt:  # stopped by hand: keep what ran ("not checked": the rest)
+        record(name, mutants)
+        raise
     if proc.returncode not in (0, 1):
         raise SystemExit(f"mutmut failed on {name} with exit code {proc.returncode}")
     return record(name, mutants)

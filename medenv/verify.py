@@ -141,12 +141,14 @@ def verify(
 def _verify(env, traj: Trajectory) -> VerifyResult:
     def fail(step, field, expected, got, checked):
         return VerifyResult(
-            ok=False, episode_id=traj.episode_id, steps_checked=checked, step=step,
+            ok=False,  # pragma: no mutate (`verify` sets ok from the problems)
+            episode_id=traj.episode_id, steps_checked=checked, step=step,
             field=field, expected=expected, got=got,
             problems=[_difference(step, field, expected, got)],
         )  # fmt: skip
 
-    prompt, _ = env.reset(seed=traj.seed, options={"question_id": traj.question_id})
+    # (the replay env holds the one logged question: naming it changes nothing, but says so)
+    prompt, _ = env.reset(seed=traj.seed, options={"question_id": traj.question_id})  # pragma: no mutate
     if traj.corpus_hash is not None and env.world.fingerprint != traj.corpus_hash:
         return fail(-1, "world", traj.corpus_hash, env.world.fingerprint, 0)
     if prompt != traj.prompt:

@@ -18,6 +18,7 @@ from medenv.errors import MedenvError
 from medenv.events.chain import check_chains, link, seal
 from medenv.events.store import EventStore, connect, read_episode
 from medenv.verify import verify
+from medenv.world import load_world
 from tests.test_env import items, scripted_actions, world  # noqa: F401  (fixtures)
 
 
@@ -347,6 +348,9 @@ def test_world_prompt_and_end_flag_mismatches_are_named(store, sql, field):
     result = verify(path, ids[0])
     assert not result.ok and result.field == field, result.problems
     assert result.step == (-1 if field != "terminated" else 2)
+    assert (result.episode_id, result.steps_checked) == (ids[0], 0 if field != "terminated" else 2)
+    if field == "world":
+        assert (result.expected, result.got) == ("x", load_world(progress=False).fingerprint)
 
 
 def test_a_schema_v1_store_still_verifies_without_a_chain(store, capsys):
