@@ -155,8 +155,9 @@ def _verify(env, traj: Trajectory) -> VerifyResult:
         return fail(-1, "prompt", traj.prompt, prompt, 0)
     last = len(traj.steps) - 1
     for i, s in enumerate(traj.steps):
-        if not env.unwrapped._open:
-            return fail(s.step, "terminated", False, True, i)  # the log goes on after the end
+        if not env.unwrapped._open:  # the log goes on after the end: defensive only, as a
+            # step that ends the env fails the end-flag checks below unless it is the last
+            return fail(s.step, "terminated", False, True, i)  # pragma: no mutate (unreachable)
         obs, reward, terminated, truncated, _ = env.step(s.action)
         if obs != s.observation:
             return fail(s.step, "observation", s.observation, obs, i)
