@@ -604,3 +604,26 @@ def test_a_run_with_parallel_calls_is_replayed_with_them(tmp_path, items, world)
     env.close()
     result = verify(path, episode)
     assert result.ok and result.steps_checked == 2, result.problems
+
+
+@pytest.mark.parametrize(("kind", "field"), [("tool_returned", "observation"),
+                                             ("reward_assigned", "total")])  # fmt: skip
+def test_an_observation_or_reward_difference_names_both_values(store, kind, field):
+    """The first logged observation (step 1) or the final reward, forged in memory: the
+    result names the step, both values and how many steps matched before it."""
+    path, ids = store
+    logged = read_episode(connect(path), ids[0])
+    of_kind = [e for e in logged if e.episode_id == ids[0] and e.type == kind]
+    target = of_kind[1] if kind == "tool_returned" else of_kind[-1]
+    real = getattr(target.payload, field)
+    forged = "forged page" if kind == "tool_returned" else 9.0
+    events = [
+        msgspec.structs.replace(e, payload=msgspec.structs.replace(e.payload, **{field: forged}))
+        if e is target else e
+        for e in logged
+    ]  # fmt: skip
+    result = verify(path, ids[0], chain=False, events=events)
+    step = 1 if kind == "tool_returned" else 2
+    name = "observation" if kind == "tool_returned" else "reward"
+    assert (result.ok, result.step, result.field) == (False, step, name), result.problems
+    assert (result.expected, result.got, result.steps_checked) == (forged, real, step)
