@@ -339,18 +339,28 @@ def test_verify_with_non_default_tools_weights_and_world(tmp_path, items, world)
             "'{\"terminated\": false, \"truncated\": true}') WHERE type = 'episode_ended'",
             "terminated",
         ),
+        (
+            "UPDATE events SET payload = json_merge_patch(payload, '{\"truncated\": true}') "
+            "WHERE type = 'episode_ended'",
+            "truncated",
+        ),
     ],
-    ids=["world", "prompt", "end-flag"],
+    ids=["world", "prompt", "end-flag", "truncated-flag"],
 )
 def test_world_prompt_and_end_flag_mismatches_are_named(store, sql, field):
     path, ids = store
     _sql(path, sql)
     result = verify(path, ids[0])
     assert not result.ok and result.field == field, result.problems
-    assert result.step == (-1 if field != "terminated" else 2)
-    assert (result.episode_id, result.steps_checked) == (ids[0], 0 if field != "terminated" else 2)
+    at_reset = field in ("world", "prompt")
+    assert result.step == (-1 if at_reset else 2)
+    assert (result.episode_id, result.steps_checked) == (ids[0], 0 if at_reset else 2)
     if field == "world":
         assert (result.expected, result.got) == ("x", load_world(progress=False).fingerprint)
+    if field == "terminated":  # logged: truncated by finish(); re-executed: the answer ends it
+        assert (result.expected, result.got) == (False, True)
+    if field == "truncated":  # logged: both flags
+        assert (result.expected, result.got) == (True, False)
 
 
 def test_a_schema_v1_store_still_verifies_without_a_chain(store, capsys):
