@@ -637,3 +637,18 @@ def test_an_observation_or_reward_difference_names_both_values(store, kind, fiel
     name = "observation" if kind == "tool_returned" else "reward"
     assert (result.ok, result.step, result.field) == (False, step, name), result.problems
     assert (result.expected, result.got, result.steps_checked) == (forged, real, step)
+
+
+def test_an_abandoned_episode_is_replayed_and_abandoned_the_same_way(tmp_path, items, world):  # noqa: F811
+    """An episode left mid-way by a reset ends with neither flag; its replay ends the same."""
+    path = tmp_path / "left.duckdb"
+    env = gym.make("MedResearch-v0", qa=items, db=path, run_id="left")
+    env.reset(seed=0)
+    left = env.unwrapped.episode_id
+    env.step(scripted_actions(world, env.unwrapped.item)[0])
+    env.reset(seed=1)
+    env.close()
+    ended = [e for e in read_episode(connect(path), left) if e.type == "episode_ended"]
+    assert [(e.payload.terminated, e.payload.truncated) for e in ended] == [(False, False)]
+    result = verify(path, left)
+    assert result.ok and result.steps_checked == 1, result.problems
