@@ -53,7 +53,16 @@ GROUPS: dict[str, Group] = {
     "reward": Group(("medenv/reward.py",), ("tests/test_reward.py", "tests/test_reward_terms.py")),
     # the verify logic (formerly in events/replay.py); the rest of replay.py (transcripts,
     # messages) is not a core module
-    "verify": Group(("medenv/verify.py",), ("tests/test_replay.py", "tests/test_tamper.py")),
+    "verify": Group(
+        ("medenv/verify.py",),
+        (
+            "tests/test_replay.py",
+            "tests/test_tamper.py",
+            # the replays of a user reward term and of an explicit tool format
+            "tests/test_reward_terms.py::test_a_user_term_reaches_the_event_the_view_the_total_and_verify",
+            "tests/test_parsing_env.py::test_explicit_tool_format_reads_only_that_family_and_replays",
+        ),
+    ),
     "spool": Group(("medenv/events/spool.py",), ("tests/test_spool.py",)),
     "parsing": Group(
         ("medenv/tools/parsing.py", "medenv/tools/formats/*"),
@@ -66,9 +75,18 @@ GROUPS: dict[str, Group] = {
     "uniqueness": Group(
         ("medenv/synth/uniqueness.py",), ("tests/test_synth_small.py", "tests/test_closure.py")
     ),
+    # the event store, split into store (the writer), files, table, ingest, reader, and
+    # the hash chain it writes
     "store": Group(
-        ("medenv/events/store.py", "medenv/events/chain.py"),
-        ("tests/test_events.py", "tests/test_tamper.py"),
+        (
+            "medenv/events/store.py",
+            "medenv/events/files.py",
+            "medenv/events/table.py",
+            "medenv/events/ingest.py",
+            "medenv/events/reader.py",
+            "medenv/events/chain.py",
+        ),
+        ("tests/test_events.py", "tests/test_ingest.py", "tests/test_tamper.py"),
     ),
 }
 
@@ -197,7 +215,11 @@ def run_group(name: str, jobs: int, survivors_only: bool = False) -> Outcome:
     code = _CHILD.format(
         sources=list(group.sources), tests=list(group.tests), jobs=jobs
     )
-    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env)
+    try:
+        proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env)
+    except KeyboardInterrupt:  # stopped by hand: keep what ran ("not checked": the rest)
+        record(name, mutants)
+        raise
     if proc.returncode not in (0, 1):
         raise SystemExit(f"mutmut failed on {name} with exit code {proc.returncode}")
     return record(name, mutants)

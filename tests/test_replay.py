@@ -4,6 +4,7 @@ episodes logged by the real env; a tampered event must fail verification."""
 from __future__ import annotations
 
 import json
+import shutil
 
 import duckdb
 import gymnasium as gym
@@ -18,9 +19,19 @@ from tests.test_env import items, scripted_actions, world  # noqa: F401  (fixtur
 
 
 @pytest.fixture
-def logged(tmp_path, items, world):  # noqa: F811
+def logged(written, tmp_path):
+    """A copy of the written store of its own (tests may edit it)."""
+    source, ids = written
+    assert not source.with_name(source.name + ".wal").exists()  # closed: one file holds it
+    path = tmp_path / source.name
+    shutil.copyfile(source, path)
+    return path, ids
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory, items, world):  # noqa: F811
     """Three logged episodes: ideal, one with format errors and a wrong answer, truncated."""
-    path = tmp_path / "replay.duckdb"
+    path = tmp_path_factory.mktemp("replay") / "replay.duckdb"
     env = gym.make("MedResearch-v0", qa=items, db=path, run_id="rp", max_steps=4,
                    tags={"agent": "scripted"})  # fmt: skip
     plans = [

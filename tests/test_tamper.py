@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 
 import duckdb
 import gymnasium as gym
@@ -13,9 +14,11 @@ import msgspec
 import pytest
 
 from medenv.cli import main
+from medenv.errors import MedenvError
 from medenv.events.chain import check_chains, link, seal
 from medenv.events.store import EventStore, connect, read_episode
 from medenv.verify import verify
+from medenv.world import load_world
 from tests.test_env import items, scripted_actions, world  # noqa: F401  (fixtures)
 
 
@@ -47,13 +50,23 @@ def _episodes(env, world, n, wrong=()):  # noqa: F811
     return ids
 
 
-@pytest.fixture
-def store(tmp_path, items, world):  # noqa: F811
-    """Four ended episodes (one wrong) in a closed store."""
-    path = tmp_path / "t.duckdb"
+@pytest.fixture(scope="module")
+def written(tmp_path_factory, items, world):  # noqa: F811
+    """Four ended episodes (one wrong) in a closed store, written once per module."""
+    path = tmp_path_factory.mktemp("tamper") / "t.duckdb"
     env = gym.make("MedResearch-v0", qa=items, db=path, run_id="tp", max_steps=5)
     ids = _episodes(env.unwrapped, world, 4, wrong=(2,))
     env.close()
+    return path, ids
+
+
+@pytest.fixture
+def store(written, tmp_path):
+    """A copy of the written store of its own (tests edit it)."""
+    source, ids = written
+    assert not source.with_name(source.name + ".wal").exists()  # closed: one file holds it
+    path = tmp_path / source.name
+    shutil.copyfile(source, path)
     return path, ids
 
 
@@ -326,15 +339,28 @@ def test_verify_with_non_default_tools_weights_and_world(tmp_path, items, world)
             "'{\"terminated\": false, \"truncated\": true}') WHERE type = 'episode_ended'",
             "terminated",
         ),
+        (
+            "UPDATE events SET payload = json_merge_patch(payload, '{\"truncated\": true}') "
+            "WHERE type = 'episode_ended'",
+            "truncated",
+        ),
     ],
-    ids=["world", "prompt", "end-flag"],
+    ids=["world", "prompt", "end-flag", "truncated-flag"],
 )
 def test_world_prompt_and_end_flag_mismatches_are_named(store, sql, field):
     path, ids = store
     _sql(path, sql)
     result = verify(path, ids[0])
     assert not result.ok and result.field == field, result.problems
-    assert result.step == (-1 if field != "terminated" else 2)
+    at_reset = field in ("world", "prompt")
+    assert result.step == (-1 if at_reset else 2)
+    assert (result.episode_id, result.steps_checked) == (ids[0], 0 if at_reset else 2)
+    if field == "world":
+        assert (result.expected, result.got) == ("x", load_world(progress=False).fingerprint)
+    if field == "terminated":  # logged: truncated by finish(); re-executed: the answer ends it
+        assert (result.expected, result.got) == (False, True)
+    if field == "truncated":  # logged: both flags
+        assert (result.expected, result.got) == (True, False)
 
 
 def test_a_schema_v1_store_still_verifies_without_a_chain(store, capsys):
@@ -451,3 +477,178 @@ def test_reward_components_are_compared_unless_logged_before_named_terms(store):
     assert not result.ok and result.problems[0].startswith(
         "reward_assigned.components differs: logged {'accuracy': 1.0, 'format': 0.0}"
     ), result.problems
+
+
+def test_a_custom_world_is_replayed_in_the_world_passed(tmp_path, world):  # noqa: F811
+    """A world `World.for_kg` built has no recipe in the log: verify needs it passed, and
+    replays in it (not in the default world of the logged source)."""
+    from medenv.world import World
+    from tests.test_env import make_items
+    from tests.test_search import make_slice
+
+    small = World.for_kg(make_slice(world.kg))
+    path = tmp_path / "custom.duckdb"
+    env = gym.make("MedResearch-v0", qa=make_items(small.kg, n=2), db=path, run_id="c", world=small)
+    env.reset(seed=0)
+    episode = env.unwrapped.episode_id
+    for action in scripted_actions(small, env.unwrapped.item):
+        env.step(action)
+    env.close()
+    assert small.fingerprint != world.fingerprint
+    with pytest.raises(MedenvError, match=(
+        r"^run c used a custom world \(World.for_kg \.\.\.\): pass world= to verify "
+        r"\(CLI: the KG flags --source/--path\)$"
+    )):  # fmt: skip
+        verify(path, episode)
+    result = verify(path, episode, world=small)
+    assert result.ok and result.steps_checked == 3, result.problems
+    wrong = verify(path, episode, world=world)  # the default world: the log names another
+    assert (wrong.ok, wrong.step, wrong.field) == (False, -1, "world")
+
+
+def test_a_difference_in_a_step_event_names_its_step(store):
+    """An edit the re-execution does not depend on (the logged arguments of the second
+    step's call) is found by the event comparison, named by step, event type and field."""
+    path, ids = store
+
+    def edit(evs):
+        calls = [e for e in evs if e.episode_id == ids[0] and e.type == "tool_called"]
+        changed = msgspec.structs.replace(calls[1].payload, arguments={"url": "forged"})
+        return [msgspec.structs.replace(e, payload=changed) if e is calls[1] else e for e in evs]
+
+    logged = read_episode(connect(path), ids[0])
+    real = next(e for e in logged if e.type == "tool_called" and e.payload.step == 1)
+    result = verify(path, ids[0], chain=False, events=edit(logged))
+    assert result.problems == [
+        "step 1: tool_called.arguments differs: logged {'url': 'forged'}, re-executed "
+        f"{real.payload.arguments!r}"
+    ], result.problems
+
+
+def test_a_long_difference_in_an_event_shows_both_values_clipped_to_200_characters(store):
+    """A key added to the logged question (the rebuilt env ignores unknown keys, so the
+    re-execution matches): the event comparison shows both long values, clipped."""
+    path, ids = store
+
+    def edit(evs):
+        return [
+            msgspec.structs.replace(e, payload=msgspec.structs.replace(
+                e.payload, item={**e.payload.item, "forged": 1}))
+            if e.type == "episode_started" else e
+            for e in evs
+        ]  # fmt: skip
+
+    logged = read_episode(connect(path), ids[0])
+    real = repr(next(e for e in logged if e.type == "episode_started").payload.item)
+    forged = real[:-1] + ", 'forged': 1}"
+    assert len(real) > 200
+    result = verify(path, ids[0], chain=False, events=edit(logged))
+    assert result.problems == [
+        f"episode_started.item differs: logged {forged[:200]} [... {len(forged) - 200} more "
+        f"chars], re-executed {real[:200]} [... {len(real) - 200} more chars]"
+    ], result.problems
+
+
+def test_an_episode_without_its_run_started_cannot_be_replayed(store):
+    path, ids = store
+    events = [e for e in read_episode(connect(path), ids[0]) if e.type != "run_started"]
+    with pytest.raises(MedenvError, match="^run tp has no run_started event: cannot rebuild"):
+        verify(path, ids[0], chain=False, events=events)
+
+
+def test_a_world_load_world_built_from_an_edge_list_is_rebuilt_from_its_recipe(
+    tmp_path, monkeypatch
+):
+    """A world `load_world` built (not the env's default) is logged as its recipe: verify
+    rebuilds that world unasked, and the re-execution runs in it."""
+    from medenv.world import load_world
+    from tests.test_env import make_items
+
+    monkeypatch.setenv("MEDENV_HOME", str(tmp_path / "home"))
+    rows = ["source,relation,target,source_type,target_type,source_name,target_name"]
+    rows += [
+        f"D{k},has_inheritance,I{k % 2},disease,inheritance,Syndrome {k},Pattern {k % 2}"
+        for k in range(4)
+    ]
+    edges = tmp_path / "kg.csv"
+    edges.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    small = load_world("edgelist", path=str(edges), progress=False)
+    path = tmp_path / "recipe.duckdb"
+    env = gym.make("MedResearch-v0", qa=make_items(small.kg), db=path, run_id="r", world=small)
+    env.reset(seed=0)
+    episode = env.unwrapped.episode_id
+    for action in scripted_actions(small, env.unwrapped.item):
+        env.step(action)
+    env.close()
+    con = duckdb.connect(str(path))
+    cfg = json.loads(con.execute("SELECT payload FROM events WHERE type = 'run_started'").fetchone()[0])
+    con.close()
+    assert cfg["config"]["world"]["source"] == "edgelist"
+    result = verify(path, episode)
+    assert result.ok and result.steps_checked == 3, result.problems
+
+
+def test_a_logged_question_that_is_not_a_question_is_one_error(store):
+    path, ids = store
+    events = [
+        msgspec.structs.replace(e, payload=msgspec.structs.replace(e.payload, item={"id": 7}))
+        if e.type == "episode_started" else e
+        for e in read_episode(connect(path), ids[0])
+    ]  # fmt: skip
+    with pytest.raises(MedenvError, match=f"^episode {ids[0]}: the logged question is bad: "):
+        verify(path, ids[0], chain=False, events=events)
+
+
+def test_a_run_with_parallel_calls_is_replayed_with_them(tmp_path, items, world):  # noqa: F811
+    path = tmp_path / "par.duckdb"
+    env = gym.make("MedResearch-v0", qa=items, db=path, run_id="par", parallel_calls=True)
+    env.reset(seed=0)
+    episode = env.unwrapped.episode_id
+    two = (
+        '<tool_call>{"name": "medical_search", "arguments": {"query": "ataxia"}}</tool_call>'
+        '<tool_call>{"name": "web_search", "arguments": {"query": "ataxia"}}</tool_call>'
+    )
+    _, _, _, _, info = env.step(two)
+    assert info["error"] == ""  # both calls ran: a run without parallel calls rejects this
+    env.step("<answer>x</answer>")
+    env.close()
+    result = verify(path, episode)
+    assert result.ok and result.steps_checked == 2, result.problems
+
+
+@pytest.mark.parametrize(("kind", "field"), [("tool_returned", "observation"),
+                                             ("reward_assigned", "total")])  # fmt: skip
+def test_an_observation_or_reward_difference_names_both_values(store, kind, field):
+    """The first logged observation (step 1) or the final reward, forged in memory: the
+    result names the step, both values and how many steps matched before it."""
+    path, ids = store
+    logged = read_episode(connect(path), ids[0])
+    of_kind = [e for e in logged if e.episode_id == ids[0] and e.type == kind]
+    target = of_kind[1] if kind == "tool_returned" else of_kind[-1]
+    real = getattr(target.payload, field)
+    forged = "forged page" if kind == "tool_returned" else 9.0
+    events = [
+        msgspec.structs.replace(e, payload=msgspec.structs.replace(e.payload, **{field: forged}))
+        if e is target else e
+        for e in logged
+    ]  # fmt: skip
+    result = verify(path, ids[0], chain=False, events=events)
+    step = 1 if kind == "tool_returned" else 2
+    name = "observation" if kind == "tool_returned" else "reward"
+    assert (result.ok, result.step, result.field) == (False, step, name), result.problems
+    assert (result.expected, result.got, result.steps_checked) == (forged, real, step)
+
+
+def test_an_abandoned_episode_is_replayed_and_abandoned_the_same_way(tmp_path, items, world):  # noqa: F811
+    """An episode left mid-way by a reset ends with neither flag; its replay ends the same."""
+    path = tmp_path / "left.duckdb"
+    env = gym.make("MedResearch-v0", qa=items, db=path, run_id="left")
+    env.reset(seed=0)
+    left = env.unwrapped.episode_id
+    env.step(scripted_actions(world, env.unwrapped.item)[0])
+    env.reset(seed=1)
+    env.close()
+    ended = [e for e in read_episode(connect(path), left) if e.type == "episode_ended"]
+    assert [(e.payload.terminated, e.payload.truncated) for e in ended] == [(False, False)]
+    result = verify(path, left)
+    assert result.ok and result.steps_checked == 1, result.problems
