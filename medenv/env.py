@@ -25,9 +25,7 @@ action text it logs (`canonical_action`), so a replay of the log re-executes the
 
 from __future__ import annotations
 
-import gc
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +50,7 @@ from medenv.errors import MedenvError
 from medenv.events import schema as ev
 from medenv.events.recorder import Recorder
 from medenv.events.store import DURABILITY, EventStore, new_run_id
+from medenv.gc_tuning import raise_gc_thresholds
 from medenv.paths import medenv_home
 from medenv.qa import QAItem
 from medenv.qa_world import check_qa_world
@@ -73,22 +72,6 @@ _ABSENT = object()
 
 def default_db_path() -> Path:
     return medenv_home() / "runs" / "events.duckdb"
-
-
-# The world lives in the GC's permanent generation (`medenv.world` freezes it once loaded);
-# a step still allocates a few thousand objects, so at the default young threshold (700)
-# collections run several times a step, and the older ones hold the tail of step latency.
-# While an env exists the thresholds are at least these; ``MEDENV_GC_TUNE=0`` keeps
-# Python's own, and a process that disabled collection (threshold 0) is left alone.
-GC_THRESHOLDS = (20_000, 20, 20)
-
-
-def raise_gc_thresholds() -> None:
-    """Raise the cyclic GC's thresholds to at least `GC_THRESHOLDS` (see there)."""
-    current = gc.get_threshold()
-    if os.environ.get("MEDENV_GC_TUNE", "1") == "0" or current[0] == 0:
-        return
-    gc.set_threshold(*(max(c, t) for c, t in zip(current, GC_THRESHOLDS, strict=True)))
 
 
 class MedResearchEnv(gym.Env[str, str]):

@@ -1,4 +1,4 @@
-"""The env raises the cyclic GC's thresholds (`medenv.env.raise_gc_thresholds`) unless
+"""The env raises the cyclic GC's thresholds (`medenv.gc_tuning.raise_gc_thresholds`) unless
 ``MEDENV_GC_TUNE=0`` or collection is disabled (threshold 0); it never lowers them."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import gc
 
 import pytest
 
-from medenv.env import GC_THRESHOLDS, raise_gc_thresholds
+from medenv.gc_tuning import GC_THRESHOLDS, raise_gc_thresholds
 
 
 @pytest.fixture(autouse=True)
