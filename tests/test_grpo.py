@@ -18,7 +18,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
 
 GRPO_TEST_CONFIG = dict(max_steps=2, num_generations=4, batch_size=4, max_completion_length=768,
-                        max_tool_calling_iterations=2, env_max_steps=3, temperature=0.6,
+                        max_tool_calling_iterations=4, env_max_steps=5, temperature=0.6,
                         learning_rate=1e-4,
                         max_tool_chars=FIXTURE_CONFIG["max_tool_chars"],
                         template_tools=FIXTURE_CONFIG["template_tools"], reward_evidence_recall=0.5,
@@ -93,7 +93,7 @@ def test_a_malformed_turn_is_a_penalised_step_not_the_end(grpo_run):
     # an action was received after a rejection in the same episode
     assert any(
         "action_received" in kinds[kinds.index("action_rejected") + 1 :] for kinds in rejected
-    )
+    ), rejected
     saved = (Path(result.out) / "medenv_prompt.json").read_text()
     assert '"max_tool_chars": 150' in saved and '"template_tools": false' in saved
 
