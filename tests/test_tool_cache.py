@@ -111,3 +111,19 @@ def test_a_bad_size_is_one_clear_error(monkeypatch):
     monkeypatch.setenv(cache.ENV_VAR, "lots")
     with pytest.raises(MedenvError, match="MEDENV_TOOL_CACHE must be a whole number"):
         cache.cache_size()
+
+
+def test_a_query_json_cannot_encode_runs_uncached_and_the_same(monkeypatch):
+    """A lone surrogate (text no UTF-8 encoder takes) is not a cache key: the call runs,
+    unstored, and gives what it gives with the cache off."""
+    env = gym.make("MedResearch-v0", db=None)
+    env.reset(seed=0)
+    world = env.unwrapped.world
+    cache.clear_cache(world)
+    on = execute(world, "medical_search", {"query": "\ud83d marfan"})
+    assert cache.cache_stats(world)[2] == 0  # nothing stored
+    monkeypatch.setenv(cache.ENV_VAR, "0")
+    assert execute(world, "medical_search", {"query": "\ud83d marfan"}) == on
+    obs, _r, _t, _tr, info = env.step({"name": "medical_search", "arguments": {"query": "\ud83d"}})
+    assert isinstance(obs, str)
+    env.close()

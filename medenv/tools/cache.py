@@ -82,7 +82,10 @@ def run_cached(world: Any, name: str, args: msgspec.Struct, run: Callable) -> To
             cache = _CACHES[world] = ResultCache()
     except TypeError:  # a world that cannot be weakly referenced: no cache
         return run(world, args)
-    key = (name, _KEY.encode(args))
+    try:
+        key = (name, _KEY.encode(args))
+    except (UnicodeEncodeError, msgspec.EncodeError):  # e.g. a lone surrogate: not kept
+        return run(world, args)
     result = cache.get(key)
     if result is None:
         result = run(world, args)
