@@ -21,7 +21,7 @@ def oracle_actions(progress: bool = False) -> list[tuple[str, list[str]]]:
     cache = medenv_home() / "bench" / f"oracle-actions-{folder.name}.json"
     if cache.is_file():
         return [(q, a) for q, a in json.loads(cache.read_text())]
-    trace = _record(folder)
+    trace = record_actions(folder)
     cache.parent.mkdir(parents=True, exist_ok=True)
     tmp = cache.with_name(f"{cache.name}.tmp{os.getpid()}")
     tmp.write_text(json.dumps(trace))
@@ -29,7 +29,9 @@ def oracle_actions(progress: bool = False) -> list[tuple[str, list[str]]]:
     return trace
 
 
-def _record(folder) -> list[tuple[str, list[str]]]:
+def record_actions(folder, limit: int | None = None) -> list[tuple[str, list[str]]]:
+    """The oracle's actions (seed 0, logging off) on the first ``limit`` items of ``folder``
+    (all when None), in set order."""
     import gymnasium as gym
     from medenv.agents.oracle import OracleAgent
 
@@ -40,7 +42,7 @@ def _record(folder) -> list[tuple[str, list[str]]]:
     obs, info = env.reset(seed=0)
     agent = OracleAgent(base.world, seed=0)
     trace = []
-    for item in base.items:
+    for item in base.items[:limit]:
         obs, info = env.reset(seed=0, options={"question_id": item.id})
         agent.reset(item, seed=0)
         actions, done = [], False

@@ -8,11 +8,12 @@ from __future__ import annotations
 import gymnasium as gym
 import msgspec
 import pytest
-from medenv.agents.oracle import OracleAgent
 
 import medenv  # noqa: F401  (registers MedResearch-v0)
+from bench.oracle_trace import record_actions
 from medenv.errors import MedenvError
 from medenv.events.store import connect
+from medenv.questions import default_qa_set
 from medenv.tools import cache
 from medenv.tools.registry import execute
 
@@ -21,23 +22,7 @@ TIMING = {"latency_ms", "h"}  # what differs between any two runs: time, and the
 
 @pytest.fixture(scope="module")
 def trace():
-    env = gym.make("MedResearch-v0", db=None)
-    base = env.unwrapped
-    env.reset(seed=0)
-    agent = OracleAgent(base.world, seed=0)
-    out = []
-    for item in base.items[:6]:
-        obs, info = env.reset(seed=0, options={"question_id": item.id})
-        agent.reset(item, seed=0)
-        actions, done = [], False
-        while not done:
-            action = agent.act(obs, info)
-            actions.append(action)
-            obs, _r, terminated, truncated, info = env.step(action)
-            done = terminated or truncated
-        out.append((item.id, actions))
-    env.close()
-    return out
+    return record_actions(default_qa_set(progress=False), limit=6)
 
 
 def _play(trace, db):
