@@ -318,7 +318,7 @@ def test_labelled_loss_is_the_models_own_loss(sft_rows):
     gradient, on real rows of unequal length (left padding) with prompt tokens masked."""
     import torch
     from medenv.agents.tiny import tiny_model_path
-    from medenv.training.sft import labelled_loss
+    from medenv.training.lm import labelled_loss
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(tiny_model_path())

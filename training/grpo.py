@@ -36,7 +36,7 @@ from medenv.agents.llm import model_contract
 from medenv.agents.threads import set_threads
 from medenv.training.config import check_common, config_hash, finite, require
 from medenv.training.grpo_turns import MODES, trainer_class
-from medenv.training.sft import _bf16, load_model_and_tokenizer, lora_config, peak_memory_mb
+from medenv.training.lm import load_model_and_tokenizer, lora_config, peak_memory_mb, use_bf16
 
 from medenv.curriculum import parse_hops, select_hops
 from medenv.errors import MedenvError
@@ -347,7 +347,7 @@ def train_grpo(
         save_strategy="no",
         report_to="none",
         seed=config.seed,
-        bf16=_bf16(),
+        bf16=use_bf16(),
         disable_tqdm=not config.progress,
         chat_template_kwargs=contract.template_kwargs() or None,
         activation_checkpointing=recompute_activations(config, model),

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import resource
 import sys
 import tempfile
 import time
@@ -23,10 +22,15 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-from medenv.agents.backends import check_model_path, load_error
 from medenv.agents.threads import set_threads
-from medenv.agents.tiny import resolve_model
 from medenv.training.config import check_common, config_hash, finite, require
+from medenv.training.lm import (
+    load_model_and_tokenizer,
+    lora_config,
+    peak_memory_mb,
+    sft_trainer_class,
+    use_bf16,
+)
 from medenv.training.sft_rows import (
     load_sft_rows,
     prepare_row,
@@ -149,99 +153,6 @@ class SFTResult(msgspec.Struct, frozen=True):
 # --------------------------------------------------------------------------- training
 
 
-def peak_memory_mb() -> float:
-    """Peak memory of this process: CUDA allocator peak on GPU, else max RSS."""
-    import torch
-
-    if torch.cuda.is_available():
-        return torch.cuda.max_memory_allocated() / 2**20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def load_model_and_tokenizer(model: str):
-    """Any HF causal-LM folder/id or ``"tiny"`` -> (model, tokenizer), padding on the left."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    path = resolve_model(model)
-    check_model_path(path)
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(path)
-        dtype = torch.bfloat16 if torch.cuda.is_available() else torch.float32
-        lm = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
-    except (OSError, ValueError) as exc:
-        raise load_error(model, exc) from None
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    if tokenizer.chat_template is None:
-        raise MedenvError(f"model {model!r} has no chat template; tool-calling SFT needs one")
-    return lm, tokenizer
-
-
-def lora_config(config: Any):
-    from peft import LoraConfig
-
-    return LoraConfig(
-        r=config.lora_r,
-        lora_alpha=config.lora_alpha,
-        lora_dropout=config.lora_dropout,
-        target_modules=config.lora_target_modules,
-        task_type="CAUSAL_LM",
-    )
-
-
-def _bf16() -> bool:
-    import torch
-
-    return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
-
-
-def sft_trainer_class():
-    """TRL's ``SFTTrainer``; on CPU, one that computes the loss itself (`labelled_loss`).
-
-    TRL 1.16 computes the loss with a chunked log-prob kernel (fused LM head) that is built
-    for GPUs; on CPU it made a tiny-model step ~3x slower than the model's own masked
-    cross-entropy. The CPU variant logs no entropy/token-accuracy metrics.
-    """
-    import torch
-    from trl import SFTTrainer
-
-    if torch.cuda.is_available():
-        return SFTTrainer
-
-    class CPUSFTTrainer(SFTTrainer):
-        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-            loss, outputs = labelled_loss(model, inputs, num_items_in_batch)
-            return (loss, outputs) if return_outputs else loss
-
-    return CPUSFTTrainer
-
-
-def labelled_loss(model: Any, inputs: dict, num_items_in_batch: Any = None) -> tuple[Any, Any]:
-    """(loss, the decoder's outputs): the causal-LM cross-entropy of ``inputs["labels"]`` (-100 is
-    ignored), with the LM head applied only at the positions that predict a label.
-
-    Same value as the model's own loss (logits at position t predict label t+1; mean over
-    the labelled tokens, or their sum over ``num_items_in_batch`` when given), but the
-    head's cost -- vocabulary x sequence, the largest matrix product of a small model with
-    a large vocabulary -- is paid only for the tokens that carry the loss (each row's own, not a padded union).
-    """
-    import torch
-
-    labels = inputs["labels"]
-    body = model.get_decoder()(
-        input_ids=inputs["input_ids"], attention_mask=inputs.get("attention_mask")
-    )
-    target = labels[:, 1:]
-    labelled = target != -100
-    logits = model.get_output_embeddings()(body.last_hidden_state[:, :-1][labelled]).float()
-    total = torch.nn.functional.cross_entropy(logits, target[labelled], reduction="sum")
-    count = num_items_in_batch if num_items_in_batch is not None else labelled.sum()
-    if torch.is_tensor(count):
-        count = count.to(total.device)
-    return total / count, body
-
-
 def _kept_rows(trainer: Any, max_length: Any, n_train: int, n_eval: int) -> tuple[int, int]:
     """Rows left after TRL's truncation to ``max_length``, which silently drops every row
     whose assistant turns all fall past the cut: none left is an error, some a warning."""
@@ -304,7 +215,7 @@ def train_sft(config: SFTTrainConfig, rows: list[dict] | None = None) -> SFTResu
         report_to="none",
         seed=config.seed,
         data_seed=config.seed,
-        bf16=_bf16(),
+        bf16=use_bf16(),
         disable_tqdm=not config.progress,
         dataset_num_proc=None,
         # TRL turns recomputation on by default; the models medenv trains on CPU are small,
@@ -422,7 +333,7 @@ def eval_loss(
     with tempfile.TemporaryDirectory() as tmp:
         args = SFTConfig(
             output_dir=tmp, per_device_eval_batch_size=batch_size, max_length=max_length,
-            assistant_only_loss=True, report_to="none", bf16=_bf16(), disable_tqdm=True,
+            assistant_only_loss=True, report_to="none", bf16=use_bf16(), disable_tqdm=True,
         )  # fmt: skip
         data = to_dataset(rows)
         trainer = sft_trainer_class()(
