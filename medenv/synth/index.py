@@ -94,7 +94,6 @@ class GraphIndex:
         self._in = _Csr(dst, src, rank, id_rank, names, n, r)
         self._edges = (src, dst, rank)
         self.adj: Mapping[str, dict[Step, tuple[str, ...]]] = _Adjacency(self.ids, self)
-        self._sets: dict[tuple[str, str, bool], frozenset[str]] = {}
         by_name: dict[str, set[str]] = {}
         for node in nodes.values():
             for label in (node.name, *node.synonyms):
@@ -135,14 +134,6 @@ class GraphIndex:
     def step(self, node: str, relation: str, inverse: bool) -> tuple[str, ...]:
         """Nodes reached from ``node`` over ``relation`` (backwards when ``inverse``)."""
         return self.adj[node].get((relation, inverse), ())
-
-    def step_set(self, node: str, relation: str, inverse: bool) -> frozenset[str]:
-        """`step` as a (cached) set, for membership tests."""
-        key = (node, relation, inverse)
-        cached = self._sets.get(key)
-        if cached is None:
-            cached = self._sets[key] = frozenset(self.step(node, relation, inverse))
-        return cached
 
     def named(self, node: str) -> tuple[str, ...]:
         """Every node a reader may mean by ``node``'s name (name or synonym match)."""

@@ -267,23 +267,10 @@ class Disambiguator:
             level = hit
         return level == {chain[-1]}
 
-    def pinned_from(
-        self, node: int, chain, steps, constraints, cap: int | None = None
-    ) -> set[str] | None:
-        """The answers the suffix query from ``node`` admits when ``chain[node]`` is known
-        only by its own constraints (None when it has none)."""
-        cons = [c for c in constraints if c.node == node]
-        if not cons:
-            return None
-        kind = self.index.type[chain[node]]
-        first = set(self.satisfies(cons[0])).intersection(*(self.satisfies(c) for c in cons[1:]))
-        first &= self._of_type[kind]
-        sets = self.candidate_sets(chain, steps, constraints, start=node, first=first, cap=cap)
-        return sets[-1] if len(sets) == len(chain) - node else None
-
     def pins(self, node: int, chain, steps, constraints, cap: int | None = None) -> bool:
-        """``pinned_from(...) == {chain[-1]}``, memoised, without building the last level
-        (`_only`)."""
+        """Whether the suffix query from ``node`` (``chain[node]`` known only by its own
+        constraints) admits exactly ``chain[-1]``; memoised, without building the last
+        level (`_only`)."""
         self._same_seed(chain[0])
         cons = tuple(c for c in constraints if c.node >= node)
         key = (node, tuple(chain[node:]), tuple(steps[node:]), cons, cap)
