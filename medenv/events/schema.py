@@ -10,19 +10,22 @@ with ``"h"``, a hash over the event and the previous hash of its episode (run-le
 of its run), and the run chain holds an ``episode_sealed`` event per ended episode and a
 ``run_closed`` event per closed writer. Version 1 payloads (no ``"h"``) still decode.
 
-`encode_payload` is the one place where text is made encodable: it never raises for a
-declared payload (lone surrogates become U+FFFD, see `clean`).
+This module declares the events (payload types, `EVENT_TYPES`, the per-step measurements
+`STEP_MEASURES`) and how the env fills them (`from_sources`, `measured`): adding an event
+field is a change to this file alone. What works on the declarations lives beside it:
+`medenv.events.codec` (`encode_payload`, the one place where text is made encodable, and
+`decode_payload`) and `medenv.events.tokens` (`count_tokens`, `TOKEN_FIELDS`,
+`with_tokens`); their names are also readable here (``schema.encode_payload``).
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
 import msgspec
-
-from medenv.errors import MedenvError
 
 SCHEMA_VERSION = 2
 
@@ -294,112 +297,16 @@ class Event(msgspec.Struct, frozen=True, kw_only=True):
     payload: Payload
 
 
-_DECODERS = {name: msgspec.json.Decoder(cls) for name, cls in EVENT_TYPES.items()}
-_ENCODER = msgspec.json.Encoder()
-
-
-# Token counts are whitespace-separated words: maximal runs of characters other than the
-# five RE2 ``\s`` characters, so they equal what ``len(regexp_extract_all(x, '\S+'))``
-# gives in DuckDB for logs written before the counts were recorded. Counted on the UTF-8
-# bytes (a multi-byte character has no byte below 0x80): those five -> " ", others -> "x".
-_WORD_BYTES = bytes(32 if c in b" \t\n\f\r" else 120 for c in range(256))
-TOKEN_FIELDS: dict[type, str] = {  # event type -> the text field its ``tokens`` counts
-    EpisodeStarted: "prompt", ActionReceived: "text", ActionRejected: "observation",
-    ToolReturned: "observation",
+# names defined beside this module (see the docstring), readable here as before
+_BESIDE = {
+    **dict.fromkeys(("MAX_DEPTH", "clean", "decode_payload", "encode_payload", "utf8_safe"),
+                    "medenv.events.codec"),
+    **dict.fromkeys(("TOKEN_FIELDS", "count_tokens", "with_tokens"), "medenv.events.tokens"),
 }  # fmt: skip
 
 
-def count_tokens(text: str) -> int:
-    """Whitespace-separated words of ``text`` (see `_WORD_BYTES`)."""
-    marks = text.encode("utf-8", "surrogatepass").translate(_WORD_BYTES)
-    return marks.count(b" x") + marks.startswith(b"x")
-
-
-def with_tokens(payload: Payload) -> Payload:
-    """``payload`` with ``tokens`` filled in, for the event types that count their text."""
-    field = TOKEN_FIELDS.get(type(payload))
-    if field is None or payload.tokens is not None:
-        return payload
-    return msgspec.structs.replace(payload, tokens=count_tokens(getattr(payload, field)))
-
-
-MAX_DEPTH = 64  # deeper values are logged as a marker string
-
-
-def utf8_safe(text: str) -> str:
-    """``text`` with every lone UTF-16 surrogate (which UTF-8, and so the event log, cannot
-    hold) replaced by U+FFFD; surrogate pairs are joined. Other text is returned as is."""
-    if text.isascii():
-        return text
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-    return text
-
-
-def clean(value: Any, depth: int = 0) -> Any:
-    """``value`` as JSON-encodable builtins, by the log's one rule: strings through
-    `utf8_safe`, dict keys as strings, tuples/sets as lists, Structs as dicts, other
-    objects as their ``repr``; integers too long to print and anything nested deeper than
-    `MAX_DEPTH` become marker strings."""
-    if isinstance(value, str):
-        return utf8_safe(value)
-    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 12_000:
-        return f"[integer of {value.bit_length()} bits]"  # over Python's 4,300-digit limit
-    if value is None or isinstance(value, bool | int | float):
-        return value
-    if depth >= MAX_DEPTH:
-        return f"[nested deeper than {MAX_DEPTH} levels]"
-    if isinstance(value, msgspec.Struct):
-        value = {f: getattr(value, f) for f in value.__struct_fields__}
-    if isinstance(value, dict):
-        return {utf8_safe(str(k)): clean(v, depth + 1) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [clean(v, depth + 1) for v in value]
-    try:
-        return utf8_safe(repr(value))
-    except Exception:  # noqa: BLE001 - a broken __repr__ must not break logging
-        return f"<unprintable {type(value).__name__}>"
-
-
-def encode_payload(payload: Payload) -> bytes:
-    """The payload's JSON. Never raises for a Struct: a payload msgspec cannot encode as
-    it is (lone surrogates, deep nesting, foreign objects) is encoded through `clean`."""
-    try:
-        return _ENCODER.encode(payload)
-    except (UnicodeEncodeError, TypeError, ValueError, OverflowError, RecursionError):
-        return _ENCODER.encode(clean(payload))
-
-
-_GENERIC = msgspec.json.Decoder(dict[str, Any])
-
-
-def decode_payload(type_name: str, payload: str | bytes) -> Payload:
-    """Decode a stored payload.
-
-    A declared type gives its Struct (a newer schema version of it, or a payload that does
-    not fit it, raises MedenvError). An undeclared type gives `UnknownPayload` (``type`` and
-    the JSON object as ``data``), so readers of a store holding other event types keep
-    working; a payload that is not a JSON object raises MedenvError.
-    """
-    decoder = _DECODERS.get(type_name)
-    if decoder is None:
-        try:
-            data = _GENERIC.decode(payload)
-        except msgspec.DecodeError as exc:
-            raise MedenvError(f"bad {type_name} payload: {exc}") from None
-        v = data.get("v")
-        return UnknownPayload(
-            type=type_name, data=data, v=v if isinstance(v, int) else SCHEMA_VERSION
-        )
-    try:
-        value = decoder.decode(payload)
-    except msgspec.DecodeError as exc:
-        raise MedenvError(f"bad {type_name} payload: {exc}") from None
-    if value.v > SCHEMA_VERSION:
-        raise MedenvError(
-            f"{type_name} event has schema version {value.v}; this medenv reads up to "
-            f"{SCHEMA_VERSION} (upgrade medenv)"
-        )
-    return value
+def __getattr__(name: str) -> Any:
+    module = _BESIDE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

@@ -53,6 +53,7 @@ import duckdb
 
 from medenv.errors import MedenvError
 from medenv.events import chain
+from medenv.events.encode import body_and_tokens, chain_keys, event_type, seal_event
 from medenv.events.files import (
     Lock,
     fsync_dir,
@@ -75,16 +76,9 @@ from medenv.events.reader import (  # noqa: F401  (_as_con: medenv.verify reads 
     read_run_started,
     spool_notes,
 )
-from medenv.events.schema import (
-    TYPE_NAMES,
-    EpisodeSealed,
-    Payload,
-    RunClosed,
-    encode_payload,
-    with_tokens,
-)
+from medenv.events.schema import EpisodeSealed, Payload, RunClosed
 from medenv.events.seal_summary import SummaryFold
-from medenv.events.spool import Spool, encode_line
+from medenv.events.spool import Spool
 from medenv.events.table import (
     ARROW_SCHEMA,
     EVENT_COLUMNS,
@@ -166,6 +160,7 @@ class EventStore:
         self._staged: list[tuple] = []  # emitted during the current step (not committed)
         self._seq: dict[str | None, int] = {}
         self._head: dict[str | None, bytes] = {}  # last hash of each open chain
+        self._keys: dict[str | None, tuple[bytes, bytes]] = {}  # `encode.chain_keys`
         self._tokens: dict[str, list[int]] = {}  # open episode -> [tokens, action tokens]
         self._folds: dict[str, SummaryFold] = {}  # open episode -> its summary so far
         self._sealed = 0
@@ -209,52 +204,53 @@ class EventStore:
     # -- writing ---------------------------------------------------------------------------
     def emit(self, payload: Payload, episode_id: str | None = None) -> int:
         """Stage one event of the current step; returns its ``seq``. It is logged by the
-        next `commit` (or `end_episode`, `close`) and dropped by `discard`."""
+        next `commit` (or `end_episode`, `close`) and dropped by `discard`. The event is
+        encoded, counted and chained here (`medenv.events.encode`), once."""
         if self.closed:
             raise MedenvError(f"event store {self.file} is closed")
-        type_ = TYPE_NAMES.get(type(payload))
-        if type_ is None:
+        kind = event_type(payload)
+        if kind is None:
             raise MedenvError(
                 f"cannot write a {type(payload).__name__} event: not a declared event type "
                 "(medenv.events.schema.EVENT_TYPES)"
             )
+        keys = self._keys.get(episode_id)
+        if keys is None:
+            keys = self._keys[episode_id] = chain_keys(self.run_id, episode_id)
         seq = self._seq.get(episode_id, 0)
         prev = self._head.get(episode_id, chain.ZERO)
-        payload = with_tokens(payload)  # token counts recorded with the text
-        body = encode_payload(payload)
+        body, tokens = body_and_tokens(payload, kind[3])  # token counts recorded with the text
         ts_us = time.time_ns() // 1000
-        h = chain.link(prev, self.run_id, episode_id, seq, ts_us, type_, body)
+        h, sealed, line = seal_event(prev, keys, seq, ts_us, kind, body)
         self._seq[episode_id] = seq + 1
         self._head[episode_id] = h
         self._wrote = True
-        self._staged.append((episode_id, seq, ts_us, type_, chain.seal(body, h), prev, payload))
+        self._staged.append((episode_id, seq, ts_us, kind[0], sealed, prev, payload, tokens, line))
         return seq
 
     def discard(self) -> None:
         """Drop the events staged since the last commit (a step that failed half-way)."""
-        for episode_id, seq, _ts, _type, _body, prev, _payload in reversed(self._staged):
+        for episode_id, seq, _ts, _type, _body, prev, *_ in reversed(self._staged):
             self._seq[episode_id] = seq
             self._head[episode_id] = prev
         self._staged.clear()
 
     def _promote(self) -> None:
-        for episode_id, seq, ts_us, type_, body, _prev, payload in self._staged:
-            self._rows.append(episode_id, seq, ts_us, type_, body)
+        rows, spooled = self._rows, self._spool is not None
+        for episode_id, seq, ts_us, type_, body, _prev, payload, tokens, line in self._staged:
+            rows.append(episode_id, seq, ts_us, type_, body)
             if episode_id is not None:  # the episode's figures, for its seal
                 fold = self._folds.get(episode_id)
                 if fold is None:
                     fold = self._folds[episode_id] = SummaryFold()
                 fold.add(payload)
-                tokens = getattr(payload, "tokens", None)
                 if tokens is not None:
                     sums = self._tokens.setdefault(episode_id, [0, 0])
                     sums[0] += tokens
                     if type_ == "action_received":
                         sums[1] += tokens
-            if self._spool is not None:
-                self._unspooled.append(
-                    encode_line(self.run_id, episode_id, seq, ts_us, type_, body)
-                )
+            if spooled:
+                self._unspooled.append(line)
         self._staged.clear()
 
     def commit(self) -> None:
@@ -288,6 +284,7 @@ class EventStore:
         if episode_id is not None:
             self._seq.pop(episode_id, None)
             self._head.pop(episode_id, None)
+            self._keys.pop(episode_id, None)
             self._tokens.pop(episode_id, None)
             self._folds.pop(episode_id, None)
         if len(self._rows) >= self.batch_events:

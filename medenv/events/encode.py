@@ -1,0 +1,68 @@
+"""The step path's encoding of one event: its stored payload (token count and chain hash
+included) and its spool line, in as few Python operations as possible.
+
+The bytes are exactly those of the definitions elsewhere: the payload is `encode_payload`
+of the payload with ``tokens`` filled in (`medenv.events.tokens`), sealed with the hash of
+`medenv.events.chain.link` (`chain.seal`), and the line is `medenv.events.spool.encode_line`
+of the event. What is faster here: the parts that depend only on the chain (run and
+episode ids) or on the event type are encoded once (`chain_keys`, `_TYPES`); the token
+count is spliced into the encoded payload instead of re-building the Struct; the hash is
+one ``blake2b`` call over the concatenated input; repeated texts (a GRPO group's cached
+tool observations) are counted once (`medenv.events.tokens.token_count`).
+"""
+
+from __future__ import annotations
+
+from hashlib import blake2b
+
+import msgspec
+
+from medenv.events.codec import encode_payload
+from medenv.events.schema import EVENT_TYPES, Payload
+from medenv.events.tokens import TOKEN_FIELDS, token_count
+
+_ENC = msgspec.json.Encoder()
+_NULL_TOKENS = b',"tokens":null}'
+# event class -> (type name, its hash-input bytes, its spool-line bytes, its text field)
+_TYPES: dict[type, tuple[str, bytes, bytes, str | None]] = {
+    cls: (name, f"{name}\x1f".encode(), _ENC.encode(name) + b",", TOKEN_FIELDS.get(cls))
+    for name, cls in EVENT_TYPES.items()
+}
+
+
+def chain_keys(run_id: str, episode_id: str | None) -> tuple[bytes, bytes]:
+    """The constant parts of a chain's events: ``(hash-input prefix, spool-line prefix)``."""
+    hkey = f"{run_id}\x1f{episode_id or ''}\x1f".encode("utf-8", "surrogatepass")
+    return hkey, _ENC.encode((run_id, episode_id))[:-1] + b","
+
+
+def event_type(payload: Payload) -> tuple[str, bytes, bytes, str | None] | None:
+    """``(name, hash bytes, line bytes, text field)`` of a declared payload's type, or None."""
+    return _TYPES.get(type(payload))
+
+
+def body_and_tokens(payload: Payload, text_field: str | None) -> tuple[bytes, int | None]:
+    """The payload's JSON with ``tokens`` filled in (types with a text field), and that
+    count (None for other types)."""
+    if text_field is None:
+        return encode_payload(payload), None
+    tokens = payload.tokens
+    if tokens is not None:
+        return encode_payload(payload), tokens
+    tokens = token_count(getattr(payload, text_field))
+    body = encode_payload(payload)
+    if body.endswith(_NULL_TOKENS):  # ``tokens`` is the last field of every such type
+        return b"%b%d}" % (body[:-5], tokens), tokens
+    return encode_payload(msgspec.structs.replace(payload, tokens=tokens)), tokens
+
+
+def seal_event(
+    prev: bytes, keys: tuple[bytes, bytes], seq: int, ts_us: int, kind: tuple, body: bytes
+) -> tuple[bytes, bytes, bytes]:
+    """``(hash, sealed payload, spool line)`` of one event (module docstring)."""
+    hkey, lkey = keys
+    h = blake2b(
+        b"%b%b%d\x1f%d\x1f%b%b" % (prev, hkey, seq, ts_us, kind[1], body), digest_size=16
+    ).digest()
+    sealed = b'%b,"h":"%b"}' % (body[:-1], h.hex().encode())
+    return h, sealed, b"%b%d,%d,%b%b]\n" % (lkey, seq, ts_us, kind[2], sealed)

@@ -1,0 +1,100 @@
+"""The step path's one-pass encoding (`medenv.events.encode`) gives exactly the bytes of the
+definitions it shortcuts: `with_tokens` + `encode_payload` for the payload, `chain.link` +
+`chain.seal` for its hash, `spool.encode_line` for its line. Tried on generated payloads of
+every declared type (any text: lone surrogates, newlines, non-ASCII, vertical tabs; token
+counts given or not) and on an `EventStore`'s own spool."""
+
+from __future__ import annotations
+
+import re
+
+import msgspec
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from medenv.events import chain
+from medenv.events import schema as ev
+from medenv.events.codec import encode_payload
+from medenv.events.encode import body_and_tokens, chain_keys, event_type, seal_event
+from medenv.events.spool import encode_line, read_spool
+from medenv.events.store import EventStore
+from medenv.events.tokens import count_tokens, token_count, with_tokens
+
+TEXT = st.text(st.characters(codec=None, exclude_categories=()), max_size=60)
+IDS = st.one_of(st.none(), TEXT)
+COUNTS = st.one_of(st.none(), st.integers(0, 10**6))
+
+
+def payloads():
+    return st.one_of(
+        st.builds(ev.ActionReceived, step=st.integers(0, 99), text=TEXT, think=st.none() | TEXT,
+                  truncated_from=st.none() | st.integers(0, 10**6), tokens=COUNTS),
+        st.builds(ev.ActionRejected, step=st.integers(0, 9), kind=TEXT, message=TEXT,
+                  observation=TEXT, tokens=COUNTS),
+        st.builds(ev.ToolReturned, step=st.integers(0, 9), name=TEXT, observation=TEXT,
+                  latency_ms=st.floats(allow_nan=False), doc_ids=st.lists(TEXT, max_size=3),
+                  error=st.none() | TEXT, tokens=COUNTS),
+        st.builds(ev.ToolCalled, step=st.integers(0, 9), name=TEXT,
+                  arguments=st.dictionaries(TEXT, TEXT | st.integers(), max_size=3)),
+        st.builds(ev.EpisodeStarted, question_id=TEXT, seed=st.none() | st.integers(), split=TEXT,
+                  specialty=TEXT, n_hops=st.integers(0, 5), optimal_calls=st.integers(0, 9),
+                  answer=TEXT, aliases=st.lists(TEXT, max_size=2), prompt=TEXT, config_hash=TEXT,
+                  tags=st.dictionaries(TEXT, TEXT, max_size=2), tokens=COUNTS),
+        st.builds(ev.AnswerSubmitted, step=st.integers(0, 9), answer=TEXT),
+        st.builds(ev.RunClosed, episodes=st.integers(0, 10**6)),
+    )  # fmt: skip
+
+
+def _words(text: str) -> int:
+    """An independent count: RE2's ``\\S`` is anything but these five characters."""
+    return len(re.findall(r"[^ \t\n\f\r]+", text))
+
+
+@settings(max_examples=150, deadline=None)
+@given(payloads(), st.text(max_size=12), IDS, st.integers(0, 2**31), st.integers(0, 2**62),
+       st.binary(min_size=16, max_size=16))  # fmt: skip
+def test_one_pass_encoding_equals_the_definitions(payload, run_id, episode_id, seq, ts_us, prev):
+    kind = event_type(payload)
+    body, tokens = body_and_tokens(payload, kind[3])
+    full = with_tokens(payload)
+    assert body == encode_payload(full)
+    assert tokens == getattr(full, "tokens", None)
+    if kind[3] is not None and payload.tokens is None:  # counted here: the words of the text
+        text = getattr(payload, kind[3]).encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+        assert tokens == _words(text)
+    h, sealed, line = seal_event(prev, chain_keys(run_id, episode_id), seq, ts_us, kind, body)
+    assert h == chain.link(prev, run_id, episode_id, seq, ts_us, kind[0], body)
+    assert sealed == chain.seal(body, h)
+    assert line == encode_line(run_id, episode_id, seq, ts_us, kind[0], sealed)
+    assert msgspec.json.decode(sealed)["h"] == h.hex()
+
+
+def test_remembered_counts_are_the_counts():
+    texts = ["a b", "a  b\tc", "", " x ", "\x0bword", "ünïcode wörds here"] * 3
+    assert [token_count(t) for t in texts] == [count_tokens(t) for t in texts]
+    assert [token_count(t) for t in texts] == [_words(t) for t in texts]
+
+
+def test_a_stores_spool_holds_the_defined_lines(tmp_path):
+    """Each spooled line re-derived from its decoded payload by the definitions."""
+    store = EventStore(tmp_path / "e.duckdb", run_id="r\u00e9", durability="step")
+    store.emit(ev.RunClosed(episodes=0))
+    store.emit(ev.ActionReceived(step=0, text="one  two\nthree\ud800"), "e1")
+    store.emit(ev.ToolReturned(step=0, name="browse", observation="x y", latency_ms=0.5,
+                               doc_ids=["d"], tokens=7), "e1")  # fmt: skip
+    store.commit()
+    rows = read_spool(store._spool_path).rows
+    assert len(rows) == 3
+    prev: dict = {}
+    for run_id, episode_id, seq, ts_us, type_, raw in rows:
+        body, hexhash = chain.split(bytes(raw).decode())
+        h = chain.link(prev.get(episode_id, chain.ZERO), run_id, episode_id, seq, ts_us, type_,
+                       body.encode())  # fmt: skip
+        assert h.hex() == hexhash
+        prev[episode_id] = h
+        payload = ev.decode_payload(type_, body)
+        assert encode_payload(payload) == body.encode()
+    assert [r[4] for r in rows] == ["run_closed", "action_received", "tool_returned"]
+    assert ev.decode_payload("action_received", bytes(rows[1][5])).tokens == 3
+    assert ev.decode_payload("tool_returned", bytes(rows[2][5])).tokens == 7  # given: kept
+    store.close()
