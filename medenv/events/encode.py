@@ -13,6 +13,7 @@ tool observations) are counted once (`medenv.events.tokens.token_count`).
 
 from __future__ import annotations
 
+from binascii import hexlify
 from hashlib import blake2b
 
 import msgspec
@@ -58,11 +59,13 @@ def body_and_tokens(payload: Payload, text_field: str | None) -> tuple[bytes, in
 
 def seal_event(
     prev: bytes, keys: tuple[bytes, bytes], seq: int, ts_us: int, kind: tuple, body: bytes
-) -> tuple[bytes, bytes, bytes]:
-    """``(hash, sealed payload, spool line)`` of one event (module docstring)."""
+) -> tuple[bytes, bytes, int]:
+    """``(hash, spool line, where the sealed payload starts in it)`` of one event (module
+    docstring); the sealed payload is ``line[start:-2]``."""
     hkey, lkey = keys
     h = blake2b(
         b"%b%b%d\x1f%d\x1f%b%b" % (prev, hkey, seq, ts_us, kind[1], body), digest_size=16
     ).digest()
-    sealed = b'%b,"h":"%b"}' % (body[:-1], h.hex().encode())
-    return h, sealed, b"%b%d,%d,%b%b]\n" % (lkey, seq, ts_us, kind[2], sealed)
+    head = b"%b%d,%d,%b" % (lkey, seq, ts_us, kind[2])
+    line = b"".join((head, memoryview(body)[:-1], b',"h":"', hexlify(h), b'"}]\n'))
+    return h, line, len(head)

@@ -221,11 +221,11 @@ class EventStore:
         prev = self._head.get(episode_id, chain.ZERO)
         body, tokens = body_and_tokens(payload, kind[3])  # token counts recorded with the text
         ts_us = time.time_ns() // 1000
-        h, sealed, line = seal_event(prev, keys, seq, ts_us, kind, body)
+        h, line, start = seal_event(prev, keys, seq, ts_us, kind, body)
         self._seq[episode_id] = seq + 1
         self._head[episode_id] = h
         self._wrote = True
-        self._staged.append((episode_id, seq, ts_us, kind[0], sealed, prev, payload, tokens, line))
+        self._staged.append((episode_id, seq, ts_us, kind[0], start, prev, payload, tokens, line))
         return seq
 
     def discard(self) -> None:
@@ -237,8 +237,8 @@ class EventStore:
 
     def _promote(self) -> None:
         rows, spooled = self._rows, self._spool is not None
-        for episode_id, seq, ts_us, type_, body, _prev, payload, tokens, line in self._staged:
-            rows.append(episode_id, seq, ts_us, type_, body)
+        for episode_id, seq, ts_us, type_, start, _prev, payload, tokens, line in self._staged:
+            rows.append(episode_id, seq, ts_us, type_, memoryview(line)[start:-2])  # the payload
             if episode_id is not None:  # the episode's figures, for its seal
                 fold = self._folds.get(episode_id)
                 if fold is None:
