@@ -4,12 +4,17 @@ emit+commit throughput.
 The store is written by the real `EventStore` (3,000+ episodes of ~32 events: prompt,
 ten searches with observations, reward, end). Replay = `read_episode` on an open
 `connect` result + `trajectory` (what ``medenv replay`` and SFT export do per episode).
+`bench_emit_parts` (issue 19) prices each part of logging an event, on the events the env
+logs for oracle actions.
 """
 
 from __future__ import annotations
 
+import os
 import random
+import time
 
+import duckdb
 import pytest
 
 from medenv.events import schema as ev
@@ -97,3 +102,168 @@ def test_emit_commit_throughput(benchmark, extra, bench_dir, durability):
     benchmark.pedantic(episode, rounds=300, iterations=1, warmup_rounds=5)
     store.close()
     extra(benchmark, events_per_s=33 / benchmark.stats.stats.median)
+
+
+class _Capture:
+    """A `Recorder` that keeps what the env gives it: ("emit", payload, episode_id),
+    ("commit",), ("end", episode_id)."""
+
+    shard = 0
+
+    def __init__(self) -> None:
+        self.log: list[tuple] = []
+
+    def emit(self, payload, episode_id=None) -> int:
+        self.log.append(("emit", payload, episode_id))
+        return 0
+
+    def commit(self) -> None:
+        self.log.append(("commit",))
+
+    def end_episode(self, episode_id=None) -> None:
+        self.log.append(("end", episode_id))
+
+    def discard(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _cpu_us(fn, n: int, rounds: int = 5) -> float:
+    """The stepping thread's CPU microseconds per item of ``fn()`` (best of ``rounds``)."""
+    best = float("inf")
+    for _ in range(rounds):
+        start = time.thread_time_ns()
+        fn()
+        best = min(best, time.thread_time_ns() - start)
+    return best / n / 1000
+
+
+def bench_emit_parts(benchmark, extra, bench_dir):
+    """Issue 19: what logging costs per event, part by part, on the events the env logs for
+    the grounded oracle's actions over the first 300 questions of the default set (thread
+    CPU microseconds per event, best of 5; ``*_per_step`` per committed step). ``definition_*``:
+    the parts as the writer ran them before (`with_tokens`, `encode_payload`, `chain.link`,
+    `chain.seal`, `encode_line`); ``one_pass_*``: `medenv.events.encode` (the same bytes);
+    ``store_*``: `EventStore` emit + commit + end_episode as the env calls them (no ingest);
+    ``ingest_*`` / ``checkpoint_*``: the background thread's DuckDB insert and checkpoint."""
+    import gymnasium as gym
+
+    import medenv  # noqa: F401
+    from bench.oracle_trace import oracle_actions
+    from medenv.events import chain, encode
+    from medenv.events.codec import encode_payload
+    from medenv.events.ingest import Pending, insert
+    from medenv.events.seal_summary import SummaryFold
+    from medenv.events.spool import Spool, encode_line
+    from medenv.events.table import TABLE_SQL
+    from medenv.events.tokens import TOKEN_FIELDS, count_tokens, with_tokens
+
+    cap = _Capture()
+    env = gym.make("MedResearch-v0", db=cap)
+    for question_id, actions in oracle_actions()[:300]:
+        env.reset(seed=0, options={"question_id": question_id})
+        for action in actions:
+            env.step(action)
+    env.close()
+    emits = [(e[1], e[2]) for e in cap.log if e[0] == "emit"]
+    n, steps = len(emits), sum(1 for e in cap.log if e[0] == "commit")
+    payloads = [p for p, _ in emits]
+    texts = [getattr(p, TOKEN_FIELDS[type(p)]) for p in payloads if type(p) in TOKEN_FIELDS]
+    full = [with_tokens(p) for p in payloads]
+    bodies = [encode_payload(p) for p in full]
+    kinds = [encode.event_type(p) for p in payloads]
+    keys, ts = encode.chain_keys("run", "episode"), 1_700_000_000_000_000
+    sealed = [chain.seal(b, chain.ZERO) for b in bodies]
+    lines = [
+        encode_line("run", "episode", 1, ts, k[0], s) for k, s in zip(kinds, sealed, strict=True)
+    ]
+    figures = {
+        "events": n,
+        "events_per_step": n / steps,
+        "mean_payload_bytes": sum(map(len, bodies)) / n,
+        "count_tokens_us": _cpu_us(lambda: [count_tokens(t) for t in texts], n),
+        "definition_tokens_us": _cpu_us(lambda: [with_tokens(p) for p in payloads], n),
+        "definition_encode_us": _cpu_us(lambda: [encode_payload(p) for p in full], n),
+        "definition_hash_us": _cpu_us(
+            lambda: [
+                chain.link(chain.ZERO, "run", "episode", 1, ts, k[0], b)
+                for k, b in zip(kinds, bodies, strict=True)
+            ],
+            n,
+        ),
+        "definition_seal_us": _cpu_us(lambda: [chain.seal(b, chain.ZERO) for b in bodies], n),
+        "definition_line_us": _cpu_us(
+            lambda: [
+                encode_line("run", "episode", 1, ts, k[0], s)
+                for k, s in zip(kinds, sealed, strict=True)
+            ],
+            n,
+        ),
+        "one_pass_body_us": _cpu_us(
+            lambda: [encode.body_and_tokens(p, k[3]) for p, k in zip(payloads, kinds, strict=True)],
+            n,
+        ),
+        "one_pass_seal_us": _cpu_us(
+            lambda: [
+                encode.seal_event(chain.ZERO, keys, 1, ts, k, b)
+                for k, b in zip(kinds, bodies, strict=True)
+            ],
+            n,
+        ),
+        "pending_append_us": _cpu_us(
+            lambda: [
+                Pending("r").append("e", 1, ts, k[0], s) for k, s in zip(kinds, sealed, strict=True)
+            ],
+            n,
+        ),
+        "summary_fold_us": _cpu_us(lambda: [SummaryFold().add(p) for p in payloads], n),
+    }
+    spool = Spool(bench_dir / "parts.spool")
+    per = max(1, round(n / steps))
+    writes = [b"".join(lines[i : i + per]) for i in range(0, n, per)]
+    figures["spool_write_us_per_step"] = _cpu_us(lambda: [spool.write(w) for w in writes], 1) / len(
+        writes
+    )
+    spool.close()
+
+    def store_pass(durability: str) -> float:
+        path = bench_dir / f"parts-{durability}-{time.time_ns()}.duckdb"
+        store = EventStore(path, run_id="parts", durability=durability, batch_events=10**9)
+        start = time.thread_time_ns()
+        for entry in cap.log:
+            if entry[0] == "emit":
+                store.emit(entry[1], entry[2])
+            elif entry[0] == "commit":
+                store.commit()
+            elif entry[0] == "end":
+                store.end_episode(entry[1])
+        spent = time.thread_time_ns() - start
+        store.close()
+        return spent / 1000
+
+    for durability in ("step", "none"):
+        best = min(store_pass(durability) for _ in range(3))
+        figures[f"store_{durability}_us_per_event"] = best / n
+        figures[f"store_{durability}_us_per_step"] = best / steps
+
+    pending = Pending("r")
+    for (_, episode_id), k, s in zip(emits, kinds, sealed, strict=True):
+        pending.append(episode_id, 1, ts, k[0], s)
+    con = duckdb.connect(
+        str(bench_dir / f"parts-ingest-{time.time_ns()}.duckdb"), config={"threads": 1}
+    )
+    con.execute(TABLE_SQL)
+    ins = ckpt = float("inf")
+    for _ in range(3):
+        start = time.thread_time_ns()
+        insert(con, bench_dir / "x", bench_dir / "x.spool", pending)
+        mid = time.thread_time_ns()
+        con.execute("CHECKPOINT")
+        ins, ckpt = min(ins, mid - start), min(ckpt, time.thread_time_ns() - mid)
+    con.close()
+    figures["ingest_insert_us"] = ins / n / 1000
+    figures["checkpoint_us"] = ckpt / n / 1000
+    benchmark.pedantic(lambda: None, rounds=1, iterations=1)
+    extra(benchmark, load_avg=os.getloadavg()[0], **figures)
