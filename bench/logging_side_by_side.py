@@ -1,0 +1,90 @@
+"""Logging off, a baseline event store and this tree's, side by side in one process (issue 19).
+
+    python -m bench.logging_side_by_side grpo8|onepass [--baseline /path/to/checkout] [--passes 2]
+
+Replays the grounded oracle's recorded actions (`bench.oracle_trace`) through three envs
+in turn, pass by pass (interleaved, so the box's load hits each alike): logging off,
+logging through a baseline checkout's ``medenv/events/store.py`` (loaded by path on top of
+this tree's other modules; default ``/work/main``, the main checkout, which until this
+round is merged holds the store the round started from), and this tree's `EventStore`;
+durability ``"step"``. Prints, per env: best-pass steps/s and its ratio to logging off, the stepping thread's CPU per step,
+the process's CPU per step (the ingest thread included), and step latency percentiles (wall
+and thread CPU), with the load average. ``grpo8``: the first 250 questions, 8 rollouts each
+(tool result cache on); ``onepass``: every question of the default set once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import gymnasium as gym
+
+import medenv  # noqa: F401
+from bench.bench_env import _replay
+from bench.oracle_trace import oracle_actions
+from medenv.events.store import EventStore
+
+
+def _baseline_store(checkout: Path):
+    spec = importlib.util.spec_from_file_location(
+        "baseline_store", checkout / "medenv" / "events" / "store.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.EventStore
+
+
+def _q(values: list[float], p: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(p * len(values)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("workload", choices=("grpo8", "onepass"))
+    parser.add_argument("--baseline", type=Path, default=Path("/work/main"))
+    parser.add_argument("--passes", type=int, default=2)
+    args = parser.parse_args()
+    trace = oracle_actions()
+    trace, group = (trace, 1) if args.workload == "onepass" else (trace[:250], 8)
+    folder = Path(tempfile.mkdtemp(prefix="medenv-sbs-"))
+    stores = {"baseline": _baseline_store(args.baseline), "this tree": EventStore}
+    envs = {"off": gym.make("MedResearch-v0", db=None)}
+    for name, cls in stores.items():
+        store = cls(folder / f"{name.replace(' ', '-')}.duckdb", durability="step")
+        envs[name] = gym.make("MedResearch-v0", db=store, disable_env_checker=True)
+    for env in envs.values():
+        env.reset(seed=0)
+    rates, lat, cpu, proc = ({k: [] for k in envs} for _ in range(4))
+    for _ in range(args.passes):
+        for name, env in envs.items():
+            start = time.process_time()
+            rates[name].append(_replay(env, trace, lat[name], cpu[name], group))
+            proc[name].append(time.process_time() - start)
+    load = os.getloadavg()
+    for env in envs.values():
+        env.close()
+    steps = len(lat["off"])
+    print(
+        f"workload {args.workload}: {steps // args.passes} steps per pass, {args.passes} "
+        f"passes per env, interleaved; load average {load[0]:.1f} (5 min {load[1]:.1f})"
+    )
+    print("env        steps/s  ratio  thread_cpu_us  process_cpu_us  p50_ms  p99_ms  "
+          "p999_ms  p999_cpu_ms")  # fmt: skip
+    for name in envs:
+        best = max(rates[name])
+        print(
+            f"{name:10s} {best:7.0f} {best / max(rates['off']):6.3f} "
+            f"{1e6 * sum(cpu[name]) / steps:14.1f} {1e6 * sum(proc[name]) / steps:15.1f} "
+            f"{1e3 * _q(lat[name], 0.5):7.3f} {1e3 * _q(lat[name], 0.99):7.3f} "
+            f"{1e3 * _q(lat[name], 0.999):8.3f} {1e3 * _q(cpu[name], 0.999):12.3f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
