@@ -8,7 +8,8 @@ of the event. What is faster here: the parts that depend only on the chain (run 
 episode ids) or on the event type are encoded once (`chain_keys`, `_TYPES`); the token
 count is spliced into the encoded payload instead of re-building the Struct; the hash is
 one ``blake2b`` call over the concatenated input; repeated texts (a GRPO group's cached
-tool observations) are counted once (`medenv.events.tokens.token_count`).
+tool observations, the same objects again) are counted once
+(`medenv.events.tokens.token_count`).
 """
 
 from __future__ import annotations

@@ -44,16 +44,25 @@ def with_tokens(payload: Payload) -> Payload:
     return msgspec.structs.replace(payload, tokens=count_tokens(getattr(payload, field)))
 
 
-_COUNTED: dict[str, int] = {}  # recent texts -> their count (`token_count`)
-_COUNTED_MAX = 4096
+# `token_count` remembers texts by identity: a GRPO group's rollouts log the very same
+# observation objects again (the tool result cache returns them), and a lookup by id costs
+# nothing per character, so texts that never repeat (one pass over a set) lose nothing.
+# The text itself is held, so its id cannot be reused while it is remembered; no tuples
+# (the cyclic GC would track them).
+_TEXTS: dict[int, str] = {}
+_COUNTS: dict[int, int] = {}
+_REMEMBER = 4096
 
 
 def token_count(text: str) -> int:
-    """`count_tokens` of ``text``, remembered for the last few thousand distinct texts."""
-    n = _COUNTED.get(text)
-    if n is None:
-        n = count_tokens(text)
-        if len(_COUNTED) >= _COUNTED_MAX:
-            _COUNTED.clear()
-        _COUNTED[text] = n
+    """`count_tokens` of ``text``, remembered for the last few thousand text objects."""
+    key = id(text)
+    if _TEXTS.get(key) is text:
+        return _COUNTS[key]
+    n = count_tokens(text)
+    if len(_TEXTS) >= _REMEMBER:
+        _TEXTS.clear()
+        _COUNTS.clear()
+    _TEXTS[key] = text
+    _COUNTS[key] = n
     return n
