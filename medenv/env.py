@@ -31,6 +31,8 @@ from typing import Any
 
 import gymnasium as gym
 import msgspec
+import numpy as np
+from gymnasium.utils import seeding
 
 from medenv import env_events
 from medenv.actions import (  # noqa: F401  (re-exported: the env's action/observation rules)
@@ -78,6 +80,7 @@ class MedResearchEnv(gym.Env[str, str]):
     """See the module docstring. Constructor arguments are the ``gym.make`` kwargs."""
 
     metadata = {"render_modes": ["ansi"], "render_fps": 1}
+    _pending_seed: int | None = None  # the seed of a generator not made yet (`_seed`)
 
     def __init__(
         self,
@@ -220,13 +223,36 @@ class MedResearchEnv(gym.Env[str, str]):
 
     def _reset_state(self) -> None:
         self._state = EpisodeState()
+        self._recall_of = 0  # pages retrieved when evidence recall was last computed
         self._last_components = None
         self._last_correct = False
         self._last_total = 0.0  # the reward of the ended episode (`finish` returns it again)
 
+    # -- seeding: gymnasium's, with the generator made when first used ---------------------
+    def _seed(self, seed) -> None:
+        """``gym.Env.reset(seed=seed)``'s seeding, except that for a whole-number seed the
+        generator (`gymnasium.utils.seeding.np_random` of it) is made when `np_random` is
+        first read: a reset to a given ``question_id`` never draws, and making one costs
+        ~25 µs. The draws are those of the eager generator (tested)."""
+        if type(seed) is int and seed >= 0:
+            self._np_random, self._np_random_seed, self._pending_seed = None, seed, seed
+        else:
+            super().reset(seed=seed)
+
+    @property
+    def np_random(self) -> np.random.Generator:
+        if self._np_random is None:
+            seed, self._pending_seed = self._pending_seed, None
+            self._np_random, self._np_random_seed = seeding.np_random(seed)
+        return self._np_random
+
+    @np_random.setter
+    def np_random(self, value: np.random.Generator) -> None:
+        self._np_random, self._np_random_seed, self._pending_seed = value, -1, None
+
     # -- gymnasium API ----------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
-        super().reset(seed=seed)
+        self._seed(seed)
         self._ensure_ready(seed)
         if self._open:
             self._end_episode(terminated=False, truncated=False, reward=False)
@@ -239,12 +265,13 @@ class MedResearchEnv(gym.Env[str, str]):
         prompt = fit_text(
             render_prompt(item.question, self.schemas, self.max_steps, self.tool_format)
         )
-        self._emit(
-            env_events.episode_started(
-                item, seed=seed, prompt=prompt, config_hash=self.config_hash, tags=self.tags
-            ),
-            self.episode_id,
-        )
+        if self.store is not None:  # logging off: the event is not built
+            self._emit(
+                env_events.episode_started(
+                    item, seed=seed, prompt=prompt, config_hash=self.config_hash, tags=self.tags
+                ),
+                self.episode_id,
+            )
         self._open = True
         if self.store is not None:
             self.store.commit()
@@ -288,20 +315,21 @@ class MedResearchEnv(gym.Env[str, str]):
 
     def _step(self, action: str | dict):
         """parse -> check -> run calls (or reject) -> advance."""
-        step = self._state.steps
+        step, log = self._state.steps, self.store is not None  # log: events are built
         parsed, received = read_action(
             action, step, parallel_calls=self.parallel_calls, schemas=self.schemas,
-            tool_format=self.tool_format,
+            tool_format=self.tool_format, log=log,
         )  # fmt: skip
         self._emit(received, self.episode_id)
         checked, error = check_calls(parsed)
         ran = None
         if error is None:
-            ran = run_calls(self.world, checked, step, self._state, self._emit_step)
+            emit = self._emit_step if log else None
+            ran = run_calls(self.world, checked, step, self._state, emit)
             error = ran.error
         if error is not None:
             self._state.n_format_errors += 1
-            observation, rejected = reject(parsed, error, step, self.tool_format)
+            observation, rejected = reject(parsed, error, step, self.tool_format, log)
             self._emit(rejected, self.episode_id)
             terminated, tool = False, ""
         else:
@@ -319,7 +347,9 @@ class MedResearchEnv(gym.Env[str, str]):
         steps, else commit the step's events. ``(reward, truncated)``."""
         state = self._state
         state.steps += 1
-        state.evidence_recall = evidence_recall(self.item, state.retrieved)
+        if len(state.retrieved) != self._recall_of:  # recall changes only with new pages
+            self._recall_of = len(state.retrieved)
+            state.evidence_recall = evidence_recall(self.item, state.retrieved)
         truncated = not terminated and state.steps >= self.max_steps
         reward = 0.0
         if terminated or truncated:
@@ -357,8 +387,12 @@ class MedResearchEnv(gym.Env[str, str]):
             self._last_correct = o.correct
             self._last_components = score
             total = float(score.total)
-            self._emit(env_events.reward_assigned(score, o, state.evidence_recall), self.episode_id)
-        self._emit(env_events.episode_ended(state, terminated, truncated), self.episode_id)
+            if self.store is not None:
+                self._emit(
+                    env_events.reward_assigned(score, o, state.evidence_recall), self.episode_id
+                )
+        if self.store is not None:
+            self._emit(env_events.episode_ended(state, terminated, truncated), self.episode_id)
         self._open = False
         if self.store is not None:
             self.store.end_episode(self.episode_id)
