@@ -95,7 +95,12 @@ class CallsRun(msgspec.Struct, kw_only=True):
 
 
 def read_action(
-    action: Any, step: int, *, parallel_calls: bool, schemas: list[dict], tool_format: str,
+    action: Any,
+    step: int,
+    *,
+    parallel_calls: bool,
+    schemas: list[dict],
+    tool_format: str,
     log: bool = True,
 ) -> tuple[ParsedAction, ev.ActionReceived | None]:
     """Parse the action's canonical text (cut to the action space) and the event that logs
@@ -139,9 +144,7 @@ def check_calls(parsed: ParsedAction) -> tuple[list, ParseError | None]:
     return checked, None
 
 
-def run_calls(
-    world, checked: list, step: int, state: EpisodeState, emit: Emit | None
-) -> CallsRun:
+def run_calls(world, checked: list, step: int, state: EpisodeState, emit: Emit | None) -> CallsRun:
     """Run the checked calls in order against ``world``, logging each (``emit`` None:
     logging is off, no event is built), and count them in ``state``; a tool's own argument
     fault (e.g. a blank query) stops the step, and a successful ``answer`` ends the

@@ -64,9 +64,10 @@ def test_lazy_seeding_draws_what_eager_seeding_draws(items, world, seed):
     assert env.unwrapped.np_random_seed == seed
     eager, eager_seed = seeding.np_random(seed)
     assert eager_seed == seed
-    assert env.unwrapped.np_random.integers(10**9, size=5).tolist() == eager.integers(
-        10**9, size=5
-    ).tolist()
+    assert (
+        env.unwrapped.np_random.integers(10**9, size=5).tolist()
+        == eager.integers(10**9, size=5).tolist()
+    )
     # a reset without a question id draws it: the same one a fresh PCG64 of the seed picks
     picks = [env.reset(seed=seed)[1]["question_id"] for _ in range(2)]
     rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed)))
