@@ -31,8 +31,6 @@ from typing import Any
 
 import gymnasium as gym
 import msgspec
-import numpy as np
-from gymnasium.utils import seeding
 
 from medenv import env_events
 from medenv.actions import (  # noqa: F401  (re-exported: the env's action/observation rules)
@@ -47,6 +45,7 @@ from medenv.actions import (  # noqa: F401  (re-exported: the env's action/obser
 )
 from medenv.env_config import EnvConfig, qa_label
 from medenv.env_prompt import call_example, render_prompt  # noqa: F401  (re-exported)
+from medenv.env_reset import LazySeeding, choose_question
 from medenv.env_step import EpisodeState, check_calls, read_action, reject, run_calls
 from medenv.errors import MedenvError
 from medenv.events import schema as ev
@@ -76,11 +75,10 @@ def default_db_path() -> Path:
     return medenv_home() / "runs" / "events.duckdb"
 
 
-class MedResearchEnv(gym.Env[str, str]):
+class MedResearchEnv(LazySeeding, gym.Env[str, str]):
     """See the module docstring. Constructor arguments are the ``gym.make`` kwargs."""
 
     metadata = {"render_modes": ["ansi"], "render_fps": 1}
-    _pending_seed: int | None = None  # the seed of a generator not made yet (`_seed`)
 
     def __init__(
         self,
@@ -228,28 +226,6 @@ class MedResearchEnv(gym.Env[str, str]):
         self._last_correct = False
         self._last_total = 0.0  # the reward of the ended episode (`finish` returns it again)
 
-    # -- seeding: gymnasium's, with the generator made when first used ---------------------
-    def _seed(self, seed) -> None:
-        """``gym.Env.reset(seed=seed)``'s seeding, except that for a whole-number seed the
-        generator (`gymnasium.utils.seeding.np_random` of it) is made when `np_random` is
-        first read: a reset to a given ``question_id`` never draws, and making one costs
-        ~25 µs. The draws are those of the eager generator (tested)."""
-        if type(seed) is int and seed >= 0:
-            self._np_random, self._np_random_seed, self._pending_seed = None, seed, seed
-        else:
-            super().reset(seed=seed)
-
-    @property
-    def np_random(self) -> np.random.Generator:
-        if self._np_random is None:
-            seed, self._pending_seed = self._pending_seed, None
-            self._np_random, self._np_random_seed = seeding.np_random(seed)
-        return self._np_random
-
-    @np_random.setter
-    def np_random(self, value: np.random.Generator) -> None:
-        self._np_random, self._np_random_seed, self._pending_seed = value, -1, None
-
     # -- gymnasium API ----------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         self._seed(seed)
@@ -278,30 +254,10 @@ class MedResearchEnv(gym.Env[str, str]):
         return prompt, self._info("", "")
 
     def _choose(self, options: dict) -> QAItem:
-        unknown = sorted(set(options) - {"question_id", "split", "specialty", "hops"})
-        if unknown:
-            raise MedenvError(
-                f"unknown reset option(s) {unknown}; use question_id, split, specialty, hops"
-            )
-        if options.get("question_id") is not None:
-            qid = str(options["question_id"])
-            if qid not in self._by_id:
-                raise MedenvError(f"no question {qid!r} in the question set")
-            return self._by_id[qid]
-        split = options.get("split", self.split)
-        specialty, hops = options.get("specialty"), options.get("hops")
-        pool = [
-            item
-            for item in self.items
-            if (split is None or item.split == split)
-            and (specialty is None or item.specialty == specialty)
-            and (hops is None or item.n_hops == int(hops))
-        ]
-        if not pool:
-            raise MedenvError(
-                f"no question matches split={split!r} specialty={specialty!r} hops={hops!r}"
-            )
-        return pool[int(self.np_random.integers(len(pool)))]
+        return choose_question(
+            self.items, self._by_id, options, self.split,
+            lambda n: int(self.np_random.integers(n)),
+        )  # fmt: skip
 
     def step(self, action: str | dict):
         if self.item is None or not self._open:

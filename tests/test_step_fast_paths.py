@@ -3,7 +3,7 @@
 - `suffix_marks` (the dispatcher reuses the scan of a reply for its text after the
   reasoning) equals scanning the suffix afresh, checked against a plain ``str.find`` per
   marker on text built from the markers' own pieces;
-- lazy seeding (`MedResearchEnv._seed`: the generator is made when first read) draws what
+- lazy seeding (`medenv.env_reset.LazySeeding`: the generator is made when first read) draws what
   gymnasium's eager ``reset(seed=...)`` draws, and picks the same questions;
 - logging off (no events built) gives the observations, rewards, flags and info of
   logging on, on real questions with every kind of action (search, browse, answer,
