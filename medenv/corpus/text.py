@@ -126,14 +126,27 @@ class _Passages:
         (memoised per term; `has_term` says why no passage is tokenised)."""
         found = self._where.get(term)
         if found is None:
-            low, starts, out = self.low, self.starts, []
+            # `has_term` inlined over the whole text: passages are joined by "\n", which is
+            # not alphanumeric, so a boundary of ``low`` is a boundary of the passage
+            low, starts, out, n, size = self.low, self.starts, [], len(term), len(self.low)
             pos = low.find(term)
             while pos >= 0:
-                i = bisect_right(starts, pos) - 1
-                end = starts[i + 1] - 1
-                if has_term(low, term, pos, end, starts[i]):
-                    out.append(i)
-                pos = low.find(term, starts[i + 1])
+                if pos == 0 or not low[pos - 1].isalnum():
+                    after = pos + n
+                    if (
+                        after == size
+                        or not low[after].isalnum()
+                        or (
+                            low[after] == "s"
+                            and (after + 1 == size or not low[after + 1].isalnum())
+                            and _plural_folds(term)
+                        )
+                    ):
+                        i = bisect_right(starts, pos) - 1
+                        out.append(i)
+                        pos = low.find(term, starts[i + 1])
+                        continue
+                pos = low.find(term, pos + 1)
             found = self._where[term] = tuple(out)
         return found
 
