@@ -289,7 +289,8 @@ class MedResearchEnv(LazySeeding, gym.Env[str, str]):
             self._emit(rejected, self.episode_id)
             terminated, tool = False, ""
         else:
-            observation = fit_text("\n\n".join(ran.outputs))
+            outs = ran.outputs  # each already fitted (`fit_text` is idempotent)
+            observation = outs[0] if len(outs) == 1 else fit_text("\n\n".join(outs))
             terminated, tool = ran.terminated, ran.tool
         reward, truncated = self._advance(terminated)
         info = self._info(error.kind if error else "", tool)

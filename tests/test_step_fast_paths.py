@@ -20,6 +20,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import medenv  # noqa: F401  (registers MedResearch-v0)
+from medenv.actions import OBSERVATION_MAX_CHARS, fit_text
+from medenv.spaces import CHARSET
 from medenv.tools.formats.marks import MARKERS, first_marks, suffix_marks
 from tests.test_env import make_items, scripted_actions
 
@@ -43,6 +45,22 @@ def test_suffix_marks_on_dense_text_past_the_scan_limit():
     text = "<" * 3000 + "<think>x</think><tool_call>{}</tool_call>" + "[" * 3000 + "[THINK]"
     for cut in (0, 2999, 3000, 3007, 3020, len(text) - 3):
         assert suffix_marks(text, first_marks(text), cut) == _plain_marks(text[cut:])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=600), st.integers(64, 400))
+def test_fit_text_is_idempotent(text, limit):
+    """The env shows a lone call's fitted observation as it is (no second `fit_text`);
+    limits of 64+ characters hold the truncation note (the env's is 65,536)."""
+    once = fit_text(text, limit)
+    assert fit_text(once, limit) == once
+    assert len(once) <= limit and set(once) <= CHARSET
+
+
+def test_fit_text_is_idempotent_at_the_env_limit():
+    text = "é\ud800 \U0010fffe" * 30_000
+    once = fit_text(text)
+    assert len(once) == OBSERVATION_MAX_CHARS and fit_text(once) == once
 
 
 @pytest.fixture(scope="module")
