@@ -44,7 +44,7 @@ from medenv.actions import (  # noqa: F401  (re-exported: the env's action/obser
     truncation_marker,
 )
 from medenv.env_config import EnvConfig, qa_label
-from medenv.env_prompt import call_example, render_prompt  # noqa: F401  (re-exported)
+from medenv.env_prompt import ask, call_example, prompt_head, render_prompt  # noqa: F401
 from medenv.env_reset import LazySeeding, choose_question
 from medenv.env_step import EpisodeState, check_calls, read_action, reject, run_calls
 from medenv.errors import MedenvError
@@ -68,7 +68,6 @@ INFO_KEYS = (
     "accuracy", "format", "efficiency", "evidence_recall", "correct",
 )  # fmt: skip
 DEFAULT_DB = "default"
-_ABSENT = object()
 
 
 def default_db_path() -> Path:
@@ -159,6 +158,7 @@ class MedResearchEnv(LazySeeding, gym.Env[str, str]):
         self._run_logged = False
         self._items_checked = False
         self._open = False  # an episode is in progress
+        self._prompt_head: tuple[int, str] = (0, "")  # (max_steps, `prompt_head` of it)
         self._reset_state()
 
     # -- lazy set-up (keeps gym.make cheap, e.g. for AsyncVectorEnv's space probe) --------
@@ -238,9 +238,10 @@ class MedResearchEnv(LazySeeding, gym.Env[str, str]):
         self._n_episodes += 1
         shard = self.store.shard if self.store is not None else 0
         self.episode_id = f"{self.run_id}-s{shard}-e{self._n_episodes:06d}"
-        prompt = fit_text(
-            render_prompt(item.question, self.schemas, self.max_steps, self.tool_format)
-        )
+        if self._prompt_head[0] != self.max_steps:  # rendered once per budget
+            head = prompt_head(self.schemas, self.max_steps, self.tool_format)
+            self._prompt_head = (self.max_steps, head)
+        prompt = fit_text(ask(self._prompt_head[1], item.question))
         if self.store is not None:  # logging off: the event is not built
             self._emit(
                 env_events.episode_started(

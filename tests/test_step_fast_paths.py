@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 import medenv  # noqa: F401  (registers MedResearch-v0)
 from medenv.actions import OBSERVATION_MAX_CHARS, fit_text
+from medenv.env_prompt import render_prompt
 from medenv.spaces import CHARSET
 from medenv.tools.formats.marks import MARKERS, first_marks, suffix_marks
 from tests.test_env import make_items, scripted_actions
@@ -127,3 +128,17 @@ def test_logging_off_gives_what_logging_on_gives(items, world, tmp_path):
     assert {"no_call", "unknown_tool", ""} <= kinds
     assert any(step[2] for step in on if len(step) == 5)  # some terminated (answered)
     assert any(step[3] for step in on if len(step) == 5)  # some truncated
+
+
+@pytest.mark.parametrize("tool_format", ["auto", "qwen3_coder"])
+def test_the_prompt_head_rendered_once_gives_each_question_its_full_prompt(
+    items, world, tool_format
+):
+    env = gym.make("MedResearch-v0", qa=items, db=None, world=world, tool_format=tool_format)
+    base = env.unwrapped
+    base.cap_steps(3)  # before the first reset, as TimeBudget does: the head must follow
+    for item in items[:4]:
+        prompt = env.reset(options={"question_id": item.id})[0]
+        assert prompt == render_prompt(item.question, base.schemas, 3, tool_format)
+        assert prompt.endswith(f"\nQuestion: {item.question}") and "You have 3 turns" in prompt
+    env.close()
