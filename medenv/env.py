@@ -44,7 +44,8 @@ from medenv.actions import (  # noqa: F401  (re-exported: the env's action/obser
     truncation_marker,
 )
 from medenv.env_config import EnvConfig, qa_label
-from medenv.env_prompt import call_example, render_prompt  # noqa: F401  (re-exported)
+from medenv.env_prompt import ask, call_example, prompt_head, render_prompt  # noqa: F401
+from medenv.env_reset import LazySeeding, choose_question
 from medenv.env_step import EpisodeState, check_calls, read_action, reject, run_calls
 from medenv.errors import MedenvError
 from medenv.events import schema as ev
@@ -67,14 +68,13 @@ INFO_KEYS = (
     "accuracy", "format", "efficiency", "evidence_recall", "correct",
 )  # fmt: skip
 DEFAULT_DB = "default"
-_ABSENT = object()
 
 
 def default_db_path() -> Path:
     return medenv_home() / "runs" / "events.duckdb"
 
 
-class MedResearchEnv(gym.Env[str, str]):
+class MedResearchEnv(LazySeeding, gym.Env[str, str]):
     """See the module docstring. Constructor arguments are the ``gym.make`` kwargs."""
 
     metadata = {"render_modes": ["ansi"], "render_fps": 1}
@@ -158,6 +158,7 @@ class MedResearchEnv(gym.Env[str, str]):
         self._run_logged = False
         self._items_checked = False
         self._open = False  # an episode is in progress
+        self._prompt_head: tuple[int, str] = (0, "")  # (max_steps, `prompt_head` of it)
         self._reset_state()
 
     # -- lazy set-up (keeps gym.make cheap, e.g. for AsyncVectorEnv's space probe) --------
@@ -220,13 +221,14 @@ class MedResearchEnv(gym.Env[str, str]):
 
     def _reset_state(self) -> None:
         self._state = EpisodeState()
+        self._recall_of = 0  # pages retrieved when evidence recall was last computed
         self._last_components = None
         self._last_correct = False
         self._last_total = 0.0  # the reward of the ended episode (`finish` returns it again)
 
     # -- gymnasium API ----------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
-        super().reset(seed=seed)
+        self._seed(seed)
         self._ensure_ready(seed)
         if self._open:
             self._end_episode(terminated=False, truncated=False, reward=False)
@@ -236,45 +238,27 @@ class MedResearchEnv(gym.Env[str, str]):
         self._n_episodes += 1
         shard = self.store.shard if self.store is not None else 0
         self.episode_id = f"{self.run_id}-s{shard}-e{self._n_episodes:06d}"
-        prompt = fit_text(
-            render_prompt(item.question, self.schemas, self.max_steps, self.tool_format)
-        )
-        self._emit(
-            env_events.episode_started(
-                item, seed=seed, prompt=prompt, config_hash=self.config_hash, tags=self.tags
-            ),
-            self.episode_id,
-        )
+        if self._prompt_head[0] != self.max_steps:  # rendered once per budget
+            head = prompt_head(self.schemas, self.max_steps, self.tool_format)
+            self._prompt_head = (self.max_steps, head)
+        prompt = fit_text(ask(self._prompt_head[1], item.question))
+        if self.store is not None:  # logging off: the event is not built
+            self._emit(
+                env_events.episode_started(
+                    item, seed=seed, prompt=prompt, config_hash=self.config_hash, tags=self.tags
+                ),
+                self.episode_id,
+            )
         self._open = True
         if self.store is not None:
             self.store.commit()
         return prompt, self._info("", "")
 
     def _choose(self, options: dict) -> QAItem:
-        unknown = sorted(set(options) - {"question_id", "split", "specialty", "hops"})
-        if unknown:
-            raise MedenvError(
-                f"unknown reset option(s) {unknown}; use question_id, split, specialty, hops"
-            )
-        if options.get("question_id") is not None:
-            qid = str(options["question_id"])
-            if qid not in self._by_id:
-                raise MedenvError(f"no question {qid!r} in the question set")
-            return self._by_id[qid]
-        split = options.get("split", self.split)
-        specialty, hops = options.get("specialty"), options.get("hops")
-        pool = [
-            item
-            for item in self.items
-            if (split is None or item.split == split)
-            and (specialty is None or item.specialty == specialty)
-            and (hops is None or item.n_hops == int(hops))
-        ]
-        if not pool:
-            raise MedenvError(
-                f"no question matches split={split!r} specialty={specialty!r} hops={hops!r}"
-            )
-        return pool[int(self.np_random.integers(len(pool)))]
+        return choose_question(
+            self.items, self._by_id, options, self.split,
+            lambda n: int(self.np_random.integers(n)),
+        )  # fmt: skip
 
     def step(self, action: str | dict):
         if self.item is None or not self._open:
@@ -288,24 +272,26 @@ class MedResearchEnv(gym.Env[str, str]):
 
     def _step(self, action: str | dict):
         """parse -> check -> run calls (or reject) -> advance."""
-        step = self._state.steps
+        step, log = self._state.steps, self.store is not None  # log: events are built
         parsed, received = read_action(
             action, step, parallel_calls=self.parallel_calls, schemas=self.schemas,
-            tool_format=self.tool_format,
+            tool_format=self.tool_format, log=log,
         )  # fmt: skip
         self._emit(received, self.episode_id)
         checked, error = check_calls(parsed)
         ran = None
         if error is None:
-            ran = run_calls(self.world, checked, step, self._state, self._emit_step)
+            emit = self._emit_step if log else None
+            ran = run_calls(self.world, checked, step, self._state, emit)
             error = ran.error
         if error is not None:
             self._state.n_format_errors += 1
-            observation, rejected = reject(parsed, error, step, self.tool_format)
+            observation, rejected = reject(parsed, error, step, self.tool_format, log)
             self._emit(rejected, self.episode_id)
             terminated, tool = False, ""
         else:
-            observation = fit_text("\n\n".join(ran.outputs))
+            outs = ran.outputs  # each already fitted (`fit_text` is idempotent)
+            observation = outs[0] if len(outs) == 1 else fit_text("\n\n".join(outs))
             terminated, tool = ran.terminated, ran.tool
         reward, truncated = self._advance(terminated)
         info = self._info(error.kind if error else "", tool)
@@ -319,7 +305,9 @@ class MedResearchEnv(gym.Env[str, str]):
         steps, else commit the step's events. ``(reward, truncated)``."""
         state = self._state
         state.steps += 1
-        state.evidence_recall = evidence_recall(self.item, state.retrieved)
+        if len(state.retrieved) != self._recall_of:  # recall changes only with new pages
+            self._recall_of = len(state.retrieved)
+            state.evidence_recall = evidence_recall(self.item, state.retrieved)
         truncated = not terminated and state.steps >= self.max_steps
         reward = 0.0
         if terminated or truncated:
@@ -357,8 +345,12 @@ class MedResearchEnv(gym.Env[str, str]):
             self._last_correct = o.correct
             self._last_components = score
             total = float(score.total)
-            self._emit(env_events.reward_assigned(score, o, state.evidence_recall), self.episode_id)
-        self._emit(env_events.episode_ended(state, terminated, truncated), self.episode_id)
+            if self.store is not None:
+                self._emit(
+                    env_events.reward_assigned(score, o, state.evidence_recall), self.episode_id
+                )
+        if self.store is not None:
+            self._emit(env_events.episode_ended(state, terminated, truncated), self.episode_id)
         self._open = False
         if self.store is not None:
             self.store.end_episode(self.episode_id)

@@ -27,6 +27,17 @@ def render_prompt(
 ) -> str:
     """The first observation: what the agent is, its tools, the call format (Hermes/Qwen, or
     the family ``tool_format`` names), the question."""
+    return ask(prompt_head(schemas, max_steps, tool_format), question)
+
+
+def ask(head: str, question: str) -> str:
+    """The prompt of ``question`` under ``head`` (`prompt_head`): `render_prompt`'s text."""
+    return f"{head}\nQuestion: {question}"
+
+
+def prompt_head(schemas: list[dict], max_steps: int, tool_format: str = "auto") -> str:
+    """`render_prompt`'s text before the question line (the same for every question, so
+    the env renders it once)."""
     lines = [
         "You are a medical research agent. Answer the question by searching and reading "
         "sources; the question describes intermediate entities without naming them, so "
@@ -47,6 +58,5 @@ def render_prompt(
         "Give the final answer (a short entity name) as <answer>...</answer>; it ends the "
         f"episode. You have {max_steps} turns.",
         "",
-        f"Question: {question}",
     ]
     return "\n".join(lines)

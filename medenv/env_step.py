@@ -95,10 +95,16 @@ class CallsRun(msgspec.Struct, kw_only=True):
 
 
 def read_action(
-    action: Any, step: int, *, parallel_calls: bool, schemas: list[dict], tool_format: str
-) -> tuple[ParsedAction, ev.ActionReceived]:
+    action: Any,
+    step: int,
+    *,
+    parallel_calls: bool,
+    schemas: list[dict],
+    tool_format: str,
+    log: bool = True,
+) -> tuple[ParsedAction, ev.ActionReceived | None]:
     """Parse the action's canonical text (cut to the action space) and the event that logs
-    exactly the text parsed."""
+    exactly the text parsed (None when not ``log``: logging is off)."""
     action, text, is_dict = canonical_action(action)
     cut = None
     if len(text) > ACTION_MAX_CHARS:  # outside the action space: read its start only
@@ -114,6 +120,8 @@ def read_action(
             action, parallel_calls=parallel_calls, schemas=schemas,
             tool_format=tool_format, check_arguments=False,
         )  # fmt: skip
+    if not log:
+        return parsed, None
     context = ActionContext(step=step, text=text, parsed=parsed, truncated_from=cut)
     event = ev.measured(
         ev.ActionReceived, context, step=step, text=text + truncation_marker(cut),
@@ -136,28 +144,31 @@ def check_calls(parsed: ParsedAction) -> tuple[list, ParseError | None]:
     return checked, None
 
 
-def run_calls(world, checked: list, step: int, state: EpisodeState, emit: Emit) -> CallsRun:
-    """Run the checked calls in order against ``world``, logging each, and count them in
-    ``state``; a tool's own argument fault (e.g. a blank query) stops the step, and a
-    successful ``answer`` ends the episode."""
+def run_calls(world, checked: list, step: int, state: EpisodeState, emit: Emit | None) -> CallsRun:
+    """Run the checked calls in order against ``world``, logging each (``emit`` None:
+    logging is off, no event is built), and count them in ``state``; a tool's own argument
+    fault (e.g. a blank query) stops the step, and a successful ``answer`` ends the
+    episode."""
     out = CallsRun()
     for i, (call, args) in enumerate(checked):
-        emit(ev.ToolCalled(step=step, name=call.name, arguments=call.arguments, call=i))
+        if emit is not None:
+            emit(ev.ToolCalled(step=step, name=call.name, arguments=call.arguments, call=i))
         start = time.perf_counter()
         result = run_tool(world, call.name, args)
         latency = (time.perf_counter() - start) * 1000.0
         obs_i = fit_text(result.text)
-        context = CallContext(
-            step=step, call=call, args=args, result=result, latency_ms=latency, state=state,
-            world=world,
-        )  # fmt: skip
-        emit(
-            ev.measured(
-                ev.ToolReturned, context, step=step, name=call.name, observation=obs_i,
-                latency_ms=round(latency, 3), doc_ids=list(result.doc_ids), ok=result.ok,
-                error=result.error, call=i,
-            )
-        )  # fmt: skip
+        if emit is not None:
+            context = CallContext(
+                step=step, call=call, args=args, result=result, latency_ms=latency,
+                state=state, world=world,
+            )  # fmt: skip
+            emit(
+                ev.measured(
+                    ev.ToolReturned, context, step=step, name=call.name, observation=obs_i,
+                    latency_ms=round(latency, 3), doc_ids=list(result.doc_ids), ok=result.ok,
+                    error=result.error, call=i,
+                )
+            )  # fmt: skip
         if not result.ok and result.error in ERROR_KINDS:  # e.g. a blank query
             out.error = parse_error(result.error, result.text)
             return out
@@ -167,21 +178,25 @@ def run_calls(world, checked: list, step: int, state: EpisodeState, emit: Emit) 
         out.outputs.append(obs_i)
         if call.name == "answer" and result.ok:
             state.prediction = str(call.arguments["answer"])
-            emit(ev.AnswerSubmitted(step=step, answer=state.prediction))
+            if emit is not None:
+                emit(ev.AnswerSubmitted(step=step, answer=state.prediction))
             out.terminated = True
             return out
     return out
 
 
 def reject(
-    parsed: ParsedAction, error: ParseError, step: int, tool_format: str
-) -> tuple[str, ev.ActionRejected]:
-    """A rejected action's error observation (with the call-format hint) and its event."""
+    parsed: ParsedAction, error: ParseError, step: int, tool_format: str, log: bool = True
+) -> tuple[str, ev.ActionRejected | None]:
+    """A rejected action's error observation (with the call-format hint) and its event
+    (None when not ``log``)."""
     observation = f"Error ({error.kind}): {error.message}"
     hint = format_hint(parsed.family if parsed.family else tool_format)
     if hint not in observation:  # the registry's own argument checks carry no hint
         observation += "\n" + error_suffix(parsed.family, tool_format)
     observation = fit_text(observation)
+    if not log:
+        return observation, None
     context = RejectContext(step=step, parsed=parsed, error=error, observation=observation)
     event = ev.measured(
         ev.ActionRejected, context, step=step, kind=error.kind, message=error.message,

@@ -65,6 +65,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "medenv.env_step",
             "medenv.env_events",
             "medenv.env_prompt",
+            "medenv.env_reset",
             "medenv.verify",
             "medenv.judge",
             "medenv.grounding",

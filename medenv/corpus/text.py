@@ -122,18 +122,38 @@ class _Passages:
         return self.low[self.starts[i] : self.starts[i + 1] - 1]
 
     def where(self, term: str) -> tuple[int, ...]:
-        """Indices (ascending) of the passages that have ``term`` among their `tokens`
-        (memoised per term; `has_term` says why no passage is tokenised)."""
+        r"""Indices (ascending) of the passages that have ``term`` among their `tokens`
+        (memoised per term), found with `str.find` instead of tokenising.
+
+        Exact by construction of `tokens`: a word is a maximal run of `str.isalnum`
+        characters (the same set as `_WORD`'s ``[^\W_]``); its term is the word itself, or
+        the word less a final ``s`` when `_fold` drops it, and a word of 40+ UTF-8 bytes has
+        none. A term never folds further (``_fold(t) == t``), so the words whose term is
+        ``t`` are ``t`` and, when `_plural_folds` (``t``), ``t + "s"``: an occurrence of
+        ``t`` with no word character before it and none after it (or one ``s`` and then
+        none). Passages are joined by ``"\n"`` (not alphanumeric) in ``low``, so a word of
+        ``low`` never spans two passages."""
         found = self._where.get(term)
         if found is None:
-            low, starts, out = self.low, self.starts, []
+            low, starts, out, n, size = self.low, self.starts, [], len(term), len(self.low)
             pos = low.find(term)
             while pos >= 0:
-                i = bisect_right(starts, pos) - 1
-                end = starts[i + 1] - 1
-                if has_term(low, term, pos, end, starts[i]):
-                    out.append(i)
-                pos = low.find(term, starts[i + 1])
+                if pos == 0 or not low[pos - 1].isalnum():
+                    after = pos + n
+                    if (
+                        after == size
+                        or not low[after].isalnum()
+                        or (
+                            low[after] == "s"
+                            and (after + 1 == size or not low[after + 1].isalnum())
+                            and _plural_folds(term)
+                        )
+                    ):
+                        i = bisect_right(starts, pos) - 1
+                        out.append(i)
+                        pos = low.find(term, starts[i + 1])
+                        continue
+                pos = low.find(term, pos + 1)
             found = self._where[term] = tuple(out)
         return found
 
@@ -159,36 +179,6 @@ def _plural_folds(term: str) -> bool:
     is under 40 UTF-8 bytes)."""
     plural = term + "s"
     return _fold(plural) == term and len(plural.encode("utf-8")) < 40
-
-
-def has_term(low: str, term: str, start: int, end: int, first: int | None = None) -> bool:
-    r"""Whether ``term`` occurs as a token of ``low[first:end]`` at or after ``start``, where
-    ``low[first:end]`` is a lower-cased text (``first`` defaults to ``start``; ``low[first
-    - 1]`` and ``low[end]``, when present, must not be `str.isalnum`), found with `str.find`
-    instead of tokenising.
-
-    Exact by construction of `tokens`: a word is a maximal run of `str.isalnum` characters
-    (the same set as `_WORD`'s ``[^\W_]``); its term is the word itself, or the word less a
-    final ``s`` when `_fold` drops it, and a word of 40+ UTF-8 bytes has none. A term never
-    folds further (``_fold(t) == t``), so the words whose term is ``t`` are ``t`` and, when
-    `_plural_folds` (``t``), ``t + "s"``: an occurrence of ``t`` with no word character
-    before it and none after it (or one ``s`` and then none)."""
-    first = start if first is None else first
-    n = len(term)
-    pos = low.find(term, start, end)
-    while pos >= 0:
-        if pos == first or not low[pos - 1].isalnum():
-            after = pos + n
-            if after == end or not low[after].isalnum():
-                return True
-            if (
-                low[after] == "s"
-                and (after + 1 == end or not low[after + 1].isalnum())
-                and _plural_folds(term)
-            ):
-                return True
-        pos = low.find(term, pos + 1, end)
-    return False
 
 
 def rank_passages(parts: list[str], query: str, *, text: str | None = None) -> list[int]:

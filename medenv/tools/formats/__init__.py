@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from medenv.tools.formats import deepseek, granite, harmony, jsontext, kimi, mistral, pythonic
 from medenv.tools.formats.base import Attempt, Failure, RawCall
-from medenv.tools.formats.marks import first_marks
+from medenv.tools.formats.marks import first_marks, suffix_marks
 from medenv.tools.formats.reasoning import split_reasoning
 from medenv.tools.formats.tagged import tool_call_attempts
 from medenv.tools.formats.xml import qwen3_coder_attempts
@@ -82,14 +82,17 @@ def extract(text: str, tool_format: str = "auto") -> tuple[str | None, str | Non
         family: str | None = "harmony"
     else:
         think, content = split_reasoning(text, marks)
-        if content is not text:
-            marks = first_marks(content)
+        if content is not text:  # the reply after its reasoning: reuse the scan of it
+            cut = len(text) - len(content)
+            suffix = cut > 0 and text.endswith(content)
+            marks = suffix_marks(text, marks, cut) if suffix else first_marks(content)
         family, found, rest = _calls(content, tool_format, marks)
         if rest is content:
             text = rest  # marks still describe it
-    if rest is not text:
-        marks = first_marks(rest)
-    tagged = "</answer>" in marks or "<answer>" in marks
+    if rest is text:
+        tagged = "</answer>" in marks or "<answer>" in marks
+    else:
+        tagged = "</answer>" in rest or "<answer>" in rest
     answers = _answers(rest, closed_only=bool(found)) if tagged else []
     if answers and not found:
         family = "answer"
@@ -112,16 +115,17 @@ def _calls(text: str, fmt: str, marks: dict[str, int]) -> tuple[str | None, list
             return _opens_first(marks, keys, first)
         return fmt == family and any(k in marks for k in keys)
 
-    if opens("deepseek_v3", (deepseek.BEGIN, deepseek.CALL)):
-        return "deepseek_v3", *deepseek.attempts(text)
-    if opens("kimi_k2", (kimi.BEGIN, kimi.CALL)):
-        return "kimi_k2", *kimi.attempts(text)
-    if opens("internlm", (granite.ACTION_START,)):
-        return "internlm", *granite.internlm_attempts(text)
-    if opens("granite", (granite.GRANITE,)):
-        return "granite", *granite.granite_attempts(text)
-    if opens("mistral", (mistral.BOT,)):
-        return "mistral", *mistral.attempts(text)
+    if not auto or any(k in marks for k in _FAMILY_OPENERS):  # else none of these opens
+        if opens("deepseek_v3", (deepseek.BEGIN, deepseek.CALL)):
+            return "deepseek_v3", *deepseek.attempts(text)
+        if opens("kimi_k2", (kimi.BEGIN, kimi.CALL)):
+            return "kimi_k2", *kimi.attempts(text)
+        if opens("internlm", (granite.ACTION_START,)):
+            return "internlm", *granite.internlm_attempts(text)
+        if opens("granite", (granite.GRANITE,)):
+            return "granite", *granite.granite_attempts(text)
+        if opens("mistral", (mistral.BOT,)):
+            return "mistral", *mistral.attempts(text)
     if (auto or fmt in _TAGGED) and "<tool_call>" in marks:
         tagged, rest = tool_call_attempts(text)
         if tagged:
@@ -148,6 +152,7 @@ _OPENERS = (
     deepseek.BEGIN, deepseek.CALL, kimi.BEGIN, kimi.CALL, granite.ACTION_START, granite.GRANITE,
     mistral.BOT, "<tool_call>", "<function=",
 )  # fmt: skip
+_FAMILY_OPENERS = _OPENERS[:7]  # the markers of the five families tried before <tool_call>
 
 
 def _expect(found: str, attempt: Attempt, fmt: str) -> Attempt:

@@ -41,6 +41,22 @@ def first_marks(text: str) -> dict[str, int]:
     return first
 
 
+def suffix_marks(text: str, marks: dict[str, int], start: int) -> dict[str, int]:
+    """`first_marks` of ``text[start:]`` from ``marks = first_marks(text)``: a marker first
+    found at or after ``start`` moves by ``start``; one found before it is searched again
+    from ``start``; one absent from ``text`` is absent from its suffix. The text before
+    ``start`` (e.g. the reasoning) is not scanned twice."""
+    out: dict[str, int] = {}
+    for marker, i in marks.items():
+        if i >= start:
+            out[marker] = i - start
+        else:
+            j = text.find(marker, start)
+            if j != -1:
+                out[marker] = j - start
+    return out
+
+
 def find_any(text: str, needles: tuple[str, ...], start: int = 0) -> tuple[int, str]:
     """``(index, needle)`` of the first of ``needles`` (each starting with ``<``) at or after
     ``start``, or ``(-1, "")``; one ``memchr`` walk instead of one search per needle."""
