@@ -73,7 +73,8 @@ GROUPS: dict[str, Group] = {
         ),
     ),
     "uniqueness": Group(
-        ("medenv/synth/uniqueness.py",), ("tests/test_synth_small.py", "tests/test_closure.py")
+        ("medenv/synth/uniqueness.py",),
+        ("tests/test_synth_small.py", "tests/test_closure.py", "tests/test_uniqueness_random.py"),
     ),
     # the event store, split into store (the writer), files, table, ingest, reader, and
     # the hash chain it writes
