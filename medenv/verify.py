@@ -94,8 +94,8 @@ def make_replay_env(traj: Trajectory, world=None):
         backend=cfg.get("backend", "tantivy"),  # pragma: no mutate (recorded only, above)
         source=cfg.get("source", "hpo"),  # pragma: no mutate (recorded only, above)
         world_seed=cfg.get("world_seed", 0),  # pragma: no mutate (recorded only, above)
-        parallel_calls=cfg.get("parallel_calls", False),
-        tool_format=cfg.get("tool_format", "auto"),
+        parallel_calls=cfg.get("parallel_calls", False),  # pragma: no mutate (always logged: default unused)
+        tool_format=cfg.get("tool_format", "auto"),  # pragma: no mutate (always logged: default unused)
         db=MemoryRecorder(),
         world=world,
     )

@@ -652,3 +652,40 @@ def test_an_abandoned_episode_is_replayed_and_abandoned_the_same_way(tmp_path, i
     assert [(e.payload.terminated, e.payload.truncated) for e in ended] == [(False, False)]
     result = verify(path, left)
     assert result.ok and result.steps_checked == 1, result.problems
+
+
+def test_events_that_make_no_episode_are_one_problem_after_the_chains(store):
+    """No episode_started among the events: verify reports it (after the chain's own
+    problems) instead of raising, and checked no step."""
+    path, ids = store
+    events = [e for e in read_episode(connect(path), ids[1]) if e.type != "episode_started"]
+    result = verify(path, ids[1], events=events)  # the stored chain is intact
+    assert (result.ok, result.steps_checked, result.episode_id) == (False, 0, ids[1])
+    assert result.problems == ["the events hold no episode_started event"]
+    assert result.message == f"episode {ids[1]}: the events hold no episode_started event"
+    _sql(path, "DELETE FROM events WHERE episode_id = ? AND type = 'tool_returned'", [ids[1]])
+    broken = verify(path, ids[1], events=events)  # and now the chain is broken too
+    assert not broken.ok and len(broken.problems) >= 2
+    assert broken.problems[-1] == "the events hold no episode_started event"
+    assert any("chain" in p or "seal" in p for p in broken.problems[:-1]), broken.problems
+
+
+def test_one_schema_v1_episode_among_chained_ones_is_the_only_legacy_one(store):
+    """A store holding an episode written before the hash chain (v = 1) and chained ones:
+    only that episode is flagged as legacy."""
+    path, ids = store
+    con = duckdb.connect(str(path))
+    rows = con.execute(
+        "SELECT rowid, payload::VARCHAR FROM events WHERE episode_id = ?", [ids[0]]
+    ).fetchall()
+    for rowid, payload in rows:
+        data = json.loads(payload)
+        data["v"] = 1
+        con.execute("UPDATE events SET payload = ? WHERE rowid = ?", [json.dumps(data), rowid])
+    con.close()
+    old = verify(path, ids[0], chain=False)
+    assert old.ok and old.legacy and old.message.endswith("(schema v1: no hash chain)")
+    for episode_id in ids[1:]:
+        new = verify(path, episode_id)
+        assert new.ok and not new.legacy, new.problems
+        assert new.message.endswith("steps reproduced exactly")
