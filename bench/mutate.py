@@ -13,8 +13,8 @@ arguments, ``also_copy``) are ``[tool.mutmut]`` in ``pyproject.toml``.
     python -m bench.mutate --report              # only re-print the score table
     python -m bench.mutate parsing --sample 300  # a seeded random sample of its mutants
 
-``--sample N`` runs a uniform random sample of N of the group's mutants (seeded, so that
-``--survivors`` re-runs within the same sample): the score is then an estimate, printed
+``--sample N`` runs a uniform random sample of N of the group's mutants (seeded; a later
+``--survivors`` re-runs that sample's survivors): the score is then an estimate, printed
 with its 95% interval, and the mutants outside the sample count as not run. Use it for
 the groups too large to run whole on a small machine (parsing: ~2,800 mutants).
 
@@ -76,6 +76,7 @@ GROUPS: dict[str, Group] = {
             "tests/test_parsing.py",
             "tests/test_parsing_formats.py",
             "tests/test_parsing_properties.py",
+            "tests/test_parsing_edges.py",
         ),
     ),
     "uniqueness": Group(
@@ -127,18 +128,6 @@ def collect(mutants_dir: Path) -> tuple[Counter, list[str]]:
             if status in ("survived", "no tests", "suspicious"):
                 survivors.append(f"{name}: {status}")
     return counts, survivors
-
-
-def forget_survivors(mutants_dir: Path) -> None:
-    """Clear the result of every mutant that was not detected, so that the next run tries
-    them again (with the new tests); mutmut itself clears those of edited functions."""
-    for meta in sorted(mutants_dir.rglob("*.py.meta")):
-        data = json.loads(meta.read_text())
-        codes = data["exit_code_by_key"]
-        for name, code in codes.items():
-            if classify(code) in ("survived", "no tests", "suspicious"):
-                codes[name] = None
-        meta.write_text(json.dumps(data, indent=4))
 
 
 def score(counts: dict[str, int]) -> float | None:
@@ -218,7 +207,7 @@ if {sample}:  # a seeded sample of the mutants (the rest keep no result: not run
         mutants = sorted(mutants, key=lambda x: x[1])
         return random.Random({seed}).sample(mutants, min({sample}, len(mutants))), by_path
     m.collect_source_file_mutation_data = _sampled
-sys.argv = ["mutmut", "run", "--max-children", "{jobs}"]
+sys.argv = ["mutmut", "run", "--max-children", "{jobs}", *{names!r}]
 m.cli()
 """
 
@@ -226,25 +215,30 @@ m.cli()
 def run_group(name: str, jobs: int, survivors_only: bool = False, sample: int = 0) -> Outcome:
     """Mutate one group in a fresh ``mutants/`` and record its outcome. With
     ``survivors_only``, keep ``mutants/`` (it must hold this group's last run) and re-run
-    only the mutants that survived it and those of functions edited since (after new
-    tests or ``# pragma: no mutate`` marks). ``sample``: run only a seeded random sample of
-    that many mutants (the same sample again with ``survivors_only``)."""
+    only the mutants that survived it, by name (after new tests; the mutants of a function
+    edited since, e.g. marked ``# pragma: no mutate``, lose their result and count as not
+    run until the group is run whole). ``sample``: run only a seeded random sample of that
+    many mutants (kept as such in the record of a ``survivors_only`` run)."""
     group = GROUPS[name]
     mutants = ROOT / "mutants"
     marker = mutants / "medenv-group"
     if survivors_only:
         if not marker.exists() or marker.read_text() != name:
             raise SystemExit(f"mutants/ does not hold a run of {name}: run it whole first")
-        forget_survivors(mutants)  # mutmut re-runs every mutant without a result
+        names = [s.split(":")[0] for s in collect(mutants)[1]]
+        if not names:
+            return record(name, mutants, sample)
     else:
         shutil.rmtree(mutants, ignore_errors=True)
         # mutmut runs pytest with mutants/ on PYTHONPATH: the folder must exist before that
         # process starts, or Python caches it as missing ("No module named 'tests'")
         mutants.mkdir()
         marker.write_text(name)
+        names = []
     env = dict(os.environ, PYTHONPATH=str(mutants))  # subprocess tests too
     code = _CHILD.format(
-        sources=list(group.sources), tests=list(group.tests), jobs=jobs, sample=sample, seed=0
+        sources=list(group.sources), tests=list(group.tests), jobs=jobs,
+        sample=0 if survivors_only else sample, seed=0, names=names,
     )
     try:
         proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env)
