@@ -172,8 +172,8 @@ def _verify(env, traj: Trajectory) -> VerifyResult:
             return fail(s.step, "terminated", ends and traj.terminated, terminated, i)
         if truncated != (ends and traj.truncated):
             return fail(s.step, "truncated", ends and traj.truncated, truncated, i)
-    if traj.ended and not (traj.terminated or traj.truncated):
-        env.unwrapped.close()  # abandoned (reset or close mid-episode): log it the same way
+    if traj.ended:  # abandoned (reset or close mid-episode): log it the same way; an env
+        env.unwrapped.close()  # that ended by itself logs nothing more when closed
     return VerifyResult(ok=True, episode_id=traj.episode_id, steps_checked=len(traj.steps))
 
 

@@ -689,3 +689,34 @@ def test_one_schema_v1_episode_among_chained_ones_is_the_only_legacy_one(store):
         new = verify(path, episode_id)
         assert new.ok and not new.legacy, new.problems
         assert new.message.endswith("steps reproduced exactly")
+
+
+def test_a_log_that_goes_on_after_its_step_limit_is_named_at_the_limit(tmp_path, items, world):  # noqa: F811
+    """An episode truncated at its step limit (step 1 of max_steps=2, paid 0), its log
+    forged to go on with one more step: the replay truncates at step 1, where the log says
+    it did not (expected False, since the log's episode ends later)."""
+    path = tmp_path / "limit.duckdb"
+    weights = {"accuracy": 1.0, "format": 0.0, "efficiency": 0.0}  # no answer: reward 0
+    env = gym.make(
+        "MedResearch-v0", qa=items, db=path, run_id="lim", max_steps=2, reward_weights=weights
+    )
+    env.reset(seed=0)
+    episode = env.unwrapped.episode_id
+    search = scripted_actions(world, env.unwrapped.item)[0]
+    steps = [env.step(search)[1:4] for _ in range(2)]
+    env.close()
+    assert steps == [(0.0, False, False), (0.0, False, True)]
+    assert verify(path, episode).ok
+
+    def one_more_step(events):
+        last = [e for e in events if getattr(e.payload, "step", None) == 1]
+        more = [
+            msgspec.structs.replace(e, payload=msgspec.structs.replace(e.payload, step=2))
+            for e in last
+        ]
+        at = max(events.index(e) for e in last) + 1
+        return events[:at] + more + events[at:]
+
+    result = verify(path, episode, chain=False, events=_variant(path, episode, one_more_step))
+    assert (result.field, result.step, result.steps_checked) == ("truncated", 1, 1), result.problems
+    assert (result.expected, result.got) == (False, True)

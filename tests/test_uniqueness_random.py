@@ -71,7 +71,7 @@ class World:
 
     def __init__(self, seed: int) -> None:
         self.kg = _graph(seed)
-        self.rng = random.Random(1000 + seed)
+        self.seed = seed
         self.closed = ClosedGraph(self.kg.graph, HPO_SEMANTICS)
         self.by_name: dict[str, set[str]] = {}
         for node_id, node in self.kg.graph.nodes(data="node"):
@@ -86,17 +86,23 @@ class World:
             self.facts[s].append((rel, False, t))
             self.facts[t].append((rel, True, s))
 
-    def chains(self, n: int) -> list[tuple[tuple[str, ...], tuple[tuple[str, bool], ...]]]:
+    def rng(self, purpose: str) -> random.Random:
+        """A generator of its own for each test (the same draws whatever ran before)."""
+        return random.Random(f"{self.seed}-{purpose}")
+
+    def chains(
+        self, n: int, rng: random.Random
+    ) -> list[tuple[tuple[str, ...], tuple[tuple[str, bool], ...]]]:
         """``n`` random walks of 2 or 3 hops over distinct nodes."""
         out = []
         while len(out) < n:
-            chain = [self.rng.choice(self.nodes)]
+            chain = [rng.choice(self.nodes)]
             steps = []
-            for _ in range(self.rng.choice((2, 3))):
+            for _ in range(rng.choice((2, 3))):
                 options = [f for f in self.facts[chain[-1]] if f[2] not in chain]
                 if not options:
                     break
-                rel, inv, nxt = self.rng.choice(sorted(options))
+                rel, inv, nxt = rng.choice(sorted(options))
                 chain.append(nxt)
                 steps.append((rel, inv))
             if len(steps) >= 2:
@@ -110,18 +116,18 @@ class World:
             hops=tuple(hops), n_hops=len(hops), constraints=tuple(constraints),
         )  # fmt: skip
 
-    def random_constraints(self, chain) -> list[Constraint]:
+    def random_constraints(self, chain, rng: random.Random) -> list[Constraint]:
         """0 to 3 facts on random chain nodes: mostly true literal facts of the node, some
         about any entity (true only under the closure, or false)."""
         out = []
-        for _ in range(self.rng.randint(0, 3)):
-            node = self.rng.randrange(len(chain))
+        for _ in range(rng.randint(0, 3)):
+            node = rng.randrange(len(chain))
             own = [f for f in self.facts[chain[node]] if f[2] not in chain]
-            if own and self.rng.random() < 0.7:
-                rel, inv, e = self.rng.choice(sorted(own))
+            if own and rng.random() < 0.7:
+                rel, inv, e = rng.choice(sorted(own))
             else:
-                rel = self.rng.choice(("has_phenotype", "has_history", "is_a", "has_inheritance"))
-                inv, e = self.rng.random() < 0.5, self.rng.choice(self.nodes)
+                rel = rng.choice(("has_phenotype", "has_history", "is_a", "has_inheritance"))
+                inv, e = rng.random() < 0.5, rng.choice(self.nodes)
             out.append(Constraint(node, rel, e, inv))
         return out
 
@@ -241,10 +247,11 @@ def test_the_random_graphs_use_the_closure_and_two_relations_between_two_types(w
 
 def test_candidate_sets_match_the_reference_on_every_level(world):
     disamb = Disambiguator(world.index)
+    rng = world.rng("levels")
     sizes = set()
-    for chain, steps in world.chains(12):
+    for chain, steps in world.chains(12, rng):
         for _ in range(4):
-            cons = world.random_constraints(chain)
+            cons = world.random_constraints(chain, rng)
             want = world.levels(chain, steps, cons)
             sizes.add(len(want[-1]))
             assert disamb.candidate_sets(chain, steps, cons) == want, (chain, steps, cons)
@@ -272,10 +279,11 @@ def test_candidate_sets_match_the_reference_on_every_level(world):
 
 def test_pins_matches_the_reference_with_and_without_a_cap(world):
     disamb = Disambiguator(world.index)
+    rng = world.rng("pins")
     outcomes = set()
-    for chain, steps in world.chains(12):
+    for chain, steps in world.chains(12, rng):
         # random facts, and every literal fact of one node (which often pins the answer)
-        variants = [world.random_constraints(chain) for _ in range(3)]
+        variants = [world.random_constraints(chain, rng) for _ in range(3)]
         variants += [
             [Constraint(j, r, e, inv) for r, inv, e in world.facts[chain[j]] if e not in chain]
             for j in range(1, len(chain))
@@ -320,8 +328,9 @@ def test_disambiguate_follows_the_greedy_rule_of_the_reference(world, mode):
     def usable(e):
         return mode != "unusable" or e not in banned
 
+    rng = world.rng("disambiguate")  # the same chains in every mode
     results = []
-    for chain, steps in world.chains(15):
+    for chain, steps in world.chains(15, rng):
         args = (max_constraints, per_node, tries, usable, named, described)
         want = world.disambiguate(chain, steps, cap, *args)
         got = disamb.disambiguate(
