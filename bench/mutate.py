@@ -110,6 +110,9 @@ class Outcome(msgspec.Struct):
     sampled: int = 0  # mutants in a random sample (--sample); 0: the whole group
 
 
+DETECTED = ("killed", "timeout", "segfault")
+
+
 def classify(code: int | None) -> str:
     """One mutant's outcome from its exit code, as mutmut itself names it."""
     from mutmut.stats import status_by_exit_code
@@ -228,13 +231,14 @@ def run_group(name: str, jobs: int, survivors_only: bool = False, sample: int = 
         names = [s.split(":")[0] for s in collect(mutants)[1]]
         if not names:
             return record(name, mutants, sample)
+        detected = _detected(mutants)
     else:
         shutil.rmtree(mutants, ignore_errors=True)
         # mutmut runs pytest with mutants/ on PYTHONPATH: the folder must exist before that
         # process starts, or Python caches it as missing ("No module named 'tests'")
         mutants.mkdir()
         marker.write_text(name)
-        names = []
+        names, detected = [], {}
     env = dict(os.environ, PYTHONPATH=str(mutants))  # subprocess tests too
     code = _CHILD.format(
         sources=list(group.sources), tests=list(group.tests), jobs=jobs,
@@ -247,7 +251,33 @@ def run_group(name: str, jobs: int, survivors_only: bool = False, sample: int = 
         raise
     if proc.returncode not in (0, 1):
         raise SystemExit(f"mutmut failed on {name} with exit code {proc.returncode}")
+    _restore(mutants, detected)
     return record(name, mutants, sample)
+
+
+def _detected(mutants_dir: Path) -> dict[str, dict[str, int]]:
+    """``{meta file: {mutant: exit code}}`` of the detected mutants."""
+    out = {}
+    for meta in sorted(mutants_dir.rglob("*.py.meta")):
+        codes = json.loads(meta.read_text())["exit_code_by_key"]
+        out[str(meta)] = {
+            k: c for k, c in codes.items() if c is not None and classify(c) in DETECTED
+        }
+    return out
+
+
+def _restore(mutants_dir: Path, detected: dict[str, dict[str, int]]) -> None:
+    """Give back the verdicts of detected mutants that mutmut reset because the group's
+    test list grew (it resets every result when the test selection changes): a new test
+    cannot make a detected mutant survive, so the old verdict stands."""
+    for path, codes in detected.items():
+        meta = Path(path)
+        data = json.loads(meta.read_text())
+        now = data["exit_code_by_key"]
+        for key, code in codes.items():
+            if now.get(key, 0) is None:
+                now[key] = code
+        meta.write_text(json.dumps(data, indent=4))
 
 
 def record(name: str, mutants: Path, sample: int = 0) -> Outcome:
