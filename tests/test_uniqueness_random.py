@@ -277,6 +277,28 @@ def test_candidate_sets_match_the_reference_on_every_level(world):
     assert len(sizes) > 1  # the graphs give unique and ambiguous chains alike
 
 
+def test_memoised_levels_tell_apart_queries_that_differ_in_one_nodes_facts(world):
+    """The same chain asked with facts added to or dropped from one node (the seed's, the
+    first hop's), directly and from a prefix, in an order that reuses the memo: each
+    answer is the reference's."""
+    disamb = Disambiguator(world.index)
+    rng = world.rng("memo")
+    for chain, steps in world.chains(10, rng):
+        base = [c for c in world.random_constraints(chain, rng) if c.node >= 2]
+        extra = []
+        for node in (0, 1):
+            own = sorted(f for f in world.facts[chain[node]] if f[2] not in chain)
+            if own:
+                rel, inv, e = rng.choice(own)
+                extra.append(Constraint(node, rel, e, inv))
+        variants = [base, *([*base, c] for c in extra), [*base, *extra]]
+        for cons in variants + variants[::-1]:
+            want = world.levels(chain, steps, cons)
+            assert disamb.candidate_sets(chain, steps, cons) == want, (chain, steps, cons)
+            got = disamb.candidate_sets(chain, steps, cons, prefix=want[:2])
+            assert got == want, (chain, steps, cons)
+
+
 def test_pins_matches_the_reference_with_and_without_a_cap(world):
     disamb = Disambiguator(world.index)
     rng = world.rng("pins")
@@ -316,11 +338,13 @@ def _described(world: World):
     return described
 
 
-@pytest.mark.parametrize("mode", ["named", "described", "both", "capped", "bounded", "unusable"])
+@pytest.mark.parametrize(
+    "mode", ["named", "described", "both", "nothing", "capped", "bounded", "unusable"]
+)
 def test_disambiguate_follows_the_greedy_rule_of_the_reference(world, mode):
     cap = {"capped": 1}.get(mode, 100)
     disamb = Disambiguator(world.index, cap=cap)
-    named = mode != "described"
+    named = mode not in ("described", "nothing")  # "nothing": no fact to add at all
     described = _described(world) if mode in ("described", "both") else None
     max_constraints, per_node, tries = (1, 1, 1) if mode == "bounded" else (4, 2, 4)
     banned = {n for n in world.nodes if n.endswith(("1", "AR"))}
