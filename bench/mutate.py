@@ -11,6 +11,12 @@ arguments, ``also_copy``) are ``[tool.mutmut]`` in ``pyproject.toml``.
     python -m bench.mutate reward spool          # these groups only
     python -m bench.mutate reward --survivors    # re-run only the last run's survivors
     python -m bench.mutate --report              # only re-print the score table
+    python -m bench.mutate parsing --sample 300  # a seeded random sample of its mutants
+
+``--sample N`` runs a uniform random sample of N of the group's mutants (seeded; a later
+``--survivors`` re-runs that sample's survivors): the score is then an estimate, printed
+with its 95% interval, and the mutants outside the sample count as not run. Use it for
+the groups too large to run whole on a small machine (parsing: ~2,800 mutants).
 
 Each group's outcome is kept in ``.mutmut-scores/GROUP.json`` (counts and survivor names),
 so the table covers every group measured so far, with the date each was measured.
@@ -70,10 +76,12 @@ GROUPS: dict[str, Group] = {
             "tests/test_parsing.py",
             "tests/test_parsing_formats.py",
             "tests/test_parsing_properties.py",
+            "tests/test_parsing_edges.py",
         ),
     ),
     "uniqueness": Group(
-        ("medenv/synth/uniqueness.py",), ("tests/test_synth_small.py", "tests/test_closure.py")
+        ("medenv/synth/uniqueness.py",),
+        ("tests/test_synth_small.py", "tests/test_closure.py", "tests/test_uniqueness_random.py"),
     ),
     # the event store, split into store (the writer), files, table, ingest, reader, and
     # the hash chain it writes
@@ -99,6 +107,10 @@ class Outcome(msgspec.Struct):
     counts: dict[str, int]
     survivors: list[str]
     equivalent: int
+    sampled: int = 0  # mutants in a random sample (--sample); 0: the whole group
+
+
+DETECTED = ("killed", "timeout", "segfault")
 
 
 def classify(code: int | None) -> str:
@@ -121,23 +133,22 @@ def collect(mutants_dir: Path) -> tuple[Counter, list[str]]:
     return counts, survivors
 
 
-def forget_survivors(mutants_dir: Path) -> None:
-    """Clear the result of every mutant that was not detected, so that the next run tries
-    them again (with the new tests); mutmut itself clears those of edited functions."""
-    for meta in sorted(mutants_dir.rglob("*.py.meta")):
-        data = json.loads(meta.read_text())
-        codes = data["exit_code_by_key"]
-        for name, code in codes.items():
-            if classify(code) in ("survived", "no tests", "suspicious"):
-                codes[name] = None
-        meta.write_text(json.dumps(data, indent=4))
-
-
 def score(counts: dict[str, int]) -> float | None:
     """Detected share of the mutants that ran; None when none ran (nothing measured)."""
     detected = counts.get("killed", 0) + counts.get("timeout", 0) + counts.get("segfault", 0)
     missed = counts.get("survived", 0) + counts.get("no tests", 0) + counts.get("suspicious", 0)
     return detected / (detected + missed) if detected + missed else None
+
+
+def interval(counts: dict[str, int]) -> tuple[float, float] | None:
+    """The 95% Wilson interval of `score` read as a share of a random sample."""
+    detected = counts.get("killed", 0) + counts.get("timeout", 0) + counts.get("segfault", 0)
+    n = detected + counts.get("survived", 0) + counts.get("no tests", 0) + counts.get("suspicious", 0)
+    if not n:
+        return None
+    z, p = 1.96, detected / n
+    mid, half = p + z * z / (2 * n), z * (p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5
+    return (mid - half) / (1 + z * z / n), (mid + half) / (1 + z * z / n)
 
 
 def group_files(group: Group) -> list[Path]:
@@ -167,10 +178,13 @@ def table(outcomes: dict[str, Outcome]) -> str:
     for name, o in outcomes.items():
         c = o.counts
         files = ", ".join(f"`{s}`" for s in GROUPS[name].sources) if name in GROUPS else name
+        shown = _percent(score(c))
+        if o.sampled and (ci := interval(c)):
+            shown += f" (sample of {o.sampled}; 95% CI {ci[0]:.0%}-{ci[1]:.0%})"
         lines.append(
             f"| {files} | {o.date} ({o.revision}) | {sum(c.values())} | {c.get('killed', 0)} | "
             f"{o.equivalent} | {c.get('timeout', 0)} | {c.get('survived', 0)} | "
-            f"{c.get('no tests', 0)} | {c.get('not checked', 0)} | {_percent(score(c))} |"
+            f"{c.get('no tests', 0)} | {c.get('not checked', 0)} | {shown} |"
         )
     return "\n".join(lines)
 
@@ -188,50 +202,91 @@ cfg = config()
 cfg.only_mutate = {sources!r}
 cfg.pytest_add_cli_args_test_selection = {tests!r}
 import mutmut.__main__ as m
-sys.argv = ["mutmut", "run", "--max-children", "{jobs}"]
+if {sample}:  # a seeded sample of the mutants (the rest keep no result: not run)
+    import random
+    _collect = m.collect_source_file_mutation_data
+    def _sampled(*, mutant_names):
+        mutants, by_path = _collect(mutant_names=mutant_names)
+        mutants = sorted(mutants, key=lambda x: x[1])
+        return random.Random({seed}).sample(mutants, min({sample}, len(mutants))), by_path
+    m.collect_source_file_mutation_data = _sampled
+sys.argv = ["mutmut", "run", "--max-children", "{jobs}", *{names!r}]
 m.cli()
 """
 
 
-def run_group(name: str, jobs: int, survivors_only: bool = False) -> Outcome:
+def run_group(name: str, jobs: int, survivors_only: bool = False, sample: int = 0) -> Outcome:
     """Mutate one group in a fresh ``mutants/`` and record its outcome. With
     ``survivors_only``, keep ``mutants/`` (it must hold this group's last run) and re-run
-    only the mutants that survived it and those of functions edited since (after new
-    tests or ``# pragma: no mutate`` marks)."""
+    only the mutants that survived it, by name (after new tests; the mutants of a function
+    edited since, e.g. marked ``# pragma: no mutate``, lose their result and count as not
+    run until the group is run whole). ``sample``: run only a seeded random sample of that
+    many mutants (kept as such in the record of a ``survivors_only`` run)."""
     group = GROUPS[name]
     mutants = ROOT / "mutants"
     marker = mutants / "medenv-group"
     if survivors_only:
         if not marker.exists() or marker.read_text() != name:
             raise SystemExit(f"mutants/ does not hold a run of {name}: run it whole first")
-        forget_survivors(mutants)  # mutmut re-runs every mutant without a result
+        names = [s.split(":")[0] for s in collect(mutants)[1]]
+        if not names:
+            return record(name, mutants, sample)
+        detected = _detected(mutants)
     else:
         shutil.rmtree(mutants, ignore_errors=True)
         # mutmut runs pytest with mutants/ on PYTHONPATH: the folder must exist before that
         # process starts, or Python caches it as missing ("No module named 'tests'")
         mutants.mkdir()
         marker.write_text(name)
+        names, detected = [], {}
     env = dict(os.environ, PYTHONPATH=str(mutants))  # subprocess tests too
     code = _CHILD.format(
-        sources=list(group.sources), tests=list(group.tests), jobs=jobs
+        sources=list(group.sources), tests=list(group.tests), jobs=jobs,
+        sample=0 if survivors_only else sample, seed=0, names=names,
     )
     try:
         proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env)
     except KeyboardInterrupt:  # stopped by hand: keep what ran ("not checked": the rest)
-        record(name, mutants)
+        record(name, mutants, sample)
         raise
     if proc.returncode not in (0, 1):
         raise SystemExit(f"mutmut failed on {name} with exit code {proc.returncode}")
-    return record(name, mutants)
+    _restore(mutants, detected)
+    return record(name, mutants, sample)
 
 
-def record(name: str, mutants: Path) -> Outcome:
+def _detected(mutants_dir: Path) -> dict[str, dict[str, int]]:
+    """``{meta file: {mutant: exit code}}`` of the detected mutants."""
+    out = {}
+    for meta in sorted(mutants_dir.rglob("*.py.meta")):
+        codes = json.loads(meta.read_text())["exit_code_by_key"]
+        out[str(meta)] = {
+            k: c for k, c in codes.items() if c is not None and classify(c) in DETECTED
+        }
+    return out
+
+
+def _restore(mutants_dir: Path, detected: dict[str, dict[str, int]]) -> None:
+    """Give back the verdicts of detected mutants that mutmut reset because the group's
+    test list grew (it resets every result when the test selection changes): a new test
+    cannot make a detected mutant survive, so the old verdict stands."""
+    for path, codes in detected.items():
+        meta = Path(path)
+        data = json.loads(meta.read_text())
+        now = data["exit_code_by_key"]
+        for key, code in codes.items():
+            if now.get(key, 0) is None:
+                now[key] = code
+        meta.write_text(json.dumps(data, indent=4))
+
+
+def record(name: str, mutants: Path, sample: int = 0) -> Outcome:
     """Save the outcome ``mutants/`` holds for group ``name`` (also after an interrupted
     run: the mutants not run yet are counted as such, apart from the score)."""
     counts, survivors = collect(mutants)
     outcome = Outcome(
         date=dt.date.today().isoformat(), revision=_revision(), counts=dict(counts),
-        survivors=survivors, equivalent=equivalent_marks(GROUPS[name]),
+        survivors=survivors, equivalent=equivalent_marks(GROUPS[name]), sampled=sample,
     )
     SCORES.mkdir(exist_ok=True)
     (SCORES / f"{name}.json").write_bytes(msgspec.json.format(msgspec.json.encode(outcome)))
@@ -255,6 +310,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--survivors", action="store_true", help="re-run only the survivors of the last run"
     )
+    parser.add_argument(
+        "--sample", type=int, default=0, help="run a seeded random sample of N mutants"
+    )
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel mutants")
     args = parser.parse_args(argv)
     unknown = [g for g in args.groups if g not in GROUPS]
@@ -263,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if not args.report:
         for name in args.groups or GROUPS:
-            outcome = run_group(name, args.jobs, args.survivors)
+            outcome = run_group(name, args.jobs, args.survivors, args.sample)
             if outcome.survivors:
                 print(f"\n{name} survivors (`mutmut show NAME` while mutants/ holds this group):")
                 print("\n".join("    " + s for s in outcome.survivors))

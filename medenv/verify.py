@@ -94,8 +94,8 @@ def make_replay_env(traj: Trajectory, world=None):
         backend=cfg.get("backend", "tantivy"),  # pragma: no mutate (recorded only, above)
         source=cfg.get("source", "hpo"),  # pragma: no mutate (recorded only, above)
         world_seed=cfg.get("world_seed", 0),  # pragma: no mutate (recorded only, above)
-        parallel_calls=cfg.get("parallel_calls", False),
-        tool_format=cfg.get("tool_format", "auto"),
+        parallel_calls=cfg.get("parallel_calls", False),  # pragma: no mutate (always logged: default unused)
+        tool_format=cfg.get("tool_format", "auto"),  # pragma: no mutate (always logged: default unused)
         db=MemoryRecorder(),
         world=world,
     )
@@ -172,8 +172,8 @@ def _verify(env, traj: Trajectory) -> VerifyResult:
             return fail(s.step, "terminated", ends and traj.terminated, terminated, i)
         if truncated != (ends and traj.truncated):
             return fail(s.step, "truncated", ends and traj.truncated, truncated, i)
-    if traj.ended and not (traj.terminated or traj.truncated):
-        env.unwrapped.close()  # abandoned (reset or close mid-episode): log it the same way
+    if traj.ended:  # abandoned (reset or close mid-episode): log it the same way; an env
+        env.unwrapped.close()  # that ended by itself logs nothing more when closed
     return VerifyResult(ok=True, episode_id=traj.episode_id, steps_checked=len(traj.steps))
 
 

@@ -19,6 +19,7 @@ from medenv.events.summaries import summaries
 from medenv.reward import (
     DEFAULT_TERMS,
     EpisodeOutcome,
+    RewardScore,
     RewardTerm,
     RewardWeights,
     Rubric,
@@ -228,8 +229,20 @@ def test_rubric_from_config_rebuilds_logged_terms_in_order():
     with pytest.raises(MedenvError, match="reward term 'mystery' is not a medenv term"):
         rubric_from_config({"accuracy": 1.0, "mystery": 0.5}, None)
     for ref in ("tests.test_reward_terms:Missing", "no_such_module:f", "?:?"):
-        with pytest.raises(MedenvError, match=r"reward term 'x' \(.*\) cannot be imported"):
+        with pytest.raises(MedenvError) as err:
             rubric_from_config({"x": 1.0}, {"x": ref})
+        assert str(err.value) == (
+            f"reward term 'x' ({ref}) cannot be imported: pass reward_terms= to rebuild the env"
+        )
+
+
+def test_a_score_reads_its_components_as_attributes_and_names_a_missing_one():
+    score = RewardScore(components={"accuracy": 1.0, "brevity": 0.0}, weights={}, total=1.0)
+    assert (score.accuracy, score.brevity) == (1.0, 0.0)
+    assert getattr(score, "speed", None) is None and not hasattr(score, "speed")
+    with pytest.raises(AttributeError) as err:
+        score.speed  # noqa: B018
+    assert err.value.args == ("speed",)
 
 
 def _str_term(o: EpisodeOutcome):

@@ -652,3 +652,71 @@ def test_an_abandoned_episode_is_replayed_and_abandoned_the_same_way(tmp_path, i
     assert [(e.payload.terminated, e.payload.truncated) for e in ended] == [(False, False)]
     result = verify(path, left)
     assert result.ok and result.steps_checked == 1, result.problems
+
+
+def test_events_that_make_no_episode_are_one_problem_after_the_chains(store):
+    """No episode_started among the events: verify reports it (after the chain's own
+    problems) instead of raising, and checked no step."""
+    path, ids = store
+    events = [e for e in read_episode(connect(path), ids[1]) if e.type != "episode_started"]
+    result = verify(path, ids[1], events=events)  # the stored chain is intact
+    assert (result.ok, result.steps_checked, result.episode_id) == (False, 0, ids[1])
+    assert result.problems == ["the events hold no episode_started event"]
+    assert result.message == f"episode {ids[1]}: the events hold no episode_started event"
+    _sql(path, "DELETE FROM events WHERE episode_id = ? AND type = 'tool_returned'", [ids[1]])
+    broken = verify(path, ids[1], events=events)  # and now the chain is broken too
+    assert not broken.ok and len(broken.problems) >= 2
+    assert broken.problems[-1] == "the events hold no episode_started event"
+    assert any("chain" in p or "seal" in p for p in broken.problems[:-1]), broken.problems
+
+
+def test_one_schema_v1_episode_among_chained_ones_is_the_only_legacy_one(store):
+    """A store holding an episode written before the hash chain (v = 1) and chained ones:
+    only that episode is flagged as legacy."""
+    path, ids = store
+    con = duckdb.connect(str(path))
+    rows = con.execute(
+        "SELECT rowid, payload::VARCHAR FROM events WHERE episode_id = ?", [ids[0]]
+    ).fetchall()
+    for rowid, payload in rows:
+        data = json.loads(payload)
+        data["v"] = 1
+        con.execute("UPDATE events SET payload = ? WHERE rowid = ?", [json.dumps(data), rowid])
+    con.close()
+    old = verify(path, ids[0], chain=False)
+    assert old.ok and old.legacy and old.message.endswith("(schema v1: no hash chain)")
+    for episode_id in ids[1:]:
+        new = verify(path, episode_id)
+        assert new.ok and not new.legacy, new.problems
+        assert new.message.endswith("steps reproduced exactly")
+
+
+def test_a_log_that_goes_on_after_its_step_limit_is_named_at_the_limit(tmp_path, items, world):  # noqa: F811
+    """An episode truncated at its step limit (step 1 of max_steps=2, paid 0), its log
+    forged to go on with one more step: the replay truncates at step 1, where the log says
+    it did not (expected False, since the log's episode ends later)."""
+    path = tmp_path / "limit.duckdb"
+    weights = {"accuracy": 1.0, "format": 0.0, "efficiency": 0.0}  # no answer: reward 0
+    env = gym.make(
+        "MedResearch-v0", qa=items, db=path, run_id="lim", max_steps=2, reward_weights=weights
+    )
+    env.reset(seed=0)
+    episode = env.unwrapped.episode_id
+    search = scripted_actions(world, env.unwrapped.item)[0]
+    steps = [env.step(search)[1:4] for _ in range(2)]
+    env.close()
+    assert steps == [(0.0, False, False), (0.0, False, True)]
+    assert verify(path, episode).ok
+
+    def one_more_step(events):
+        last = [e for e in events if getattr(e.payload, "step", None) == 1]
+        more = [
+            msgspec.structs.replace(e, payload=msgspec.structs.replace(e.payload, step=2))
+            for e in last
+        ]
+        at = max(events.index(e) for e in last) + 1
+        return events[:at] + more + events[at:]
+
+    result = verify(path, episode, chain=False, events=_variant(path, episode, one_more_step))
+    assert (result.field, result.step, result.steps_checked) == ("truncated", 1, 1), result.problems
+    assert (result.expected, result.got) == (False, True)
