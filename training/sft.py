@@ -24,6 +24,7 @@ from typing import Any
 import msgspec
 from medenv.agents.threads import set_threads
 from medenv.training.config import check_common, config_hash, finite, require
+from medenv.training.entity_swap import kg_names_by_type, swap_rows
 from medenv.training.lm import (
     load_model_and_tokenizer,
     lora_config,
@@ -83,6 +84,11 @@ class SFTTrainConfig:
     keep_thinking: bool = True  # False: assistant turns without their <think> text
     task_prompt: str = "full"  # "question": the first user turn keeps only its question
     hops: str | None = None  # curriculum: only rows of these hop counts ("1" or "1,2")
+    # entity-swap augmentation (`medenv.training.entity_swap`): this many counterfactual copies
+    # of each training row, its searched entity and answer replaced by random names of the KG
+    # `swap_kg` (teaches a small model to copy names rather than memorise them; 0: off)
+    entity_swap: int = 0
+    swap_kg: str = "hpo"
     eval_steps: int | None = None  # held-out loss every N steps (None: ~10 points per run)
     threads: int | None = None  # torch CPU threads (None: `medenv.agents.threads.default_threads`)
     seed: int = 0
@@ -124,6 +130,7 @@ class SFTTrainConfig:
             f"--threads must be at least 1, got {self.threads}",
         )
         parse_hops(self.hops)
+        require(self.entity_swap >= 0, f"--entity-swap must be >= 0, got {self.entity_swap}")
         require(self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}")
         return self
 
@@ -186,6 +193,9 @@ def train_sft(config: SFTTrainConfig, rows: list[dict] | None = None) -> SFTResu
         rows = rows[: config.max_rows]
     threads = set_threads(config.threads)
     train_rows, eval_rows = split_rows(rows, config.eval_fraction, config.seed)
+    if config.entity_swap:  # training rows only: the held-out loss stays on real rows
+        names = kg_names_by_type(config.swap_kg)
+        train_rows = train_rows + swap_rows(train_rows, names, config.entity_swap, config.seed)
     train_rows = [prepare_row(r, config) for r in train_rows]
     eval_rows = [prepare_row(r, config) for r in eval_rows]
     model, tokenizer = load_model_and_tokenizer(config.model)

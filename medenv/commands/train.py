@@ -41,6 +41,9 @@ def add_parser(subparsers) -> None:
                      help="train on assistant turns without their <think> text")  # fmt: skip
     sft.add_argument("--question-only", action="store_const", const="question", dest="task_prompt",
                      help="the first user turn keeps only its 'Question: ...' part")  # fmt: skip
+    sft.add_argument("--entity-swap", type=int, dest="entity_swap", metavar="N",
+                     help="add N entity-swapped copies of each training row (teaches a small "
+                     "model to copy names: medenv.training.entity_swap; default 0)")  # fmt: skip
     sft.add_argument("--eval-steps", type=int, dest="eval_steps",
                      help="held-out loss every N steps (default: ~10 points per run)")  # fmt: skip
     sft.set_defaults(func=run)

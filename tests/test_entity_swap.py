@@ -1,0 +1,103 @@
+"""Entity-swap augmentation (`medenv.training.entity_swap`) on real 1-hop oracle rows,
+checked by a second reading: the swapped names are found by comparing the two rows' quoted
+names and answer tags with plain string operations, and undoing the swap must give the
+original row back, character for character."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from medenv.cli import main
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture(scope="module")
+def rows(tmp_path_factory):
+    from medenv.training.sft_rows import load_sft_rows
+
+    base = tmp_path_factory.mktemp("swap")
+    assert main(["synth", "--hops", "1", "--n", "20", "--seed", "4", "--obfuscation", "0",
+                 "--out", str(base / "qa"), "--no-progress"]) == 0  # fmt: skip
+    assert main(["rollout", "--agent", "oracle", "--qa", str(base / "qa"), "--db",
+                 str(base / "o.duckdb"), "--no-progress"]) == 0  # fmt: skip
+    assert main(["export", "--db", str(base / "o.duckdb"), "--out", str(base / "data"),
+                 "--format", "sft"]) == 0  # fmt: skip
+    return load_sft_rows(base / "data")
+
+
+def _question(row):
+    text = next(m["content"] for m in row["messages"] if m["role"] == "user")
+    return text[text.rindex("Question:") :]
+
+
+def _quoted(text):
+    return set(text.split('"')[1::2])
+
+
+def _answer(row):
+    last = [m for m in row["messages"] if m["role"] == "assistant"][-1]["content"]
+    return last.split("<answer>")[-1].split("</answer>")[0].strip()
+
+
+def _first_query(row):
+    for msg in row["messages"]:
+        for call in msg.get("tool_calls") or []:
+            args = call["function"]["arguments"]
+            args = json.loads(args) if isinstance(args, str) else args
+            if "query" in args:
+                return args["query"]
+    return None
+
+
+def test_swapped_rows_copy_new_names_and_undo_to_the_original(rows, kg):
+    from medenv.training.entity_swap import kg_names_by_type, swap_rows
+
+    names = kg_names_by_type("hpo")
+    types = {}
+    for node in kg.nodes():
+        types.setdefault(node.name, set()).add(node.type)
+    swapped_any = 0
+    for row in rows:
+        copies = swap_rows([row], names, 2, seed=1)
+        for new in copies:
+            swapped_any += 1
+            old_q, new_q = _question(row), _question(new)
+            gone, came = _quoted(old_q) - _quoted(new_q), _quoted(new_q) - _quoted(old_q)
+            assert len(gone) == 1 and len(came) == 1, (old_q, new_q)
+            (entity,), (new_entity,) = gone, came
+            assert _first_query(row).startswith(entity)
+            assert _first_query(new).startswith(new_entity)  # the query copies the new name
+            answer, new_answer = _answer(row), _answer(new)
+            assert new_answer != answer
+            assert types[new_entity] == types[entity] and types[new_answer] == types[answer]
+            old_text, new_text = json.dumps(row["messages"]), json.dumps(new["messages"])
+            # every tool response that named the answer now names the new answer
+            for a, b in zip(row["messages"], new["messages"], strict=True):
+                if a["role"] == "tool" and answer in a["content"]:
+                    assert new_answer in b["content"] and answer not in b["content"]
+            if new_entity in old_text or new_answer in old_text:
+                continue  # undoing by replacement would be ambiguous
+            undone = new_text.replace(json.dumps(new_entity)[1:-1], json.dumps(entity)[1:-1])
+            undone = undone.replace(json.dumps(new_answer)[1:-1], json.dumps(answer)[1:-1])
+            assert undone == old_text
+            assert new["question_id"] == f"{row['question_id']}#swap"
+    assert swapped_any >= len(rows)  # most 1-hop rows can be swapped, two copies each
+
+
+def test_swap_is_deterministic_and_off_by_default(rows):
+    from medenv.training.entity_swap import kg_names_by_type, swap_rows
+    from medenv.training.sft import SFTTrainConfig
+
+    from medenv.errors import MedenvError
+
+    names = kg_names_by_type("hpo")
+    assert swap_rows(rows, names, 3, seed=2) == swap_rows(rows, names, 3, seed=2)
+    assert swap_rows(rows, names, 3, seed=2) != swap_rows(rows, names, 3, seed=3)
+    assert swap_rows(rows, names, 0) == []
+    assert SFTTrainConfig().entity_swap == 0
+    with pytest.raises(MedenvError, match="--entity-swap"):
+        SFTTrainConfig(data="x", entity_swap=-1).check()
