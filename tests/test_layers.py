@@ -68,6 +68,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "medenv.verify",
             "medenv.judge",
             "medenv.grounding",
+            "medenv.grounding.*",
             "medenv.evaluation",
             "medenv.evaluation.*",
             "medenv.learning_curve",
