@@ -55,6 +55,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "medenv.world_memo",
             "medenv.worldspec",
             "medenv.questions",
+            "medenv.shipped_qa",
             "medenv.qa_world",
         ),
     ),
