@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 export MEDENV_HOME ?= $(CURDIR)/.medenv
 
-.PHONY: demo test bench mutate lint clean venv learn
+.PHONY: demo test bench mutate lint clean venv learn default-set
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,12 @@ TEST_WORKERS ?= 2
 test: $(VENV)/.test-installed
 	$(PY) -m pytest -q -p no:cacheprovider --durations=15 -n $(TEST_WORKERS) --dist loadfile \
 		--no-loadscope-reorder
+
+# re-synthesize the default QA set and ship it in the package (medenv/data/default_qa/): run
+# after a change to the KG, corpus or synthesis that alters it (tests/test_shipped_qa.py fails
+# until then)
+default-set: $(VENV)/.installed
+	$(PY) -c "from medenv.questions import ship_default_set; print(ship_default_set())"
 
 bench: $(VENV)/.installed
 	mkdir -p .benchmarks

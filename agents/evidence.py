@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from medenv.agents.chain_facts import Fact, related
 
-from medenv.grounding import LabelIndex, observation_units
+from medenv.grounding.labels import LabelIndex
+from medenv.grounding.units import observation_units
 
 
 class Evidence:

@@ -51,7 +51,7 @@ from medenv.agents.oracle_gather import Gathering
 from medenv.agents.text import action_text, answer_text
 
 from medenv.errors import MedenvError
-from medenv.grounding import LabelIndex
+from medenv.grounding.labels import LabelIndex
 
 __all__ = ["Choice", "OracleAgent", "plans_explore", "result_urls"]
 

@@ -7,7 +7,9 @@ holding something other than `QAItem`s, or an empty result, is one `MedenvError`
 The env, rollouts, the HTTP server and GRPO all load their questions here.
 
 `default_qa_set(source)` is the built-in set's folder (2,000 items, seed 0, with the
-world's evidence), synthesized (`medenv.synth`) on first use under ``$MEDENV_HOME/qa/``.
+world's evidence), made on first use under ``$MEDENV_HOME/qa/``: copied from the set the
+package ships when its key matches (`medenv.shipped_qa`), else synthesized (`medenv.synth`).
+`ship_default_set` (``make default-set``) re-synthesizes and re-ships it.
 
 `check_items_in_kg` refuses a set naming entities the world's graph lacks (with
 `medenv.qa_world.kg_mismatch`, the rule `medenv.qa_world.check_qa_world` applies).
@@ -26,6 +28,7 @@ from medenv.errors import MedenvError
 from medenv.kg.cache import cache_file, load_kg
 from medenv.paths import build_lock, medenv_home
 from medenv.qa import QAItem
+from medenv.shipped_qa import install_shipped, write_shipped
 from medenv.synth.config import SYNTH_VERSION, SynthConfig
 from medenv.synth.io import read_qa_set, write_qa_set
 from medenv.synth.pipeline import synthesize
@@ -103,22 +106,53 @@ def default_qa_set(source: str = "hpo", progress: bool = True) -> Path:
         return _build_default(source, recipe, progress)
 
 
+def default_synth_config(n: int = DEFAULT_N) -> SynthConfig:
+    """The synthesis settings of the default set (``n`` items; the set is the first
+    ``DEFAULT_N`` items of this configuration, a smaller ``n`` gives a prefix of it)."""
+    return SynthConfig(n=n, seed=DEFAULT_SEED)
+
+
+def default_set_name(kg, world) -> str:
+    """The default set's key and folder name: KG source and version, `SYNTH_VERSION`, n,
+    seed and the world's fingerprint (``kg`` without a world)."""
+    tag = f"w{str(getattr(world, 'fingerprint', ''))[:12]}" if world is not None else "kg"
+    return f"{kg.source}-{kg.version}-v{SYNTH_VERSION}-n{DEFAULT_N}-s{DEFAULT_SEED}-{tag}"
+
+
 def _build_default(source: str, recipe: str, progress: bool) -> Path:
+    """The set's folder: the package's shipped set when its key matches
+    (`medenv.shipped_qa`), else synthesized."""
     kg = load_kg(source)
     world = _load_world(source)
-    tag = f"w{str(getattr(world, 'fingerprint', ''))[:12]}" if world is not None else "kg"
-    name = f"{kg.source}-{kg.version}-v{SYNTH_VERSION}-n{DEFAULT_N}-s{DEFAULT_SEED}-{tag}"
+    name = default_set_name(kg, world)
     folder = medenv_home() / "qa" / name
-    if not (folder / "manifest.json").is_file():
-        _synthesize_default(kg, world, folder, progress)
+    config = default_synth_config()
+    if not (folder / "manifest.json").is_file() and not install_shipped(
+        source, name, config, folder
+    ):
+        _synthesize_default(kg, world, folder, progress, config)
     _remember_name(source, recipe, name, world is not None)
     return folder
 
 
-def _synthesize_default(kg, world, folder: Path, progress: bool) -> None:
-    result = synthesize(
-        kg, SynthConfig(n=DEFAULT_N, seed=DEFAULT_SEED), world=world, progress=progress
-    )
+def ship_default_set(source: str = "hpo", progress: bool = True) -> Path:
+    """Synthesize the default set of ``source`` afresh (never from the shipped file) and
+    ship it in the package (`medenv.shipped_qa.write_shipped`); ``make default-set``. Run
+    after a change that alters the default set (the shipped-set test fails until then)."""
+    kg = load_kg(source)
+    world = _load_world(source)
+    name = default_set_name(kg, world)
+    tmp = medenv_home() / "qa" / f"{name}.ship{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        _synthesize_default(kg, world, tmp, progress, default_synth_config())
+        return write_shipped(source, name, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _synthesize_default(kg, world, folder: Path, progress: bool, config: SynthConfig) -> None:
+    result = synthesize(kg, config, world=world, progress=progress)
     tmp = folder.with_name(folder.name + f".tmp{os.getpid()}")
     write_qa_set(tmp, result.items, result.manifest)
     try:

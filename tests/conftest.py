@@ -39,23 +39,14 @@ def shared_data() -> Path:
     return path
 
 
-# Test files that need the default QA set (directly, through the env's default questions or
-# through the SFT fixture). A scheduling hint only: `pytest_collection_modifyitems` puts them
-# after the others, so that on a cold cache the worker that is not building the set runs
-# the others meanwhile. A file missing here still passes (it waits for the set's lock).
-NEEDS_DEFAULT_SET = frozenset(
-    {
-        "test_agents.py", "test_agents_llm.py", "test_browsecomp_export.py", "test_cli_hardening.py",
-        "test_concurrent.py", "test_demo.py", "test_env.py", "test_env_config.py",
-        "test_eval_external.py", "test_export.py", "test_grounding.py", "test_grpo.py",
-        "test_gym_clients.py", "test_learning.py", "test_minari_collect.py",
-        "test_minari_export.py", "test_openai_client.py", "test_parquet.py",
-        "test_parsing_env.py", "test_prompt_contract.py", "test_questions.py", "test_ray.py",
-        "test_reward_terms.py", "test_rollout.py", "test_serve.py", "test_sft.py",
-        "test_sft_lengths.py", "test_startup.py", "test_tamper.py", "test_train_cli.py",
-        "test_trl_adapter.py", "test_workers.py",
-    }
-)  # fmt: skip
+# Test files that need the SFT fixture (`tests.test_sft.trained_fixture`, or the oracle
+# export it trains on). A scheduling hint only: `pytest_collection_modifyitems` puts them
+# last, so that on a cold cache the worker that is not building the fixture runs the others
+# meanwhile. A file missing here still passes (it waits for the fixture's lock). The default
+# QA set is no such hint: it is installed from the package (`medenv.shipped_qa`) in seconds.
+NEEDS_SFT_FIXTURE = frozenset(
+    {"test_grpo.py", "test_prompt_contract.py", "test_sft.py", "test_train_cli.py"}
+)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -63,12 +54,14 @@ def _cold_cache_built_once():
     """Under pytest-xdist, build the cold cache once and early, keeping the other worker busy.
 
     Every worker first loads the KG and the default world under one lock (on a cold cache
-    one worker builds them, ~30 s of CPU, while the other waits; warm, a lazy load). Then
-    worker ``gw0`` alone names the default QA set and the SFT fixture model
-    (`tests.test_sft.trained_fixture`): cold, it builds them (the suite's longest chain:
-    set -> oracle export -> training) while ``gw1`` runs the files that need neither
-    (`NEEDS_DEFAULT_SET` comes last in the schedule). A ``gw1`` test that needs the set
-    waits for its build lock (`medenv.paths.build_lock`), so nothing is built twice."""
+    one worker builds them, ~40 s of CPU, while the other waits; warm, a lazy load). Then
+    worker ``gw0`` alone names the default QA set (cold: installed from the package's
+    shipped set, `medenv.shipped_qa`) and the SFT fixture model
+    (`tests.test_sft.trained_fixture`): cold, it builds it (the suite's longest chain:
+    oracle export -> training) while ``gw1`` runs the files that do not need it
+    (`NEEDS_SFT_FIXTURE` comes last in the schedule). A ``gw1`` test that needs the set or
+    the fixture waits for its build lock (`medenv.paths.build_lock`), so nothing is built
+    twice."""
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     if not worker:
         return
@@ -97,12 +90,12 @@ def kg():
 
 def pytest_collection_modifyitems(config, items):
     # the schedule (`--dist loadfile --no-loadscope-reorder` keeps this order): files that do
-    # not need the default set first, then those that do; within each, files with more tests
+    # not need the SFT fixture first, then those that do; within each, files with more tests
     # first (what xdist's own reordering does)
     sizes: dict[str, int] = {}
     for item in items:
         sizes[item.path.name] = sizes.get(item.path.name, 0) + 1
-    items.sort(key=lambda it: (it.path.name in NEEDS_DEFAULT_SET, -sizes[it.path.name]))
+    items.sort(key=lambda it: (it.path.name in NEEDS_SFT_FIXTURE, -sizes[it.path.name]))
     try:
         import torch
 

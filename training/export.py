@@ -43,7 +43,8 @@ from medenv.training.token_lengths import write_token_report
 from medenv.errors import MedenvError
 from medenv.events import episodes
 from medenv.events.episodes import EpisodeRecord, StepRecord, store_paths  # noqa: F401
-from medenv.grounding import check_episode, index_for_source
+from medenv.grounding.check import check_episode
+from medenv.grounding.labels import index_for_source
 from medenv.tools.registry import tool_schemas
 from medenv.worldspec import recorded_spec
 

@@ -73,7 +73,7 @@ from medenv.evaluation.report import (
 from medenv.events.episodes import EpisodeRecord
 from medenv.events.store import connect, resolve_files
 from medenv.events.summaries import paused_gc, summaries
-from medenv.grounding import ground_log
+from medenv.grounding.log import ground_log
 from medenv.qa_world import kg_mismatch
 from medenv.synth.io import read_qa_set
 
