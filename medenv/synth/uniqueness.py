@@ -133,6 +133,7 @@ class Disambiguator(PathQuery):
         tries: int = 4,
         named: bool = True,
         described: Callable[[str], Iterable[Constraint]] | None = None,
+        start: Sequence[Constraint] = (),
     ) -> tuple[Constraint, ...] | None:
         """Constraints that make the chain's query unique, or None (ambiguous). Facts are
         drawn from the graph's edges when ``named`` and from ``described`` (plain-worded
@@ -140,10 +141,12 @@ class Disambiguator(PathQuery):
 
         Descriptions only (``named`` False): when even every description of every node
         at once leaves another answer, no subset of them can do better (constraints only
-        narrow the sets), so the chain is ambiguous without a search."""
-        constraints: list[Constraint] = []
+        narrow the sets), so the chain is ambiguous without a search. ``start``:
+        constraints the search begins with (kept; they count towards ``max_constraints``
+        and ``per_node``)."""
+        constraints: list[Constraint] = list(start)
         answer = chain[-1]
-        if not named and described is not None:
+        if not named and described is not None and not start:
             if not self._fully_described(chain, steps, described):
                 return None
         sets: list[set[str]] = []
@@ -187,3 +190,52 @@ class Disambiguator(PathQuery):
                     break
             else:
                 return None
+
+    def narrow(
+        self,
+        chain: Sequence[str],
+        steps: Sequence[tuple[str, bool]],
+        constraints: Sequence[Constraint],
+        *,
+        limit: int,
+        max_constraints: int,
+        per_node: int = 3,
+        usable: Callable[[str], bool] = lambda e: True,
+        tries: int = 4,
+        named: bool = True,
+        described: Callable[[str], Iterable[Constraint]] | None = None,
+    ) -> tuple[Constraint, ...] | None:
+        """``constraints`` plus facts (the same greedy choice as `disambiguate`: the fact
+        of the node that leaves the fewest, never a shortcut) until every *middle* level
+        ``S(i)``, ``1 <= i < n``, has at most ``limit`` candidates, or None when the
+        limits on constraints are reached first. The answerability property of a question
+        (`medenv.synth.config.SynthConfig.max_candidates`): a reader who follows the chain
+        from its seed never holds more than ``limit`` live candidates for one node.
+        ``constraints`` must already make the question unique (more only narrow it)."""
+        out = list(constraints)
+        while True:
+            sets = self.candidate_sets(chain, steps, out)
+            wide = self.widest(sets, limit)
+            if wide is None:
+                return tuple(out)
+            if len(out) >= max_constraints or sum(c.node == wide for c in out) >= per_node:
+                return None
+            taken = {(c.entity, c.relation, c.inverse) for c in out if c.node == wide}
+            facts = self._best_facts(chain[wide], sets[wide], chain, usable, taken, named, described)
+            chosen = None
+            for found in islice(facts, tries):
+                c = Constraint(
+                    node=wide, relation=found.relation, entity=found.entity, inverse=found.inverse
+                )
+                if not self._shortcut(chain, steps, [*out, c], wide):
+                    chosen = c
+                    break
+            if chosen is None:
+                return None
+            out.append(chosen)
+
+    @staticmethod
+    def widest(sets: Sequence[set[str]], limit: int) -> int | None:
+        """The first middle level ``i`` (``1 <= i < n``) of ``sets`` (`candidate_sets`)
+        with more than ``limit`` candidates; None when there is none."""
+        return next((i for i in range(1, len(sets) - 1) if len(sets[i]) > limit), None)
