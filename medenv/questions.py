@@ -6,8 +6,8 @@ or a list/tuple of `QAItem`. ``split`` keeps the items of that split. Anything e
 holding something other than `QAItem`s, or an empty result, is one `MedenvError` line.
 The env, rollouts, the HTTP server and GRPO all load their questions here.
 
-`default_qa_set(source)` is the built-in set's folder (2,000 items, seed 0, with the
-world's evidence), synthesized (`medenv.synth`) on first use under ``$MEDENV_HOME/qa/``.
+`default_qa_set(source)` is the built-in set's folder (2,000 items, seed 0, obfuscation
+level 2, with the world's evidence), synthesized (`medenv.synth`) on first use under ``$MEDENV_HOME/qa/``.
 
 `check_items_in_kg` refuses a set naming entities the world's graph lacks (with
 `medenv.qa_world.kg_mismatch`, the rule `medenv.qa_world.check_qa_world` applies).
@@ -75,6 +75,7 @@ def check_items_in_kg(items: list[QAItem], kg, where: str = "the question set") 
 
 DEFAULT_N = 2000
 DEFAULT_SEED = 0
+DEFAULT_OBFUSCATION = 2  # most questions name at most one entity (`SynthConfig.obfuscation`)
 
 
 def _load_world(source: str):
@@ -107,7 +108,10 @@ def _build_default(source: str, recipe: str, progress: bool) -> Path:
     kg = load_kg(source)
     world = _load_world(source)
     tag = f"w{str(getattr(world, 'fingerprint', ''))[:12]}" if world is not None else "kg"
-    name = f"{kg.source}-{kg.version}-v{SYNTH_VERSION}-n{DEFAULT_N}-s{DEFAULT_SEED}-{tag}"
+    name = (
+        f"{kg.source}-{kg.version}-v{SYNTH_VERSION}-n{DEFAULT_N}-s{DEFAULT_SEED}"
+        f"-o{DEFAULT_OBFUSCATION}-{tag}"
+    )
     folder = medenv_home() / "qa" / name
     if not (folder / "manifest.json").is_file():
         _synthesize_default(kg, world, folder, progress)
@@ -117,7 +121,10 @@ def _build_default(source: str, recipe: str, progress: bool) -> Path:
 
 def _synthesize_default(kg, world, folder: Path, progress: bool) -> None:
     result = synthesize(
-        kg, SynthConfig(n=DEFAULT_N, seed=DEFAULT_SEED), world=world, progress=progress
+        kg,
+        SynthConfig(n=DEFAULT_N, seed=DEFAULT_SEED, obfuscation=DEFAULT_OBFUSCATION),
+        world=world,
+        progress=progress,
     )
     tmp = folder.with_name(folder.name + f".tmp{os.getpid()}")
     write_qa_set(tmp, result.items, result.manifest)
@@ -133,7 +140,7 @@ def _recipe(source: str) -> str:
     version), the corpus and synthesis versions, n and seed."""
     return (
         f"{cache_file(source).name}|corpus{CORPUS_VERSION}|v{SYNTH_VERSION}|n{DEFAULT_N}|"
-        f"s{DEFAULT_SEED}"
+        f"s{DEFAULT_SEED}|o{DEFAULT_OBFUSCATION}"
     )
 
 
