@@ -7,7 +7,8 @@ item (or every K-th from the J-th, to split the work across processes): the answ
 brute-force reader (`tests.closure_ref.admitted`) and by the public `resolve_chain` must be
 exactly the answer; no constraint may pin the answer past the chain
 (`tests.closure_ref.shortcut_levels`); no chain entity may occur in the text, not even as
-a near-leak (`tests.test_synth._near_leaks`). Prints one JSON object with the counts and
+a near-leak (`tests.test_synth._near_leaks`); with the manifest's ``max_candidates``, no
+middle chain node may keep more candidates (``wide``, read by `tests.closure_ref.levels`). Prints one JSON object with the counts and
 the manifest's figures (mean effective hops, search shortcut rate, specialties, share
 of questions naming at most one entity); exits 1 when any item fails. Too slow for the
 test suite (minutes for 2,000 items); the tests run the same readers on samples.
@@ -27,7 +28,7 @@ from medenv.kg.cache import load_kg
 from medenv.questions import default_qa_set
 from medenv.synth import read_manifest, read_qa_set, resolve_chain
 from medenv.synth.quality import verbatim_names
-from tests.closure_ref import ClosedGraph, admitted, shortcut_levels
+from tests.closure_ref import ClosedGraph, levels, shortcut_levels
 from tests.test_synth import _near_leaks, labels_index
 
 
@@ -39,10 +40,15 @@ def verify(folder: Path, every: int = 1, offset: int = 0) -> dict:
     by_name = labels_index(kg)
     failures: dict[str, list[str]] = {"closure_ref": [], "resolve_chain": [], "shortcut": []}
     failures["near_leak"] = []
+    failures["wide"] = []
+    limit = manifest["config"].get("max_candidates", 0)
     started = time.perf_counter()
     for item in tqdm(items, desc="verify", unit="q"):
-        if admitted(closed, by_name, item) != {item.answer_id}:
+        sets = levels(closed, by_name, item)
+        if sets[-1] != {item.answer_id}:
             failures["closure_ref"].append(item.id)
+        if limit and any(len(s) > limit for s in sets[1:-1]):
+            failures["wide"].append(item.id)
         if resolve_chain(kg, item) != {item.answer_id}:
             failures["resolve_chain"].append(item.id)
         if shortcut_levels(closed, by_name, item):

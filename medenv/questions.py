@@ -6,9 +6,10 @@ or a list/tuple of `QAItem`. ``split`` keeps the items of that split. Anything e
 holding something other than `QAItem`s, or an empty result, is one `MedenvError` line.
 The env, rollouts, the HTTP server and GRPO all load their questions here.
 
-`default_qa_set(source)` is the built-in set's folder (2,000 items, seed 0, with the
-world's evidence), made on first use under ``$MEDENV_HOME/qa/``: copied from the set the
-package ships when its key matches (`medenv.shipped_qa`), else synthesized (`medenv.synth`).
+`default_qa_set(source)` is the built-in set's folder (2,000 items, seed 0, obfuscation
+level 2, with the world's evidence), made on first use under ``$MEDENV_HOME/qa/``: copied
+from the set the package ships when its key matches (`medenv.shipped_qa`), else
+synthesized (`medenv.synth`).
 `ship_default_set` (``make default-set``) re-synthesizes and re-ships it.
 
 `check_items_in_kg` refuses a set naming entities the world's graph lacks (with
@@ -78,6 +79,7 @@ def check_items_in_kg(items: list[QAItem], kg, where: str = "the question set") 
 
 DEFAULT_N = 2000
 DEFAULT_SEED = 0
+DEFAULT_OBFUSCATION = 2  # most questions name at most one entity (`SynthConfig.obfuscation`)
 
 
 def _load_world(source: str):
@@ -109,14 +111,17 @@ def default_qa_set(source: str = "hpo", progress: bool = True) -> Path:
 def default_synth_config(n: int = DEFAULT_N) -> SynthConfig:
     """The synthesis settings of the default set (``n`` items; the set is the first
     ``DEFAULT_N`` items of this configuration, a smaller ``n`` gives a prefix of it)."""
-    return SynthConfig(n=n, seed=DEFAULT_SEED)
+    return SynthConfig(n=n, seed=DEFAULT_SEED, obfuscation=DEFAULT_OBFUSCATION)
 
 
 def default_set_name(kg, world) -> str:
     """The default set's key and folder name: KG source and version, `SYNTH_VERSION`, n,
-    seed and the world's fingerprint (``kg`` without a world)."""
+    seed, obfuscation level and the world's fingerprint (``kg`` without a world)."""
     tag = f"w{str(getattr(world, 'fingerprint', ''))[:12]}" if world is not None else "kg"
-    return f"{kg.source}-{kg.version}-v{SYNTH_VERSION}-n{DEFAULT_N}-s{DEFAULT_SEED}-{tag}"
+    return (
+        f"{kg.source}-{kg.version}-v{SYNTH_VERSION}-n{DEFAULT_N}-s{DEFAULT_SEED}"
+        f"-o{DEFAULT_OBFUSCATION}-{tag}"
+    )
 
 
 def _build_default(source: str, recipe: str, progress: bool) -> Path:
@@ -167,7 +172,7 @@ def _recipe(source: str) -> str:
     version), the corpus and synthesis versions, n and seed."""
     return (
         f"{cache_file(source).name}|corpus{CORPUS_VERSION}|v{SYNTH_VERSION}|n{DEFAULT_N}|"
-        f"s{DEFAULT_SEED}"
+        f"s{DEFAULT_SEED}|o{DEFAULT_OBFUSCATION}"
     )
 
 

@@ -106,6 +106,18 @@ def admitted(
 
     ``start_level``/``start``: read only the suffix of the chain from that level, its
     candidates being ``start`` (for effective-hop checks)."""
+    return levels(closed, by_name, item, start_level, start)[-1]
+
+
+def levels(
+    closed: ClosedGraph,
+    by_name: dict[str, set[str]],
+    item,
+    start_level: int = 0,
+    start: set[str] | None = None,
+) -> list[set[str]]:
+    """Every level of `admitted`'s reading: the candidates for each chain node from
+    ``start_level`` on, the last being the admitted answers."""
     g = closed.graph
     nodes_of: dict[str, list[str]] = {}
     for n, node in g.nodes(data="node"):
@@ -133,6 +145,7 @@ def admitted(
         current = keep({u for u in named(item.chain[0]) if g.nodes[u]["node"].type == kind(0)}, 0)
     else:
         current = set(start)
+    out = [current]
     for i in range(start_level, len(item.hops)):
         hop = item.hops[i]
         pool = nodes_of[kind(i + 1)]
@@ -142,7 +155,8 @@ def admitted(
             reached = set().union(*(closed.out(v, hop.relation) for v in current))
             reached &= set(pool)
         current = keep(reached, i + 1)
-    return current
+        out.append(current)
+    return out
 
 
 def shortcut_levels(closed: ClosedGraph, by_name: dict[str, set[str]], item) -> list[int]:

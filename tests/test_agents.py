@@ -134,7 +134,9 @@ def traced(qa_items):
 
     import medenv.env  # noqa: F401
 
-    items = [it for it in qa_items if it.split == "train"][:40]
+    # train items 40-79: the answerability limit of the level-2 default set (`max_candidates`)
+    # leaves few ambiguous nodes; this slice holds some, where the oracle backtracks
+    items = [it for it in qa_items if it.split == "train"][40:80]
     env = gym.make("MedResearch-v0", qa=items, db=None)
     out = []
     for it in items:
@@ -152,18 +154,29 @@ def traced(qa_items):
     return env.unwrapped.world.kg, out
 
 
+_CLOSED: dict[int, object] = {}
+
+
 def _fits(kg, item, node, head, entity):
-    """Independent KG check: ``entity`` meets every fact the question states at ``node``."""
+    """Independent KG check: ``entity`` meets every fact the question states at ``node``,
+    read as the question means it: under the ontology closure (`tests.closure_ref`; a
+    described constraint such as "has immunological features" holds through the
+    true-path rule, not as a literal edge)."""
+    from tests.closure_ref import ClosedGraph
+
+    closed = _CLOSED.get(id(kg))
+    if closed is None:
+        closed = _CLOSED[id(kg)] = ClosedGraph(kg.graph)
     hop = item.hops[node - 1]
     ok = entity in (
         kg.predecessors(head, hop.relation) if hop.inverse else kg.successors(head, hop.relation)
     )
     for c in item.constraints:
         if c.node == node:
-            ok = ok and entity in (
-                kg.successors(c.entity, c.relation)
+            ok = ok and (
+                closed.holds(c.entity, c.relation, entity)
                 if c.inverse
-                else kg.predecessors(c.entity, c.relation)
+                else closed.holds(entity, c.relation, c.entity)
             )
     return ok and kg.node(entity).type == kg.node(item.chain[node]).type
 
@@ -178,6 +191,8 @@ def test_oracle_choices_follow_the_evidence_not_the_label(traced):
     ref = RefIndex(kg)
     n_single = n_order = wrong_tries = 0
     for item, prompt, steps, trace, _, _ in runs:
+        if any(c.node == 0 for c in item.constraints):
+            continue  # a described seed: entered at node 1 (tests/test_synth_obfuscation.py)
         path = {0: item.chain[0]}
         rejected: set[str] = set()
         for choice in trace:

@@ -43,3 +43,20 @@ def test_bad_question_sets_are_one_clear_error(tmp_path):
         load_questions([])
     with pytest.raises(MedenvError):
         load_questions(tmp_path / "missing")
+
+
+def test_default_set_meets_the_question_quality_targets():
+    """Issue 14's targets on the built-in set, recounted from its items (not read from the
+    manifest): level 2, at least half the questions quote at most one entity name, mean
+    effective hops at least 3, at least 10 specialties; the manifest's search-shortcut
+    rate is at most 2%."""
+    folder = default_qa_set(source="hpo", progress=False)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    items = load_questions(folder)
+    assert manifest["config"]["obfuscation"] == 2 and len(items) == 2000
+    quoted = [it.question.count('"') // 2 for it in items]
+    assert sum(q <= 1 for q in quoted) >= len(items) / 2
+    assert sum(it.effective_hops for it in items) >= 3 * len(items)
+    assert all(it.effective_hops == it.n_hops for it in items)
+    assert len({it.specialty for it in items}) >= 10
+    assert manifest["counts"]["search_shortcut_rate"] <= 0.02

@@ -18,12 +18,15 @@ def test_quickstart_runs_as_written(capsys):
     exec(compile(code, "README.md#quickstart", "exec"), {})
     out = capsys.readouterr().out
     assert out.startswith(
-        "Identify the gene that is linked to a condition which has among its features the "
-        'clinical feature "Retinitis pigmentosa inversa".'
+        "What gene is implicated in a disorder that has among its features the clinical "
+        'feature "Reduced muscle 6-phosphofructokinase activity"?'
     )
-    assert "1. Retinitis pigmentosa inversa | https://medref.medenv.org/entity/HP:0008035" in out
-    assert "is a clinical feature of: Stargardt disease 1." in out
-    assert "Stargardt disease 1 is associated with the gene: ABCA4." in out
+    assert (
+        "1. Reduced muscle 6-phosphofructokinase activity | "
+        "https://medref.medenv.org/entity/HP:6000359" in out
+    )
+    assert "is a clinical feature of: Glycogen storage disease VII." in out
+    assert "Glycogen storage disease VII is associated with the gene: PFKM." in out
     # two hops answered with 4 research calls (the answer is not counted; optimal: 2):
     # accuracy 1, format 1, efficiency max(0, 1 - 2/2)
     assert out.splitlines()[-1] == "1.2 1.0 1.0 0.0"

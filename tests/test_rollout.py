@@ -226,7 +226,13 @@ def test_cli_explore_labels_episodes_and_export_keeps_correct_grounded_recoverie
     from medenv.questions import default_qa_set
     from medenv.synth.io import read_qa_set, write_qa_set
 
-    items = [it for it in read_qa_set(default_qa_set(progress=False)) if it.split == "train"]
+    # exploring tries a candidate that fails a clue the question *names* at that node, so
+    # items quoting a constraint entity besides the seed (the level-2 set describes most)
+    items = [
+        it
+        for it in read_qa_set(default_qa_set(progress=False))
+        if it.split == "train" and it.question.count('"') >= 4
+    ]
     qa = write_qa_set(tmp_path / "qa", items[100:140], {"source": "test"})
     db = tmp_path / "explore.duckdb"
     argv = ["rollout", "--qa", str(qa), "--db", str(db), "--explore", "0.3", "--no-progress"]
@@ -241,7 +247,7 @@ def test_cli_explore_labels_episodes_and_export_keeps_correct_grounded_recoverie
     assert len(rows) >= 36
     assert all(r["grounded"] is True and r["guided"] is False for r in rows)
     share = sum(r["recovered"] for r in rows) / len(rows)
-    assert 0.2 <= share <= 0.5, share
+    assert 0.1 <= share <= 0.5, share  # level 2 names fewer clues a wrong candidate can fail
     kept = {r["question_id"] for r in rows}
     assert all(ep.correct for ep in eps if ep.question_id in kept)
     _, err = cli_error(["export", "--db", str(db), "--out", str(out), "--all", "--diverse"], capsys)

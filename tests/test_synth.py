@@ -275,6 +275,7 @@ def test_hops_bounds_and_rare_seeds(kg, items, result):
         "unanswerable",
         "shortcut",
         "search_shortcut",
+        "wide",
     }
     assert result.manifest["counts"]["seeds_tried"] == N + sum(drops.values())
     # the rare tail dominates: most seeds are low-degree entities

@@ -26,7 +26,7 @@ from medenv.synth.quality import verbatim_names
 from medenv.tools.registry import execute
 from medenv.world import load_world
 from tests.cli import cli_error
-from tests.closure_ref import ORGAN_SYSTEMS, ClosedGraph, admitted, shortcut_levels
+from tests.closure_ref import ORGAN_SYSTEMS, ClosedGraph, admitted, levels, shortcut_levels
 
 VOCABULARY = {"inheritance", "clinical_course"}
 GOAL = "organ systems of its features, inheritance and clinical course"
@@ -114,6 +114,29 @@ def test_obfuscation_names_fewer_entities_than_level_zero(kg, plain_set, named_s
     assert sum(hist.values()) == len(plain_set.items)
 
 
+def _widest_middle(closed, by_name, item) -> int:
+    """The most candidates a middle chain node (1..n-1) keeps, read by `tests.closure_ref`."""
+    return max((len(s) for s in levels(closed, by_name, item)[1:-1]), default=0)
+
+
+def test_every_middle_node_keeps_few_candidates(kg, plain_set, named_set, closed, by_name):
+    """Answerability (`SynthConfig.max_candidates`), re-read by the brute-force reader: a
+    reader following the chain from the seed (named or described) holds at most that
+    many candidates for any middle node; without the limit some chains of the same
+    seed hold more, so the property is not vacuous."""
+    limit = SynthConfig().max_candidates
+    assert limit >= 1
+    sample = sorted(
+        (i for i in plain_set.items + named_set.items if i.n_hops >= 3),
+        key=lambda i: (any(c.node == 0 for c in i.constraints), i.n_hops, i.id),
+    )[:12]
+    assert sample
+    for item in sample:
+        assert _widest_middle(closed, by_name, item) <= limit, item.id
+    free = synthesize(kg, SynthConfig(n=12, seed=2, max_candidates=0), progress=False)
+    assert max(_widest_middle(closed, by_name, i) for i in free.items) > limit
+
+
 def test_bad_obfuscation_level_is_one_line(tmp_path, capsys):
     with pytest.raises(MedenvError, match="obfuscation must be one of 0, 1, 2, got 3"):
         SynthConfig(obfuscation=3).check()
@@ -123,6 +146,9 @@ def test_bad_obfuscation_level_is_one_line(tmp_path, capsys):
     argv = ["synth", "--n", "5", "--obfuscation", "high", "--out", str(tmp_path / "qa")]
     _, line = cli_error(argv, capsys)  # not argparse's usage block
     assert "obfuscation must be one of 0, 1, 2, got 'high'" in line
+    argv = ["synth", "--n", "5", "--max-candidates", "-2", "--out", str(tmp_path / "qa")]
+    _, line = cli_error(argv, capsys)
+    assert "max_candidates must be >= 0, got -2" in line
 
 
 def test_a_described_seed_is_not_named_and_the_question_stays_unique(

@@ -3,7 +3,7 @@
 ``medenv synth --n N --min-hops A --max-hops B --seed S --out DIR [--source hpo]
 [--path P]... [--align ids|names|none] [--alignment CSV] [--min-crossings K]
 [--answer-type T]... [--seed-type T]... [--specialty NAME]... [--specialties FILE]
-[--obfuscation 0..2]
+[--obfuscation 0..2] [--max-candidates K]
 [--no-corpus]``
 
 The KG flags are `medenv.commands.kgargs`'s (``--source hpo+hetionet --path
@@ -121,6 +121,14 @@ def add_parser(subparsers) -> None:
         "2: as 1, trying more chains so that most questions name at most one entity",
     )
     p.add_argument(
+        "--max-candidates",
+        type=int,
+        default=None,
+        metavar="K",
+        help="answerability: every middle chain node pinned to at most K candidates "
+        "(facts are added until it holds; default 3, 0: no limit)",
+    )
+    p.add_argument(
         "--no-corpus", action="store_true", help="skip evidence pages and the answerability check"
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -199,6 +207,8 @@ def run(args: argparse.Namespace) -> int:
             ) from None
     if args.rare_share is not None:
         kw["rare_share"] = args.rare_share
+    if args.max_candidates is not None:
+        kw["max_candidates"] = args.max_candidates
     if args.answer_type:
         kw["answer_types"] = _specialties(args.answer_type)
     if args.seed_type:

@@ -73,12 +73,15 @@ def describe_seed(
     chain: tuple[str, ...],
     steps: tuple[tuple[str, bool], ...],
     constraints: tuple,
+    limit: int = 0,
 ) -> tuple:
     """``constraints`` plus the seed's descriptions (constraints on node 0: the question
     then describes its seed instead of naming it), when they name exactly one entity and
     the question, re-verified under the closure with the seed described, still admits
-    its answer alone; else ``constraints`` unchanged. Effective hops do not change: no
-    shortcut starts at the seed, and a described seed cannot be looked up by name."""
+    its answer alone (and, with a ``limit``, every middle node has at most ``limit``
+    candidates, counted from the described seed); else ``constraints`` unchanged.
+    Effective hops do not change: no shortcut starts at the seed, and a described seed
+    cannot be looked up by name."""
     index = disamb.index
     if sum(plain(index, c) is None for c in constraints) != 1:
         return constraints
@@ -90,9 +93,56 @@ def describe_seed(
     if not own:
         return constraints
     trial = (*own, *constraints)
-    if disamb.candidate_sets(chain, steps, trial)[-1] != {chain[-1]}:
+    sets = disamb.candidate_sets(chain, steps, trial)
+    if sets[-1] != {chain[-1]} or (limit and disamb.widest(sets, limit) is not None):
         return constraints
     return trial
+
+
+def describe_named(
+    disamb: Disambiguator,
+    describer: Describer,
+    chain: tuple[str, ...],
+    steps: tuple[tuple[str, bool], ...],
+    constraints: tuple,
+    max_constraints: int,
+    limit: int = 0,
+) -> tuple:
+    """``constraints`` with each named constraint (in order) replaced by descriptions of
+    its chain node (`medenv.synth.describe`) where that works: the other constraints
+    are kept, descriptions are added by the same greedy search as ever
+    (`Disambiguator.disambiguate`, descriptions only, at most ``max_constraints`` in all
+    and 3 per node) until the question, re-verified under the closure, admits its answer
+    alone, and the result must keep every hop (`effective_hops` = nominal) and, with a
+    ``limit``, every middle node within ``limit`` candidates (`Disambiguator.narrow`,
+    descriptions only); else that named constraint stays. A named constraint the others
+    make redundant is dropped."""
+    index = disamb.index
+    current = tuple(constraints)
+    for c in [c for c in constraints if plain(index, c) is None]:
+        rest = tuple(x for x in current if x != c)
+        trial = disamb.disambiguate(
+            chain,
+            steps,
+            max_constraints=max_constraints,
+            per_node=3,
+            named=False,
+            described=describer.facts,
+            start=rest,
+        )
+        if trial is not None and limit:
+            trial = disamb.narrow(
+                chain,
+                steps,
+                trial,
+                limit=limit,
+                max_constraints=max_constraints,
+                named=False,
+                described=describer.facts,
+            )
+        if trial is not None and effective_hops(disamb, chain, steps, trial) == len(steps):
+            current = trial
+    return current
 
 
 def make_item(
@@ -137,11 +187,40 @@ def make_item(
         )
     if constraints is None:
         return "ambiguous", None
+    limit = cfg.max_candidates
+    most = cfg.max_constraints + (describer is not None)
+    if limit:
+        narrowed = None
+        if describer is not None:  # descriptions first
+            narrowed = disamb.narrow(
+                chain,
+                steps,
+                constraints,
+                limit=limit,
+                max_constraints=most,
+                usable=usable,
+                named=False,
+                described=describer.facts,
+            )
+        if narrowed is None and not plain_only:
+            narrowed = disamb.narrow(
+                chain,
+                steps,
+                constraints,
+                limit=limit,
+                max_constraints=most,
+                usable=usable,
+                described=describer.facts if describer is not None else None,
+            )
+        if narrowed is None:
+            return "wide", None
+        constraints = narrowed
     effective = effective_hops(disamb, chain, steps, constraints)
     if effective < len(steps):
         return "shortcut", None
     if describer is not None and not plain_only:
-        constraints = describe_seed(disamb, describer, chain, steps, constraints)
+        constraints = describe_named(disamb, describer, chain, steps, constraints, most, limit)
+        constraints = describe_seed(disamb, describer, chain, steps, constraints, limit)
     digest = labels.chain_digest(chain, steps)
     rng = random.Random(f"{cfg.seed}|{digest}")
     question = render_question(

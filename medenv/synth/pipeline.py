@@ -10,7 +10,8 @@ check -> optional rewrite (re-checked) -> labels (`labels`, `specialty`) -> dedu
 (``no_chain``, ``ambiguous`` (not unique under the ontology closure even with added
 constraints), ``shortcut`` (a constraint pins the answer past part of the chain:
 `medenv.synth.hops`), ``leak``, ``duplicate``, ``no_specialty``, ``specialty``,
-``unanswerable``, ``search_shortcut`` (every wording finds the answer page by search:
+``unanswerable``, ``wide`` (a middle chain node keeps more than ``max_candidates``
+candidates even with added facts), ``search_shortcut`` (every wording finds the answer page by search:
 `medenv.synth.shortcut`), ``no_crossing`` when ``min_crossings`` is set and no
 multi-source node lies within reach of the seed). With ``min_crossings``, only chains that
 cross a source boundary that often are searched for (`medenv.kg.provenance.chain_crossings`).

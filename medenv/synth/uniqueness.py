@@ -27,209 +27,22 @@ relation), skipping a fact that would pin the answer down on its own from node `
 (a shortcut past the chain, see `medenv.synth.hops`). At most ``per_node`` facts per node
 and ``max_constraints`` per item; if that is not enough the item is dropped as ambiguous.
 """
-
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import islice
 
-from medenv.kg.semantics import Closure
-from medenv.synth.index import GraphIndex
 from medenv.synth.qa import Constraint
+from medenv.synth.query import PathQuery
 from medenv.synth.reach import type_reach
 from medenv.synth.resolve import resolve_chain
 
-__all__ = ["Disambiguator", "resolve_chain", "type_reach"]
+__all__ = ["Disambiguator", "PathQuery", "resolve_chain", "type_reach"]
 
 
-class Disambiguator:
-    """The pipeline's fast path query (`candidate_sets`) and constraint search.
-
-    Same semantics as `resolve_chain` (under the closure), on a `GraphIndex`. ``cap``:
-    while *choosing* where to add a constraint, propagation stops at a level with more
-    than ``cap`` candidates (that level is ambiguous anyway); acceptance always uses the
-    full, exact sets.
-    """
-
-    def __init__(self, index: GraphIndex, cap: int = 100) -> None:
-        self.index = index
-        self.cap = cap
-        self._sat: dict[tuple[str, str, bool], frozenset[str]] = {}
-        self._described_levels: dict[tuple, set[str]] = {}
-        self._levels: dict[tuple, set[str]] = {}  # candidate_sets levels by query prefix
-        self._pins: dict[tuple, bool] = {}  # `pins` answers by suffix query
-        self._memo_seed: str | None = None  # the memos hold one seed's chains (`_same_seed`)
-        self.closure = Closure(
-            lambda n, r: index.step(n, r, False),
-            lambda n, r: index.step(n, r, True),
-            index.kg.relation_properties(),
-        )
-        self._reach = type_reach(index, self.closure)
-        by_type: dict[str, set[str]] = {}
-        for node, kind in index.type.items():
-            by_type.setdefault(kind, set()).add(node)
-        self._of_type = {k: frozenset(v) for k, v in by_type.items()}
-
-    def _same_seed(self, seed: str) -> None:
-        """Empty the per-query memos when the queries move on to another seed: the
-        chains of one seed share prefixes, those of two seeds almost never, and the
-        levels are large sets (memory grew by GBs over a 2,000-item run without this)."""
-        if seed != self._memo_seed:
-            self._memo_seed = seed
-            self._levels.clear()
-            self._pins.clear()
-            self._described_levels.clear()
-
-    def related(self, node: str, relation: str, inverse: bool) -> frozenset[str]:
-        return self.closure.related(node, relation, inverse)
-
-    def satisfies(self, c: Constraint) -> frozenset[str]:
-        key = (c.entity, c.relation, c.inverse)
-        hit = self._sat.get(key)
-        if hit is None:
-            named = self.index.named(c.entity)
-            if len(named) == 1:
-                hit = self.closure.related(named[0], c.relation, not c.inverse)
-            else:
-                out: set[str] = set()
-                for e in named:
-                    out.update(self.closure.related(e, c.relation, not c.inverse))
-                hit = frozenset(out)
-            self._sat[key] = hit
-        return hit
-
-    def _level(
-        self,
-        prev: set[str],
-        src_kind: str,
-        kind: str,
-        rel: str,
-        inv: bool,
-        cons,
-        limit: int | None = None,
-    ) -> set[str] | None:
-        """The next level of `candidate_sets`; with ``limit``, None as soon as it is
-        known to have more than ``limit`` members."""
-        ix = self.index
-        if cons:
-            sats = sorted((self.satisfies(c) for c in cons), key=len)
-            both = sats[0].intersection(*sats[1:]) if len(sats) > 1 else sats[0]
-            if len(both) < len(prev):  # fewer to test than to walk from
-                found = {
-                    u
-                    for u in both
-                    if ix.type[u] == kind and not prev.isdisjoint(self.related(u, rel, not inv))
-                }
-                return None if limit is not None and len(found) > limit else found
-        out: set[str] = set()
-        related = self.closure.related
-        if limit is not None:  # filter as it grows, to stop early
-            allowed = self._of_type[kind]
-            for c in cons:
-                allowed = allowed & self.satisfies(c)
-            for v in prev:
-                out |= allowed.intersection(related(v, rel, inv))
-                if len(out) > limit:
-                    return None
-            return out
-        for v in prev:
-            out |= related(v, rel, inv)
-        if self._reach.get((src_kind, rel, inv)) != kind:
-            out &= self._of_type[kind]
-        for c in cons:
-            out &= self.satisfies(c)
-        return out
-
-    def _only(
-        self, prev: set[str], src_kind: str, kind: str, rel: str, inv: bool, cons, answer: str
-    ) -> bool:
-        """Is `_level` (same arguments) exactly ``{answer}``? Answered without building
-        the level: it stops at the first other candidate, and tests membership instead
-        of collecting unions."""
-        ix = self.index
-        sats = sorted((self.satisfies(c) for c in cons), key=len)
-        if sats and len(sats[0]) < len(prev):
-            seen = False
-            for u in sats[0].intersection(*sats[1:]) if len(sats) > 1 else sats[0]:
-                if ix.type[u] == kind and not prev.isdisjoint(self.related(u, rel, not inv)):
-                    if u != answer:
-                        return False
-                    seen = True
-            return seen
-        allowed = self._of_type[kind]
-        for sat in sats:
-            allowed = allowed & sat if len(sat) < len(allowed) else sat & allowed
-        if answer not in allowed:
-            return False
-        seen = False
-        related = self.closure.related
-        for v in prev:
-            hit = related(v, rel, inv)
-            if len(hit) > 1 or answer not in hit:
-                hit = allowed.intersection(hit)
-                if len(hit) > 1 or (hit and answer not in hit):
-                    return False
-                seen = seen or bool(hit)
-            else:
-                seen = True
-        return seen
-
-    def candidate_sets(
-        self,
-        chain: Sequence[str],
-        steps: Sequence[tuple[str, bool]],
-        constraints: Sequence[Constraint],
-        *,
-        prefix: list[set[str]] | None = None,
-        cap: int | None = None,
-        start: int = 0,
-        first: set[str] | None = None,
-    ) -> list[set[str]]:
-        """``[S0, ..., Sn]`` of the module docstring (reusing ``prefix`` levels; stopping
-        after the first level larger than ``cap`` when one is given). With ``start`` and
-        ``first``: the suffix query from level ``start`` whose candidates are ``first``."""
-        ix = self.index
-        by_node: dict[int, list[Constraint]] = {}
-        for c in constraints:
-            by_node.setdefault(c.node, []).append(c)
-        sets = list(prefix) if prefix else []
-        if first is not None:
-            sets = [first]
-        elif not sets:
-            if by_node.get(0):  # a described seed (see module docstring)
-                s0 = set(self._of_type[ix.type[chain[0]]])
-            else:
-                s0 = {u for u in ix.named(chain[0]) if ix.type[u] == ix.type[chain[0]]}
-            for c in by_node.get(0, ()):
-                s0 &= self.satisfies(c)
-            sets.append(s0)
-        memo = self._levels if first is None else None
-        key: tuple = ()
-        if memo is not None:
-            self._same_seed(chain[0])
-            if len(memo) > 50_000:
-                memo.clear()
-            key = (chain[0], tuple(by_node.get(0, ())))
-            for i in range(1, len(sets)):
-                key = (key, steps[i - 1], chain[i], tuple(by_node.get(i, ())))
-        for i in range(start + len(sets), len(chain)):
-            if cap is not None and len(sets[-1]) > cap:
-                break
-            rel, inv = steps[i - 1]
-            cons = by_node.get(i, [])
-            if memo is not None:
-                key = (key, steps[i - 1], chain[i], tuple(cons))
-                hit = memo.get(key)
-                if hit is None:
-                    hit = memo[key] = self._level(
-                        sets[-1], ix.type[chain[i - 1]], ix.type[chain[i]], rel, inv, cons
-                    )
-                sets.append(hit)
-                continue
-            sets.append(
-                self._level(sets[-1], ix.type[chain[i - 1]], ix.type[chain[i]], rel, inv, cons)
-            )
-        return sets
+class Disambiguator(PathQuery):
+    """The constraint search (`disambiguate`) on top of the fast path query (`PathQuery`,
+    `medenv.synth.query`)."""
 
     def _fully_described(self, chain, steps, described) -> bool:
         """Does the chain admit its answer alone when every node ``i >= 1`` carries all
@@ -266,51 +79,6 @@ class Disambiguator:
                 hit = memo[key] = self._level(*args)
             level = hit
         return level == {chain[-1]}
-
-    def pins(self, node: int, chain, steps, constraints, cap: int | None = None) -> bool:
-        """Whether the suffix query from ``node`` (``chain[node]`` known only by its own
-        constraints) admits exactly ``chain[-1]``; memoised, without building the last
-        level (`_only`)."""
-        self._same_seed(chain[0])
-        cons = tuple(c for c in constraints if c.node >= node)
-        key = (node, tuple(chain[node:]), tuple(steps[node:]), cons, cap)
-        hit = self._pins.get(key)
-        if hit is not None:
-            return hit
-        if len(self._pins) > 50_000:
-            self._pins.clear()
-        own = [c for c in cons if c.node == node]
-        result = False
-        if own:
-            ix = self.index
-            level: set[str] | None = set(self.satisfies(own[0])).intersection(
-                *(self.satisfies(c) for c in own[1:])
-            )
-            level &= self._of_type[ix.type[chain[node]]]
-            last = len(chain) - 1
-            if node == last:
-                result = level == {chain[-1]}
-            elif cap is None or len(level) <= cap:
-                for i in range(node + 1, last):  # a level over ``cap``: no shortcut
-                    rel, inv = steps[i - 1]
-                    mine = [c for c in cons if c.node == i]
-                    level = self._level(
-                        level, ix.type[chain[i - 1]], ix.type[chain[i]], rel, inv, mine, cap
-                    )
-                    if level is None:
-                        break
-                if level is not None:
-                    by_last = [c for c in cons if c.node == last]
-                    result = self._only(
-                        level,
-                        ix.type[chain[-2]],
-                        ix.type[chain[-1]],
-                        *steps[-1],
-                        by_last,
-                        chain[-1],
-                    )
-        self._pins[key] = result
-        return result
 
     def _shortcut(self, chain, steps, constraints, node: int) -> bool:
         """Would ``node``'s constraints pin the answer on their own (a quick check with
@@ -365,6 +133,7 @@ class Disambiguator:
         tries: int = 4,
         named: bool = True,
         described: Callable[[str], Iterable[Constraint]] | None = None,
+        start: Sequence[Constraint] = (),
     ) -> tuple[Constraint, ...] | None:
         """Constraints that make the chain's query unique, or None (ambiguous). Facts are
         drawn from the graph's edges when ``named`` and from ``described`` (plain-worded
@@ -372,10 +141,12 @@ class Disambiguator:
 
         Descriptions only (``named`` False): when even every description of every node
         at once leaves another answer, no subset of them can do better (constraints only
-        narrow the sets), so the chain is ambiguous without a search."""
-        constraints: list[Constraint] = []
+        narrow the sets), so the chain is ambiguous without a search. ``start``:
+        constraints the search begins with (kept; they count towards ``max_constraints``
+        and ``per_node``)."""
+        constraints: list[Constraint] = list(start)
         answer = chain[-1]
-        if not named and described is not None:
+        if not named and described is not None and not start:
             if not self._fully_described(chain, steps, described):
                 return None
         sets: list[set[str]] = []
@@ -419,3 +190,52 @@ class Disambiguator:
                     break
             else:
                 return None
+
+    def narrow(
+        self,
+        chain: Sequence[str],
+        steps: Sequence[tuple[str, bool]],
+        constraints: Sequence[Constraint],
+        *,
+        limit: int,
+        max_constraints: int,
+        per_node: int = 3,
+        usable: Callable[[str], bool] = lambda e: True,
+        tries: int = 4,
+        named: bool = True,
+        described: Callable[[str], Iterable[Constraint]] | None = None,
+    ) -> tuple[Constraint, ...] | None:
+        """``constraints`` plus facts (the same greedy choice as `disambiguate`: the fact
+        of the node that leaves the fewest, never a shortcut) until every *middle* level
+        ``S(i)``, ``1 <= i < n``, has at most ``limit`` candidates, or None when the
+        limits on constraints are reached first. The answerability property of a question
+        (`medenv.synth.config.SynthConfig.max_candidates`): a reader who follows the chain
+        from its seed never holds more than ``limit`` live candidates for one node.
+        ``constraints`` must already make the question unique (more only narrow it)."""
+        out = list(constraints)
+        while True:
+            sets = self.candidate_sets(chain, steps, out)
+            wide = self.widest(sets, limit)
+            if wide is None:
+                return tuple(out)
+            if len(out) >= max_constraints or sum(c.node == wide for c in out) >= per_node:
+                return None
+            taken = {(c.entity, c.relation, c.inverse) for c in out if c.node == wide}
+            facts = self._best_facts(chain[wide], sets[wide], chain, usable, taken, named, described)
+            chosen = None
+            for found in islice(facts, tries):
+                c = Constraint(
+                    node=wide, relation=found.relation, entity=found.entity, inverse=found.inverse
+                )
+                if not self._shortcut(chain, steps, [*out, c], wide):
+                    chosen = c
+                    break
+            if chosen is None:
+                return None
+            out.append(chosen)
+
+    @staticmethod
+    def widest(sets: Sequence[set[str]], limit: int) -> int | None:
+        """The first middle level ``i`` (``1 <= i < n``) of ``sets`` (`candidate_sets`)
+        with more than ``limit`` candidates; None when there is none."""
+        return next((i for i in range(1, len(sets) - 1) if len(sets[i]) > limit), None)

@@ -1,0 +1,251 @@
+"""`PathQuery`: a question's chain read as a path query over a `GraphIndex`, fast.
+
+The semantics are `medenv.synth.uniqueness`'s (the module docstring there): levels
+``S0..Sn`` under the ontology closure (`candidate_sets`), "is the last level exactly the
+answer" without building it (`_only`), and the suffix query behind effective hops
+(`pins`). `medenv.synth.uniqueness.Disambiguator` adds the constraint search on top.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from medenv.kg.semantics import Closure
+from medenv.synth.index import GraphIndex
+from medenv.synth.qa import Constraint
+from medenv.synth.reach import type_reach
+
+
+class PathQuery:
+    """The pipeline's fast path query (`candidate_sets`), its memos and `pins`.
+
+    Same semantics as `medenv.synth.resolve.resolve_chain` (under the closure), on a
+    `GraphIndex`. ``cap``: while *choosing* where to add a constraint, propagation stops
+    at a level with more than ``cap`` candidates (that level is ambiguous anyway);
+    acceptance always uses the full, exact sets.
+    """
+
+    def __init__(self, index: GraphIndex, cap: int = 100) -> None:
+        self.index = index
+        self.cap = cap
+        self._sat: dict[tuple[str, str, bool], frozenset[str]] = {}
+        self._described_levels: dict[tuple, set[str]] = {}
+        self._levels: dict[tuple, set[str]] = {}  # candidate_sets levels by query prefix
+        self._pins: dict[tuple, bool] = {}  # `pins` answers by suffix query
+        self._memo_seed: str | None = None  # the memos hold one seed's chains (`_same_seed`)
+        self.closure = Closure(
+            lambda n, r: index.step(n, r, False),
+            lambda n, r: index.step(n, r, True),
+            index.kg.relation_properties(),
+        )
+        self._reach = type_reach(index, self.closure)
+        by_type: dict[str, set[str]] = {}
+        for node, kind in index.type.items():
+            by_type.setdefault(kind, set()).add(node)
+        self._of_type = {k: frozenset(v) for k, v in by_type.items()}
+
+    def _same_seed(self, seed: str) -> None:
+        """Empty the per-query memos when the queries move on to another seed: the
+        chains of one seed share prefixes, those of two seeds almost never, and the
+        levels are large sets (memory grew by GBs over a 2,000-item run without this)."""
+        if seed != self._memo_seed:
+            self._memo_seed = seed
+            self._levels.clear()
+            self._pins.clear()
+            self._described_levels.clear()
+
+    def related(self, node: str, relation: str, inverse: bool) -> frozenset[str]:
+        return self.closure.related(node, relation, inverse)
+
+    def satisfies(self, c: Constraint) -> frozenset[str]:
+        key = (c.entity, c.relation, c.inverse)
+        hit = self._sat.get(key)
+        if hit is None:
+            named = self.index.named(c.entity)
+            if len(named) == 1:
+                hit = self.closure.related(named[0], c.relation, not c.inverse)
+            else:
+                out: set[str] = set()
+                for e in named:
+                    out.update(self.closure.related(e, c.relation, not c.inverse))
+                hit = frozenset(out)
+            self._sat[key] = hit
+        return hit
+
+    def _level(
+        self,
+        prev: set[str],
+        src_kind: str,
+        kind: str,
+        rel: str,
+        inv: bool,
+        cons,
+        limit: int | None = None,
+    ) -> set[str] | None:
+        """The next level of `candidate_sets`; with ``limit``, None as soon as it is
+        known to have more than ``limit`` members."""
+        ix = self.index
+        if cons:
+            sats = sorted((self.satisfies(c) for c in cons), key=len)
+            both = sats[0].intersection(*sats[1:]) if len(sats) > 1 else sats[0]
+            if len(both) < len(prev):  # fewer to test than to walk from
+                found = {
+                    u
+                    for u in both
+                    if ix.type[u] == kind and not prev.isdisjoint(self.related(u, rel, not inv))
+                }
+                return None if limit is not None and len(found) > limit else found
+        out: set[str] = set()
+        related = self.closure.related
+        if limit is not None:  # filter as it grows, to stop early
+            allowed = self._of_type[kind]
+            for c in cons:
+                allowed = allowed & self.satisfies(c)
+            for v in prev:
+                out |= allowed.intersection(related(v, rel, inv))
+                if len(out) > limit:
+                    return None
+            return out
+        for v in prev:
+            out |= related(v, rel, inv)
+        if self._reach.get((src_kind, rel, inv)) != kind:
+            out &= self._of_type[kind]
+        for c in cons:
+            out &= self.satisfies(c)
+        return out
+
+    def _only(
+        self, prev: set[str], src_kind: str, kind: str, rel: str, inv: bool, cons, answer: str
+    ) -> bool:
+        """Is `_level` (same arguments) exactly ``{answer}``? Answered without building
+        the level: it stops at the first other candidate, and tests membership instead
+        of collecting unions."""
+        ix = self.index
+        sats = sorted((self.satisfies(c) for c in cons), key=len)
+        if sats and len(sats[0]) < len(prev):
+            seen = False
+            for u in sats[0].intersection(*sats[1:]) if len(sats) > 1 else sats[0]:
+                if ix.type[u] == kind and not prev.isdisjoint(self.related(u, rel, not inv)):
+                    if u != answer:
+                        return False
+                    seen = True
+            return seen
+        allowed = self._of_type[kind]
+        for sat in sats:
+            allowed = allowed & sat if len(sat) < len(allowed) else sat & allowed
+        if answer not in allowed:
+            return False
+        seen = False
+        related = self.closure.related
+        for v in prev:
+            hit = related(v, rel, inv)
+            if len(hit) > 1 or answer not in hit:
+                hit = allowed.intersection(hit)
+                if len(hit) > 1 or (hit and answer not in hit):
+                    return False
+                seen = seen or bool(hit)
+            else:
+                seen = True
+        return seen
+
+    def candidate_sets(
+        self,
+        chain: Sequence[str],
+        steps: Sequence[tuple[str, bool]],
+        constraints: Sequence[Constraint],
+        *,
+        prefix: list[set[str]] | None = None,
+        cap: int | None = None,
+        start: int = 0,
+        first: set[str] | None = None,
+    ) -> list[set[str]]:
+        """``[S0, ..., Sn]`` of the module docstring (reusing ``prefix`` levels; stopping
+        after the first level larger than ``cap`` when one is given). With ``start`` and
+        ``first``: the suffix query from level ``start`` whose candidates are ``first``."""
+        ix = self.index
+        by_node: dict[int, list[Constraint]] = {}
+        for c in constraints:
+            by_node.setdefault(c.node, []).append(c)
+        sets = list(prefix) if prefix else []
+        if first is not None:
+            sets = [first]
+        elif not sets:
+            if by_node.get(0):  # a described seed (see module docstring)
+                s0 = set(self._of_type[ix.type[chain[0]]])
+            else:
+                s0 = {u for u in ix.named(chain[0]) if ix.type[u] == ix.type[chain[0]]}
+            for c in by_node.get(0, ()):
+                s0 &= self.satisfies(c)
+            sets.append(s0)
+        memo = self._levels if first is None else None
+        key: tuple = ()
+        if memo is not None:
+            self._same_seed(chain[0])
+            if len(memo) > 50_000:
+                memo.clear()
+            key = (chain[0], tuple(by_node.get(0, ())))
+            for i in range(1, len(sets)):
+                key = (key, steps[i - 1], chain[i], tuple(by_node.get(i, ())))
+        for i in range(start + len(sets), len(chain)):
+            if cap is not None and len(sets[-1]) > cap:
+                break
+            rel, inv = steps[i - 1]
+            cons = by_node.get(i, [])
+            if memo is not None:
+                key = (key, steps[i - 1], chain[i], tuple(cons))
+                hit = memo.get(key)
+                if hit is None:
+                    hit = memo[key] = self._level(
+                        sets[-1], ix.type[chain[i - 1]], ix.type[chain[i]], rel, inv, cons
+                    )
+                sets.append(hit)
+                continue
+            sets.append(
+                self._level(sets[-1], ix.type[chain[i - 1]], ix.type[chain[i]], rel, inv, cons)
+            )
+        return sets
+
+    def pins(self, node: int, chain, steps, constraints, cap: int | None = None) -> bool:
+        """Whether the suffix query from ``node`` (``chain[node]`` known only by its own
+        constraints) admits exactly ``chain[-1]``; memoised, without building the last
+        level (`_only`)."""
+        self._same_seed(chain[0])
+        cons = tuple(c for c in constraints if c.node >= node)
+        key = (node, tuple(chain[node:]), tuple(steps[node:]), cons, cap)
+        hit = self._pins.get(key)
+        if hit is not None:
+            return hit
+        if len(self._pins) > 50_000:
+            self._pins.clear()
+        own = [c for c in cons if c.node == node]
+        result = False
+        if own:
+            ix = self.index
+            level: set[str] | None = set(self.satisfies(own[0])).intersection(
+                *(self.satisfies(c) for c in own[1:])
+            )
+            level &= self._of_type[ix.type[chain[node]]]
+            last = len(chain) - 1
+            if node == last:
+                result = level == {chain[-1]}
+            elif cap is None or len(level) <= cap:
+                for i in range(node + 1, last):  # a level over ``cap``: no shortcut
+                    rel, inv = steps[i - 1]
+                    mine = [c for c in cons if c.node == i]
+                    level = self._level(
+                        level, ix.type[chain[i - 1]], ix.type[chain[i]], rel, inv, mine, cap
+                    )
+                    if level is None:
+                        break
+                if level is not None:
+                    by_last = [c for c in cons if c.node == last]
+                    result = self._only(
+                        level,
+                        ix.type[chain[-2]],
+                        ix.type[chain[-1]],
+                        *steps[-1],
+                        by_last,
+                        chain[-1],
+                    )
+        self._pins[key] = result
+        return result
