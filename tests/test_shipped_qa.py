@@ -74,7 +74,7 @@ def test_install_writes_the_synthesized_files_or_nothing(shipped, tmp_path):
     # another key, other settings (e.g. another obfuscation level) or a damaged file: nothing
     other = tmp_path / "other"
     assert not install_shipped("hpo", name + "x", config, other)
-    changed = msgspec.structs.replace(config, obfuscation=2)
+    changed = msgspec.structs.replace(config, obfuscation=(config.obfuscation + 1) % 3)
     assert not install_shipped("hpo", name, changed, other)
     assert not install_shipped("hetionet", name, config, other)  # none shipped
     where = tmp_path / "shipped"
