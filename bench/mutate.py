@@ -80,7 +80,8 @@ GROUPS: dict[str, Group] = {
         ),
     ),
     "uniqueness": Group(
-        ("medenv/synth/uniqueness.py",),
+        # the constraint search and the path query it subclasses (synth/query.py)
+        ("medenv/synth/uniqueness.py", "medenv/synth/query.py"),
         ("tests/test_synth_small.py", "tests/test_closure.py", "tests/test_uniqueness_random.py"),
     ),
     # the event store, split into store (the writer), files, table, ingest, reader, and
@@ -93,8 +94,14 @@ GROUPS: dict[str, Group] = {
             "medenv/events/ingest.py",
             "medenv/events/reader.py",
             "medenv/events/chain.py",
+            "medenv/events/encode.py",  # the step path's one-pass event encoding
         ),
-        ("tests/test_events.py", "tests/test_ingest.py", "tests/test_tamper.py"),
+        (
+            "tests/test_events.py",
+            "tests/test_ingest.py",
+            "tests/test_tamper.py",
+            "tests/test_event_encode.py",
+        ),
     ),
 }
 
