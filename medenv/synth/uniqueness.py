@@ -175,21 +175,33 @@ class Disambiguator(PathQuery):
                 if len(sets[i]) <= 1 or sum(c.node == i for c in constraints) >= per_node:
                     continue
                 taken = {(c.entity, c.relation, c.inverse) for c in constraints if c.node == i}
-                chosen = None
                 facts = self._best_facts(chain[i], sets[i], chain, usable, taken, named, described)
-                for found in islice(facts, tries):
-                    c = Constraint(
-                        node=i, relation=found.relation, entity=found.entity, inverse=found.inverse
-                    )
-                    if not self._shortcut(chain, steps, [*constraints, c], i):
-                        chosen = c
-                        break
+                chosen = self._first_safe(chain, steps, constraints, i, facts, tries)
                 if chosen is not None:
                     constraints.append(chosen)
                     sets = sets[:i]  # levels before i are unchanged
                     break
             else:
                 return None
+
+    def _first_safe(
+        self,
+        chain: Sequence[str],
+        steps: Sequence[tuple[str, bool]],
+        constraints: Sequence[Constraint],
+        node: int,
+        facts: Iterable,
+        tries: int,
+    ) -> Constraint | None:
+        """The first of ``facts`` (at most ``tries`` of them) that, as a constraint on
+        ``node`` added to ``constraints``, is not a shortcut; None when none is."""
+        for found in islice(facts, tries):
+            c = Constraint(
+                node=node, relation=found.relation, entity=found.entity, inverse=found.inverse
+            )
+            if not self._shortcut(chain, steps, [*constraints, c], node):
+                return c
+        return None
 
     def narrow(
         self,
@@ -222,14 +234,7 @@ class Disambiguator(PathQuery):
                 return None
             taken = {(c.entity, c.relation, c.inverse) for c in out if c.node == wide}
             facts = self._best_facts(chain[wide], sets[wide], chain, usable, taken, named, described)
-            chosen = None
-            for found in islice(facts, tries):
-                c = Constraint(
-                    node=wide, relation=found.relation, entity=found.entity, inverse=found.inverse
-                )
-                if not self._shortcut(chain, steps, [*out, c], wide):
-                    chosen = c
-                    break
+            chosen = self._first_safe(chain, steps, out, wide, facts, tries)
             if chosen is None:
                 return None
             out.append(chosen)
