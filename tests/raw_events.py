@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 from medenv.events.store import connect
 
 
@@ -15,3 +17,14 @@ def raw_event_rows(db) -> list[tuple]:
         ).fetchall()
     finally:
         con.close()
+
+
+def private_copy(written: tuple, tmp_path) -> tuple:
+    """``(path, ids)`` of a copy, under ``tmp_path``, of a module's written store
+    ``written = (path, ids)`` (a test may edit it); the original must be closed, i.e. one
+    file with no write-ahead log beside it."""
+    source, ids = written
+    assert not source.with_name(source.name + ".wal").exists()
+    path = tmp_path / source.name
+    shutil.copyfile(source, path)
+    return path, ids

@@ -4,7 +4,6 @@ episodes logged by the real env; a tampered event must fail verification."""
 from __future__ import annotations
 
 import json
-import shutil
 
 import duckdb
 import gymnasium as gym
@@ -15,17 +14,14 @@ from medenv.events.replay import to_messages, trajectory
 from medenv.events.store import connect, read_episode
 from medenv.verify import verify
 from tests.cli import cli_error
+from tests.raw_events import private_copy
 from tests.test_env import items, scripted_actions, world  # noqa: F401  (fixtures)
 
 
 @pytest.fixture
 def logged(written, tmp_path):
     """A copy of the written store of its own (tests may edit it)."""
-    source, ids = written
-    assert not source.with_name(source.name + ".wal").exists()  # closed: one file holds it
-    path = tmp_path / source.name
-    shutil.copyfile(source, path)
-    return path, ids
+    return private_copy(written, tmp_path)
 
 
 @pytest.fixture(scope="module")

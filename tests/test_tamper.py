@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 
 import duckdb
 import gymnasium as gym
@@ -19,6 +18,7 @@ from medenv.events.chain import check_chains, link, seal
 from medenv.events.store import EventStore, connect, read_episode
 from medenv.verify import verify
 from medenv.world import load_world
+from tests.raw_events import private_copy
 from tests.test_env import items, scripted_actions, world  # noqa: F401  (fixtures)
 
 
@@ -63,11 +63,7 @@ def written(tmp_path_factory, items, world):  # noqa: F811
 @pytest.fixture
 def store(written, tmp_path):
     """A copy of the written store of its own (tests edit it)."""
-    source, ids = written
-    assert not source.with_name(source.name + ".wal").exists()  # closed: one file holds it
-    path = tmp_path / source.name
-    shutil.copyfile(source, path)
-    return path, ids
+    return private_copy(written, tmp_path)
 
 
 def independent_chain_problems(path) -> set[tuple[str | None, int]]:
