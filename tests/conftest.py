@@ -126,3 +126,35 @@ def pytest_configure(config):
     except ImportError:  # the train extra is not installed
         return
     hf_logging.get_logger("transformers")
+
+
+# Opt-in per-test CPU profile (`MEDENV_TEST_PROFILE=DIR`): each worker appends one JSON line per
+# test to DIR/<worker>.jsonl -- file, test id, wall start/end and the CPU seconds (user+sys of
+# this process and of the children it waited for) of setup+call+teardown; module and session
+# fixtures count to the test that first needs them. `python -m tests.cpu_profile DIR` sums it.
+_PROFILE_DIR = os.environ.get("MEDENV_TEST_PROFILE")
+if _PROFILE_DIR:
+    import json
+    import resource
+    import time
+
+    def _cpu() -> float:
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_protocol(item, nextitem):
+        start, cpu = time.time(), _cpu()
+        yield
+        row = {
+            "worker": os.environ.get("PYTEST_XDIST_WORKER", "main"),
+            "file": item.path.name,
+            "test": item.nodeid,
+            "start": start,
+            "end": time.time(),
+            "cpu": _cpu() - cpu,
+        }
+        Path(_PROFILE_DIR).mkdir(parents=True, exist_ok=True)
+        with open(Path(_PROFILE_DIR) / f"{row['worker']}.jsonl", "a") as out:
+            out.write(json.dumps(row) + "\n")
