@@ -1,7 +1,7 @@
 """Property: no action crashes a step, and every logged episode replay-verifies.
 
-Hypothesis generates 200 examples x 50 actions = 10,000 actions per run (derandomized, so CI
-runs the same ones): raw Unicode including lone surrogates and control characters, JSON
+Hypothesis generates 60 examples x 50 actions = 3,000 actions per run (200 x 50 = 10,000 with
+``MEDENV_HYPOTHESIS=thorough``, `tests.budget`; derandomized, so CI runs the same ones): raw Unicode including lone surrogates and control characters, JSON
 escapes that decode to lone surrogates, string-form and XML arguments, integers beyond
 Python's 4,300-digit limit, deep nesting, 1 MB strings, and dicts of the wrong shape and
 types. Every action goes through a logging `env.step`; then every episode must pass
@@ -18,9 +18,10 @@ from hypothesis import strategies as st
 from medenv.events.chain import check_chains
 from medenv.events.store import connect, iter_episodes
 from medenv.verify import verify
+from tests.budget import examples
 from tests.test_env import items, world  # noqa: F401  (fixtures)
 
-EXAMPLES, PER_EXAMPLE = 200, 50
+EXAMPLES, PER_EXAMPLE = examples(200, 60), 50
 
 ANY_CHAR = st.characters(exclude_categories=())  # surrogates and controls included
 RAW = st.text(alphabet=ANY_CHAR, max_size=30)
@@ -119,7 +120,7 @@ def test_generated_actions_never_raise_and_every_episode_verifies(tmp_path, item
 
     run()
     env.close()
-    assert seen["actions"] >= 10_000
+    assert seen["actions"] >= EXAMPLES * PER_EXAMPLE
     assert {"bad_json", "no_call", "bad_arguments", "unknown_tool", ""} <= seen["errors"]
     con = connect(path)
     report = check_chains(con)
