@@ -317,19 +317,20 @@ def test_hop_weights_steer_chain_lengths(kg):
 
 
 def test_same_seed_gives_identical_files_and_a_prefix_for_smaller_n(kg, result, tmp_path):
-    # a second run in another process, with another str hash seed (set iteration order)
+    small = synthesize(kg, SynthConfig(n=40, seed=0), progress=False)
+    assert small.items == result.items[:40]  # ids and splits do not depend on n
+    # a second run in another process, with another str hash seed (set iteration order),
+    # writes the same bytes (40 items: the n=150 run would add 12 CPU-s and no new code path)
     script = Path(sys.executable).with_name("medenv")
-    cmd = [str(script), "synth", "--n", str(N), "--seed", "0", "--out", str(tmp_path / "b")]
+    cmd = [str(script), "synth", "--n", "40", "--seed", "0", "--out", str(tmp_path / "b")]
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
     proc = subprocess.run(
         [*cmd, "--no-corpus", "--no-progress"], env=env, capture_output=True, timeout=600
     )
     assert proc.returncode == 0, proc.stderr
-    a = write_qa_set(tmp_path / "a", result.items, result.manifest)
+    a = write_qa_set(tmp_path / "a", small.items, small.manifest)
     for name in ("qa.jsonl", "qa.parquet"):
         assert (a / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
-    small = synthesize(kg, SynthConfig(n=40, seed=0), progress=False)
-    assert small.items == result.items[:40]  # ids and splits do not depend on n
     other = synthesize(kg, SynthConfig(n=40, seed=1), progress=False)
     assert [i.id for i in other.items] != [i.id for i in small.items]
 
@@ -341,17 +342,17 @@ def test_specialty_filter_keeps_only_that_specialty(kg):
 
 
 def test_rewrite_hook_is_applied_and_leaks_are_rejected(kg):
-    res = synthesize(kg, SynthConfig(n=10, seed=5), progress=False, rewrite=lambda q: "Q: " + q)
+    res = synthesize(kg, SynthConfig(n=5, seed=5), progress=False, rewrite=lambda q: "Q: " + q)
     assert all(i.question.startswith("Q: ") for i in res.items)
     assert res.manifest["rewrite_rejected"] == 0
-    base = synthesize(kg, SynthConfig(n=10, seed=5), progress=False)
+    base = synthesize(kg, SynthConfig(n=5, seed=5), progress=False)
     answers = iter(i.answer for i in base.items)
 
     def leak_answer(q: str) -> str:  # a rewrite that names the answer must be rejected
         return q + " The answer is " + next(answers) + "."
 
-    leaky = synthesize(kg, SynthConfig(n=10, seed=5), progress=False, rewrite=leak_answer)
-    assert leaky.manifest["rewrite_rejected"] == 10
+    leaky = synthesize(kg, SynthConfig(n=5, seed=5), progress=False, rewrite=leak_answer)
+    assert leaky.manifest["rewrite_rejected"] == 5
     assert [i.question for i in leaky.items] == [i.question for i in base.items]
 
 
