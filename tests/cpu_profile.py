@@ -28,8 +28,10 @@ def report(rows: list[dict], top: int = 30) -> str:
     lines = [f"{len(rows)} tests, {sum(r['cpu'] for r in rows):.0f} CPU-s in all"]
     for name, ws in sorted(workers.items()):
         span = max(r["end"] for r in ws) - t0
-        lines.append(f"  {name}: {len(ws)} tests, {sum(r['cpu'] for r in ws):.0f} CPU-s, "
-                     f"last test ends at {span:.0f} s")
+        lines.append(
+            f"  {name}: {len(ws)} tests, {sum(r['cpu'] for r in ws):.0f} CPU-s, "
+            f"last test ends at {span:.0f} s"
+        )
     lines.append(f"\ntop {top} files (CPU-s, tests):")
     for name, cpu in sorted(by_file.items(), key=lambda kv: -kv[1])[:top]:
         lines.append(f"  {cpu:7.1f}  {count[name]:4d}  {name}")

@@ -15,7 +15,6 @@ from medenv.synth.index import GraphIndex
 from medenv.synth.specialty import SPECIALTIES, SpecialtyMap
 from medenv.synth.specialty_names import KEYWORDS, name_votes, read_mapping
 
-
 # one regex per specialty (built once: compiling them per name cost 12 s of CPU on 47k names)
 _PATTERNS = {
     specialty: re.compile(
