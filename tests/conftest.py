@@ -53,10 +53,12 @@ NEEDS_SFT_FIXTURE = frozenset(
 def _cold_cache_built_once():
     """Under pytest-xdist, build the cold cache once and early, keeping the other worker busy.
 
-    Every worker first loads the KG and the default world under one lock (on a cold cache
-    one worker builds them, ~40 s of CPU, while the other waits; warm, a lazy load). Then
-    worker ``gw0`` alone names the default QA set (cold: installed from the package's
-    shipped set, `medenv.shipped_qa`) and the SFT fixture model
+    Every worker first loads the KG (one lock: on a cold cache one worker builds it, ~9 s of
+    CPU) and then the default world (another lock: ``gw0`` builds it, ~26 s, while ``gw1``
+    first builds what the suite needs anyway and does not need the world for: the tiny test
+    model, which the SFT fixture trains, and the Hetionet slice's graph). Warm, all of this
+    is a lazy load. Then worker ``gw0`` alone names the default QA set (cold: installed
+    from the package's shipped set, `medenv.shipped_qa`) and the SFT fixture model
     (`tests.test_sft.trained_fixture`): cold, it builds it (the suite's longest chain:
     oracle export -> training) while ``gw1`` runs the files that do not need it
     (`NEEDS_SFT_FIXTURE` comes last in the schedule). A ``gw1`` test that needs the set or
@@ -69,8 +71,16 @@ def _cold_cache_built_once():
     from medenv.paths import build_lock, medenv_home
     from medenv.world import load_world
 
-    with build_lock(medenv_home() / "tests-world"):
+    with build_lock(medenv_home() / "tests-kg"):
         load_kg("hpo", progress=False)
+    if worker == "gw1":  # while gw0 builds the world (cold)
+        from medenv.agents.tiny import tiny_model_path
+
+        tiny_model_path()  # its own build lock
+        if (_shared_data() / "hetionet-slice").is_dir():
+            with build_lock(medenv_home() / "tests-hetionet"):
+                load_kg("hetionet", _shared_data() / "hetionet-slice", progress=False)
+    with build_lock(medenv_home() / "tests-world"):
         load_world(progress=False)
     if worker == "gw0":
         from medenv.questions import default_qa_set
