@@ -37,6 +37,7 @@ from medenv.synth.qa import QAItem
 from medenv.synth.rarity import rarity
 from medenv.synth.render import LeakCheck, labels_of
 from medenv.synth.rewrite import accept_rewrite
+from medenv.synth.shortcut import is_shortcut
 from medenv.synth.specialty import SPECIALTIES, SpecialtyMap
 from medenv.synth.specialty_names import user_mapping
 from medenv.synth.subgraph import extract_subgraph
@@ -53,6 +54,7 @@ class Attempt(msgspec.Struct, frozen=True, array_like=True):
     reason: str | None
     item: QAItem | None = None
     final: QAItem | None = None
+    shortcut: bool = False  # ``final``'s text finds its answer's page (`is_shortcut`)
 
 
 class SeedOutcome(msgspec.Struct, frozen=True, array_like=True):
@@ -190,12 +192,15 @@ class SeedWork:
             final = reword_past_search(self.world, index, cfg, with_evidence, self.lexicon)
             if final is None:
                 return Attempt("search_shortcut", item)
-        return Attempt(None, item, final)
+        return Attempt(None, item, final, self.world is not None and is_shortcut(self.world, final))
 
     def _rewritten(self, item: QAItem, nodes: tuple[str, ...]) -> QAItem:
         new = self.rewrite(item.question)
         why = accept_rewrite(
-            item.question, new, LeakCheck(labels_of(self.index, nodes[1:])), self.world,
+            item.question,
+            new,
+            LeakCheck(labels_of(self.index, nodes[1:])),
+            self.world,
             item.answer_id,
         )
         if hasattr(self.rewrite, "record"):
@@ -210,11 +215,11 @@ class SeedWork:
 
 def replay(
     attempts, dedup: Deduplicator, reason: str = "no_chain"
-) -> tuple[str | None, QAItem | None]:
+) -> tuple[str | None, Attempt | None]:
     """Go through a seed's ``attempts`` in order as the sequential pipeline does:
-    ``(None, item)`` for the first whose item is no duplicate and passed every check
-    (added to ``dedup``), else ``(reason of the last attempt, None)`` (``reason`` when
-    there was none)."""
+    ``(None, attempt)`` for the first whose item is no duplicate and passed every check
+    (its ``final`` added to ``dedup``), else ``(reason of the last attempt, None)``
+    (``reason`` when there was none)."""
     for att in attempts:
         if att.item is None:
             reason = att.reason
@@ -226,7 +231,7 @@ def replay(
             reason = att.reason
             continue
         dedup.add(att.final)
-        return None, att.final
+        return None, att
     return reason, None
 
 
