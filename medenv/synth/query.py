@@ -62,16 +62,22 @@ class PathQuery:
         return self.closure.related(node, relation, inverse)
 
     def satisfies(self, c: Constraint) -> frozenset[str]:
-        key = (c.entity, c.relation, c.inverse)
+        """The nodes that meet constraint ``c`` (`sat`)."""
+        return self.sat(c.entity, c.relation, c.inverse)
+
+    def sat(self, entity: str, relation: str, inverse: bool) -> frozenset[str]:
+        """The nodes with ``relation`` to (from, when ``inverse``) any node ``entity``'s
+        name names, under the closure; memoised."""
+        key = (entity, relation, inverse)
         hit = self._sat.get(key)
         if hit is None:
-            named = self.index.named(c.entity)
+            named = self.index.named(entity)
             if len(named) == 1:
-                hit = self.closure.related(named[0], c.relation, not c.inverse)
+                hit = self.closure.related(named[0], relation, not inverse)
             else:
                 out: set[str] = set()
                 for e in named:
-                    out.update(self.closure.related(e, c.relation, not c.inverse))
+                    out.update(self.closure.related(e, relation, not inverse))
                 hit = frozenset(out)
             self._sat[key] = hit
         return hit
