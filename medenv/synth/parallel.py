@@ -47,8 +47,11 @@ def check_workers(workers: int | None) -> int:
 
 def usable_workers(workers: int, work: SeedWork) -> int:
     """1 where worker processes cannot be used: one asked for, no fork (macOS, Windows),
-    or a rewrite hook (a model or a client with state stays in this process)."""
+    a daemonic process (a pool's worker may not start children), or a rewrite hook (a
+    model or a client with state stays in this process)."""
     if workers <= 1 or not sys.platform.startswith(FORK_SAFE) or work.rewrite is not None:
+        return 1
+    if mp.current_process().daemon:
         return 1
     return workers
 
