@@ -8,7 +8,7 @@ answer" without building it (`_only`), and the suffix query behind effective hop
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 
 from medenv.kg.semantics import Closure
 from medenv.synth.index import GraphIndex
@@ -253,10 +253,7 @@ class PathQuery:
         result = False
         if own:
             ix = self.index
-            level: set[str] | None = set(self.satisfies(own[0])).intersection(
-                *(self.satisfies(c) for c in own[1:])
-            )
-            level &= self._of_type[ix.type[chain[node]]]
+            level: Set[str] | None = self._of_kind_meeting(ix.type[chain[node]], own)
             last = len(chain) - 1
             if node == last:
                 result = level == {chain[-1]}
