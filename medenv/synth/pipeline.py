@@ -18,7 +18,11 @@ cross a source boundary that often are searched for (`medenv.kg.provenance.chain
 With ``obfuscation`` 1 or 2, each seed's chains are first tried with *descriptions* only
 (plain-worded constraints, `medenv.synth.describe`; the question then names its seed
 alone), then with named facts as well (level 2 tries more chains the first way).
-Deterministic: same KG, config and world -> the same items in the same order.
+Deterministic: same KG, config and world -> the same items in the same order. A seed's
+share of the work is `medenv.synth.seedwork.SeedWork` (a pure function of the settings and
+the seed); with ``workers`` it runs in forked processes (`medenv.synth.parallel`) and this
+module merges the outcomes in seed order, deduplication replayed here, so the items do not
+depend on the number of workers.
 """
 
 from __future__ import annotations
