@@ -2,7 +2,8 @@
 
 Per unknown chain node, label-free actions in a fixed order (`Gathering._plan`): a search
 built from the question's terms (the most constraining named entity first, then the
-relation in the words the reference pages use, then the other named entities); the pages
+relation in the words the reference pages use, then the other named entities, joined by
+`CLUE_JOIN`); the pages
 of those named entities; for a node with described properties, candidate pages read for
 them (`agents.oracle_described`); the other entities' searches, the web, more results.
 `Gathering._gather` runs them until the evidence decides the node (`Choosing._choose`).
@@ -13,6 +14,13 @@ from __future__ import annotations
 from collections.abc import Generator
 
 from medenv.agents.chain_facts import Fact
+
+CLUE_JOIN = " and "
+"""Between the named clues of one search query. A stopword, so the search terms (and the
+results) are those of the clues alone; without it two clues written side by side can
+spell another entity's name ("Myopathy" + "congenital onset" reads as the disease
+"Myopathy, congenital"), which the groundedness check then counts as a mention the agent
+never saw (`medenv.grounding`, rule 1)."""
 
 
 class Gathering:
@@ -32,7 +40,7 @@ class Gathering:
         )
         out: list[tuple[str, dict]] = []
         lead = named[0]
-        others = " ".join(self._named(f.anchor) for f in named[1:])
+        others = CLUE_JOIN.join(self._named(f.anchor) for f in named[1:])
         out.append(
             (
                 first,
@@ -47,7 +55,7 @@ class Gathering:
         if any(self._described(f) for f in facts):  # read candidate pages for the properties
             out += [("confirm", {"k": k}) for k in range(3)]
         for f in named[1:]:
-            rest = " ".join(self._named(g.anchor) for g in named if g is not f)
+            rest = CLUE_JOIN.join(self._named(g.anchor) for g in named if g is not f)
             out.append((first, {"query": f"{self._named(f.anchor)} {self._phrase(f)} {rest}"}))
         out.append(
             (second, {"query": f"{self._named(lead.anchor)} {self._phrase(lead)} {others}".strip()})

@@ -9,7 +9,7 @@ The env, rollouts, the HTTP server and GRPO all load their questions here.
 `default_qa_set(source)` is the built-in set's folder (2,000 items, seed 0, obfuscation
 level 2, with the world's evidence), made on first use under ``$MEDENV_HOME/qa/``: copied
 from the set the package ships when its key matches (`medenv.shipped_qa`), else
-synthesized (`medenv.synth`).
+synthesized (`medenv.synth`, one worker process per core: `medenv.synth.parallel`).
 `ship_default_set` (``make default-set``) re-synthesizes and re-ships it.
 
 `check_items_in_kg` refuses a set naming entities the world's graph lacks (with
@@ -157,7 +157,7 @@ def ship_default_set(source: str = "hpo", progress: bool = True) -> Path:
 
 
 def _synthesize_default(kg, world, folder: Path, progress: bool, config: SynthConfig) -> None:
-    result = synthesize(kg, config, world=world, progress=progress)
+    result = synthesize(kg, config, world=world, progress=progress, workers=None)
     tmp = folder.with_name(folder.name + f".tmp{os.getpid()}")
     write_qa_set(tmp, result.items, result.manifest)
     try:

@@ -51,7 +51,8 @@ def test_a_fresh_slice_of_the_default_settings_is_byte_identical(shipped):
     _, data = shipped
     kg = load_kg("hpo", progress=False)
     world = load_world(progress=False)
-    result = synthesize(kg, default_synth_config(n=SLICE), world=world, progress=False)
+    # in two worker processes (`medenv.synth.parallel`), as the default set is built
+    result = synthesize(kg, default_synth_config(n=SLICE), world=world, progress=False, workers=2)
     encoder = msgspec.json.Encoder(order="deterministic")
     fresh = [encoder.encode(item) for item in result.items]
     assert fresh == data.splitlines()[:SLICE]

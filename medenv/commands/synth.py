@@ -31,6 +31,7 @@ from medenv.errors import MedenvError
 from medenv.kg.cache import load_kg
 from medenv.paths import check_out_dir
 from medenv.synth import SynthConfig, synthesize, write_qa_set
+from medenv.synth.parallel import check_workers
 from medenv.synth.specialty import SPECIALTIES
 from medenv.worldspec import world_factory
 
@@ -132,6 +133,13 @@ def add_parser(subparsers) -> None:
         "--no-corpus", action="store_true", help="skip evidence pages and the answerability check"
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="processes that synthesize (default: one per core); the items are the same for any N",
+    )
     p.add_argument(
         "--seeds",
         default=None,
@@ -236,6 +244,7 @@ def run(args: argparse.Namespace) -> int:
         min_crossings=args.min_crossings,
         **kw,
     ).check()  # bad arguments fail before the KG is loaded
+    check_workers(args.workers)
     check_out_dir(args.out)
     if args.seeds is not None or args.ray is not None:
         return _run_seeds(args, config)
@@ -253,7 +262,9 @@ def run(args: argparse.Namespace) -> int:
             world = world_factory(
                 names, path, kg_options, kg, args.world_seed, not args.no_progress
             )
-    result = synthesize(kg, config, world=world, progress=not args.no_progress)
+    result = synthesize(
+        kg, config, world=world, progress=not args.no_progress, workers=args.workers
+    )
     result.manifest["elapsed_total_s"] = round(time.perf_counter() - started, 3)
     out = write_qa_set(args.out, result.items, result.manifest)
     print(summary(result.manifest))

@@ -100,6 +100,7 @@ class GraphIndex:
                 by_name.setdefault(label.casefold(), set()).add(node.id)
         self.by_name: dict[str, tuple[str, ...]] = {k: tuple(sorted(v)) for k, v in by_name.items()}
         self.max_degree = max(self.degree.values(), default=1)
+        self._ordered: dict[str, tuple[tuple[str, bool, str], ...]] = {}  # `ordered_steps`
 
     def _groups(self, node: str) -> dict[Step, tuple[str, ...]]:
         """``adj[node]``: neighbour ids by ``(relation, inverse)``, keys sorted."""
@@ -130,6 +131,19 @@ class GraphIndex:
                 rel, kb = divmod(rest, k)
                 out.setdefault((kinds[ka], self._rel_names[rel], inverse), set()).add(kinds[kb])
         return out
+
+    def ordered_steps(self, node: str) -> tuple[tuple[str, bool, str], ...]:
+        """Every ``(relation, inverse, neighbour)`` of ``node`` in a chain search's walking
+        order (neighbour degree, neighbour id, relation, inverse), memoised: a subgraph
+        keeps those inside it in this order (the key is total, so filtering the sorted
+        steps equals sorting the filtered ones)."""
+        hit = self._ordered.get(node)
+        if hit is None:
+            degree = self.degree
+            steps = [(rel, inv, t) for (rel, inv), ts in self.adj[node].items() for t in ts]
+            steps.sort(key=lambda s: (degree[s[2]], s[2], s[0], s[1]))
+            hit = self._ordered[node] = tuple(steps)
+        return hit
 
     def step(self, node: str, relation: str, inverse: bool) -> tuple[str, ...]:
         """Nodes reached from ``node`` over ``relation`` (backwards when ``inverse``)."""

@@ -18,15 +18,19 @@ cross a source boundary that often are searched for (`medenv.kg.provenance.chain
 With ``obfuscation`` 1 or 2, each seed's chains are first tried with *descriptions* only
 (plain-worded constraints, `medenv.synth.describe`; the question then names its seed
 alone), then with named facts as well (level 2 tries more chains the first way).
-Deterministic: same KG, config and world -> the same items in the same order.
+Deterministic: same KG, config and world -> the same items in the same order. A seed's
+share of the work is `medenv.synth.seedwork.SeedWork` (a pure function of the settings and
+the seed); with ``workers`` it runs in forked processes (`medenv.synth.parallel`) and this
+module merges the outcomes in seed order, deduplication replayed here, so the items do not
+depend on the number of workers.
 """
 
 from __future__ import annotations
 
-import random
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from typing import Any
 
 import msgspec
@@ -34,25 +38,19 @@ from tqdm.auto import tqdm
 
 from medenv.errors import MedenvError
 from medenv.kg.graph import KnowledgeGraph
-from medenv.kg.provenance import chain_crossings, node_sources
-from medenv.synth.chain import search_chains
-from medenv.synth.config import OBFUSCATION_WIDTH, SYNTH_VERSION, SynthConfig, hop_weights_of
+from medenv.kg.provenance import chain_crossings
+from medenv.synth.config import SYNTH_VERSION, SynthConfig
 from medenv.synth.dedup import Deduplicator
-from medenv.synth.describe import Describer, plain
-from medenv.synth.evidence import attach_evidence
+from medenv.synth.describe import plain
 from medenv.synth.index import GraphIndex
 from medenv.synth.lexicon import BUILTIN, apply_lexicon
-from medenv.synth.make_item import make_item, reword_past_search
+from medenv.synth.parallel import check_workers, pooled_outcomes, usable_workers
 from medenv.synth.qa import QAItem
 from medenv.synth.quality import quality
-from medenv.synth.rarity import rarity, seed_order
-from medenv.synth.render import LeakCheck, labels_of
-from medenv.synth.rewrite import accept_rewrite
-from medenv.synth.shortcut import is_shortcut
-from medenv.synth.specialty import SPECIALTIES, SpecialtyMap
-from medenv.synth.specialty_names import user_mapping
-from medenv.synth.subgraph import extract_subgraph
-from medenv.synth.uniqueness import Disambiguator
+from medenv.synth.rarity import seed_order
+from medenv.synth.seedwork import LONG_WIDENING, SeedWork, replay, target_hops
+
+__all__ = ["LONG_WIDENING", "SynthResult", "synthesize", "target_hops"]
 
 
 class SynthResult(msgspec.Struct):
@@ -71,6 +69,7 @@ def synthesize(
     world: Any = None,
     progress: bool = True,
     rewrite: Callable[[str], str] | None = None,
+    workers: int = 1,
 ) -> SynthResult:
     """``config.n`` verified items from ``kg`` (see module docstring).
 
@@ -80,34 +79,18 @@ def synthesize(
     text-to-text hook (e.g. `medenv.synth.rewrite.LLMRewriter`) applied to each question;
     a rewrite that fails `accept_rewrite` (empty, leaks a chain entity, drops or adds a
     named entity, or is a search shortcut) is discarded and the template text kept
-    (counted as ``rewrite_rejected``, by reason under ``rewrites``).
+    (counted as ``rewrite_rejected``, by reason under ``rewrites``). ``workers``: processes
+    that compute the seeds' chains and checks (`medenv.synth.parallel`; None: one per
+    core); the items and the manifest's counts are the same for any number (one is used
+    with a ``rewrite`` hook, or where processes cannot be forked).
     Raises `MedenvError` when the KG cannot support ``config.n`` items.
     """
     cfg = (config or SynthConfig()).check()
+    workers = check_workers(workers)
     started = time.perf_counter()
     lexicon = apply_lexicon(kg, cfg.lexicon) if cfg.lexicon is not None else BUILTIN
-    index = GraphIndex(kg)
-    specialty = SpecialtyMap(index, user_mapping(cfg.specialty_file))
-    # On a graph with HPO's organ-system branches every item gets one of the 12 specialties
-    # (a chain with none is dropped as ``no_specialty``); other graphs may yield "general".
-    needs_specialty = specialty.has_branches
-    disamb = Disambiguator(index)
-    describer = Describer(index, specialty) if cfg.obfuscation >= 1 else None
-    props = kg.relation_properties()
-    rar = {i: rarity(index, i) for i in index.ids}
-    names = {i: index.node[i].name.casefold() for i in index.ids}
-    answer_types = frozenset(cfg.answer_types)
-    allowed = frozenset(i for i in index.ids if index.degree[i] <= cfg.hub_degree)
-    wanted = frozenset(cfg.specialties)
-    lengths, weights = hop_weights_of(cfg)
-    accept = None
-    multi_source: frozenset[str] = frozenset()
-    if cfg.min_crossings:
-        multi_source = frozenset(i for i in index.ids if len(node_sources(kg, i)) > 1)
-
-        def accept(nodes: tuple[str, ...], steps: tuple) -> bool:
-            return chain_crossings(kg, nodes, steps) >= cfg.min_crossings
-
+    work = SeedWork(kg, cfg, lexicon, rewrite)
+    index = work.index
     seeds = list(
         seed_order(
             index,
@@ -118,8 +101,8 @@ def synthesize(
             rare_fraction=cfg.rare_fraction,
         )
     )
-    if wanted:
-        seeds = [(s, r) for s, r in seeds if specialty.of(s) in wanted]
+    if work.wanted:
+        seeds = [(s, r) for s, r in seeds if work.specialty.of(s) in work.wanted]
     if cfg.n > len(seeds):
         raise MedenvError(
             f"n={cfg.n} is more than this KG supports: {kg.source} has {len(seeds)} eligible "
@@ -127,6 +110,11 @@ def synthesize(
         )
     if callable(world):
         world = world()
+    work.world = world
+    workers = usable_workers(workers, work)
+    if world is not None and workers > 1 and hasattr(world, "load"):
+        world.load()  # before forking workers, so that they share its pages
+        getattr(world, "adjacency", None)  # (what a page states: built on first use)
 
     items: list[QAItem] = []
     drops: Counter[str] = Counter()
@@ -134,108 +122,43 @@ def synthesize(
     expansions: list[int] = []
     budget_hits = 0
     targets: Counter[int] = Counter()
-    rewrite_rejected = 0
-    rewrites: Counter[str] = Counter()
     tried = 0
+    shortcuts = 0
     bar = tqdm(total=cfg.n, desc="synth", unit="q", disable=not progress, leave=False)
-    try:
-        for seed_id, _from_tail in seeds:
+    seed_ids = [s for s, _ in seeds]
+    with ExitStack() as stack:
+        stack.callback(bar.close)
+        if workers > 1:
+            outcomes: Iterator = stack.enter_context(pooled_outcomes(work, seed_ids, workers))
+        else:
+            outcomes = (work.plan(s) for s in seed_ids)
+        for outcome in outcomes:
             if len(items) >= cfg.n:
                 break
+            head, plan = (outcome, None) if workers > 1 else outcome
             tried += 1
-            target = target_hops(cfg.seed, seed_id, lengths, weights)
-            targets[target] += 1
-            sub = extract_subgraph(
-                index,
-                seed_id,
-                radius=min(cfg.radius, target),
-                node_cap=cfg.node_cap,
-                hub_degree=cfg.hub_degree,
-                allowed=allowed,
-            )
-            if accept is not None and multi_source.isdisjoint(sub.depth):
-                drops["no_crossing"] += 1
+            targets[head.target] += 1
+            if head.skipped is not None:
+                drops[head.skipped] += 1
                 continue
-            search = search_chains(
-                sub,
-                min_hops=cfg.min_hops,
-                max_hops=target,
-                budget=cfg.expansion_budget,
-                rarity=rar,
-                is_answer=lambda v: index.type[v] in answer_types,
-                keep=cfg.candidates * (OBFUSCATION_WIDTH if cfg.obfuscation >= 2 else 1),
-                names=names,
-                accept=lambda nodes, steps: (
-                    not _widening_tail(steps, props) and (accept is None or accept(nodes, steps))
-                ),
-            )
-            expansions.append(search.expansions)
-            budget_hits += not search.exhausted
-            reason = "no_chain"
-            attempts = [(chain, False) for chain in search.chains[: cfg.candidates]]
-            if describer is not None:  # descriptions only first, then named facts too
-                attempts = [(chain, True) for chain in search.chains] + attempts
-            for chain, plain_only in attempts:
-                reason, item = make_item(
-                    index,
-                    disamb,
-                    specialty,
-                    rar,
-                    cfg,
-                    chain.nodes,
-                    chain.steps,
-                    kg,
-                    lexicon,
-                    describer,
-                    plain_only,
-                )
-                if item is None:
-                    continue
-                if rewrite is not None:
-                    new = rewrite(item.question)
-                    why = accept_rewrite(
-                        item.question,
-                        new,
-                        LeakCheck(labels_of(index, chain.nodes[1:])),
-                        world,
-                        item.answer_id,
-                    )
-                    if hasattr(rewrite, "record"):
-                        rewrite.record(item.question, why is None, why)
-                    if why is None:
-                        item = msgspec.structs.replace(item, question=new.strip())
-                        rewrites["accepted"] += 1
-                    else:
-                        rewrite_rejected += 1
-                        rewrites[f"rejected_{why}"] += 1
-                if dedup.is_duplicate(item):
-                    reason = "duplicate"
-                    continue
-                if needs_specialty and item.specialty not in SPECIALTIES:
-                    reason = "no_specialty"
-                    continue
-                if wanted and item.specialty not in wanted:
-                    reason = "specialty"
-                    continue
-                if world is not None:
-                    with_evidence = attach_evidence(world, item)
-                    if with_evidence is None:
-                        reason = "unanswerable"
-                        continue
-                    item = reword_past_search(world, index, cfg, with_evidence, lexicon)
-                    if item is None:
-                        reason = "search_shortcut"
-                        continue
-                dedup.add(item)
-                items.append(item)
+            expansions.append(head.expansions)
+            budget_hits += not head.exhausted
+            if plan is None:  # a worker's attempts, up to its first passing one
+                reason, kept = replay(head.attempts, dedup)
+                if kept is None and not head.complete:  # that one was a duplicate
+                    _, plan = work.plan(head.seed_id)
+                    rest = work.run(plan, len(head.attempts))
+                    reason, kept = replay(rest, dedup, reason)
+            else:
+                reason, kept = replay(work.run(plan), dedup)
+            if kept is not None:
+                items.append(kept.final)
+                shortcuts += kept.shortcut
                 bar.update(1)
-                reason = None
-                break
-            if reason is not None:
+            else:
                 drops[reason] += 1
                 bar.set_postfix(dropped=sum(drops.values()), refresh=False)
-    finally:
-        bar.close()
+    rewrite_rejected, rewrites = work.rewrite_rejected, work.rewrites
     elapsed = time.perf_counter() - started
     if len(items) < cfg.n:
         raise MedenvError(
@@ -264,10 +187,8 @@ def synthesize(
             "by_effective_hops": _table(items, lambda i: i.effective_hops),
             "with_constraints": sum(1 for i in items if i.constraints),
             "by_crossings": _table(items, lambda i: chain_crossings(kg, i.chain, _steps(i))),
-            "search_shortcut_rate": (
-                round(sum(is_shortcut(world, i) for i in items) / max(len(items), 1), 4)
-                if world is not None
-                else None
+            "search_shortcut_rate": (  # measured on each kept text (`Attempt.shortcut`)
+                round(shortcuts / max(len(items), 1), 4) if world is not None else None
             ),
         },
         "quality": quality(items),
@@ -315,30 +236,3 @@ def _obfuscation(index: GraphIndex, cfg: SynthConfig, items: list[QAItem]) -> di
 
 def _steps(item: QAItem) -> tuple[tuple[str, bool], ...]:
     return tuple((h.relation, h.inverse) for h in item.hops)
-
-
-def target_hops(
-    run_seed: int, seed_id: str, lengths: tuple[int, ...], weights: tuple[float, ...]
-) -> int:
-    """The chain length wanted for seed entity ``seed_id``: one of ``lengths`` drawn with
-    ``weights`` by a `random.Random` keyed by the run seed and the entity id (so it does
-    not depend on the seed's position in the run, nor on ``n``)."""
-    if len(lengths) == 1:
-        return lengths[0]
-    rng = random.Random(f"hops|{run_seed}|{seed_id}")
-    return rng.choices(lengths, weights=weights)[0]
-
-
-LONG_WIDENING = 4
-
-
-def _widening_tail(steps, props: dict) -> bool:
-    """Chains of `LONG_WIDENING` or more hops whose last step widens under the closure
-    (a transitive relation, or an inherited one walked forwards: "a clinical feature of
-    this disease" admits every ancestor of its features) are not tried: on HPO under 2%
-    of them can be made unique (measured: 10 of 465), and they cost most of the time."""
-    if len(steps) < LONG_WIDENING:
-        return False
-    rel, inv = steps[-1]
-    p = props.get(rel)
-    return p is not None and (p.transitive or (p.inherited_along is not None and not inv))

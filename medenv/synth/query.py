@@ -8,12 +8,14 @@ answer" without building it (`_only`), and the suffix query behind effective hop
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 
 from medenv.kg.semantics import Closure
 from medenv.synth.index import GraphIndex
 from medenv.synth.qa import Constraint
 from medenv.synth.reach import type_reach
+
+MEMO_CAP = 20_000  # entries of a cross-seed memo before it is emptied
 
 
 class PathQuery:
@@ -32,6 +34,8 @@ class PathQuery:
         self._described_levels: dict[tuple, set[str]] = {}
         self._levels: dict[tuple, set[str]] = {}  # candidate_sets levels by query prefix
         self._pins: dict[tuple, bool] = {}  # `pins` answers by suffix query
+        self._both: dict[tuple, frozenset[str]] = {}  # `_meet`: constraint sets met
+        self._allowed: dict[tuple, frozenset[str]] = {}  # `_of_kind_meeting`
         self._memo_seed: str | None = None  # the memos hold one seed's chains (`_same_seed`)
         self.closure = Closure(
             lambda n, r: index.step(n, r, False),
@@ -58,18 +62,51 @@ class PathQuery:
         return self.closure.related(node, relation, inverse)
 
     def satisfies(self, c: Constraint) -> frozenset[str]:
-        key = (c.entity, c.relation, c.inverse)
+        """The nodes that meet constraint ``c`` (`sat`)."""
+        return self.sat(c.entity, c.relation, c.inverse)
+
+    def sat(self, entity: str, relation: str, inverse: bool) -> frozenset[str]:
+        """The nodes with ``relation`` to (from, when ``inverse``) any node ``entity``'s
+        name names, under the closure; memoised."""
+        key = (entity, relation, inverse)
         hit = self._sat.get(key)
         if hit is None:
-            named = self.index.named(c.entity)
+            named = self.index.named(entity)
             if len(named) == 1:
-                hit = self.closure.related(named[0], c.relation, not c.inverse)
+                hit = self.closure.related(named[0], relation, not inverse)
             else:
                 out: set[str] = set()
                 for e in named:
-                    out.update(self.closure.related(e, c.relation, not c.inverse))
+                    out.update(self.closure.related(e, relation, not inverse))
                 hit = frozenset(out)
             self._sat[key] = hit
+        return hit
+
+    def _meet(self, cons) -> tuple[int, frozenset[str]]:
+        """The size of the smallest of the constraints' `satisfies` sets and the nodes
+        that meet them all (memoised across seeds: descriptions and common facts repeat;
+        ``cons`` must not be empty)."""
+        key = tuple((c.entity, c.relation, c.inverse) for c in cons)
+        hit = self._both.get(key)
+        if hit is None:
+            if len(self._both) > MEMO_CAP:
+                self._both.clear()
+            sats = sorted((self.satisfies(c) for c in cons), key=len)
+            both = sats[0].intersection(*sats[1:]) if len(sats) > 1 else sats[0]
+            hit = self._both[key] = (len(sats[0]), frozenset(both))
+        return hit
+
+    def _of_kind_meeting(self, kind: str, cons) -> frozenset[str]:
+        """The nodes of type ``kind`` that meet every constraint of ``cons`` (memoised)."""
+        if not cons:
+            return self._of_type[kind]
+        key = (kind, *((c.entity, c.relation, c.inverse) for c in cons))
+        hit = self._allowed.get(key)
+        if hit is None:
+            if len(self._allowed) > MEMO_CAP:
+                self._allowed.clear()
+            both = self._meet(cons)[1]
+            hit = self._allowed[key] = self._of_type[kind].intersection(both)
         return hit
 
     def _level(
@@ -84,34 +121,31 @@ class PathQuery:
     ) -> set[str] | None:
         """The next level of `candidate_sets`; with ``limit``, None as soon as it is
         known to have more than ``limit`` members."""
-        ix = self.index
         if cons:
-            sats = sorted((self.satisfies(c) for c in cons), key=len)
-            both = sats[0].intersection(*sats[1:]) if len(sats) > 1 else sats[0]
-            if len(both) < len(prev):  # fewer to test than to walk from
-                found = {
-                    u
-                    for u in both
-                    if ix.type[u] == kind and not prev.isdisjoint(self.related(u, rel, not inv))
-                }
+            allowed = self._of_kind_meeting(kind, cons)
+            if len(allowed) < len(prev):  # fewer to test than to walk from
+                related = self.closure.related
+                back = not inv
+                found = {u for u in allowed if not prev.isdisjoint(related(u, rel, back))}
                 return None if limit is not None and len(found) > limit else found
         out: set[str] = set()
         related = self.closure.related
         if limit is not None:  # filter as it grows, to stop early
-            allowed = self._of_type[kind]
-            for c in cons:
-                allowed = allowed & self.satisfies(c)
+            allowed = self._of_kind_meeting(kind, cons)
             for v in prev:
                 out |= allowed.intersection(related(v, rel, inv))
                 if len(out) > limit:
                     return None
             return out
+        if cons:
+            allowed = self._of_kind_meeting(kind, cons)
+            for v in prev:
+                out.update(allowed.intersection(related(v, rel, inv)))
+            return out
         for v in prev:
             out |= related(v, rel, inv)
         if self._reach.get((src_kind, rel, inv)) != kind:
             out &= self._of_type[kind]
-        for c in cons:
-            out &= self.satisfies(c)
         return out
 
     def _only(
@@ -120,19 +154,17 @@ class PathQuery:
         """Is `_level` (same arguments) exactly ``{answer}``? Answered without building
         the level: it stops at the first other candidate, and tests membership instead
         of collecting unions."""
-        ix = self.index
-        sats = sorted((self.satisfies(c) for c in cons), key=len)
-        if sats and len(sats[0]) < len(prev):
+        if cons and self._meet(cons)[0] < len(prev):
             seen = False
-            for u in sats[0].intersection(*sats[1:]) if len(sats) > 1 else sats[0]:
-                if ix.type[u] == kind and not prev.isdisjoint(self.related(u, rel, not inv)):
+            related = self.closure.related
+            back = not inv
+            for u in self._of_kind_meeting(kind, cons):
+                if not prev.isdisjoint(related(u, rel, back)):
                     if u != answer:
                         return False
                     seen = True
             return seen
-        allowed = self._of_type[kind]
-        for sat in sats:
-            allowed = allowed & sat if len(sat) < len(allowed) else sat & allowed
+        allowed = self._of_kind_meeting(kind, cons)
         if answer not in allowed:
             return False
         seen = False
@@ -221,10 +253,7 @@ class PathQuery:
         result = False
         if own:
             ix = self.index
-            level: set[str] | None = set(self.satisfies(own[0])).intersection(
-                *(self.satisfies(c) for c in own[1:])
-            )
-            level &= self._of_type[ix.type[chain[node]]]
+            level: Set[str] | None = self._of_kind_meeting(ix.type[chain[node]], own)
             last = len(chain) - 1
             if node == last:
                 result = level == {chain[-1]}

@@ -19,7 +19,19 @@ COLLECTIONS = ("medical", "web")
 
 def answer_rank(world: Any, question: str, answer_id: str, top_k: int = TOP_K) -> int | None:
     """The best 1-based rank of a page about ``answer_id`` when ``question`` is searched in
-    either collection, or None when no such page is in the top ``top_k``."""
+    either collection, or None when no such page is in the top ``top_k`` (memoised on the
+    world: synthesis asks again of the text it kept)."""
+    key = (question, answer_id, top_k)
+    cache = world.__dict__.setdefault("_answer_ranks", {}) if hasattr(world, "__dict__") else {}
+    if key in cache:
+        return cache[key]
+    best = _answer_rank(world, question, answer_id, top_k)
+    if len(cache) < 100_000:
+        cache[key] = best
+    return best
+
+
+def _answer_rank(world: Any, question: str, answer_id: str, top_k: int) -> int | None:
     about = {d.id for d in world.corpus.pages_about(answer_id)}
     best = None
     for collection in COLLECTIONS:

@@ -28,15 +28,9 @@ class Subgraph:
     def neighbours(self, node: str) -> tuple[tuple[str, bool, str], ...]:
         cached = self._adj.get(node)
         if cached is None:
-            ix, depth = self.index, self.depth
-            steps = [
-                (rel, inv, t)
-                for (rel, inv), targets in ix.adj[node].items()
-                for t in targets
-                if t in depth
-            ]
-            steps.sort(key=lambda s: (ix.degree[s[2]], s[2], s[0], s[1]))
-            cached = self._adj[node] = tuple(steps)
+            depth = self.depth
+            ordered = self.index.ordered_steps(node)
+            cached = self._adj[node] = tuple(s for s in ordered if s[2] in depth)
         return cached
 
 

@@ -108,12 +108,12 @@ class Disambiguator(PathQuery):
             pool = [(rel, inv, e) for (rel, inv), others in ix.adj[node].items() for e in others]
         if described is not None:
             pool += [(c.relation, c.inverse, c.entity) for c in described(node)]
+        size, sat = len(members), self.sat
         for rel, inv, e in pool:
             if e in on_chain or (e, rel, inv) in taken:
                 continue
-            c = Constraint(node=-1, relation=rel, entity=e, inverse=inv)
-            left = len(members & self.satisfies(c))
-            if left < len(members):
+            left = len(members & sat(e, rel, inv))
+            if left < size:
                 scored.append((left, e, rel, inv))
         scored.sort()
         return (
