@@ -103,6 +103,7 @@ GROUPS: dict[str, Group] = {
             "tests/test_tamper.py",
             "tests/test_event_encode.py",
             "tests/test_store_edges.py",
+            "tests/test_store_reading_edges.py",
         ),
     ),
 }

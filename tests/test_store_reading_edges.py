@@ -8,6 +8,7 @@ events edited with plain SQL."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 
@@ -217,3 +218,67 @@ def test_shard_zero_is_the_store_file_itself(tmp_path):
     assert len(_rows(path)) == 9 + 1 + 1
     with pytest.raises(MedenvError, match="shard must be None, 'auto' or an int >= 0, got -1"):
         EventStore(path, shard=-1)
+
+
+# -- opening: paths, the lock, durability "none" ---------------------------------------------
+def test_the_store_path_names_what_it_is_for(tmp_path):
+    with pytest.raises(MedenvError) as err:
+        EventStore(tmp_path)
+    assert str(err.value) == f"event store {tmp_path}: is a folder, not a file"
+
+
+def test_a_store_not_named_duckdb_has_its_shards_read_with_it(tmp_path):
+    path = tmp_path / "ev.db"
+    with EventStore(path, run_id="r") as main, EventStore(path, run_id="r", shard=1) as shard:
+        _episode(main, "m")
+        _episode(shard, "s")
+    assert (tmp_path / "ev.db.shard-1.duckdb").exists()
+    con = connect(path)
+    episodes = con.execute("SELECT DISTINCT episode_id FROM events ORDER BY 1 NULLS FIRST").fetchall()
+    con.close()
+    assert episodes == [(None,), ("m",), ("s",)]
+
+
+def test_a_lock_held_before_its_owner_wrote_a_pid_is_named_with_a_question_mark(tmp_path):
+    path = tmp_path / "ev.duckdb"
+    fd = os.open(sidecar(path, ".lock"), os.O_RDWR | os.O_CREAT, 0o644)  # empty: no pid yet
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(MedenvError) as err:
+            EventStore(path)
+    finally:
+        os.close(fd)
+    assert str(err.value) == (
+        f"event store {path} is already being written by process ? (one writer per file): "
+        "wait for it to finish, stop it, or give another --db path (Python: "
+        "EventStore(..., shard='auto') writes a shard file beside it)"
+    )
+
+
+def test_a_reader_of_a_file_being_written_quotes_duckdbs_reason(tmp_path):
+    path, store = _stored(tmp_path, close=False)
+    try:
+        with pytest.raises(MedenvError) as err:
+            connect(path)
+        con = duckdb.connect()  # DuckDB's own words for the same attach
+        with pytest.raises(duckdb.Error) as plain:
+            con.execute(f"ATTACH '{path}' AS s0 (READ_ONLY)")
+        con.close()
+    finally:
+        store.close()
+    reason = str(plain.value).splitlines()[0]
+    assert str(err.value) == (
+        f"cannot read event store {path}: process {os.getpid()} is writing it; wait for it "
+        f"to finish (or stop it) first ({reason})"
+    )
+
+
+def test_durability_none_never_writes_a_spool(tmp_path):
+    path = tmp_path / "ev.duckdb"
+    with EventStore(path, run_id="r", durability="none", batch_events=2) as store:
+        for step in range(3):  # more events than a batch, in one step
+            store.emit(ev.AnswerSubmitted(step=step, answer="x"), "e")
+        store.commit()
+        store.end_episode("e")
+        assert not sidecar(path, ".spool").exists()
+    assert len(_rows(path)) == 3 + 1 + 1
