@@ -46,6 +46,7 @@ import msgspec
 ROOT = Path(__file__).resolve().parents[1]
 SCORES = ROOT / ".mutmut-scores"
 PRAGMA = "# pragma: no mutate"
+EXAMPLES_ENV = "MEDENV_MUTATE_EXAMPLES"  # read by `bench.mutate_warm` in the mutant runs
 
 
 class Group(msgspec.Struct, frozen=True):
@@ -101,6 +102,8 @@ GROUPS: dict[str, Group] = {
             "tests/test_ingest.py",
             "tests/test_tamper.py",
             "tests/test_event_encode.py",
+            "tests/test_store_edges.py",
+            "tests/test_store_reading_edges.py",
         ),
     ),
 }
@@ -115,6 +118,8 @@ class Outcome(msgspec.Struct):
     survivors: list[str]
     equivalent: int
     sampled: int = 0  # mutants in a random sample (--sample); 0: the whole group
+    seed: int = 0  # the sample's seed
+    examples: int = 0  # the cap on hypothesis examples per test (0: none)
 
 
 DETECTED = ("killed", "timeout", "segfault")
@@ -222,13 +227,18 @@ m.cli()
 """
 
 
-def run_group(name: str, jobs: int, survivors_only: bool = False, sample: int = 0) -> Outcome:
+def run_group(
+    name: str, jobs: int, survivors_only: bool = False, sample: int = 0, seed: int = 0,
+    examples: int = 0,
+) -> Outcome:
     """Mutate one group in a fresh ``mutants/`` and record its outcome. With
     ``survivors_only``, keep ``mutants/`` (it must hold this group's last run) and re-run
     only the mutants that survived it, by name (after new tests; the mutants of a function
     edited since, e.g. marked ``# pragma: no mutate``, lose their result and count as not
     run until the group is run whole). ``sample``: run only a seeded random sample of that
-    many mutants (kept as such in the record of a ``survivors_only`` run)."""
+    many mutants, drawn with ``seed`` (kept as such in the record of a ``survivors_only``
+    run). ``examples``: cap every hypothesis test at that many examples (0: no cap;
+    `bench.mutate_warm`)."""
     group = GROUPS[name]
     mutants = ROOT / "mutants"
     marker = mutants / "medenv-group"
@@ -236,8 +246,11 @@ def run_group(name: str, jobs: int, survivors_only: bool = False, sample: int = 
         if not marker.exists() or marker.read_text() != name:
             raise SystemExit(f"mutants/ does not hold a run of {name}: run it whole first")
         names = [s.split(":")[0] for s in collect(mutants)[1]]
+        last = load_outcomes().get(name)
+        if last is not None and not sample:  # the sample this run's survivors came from
+            sample, seed = last.sampled, last.seed
         if not names:
-            return record(name, mutants, sample)
+            return record(name, mutants, sample, seed, examples)
         detected = _detected(mutants)
     else:
         shutil.rmtree(mutants, ignore_errors=True)
@@ -247,19 +260,22 @@ def run_group(name: str, jobs: int, survivors_only: bool = False, sample: int = 
         marker.write_text(name)
         names, detected = [], {}
     env = dict(os.environ, PYTHONPATH=str(mutants))  # subprocess tests too
+    env.pop(EXAMPLES_ENV, None)
+    if examples:
+        env[EXAMPLES_ENV] = str(examples)
     code = _CHILD.format(
         sources=list(group.sources), tests=list(group.tests), jobs=jobs,
-        sample=0 if survivors_only else sample, seed=0, names=names,
+        sample=0 if survivors_only else sample, seed=seed, names=names,
     )
     try:
         proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env)
     except KeyboardInterrupt:  # stopped by hand: keep what ran ("not checked": the rest)
-        record(name, mutants, sample)
+        record(name, mutants, sample, seed, examples)
         raise
     if proc.returncode not in (0, 1):
         raise SystemExit(f"mutmut failed on {name} with exit code {proc.returncode}")
     _restore(mutants, detected)
-    return record(name, mutants, sample)
+    return record(name, mutants, sample, seed, examples)
 
 
 def _detected(mutants_dir: Path) -> dict[str, dict[str, int]]:
@@ -287,13 +303,16 @@ def _restore(mutants_dir: Path, detected: dict[str, dict[str, int]]) -> None:
         meta.write_text(json.dumps(data, indent=4))
 
 
-def record(name: str, mutants: Path, sample: int = 0) -> Outcome:
+def record(
+    name: str, mutants: Path, sample: int = 0, seed: int = 0, examples: int = 0
+) -> Outcome:
     """Save the outcome ``mutants/`` holds for group ``name`` (also after an interrupted
     run: the mutants not run yet are counted as such, apart from the score)."""
     counts, survivors = collect(mutants)
     outcome = Outcome(
         date=dt.date.today().isoformat(), revision=_revision(), counts=dict(counts),
         survivors=survivors, equivalent=equivalent_marks(GROUPS[name]), sampled=sample,
+        seed=seed, examples=examples,
     )
     SCORES.mkdir(exist_ok=True)
     (SCORES / f"{name}.json").write_bytes(msgspec.json.format(msgspec.json.encode(outcome)))
@@ -320,6 +339,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--sample", type=int, default=0, help="run a seeded random sample of N mutants"
     )
+    parser.add_argument("--seed", type=int, default=0, help="the seed of --sample")
+    parser.add_argument(
+        "--examples", type=int, default=25,
+        help="cap on hypothesis examples per test in mutant runs (0: the tests' own)",
+    )
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel mutants")
     args = parser.parse_args(argv)
     unknown = [g for g in args.groups if g not in GROUPS]
@@ -328,7 +352,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if not args.report:
         for name in args.groups or GROUPS:
-            outcome = run_group(name, args.jobs, args.survivors, args.sample)
+            outcome = run_group(
+                name, args.jobs, args.survivors, args.sample, args.seed, args.examples
+            )
             if outcome.survivors:
                 print(f"\n{name} survivors (`mutmut show NAME` while mutants/ holds this group):")
                 print("\n".join("    " + s for s in outcome.survivors))

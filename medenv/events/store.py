@@ -139,16 +139,16 @@ class EventStore:
             raise MedenvError(
                 f"cannot open event store {self.file} for writing: {exc}".splitlines()[0]
             ) from None
+        self._spool_path = sidecar(self.file, ".spool")
+        self.recovered_notes: list[str] = []
         try:
             check_events_table(self.con, None, self.file, writing=True)
-        except MedenvError:
+            self.con.execute(TABLE_SQL)
+            self.recovered = self._recover()  # a failure names the spool that keeps them
+        except MedenvError:  # the file is not left open, nor locked, by a failed open
             self.con.close()
             self._lock.release()
             raise
-        self.con.execute(TABLE_SQL)
-        self._spool_path = sidecar(self.file, ".spool")
-        self.recovered_notes: list[str] = []
-        self.recovered = self._recover()
         self._segment = 0  # number of the last spool segment handed to an ingest
         self._segments: list[Path] = []  # segments whose events failed to ingest (pending)
         self._ingester = Ingester(self.con, self.file, self._spool_path)
@@ -191,12 +191,13 @@ class EventStore:
 
     def _resume_run_chain(self) -> None:
         """A writer of a run already in this file continues its run chain."""
-        row = self.con.execute(
+        rows = self.con.execute(  # fetchall: a result left unfinished blocks the connection
             "SELECT seq, CAST(payload AS VARCHAR) FROM events WHERE run_id = ? AND episode_id "
             "IS NULL ORDER BY seq DESC LIMIT 1",
             [self.run_id],
-        ).fetchone()
-        if row is not None:
+        ).fetchall()
+        if rows:
+            row = rows[0]
             self._seq[None] = row[0] + 1
             hexhash = chain.split(row[1])[1]
             self._head[None] = bytes.fromhex(hexhash) if hexhash else chain.ZERO

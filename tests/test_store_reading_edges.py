@@ -1,0 +1,284 @@
+"""The hash chain's and the readers' edges that the store's mutation run found untested:
+`chain.split` of payloads an editor re-serialised, a v2 event whose hash was removed, the
+file a run problem names, a sealed episode deleted whole, readers of a file a writer holds,
+`read_episode` without ``run_started``, ``"episode"`` durability's batch bound, an
+episode id used again after its end, the recovery of a killed writer's spool (a torn line
+only; run-level events only; a recovery that fails), and shard 0. Real DuckDB files;
+events edited with plain SQL."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+
+import duckdb
+import pytest
+
+from medenv.errors import MedenvError
+from medenv.events import schema as ev
+from medenv.events.chain import check_chains, split
+from medenv.events.files import sidecar
+from medenv.events.reader import connected_files, spool_notes
+from medenv.events.spool import encode_line
+from medenv.events.store import EventStore, connect, read_episode
+from tests.test_store_edges import _episode, _refusing_store, _rows
+
+HEX = "0123456789abcdef" * 2
+
+
+@pytest.mark.parametrize(
+    ("payload", "expected"),
+    [
+        # as written: the hash is the last key, no spaces
+        ('{"a":1,"h":"@"}'.replace("@", HEX), ('{"a":1}', HEX)),
+        # re-serialised by an editor (spaces): the hash is still found
+        ('{"a": 1, "h": "@" }'.replace("@", HEX), ('{"a": 1}', HEX)),
+        ('{"a": 1,\n  "h" : "@"\n}'.replace("@", HEX), ('{"a": 1}', HEX)),
+        # moved to the front: found, the body is the payload as it is (it cannot match)
+        ('{"h":"@","a":1}'.replace("@", HEX), ('{"h":"@","a":1}'.replace("@", HEX), HEX)),
+        # not a hash: none
+        ('{"h":"xyz","a":1}', ('{"h":"xyz","a":1}', None)),
+        (
+            '{"h":"@","a":1}'.replace("@", HEX[:30]),
+            ('{"h":"@","a":1}'.replace("@", HEX[:30]), None),
+        ),
+        ('{"h":5,"a":1}', ('{"h":5,"a":1}', None)),
+        ('{"a":1}', ('{"a":1}', None)),
+    ],
+)
+def test_split_finds_the_hash_of_a_payload_as_written_or_as_an_editor_left_it(payload, expected):
+    body, found = split(payload)
+    assert (body, found) == expected
+    if found is not None and body != payload:  # a second reading: the JSON minus "h"
+        data = json.loads(payload)
+        assert data.pop("h") == found and json.loads(body) == data
+
+
+def _stored(tmp_path, episodes=("e1",), close=True):
+    path = tmp_path / "ev.duckdb"
+    store = EventStore(path, run_id="r")
+    for eid in episodes:
+        _episode(store, eid)
+    if close:
+        store.close()
+    return path, store
+
+
+def _sql(path, sql, params=()):
+    con = duckdb.connect(str(path))
+    con.execute(sql, list(params))
+    con.close()
+
+
+def _report(path):
+    con = connect(path)
+    try:
+        return check_chains(con)
+    finally:
+        con.close()
+
+
+def test_a_chained_event_whose_hash_was_removed_is_named_not_taken_for_a_legacy_one(tmp_path):
+    path, _ = _stored(tmp_path)
+    payload = _rows(path, "episode_id = 'e1' AND seq = 3")[0][5]
+    del payload["h"]  # still "v": 2
+    _sql(
+        path, "UPDATE events SET payload = ? WHERE episode_id = 'e1' AND seq = 3",
+        [json.dumps(payload)],
+    )  # fmt: skip
+    report = _report(path)
+    assert report.legacy == []
+    assert "event seq 3 (tool_returned) has no hash (edited?)" in report.episodes["e1"]
+
+
+def test_run_chain_problems_and_open_runs_name_the_store_file(tmp_path):
+    path, _ = _stored(tmp_path, episodes=("e1", "e2"))
+    _sql(path, "DELETE FROM events WHERE type = 'run_closed'")
+    _sql(path, "DELETE FROM events WHERE episode_id IS NULL AND seq = 0")  # e1's seal
+    report = _report(path)
+    assert report.open_runs == [f"run r ({path})"]
+    assert report.runs == [
+        f"run r ({path}): event(s) seq 0 missing (deleted?)",
+        f"run r ({path}): event seq 1 (episode_sealed) does not match the hash chain (edited, "
+        "or an event before it was inserted or deleted)",
+    ]
+
+
+def test_a_sealed_episode_deleted_whole_is_named_with_its_sealed_event_count(tmp_path):
+    path, _ = _stored(tmp_path, episodes=("e1", "e2"))
+    _sql(path, "DELETE FROM events WHERE episode_id = 'e2'")
+    report = _report(path)
+    assert report.episodes == {
+        "e2": ["sealed in run r with 9 events but missing from the store (deleted?)"]
+    }
+
+
+def test_a_reader_of_a_file_being_written_names_the_writing_process(tmp_path):
+    path, store = _stored(tmp_path, close=False)
+    try:
+        with pytest.raises(MedenvError) as err:
+            connect(path)
+        assert f"cannot read event store {path}: process {os.getpid()} is writing it" in str(
+            err.value
+        )
+    finally:
+        store.close()
+    assert len(_rows(path)) == 9 + 1 + 1  # readable once closed
+
+
+def test_connections_not_made_by_connect_have_no_files_and_no_notes():
+    con = duckdb.connect()
+    assert (connected_files(con), spool_notes(con)) == ([], [])
+    con.close()
+
+
+def test_read_episode_without_run_started_gives_only_the_episodes_events(tmp_path):
+    path, _ = _stored(tmp_path)
+    events = read_episode(path, "e1")
+    assert [e.type for e in events][:2] == ["episode_started", "action_received"]
+    assert [e.seq for e in events] == list(range(9))
+    assert all(isinstance(e, ev.Event) for e in events)
+
+
+@pytest.mark.parametrize("events", [2, 3])
+def test_episode_durability_spools_once_a_batch_of_events_waits(tmp_path, events):
+    path = tmp_path / "ev.duckdb"
+    spool = sidecar(path, ".spool")
+    store = EventStore(path, run_id="r", durability="episode", batch_events=3)
+    for step in range(events):  # one step of ``events`` events
+        store.emit(ev.AnswerSubmitted(step=step, answer="x"), "e")
+    store.commit()
+    on_disk = spool.stat().st_size if spool.exists() else 0
+    assert (on_disk > 0) == (events >= 3)
+    store.close()
+
+
+def test_an_episode_id_used_again_after_its_end_is_sealed_with_its_own_figures(tmp_path):
+    path = tmp_path / "ev.duckdb"
+    with EventStore(path, run_id="r") as store:
+        _episode(store, "e")
+        _episode(store, "e", correct=False)  # a second episode under the same id
+    seals = [r[5] for r in _rows(path, "type = 'episode_sealed'")]
+    assert [s["events"] for s in seals] == [9, 9]
+    assert [s["tokens"] for s in seals] == [19, 19]
+    assert [s["action_tokens"] for s in seals] == [5, 5]
+    assert [s["summary"].get("correct", False) for s in seals] == [True, False]
+    assert [s["summary"]["n_actions"] for s in seals] == [2, 2]
+
+
+# -- recovery of what a killed writer left --------------------------------------------------
+def test_a_spool_with_only_a_torn_line_is_noted_and_emptied(tmp_path):
+    path = tmp_path / "ev.duckdb"
+    spool = sidecar(path, ".spool")
+    spool.write_bytes(b'["r",null,0,1,"run_clo')  # a write cut short: no complete event
+    with EventStore(path, run_id="r2") as store:
+        assert store.recovered == 0
+        assert [n.split(": ", 1)[1][:22] for n in store.recovered_notes] == [
+            "ignored a torn last li"
+        ]
+    assert not spool.exists()  # emptied at recovery, so removed at close
+    con = connect(path)
+    assert spool_notes(con) == [] and con.execute("SELECT count(*) FROM events").fetchone()[0] == 0
+    con.close()
+
+
+def test_a_spool_of_run_level_events_only_is_recovered(tmp_path):
+    path = tmp_path / "ev.duckdb"
+    lines = [
+        encode_line("r", None, 0, 1_000, "run_closed", b'{"v":2,"episodes":0}'),
+        encode_line("r", None, 1, 2_000, "run_closed", b'{"v":2,"episodes":0}'),
+    ]
+    sidecar(path, ".spool").write_bytes(b"".join(lines))  # a killed writer's spool
+    with EventStore(path, run_id="r2") as store:
+        assert (store.recovered, store.recovered_notes) == (2, [])
+    rows = _rows(path)
+    assert [(r[0], r[1], r[2], r[4]) for r in rows] == [
+        ("r", None, 0, "run_closed"), ("r", None, 1, "run_closed"),
+    ]  # fmt: skip
+
+
+def test_a_failed_recovery_names_the_store_file_and_the_spool(tmp_path):
+    path = tmp_path / "ev.duckdb"
+    _refusing_store(path, "run_closed")
+    spool = sidecar(path, ".spool")
+    spool.write_bytes(encode_line("r", None, 0, 1_000, "run_closed", b'{"v":2,"episodes":0}'))
+    with pytest.raises(MedenvError) as err:
+        EventStore(path, run_id="r2")
+    assert str(err.value).startswith(f"cannot ingest events into event store {path}: ")
+    assert f"the events stay in {spool} and" in str(err.value)
+    assert spool.stat().st_size > 0  # kept for the next writer
+
+
+def test_shard_zero_is_the_store_file_itself(tmp_path):
+    path = tmp_path / "ev.duckdb"
+    with EventStore(path, run_id="r", shard=0) as store:
+        assert store.file == path
+        _episode(store, "e")
+    assert len(_rows(path)) == 9 + 1 + 1
+    with pytest.raises(MedenvError, match="shard must be None, 'auto' or an int >= 0, got -1"):
+        EventStore(path, shard=-1)
+
+
+# -- opening: paths, the lock, durability "none" ---------------------------------------------
+def test_the_store_path_names_what_it_is_for(tmp_path):
+    with pytest.raises(MedenvError) as err:
+        EventStore(tmp_path)
+    assert str(err.value) == f"event store {tmp_path}: is a folder, not a file"
+
+
+def test_a_store_not_named_duckdb_has_its_shards_read_with_it(tmp_path):
+    path = tmp_path / "ev.db"
+    with EventStore(path, run_id="r") as main, EventStore(path, run_id="r", shard=1) as shard:
+        _episode(main, "m")
+        _episode(shard, "s")
+    assert (tmp_path / "ev.db.shard-1.duckdb").exists()
+    con = connect(path)
+    episodes = con.execute("SELECT DISTINCT episode_id FROM events ORDER BY 1 NULLS FIRST").fetchall()
+    con.close()
+    assert episodes == [(None,), ("m",), ("s",)]
+
+
+def test_a_lock_held_before_its_owner_wrote_a_pid_is_named_with_a_question_mark(tmp_path):
+    path = tmp_path / "ev.duckdb"
+    fd = os.open(sidecar(path, ".lock"), os.O_RDWR | os.O_CREAT, 0o644)  # empty: no pid yet
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(MedenvError) as err:
+            EventStore(path)
+    finally:
+        os.close(fd)
+    assert str(err.value) == (
+        f"event store {path} is already being written by process ? (one writer per file): "
+        "wait for it to finish, stop it, or give another --db path (Python: "
+        "EventStore(..., shard='auto') writes a shard file beside it)"
+    )
+
+
+def test_a_reader_of_a_file_being_written_quotes_duckdbs_reason(tmp_path):
+    path, store = _stored(tmp_path, close=False)
+    try:
+        with pytest.raises(MedenvError) as err:
+            connect(path)
+        con = duckdb.connect()  # DuckDB's own words for the same attach
+        with pytest.raises(duckdb.Error) as plain:
+            con.execute(f"ATTACH '{path}' AS s0 (READ_ONLY)")
+        con.close()
+    finally:
+        store.close()
+    reason = str(plain.value).splitlines()[0]
+    assert str(err.value) == (
+        f"cannot read event store {path}: process {os.getpid()} is writing it; wait for it "
+        f"to finish (or stop it) first ({reason})"
+    )
+
+
+def test_durability_none_never_writes_a_spool(tmp_path):
+    path = tmp_path / "ev.duckdb"
+    with EventStore(path, run_id="r", durability="none", batch_events=2) as store:
+        for step in range(3):  # more events than a batch, in one step
+            store.emit(ev.AnswerSubmitted(step=step, answer="x"), "e")
+        store.commit()
+        store.end_episode("e")
+        assert not sidecar(path, ".spool").exists()
+    assert len(_rows(path)) == 3 + 1 + 1
