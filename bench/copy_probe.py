@@ -10,8 +10,9 @@ GPU host without medenv's other dependencies):
         # --swaps entity-swapped copies of each TRAINING row (`medenv.training.entity_swap`),
         # the held-out rows, the test questions' first prompts as `rollout --agent llm`
         # renders them, TRL's training chat template and the small model's config/tokenizer
-    python bench/copy_probe.py train probe SWAPS LR STEPS BATCH MARKS [WARMUP]
-        # (torch + transformers) trains the small model from scratch (same init seed) on the
+    python bench/copy_probe.py train probe SWAPS LR STEPS BATCH MARKS [WARMUP [noshare]]
+        # (torch + transformers) trains the small model from its built weights (a copy head,
+        # `medenv.training.entity_embed`; from scratch when the folder has none) on the
         # real rows plus SWAPS swapped copies each, optionally after WARMUP steps of an
         # induction warm-up (random entity/BPE token sequences, repeated; loss on the repeat),
         # and prints one JSON line per step in MARKS: copy rate (`starts`: the first query
@@ -62,8 +63,10 @@ def build_rows(data: str, qa: str, out: str, swaps: int = 8) -> None:
     (folder / "rows.json").write_text(json.dumps(out_rows))
     (folder / "train_template.jinja").write_text(qwen3_training_chat_template)
     model = Path(resolve_model("small"))
-    for name in ("config.json", "tokenizer.json", "tokenizer_config.json", "chat_template.jinja"):
-        shutil.copy(model / name, folder / name)
+    for name in ("config.json", "tokenizer.json", "tokenizer_config.json", "chat_template.jinja",
+                 "medenv_tiny.json", "medenv_entities.json", "model.safetensors"):
+        if (model / name).exists():
+            shutil.copy(model / name, folder / name)
     tok = AutoTokenizer.from_pretrained(model)
     prompts = []
     for item in read_qa_set(qa):
@@ -79,7 +82,7 @@ def build_rows(data: str, qa: str, out: str, swaps: int = 8) -> None:
 
 
 def train(folder: str, swaps: int, lr: float, steps: int, bs: int, marks: list[int],
-          warm: int = 0) -> list[dict]:  # fmt: skip
+          warm: int = 0, share: bool = True) -> list[dict]:  # fmt: skip
     import torch
     from transformers import AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
 
@@ -87,7 +90,14 @@ def train(folder: str, swaps: int, lr: float, steps: int, bs: int, marks: list[i
     here = Path(folder)
     tok = AutoTokenizer.from_pretrained(here)
     torch.manual_seed(0)
-    model = Qwen2ForCausalLM(Qwen2Config.from_pretrained(here)).to(dev)
+    if (here / "model.safetensors").exists():  # the built model's own initialisation
+        model = Qwen2ForCausalLM.from_pretrained(here).to(dev)
+    else:
+        model = Qwen2ForCausalLM(Qwen2Config.from_pretrained(here)).to(dev)
+    if share:  # entity rows = shared learned vector + fixed codes (medenv.training.entity_embed)
+        from medenv.training.entity_embed import entity_rows, share_entity_rows
+
+        share_entity_rows(model, entity_rows(here, tok))
     rows = json.loads((here / "rows.json").read_text())
     template = (here / "train_template.jinja").read_text()
 
@@ -190,4 +200,5 @@ if __name__ == "__main__":
         folder, swaps, lr, steps, bs, marks = sys.argv[2:8]
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         train(folder, int(swaps), float(lr), int(steps), int(bs),
-              [int(x) for x in marks.split(",")], int(sys.argv[8]) if len(sys.argv) > 8 else 0)  # fmt: skip
+              [int(x) for x in marks.split(",")], int(sys.argv[8]) if len(sys.argv) > 8 else 0,
+              sys.argv[9] != "noshare" if len(sys.argv) > 9 else True)  # fmt: skip
