@@ -123,3 +123,41 @@ def test_copy_head_copies_a_quoted_name_from_step_0(entity_model):
             top = model(input_ids=torch.tensor([ids])).logits[0, -1].argmax().item()
         hits += tok.convert_ids_to_tokens(top) in re.findall(r'"([^"]+)"', question)
     assert hits >= 0.8 * trials
+
+
+def test_sft_checkpoint_keeps_the_codes_and_carries_the_range(entity_model, tmp_path):
+    """`medenv train sft` on the entity model (2 real steps): the checkpoint names the entity
+    range, its entity rows still differ exactly by the built codes, and loading it for the
+    next trainer (GRPO) installs the hook again."""
+    from medenv.training.entity_embed import ENTITY_FILE, entity_rows
+    from medenv.training.lm import load_model_and_tokenizer
+    from medenv.training.sft import SFTTrainConfig, train_sft
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    def row(i: int, entity: str, answer: str) -> dict:
+        call = {"type": "function", "function": {"name": "medical_search",
+                                                 "arguments": {"query": f"{entity} is a clinical feature of"}}}  # fmt: skip
+        return {"question_id": f"q{i}", "n_hops": 1, "messages": [
+            {"role": "user", "content": f'Question: Which disease has the feature "{entity}"?'},
+            {"role": "assistant", "content": "", "tool_calls": [call]},
+            {"role": "tool", "name": "medical_search", "content": f"1. {answer} | url"},
+            {"role": "assistant", "content": f"<answer>{answer}</answer>"},
+        ]}  # fmt: skip
+
+    rows = [row(0, "Intention tremor", "Marfan syndrome"), row(1, "Ataxia", "Generalized amyotrophy"),
+            row(2, "Hypotonia", "Marfan syndrome"), row(3, "Seizure", "Ataxia")]  # fmt: skip
+    out = tmp_path / "sft"
+    config = SFTTrainConfig(data="", model=str(entity_model), out=str(out), max_steps=2,
+                            batch_size=2, learning_rate=3e-3, eval_fraction=0.0, progress=False,
+                            threads=1)  # fmt: skip
+    train_sft(config, rows=rows)
+    tok = AutoTokenizer.from_pretrained(out)
+    first, end = entity_rows(entity_model, tok)
+    assert (out / ENTITY_FILE).is_file() and entity_rows(out, tok) == (first, end)
+    built = AutoModelForCausalLM.from_pretrained(entity_model).get_input_embeddings().weight.detach()
+    trained = AutoModelForCausalLM.from_pretrained(out).get_input_embeddings().weight.detach()
+    assert not torch.allclose(built[first:end], trained[first:end])  # the shared part trained
+    codes = lambda w: w[first:end] - w[first:end].mean(0)  # noqa: E731
+    assert torch.allclose(codes(built), codes(trained), atol=1e-5)
+    model, _ = load_model_and_tokenizer(str(out))
+    assert getattr(model.get_input_embeddings().weight, "_medenv_entity_rows", None) == (first, end)
