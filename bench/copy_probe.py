@@ -65,8 +65,15 @@ def build_rows(data: str, qa: str, out: str, swaps: int = 8) -> None:
     (folder / "rows.json").write_text(json.dumps(out_rows))
     (folder / "train_template.jinja").write_text(qwen3_training_chat_template)
     model = Path(resolve_model("small"))
-    for name in ("config.json", "tokenizer.json", "tokenizer_config.json", "chat_template.jinja",
-                 "medenv_tiny.json", "medenv_entities.json", "model.safetensors"):
+    for name in (
+        "config.json",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "chat_template.jinja",
+        "medenv_tiny.json",
+        "medenv_entities.json",
+        "model.safetensors",
+    ):
         if (model / name).exists():
             shutil.copy(model / name, folder / name)
     tok = AutoTokenizer.from_pretrained(model)
@@ -105,7 +112,12 @@ def first_queries(model, tok, prompts: list[dict], dev: str = "cpu") -> dict:
                 query = m.group(1) if m else ""
                 starts += any(query.startswith(x) for x in p["quoted"])
                 firsts.append(query[:30])
-    return {"starts": starts, "n": len(prompts), "distinct": len(set(firsts)), "examples": firsts[:3]}
+    return {
+        "starts": starts,
+        "n": len(prompts),
+        "distinct": len(set(firsts)),
+        "examples": firsts[:3],
+    }
 
 
 def starts_of(folder: str, model_dir: str) -> dict:

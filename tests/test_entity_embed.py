@@ -33,7 +33,9 @@ def _train(model, tok, steps: int = 6) -> None:
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.0)
     model.train()
     for _ in range(steps):
-        out = model(**batch, labels=batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100))
+        out = model(
+            **batch, labels=batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100)
+        )
         opt.zero_grad()
         out.loss.backward()
         opt.step()
@@ -118,7 +120,9 @@ def test_copy_head_copies_a_quoted_name_from_step_0(entity_model):
         ids = tok.apply_chat_template([{"role": "user", "content": question}],
                                       add_generation_prompt=True, tokenize=True,
                                       return_dict=True)["input_ids"]  # fmt: skip
-        ids = list(ids) + tok.encode('<tool_call>\n{"name": "medical_search", "arguments": {"query": "')
+        ids = list(ids) + tok.encode(
+            '<tool_call>\n{"name": "medical_search", "arguments": {"query": "'
+        )
         with torch.no_grad():
             top = model(input_ids=torch.tensor([ids])).logits[0, -1].argmax().item()
         hits += tok.convert_ids_to_tokens(top) in re.findall(r'"([^"]+)"', question)
@@ -154,7 +158,9 @@ def test_sft_checkpoint_keeps_the_codes_and_carries_the_range(entity_model, tmp_
     tok = AutoTokenizer.from_pretrained(out)
     first, end = entity_rows(entity_model, tok)
     assert (out / ENTITY_FILE).is_file() and entity_rows(out, tok) == (first, end)
-    built = AutoModelForCausalLM.from_pretrained(entity_model).get_input_embeddings().weight.detach()
+    built = (
+        AutoModelForCausalLM.from_pretrained(entity_model).get_input_embeddings().weight.detach()
+    )
     trained = AutoModelForCausalLM.from_pretrained(out).get_input_embeddings().weight.detach()
     assert not torch.allclose(built[first:end], trained[first:end])  # the shared part trained
     codes = lambda w: w[first:end] - w[first:end].mean(0)  # noqa: E731
