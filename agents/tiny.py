@@ -62,6 +62,10 @@ class TinyConfig:
     # True: every KG entity name is one added token (`entity_names`), so copying a name from
     # the question into a query, or from a tool response into the answer, is one token
     entity_tokens: bool = False
+    # True (needs entity_tokens): entity rows = shared vector + fixed codes and a copy path
+    # in the first layer (`medenv.training.entity_embed.init_copy_head`), so the model copies
+    # a name from step 0 and training learns when and which
+    copy_head: bool = False
 
 
 # ``small``: the model ``make learn`` trains. Big enough to learn to copy (an entity name from
@@ -75,6 +79,7 @@ SMALL_CONFIG = TinyConfig(
     num_attention_heads=8,
     num_key_value_heads=4,
     entity_tokens=True,
+    copy_head=True,
 )
 LOCAL_MODELS = {"tiny": TinyConfig(), "small": SMALL_CONFIG}
 
@@ -126,8 +131,9 @@ def entity_names(config: TinyConfig) -> list[str]:
 def _key(config: TinyConfig) -> str:
     kg = load_kg(config.kg_source)
     fields = asdict(config)
-    if not config.entity_tokens:  # models built before the field keep their cache folder
-        del fields["entity_tokens"]
+    for name in ("entity_tokens", "copy_head"):
+        if not fields[name]:  # models built before the field keep their cache folder
+            del fields[name]
     payload = json.dumps(
         {"v": TINY_VERSION, "config": fields, "kg": [kg.source, kg.version]},
         sort_keys=True,
@@ -197,6 +203,12 @@ def build_tiny_model(out_dir: str | Path, config: TinyConfig | None = None) -> P
     )
     torch.manual_seed(config.seed)
     model = Qwen2ForCausalLM(model_config)
+    rows = None
+    if config.copy_head and config.entity_tokens:
+        from medenv.training.entity_embed import init_copy_head
+
+        rows = (tokenizer.convert_tokens_to_ids(MARKUP_TOKENS[-1]) + 1, len(tokenizer))
+        init_copy_head(model, rows, tokenizer, seed=config.seed)
     model.generation_config = GenerationConfig(
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
@@ -206,6 +218,10 @@ def build_tiny_model(out_dir: str | Path, config: TinyConfig | None = None) -> P
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
+    if rows is not None:
+        from medenv.training.entity_embed import save_entity_rows
+
+        save_entity_rows(out, rows)
     (out / "medenv_tiny.json").write_text(
         json.dumps({"version": TINY_VERSION, "config": asdict(config)}, indent=2, sort_keys=True)
     )

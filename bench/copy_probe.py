@@ -10,8 +10,11 @@ GPU host without medenv's other dependencies):
         # --swaps entity-swapped copies of each TRAINING row (`medenv.training.entity_swap`),
         # the held-out rows, the test questions' first prompts as `rollout --agent llm`
         # renders them, TRL's training chat template and the small model's config/tokenizer
-    python bench/copy_probe.py train probe SWAPS LR STEPS BATCH MARKS [WARMUP]
-        # (torch + transformers) trains the small model from scratch (same init seed) on the
+    python bench/copy_probe.py starts probe MODEL_DIR
+        # (torch + transformers) the same count for a trained checkpoint
+    python bench/copy_probe.py train probe SWAPS LR STEPS BATCH MARKS [WARMUP [noshare]]
+        # (torch + transformers) trains the small model from its built weights (a copy head,
+        # `medenv.training.entity_embed`; from scratch when the folder has none) on the
         # real rows plus SWAPS swapped copies each, optionally after WARMUP steps of an
         # induction warm-up (random entity/BPE token sequences, repeated; loss on the repeat),
         # and prints one JSON line per step in MARKS: copy rate (`starts`: the first query
@@ -62,8 +65,17 @@ def build_rows(data: str, qa: str, out: str, swaps: int = 8) -> None:
     (folder / "rows.json").write_text(json.dumps(out_rows))
     (folder / "train_template.jinja").write_text(qwen3_training_chat_template)
     model = Path(resolve_model("small"))
-    for name in ("config.json", "tokenizer.json", "tokenizer_config.json", "chat_template.jinja"):
-        shutil.copy(model / name, folder / name)
+    for name in (
+        "config.json",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "chat_template.jinja",
+        "medenv_tiny.json",
+        "medenv_entities.json",
+        "model.safetensors",
+    ):
+        if (model / name).exists():
+            shutil.copy(model / name, folder / name)
     tok = AutoTokenizer.from_pretrained(model)
     prompts = []
     for item in read_qa_set(qa):
@@ -78,8 +90,51 @@ def build_rows(data: str, qa: str, out: str, swaps: int = 8) -> None:
           f"{len(prompts)} test prompts -> {folder}")  # fmt: skip
 
 
+def first_queries(model, tok, prompts: list[dict], dev: str = "cpu") -> dict:
+    """Greedy first turns (40 tokens) on the test prompts: ``starts`` = first queries that
+    begin with a name the question quotes, ``distinct`` first queries, three examples."""
+    import torch
+
+    starts, firsts = 0, []
+    with torch.no_grad():
+        for i in range(0, len(prompts), 45):
+            chunk = prompts[i : i + 45]
+            n = max(len(p["ids"]) for p in chunk)
+            ids = torch.full((len(chunk), n), tok.pad_token_id)
+            att = torch.zeros_like(ids)
+            for j, p in enumerate(chunk):  # left padding
+                ids[j, n - len(p["ids"]) :], att[j, n - len(p["ids"]) :] = torch.tensor(p["ids"]), 1
+            out = model.generate(input_ids=ids.to(dev), attention_mask=att.to(dev), max_new_tokens=40,
+                                 do_sample=False, pad_token_id=tok.pad_token_id,
+                                 eos_token_id=tok.eos_token_id)  # fmt: skip
+            for j, p in enumerate(chunk):
+                m = re.search(r'"query": "([^"]*)', tok.decode(out[j, n:]))
+                query = m.group(1) if m else ""
+                starts += any(query.startswith(x) for x in p["quoted"])
+                firsts.append(query[:30])
+    return {
+        "starts": starts,
+        "n": len(prompts),
+        "distinct": len(set(firsts)),
+        "examples": firsts[:3],
+    }
+
+
+def starts_of(folder: str, model_dir: str) -> dict:
+    """`first_queries` of a trained checkpoint (e.g. ``make learn``'s SFT model) on the
+    probe folder's test prompts."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    torch.set_num_threads(1)
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
+    prompts = json.loads((Path(folder) / "prompts.json").read_text())
+    return {"model": model_dir, **first_queries(model, tok, prompts)}
+
+
 def train(folder: str, swaps: int, lr: float, steps: int, bs: int, marks: list[int],
-          warm: int = 0) -> list[dict]:  # fmt: skip
+          warm: int = 0, share: bool = True) -> list[dict]:  # fmt: skip
     import torch
     from transformers import AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
 
@@ -87,7 +142,14 @@ def train(folder: str, swaps: int, lr: float, steps: int, bs: int, marks: list[i
     here = Path(folder)
     tok = AutoTokenizer.from_pretrained(here)
     torch.manual_seed(0)
-    model = Qwen2ForCausalLM(Qwen2Config.from_pretrained(here)).to(dev)
+    if (here / "model.safetensors").exists():  # the built model's own initialisation
+        model = Qwen2ForCausalLM.from_pretrained(here).to(dev)
+    else:
+        model = Qwen2ForCausalLM(Qwen2Config.from_pretrained(here)).to(dev)
+    if share:  # entity rows = shared learned vector + fixed codes (medenv.training.entity_embed)
+        from medenv.training.entity_embed import entity_rows, share_entity_rows
+
+        share_entity_rows(model, entity_rows(here, tok))
     rows = json.loads((here / "rows.json").read_text())
     template = (here / "train_template.jinja").read_text()
 
@@ -117,26 +179,10 @@ def train(folder: str, swaps: int, lr: float, steps: int, bs: int, marks: list[i
     @torch.no_grad()
     def probe():
         model.eval()
-        starts, firsts = 0, []
-        for i in range(0, len(prompts), 45):
-            chunk = prompts[i : i + 45]
-            n = max(len(p["ids"]) for p in chunk)
-            ids = torch.full((len(chunk), n), tok.pad_token_id)
-            att = torch.zeros_like(ids)
-            for j, p in enumerate(chunk):  # left padding
-                ids[j, n - len(p["ids"]) :], att[j, n - len(p["ids"]) :] = torch.tensor(p["ids"]), 1
-            out = model.generate(input_ids=ids.to(dev), attention_mask=att.to(dev), max_new_tokens=40,
-                                 do_sample=False, pad_token_id=tok.pad_token_id,
-                                 eos_token_id=tok.eos_token_id)  # fmt: skip
-            for j, p in enumerate(chunk):
-                m = re.search(r'"query": "([^"]*)', tok.decode(out[j, n:]))
-                query = m.group(1) if m else ""
-                starts += any(query.startswith(x) for x in p["quoted"])
-                firsts.append(query[:30])
+        found = first_queries(model, tok, prompts, dev)
         held_loss = sum(loss_of(held[i : i + 8]).item() for i in range(0, len(held), 8))
         model.train()
-        return {"starts": starts, "n": len(prompts), "distinct": len(set(firsts)),
-                "held_loss": round(held_loss / math.ceil(len(held) / 8), 3), "examples": firsts[:3]}  # fmt: skip
+        return {**found, "held_loss": round(held_loss / math.ceil(len(held) / 8), 3)}
 
     model.train()
     if warm:  # induction warm-up on random token sequences (70% entity tokens), repeated
@@ -186,8 +232,11 @@ if __name__ == "__main__":
         p.add_argument("--swaps", type=int, default=8)
         a = p.parse_args(sys.argv[2:])
         build_rows(a.data, a.qa, a.dir, a.swaps)
+    elif sys.argv[1] == "starts":
+        print(json.dumps(starts_of(sys.argv[2], sys.argv[3])))
     else:
         folder, swaps, lr, steps, bs, marks = sys.argv[2:8]
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         train(folder, int(swaps), float(lr), int(steps), int(bs),
-              [int(x) for x in marks.split(",")], int(sys.argv[8]) if len(sys.argv) > 8 else 0)  # fmt: skip
+              [int(x) for x in marks.split(",")], int(sys.argv[8]) if len(sys.argv) > 8 else 0,
+              sys.argv[9] != "noshare" if len(sys.argv) > 9 else True)  # fmt: skip

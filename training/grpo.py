@@ -35,8 +35,15 @@ import msgspec
 from medenv.agents.llm import model_contract
 from medenv.agents.threads import set_threads
 from medenv.training.config import check_common, config_hash, finite, require
+from medenv.training.entity_embed import save_entity_rows
 from medenv.training.grpo_turns import MODES, trainer_class
-from medenv.training.lm import load_model_and_tokenizer, lora_config, peak_memory_mb, use_bf16
+from medenv.training.lm import (
+    load_model_and_tokenizer,
+    lora_config,
+    model_entity_rows,
+    peak_memory_mb,
+    use_bf16,
+)
 
 from medenv.curriculum import parse_hops, select_hops
 from medenv.errors import MedenvError
@@ -378,6 +385,7 @@ def train_grpo(
         trainer.save_model(str(out))
         tokenizer.save_pretrained(str(out))
         save_contract(out, contract)
+        save_entity_rows(out, model_entity_rows(config.model, tokenizer))
     return GRPOResult(
         out=str(out),
         db=str(db),

@@ -48,7 +48,7 @@ FULL = dict(n1=1000, n2=100, obfuscation=0, model="small", sft_hops="1", sft_ste
             sft_lr=3e-3, sft_batch=4, max_tool_chars=400, question_only=1,
             grpo_steps=16, grpo_generations=4, grpo_lr=None, grpo_completion=320,
             grpo_evidence=0.5, eval_steps=4, eval_tokens=96, eval_episodes=0,
-            untrained_episodes=6, temperature=1.0, think_text=0, entity_swap=0)  # fmt: skip
+            untrained_episodes=6, temperature=1.0, think_text=0, entity_swap=4)  # fmt: skip
 QUICK = dict(FULL, n1=120, n2=40, model="tiny", sft_steps=60, sft_batch=2, grpo_steps=3,
              eval_episodes=6, eval_tokens=64, untrained_episodes=4)
 

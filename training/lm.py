@@ -5,10 +5,12 @@ Shared by `medenv.training.sft` and `medenv.training.grpo`."""
 from __future__ import annotations
 
 import resource
+from pathlib import Path
 from typing import Any
 
 from medenv.agents.backends import check_model_path, load_error
 from medenv.agents.tiny import resolve_model
+from medenv.training.entity_embed import entity_rows, share_entity_rows
 
 from medenv.errors import MedenvError
 
@@ -23,7 +25,10 @@ def peak_memory_mb() -> float:
 
 
 def load_model_and_tokenizer(model: str):
-    """Any HF causal-LM folder/id or ``"tiny"`` -> (model, tokenizer), padding on the left."""
+    """Any HF causal-LM folder/id or ``"tiny"`` -> (model, tokenizer), padding on the left.
+
+    A model with entity tokens (`medenv.training.entity_embed`) trains them as one shared
+    vector plus fixed codes (the gradient hook is installed here, for SFT and GRPO alike)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -39,7 +44,14 @@ def load_model_and_tokenizer(model: str):
         tokenizer.pad_token = tokenizer.eos_token
     if tokenizer.chat_template is None:
         raise MedenvError(f"model {model!r} has no chat template; tool-calling SFT needs one")
+    share_entity_rows(lm, model_entity_rows(model, tokenizer))
     return lm, tokenizer
+
+
+def model_entity_rows(model: str, tokenizer: Any) -> tuple[int, int] | None:
+    """The entity-token rows of ``model`` (a folder or a local model name), None for a hub id."""
+    path = Path(resolve_model(model))
+    return entity_rows(path, tokenizer) if path.is_dir() else None
 
 
 def lora_config(config: Any):

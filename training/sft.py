@@ -24,10 +24,12 @@ from typing import Any
 import msgspec
 from medenv.agents.threads import set_threads
 from medenv.training.config import check_common, config_hash, finite, require
+from medenv.training.entity_embed import save_entity_rows
 from medenv.training.entity_swap import kg_names_by_type, swap_rows
 from medenv.training.lm import (
     load_model_and_tokenizer,
     lora_config,
+    model_entity_rows,
     peak_memory_mb,
     sft_trainer_class,
     use_bf16,
@@ -256,6 +258,7 @@ def train_sft(config: SFTTrainConfig, rows: list[dict] | None = None) -> SFTResu
         trainer.save_model(config.out)
         tokenizer.save_pretrained(config.out)
         save_contract(config.out, contract)
+        save_entity_rows(config.out, model_entity_rows(config.model, tokenizer))
         Path(config.out, "medenv_sft.json").write_text(
             json.dumps(
                 {
