@@ -22,6 +22,8 @@ import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from medenv.agents.copy_head import init_copy_head, save_entity_rows
+
 from medenv.kg.cache import load_kg
 from medenv.paths import build_lock, medenv_home
 
@@ -205,8 +207,6 @@ def build_tiny_model(out_dir: str | Path, config: TinyConfig | None = None) -> P
     model = Qwen2ForCausalLM(model_config)
     rows = None
     if config.copy_head and config.entity_tokens:
-        from medenv.training.entity_embed import init_copy_head
-
         rows = (tokenizer.convert_tokens_to_ids(MARKUP_TOKENS[-1]) + 1, len(tokenizer))
         init_copy_head(model, rows, tokenizer, seed=config.seed)
     model.generation_config = GenerationConfig(
@@ -219,8 +219,6 @@ def build_tiny_model(out_dir: str | Path, config: TinyConfig | None = None) -> P
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     if rows is not None:
-        from medenv.training.entity_embed import save_entity_rows
-
         save_entity_rows(out, rows)
     (out / "medenv_tiny.json").write_text(
         json.dumps({"version": TINY_VERSION, "config": asdict(config)}, indent=2, sort_keys=True)

@@ -147,7 +147,8 @@ def train(folder: str, swaps: int, lr: float, steps: int, bs: int, marks: list[i
     else:
         model = Qwen2ForCausalLM(Qwen2Config.from_pretrained(here)).to(dev)
     if share:  # entity rows = shared learned vector + fixed codes (medenv.training.entity_embed)
-        from medenv.training.entity_embed import entity_rows, share_entity_rows
+        from medenv.agents.copy_head import entity_rows
+        from medenv.training.entity_embed import share_entity_rows
 
         share_entity_rows(model, entity_rows(here, tok))
     rows = json.loads((here / "rows.json").read_text())

@@ -42,8 +42,8 @@ def _train(model, tok, steps: int = 6) -> None:
 
 
 def test_entity_rows_are_the_kg_names_after_the_markup(entity_model):
+    from medenv.agents.copy_head import ENTITY_FILE, entity_rows, save_entity_rows
     from medenv.agents.tiny import TinyConfig, entity_names
-    from medenv.training.entity_embed import ENTITY_FILE, entity_rows, save_entity_rows
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(entity_model)
@@ -66,7 +66,7 @@ def test_entity_rows_are_the_kg_names_after_the_markup(entity_model):
 
 
 def test_training_moves_entity_rows_together_and_keeps_their_codes(entity_model):
-    from medenv.training.entity_embed import entity_rows
+    from medenv.agents.copy_head import entity_rows
     from medenv.training.lm import load_model_and_tokenizer
     from transformers import AutoModelForCausalLM
 
@@ -133,7 +133,7 @@ def test_sft_checkpoint_keeps_the_codes_and_carries_the_range(entity_model, tmp_
     """`medenv train sft` on the entity model (2 real steps): the checkpoint names the entity
     range, its entity rows still differ exactly by the built codes, and loading it for the
     next trainer (GRPO) installs the hook again."""
-    from medenv.training.entity_embed import ENTITY_FILE, entity_rows
+    from medenv.agents.copy_head import ENTITY_FILE, entity_rows
     from medenv.training.lm import load_model_and_tokenizer
     from medenv.training.sft import SFTTrainConfig, train_sft
     from transformers import AutoModelForCausalLM, AutoTokenizer

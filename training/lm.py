@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from medenv.agents.backends import check_model_path, load_error
+from medenv.agents.copy_head import entity_rows
 from medenv.agents.tiny import resolve_model
-from medenv.training.entity_embed import entity_rows, share_entity_rows
+from medenv.training.entity_embed import share_entity_rows
 
 from medenv.errors import MedenvError
 

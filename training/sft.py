@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+from medenv.agents.copy_head import save_entity_rows
 from medenv.agents.threads import set_threads
 from medenv.training.config import check_common, config_hash, finite, require
-from medenv.training.entity_embed import save_entity_rows
 from medenv.training.entity_swap import kg_names_by_type, swap_rows
 from medenv.training.lm import (
     load_model_and_tokenizer,
