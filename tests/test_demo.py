@@ -10,6 +10,7 @@ from tests.cli import cli_error
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+N = 10  # questions (was 20: every step and check runs the same on fewer)
 STEPS = (
     "1/9 knowledge graph",
     "2/9 corpus and search indexes",
@@ -29,7 +30,7 @@ def test_demo_runs_every_step_with_progress(tmp_path, capsys):
 
     out = tmp_path / "demo"
     with torch_threads():
-        assert main(["demo", "--out", str(out), "--n", "20", "--sft-steps", "2"]) == 0
+        assert main(["demo", "--out", str(out), "--n", str(N), "--sft-steps", "2"]) == 0
     captured = capsys.readouterr()
     for title in STEPS:  # a header with the command, then the step's time
         assert f"=== {title}\n$ medenv " in captured.out
@@ -44,7 +45,7 @@ def test_demo_runs_every_step_with_progress(tmp_path, capsys):
     from medenv.synth.io import read_qa_set
 
     items = read_qa_set(out / "qa")  # synthesized with the corpus world: evidence per hop
-    assert len(items) == 20 and all(len(i.evidence) == i.n_hops and all(i.evidence) for i in items)
+    assert len(items) == N and all(len(i.evidence) == i.n_hops and all(i.evidence) for i in items)
     for path in ("export/sft.jsonl", "export/stats.json", "model/model.safetensors",
                  "report/report.md", "report/accuracy_vs_tool_calls-oracle.png"):  # fmt: skip
         assert (out / path).is_file(), path
@@ -58,7 +59,7 @@ def test_demo_runs_every_step_with_progress(tmp_path, capsys):
     kg = load_kg("hpo")
     index, ref = LabelIndex.of_kg(kg), RefIndex(kg)
     episodes = load_episodes(out / "runs" / "oracle.duckdb")
-    assert len(episodes) == 20
+    assert len(episodes) == N
     for ep in episodes:
         steps = [(s.text, s.observation) for s in ep.steps]
         assert check_episode(ep.prompt, steps, index).grounded, ep.question_id

@@ -217,7 +217,10 @@ def test_shared_data_tests_fail_not_skip_under_ci(tmp_path):
     """With ``CI`` set and ``../shared/data`` missing, a test that needs it fails."""
     root = Path(__file__).resolve().parents[1]
     missing = tmp_path / "no-shared-data"
-    env = {**os.environ, "CI": "true", "MEDENV_SHARED_DATA": str(missing)}
+    # not an xdist worker (its PYTEST_XDIST_* variables would make the child's conftest
+    # warm the world, the QA set and the SFT fixture as that worker, ~3 CPU-s for nothing)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")}
+    env.update(CI="true", MEDENV_SHARED_DATA=str(missing))
     proc = subprocess.run(
         [
             sys.executable,

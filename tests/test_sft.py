@@ -32,10 +32,10 @@ N_EPISODES = 400  # the oracle rollout takes ~4 s; more questions, fewer epochs
 # Think text is dropped (``keep_thinking=False``): the oracle's queries quote the question's
 # words, and 250 steps with think text left 0 of 25 held-out calls parseable (the tiny model
 # loops inside the long query); 400 steps without it pass.
-FIXTURE_CONFIG = dict(max_steps=400, learning_rate=5e-3, batch_size=2, warmup_steps=5,
+FIXTURE_CONFIG = dict(max_steps=250, learning_rate=7e-3, batch_size=2, warmup_steps=5,
                       max_length=1024, max_tool_chars=150, template_tools=False,
                       keep_system=False, eval_fraction=0.05, logging_steps=1000, seed=0,
-                      eval_steps=400, keep_thinking=False)  # fmt: skip
+                      eval_steps=250, keep_thinking=False)  # fmt: skip
 THREADS = 2
 
 

@@ -25,7 +25,7 @@ from medenv.synth.io import read_qa_set
 from medenv.synth.pipeline import synthesize
 from medenv.world import load_world
 
-SLICE = 40  # items re-synthesized (the first ones of the default order)
+SLICE = 20  # items re-synthesized (the first ones of the default order; was 40)
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +56,10 @@ def test_a_fresh_slice_of_the_default_settings_is_byte_identical(shipped):
     encoder = msgspec.json.Encoder(order="deterministic")
     fresh = [encoder.encode(item) for item in result.items]
     assert fresh == data.splitlines()[:SLICE]
+    # the slice reaches every hop length and split, and a described (unnamed) seed
+    assert {i.n_hops for i in result.items} == {2, 3, 4}
+    assert len({i.split for i in result.items}) == 3
+    assert any(c.node == 0 for i in result.items for c in i.constraints)
 
 
 def test_install_writes_the_synthesized_files_or_nothing(shipped, tmp_path):

@@ -317,12 +317,15 @@ def test_hop_weights_steer_chain_lengths(kg):
 
 
 def test_same_seed_gives_identical_files_and_a_prefix_for_smaller_n(kg, result, tmp_path):
-    small = synthesize(kg, SynthConfig(n=40, seed=0), progress=False)
-    assert small.items == result.items[:40]  # ids and splits do not depend on n
+    small = synthesize(kg, SynthConfig(n=20, seed=0), progress=False)
+    assert small.items == result.items[:20]  # ids and splits do not depend on n
     # a second run in another process, with another str hash seed (set iteration order),
-    # writes the same bytes (40 items: the n=150 run would add 12 CPU-s and no new code path)
+    # writes the same bytes (20 items, all hop lengths and splits: the n=150 run would add
+    # 12 CPU-s and no new code path)
+    assert {i.n_hops for i in small.items} == {2, 3, 4}
+    assert len({i.split for i in small.items}) == 3
     script = Path(sys.executable).with_name("medenv")
-    cmd = [str(script), "synth", "--n", "40", "--seed", "0", "--out", str(tmp_path / "b")]
+    cmd = [str(script), "synth", "--n", "20", "--seed", "0", "--out", str(tmp_path / "b")]
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
     proc = subprocess.run(
         [*cmd, "--no-corpus", "--no-progress"], env=env, capture_output=True, timeout=600
@@ -331,7 +334,7 @@ def test_same_seed_gives_identical_files_and_a_prefix_for_smaller_n(kg, result, 
     a = write_qa_set(tmp_path / "a", small.items, small.manifest)
     for name in ("qa.jsonl", "qa.parquet"):
         assert (a / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
-    other = synthesize(kg, SynthConfig(n=40, seed=1), progress=False)
+    other = synthesize(kg, SynthConfig(n=20, seed=1), progress=False)
     assert [i.id for i in other.items] != [i.id for i in small.items]
 
 
