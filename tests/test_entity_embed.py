@@ -6,6 +6,7 @@ collapse they prevent by training the same model without the hook."""
 from __future__ import annotations
 
 import os
+import shutil
 
 import pytest
 
@@ -14,13 +15,37 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 torch = pytest.importorskip("torch")
 
 
+def _config():
+    from medenv.agents.tiny import TinyConfig
+
+    return TinyConfig(max_corpus_nodes=2000, entity_tokens=True, copy_head=True)
+
+
 @pytest.fixture(scope="module")
 def entity_model(tmp_path_factory):
-    from medenv.agents.tiny import TinyConfig, build_tiny_model
+    """A private copy of the built entity model (`tiny_model_path`: built once into the
+    medenv cache, then reused; the tests below edit and train their copy)."""
+    from medenv.agents.tiny import tiny_model_path
 
     folder = tmp_path_factory.mktemp("entity") / "model"
-    config = TinyConfig(max_corpus_nodes=2000, entity_tokens=True, copy_head=True)
-    return build_tiny_model(folder, config)
+    shutil.copytree(tiny_model_path(_config()), folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def entity_tok(entity_model):
+    """The built model's tokenizer, loaded once (~3 CPU-s a load: 30k+ added tokens)."""
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(entity_model)
+
+
+@pytest.fixture(scope="module")
+def built_model(entity_model):
+    """The built model, loaded once (read only: no test trains it)."""
+    from transformers import AutoModelForCausalLM
+
+    return AutoModelForCausalLM.from_pretrained(entity_model).eval()
 
 
 def _train(model, tok, steps: int = 6) -> None:
@@ -41,19 +66,18 @@ def _train(model, tok, steps: int = 6) -> None:
         opt.step()
 
 
-def test_entity_rows_are_the_kg_names_after_the_markup(entity_model):
+def test_entity_rows_are_the_kg_names_after_the_markup(entity_model, entity_tok):
     from medenv.agents.copy_head import ENTITY_FILE, entity_rows, save_entity_rows
-    from medenv.agents.tiny import TinyConfig, entity_names
-    from transformers import AutoTokenizer
+    from medenv.agents.tiny import entity_names
 
-    tok = AutoTokenizer.from_pretrained(entity_model)
+    tok = entity_tok
     first, end = entity_rows(entity_model, tok)  # the build wrote the range ...
     assert tok.convert_ids_to_tokens(first - 1) == "</answer>" and end == len(tok)
     saved = (entity_model / ENTITY_FILE).read_text()
     (entity_model / ENTITY_FILE).unlink()  # ... and without the file it is found again
     assert entity_rows(entity_model, tok) == (first, end)
     (entity_model / ENTITY_FILE).write_text(saved)
-    names = set(entity_names(TinyConfig(max_corpus_nodes=2000, entity_tokens=True)))
+    names = set(entity_names(_config()))
     # second reading: every token of the range is a KG name, and (almost) every name is one
     inside = set(tok.convert_ids_to_tokens(list(range(first, end))))
     assert inside <= names and len(names - inside) < 100
@@ -98,19 +122,18 @@ def test_training_moves_entity_rows_together_and_keeps_their_codes(entity_model)
     assert moved[named].min() > 2 * moved.median()  # measured: ~2.8x
 
 
-def test_copy_head_copies_a_quoted_name_from_step_0(entity_model):
+def test_copy_head_copies_a_quoted_name_from_step_0(entity_tok, built_model):
     """The built model (no training) puts its top next-token score, after the opening quote
     of a query, on a name the question quotes -- for random KG names it never trained on
     (the quoted names are found again by a regex over the text)."""
     import random
     import re
 
-    from medenv.agents.tiny import TinyConfig, entity_names
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from medenv.agents.tiny import entity_names
 
-    tok = AutoTokenizer.from_pretrained(entity_model)
-    model = AutoModelForCausalLM.from_pretrained(entity_model).eval()
-    names = [n for n in entity_names(TinyConfig(max_corpus_nodes=2000, entity_tokens=True))
+    tok = entity_tok
+    model = built_model
+    names = [n for n in entity_names(_config())
              if len(tok.encode(n)) == 1 and '"' not in n]  # fmt: skip
     rng = random.Random(3)
     hits, trials = 0, 20
@@ -129,14 +152,13 @@ def test_copy_head_copies_a_quoted_name_from_step_0(entity_model):
     assert hits >= 0.8 * trials
 
 
-def test_sft_checkpoint_keeps_the_codes_and_carries_the_range(entity_model, tmp_path):
-    """`medenv train sft` on the entity model (2 real steps): the checkpoint names the entity
+def test_sft_checkpoint_keeps_the_codes_and_carries_the_range(entity_model, built_model, tmp_path):
+    """`medenv train sft` on the entity model (1 real step): the checkpoint names the entity
     range, its entity rows still differ exactly by the built codes, and loading it for the
     next trainer (GRPO) installs the hook again."""
     from medenv.agents.copy_head import ENTITY_FILE, entity_rows
     from medenv.training.lm import load_model_and_tokenizer
     from medenv.training.sft import SFTTrainConfig, train_sft
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     def row(i: int, entity: str, answer: str) -> dict:
         call = {"type": "function", "function": {"name": "medical_search",
@@ -151,19 +173,17 @@ def test_sft_checkpoint_keeps_the_codes_and_carries_the_range(entity_model, tmp_
     rows = [row(0, "Intention tremor", "Marfan syndrome"), row(1, "Ataxia", "Generalized amyotrophy"),
             row(2, "Hypotonia", "Marfan syndrome"), row(3, "Seizure", "Ataxia")]  # fmt: skip
     out = tmp_path / "sft"
-    config = SFTTrainConfig(data="", model=str(entity_model), out=str(out), max_steps=2,
+    config = SFTTrainConfig(data="", model=str(entity_model), out=str(out), max_steps=1,
                             batch_size=2, learning_rate=3e-3, eval_fraction=0.0, progress=False,
                             threads=1)  # fmt: skip
     train_sft(config, rows=rows)
-    tok = AutoTokenizer.from_pretrained(out)
+    # the checkpoint as the next trainer loads it (its own tokenizer); the hook changes no weight
+    model, tok = load_model_and_tokenizer(str(out))
     first, end = entity_rows(entity_model, tok)
     assert (out / ENTITY_FILE).is_file() and entity_rows(out, tok) == (first, end)
-    built = (
-        AutoModelForCausalLM.from_pretrained(entity_model).get_input_embeddings().weight.detach()
-    )
-    trained = AutoModelForCausalLM.from_pretrained(out).get_input_embeddings().weight.detach()
+    built = built_model.get_input_embeddings().weight.detach()
+    trained = model.get_input_embeddings().weight.detach()
     assert not torch.allclose(built[first:end], trained[first:end])  # the shared part trained
     codes = lambda w: w[first:end] - w[first:end].mean(0)  # noqa: E731
     assert torch.allclose(codes(built), codes(trained), atol=1e-5)
-    model, _ = load_model_and_tokenizer(str(out))
     assert getattr(model.get_input_embeddings().weight, "_medenv_entity_rows", None) == (first, end)

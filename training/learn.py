@@ -12,7 +12,9 @@ Runs the whole loop through medenv's own commands, as a user would (each stage i
    rows of ``sft_hops`` (1-hop by default); the checkpoint saves its prompt contract;
 5. ``medenv rollout --agent llm --model SFT`` (default prompt flags: the contract is read
    back) + ``medenv eval`` on the held-out 1-hop test questions;
-6. ``medenv train grpo`` from the SFT checkpoint on 1-hop train questions;
+6. ``medenv train grpo`` from the SFT checkpoint on 1-hop train questions
+   (``grpo_prompts`` questions x ``grpo_generations`` rollouts a step; ``grpo_questions``
+   N > 0: a fixed pool, the first N training questions, revisited across steps);
 7. the same evaluation of the GRPO checkpoint;
 8. ``OUT/summary.json`` (for the untrained, SFT and GRPO models: ``parseable_turns``,
    ``tool_call_turns``, ``accuracy``, ``accuracy_ci``, evidence recall; for the training
@@ -46,7 +48,8 @@ from medenv.events.store import connect
 # sft_hops: the hop counts SFT trains on; eval_episodes 0: every held-out test question.
 FULL = dict(n1=1000, n2=100, obfuscation=0, model="small", sft_hops="1", sft_steps=200,
             sft_lr=3e-3, sft_batch=4, max_tool_chars=400, question_only=1,
-            grpo_steps=16, grpo_generations=4, grpo_lr=None, grpo_completion=320,
+            grpo_steps=16, grpo_generations=4, grpo_prompts=1, grpo_questions=0, grpo_lr=None,
+            grpo_completion=320,
             grpo_evidence=0.5, eval_steps=4, eval_tokens=96, eval_episodes=0,
             untrained_episodes=6, temperature=1.0, think_text=0, entity_swap=4)  # fmt: skip
 QUICK = dict(FULL, n1=120, n2=40, model="tiny", sft_steps=60, sft_batch=2, grpo_steps=3,
@@ -220,10 +223,12 @@ def run(out: Path, cfg: dict) -> dict:
     grpo = out / "models" / "grpo"
     args = ["train", "grpo", "--model", str(sft), "--qa", str(qa1), "--out", str(grpo),
             "--max-steps", str(cfg["grpo_steps"]), "--num-generations", str(cfg["grpo_generations"]),
-            "--batch-size", str(cfg["grpo_generations"]), "--hops", "1",
+            "--batch-size", str(cfg["grpo_generations"] * cfg["grpo_prompts"]), "--hops", "1",
             "--max-completion-length", str(cfg["grpo_completion"]),
             "--env-max-steps", str(cfg["eval_steps"]), "--temperature", str(cfg["temperature"]),
             "--no-progress"]  # fmt: skip
+    if cfg["grpo_questions"]:  # a fixed pool of training questions, revisited every few steps
+        args += ["--max-questions", str(cfg["grpo_questions"])]
     if cfg["grpo_lr"]:
         args += ["--lr", str(cfg["grpo_lr"])]
     if cfg["grpo_evidence"]:
