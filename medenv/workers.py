@@ -17,20 +17,18 @@ cyclic GC, so the children do not touch, hence do not copy, those pages).
 from __future__ import annotations
 
 import multiprocessing as mp
-import sys
 
 import gymnasium as gym
 
 from medenv.events.store import new_run_id
+from medenv.forking import fork_safe
 from medenv.world import World, load_world
 from medenv.worldspec import WorldSpec
-
-FORK_SAFE_PLATFORMS = ("linux",)
 
 
 def start_method(agent: str | None = None) -> str:
     """``"fork"`` where forking a parent that loaded the world is safe, else ``"spawn"``."""
-    if sys.platform.startswith(FORK_SAFE_PLATFORMS) and agent != "llm":
+    if fork_safe() and agent != "llm":
         return "fork"
     return "spawn"
 

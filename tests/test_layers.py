@@ -22,6 +22,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "medenv",
             "medenv.errors",
             "medenv.paths",
+            "medenv.forking",
             "medenv.gc_tuning",
             "medenv.jsonl",
             "medenv.qa",

@@ -7,7 +7,7 @@ the children share its pages copy-on-write and build nothing; each computes
 order (`multiprocessing.Pool.imap`). A seed's outcome is a pure function of the run's
 settings and the seed (`medenv.synth.seedwork`), so the items are the same for any
 number of workers. Forking is used only where it is safe (Linux, as
-`medenv.workers.start_method`); elsewhere, and for one worker, `usable_workers` says 1
+`medenv.forking.fork_safe`); elsewhere, and for one worker, `usable_workers` says 1
 and the caller computes in-process.
 """
 
@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
-import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from medenv.errors import MedenvError
+from medenv.forking import fork_safe
 from medenv.synth.seedwork import SeedOutcome, SeedWork
 
-FORK_SAFE = ("linux",)  # as `medenv.workers.FORK_SAFE_PLATFORMS` (not imported: it loads gym)
 CHUNK = 4  # seeds handed to a worker at a time (a seed takes ~0.05-1 s)
 
 _WORK: SeedWork | None = None  # the parent's state, inherited by the forked workers
@@ -49,7 +48,7 @@ def usable_workers(workers: int, work: SeedWork) -> int:
     """1 where worker processes cannot be used: one asked for, no fork (macOS, Windows),
     a daemonic process (a pool's worker may not start children), or a rewrite hook (a
     model or a client with state stays in this process)."""
-    if workers <= 1 or not sys.platform.startswith(FORK_SAFE) or work.rewrite is not None:
+    if workers <= 1 or not fork_safe() or work.rewrite is not None:
         return 1
     if mp.current_process().daemon:
         return 1
