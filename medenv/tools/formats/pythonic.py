@@ -38,7 +38,10 @@ def attempts(text: str) -> list[Attempt]:
 
 
 def _call(call: ast.Call) -> Attempt:
-    name = ast.unparse(call.func) if isinstance(call.func, ast.Name | ast.Attribute) else ""
+    try:
+        name = ast.unparse(call.func) if isinstance(call.func, ast.Name | ast.Attribute) else ""
+    except RecursionError:  # a dotted name of hundreds of parts parses but cannot unparse
+        return Failure("bad_json", "The tool name is nested too deeply.")
     if not name:
         return Failure("bad_json", "Write calls as [tool(arg=value), ...].")
     if call.args or any(kw.arg is None for kw in call.keywords):
