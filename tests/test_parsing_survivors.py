@@ -226,9 +226,11 @@ def test_a_semicolon_is_looked_for_within_64_characters_of_a_value():
     assert one.calls == (ToolCall(MS, {"query": "ataxia"}),), one
 
 
-def test_jsontext_finds_the_python_tag_itself_when_not_told_where_it_is():
-    found, rest = jsontext.attempts('Calling.<|python_tag|>{"name": "web_search", "parameters": {"query": "FBN1"}}')
+def test_jsontext_reads_the_call_after_the_python_tag_it_is_told_of():
+    text = 'Calling.<|python_tag|>{"name": "web_search", "parameters": {"query": "FBN1"}}'
+    found, rest = jsontext.attempts(text, text.find("<|python_tag|>"))
     assert [tuple(a[:2]) for a in found] == [("web_search", {"query": "FBN1"})] and rest == ""
+    assert jsontext.attempts("Calling. " + WEB, -1) == ([("web_search", {"query": "FBN1"}, False)], "Calling. " + WEB)
 
 
 def test_a_dicts_content_is_read_in_the_tool_format_asked_for():

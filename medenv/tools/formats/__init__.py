@@ -84,7 +84,7 @@ def extract(text: str, tool_format: str = "auto") -> tuple[str | None, str | Non
         think, content = split_reasoning(text, marks)
         if content is not text:  # the reply after its reasoning: reuse the scan of it
             cut = len(text) - len(content)
-            suffix = cut > 0 and text.endswith(content)
+            suffix = text.endswith(content)  # cut 0: content == text, suffix_marks gives marks
             marks = suffix_marks(text, marks, cut) if suffix else first_marks(content)
         family, found, rest = _calls(content, tool_format, marks)
         if rest is content:

@@ -37,10 +37,9 @@ def unfence(text: str) -> str:
     return match.group(1).strip() if match else text
 
 
-def attempts(text: str, tag: int | None = None) -> tuple[list[Attempt], str]:
+def attempts(text: str, tag: int) -> tuple[list[Attempt], str]:
     """Calls written as JSON in ``text``, and the text left (for ``<answer>``). ``tag``: the
-    index of ``<|python_tag|>`` (-1: none) when the caller knows it."""
-    tag = text.find(PYTHON_TAG) if tag is None else tag
+    index of ``<|python_tag|>`` in ``text`` (-1: none), known from the dispatcher's scan."""
     body = unfence((text[tag + len(PYTHON_TAG) :] if tag != -1 else text).strip())
     if body[:1] in ("{", "["):
         return _sequence(body), ""

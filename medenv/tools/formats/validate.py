@@ -38,7 +38,7 @@ def index_schemas(schemas: list[dict]) -> dict[str, dict]:
     index = {}
     for schema in schemas:
         fn = schema.get("function", schema)
-        index[fn["name"]] = fn.get("parameters") or {"type": "object", "properties": {}}
+        index[fn["name"]] = fn.get("parameters") or {}  # no "properties": takes no arguments
     return index
 
 
