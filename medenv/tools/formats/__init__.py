@@ -12,7 +12,7 @@ Cost is linear in the text length: every detector is a substring test.
 from __future__ import annotations
 
 from medenv.tools.formats import deepseek, granite, harmony, jsontext, kimi, mistral, pythonic
-from medenv.tools.formats.base import Attempt, Failure, RawCall
+from medenv.tools.formats.base import TOO_MANY, Attempt, Failure, RawCall
 from medenv.tools.formats.marks import first_marks, suffix_marks
 from medenv.tools.formats.reasoning import split_reasoning
 from medenv.tools.formats.tagged import tool_call_attempts
@@ -156,8 +156,9 @@ _FAMILY_OPENERS = _OPENERS[:7]  # the markers of the five families tried before 
 
 
 def _expect(found: str, attempt: Attempt, fmt: str) -> Attempt:
-    """Under an explicit ``<tool_call>`` family, a block of another family is an error."""
-    if fmt in ("auto", found):
+    """Under an explicit ``<tool_call>`` family, a block of another family is an error
+    (past `MAX_CALLS` blocks, the too-many error stands, whatever the blocks were)."""
+    if fmt in ("auto", found) or attempt is TOO_MANY:
         return attempt
     return Failure(
         "bad_json",

@@ -63,7 +63,7 @@ def check(
         )
     if name not in spec:
         names = sorted(spec)
-        close = difflib.get_close_matches(name, names, n=1)
+        close = difflib.get_close_matches(name, names)  # best first
         hint = f" Did you mean {close[0]!r}?" if close else ""
         return Failure(
             "unknown_tool",
@@ -75,7 +75,7 @@ def check(
     for key, value in arguments.items():
         if not check_arguments:
             if raw.text_args and isinstance(value, str) and key in props:
-                value = convert_text(value, _types_of(props[key]) or ["string"])
+                value = convert_text(value, _types_of(props[key]))  # no type: kept as text
             out[key] = value
             continue
         if key not in props:
