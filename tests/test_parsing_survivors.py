@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from medenv.tools import formats
 from medenv.tools.formats import harmony, jsontext
 from medenv.tools.formats.marks import find_any
-from medenv.tools.parsing import ToolCall, parse_action
+from medenv.tools.parsing import FORMAT_HINT, ToolCall, parse_action
 
 MS = "medical_search"
 CALL = f'{{"name": "{MS}", "arguments": {{"query": "ataxia"}}}}'
@@ -491,3 +491,36 @@ def test_a_think_block_anywhere_is_cut_out_before_reading(before, after):
         assert (parsed.calls, parsed.error, parsed.family) == (plain.calls, plain.error, plain.family), (
             before, after, think,
         )
+
+
+# -- third pass ------------------------------------------------------------------------------
+
+
+def test_under_an_explicit_tool_call_family_the_reply_is_read_as_that_family():
+    glm = f"<tool_call>{MS}<arg_key>query</arg_key><arg_value>FBN1</arg_value></tool_call>"
+    parsed = parse_action(glm, tool_format="hermes")
+    assert parsed.family == "hermes"
+    assert "found GLM-4.5. (Read as the Hermes/Qwen JSON format.) " in parsed.error.message
+
+
+def test_an_error_read_in_no_format_names_none():
+    assert _error("no call at all").message == f"No tool call or answer found. {FORMAT_HINT}"
+
+
+def test_arguments_null_are_no_arguments():
+    _says({"name": MS, "arguments": None}, "bad_arguments", f"{MS} is missing the required argument(s): query.")
+    assert parse_action({"name": "ping", "arguments": None}, schemas=[PING]).calls == (ToolCall("ping", {}),)
+
+
+def test_a_list_action_is_a_list_of_calls():
+    calls = [{"name": MS, "arguments": {"query": "a"}}, {"type": "function", "function": {"name": "web_search", "arguments": '{"query": "b"}'}}]
+    parsed = parse_action(calls, parallel_calls=True)
+    assert parsed.calls == (ToolCall(MS, {"query": "a"}), ToolCall("web_search", {"query": "b"}))
+    assert parsed.family == "openai"
+    _says([], "no_call", "The list of tool calls is empty.")
+
+
+def test_a_dicts_reasoning_field_is_its_think():
+    for key in ("reasoning", "reasoning_content"):
+        parsed = parse_action({key: "plan", "content": None, "tool_calls": [{"function": {"name": MS, "arguments": {"query": "a"}}}]})
+        assert parsed.think == "plan" and parsed.calls == (ToolCall(MS, {"query": "a"}),), key
