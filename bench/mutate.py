@@ -79,6 +79,7 @@ GROUPS: dict[str, Group] = {
             "tests/test_parsing_properties.py",
             "tests/test_parsing_edges.py",
             "tests/test_parsing_survivors.py",
+            "tests/test_parsing_survivors_more.py",
             # the marker scan of a reply's suffix, against a plain search
             "tests/test_step_fast_paths.py::test_suffix_marks_equal_a_fresh_scan_of_the_suffix",
             "tests/test_step_fast_paths.py::test_suffix_marks_on_dense_text_past_the_scan_limit",
