@@ -203,3 +203,13 @@ def test_a_dicts_reasoning_field_is_its_think():
     for key in ("reasoning", "reasoning_content"):
         parsed = parse_action({key: "plan", "content": None, "tool_calls": [{"function": {"name": MS, "arguments": {"query": "a"}}}]})
         assert parsed.think == "plan" and parsed.calls == (ToolCall(MS, {"query": "a"}),), key
+
+
+def test_a_pythonic_call_too_deep_for_the_parser_says_why_in_words():
+    """An exception without text (the parser's RecursionError/MemoryError on thousands of
+    nested unary minus signs) still gives a reason after the colon."""
+    text = f"[{MS}(top_k=" + "-" * 100_000 + "1)]"
+    error = _error(text)
+    assert error.kind == "bad_json"
+    head, _, reason = error.message.partition("The call list is not valid Python: ")
+    assert head == "" and reason[:2].strip(" .") != "", error.message

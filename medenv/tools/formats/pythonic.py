@@ -31,7 +31,8 @@ def attempts(text: str) -> list[Attempt]:
     try:
         tree = ast.parse(strip_tokens(text), mode="eval").body
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
-        return [Failure("bad_json", f"The call list is not valid Python: {str(exc)[:100]}.")]
+        reason = str(exc)[:100] or "it is nested too deeply"
+        return [Failure("bad_json", f"The call list is not valid Python: {reason}.")]
     if not isinstance(tree, ast.List) or not all(isinstance(c, ast.Call) for c in tree.elts):
         return [Failure("bad_json", "Write calls as [tool(arg=value), ...].")]
     return [_call(call) for call in tree.elts]
