@@ -98,6 +98,22 @@ def kg():
     return load_kg("hpo")
 
 
+@pytest.fixture(scope="module")
+def compact_kg():
+    """The default HPO graph loaded afresh from the cache: compact, no networkx view (what
+    ``medenv synth`` itself synthesizes from). Give it to `synthesize`: its index is then
+    built from the edge arrays held, where the session ``kg`` (whose networkx view earlier
+    tests built) makes them again from the view, ~2 CPU-s per call. The items are the same
+    (tests/test_synth_index.py). Read facts from ``kg``: a test that builds this graph's view
+    fails the module at teardown."""
+    from medenv.kg.cache import load_kg
+
+    graph = load_kg("hpo", progress=False)
+    assert graph._graph is None, "the cache gave a graph with a networkx view"
+    yield graph
+    assert graph._graph is None, "a test built compact_kg's networkx view: read facts from kg"
+
+
 def pytest_collection_modifyitems(config, items):
     # the schedule (`--dist loadfile --no-loadscope-reorder` keeps this order): files that do
     # not need the SFT fixture first, then those that do; within each, files with more tests
