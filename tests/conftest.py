@@ -53,15 +53,17 @@ NEEDS_SFT_FIXTURE = frozenset(
 def _cold_cache_built_once():
     """Under pytest-xdist, build the cold cache once and early, keeping the other worker busy.
 
-    Every worker first loads the KG (one lock: on a cold cache one worker builds it, ~9 s of
-    CPU) and then the default world (another lock: ``gw0`` builds it, ~26 s, while ``gw1``
-    first builds what the suite needs anyway and does not need the world for: the tiny test
-    model, which the SFT fixture trains, and the Hetionet slice's graph). Warm, all of this
-    is a lazy load. Then worker ``gw0`` alone names the default QA set (cold: installed
-    from the package's shipped set, `medenv.shipped_qa`) and the SFT fixture model
-    (`tests.test_sft.trained_fixture`): cold, it builds it (the suite's longest chain:
-    oracle export -> training) while ``gw1`` runs the files that do not need it
-    (`NEEDS_SFT_FIXTURE` comes last in the schedule). A ``gw1`` test that needs the set or
+    Every worker first loads the KG (one lock: on a cold cache ``gw0`` builds it, ~9 s of
+    CPU, while ``gw1`` builds the Hetionet slice's graph, ~3 s) and then the default world
+    (another lock: ``gw0`` builds it, ~26 s, while ``gw1`` first builds what the suite needs
+    anyway and does not need the world for: the tiny test model, which the SFT fixture
+    trains, ~10 s, tests/test_entity_embed.py's entity model, ~2.5 s, and the merged
+    HPO + Hetionet graph, ~12 s; before, ``gw1`` waited idle for part of both builds).
+    Warm, all of this is a lazy load. Then worker ``gw0`` alone names the default QA set
+    (cold: installed from the package's shipped set, `medenv.shipped_qa`) and the SFT
+    fixture model (`tests.test_sft.trained_fixture`): cold, it builds it (the suite's
+    longest chain: oracle export -> training) while ``gw1`` runs the files that do not need
+    it (`NEEDS_SFT_FIXTURE` comes last in the schedule). A ``gw1`` test that needs the set or
     the fixture waits for its build lock (`medenv.paths.build_lock`), so nothing is built
     twice."""
     worker = os.environ.get("PYTEST_XDIST_WORKER")
@@ -71,15 +73,22 @@ def _cold_cache_built_once():
     from medenv.paths import build_lock, medenv_home
     from medenv.world import load_world
 
+    hetionet = _shared_data() / "hetionet-slice"
+    if worker == "gw1" and hetionet.is_dir():  # while gw0 builds the HPO graph (cold)
+        with build_lock(medenv_home() / "tests-hetionet"):
+            load_kg("hetionet", hetionet, progress=False)
     with build_lock(medenv_home() / "tests-kg"):
         load_kg("hpo", progress=False)
-    if worker == "gw1":  # while gw0 builds the world (cold)
+    if worker == "gw1":  # while gw0 builds the world (cold, ~26 CPU-s)
         from medenv.agents.tiny import tiny_model_path
 
-        tiny_model_path()  # its own build lock
-        if (_shared_data() / "hetionet-slice").is_dir():
+        from tests.test_entity_embed import _config as entity_model_config
+
+        tiny_model_path()  # its own build lock (~10 CPU-s cold)
+        tiny_model_path(entity_model_config())  # tests/test_entity_embed.py's (~2.5)
+        if hetionet.is_dir():  # the merged graph 5 test files load (~12 CPU-s cold)
             with build_lock(medenv_home() / "tests-hetionet"):
-                load_kg("hetionet", _shared_data() / "hetionet-slice", progress=False)
+                load_kg("hpo+hetionet", {"hetionet": hetionet}, progress=False)
     with build_lock(medenv_home() / "tests-world"):
         load_world(progress=False)
     if worker == "gw0":
@@ -96,6 +105,22 @@ def kg():
     from medenv.kg.cache import load_kg
 
     return load_kg("hpo")
+
+
+@pytest.fixture(scope="module")
+def compact_kg():
+    """The default HPO graph loaded afresh from the cache: compact, no networkx view (what
+    ``medenv synth`` itself synthesizes from). Give it to `synthesize`: its index is then
+    built from the edge arrays held, where the session ``kg`` (whose networkx view earlier
+    tests built) makes them again from the view, ~2 CPU-s per call. The items are the same
+    (tests/test_synth_index.py). Read facts from ``kg``: a test that builds this graph's view
+    fails the module at teardown."""
+    from medenv.kg.cache import load_kg
+
+    graph = load_kg("hpo", progress=False)
+    assert graph._graph is None, "the cache gave a graph with a networkx view"
+    yield graph
+    assert graph._graph is None, "a test built compact_kg's networkx view: read facts from kg"
 
 
 def pytest_collection_modifyitems(config, items):

@@ -89,13 +89,17 @@ def test_entity_rows_are_the_kg_names_after_the_markup(entity_model, entity_tok)
     assert entity_rows(entity_model.parent, tok) is None
 
 
-def test_training_moves_entity_rows_together_and_keeps_their_codes(entity_model):
+def test_training_moves_entity_rows_together_and_keeps_their_codes(entity_model, entity_tok):
     from medenv.agents.copy_head import entity_rows
-    from medenv.training.lm import load_model_and_tokenizer
+    from medenv.training.entity_embed import share_entity_rows
     from transformers import AutoModelForCausalLM
 
-    model, tok = load_model_and_tokenizer(str(entity_model))  # installs the hook
+    # the hook `load_model_and_tokenizer` installs (that it does: the SFT checkpoint test
+    # below); the module's tokenizer, not a second ~3 CPU-s load of it
+    tok = entity_tok
+    model = AutoModelForCausalLM.from_pretrained(entity_model)
     first, end = entity_rows(entity_model, tok)
+    assert share_entity_rows(model, (first, end))
     weight = model.get_input_embeddings().weight
     assert model.get_output_embeddings().weight is weight  # tied: one hook covers both
     before = weight.detach().clone()

@@ -55,10 +55,10 @@ def test_rollout_on_ray_equals_local(ray_local, tmp_path):
     assert (again.ran, again.skipped) == (0, 10)  # resumable like a local run
 
 
-def test_synth_on_ray_equals_local(ray_local, kg, tmp_path, capsys):
+def test_synth_on_ray_equals_local(ray_local, compact_kg, tmp_path, capsys):
     from medenv.synth import SynthConfig, synthesize, write_qa_set
 
-    local_set = synthesize(kg, SynthConfig(n=4, seed=1), progress=False)
+    local_set = synthesize(compact_kg, SynthConfig(n=4, seed=1), progress=False)
     write_qa_set(tmp_path / "local", local_set.items, local_set.manifest)
     argv = ["synth", "--n", "4", "--no-corpus", "--no-progress", "--seeds", "0,1"]
     assert main([*argv, "--out", str(tmp_path / "ray"), "--ray"]) == 0

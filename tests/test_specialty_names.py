@@ -87,7 +87,7 @@ def test_nearest_ancestors_with_a_vote_decide_and_ties_follow_the_specialty_orde
     assert m.of_chain(("D3", "C1")) == "pharmacology"  # a drug answer, as before
 
 
-def test_a_user_mapping_by_id_or_name_overrides_names_on_any_graph(tmp_path, kg):
+def test_a_user_mapping_by_id_or_name_overrides_names_on_any_graph(tmp_path, compact_kg):
     f = tmp_path / "map.tsv"
     f.write_text(
         "node\tspecialty\n# comment\nD3\tDermatology\nplain thing\tneurology\n\n"
@@ -100,7 +100,7 @@ def test_a_user_mapping_by_id_or_name_overrides_names_on_any_graph(tmp_path, kg)
     assert m.of("D5") == "neurology"  # by name, case-insensitive
     assert m.of("D4") == "nephrology"  # unmapped: names as before
     # on HPO (with its branches) the mapping decides the nodes it names, nothing else
-    hpo_index = GraphIndex(kg)
+    hpo_index = GraphIndex(compact_kg)
     plain, mapped = SpecialtyMap(hpo_index), SpecialtyMap(hpo_index, mapping)
     assert plain.of("HP:0001250") == "neurology"  # Seizure
     assert mapped.of("HP:0001250") == "pulmonology"

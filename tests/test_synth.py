@@ -33,8 +33,8 @@ N = 150
 
 
 @pytest.fixture(scope="module")
-def result(kg):
-    return synthesize(kg, SynthConfig(n=N, seed=0), progress=False)
+def result(compact_kg):
+    return synthesize(compact_kg, SynthConfig(n=N, seed=0), progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -308,16 +308,16 @@ def test_target_hops_is_seeded_and_follows_the_weights():
     assert {target_hops(0, i, lengths, (0.0, 1.0, 0.0)) for i in ids[:50]} == {3}
 
 
-def test_hop_weights_steer_chain_lengths(kg):
-    short = synthesize(kg, SynthConfig(n=20, seed=0, hop_weights=(1, 0, 0)), progress=False)
+def test_hop_weights_steer_chain_lengths(compact_kg):
+    short = synthesize(compact_kg, SynthConfig(n=20, seed=0, hop_weights=(1, 0, 0)), progress=False)
     assert {i.n_hops for i in short.items} == {2}
-    long = synthesize(kg, SynthConfig(n=20, seed=0, hop_weights=(0, 0, 1)), progress=False)
+    long = synthesize(compact_kg, SynthConfig(n=20, seed=0, hop_weights=(0, 0, 1)), progress=False)
     assert sum(i.n_hops == 4 for i in long.items) >= 16
     assert long.manifest["search"]["target_hops"] == {"4": long.manifest["counts"]["seeds_tried"]}
 
 
-def test_same_seed_gives_identical_files_and_a_prefix_for_smaller_n(kg, result, tmp_path):
-    small = synthesize(kg, SynthConfig(n=20, seed=0), progress=False)
+def test_same_seed_gives_identical_files_and_a_prefix_for_smaller_n(compact_kg, result, tmp_path):
+    small = synthesize(compact_kg, SynthConfig(n=20, seed=0), progress=False)
     assert small.items == result.items[:20]  # ids and splits do not depend on n
     # a second run in another process, with another str hash seed (set iteration order),
     # writes the same bytes (20 items, all hop lengths and splits: the n=150 run would add
@@ -334,44 +334,48 @@ def test_same_seed_gives_identical_files_and_a_prefix_for_smaller_n(kg, result, 
     a = write_qa_set(tmp_path / "a", small.items, small.manifest)
     for name in ("qa.jsonl", "qa.parquet"):
         assert (a / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
-    other = synthesize(kg, SynthConfig(n=20, seed=1), progress=False)
+    other = synthesize(compact_kg, SynthConfig(n=20, seed=1), progress=False)
     assert [i.id for i in other.items] != [i.id for i in small.items]
 
 
-def test_specialty_filter_keeps_only_that_specialty(kg):
-    res = synthesize(kg, SynthConfig(n=20, seed=3, specialties=("cardiology",)), progress=False)
+def test_specialty_filter_keeps_only_that_specialty(kg, compact_kg):
+    res = synthesize(
+        compact_kg, SynthConfig(n=20, seed=3, specialties=("cardiology",)), progress=False
+    )
     assert {i.specialty for i in res.items} == {"cardiology"}
     assert all(resolve_chain(kg, i) == {i.answer_id} for i in res.items)
 
 
-def test_rewrite_hook_is_applied_and_leaks_are_rejected(kg):
-    res = synthesize(kg, SynthConfig(n=5, seed=5), progress=False, rewrite=lambda q: "Q: " + q)
+def test_rewrite_hook_is_applied_and_leaks_are_rejected(compact_kg):
+    res = synthesize(
+        compact_kg, SynthConfig(n=5, seed=5), progress=False, rewrite=lambda q: "Q: " + q
+    )
     assert all(i.question.startswith("Q: ") for i in res.items)
     assert res.manifest["rewrite_rejected"] == 0
-    base = synthesize(kg, SynthConfig(n=5, seed=5), progress=False)
+    base = synthesize(compact_kg, SynthConfig(n=5, seed=5), progress=False)
     answers = iter(i.answer for i in base.items)
 
     def leak_answer(q: str) -> str:  # a rewrite that names the answer must be rejected
         return q + " The answer is " + next(answers) + "."
 
-    leaky = synthesize(kg, SynthConfig(n=5, seed=5), progress=False, rewrite=leak_answer)
+    leaky = synthesize(compact_kg, SynthConfig(n=5, seed=5), progress=False, rewrite=leak_answer)
     assert leaky.manifest["rewrite_rejected"] == 5
     assert [i.question for i in leaky.items] == [i.question for i in base.items]
 
 
-def test_bad_arguments_give_clear_errors(kg):
+def test_bad_arguments_give_clear_errors(compact_kg):
     with pytest.raises(MedenvError, match="min-hops .* larger than max-hops"):
-        synthesize(kg, SynthConfig(n=5, min_hops=4, max_hops=2), progress=False)
+        synthesize(compact_kg, SynthConfig(n=5, min_hops=4, max_hops=2), progress=False)
     with pytest.raises(MedenvError, match="unknown specialty 'cardio'.*cardiology"):
-        synthesize(kg, SynthConfig(n=5, specialties=("cardio",)), progress=False)
+        synthesize(compact_kg, SynthConfig(n=5, specialties=("cardio",)), progress=False)
     with pytest.raises(MedenvError, match="more than this KG supports"):
-        synthesize(kg, SynthConfig(n=10_000_000), progress=False)
+        synthesize(compact_kg, SynthConfig(n=10_000_000), progress=False)
     with pytest.raises(MedenvError, match=r"one weight per length 2\.\.4 \(3\), got 2"):
-        synthesize(kg, SynthConfig(n=5, hop_weights=(1, 2)), progress=False)
+        synthesize(compact_kg, SynthConfig(n=5, hop_weights=(1, 2)), progress=False)
     with pytest.raises(MedenvError, match="hop-weights must be non-negative"):
-        synthesize(kg, SynthConfig(n=5, hop_weights=(1, -1, 1)), progress=False)
+        synthesize(compact_kg, SynthConfig(n=5, hop_weights=(1, -1, 1)), progress=False)
     with pytest.raises(MedenvError, match="hop-weights must be non-negative"):
-        synthesize(kg, SynthConfig(n=5, hop_weights=(0, 0, 0)), progress=False)
+        synthesize(compact_kg, SynthConfig(n=5, hop_weights=(0, 0, 0)), progress=False)
     for bad in (float("nan"), float("inf")):
         with pytest.raises(MedenvError, match="hop-weights must be non-negative finite"):
             SynthConfig(n=5, hop_weights=(bad, 1, 1)).check()

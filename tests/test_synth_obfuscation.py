@@ -33,13 +33,13 @@ GOAL = "organ systems of its features, inheritance and clinical course"
 
 
 @pytest.fixture(scope="module")
-def plain_set(kg):
-    return synthesize(kg, SynthConfig(n=24, seed=2, obfuscation=2), progress=False)
+def plain_set(compact_kg):
+    return synthesize(compact_kg, SynthConfig(n=24, seed=2, obfuscation=2), progress=False)
 
 
 @pytest.fixture(scope="module")
-def named_set(kg):
-    return synthesize(kg, SynthConfig(n=24, seed=2, obfuscation=0), progress=False)
+def named_set(compact_kg):
+    return synthesize(compact_kg, SynthConfig(n=24, seed=2, obfuscation=0), progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +119,7 @@ def _widest_middle(closed, by_name, item) -> int:
     return max((len(s) for s in levels(closed, by_name, item)[1:-1]), default=0)
 
 
-def test_every_middle_node_keeps_few_candidates(kg, plain_set, named_set, closed, by_name):
+def test_every_middle_node_keeps_few_candidates(compact_kg, plain_set, named_set, closed, by_name):
     """Answerability (`SynthConfig.max_candidates`), re-read by the brute-force reader: a
     reader following the chain from the seed (named or described) holds at most that
     many candidates for any middle node; without the limit some chains of the same
@@ -133,7 +133,7 @@ def test_every_middle_node_keeps_few_candidates(kg, plain_set, named_set, closed
     assert sample
     for item in sample:
         assert _widest_middle(closed, by_name, item) <= limit, item.id
-    free = synthesize(kg, SynthConfig(n=12, seed=2, max_candidates=0), progress=False)
+    free = synthesize(compact_kg, SynthConfig(n=12, seed=2, max_candidates=0), progress=False)
     assert max(_widest_middle(closed, by_name, i) for i in free.items) > limit
 
 

@@ -266,8 +266,8 @@ def test_hub_cap_excludes_hubs_and_small_spaces_are_searched_exhaustively():
     assert found.exhausted and found.chains[0].n_hops == 2
 
 
-def test_seed_order_is_seeded_and_prefers_the_rare_tail(kg):
-    index = GraphIndex(kg)
+def test_seed_order_is_seeded_and_prefers_the_rare_tail(compact_kg):
+    index = GraphIndex(compact_kg)
     kw = dict(seed_types=("phenotype", "disease", "gene"), hub_degree=150, rare_fraction=0.3)
     first = [
         s for s, _ in zip(seed_order(index, seed=1, rare_share=0.9, **kw), range(300), strict=False)

@@ -222,15 +222,17 @@ class _Rewriter(ChatHandler):
         return {"role": "assistant", "content": q.replace('"', "")}
 
 
-def test_llm_rewrite_through_an_openai_compatible_server_is_checked_and_cached(kg, tmp_path):
+def test_llm_rewrite_through_an_openai_compatible_server_is_checked_and_cached(
+    compact_kg, tmp_path
+):
     from medenv.agents.backend_openai import OpenAIBackend
 
     cache = tmp_path / "rewrites.jsonl"
     with serve(_Rewriter) as url:
         rewriter = LLMRewriter(OpenAIBackend(url, "m"), "m", cache)
-        res = synthesize(kg, SynthConfig(n=8, seed=5), progress=False, rewrite=rewriter)
+        res = synthesize(compact_kg, SynthConfig(n=8, seed=5), progress=False, rewrite=rewriter)
         asked = len(_Rewriter.requests)
-    base = synthesize(kg, SynthConfig(n=8, seed=5), progress=False)
+    base = synthesize(compact_kg, SynthConfig(n=8, seed=5), progress=False)
     assert asked == rewriter.asked >= 8
     for new, old in zip(res.items, base.items, strict=True):
         if len(old.question) % 2:
@@ -244,7 +246,7 @@ def test_llm_rewrite_through_an_openai_compatible_server_is_checked_and_cached(k
     assert all(r["accepted"] == (len(q) % 2 == 1) for q, r in judged.items())
     # a second run reads every rewrite from the cache: the server is never asked
     again = LLMRewriter(OpenAIBackend("http://127.0.0.1:9/v1", "m"), "m", cache)
-    res2 = synthesize(kg, SynthConfig(n=8, seed=5), progress=False, rewrite=again)
+    res2 = synthesize(compact_kg, SynthConfig(n=8, seed=5), progress=False, rewrite=again)
     assert again.asked == 0 and res2.items == res.items
 
 

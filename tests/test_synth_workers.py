@@ -32,23 +32,23 @@ def _canonical(result) -> tuple[list[bytes], dict]:
 
 
 @pytest.fixture(scope="module")
-def one_process(kg):
-    return _canonical(synthesize(kg, CONFIG, progress=False, workers=1))
+def one_process(compact_kg):
+    return _canonical(synthesize(compact_kg, CONFIG, progress=False, workers=1))
 
 
 @pytest.mark.parametrize("workers", [3])
-def test_the_items_and_manifest_do_not_depend_on_the_worker_count(kg, one_process, workers):
-    items, manifest = _canonical(synthesize(kg, CONFIG, progress=False, workers=workers))
+def test_the_items_and_manifest_do_not_depend_on_the_worker_count(compact_kg, one_process, workers):
+    items, manifest = _canonical(synthesize(compact_kg, CONFIG, progress=False, workers=workers))
     assert items == one_process[0]
     assert manifest == one_process[1]
     assert len(items) == CONFIG.n and manifest["counts"]["seeds_tried"] > CONFIG.n
 
 
-def test_a_duplicate_from_a_worker_continues_as_the_sequential_walk(kg):
+def test_a_duplicate_from_a_worker_continues_as_the_sequential_walk(compact_kg):
     """Pre-seed the deduplicator with the item a seed would give, then compare the
     worker path (its attempts up to that item, then the rest computed afresh) with a
     plain in-order walk over every attempt of the seed."""
-    work = SeedWork(kg, CONFIG, BUILTIN)
+    work = SeedWork(compact_kg, CONFIG, BUILTIN)
     checked = 0
     for seed_id, _ in seed_order(work.index, seed=CONFIG.seed, seed_types=CONFIG.seed_types,
                                  hub_degree=CONFIG.hub_degree, rare_share=CONFIG.rare_share,
