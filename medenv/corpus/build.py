@@ -25,7 +25,8 @@ from medenv.errors import MedenvError
 from medenv.kg.graph import KnowledgeGraph
 from medenv.paths import medenv_home
 
-CORPUS_VERSION = "4"  # 4: medical pages state HPO organ systems (medenv.corpus.organ)
+CORPUS_VERSION = "5"  # 4: medical pages state HPO organ systems (medenv.corpus.organ);
+# 5: a disease's other phenotype.hpoa names (synonyms) on its pages ("Also known as")
 
 
 class _CorpusFile(msgspec.Struct):

@@ -41,7 +41,8 @@ from medenv.kg.merge import merge_graphs
 from medenv.paths import medenv_home
 
 SOURCES = ("hpo", "hetionet", "edgelist")
-CACHE_FORMAT = 6  # 3: Node.xrefs, aligned merged graphs; 5: compact form; 6: edge arrays
+CACHE_FORMAT = 7  # 3: Node.xrefs, aligned merged graphs; 5: compact form; 6: edge arrays;
+# 7: every phenotype.hpoa name of a disease (the others as synonyms)
 PathArg = str | Path | Sequence[str | Path] | None
 
 
