@@ -131,6 +131,9 @@ def _cache_key(kg: KnowledgeGraph, seed: int, external: Sequence) -> str:
     h = hashlib.sha256(
         f"{CORPUS_VERSION}|{kg.source}|{kg.version}|{kg.num_nodes}|{kg.num_edges}|{seed}".encode()
     )
+    for node in kg.nodes():  # names beyond the loader's (e.g. gene names, medenv.kg.gene_names)
+        if node.synonyms:
+            h.update(("\x1f".join((node.id, *node.synonyms)) + "\x1e").encode())
     members = getattr(kg, "members", None)  # a merged graph's alignment
     if members:
         h.update(f"|aligned-2|{sorted(members.values())}".encode())
