@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import re
 
+import msgspec
 import pytest
 
 from medenv.kg.loaders.hpo import data_dir
@@ -119,3 +120,20 @@ def test_answer_matching_accepts_every_name(kg):
     assert "Epileptic seizure" in seizure.synonyms
     assert is_correct("epileptic seizures", _item(seizure))
     assert LeakCheck([seizure.name, *seizure.synonyms])("a disorder with epileptic seizures")
+
+
+def test_shipped_items_carry_every_name_of_their_answer(kg, hpoa_names):
+    from medenv.shipped_qa import shipped_jsonl
+
+    decoder = msgspec.json.Decoder(QAItem)
+    items = [decoder.decode(line) for line in shipped_jsonl("hpo").splitlines() if line]
+    second = 0
+    for item in items:
+        node = kg.node(item.answer_id)
+        assert item.answer == node.name
+        aliases = {a.casefold() for a in item.aliases}
+        assert {s.casefold() for s in node.synonyms} - {node.name.casefold()} <= aliases
+        if node.type == "disease" and len(hpoa_names[node.id]) > 1:
+            second += 1
+            assert all(is_correct(n, item) for n in hpoa_names[node.id])
+    assert second >= 1  # answers with a second name are in the set, and accept it
