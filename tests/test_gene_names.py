@@ -17,7 +17,7 @@ from medenv.errors import DataError
 from medenv.kg.cache import cache_file, load_kg
 from medenv.kg.gene_names import read_gene_names
 from medenv.reward import is_correct
-from medenv.synth.make_item import _aliases
+from medenv.synth.make_item import answer_aliases
 from medenv.synth.qa import QAItem
 from medenv.synth.render import LeakCheck
 from medenv.worldspec import WorldSpec
@@ -70,7 +70,7 @@ def test_leak_check_and_answer_matching_know_gene_names(named):
     _, kg, _, _ = named
     fbn1 = kg.find("FBN1")[0]
     item = QAItem(id="q", question="?", answer=fbn1.name, answer_id=fbn1.id,
-                  aliases=_aliases(fbn1), chain=(fbn1.id,), hops=())  # fmt: skip
+                  aliases=answer_aliases(fbn1), chain=(fbn1.id,), hops=())  # fmt: skip
     assert is_correct("Fibrillin 1", item) and is_correct("fibrillin-1", item)
     assert not is_correct("fibrillin 2", item)
     check = LeakCheck([fbn1.name, *fbn1.synonyms])

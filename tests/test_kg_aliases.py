@@ -16,7 +16,7 @@ import pytest
 
 from medenv.kg.loaders.hpo import data_dir
 from medenv.reward import is_correct
-from medenv.synth.make_item import _aliases
+from medenv.synth.make_item import answer_aliases
 from medenv.synth.qa import QAItem
 from medenv.synth.render import LeakCheck
 
@@ -83,7 +83,7 @@ def _item(node) -> QAItem:
         question="?",
         answer=node.name,
         answer_id=node.id,
-        aliases=_aliases(node),
+        aliases=answer_aliases(node),
         chain=(node.id,),
         hops=(),
     )
