@@ -223,7 +223,7 @@ def _fingerprint(kg: KnowledgeGraph, corpus: Corpus, backend: str) -> str:
     ).hexdigest()[:16]
 
 
-_CACHE_KEYED = ("keep_side_effects", "align", "alignment")  # the KG options cache_file takes
+_CACHE_KEYED = ("keep_side_effects", "align", "alignment", "gene_names")  # cache_file's options
 _WORLDS: dict[tuple, World] = {}
 _LOADED_AS: dict[tuple, tuple] = {}  # key -> load_world's (source, backend, seed, path, options)
 
@@ -238,7 +238,7 @@ def load_world(
     **kg_options,
 ) -> World:
     """The default world of ``source`` (cached in-process and on disk); ``path`` and
-    ``kg_options`` (``align``, ``alignment``, ``keep_side_effects``) go to `load_kg`, e.g.
+    ``kg_options`` (``align``, ``alignment``, ``keep_side_effects``, ``gene_names``) go to `load_kg`, e.g.
     ``load_world("hpo+hetionet", path={"hetionet": "data/hetionet"})``.
 
     After the first load the process's objects are moved to the GC's permanent

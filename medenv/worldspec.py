@@ -44,7 +44,8 @@ class WorldSpec(msgspec.Struct, frozen=True, kw_only=True):
     """What `load_world` needs to rebuild a world. ``source``: ``hpo``, ``hetionet``,
     ``edgelist`` or several joined by ``+``; ``path``: `load_kg`'s path argument (absolute);
     ``align``/``alignment``: merged graphs' alignment; ``keep_side_effects``: Hetionet's
-    CcSE edges; ``seed``: the corpus seed; ``backend``: the search backend."""
+    CcSE edges; ``gene_names``: an HGNC TSV of gene names (`medenv.kg.gene_names`);
+    ``seed``: the corpus seed; ``backend``: the search backend."""
 
     source: str = "hpo"
     path: PathValue = None
@@ -53,6 +54,7 @@ class WorldSpec(msgspec.Struct, frozen=True, kw_only=True):
     keep_side_effects: bool = False
     seed: int = 0
     backend: str = "tantivy"
+    gene_names: str | None = None
 
     @classmethod
     def of(
@@ -65,8 +67,9 @@ class WorldSpec(msgspec.Struct, frozen=True, kw_only=True):
         align: str = "ids",
         alignment: str | Path | None = None,
         keep_side_effects: bool = False,
+        gene_names: str | Path | None = None,
     ) -> WorldSpec:
-        """A spec with ``path``/``alignment`` made absolute."""
+        """A spec with ``path``/``alignment``/``gene_names`` made absolute."""
         return cls(
             source=source,
             path=_absolute(path),
@@ -75,6 +78,7 @@ class WorldSpec(msgspec.Struct, frozen=True, kw_only=True):
             keep_side_effects=bool(keep_side_effects),
             seed=int(seed),
             backend=backend,
+            gene_names=None if gene_names is None else str(_absolute(gene_names)),
         )
 
     @property
@@ -85,6 +89,7 @@ class WorldSpec(msgspec.Struct, frozen=True, kw_only=True):
             and self.path is None
             and self.alignment is None
             and not self.keep_side_effects
+            and self.gene_names is None
         )
 
     def kg_options(self) -> dict[str, Any]:
@@ -97,6 +102,8 @@ class WorldSpec(msgspec.Struct, frozen=True, kw_only=True):
             options["alignment"] = self.alignment
         if self.keep_side_effects:
             options["keep_side_effects"] = True
+        if self.gene_names is not None:
+            options["gene_names"] = self.gene_names
         return options
 
     def load_kg(self, progress: bool = False):
@@ -186,6 +193,7 @@ def is_default(names: list[str], path: object, options: dict) -> bool:
         and path is None
         and options.get("alignment") is None
         and not options.get("keep_side_effects")
+        and options.get("gene_names") is None
     )
 
 

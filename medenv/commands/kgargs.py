@@ -4,7 +4,8 @@
 (repeatable: a plain value is the path of the one source that needs it, several plain
 values the files of a Hetionet graph; ``SOURCE=P`` assigns ``P`` to one source of a merged
 graph), ``--align {ids,names,none}`` and ``--alignment FILE`` (merged graphs,
-`medenv.kg.align`), ``--keep-side-effects`` (Hetionet's CcSE edges).
+`medenv.kg.align`), ``--keep-side-effects`` (Hetionet's CcSE edges), ``--gene-names FILE``
+(an HGNC TSV: each gene's approved name as a synonym, `medenv.kg.gene_names`).
 """
 
 from __future__ import annotations
@@ -43,6 +44,13 @@ def add_kg_arguments(p: argparse.ArgumentParser, *, side_effects: bool = True) -
         metavar="CSV",
         help="merged graphs: a CSV of node id pairs (left,right[,match]) that overrides "
         "the automatic alignment",
+    )
+    p.add_argument(
+        "--gene-names",
+        default=None,
+        metavar="TSV",
+        help="an HGNC TSV (columns symbol, name; e.g. hgnc_complete_set.txt): each gene's "
+        "approved name becomes a synonym (pages, leak check, answer matching)",
     )
     if side_effects:
         p.add_argument(
@@ -86,6 +94,8 @@ def kg_spec(args: argparse.Namespace) -> tuple[list[str], object, dict]:
     options: dict = {"align": args.align, "alignment": args.alignment}
     if getattr(args, "keep_side_effects", False):
         options["keep_side_effects"] = True
+    if getattr(args, "gene_names", None) is not None:
+        options["gene_names"] = args.gene_names
     if len(names) == 1 and (args.alignment is not None):
         raise MedenvError("--alignment needs a merged --source (e.g. hpo+hetionet)")
     return names, path, options
@@ -106,4 +116,5 @@ def has_kg_flags(args: argparse.Namespace) -> bool:
         or args.align != "ids"
         or args.alignment is not None
         or bool(getattr(args, "keep_side_effects", False))
+        or getattr(args, "gene_names", None) is not None
     )

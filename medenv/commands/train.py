@@ -102,7 +102,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 _SKIP = {"command", "mode", "func", "config"}
-_KG_FLAGS = {"source", "path", "align", "alignment", "keep_side_effects"}
+_KG_FLAGS = {"source", "path", "align", "alignment", "keep_side_effects", "gene_names"}
 
 
 def run(args: argparse.Namespace) -> int:

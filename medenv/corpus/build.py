@@ -25,7 +25,8 @@ from medenv.errors import MedenvError
 from medenv.kg.graph import KnowledgeGraph
 from medenv.paths import medenv_home
 
-CORPUS_VERSION = "4"  # 4: medical pages state HPO organ systems (medenv.corpus.organ)
+CORPUS_VERSION = "5"  # 4: medical pages state HPO organ systems (medenv.corpus.organ);
+# 5: a disease's other phenotype.hpoa names (synonyms) on its pages ("Also known as")
 
 
 class _CorpusFile(msgspec.Struct):
@@ -130,6 +131,9 @@ def _cache_key(kg: KnowledgeGraph, seed: int, external: Sequence) -> str:
     h = hashlib.sha256(
         f"{CORPUS_VERSION}|{kg.source}|{kg.version}|{kg.num_nodes}|{kg.num_edges}|{seed}".encode()
     )
+    for node in kg.nodes():  # names beyond the loader's (e.g. gene names, medenv.kg.gene_names)
+        if node.synonyms:
+            h.update(("\x1f".join((node.id, *node.synonyms)) + "\x1e").encode())
     members = getattr(kg, "members", None)  # a merged graph's alignment
     if members:
         h.update(f"|aligned-2|{sorted(members.values())}".encode())

@@ -18,6 +18,10 @@ Sources (`SOURCES`):
   (ids + the name matcher) or ``none``; ``alignment``: a user CSV of id pairs; see
   `medenv.kg.merge` and `medenv.kg.align`); the merged graph is cached too, keyed also by
   the alignment options and the alignment file's path, size and modification time.
+
+``gene_names`` (a user's HGNC TSV, `medenv.kg.gene_names`) adds each gene's approved name
+as a synonym of the graph's gene nodes; that graph is cached beside the plain one, keyed
+also by the file's path, size and modification time.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from pathlib import Path
 
 from medenv.errors import DataError, MedenvError
 from medenv.kg.align import MODES, AlignOptions
+from medenv.kg.gene_names import add_gene_names, read_gene_names
 from medenv.kg.graph import KnowledgeGraph
 from medenv.kg.loaders import hetionet, hpo
 from medenv.kg.loaders.edgelist import load_edgelist
@@ -41,7 +46,8 @@ from medenv.kg.merge import merge_graphs
 from medenv.paths import medenv_home
 
 SOURCES = ("hpo", "hetionet", "edgelist")
-CACHE_FORMAT = 6  # 3: Node.xrefs, aligned merged graphs; 5: compact form; 6: edge arrays
+CACHE_FORMAT = 7  # 3: Node.xrefs, aligned merged graphs; 5: compact form; 6: edge arrays;
+# 7: every phenotype.hpoa name of a disease (the others as synonyms)
 PathArg = str | Path | Sequence[str | Path] | None
 
 
@@ -184,14 +190,28 @@ def load_kg(
     progress: bool = True,
     align: str = "ids",
     alignment: str | Path | None = None,
+    gene_names: str | Path | None = None,
 ) -> KnowledgeGraph:
     """The knowledge graph of ``source`` (read from ``path`` when given), cached on disk.
 
     ``keep_side_effects`` keeps Hetionet's non-commercial ``CcSE`` edges. Raises
     `MedenvError` for an unknown source or a missing path, `DataError` (naming the file and
     line) for a missing or malformed file. ``align``/``alignment`` apply to merged sources
-    only (`medenv.kg.align.AlignOptions.of`).
+    only (`medenv.kg.align.AlignOptions.of`). ``gene_names``: an HGNC TSV whose approved
+    names become gene synonyms (`medenv.kg.gene_names`).
     """
+    if gene_names is not None:
+        plain = {"keep_side_effects": keep_side_effects, "align": align, "alignment": alignment}
+
+        def named() -> KnowledgeGraph:
+            names = read_gene_names(gene_names)  # bad file: raises before any load
+            kg = load_kg(source, path, cache=cache, progress=progress, **plain)
+            add_gene_names(kg, names)
+            return kg
+
+        if not cache:
+            return named()
+        return _cached(cache_file(source, path, gene_names=gene_names, **plain), named)
     names = parse_sources(source)
     paths = _paths_by_source(names, path)
     align_options = _align_options(names, align, alignment)
@@ -234,8 +254,20 @@ def cache_file(
     keep_side_effects: bool = False,
     align: str = "ids",
     alignment: str | Path | None = None,
+    gene_names: str | Path | None = None,
 ) -> Path:
     """Where `load_kg` caches the graph of these arguments (it may not exist yet)."""
+    if gene_names is not None:
+        file = Path(gene_names)
+        if not file.is_file():
+            raise DataError(file, "gene names file not found")
+        plain = cache_file(
+            source, path, keep_side_effects=keep_side_effects, align=align, alignment=alignment
+        )
+        st = file.stat()
+        key = f"{CACHE_FORMAT}|{plain.name}|{file.resolve()}|{st.st_size}|{st.st_mtime_ns}"
+        digest = hashlib.sha256(key.encode()).hexdigest()[:12]
+        return plain.with_name(f"{plain.stem}-genes-{digest}.pkl")
     names = parse_sources(source)
     paths = _paths_by_source(names, path)
     keys = [

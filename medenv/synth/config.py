@@ -11,7 +11,7 @@ from medenv.errors import DataError, MedenvError
 from medenv.synth.specialty import SPECIALTIES
 from medenv.synth.specialty_names import read_mapping
 
-SYNTH_VERSION = 8
+SYNTH_VERSION = 9
 """Version of the synthesis algorithm: bumped whenever the same config and KG would give
 different items, so cached sets (`medenv.questions.default_qa_set`) built by an older version
 are not reused. 2: per-seed target chain length drawn from ``hop_weights``. 4: uniqueness
@@ -22,7 +22,9 @@ level 0, gives version 5's items. 7: at levels 1 and 2 a question may describe i
 instead of naming it (constraints on node 0); level 0 (still the default) gives version 6's
 items. 8: answerability, ``max_candidates`` (every middle chain node pinned to at most 3
 candidates; facts added until it holds, else dropped as ``wide``), and at levels 1-2
-named constraints replaced by descriptions where the question stays unique."""
+named constraints replaced by descriptions where the question stays unique. 9: a disease's
+other ``phenotype.hpoa`` names are synonyms (aliases of an answer, labels of the leak check,
+names found by ``kg.find``)."""
 
 
 OBFUSCATION_LEVELS = (0, 1, 2)

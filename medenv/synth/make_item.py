@@ -32,7 +32,7 @@ UNNAMEABLE_CONSTRAINT_TYPES = frozenset({"frequency"})
 REWORDINGS = 3
 
 
-def _aliases(node) -> tuple[str, ...]:
+def answer_aliases(node) -> tuple[str, ...]:
     """Synonyms, and the natural word order of inverted catalogue names (for OMIM-style
     "Leukemia, acute monocytic": "acute monocytic leukemia"), without the name itself."""
     seen = {node.name.casefold()}
@@ -235,7 +235,7 @@ def make_item(
         question=question,
         answer=answer.name,
         answer_id=answer.id,
-        aliases=_aliases(answer),
+        aliases=answer_aliases(answer),
         chain=chain,
         hops=tuple(
             Hop(head=chain[i], relation=rel, tail=chain[i + 1], inverse=inv)

