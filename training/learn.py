@@ -14,7 +14,11 @@ Runs the whole loop through medenv's own commands, as a user would (each stage i
    back) + ``medenv eval`` on the held-out 1-hop test questions;
 6. ``medenv train grpo`` from the SFT checkpoint on 1-hop train questions
    (``grpo_prompts`` questions x ``grpo_generations`` rollouts a step; ``grpo_questions``
-   N > 0: a fixed pool, the first N training questions, revisited across steps);
+   N > 0: a fixed pool, the first N training questions, revisited across steps;
+   ``grpo_pool`` N > 0: first ``medenv train pool``, a pool of at most N training questions
+   the SFT model answers sometimes -- ``grpo_pool_k`` samples of each of
+   ``grpo_pool_candidates`` seeded candidates at the GRPO temperature, `medenv.training.grpo_pool` --
+   and GRPO on it; the pool is recorded in ``summary.json``);
 7. the same evaluation of the GRPO checkpoint;
 8. ``OUT/summary.json`` (for the untrained, SFT and GRPO models: ``parseable_turns``,
    ``tool_call_turns``, ``accuracy``, ``accuracy_ci``, evidence recall; for the training
@@ -49,6 +53,7 @@ from medenv.events.store import connect
 FULL = dict(n1=1000, n2=100, obfuscation=0, model="small", sft_hops="1", sft_steps=200,
             sft_lr=3e-3, sft_batch=4, max_tool_chars=400, question_only=1,
             grpo_steps=16, grpo_generations=4, grpo_prompts=1, grpo_questions=0, grpo_lr=None,
+            grpo_pool=0, grpo_pool_candidates=48, grpo_pool_k=8, grpo_seed=0,
             grpo_completion=320,
             grpo_evidence=0.5, eval_steps=4, eval_tokens=96, eval_episodes=0,
             untrained_episodes=6, temperature=1.0, think_text=0, entity_swap=4)  # fmt: skip
@@ -221,12 +226,23 @@ def run(out: Path, cfg: dict) -> dict:
         prompt_contract=meta["prompt_contract"],
     )  # fmt: skip
     grpo = out / "models" / "grpo"
+    pool = out / "models" / "pool.json"
+    if cfg["grpo_pool"]:  # questions the SFT model answers sometimes (accuracy varies in a group)
+        timings["pool"] = _medenv(
+            ["train", "pool", "--model", str(sft), "--qa", str(qa1), "--hops", "1", "--out", str(pool),
+             "--size", str(cfg["grpo_pool"]), "--candidates", str(cfg["grpo_pool_candidates"]),
+             "--k", str(cfg["grpo_pool_k"]), "--temperature", str(cfg["temperature"]),
+             "--seed", str(cfg["grpo_seed"]), "--env-max-steps", str(cfg["eval_steps"]),
+             "--max-new-tokens", str(cfg["eval_tokens"]), "--no-progress"], log, pool)  # fmt: skip
+        summary["grpo_pool"] = json.loads(pool.read_text())
     args = ["train", "grpo", "--model", str(sft), "--qa", str(qa1), "--out", str(grpo),
             "--max-steps", str(cfg["grpo_steps"]), "--num-generations", str(cfg["grpo_generations"]),
             "--batch-size", str(cfg["grpo_generations"] * cfg["grpo_prompts"]), "--hops", "1",
             "--max-completion-length", str(cfg["grpo_completion"]),
             "--env-max-steps", str(cfg["eval_steps"]), "--temperature", str(cfg["temperature"]),
-            "--no-progress"]  # fmt: skip
+            "--seed", str(cfg["grpo_seed"]), "--no-progress"]  # fmt: skip
+    if cfg["grpo_pool"]:
+        args += ["--pool", str(pool)]
     if cfg["grpo_questions"]:  # a fixed pool of training questions, revisited every few steps
         args += ["--max-questions", str(cfg["grpo_questions"])]
     if cfg["grpo_lr"]:
