@@ -1,7 +1,10 @@
-"""`medenv train sft|grpo`: fine-tune a model on trajectories, or train it with GRPO in the env.
+"""`medenv train sft|grpo|pool`: fine-tune a model on trajectories, train it with GRPO in the
+env, or pick GRPO's questions.
 
     medenv train sft  --data DIR --model PATH_OR_tiny --out DIR [--config sft.yaml] [...]
     medenv train grpo --qa DIR   --model PATH_OR_tiny --out DIR [--config grpo.yaml] [...]
+    medenv train pool --qa DIR   --model PATH --out POOL.json [--k 8 --candidates 40 --size 8]
+    medenv train grpo ... --pool POOL.json    # only the questions the model answers sometimes
 
 Flags override the YAML config (keys = the fields of `SFTTrainConfig` / `GRPOTrainConfig`).
 ``grpo`` takes the KG flags (`medenv.commands.kgargs`: ``--source edgelist --path kg.csv``,
