@@ -53,12 +53,14 @@ from medenv.events.store import connect
 # sft_hops: the hop counts SFT trains on; eval_episodes 0: every held-out test question.
 FULL = dict(n1=1000, n2=100, obfuscation=0, model="small", sft_hops="1", sft_steps=200,
             sft_lr=3e-3, sft_batch=4, max_tool_chars=400, question_only=1,
-            grpo_steps=16, grpo_generations=4, grpo_prompts=1, grpo_questions=0, grpo_lr=None,
-            grpo_pool=0, grpo_pool_candidates=40, grpo_pool_k=8, grpo_pool_seed=0, grpo_seed=0,
+            grpo_steps=12, grpo_generations=8, grpo_prompts=2, grpo_questions=0, grpo_lr=1e-4,
+            grpo_pool=2, grpo_pool_candidates=40, grpo_pool_k=8, grpo_pool_seed=0, grpo_seed=0,
             grpo_completion=320,
             grpo_evidence=0.5, eval_steps=4, eval_tokens=96, eval_episodes=0,
             untrained_episodes=6, temperature=1.0, think_text=0, entity_swap=4)  # fmt: skip
+# the quick run's tiny model answers (next to) nothing: no pool, the plain 1 x 4 GRPO steps
 QUICK = dict(FULL, n1=120, n2=40, model="tiny", sft_steps=60, sft_batch=2, grpo_steps=3,
+             grpo_pool=0, grpo_prompts=1, grpo_generations=4, grpo_lr=None,
              eval_episodes=6, eval_tokens=64, untrained_episodes=4)
 
 
