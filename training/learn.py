@@ -181,6 +181,34 @@ def _plot_sft(meta: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def pool_args(cfg: dict, sft: Path, qa1: Path, pool: Path) -> list[str]:
+    """The ``medenv train pool`` command of the pool stage (``grpo_pool`` > 0)."""
+    return ["train", "pool", "--model", str(sft), "--qa", str(qa1), "--hops", "1", "--out", str(pool),
+            "--size", str(cfg["grpo_pool"]), "--candidates", str(cfg["grpo_pool_candidates"]),
+            "--k", str(cfg["grpo_pool_k"]), "--temperature", str(cfg["temperature"]),
+            "--seed", str(cfg["grpo_pool_seed"]), "--env-max-steps", str(cfg["eval_steps"]),
+            "--max-new-tokens", str(cfg["eval_tokens"]), "--no-progress"]  # fmt: skip
+
+
+def grpo_args(cfg: dict, sft: Path, qa1: Path, grpo: Path, pool: Path) -> list[str]:
+    """The ``medenv train grpo`` command of the GRPO stage (on ``pool`` when ``grpo_pool``)."""
+    args = ["train", "grpo", "--model", str(sft), "--qa", str(qa1), "--out", str(grpo),
+            "--max-steps", str(cfg["grpo_steps"]), "--num-generations", str(cfg["grpo_generations"]),
+            "--batch-size", str(cfg["grpo_generations"] * cfg["grpo_prompts"]), "--hops", "1",
+            "--max-completion-length", str(cfg["grpo_completion"]),
+            "--env-max-steps", str(cfg["eval_steps"]), "--temperature", str(cfg["temperature"]),
+            "--seed", str(cfg["grpo_seed"]), "--no-progress"]  # fmt: skip
+    if cfg["grpo_pool"]:
+        args += ["--pool", str(pool)]
+    if cfg["grpo_questions"]:  # a fixed pool of training questions, revisited every few steps
+        args += ["--max-questions", str(cfg["grpo_questions"])]
+    if cfg["grpo_lr"]:
+        args += ["--lr", str(cfg["grpo_lr"])]
+    if cfg["grpo_evidence"]:
+        args += ["--reward-evidence-recall", str(cfg["grpo_evidence"])]
+    return args
+
+
 def run(out: Path, cfg: dict) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     log = out / "learn.log"
@@ -231,27 +259,9 @@ def run(out: Path, cfg: dict) -> dict:
     grpo = out / "models" / "grpo"
     pool = out / "models" / "pool.json"
     if cfg["grpo_pool"]:  # questions the SFT model answers sometimes (accuracy varies in a group)
-        timings["pool"] = _medenv(
-            ["train", "pool", "--model", str(sft), "--qa", str(qa1), "--hops", "1", "--out", str(pool),
-             "--size", str(cfg["grpo_pool"]), "--candidates", str(cfg["grpo_pool_candidates"]),
-             "--k", str(cfg["grpo_pool_k"]), "--temperature", str(cfg["temperature"]),
-             "--seed", str(cfg["grpo_pool_seed"]), "--env-max-steps", str(cfg["eval_steps"]),
-             "--max-new-tokens", str(cfg["eval_tokens"]), "--no-progress"], log, pool)  # fmt: skip
+        timings["pool"] = _medenv(pool_args(cfg, sft, qa1, pool), log, pool)
         summary["grpo_pool"] = json.loads(pool.read_text())
-    args = ["train", "grpo", "--model", str(sft), "--qa", str(qa1), "--out", str(grpo),
-            "--max-steps", str(cfg["grpo_steps"]), "--num-generations", str(cfg["grpo_generations"]),
-            "--batch-size", str(cfg["grpo_generations"] * cfg["grpo_prompts"]), "--hops", "1",
-            "--max-completion-length", str(cfg["grpo_completion"]),
-            "--env-max-steps", str(cfg["eval_steps"]), "--temperature", str(cfg["temperature"]),
-            "--seed", str(cfg["grpo_seed"]), "--no-progress"]  # fmt: skip
-    if cfg["grpo_pool"]:
-        args += ["--pool", str(pool)]
-    if cfg["grpo_questions"]:  # a fixed pool of training questions, revisited every few steps
-        args += ["--max-questions", str(cfg["grpo_questions"])]
-    if cfg["grpo_lr"]:
-        args += ["--lr", str(cfg["grpo_lr"])]
-    if cfg["grpo_evidence"]:
-        args += ["--reward-evidence-recall", str(cfg["grpo_evidence"])]
+    args = grpo_args(cfg, sft, qa1, grpo, pool)
     timings["grpo"] = _medenv(args, log, grpo / "medenv_prompt.json")
     rows = lc.episode_rewards(grpo / "events.duckdb")
     slope = lc.reward_slope(rows) if len({s for s, _, _ in rows}) >= 2 else None
