@@ -168,3 +168,29 @@ def test_turn_shares_of_the_learning_benchmark(tmp_path):
     assert shares == {"turns": 15, "parseable_turns": 0.6, "tool_call_turns": 0.4}
     (group,) = evaluation.evaluate([str(db)]).groups
     assert shares["parseable_turns"] == pytest.approx(1 - group.format_error_rate)
+
+
+def test_make_learn_samples_its_pool_as_its_grpo_stage_trains():
+    """The pool stage samples at GRPO's temperature and step budget, GRPO trains on that
+    pool file, and the default batch holds every pool question every step (the commands
+    read back by medenv's own parser)."""
+    from pathlib import Path
+
+    from medenv.training.grpo import GRPOTrainConfig
+    from medenv.training.learn import FULL, QUICK, grpo_args, pool_args
+
+    from medenv.cli import build_parser
+
+    sft, qa1, grpo, pool = Path("m/sft"), Path("qa1"), Path("m/grpo"), Path("m/pool.json")
+    parser = build_parser()
+    p = parser.parse_args(pool_args(FULL, sft, qa1, pool))
+    g = parser.parse_args(grpo_args(FULL, sft, qa1, grpo, pool))
+    assert (p.mode, g.mode) == ("pool", "grpo")
+    assert p.temperature == g.temperature == FULL["temperature"]
+    assert p.env_max_steps == g.env_max_steps and p.hops == g.hops == "1"
+    assert p.model == g.model == str(sft) and g.pool == p.out == str(pool)
+    assert (p.k, p.size, p.seed) == (FULL["grpo_pool_k"], FULL["grpo_pool"], FULL["grpo_pool_seed"])
+    assert p.k >= 2 and p.size == g.batch_size // g.num_generations  # all of it every step
+    assert GRPOTrainConfig(batch_size=g.batch_size, num_generations=g.num_generations).check()
+    q = parser.parse_args(grpo_args(QUICK, sft, qa1, grpo, pool))
+    assert QUICK["grpo_pool"] == 0 and q.pool is None

@@ -36,6 +36,7 @@ from medenv.agents.copy_head import save_entity_rows
 from medenv.agents.llm import model_contract
 from medenv.agents.threads import set_threads
 from medenv.training.config import check_common, config_hash, finite, require
+from medenv.training.grpo_pool import load_pool
 from medenv.training.grpo_turns import MODES, trainer_class
 from medenv.training.lm import (
     load_model_and_tokenizer,
@@ -71,6 +72,9 @@ class GRPOTrainConfig(_RewardWeightFields):
     db: str | None = None  # event store; None = <out>/events.duckdb
     split: str | None = "train"
     max_questions: int | None = None
+    # a pool file of `medenv train pool` (`medenv.training.grpo_pool`): train only on its
+    # selected questions (those the start model answers sometimes)
+    pool: str | None = None
     max_steps: int = 10
     # None: `default_learning_rate` (1e-6 for real models; 5e-6 under 50M parameters)
     learning_rate: float | None = None
@@ -161,6 +165,8 @@ class GRPOTrainConfig(_RewardWeightFields):
         require(0 < mem <= 1, f"vllm_gpu_memory_utilization must be in (0, 1], got {mem}")
         if self.db is not None:
             check_out_file(self.db, "--db")
+        if self.pool is not None:
+            load_pool(self.pool)  # a missing or malformed pool file fails here
         return self
 
 
@@ -197,17 +203,36 @@ def prompt_rows(
     return [{"prompt": [*system, {"role": "user", "content": ""}], "id": i.id} for i in items]
 
 
-def grpo_items(config: GRPOTrainConfig) -> list:
-    """The QA items GRPO trains on: ``split``, ``hops``, first ``max_questions`` by id."""
-    items = load_questions(config.qa, config.source)
-    if config.split:
-        chosen = [i for i in items if i.split == config.split]
-        items = chosen or items
-    items = select_hops(items, parse_hops(config.hops))
-    items = sorted(items, key=lambda i: i.id)[: config.max_questions]
+def grpo_items(config: GRPOTrainConfig, items: list | None = None) -> list:
+    """The QA items GRPO trains on: ``split``, ``hops``, the ``pool``'s selected ids (in
+    its order) if set, first ``max_questions`` (by id without a pool). ``items``: already
+    loaded QA items (their split is not filtered)."""
+    if items is None:
+        items = load_questions(config.qa, config.source)
+        if config.split:
+            chosen = [i for i in items if i.split == config.split]
+            items = chosen or items
+    items = select_hops(sorted(items, key=lambda i: i.id), parse_hops(config.hops))
+    if config.pool:
+        items = pool_items(items, load_pool(config.pool).selected, config.pool)
+    items = items[: config.max_questions]
     if not items:
         raise MedenvError(f"no questions in {config.qa or 'the default QA set'}")
     return items
+
+
+def pool_items(items: list, selected: list[str], where: str) -> list:
+    """The items of the ids ``selected`` (a pool's), in that order; an empty pool or an id
+    not among ``items`` is one clear error."""
+    by_id = {i.id: i for i in items}
+    missing = [q for q in selected if q not in by_id]
+    if not selected or missing:
+        raise MedenvError(
+            f"pool {where}: " + (f"question {missing[0]!r} is not in the GRPO questions (another "
+            "QA set, split or hop count?)" if missing else "no question selected (the model "
+            "answered every candidate always or never: draw more --candidates)")
+        )  # fmt: skip
+    return [by_id[q] for q in selected]
 
 
 def grpo_contract(config: GRPOTrainConfig) -> PromptContract:
@@ -304,8 +329,7 @@ def train_grpo(
     contract = grpo_contract(config)
     threads = set_threads(config.threads)
     if qa_items is not None:
-        items = select_hops(sorted(qa_items, key=lambda i: i.id), parse_hops(config.hops))
-        items = items[: config.max_questions]
+        items = grpo_items(config, list(qa_items))
         qa: Any = items
     else:
         items = grpo_items(config)

@@ -14,7 +14,12 @@ Runs the whole loop through medenv's own commands, as a user would (each stage i
    back) + ``medenv eval`` on the held-out 1-hop test questions;
 6. ``medenv train grpo`` from the SFT checkpoint on 1-hop train questions
    (``grpo_prompts`` questions x ``grpo_generations`` rollouts a step; ``grpo_questions``
-   N > 0: a fixed pool, the first N training questions, revisited across steps);
+   N > 0: a fixed pool, the first N training questions, revisited across steps;
+   ``grpo_pool`` N > 0: first ``medenv train pool``, a pool of at most N training questions
+   the SFT model answers sometimes -- ``grpo_pool_k`` samples of each of
+   ``grpo_pool_candidates`` candidates drawn with ``grpo_pool_seed``, at the GRPO
+   temperature, `medenv.training.grpo_pool` -- and GRPO (seed ``grpo_seed``) on it; the
+   pool is recorded in ``summary.json``);
 7. the same evaluation of the GRPO checkpoint;
 8. ``OUT/summary.json`` (for the untrained, SFT and GRPO models: ``parseable_turns``,
    ``tool_call_turns``, ``accuracy``, ``accuracy_ci``, evidence recall; for the training
@@ -48,11 +53,14 @@ from medenv.events.store import connect
 # sft_hops: the hop counts SFT trains on; eval_episodes 0: every held-out test question.
 FULL = dict(n1=1000, n2=100, obfuscation=0, model="small", sft_hops="1", sft_steps=200,
             sft_lr=3e-3, sft_batch=4, max_tool_chars=400, question_only=1,
-            grpo_steps=16, grpo_generations=4, grpo_prompts=1, grpo_questions=0, grpo_lr=None,
+            grpo_steps=12, grpo_generations=8, grpo_prompts=2, grpo_questions=0, grpo_lr=1e-4,
+            grpo_pool=2, grpo_pool_candidates=40, grpo_pool_k=8, grpo_pool_seed=0, grpo_seed=0,
             grpo_completion=320,
             grpo_evidence=0.5, eval_steps=4, eval_tokens=96, eval_episodes=0,
             untrained_episodes=6, temperature=1.0, think_text=0, entity_swap=4)  # fmt: skip
+# the quick run's tiny model answers (next to) nothing: no pool, the plain 1 x 4 GRPO steps
 QUICK = dict(FULL, n1=120, n2=40, model="tiny", sft_steps=60, sft_batch=2, grpo_steps=3,
+             grpo_pool=0, grpo_prompts=1, grpo_generations=4, grpo_lr=None,
              eval_episodes=6, eval_tokens=64, untrained_episodes=4)
 
 
@@ -173,6 +181,34 @@ def _plot_sft(meta: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def pool_args(cfg: dict, sft: Path, qa1: Path, pool: Path) -> list[str]:
+    """The ``medenv train pool`` command of the pool stage (``grpo_pool`` > 0)."""
+    return ["train", "pool", "--model", str(sft), "--qa", str(qa1), "--hops", "1", "--out", str(pool),
+            "--size", str(cfg["grpo_pool"]), "--candidates", str(cfg["grpo_pool_candidates"]),
+            "--k", str(cfg["grpo_pool_k"]), "--temperature", str(cfg["temperature"]),
+            "--seed", str(cfg["grpo_pool_seed"]), "--env-max-steps", str(cfg["eval_steps"]),
+            "--max-new-tokens", str(cfg["eval_tokens"]), "--no-progress"]  # fmt: skip
+
+
+def grpo_args(cfg: dict, sft: Path, qa1: Path, grpo: Path, pool: Path) -> list[str]:
+    """The ``medenv train grpo`` command of the GRPO stage (on ``pool`` when ``grpo_pool``)."""
+    args = ["train", "grpo", "--model", str(sft), "--qa", str(qa1), "--out", str(grpo),
+            "--max-steps", str(cfg["grpo_steps"]), "--num-generations", str(cfg["grpo_generations"]),
+            "--batch-size", str(cfg["grpo_generations"] * cfg["grpo_prompts"]), "--hops", "1",
+            "--max-completion-length", str(cfg["grpo_completion"]),
+            "--env-max-steps", str(cfg["eval_steps"]), "--temperature", str(cfg["temperature"]),
+            "--seed", str(cfg["grpo_seed"]), "--no-progress"]  # fmt: skip
+    if cfg["grpo_pool"]:
+        args += ["--pool", str(pool)]
+    if cfg["grpo_questions"]:  # a fixed pool of training questions, revisited every few steps
+        args += ["--max-questions", str(cfg["grpo_questions"])]
+    if cfg["grpo_lr"]:
+        args += ["--lr", str(cfg["grpo_lr"])]
+    if cfg["grpo_evidence"]:
+        args += ["--reward-evidence-recall", str(cfg["grpo_evidence"])]
+    return args
+
+
 def run(out: Path, cfg: dict) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     log = out / "learn.log"
@@ -221,18 +257,11 @@ def run(out: Path, cfg: dict) -> dict:
         prompt_contract=meta["prompt_contract"],
     )  # fmt: skip
     grpo = out / "models" / "grpo"
-    args = ["train", "grpo", "--model", str(sft), "--qa", str(qa1), "--out", str(grpo),
-            "--max-steps", str(cfg["grpo_steps"]), "--num-generations", str(cfg["grpo_generations"]),
-            "--batch-size", str(cfg["grpo_generations"] * cfg["grpo_prompts"]), "--hops", "1",
-            "--max-completion-length", str(cfg["grpo_completion"]),
-            "--env-max-steps", str(cfg["eval_steps"]), "--temperature", str(cfg["temperature"]),
-            "--no-progress"]  # fmt: skip
-    if cfg["grpo_questions"]:  # a fixed pool of training questions, revisited every few steps
-        args += ["--max-questions", str(cfg["grpo_questions"])]
-    if cfg["grpo_lr"]:
-        args += ["--lr", str(cfg["grpo_lr"])]
-    if cfg["grpo_evidence"]:
-        args += ["--reward-evidence-recall", str(cfg["grpo_evidence"])]
+    pool = out / "models" / "pool.json"
+    if cfg["grpo_pool"]:  # questions the SFT model answers sometimes (accuracy varies in a group)
+        timings["pool"] = _medenv(pool_args(cfg, sft, qa1, pool), log, pool)
+        summary["grpo_pool"] = json.loads(pool.read_text())
+    args = grpo_args(cfg, sft, qa1, grpo, pool)
     timings["grpo"] = _medenv(args, log, grpo / "medenv_prompt.json")
     rows = lc.episode_rewards(grpo / "events.duckdb")
     slope = lc.reward_slope(rows) if len({s for s, _, _ in rows}) >= 2 else None

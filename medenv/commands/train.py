@@ -1,7 +1,10 @@
-"""`medenv train sft|grpo`: fine-tune a model on trajectories, or train it with GRPO in the env.
+"""`medenv train sft|grpo|pool`: fine-tune a model on trajectories, train it with GRPO in the
+env, or pick GRPO's questions.
 
     medenv train sft  --data DIR --model PATH_OR_tiny --out DIR [--config sft.yaml] [...]
     medenv train grpo --qa DIR   --model PATH_OR_tiny --out DIR [--config grpo.yaml] [...]
+    medenv train pool --qa DIR   --model PATH --out POOL.json [--k 8 --candidates 40 --size 8]
+    medenv train grpo ... --pool POOL.json    # only the questions the model answers sometimes
 
 Flags override the YAML config (keys = the fields of `SFTTrainConfig` / `GRPOTrainConfig`).
 ``grpo`` takes the KG flags (`medenv.commands.kgargs`: ``--source edgelist --path kg.csv``,
@@ -18,6 +21,7 @@ from medenv.commands.kgargs import add_kg_arguments, world_spec
 from medenv.errors import MedenvError
 from medenv.training.config import load_config
 from medenv.training.grpo import GRPOTrainConfig, train_grpo
+from medenv.training.grpo_pool import build_pool
 from medenv.training.sft import SFTTrainConfig, train_sft
 
 
@@ -55,6 +59,8 @@ def add_parser(subparsers) -> None:
     grpo.add_argument("--num-generations", type=int, dest="num_generations")
     grpo.add_argument("--max-completion-length", type=int, dest="max_completion_length")
     grpo.add_argument("--max-questions", type=int, dest="max_questions")
+    grpo.add_argument("--pool", help="a pool file of `medenv train pool`: train only on its "
+                      "selected questions (those the start model answers sometimes)")  # fmt: skip
     grpo.add_argument("--max-tool-calling-iterations", type=int, dest="max_tool_calling_iterations")
     grpo.add_argument("--temperature", type=float)
     grpo.add_argument("--no-template-tools", action="store_const", const=False, dest="template_tools",
@@ -77,6 +83,43 @@ def add_parser(subparsers) -> None:
     grpo.add_argument("--use-vllm", action="store_const", const=True, dest="use_vllm")
     add_kg_arguments(grpo)
     grpo.set_defaults(func=run)
+
+    pool = sub.add_parser("pool", help="a GRPO pool: questions the model answers sometimes "
+                          "(k samples each; medenv.training.grpo_pool)")  # fmt: skip
+    pool.add_argument("--model", required=True, help="the model GRPO will start from")
+    pool.add_argument("--qa", help="QA set folder or file (default: the built-in set)")
+    pool.add_argument("--out", required=True, help="the pool file (JSON); its episodes go to "
+                      "the .duckdb beside it")  # fmt: skip
+    pool.add_argument("--size", type=int, default=8, help="at most this many questions (default 8)")
+    pool.add_argument("--candidates", type=int, default=48,
+                      help="questions drawn (seeded) and sampled (default 48; 0: all)")  # fmt: skip
+    pool.add_argument("--k", type=int, default=8, help="samples per candidate (default 8)")
+    pool.add_argument("--temperature", type=float, default=1.0,
+                      help="sampling temperature: GRPO's (default 1.0)")  # fmt: skip
+    pool.add_argument("--seed", type=int, default=0)
+    pool.add_argument("--split", default="train")
+    pool.add_argument("--hops", help="curriculum: only questions of these hop counts (1 or 1,2)")
+    pool.add_argument("--env-max-steps", type=int, default=4, dest="env_max_steps",
+                      help="step budget per sampled episode (default 4)")  # fmt: skip
+    pool.add_argument("--max-new-tokens", type=int, default=96, dest="max_new_tokens")
+    pool.add_argument("--threads", type=int)
+    pool.add_argument("--no-progress", action="store_false", dest="progress")
+    pool.set_defaults(func=run_pool)
+
+
+def run_pool(args: argparse.Namespace) -> int:
+    p = build_pool(
+        args.model, args.qa, args.out, size=args.size, candidates=args.candidates, k=args.k,
+        temperature=args.temperature, seed=args.seed, split=args.split, hops=args.hops,
+        env_max_steps=args.env_max_steps, max_new_tokens=args.max_new_tokens,
+        threads=args.threads, progress=args.progress,
+    )  # fmt: skip
+    mixed = sum(1 for a, n in p.counts.values() if 0 < a < n)
+    never = sum(1 for a, _ in p.counts.values() if a == 0)
+    print(f"pool: {len(p.selected)} questions selected of {len(p.candidates)} candidates "
+          f"({mixed} answered sometimes, {never} never, {len(p.candidates) - mixed - never} "
+          f"always, {p.k} samples each at temperature {p.temperature:g}); written to {args.out}")  # fmt: skip
+    return 0
 
 
 def max_length(value: str) -> int | str:

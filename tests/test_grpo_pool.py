@@ -1,0 +1,166 @@
+"""The GRPO pool (`medenv.training.grpo_pool`, ``medenv train pool``): questions the start
+model answers sometimes, picked by sampling it in the real env.
+
+The selection rule is read a second way here: pass counts from the event log through
+`medenv.events.episodes.load_episodes` (not the pool's own SQL), the rule as "largest
+within-group variance p (1 - p) first" in exact fractions (the pool sorts by distance from
+1/2), and the draw checked by its properties (size, distinct, from the items, independent
+of their order, seeded).
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from fractions import Fraction
+
+import msgspec
+import pytest
+
+from medenv.cli import main
+from medenv.errors import MedenvError
+from tests.test_grpo import grpo_setup
+from tests.test_sft import torch_threads
+
+
+def rule(counts: dict, size: int) -> list[str]:
+    """Second reading: keep 0 < p < n; largest p/n (1 - p/n) first, then by id."""
+    keep = []
+    for qid, (p, n) in counts.items():
+        rate = Fraction(p, n)
+        if rate not in (0, 1):
+            keep.append((-(rate * (1 - rate)), qid))
+    ids = [qid for _, qid in sorted(keep)]
+    return ids[:size] if size > 0 else ids
+
+
+def test_select_learnable_agrees_with_the_variance_rule_on_random_counts():
+    from medenv.training.grpo_pool import select_learnable
+
+    rng = random.Random(21)
+    seen_mixed = seen_ties = 0
+    for _ in range(300):
+        n = rng.choice([2, 3, 4, 6, 8, 12])
+        counts = {
+            f"q{rng.randrange(10_000):04d}": [rng.randint(0, k), k]
+            for k in [rng.choice([n, n, 8]) for _ in range(rng.randint(0, 12))]
+        }
+        size = rng.randint(0, 6)
+        assert select_learnable(counts, size) == rule(counts, size)
+        mixed = [q for q, (p, k) in counts.items() if 0 < p < k]
+        seen_mixed += bool(mixed)
+        rates = Counter(abs(Fraction(p, k) - Fraction(1, 2)) for p, k in counts.values())
+        seen_ties += any(c > 1 for c in rates.values())
+    assert seen_mixed > 200 and seen_ties > 100  # the cases the rule must order
+
+
+def test_a_question_always_or_never_answered_is_never_selected():
+    from medenv.training.grpo_pool import select_learnable
+
+    counts = {"a": [0, 8], "b": [8, 8], "c": [1, 8], "d": [4, 8], "e": [7, 8], "f": [2, 3]}
+    assert select_learnable(counts, 0) == ["d", "f", "c", "e"]  # 1/2, 2/3 (|.|=1/6), 1/8 = 7/8
+    assert select_learnable(counts, 2) == ["d", "f"]
+    assert select_learnable({"a": [0, 8], "b": [8, 8]}, 4) == []
+
+
+def test_the_candidate_draw_is_seeded_and_independent_of_the_input_order():
+    from medenv.training.grpo_pool import candidate_items
+
+    from medenv.qa import QAItem
+
+    items = [QAItem(id=f"q{i:03d}", question="?", answer="a", answer_id="x") for i in range(40)]
+    draw = [i.id for i in candidate_items(items, 12, seed=3)]
+    assert len(draw) == len(set(draw)) == 12 and set(draw) <= {i.id for i in items}
+    shuffled = random.Random(0).sample(items, len(items))
+    assert [i.id for i in candidate_items(shuffled, 12, seed=3)] == draw
+    assert [i.id for i in candidate_items(items, 12, seed=4)] != draw
+    assert sorted(i.id for i in candidate_items(items, 0, seed=3)) == sorted(i.id for i in items)
+
+
+@pytest.fixture(scope="module")
+def sampled_pool(tmp_path_factory):
+    """The SFT fixture model (test_grpo's start model) sampled 4 times on 3 questions."""
+    from medenv.training.grpo_pool import build_pool
+
+    _, items, start = grpo_setup()
+    out = tmp_path_factory.mktemp("pool") / "pool.json"
+    with torch_threads(1):
+        pool = build_pool(str(start), None, out, size=2, candidates=3, k=4, temperature=1.0,
+                          seed=0, env_max_steps=3, max_new_tokens=48, progress=False,
+                          items=items)  # fmt: skip
+    return pool, out, items
+
+
+def test_pool_counts_and_selection_match_a_second_reading_of_the_event_log(sampled_pool):
+    from medenv.events.episodes import load_episodes
+
+    pool, out, items = sampled_pool
+    assert len(pool.candidates) == 3 and set(pool.candidates) <= {i.id for i in items}
+    episodes = load_episodes(out.with_suffix(".duckdb"))
+    counts: dict[str, list[int]] = {}
+    for ep in episodes:
+        c = counts.setdefault(ep.question_id, [0, 0])
+        c[0] += bool(ep.correct)
+        c[1] += 1
+    assert counts == pool.counts
+    assert all(n == 4 for _, n in pool.counts.values())  # k samples of every candidate
+    assert len({ep.seed for ep in episodes}) == len(episodes)  # each sample its own seed
+    assert pool.selected == rule(counts, 2)
+    assert all(0 < pool.counts[q][0] < 4 for q in pool.selected)
+
+
+def test_the_pool_file_reads_back_and_a_rerun_samples_nothing_new(sampled_pool):
+    from medenv.training.grpo_pool import build_pool, load_pool
+
+    from medenv.events.episodes import load_episodes
+
+    pool, out, items = sampled_pool
+    assert load_pool(out) == pool
+    n = len(load_episodes(out.with_suffix(".duckdb")))
+    with torch_threads(1):
+        again = build_pool(pool.model, None, out, size=2, candidates=3, k=4, temperature=1.0,
+                           seed=0, env_max_steps=3, max_new_tokens=48, progress=False,
+                           items=items)  # fmt: skip
+    assert again == pool and len(load_episodes(out.with_suffix(".duckdb"))) == n
+
+
+def _pool_file(path, selected):
+    from medenv.training.grpo_pool import Pool
+
+    pool = Pool(model="m", k=8, temperature=1.0, seed=0, split="train", hops="1",
+                env_max_steps=4, max_new_tokens=96, candidates=list(selected),
+                counts={q: [1, 8] for q in selected}, selected=list(selected), size=8)  # fmt: skip
+    path.write_bytes(msgspec.json.encode(pool))
+    return str(path)
+
+
+def test_grpo_trains_on_the_pool_questions_in_pool_order(tmp_path):
+    from medenv.training.grpo import GRPOTrainConfig, grpo_items
+
+    from medenv.qa import QAItem
+
+    items = [
+        QAItem(id=f"q{i}", question="?", answer="a", answer_id="x", split="train") for i in range(6)
+    ]
+    config = GRPOTrainConfig(pool=_pool_file(tmp_path / "p.json", ["q4", "q1"]))
+    assert [i.id for i in grpo_items(config.check(), items)] == ["q4", "q1"]
+    config.max_questions = 1
+    assert [i.id for i in grpo_items(config, items)] == ["q4"]
+    config = GRPOTrainConfig(pool=_pool_file(tmp_path / "bad.json", ["q1", "zz"]))
+    with pytest.raises(MedenvError, match="'zz' is not in the GRPO questions"):
+        grpo_items(config, items)
+    config = GRPOTrainConfig(pool=_pool_file(tmp_path / "empty.json", []))
+    with pytest.raises(MedenvError, match="no question selected"):
+        grpo_items(config, items)
+
+
+def test_a_missing_or_malformed_pool_file_is_one_clear_line(tmp_path, capsys):
+    from medenv.training.grpo import GRPOTrainConfig
+
+    with pytest.raises(MedenvError, match="no such pool file"):
+        GRPOTrainConfig(pool=str(tmp_path / "none.json")).check()
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"selected": 3}')
+    assert main(["train", "grpo", "--pool", str(bad), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not a GRPO pool file" in err[0] and str(bad) in err[0]

@@ -1,0 +1,188 @@
+"""A GRPO question pool the start model answers *sometimes*: ``medenv train pool``.
+
+GRPO learns from the spread of the reward inside a group of rollouts of one question
+(the advantage is the reward minus the group mean). A question that every rollout gets
+wrong, or every rollout gets right, gives the accuracy term no spread, so the policy
+gradient cannot move the answer choice; only the format and evidence terms are left
+(issue 21: with a pool of the first training questions by id the training accuracy was 0
+in every step of every run). This module picks the questions where the accuracy term does
+vary:
+
+1. `candidate_items`: a seeded draw of ``candidates`` questions from the split (and hop
+   counts) GRPO trains on -- ``random.Random(seed).sample`` of the ids in sorted order;
+2. `sample_pass_counts`: the start model answers each one ``k`` times
+   (`medenv.agents.rollout.rollout` with ``k`` samples, the llm agent at the training
+   temperature, its episode seeds derived from ``seed``), every episode logged in ``db``
+   tagged ``{"pool": True}``;
+3. `pass_counts` reads (passes, samples) per question back from the event log;
+4. `select_learnable` (pure): the questions with ``0 < passes < samples``, those nearest a
+   pass rate of 1/2 first (the largest within-group variance ``p (1 - p)``), ties by id,
+   at most ``size`` of them.
+
+`build_pool` runs the three steps and writes the `Pool` (candidates, counts, selected ids
+and every setting) as JSON; ``medenv train grpo --pool POOL.json`` trains on its selected
+questions, and ``make learn`` records it in ``summary.json``.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from fractions import Fraction
+from pathlib import Path
+
+import msgspec
+from medenv.agents.factory import AgentSpec
+from medenv.agents.rollout import rollout
+
+from medenv.curriculum import parse_hops, select_hops
+from medenv.errors import MedenvError
+from medenv.evaluation import resolve_db_paths
+from medenv.events.store import connect
+from medenv.questions import load_questions
+
+
+class Pool(msgspec.Struct, kw_only=True):
+    """A selected GRPO pool and how it was chosen."""
+
+    model: str
+    k: int  # samples per candidate question
+    temperature: float
+    seed: int
+    split: str | None
+    hops: str | None
+    env_max_steps: int
+    max_new_tokens: int
+    candidates: list[str]  # the seeded draw, in draw order
+    counts: dict[str, list[int]]  # question id -> [passes, samples], from the event log
+    selected: list[str]  # 0 < passes < samples, nearest 1/2 first, at most `size`
+    size: int
+
+
+_PASSES = """
+select json_extract_string(s.payload, '$.question_id') as qid,
+       json_extract(r.payload, '$.correct')::BOOLEAN as correct
+from events s join events r
+  on s.run_id = r.run_id and s.episode_id = r.episode_id
+where s.type = 'episode_started' and r.type = 'reward_assigned'
+"""
+
+
+def candidate_items(items: Sequence, candidates: int, seed: int) -> list:
+    """A seeded draw of ``candidates`` items (all of them if fewer), in draw order:
+    ``random.Random(seed).sample`` over the items sorted by id."""
+    ordered = sorted(items, key=lambda i: i.id)
+    if candidates <= 0 or candidates >= len(ordered):
+        return random.Random(seed).sample(ordered, len(ordered))
+    return random.Random(seed).sample(ordered, candidates)
+
+
+def pass_counts(db: str | Path) -> dict[str, list[int]]:
+    """Question id -> [correct episodes, episodes] over every scored episode in ``db``
+    (a file or glob; shards included)."""
+    counts: dict[str, list[int]] = {}
+    for path in resolve_db_paths([str(db)]):
+        con = connect(path)
+        try:
+            for qid, correct in con.execute(_PASSES).fetchall():
+                c = counts.setdefault(qid, [0, 0])
+                c[0] += int(bool(correct))
+                c[1] += 1
+        finally:
+            con.close()
+    return counts
+
+
+def select_learnable(counts: dict[str, Sequence[int]], size: int) -> list[str]:
+    """The ids with ``0 < passes < samples``, the pass rate nearest 1/2 first (ties by
+    id; exact fractions, so 1/3 and 2/3 tie), at most ``size`` (``size <= 0``: all of
+    them). Pure."""
+    mixed = [(Fraction(abs(2 * p - n), 2 * n), qid) for qid, (p, n) in counts.items() if 0 < p < n]
+    chosen = [qid for _, qid in sorted(mixed)]
+    return chosen if size <= 0 else chosen[:size]
+
+
+def sample_pass_counts(
+    model: str,
+    items: Sequence,
+    db: str | Path,
+    *,
+    k: int,
+    temperature: float,
+    seed: int,
+    env_max_steps: int,
+    max_new_tokens: int,
+    threads: int | None = None,
+    progress: bool = False,
+) -> dict[str, list[int]]:
+    """Answer every item ``k`` times with ``model`` (the llm agent sampling at
+    ``temperature``, its saved prompt contract) into ``db``; the pass counts read back.
+    Reruns resume (finished episodes are skipped)."""
+    options = {"temperature": temperature, "max_new_tokens": max_new_tokens, "threads": threads}
+    spec = AgentSpec("llm", {"model": model, "backend_options": options})
+    rollout(spec, list(items), db=db, seed=seed, k=k, max_steps=env_max_steps,
+            tags={"pool": True}, progress=progress)  # fmt: skip
+    wanted = {i.id for i in items}
+    return {qid: c for qid, c in pass_counts(db).items() if qid in wanted}
+
+
+def build_pool(
+    model: str,
+    qa: str | None,
+    out: str | Path,
+    *,
+    size: int = 8,
+    candidates: int = 48,
+    k: int = 8,
+    temperature: float = 1.0,
+    seed: int = 0,
+    split: str | None = "train",
+    hops: str | None = None,
+    env_max_steps: int = 4,
+    max_new_tokens: int = 96,
+    threads: int | None = None,
+    progress: bool = True,
+    items: Sequence | None = None,
+) -> Pool:
+    """Draw, sample and select (module docstring); writes the `Pool` to ``out`` (JSON) and
+    the sampled episodes to ``out``'s ``.duckdb`` sibling. ``items``: already loaded QA
+    items to draw from (``qa``, ``split`` and ``hops`` then only label the pool)."""
+    if k < 2:
+        raise MedenvError(f"--k must be at least 2 (a pass rate strictly between 0 and 1), got {k}")
+    if not temperature > 0:
+        raise MedenvError(
+            f"--temperature must be > 0 (greedy answers never vary), got {temperature}"
+        )
+    out = Path(out)
+    if items is None:
+        items = select_hops(load_questions(qa, "hpo", split), parse_hops(hops))
+    if not items:
+        raise MedenvError(f"no {split or ''} questions in {qa or 'the default QA set'}")
+    drawn = candidate_items(items, candidates, seed)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    counts = sample_pass_counts(
+        model, drawn, out.with_suffix(".duckdb"), k=k, temperature=temperature, seed=seed,
+        env_max_steps=env_max_steps, max_new_tokens=max_new_tokens, threads=threads,
+        progress=progress,
+    )  # fmt: skip
+    pool = Pool(
+        model=model, k=k, temperature=temperature, seed=seed, split=split, hops=hops,
+        env_max_steps=env_max_steps, max_new_tokens=max_new_tokens,
+        candidates=[i.id for i in drawn], counts={i.id: counts.get(i.id, [0, 0]) for i in drawn},
+        selected=select_learnable(counts, size), size=size,
+    )  # fmt: skip
+    out.write_bytes(msgspec.json.format(msgspec.json.encode(pool)))
+    return pool
+
+
+def load_pool(path: str | Path) -> Pool:
+    """A pool written by `build_pool`; a missing or malformed file is one clear error."""
+    path = Path(path)
+    try:
+        return msgspec.json.decode(path.read_bytes(), type=Pool)
+    except FileNotFoundError:
+        raise MedenvError(
+            f"{path}: no such pool file (write one with `medenv train pool`)"
+        ) from None
+    except msgspec.DecodeError as exc:
+        raise MedenvError(f"{path}: not a GRPO pool file ({exc})") from None
