@@ -213,24 +213,36 @@ def test_disambiguate_defaults_to_four_tries():
     assert differs
 
 
-def test_disambiguate_defaults_to_two_facts_a_node():
-    """Four diseases share gene G:0; each of D0's three phenotypes is missing from one
-    other disease only, and each disease has its own inheritance mode (the answer): the
-    answer needs three facts on D0, so the default (2 a node) finds none."""
-    kg = KnowledgeGraph("hpo", "three-facts", RELATIONS)
+def _one_gene_graph(k: int, shared_mode: bool) -> KnowledgeGraph:
+    """``k + 1`` diseases share gene G:0; each of OMIM:0's ``k`` phenotypes is missing
+    from one other disease only (a fact on OMIM:0 rules out one disease); each disease
+    has its own inheritance mode, or all share HP:M0."""
+    kg = KnowledgeGraph("hpo", f"one-gene-{k}-{shared_mode}", RELATIONS)
     kg.add_node(Node("G:0", "gene", "gene zero"))
-    for i in range(4):
+    for i in range(k + 1):
         kg.add_node(Node(f"OMIM:{i}", "disease", f"syndrome {i}"))
-        kg.add_node(Node(f"HP:M{i}", "inheritance", f"mode {i}"))
         kg.add_edge(f"OMIM:{i}", "G:0", "associated_gene")
-        kg.add_edge(f"OMIM:{i}", f"HP:M{i}", "has_inheritance")
-    for j in range(1, 4):
+        mode = "HP:M0" if shared_mode else f"HP:M{i}"
+        if mode not in kg:
+            kg.add_node(Node(mode, "inheritance", f"mode {mode}"))
+        kg.add_edge(f"OMIM:{i}", mode, "has_inheritance")
+    for j in range(1, k + 1):
         kg.add_node(Node(f"HP:{j}", "phenotype", f"sign {j}"))
-        for i in range(4):
+        for i in range(k + 1):
             if i != j:
                 kg.add_edge(f"OMIM:{i}", f"HP:{j}", "has_phenotype")
-    chain = ("G:0", "OMIM:0", "HP:M0")
-    steps = (("associated_gene", True), ("has_inheritance", False))
+    return kg
+
+
+ONE_GENE_CHAIN = ("G:0", "OMIM:0", "HP:M0")
+ONE_GENE_STEPS = (("associated_gene", True), ("has_inheritance", False))
+
+
+def test_disambiguate_defaults_to_two_facts_a_node():
+    """Three phenotypes on OMIM:0, four diseases with their own mode: the answer needs
+    three facts on OMIM:0, so the default (2 a node) finds none."""
+    kg = _one_gene_graph(3, shared_mode=False)
+    chain, steps = ONE_GENE_CHAIN, ONE_GENE_STEPS
     disamb = Disambiguator(GraphIndex(kg))
     assert disamb.disambiguate(chain, steps, max_constraints=6) is None
     three = disamb.disambiguate(chain, steps, max_constraints=6, per_node=3)
@@ -240,6 +252,30 @@ def test_disambiguate_defaults_to_two_facts_a_node():
     by_name = {kg.node(n).name: {n} for n in kg.graph.nodes}
     assert admitted(closed, by_name, world.item(chain, steps, three)) == {"HP:M0"}
     assert admitted(closed, by_name, world.item(chain, steps, three[:2])) != {"HP:M0"}
+
+
+def test_narrow_defaults_to_three_facts_a_node():
+    """Five diseases share gene G:0 and mode HP:M0 (the answer is unique as it stands):
+    narrowing the diseases to one takes four facts on OMIM:0, over the default 3."""
+    disamb = Disambiguator(GraphIndex(_one_gene_graph(4, shared_mode=True)))
+    chain, steps = ONE_GENE_CHAIN, ONE_GENE_STEPS
+    assert disamb.disambiguate(chain, steps, max_constraints=6) == ()
+    assert disamb.narrow(chain, steps, (), limit=1, max_constraints=6) is None
+    four = disamb.narrow(chain, steps, (), limit=1, max_constraints=6, per_node=4)
+    assert four == tuple(Constraint(1, "has_phenotype", f"HP:{j}") for j in (1, 2, 3, 4))
+    assert disamb.narrow(chain, steps, (), limit=2, max_constraints=6) == four[:3]
+
+
+def test_a_one_hop_chain_is_disambiguated():
+    """A one-hop chain: the answer level is the only one that can take a fact."""
+    kg = _one_gene_graph(2, shared_mode=False)
+    disamb = Disambiguator(GraphIndex(kg))
+    chain, steps = ("HP:1", "OMIM:0"), (("has_phenotype", True),)
+    assert disamb.candidate_sets(chain, steps, [])[-1] == {"OMIM:0", "OMIM:2"}
+    # HP:2 and HP:M0 each rule out OMIM:2; ties go by entity id
+    assert disamb.disambiguate(chain, steps, max_constraints=2) == (
+        Constraint(1, "has_phenotype", "HP:2"),
+    )
 
 
 @pytest.mark.parametrize("named", [False, True])
@@ -333,6 +369,15 @@ def test_the_levels_memo_tells_apart_two_relations_from_one_node():
         disamb = Disambiguator(GraphIndex(kg))
         for steps in order * 2:
             assert disamb.candidate_sets(chain, steps, []) == want(steps), steps
+            got = disamb.candidate_sets(chain, steps, [], prefix=want(steps)[:2])
+            assert got == want(steps), steps
+        # descriptions only (none to add): unique as it stands with history only
+        disamb = Disambiguator(GraphIndex(kg))
+        for steps in order * 2:
+            got = disamb.disambiguate(
+                chain, steps, max_constraints=2, named=False, described=lambda n: ()
+            )
+            assert got == (() if want(steps)[-1] == {"G:1"} else None), steps
 
 
 def test_pins_at_every_cap_up_to_the_levels_sizes():
@@ -376,6 +421,7 @@ def test_a_hop_whose_relation_reaches_two_types_keeps_its_type_filter():
         ("OMIM:0", "HP:M", "has_inheritance"), ("OMIM:0", "HP:1", "has_history"),
         ("OMIM:0", "OMIM:1", "has_history"), ("OMIM:1", "G:1", "associated_gene"),
         ("HP:1", "G:0", "associated_gene"), ("G:X", "HP:1", "has_history"),
+        ("OMIM:0", "G:X", "associated_gene"),
     ):  # fmt: skip
         kg.add_edge(s, t, rel)
     disamb = Disambiguator(GraphIndex(kg))
@@ -390,6 +436,9 @@ def test_a_hop_whose_relation_reaches_two_types_keeps_its_type_filter():
     assert disamb.candidate_sets(chain, steps, []) == want
     own = [Constraint(1, "has_inheritance", "HP:M")]
     assert disamb.pins(1, chain, steps, own) is True
+    # the same from gene G:X (whose own history reaches phenotypes only)
+    from_gene = ("G:X", *chain[1:])
+    assert disamb.pins(1, from_gene, (("associated_gene", True), *steps[1:]), own) is True
     # the three-node chain from D0, with no description to add: unique as it stands
     assert disamb.disambiguate(
         chain[1:], steps[1:], max_constraints=2, named=False, described=lambda n: ()

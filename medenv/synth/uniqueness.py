@@ -97,8 +97,8 @@ class Disambiguator(PathQuery):
         chain: Sequence[str],
         usable: Callable[[str], bool],
         taken: set[tuple[str, str, bool]],
-        named: bool = True,
-        described: Callable[[str], Iterable[Constraint]] | None = None,
+        named: bool,
+        described: Callable[[str], Iterable[Constraint]] | None,
     ) -> Iterator[Constraint]:
         """Facts true of ``node`` that exclude some of ``members``, best first (lazily
         checked for ``usable``): its graph neighbours when ``named``, and the facts
