@@ -477,3 +477,32 @@ def test_the_shortcut_check_stops_past_two_thousand_candidates():
 
     assert search(2001) == (Constraint(2, "is_a", "HP:ROOT"),)
     assert search(2000) is None
+
+
+def test_descriptions_added_to_start_constraints_are_not_judged_alone():
+    """With ``start`` constraints, the descriptions-only search does not give up because
+    the descriptions alone leave another answer: OMIM:0 needs all three of its
+    phenotypes; one is given, two are described."""
+    disamb = Disambiguator(GraphIndex(_one_gene_graph(3, shared_mode=False)))
+    chain, steps = ONE_GENE_CHAIN, ONE_GENE_STEPS
+    facts = {"OMIM:0": [Constraint(-1, "has_phenotype", f"HP:{j}") for j in (1, 2)]}
+
+    def described(node):
+        return facts.get(node, [])
+
+    given = (Constraint(1, "has_phenotype", "HP:3"),)
+    kwargs = {"max_constraints": 3, "per_node": 3, "named": False, "described": described}
+    assert disamb.disambiguate(chain, steps, **kwargs) is None  # descriptions alone
+    got = disamb.disambiguate(chain, steps, start=given, **kwargs)
+    assert got == (*given, *(Constraint(1, "has_phenotype", f"HP:{j}") for j in (1, 2)))
+
+
+def test_a_level_over_the_default_cap_of_100_is_narrowed_before_the_answer_is_read():
+    """101 diseases share gene G:0 and mode HP:M0: the answer is unique, but the search
+    reads no level past one of more than 100 candidates (the default ``cap``), so it
+    first narrows the diseases with a fact; with a cap of 101 it reads the answer."""
+    index = GraphIndex(_one_gene_graph(100, shared_mode=True))
+    chain, steps = ONE_GENE_CHAIN, ONE_GENE_STEPS
+    got = Disambiguator(index).disambiguate(chain, steps, max_constraints=2)
+    assert got == (Constraint(1, "has_phenotype", "HP:1"),)
+    assert Disambiguator(index, cap=101).disambiguate(chain, steps, max_constraints=2) == ()
