@@ -506,3 +506,33 @@ def test_a_level_over_the_default_cap_of_100_is_narrowed_before_the_answer_is_re
     got = Disambiguator(index).disambiguate(chain, steps, max_constraints=2)
     assert got == (Constraint(1, "has_phenotype", "HP:1"),)
     assert Disambiguator(index, cap=101).disambiguate(chain, steps, max_constraints=2) == ()
+
+
+def test_narrow_tries_four_facts_by_default():
+    """Phenotype HP:X (chain node 2) is a kind of F1..F5, each fact leaving X alone in
+    its level; F1..F4 have no other kind, so each pins the answer gene on its own (a
+    shortcut past the chain), while F5 also has Z5, with another gene. By default
+    (4 tries) `narrow` finds no usable fact; with 5 it takes F5."""
+    kg = KnowledgeGraph("hpo", "five-parents", RELATIONS)
+    for node_id, kind in (
+        ("HP:M", "inheritance"), ("OMIM:0", "disease"), ("HP:X", "phenotype"),
+        ("HP:Y", "phenotype"), ("HP:Z5", "phenotype"), ("G:A", "gene"), ("G:B", "gene"),
+    ):  # fmt: skip
+        kg.add_node(Node(node_id, kind, node_id.lower()))
+    for j in range(1, 6):
+        kg.add_node(Node(f"HP:F{j}", "phenotype", f"kind {j}"))
+        kg.add_edge("HP:X", f"HP:F{j}", "is_a")
+    for s, t, rel in (
+        ("OMIM:0", "HP:M", "has_inheritance"), ("OMIM:0", "HP:X", "has_phenotype"),
+        ("OMIM:0", "HP:Y", "has_phenotype"), ("HP:X", "G:A", "associated_gene"),
+        ("HP:Z5", "HP:F5", "is_a"), ("HP:Z5", "G:B", "associated_gene"),
+    ):  # fmt: skip
+        kg.add_edge(s, t, rel)
+    chain = ("HP:M", "OMIM:0", "HP:X", "G:A")
+    steps = (("has_inheritance", True), ("has_phenotype", False), ("associated_gene", False))
+    disamb = Disambiguator(GraphIndex(kg))
+    sets = disamb.candidate_sets(chain, steps, [])
+    assert sets[-1] == {"G:A"} and len(sets[2]) > 1  # unique, but a wide middle level
+    assert disamb.narrow(chain, steps, (), limit=1, max_constraints=3) is None
+    five = disamb.narrow(chain, steps, (), limit=1, max_constraints=3, tries=5)
+    assert five == (Constraint(2, "is_a", "HP:F5"),)
