@@ -93,6 +93,7 @@ GROUPS: dict[str, Group] = {
             "tests/test_closure.py",
             "tests/test_uniqueness_random.py",
             "tests/test_uniqueness_survivors.py",
+            "tests/test_uniqueness_survivors_graphs.py",
         ),
     ),
     # the event store, split into store (the writer), files, table, ingest, reader, and
