@@ -88,7 +88,13 @@ GROUPS: dict[str, Group] = {
     "uniqueness": Group(
         # the constraint search and the path query it subclasses (synth/query.py)
         ("medenv/synth/uniqueness.py", "medenv/synth/query.py"),
-        ("tests/test_synth_small.py", "tests/test_closure.py", "tests/test_uniqueness_random.py"),
+        (
+            "tests/test_synth_small.py",
+            "tests/test_closure.py",
+            "tests/test_uniqueness_random.py",
+            "tests/test_uniqueness_survivors.py",
+            "tests/test_uniqueness_survivors_graphs.py",
+        ),
     ),
     # the event store, split into store (the writer), files, table, ingest, reader, and
     # the hash chain it writes

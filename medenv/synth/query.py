@@ -58,9 +58,6 @@ class PathQuery:
             self._pins.clear()
             self._described_levels.clear()
 
-    def related(self, node: str, relation: str, inverse: bool) -> frozenset[str]:
-        return self.closure.related(node, relation, inverse)
-
     def satisfies(self, c: Constraint) -> frozenset[str]:
         """The nodes that meet constraint ``c`` (`sat`)."""
         return self.sat(c.entity, c.relation, c.inverse)
@@ -69,18 +66,16 @@ class PathQuery:
         """The nodes with ``relation`` to (from, when ``inverse``) any node ``entity``'s
         name names, under the closure; memoised."""
         key = (entity, relation, inverse)
-        hit = self._sat.get(key)
-        if hit is None:
+        if key not in self._sat:
             named = self.index.named(entity)
             if len(named) == 1:
-                hit = self.closure.related(named[0], relation, not inverse)
+                self._sat[key] = self.closure.related(named[0], relation, not inverse)
             else:
                 out: set[str] = set()
                 for e in named:
                     out.update(self.closure.related(e, relation, not inverse))
-                hit = frozenset(out)
-            self._sat[key] = hit
-        return hit
+                self._sat[key] = frozenset(out)
+        return self._sat[key]
 
     def _meet(self, cons) -> tuple[int, frozenset[str]]:
         """The size of the smallest of the constraints' `satisfies` sets and the nodes
@@ -120,14 +115,14 @@ class PathQuery:
         limit: int | None = None,
     ) -> set[str] | None:
         """The next level of `candidate_sets`; with ``limit``, None as soon as it is
-        known to have more than ``limit`` members."""
+        known to have more than ``limit`` members (``prev`` must have at most ``limit``:
+        a level found by testing fewer nodes than ``prev`` has is then within it)."""
         if cons:
             allowed = self._of_kind_meeting(kind, cons)
             if len(allowed) < len(prev):  # fewer to test than to walk from
                 related = self.closure.related
                 back = not inv
-                found = {u for u in allowed if not prev.isdisjoint(related(u, rel, back))}
-                return None if limit is not None and len(found) > limit else found
+                return {u for u in allowed if not prev.isdisjoint(related(u, rel, back))}
         out: set[str] = set()
         related = self.closure.related
         if limit is not None:  # filter as it grows, to stop early
@@ -148,12 +143,10 @@ class PathQuery:
             out &= self._of_type[kind]
         return out
 
-    def _only(
-        self, prev: set[str], src_kind: str, kind: str, rel: str, inv: bool, cons, answer: str
-    ) -> bool:
-        """Is `_level` (same arguments) exactly ``{answer}``? Answered without building
-        the level: it stops at the first other candidate, and tests membership instead
-        of collecting unions."""
+    def _only(self, prev: set[str], kind: str, rel: str, inv: bool, cons, answer: str) -> bool:
+        """Is `_level` (same arguments but ``src_kind``) exactly ``{answer}``? Answered
+        without building the level: it stops at the first other candidate, and tests
+        membership instead of collecting unions."""
         if cons and self._meet(cons)[0] < len(prev):
             seen = False
             related = self.closure.related
@@ -270,7 +263,6 @@ class PathQuery:
                     by_last = [c for c in cons if c.node == last]
                     result = self._only(
                         level,
-                        ix.type[chain[-2]],
                         ix.type[chain[-1]],
                         *steps[-1],
                         by_last,

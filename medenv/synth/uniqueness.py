@@ -72,11 +72,14 @@ class Disambiguator(PathQuery):
                     if c.entity not in chain[: i + 1]
                 ]
                 rel, inv = steps[i - 1]
-                args = (level, ix.type[chain[i - 1]], ix.type[chain[i]], rel, inv, cons)
                 if i == last:  # only "is it the answer alone" is asked of the last level
-                    only = memo[key] = self._only(*args, chain[-1])
+                    only = memo[key] = self._only(
+                        level, ix.type[chain[i]], rel, inv, cons, chain[-1]
+                    )
                     return only
-                hit = memo[key] = self._level(*args)
+                hit = memo[key] = self._level(
+                    level, ix.type[chain[i - 1]], ix.type[chain[i]], rel, inv, cons
+                )
             level = hit
         return level == {chain[-1]}
 
@@ -94,8 +97,8 @@ class Disambiguator(PathQuery):
         chain: Sequence[str],
         usable: Callable[[str], bool],
         taken: set[tuple[str, str, bool]],
-        named: bool = True,
-        described: Callable[[str], Iterable[Constraint]] | None = None,
+        named: bool,
+        described: Callable[[str], Iterable[Constraint]] | None,
     ) -> Iterator[Constraint]:
         """Facts true of ``node`` that exclude some of ``members``, best first (lazily
         checked for ``usable``): its graph neighbours when ``named``, and the facts
@@ -159,13 +162,12 @@ class Disambiguator(PathQuery):
             full = len(sets) == n and len(sets[-1]) <= self.cap
             if full:
                 key = (tuple(chain), tuple(steps), tuple(constraints), "only")
-                unique = self._levels.get(key)
-                if unique is None:
+                if key not in self._levels:
                     last = [c for c in constraints if c.node == n]
-                    unique = self._levels[key] = self._only(
-                        sets[-1], ix.type[chain[-2]], ix.type[chain[-1]], *steps[-1], last, answer
+                    self._levels[key] = self._only(
+                        sets[-1], ix.type[chain[-1]], *steps[-1], last, answer
                     )
-                if unique:
+                if self._levels[key]:
                     return tuple(constraints)
             if len(constraints) >= max_constraints:
                 return None
