@@ -183,6 +183,28 @@ class World:
             chain[-1]
         }
 
+    def choose(self, chain, steps, cons, i, members, usable, tries, named, described):
+        """The greedy fact for node ``i`` whose level is ``members``: among the facts true
+        of ``chain[i]`` that leave fewest members (ties: entity, relation, inverse), the
+        first of at most ``tries`` usable ones that does not pin the answer on its own from
+        node ``i >= 2``; None if there is none."""
+        taken = {(c.entity, c.relation, c.inverse) for c in cons if c.node == i}
+        pool = list(self.facts[chain[i]]) if named else []
+        if described is not None:
+            pool += [(c.relation, c.inverse, c.entity) for c in described(chain[i])]
+        scored = []
+        for rel, inv, e in pool:
+            if e in chain or (e, rel, inv) in taken:
+                continue
+            left = len(self.satisfying(Constraint(-1, rel, e, inv), members))
+            if left < len(members):
+                scored.append((left, e, rel, inv))
+        for _, e, rel, inv in [s for s in sorted(scored) if usable(s[1])][:tries]:
+            c = Constraint(i, rel, e, inv)
+            if i < 2 or not self.pins(i, chain, steps, [*cons, c]):
+                return c
+        return None
+
     def disambiguate(
         self, chain, steps, cap, max_constraints, per_node, tries, usable, named, described
     ):
@@ -214,24 +236,9 @@ class World:
                 members = levels[i]
                 if len(members) <= 1 or sum(c.node == i for c in cons) >= per_node:
                     continue
-                taken = {(c.entity, c.relation, c.inverse) for c in cons if c.node == i}
-                pool = list(self.facts[chain[i]]) if named else []
-                if described is not None:
-                    pool += [(c.relation, c.inverse, c.entity) for c in described(chain[i])]
-                scored = []
-                for rel, inv, e in pool:
-                    if e in chain or (e, rel, inv) in taken:
-                        continue
-                    left = len(self.satisfying(Constraint(-1, rel, e, inv), members))
-                    if left < len(members):
-                        scored.append((left, e, rel, inv))
-                tried = [s for s in sorted(scored) if usable(s[1])][:tries]
-                chosen = None
-                for _, e, rel, inv in tried:
-                    c = Constraint(i, rel, e, inv)
-                    if i < 2 or not self.pins(i, chain, steps, [*cons, c]):
-                        chosen = c
-                        break
+                chosen = self.choose(
+                    chain, steps, cons, i, members, usable, tries, named, described
+                )
                 if chosen is not None:
                     cons.append(chosen)
                     break

@@ -87,22 +87,7 @@ def _choose(world, chain, steps, cons, i, usable, tries, named, described):
     entity, relation, inverse), the first of at most ``tries`` usable ones that does not
     pin the answer on its own from node ``i >= 2``."""
     members = world.levels(chain, steps, cons)[i]
-    taken = {(c.entity, c.relation, c.inverse) for c in cons if c.node == i}
-    pool = list(world.facts[chain[i]]) if named else []
-    if described is not None:
-        pool += [(c.relation, c.inverse, c.entity) for c in described(chain[i])]
-    scored = []
-    for rel, inv, e in pool:
-        if e in chain or (e, rel, inv) in taken:
-            continue
-        left = len(world.satisfying(Constraint(-1, rel, e, inv), members))
-        if left < len(members):
-            scored.append((left, e, rel, inv))
-    for _, e, rel, inv in [s for s in sorted(scored) if usable(s[1])][:tries]:
-        c = Constraint(i, rel, e, inv)
-        if i < 2 or not world.pins(i, chain, steps, [*cons, c]):
-            return c
-    return None
+    return world.choose(chain, steps, cons, i, members, usable, tries, named, described)
 
 
 def _narrow(
