@@ -194,3 +194,5 @@ def test_make_learn_samples_its_pool_as_its_grpo_stage_trains():
     assert GRPOTrainConfig(batch_size=g.batch_size, num_generations=g.num_generations).check()
     q = parser.parse_args(grpo_args(QUICK, sft, qa1, grpo, pool))
     assert QUICK["grpo_pool"] == 0 and q.pool is None
+    empty = parser.parse_args(grpo_args(FULL, sft, qa1, grpo, pool, use_pool=False))
+    assert empty.pool is None and empty.batch_size == g.batch_size  # an empty pool: all questions

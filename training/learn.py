@@ -190,15 +190,19 @@ def pool_args(cfg: dict, sft: Path, qa1: Path, pool: Path) -> list[str]:
             "--max-new-tokens", str(cfg["eval_tokens"]), "--no-progress"]  # fmt: skip
 
 
-def grpo_args(cfg: dict, sft: Path, qa1: Path, grpo: Path, pool: Path) -> list[str]:
-    """The ``medenv train grpo`` command of the GRPO stage (on ``pool`` when ``grpo_pool``)."""
+def grpo_args(
+    cfg: dict, sft: Path, qa1: Path, grpo: Path, pool: Path, use_pool: bool | None = None
+) -> list[str]:
+    """The ``medenv train grpo`` command of the GRPO stage: on ``pool`` when ``use_pool``
+    (default: when ``grpo_pool``), else on all 1-hop training questions."""
+    use_pool = bool(cfg["grpo_pool"]) if use_pool is None else use_pool
     args = ["train", "grpo", "--model", str(sft), "--qa", str(qa1), "--out", str(grpo),
             "--max-steps", str(cfg["grpo_steps"]), "--num-generations", str(cfg["grpo_generations"]),
             "--batch-size", str(cfg["grpo_generations"] * cfg["grpo_prompts"]), "--hops", "1",
             "--max-completion-length", str(cfg["grpo_completion"]),
             "--env-max-steps", str(cfg["eval_steps"]), "--temperature", str(cfg["temperature"]),
             "--seed", str(cfg["grpo_seed"]), "--no-progress"]  # fmt: skip
-    if cfg["grpo_pool"]:
+    if use_pool:
         args += ["--pool", str(pool)]
     if cfg["grpo_questions"]:  # a fixed pool of training questions, revisited every few steps
         args += ["--max-questions", str(cfg["grpo_questions"])]
@@ -258,10 +262,17 @@ def run(out: Path, cfg: dict) -> dict:
     )  # fmt: skip
     grpo = out / "models" / "grpo"
     pool = out / "models" / "pool.json"
-    if cfg["grpo_pool"]:  # questions the SFT model answers sometimes (accuracy varies in a group)
+    use_pool = bool(cfg["grpo_pool"])
+    if use_pool:  # questions the SFT model answers sometimes (accuracy varies in a group)
         timings["pool"] = _medenv(pool_args(cfg, sft, qa1, pool), log, pool)
         summary["grpo_pool"] = json.loads(pool.read_text())
-    args = grpo_args(cfg, sft, qa1, grpo, pool)
+        use_pool = bool(summary["grpo_pool"]["selected"])
+        if not use_pool:  # every candidate answered always or never: no accuracy signal
+            note = "pool empty: GRPO runs on all 1-hop training questions"
+            summary["grpo_pool"]["fallback"] = note
+            with log.open("a") as f:
+                f.write(f"\n{note}\n")
+    args = grpo_args(cfg, sft, qa1, grpo, pool, use_pool)
     timings["grpo"] = _medenv(args, log, grpo / "medenv_prompt.json")
     rows = lc.episode_rewards(grpo / "events.duckdb")
     slope = lc.reward_slope(rows) if len({s for s, _, _ in rows}) >= 2 else None
