@@ -10,10 +10,12 @@ of their order, seeded).
 
 from __future__ import annotations
 
+import json
 import random
 from collections import Counter
 from fractions import Fraction
 
+import duckdb
 import msgspec
 import pytest
 
@@ -97,10 +99,20 @@ def test_pool_counts_and_selection_match_a_second_reading_of_the_event_log(sampl
     pool, out, items = sampled_pool
     assert len(pool.candidates) == 3 and set(pool.candidates) <= {i.id for i in items}
     episodes = load_episodes(out.with_suffix(".duckdb"))
+    # a second reading: the raw events, folded here (not the episode projection)
+    con = duckdb.connect(str(out.with_suffix(".duckdb")), read_only=True)
+    rows = con.execute("select run_id, episode_id, type, payload from events").fetchall()
+    con.close()
+    question, correct = {}, {}
+    for run, episode, kind, payload in rows:
+        if kind == "episode_started":
+            question[(run, episode)] = json.loads(payload)["question_id"]
+        elif kind == "reward_assigned":
+            correct[(run, episode)] = json.loads(payload)["correct"]
     counts: dict[str, list[int]] = {}
-    for ep in episodes:
-        c = counts.setdefault(ep.question_id, [0, 0])
-        c[0] += bool(ep.correct)
+    for key, ok in correct.items():
+        c = counts.setdefault(question[key], [0, 0])
+        c[0] += bool(ok)
         c[1] += 1
     assert counts == pool.counts
     assert all(n == 4 for _, n in pool.counts.values())  # k samples of every candidate

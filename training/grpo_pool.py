@@ -14,7 +14,8 @@ vary:
    (`medenv.agents.rollout.rollout` with ``k`` samples, the llm agent at the training
    temperature, its episode seeds derived from ``seed``), every episode logged in ``db``
    tagged ``{"pool": True}``;
-3. `pass_counts` reads (passes, samples) per question back from the event log;
+3. `pass_counts` reads (passes, samples) per question back from the event log
+   (`medenv.events.episodes.load_episodes`);
 4. `select_learnable` (pure): the questions with ``0 < passes < samples``, those nearest a
    pass rate of 1/2 first (the largest within-group variance ``p (1 - p)``), ties by id,
    at most ``size`` of them.
@@ -38,7 +39,7 @@ from medenv.agents.rollout import rollout
 from medenv.curriculum import parse_hops, select_hops
 from medenv.errors import MedenvError
 from medenv.evaluation import resolve_db_paths
-from medenv.events.store import connect
+from medenv.events.episodes import load_episodes
 from medenv.questions import load_questions
 
 
@@ -59,15 +60,6 @@ class Pool(msgspec.Struct, kw_only=True):
     size: int
 
 
-_PASSES = """
-select json_extract_string(s.payload, '$.question_id') as qid,
-       json_extract(r.payload, '$.correct')::BOOLEAN as correct
-from events s join events r
-  on s.run_id = r.run_id and s.episode_id = r.episode_id
-where s.type = 'episode_started' and r.type = 'reward_assigned'
-"""
-
-
 def candidate_items(items: Sequence, candidates: int, seed: int) -> list:
     """A seeded draw of ``candidates`` items (all of them if fewer), in draw order:
     ``random.Random(seed).sample`` over the items sorted by id."""
@@ -79,17 +71,14 @@ def candidate_items(items: Sequence, candidates: int, seed: int) -> list:
 
 def pass_counts(db: str | Path) -> dict[str, list[int]]:
     """Question id -> [correct episodes, episodes] over every scored episode in ``db``
-    (a file or glob; shards included)."""
+    (a file or glob; shards included), from the one episode projection (`load_episodes`)."""
     counts: dict[str, list[int]] = {}
-    for path in resolve_db_paths([str(db)]):
-        con = connect(path)
-        try:
-            for qid, correct in con.execute(_PASSES).fetchall():
-                c = counts.setdefault(qid, [0, 0])
-                c[0] += int(bool(correct))
-                c[1] += 1
-        finally:
-            con.close()
+    for ep in load_episodes(resolve_db_paths([str(db)])):
+        if ep.correct is None:  # not scored
+            continue
+        c = counts.setdefault(ep.question_id, [0, 0])
+        c[0] += int(ep.correct)
+        c[1] += 1
     return counts
 
 
