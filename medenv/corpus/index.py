@@ -114,6 +114,13 @@ def index_fields(doc: Document) -> tuple[str, str, str]:
     return title, analyzed(doc.text), " ".join(query_terms(doc.title))
 
 
+def build_files(docs: Sequence[Document], backend: str, folder: Path, progress: bool = False):
+    """Write the index files of ``docs`` into the new folder ``folder`` (no READY stamp:
+    `open_index` with ``built=folder`` moves them into place)."""
+    folder.mkdir(parents=True)
+    _module(backend).build(sorted(docs, key=lambda d: d.id), folder, progress=progress)
+
+
 def open_index(
     docs: Sequence[Document],
     backend: str = "tantivy",
@@ -121,8 +128,12 @@ def open_index(
     *,
     fingerprint: str | None = None,
     progress: bool = False,
+    built: Path | None = None,
 ) -> SearchIndex:
-    """Open the index of ``docs`` at ``path``, building it first when missing or stale."""
+    """Open the index of ``docs`` at ``path``, building it first when missing or stale.
+    ``built``: a folder where `build_files` already wrote the index of these ``docs``
+    (e.g. in another process); it is moved into place, or deleted when the index is
+    already there."""
     if backend not in BACKENDS:
         raise MedenvError(
             f"unknown search backend {backend!r}; choose one of {', '.join(BACKENDS)}"
@@ -131,15 +142,19 @@ def open_index(
     path = Path(path) if path else default_index_path(backend, fingerprint)
     ready = path / "READY"
     stamp = f"{INDEX_VERSION}|{backend}|{fingerprint}|{len(docs)}"
-    if not (ready.is_file() and ready.read_text() == stamp):
-        tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
+    if ready.is_file() and ready.read_text() == stamp:
+        if built is not None:
+            shutil.rmtree(built, ignore_errors=True)
+    else:
+        tmp = built or path.with_name(f"{path.name}.tmp{os.getpid()}")
         try:
-            _module(backend).build(sorted(docs, key=lambda d: d.id), tmp, progress=progress)
+            if built is None:
+                shutil.rmtree(tmp, ignore_errors=True)
+                build_files(docs, backend, tmp, progress=progress)
             (tmp / "READY").write_text(stamp)
             if path.exists():
                 shutil.rmtree(path, ignore_errors=True)
+            path.parent.mkdir(parents=True, exist_ok=True)
             try:
                 os.rename(tmp, path)
             except OSError:  # another process finished the same index first
