@@ -6,7 +6,8 @@ one loop and `open_index` builds each index from the pages alone; the forked bui
 pages and index files over two processes. On a real slice of the HPO graph (with
 external pages in both collections) the two must give the same pages (compared as encoded
 bytes), fingerprint, index stamps and ranked search results (id, score, snippet) for
-queries read off the pages themselves.
+queries read off the pages themselves. Also: a graph built cold is returned holding the
+compact form the cache stores (`KnowledgeGraph.hold_compact`), as a graph read back is.
 """
 
 from __future__ import annotations
@@ -90,6 +91,9 @@ def test_forked_build_equals_the_serial_one(slice_kg, external, tmp_path, monkey
     found = _results(corpus, medical, web)
     assert found == _results(reference, *ref_indexes)
     assert sum(map(bool, found)) > len(found) // 2  # the queries do find pages
+    assert [index.search_ids(q, 8) for q in _queries(corpus) for index in (medical, web)] == [
+        [doc_id for doc_id, _, _ in hits] for hits in found
+    ]
     # nothing half-built is left beside the indexes; the corpus is cached as built
     index_dir = tmp_path / "forked" / "index" / backend
     assert sorted(p.name for p in index_dir.iterdir()) == sorted(
@@ -146,3 +150,20 @@ def test_the_parents_error_stops_the_child():
 def test_both_halves_answer():
     got = beside(lambda: bytes(range(5)) * 100_000, lambda: os.getpid(), "a job")
     assert got == (bytes(range(5)) * 100_000, os.getpid())
+
+
+# -- a graph built cold holds its compact form, as one read from the cache does ---------
+def test_a_cold_built_graph_is_the_cached_one(shared_data, tmp_path, monkeypatch):
+    import pickle
+
+    from medenv.kg.cache import cache_file, load_kg
+
+    monkeypatch.setenv("MEDENV_HOME", str(tmp_path))
+    folder = shared_data / "hetionet-slice"
+    built = load_kg("hetionet", folder, progress=False)
+    assert built._graph is None  # the compact form only: made once, by the build
+    with cache_file("hetionet", folder).open("rb") as fh:
+        read = pickle.load(fh)
+    assert read._graph is None and read.compact_form() == built.compact_form()
+    assert sorted(built._by_name) == sorted(read._by_name)
+    assert read.num_edges == built.num_edges > 0

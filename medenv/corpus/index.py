@@ -66,14 +66,18 @@ class SearchIndex:
         """``(score, position in self.docs)`` of the best ``limit`` matches."""
         raise NotImplementedError
 
+    def _ranked(self, terms: list[str], top_k: int) -> list[tuple[float, str, int]]:
+        """``(-score, doc id, position)`` of the ``top_k`` best pages, best first."""
+        raw = _contenders(self._raw(terms, " ".join(terms), top_k + _EXTRA), top_k)
+        docs = self.docs
+        return sorted([(-round(score, 5), docs[pos].id, pos) for score, pos in raw])[:top_k]
+
     def search(self, query: str, top_k: int = 5) -> list[SearchHit]:
         """The ``top_k`` best pages for ``query`` (fewer when fewer match)."""
         terms = query_terms(query)
         if not terms or top_k < 1:
             return []
-        raw = _contenders(self._raw(terms, " ".join(terms), top_k + _EXTRA), top_k)
         docs = self.docs
-        ranked = sorted([(-round(score, 5), docs[pos].id, pos) for score, pos in raw])[:top_k]
         return [
             SearchHit(
                 doc_id=d.id,
@@ -82,9 +86,17 @@ class SearchIndex:
                 snippet=snippet_for_terms(d.text, terms),
                 score=-neg,
             )
-            for neg, _id, pos in ranked
+            for neg, _id, pos in self._ranked(terms, top_k)
             for d in (docs[pos],)
         ]
+
+    def search_ids(self, query: str, top_k: int = 5) -> list[str]:
+        """The ids of `search`'s hits, in its order, without making their snippets (what
+        the answerability and search-shortcut checks read: cheaper)."""
+        terms = query_terms(query)
+        if not terms or top_k < 1:
+            return []
+        return [doc_id for _neg, doc_id, _pos in self._ranked(terms, top_k)]
 
     def close(self) -> None:  # noqa: B027 - optional for backends
         pass
