@@ -7,7 +7,8 @@ pages and index files over two processes. On a real slice of the HPO graph (with
 external pages in both collections) the two must give the same pages (compared as encoded
 bytes), fingerprint, index stamps and ranked search results (id, score, snippet) for
 queries read off the pages themselves. Also: a graph built cold is returned holding the
-compact form the cache stores (`KnowledgeGraph.hold_compact`), as a graph read back is.
+compact form the cache stores (`KnowledgeGraph.hold_compact`), as a graph read back is, and
+`Adjacency` (read from that form) groups every entity's neighbours as the networkx view does.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import pytest
 
 from medenv.corpus.build import build_corpus, corpus_file, read_cached
 from medenv.corpus.external import ExternalSource
+from medenv.corpus.facts import Adjacency
 from medenv.corpus.forked import indexed_corpus
 from medenv.corpus.index import open_index
 from medenv.errors import MedenvError
@@ -167,3 +169,32 @@ def test_a_cold_built_graph_is_the_cached_one(shared_data, tmp_path, monkeypatch
     assert read._graph is None and read.compact_form() == built.compact_form()
     assert sorted(built._by_name) == sorted(read._by_name)
     assert read.num_edges == built.num_edges > 0
+
+
+def _networkx_groups(kg, entity: str) -> dict:
+    """The reference: an entity's neighbours by (relation, inverse) read off networkx."""
+    out: dict = {}
+    for _, target, key in kg.graph.out_edges(entity, keys=True):
+        out.setdefault((key, False), set()).add(target)
+    for source, _, key in kg.graph.in_edges(entity, keys=True):
+        out.setdefault((key, True), set()).add(source)
+    return {k: sorted(v) for k, v in sorted(out.items())}
+
+
+@pytest.mark.parametrize("graph", ["hpo-slice", "hetionet-slice"])
+def test_adjacency_groups_as_networkx_does(graph, slice_kg, shared_data):
+    from medenv.kg.cache import load_kg
+
+    if graph == "hpo-slice":
+        kg = slice_kg
+    else:  # a graph read from the cache (the session's): compact, no networkx view
+        kg = load_kg("hetionet", shared_data / "hetionet-slice", progress=False)
+    adj = Adjacency(kg)
+    assert kg._graph is None or graph == "hpo-slice"  # Adjacency built no networkx view
+    ids = sorted(n.id for n in kg.nodes())
+    got = {e: adj.groups(e) for e in ids}
+    assert adj.degree == dict(kg.graph.degree())
+    want = {e: _networkx_groups(kg, e) for e in ids}
+    assert got == want
+    assert all(list(got[e]) == list(want[e]) for e in ids)  # the groups' order too
+    assert sum(len(v) for g in got.values() for v in g.values()) == 2 * kg.num_edges
