@@ -7,7 +7,8 @@ afresh (`medenv.questions.default_synth_config`: 2,000 items, seed 0, obfuscatio
 2, with the world's evidence, answerability and search-shortcut checks; no QA cache, no
 shipped file) with ``--workers`` processes (`medenv.synth.parallel`; default one per
 core). Prints ``medenv figures``: wall seconds (world load and synthesis apart), CPU
-seconds of the parent and of its workers, peak RSS, and whether the items are
+seconds of the parent and of its children during the load (cold: the forked half of the
+corpus build, `medenv.corpus.forked`) and of the synthesis workers, peak RSS, and whether the items are
 byte-identical to the set the package ships (they must be, for any worker count).
 
 Run alone: ``python -m bench.bench_synth_default [--workers N] [--n N]``, or
@@ -39,6 +40,7 @@ world = load_world(progress=False)
 world.load()
 loaded = time.perf_counter() - t0
 cpu0 = time.process_time()
+kids0 = resource.getrusage(resource.RUSAGE_CHILDREN)
 t1 = time.perf_counter()
 res = synthesize(kg, default_synth_config(n=n), world=world, progress=False, workers=workers)
 synth_s = time.perf_counter() - t1
@@ -52,9 +54,10 @@ m = res.manifest
 print(json.dumps({
     "items": len(res.items), "workers": workers, "cores": default_workers(),
     "wall_s": time.perf_counter() - t0, "load_s": loaded, "synth_wall_s": synth_s,
+    "load_cpu_parent_s": cpu0, "load_cpu_children_s": kids0.ru_utime + kids0.ru_stime,
     "synth_cpu_parent_s": time.process_time() - cpu0,
     "cpu_parent_s": own.ru_utime + own.ru_stime,
-    "cpu_workers_s": kids.ru_utime + kids.ru_stime,
+    "cpu_workers_s": kids.ru_utime + kids.ru_stime - kids0.ru_utime - kids0.ru_stime,
     "peak_rss_parent_mb": int(status.split("VmHWM:")[1].split()[0]) / 1024,
     "peak_rss_worker_mb": kids.ru_maxrss / 1024,
     "identical_to_shipped": fresh == b"\\n".join(shipped.splitlines()[:n]) + b"\\n",

@@ -1,14 +1,77 @@
 """Where a process that has loaded the world may be forked: Linux. macOS and Windows
 cannot fork safely, so their workers are spawned or the work stays in-process. Kept free
-of heavy imports so that `medenv.synth.parallel` and `medenv.workers` share it."""
+of heavy imports so that `medenv.synth.parallel` and `medenv.workers` share it.
+
+`beside(child, parent)` runs two halves of one job at once: ``child`` in a forked process
+(it sees the parent's memory as it was at the fork, copy-on-write) and ``parent`` here.
+"""
 
 from __future__ import annotations
 
+import multiprocessing as mp
 import sys
+import traceback
+from collections.abc import Callable
+from typing import TypeVar
+
+from medenv.errors import MedenvError
 
 FORK_SAFE_PLATFORMS = ("linux",)
+T = TypeVar("T")
+_OK, _FAILED = b"\x00", b"\x01"
 
 
 def fork_safe() -> bool:
     """Whether this platform may fork a parent that holds loaded state."""
     return sys.platform.startswith(FORK_SAFE_PLATFORMS)
+
+
+def can_fork_child() -> bool:
+    """Whether this process may fork a child now: a fork-safe platform, and not a daemonic
+    process (a `multiprocessing` pool's worker may not start children)."""
+    return fork_safe() and not mp.current_process().daemon
+
+
+def beside(child: Callable[[], bytes], parent: Callable[[], T], what: str) -> tuple[bytes, T]:
+    """``(child(), parent())``, the two computed at once: ``child`` in a forked process,
+    ``parent`` in this one. Contract: ``child`` returns bytes (its result crosses a pipe);
+    an exception in ``child``, or a child that dies without answering, raises one
+    `MedenvError` here naming ``what`` and the child's error (after ``parent`` returns,
+    or at once if ``parent`` raises: then the child is killed and ``parent``'s exception
+    propagates). The child never outlives the call. Use only where `can_fork_child`."""
+    ctx = mp.get_context("fork")
+    reader, writer = ctx.Pipe(duplex=False)
+
+    def run() -> None:
+        reader.close()
+        try:
+            answer = _OK + child()
+        except BaseException as exc:  # noqa: BLE001 - reported to the parent, then exit
+            last = traceback.extract_tb(exc.__traceback__)[-1:]
+            where = f" ({last[0].filename}:{last[0].lineno})" if last else ""
+            answer = _FAILED + f"{type(exc).__name__}: {exc}{where}".encode()
+        writer.send_bytes(answer)
+        writer.close()
+
+    proc = ctx.Process(target=run, name=f"medenv {what}", daemon=True)
+    proc.start()
+    writer.close()  # the child holds the only write end: its death ends the pipe
+    try:
+        mine = parent()
+        try:
+            answer = reader.recv_bytes()
+        except EOFError:
+            proc.join()
+            raise MedenvError(
+                f"{what} failed: its worker process died without an answer "
+                f"(exit code {proc.exitcode})"
+            ) from None
+        proc.join()
+    finally:
+        reader.close()
+        if proc.is_alive():  # ``parent`` raised: the child's half is not wanted
+            proc.kill()
+            proc.join()
+    if answer[:1] != _OK:
+        raise MedenvError(f"{what} failed in its worker process: {answer[1:].decode()}")
+    return answer[1:], mine

@@ -24,8 +24,9 @@ from importlib.metadata import PackageNotFoundError, version
 
 from medenv import world_memo
 from medenv.corpus.answerability import hop_evidence
-from medenv.corpus.build import Corpus, build_corpus, cached_corpus
+from medenv.corpus.build import Corpus, build_corpus
 from medenv.corpus.facts import Adjacency
+from medenv.corpus.forked import indexed_corpus
 from medenv.corpus.index import SearchIndex, open_index
 from medenv.errors import MedenvError
 from medenv.kg.cache import cache_file, load_kg
@@ -248,12 +249,13 @@ def load_world(
     key = (source, backend, seed, repr(path), repr(sorted(kg_options.items())))
     world = _WORLDS.get(key)
     if world is None:
+        built_adjacency = []
 
         def parts() -> Parts:
             kg = load_kg(source, path, **kg_options)
-            corpus = cached_corpus(kg, seed=seed, progress=progress)
-            built = World.from_corpus(kg, corpus, backend, progress=progress)
-            return built._parts
+            corpus, medical, web, adj = indexed_corpus(kg, seed, backend, progress=progress)
+            built_adjacency.append(adj)
+            return kg, corpus, medical, web
 
         keyed = {k: v for k, v in kg_options.items() if k in _CACHE_KEYED}
         memo = world_memo.memo_key(cache_file(source, path, **keyed), backend, seed)
@@ -264,6 +266,7 @@ def load_world(
             world = World.lazy(header, parts)
         else:
             world = World(*parts(), backend)
+            world._adjacency = built_adjacency[-1]  # the pages' own, when built just now
             if memo:
                 world_memo.write_header(memo, world_memo.header_of(world))
             # The world lives as long as the process: move it out of the cyclic GC's reach

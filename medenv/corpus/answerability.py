@@ -44,9 +44,21 @@ def stating_pages(world, hop: Hop) -> tuple[str, ...]:
     ids: list[str] = []
     for entity in dict.fromkeys((hop.head, hop.tail)):
         for doc in world.corpus.pages_about(entity):
-            if doc.id not in ids and edge in page_facts(world.adjacency, doc.id, world.seed):
+            if doc.id not in ids and edge in _page_facts(world, doc.id):
                 ids.append(doc.id)
     return tuple(sorted(ids, key=lambda i: (not i.startswith("med:"), i)))
+
+
+def _page_facts(world, doc_id: str) -> set[tuple[str, str, str]]:
+    """`page_facts` of one page, memoised on the world (synthesis asks of the same pages
+    again and again: hubs recur across seeds)."""
+    cache = world.__dict__.setdefault("_page_facts", {})
+    facts = cache.get(doc_id)
+    if facts is None:
+        facts = page_facts(world.adjacency, doc_id, world.seed)
+        if len(cache) < 100_000:
+            cache[doc_id] = facts
+    return facts
 
 
 def _name_hits(world, entity: str) -> set[str]:
@@ -54,8 +66,8 @@ def _name_hits(world, entity: str) -> set[str]:
     hits = cache.get(entity)
     if hits is None:
         name = world.kg.node(entity).name
-        hits = {h.doc_id for h in world.medical_index.search(name, TOP_K)}
-        hits |= {h.doc_id for h in world.web_index.search(name, TOP_K)}
+        hits = set(world.medical_index.search_ids(name, TOP_K))
+        hits.update(world.web_index.search_ids(name, TOP_K))
         if len(cache) < 100_000:
             cache[entity] = hits
     return hits

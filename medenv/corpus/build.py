@@ -105,6 +105,29 @@ class Corpus:
         }
 
 
+def medical_pages(adj: Adjacency, ids: Sequence[str]) -> list[Document]:
+    """The medical page of each entity of ``ids``, in that order."""
+    return [medical_page(adj, entity) for entity in ids]
+
+
+def web_pages(
+    adj: Adjacency, ids: Sequence[str], seed: int, progress: bool = False
+) -> list[Document]:
+    """The web pages of each entity of ``ids`` (`web_styles_for`), in that order."""
+    web: list[Document] = []
+    for entity in tqdm(ids, desc="rendering web pages", unit="entity", disable=not progress):
+        for style in web_styles_for(adj, entity, seed):
+            page = web_page(adj, entity, style, seed)
+            if page is not None:
+                web.append(page)
+    return web
+
+
+def entity_ids(kg: KnowledgeGraph) -> list[str]:
+    """The entities that get pages, in the order they are rendered."""
+    return sorted(n.id for n in kg.nodes())
+
+
 def build_corpus(
     kg: KnowledgeGraph,
     seed: int = 0,
@@ -113,15 +136,9 @@ def build_corpus(
 ) -> Corpus:
     """Render every entity of ``kg`` (medical page + web pages), plus external pages."""
     adj = Adjacency(kg)
-    medical: list[Document] = []
-    web: list[Document] = []
-    ids = sorted(n.id for n in kg.nodes())
-    for entity in tqdm(ids, desc="rendering pages", unit="entity", disable=not progress):
-        medical.append(medical_page(adj, entity))
-        for style in web_styles_for(adj, entity, seed):
-            page = web_page(adj, entity, style, seed)
-            if page is not None:
-                web.append(page)
+    ids = entity_ids(kg)
+    medical = medical_pages(adj, ids)
+    web = web_pages(adj, ids, seed, progress)
     for doc in read_sources(external):
         (medical if doc.collection == "medical" else web).append(doc)
     return Corpus(medical, web, seed=seed)
@@ -148,6 +165,32 @@ def _cache_key(kg: KnowledgeGraph, seed: int, external: Sequence) -> str:
     return f"{kg.source}-{kg.version}-s{seed}-{h.hexdigest()[:12]}"
 
 
+def corpus_file(kg: KnowledgeGraph, seed: int = 0, external: Sequence = ()) -> Path:
+    """Where `cached_corpus` keeps the corpus of ``kg``, ``seed`` and ``external``."""
+    return medenv_home() / "corpus" / f"{_cache_key(kg, seed, external)}.msgpack"
+
+
+def read_cached(file: Path) -> Corpus | None:
+    """The corpus stored at ``file``; None when missing or of another `CORPUS_VERSION`."""
+    if file.is_file():
+        data = msgspec.msgpack.decode(file.read_bytes(), type=_CorpusFile)
+        if data.version == CORPUS_VERSION:
+            return Corpus(data.medical, data.web, seed=data.seed, fingerprint=data.fingerprint)
+    return None
+
+
+def write_cached(file: Path, corpus: Corpus) -> None:
+    """Store ``corpus`` at ``file`` atomically (temporary file + rename)."""
+    file.parent.mkdir(parents=True, exist_ok=True)
+    tmp = file.with_suffix(f".tmp{os.getpid()}")
+    tmp.write_bytes(
+        msgspec.msgpack.encode(
+            _CorpusFile(CORPUS_VERSION, corpus.seed, corpus.fingerprint, corpus.medical, corpus.web)
+        )
+    )
+    os.replace(tmp, file)
+
+
 def cached_corpus(
     kg: KnowledgeGraph,
     seed: int = 0,
@@ -155,18 +198,9 @@ def cached_corpus(
     progress: bool = True,
 ) -> Corpus:
     """`build_corpus` through the on-disk cache under ``$MEDENV_HOME/corpus/``."""
-    file = medenv_home() / "corpus" / f"{_cache_key(kg, seed, external)}.msgpack"
-    if file.is_file():
-        data = msgspec.msgpack.decode(file.read_bytes(), type=_CorpusFile)
-        if data.version == CORPUS_VERSION:
-            return Corpus(data.medical, data.web, seed=data.seed, fingerprint=data.fingerprint)
-    corpus = build_corpus(kg, seed=seed, external=external, progress=progress)
-    file.parent.mkdir(parents=True, exist_ok=True)
-    tmp = file.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_bytes(
-        msgspec.msgpack.encode(
-            _CorpusFile(CORPUS_VERSION, seed, corpus.fingerprint, corpus.medical, corpus.web)
-        )
-    )
-    os.replace(tmp, file)
+    file = corpus_file(kg, seed, external)
+    corpus = read_cached(file)
+    if corpus is None:
+        corpus = build_corpus(kg, seed=seed, external=external, progress=progress)
+        write_cached(file, corpus)
     return corpus

@@ -19,6 +19,7 @@ import random
 import msgspec
 
 from medenv.kg.graph import KnowledgeGraph
+from medenv.synth.index import GraphIndex
 
 MEDICAL_CAP = 30
 WEB_FACTS = {"summary": 3, "forum": 4, "encyclopedia": 8, "compare": 3}
@@ -43,12 +44,16 @@ def rng_for(seed: int, *parts: str) -> random.Random:
 
 
 class Adjacency:
-    """Per-entity facts of a graph, grouped by (relation, inverse), neighbours by id."""
+    """Per-entity facts of a graph, grouped by (relation, inverse), neighbours by id.
+
+    Read from the graph's compact form through `medenv.synth.index.GraphIndex` (edge
+    arrays sorted once), never from the networkx view, which is then not built for it
+    (a cold start's world build skips it: `medenv.corpus.forked`)."""
 
     def __init__(self, kg: KnowledgeGraph) -> None:
         self.kg = kg
-        g = kg.graph
-        self.degree: dict[str, int] = dict(g.degree())
+        self._index = GraphIndex(kg)
+        self.degree: dict[str, int] = self._index.degree  # in + out edges, as networkx's
         self._groups: dict[str, dict[tuple[str, bool], list[str]]] = {}
 
     def groups(self, entity: str) -> dict[tuple[str, bool], list[str]]:
@@ -56,13 +61,7 @@ class Adjacency:
         cached = self._groups.get(entity)
         if cached is not None:
             return cached
-        g = self.kg.graph
-        out: dict[tuple[str, bool], list[str]] = {}
-        for _, t, key in g.out_edges(entity, keys=True):
-            out.setdefault((key, False), []).append(t)
-        for s, _, key in g.in_edges(entity, keys=True):
-            out.setdefault((key, True), []).append(s)
-        result = {k: sorted(set(v)) for k, v in sorted(out.items())}
+        result = {k: list(v) for k, v in self._index._groups(entity).items()}
         if len(self._groups) < 200_000:
             self._groups[entity] = result
         return result

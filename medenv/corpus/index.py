@@ -66,14 +66,18 @@ class SearchIndex:
         """``(score, position in self.docs)`` of the best ``limit`` matches."""
         raise NotImplementedError
 
+    def _ranked(self, terms: list[str], top_k: int) -> list[tuple[float, str, int]]:
+        """``(-score, doc id, position)`` of the ``top_k`` best pages, best first."""
+        raw = _contenders(self._raw(terms, " ".join(terms), top_k + _EXTRA), top_k)
+        docs = self.docs
+        return sorted([(-round(score, 5), docs[pos].id, pos) for score, pos in raw])[:top_k]
+
     def search(self, query: str, top_k: int = 5) -> list[SearchHit]:
         """The ``top_k`` best pages for ``query`` (fewer when fewer match)."""
         terms = query_terms(query)
         if not terms or top_k < 1:
             return []
-        raw = _contenders(self._raw(terms, " ".join(terms), top_k + _EXTRA), top_k)
         docs = self.docs
-        ranked = sorted([(-round(score, 5), docs[pos].id, pos) for score, pos in raw])[:top_k]
         return [
             SearchHit(
                 doc_id=d.id,
@@ -82,9 +86,17 @@ class SearchIndex:
                 snippet=snippet_for_terms(d.text, terms),
                 score=-neg,
             )
-            for neg, _id, pos in ranked
+            for neg, _id, pos in self._ranked(terms, top_k)
             for d in (docs[pos],)
         ]
+
+    def search_ids(self, query: str, top_k: int = 5) -> list[str]:
+        """The ids of `search`'s hits, in its order, without making their snippets (what
+        the answerability and search-shortcut checks read: cheaper)."""
+        terms = query_terms(query)
+        if not terms or top_k < 1:
+            return []
+        return [doc_id for _neg, doc_id, _pos in self._ranked(terms, top_k)]
 
     def close(self) -> None:  # noqa: B027 - optional for backends
         pass
@@ -114,6 +126,13 @@ def index_fields(doc: Document) -> tuple[str, str, str]:
     return title, analyzed(doc.text), " ".join(query_terms(doc.title))
 
 
+def build_files(docs: Sequence[Document], backend: str, folder: Path, progress: bool = False):
+    """Write the index files of ``docs`` into the new folder ``folder`` (no READY stamp:
+    `open_index` with ``built=folder`` moves them into place)."""
+    folder.mkdir(parents=True)
+    _module(backend).build(sorted(docs, key=lambda d: d.id), folder, progress=progress)
+
+
 def open_index(
     docs: Sequence[Document],
     backend: str = "tantivy",
@@ -121,8 +140,12 @@ def open_index(
     *,
     fingerprint: str | None = None,
     progress: bool = False,
+    built: Path | None = None,
 ) -> SearchIndex:
-    """Open the index of ``docs`` at ``path``, building it first when missing or stale."""
+    """Open the index of ``docs`` at ``path``, building it first when missing or stale.
+    ``built``: a folder where `build_files` already wrote the index of these ``docs``
+    (e.g. in another process); it is moved into place, or deleted when the index is
+    already there."""
     if backend not in BACKENDS:
         raise MedenvError(
             f"unknown search backend {backend!r}; choose one of {', '.join(BACKENDS)}"
@@ -131,15 +154,19 @@ def open_index(
     path = Path(path) if path else default_index_path(backend, fingerprint)
     ready = path / "READY"
     stamp = f"{INDEX_VERSION}|{backend}|{fingerprint}|{len(docs)}"
-    if not (ready.is_file() and ready.read_text() == stamp):
-        tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
+    if ready.is_file() and ready.read_text() == stamp:
+        if built is not None:
+            shutil.rmtree(built, ignore_errors=True)
+    else:
+        tmp = built or path.with_name(f"{path.name}.tmp{os.getpid()}")
         try:
-            _module(backend).build(sorted(docs, key=lambda d: d.id), tmp, progress=progress)
+            if built is None:
+                shutil.rmtree(tmp, ignore_errors=True)
+                build_files(docs, backend, tmp, progress=progress)
             (tmp / "READY").write_text(stamp)
             if path.exists():
                 shutil.rmtree(path, ignore_errors=True)
+            path.parent.mkdir(parents=True, exist_ok=True)
             try:
                 os.rename(tmp, path)
             except OSError:  # another process finished the same index first

@@ -176,7 +176,7 @@ def _cached(file: Path, build) -> KnowledgeGraph:
         kg = _read(file)
         if kg is not None:
             return kg
-    kg = build()  # raises on bad input: nothing is written
+    kg = build().hold_compact()  # raises on bad input: nothing is written
     _write(file, kg)
     return kg
 

@@ -107,6 +107,15 @@ class KnowledgeGraph:
             return self._compact
         return compact.CompactGraph.of(self._graph)
 
+    def hold_compact(self) -> KnowledgeGraph:
+        """Keep the compact form only, as a graph read from the cache does: the networkx
+        view is dropped (rebuilt on first use) and the form is made once, here, instead of
+        again by each reader (pickling, `medenv.synth.index.GraphIndex`). Returns self."""
+        if self._graph is not None:
+            self._compact = compact.CompactGraph.of(self._graph)
+            self._graph = None
+        return self
+
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         if state["_graph"] is not None:

@@ -35,8 +35,8 @@ def _answer_rank(world: Any, question: str, answer_id: str, top_k: int) -> int |
     about = {d.id for d in world.corpus.pages_about(answer_id)}
     best = None
     for collection in COLLECTIONS:
-        for rank, hit in enumerate(world.index(collection).search(question, top_k), start=1):
-            if hit.doc_id in about:
+        for rank, doc_id in enumerate(world.index(collection).search_ids(question, top_k), 1):
+            if doc_id in about:
                 best = rank if best is None else min(best, rank)
                 break
     return best

@@ -259,10 +259,11 @@ def load_hpo(path: str | Path | None = None, *, progress: bool = True) -> Knowle
         synonyms = tuple(dict.fromkeys(s for s in t["synonyms"] if s != t["name"]))
         xrefs = tuple(dict.fromkeys(c for c in map(curie, (tid, *t["xrefs"])) if c))
         kg.add_node(Node(tid, types[tid], t["name"], synonyms, t.get("def"), xrefs))
+    add_edge = kg.edge_adder()  # both nodes present, relations known: networkx's writes
     for tid, t in terms.items():
         for parent in t["is_a"]:
             if tid in kg and parent in kg:
-                kg.add_edge(tid, parent, "is_a")
+                add_edge(tid, parent, "is_a", None)
 
     def term_id(raw: str) -> str | None:
         tid = alt.get(raw, raw)
@@ -302,8 +303,7 @@ def load_hpo(path: str | Path | None = None, *, progress: bool = True) -> Knowle
             attrs["frequency"] = frequency(f[7])
         if f[6]:
             attrs["onset"] = frequency(f[6])
-        if not kg.graph.has_edge(disease, target, key=relation):
-            kg.add_edge(disease, target, relation, **attrs)
+        add_edge(disease, target, relation, attrs)  # (a repeated edge keeps its first attrs)
     for disease, spellings in names.items():
         if len(spellings) > 1 and disease in kg:
             node = kg.node(disease)
@@ -325,6 +325,5 @@ def load_hpo(path: str | Path | None = None, *, progress: bool = True) -> Knowle
             continue
         if gene not in kg:
             kg.add_node(Node(gene, "gene", f[1], xrefs=(gene,)))
-        if not kg.graph.has_edge(disease, gene, key="associated_gene"):
-            kg.add_edge(disease, gene, "associated_gene")
+        add_edge(disease, gene, "associated_gene", None)
     return kg
