@@ -131,6 +131,9 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         sizes[item.path.name] = sizes.get(item.path.name, 0) + 1
     items.sort(key=lambda it: (it.path.name in NEEDS_SFT_FIXTURE, -sizes[it.path.name]))
+    gpu_items = [item for item in items if "gpu" in item.keywords]
+    if not gpu_items:  # no torch import (~2 CPU-s) for a run without GPU tests
+        return
     try:
         import torch
 
@@ -140,9 +143,8 @@ def pytest_collection_modifyitems(config, items):
     if has_gpu:
         return
     skip = pytest.mark.skip(reason="needs a CUDA GPU")
-    for item in items:
-        if "gpu" in item.keywords:
-            item.add_marker(skip)
+    for item in gpu_items:
+        item.add_marker(skip)
 
 
 @pytest.fixture(autouse=True, scope="module")
