@@ -148,6 +148,7 @@ def _paths_by_source(names: list[str], path: object) -> list[PathArg]:
 
 
 def _read(file: Path) -> KnowledgeGraph | None:
+    enabled = gc.isenabled()
     gc.disable()  # unpickling many small objects: the cyclic GC only slows it down
     try:
         with file.open("rb") as fh:
@@ -155,7 +156,8 @@ def _read(file: Path) -> KnowledgeGraph | None:
     except Exception:  # unreadable, truncated or from an older medenv: rebuild
         return None
     finally:
-        gc.enable()
+        if enabled:  # a caller that had switched it off keeps it off
+            gc.enable()
     return kg if isinstance(kg, KnowledgeGraph) else None
 
 
