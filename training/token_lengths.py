@@ -17,6 +17,7 @@ assistant token, and ``assistant_only_loss=True`` then drops the row. A row is t
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import sys
@@ -43,16 +44,57 @@ class RowTokens(msgspec.Struct, frozen=True):
     turn_ends: tuple[int, ...] = ()
 
 
-def _render_ids(tokenizer: Any, messages: list[dict], tools: Any, **kwargs: Any) -> list[int]:
-    # rendered, then tokenised as apply_chat_template(tokenize=True) does (no special tokens
-    # added), without the "longer than the model's maximum" log line: lengths are the point
-    text = tokenizer.apply_chat_template(messages, tools=tools or None, tokenize=False, **kwargs)
-    return list(tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
+def _render(tokenizer: Any, messages: list[dict], tools: Any, **kwargs: Any) -> str:
+    return tokenizer.apply_chat_template(messages, tools=tools or None, tokenize=False, **kwargs)
+
+
+def _encode(tokenizer: Any, text: str, **kwargs: Any) -> Any:
+    # tokenised as apply_chat_template(tokenize=True) does (no special tokens added), without
+    # the "longer than the model's maximum" log line: lengths are the point
+    return tokenizer(text, add_special_tokens=False, verbose=False, **kwargs)
+
+
+def _added_token_starts(added: frozenset[int], encoded: Any) -> dict[int, int]:
+    """Character offset -> token index of every added token (``<|im_start|>``, ...) in
+    ``encoded`` (an encoding with offsets)."""
+    ids, offsets = encoded["input_ids"], encoded["offset_mapping"]
+    return {offsets[i][0]: i for i, token in enumerate(ids) if token in added}
+
+
+def _prefix_length(
+    tokenizer: Any, full: str, n_full: int, starts: dict[int, int], text: str
+) -> int:
+    """Token count of ``text`` (a rendering of the first turns of the row rendered as ``full``).
+
+    Counted from ``full``'s encoding when ``text`` is a literal prefix of ``full`` that ends
+    where an added token begins (``starts`` is empty unless `_clean_added_tokens` holds):
+    the tokenizer splits the text at added tokens and encodes the pieces apart, so the
+    prefix's tokens are then the first ones of ``full``'s. Otherwise (a template that
+    renders earlier turns differently once later ones follow, or a cut inside a piece)
+    ``text`` is encoded."""
+    if text == full:
+        return n_full
+    if len(text) in starts and full.startswith(text):
+        return starts[len(text)]
+    return len(_encode(tokenizer, text)["input_ids"])
+
+
+def _clean_added_tokens(tokenizer: Any) -> frozenset[int]:
+    """The ids of ``tokenizer``'s added tokens when none strips the whitespace beside it
+    (then the text before an added token is encoded the same whatever follows it); empty
+    otherwise, or for a tokenizer without offsets (a slow one)."""
+    if not getattr(tokenizer, "is_fast", False):
+        return frozenset()
+    tokens = tokenizer.added_tokens_decoder
+    if any(t.lstrip or t.rstrip for t in tokens.values()):
+        return frozenset()
+    return frozenset(tokens)
 
 
 def row_token_lengths(rows: list[dict], tokenizer: Any, config: Any = None) -> list[RowTokens]:
     """Prompt and total token counts of each row, rendered as ``SFTTrainer`` renders it."""
     lengths = []
+    added = _clean_added_tokens(tokenizer)
     for row in rows:
         prepared = normalise_row(prepare_row(row, config) if config is not None else row)
         messages = prepared["messages"]
@@ -60,12 +102,15 @@ def row_token_lengths(rows: list[dict], tokenizer: Any, config: Any = None) -> l
         tools = json.loads(tools) if isinstance(tools, str) else tools
         first = next((i for i, m in enumerate(messages) if m["role"] == "assistant"), None)
         head = messages if first is None else messages[:first]
-        prompt = len(_render_ids(tokenizer, head, tools, add_generation_prompt=first is not None))
-        total = len(_render_ids(tokenizer, messages, tools))
+        full = _render(tokenizer, messages, tools)
+        encoded = _encode(tokenizer, full, return_offsets_mapping=bool(added))
+        total = len(encoded["input_ids"])
+        starts = _added_token_starts(added, encoded) if added else {}
+
+        count = functools.partial(_prefix_length, tokenizer, full, total, starts)
+        prompt = count(_render(tokenizer, head, tools, add_generation_prompt=first is not None))
         ends = tuple(
-            total
-            if i == len(messages) - 1
-            else len(_render_ids(tokenizer, messages[: i + 1], tools))
+            total if i == len(messages) - 1 else count(_render(tokenizer, messages[: i + 1], tools))
             for i, m in enumerate(messages)
             if m["role"] == "assistant"
         )
