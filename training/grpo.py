@@ -36,6 +36,7 @@ from medenv.agents.copy_head import save_entity_rows
 from medenv.agents.llm import model_contract
 from medenv.agents.threads import set_threads
 from medenv.training.config import check_common, config_hash, finite, require
+from medenv.training.grpo_cpu import labelled_positions_only
 from medenv.training.grpo_pool import load_pool
 from medenv.training.grpo_turns import MODES, trainer_class
 from medenv.training.lm import (
@@ -399,7 +400,8 @@ def train_grpo(
         )
     start = time.perf_counter()
     try:
-        trainer.train()
+        with labelled_positions_only():  # CPU: the LM head on completion tokens only
+            trainer.train()
     finally:
         for adapter in adapters:
             adapter.env.close()
