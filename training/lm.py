@@ -12,6 +12,7 @@ from medenv.agents.backends import check_model_path, load_error
 from medenv.agents.copy_head import entity_rows
 from medenv.agents.tiny import resolve_model
 from medenv.training.entity_embed import share_entity_rows
+from medenv.training.fingerprint import cheap_fingerprint
 
 from medenv.errors import MedenvError
 
@@ -43,6 +44,7 @@ def load_model_and_tokenizer(model: str):
         raise load_error(model, exc) from None
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
+    cheap_fingerprint(tokenizer)  # TRL's dataset maps hash it: ~3 CPU-s each for 'small'
     if tokenizer.chat_template is None:
         raise MedenvError(f"model {model!r} has no chat template; tool-calling SFT needs one")
     share_entity_rows(lm, model_entity_rows(model, tokenizer))
