@@ -15,7 +15,8 @@ whose ids are not in the graph (they are simply unanswerable).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 import msgspec
 
@@ -23,6 +24,7 @@ from medenv.corpus.pages import page_facts
 from medenv.qa import Hop, QAItem
 
 TOP_K = 5
+T = TypeVar("T")
 
 
 class Report(msgspec.Struct, frozen=True):
@@ -49,28 +51,36 @@ def stating_pages(world, hop: Hop) -> tuple[str, ...]:
     return tuple(sorted(ids, key=lambda i: (not i.startswith("med:"), i)))
 
 
-def _page_facts(world, doc_id: str) -> set[tuple[str, str, str]]:
-    """`page_facts` of one page, memoised on the world (synthesis asks of the same pages
-    again and again: hubs recur across seeds)."""
-    cache = world.__dict__.setdefault("_page_facts", {})
-    facts = cache.get(doc_id)
-    if facts is None:
-        facts = page_facts(world.adjacency, doc_id, world.seed)
+def _memo(world, table: str, key: str, compute: Callable[[], T]) -> T:
+    """``compute()`` memoised per world in ``world.<table>`` (at most 100,000 entries):
+    synthesis asks of the same pages and names again and again (hubs recur across seeds)."""
+    cache = world.__dict__.setdefault(table, {})
+    value = cache.get(key)
+    if value is None:
+        value = compute()
         if len(cache) < 100_000:
-            cache[doc_id] = facts
-    return facts
+            cache[key] = value
+    return value
+
+
+def _page_facts(world, doc_id: str) -> set[tuple[str, str, str]]:
+    """`page_facts` of one page, memoised on the world."""
+    return _memo(
+        world, "_page_facts", doc_id, lambda: page_facts(world.adjacency, doc_id, world.seed)
+    )
 
 
 def _name_hits(world, entity: str) -> set[str]:
-    cache = world.__dict__.setdefault("_name_hits", {})
-    hits = cache.get(entity)
-    if hits is None:
+    """The pages either search engine ranks in its top `TOP_K` for ``entity``'s name."""
+
+    def hits() -> set[str]:
         name = world.kg.node(entity).name
-        hits = set(world.medical_index.search_ids(name, TOP_K))
-        hits.update(world.web_index.search_ids(name, TOP_K))
-        if len(cache) < 100_000:
-            cache[entity] = hits
-    return hits
+        return {
+            *world.medical_index.search_ids(name, TOP_K),
+            *world.web_index.search_ids(name, TOP_K),
+        }
+
+    return _memo(world, "_name_hits", entity, hits)
 
 
 def hop_is_answerable(world, hop: Hop, evidence: tuple[str, ...]) -> bool:

@@ -128,6 +128,32 @@ def entity_ids(kg: KnowledgeGraph) -> list[str]:
     return sorted(n.id for n in kg.nodes())
 
 
+def collection_pages(
+    adj: Adjacency,
+    ids: Sequence[str],
+    name: str,
+    seed: int,
+    extra: Sequence[Document] = (),
+    progress: bool = False,
+) -> list[Document]:
+    """The pages of collection ``name`` (``medical`` or ``web``): the rendered pages of
+    ``ids``, then the ``extra`` (external) pages of that collection, in order."""
+    pages = medical_pages(adj, ids) if name == "medical" else web_pages(adj, ids, seed, progress)
+    return pages + [d for d in extra if (d.collection == "medical") == (name == "medical")]
+
+
+def corpus_of(
+    adj: Adjacency, seed: int, extra: Sequence[Document] = (), progress: bool = False
+) -> Corpus:
+    """Every entity of ``adj``'s graph rendered (medical + web pages), plus ``extra``."""
+    ids = entity_ids(adj.kg)
+    return Corpus(
+        collection_pages(adj, ids, "medical", seed, extra),
+        collection_pages(adj, ids, "web", seed, extra, progress),
+        seed=seed,
+    )
+
+
 def build_corpus(
     kg: KnowledgeGraph,
     seed: int = 0,
@@ -135,13 +161,7 @@ def build_corpus(
     progress: bool = False,
 ) -> Corpus:
     """Render every entity of ``kg`` (medical page + web pages), plus external pages."""
-    adj = Adjacency(kg)
-    ids = entity_ids(kg)
-    medical = medical_pages(adj, ids)
-    web = web_pages(adj, ids, seed, progress)
-    for doc in read_sources(external):
-        (medical if doc.collection == "medical" else web).append(doc)
-    return Corpus(medical, web, seed=seed)
+    return corpus_of(Adjacency(kg), seed, read_sources(external), progress)
 
 
 def _cache_key(kg: KnowledgeGraph, seed: int, external: Sequence) -> str:

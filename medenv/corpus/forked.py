@@ -28,18 +28,17 @@ import msgspec
 
 from medenv.corpus.build import (
     Corpus,
+    collection_pages,
     corpus_file,
+    corpus_of,
     entity_ids,
-    medical_pages,
     read_cached,
-    web_pages,
     write_cached,
 )
 from medenv.corpus.document import Document
 from medenv.corpus.external import read_sources
 from medenv.corpus.facts import Adjacency
-from medenv.corpus.index import BACKENDS, SearchIndex, build_files, open_index
-from medenv.errors import MedenvError
+from medenv.corpus.index import SearchIndex, build_files, check_backend, open_index
 from medenv.forking import beside, can_fork_child
 from medenv.kg.graph import KnowledgeGraph
 from medenv.paths import medenv_home
@@ -59,10 +58,7 @@ def indexed_corpus(
     the module docstring). ``adjacency`` is the one the pages were rendered from when they
     were built here (None when the corpus came from its cache). ``fork``: split a build
     over two processes (None: where `can_fork_child`; False: serially, in this one)."""
-    if backend not in BACKENDS:
-        raise MedenvError(
-            f"unknown search backend {backend!r}; choose one of {', '.join(BACKENDS)}"
-        )
+    check_backend(backend)  # before a fork, not in both halves
     file = corpus_file(kg, seed, external)
     corpus = read_cached(file)
     adj = None
@@ -89,10 +85,7 @@ def _open(corpus: Corpus, name: str, backend: str, progress: bool, built=None) -
 
 
 def _build_serial(adj: Adjacency, seed: int, backend: str, extra, progress: bool) -> Built:
-    ids = entity_ids(adj.kg)
-    medical = medical_pages(adj, ids) + [d for d in extra if d.collection == "medical"]
-    web = web_pages(adj, ids, seed, progress) + [d for d in extra if d.collection == "web"]
-    corpus = Corpus(medical, web, seed=seed)
+    corpus = corpus_of(adj, seed, extra, progress)
     return (
         corpus,
         _open(corpus, "medical", backend, progress),
@@ -110,12 +103,12 @@ def _build_forked(
         shutil.rmtree(folder, ignore_errors=True)
 
     def medical_half() -> bytes:
-        docs = medical_pages(adj, ids) + [d for d in extra if d.collection == "medical"]
+        docs = collection_pages(adj, ids, "medical", seed, extra)
         build_files(docs, backend, folders["medical"])
         return msgspec.msgpack.encode(docs)
 
     def web_half() -> list[Document]:
-        docs = web_pages(adj, ids, seed, progress) + [d for d in extra if d.collection == "web"]
+        docs = collection_pages(adj, ids, "web", seed, extra, progress)
         build_files(docs, backend, folders["web"], progress=progress)
         return docs
 

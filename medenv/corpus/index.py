@@ -126,6 +126,14 @@ def index_fields(doc: Document) -> tuple[str, str, str]:
     return title, analyzed(doc.text), " ".join(query_terms(doc.title))
 
 
+def check_backend(backend: str) -> None:
+    """`MedenvError` (one line) unless ``backend`` is one of `BACKENDS`."""
+    if backend not in BACKENDS:
+        raise MedenvError(
+            f"unknown search backend {backend!r}; choose one of {', '.join(BACKENDS)}"
+        )
+
+
 def build_files(docs: Sequence[Document], backend: str, folder: Path, progress: bool = False):
     """Write the index files of ``docs`` into the new folder ``folder`` (no READY stamp:
     `open_index` with ``built=folder`` moves them into place)."""
@@ -146,10 +154,7 @@ def open_index(
     ``built``: a folder where `build_files` already wrote the index of these ``docs``
     (e.g. in another process); it is moved into place, or deleted when the index is
     already there."""
-    if backend not in BACKENDS:
-        raise MedenvError(
-            f"unknown search backend {backend!r}; choose one of {', '.join(BACKENDS)}"
-        )
+    check_backend(backend)
     fingerprint = fingerprint or docs_fingerprint(docs)
     path = Path(path) if path else default_index_path(backend, fingerprint)
     ready = path / "READY"
