@@ -61,7 +61,7 @@ class Adjacency:
         cached = self._groups.get(entity)
         if cached is not None:
             return cached
-        result = {k: list(v) for k, v in self._index._groups(entity).items()}
+        result = {k: list(v) for k, v in self._index.groups(entity).items()}
         if len(self._groups) < 200_000:
             self._groups[entity] = result
         return result

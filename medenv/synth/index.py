@@ -52,7 +52,7 @@ class _Adjacency(Mapping):
     def __getitem__(self, node: str) -> dict[Step, tuple[str, ...]]:
         made = self._made.get(node)
         if made is None:
-            made = self._made[node] = self._index._groups(node)
+            made = self._made[node] = self._index.groups(node)
         return made
 
     def __iter__(self) -> Iterator[str]:
@@ -102,7 +102,7 @@ class GraphIndex:
         self.max_degree = max(self.degree.values(), default=1)
         self._ordered: dict[str, tuple[tuple[str, bool, str], ...]] = {}  # `ordered_steps`
 
-    def _groups(self, node: str) -> dict[Step, tuple[str, ...]]:
+    def groups(self, node: str) -> dict[Step, tuple[str, ...]]:
         """``adj[node]``: neighbour ids by ``(relation, inverse)``, keys sorted."""
         i = self._position[node]
         rels = self._rel_names
