@@ -119,6 +119,17 @@ def test_widest_is_the_first_middle_level_over_the_limit():
     assert Disambiguator.widest(sets[:2], 0) is None  # one hop: no middle level
 
 
+def seeded_chains(label: str, n: int):
+    """``(world, disambiguator, rng, chain, steps)`` over ``n`` chains of every seed's
+    graph, drawn with ``world.rng(label)`` (handed out: a test may draw from it too)."""
+    for seed in SEEDS:
+        world = World(seed)
+        disamb = Disambiguator(world.index)
+        rng = world.rng(label)
+        for chain, steps in world.chains(n, rng):
+            yield world, disamb, rng, chain, steps
+
+
 @pytest.mark.parametrize("mode", ["named", "described", "unusable"])
 def test_narrow_follows_the_rule_written_out(mode):
     """`narrow` with its default ``per_node`` (3) and ``tries`` (4), from the
@@ -160,23 +171,19 @@ def test_narrow_runs_out_of_facts_or_limits():
     """Over every seed and mode: `narrow` also answers None (a limit or the facts run
     out), as the reference does."""
     seen = set()
-    for seed in SEEDS:
-        world = World(seed)
-        disamb = Disambiguator(world.index)
-        rng = world.rng("narrow-none")
-        for chain, steps in world.chains(20, rng):
-            start = disamb.disambiguate(chain, steps, max_constraints=4)
-            if start is None:
-                continue
-            for max_constraints, per_node in ((len(start), 3), (6, 1), (6, 3)):
-                want = _narrow(world, chain, steps, start, 1, max_constraints, per_node, 4,
-                               lambda e: True, True, None)  # fmt: skip
-                got = disamb.narrow(
-                    chain, steps, start, limit=1, max_constraints=max_constraints,
-                    per_node=per_node,
-                )  # fmt: skip
-                assert got == want, (seed, chain, steps, start, max_constraints, per_node)
-                seen.add(got is None)
+    for world, disamb, _rng, chain, steps in seeded_chains("narrow-none", 20):
+        start = disamb.disambiguate(chain, steps, max_constraints=4)
+        if start is None:
+            continue
+        for max_constraints, per_node in ((len(start), 3), (6, 1), (6, 3)):
+            want = _narrow(world, chain, steps, start, 1, max_constraints, per_node, 4,
+                           lambda e: True, True, None)  # fmt: skip
+            got = disamb.narrow(
+                chain, steps, start, limit=1, max_constraints=max_constraints,
+                per_node=per_node,
+            )  # fmt: skip
+            assert got == want, (world.seed, chain, steps, start, max_constraints, per_node)
+            seen.add(got is None)
     assert seen == {True, False}
 
 
@@ -185,15 +192,12 @@ def test_disambiguate_defaults_to_four_tries():
     """Called without ``per_node`` and ``tries``: the reference with 2 and 4, on chains
     where a fifth try would have changed the result (seed 1)."""
     differs = 0
-    for seed in SEEDS:
-        world = World(seed)
-        disamb = Disambiguator(world.index)
-        for chain, steps in world.chains(25, world.rng("defaults")):
-            want = world.disambiguate(chain, steps, 100, 6, 2, 4, lambda e: True, True, None)
-            got = disamb.disambiguate(chain, steps, max_constraints=6)
-            assert got == want, (seed, chain, steps)
-            other = world.disambiguate(chain, steps, 100, 6, 2, 5, lambda e: True, True, None)
-            differs += other != want
+    for world, disamb, _rng, chain, steps in seeded_chains("defaults", 25):
+        want = world.disambiguate(chain, steps, 100, 6, 2, 4, lambda e: True, True, None)
+        got = disamb.disambiguate(chain, steps, max_constraints=6)
+        assert got == want, (world.seed, chain, steps)
+        other = world.disambiguate(chain, steps, 100, 6, 2, 5, lambda e: True, True, None)
+        differs += other != want
     assert differs
 
 
@@ -262,22 +266,18 @@ def test_pins_at_every_cap_up_to_the_levels_sizes():
     """`pins` with a cap equal to a constrained middle level's size (the level is kept)
     and one below it (the query stops), on every seed's graph."""
     seen = set()
-    for seed in SEEDS:
-        world = World(seed)
-        disamb = Disambiguator(world.index)
-        rng = world.rng("pins-caps")
-        for chain, steps in world.chains(10, rng):
-            if len(chain) < 4:
-                continue
-            every = [Constraint(j, r, e, i) for j in range(1, len(chain))
-                     for r, i, e in world.facts[chain[j]] if e not in chain]  # fmt: skip
-            for node in range(1, len(chain) - 1):
-                own = [c for c in every if c.node == node][:1]  # a wide level of its own
-                later = [c for c in every if c.node > node]  # and narrow ones after it
-                for cons in (every, [*own, *later], world.random_constraints(chain, rng)):
-                    for cap in range(0, 6):
-                        want = world.pins(node, chain, steps, cons, cap)
-                        got = disamb.pins(node, chain, steps, cons, cap=cap)
-                        assert got == want, (seed, node, cap, chain, steps, cons)
-                        seen.add((cap, want))
+    for world, disamb, rng, chain, steps in seeded_chains("pins-caps", 10):
+        if len(chain) < 4:
+            continue
+        every = [Constraint(j, r, e, i) for j in range(1, len(chain))
+                 for r, i, e in world.facts[chain[j]] if e not in chain]  # fmt: skip
+        for node in range(1, len(chain) - 1):
+            own = [c for c in every if c.node == node][:1]  # a wide level of its own
+            later = [c for c in every if c.node > node]  # and narrow ones after it
+            for cons in (every, [*own, *later], world.random_constraints(chain, rng)):
+                for cap in range(0, 6):
+                    want = world.pins(node, chain, steps, cons, cap)
+                    got = disamb.pins(node, chain, steps, cons, cap=cap)
+                    assert got == want, (world.seed, node, cap, chain, steps, cons)
+                    seen.add((cap, want))
     assert {(1, True), (1, False), (0, False)} <= seen
