@@ -249,13 +249,13 @@ def load_world(
     key = (source, backend, seed, repr(path), repr(sorted(kg_options.items())))
     world = _WORLDS.get(key)
     if world is None:
-        built_adjacency = []
 
-        def parts() -> Parts:
+        def built() -> tuple[Parts, Adjacency | None]:
+            """The world's parts, and the `Adjacency` its pages were rendered from when
+            the corpus was built just now (None when it came from its cache)."""
             kg = load_kg(source, path, **kg_options)
             corpus, medical, web, adj = indexed_corpus(kg, seed, backend, progress=progress)
-            built_adjacency.append(adj)
-            return kg, corpus, medical, web
+            return (kg, corpus, medical, web), adj
 
         keyed = {k: v for k, v in kg_options.items() if k in _CACHE_KEYED}
         memo = world_memo.memo_key(cache_file(source, path, **keyed), backend, seed)
@@ -263,10 +263,11 @@ def load_world(
             memo = None
         header = world_memo.read_header(memo) if memo else None
         if header is not None:
-            world = World.lazy(header, parts)
+            world = World.lazy(header, lambda: built()[0])
         else:
-            world = World(*parts(), backend)
-            world._adjacency = built_adjacency[-1]  # the pages' own, when built just now
+            parts, world_adjacency = built()
+            world = World(*parts, backend)
+            world._adjacency = world_adjacency  # the pages' own, when built just now
             if memo:
                 world_memo.write_header(memo, world_memo.header_of(world))
             # The world lives as long as the process: move it out of the cyclic GC's reach
