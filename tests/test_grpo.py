@@ -147,3 +147,36 @@ def test_activation_recomputation_is_off_for_small_models_unless_asked():
     assert recompute_activations(GRPOTrainConfig(), big) is True
     assert recompute_activations(GRPOTrainConfig(gradient_checkpointing=True), small) is True
     assert recompute_activations(GRPOTrainConfig(gradient_checkpointing=False), big) is False
+
+
+def test_recompute_switch_is_named_as_the_installed_transformers_names_it():
+    """transformers renamed ``gradient_checkpointing`` to ``activation_checkpointing`` (the old
+    name an alias); releases before the rename reject the new keyword, so medenv passes
+    whichever the config class has, and the real TRL configs accept it."""
+    import dataclasses
+
+    from medenv.training.lm import recompute_kwarg
+    from trl import GRPOConfig, SFTConfig
+
+    @dataclasses.dataclass
+    class Before:
+        gradient_checkpointing: bool = True
+
+    @dataclasses.dataclass
+    class After(Before):
+        activation_checkpointing: bool | None = None
+
+    assert recompute_kwarg(Before, False) == {"gradient_checkpointing": False}
+    assert recompute_kwarg(After, False) == {"activation_checkpointing": False}
+    for config_class in (SFTConfig, GRPOConfig):
+        for on in (False, True):
+            args = config_class(
+                output_dir="unused",
+                report_to="none",
+                bf16=False,
+                **recompute_kwarg(config_class, on),
+            )
+            assert (
+                bool(getattr(args, "activation_checkpointing", None) or args.gradient_checkpointing)
+                is on
+            )

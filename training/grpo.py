@@ -44,6 +44,7 @@ from medenv.training.lm import (
     lora_config,
     model_entity_rows,
     peak_memory_mb,
+    recompute_kwarg,
     use_bf16,
 )
 
@@ -382,7 +383,7 @@ def train_grpo(
         bf16=use_bf16(),
         disable_tqdm=not config.progress,
         chat_template_kwargs=contract.template_kwargs() or None,
-        activation_checkpointing=recompute_activations(config, model),
+        **recompute_kwarg(GRPOConfig, recompute_activations(config, model)),
     )
     trainer = trainer_class(config.malformed_turn)(
         model=model,

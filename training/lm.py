@@ -4,6 +4,7 @@ Shared by `medenv.training.sft` and `medenv.training.grpo`."""
 
 from __future__ import annotations
 
+import dataclasses
 import resource
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,16 @@ def peak_memory_mb() -> float:
     if torch.cuda.is_available():
         return torch.cuda.max_memory_allocated() / 2**20
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def recompute_kwarg(config_class: type, on: bool | None) -> dict[str, bool | None]:
+    """The keyword that switches activation recomputation on a TRL config class:
+    ``activation_checkpointing`` where the installed transformers has it (its newer name),
+    else ``gradient_checkpointing`` (the only name before; an alias after)."""
+    names = {field.name for field in dataclasses.fields(config_class)}
+    new = "activation_checkpointing"
+    key = new if new in names else "gradient_checkpointing"
+    return {key: on}
 
 
 def load_model_and_tokenizer(model: str):

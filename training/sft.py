@@ -31,6 +31,7 @@ from medenv.training.lm import (
     lora_config,
     model_entity_rows,
     peak_memory_mb,
+    recompute_kwarg,
     sft_trainer_class,
     use_bf16,
 )
@@ -232,7 +233,7 @@ def train_sft(config: SFTTrainConfig, rows: list[dict] | None = None) -> SFTResu
         dataset_num_proc=None,
         # TRL turns recomputation on by default; the models medenv trains on CPU are small,
         # so memory is not the limit and recomputing costs a third more time per step
-        activation_checkpointing=config.gradient_checkpointing,
+        **recompute_kwarg(SFTConfig, config.gradient_checkpointing),
     )
     trainer = sft_trainer_class()(
         model=model,
