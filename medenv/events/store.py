@@ -66,6 +66,7 @@ from medenv.events.files import (
     spool_segments,
 )
 from medenv.events.ingest import Ingester, Pending, insert, recover
+from medenv.events.ingest_child import ChildDied, ChildIngest, ingest_segments
 from medenv.events.reader import (  # noqa: F401  (_as_con: medenv.verify reads it here)
     VIEWS_SQL,
     _as_con,
@@ -85,6 +86,7 @@ from medenv.events.table import (
     TABLE_SQL,
     check_events_table,
 )
+from medenv.forking import can_fork_child
 from medenv.paths import check_out_file
 
 __all__ = [
@@ -95,6 +97,7 @@ __all__ = [
 ]  # fmt: skip
 
 DURABILITY = ("sync", "step", "episode", "none")
+INGEST = ("auto", "process", "thread")
 # While an ingest runs, up to this many batches of events wait for the next one (the step
 # path never waits on DuckDB before that); past it, the writer waits for the ingest. It is
 # also the most events held in memory within one long episode.
@@ -115,9 +118,18 @@ class EventStore:
         durability: str = "step",
         shard: int | str | None = None,
         batch_events: int = 4096,
+        ingest: str = "auto",
     ) -> None:
         if durability not in DURABILITY:
             raise MedenvError(f"durability must be one of {DURABILITY}, got {durability!r}")
+        if ingest not in INGEST or (ingest == "process" and durability == "none"):
+            raise MedenvError(
+                f"ingest must be one of {INGEST} ('process' needs a spool: durability other "
+                f"than 'none'), got {ingest!r} with durability {durability!r}"
+            )
+        if ingest == "auto":
+            ingest = "process" if durability != "none" and can_fork_child() else "thread"
+        self.ingest = ingest
         self.base = Path(path).expanduser()
         check_out_file(self.base, "event store")
         try:
@@ -132,13 +144,10 @@ class EventStore:
         self.shard, self._lock = self._acquire(shard)
         self.file = shard_path(self.base, self.shard)
         try:
-            # one DuckDB thread: ingests and checkpoints take at most one core from the env
-            self.con = duckdb.connect(str(self.file), config={"threads": 1})
-        except duckdb.Error as exc:
+            self.con: duckdb.DuckDBPyConnection | None = self._connect()
+        except MedenvError:
             self._lock.release()
-            raise MedenvError(
-                f"cannot open event store {self.file} for writing: {exc}".splitlines()[0]
-            ) from None
+            raise
         self._spool_path = sidecar(self.file, ".spool")
         self.recovered_notes: list[str] = []
         try:
@@ -155,7 +164,12 @@ class EventStore:
         self._spool = (
             Spool(self._spool_path, sync=durability == "sync") if durability != "none" else None
         )
-        self._rows = Pending(self.run_id)  # committed, not yet in DuckDB
+        # committed, not yet in DuckDB: by column (thread), or counted (process: the spool
+        # holds them, and `ChildIngest` reads them from there)
+        self._rows = Pending(self.run_id) if ingest == "thread" else None
+        self._pending = 0
+        self._child: ChildIngest | None = None  # started at the first hand-off
+        self.ingest_notes: list[str] = []  # ingest processes that died (their events kept)
         self._unspooled: list[bytes] = []  # committed, not yet in the spool
         self._staged: list[tuple] = []  # emitted during the current step (not committed)
         self._seq: dict[str | None, int] = {}
@@ -170,6 +184,15 @@ class EventStore:
         self._resume_run_chain()
 
     # -- opening ---------------------------------------------------------------------------
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        try:
+            # one DuckDB thread: ingests and checkpoints take at most one core from the env
+            return duckdb.connect(str(self.file), config={"threads": 1})
+        except duckdb.Error as exc:
+            raise MedenvError(
+                f"cannot open event store {self.file} for writing: {exc}".splitlines()[0]
+            ) from None
+
     def _acquire(self, shard: int | str | None) -> tuple[int, Lock]:
         if shard is None:
             return 0, Lock(self.base)
@@ -239,7 +262,8 @@ class EventStore:
     def _promote(self) -> None:
         rows, spooled = self._rows, self._spool is not None
         for episode_id, seq, ts_us, type_, start, _prev, payload, tokens, line in self._staged:
-            rows.append(episode_id, seq, ts_us, type_, memoryview(line)[start:-2])  # the payload
+            if rows is not None:
+                rows.append(episode_id, seq, ts_us, type_, memoryview(line)[start:-2])  # payload
             if episode_id is not None:  # the episode's figures, for its seal
                 fold = self._folds.get(episode_id)
                 if fold is None:
@@ -252,7 +276,12 @@ class EventStore:
                         sums[1] += tokens
             if spooled:
                 self._unspooled.append(line)
+        self._pending += len(self._staged)
         self._staged.clear()
+
+    def _count(self) -> int:
+        """Committed events not yet handed to an ingest."""
+        return self._pending if self._rows is None else len(self._rows)
 
     def commit(self) -> None:
         """End of a step: log the staged events and make them durable per ``durability``.
@@ -260,7 +289,7 @@ class EventStore:
         self._promote()
         if self.durability in ("step", "sync") or len(self._unspooled) >= self.batch_events:
             self._write_spool()
-        if len(self._rows) >= HOLD_BATCHES * self.batch_events:  # a long, long episode
+        if self._count() >= HOLD_BATCHES * self.batch_events:  # a long, long episode
             self._ingest_in_background(wait=True)
 
     def end_episode(self, episode_id: str | None = None) -> None:
@@ -288,8 +317,8 @@ class EventStore:
             self._keys.pop(episode_id, None)
             self._tokens.pop(episode_id, None)
             self._folds.pop(episode_id, None)
-        if len(self._rows) >= self.batch_events:
-            self._ingest_in_background(wait=len(self._rows) >= HOLD_BATCHES * self.batch_events)
+        if self._count() >= self.batch_events:
+            self._ingest_in_background(wait=self._count() >= HOLD_BATCHES * self.batch_events)
 
     def _write_spool(self) -> None:
         if self._unspooled and self._spool is not None:
@@ -299,27 +328,71 @@ class EventStore:
     def _ingest_in_background(self, wait: bool = True) -> None:
         """Hand every pending event to the ingest thread: the spool, which holds exactly
         them, becomes segment ``k`` and a fresh spool opens. While the previous ingest still
-        runs, nothing is handed over unless ``wait`` (then it waits for it first)."""
+        runs, nothing is handed over unless ``wait`` (then it waits for it first). With an
+        ingest process, the segment is queued to it at once (`_hand_to_child`)."""
         self._write_spool()
+        if self._rows is None:
+            return self._hand_to_child(wait)
         if not wait and self._ingester.busy():
             return  # the events stay pending (and spooled): handed over at a later call
         self.drain()
         rows, self._rows = self._rows, Pending(self.run_id)
         segments, self._segments = self._segments, []
         if self._spool is not None:
-            self._segment += 1
-            segment = sidecar(self.file, f".spool-{self._segment}")
-            os.replace(self._spool_path, segment)
-            self._spool.close()
-            self._spool = Spool(self._spool_path, sync=self.durability == "sync")
-            if self._spool.sync:  # the rename and the new file survive a power loss
-                fsync_dir(self.file.parent)
-            segments.append(segment)
+            segments.append(self._rotate())
         self._ingester.start(rows, segments)
+
+    def _rotate(self) -> Path:
+        """The live spool becomes the next segment; a fresh spool opens."""
+        self._segment += 1
+        segment = sidecar(self.file, f".spool-{self._segment}")
+        os.replace(self._spool_path, segment)
+        self._spool.close()
+        self._spool = Spool(self._spool_path, sync=self.durability == "sync")
+        if self._spool.sync:  # the rename and the new file survive a power loss
+            fsync_dir(self.file.parent)
+        self._pending = 0
+        return segment
+
+    def _hand_to_child(self, wait: bool) -> None:
+        """Queue the live spool (and segments a failed flush left) to the ingest process,
+        started at the first call (the writer's connection is closed first). A failure it
+        reported earlier is raised first, before anything is handed over."""
+        if self._child is None:
+            self.con.close()
+            self.con = None
+            self._child = ChildIngest(self.file)
+        else:
+            self._answers(wait or self._child.pending >= HOLD_BATCHES)
+            if self._child is None:  # it died: this writer ingested everything
+                return
+        segments, self._segments = [*self._segments, self._rotate()], []
+        self._child.send(segments)
+
+    def _answers(self, wait: bool) -> None:
+        """Take the ingest process's answers; raise its failure; recover from its death."""
+        try:
+            failure = self._child.poll(wait)
+        except ChildDied as died:
+            self._child.close()
+            self._child = None
+            self.con = self._connect()
+            self._write_spool()
+            count, _ = recover(self.con, self.file, self._spool_path)  # segments and spool
+            self._spool.clear()  # (emptied by `recover`)
+            self._pending, self._segments = 0, []
+            self.ingest_notes.append(f"{died}; this writer ingested its {count} events")
+            return
+        if failure is not None:
+            raise failure
 
     def drain(self) -> None:
         """Wait for the background ingest; a failed one raises its `MedenvError` and its
         events are pending again (its spool segment stays until they are ingested)."""
+        if self._rows is None:
+            if self._child is not None:
+                self._answers(wait=True)
+            return
         failure = self._ingester.wait()
         if failure is not None:
             exc, rows, segments = failure
@@ -334,6 +407,8 @@ class EventStore:
         """Ingest every pending event into DuckDB (one Arrow batch) now, after the background
         ingest; then empty the spool and delete the segments of failed ingests."""
         self._write_spool()
+        if self._rows is None:
+            return self._flush_spool()
         self.drain()
         if not self._rows:
             return
@@ -344,6 +419,21 @@ class EventStore:
         for segment in self._segments:
             segment.unlink(missing_ok=True)
         self._segments.clear()
+
+    def _flush_spool(self) -> None:
+        """`flush` when the spool holds the pending events: they go to the ingest process,
+        or, when none was started, into DuckDB from here."""
+        if self._child is not None:
+            if self._pending:
+                segments, self._segments = [*self._segments, self._rotate()], []
+                self._child.send(segments)
+            self._answers(wait=True)
+            return
+        if self._pending:
+            self._segments.append(self._rotate())
+        if self._segments:
+            ingest_segments(self.con, self.file, self._segments)
+            self._segments.clear()
 
     def close(self) -> None:
         """Log what is staged, mark the run closed, ingest what is pending and release the
@@ -360,8 +450,11 @@ class EventStore:
         finally:
             self.closed = True
             self._ingester.wait()  # a failure above: let the thread end first
+            if self._child is not None:
+                self._child.close()
             try:
-                self.con.close()
+                if self.con is not None:
+                    self.con.close()
             except duckdb.Error:  # pragma: no cover - closing a connection after a failure
                 pass
             if self._spool is not None:

@@ -1,0 +1,167 @@
+"""The DuckDB ingest of one store file in a forked child process, off the stepping
+process's CPU and GIL.
+
+`ChildIngest` forks (`medenv.forking`'s rule: only where `can_fork_child`) a process that
+opens the store file for writing (the parent closed its own connection first: DuckDB
+allows one writer process per file) and serves one request at a time on a pipe: a request
+names spool segments (`medenv.events.files.spool_segments`: files the parent renamed away
+from its live spool, each holding whole event lines); the child inserts their events as one
+transaction (`ingest_segments`), deletes the segments and answers ``K<n>`` (the ``n``
+requests it took together) or ``E<n> <error>`` (the segments stay on disk and are tried
+again with the next request). Requests queue in the pipe: the parent never waits for an
+insert unless it asks to (`wait`).
+
+Lifetime: the child ends when the parent closes the pipe (`close`) or dies: on Linux it is
+sent SIGKILL when the thread that forked it ends (``PR_SET_PDEATHSIG``; set only when the
+main thread forks), and it also checks every second that its parent is still the process
+that forked it. It inherits the parent's lock file descriptor, so the store stays locked
+until both are gone. Killed at any point, it loses nothing: an insert is one transaction,
+and a segment is deleted only after its insert committed; the parent (`ChildDied`) or the
+next writer of the file ingests what is left, skipping events already in the table.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import multiprocessing as mp
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+import duckdb
+
+from medenv.errors import MedenvError
+from medenv.events.ingest import Pending, insert
+from medenv.events.spool import read_spool
+
+_PR_SET_PDEATHSIG = 1
+
+
+class ChildDied(Exception):
+    """The ingest process ended without being asked to (killed, crashed)."""
+
+
+def ingest_segments(con: duckdb.DuckDBPyConnection, file: Path, segments: list[Path]) -> int:
+    """Insert every complete event line of ``segments`` (one Arrow batch, one statement),
+    then delete the segments; returns the number of events. A DuckDB failure
+    raises `MedenvError` (``medenv.events.table.ingest_error``) and leaves the segments."""
+    by_run: dict[str, Pending] = {}
+    for segment in segments:
+        for run_id, episode_id, seq, ts_us, type_, payload in read_spool(segment).rows:
+            rows = by_run.get(run_id)
+            if rows is None:
+                rows = by_run[run_id] = Pending(run_id)
+            rows.append(episode_id, seq, ts_us, type_, payload)
+    if by_run:
+        insert(con, file, file.with_name(file.name + ".spool"), list(by_run.values()))
+    for segment in segments:
+        segment.unlink(missing_ok=True)
+    return sum(len(rows) for rows in by_run.values())
+
+
+def _die_with_parent(parent: int, deathsig: bool) -> None:
+    if deathsig and sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        except (OSError, AttributeError):  # pragma: no cover - no prctl: the ppid check stays
+            pass
+    if os.getppid() != parent:  # the parent died before the line above
+        os._exit(0)
+
+
+def _serve(conn, file: Path, parent: int, deathsig: bool) -> None:
+    """The child's loop (module docstring)."""
+    _die_with_parent(parent, deathsig)
+    try:
+        con = duckdb.connect(str(file), config={"threads": 1})
+    except duckdb.Error as exc:
+        first = str(exc).splitlines()[0]
+        conn.send_bytes(f"E0 cannot open event store {file} to ingest: {first}".encode())
+        return
+    queue: list[Path] = []
+    try:
+        while True:
+            if not conn.poll(1.0):
+                if os.getppid() != parent:
+                    return
+                continue
+            taken = [conn.recv_bytes()]
+            while conn.poll(0):
+                taken.append(conn.recv_bytes())
+            queue += [Path(os.fsdecode(p)) for msg in taken for p in msg.split(b"\n") if p]
+            try:
+                ingest_segments(con, file, queue)
+                queue = []
+                conn.send_bytes(b"K%d" % len(taken))
+            except MedenvError as exc:
+                conn.send_bytes(b"E%d %s" % (len(taken), str(exc).encode()))
+    except (EOFError, OSError):  # the parent closed the pipe, or died
+        return
+    finally:
+        con.close()
+
+
+class ChildIngest:
+    """The parent's handle on an ingest process for store ``file`` (module docstring).
+    The parent must not hold the file open in DuckDB while the child lives."""
+
+    def __init__(self, file: Path) -> None:
+        ctx = mp.get_context("fork")
+        self._conn, child_end = ctx.Pipe(duplex=True)
+        deathsig = threading.current_thread() is threading.main_thread()
+        self._proc = ctx.Process(
+            target=self._run, args=(child_end, file, os.getpid(), deathsig),
+            name=f"medenv ingest {file.name}", daemon=True,
+        )  # fmt: skip
+        self._proc.start()
+        child_end.close()
+        self.file = file
+        self.pending = 0  # requests sent and not yet answered
+
+    def _run(self, conn, file: Path, parent: int, deathsig: bool) -> None:
+        self._conn.close()  # the parent's end: its death is this end's EOF
+        _serve(conn, file, parent, deathsig)
+
+    @property
+    def pid(self) -> int:
+        return self._proc.pid
+
+    def send(self, segments: list[Path]) -> None:
+        """Ask the child to ingest ``segments`` (returns at once)."""
+        try:
+            self._conn.send_bytes(b"\n".join(os.fsencode(s) for s in segments))
+        except OSError:
+            raise self._died() from None
+        self.pending += 1
+
+    def poll(self, wait: bool = False) -> MedenvError | None:
+        """Take the child's answers (all of them when ``wait``, else those already there);
+        the first failure among them, if any. A dead child raises `ChildDied`."""
+        failure = None
+        try:
+            while self.pending and (wait or self._conn.poll(0)):
+                answer = self._conn.recv_bytes()
+                count, _, message = answer[1:].partition(b" ")
+                self.pending -= int(count)
+                if answer[:1] == b"E" and failure is None:
+                    failure = MedenvError(message.decode(errors="replace"))
+        except (EOFError, OSError):
+            raise self._died() from None
+        return failure
+
+    def _died(self) -> ChildDied:
+        self._proc.join(5)
+        return ChildDied(
+            f"the ingest process {self._proc.pid} of event store {self.file} ended "
+            f"(exit code {self._proc.exitcode})"
+        )
+
+    def close(self) -> None:
+        """Close the pipe (the child ends after its current insert) and wait for it."""
+        self._conn.close()
+        self._proc.join(60)
+        if self._proc.is_alive():  # pragma: no cover - a hung insert: not left behind
+            self._proc.kill()
+            self._proc.join()
