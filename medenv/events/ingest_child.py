@@ -119,6 +119,7 @@ class ChildIngest:
         child_end.close()
         self.file = file
         self.pending = 0  # requests sent and not yet answered
+        self.broken = False  # a request could not be sent
 
     def _run(self, conn, file: Path, parent: int, deathsig: bool) -> None:
         self._conn.close()  # the parent's end: its death is this end's EOF
@@ -129,11 +130,12 @@ class ChildIngest:
         return self._proc.pid
 
     def send(self, segments: list[Path]) -> None:
-        """Ask the child to ingest ``segments`` (returns at once)."""
+        """Ask the child to ingest ``segments`` (returns at once; a dead child is
+        reported by the next `poll`)."""
         try:
             self._conn.send_bytes(b"\n".join(os.fsencode(s) for s in segments))
-        except OSError:
-            raise self._died() from None
+        except OSError:  # it died: `poll` says so (the segments stay on disk)
+            self.broken = True
         self.pending += 1
 
     def poll(self, wait: bool = False) -> MedenvError | None:
@@ -149,6 +151,8 @@ class ChildIngest:
                     failure = MedenvError(message.decode(errors="replace"))
         except (EOFError, OSError):
             raise self._died() from None
+        if self.broken or not self._proc.is_alive():
+            raise self._died()
         return failure
 
     def _died(self) -> ChildDied:
