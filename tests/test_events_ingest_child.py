@@ -211,3 +211,56 @@ def test_flush_without_a_child_ingests_the_spool_here(tmp_path):
     assert read_spools(path)[0] == []
     store.close()
     assert len(_once_each(path)) == len(logged) + 2  # + the seal, run_closed
+
+
+HOLDER = textwrap.dedent(
+    """
+    import fcntl, os, sys, time
+    import duckdb
+    con = duckdb.connect(sys.argv[4]) if sys.argv[4] else None  # as an ingest process does
+    fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, sys.argv[2].encode(), 0)
+    print("held", flush=True)
+    time.sleep(float(sys.argv[3]))
+    """
+)
+
+
+def test_a_lock_held_for_a_dead_writer_is_waited_for_briefly(tmp_path):
+    """The lock file names a writer that is gone, but a process still holds the lock (a
+    killed writer's ingest process ending): the next writer, and a reader of the DuckDB
+    file that process holds, wait for it instead of refusing; a lock held for a live
+    writer is refused at once."""
+    path = tmp_path / "ev.duckdb"
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # its pid names no process now
+
+    def hold(pid: int, seconds: float, duck: str = "") -> subprocess.Popen:
+        lock = str(sidecar(path, ".lock"))
+        proc = subprocess.Popen(
+            [sys.executable, "-c", HOLDER, lock, str(pid), str(seconds), duck],
+            stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert proc.stdout.readline() == "held\n"
+        return proc
+
+    holder = hold(dead.pid, 0.5)
+    start = time.monotonic()
+    with EventStore(path, run_id="r") as store:  # waited for the holder to end
+        assert time.monotonic() - start >= 0.2 and holder.poll() is not None
+        _log_episode(store, "e")
+    holder.wait()
+    holder = hold(dead.pid, 0.5, duck=str(path))  # the DuckDB file held too: readers wait
+    con = connect(path)
+    assert holder.poll() is not None
+    assert con.execute("SELECT count(*) FROM events").fetchone()[0] == 4 + 2
+    con.close()
+    holder = hold(os.getpid(), 30)  # a live writer: refused at once, not after a wait
+    start = time.monotonic()
+    with pytest.raises(MedenvError, match=f"already being written by process {os.getpid()}"):
+        EventStore(path, run_id="r2")
+    assert time.monotonic() - start < 2
+    holder.kill()
+    holder.wait()
