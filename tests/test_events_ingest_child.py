@@ -264,3 +264,24 @@ def test_a_lock_held_for_a_dead_writer_is_waited_for_briefly(tmp_path):
     assert time.monotonic() - start < 2
     holder.kill()
     holder.wait()
+
+
+def test_a_failed_fork_ingests_here_and_forks_at_the_next_hand_off(tmp_path, monkeypatch):
+    """``fork`` failing (EAGAIN: too many processes) is injected as the OS reports it."""
+    path = tmp_path / "ev.duckdb"
+    store = EventStore(path, run_id="r", batch_events=5, ingest="process")
+    real_fork = os.fork
+
+    def no_fork():
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    logged = _log_episode(store, "e1")  # a full batch: no process, so ingested here
+    assert store._child is None and "could not start an ingest process" in store.ingest_notes[0]
+    assert store.con.execute("SELECT count(*) FROM events").fetchall() == [(len(logged) + 1,)]
+    assert [p.name for p in tmp_path.iterdir() if ".spool-" in p.name] == []
+    monkeypatch.setattr(os, "fork", real_fork)
+    logged += _log_episode(store, "e2")
+    assert store._child is not None and store.con is None  # forked this time
+    store.close()
+    assert sorted(k for k in _once_each(path) if k[0] is not None) == sorted(logged)

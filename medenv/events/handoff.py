@@ -62,11 +62,21 @@ class Handoff:
     def _hand_to_child(self, wait: bool) -> None:
         """Queue the live spool (and segments a failed flush left) to the ingest process,
         started at the first call (the writer's connection is closed first). A failure it
-        reported earlier is raised first, before anything is handed over."""
+        reported earlier is raised first, before anything is handed over. When no process
+        can be started (fork fails: too many processes, no memory), this writer ingests the
+        spool itself, now, and tries again at the next hand-off."""
         if self._child is None:
             self.con.close()
             self.con = None
-            self._child = ChildIngest(self.file)
+            try:
+                self._child = ChildIngest(self.file)
+            except OSError as exc:
+                self.con = self._connect()
+                self.ingest_notes.append(
+                    f"could not start an ingest process ({exc.strerror or exc}); this "
+                    "writer ingested the batch itself"
+                )
+                return self._flush_spool()
         else:
             self._answers(wait or self._child.pending >= HOLD_BATCHES)
             if self._child is None:  # it died: this writer ingested everything

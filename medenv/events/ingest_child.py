@@ -74,6 +74,7 @@ def _die_with_parent(parent: int, deathsig: bool) -> None:
 def _serve(conn, file: Path, parent: int, deathsig: bool) -> None:
     """The child's loop (module docstring)."""
     _die_with_parent(parent, deathsig)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the writer's to handle
     try:
         con = duckdb.connect(str(file), config={"threads": 1})
     except duckdb.Error as exc:
