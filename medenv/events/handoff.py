@@ -69,7 +69,7 @@ class Handoff:
             self.con.close()
             self.con = None
             try:
-                self._child = ChildIngest(self.file)
+                self._child = ChildIngest(self.file, self._lock.fd)
             except OSError as exc:
                 self.con = self._connect()
                 self.ingest_notes.append(

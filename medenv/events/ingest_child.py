@@ -1,33 +1,38 @@
-"""The DuckDB ingest of one store file in a forked child process, off the stepping
-process's CPU and GIL.
+"""The DuckDB ingest of one store file in a child process, off the stepping process's
+CPU and GIL.
 
-`ChildIngest` forks (`medenv.forking`'s rule: only where `can_fork_child`) a process that
-opens the store file for writing (the parent closed its own connection first: DuckDB
-allows one writer process per file) and serves one request at a time on a pipe: a request
-names spool segments (`medenv.events.files.spool_segments`: files the parent renamed away
-from its live spool, each holding whole event lines); the child inserts their events as one
-transaction (`ingest_segments`), deletes the segments and answers ``K<n>`` (the ``n``
+`ChildIngest` starts a fresh Python (fork + exec: the child shares none of the writer's
+memory, so the writer's pages are never copied on write however long the run) that opens
+the store file for writing (the writer closed its own connection first: DuckDB allows one
+writer process per file) and serves one request at a time on a socket: a request names
+spool segments (`medenv.events.files.spool_segments`: files the writer renamed away from
+its live spool, each holding whole event lines); the child inserts their events in one
+statement (`ingest_segments`), deletes the segments and answers ``K<n>`` (the ``n``
 requests it took together) or ``E<n> <error>`` (the segments stay on disk and are tried
-again with the next request). Requests queue in the pipe: the parent never waits for an
-insert unless it asks to (`wait`).
+again with the next request). Requests queue in the socket: the writer never waits for an
+insert unless it asks to (`ChildIngest.poll`). The child imports DuckDB, pyarrow and
+msgspec only (~0.4 CPU-s, once per run that reaches its first hand-off).
 
-Lifetime: the child ends when the parent closes the pipe (`close`) or dies: on Linux it is
-sent SIGKILL when the thread that forked it ends (``PR_SET_PDEATHSIG``; set only when the
-main thread forks), and it also checks every second that its parent is still the process
-that forked it. It inherits the parent's lock file descriptor, so the store stays locked
-until both are gone. Killed at any point, it loses nothing: an insert is one transaction,
-and a segment is deleted only after its insert committed; the parent (`ChildDied`) or the
+Lifetime: the child ends when the writer closes the socket (`close`) or dies: on Linux it
+is sent SIGKILL when the thread that started it ends (``PR_SET_PDEATHSIG``; set only when
+the main thread starts it), and it also checks every second that its parent is still the
+writer. It holds the writer's lock file descriptor too, so the store stays locked until
+both are gone (`medenv.events.files.settle`: the next writer, or a reader, waits for a
+dead writer's child). Killed at any point, it loses nothing: an insert is one statement,
+and a segment is deleted only after its insert committed; the writer (`ChildDied`) or the
 next writer of the file ingests what is left, skipping events already in the table.
 """
 
 from __future__ import annotations
 
 import ctypes
-import multiprocessing as mp
 import os
 import signal
+import socket
+import subprocess
 import sys
 import threading
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 import duckdb
@@ -104,27 +109,47 @@ def _serve(conn, file: Path, parent: int, deathsig: bool) -> None:
         con.close()
 
 
-class ChildIngest:
-    """The parent's handle on an ingest process for store ``file`` (module docstring).
-    The parent must not hold the file open in DuckDB while the child lives."""
+# The child's program: no gymnasium (medenv's package import registers the env only when
+# gymnasium imports), so it loads DuckDB, pyarrow and msgspec and nothing of the env.
+_MAIN = (
+    "import sys; sys.modules['gymnasium'] = None; "
+    "from medenv.events.ingest_child import main; main(sys.argv[1:])"
+)
 
-    def __init__(self, file: Path) -> None:
-        ctx = mp.get_context("fork")
-        self._conn, child_end = ctx.Pipe(duplex=True)
+
+def main(argv: list[str]) -> None:
+    """The child process: ``argv`` = store file, socket fd, writer pid, deathsig flag (the
+    lock's descriptor is inherited and just kept open)."""
+    file, fd, parent, deathsig = argv
+    _serve(Connection(int(fd)), Path(file), int(parent), deathsig == "1")
+
+
+class ChildIngest:
+    """The writer's handle on an ingest process for store ``file`` (module docstring);
+    ``lock_fd``: the writer's lock descriptor, shared with the child. The writer must not
+    hold the file open in DuckDB while the child lives."""
+
+    def __init__(self, file: Path, lock_fd: int) -> None:
+        mine, theirs = socket.socketpair()
         deathsig = threading.current_thread() is threading.main_thread()
-        self._proc = ctx.Process(
-            target=self._run, args=(child_end, file, os.getpid(), deathsig),
-            name=f"medenv ingest {file.name}", daemon=True,
-        )  # fmt: skip
-        self._proc.start()
-        child_end.close()
+        root = str(Path(__file__).resolve().parents[2])  # the medenv this writer runs
+        path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
+        try:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-c", _MAIN, str(file), str(theirs.fileno()),
+                 str(os.getpid()), "1" if deathsig else "0"],
+                pass_fds=(theirs.fileno(), lock_fd), stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": path},
+            )  # fmt: skip
+        except BaseException:
+            mine.close()
+            raise
+        finally:
+            theirs.close()  # the child's end: the writer's death is the child's EOF
+        self._conn = Connection(mine.detach())
         self.file = file
         self.pending = 0  # requests sent and not yet answered
         self.broken = False  # a request could not be sent
-
-    def _run(self, conn, file: Path, parent: int, deathsig: bool) -> None:
-        self._conn.close()  # the parent's end: its death is this end's EOF
-        _serve(conn, file, parent, deathsig)
 
     @property
     def pid(self) -> int:
@@ -152,21 +177,26 @@ class ChildIngest:
                     failure = MedenvError(message.decode(errors="replace"))
         except (EOFError, OSError):
             raise self._died() from None
-        if self.broken or not self._proc.is_alive():
+        if self.broken or self._proc.poll() is not None:
             raise self._died()
         return failure
 
     def _died(self) -> ChildDied:
-        self._proc.join(5)
+        try:
+            code = self._proc.wait(5)
+        except subprocess.TimeoutExpired:  # pragma: no cover - not answering, not gone
+            self._proc.kill()
+            code = self._proc.wait()
         return ChildDied(
             f"the ingest process {self._proc.pid} of event store {self.file} ended "
-            f"(exit code {self._proc.exitcode})"
+            f"(exit code {code})"
         )
 
     def close(self) -> None:
-        """Close the pipe (the child ends after its current insert) and wait for it."""
+        """Close the socket (the child ends after its current insert) and wait for it."""
         self._conn.close()
-        self._proc.join(60)
-        if self._proc.is_alive():  # pragma: no cover - a hung insert: not left behind
+        try:
+            self._proc.wait(60)
+        except subprocess.TimeoutExpired:  # pragma: no cover - a hung insert: not left behind
             self._proc.kill()
-            self._proc.join()
+            self._proc.wait()
