@@ -17,7 +17,7 @@ hand-off the spool is renamed to a numbered segment ``<file>.spool-<k>`` and a f
 opened; a segment is deleted only once its events are in DuckDB, so every logged event not
 yet in DuckDB is in a spool file at every moment (the durability modes keep their meaning).
 ``ingest="process"`` (the default where `medenv.forking.can_fork_child` and the durability
-spools): the segments are queued to a forked ingest process that holds the DuckDB file
+spools): the segments are queued to a child ingest process that holds the DuckDB file
 (`medenv.events.ingest_child`: its inserts and checkpoints take no CPU or GIL from this
 process; killed, its work is redone here; the writer keeps no copy of the events).
 ``ingest="thread"`` (elsewhere, and ``durability="none"``): pending events are held column
