@@ -22,7 +22,7 @@ from medenv.errors import MedenvError
 from medenv.events import schema as ev
 from medenv.events.files import read_spools, sidecar
 from medenv.events.store import EventStore, connect
-from tests.test_store_edges import _chain_breaks, _rows
+from tests.test_store_edges import _chain_breaks, _refusing_store, _rows
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -281,3 +281,22 @@ def test_a_failed_start_ingests_here_and_starts_at_the_next_hand_off(tmp_path, m
     assert store._child is not None and store.con is None  # started this time
     store.close()
     assert sorted(k for k in _once_each(path) if k[0] is not None) == sorted(logged)
+
+
+@pytest.mark.parametrize("ingest", ["process", "thread"])
+def test_a_failed_ingest_is_tried_again_by_flush_and_raised_again(tmp_path, ingest):
+    """Both modes alike: a failure reported once (`drain`) is not forgotten: `flush`, with
+    nothing new pending, tries those events again and raises again; none is lost."""
+    path = tmp_path / "ev.duckdb"
+    _refusing_store(path, "episode_sealed")
+    store = EventStore(path, run_id="r", batch_events=5, ingest=ingest)
+    logged = _log_episode(store, "e1")  # a full batch (with its seal): handed over, refused
+    with pytest.raises(MedenvError, match="cannot ingest events"):
+        store.drain()
+    with pytest.raises(MedenvError, match="cannot ingest events"):
+        store.flush()
+    with pytest.raises(MedenvError, match="cannot ingest events"):
+        store.close()
+    rows, notes = read_spools(path)
+    keys = [(r[1], r[2]) for r in rows if r[1] is not None]
+    assert notes == [] and sorted(keys) == sorted(logged)  # each once, all in spool files

@@ -139,8 +139,9 @@ class Handoff:
         """`flush` when the spool holds the pending events: they go to the ingest process,
         or, when none was started, into DuckDB from here."""
         if self._child is not None:
-            if self._pending:
-                segments, self._segments = [*self._segments, self._rotate()], []
+            if self._pending or self._child.failed:  # (an empty request: a retry)
+                rotated = [self._rotate()] if self._pending else []
+                segments, self._segments = [*self._segments, *rotated], []
                 self._child.send(segments)
             self._answers(wait=True)
             return

@@ -150,6 +150,7 @@ class ChildIngest:
         self.file = file
         self.pending = 0  # requests sent and not yet answered
         self.broken = False  # a request could not be sent
+        self.failed = False  # the last answer was a failure: its segments wait for a retry
 
     @property
     def pid(self) -> int:
@@ -173,7 +174,8 @@ class ChildIngest:
                 answer = self._conn.recv_bytes()
                 count, _, message = answer[1:].partition(b" ")
                 self.pending -= int(count)
-                if answer[:1] == b"E" and failure is None:
+                self.failed = answer[:1] == b"E"
+                if self.failed and failure is None:
                     failure = MedenvError(message.decode(errors="replace"))
         except (EOFError, OSError):
             raise self._died() from None
