@@ -6,7 +6,7 @@ memory, so the writer's pages are never copied on write however long the run) th
 the store file for writing (the writer closed its own connection first: DuckDB allows one
 writer process per file) and serves one request at a time on a socket: a request names
 spool segments (`medenv.events.files.spool_segments`: files the writer renamed away from
-its live spool, each holding whole event lines); the child inserts their events in one
+its live spool, each holding whole event lines; their paths NUL-separated); the child inserts their events in one
 statement (`ingest_segments`), deletes the segments and answers ``K<n>`` (the ``n``
 requests it took together) or ``E<n> <error>`` (the segments stay on disk and are tried
 again with the next request). Requests queue in the socket: the writer never waits for an
@@ -96,7 +96,7 @@ def _serve(conn, file: Path, parent: int, deathsig: bool) -> None:
             taken = [conn.recv_bytes()]
             while conn.poll(0):
                 taken.append(conn.recv_bytes())
-            queue += [Path(os.fsdecode(p)) for msg in taken for p in msg.split(b"\n") if p]
+            queue += [Path(os.fsdecode(p)) for msg in taken for p in msg.split(b"\0") if p]
             try:
                 ingest_segments(con, file, queue)
                 queue = []
@@ -160,7 +160,7 @@ class ChildIngest:
         """Ask the child to ingest ``segments`` (returns at once; a dead child is
         reported by the next `poll`)."""
         try:
-            self._conn.send_bytes(b"\n".join(os.fsencode(s) for s in segments))
+            self._conn.send_bytes(b"\0".join(os.fsencode(s) for s in segments))
         except OSError:  # it died: `poll` says so (the segments stay on disk)
             self.broken = True
         self.pending += 1
