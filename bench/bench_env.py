@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 import gymnasium as gym
 import pytest
@@ -100,31 +101,53 @@ def _replay(
     return steps / (time.perf_counter() - start)
 
 
-def _figures(rates: dict, lat: dict, cpu: dict) -> dict:
-    """steps/s (best pass), CPU microseconds per step and latency percentiles (wall, and
-    the stepping thread's CPU) of each of ``off``/``on``, and their ratios."""
+def _figures(rates: dict, lat: dict, cpu: dict, proc: dict, child: dict) -> dict:
+    """steps/s (best pass), CPU microseconds per step (the stepping thread's; the whole
+    stepping process's, ``process_cpu_us_*``; its ingest process's, ``child_cpu_us_*``)
+    and latency percentiles (wall, and the stepping thread's CPU) of each env
+    (``off``, ``on``: the default store, ``thread``: ``ingest="thread"``), and the ratios
+    to ``off``."""
     figures = {}
-    for name in ("off", "on"):
+    for name in lat:
         ms = sorted(x * 1000 for x in lat[name])
         cpu_ms = sorted(x * 1000 for x in cpu[name])
         figures[f"steps_per_s_{name}"] = max(rates[name])
         figures[f"step_cpu_us_{name}"] = 1e6 * sum(cpu[name]) / len(cpu[name])
+        figures[f"process_cpu_us_{name}"] = 1e6 * sum(proc[name]) / len(cpu[name])
+        figures[f"child_cpu_us_{name}"] = 1e6 * sum(child[name]) / len(cpu[name])
         for label, q in (("p50", 0.5), ("p99", 0.99), ("p999", 0.999)):
             figures[f"{label}_ms_{name}"] = ms[min(len(ms) - 1, int(q * len(ms)))]
         figures[f"p999_cpu_ms_{name}"] = cpu_ms[min(len(ms) - 1, int(0.999 * len(ms)))]
     figures["logging_ratio"] = figures["steps_per_s_on"] / figures["steps_per_s_off"]
+    figures["thread_ratio"] = figures["steps_per_s_thread"] / figures["steps_per_s_off"]
     figures["cpu_ratio"] = figures["step_cpu_us_off"] / figures["step_cpu_us_on"]
+    figures["process_cpu_ratio"] = figures["process_cpu_us_off"] / figures["process_cpu_us_on"]
     return figures
+
+
+def _child_cpu_s(env) -> float:
+    """CPU seconds so far of the env's ingest process (0 without one; Linux ``/proc``)."""
+    child = getattr(env.unwrapped.store, "_child", None)
+    if child is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def bench_oracle_steps(benchmark, extra, bench_dir):
     """Issue 19's one-pass workload: the grounded oracle's recorded actions over the whole
     default set (2,000 questions, ~10k steps, each question once: caches do not stay hot),
-    replayed with logging off and with logging on (``durability="step"``, the default),
-    interleaved, 2 passes each. Reported: steps/s of each (best pass), their ratio (target
-    >= 0.87), the step latency percentiles (p99.9 target < 3 ms with logging), wall and
-    the stepping thread's CPU (``p999_cpu_ms_*``: what a loaded box does not stretch), the
-    CPU microseconds per step of each and their ratio, and the load average."""
+    replayed with logging off (``off``), with logging on (``on``: ``durability="step"``,
+    the default, and the default ingest: a forked ingest process on Linux) and with the
+    ingest on a thread of the stepping process (``thread``), interleaved, 2 passes each.
+    Reported: steps/s of each (best pass), their ratio to ``off`` (target >= 0.87), the
+    step latency percentiles (p99.9 target < 3 ms with logging), wall and the stepping
+    thread's CPU (``p999_cpu_ms_*``: what a loaded box does not stretch), the CPU
+    microseconds per step of each (stepping thread, stepping process, ingest process) and
+    their ratios, and the load average."""
     from bench.oracle_trace import oracle_actions
 
     _oracle_workload(benchmark, extra, bench_dir / "oracle-steps.duckdb", oracle_actions(), 1)
@@ -133,8 +156,8 @@ def bench_oracle_steps(benchmark, extra, bench_dir):
 def bench_oracle_steps_grpo8(benchmark, extra, bench_dir):
     """The RL workload: oracle actions, 8 rollouts per question as in a GRPO group (the
     first 250 questions of the default set, each replayed 8 times in a row: ~10k steps),
-    logging off and on, interleaved, 2 passes each; the same figures as
-    `bench_oracle_steps`. Repeated (tool, arguments) on one world are served by the tool
+    logging off, on and on with the ingest thread, interleaved, 2 passes each; the same
+    figures as `bench_oracle_steps`. Repeated (tool, arguments) on one world are served by the tool
     result cache (`medenv.tools.cache`; ``MEDENV_TOOL_CACHE=0`` turns it off);
     ``cache_hit_rate`` is its share of hits."""
     from bench.oracle_trace import oracle_actions
@@ -147,26 +170,33 @@ def bench_oracle_steps_grpo8(benchmark, extra, bench_dir):
 
 
 def _oracle_workload(benchmark, extra, db, trace, group: int) -> dict:
-    off = gym.make("MedResearch-v0", db=None)
-    on = gym.make("MedResearch-v0", db=db, durability="step")
-    for env in (off, on):
+    from medenv.events.store import EventStore
+
+    thread_store = EventStore(db.with_name(f"{db.stem}-thread.duckdb"), ingest="thread")
+    envs = {
+        "off": gym.make("MedResearch-v0", db=None),
+        "on": gym.make("MedResearch-v0", db=db, durability="step"),
+        "thread": gym.make("MedResearch-v0", db=thread_store, disable_env_checker=True),
+    }
+    for env in envs.values():
         env.reset(seed=0)
-    rates: dict = {"off": [], "on": []}
-    lat: dict = {"off": [], "on": []}
-    cpu: dict = {"off": [], "on": []}
+    rates, lat, cpu, proc, child = ({name: [] for name in envs} for _ in range(5))
     cpu_s = time.process_time()
 
     def passes():
         for _ in range(2):
-            for name, env in (("off", off), ("on", on)):
+            for name, env in envs.items():
+                start, child_start = time.process_time(), _child_cpu_s(env)
                 rates[name].append(_replay(env, trace, lat[name], cpu[name], group))
+                proc[name].append(time.process_time() - start)
+                child[name].append(_child_cpu_s(env) - child_start)
 
     benchmark.pedantic(passes, rounds=1, iterations=1)
     cpu_s = time.process_time() - cpu_s
-    world = on.unwrapped.world
-    on.close()
-    off.close()
-    figures = _figures(rates, lat, cpu)
+    world = envs["on"].unwrapped.world
+    for env in envs.values():
+        env.close()
+    figures = _figures(rates, lat, cpu, proc, child)
     extra(
         benchmark,
         steps=len(lat["on"]) // 2,

@@ -7,9 +7,11 @@ in turn, pass by pass (interleaved, so the box's load hits each alike): logging 
 logging through a baseline checkout's ``medenv/events/store.py`` (loaded by path on top of
 this tree's other modules; default ``/work/main``, the main checkout, which until this
 round is merged holds the store the round started from), and this tree's `EventStore`;
-durability ``"step"``. Prints, per env: best-pass steps/s and its ratio to logging off, the stepping thread's CPU per step,
-the process's CPU per step (the ingest thread included), and step latency percentiles (wall
-and thread CPU), with the load average. ``grpo8``: the first 250 questions, 8 rollouts each
+durability ``"step"``; ``--thread`` adds this tree's store with ``ingest="thread"``.
+Prints, per env: best-pass steps/s and its ratio to logging off, the stepping thread's CPU
+per step, the process's CPU per step (an ingest thread included), its ingest process's
+(``child_cpu_us``; this tree's default on Linux), and step latency percentiles (wall and
+thread CPU), with the load average. ``grpo8``: the first 250 questions, 8 rollouts each
 (tool result cache on); ``onepass``: every question of the default set once.
 """
 
@@ -25,7 +27,7 @@ from pathlib import Path
 import gymnasium as gym
 
 import medenv  # noqa: F401
-from bench.bench_env import _replay
+from bench.bench_env import _child_cpu_s, _replay
 from bench.oracle_trace import oracle_actions
 from medenv.events.store import EventStore
 
@@ -49,6 +51,7 @@ def main() -> None:
     parser.add_argument("workload", choices=("grpo8", "onepass"))
     parser.add_argument("--baseline", type=Path, default=Path("/work/main"))
     parser.add_argument("--passes", type=int, default=2)
+    parser.add_argument("--thread", action="store_true", help="add ingest='thread'")
     args = parser.parse_args()
     trace = oracle_actions()
     trace, group = (trace, 1) if args.workload == "onepass" else (trace[:250], 8)
@@ -58,14 +61,18 @@ def main() -> None:
     for name, cls in stores.items():
         store = cls(folder / f"{name.replace(' ', '-')}.duckdb", durability="step")
         envs[name] = gym.make("MedResearch-v0", db=store, disable_env_checker=True)
+    if args.thread:
+        store = EventStore(folder / "thread.duckdb", durability="step", ingest="thread")
+        envs["thread"] = gym.make("MedResearch-v0", db=store, disable_env_checker=True)
     for env in envs.values():
         env.reset(seed=0)
-    rates, lat, cpu, proc = ({k: [] for k in envs} for _ in range(4))
+    rates, lat, cpu, proc, child = ({k: [] for k in envs} for _ in range(5))
     for _ in range(args.passes):
         for name, env in envs.items():
-            start = time.process_time()
+            start, child_start = time.process_time(), _child_cpu_s(env)
             rates[name].append(_replay(env, trace, lat[name], cpu[name], group))
             proc[name].append(time.process_time() - start)
+            child[name].append(_child_cpu_s(env) - child_start)
     load = os.getloadavg()
     for env in envs.values():
         env.close()
@@ -74,13 +81,14 @@ def main() -> None:
         f"workload {args.workload}: {steps // args.passes} steps per pass, {args.passes} "
         f"passes per env, interleaved; load average {load[0]:.1f} (5 min {load[1]:.1f})"
     )
-    print("env        steps/s  ratio  thread_cpu_us  process_cpu_us  p50_ms  p99_ms  "
-          "p999_ms  p999_cpu_ms")  # fmt: skip
+    print("env        steps/s  ratio  thread_cpu_us  process_cpu_us  child_cpu_us  p50_ms  "
+          "p99_ms  p999_ms  p999_cpu_ms")  # fmt: skip
     for name in envs:
         best = max(rates[name])
         print(
             f"{name:10s} {best:7.0f} {best / max(rates['off']):6.3f} "
             f"{1e6 * sum(cpu[name]) / steps:14.1f} {1e6 * sum(proc[name]) / steps:15.1f} "
+            f"{1e6 * sum(child[name]) / steps:13.1f} "
             f"{1e3 * _q(lat[name], 0.5):7.3f} {1e3 * _q(lat[name], 0.99):7.3f} "
             f"{1e3 * _q(lat[name], 0.999):8.3f} {1e3 * _q(cpu[name], 0.999):12.3f}"
         )

@@ -16,7 +16,14 @@ import pytest
 
 from medenv.errors import MedenvError
 from medenv.events import schema as ev
-from medenv.events.store import EventStore, connect, read_episode, shard_files
+from medenv.events.store import (
+    EventStore,
+    connect,
+    read_episode,
+    read_spools,
+    shard_files,
+    spool_segments,
+)
 from tests.cli import cli_error
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,15 +83,21 @@ def test_durability_modes_spool_then_ingest(tmp_path, durability):
     assert con.execute("SELECT count(*) FROM events").fetchone()[0] == 1 + (1 + 2 * 3 + 3) + 1 + 1
 
 
-def test_batches_ingest_at_episode_end_once_full(tmp_path):
+@pytest.mark.parametrize("ingest", ["thread", "process"])
+def test_batches_ingest_at_episode_end_once_full(tmp_path, ingest):
     path = tmp_path / "ev.duckdb"
-    store = EventStore(path, run_id="r", batch_events=20)
+    store = EventStore(path, run_id="r", batch_events=20, ingest=ingest)
     for k in range(3):
         _episode(store, f"e{k}")  # 10 events + a seal each: ingested after the 2nd episode
-        pending = len(store._rows)
+        pending = store._count()
         assert pending == (11 if k in (0, 2) else 0)
     store.drain()  # the batch was handed to the background ingest
-    assert store.con.execute("SELECT count(*) FROM events").fetchall() == [(22,)]
+    if ingest == "thread":
+        assert store.con.execute("SELECT count(*) FROM events").fetchall() == [(22,)]
+    else:  # the ingest process holds the file; its segment is deleted once ingested
+        assert store.con is None and store._child is not None
+        assert [p.name for p in spool_segments(path)] == ["ev.duckdb.spool"]
+        assert len(read_spools(path)[0]) == 11  # the third episode, still in the live spool
     store.close()
     assert connect(path).execute("SELECT count(*) FROM events").fetchone()[0] == 33 + 1
 

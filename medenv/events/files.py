@@ -21,6 +21,9 @@ from medenv.errors import MedenvError
 from medenv.events.parquet import is_parquet_source
 from medenv.events.spool import read_spool
 
+# How long a writer or reader waits for a killed writer's ingest process to let go.
+SETTLE_S = 5.0
+
 
 def new_run_id() -> str:
     """A sortable, unique run id: ``YYYYmmdd-HHMMSS-<8 hex>``."""
@@ -57,10 +60,16 @@ class Lock:
     def __init__(self, file: Path) -> None:
         self.path = sidecar(file, ".lock")
         self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            owner = os.pread(self.fd, 64, 0).decode(errors="replace").strip() or "?"
+        deadline = time.monotonic() + SETTLE_S
+        while True:
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                owner = os.pread(self.fd, 64, 0).decode(errors="replace").strip() or "?"
+                if _dead(owner) and time.monotonic() < deadline:
+                    time.sleep(0.01)  # a killed writer's ingest process is ending
+                    continue
             os.close(self.fd)
             raise MedenvError(
                 f"event store {file} is already being written by process {owner} (one "
@@ -74,6 +83,23 @@ class Lock:
         if self.fd >= 0:
             os.close(self.fd)  # closing the descriptor releases the flock
             self.fd = -1
+
+
+def acquire(base: Path, shard: int | str | None) -> tuple[int, Lock]:
+    """The writer's lock on store ``base``'s shard: ``(k, lock)`` (``shard``: None, an
+    int, or ``"auto"``, the first shard file no other writer holds)."""
+    if shard is None:
+        return 0, Lock(base)
+    if isinstance(shard, int) and not isinstance(shard, bool) and shard >= 0:
+        return shard, Lock(shard_path(base, shard))
+    if shard != "auto":
+        raise MedenvError(f"shard must be None, 'auto' or an int >= 0, got {shard!r}")
+    for k in range(4096):
+        try:
+            return k, Lock(shard_path(base, k))
+        except MedenvError:
+            continue
+    raise MedenvError(f"no free shard of event store {base} (4096 writers?)")
 
 
 def spool_segments(file: Path) -> list[Path]:
@@ -132,6 +158,29 @@ def fsync_dir(folder: Path) -> None:
 
 def sql_str(path: Path) -> str:
     return str(path).replace("'", "''")
+
+
+def _dead(owner: str) -> bool:
+    """Whether ``owner`` (a pid, as the lock file holds it) names no running process."""
+    try:
+        os.kill(int(owner), 0)
+    except ProcessLookupError:
+        return True
+    except (ValueError, OSError):
+        return False
+    return False
+
+
+def settle(file: Path) -> bool:
+    """Wait (up to `SETTLE_S`) while the lock of ``file`` is held although the writer
+    named in it is gone: its ingest process (`medenv.events.ingest_child`, which shares
+    the lock) ends at once after its writer is killed. Whether the lock is free now."""
+    deadline = time.monotonic() + SETTLE_S
+    while (owner := lock_owner(file)) is not None:
+        if not _dead(owner) or time.monotonic() >= deadline:
+            return False
+        time.sleep(0.01)
+    return True
 
 
 def lock_owner(file: Path) -> str | None:

@@ -35,6 +35,12 @@ from medenv.events.table import ingest_error, spool_rows_table
 _JSON = pa.json_(pa.large_string())
 
 
+def _constant(text: str, n: int) -> pa.Array:
+    """``n`` times ``text``, as a dictionary array (no per-row object, no compute kernel)."""
+    zeros = pa.Array.from_buffers(pa.int32(), n, [None, pa.py_buffer(bytes(4 * n))])
+    return pa.DictionaryArray.from_arrays(zeros, pa.array([text], pa.string()))
+
+
 class Pending:
     """Events of one run waiting for DuckDB, by column (see the module docstring)."""
 
@@ -95,14 +101,19 @@ class Pending:
         )
 
 
-def insert(con: duckdb.DuckDBPyConnection, file: Path, spool: Path, rows: Pending) -> None:
-    """Insert the events ``rows`` as one Arrow batch; a DuckDB failure (disk full) raises
-    `MedenvError` naming the spool."""
-    con.register("_batch", rows.table())
+def insert(
+    con: duckdb.DuckDBPyConnection, file: Path, spool: Path, rows: Pending | list[Pending]
+) -> None:
+    """Insert the events ``rows`` (of one run, or of several) as one Arrow batch, in one
+    statement; a DuckDB failure (disk full) raises `MedenvError` naming the spool."""
+    runs = [rows] if isinstance(rows, Pending) else rows
+    table = pa.concat_tables(
+        r.table().append_column("run_id", _constant(r.run_id, len(r))) for r in runs
+    )
+    con.register("_batch", table)
     try:
         con.execute(
-            "INSERT INTO events SELECT $run_id, episode_id, seq, ts, type, payload FROM _batch",
-            {"run_id": rows.run_id},
+            "INSERT INTO events SELECT run_id, episode_id, seq, ts, type, payload FROM _batch"
         )
     except duckdb.Error as exc:
         raise ingest_error(file, spool, exc) from None

@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 
 from medenv.errors import MedenvError
-from medenv.events.files import lock_owner, read_spools, resolve_files, sql_str
+from medenv.events.files import lock_owner, read_spools, resolve_files, settle, sql_str
 from medenv.events.parquet import parquet_relation
 from medenv.events.schema import Event, decode_payload
 from medenv.events.table import check_events_table, spool_rows_table
@@ -136,7 +136,12 @@ def connect(paths_or_glob: str | Path | Sequence[str | Path]) -> duckdb.DuckDBPy
                 raise
             continue
         try:
-            con.execute(f"ATTACH '{sql_str(file)}' AS s{i} (READ_ONLY)")
+            try:
+                con.execute(f"ATTACH '{sql_str(file)}' AS s{i} (READ_ONLY)")
+            except duckdb.Error:
+                if not settle(file):  # a killed writer's ingest process still ending?
+                    raise
+                con.execute(f"ATTACH '{sql_str(file)}' AS s{i} (READ_ONLY)")
         except duckdb.Error as exc:
             con.close()
             owner = lock_owner(file)

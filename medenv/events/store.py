@@ -12,31 +12,36 @@ is logged whole or not at all:
 - ``"none"``: kept in memory until ingested (a kill loses everything not yet ingested).
 
 Events are ingested into DuckDB as one Arrow batch (never per-row INSERTs) at the first
-episode end after ``batch_events`` are pending, and on ``close``. The ingest (and any DuckDB
-checkpoint it triggers) runs on a background thread, off the step path: at hand-off the
-spool file is renamed to a numbered segment ``<file>.spool-<k>`` and a fresh spool opened,
-and the segment is deleted only once its events are in DuckDB, so every logged event not yet
-in DuckDB is in a spool file at every moment (the durability modes keep their meaning). One
-ingest runs at a time and the step path never waits for it: while it runs, pending events
-stay in the spool and are handed over at a later episode end (up to `HOLD_BATCHES` batches;
-past that the writer waits for it). Pending events are held column by column
-(`medenv.events.ingest.Pending`), so building the ingest's Arrow batch barely holds the GIL.
-`drain` waits for the ingest (and re-raises its failure: its events go back to the pending
-ones and its segment stays until they are ingested).
-An episode that never ends is not held in memory: in ``"episode"`` mode its events go to the
-spool once ``batch_events`` are buffered, and pending events are ingested mid-episode once
-`HOLD_BATCHES` x ``batch_events`` are pending. A failed spool write (disk full) leaves the spool at its
-last complete line (`medenv.events.spool`), raises `SpoolError` and keeps the events
-pending for the next write. A spool left by a killed writer is ingested by the next writer
-of that file (a torn tail is dropped, noted in ``recovered_notes``), and readers see it too.
-One writer per file, enforced with a lock file (a second writer gets MedenvError);
-parallel workers use shard files ``<stem>.shard-<k>.duckdb`` next to the main file, and
-`connect` reads the main file and all its shards together.
+episode end after ``batch_events`` are pending, and on ``close``, off the step path: at
+hand-off the spool is renamed to a numbered segment ``<file>.spool-<k>`` and a fresh spool
+opened; a segment is deleted only once its events are in DuckDB, so every logged event not
+yet in DuckDB is in a spool file at every moment (the durability modes keep their meaning).
+``ingest="process"`` (the default where `medenv.forking.can_fork_child` and the durability
+spools): the segments are queued to a child ingest process that holds the DuckDB file
+(`medenv.events.ingest_child`: its inserts and checkpoints take no CPU or GIL from this
+process; killed, its work is redone here; the writer keeps no copy of the events).
+``ingest="thread"`` (elsewhere, and ``durability="none"``): pending events are held column
+by column (`medenv.events.ingest.Pending`) and inserted by a background thread, one ingest
+at a time; while it runs, pending events stay in the spool and are handed over at a later
+episode end (up to `HOLD_BATCHES` batches; past that the writer waits for it). `drain`
+waits for the ingest and re-raises its failure (its events stay pending and its segment
+on disk until they are ingested). An episode that never ends is not held in memory: in
+``"episode"`` mode its events go to the spool once ``batch_events`` are buffered, and
+pending events are ingested mid-episode once `HOLD_BATCHES` x ``batch_events`` are
+pending. A failed spool write (disk full) leaves the spool at its last complete line
+(`medenv.events.spool`), raises `SpoolError` and keeps the events pending for the next
+write. A spool left by a killed writer is ingested by the next writer of that file (a torn
+tail is dropped, noted in ``recovered_notes``), and readers see it too. One writer per
+file, enforced with a lock file (a second writer gets MedenvError); parallel workers use
+shard files ``<stem>.shard-<k>.duckdb`` next to the main file, and `connect` reads the
+main file and all its shards together.
 
 Modules: `medenv.events.files` (paths, shards, spool segments, the lock),
 `medenv.events.table` (the table and its Arrow schema), `medenv.events.ingest` (inserts, the
-background thread, recovery), `medenv.events.reader` (`connect` and typed reads); this
-module is the writer and re-exports their public names.
+background thread, recovery), `medenv.events.ingest_child` (the ingest process),
+`medenv.events.handoff` (the writer's hand-off of pending events to either),
+`medenv.events.reader` (`connect` and typed reads); this module is the writer and
+re-exports their public names.
 
 Reading: `connect(paths_or_glob)` returns an in-memory DuckDB connection with the table
 ``events`` (all files, plus unspooled leftovers) and the views ``runs``, ``episodes``,
@@ -55,8 +60,7 @@ from medenv.errors import MedenvError
 from medenv.events import chain
 from medenv.events.encode import body_and_tokens, chain_keys, event_type, seal_event
 from medenv.events.files import (
-    Lock,
-    fsync_dir,
+    acquire,
     new_run_id,
     read_spools,
     resolve_files,
@@ -65,7 +69,9 @@ from medenv.events.files import (
     sidecar,
     spool_segments,
 )
-from medenv.events.ingest import Ingester, Pending, insert, recover
+from medenv.events.handoff import HOLD_BATCHES, Handoff
+from medenv.events.ingest import Ingester, Pending, recover
+from medenv.events.ingest_child import ChildIngest
 from medenv.events.reader import (  # noqa: F401  (_as_con: medenv.verify reads it here)
     VIEWS_SQL,
     _as_con,
@@ -85,6 +91,7 @@ from medenv.events.table import (
     TABLE_SQL,
     check_events_table,
 )
+from medenv.forking import can_fork_child
 from medenv.paths import check_out_file
 
 __all__ = [
@@ -95,13 +102,10 @@ __all__ = [
 ]  # fmt: skip
 
 DURABILITY = ("sync", "step", "episode", "none")
-# While an ingest runs, up to this many batches of events wait for the next one (the step
-# path never waits on DuckDB before that); past it, the writer waits for the ingest. It is
-# also the most events held in memory within one long episode.
-HOLD_BATCHES = 4
+INGEST = ("auto", "process", "thread")
 
 
-class EventStore:
+class EventStore(Handoff):
     """The writer for one store file (see the module docstring).
 
     ``shard``: None writes ``path`` itself; an int ``k`` writes shard ``k``; ``"auto"`` takes
@@ -115,9 +119,18 @@ class EventStore:
         durability: str = "step",
         shard: int | str | None = None,
         batch_events: int = 4096,
+        ingest: str = "auto",
     ) -> None:
         if durability not in DURABILITY:
             raise MedenvError(f"durability must be one of {DURABILITY}, got {durability!r}")
+        if ingest not in INGEST or (ingest == "process" and durability == "none"):
+            raise MedenvError(
+                f"ingest must be one of {INGEST} ('process' needs a spool: durability other "
+                f"than 'none'), got {ingest!r} with durability {durability!r}"
+            )
+        if ingest == "auto":
+            ingest = "process" if durability != "none" and can_fork_child() else "thread"
+        self.ingest = ingest
         self.base = Path(path).expanduser()
         check_out_file(self.base, "event store")
         try:
@@ -129,16 +142,13 @@ class EventStore:
         self.run_id = run_id or new_run_id()
         self.durability = durability
         self.batch_events = max(1, int(batch_events))
-        self.shard, self._lock = self._acquire(shard)
+        self.shard, self._lock = acquire(self.base, shard)
         self.file = shard_path(self.base, self.shard)
         try:
-            # one DuckDB thread: ingests and checkpoints take at most one core from the env
-            self.con = duckdb.connect(str(self.file), config={"threads": 1})
-        except duckdb.Error as exc:
+            self.con: duckdb.DuckDBPyConnection | None = self._connect()
+        except MedenvError:
             self._lock.release()
-            raise MedenvError(
-                f"cannot open event store {self.file} for writing: {exc}".splitlines()[0]
-            ) from None
+            raise
         self._spool_path = sidecar(self.file, ".spool")
         self.recovered_notes: list[str] = []
         try:
@@ -155,7 +165,12 @@ class EventStore:
         self._spool = (
             Spool(self._spool_path, sync=durability == "sync") if durability != "none" else None
         )
-        self._rows = Pending(self.run_id)  # committed, not yet in DuckDB
+        # committed, not yet in DuckDB: by column (thread), or counted (process: the spool
+        # holds them, and `ChildIngest` reads them from there)
+        self._rows = Pending(self.run_id) if ingest == "thread" else None
+        self._pending = 0
+        self._child: ChildIngest | None = None  # started at the first hand-off
+        self.ingest_notes: list[str] = []  # ingest processes that died (their events kept)
         self._unspooled: list[bytes] = []  # committed, not yet in the spool
         self._staged: list[tuple] = []  # emitted during the current step (not committed)
         self._seq: dict[str | None, int] = {}
@@ -170,19 +185,14 @@ class EventStore:
         self._resume_run_chain()
 
     # -- opening ---------------------------------------------------------------------------
-    def _acquire(self, shard: int | str | None) -> tuple[int, Lock]:
-        if shard is None:
-            return 0, Lock(self.base)
-        if isinstance(shard, int) and not isinstance(shard, bool) and shard >= 0:
-            return shard, Lock(shard_path(self.base, shard))
-        if shard != "auto":
-            raise MedenvError(f"shard must be None, 'auto' or an int >= 0, got {shard!r}")
-        for k in range(4096):
-            try:
-                return k, Lock(shard_path(self.base, k))
-            except MedenvError:
-                continue
-        raise MedenvError(f"no free shard of event store {self.base} (4096 writers?)")
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        try:
+            # one DuckDB thread: ingests and checkpoints take at most one core from the env
+            return duckdb.connect(str(self.file), config={"threads": 1})
+        except duckdb.Error as exc:
+            raise MedenvError(
+                f"cannot open event store {self.file} for writing: {exc}".splitlines()[0]
+            ) from None
 
     def _recover(self) -> int:
         """Ingest events a killed writer left in the spool; returns how many were new."""
@@ -239,7 +249,8 @@ class EventStore:
     def _promote(self) -> None:
         rows, spooled = self._rows, self._spool is not None
         for episode_id, seq, ts_us, type_, start, _prev, payload, tokens, line in self._staged:
-            rows.append(episode_id, seq, ts_us, type_, memoryview(line)[start:-2])  # the payload
+            if rows is not None:
+                rows.append(episode_id, seq, ts_us, type_, memoryview(line)[start:-2])  # payload
             if episode_id is not None:  # the episode's figures, for its seal
                 fold = self._folds.get(episode_id)
                 if fold is None:
@@ -252,7 +263,12 @@ class EventStore:
                         sums[1] += tokens
             if spooled:
                 self._unspooled.append(line)
+        self._pending += len(self._staged)
         self._staged.clear()
+
+    def _count(self) -> int:
+        """Committed events not yet handed to an ingest."""
+        return self._pending if self._rows is None else len(self._rows)
 
     def commit(self) -> None:
         """End of a step: log the staged events and make them durable per ``durability``.
@@ -260,7 +276,7 @@ class EventStore:
         self._promote()
         if self.durability in ("step", "sync") or len(self._unspooled) >= self.batch_events:
             self._write_spool()
-        if len(self._rows) >= HOLD_BATCHES * self.batch_events:  # a long, long episode
+        if self._count() >= HOLD_BATCHES * self.batch_events:  # a long, long episode
             self._ingest_in_background(wait=True)
 
     def end_episode(self, episode_id: str | None = None) -> None:
@@ -288,62 +304,13 @@ class EventStore:
             self._keys.pop(episode_id, None)
             self._tokens.pop(episode_id, None)
             self._folds.pop(episode_id, None)
-        if len(self._rows) >= self.batch_events:
-            self._ingest_in_background(wait=len(self._rows) >= HOLD_BATCHES * self.batch_events)
+        if self._count() >= self.batch_events:
+            self._ingest_in_background(wait=self._count() >= HOLD_BATCHES * self.batch_events)
 
     def _write_spool(self) -> None:
         if self._unspooled and self._spool is not None:
             self._spool.write(b"".join(self._unspooled))
             self._unspooled.clear()
-
-    def _ingest_in_background(self, wait: bool = True) -> None:
-        """Hand every pending event to the ingest thread: the spool, which holds exactly
-        them, becomes segment ``k`` and a fresh spool opens. While the previous ingest still
-        runs, nothing is handed over unless ``wait`` (then it waits for it first)."""
-        self._write_spool()
-        if not wait and self._ingester.busy():
-            return  # the events stay pending (and spooled): handed over at a later call
-        self.drain()
-        rows, self._rows = self._rows, Pending(self.run_id)
-        segments, self._segments = self._segments, []
-        if self._spool is not None:
-            self._segment += 1
-            segment = sidecar(self.file, f".spool-{self._segment}")
-            os.replace(self._spool_path, segment)
-            self._spool.close()
-            self._spool = Spool(self._spool_path, sync=self.durability == "sync")
-            if self._spool.sync:  # the rename and the new file survive a power loss
-                fsync_dir(self.file.parent)
-            segments.append(segment)
-        self._ingester.start(rows, segments)
-
-    def drain(self) -> None:
-        """Wait for the background ingest; a failed one raises its `MedenvError` and its
-        events are pending again (its spool segment stays until they are ingested)."""
-        failure = self._ingester.wait()
-        if failure is not None:
-            exc, rows, segments = failure
-            merged = Pending(self.run_id)  # new buffers: the failed batch's were exported
-            merged.extend(rows)
-            merged.extend(self._rows)
-            self._rows = merged
-            self._segments[:0] = segments
-            raise exc
-
-    def flush(self) -> None:
-        """Ingest every pending event into DuckDB (one Arrow batch) now, after the background
-        ingest; then empty the spool and delete the segments of failed ingests."""
-        self._write_spool()
-        self.drain()
-        if not self._rows:
-            return
-        insert(self.con, self.file, self._spool_path, self._rows)
-        self._rows = Pending(self.run_id)
-        if self._spool is not None:
-            self._spool.clear()
-        for segment in self._segments:
-            segment.unlink(missing_ok=True)
-        self._segments.clear()
 
     def close(self) -> None:
         """Log what is staged, mark the run closed, ingest what is pending and release the
@@ -360,8 +327,11 @@ class EventStore:
         finally:
             self.closed = True
             self._ingester.wait()  # a failure above: let the thread end first
+            if self._child is not None:
+                self._child.close()
             try:
-                self.con.close()
+                if self.con is not None:
+                    self.con.close()
             except duckdb.Error:  # pragma: no cover - closing a connection after a failure
                 pass
             if self._spool is not None:
