@@ -67,7 +67,7 @@ def init_copy_head(model: Any, rows: tuple[int, int], tokenizer: Any, *, seed: i
     hd = getattr(cfg, "head_dim", None) or dim // heads
     g = torch.Generator().manual_seed(seed)
     emb = model.get_input_embeddings().weight
-    attn = model.model.layers[layer].self_attn
+    attn = model.model.layers[layer].self_attn  # negative: from the last layer
     with torch.no_grad():
         s = torch.randn(dim, generator=g)
         s_hat = s / s.norm()

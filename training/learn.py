@@ -53,7 +53,7 @@ from medenv.events.store import connect
 # model: "small" (a few M parameters, `medenv.agents.tiny.SMALL_CONFIG`) or "tiny";
 # sft_hops: the hop counts SFT trains on; eval_episodes 0: every held-out test question.
 FULL = dict(n1=1000, n2=100, obfuscation=0, model="small", sft_hops="1", sft_steps=200,
-            sft_lr=3e-3, sft_batch=4, max_tool_chars=400, question_only=1,
+            sft_lr=1e-3, sft_batch=4, max_tool_chars=400, question_only=1,
             grpo_steps=12, grpo_generations=8, grpo_prompts=2, grpo_questions=0, grpo_lr=1e-4,
             grpo_pool=2, grpo_pool_candidates=40, grpo_pool_k=8, grpo_pool_seed=0,
             grpo_pool_patience=12, grpo_seed=0,
