@@ -65,7 +65,7 @@ class TinyConfig:
     # the question into a query, or from a tool response into the answer, is one token
     entity_tokens: bool = False
     # True (needs entity_tokens): entity rows = shared vector + fixed codes and a copy path
-    # in the first layer (`medenv.training.entity_embed.init_copy_head`), so the model copies
+    # in layer `copy_layer` (`medenv.agents.copy_head.init_copy_head`), so the model copies
     # a name from step 0 and training learns when and which
     copy_head: bool = False
     # the layer holding the copy heads (negative: from the end) and the norm of the entity
