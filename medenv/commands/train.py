@@ -63,6 +63,9 @@ def add_parser(subparsers) -> None:
                       "selected questions (those the start model answers sometimes)")  # fmt: skip
     grpo.add_argument("--max-tool-calling-iterations", type=int, dest="max_tool_calling_iterations")
     grpo.add_argument("--temperature", type=float)
+    grpo.add_argument("--top-k", type=int, dest="top_k",
+                      help="sample among the K most likely tokens (default 50, as the llm agent; "
+                      "0: the whole vocabulary)")  # fmt: skip
     grpo.add_argument("--no-template-tools", action="store_const", const=False, dest="template_tools",
                       help="prompts without the template's tool block (as an SFT run with it)")  # fmt: skip
     grpo.add_argument("--no-system", action="store_const", const=True, dest="no_system",
