@@ -56,6 +56,7 @@ def _clean_special(text: str, specials: list[str], stop: list[str]) -> str:
 # vocabulary: for the `small` model a tail of 36 k entity tokens).
 SAMPLING_TOP_K = 50
 
+
 class TransformersBackend:
     """A local Hugging Face model (``model_path``: folder or hub id) via ``generate``.
 

@@ -48,7 +48,9 @@ def _copies(model, tok, names, trials: int = 12) -> int:
         ids = tok.apply_chat_template([{"role": "user", "content": question}],
                                       add_generation_prompt=True, tokenize=True,
                                       return_dict=True)["input_ids"]  # fmt: skip
-        ids = list(ids) + tok.encode('<tool_call>\n{"name": "medical_search", "arguments": {"query": "')
+        ids = list(ids) + tok.encode(
+            '<tool_call>\n{"name": "medical_search", "arguments": {"query": "'
+        )
         with torch.no_grad():
             top = model(input_ids=torch.tensor([ids])).logits[0, -1].argmax().item()
         hits += tok.convert_ids_to_tokens(top) in re.findall(r'"([^"]+)"', question)

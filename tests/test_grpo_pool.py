@@ -205,7 +205,8 @@ def test_the_stop_rule_agrees_with_a_one_at_a_time_walk_on_random_counts():
         counts = {}
         for q in order:
             kind = rng.choices(("never", "some", "always"), weights)[0]
-            counts[q] = [0 if kind == "never" else k if kind == "always" else rng.randint(1, k - 1), k]
+            passes = 0 if kind == "never" else k if kind == "always" else rng.randint(1, k - 1)
+            counts[q] = [passes, k]
         size, patience = rng.randint(0, 3), rng.randint(0, 4)
         n, why = walk(order, counts, size, patience)
         seen, got = {}, "all"

@@ -109,7 +109,7 @@ def add_parser(subparsers) -> None:
                       help="stop when the first N candidates get no correct answer at all "
                       "(default 0: never)")  # fmt: skip
     pool.add_argument("--sample-all", action="store_false", dest="early_stop",
-                      help="sample every candidate (default: stop once --size are learnable)")
+                      help="sample every candidate (default: stop once --size are learnable)")  # fmt: skip
     pool.add_argument("--threads", type=int)
     pool.add_argument("--no-progress", action="store_false", dest="progress")
     pool.set_defaults(func=run_pool)
