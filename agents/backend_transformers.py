@@ -50,6 +50,13 @@ def _clean_special(text: str, specials: list[str], stop: list[str]) -> str:
     return text.strip()
 
 
+# Sampling keeps the 50 most likely tokens (transformers' global default, which the llm agent
+# sampled with before it was a setting): `medenv train pool` measures pass rates with it and
+# `medenv train grpo` samples the same way (TRL's own default, 0, samples the whole
+# vocabulary: for the `small` model a tail of 36 k entity tokens).
+SAMPLING_TOP_K = 50
+
+
 class TransformersBackend:
     """A local Hugging Face model (``model_path``: folder or hub id) via ``generate``.
 
@@ -65,6 +72,7 @@ class TransformersBackend:
         max_new_tokens: int = 512,
         temperature: float = 0.0,
         top_p: float = 1.0,
+        top_k: int = SAMPLING_TOP_K,
         seed: int = 0,
         device: str | None = None,
         max_context_tokens: int | None = None,
@@ -91,6 +99,7 @@ class TransformersBackend:
         self.max_new_tokens = max_new_tokens
         self.temperature = temperature
         self.top_p = top_p
+        self.top_k = top_k
         self.seed = seed
         self.template_kwargs: dict = {}  # e.g. enable_thinking (the prompt contract's)
         limit = getattr(self.model.config, "max_position_embeddings", None) or 4096
@@ -121,7 +130,8 @@ class TransformersBackend:
         if self.temperature > 0:
             self._torch.manual_seed(self.seed)
             self.seed += 1
-            kwargs.update(do_sample=True, temperature=self.temperature, top_p=self.top_p)
+            kwargs.update(do_sample=True, temperature=self.temperature, top_p=self.top_p,
+                          top_k=self.top_k)  # fmt: skip
         else:
             kwargs.update(do_sample=False)
         pad = self.tokenizer.pad_token_id

@@ -6,8 +6,8 @@ entity rows of a model folder (its `ENTITY_FILE`, or, for a locally built model 
 entity tokens, the ids after ``</answer>``), None for any other model; `save_entity_rows`
 writes the range next to a model or checkpoint (so the next trainer shares the same rows);
 `init_copy_head` gives a freshly built model entity rows = a shared vector + fixed codes and
-a copy path in its first layer. Why the copy path: `medenv.training.entity_embed`, which
-keeps the codes fixed during training.
+a copy path in one layer (the first by default). Why the copy path:
+`medenv.training.entity_embed`, which keeps the codes fixed during training.
 """
 
 from __future__ import annotations
@@ -51,14 +51,16 @@ def init_copy_head(model: Any, rows: tuple[int, int], tokenizer: Any, *, seed: i
 
     - entity rows = a shared vector ``s`` plus a random code ``c_e``, both of norm
       ``code_norm`` (codes orthogonal to ``s``);
-    - in ``layer``, the even query heads become copy heads: their key reads "is an entity"
+    - in ``layer`` (negative: counted from the last), the even query heads become copy heads: their key reads "is an entity"
       (the ``s`` direction), their query reads "the current token is a gate token" (the
       opening quote of a JSON string, ``<answer>``), both in the lowest-frequency RoPE pair
       so the match does not depend on distance; their value/output map copies the code
       subspace (a random 128-dim projection orthogonal to ``s``) into the residual stream,
       where the tied unembedding scores the copied entity highest.
 
-    Everything stays an ordinary trainable weight of a plain ``Qwen2ForCausalLM``."""
+    Built: THAT an entity of the context can be copied. Not built: which one -- the key
+    sees every entity alike; training must steer the head (the answer probe,
+    ``bench/answer_probe.py``, measures whether it did). Everything stays an ordinary trainable weight of a plain ``Qwen2ForCausalLM``."""
     import torch
 
     first, end = rows
@@ -67,7 +69,7 @@ def init_copy_head(model: Any, rows: tuple[int, int], tokenizer: Any, *, seed: i
     hd = getattr(cfg, "head_dim", None) or dim // heads
     g = torch.Generator().manual_seed(seed)
     emb = model.get_input_embeddings().weight
-    attn = model.model.layers[layer].self_attn
+    attn = model.model.layers[layer].self_attn  # negative: from the last layer
     with torch.no_grad():
         s = torch.randn(dim, generator=g)
         s_hat = s / s.norm()

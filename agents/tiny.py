@@ -65,9 +65,13 @@ class TinyConfig:
     # the question into a query, or from a tool response into the answer, is one token
     entity_tokens: bool = False
     # True (needs entity_tokens): entity rows = shared vector + fixed codes and a copy path
-    # in the first layer (`medenv.training.entity_embed.init_copy_head`), so the model copies
+    # in layer `copy_layer` (`medenv.agents.copy_head.init_copy_head`), so the model copies
     # a name from step 0 and training learns when and which
     copy_head: bool = False
+    # the layer holding the copy heads (negative: from the end) and the norm of the entity
+    # codes (`medenv.agents.copy_head.init_copy_head`)
+    copy_layer: int = 0
+    code_norm: float = 1.5
 
 
 # ``small``: the model ``make learn`` trains. Big enough to learn to copy (an entity name from
@@ -133,8 +137,9 @@ def entity_names(config: TinyConfig) -> list[str]:
 def _key(config: TinyConfig) -> str:
     kg = load_kg(config.kg_source)
     fields = asdict(config)
-    for name in ("entity_tokens", "copy_head"):
-        if not fields[name]:  # models built before the field keep their cache folder
+    for name, default in (("entity_tokens", False), ("copy_head", False), ("copy_layer", 0),
+                          ("code_norm", 1.5)):  # fmt: skip
+        if fields[name] == default:  # models built before the field keep their cache folder
             del fields[name]
     payload = json.dumps(
         {"v": TINY_VERSION, "config": fields, "kg": [kg.source, kg.version]},
@@ -183,12 +188,28 @@ def build_tokenizer(config: TinyConfig):
 
 def build_tiny_model(out_dir: str | Path, config: TinyConfig | None = None) -> Path:
     """Build the tokenizer and a randomly initialised Qwen2 model into ``out_dir``."""
-    import torch
-    from transformers import GenerationConfig, Qwen2Config, Qwen2ForCausalLM
-
     config = config or TinyConfig()
     out = Path(out_dir)
     tokenizer = build_tokenizer(config)
+    model, rows = random_model(tokenizer, config)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    if rows is not None:
+        save_entity_rows(out, rows)
+    (out / "medenv_tiny.json").write_text(
+        json.dumps({"version": TINY_VERSION, "config": asdict(config)}, indent=2, sort_keys=True)
+    )
+    return out
+
+
+def random_model(tokenizer, config: TinyConfig):
+    """(the randomly initialised Qwen2 model of ``config`` for ``tokenizer``, its entity rows
+    or None): seeded by ``config.seed``; with ``copy_head`` its copy path is built in layer
+    ``config.copy_layer`` with codes of norm ``config.code_norm``."""
+    import torch
+    from transformers import GenerationConfig, Qwen2Config, Qwen2ForCausalLM
+
     model_config = Qwen2Config(
         vocab_size=len(tokenizer),
         hidden_size=config.hidden_size,
@@ -208,22 +229,15 @@ def build_tiny_model(out_dir: str | Path, config: TinyConfig | None = None) -> P
     rows = None
     if config.copy_head and config.entity_tokens:
         rows = (tokenizer.convert_tokens_to_ids(MARKUP_TOKENS[-1]) + 1, len(tokenizer))
-        init_copy_head(model, rows, tokenizer, seed=config.seed)
+        init_copy_head(model, rows, tokenizer, seed=config.seed, code_norm=config.code_norm,
+                       layer=config.copy_layer)  # fmt: skip
     model.generation_config = GenerationConfig(
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
         do_sample=True,
         temperature=1.0,
     )
-    out.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    if rows is not None:
-        save_entity_rows(out, rows)
-    (out / "medenv_tiny.json").write_text(
-        json.dumps({"version": TINY_VERSION, "config": asdict(config)}, indent=2, sort_keys=True)
-    )
-    return out
+    return model, rows
 
 
 def tiny_model_path(config: TinyConfig | None = None) -> Path:

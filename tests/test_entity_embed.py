@@ -49,7 +49,8 @@ def built_model(entity_model):
 
 
 def _train(model, tok, steps: int = 6) -> None:
-    """A few AdamW steps (lr 3e-3, as `make learn` trains) on tool calls naming entities."""
+    """A few AdamW steps (lr 3e-3: `make learn` trained at it until r10, now 1e-3) on tool calls
+    naming entities."""
     texts = [
         f'<tool_call>\n{{"name": "medical_search", "arguments": {{"query": "{n}"}}}}\n</tool_call>'
         for n in ("Marfan syndrome", "Intention tremor", "Generalized amyotrophy", "Ataxia")

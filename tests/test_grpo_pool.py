@@ -176,3 +176,69 @@ def test_a_missing_or_malformed_pool_file_is_one_clear_line(tmp_path, capsys):
     assert main(["train", "grpo", "--pool", str(bad), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "not a GRPO pool file" in err[0] and str(bad) in err[0]
+
+
+def walk(order: list[str], counts: dict, size: int, patience: int) -> tuple[int, str]:
+    """Second reading of early stopping, one candidate at a time: (candidates sampled, why
+    sampling ended) for a sampler that sees ``counts`` in draw order."""
+    seen: dict = {}
+    for n, qid in enumerate(order, 1):
+        seen[qid] = counts[qid]
+        if n == len(order):
+            break
+        if size > 0 and sum(1 for p, k in seen.values() if 0 < p < k) >= size:
+            return n, "full"
+        if patience > 0 and n >= patience and all(p == 0 for p, _ in seen.values()):
+            return n, "patience"
+    return len(order), "all"
+
+
+def test_the_stop_rule_agrees_with_a_one_at_a_time_walk_on_random_counts():
+    from medenv.training.grpo_pool import stop_reason
+
+    rng = random.Random(7)
+    reasons = Counter()
+    for _ in range(400):
+        order = [f"q{i}" for i in range(rng.randint(1, 10))]
+        k = rng.choice([2, 4, 8])
+        weights = rng.choice([(1, 0, 0), (8, 1, 1), (1, 1, 1)])  # never / sometimes / always
+        counts = {}
+        for q in order:
+            kind = rng.choices(("never", "some", "always"), weights)[0]
+            passes = 0 if kind == "never" else k if kind == "always" else rng.randint(1, k - 1)
+            counts[q] = [passes, k]
+        size, patience = rng.randint(0, 3), rng.randint(0, 4)
+        n, why = walk(order, counts, size, patience)
+        seen, got = {}, "all"
+        for i, q in enumerate(order, 1):  # the loop of build_pool with chunk 1
+            seen[q] = counts[q]
+            reason = stop_reason(seen, size, patience) if i < len(order) else None
+            if reason:
+                got = reason
+                break
+        assert (len(seen), got) == (n, why)
+        reasons[why] += 1
+    assert min(reasons.values()) > 30 and len(reasons) == 3
+
+
+def test_sampling_stops_early_and_keeps_the_draw_order(sampled_pool, tmp_path):
+    """Chunked sampling (one candidate at a time) on a copy of the fixture's event log:
+    every episode is already there (resume), so the sampled prefix and the reason must be
+    the walk's over the full pool's counts."""
+    import shutil
+
+    from medenv.training.grpo_pool import build_pool
+
+    pool, out, items = sampled_pool
+    for size, patience in ((1, 1), (1, 2), (0, 0)):
+        dest = tmp_path / f"p{size}{patience}.json"
+        shutil.copy(out.with_suffix(".duckdb"), dest.with_suffix(".duckdb"))
+        with torch_threads(1):
+            early = build_pool(pool.model, None, dest, size=size, candidates=3, k=4,
+                               temperature=1.0, seed=0, env_max_steps=3, max_new_tokens=48,
+                               progress=False, items=items, chunk=1, patience=patience)  # fmt: skip
+        n, why = walk(pool.candidates, pool.counts, size, patience)
+        assert early.candidates == pool.candidates
+        assert list(early.counts) == pool.candidates[:n] and early.stopped == why
+        assert all(early.counts[q] == pool.counts[q] for q in early.counts)
+        assert early.selected == rule(early.counts, size)

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+from medenv.agents.backend_transformers import SAMPLING_TOP_K
 from medenv.agents.copy_head import save_entity_rows
 from medenv.agents.llm import model_contract
 from medenv.agents.threads import set_threads
@@ -102,6 +103,7 @@ class GRPOTrainConfig(_RewardWeightFields):
     adapt_prompt: bool = False
     threads: int | None = None  # torch CPU threads (None: `medenv.agents.threads.default_threads`)
     temperature: float = 1.0
+    top_k: int = SAMPLING_TOP_K  # as the llm agent samples (the pool is measured so)
     beta: float = 0.0  # KL coefficient (0: no reference model)
     gradient_checkpointing: bool | None = None  # None: only for models of >= 50M parameters
     lora: bool = False
@@ -159,6 +161,7 @@ class GRPOTrainConfig(_RewardWeightFields):
         )
         t = self.temperature
         require(finite(t) and t > 0, f"--temperature must be > 0, got {t}")
+        require(self.top_k >= 0, f"--top-k must be >= 0 (0: no cut), got {self.top_k}")
         require(finite(self.beta) and self.beta >= 0, f"beta must be >= 0, got {self.beta}")
         for name in (f"reward_{c}" for c in COMPONENTS):
             value = getattr(self, name)
@@ -371,6 +374,7 @@ def train_grpo(
         max_completion_length=config.max_completion_length,
         max_tool_calling_iterations=config.env_max_steps - 1 if iterations is None else iterations,
         temperature=config.temperature,
+        top_k=config.top_k,
         beta=config.beta,
         reward_weights=[weights[c] for c in COMPONENTS],
         use_vllm=config.use_vllm,

@@ -21,7 +21,11 @@ vary:
    at most ``size`` of them.
 
 `build_pool` runs the three steps and writes the `Pool` (candidates, counts, selected ids
-and every setting) as JSON; ``medenv train grpo --pool POOL.json`` trains on its selected
+and every setting) as JSON. It samples the candidates in draw order, ``chunk`` at a time,
+and stops early: once ``size`` questions are learnable (the pool is full), or once the
+first ``patience`` candidates (``patience`` > 0) have given no correct answer at all (the
+model answers next to nothing: a pool is hopeless, GRPO falls back to all questions).
+``counts`` then holds the candidates sampled, ``stopped`` says why sampling ended; ``medenv train grpo --pool POOL.json`` trains on its selected
 questions, and ``make learn`` records it in ``summary.json``.
 """
 
@@ -58,6 +62,10 @@ class Pool(msgspec.Struct, kw_only=True):
     counts: dict[str, list[int]]  # question id -> [passes, samples], from the event log
     selected: list[str]  # 0 < passes < samples, nearest 1/2 first, at most `size`
     size: int
+    # why sampling ended: "all" (every candidate sampled), "full" (`size` learnable found),
+    # "patience" (no correct answer in the first `patience` candidates)
+    stopped: str = "all"
+    patience: int = 0
 
 
 def candidate_items(items: Sequence, candidates: int, seed: int) -> list:
@@ -89,6 +97,18 @@ def select_learnable(counts: dict[str, Sequence[int]], size: int) -> list[str]:
     mixed = [(Fraction(abs(2 * p - n), 2 * n), qid) for qid, (p, n) in counts.items() if 0 < p < n]
     chosen = [qid for _, qid in sorted(mixed)]
     return chosen if size <= 0 else chosen[:size]
+
+
+def stop_reason(counts: dict[str, Sequence[int]], size: int, patience: int) -> str | None:
+    """Why sampling more candidates is pointless, given the counts of those sampled so
+    far: ``"full"`` when ``size`` > 0 of them are learnable (`select_learnable`),
+    ``"patience"`` when at least ``patience`` > 0 were sampled and none was ever answered
+    correctly; None: sample on. Pure."""
+    if size > 0 and len(select_learnable(counts, size)) >= size:
+        return "full"
+    if patience > 0 and len(counts) >= patience and not any(p for p, _ in counts.values()):
+        return "patience"
+    return None
 
 
 def sample_pass_counts(
@@ -132,10 +152,14 @@ def build_pool(
     threads: int | None = None,
     progress: bool = True,
     items: Sequence | None = None,
+    chunk: int = 4,
+    patience: int = 0,
+    early_stop: bool = True,
 ) -> Pool:
     """Draw, sample and select (module docstring); writes the `Pool` to ``out`` (JSON) and
     the sampled episodes to ``out``'s ``.duckdb`` sibling. ``items``: already loaded QA
-    items to draw from (``qa``, ``split`` and ``hops`` then only label the pool)."""
+    items to draw from (``qa``, ``split`` and ``hops`` then only label the pool).
+    ``early_stop=False`` samples every candidate (``chunk`` and ``patience`` unused)."""
     if k < 2:
         raise MedenvError(f"--k must be at least 2 (a pass rate strictly between 0 and 1), got {k}")
     if not temperature > 0:
@@ -147,18 +171,32 @@ def build_pool(
         items = select_hops(load_questions(qa, "hpo", split), parse_hops(hops))
     if not items:
         raise MedenvError(f"no {split or ''} questions in {qa or 'the default QA set'}")
+    if chunk < 1 or patience < 0:
+        raise MedenvError(f"--chunk must be >= 1 and --patience >= 0, got {chunk}, {patience}")
     drawn = candidate_items(items, candidates, seed)
     out.parent.mkdir(parents=True, exist_ok=True)
-    counts = sample_pass_counts(
-        model, drawn, out.with_suffix(".duckdb"), k=k, temperature=temperature, seed=seed,
-        env_max_steps=env_max_steps, max_new_tokens=max_new_tokens, threads=threads,
-        progress=progress,
-    )  # fmt: skip
+    step = len(drawn) if not early_stop else chunk
+    counts: dict[str, list[int]] = {}
+    stopped, done = "all", 0
+    while done < len(drawn):
+        part = drawn[done : done + step]
+        counts.update(sample_pass_counts(
+            model, part, out.with_suffix(".duckdb"), k=k, temperature=temperature, seed=seed,
+            env_max_steps=env_max_steps, max_new_tokens=max_new_tokens, threads=threads,
+            progress=progress,
+        ))  # fmt: skip
+        done += len(part)
+        reason = stop_reason(counts, size, patience) if early_stop and done < len(drawn) else None
+        if reason:
+            stopped = reason
+            break
+    sampled = drawn[:done]
     pool = Pool(
         model=model, k=k, temperature=temperature, seed=seed, split=split, hops=hops,
         env_max_steps=env_max_steps, max_new_tokens=max_new_tokens,
-        candidates=[i.id for i in drawn], counts={i.id: counts.get(i.id, [0, 0]) for i in drawn},
-        selected=select_learnable(counts, size), size=size,
+        candidates=[i.id for i in drawn],
+        counts={i.id: counts.get(i.id, [0, 0]) for i in sampled},
+        selected=select_learnable(counts, size), size=size, stopped=stopped, patience=patience,
     )  # fmt: skip
     out.write_bytes(msgspec.json.format(msgspec.json.encode(pool)))
     return pool

@@ -18,8 +18,9 @@ Runs the whole loop through medenv's own commands, as a user would (each stage i
    ``grpo_pool`` N > 0: first ``medenv train pool``, a pool of at most N training questions
    the SFT model answers sometimes -- ``grpo_pool_k`` samples of each of
    ``grpo_pool_candidates`` candidates drawn with ``grpo_pool_seed``, at the GRPO
-   temperature, `medenv.training.grpo_pool` -- and GRPO (seed ``grpo_seed``) on it; the
-   pool is recorded in ``summary.json``);
+   temperature, `medenv.training.grpo_pool`, stopping once ``grpo_pool`` are found or
+   when the first ``grpo_pool_patience`` candidates give no correct answer -- and GRPO
+   (seed ``grpo_seed``) on it; the pool is recorded in ``summary.json``);
 7. the same evaluation of the GRPO checkpoint;
 8. ``OUT/summary.json`` (for the untrained, SFT and GRPO models: ``parseable_turns``,
    ``tool_call_turns``, ``accuracy``, ``accuracy_ci``, evidence recall; for the training
@@ -52,9 +53,10 @@ from medenv.events.store import connect
 # model: "small" (a few M parameters, `medenv.agents.tiny.SMALL_CONFIG`) or "tiny";
 # sft_hops: the hop counts SFT trains on; eval_episodes 0: every held-out test question.
 FULL = dict(n1=1000, n2=100, obfuscation=0, model="small", sft_hops="1", sft_steps=200,
-            sft_lr=3e-3, sft_batch=4, max_tool_chars=400, question_only=1,
+            sft_lr=1e-3, sft_batch=4, max_tool_chars=400, question_only=1,
             grpo_steps=12, grpo_generations=8, grpo_prompts=2, grpo_questions=0, grpo_lr=1e-4,
-            grpo_pool=2, grpo_pool_candidates=40, grpo_pool_k=8, grpo_pool_seed=0, grpo_seed=0,
+            grpo_pool=2, grpo_pool_candidates=40, grpo_pool_k=8, grpo_pool_seed=0,
+            grpo_pool_patience=12, grpo_seed=0,
             grpo_completion=320,
             grpo_evidence=0.5, eval_steps=4, eval_tokens=96, eval_episodes=0,
             untrained_episodes=6, temperature=1.0, think_text=0, entity_swap=4)  # fmt: skip
@@ -187,7 +189,8 @@ def pool_args(cfg: dict, sft: Path, qa1: Path, pool: Path) -> list[str]:
             "--size", str(cfg["grpo_pool"]), "--candidates", str(cfg["grpo_pool_candidates"]),
             "--k", str(cfg["grpo_pool_k"]), "--temperature", str(cfg["temperature"]),
             "--seed", str(cfg["grpo_pool_seed"]), "--env-max-steps", str(cfg["eval_steps"]),
-            "--max-new-tokens", str(cfg["eval_tokens"]), "--no-progress"]  # fmt: skip
+            "--max-new-tokens", str(cfg["eval_tokens"]),
+            "--patience", str(cfg["grpo_pool_patience"]), "--no-progress"]  # fmt: skip
 
 
 def grpo_args(

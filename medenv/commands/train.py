@@ -63,6 +63,9 @@ def add_parser(subparsers) -> None:
                       "selected questions (those the start model answers sometimes)")  # fmt: skip
     grpo.add_argument("--max-tool-calling-iterations", type=int, dest="max_tool_calling_iterations")
     grpo.add_argument("--temperature", type=float)
+    grpo.add_argument("--top-k", type=int, dest="top_k",
+                      help="sample among the K most likely tokens (default 50, as the llm agent; "
+                      "0: the whole vocabulary)")  # fmt: skip
     grpo.add_argument("--no-template-tools", action="store_const", const=False, dest="template_tools",
                       help="prompts without the template's tool block (as an SFT run with it)")  # fmt: skip
     grpo.add_argument("--no-system", action="store_const", const=True, dest="no_system",
@@ -102,6 +105,11 @@ def add_parser(subparsers) -> None:
     pool.add_argument("--env-max-steps", type=int, default=4, dest="env_max_steps",
                       help="step budget per sampled episode (default 4)")  # fmt: skip
     pool.add_argument("--max-new-tokens", type=int, default=96, dest="max_new_tokens")
+    pool.add_argument("--patience", type=int, default=0,
+                      help="stop when the first N candidates get no correct answer at all "
+                      "(default 0: never)")  # fmt: skip
+    pool.add_argument("--sample-all", action="store_false", dest="early_stop",
+                      help="sample every candidate (default: stop once --size are learnable)")  # fmt: skip
     pool.add_argument("--threads", type=int)
     pool.add_argument("--no-progress", action="store_false", dest="progress")
     pool.set_defaults(func=run_pool)
@@ -112,13 +120,16 @@ def run_pool(args: argparse.Namespace) -> int:
         args.model, args.qa, args.out, size=args.size, candidates=args.candidates, k=args.k,
         temperature=args.temperature, seed=args.seed, split=args.split, hops=args.hops,
         env_max_steps=args.env_max_steps, max_new_tokens=args.max_new_tokens,
-        threads=args.threads, progress=args.progress,
+        threads=args.threads, progress=args.progress, patience=args.patience,
+        early_stop=args.early_stop,
     )  # fmt: skip
     mixed = sum(1 for a, n in p.counts.values() if 0 < a < n)
     never = sum(1 for a, _ in p.counts.values() if a == 0)
-    print(f"pool: {len(p.selected)} questions selected of {len(p.candidates)} candidates "
-          f"({mixed} answered sometimes, {never} never, {len(p.candidates) - mixed - never} "
-          f"always, {p.k} samples each at temperature {p.temperature:g}); written to {args.out}")  # fmt: skip
+    n = len(p.counts)
+    print(f"pool: {len(p.selected)} questions selected of {n} candidates sampled "
+          f"({len(p.candidates)} drawn, stopped: {p.stopped}; {mixed} answered sometimes, "
+          f"{never} never, {n - mixed - never} always, {p.k} samples each at temperature "
+          f"{p.temperature:g}); written to {args.out}")  # fmt: skip
     return 0
 
 
