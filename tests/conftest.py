@@ -171,7 +171,10 @@ def _collect_before_forks():
 
 def pytest_configure(config):
     """Bind transformers' log handler to the session's stderr now: created lazily inside a
-    test, it would keep that test's captured (then closed) stream and fail later logs."""
+    test, it would keep that test's captured (then closed) stream and fail later logs.
+    Not in pytest-xdist's controller, which runs no test (the import costs ~1.3 CPU-s)."""
+    if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
+        return
     try:
         from transformers.utils import logging as hf_logging
     except ImportError:  # the train extra is not installed

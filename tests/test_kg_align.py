@@ -89,6 +89,53 @@ def test_shared_identifier_merges_nodes_and_keeps_every_edge():
     assert side_by_side.num_nodes == 4 and not side_by_side.members
 
 
+def test_an_edge_both_sources_state_is_one_edge_with_every_attribute():
+    """Two aligned ends joined by one relation in both sources: one edge, the first source's
+    attributes winning (the second adds what is missing), both sources named. The merged
+    adjacency, in order, equals one built edge by edge with networkx's own ``add_edge`` (a
+    reference for `merge_graphs`' direct writes); the source graphs are left unchanged."""
+    import networkx as nx
+
+    near = Relation("near", "is near", "is near to")
+    a, b = KnowledgeGraph("a", "1", [REL, near]), KnowledgeGraph("b", "1", [REL, near])
+    for kg, tag in ((a, ""), (b, "B")):
+        kg.add_node(Node(f"g1{tag}", "gene", f"G1{tag}", xrefs=("NCBIGene:1",)))
+        kg.add_node(Node(f"g2{tag}", "gene", f"G2{tag}", xrefs=("NCBIGene:2",)))
+        kg.add_node(Node(f"x{tag}", "compound", "X"))
+    a.add_edge("g1", "g2", "linked", score="0.9")
+    a.add_edge("x", "g1", "near")
+    b.add_edge("g2B", "g1B", "linked")  # the other direction: another edge
+    b.add_edge("g1B", "g2B", "near")  # the same pair, another relation: a parallel edge
+    b.add_edge("g1B", "g2B", "linked", score="0.1", by="b")  # stated by both sources
+    b.add_edge("xB", "g2B", "linked")
+    m = merge_graphs([a, b])
+    assert m.num_nodes == 4 and m.num_edges == 5
+    assert m.edge_sources("a:g1", "a:g2", "linked") == ("a", "b")
+    assert m.edge_sources("a:g1", "a:g2", "near") == ("b",)
+    assert m.graph.edges["a:g1", "a:g2", "linked"] == {"score": "0.9", "by": "b"}
+    ref = nx.MultiDiGraph()
+    ref.add_nodes_from(m.graph.nodes(data=True))
+    for ns, g in (("a", a), ("b", b)):
+        for s, t, key, data in g.graph.edges(keys=True, data=True):
+            s2, t2 = m.canonical(f"{ns}:{s}"), m.canonical(f"{ns}:{t}")
+            if ref.has_edge(s2, t2, key):
+                for k, v in data.items():
+                    ref.edges[s2, t2, key].setdefault(k, v)
+            else:
+                ref.add_edge(s2, t2, key=key, **data)
+    for side in ("_succ", "_pred"):
+        mine, theirs = getattr(m.graph, side), getattr(ref, side)
+        assert list(mine) == list(theirs)
+        for u in mine:
+            assert [(v, list(kd.items())) for v, kd in mine[u].items()] == [
+                (v, list(kd.items())) for v, kd in theirs[u].items()
+            ], (side, u)
+            for v, kd in mine[u].items():  # one key dict shared by both sides, as networkx
+                assert kd is (m.graph._pred[v][u] if side == "_succ" else m.graph._succ[v][u])
+    assert a.graph.edges["g1", "g2", "linked"] == {"score": "0.9"}
+    assert b.graph.edges["g1B", "g2B", "linked"] == {"score": "0.1", "by": "b"}
+
+
 def test_type_conflicts_and_ambiguous_identifiers_are_reported_not_merged():
     a = graph("a", [Node("p", "phenotype", "Alzheimer", xrefs=("DOID:10652",))])
     a.add_node(Node("x1", "gene", "X", xrefs=("HGNC:1",)))

@@ -99,6 +99,41 @@ def _merged_node(node_id: str, parts: list[Node]) -> Node:
     return Node(node_id, kind, first.name, tuple(synonyms), definition, xrefs)
 
 
+def _add_edges(merged: MergedGraph, ns: str, g: KnowledgeGraph) -> None:
+    """Every edge of ``g`` (namespace ``ns``) onto its members' merged nodes, in ``g``'s
+    order: an edge the graph already has keeps its attributes and takes the new ones it
+    lacks; an edge between two aligned nodes records the sources that state it. Writes the
+    adjacency as `networkx.MultiDiGraph.add_edge` does (one key dict shared by ``_succ`` and
+    ``_pred``, a copy of the attributes), as `KnowledgeGraph.edge_adder` does, ~3x faster
+    than an ``add_edge`` per edge."""
+    succ, pred = merged.graph._succ, merged.graph._pred
+    members, shared, relations = merged.members, merged._shared, merged.relations
+    ids = {n: merged.canonical(namespaced(ns, n)) for n in g.graph._succ}
+    for s, nbrs in g.graph._succ.items():
+        s2 = ids[s]
+        out = succ[s2]
+        s_aligned = s2 in members
+        for t, keyed in nbrs.items():
+            t2 = ids[t]
+            both_aligned = s_aligned and t2 in members
+            keys = out.get(t2)
+            if keys is None:
+                keys = out[t2] = pred[t2][s2] = {}
+            for key, data in keyed.items():
+                old = keys.get(key)
+                if old is not None:
+                    for k, v in data.items():
+                        old.setdefault(k, v)
+                    if both_aligned:
+                        shared[(s2, t2, key)] += (ns,)
+                    continue
+                if key not in relations:
+                    raise KeyError(f"unknown relation {key!r}: add_relation() it first")
+                keys[key] = dict(data)
+                if both_aligned:
+                    shared[(s2, t2, key)] = (ns,)
+
+
 def merge_graphs(
     graphs: Sequence[KnowledgeGraph],
     namespaces: Sequence[str] | None = None,
@@ -155,21 +190,7 @@ def merge_graphs(
             )
     for canonical, nodes in parts.items():
         merged.add_node(_merged_node(canonical, nodes))
-    graph = merged.graph
     for ns, g in zip(names, graphs, strict=True):
-        for s, t, key, data in g.graph.edges(keys=True, data=True):
-            s2 = merged.canonical(namespaced(ns, s))
-            t2 = merged.canonical(namespaced(ns, t))
-            both_aligned = s2 in merged.members and t2 in merged.members
-            if graph.has_edge(s2, t2, key=key):
-                old = graph.edges[s2, t2, key]
-                for k, v in data.items():
-                    old.setdefault(k, v)
-                if both_aligned:
-                    merged._shared[(s2, t2, key)] += (ns,)
-                continue
-            merged.add_edge(s2, t2, key, **data)
-            if both_aligned:
-                merged._shared[(s2, t2, key)] = (ns,)
+        _add_edges(merged, ns, g)
     merged.report = alignment_report(merged)
     return merged
