@@ -16,12 +16,23 @@ from __future__ import annotations
 import gymnasium as gym
 
 
+def time_limit(env: gym.Env) -> int | None:
+    """The step limit of the `TimeLimit` among the wrappers beneath ``env`` (None without one).
+    Read from the wrapper itself: a wrapper's ``spec`` deep-copies the make kwargs, which hold
+    the whole question set (0.6 s per env for the default set)."""
+    while isinstance(env, gym.Wrapper):
+        if isinstance(env, gym.wrappers.TimeLimit):
+            return int(env._max_episode_steps)
+        env = env.env
+    return None
+
+
 class TimeBudget(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """Caps the env's step budget at the ``TimeLimit`` that ``gym.make`` put beneath it."""
 
     def __init__(self, env: gym.Env) -> None:
         gym.utils.RecordConstructorArgs.__init__(self)
         gym.Wrapper.__init__(self, env)
-        limit = env.spec.max_episode_steps if env.spec is not None else None
+        limit = time_limit(env)
         if limit is not None and hasattr(env.unwrapped, "cap_steps"):
             env.unwrapped.cap_steps(int(limit))

@@ -125,6 +125,26 @@ def test_max_episode_steps_above_max_steps_leaves_the_env_budget(items, tmp_path
     assert truncs == [False, False, True]
 
 
+class _NoDeepcopy(list):
+    """A question list that fails if anything deep-copies it (gymnasium's wrapper ``spec``
+    deep-copies the make kwargs: 0.6 s per env with the 2,000-item default set)."""
+
+    def __deepcopy__(self, memo):
+        raise AssertionError("the question set was deep-copied")
+
+
+def test_making_an_env_never_deep_copies_its_questions(items, tmp_path):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # gymnasium turns a failed copy into a warning
+        env = gym.make("MedResearch-v0", qa=_NoDeepcopy(items), db=None, max_episode_steps=2)
+        env.reset(seed=0)
+        assert env.unwrapped.max_steps == 2  # the TimeLimit still caps the env's own budget
+        assert [env.step("x")[3] for _ in range(2)] == [False, True]
+        env.close()
+
+
 def test_env_pickles_and_the_copy_continues_the_same_draws(items, world, tmp_path):
     env = gym.make("MedResearch-v0", qa=items, db=tmp_path / "p.duckdb", run_id="pk")
     env.reset(seed=3)
