@@ -15,6 +15,7 @@ non-object, a missing or unknown argument, a wrong type, an empty query or an ou
 from __future__ import annotations
 
 import copy
+import functools
 import importlib
 import pkgutil
 import re
@@ -79,14 +80,22 @@ def _inline(schema: dict) -> dict:
     return out
 
 
+@functools.lru_cache(maxsize=256)
+def _parameters_json(args: type) -> bytes:
+    """The inlined JSON schema of an argument struct, encoded once per struct type (building
+    it is ~0.6 ms; an export renders the tool schemas of every row)."""
+    return msgspec.json.encode(_inline(msgspec.json.schema(args)))
+
+
 def tool_schema(name: str) -> dict:
+    """One tool's OpenAI function schema (a fresh dict: callers may change it)."""
     tool = TOOLS[name]
     return {
         "type": "function",
         "function": {
             "name": name,
             "description": tool.description,
-            "parameters": _inline(msgspec.json.schema(tool.args)),
+            "parameters": msgspec.json.decode(_parameters_json(tool.args)),
         },
     }
 
