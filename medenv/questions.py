@@ -56,12 +56,21 @@ def load_questions(qa: Any = None, source: str = "hpo", split: str | None = None
     return items
 
 
+_PASSED: list[tuple[object, tuple[QAItem, ...]]] = []  # (graph, items) of the last set that passed
+
+
 def check_items_in_kg(items: list[QAItem], kg, where: str = "the question set") -> None:
     """Raise `MedenvError` when a KG-grounded item's (one with a chain) chain, hops, answer id
     or constraints name an entity the world's knowledge graph lacks (a set made from another KG). Called before
     the env writes any event, so a bad set leaves no half-written run. ``kg`` is a
     `KnowledgeGraph` or anything with ``source``, ``version`` and ``in`` (a lazy world's
-    `medenv.world_memo.KGSummary`)."""
+    `medenv.world_memo.KGSummary`). The last set that passed is remembered: checking the
+    very same item objects against the very same graph again (one env per episode or
+    session over one set) returns at once."""
+    last = _PASSED[0] if _PASSED else None
+    if (last is not None and last[0] is kg and len(last[1]) == len(items)
+            and all(a is b for a, b in zip(last[1], items, strict=True))):  # fmt: skip
+        return
     for item in items:
         if not item.chain:  # an external question: nothing the env looks up in the KG
             continue
@@ -75,6 +84,7 @@ def check_items_in_kg(items: list[QAItem], kg, where: str = "the question set") 
                 f"{kg.source} knowledge graph (version {kg.version}); was the set made from "
                 "another graph?"
             )
+    _PASSED[:] = [(kg, tuple(items))]
 
 
 DEFAULT_N = 2000

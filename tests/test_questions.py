@@ -60,3 +60,23 @@ def test_default_set_meets_the_question_quality_targets():
     assert all(it.effective_hops == it.n_hops for it in items)
     assert len({it.specialty for it in items}) >= 10
     assert manifest["counts"]["search_shortcut_rate"] <= 0.02
+
+
+def test_a_set_is_checked_against_the_graph_whenever_an_item_changes():
+    """`check_items_in_kg` remembers the last set that passed (one env per episode over one
+    set); a set with any other item object, or another graph, is checked again."""
+    import msgspec
+
+    from medenv.kg.cache import load_kg
+    from medenv.questions import check_items_in_kg
+
+    kg = load_kg("hpo")
+    items = load_questions(None, "hpo")[:50]
+    bad = [*items[:7], msgspec.structs.replace(items[7], answer_id="HP:nope"), *items[8:]]
+    for _ in range(2):  # the remembered set never hides the bad one, before or after it
+        check_items_in_kg(items, kg)
+        check_items_in_kg(items, kg)
+        with pytest.raises(MedenvError, match="'HP:nope'"):
+            check_items_in_kg(bad, kg)
+    with pytest.raises(MedenvError, match="'HP:nope'"):
+        check_items_in_kg(bad[:8], kg)
