@@ -7,13 +7,10 @@ not move (its cache folder is kept)."""
 from __future__ import annotations
 
 import dataclasses
-import random
-import re
 
 import pytest
-import torch
 
-from tests.test_entity_embed import _config
+from tests.test_entity_embed import _config, quoted_name_copies
 
 
 @pytest.fixture(scope="module")
@@ -39,24 +36,6 @@ def _copy_layers(model, rows) -> list[int]:
     return found
 
 
-def _copies(model, tok, names, trials: int = 12) -> int:
-    rng = random.Random(5)
-    hits = 0
-    for _ in range(trials):
-        a, b = rng.sample(names, 2)
-        question = f'Question: Which disease has the features "{a}" and "{b}"?'
-        ids = tok.apply_chat_template([{"role": "user", "content": question}],
-                                      add_generation_prompt=True, tokenize=True,
-                                      return_dict=True)["input_ids"]  # fmt: skip
-        ids = list(ids) + tok.encode(
-            '<tool_call>\n{"name": "medical_search", "arguments": {"query": "'
-        )
-        with torch.no_grad():
-            top = model(input_ids=torch.tensor([ids])).logits[0, -1].argmax().item()
-        hits += tok.convert_ids_to_tokens(top) in re.findall(r'"([^"]+)"', question)
-    return hits
-
-
 @pytest.mark.parametrize("layer,norm", [(0, 1.5), (-1, 3.0)])
 def test_the_copy_layer_round_trips_through_save_and_load_and_copies(tok, tmp_path, layer, norm):
     from medenv.agents.copy_head import entity_rows, save_entity_rows
@@ -74,7 +53,9 @@ def test_the_copy_layer_round_trips_through_save_and_load_and_copies(tok, tmp_pa
     codes = codes - codes.mean(0)
     assert codes.norm(dim=1).mean().item() == pytest.approx(norm, rel=0.05)
     names = [n for n in entity_names(config) if len(tok.encode(n)) == 1 and '"' not in n]
-    assert _copies(loaded, tok, names) >= 9  # of 12: a quoted name after `"query": "`
+    assert (
+        quoted_name_copies(loaded, tok, names, 12, seed=5) >= 9
+    )  # of 12: a quoted name after `"query": "`
 
 
 def test_the_default_layer_and_norm_keep_the_cache_key():

@@ -6,6 +6,8 @@ collapse they prevent by training the same model without the hook."""
 from __future__ import annotations
 
 import os
+import random
+import re
 import shutil
 
 import pytest
@@ -131,8 +133,6 @@ def test_copy_head_copies_a_quoted_name_from_step_0(entity_tok, built_model):
     """The built model (no training) puts its top next-token score, after the opening quote
     of a query, on a name the question quotes -- for random KG names it never trained on
     (the quoted names are found again by a regex over the text)."""
-    import random
-    import re
 
     from medenv.agents.tiny import entity_names
 
@@ -140,21 +140,8 @@ def test_copy_head_copies_a_quoted_name_from_step_0(entity_tok, built_model):
     model = built_model
     names = [n for n in entity_names(_config())
              if len(tok.encode(n)) == 1 and '"' not in n]  # fmt: skip
-    rng = random.Random(3)
-    hits, trials = 0, 20
-    for _ in range(trials):
-        a, b = rng.sample(names, 2)
-        question = f'Question: Which disease has the features "{a}" and "{b}"?'
-        ids = tok.apply_chat_template([{"role": "user", "content": question}],
-                                      add_generation_prompt=True, tokenize=True,
-                                      return_dict=True)["input_ids"]  # fmt: skip
-        ids = list(ids) + tok.encode(
-            '<tool_call>\n{"name": "medical_search", "arguments": {"query": "'
-        )
-        with torch.no_grad():
-            top = model(input_ids=torch.tensor([ids])).logits[0, -1].argmax().item()
-        hits += tok.convert_ids_to_tokens(top) in re.findall(r'"([^"]+)"', question)
-    assert hits >= 0.8 * trials
+    trials = 20
+    assert quoted_name_copies(model, tok, names, trials, seed=3) >= 0.8 * trials
 
 
 def test_sft_checkpoint_keeps_the_codes_and_carries_the_range(entity_model, built_model, tmp_path):
@@ -195,3 +182,23 @@ def test_sft_checkpoint_keeps_the_codes_and_carries_the_range(entity_model, buil
     atol = 1e-5 if weight.dtype == torch.float32 else float(trained.abs().max()) * 2**-7
     assert torch.allclose(codes(built), codes(trained), atol=atol)
     assert getattr(model.get_input_embeddings().weight, "_medenv_entity_rows", None) == (first, end)
+
+
+def quoted_name_copies(model, tok, names: list[str], trials: int, seed: int) -> int:
+    """How many of ``trials`` questions quoting two random entity ``names`` get one of the
+    quoted names as the model's top next token right after ``"query": "``."""
+    rng = random.Random(seed)
+    hits = 0
+    for _ in range(trials):
+        a, b = rng.sample(names, 2)
+        question = f'Question: Which disease has the features "{a}" and "{b}"?'
+        ids = tok.apply_chat_template([{"role": "user", "content": question}],
+                                      add_generation_prompt=True, tokenize=True,
+                                      return_dict=True)["input_ids"]  # fmt: skip
+        ids = list(ids) + tok.encode(
+            '<tool_call>\n{"name": "medical_search", "arguments": {"query": "'
+        )
+        with torch.no_grad():
+            top = model(input_ids=torch.tensor([ids])).logits[0, -1].argmax().item()
+        hits += tok.convert_ids_to_tokens(top) in re.findall(r'"([^"]+)"', question)
+    return hits
