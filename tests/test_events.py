@@ -393,7 +393,9 @@ KILLED_WRITER = textwrap.dedent(
     import sys
     from medenv.events import schema as ev
     from medenv.events.store import EventStore
-    store = EventStore(sys.argv[1], run_id="k", durability=sys.argv[2], batch_events=7)
+    store = EventStore(sys.argv[1], run_id="k", durability=sys.argv[2], batch_events=7,
+                       ingest=sys.argv[3])
+    child = None
     for k in range(100_000):
         e = f"e{k:06d}"
         for step in range(2):
@@ -403,8 +405,13 @@ KILLED_WRITER = textwrap.dedent(
         store.emit(ev.EpisodeEnded(steps=2, terminated=True, truncated=False, n_tool_calls=2,
                                    n_format_errors=0), e)
         store.end_episode(e)
+        if store._child is not None and store._child.pid != child:
+            child = store._child.pid
+            print("child", child, flush=True)
     """
 )
+"""A writer of two-step episodes (argv: store path, durability, ingest mode) printing
+``EPISODE STEP`` after each returned step and ``child PID`` when an ingest process starts."""
 
 
 @pytest.mark.parametrize("durability", ["step", "sync"])
@@ -414,12 +421,13 @@ def test_sigkill_during_background_ingests_loses_and_repeats_nothing(tmp_path, d
     and the next writer ingests the leftovers and deletes the segments."""
     path = tmp_path / "bg.duckdb"
     proc = subprocess.Popen(
-        [sys.executable, "-c", KILLED_WRITER, str(path), durability],
+        [sys.executable, "-c", KILLED_WRITER, str(path), durability, "thread"],
         stdout=subprocess.PIPE, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
     )  # fmt: skip
     returned = []
     for line in proc.stdout:
         returned.append(tuple(line.split()))
+        assert returned[-1][0] != "child"  # the thread mode starts no ingest process
         if len(returned) == 300 + 7 * (durability == "sync"):
             break
     os.kill(proc.pid, signal.SIGKILL)

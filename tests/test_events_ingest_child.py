@@ -22,6 +22,7 @@ from medenv.errors import MedenvError
 from medenv.events import schema as ev
 from medenv.events.files import read_spools, sidecar
 from medenv.events.store import EventStore, connect
+from tests.test_events import KILLED_WRITER
 from tests.test_store_edges import _chain_breaks, _refusing_store, _rows
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -111,34 +112,11 @@ def test_a_killed_ingest_process_loses_and_repeats_nothing(tmp_path):
     assert [p for p in tmp_path.iterdir() if ".spool" in p.name] == []
 
 
-KILLED_WRITER = textwrap.dedent(
-    """
-    import sys
-    from medenv.events import schema as ev
-    from medenv.events.store import EventStore
-    store = EventStore(sys.argv[1], run_id="k", batch_events=7, ingest="process")
-    child = None
-    for k in range(100_000):
-        e = f"e{k:06d}"
-        for step in range(2):
-            store.emit(ev.ActionReceived(step=step, text="x" * 200), e)
-            store.commit()
-            print(e, step, flush=True)
-        store.emit(ev.EpisodeEnded(steps=2, terminated=True, truncated=False, n_tool_calls=2,
-                                   n_format_errors=0), e)
-        store.end_episode(e)
-        if store._child is not None and store._child.pid != child:
-            child = store._child.pid
-            print("child", child, flush=True)
-    """
-)
-
-
 def test_a_writer_killed_while_its_child_ingests_leaves_no_orphan_and_loses_nothing(tmp_path):
     stop = 301  # mid-episode; a hand-off every ~2 episodes: the child is mostly inserting
     path = tmp_path / "bg.duckdb"
     proc = subprocess.Popen(
-        [sys.executable, "-c", KILLED_WRITER, str(path)],
+        [sys.executable, "-c", KILLED_WRITER, str(path), "step", "process"],
         stdout=subprocess.PIPE, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
     )  # fmt: skip
     returned, children = [], []
