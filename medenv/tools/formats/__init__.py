@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from medenv.tools.formats import deepseek, granite, harmony, jsontext, kimi, mistral, pythonic
 from medenv.tools.formats.base import TOO_MANY, Attempt, Failure, RawCall
-from medenv.tools.formats.marks import first_marks, suffix_marks
+from medenv.tools.formats.marks import find_any, first_marks, suffix_marks
 from medenv.tools.formats.reasoning import split_reasoning
 from medenv.tools.formats.tagged import tool_call_attempts
 from medenv.tools.formats.xml import qwen3_coder_attempts
@@ -89,10 +89,12 @@ def extract(text: str, tool_format: str = "auto") -> tuple[str | None, str | Non
         family, found, rest = _calls(content, tool_format, marks)
         if rest is content:
             text = rest  # marks still describe it
+    # without an <answer> there is no answer (a lone </answer> closes nothing); the text left
+    # is searched by one memchr walk over its "<"s (a str search costs ~60 us per 100 KB)
     if rest is text:
-        tagged = "</answer>" in marks or "<answer>" in marks
+        tagged = "<answer>" in marks
     else:
-        tagged = "</answer>" in rest or "<answer>" in rest
+        tagged = find_any(rest, ("<answer>",))[0] != -1
     answers = _answers(rest, closed_only=bool(found)) if tagged else []
     if answers and not found:
         family = "answer"
