@@ -25,9 +25,10 @@ _RATES: dict[int, float] = {}
 def model_url(bench_dir):
     from medenv.world import load_world
 
-    # one-off costs a long run amortises, paid before timing: the world, the HTTP client's
-    # imports, the first Arrow batch (pyarrow's lazy imports)
-    load_world(progress=False)
+    # one-off costs a long run amortises, paid before timing: the world's parts (a default
+    # world is lazy since f30666b: without .load() the first timed tool call loaded them),
+    # the HTTP client's imports, the first Arrow batch (pyarrow's lazy imports)
+    load_world(progress=False).load()
     from medenv.agents.backend_openai import _aiohttp_client
 
     from medenv.events.table import arrow_table
