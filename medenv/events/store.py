@@ -1,10 +1,11 @@
 """The event store: one DuckDB table of events, written in Arrow batches through a spool.
 
-Writing (`EventStore`): ``emit`` encodes an event (`encode_payload`: never raises for
-declared types), chains its hash (`medenv.events.chain`) and stages it; ``commit`` (called at
-the end of every env step) moves the staged step to the pending events and makes them durable
-according to ``durability``; ``discard`` drops a staged step that failed half-way, so a step
-is logged whole or not at all:
+Writing (`EventStore`): ``emit`` stages an event (its type checked, its ``seq`` and time
+taken); ``commit`` (called at the end of every env step) encodes the staged step's events
+(`encode_payload`: never raises for declared types), chains their hashes
+(`medenv.events.chain`; both in one loop, `medenv.events.encode.seal_staged`), moves them to
+the pending events and makes them durable according to ``durability``; ``discard`` drops a
+staged step that failed half-way, so a step is logged whole or not at all:
 
 - ``"sync"``: written to the spool file and fsync'd every step (survives power loss);
 - ``"step"`` (default): written to the spool every step (survives ``kill -9``);
