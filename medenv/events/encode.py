@@ -91,10 +91,9 @@ def seal_staged(
     -> last hash) is advanced only once every event is done (an error leaves it as it
     was); ``keys`` (chain -> `chain_keys`) is a cache filled as needed.
 
-    Few large allocations (on a long-running process the allocator's large-block search
-    is a real share of logging's cost): the count goes into the Struct before encoding
-    (one JSON buffer, no splice), the hash reads the payload in place, and the line is
-    the one copy."""
+    Few copies of the payload: the count goes into the Struct before encoding (one JSON
+    buffer, no splice), the hash reads the payload in place, and the line is the one
+    copy."""
     lines: list[bytes] = []
     counts: list[int | None] = []
     new: dict = {}  # chain -> its head after the events so far
