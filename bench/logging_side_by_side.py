@@ -11,8 +11,11 @@ durability ``"step"``; ``--thread`` adds this tree's store with ``ingest="thread
 Prints, per env: best-pass steps/s and its ratio to logging off, the stepping thread's CPU
 per step, the process's CPU per step (an ingest thread included), its ingest process's
 (``child_cpu_us``; this tree's default on Linux), and step latency percentiles (wall and
-thread CPU), with the load average. ``grpo8``: the first 250 questions, 8 rollouts each
-(tool result cache on); ``onepass``: every question of the default set once.
+thread CPU), with the load average. The envs take turns at going first (pass ``k`` starts
+with env ``k``): the env after a logging one runs while that one's ingest process may
+still be inserting, so a fixed order would charge that to the same env every pass.
+``grpo8``: the first 250 questions, 8 rollouts each (tool result cache on); ``onepass``:
+every question of the default set once.
 """
 
 from __future__ import annotations
@@ -67,8 +70,10 @@ def main() -> None:
     for env in envs.values():
         env.reset(seed=0)
     rates, lat, cpu, proc, child = ({k: [] for k in envs} for _ in range(5))
-    for _ in range(args.passes):
-        for name, env in envs.items():
+    order = list(envs)
+    for k in range(args.passes):
+        for name in order[k % len(order) :] + order[: k % len(order)]:  # each place in turn
+            env = envs[name]
             start, child_start = time.process_time(), _child_cpu_s(env)
             rates[name].append(_replay(env, trace, lat[name], cpu[name], group))
             proc[name].append(time.process_time() - start)

@@ -9,15 +9,16 @@ from __future__ import annotations
 import re
 
 import msgspec
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from medenv.events import chain
 from medenv.events import schema as ev
 from medenv.events.codec import encode_payload
-from medenv.events.encode import body_and_tokens, chain_keys, event_type, seal_event
+from medenv.events.encode import body_and_tokens, chain_keys, event_type, seal_event, seal_staged
 from medenv.events.spool import encode_line, read_spool
-from medenv.events.store import EventStore
+from medenv.events.store import EventStore, connect
 from medenv.events.tokens import count_tokens, token_count, with_tokens
 
 TEXT = st.text(st.characters(codec=None, exclude_categories=()), max_size=60)
@@ -101,3 +102,52 @@ def test_a_stores_spool_holds_the_defined_lines(tmp_path):
     assert ev.decode_payload("action_received", bytes(rows[1][5])).tokens == 3
     assert ev.decode_payload("tool_returned", bytes(rows[2][5])).tokens == 7  # given: kept
     store.close()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(payloads(), st.sampled_from([None, "e1", "e\u00e92"])), max_size=8),
+       st.text(max_size=12), st.integers(0, 2**62))  # fmt: skip
+def test_a_step_sealed_in_one_loop_equals_each_event_sealed_alone(events, run_id, ts_us):
+    """`seal_staged` (the store's commit) gives the lines and counts of `body_and_tokens`
+    then `seal_event` per event, each chained to the one before it in its chain."""
+    heads = {None: bytes(range(16)), "e1": bytes(16)}
+    seqs: dict = {}
+    staged = []
+    for payload, episode_id in events:
+        seq = seqs[episode_id] = seqs.get(episode_id, -1) + 1
+        staged.append((episode_id, seq, ts_us + seq, event_type(payload), payload))
+    expected, counts, prev = [], [], dict(heads)
+    for episode_id, seq, ts, kind, payload in staged:
+        body, tokens = body_and_tokens(payload, kind[3])
+        h, line, _ = seal_event(prev.get(episode_id, chain.ZERO), chain_keys(run_id, episode_id),
+                                seq, ts, kind, body)  # fmt: skip
+        prev[episode_id] = h
+        expected.append(line)
+        counts.append(tokens)
+    assert seal_staged(staged, heads, {}, run_id) == (expected, counts)
+    assert heads == prev  # advanced to each chain's last hash
+
+
+def test_a_step_that_fails_to_seal_leaves_the_chains_as_they_were(tmp_path):
+    """An event that cannot be counted (its text is not text) fails the whole step before
+    any chain moves: the env discards the step, and the next one chains on the last
+    committed event."""
+    store = EventStore(tmp_path / "f.duckdb", run_id="r", durability="step")
+    store.emit(ev.ActionReceived(step=0, text="kept words"), "e1")
+    store.commit()
+    head, size = dict(store._head), store._spool.size
+    store.emit(ev.ToolCalled(step=1, name="browse", arguments={}), "e1")
+    store.emit(ev.ActionReceived(step=1, text=None), "e1")  # not text: counting fails
+    with pytest.raises((AttributeError, KeyError, TypeError)):
+        store.commit()
+    store.discard()  # as the env does when a step raises
+    assert store._head == head and store._spool.size == size
+    store.emit(ev.ActionReceived(step=1, text="again"), "e1")
+    store.end_episode("e1")
+    store.close()
+    con = connect(tmp_path / "f.duckdb")
+    assert chain.check_chains(con).episodes == {}
+    rows = con.execute(
+        "SELECT seq, type FROM events WHERE episode_id = 'e1' ORDER BY seq"
+    ).fetchall()
+    assert rows == [(0, "action_received"), (1, "action_received")]

@@ -1,10 +1,11 @@
 """The event store: one DuckDB table of events, written in Arrow batches through a spool.
 
-Writing (`EventStore`): ``emit`` encodes an event (`encode_payload`: never raises for
-declared types), chains its hash (`medenv.events.chain`) and stages it; ``commit`` (called at
-the end of every env step) moves the staged step to the pending events and makes them durable
-according to ``durability``; ``discard`` drops a staged step that failed half-way, so a step
-is logged whole or not at all:
+Writing (`EventStore`): ``emit`` stages an event (its type checked, its ``seq`` and time
+taken); ``commit`` (called at the end of every env step) encodes the staged step's events
+(`encode_payload`: never raises for declared types), chains their hashes
+(`medenv.events.chain`; both in one loop, `medenv.events.encode.seal_staged`), moves them to
+the pending events and makes them durable according to ``durability``; ``discard`` drops a
+staged step that failed half-way, so a step is logged whole or not at all:
 
 - ``"sync"``: written to the spool file and fsync'd every step (survives power loss);
 - ``"step"`` (default): written to the spool every step (survives ``kill -9``);
@@ -58,7 +59,7 @@ import duckdb
 
 from medenv.errors import MedenvError
 from medenv.events import chain
-from medenv.events.encode import body_and_tokens, chain_keys, event_type, seal_event
+from medenv.events.encode import EVENT_KINDS, seal_staged
 from medenv.events.files import (
     acquire,
     new_run_id,
@@ -215,56 +216,62 @@ class EventStore(Handoff):
     # -- writing ---------------------------------------------------------------------------
     def emit(self, payload: Payload, episode_id: str | None = None) -> int:
         """Stage one event of the current step; returns its ``seq``. It is logged by the
-        next `commit` (or `end_episode`, `close`) and dropped by `discard`. The event is
-        encoded, counted and chained here (`medenv.events.encode`), once."""
+        next `commit` (or `end_episode`, `close`) and dropped by `discard`. Its time is
+        taken here; it is encoded, counted and chained (`medenv.events.encode.seal_staged`)
+        with the rest of its step, once, when the step is committed."""
         if self.closed:
             raise MedenvError(f"event store {self.file} is closed")
-        kind = event_type(payload)
+        kind = EVENT_KINDS.get(type(payload))
         if kind is None:
             raise MedenvError(
                 f"cannot write a {type(payload).__name__} event: not a declared event type "
                 "(medenv.events.schema.EVENT_TYPES)"
             )
-        keys = self._keys.get(episode_id)
-        if keys is None:
-            keys = self._keys[episode_id] = chain_keys(self.run_id, episode_id)
         seq = self._seq.get(episode_id, 0)
-        prev = self._head.get(episode_id, chain.ZERO)
-        body, tokens = body_and_tokens(payload, kind[3])  # token counts recorded with the text
-        ts_us = time.time_ns() // 1000
-        h, line, start = seal_event(prev, keys, seq, ts_us, kind, body)
         self._seq[episode_id] = seq + 1
-        self._head[episode_id] = h
         self._wrote = True
-        self._staged.append((episode_id, seq, ts_us, kind[0], start, prev, payload, tokens, line))
+        self._staged.append((episode_id, seq, time.time_ns() // 1000, kind, payload))
         return seq
 
     def discard(self) -> None:
         """Drop the events staged since the last commit (a step that failed half-way)."""
-        for episode_id, seq, _ts, _type, _body, prev, *_ in reversed(self._staged):
+        for episode_id, seq, *_ in reversed(self._staged):
             self._seq[episode_id] = seq
-            self._head[episode_id] = prev
         self._staged.clear()
 
     def _promote(self) -> None:
-        rows, spooled = self._rows, self._spool is not None
-        for episode_id, seq, ts_us, type_, start, _prev, payload, tokens, line in self._staged:
-            if rows is not None:
-                rows.append(episode_id, seq, ts_us, type_, memoryview(line)[start:-2])  # payload
+        """Log the staged events: encode and chain them (all or, on an error, none: the
+        step can still be discarded), fold them into their episodes' figures and queue
+        their lines for the spool."""
+        staged = self._staged
+        if not staged:
+            return
+        lines, counts = seal_staged(staged, self._head, self._keys, self.run_id)
+        rows, folds, sums_of = self._rows, self._folds, self._tokens
+        for (episode_id, seq, ts_us, kind, payload), tokens, line in zip(
+            staged, counts, lines, strict=True
+        ):
+            if rows is not None:  # the sealed payload: the line after its head, less "]\n"
+                start = len(self._keys[episode_id][1]) + len(b"%d,%d," % (seq, ts_us))
+                rows.append(
+                    episode_id, seq, ts_us, kind[0], memoryview(line)[start + len(kind[2]) : -2]
+                )
             if episode_id is not None:  # the episode's figures, for its seal
-                fold = self._folds.get(episode_id)
+                fold = folds.get(episode_id)
                 if fold is None:
-                    fold = self._folds[episode_id] = SummaryFold()
+                    fold = folds[episode_id] = SummaryFold()
                 fold.add(payload)
                 if tokens is not None:
-                    sums = self._tokens.setdefault(episode_id, [0, 0])
+                    sums = sums_of.get(episode_id)
+                    if sums is None:
+                        sums = sums_of[episode_id] = [0, 0]
                     sums[0] += tokens
-                    if type_ == "action_received":
+                    if kind[0] == "action_received":
                         sums[1] += tokens
-            if spooled:
-                self._unspooled.append(line)
-        self._pending += len(self._staged)
-        self._staged.clear()
+        if self._spool is not None:
+            self._unspooled += lines
+        self._pending += len(staged)
+        staged.clear()
 
     def _count(self) -> int:
         """Committed events not yet handed to an ingest."""
@@ -309,7 +316,7 @@ class EventStore(Handoff):
 
     def _write_spool(self) -> None:
         if self._unspooled and self._spool is not None:
-            self._spool.write(b"".join(self._unspooled))
+            self._spool.write_lines(self._unspooled)
             self._unspooled.clear()
 
     def close(self) -> None:
