@@ -72,17 +72,21 @@ def test_reward_slope_matches_polyfit_and_its_ci_separates_trends():
 
 
 def test_eval_plots_reward_by_training_step_from_a_real_store(tmp_path, capsys):
-    """Episodes tagged with training steps (as GRPO tags them) in a real store."""
+    """Episodes tagged with training steps (as GRPO tags them) in a real store; the last
+    step's in a shard beside the main file (as GRPO's concurrent rollouts write them), read
+    once: 12 episodes, not the shard's counted again with the main file's."""
     from medenv.agents.rollout import rollout
 
     from medenv.learning_curve import episode_rewards
 
     db = tmp_path / "steps.duckdb"
     for step in range(3):
-        rollout("heuristic" if step < 2 else "oracle", qa=None, episodes=4, db=db, seed=step,
+        path = db if step < 2 else tmp_path / "steps.shard-1.duckdb"
+        rollout("heuristic" if step < 2 else "oracle", qa=None, episodes=4, db=path, seed=step,
                 tags={"training_step": step}, progress=False)  # fmt: skip
     rows = episode_rewards(db)
     assert sorted({r[0] for r in rows}) == [0, 1, 2] and len(rows) == 12
+    assert sum(r[0] == 2 for r in rows) == 4
     png = tmp_path / "reward.png"
     assert main(["eval", "--db", str(db), "--plot-steps", str(png)]) == 0
     err = capsys.readouterr().err

@@ -113,22 +113,21 @@ def _eval_json(db: Path, log: Path) -> dict:
 
 def turn_shares(db: Path) -> dict:
     """Share of the model's turns that parsed (a tool call or an answer: not rejected) and
-    that made a research tool call (not the answer), from the event log."""
-    actions = rejected = calls = 0
-    for path in resolve_db_paths([str(db)]):
-        con = connect(path)
-        try:
-            counts = dict(con.execute(
-                "select type, count(distinct (episode_id, json_extract(payload, '$.step'))) "
-                "from events where type in ('action_received', 'action_rejected') or (type = "
-                "'tool_called' and json_extract_string(payload, '$.name') != 'answer') "
-                "group by type"
-            ).fetchall())  # fmt: skip
-        finally:
-            con.close()
-        actions += counts.get("action_received", 0)
-        rejected += counts.get("action_rejected", 0)
-        calls += counts.get("tool_called", 0)
+    that made a research tool call (not the answer), from the event log (shards included,
+    each file read once)."""
+    con = connect(resolve_db_paths([str(db)]))
+    try:
+        counts = dict(con.execute(
+            "select type, count(distinct (run_id, episode_id, json_extract(payload, '$.step'))) "
+            "from events where type in ('action_received', 'action_rejected') or (type = "
+            "'tool_called' and json_extract_string(payload, '$.name') != 'answer') "
+            "group by type"
+        ).fetchall())  # fmt: skip
+    finally:
+        con.close()
+    actions = counts.get("action_received", 0)
+    rejected = counts.get("action_rejected", 0)
+    calls = counts.get("tool_called", 0)
     if not actions:
         return {"turns": 0, "parseable_turns": 0.0, "tool_call_turns": 0.0}
     return {
