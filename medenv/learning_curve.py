@@ -55,14 +55,15 @@ def episode_rewards(
     in the store(s) ``db`` (files or globs; shards included), optionally only ``runs``."""
     out = []
     dbs = [db] if isinstance(db, (str, Path)) else list(db)
-    for path in resolve_db_paths([str(d) for d in dbs]):
-        con = connect(path)
-        try:
-            for run_id, _, step, total, correct in con.execute(_QUERY).fetchall():
-                if runs is None or run_id in runs:
-                    out.append((int(step), float(total), bool(correct)))
-        finally:
-            con.close()
+    # one connection over every file once: a main file's `connect` reads its shards too,
+    # so connecting file by file would count each shard's episodes twice
+    con = connect(resolve_db_paths([str(d) for d in dbs]))
+    try:
+        for run_id, _, step, total, correct in con.execute(_QUERY).fetchall():
+            if runs is None or run_id in runs:
+                out.append((int(step), float(total), bool(correct)))
+    finally:
+        con.close()
     return sorted(out)
 
 

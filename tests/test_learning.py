@@ -72,17 +72,21 @@ def test_reward_slope_matches_polyfit_and_its_ci_separates_trends():
 
 
 def test_eval_plots_reward_by_training_step_from_a_real_store(tmp_path, capsys):
-    """Episodes tagged with training steps (as GRPO tags them) in a real store."""
+    """Episodes tagged with training steps (as GRPO tags them) in a real store; the last
+    step's in a shard beside the main file (as GRPO's concurrent rollouts write them), read
+    once: 12 episodes, not the shard's counted again with the main file's."""
     from medenv.agents.rollout import rollout
 
     from medenv.learning_curve import episode_rewards
 
     db = tmp_path / "steps.duckdb"
     for step in range(3):
-        rollout("heuristic" if step < 2 else "oracle", qa=None, episodes=4, db=db, seed=step,
+        path = db if step < 2 else tmp_path / "steps.shard-1.duckdb"
+        rollout("heuristic" if step < 2 else "oracle", qa=None, episodes=4, db=path, seed=step,
                 tags={"training_step": step}, progress=False)  # fmt: skip
     rows = episode_rewards(db)
     assert sorted({r[0] for r in rows}) == [0, 1, 2] and len(rows) == 12
+    assert sum(r[0] == 2 for r in rows) == 4
     png = tmp_path / "reward.png"
     assert main(["eval", "--db", str(db), "--plot-steps", str(png)]) == 0
     err = capsys.readouterr().err
@@ -189,6 +193,7 @@ def test_make_learn_samples_its_pool_as_its_grpo_stage_trains():
     assert p.temperature == g.temperature == FULL["temperature"]
     assert p.env_max_steps == g.env_max_steps and p.hops == g.hops == "1"
     assert p.model == g.model == str(sft) and g.pool == p.out == str(pool)
+    assert g.loss_type == FULL["grpo_loss"] and g.learning_rate == FULL["grpo_lr"]
     assert (p.k, p.size, p.seed) == (FULL["grpo_pool_k"], FULL["grpo_pool"], FULL["grpo_pool_seed"])
     assert p.patience == FULL["grpo_pool_patience"] > 0 and p.early_stop  # stops when hopeless
     assert p.k >= 2 and p.size == g.batch_size // g.num_generations  # all of it every step

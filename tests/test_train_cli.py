@@ -54,7 +54,10 @@ def test_train_sft_cli_with_lora_saves_an_adapter(tmp_path, capsys):
 
 
 def test_train_grpo_cli_runs_against_the_env(tmp_path, capsys):
-    """`medenv train grpo`: one step on the tiny model, rollouts in the real env and store."""
+    """`medenv train grpo`: one step on the tiny model, rollouts in the real env and store;
+    ``--loss-type`` reaches TRL (the trainer's saved arguments)."""
+    import torch
+
     from medenv.cli import main
     from medenv.events.store import connect
     from tests.test_sft import torch_threads
@@ -64,12 +67,13 @@ def test_train_grpo_cli_runs_against_the_env(tmp_path, capsys):
         rc = main(["train", "grpo", "--model", "tiny", "--out", str(out), "--max-steps", "1",
                    "--num-generations", "2", "--batch-size", "2", "--max-questions", "2",
                    "--max-completion-length", "32", "--max-tool-calling-iterations", "1",
-                   "--max-tool-chars", "150", "--no-progress"])  # fmt: skip
+                   "--max-tool-chars", "150", "--loss-type", "grpo", "--no-progress"])  # fmt: skip
     text = capsys.readouterr().out
     assert rc == 0
     assert "GRPO done: 1 steps" in text and "peak memory" in text
     assert '"accuracy_mean"' in text and f"rollouts in {out / 'events.duckdb'}" in text
     assert (out / "model.safetensors").is_file()
+    assert torch.load(out / "training_args.bin", weights_only=False).loss_type == "grpo"
     con = connect(out / "events.duckdb")
     try:
         rows = con.execute(
@@ -103,6 +107,7 @@ def test_train_cli_bad_settings_and_paths_are_one_line(tmp_path, capsys):
     (tmp_path / "x.parquet").write_bytes(b"PAR1")
     (tmp_path / "bad.yaml").write_text("batch_size: [\n")
     (tmp_path / "typed.yaml").write_text("batch_size: two\n")
+    (tmp_path / "loss.yaml").write_text("loss_type: sapo\n")
     other = tmp_path / "other.duckdb"
     with duckdb.connect(str(other)) as con:
         con.execute("CREATE TABLE foo (x INT)")
@@ -133,6 +138,7 @@ def test_train_cli_bad_settings_and_paths_are_one_line(tmp_path, capsys):
         (sft + ["--eval-steps", "0"], "--eval-steps must be at least 1, got 0"),
         (grpo + ["--threads", "0"], "--threads must be at least 1, got 0"),
         (grpo + ["--hops", "x"], "--hops takes hop counts like 1 or 1,2"),
+        (grpo + ["--config", str(tmp_path / "loss.yaml")], "--loss-type must be one of"),
     ]
     for argv, message in cases:
         assert main(argv) == 2, argv

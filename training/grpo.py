@@ -65,6 +65,10 @@ _RewardWeightFields = make_dataclass(
 )
 
 
+# TRL 1.16's token-level loss aggregations (sequence-level ones need other settings)
+LOSS_TYPES = ("dapo", "grpo", "dr_grpo", "bnpo")
+
+
 @dataclass
 class GRPOTrainConfig(_RewardWeightFields):
     """Settings of one GRPO run (defaults: a short CPU-friendly run)."""
@@ -105,6 +109,9 @@ class GRPOTrainConfig(_RewardWeightFields):
     temperature: float = 1.0
     top_k: int = SAMPLING_TOP_K  # as the llm agent samples (the pool is measured so)
     beta: float = 0.0  # KL coefficient (0: no reference model)
+    # TRL's loss aggregation: "dapo" (TRL's default: over all tokens of the batch), "grpo"
+    # (each completion's mean: a short completion's tokens weigh more), "dr_grpo", "bnpo"
+    loss_type: str = "dapo"
     gradient_checkpointing: bool | None = None  # None: only for models of >= 50M parameters
     lora: bool = False
     lora_r: int = 16
@@ -163,6 +170,10 @@ class GRPOTrainConfig(_RewardWeightFields):
         require(finite(t) and t > 0, f"--temperature must be > 0, got {t}")
         require(self.top_k >= 0, f"--top-k must be >= 0 (0: no cut), got {self.top_k}")
         require(finite(self.beta) and self.beta >= 0, f"beta must be >= 0, got {self.beta}")
+        require(
+            self.loss_type in LOSS_TYPES,
+            f"--loss-type must be one of {LOSS_TYPES}, got {self.loss_type!r}",
+        )
         for name in (f"reward_{c}" for c in COMPONENTS):
             value = getattr(self, name)
             require(finite(value), f"{name} must be a finite number, got {value}")
@@ -376,6 +387,7 @@ def train_grpo(
         temperature=config.temperature,
         top_k=config.top_k,
         beta=config.beta,
+        loss_type=config.loss_type,
         reward_weights=[weights[c] for c in COMPONENTS],
         use_vllm=config.use_vllm,
         vllm_mode="colocate",

@@ -20,7 +20,8 @@ Runs the whole loop through medenv's own commands, as a user would (each stage i
    ``grpo_pool_candidates`` candidates drawn with ``grpo_pool_seed``, at the GRPO
    temperature, `medenv.training.grpo_pool`, stopping once ``grpo_pool`` are found or
    when the first ``grpo_pool_patience`` candidates give no correct answer -- and GRPO
-   (seed ``grpo_seed``) on it; the pool is recorded in ``summary.json``);
+   (seed ``grpo_seed``, TRL's loss aggregation ``grpo_loss``) on it; the pool is recorded in
+   ``summary.json``);
 7. the same evaluation of the GRPO checkpoint;
 8. ``OUT/summary.json`` (for the untrained, SFT and GRPO models: ``parseable_turns``,
    ``tool_call_turns``, ``accuracy``, ``accuracy_ci``, evidence recall; for the training
@@ -56,7 +57,7 @@ FULL = dict(n1=1000, n2=100, obfuscation=0, model="small", sft_hops="1", sft_ste
             sft_lr=1e-3, sft_batch=4, max_tool_chars=400, question_only=1,
             grpo_steps=12, grpo_generations=8, grpo_prompts=2, grpo_questions=0, grpo_lr=1e-4,
             grpo_pool=2, grpo_pool_candidates=40, grpo_pool_k=8, grpo_pool_seed=0,
-            grpo_pool_patience=12, grpo_seed=0,
+            grpo_pool_patience=12, grpo_seed=0, grpo_loss="dapo",
             grpo_completion=320,
             grpo_evidence=0.5, eval_steps=4, eval_tokens=96, eval_episodes=0,
             untrained_episodes=6, temperature=1.0, think_text=0, entity_swap=4)  # fmt: skip
@@ -113,22 +114,21 @@ def _eval_json(db: Path, log: Path) -> dict:
 
 def turn_shares(db: Path) -> dict:
     """Share of the model's turns that parsed (a tool call or an answer: not rejected) and
-    that made a research tool call (not the answer), from the event log."""
-    actions = rejected = calls = 0
-    for path in resolve_db_paths([str(db)]):
-        con = connect(path)
-        try:
-            counts = dict(con.execute(
-                "select type, count(distinct (episode_id, json_extract(payload, '$.step'))) "
-                "from events where type in ('action_received', 'action_rejected') or (type = "
-                "'tool_called' and json_extract_string(payload, '$.name') != 'answer') "
-                "group by type"
-            ).fetchall())  # fmt: skip
-        finally:
-            con.close()
-        actions += counts.get("action_received", 0)
-        rejected += counts.get("action_rejected", 0)
-        calls += counts.get("tool_called", 0)
+    that made a research tool call (not the answer), from the event log (shards included,
+    each file read once)."""
+    con = connect(resolve_db_paths([str(db)]))
+    try:
+        counts = dict(con.execute(
+            "select type, count(distinct (run_id, episode_id, json_extract(payload, '$.step'))) "
+            "from events where type in ('action_received', 'action_rejected') or (type = "
+            "'tool_called' and json_extract_string(payload, '$.name') != 'answer') "
+            "group by type"
+        ).fetchall())  # fmt: skip
+    finally:
+        con.close()
+    actions = counts.get("action_received", 0)
+    rejected = counts.get("action_rejected", 0)
+    calls = counts.get("tool_called", 0)
     if not actions:
         return {"turns": 0, "parseable_turns": 0.0, "tool_call_turns": 0.0}
     return {
@@ -204,7 +204,8 @@ def grpo_args(
             "--batch-size", str(cfg["grpo_generations"] * cfg["grpo_prompts"]), "--hops", "1",
             "--max-completion-length", str(cfg["grpo_completion"]),
             "--env-max-steps", str(cfg["eval_steps"]), "--temperature", str(cfg["temperature"]),
-            "--seed", str(cfg["grpo_seed"]), "--no-progress"]  # fmt: skip
+            "--seed", str(cfg["grpo_seed"]), "--loss-type", cfg["grpo_loss"],
+            "--no-progress"]  # fmt: skip
     if use_pool:
         args += ["--pool", str(pool)]
     if cfg["grpo_questions"]:  # a fixed pool of training questions, revisited every few steps

@@ -20,7 +20,7 @@ import json
 from medenv.commands.kgargs import add_kg_arguments, world_spec
 from medenv.errors import MedenvError
 from medenv.training.config import load_config
-from medenv.training.grpo import GRPOTrainConfig, train_grpo
+from medenv.training.grpo import LOSS_TYPES, GRPOTrainConfig, train_grpo
 from medenv.training.grpo_pool import build_pool
 from medenv.training.sft import SFTTrainConfig, train_sft
 
@@ -80,6 +80,10 @@ def add_parser(subparsers) -> None:
                       help="step budget per episode (default 12, as medenv rollout)")  # fmt: skip
     grpo.add_argument("--reward-evidence-recall", type=float, dest="reward_evidence_recall",
                       help="weight of the dense evidence-recall term (default 0: a metric)")  # fmt: skip
+    grpo.add_argument("--loss-type", dest="loss_type", choices=LOSS_TYPES,
+                      help="TRL's loss aggregation: dapo (default, TRL's: every token of the "
+                      "batch weighs the same), grpo (each completion's mean: short completions' "
+                      "tokens weigh more), dr_grpo, bnpo")  # fmt: skip
     grpo.add_argument("--malformed-turn", choices=("continue", "end"), dest="malformed_turn",
                       help="continue (default): a malformed turn is a penalised step, as in "
                       "evaluation; end: the rollout stops there")  # fmt: skip
