@@ -55,7 +55,7 @@ def test_train_sft_cli_with_lora_saves_an_adapter(tmp_path, capsys):
 
 def test_train_grpo_cli_runs_against_the_env(tmp_path, capsys):
     """`medenv train grpo`: one step on the tiny model, rollouts in the real env and store;
-    ``--loss-type`` reaches TRL (the trainer's saved arguments)."""
+    ``--loss-type`` and ``--beta`` reach TRL (the trainer's saved arguments)."""
     import torch
 
     from medenv.cli import main
@@ -67,13 +67,15 @@ def test_train_grpo_cli_runs_against_the_env(tmp_path, capsys):
         rc = main(["train", "grpo", "--model", "tiny", "--out", str(out), "--max-steps", "1",
                    "--num-generations", "2", "--batch-size", "2", "--max-questions", "2",
                    "--max-completion-length", "32", "--max-tool-calling-iterations", "1",
-                   "--max-tool-chars", "150", "--loss-type", "grpo", "--no-progress"])  # fmt: skip
+                   "--max-tool-chars", "150", "--loss-type", "grpo", "--beta", "0.05",
+                   "--no-progress"])  # fmt: skip
     text = capsys.readouterr().out
     assert rc == 0
     assert "GRPO done: 1 steps" in text and "peak memory" in text
     assert '"accuracy_mean"' in text and f"rollouts in {out / 'events.duckdb'}" in text
     assert (out / "model.safetensors").is_file()
-    assert torch.load(out / "training_args.bin", weights_only=False).loss_type == "grpo"
+    saved = torch.load(out / "training_args.bin", weights_only=False)
+    assert (saved.loss_type, saved.beta) == ("grpo", 0.05)
     con = connect(out / "events.duckdb")
     try:
         rows = con.execute(

@@ -84,6 +84,8 @@ def add_parser(subparsers) -> None:
                       help="TRL's loss aggregation: dapo (default, TRL's: every token of the "
                       "batch weighs the same), grpo (each completion's mean: short completions' "
                       "tokens weigh more), dr_grpo, bnpo")  # fmt: skip
+    grpo.add_argument("--beta", type=float,
+                      help="KL coefficient to the start model (default 0: no reference model)")
     grpo.add_argument("--malformed-turn", choices=("continue", "end"), dest="malformed_turn",
                       help="continue (default): a malformed turn is a penalised step, as in "
                       "evaluation; end: the rollout stops there")  # fmt: skip
