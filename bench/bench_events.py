@@ -145,7 +145,8 @@ def bench_emit_parts(benchmark, extra, bench_dir):
     the grounded oracle's actions over the first 300 questions of the default set (thread
     CPU microseconds per event, best of 5; ``*_per_step`` per committed step). ``definition_*``:
     the parts as the writer ran them before (`with_tokens`, `encode_payload`, `chain.link`,
-    `chain.seal`, `encode_line`); ``one_pass_*``: `medenv.events.encode` (the same bytes);
+    `chain.seal`, `encode_line`); ``one_pass_seal_us``: `medenv.events.encode.seal_staged` over all
+    the events as one chain (the same bytes, token counts included);
     ``store_*``: `EventStore` emit + commit + end_episode as the env calls them (no ingest);
     ``ingest_*`` / ``checkpoint_*``: the background thread's DuckDB insert and checkpoint."""
     import gymnasium as gym
@@ -173,8 +174,9 @@ def bench_emit_parts(benchmark, extra, bench_dir):
     texts = [getattr(p, TOKEN_FIELDS[type(p)]) for p in payloads if type(p) in TOKEN_FIELDS]
     full = [with_tokens(p) for p in payloads]
     bodies = [encode_payload(p) for p in full]
-    kinds = [encode.event_type(p) for p in payloads]
-    keys, ts = encode.chain_keys("run", "episode"), 1_700_000_000_000_000
+    kinds = [encode.EVENT_KINDS[type(p)] for p in payloads]
+    ts = 1_700_000_000_000_000
+    staged = [("episode", i, ts, k, p) for i, (k, p) in enumerate(zip(kinds, payloads, strict=True))]
     sealed = [chain.seal(b, chain.ZERO) for b in bodies]
     lines = [
         encode_line("run", "episode", 1, ts, k[0], s) for k, s in zip(kinds, sealed, strict=True)
@@ -201,17 +203,7 @@ def bench_emit_parts(benchmark, extra, bench_dir):
             ],
             n,
         ),
-        "one_pass_body_us": _cpu_us(
-            lambda: [encode.body_and_tokens(p, k[3]) for p, k in zip(payloads, kinds, strict=True)],
-            n,
-        ),
-        "one_pass_seal_us": _cpu_us(
-            lambda: [
-                encode.seal_event(chain.ZERO, keys, 1, ts, k, b)
-                for k, b in zip(kinds, bodies, strict=True)
-            ],
-            n,
-        ),
+        "one_pass_seal_us": _cpu_us(lambda: encode.seal_staged(staged, {}, {}, "run"), n),
         "pending_append_us": _cpu_us(
             lambda: [
                 Pending("r").append("e", 1, ts, k[0], s) for k, s in zip(kinds, sealed, strict=True)

@@ -1,6 +1,7 @@
-"""The step path's one-pass encoding (`medenv.events.encode`) gives exactly the bytes of the
-definitions it shortcuts: `with_tokens` + `encode_payload` for the payload, `chain.link` +
-`chain.seal` for its hash, `spool.encode_line` for its line. Tried on generated payloads of
+"""The step path's one-pass encoding (`medenv.events.encode.seal_staged`) gives exactly the
+bytes of the definitions it shortcuts, re-derived here from them: `with_tokens` +
+`encode_payload` for the payload, `chain.link` + `chain.seal` for its hash,
+`spool.encode_line` for its line. Tried on generated payloads of
 every declared type (any text: lone surrogates, newlines, non-ASCII, vertical tabs; token
 counts given or not) and on an `EventStore`'s own spool."""
 
@@ -16,7 +17,7 @@ from hypothesis import strategies as st
 from medenv.events import chain
 from medenv.events import schema as ev
 from medenv.events.codec import encode_payload
-from medenv.events.encode import body_and_tokens, chain_keys, event_type, seal_event, seal_staged
+from medenv.events.encode import EVENT_KINDS, seal_staged
 from medenv.events.spool import encode_line, read_spool
 from medenv.events.store import EventStore, connect
 from medenv.events.tokens import count_tokens, token_count, with_tokens
@@ -51,26 +52,32 @@ def _words(text: str) -> int:
     return len(re.findall(r"[^ \t\n\f\r]+", text))
 
 
+def _defined(prev: bytes, run_id, episode_id, seq: int, ts_us: int, payload):
+    """``(hash, spool line, token count)`` of one event by the definitions alone."""
+    full = with_tokens(payload)
+    body = encode_payload(full)
+    type_ = EVENT_KINDS[type(payload)][0]
+    h = chain.link(prev, run_id, episode_id, seq, ts_us, type_, body)
+    line = encode_line(run_id, episode_id, seq, ts_us, type_, chain.seal(body, h))
+    return h, line, getattr(full, "tokens", None)
+
+
 @settings(max_examples=150, deadline=None)
 @given(payloads(), st.text(max_size=12), IDS, st.integers(0, 2**31), st.integers(0, 2**62),
        st.binary(min_size=16, max_size=16))  # fmt: skip
 def test_one_pass_encoding_equals_the_definitions(payload, run_id, episode_id, seq, ts_us, prev):
-    kind = event_type(payload)
-    body, tokens = body_and_tokens(payload, kind[3])
-    full = with_tokens(payload)
-    assert body == encode_payload(full)
-    assert tokens == getattr(full, "tokens", None)
+    kind = EVENT_KINDS[type(payload)]
+    heads = {episode_id: prev}
+    lines, counts = seal_staged([(episode_id, seq, ts_us, kind, payload)], heads, {}, run_id)
+    h, line, tokens = _defined(prev, run_id, episode_id, seq, ts_us, payload)
+    assert (lines, counts, heads) == ([line], [tokens], {episode_id: h})
     if kind[3] is not None and payload.tokens is None:  # counted here: the words of the text
         text = (
             getattr(payload, kind[3]).encode("utf-16", "surrogatepass").decode("utf-16", "replace")
         )
         assert tokens == _words(text)
-    h, line, start = seal_event(prev, chain_keys(run_id, episode_id), seq, ts_us, kind, body)
-    sealed = line[start:-2]
-    assert h == chain.link(prev, run_id, episode_id, seq, ts_us, kind[0], body)
-    assert sealed == chain.seal(body, h)
-    assert line == encode_line(run_id, episode_id, seq, ts_us, kind[0], sealed)
-    assert msgspec.json.decode(sealed)["h"] == h.hex()
+    sealed = msgspec.json.decode(line)[5]
+    assert sealed["h"] == h.hex()
 
 
 def test_remembered_counts_are_the_counts():
@@ -108,19 +115,18 @@ def test_a_stores_spool_holds_the_defined_lines(tmp_path):
 @given(st.lists(st.tuples(payloads(), st.sampled_from([None, "e1", "e\u00e92"])), max_size=8),
        st.text(max_size=12), st.integers(0, 2**62))  # fmt: skip
 def test_a_step_sealed_in_one_loop_equals_each_event_sealed_alone(events, run_id, ts_us):
-    """`seal_staged` (the store's commit) gives the lines and counts of `body_and_tokens`
-    then `seal_event` per event, each chained to the one before it in its chain."""
+    """`seal_staged` (the store's commit) gives the lines and counts of each event sealed
+    alone by the definitions, each chained to the one before it in its chain."""
     heads = {None: bytes(range(16)), "e1": bytes(16)}
     seqs: dict = {}
     staged = []
     for payload, episode_id in events:
         seq = seqs[episode_id] = seqs.get(episode_id, -1) + 1
-        staged.append((episode_id, seq, ts_us + seq, event_type(payload), payload))
+        staged.append((episode_id, seq, ts_us + seq, EVENT_KINDS[type(payload)], payload))
     expected, counts, prev = [], [], dict(heads)
-    for episode_id, seq, ts, kind, payload in staged:
-        body, tokens = body_and_tokens(payload, kind[3])
-        h, line, _ = seal_event(prev.get(episode_id, chain.ZERO), chain_keys(run_id, episode_id),
-                                seq, ts, kind, body)  # fmt: skip
+    for episode_id, seq, ts, _kind, payload in staged:
+        h, line, tokens = _defined(prev.get(episode_id, chain.ZERO), run_id, episode_id, seq,
+                                   ts, payload)  # fmt: skip
         prev[episode_id] = h
         expected.append(line)
         counts.append(tokens)
