@@ -18,8 +18,7 @@ import msgspec
 import numpy as np
 
 from medenv.errors import MedenvError
-from medenv.evaluation import resolve_db_paths
-from medenv.events.store import connect
+from medenv.evaluation import connect_stores
 
 
 class StepReward(msgspec.Struct, frozen=True):
@@ -54,10 +53,9 @@ def episode_rewards(
     """(training step, total reward, correct) of every episode tagged with a training step
     in the store(s) ``db`` (files or globs; shards included), optionally only ``runs``."""
     out = []
-    dbs = [db] if isinstance(db, (str, Path)) else list(db)
-    # one connection over every file once: a main file's `connect` reads its shards too,
-    # so connecting file by file would count each shard's episodes twice
-    con = connect(resolve_db_paths([str(d) for d in dbs]))
+    # one connection over every file: a main file's `connect` reads its shards too, so
+    # connecting file by file would count each shard's episodes twice
+    con = connect_stores(db)
     try:
         for run_id, _, step, total, correct in con.execute(_QUERY).fetchall():
             if runs is None or run_id in runs:

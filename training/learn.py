@@ -47,8 +47,7 @@ from pathlib import Path
 import msgspec
 
 from medenv import learning_curve as lc
-from medenv.evaluation import resolve_db_paths
-from medenv.events.store import connect
+from medenv.evaluation import connect_stores
 
 # Sizes of the default run: sized for <= 20 minutes on a quiet 2-core machine.
 # model: "small" (a few M parameters, `medenv.agents.tiny.SMALL_CONFIG`) or "tiny";
@@ -116,7 +115,7 @@ def turn_shares(db: Path) -> dict:
     """Share of the model's turns that parsed (a tool call or an answer: not rejected) and
     that made a research tool call (not the answer), from the event log (shards included,
     each file read once)."""
-    con = connect(resolve_db_paths([str(db)]))
+    con = connect_stores(db)
     try:
         counts = dict(con.execute(
             "select type, count(distinct (run_id, episode_id, json_extract(payload, '$.step'))) "

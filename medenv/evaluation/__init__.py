@@ -80,7 +80,7 @@ from medenv.synth.io import read_qa_set
 __all__ = [
     "RARITY_BUCKETS", "Breakdown", "EvalResult", "GroupMetrics", "bootstrap_ci", "evaluate",
     "format_table", "group_metrics", "load_episodes", "pass_at_k", "plot_file_name",
-    "rarity_bucket", "resolve_db_paths", "summary_rows", "to_json", "write_report",
+    "rarity_bucket", "resolve_db_paths", "connect_stores", "summary_rows", "to_json", "write_report",
 ]  # fmt: skip
 
 # --------------------------------------------------------------------------- loading
@@ -91,8 +91,9 @@ def resolve_db_paths(db: str | Path | Sequence[str | Path]) -> list[str]:
     return [str(f) for f in resolve_files(db)]
 
 
-def _connect(db):
-    """A connection that has the ``events`` table: pass-through or ``events.store.connect``."""
+def connect_stores(db):
+    """One connection over every store file ``db`` names (`resolve_db_paths`: shards read
+    once), or ``db`` itself when it is already a connection."""
     if hasattr(db, "execute"):
         return db
     return connect(resolve_db_paths(db))
@@ -118,7 +119,7 @@ def load_episodes(
     ``from_seals=False`` projects every episode from its events instead of reading the
     summaries in the seals (`medenv.events.summaries`; the same records, slower).
     """
-    con = _connect(db)
+    con = connect_stores(db)
     episodes = summaries(con, runs, group_by, from_seals=from_seals)
     lookup = _qa_lookup(qa)
     if lookup and episodes:
