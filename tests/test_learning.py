@@ -194,7 +194,7 @@ def test_make_learn_samples_its_pool_as_its_grpo_stage_trains():
     assert p.env_max_steps == g.env_max_steps and p.hops == g.hops == "1"
     assert p.model == g.model == str(sft) and g.pool == p.out == str(pool)
     assert g.loss_type == FULL["grpo_loss"] and g.learning_rate == FULL["grpo_lr"]
-    assert g.beta == FULL["grpo_beta"]
+    assert g.beta == FULL["grpo_beta"] and g.logprob_support == FULL["grpo_support"]
     assert (p.k, p.size, p.seed) == (FULL["grpo_pool_k"], FULL["grpo_pool"], FULL["grpo_pool_seed"])
     assert p.patience == FULL["grpo_pool_patience"] > 0 and p.early_stop  # stops when hopeless
     assert p.k >= 2 and p.size == g.batch_size // g.num_generations  # all of it every step

@@ -55,7 +55,8 @@ def test_train_sft_cli_with_lora_saves_an_adapter(tmp_path, capsys):
 
 def test_train_grpo_cli_runs_against_the_env(tmp_path, capsys):
     """`medenv train grpo`: one step on the tiny model, rollouts in the real env and store;
-    ``--loss-type`` and ``--beta`` reach TRL (the trainer's saved arguments)."""
+    ``--loss-type`` and ``--beta`` reach TRL (the trainer's saved arguments); the step runs
+    with tokens scored under the sampled top-k support."""
     import torch
 
     from medenv.cli import main
@@ -68,6 +69,7 @@ def test_train_grpo_cli_runs_against_the_env(tmp_path, capsys):
                    "--num-generations", "2", "--batch-size", "2", "--max-questions", "2",
                    "--max-completion-length", "32", "--max-tool-calling-iterations", "1",
                    "--max-tool-chars", "150", "--loss-type", "grpo", "--beta", "0.05",
+                   "--logprob-support", "sampled",
                    "--no-progress"])  # fmt: skip
     text = capsys.readouterr().out
     assert rc == 0
@@ -110,6 +112,7 @@ def test_train_cli_bad_settings_and_paths_are_one_line(tmp_path, capsys):
     (tmp_path / "bad.yaml").write_text("batch_size: [\n")
     (tmp_path / "typed.yaml").write_text("batch_size: two\n")
     (tmp_path / "loss.yaml").write_text("loss_type: sapo\n")
+    (tmp_path / "support.yaml").write_text("logprob_support: top_p\n")
     other = tmp_path / "other.duckdb"
     with duckdb.connect(str(other)) as con:
         con.execute("CREATE TABLE foo (x INT)")
@@ -141,6 +144,7 @@ def test_train_cli_bad_settings_and_paths_are_one_line(tmp_path, capsys):
         (grpo + ["--threads", "0"], "--threads must be at least 1, got 0"),
         (grpo + ["--hops", "x"], "--hops takes hop counts like 1 or 1,2"),
         (grpo + ["--config", str(tmp_path / "loss.yaml")], "--loss-type must be one of"),
+        (grpo + ["--config", str(tmp_path / "support.yaml")], "--logprob-support must be one of"),
     ]
     for argv, message in cases:
         assert main(argv) == 2, argv

@@ -37,7 +37,7 @@ from medenv.agents.copy_head import save_entity_rows
 from medenv.agents.llm import model_contract
 from medenv.agents.threads import set_threads
 from medenv.training.config import check_common, config_hash, finite, require
-from medenv.training.grpo_cpu import labelled_positions_only
+from medenv.training.grpo_cpu import labelled_positions_only, sampled_support_logprobs
 from medenv.training.grpo_pool import load_pool
 from medenv.training.grpo_turns import MODES, trainer_class
 from medenv.training.lm import (
@@ -67,6 +67,8 @@ _RewardWeightFields = make_dataclass(
 
 # TRL 1.16's token-level loss aggregations (sequence-level ones need other settings)
 LOSS_TYPES = ("dapo", "grpo", "dr_grpo", "bnpo")
+# where tokens are scored: the whole vocabulary (TRL) or the top-k support generation samples
+SUPPORTS = ("full", "sampled")
 
 
 @dataclass
@@ -109,6 +111,9 @@ class GRPOTrainConfig(_RewardWeightFields):
     temperature: float = 1.0
     top_k: int = SAMPLING_TOP_K  # as the llm agent samples (the pool is measured so)
     beta: float = 0.0  # KL coefficient (0: no reference model)
+    # "full": log-probabilities over the whole vocabulary (TRL's); "sampled": under the top-k
+    # distribution generation samples from (`medenv.training.grpo_cpu.sampled_support_logprobs`)
+    logprob_support: str = "full"
     # TRL's loss aggregation: "dapo" (TRL's default: over all tokens of the batch), "grpo"
     # (each completion's mean: a short completion's tokens weigh more), "dr_grpo", "bnpo"
     loss_type: str = "dapo"
@@ -173,6 +178,10 @@ class GRPOTrainConfig(_RewardWeightFields):
         require(
             self.loss_type in LOSS_TYPES,
             f"--loss-type must be one of {LOSS_TYPES}, got {self.loss_type!r}",
+        )
+        require(
+            self.logprob_support in SUPPORTS,
+            f"--logprob-support must be one of {SUPPORTS}, got {self.logprob_support!r}",
         )
         for name in (f"reward_{c}" for c in COMPONENTS):
             value = getattr(self, name)
@@ -417,7 +426,8 @@ def train_grpo(
         )
     start = time.perf_counter()
     try:
-        with labelled_positions_only():  # CPU: the LM head on completion tokens only
+        support = config.top_k if config.logprob_support == "sampled" else 0
+        with labelled_positions_only(), sampled_support_logprobs(support):
             trainer.train()
     finally:
         for adapter in adapters:

@@ -20,7 +20,8 @@ Runs the whole loop through medenv's own commands, as a user would (each stage i
    ``grpo_pool_candidates`` candidates drawn with ``grpo_pool_seed``, at the GRPO
    temperature, `medenv.training.grpo_pool`, stopping once ``grpo_pool`` are found or
    when the first ``grpo_pool_patience`` candidates give no correct answer -- and GRPO
-   (seed ``grpo_seed``, TRL's loss aggregation ``grpo_loss``, KL coefficient ``grpo_beta``) on it; the pool is recorded in
+   (seed ``grpo_seed``, TRL's loss aggregation ``grpo_loss``, KL coefficient ``grpo_beta``,
+   token scoring ``grpo_support``) on it; the pool is recorded in
    ``summary.json``);
 7. the same evaluation of the GRPO checkpoint;
 8. ``OUT/summary.json`` (for the untrained, SFT and GRPO models: ``parseable_turns``,
@@ -57,6 +58,7 @@ FULL = dict(n1=1000, n2=100, obfuscation=0, model="small", sft_hops="1", sft_ste
             grpo_steps=12, grpo_generations=8, grpo_prompts=2, grpo_questions=0, grpo_lr=1e-4,
             grpo_pool=2, grpo_pool_candidates=40, grpo_pool_k=8, grpo_pool_seed=0,
             grpo_pool_patience=12, grpo_seed=0, grpo_loss="dapo", grpo_beta=0.0,
+            grpo_support="full",
             grpo_completion=320,
             grpo_evidence=0.5, eval_steps=4, eval_tokens=96, eval_episodes=0,
             untrained_episodes=6, temperature=1.0, think_text=0, entity_swap=4)  # fmt: skip
@@ -204,7 +206,7 @@ def grpo_args(
             "--max-completion-length", str(cfg["grpo_completion"]),
             "--env-max-steps", str(cfg["eval_steps"]), "--temperature", str(cfg["temperature"]),
             "--seed", str(cfg["grpo_seed"]), "--loss-type", cfg["grpo_loss"],
-            "--beta", str(cfg["grpo_beta"]),
+            "--beta", str(cfg["grpo_beta"]), "--logprob-support", cfg["grpo_support"],
             "--no-progress"]  # fmt: skip
     if use_pool:
         args += ["--pool", str(pool)]

@@ -20,7 +20,7 @@ import json
 from medenv.commands.kgargs import add_kg_arguments, world_spec
 from medenv.errors import MedenvError
 from medenv.training.config import load_config
-from medenv.training.grpo import LOSS_TYPES, GRPOTrainConfig, train_grpo
+from medenv.training.grpo import LOSS_TYPES, SUPPORTS, GRPOTrainConfig, train_grpo
 from medenv.training.grpo_pool import build_pool
 from medenv.training.sft import SFTTrainConfig, train_sft
 
@@ -86,6 +86,10 @@ def add_parser(subparsers) -> None:
                       "tokens weigh more), dr_grpo, bnpo")  # fmt: skip
     grpo.add_argument("--beta", type=float,
                       help="KL coefficient to the start model (default 0: no reference model)")
+    grpo.add_argument("--logprob-support", choices=SUPPORTS, dest="logprob_support",
+                      help="full (default): score tokens over the whole vocabulary, as TRL; "
+                      "sampled: under the top-k distribution generation samples from, so "
+                      "no gradient moves tokens that are never sampled")  # fmt: skip
     grpo.add_argument("--malformed-turn", choices=("continue", "end"), dest="malformed_turn",
                       help="continue (default): a malformed turn is a penalised step, as in "
                       "evaluation; end: the rollout stops there")  # fmt: skip
