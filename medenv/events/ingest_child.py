@@ -40,6 +40,7 @@ import duckdb
 from medenv.errors import MedenvError
 from medenv.events.ingest import Pending, insert
 from medenv.events.spool import read_spool
+from medenv.events.table import WRITER_CONFIG
 
 _PR_SET_PDEATHSIG = 1
 
@@ -81,7 +82,7 @@ def _serve(conn, file: Path, parent: int, deathsig: bool) -> None:
     _die_with_parent(parent, deathsig)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the writer's to handle
     try:
-        con = duckdb.connect(str(file), config={"threads": 1})
+        con = duckdb.connect(str(file), config=WRITER_CONFIG)
     except duckdb.Error as exc:
         first = str(exc).splitlines()[0]
         conn.send_bytes(f"E0 cannot open event store {file} to ingest: {first}".encode())

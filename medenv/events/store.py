@@ -90,6 +90,7 @@ from medenv.events.table import (
     ARROW_SCHEMA,
     EVENT_COLUMNS,
     TABLE_SQL,
+    WRITER_CONFIG,
     check_events_table,
 )
 from medenv.forking import can_fork_child
@@ -188,8 +189,7 @@ class EventStore(Handoff):
     # -- opening ---------------------------------------------------------------------------
     def _connect(self) -> duckdb.DuckDBPyConnection:
         try:
-            # one DuckDB thread: ingests and checkpoints take at most one core from the env
-            return duckdb.connect(str(self.file), config={"threads": 1})
+            return duckdb.connect(str(self.file), config=WRITER_CONFIG)
         except duckdb.Error as exc:
             raise MedenvError(
                 f"cannot open event store {self.file} for writing: {exc}".splitlines()[0]
