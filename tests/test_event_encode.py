@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from medenv.events import chain
 from medenv.events import schema as ev
 from medenv.events.codec import encode_payload
-from medenv.events.encode import EVENT_KINDS, seal_staged
+from medenv.events.encode import EVENT_KINDS, chain_keys, payload_start, seal_staged
 from medenv.events.spool import encode_line, read_spool
 from medenv.events.store import EventStore, connect
 from medenv.events.tokens import count_tokens, token_count, with_tokens
@@ -78,6 +78,10 @@ def test_one_pass_encoding_equals_the_definitions(payload, run_id, episode_id, s
         assert tokens == _words(text)
     sealed = msgspec.json.decode(line)[5]
     assert sealed["h"] == h.hex()
+    # the store reads the sealed payload out of the line: the definition's sealed payload
+    start = payload_start(chain_keys(run_id, episode_id)[1], seq, ts_us, kind)
+    body = encode_payload(with_tokens(payload))
+    assert lines[0][start:-2] == chain.seal(body, h)
 
 
 def test_remembered_counts_are_the_counts():

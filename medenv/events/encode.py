@@ -44,6 +44,13 @@ def chain_keys(run_id: str, episode_id: str | None) -> tuple[bytes, bytes]:
 _UNENCODABLE = (UnicodeEncodeError, TypeError, ValueError, OverflowError, RecursionError)
 
 
+def payload_start(line_key: bytes, seq: int, ts_us: int, kind: tuple) -> int:
+    """Where the sealed payload begins in the spool line `seal_staged` writes for an event
+    (``line_key``: the second of its chain's `chain_keys`); it ends 2 bytes before the
+    line does (``]\n``)."""
+    return len(line_key) + len(b"%d,%d," % (seq, ts_us)) + len(kind[2])
+
+
 def seal_staged(
     staged: list[tuple], heads: dict, keys: dict, run_id: str
 ) -> tuple[list[bytes], list[int | None]]:

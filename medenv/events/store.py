@@ -59,7 +59,7 @@ import duckdb
 
 from medenv.errors import MedenvError
 from medenv.events import chain
-from medenv.events.encode import EVENT_KINDS, seal_staged
+from medenv.events.encode import EVENT_KINDS, payload_start, seal_staged
 from medenv.events.files import (
     acquire,
     new_run_id,
@@ -251,11 +251,9 @@ class EventStore(Handoff):
         for (episode_id, seq, ts_us, kind, payload), tokens, line in zip(
             staged, counts, lines, strict=True
         ):
-            if rows is not None:  # the sealed payload: the line after its head, less "]\n"
-                start = len(self._keys[episode_id][1]) + len(b"%d,%d," % (seq, ts_us))
-                rows.append(
-                    episode_id, seq, ts_us, kind[0], memoryview(line)[start + len(kind[2]) : -2]
-                )
+            if rows is not None:  # the sealed payload, read from its line
+                start = payload_start(self._keys[episode_id][1], seq, ts_us, kind)
+                rows.append(episode_id, seq, ts_us, kind[0], memoryview(line)[start:-2])
             if episode_id is not None:  # the episode's figures, for its seal
                 fold = folds.get(episode_id)
                 if fold is None:
