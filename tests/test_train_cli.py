@@ -57,6 +57,9 @@ def test_train_grpo_cli_runs_against_the_env(tmp_path, capsys):
     """`medenv train grpo`: one step on the tiny model, rollouts in the real env and store;
     ``--loss-type`` and ``--beta`` reach TRL (the trainer's saved arguments); the step runs
     with tokens scored under the sampled top-k support."""
+    import json
+    import math
+
     import torch
 
     from medenv.cli import main
@@ -78,6 +81,10 @@ def test_train_grpo_cli_runs_against_the_env(tmp_path, capsys):
     assert (out / "model.safetensors").is_file()
     saved = torch.load(out / "training_args.bin", weights_only=False)
     assert (saved.loss_type, saved.beta) == ("grpo", 0.05)
+    # scored under the top-50 cut: the logged entropy is at most log 50 (the untrained tiny
+    # model's whole-vocabulary entropy is near log of its vocabulary, > 8)
+    rows = [json.loads(line) for line in text.splitlines() if line.startswith('  {"')]
+    assert rows and all(0 < r["entropy"] <= math.log(50) + 1e-4 for r in rows)
     con = connect(out / "events.duckdb")
     try:
         rows = con.execute(

@@ -307,6 +307,8 @@ def _reward_log(history: list[dict]) -> list[dict]:
                 key = f"rewards/{c}/{stat}"
                 if key in entry:
                     row[f"{c}_{stat}"] = float(entry[key])
+        if "entropy" in entry:  # of the distribution the completion tokens are scored under
+            row["entropy"] = float(entry["entropy"])
         rows.append(row)
     return rows
 
