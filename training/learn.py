@@ -27,7 +27,10 @@ Runs the whole loop through medenv's own commands, as a user would (each stage i
 8. ``OUT/summary.json`` (for the untrained, SFT and GRPO models: ``parseable_turns``,
    ``tool_call_turns``, ``accuracy``, ``accuracy_ci``, evidence recall; for the training
    runs: ``reward_slope`` and ``reward_slope_ci`` of reward on training step from the
-   event log, SFT held-out loss curve; wall and CPU seconds per stage, load average),
+   event log, SFT held-out loss curve; ``grpo.vs_sft``: the GRPO model against the SFT one
+   on the same held-out questions (`medenv.evaluation.paired`: discordant pairs, the
+   accuracy difference with a paired 95% CI, the exact McNemar p-value); wall and CPU
+   seconds per stage, load average),
    ``sft_loss.png`` and ``grpo_reward.png``.
 
 ``python -m medenv.training.learn --out out/learn [--quick] [--set KEY=VALUE]``; ``--quick`` is a
@@ -48,7 +51,7 @@ from pathlib import Path
 import msgspec
 
 from medenv import learning_curve as lc
-from medenv.evaluation import connect_stores
+from medenv.evaluation import connect_stores, paired
 
 # Sizes of the default run: sized for <= 20 minutes on a quiet 2-core machine.
 # model: "small" (a few M parameters, `medenv.agents.tiny.SMALL_CONFIG`) or "tiny";
@@ -139,9 +142,13 @@ def turn_shares(db: Path) -> dict:
     }
 
 
+def _eval_db(out: Path, name: str) -> Path:
+    return out / "runs" / f"eval_{name}.duckdb"
+
+
 def _model_eval(name: str, model: str, qa: Path, out: Path, cfg: dict, log: Path,
                 extra: list[str] = (), episodes: int | None = None) -> dict:  # fmt: skip
-    db = out / "runs" / f"eval_{name}.duckdb"
+    db = _eval_db(out, name)
     args = ["rollout", "--agent", "llm", "--model", model, "--qa", str(qa), "--split", "test",
             "--db", str(db), "--max-steps", str(cfg["eval_steps"]),
             "--max-new-tokens", str(cfg["eval_tokens"]), "--no-progress", *extra]  # fmt: skip
@@ -289,6 +296,8 @@ def run(out: Path, cfg: dict) -> dict:
         reward_slope_ci=list(slope.ci) if slope else None,
         training_episodes=len(rows),
         reward_by_step=[msgspec.to_builtins(p) for p in lc.by_step(rows)],
+        # the same held-out questions, question by question: is GRPO's model worse than SFT's?
+        vs_sft=msgspec.to_builtins(paired.compare_stores(_eval_db(out, "sft"), _eval_db(out, "grpo"))),
     )  # fmt: skip
     timings = {k: round(v, 1) for k, v in timings.items()}
     summary["seconds"] = {**timings, "total": round(sum(timings.values()) + sum(
