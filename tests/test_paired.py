@@ -81,17 +81,37 @@ def _agent(name: str, right: set[str]):
     return type(name, (_RightOn,), {"right": frozenset(right), "agent_name": name})
 
 
-def test_compare_stores_reads_each_questions_verdict_from_real_logs(tmp_path):
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory):
+    """Two real stores of the same 8 questions: A right on 4, B on 5 (2 in common)."""
     from medenv.agents.rollout import rollout
 
     from medenv.questions import load_questions
 
+    tmp = tmp_path_factory.mktemp("paired")
     items = load_questions()[:8]
     ids = [item.id for item in items]
     a_right, b_right = set(ids[:4]), set(ids[2:7])  # both 2, only A 2, only B 3, neither 1
     for name, right in (("a", a_right), ("b", b_right)):
-        rollout(_agent(name, right), qa=items, db=tmp_path / f"{name}.duckdb", progress=False)
-    r = compare_stores(tmp_path / "a.duckdb", tmp_path / "b.duckdb")
+        rollout(_agent(name, right), qa=items, db=tmp / f"{name}.duckdb", progress=False)
+    return tmp / "a.duckdb", tmp / "b.duckdb"
+
+
+def test_compare_stores_reads_each_questions_verdict_from_real_logs(two_runs):
+    r = compare_stores(*two_runs)
     assert (r.questions, r.both, r.only_a, r.only_b, r.neither) == (8, 2, 2, 3, 1)
     assert (r.accuracy_a, r.accuracy_b) == (0.5, 0.625)
     assert r.mcnemar_p == pytest.approx(binomtest(2, 5, 0.5).pvalue)
+
+
+def test_eval_paired_with_prints_the_comparison_and_refuses_a_missing_store(two_runs, capsys):
+    from medenv.cli import main
+
+    a, b = two_runs
+    assert main(["eval", "--db", str(b), "--paired-with", str(a), "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    assert "8 shared questions: right in both 2, only baseline 2, only this 3, neither 1" in err
+    assert "difference +0.125" in err and "McNemar p 1" in err
+    assert main(["eval", "--db", str(b), "--paired-with", str(a) + ".missing"]) == 2
+    err = capsys.readouterr().err
+    assert "missing" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1

@@ -15,6 +15,7 @@ from medenv import evaluation
 from medenv import learning_curve as lc
 from medenv.commands.kgargs import add_kg_arguments, has_kg_flags, world_spec
 from medenv.errors import MedenvError
+from medenv.evaluation import paired
 from medenv.judge import judge_log, lexical_judge
 from medenv.paths import check_out_dir
 
@@ -62,6 +63,12 @@ def add_parser(subparsers) -> None:
         "--plot-steps", metavar="PNG",
         help="plot the mean reward by training step (episodes tagged training_step, e.g. "
         "GRPO's) and print its slope with a 95%% CI",
+    )  # fmt: skip
+    p.add_argument(
+        "--paired-with", metavar="PATH",
+        help="a baseline store run on the same questions (e.g. the model before training): "
+        "print both runs' verdicts question by question (discordant pairs, the accuracy "
+        "difference with a paired 95%% CI, the exact McNemar p-value)",
     )  # fmt: skip
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples (default 1000)")
@@ -126,6 +133,11 @@ def run(args: argparse.Namespace) -> int:
     if args.report:
         path = evaluation.write_report(result, args.report)
         print(f"report: {path}", file=sys.stderr)
+    if args.paired_with:
+        base = evaluation.resolve_db_paths([args.paired_with])
+        c = paired.compare_stores(base, paths, runs_b=args.run, seed=args.seed)
+        print(f"paired with {args.paired_with}: {paired.describe(c, 'baseline', 'this')}",
+              file=sys.stderr)  # fmt: skip
     if args.plot_steps:
         rows = lc.episode_rewards(paths, runs=args.run)
         png = lc.plot_reward_by_step(lc.by_step(rows), args.plot_steps)

@@ -90,11 +90,23 @@ def paired_accuracy(
     )
 
 
-def compare_stores(db_a, db_b, **kwargs) -> PairedComparison:
-    """`paired_accuracy` of the episodes in store(s) ``db_a`` against ``db_b``."""
+def describe(c: PairedComparison, a: str = "A", b: str = "B") -> str:
+    """One line for a terminal."""
+    p = "" if c.mcnemar_p is None else f"; exact McNemar p {c.mcnemar_p:.3g}"
+    return (
+        f"{c.questions} shared questions: right in both {c.both}, only {a} {c.only_a}, "
+        f"only {b} {c.only_b}, neither {c.neither}; accuracy {c.accuracy_a:.3f} -> "
+        f"{c.accuracy_b:.3f}, difference {c.difference:+.3f} [95% CI {c.difference_ci[0]:+.3f}, "
+        f"{c.difference_ci[1]:+.3f}]{p}"
+    )
+
+
+def compare_stores(db_a, db_b, *, runs_b=None, **kwargs) -> PairedComparison:
+    """`paired_accuracy` of the episodes in store(s) ``db_a`` against ``db_b`` (``runs_b``:
+    only those run ids of ``db_b``)."""
     from medenv.evaluation import load_episodes
 
     eps_a = load_episodes(db_a, grounding=False)
-    eps_b = load_episodes(db_b, grounding=False)
+    eps_b = load_episodes(db_b, runs_b, grounding=False)
     single = all(len({e.question_id for e in eps}) == len(eps) for eps in (eps_a, eps_b))
     return paired_accuracy(per_question(eps_a), per_question(eps_b), single=single, **kwargs)
