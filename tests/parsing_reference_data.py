@@ -35,7 +35,11 @@ SOURCES: dict[str, tuple[str, str, str]] = {
     "vllm-granite": (VLLM, "2ab4733ef9fc3c039a5868e0141fee3b7fd95890", "tests/tool_parsers/test_granite_tool_parser.py"),
     "vllm-internlm": (VLLM, "0661799351bff0ebe06a5c4799b0be7a96fa6ff0", "tests/tool_parsers/test_internlm2_tool_parser.py"),
     "vllm-qwen3-reasoning": (VLLM, "049d8df27dda4fd0caffa289ea12bfe5a47ac794", "tests/reasoning/test_qwen3_reasoning_parser.py"),
+    "vllm-r1-reasoning": (VLLM, "04dbd8f32c4dc8ef1254eeaabd154a225948cf57", "tests/reasoning/test_deepseekr1_reasoning_parser.py"),
+    "vllm-mistral-reasoning": (VLLM, "04dbd8f32c4dc8ef1254eeaabd154a225948cf57", "tests/reasoning/test_mistral_reasoning_parser.py"),
     "sglang": (SGLANG, "03400a9e4d955eff2606cfe621c83a710c16cc97", "test/srt/test_function_call_parser.py"),
+    "sglang-mistral": (SGLANG, "c3df60d2a0c2aad61e87e1c4071fd36d859e0be7", "test/srt/function_call/test_mistral_detector.py"),
+    "sglang-qwen3coder": (SGLANG, "c3df60d2a0c2aad61e87e1c4071fd36d859e0be7", "test/srt/function_call/test_qwen3_coder_detector.py"),
 }  # fmt: skip
 
 # key: the README sentence (its start) that documents the difference
@@ -287,6 +291,9 @@ QWEN3_CODER = [
          tools=Q3C_TOOLS),
     Case(id="q3c-sglang-no-parameters", family="qwen3_coder", source="sglang", test="TestQwen3CoderDetector.test_edge_case_no_parameters",
          text="<tool_call>\n<function=get_current_weather>\n</function>\n</tool_call>", calls=[("get_current_weather", {})], tools=Q3C_TOOLS),
+    Case(id="q3c-sglang-no-function-close", family="qwen3_coder", source="sglang-qwen3coder", test="TestQwen3CoderDetector.test_full_parse",
+         text="<tool_call><function=get_weather><parameter=city>Shanghai</parameter><parameter=unit>celsius</parameter></tool_call>",
+         calls=[("get_weather", {"city": "Shanghai", "unit": "celsius"})], tools={"get_weather": {"city": {"type": "string"}, "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]}}}),
     Case(id="q3c-sglang-special-chars", family="qwen3_coder", source="sglang", test="TestQwen3CoderDetector.test_edge_case_special_chars_in_value",
          text="<tool_call>\n<function=get_current_weather>\n<parameter=city>\nDallas->TX\n</parameter>\n</function>\n</tool_call>",
          calls=[("get_current_weather", {"city": "Dallas->TX"})], tools=Q3C_TOOLS),
@@ -411,6 +418,10 @@ MISTRAL = [
          calls=[("make_next_step_decision", {"decision": "TOOL", "content": "Use weather API"})]),
     Case(id="mistral-sglang-no-call", family="mistral", source="sglang", test="TestMistralDetector.test_detect_and_parse_no_tool_calls",
          text="This is just normal text without any tool calls.", calls=[], content="This is just normal text without any tool calls."),
+    Case(id="mistral-sglang-canonical", family="mistral", source="sglang-mistral", test="TestMistralDetector.test_canonical_format",
+         text='[TOOL_CALLS] [{"name": "get_weather", "arguments": {"city": "Paris"}}]', calls=[("get_weather", {"city": "Paris"})]),
+    Case(id="mistral-sglang-compact", family="mistral", source="sglang-mistral", test="TestMistralDetector.test_compact_format",
+         text='[TOOL_CALLS]get_weather[ARGS]{"city": "Paris"}', calls=[("get_weather", {"city": "Paris"})]),
     Case(id="mistral-sglang-text-before", family="mistral", source="sglang", test="TestMistralDetector.test_detect_and_parse_with_text_before_tool_call",
          text='Here is some text before the tool call: [TOOL_CALLS] [{"name":"make_next_step_decision", "arguments":{"decision":"ANSWER", "content":"The answer is 42"}}]',
          calls=[("make_next_step_decision", {"decision": "ANSWER", "content": "The answer is 42"})], content="Here is some text before the tool call:"),
@@ -777,6 +788,56 @@ REASONING = [
          text="I need to read the file.\n\n" + TOOL_CALL_BODY, calls=BASH, think="", content="I need to read the file."),
 ]
 
+R1_REASONING = [
+    Case(id="r1-simple", family="deepseek_v3", source="vllm-r1-reasoning", test="test_reasoning[simple_reasoning] (non-streaming; tokenized there)",
+         text='This is a reasoning section</think>This is the rest', calls=[], think='This is a reasoning section', content='This is the rest'),
+    Case(id="r1-complete", family="deepseek_v3", source="vllm-r1-reasoning", test="test_reasoning[complete_reasoning] (non-streaming; tokenized there)",
+         text='This is a reasoning section</think>', calls=[], think='This is a reasoning section'),
+    Case(id="r1-no-content-token", family="deepseek_v3", source="vllm-r1-reasoning", test="test_reasoning[no_content_token] (non-streaming; tokenized there)",
+         text='This is content', calls=[], think='This is content', differs="no_think_tags", ours=[], our_think=""),
+    Case(id="r1-multiple-lines", family="deepseek_v3", source="vllm-r1-reasoning", test="test_reasoning[multiple_lines] (non-streaming; tokenized there)",
+         text='This\nThat</think>This is the rest\nThat', calls=[], think='This\nThat', content='This is the rest\nThat'),
+    Case(id="r1-shortest", family="deepseek_v3", source="vllm-r1-reasoning", test="test_reasoning[shortest_streaming] (non-streaming; tokenized there)",
+         text='</think>This is the rest', calls=[], think='', content='This is the rest'),
+    Case(id="r1-with-think", family="deepseek_v3", source="vllm-r1-reasoning", test="test_reasoning[reasoning_with_think] (non-streaming; tokenized there)",
+         text='<think>This is a reasoning section</think>This is the rest', calls=[], think='This is a reasoning section', content='This is the rest'),
+    Case(id="r1-complete-with-think", family="deepseek_v3", source="vllm-r1-reasoning", test="test_reasoning[complete_reasoning_with_think] (non-streaming; tokenized there)",
+         text='<think>This is a reasoning section</think>', calls=[], think='This is a reasoning section'),
+    Case(id="r1-multiple-lines-with-think", family="deepseek_v3", source="vllm-r1-reasoning", test="test_reasoning[multiple_lines_with_think] (non-streaming; tokenized there)",
+         text='<think>This\nThat</think>This is the rest\nThat', calls=[], think='This\nThat', content='This is the rest\nThat'),
+    Case(id="r1-think-no-end", family="deepseek_v3", source="vllm-r1-reasoning", test="test_reasoning[think_no_end] (non-streaming; tokenized there)",
+         text='<think>This is a reasoning section', calls=[], think='This is a reasoning section'),
+    Case(id="r1-empty", family="deepseek_v3", source="vllm-r1-reasoning", test="test_reasoning[empty] (non-streaming; tokenized there)",
+         text='', calls=[], think=''),
+    Case(id="r1-new-line", family="deepseek_v3", source="vllm-r1-reasoning", test="test_reasoning[new_line] (non-streaming; tokenized there)",
+         text='\n<think>This is a reasoning section</think>\nThis is the rest', calls=[], think='This is a reasoning section', content='\nThis is the rest'),
+]
+
+MAGISTRAL_REASONING = [
+    Case(id="magistral-simple", family="mistral", source="vllm-mistral-reasoning", test="test_reasoning[simple_reasoning] (non-streaming; tokenized there)",
+         text='This is a reasoning section[/THINK]This is the rest', calls=[], think='This is a reasoning section', content='This is the rest'),
+    Case(id="magistral-complete", family="mistral", source="vllm-mistral-reasoning", test="test_reasoning[complete_reasoning] (non-streaming; tokenized there)",
+         text='This is a reasoning section[/THINK]', calls=[], think='This is a reasoning section'),
+    Case(id="magistral-no-content-token", family="mistral", source="vllm-mistral-reasoning", test="test_reasoning[no_content_token] (non-streaming; tokenized there)",
+         text='This is content', calls=[], think='This is content', differs="no_think_tags", ours=[], our_think=""),
+    Case(id="magistral-multiple-lines", family="mistral", source="vllm-mistral-reasoning", test="test_reasoning[multiple_lines] (non-streaming; tokenized there)",
+         text='This\nThat[/THINK]This is the rest\nThat', calls=[], think='This\nThat', content='This is the rest\nThat'),
+    Case(id="magistral-shortest", family="mistral", source="vllm-mistral-reasoning", test="test_reasoning[shortest_streaming] (non-streaming; tokenized there)",
+         text='[/THINK]This is the rest', calls=[], think='', content='This is the rest'),
+    Case(id="magistral-with-think", family="mistral", source="vllm-mistral-reasoning", test="test_reasoning[reasoning_with_think] (non-streaming; tokenized there)",
+         text='[THINK]This is a reasoning section[/THINK]This is the rest', calls=[], think='This is a reasoning section', content='This is the rest'),
+    Case(id="magistral-complete-with-think", family="mistral", source="vllm-mistral-reasoning", test="test_reasoning[complete_reasoning_with_think] (non-streaming; tokenized there)",
+         text='[THINK]This is a reasoning section[/THINK]', calls=[], think='This is a reasoning section'),
+    Case(id="magistral-multiple-lines-with-think", family="mistral", source="vllm-mistral-reasoning", test="test_reasoning[multiple_lines_with_think] (non-streaming; tokenized there)",
+         text='[THINK]This\nThat[/THINK]This is the rest\nThat', calls=[], think='This\nThat', content='This is the rest\nThat'),
+    Case(id="magistral-think-no-end", family="mistral", source="vllm-mistral-reasoning", test="test_reasoning[think_no_end] (non-streaming; tokenized there)",
+         text='[THINK]This is a reasoning section', calls=[], think='This is a reasoning section'),
+    Case(id="magistral-empty", family="mistral", source="vllm-mistral-reasoning", test="test_reasoning[empty] (non-streaming; tokenized there)",
+         text='', calls=[], think=''),
+    Case(id="magistral-new-line", family="mistral", source="vllm-mistral-reasoning", test="test_reasoning[new_line] (non-streaming; tokenized there)",
+         text='\n[THINK]This is a reasoning section[/THINK]\nThis is the rest', calls=[], think='This is a reasoning section', content='\nThis is the rest'),
+]
+
 # fmt: on
 CASES: list[Case] = (
     HERMES
@@ -791,4 +852,6 @@ CASES: list[Case] = (
     + GRANITE
     + INTERNLM
     + REASONING
+    + R1_REASONING
+    + MAGISTRAL_REASONING
 )

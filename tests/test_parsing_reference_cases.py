@@ -21,9 +21,9 @@ asserted result):
 | family | taken | of which differ (documented) | skipped |
 |---|---|---|---|
 | hermes | 9 | 1 | streaming/stream-interval tests (tokenizer deltas) |
-| qwen3_coder | 16 | 1 | streaming tests; `malformed_xml_no_gt` (asserts only no crash) |
+| qwen3_coder | 17 | 1 | streaming tests; `malformed_xml_no_gt` (asserts only no crash) |
 | glm45 | 19 | 2 | streaming tests; `malformed_xml` (asserts only no crash); SGLang's raw-string variant of the escaped-JSON array (backslash-escaped quotes: an SGLang-specific unescape) |
-| mistral | 20 | 1 | streaming tests (Mistral tokenizer); pre-v11 two `[TOOL_CALLS]` (the reference raises); adjust_request/grammar tests |
+| mistral | 22 | 1 | streaming tests (Mistral tokenizer); pre-v11 two `[TOOL_CALLS]` (the reference raises); adjust_request/grammar tests |
 | harmony | 5 | 1 | none: the reference feeds harmony token ids, so each case is the text rendering of its messages |
 | deepseek_v3 | 13 | 0 | streaming tests (SGLang's DeepSeek tests are all streaming) |
 | kimi_k2 | 14 | 3 | streaming tests; bare-counter inference with several tools (needs the request's tools) |
@@ -31,7 +31,9 @@ asserted result):
 | json | 23 | 1 | streaming separator tests; regex-timeout test (mock) |
 | granite | 8 | 1 | streaming tests; malformed inputs (the reference asserts only no crash) |
 | internlm | 6 | 0 | malformed inputs (the reference raises); unknown-name checks (tool validation, not parsing) |
-| reasoning (`<think>`) | 12 | 3 | multi-token-delta streaming tests |
+| reasoning (Qwen3, DeepSeek-R1 `<think>`; Magistral `[THINK]`) | 34 | 5 | streaming and multi-token-delta tests; `is_reasoning_end`/`extract_content_ids` (token ids) |
+
+189 cases; 169 read as the reference reads them, 20 differ on purpose.
 """
 
 from __future__ import annotations
@@ -51,13 +53,13 @@ from parsing_reference_data import CASES, DIFFERENCES, SOURCES, Case  # noqa: E4
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
 TAKEN = {
-    "hermes": 9, "qwen3_coder": 16, "glm45": 19, "mistral": 20, "harmony": 5, "deepseek_v3": 13,
-    "kimi_k2": 14, "pythonic": 19, "json": 23, "granite": 8, "internlm": 6, "reasoning": 12,
+    "hermes": 9, "qwen3_coder": 17, "glm45": 19, "mistral": 22, "harmony": 5, "deepseek_v3": 13,
+    "kimi_k2": 14, "pythonic": 19, "json": 23, "granite": 8, "internlm": 6, "reasoning": 34,
 }  # fmt: skip
 
 
 def group(case: Case) -> str:
-    return "reasoning" if case.source == "vllm-qwen3-reasoning" else case.family
+    return "reasoning" if case.source.endswith("-reasoning") else case.family
 
 
 def schemas_for(case: Case, tool_format: str) -> list[dict]:

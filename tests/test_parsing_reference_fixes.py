@@ -106,3 +106,15 @@ def test_granite_3_1s_tool_call_tag_is_read_under_the_granite_format():
     broken = parse_action("<tool_call>[{", tool_format="granite")
     assert broken.error.kind == "bad_json"
     assert broken.error.message.startswith("The JSON after <tool_call> is truncated"), broken
+
+
+def test_a_lone_magistral_end_of_thinking_closes_the_reasoning_the_template_opened():
+    text = 'I should look it up.[/THINK][TOOL_CALLS]medical_search[ARGS]{"query": "ataxia"}'
+    for tool_format in ("mistral", "auto"):
+        parsed = parse_action(text, tool_format=tool_format)
+        assert parsed.think == "I should look it up."
+        assert parsed.calls == (ToolCall(MS, {"query": "ataxia"}),), parsed
+    # a [/THINK] quoted after the call is text, not the end of reasoning
+    quoted = '[TOOL_CALLS]medical_search[ARGS]{"query": "[/THINK] tag"}'
+    parsed = parse_action(quoted)
+    assert parsed.think is None and parsed.calls == (ToolCall(MS, {"query": "[/THINK] tag"}),)
