@@ -99,12 +99,12 @@ def test_qwen3_coder_tags_that_are_malformed_say_which():
         "bad_json",
         "Malformed <function=NAME> tag.",
     )
-    # a parameter left open while another one follows is an error, not a value
-    _says(
-        f"<tool_call><function={MS}><parameter=query>ataxia<parameter=top_k>3</function></tool_call>",
-        "bad_json",
-        f"Unclosed <parameter=query> in {MS}.",
-    )
+    # a parameter left open ends where the next one opens (vLLM's rule, its regression test
+    # test_extract_tool_calls_missing_closing_parameter_tag), not at a later </parameter>
+    text = f"<tool_call><function={MS}><parameter=query>ataxia<parameter=top_k>3</function></tool_call>"
+    assert parse_action(text).calls == (ToolCall(MS, {"query": "ataxia", "top_k": 3}),)
+    text = f"<tool_call><function={MS}><parameter=query>ataxia\n<parameter=top_k>3</parameter></function>"
+    assert parse_action(text).calls == (ToolCall(MS, {"query": "ataxia", "top_k": 3}),)
 
 
 def test_a_parameter_value_may_quote_a_parameter_tag():
@@ -229,7 +229,8 @@ def test_a_semicolon_is_looked_for_within_64_characters_of_a_value():
 def test_jsontext_reads_the_call_after_the_python_tag_it_is_told_of():
     text = 'Calling.<|python_tag|>{"name": "web_search", "parameters": {"query": "FBN1"}}'
     found, rest = jsontext.attempts(text, text.find("<|python_tag|>"))
-    assert [tuple(a[:2]) for a in found] == [("web_search", {"query": "FBN1"})] and rest == ""
+    # the text before the tag is content (SGLang's Llama 3.2 detector test_with_python_tag_prefix)
+    assert [tuple(a[:2]) for a in found] == [("web_search", {"query": "FBN1"})] and rest == "Calling."
     assert jsontext.attempts("Calling. " + WEB, -1) == ([("web_search", {"query": "FBN1"}, False)], "Calling. " + WEB)
 
 

@@ -128,6 +128,8 @@ def _calls(text: str, fmt: str, marks: dict[str, int]) -> tuple[str | None, list
             return "granite", *granite.granite_attempts(text)
         if opens("mistral", (mistral.BOT,)):
             return "mistral", *mistral.attempts(text)
+    if fmt == "granite" and "<tool_call>" in marks:  # Granite 3.1 writes <tool_call>[...]
+        return "granite", *granite.granite_attempts(text, "<tool_call>")
     if (auto or fmt in _TAGGED) and "<tool_call>" in marks:
         tagged, rest = tool_call_attempts(text)
         if tagged:
@@ -137,7 +139,7 @@ def _calls(text: str, fmt: str, marks: dict[str, int]) -> tuple[str | None, list
         found, rest = qwen3_coder_attempts(text)
         return "qwen3_coder", found, rest
     if (auto or fmt == "pythonic") and pythonic.detect(text, marks):
-        return "pythonic", pythonic.attempts(text), ""
+        return "pythonic", *pythonic.attempts(text, marks)
     if auto or fmt == "mistral":
         found = mistral.decoded_attempts(text)
         if found:

@@ -2,7 +2,8 @@
 
 - The reply (after an optional ``<|python_tag|>`` and a ```json fence) is JSON: one call
   object, a list of them, ``{"tool_calls": [...]}``, or several objects separated by ``;``
-  (Llama 3.2) — each one a call;
+  or by another ``<|python_tag|>`` (Llama 3.2, as SGLang reads it) — each one a call; the
+  text before the first ``<|python_tag|>`` is content;
 - otherwise call objects embedded in prose are calls.
 
 Only objects shaped like calls count (``"name"`` with ``"arguments"``/``"parameters"``, or a
@@ -42,12 +43,13 @@ def attempts(text: str, tag: int) -> tuple[list[Attempt], str]:
     index of ``<|python_tag|>`` in ``text`` (-1: none), known from the dispatcher's scan."""
     body = unfence((text[tag + len(PYTHON_TAG) :] if tag != -1 else text).strip())
     if body[:1] in ("{", "["):
-        return _sequence(body), ""
+        return _sequence(body), text[:tag] if tag != -1 else ""
     return _embedded(text), text
 
 
 def _sequence(body: str) -> list[Attempt]:
-    """JSON values separated by ``;`` (trailing prose after the last one is ignored)."""
+    """JSON values separated by ``;`` or ``<|python_tag|>`` (trailing prose after the last one
+    is ignored)."""
     values = []
     pos = 0
     while True:
@@ -59,9 +61,10 @@ def _sequence(body: str) -> list[Attempt]:
             break
         values.append(value)
         rest = body[pos : pos + 64].lstrip()
-        if not rest.startswith(";"):
+        separator = next((sep for sep in (";", PYTHON_TAG) if rest.startswith(sep)), None)
+        if separator is None:
             break
-        pos = body.index(";", pos) + 1
+        pos = body.index(separator, pos) + len(separator)
     found: list[Attempt] = []
     for value in values:
         if value == []:

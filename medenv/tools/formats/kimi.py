@@ -2,10 +2,13 @@
 
 ``<|tool_calls_section_begin|><|tool_call_begin|>functions.NAME:IDX<|tool_call_argument_begin|>
 {...}<|tool_call_end|>...<|tool_calls_section_end|>``: the name is the id without its
-``functions.`` prefix and ``:IDX`` suffix; the text before the section is content.
+``functions.`` prefix and ``:IDX`` suffix; an id of another shape (a bare counter ``0``,
+``functions.a.0``) names no tool and is an error. The text before the section is content.
 """
 
 from __future__ import annotations
+
+import re
 
 from medenv.tools.formats.base import (
     Attempt,
@@ -18,6 +21,8 @@ from medenv.tools.formats.base import (
 
 BEGIN, END = "<|tool_calls_section_begin|>", "<|tool_calls_section_end|>"
 CALL, ARGS, CALL_END = "<|tool_call_begin|>", "<|tool_call_argument_begin|>", "<|tool_call_end|>"
+# the id: NAME or functions.NAME, then :IDX (vLLM's id pattern); a bare counter names no tool
+_ID = re.compile(r"(?:functions\.)?([A-Za-z_][\w\-]*)(?::\d+)?")
 
 
 def attempts(text: str) -> tuple[list[Attempt], str]:
@@ -26,11 +31,16 @@ def attempts(text: str) -> tuple[list[Attempt], str]:
 
 def _call(body: str) -> Attempt:
     call_id, sep, args = body.partition(ARGS)
-    name = call_id.strip().split(":")[0].split(".")[-1]
-    if not sep or not name:
+    match = _ID.fullmatch(call_id.strip())
+    if not sep or not call_id.strip():
         return Failure(
             "bad_json", "A Kimi call needs functions.NAME:0<|tool_call_argument_begin|>{arguments}."
         )
+    if match is None:
+        return Failure(
+            "bad_json", f"A Kimi call id is functions.NAME:IDX, not {call_id.strip()[:60]!r}."
+        )
+    name = match.group(1)
     try:
         value, _ = decode_at(args, 0)
     except (ValueError, RecursionError) as exc:

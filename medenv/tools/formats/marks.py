@@ -13,6 +13,7 @@ MARKERS = (
     "<|channel|>", "<|message|>", "<|start|>", "<|python_tag|>", "<|python_start|>",
     "<|tool_call|>", "<|action_start|>", "<|tool_calls_section_begin|>", "<|tool_call_begin|>",
     "<｜tool▁calls▁begin｜>", "<｜tool▁call▁begin｜>", "[TOOL_CALLS]", "[THINK]",
+    "[/THINK]",
 )  # fmt: skip
 _BY_PREFIX: dict[str, tuple[str, ...]] = {}
 for _m in MARKERS:

@@ -10,7 +10,9 @@ Rules, as vLLM's reasoning parsers apply them:
 - An unclosed ``<think>`` runs to the end (generation stopped while thinking), except that,
   as vLLM's Qwen3 reasoning parser does, it ends where a ``<tool_call>`` whose body starts
   with ``<function=`` begins.
-- Magistral: a reply opening with ``[THINK]`` reasons up to ``[/THINK]`` (or to the end).
+- Magistral: a reply opening with ``[THINK]`` reasons up to ``[/THINK]`` (or to the end); a
+  ``[/THINK]`` with no ``[THINK]`` before it, before any call or answer, closes reasoning
+  the template opened (the text before it is reasoning), as vLLM's Mistral parser reads it.
 """
 
 from __future__ import annotations
@@ -50,4 +52,7 @@ def split_reasoning(text: str, marks: dict[str, int] | None = None) -> tuple[str
         return text[start:].strip(), before
     if close != -1 and open_ == -1 and first_call > close:
         return text[:close].strip(), text[close + len("</think>") :]
+    end = marks.get("[/THINK]", -1)
+    if end != -1 and first_call > end and marks.get("[THINK]", -1) == -1:
+        return text[:end].strip(), text[end + len("[/THINK]") :]
     return None, text

@@ -100,13 +100,30 @@ def check(
 
 
 def _types_of(prop: dict) -> list[str]:
+    """The JSON types ``prop`` declares (``anyOf``/``oneOf`` flattened), with the type names
+    vLLM's XML parsers also accept (``float``, ``int``, ``bool``, ``dict``, ``list``, ...) read
+    as the JSON type they mean."""
     if "type" in prop:
         types = prop["type"]
-        return [types] if isinstance(types, str) else list(types)
+        return [_json_type_name(t) for t in ([types] if isinstance(types, str) else types)]
     types: list[str] = []
     for sub in prop.get("anyOf", []) + prop.get("oneOf", []):
         types.extend(_types_of(sub))
     return types
+
+
+_ALIASES = {"str": "string", "text": "string", "bool": "boolean", "dict": "object", "list": "array"}
+
+
+def _json_type_name(name: object) -> str:
+    if not isinstance(name, str) or name in _JSON_TYPES:
+        return name if isinstance(name, str) else str(name)
+    low = name.lower()
+    if low.startswith(("int", "uint", "long", "short")):
+        return "integer"
+    if low.startswith(("num", "float", "double")):
+        return "number"
+    return _ALIASES.get(low, name)
 
 
 def _problem(tool: str, key: str, value: Any, prop: dict, types: list[str]) -> str | None:

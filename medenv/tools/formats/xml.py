@@ -1,19 +1,24 @@
 """Qwen3-Coder / Qwen3.5 XML calls and GLM-4.5 ``<arg_key>/<arg_value>`` calls.
 
 Qwen3-Coder (vLLM ``qwen3_coder``): ``<function=NAME><parameter=P>value</parameter></function>``,
-usually inside ``<tool_call>``; one value's leading and trailing newline are dropped; a value
-left open at the end of the text (generation stopped) runs to the end.
+usually inside ``<tool_call>``; one value's leading and trailing newline are dropped. A value
+whose ``</parameter>`` is missing ends where the next ``<parameter=KEY>`` or ``</function>``
+begins, or at the end of the text (generation stopped), as vLLM's parser reads it.
 
 GLM-4.5 (vLLM ``glm45``): ``<tool_call>NAME\\n<arg_key>K</arg_key>\\n<arg_value>V</arg_value>
-</tool_call>``; values are stripped. Both families' values are raw text, converted by the
-schema's declared type during validation (`RawCall.text_args`).
+</tool_call>``; values are kept as written (vLLM keeps a string's spaces; other types are
+read from the stripped text). Both families' values are raw text, converted by the schema's
+declared type during validation (`RawCall.text_args`).
 """
 
 from __future__ import annotations
 
+import re
+
 from medenv.tools.formats.base import Attempt, Failure, RawCall, blocks
 
 _PARAM = "<parameter="
+_NEXT_PARAM = re.compile(r"<parameter=[^<>\n]+>")  # a well-formed opening tag, not a quote
 
 
 def qwen3_coder_attempts(text: str) -> tuple[list[Attempt], str]:
@@ -30,6 +35,7 @@ def function_attempt(body: str) -> Attempt:
         return Failure("bad_json", "Malformed <function=NAME> tag.")
     arguments: dict[str, str] = {}
     pos = 0
+    ends = _Ends(params)
     while True:
         start = params.find(_PARAM, pos)
         if start == -1:
@@ -38,19 +44,44 @@ def function_attempt(body: str) -> Attempt:
         if key_end == -1:
             return Failure("bad_json", f"Malformed <parameter=...> tag in {name}.")
         key = params[start + len(_PARAM) : key_end].strip()
-        end = params.find("</parameter>", key_end)
-        if end == -1:
-            if params.find(_PARAM, key_end) != -1:
-                return Failure("bad_json", f"Unclosed <parameter={key[:40]}> in {name}.")
-            end = len(params)  # truncated at the end: take the rest
+        end, close = ends.value_end(key_end + 1)
         value = params[key_end + 1 : end]
         if value.startswith("\n"):
             value = value[1:]
         if value.endswith("\n"):
             value = value[:-1]
         arguments[key] = value
-        pos = end + len("</parameter>")
+        pos = end + close
     return RawCall(name, arguments, text_args=True)
+
+
+class _Ends:
+    """Where each value of ``params`` ends. The next ``</parameter>`` and ``</function>`` are
+    searched again only once a value starts past them (a missing one stays missing), so a
+    call with thousands of unclosed parameters is read in one pass."""
+
+    def __init__(self, params: str):
+        self.params = params
+        self.close = params.find("</parameter>")
+        self.function_end = params.find("</function>")
+
+    def value_end(self, start: int) -> tuple[int, int]:
+        """``(end of the value at start, length of its closing tag)``: ``</parameter>``, or,
+        when that is missing before them, the next ``<parameter=KEY>`` or ``</function>``
+        (length 0), or the end of the text."""
+        params = self.params
+        if -1 < self.close < start:
+            self.close = params.find("</parameter>", start)
+        limit = self.close if self.close != -1 else len(params)
+        quoted = params.find(_PARAM, start, limit)  # a C search first: the regex rarely runs
+        following = _NEXT_PARAM.search(params, quoted, limit) if quoted != -1 else None
+        if following is not None:
+            return following.start(), 0
+        if self.close != -1:
+            return self.close, len("</parameter>")
+        if -1 < self.function_end < start:
+            self.function_end = params.find("</function>", start)
+        return (self.function_end if self.function_end != -1 else len(params)), 0
 
 
 def is_glm_body(body: str) -> bool:
@@ -81,6 +112,6 @@ def glm_attempt(body: str) -> Attempt:
         if value_end == -1:
             value_end = len(body)  # truncated at the end: take the rest
         key = body[start + len("<arg_key>") : key_end].strip()
-        arguments[key] = body[value_start + len("<arg_value>") : value_end].strip()
+        arguments[key] = body[value_start + len("<arg_value>") : value_end]
         pos = value_end + len("</arg_value>")
     return RawCall(name, arguments, text_args=True)
