@@ -28,6 +28,7 @@ refused with a `DataError` naming the file, the line and the layouts expected.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from operator import itemgetter
 from pathlib import Path
 
 import msgspec
@@ -169,7 +170,7 @@ def _expected(layouts: tuple[Layout, ...]) -> str:
     return "; or ".join(f"{lay.name}: {', '.join(lay.columns)}" for lay in layouts)
 
 
-def read_rows(path: Path, layouts: tuple[Layout, ...]) -> Iterator[tuple[int, list[str]]]:
+def read_rows(path: Path, layouts: tuple[Layout, ...]) -> Iterator[tuple[int, tuple[str, ...]]]:
     """``(lineno, fields)`` of the data rows of a TSV with one of ``layouts``: ``fields``
     are the layout's `Layout.picks`, in order.
 
@@ -180,6 +181,7 @@ def read_rows(path: Path, layouts: tuple[Layout, ...]) -> Iterator[tuple[int, li
     """
     layout: Layout | None = None
     header_seen = False
+    picked, pick, width = None, None, 0  # the layout the row reader was made for
     for lineno, raw in read_lines(path):
         line = raw.rstrip("\r\n")
         if line.startswith("#"):
@@ -199,14 +201,15 @@ def read_rows(path: Path, layouts: tuple[Layout, ...]) -> Iterator[tuple[int, li
                     f"{_expected(layouts)}",
                     lineno,
                 )
+        if pick is None or layout is not picked:
+            picked, pick, width = layout, itemgetter(*layout.picks), len(layout.columns)
         fields = line.split("\t")
-        if len(fields) != len(layout.columns):
+        if len(fields) != width:
             raise DataError(
                 path,
-                f"expected {len(layout.columns)} tab-separated fields ({layout.name}), "
-                f"got {len(fields)}",
+                f"expected {width} tab-separated fields ({layout.name}), got {len(fields)}",
                 lineno,
             )
-        yield lineno, [fields[i] for i in layout.picks]
+        yield lineno, pick(fields)
     if not header_seen and layout is None:
         raise DataError(path, "empty file: no header")
