@@ -289,6 +289,14 @@ def test_genes_to_phenotype_wins_over_phenotype_to_genes(tmp_path):
             r"phenotype_to_genes\.txt:56: expected 7 tab-separated fields \(phenotype_to_genes"
             r"\.txt \(before 2023\)\), got 3",
         ),
+        (  # the 4-column genes_to_phenotype.txt of the 2010s: no disease column
+            lambda f: (f / "genes_to_phenotype.txt").write_text(
+                "#Format: entrez-gene-id<tab>entrez-gene-symbol<tab>HPO-Term-Name<tab>"
+                "HPO-Term-ID\n3818\tKLKB1\tAutosomal recessive inheritance\tHP:0000007\n"
+            ),
+            r"genes_to_phenotype\.txt:2: unknown column layout \['3818', 'KLKB1', .*expected "
+            r"genes_to_phenotype\.txt \(2023 on\)",
+        ),
         (
             lambda f: (f / "phenotype_to_genes.txt").unlink(),
             r"genes_to_phenotype\.txt: file not found \(nor phenotype_to_genes\.txt\)",
@@ -298,7 +306,13 @@ def test_genes_to_phenotype_wins_over_phenotype_to_genes(tmp_path):
             r"phenotype\.hpoa: file not found; this folder has phenotype_annotation\.tab",
         ),
     ],
-    ids=["annotation-tab-layout", "short-row", "no-gene-file", "annotation-tab-file"],
+    ids=[
+        "annotation-tab-layout",
+        "short-row",
+        "g2p-4-columns",
+        "no-gene-file",
+        "annotation-tab-file",
+    ],
 )
 def test_unreadable_layouts_are_one_line_errors(tmp_path, monkeypatch, capsys, edit, message):
     folder = _copy(tmp_path)
