@@ -9,7 +9,7 @@ format notes it comes from:
   * current: ``database_id  disease_name  qualifier  hpo_id ... aspect  biocuration``
     (2023-04-05 to 2025-01-16);
   * ``DatabaseID  DiseaseName  Qualifier  HPO_ID ... Aspect  Biocuration``, the header line
-    plain (2020-10-12) or commented ``#DatabaseID ...`` (2021-02-08, 2021-10-10).
+    plain (2020-10-12) or commented ``#DatabaseID ...`` (2021-02-08 to 2022-10-05).
 
 Gene-disease pairs (what the graph takes from these files: NCBI gene id, symbol, disease id)
   * ``genes_to_phenotype.txt``: current ``ncbi_gene_id  gene_symbol  hpo_id  hpo_name
@@ -21,7 +21,7 @@ Gene-disease pairs (what the graph takes from these files: NCBI gene id, symbol,
     ``hpo_id  hpo_name  ncbi_gene_id  gene_symbol  disease_id`` (2023-06-17 to 2025-01-16),
     or the older ``#Format: HPO-id<tab>HPO label<tab>entrez-gene-id<tab>entrez-gene-symbol
     <tab>Additional Info from G-D source<tab>G-D source<tab>disease-ID for link`` (7
-    columns, 2020-10-12 to 2021-10-10).
+    columns, 2020-10-12 to 2022-10-05).
 
 A header may be a plain tab-separated line, the same line after ``#``, or a ``#Format:``
 comment whose columns are joined by the literal ``<tab>``. The 4-column
