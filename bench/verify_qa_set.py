@@ -1,8 +1,13 @@
 """Re-verify a whole QA set with the tests' second implementations (issue 14 acceptance).
 
-    python -m bench.verify_qa_set [FOLDER] [--every K] [--offset J]
+    python -m bench.verify_qa_set [FOLDER] [--every K] [--offset J] [--source S --path P]
 
-FOLDER defaults to the built-in default set (`medenv.questions.default_qa_set`). For every
+FOLDER defaults to the built-in default set (`medenv.questions.default_qa_set`). The graph
+is the one the set was built from: give the KG flags of `medenv synth` (`--source`,
+`--path`, ...; `medenv.commands.kgargs`) for a set built from another graph than the
+default HPO, e.g. an older HPO release's folder; a graph whose source or version differs
+from the manifest's ``kg_source`` / ``kg_version`` is refused (exit 2) rather than used to
+check items it was not built from. For every
 item (or every K-th from the J-th, to split the work across processes): the answers admitted under the ontology closure by the tests'
 brute-force reader (`tests.closure_ref.admitted`) and by the public `resolve_chain` must be
 exactly the answer; no constraint may pin the answer past the chain
@@ -24,6 +29,8 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from medenv.commands.kgargs import add_kg_arguments, has_kg_flags, kg_spec
+from medenv.errors import MedenvError
 from medenv.kg.cache import load_kg
 from medenv.questions import default_qa_set
 from medenv.synth import read_manifest, read_qa_set, resolve_chain
@@ -32,10 +39,19 @@ from tests.closure_ref import ClosedGraph, levels, shortcut_levels
 from tests.test_synth import _near_leaks, labels_index
 
 
-def verify(folder: Path, every: int = 1, offset: int = 0) -> dict:
+def verify(folder: Path, every: int = 1, offset: int = 0, kg=None) -> dict:
+    """The verification report of the set in ``folder`` against ``kg`` (default: the
+    manifest's ``kg_source`` built from its default inputs); `MedenvError` when the graph's
+    source or version is not the manifest's."""
     manifest = read_manifest(folder)
     items = read_qa_set(folder)[offset::every]
-    kg = load_kg(manifest["kg_source"])
+    kg = load_kg(manifest["kg_source"]) if kg is None else kg
+    built = (manifest["kg_source"], manifest["kg_version"])
+    if (kg.source, str(kg.version)) != built:
+        raise MedenvError(
+            f"{folder} was built from {' '.join(built)}, not from the graph given "
+            f"({kg.source} {kg.version}); pass the KG flags it was synthesized with"
+        )
     closed = ClosedGraph(kg.graph)
     by_name = labels_index(kg)
     failures: dict[str, list[str]] = {"closure_ref": [], "resolve_chain": [], "shortcut": []}
@@ -78,9 +94,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("folder", nargs="?", default=None)
     p.add_argument("--every", type=int, default=1)
     p.add_argument("--offset", type=int, default=0)
+    add_kg_arguments(p)
     args = p.parse_args(argv)
     folder = Path(args.folder) if args.folder else default_qa_set()
-    report = verify(folder, args.every, args.offset)
+    try:
+        kg = None  # without KG flags: the manifest's source from its default inputs
+        if has_kg_flags(args):
+            names, path, options = kg_spec(args)
+            kg = load_kg("+".join(names), path, **options)
+        report = verify(folder, args.every, args.offset, kg)
+    except MedenvError as exc:
+        print(f"verify_qa_set: error: {exc}", file=sys.stderr)
+        return 2
     print(json.dumps(report, indent=1))
     return 1 if any(report["failures"].values()) else 0
 

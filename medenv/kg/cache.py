@@ -38,7 +38,7 @@ from medenv.errors import DataError, MedenvError
 from medenv.kg.align import MODES, AlignOptions
 from medenv.kg.gene_names import add_gene_names, read_gene_names
 from medenv.kg.graph import KnowledgeGraph
-from medenv.kg.loaders import hetionet, hpo
+from medenv.kg.loaders import hetionet, hpo, hpo_files
 from medenv.kg.loaders.edgelist import load_edgelist
 from medenv.kg.loaders.hetionet import load_hetionet
 from medenv.kg.loaders.hpo import load_hpo
@@ -75,12 +75,12 @@ def _inputs(source: str, path: PathArg) -> tuple[str, list[Path]]:
             raise DataError(
                 folder,
                 "is a file; the hpo source takes a folder with hp.obo, phenotype.hpoa and "
-                "genes_to_phenotype.txt",
+                "genes_to_phenotype.txt (or phenotype_to_genes.txt)",
             )
-        files = [folder / n for n in ("hp.obo", "phenotype.hpoa", "genes_to_phenotype.txt")]
-        for f in files:
-            if not f.is_file():
-                raise DataError(f, "file not found")
+        obo = folder / "hp.obo"
+        if not obo.is_file():
+            raise DataError(obo, "file not found")
+        files = [obo, hpo_files.hpoa_file(folder), hpo_files.gene_file(folder)]
         return hpo.hpo_version(folder), files
     if path is None:
         raise MedenvError(f"the {source} source needs a path (--path)")

@@ -2,14 +2,21 @@
 
 Reads, without altering, ``hp.obo`` (terms, definitions, synonyms, is_a),
 ``phenotype.hpoa`` (OMIM / ORPHA / DECIPHER disease annotations) and
-``genes_to_phenotype.txt`` (gene-disease associations). ``NOT`` annotations are skipped.
+``genes_to_phenotype.txt`` (gene-disease associations; ``phenotype_to_genes.txt`` where a
+release has no ``genes_to_phenotype.txt``), in any of the column layouts HPO published for
+them since 2020 (`medenv.kg.loaders.hpo_files`). ``NOT`` annotations are skipped, and so
+are annotations to a term not in ``hp.obo`` (obsolete) and gene rows of a disease with no
+annotation kept.
 
 Names: a term's name is its ``name:`` and its synonyms every ``synonym:`` of ``hp.obo``
 (all scopes: EXACT, RELATED, BROAD, NARROW). A disease's name is the ``disease_name`` of
 its first annotation kept; ``phenotype.hpoa`` gives some diseases more than one name
 (OMIM:117550 "Sotos syndrome" and "Sotos syndrome 1"), and every other name on any of its
 rows (``NOT`` rows included), distinct case-insensitively, is a synonym, in file order
-(`disease_names`).
+(`disease_names`). An OMIM disease named by a packed OMIM title string (releases of
+2020-2021: "#100100 PRUNE BELLY SYNDROME; PBS;;...") is named by the preferred title of
+the first such string on its rows, its other titles and symbols being synonyms
+(`medenv.kg.loaders.omim_titles`).
 
 Identifiers (`ID_NAMESPACES`, kept in ``Node.xrefs`` as canonical CURIEs, `medenv.kg.ids`):
 genes carry ``NCBIGene``, diseases their own ``OMIM`` / ``ORPHA`` / ``DECIPHER`` id, terms
@@ -17,7 +24,8 @@ their ``HP`` id plus the ``xref:`` lines of ``hp.obo`` in known namespaces (``UM
 ``SNOMEDCT``, ``MESH``, ``NCIT``, ``MEDDRA``, ``ICD10``, ``DOID``, ``ORPHA``, ``MONDO``...;
 xrefs in other namespaces, e.g. ``Fyler``, are not kept).
 
-Node types: ``phenotype`` (under HP:0000118), ``inheritance`` (HP:0000005),
+Node types: ``phenotype`` (under HP:0000118, and the few terms under no other branch:
+"Blood group", "Biospecimen phenotypic feature"), ``inheritance`` (HP:0000005),
 ``clinical_course`` (HP:0031797), ``modifier`` (HP:0012823), ``frequency`` (HP:0040279),
 ``history`` (HP:0032443), ``disease`` and ``gene``.
 """
@@ -35,7 +43,9 @@ from tqdm import tqdm
 from medenv.errors import DataError
 from medenv.kg.graph import KnowledgeGraph, Node, Relation
 from medenv.kg.ids import curie
+from medenv.kg.loaders.hpo_files import GENE_LAYOUTS, HPOA_LAYOUTS, gene_file, hpoa_file, read_rows
 from medenv.kg.loaders.lines import read_lines
+from medenv.kg.loaders.omim_titles import omim_titles
 
 BRANCHES = {
     "HP:0000118": "phenotype",
@@ -62,26 +72,11 @@ ASPECT_RELATION = {
     "M": "has_modifier",
     "H": "has_history",
 }
-HPOA_COLUMNS = [
-    "database_id",
-    "disease_name",
-    "qualifier",
-    "hpo_id",
-    "reference",
-    "evidence",
-    "onset",
-    "frequency",
-    "sex",
-    "modifier",
-    "aspect",
-    "biocuration",
-]
 ID_NAMESPACES = {
     "gene": ("NCBIGene",),
     "disease": ("OMIM", "ORPHA", "DECIPHER"),
     "terms": ("HP", "UMLS", "SNOMEDCT", "MESH"),  # every hp.obo term, with its xrefs
 }
-G2P_COLUMNS = ["ncbi_gene_id", "gene_symbol", "hpo_id", "hpo_name", "frequency", "disease_id"]
 
 
 def data_dir() -> Path:
@@ -122,7 +117,7 @@ def _parse_obo(path: Path) -> tuple[dict[str, dict], dict[str, str]]:
     """Terms by id (name, def, synonyms, is_a) and alt_id -> id.
 
     Raises `DataError` naming the file and line of a malformed line, and of the
-    ``[Term]`` header of a term without an id or a name.
+    ``[Term]`` header of a term without an id, or without a name (unless obsolete).
     """
     terms: dict[str, dict] = {}
     alt: dict[str, str] = {}
@@ -133,10 +128,11 @@ def _parse_obo(path: Path) -> tuple[dict[str, dict], dict[str, str]]:
             return
         if "id" not in term:
             raise DataError(path, "[Term] without an id", term["line"])
+        if term.get("obsolete"):
+            return  # dropped; HPO 2023-06-17 has an obsolete stanza with no name (HP:4000080)
         if "name" not in term:
             raise DataError(path, f"term {term['id']} has no name", term["line"])
-        if not term.get("obsolete"):
-            terms[term["id"]] = term
+        terms[term["id"]] = term
 
     for lineno, line in _lines(path):
         if line.startswith("["):
@@ -216,27 +212,6 @@ def _branch_types(terms: dict[str, dict]) -> dict[str, str]:
     return types
 
 
-def _rows(path: Path, columns: list[str]):
-    """Yield (lineno, fields) of a TSV whose header (after '#' comments) is ``columns``."""
-    header_seen = False
-    for lineno, line in _lines(path):
-        if line.startswith("#"):
-            continue
-        fields = line.split("\t")
-        if not header_seen:
-            if fields != columns:
-                raise DataError(path, f"unexpected header {fields}; expected {columns}", lineno)
-            header_seen = True
-            continue
-        if len(fields) != len(columns):
-            raise DataError(
-                path, f"expected {len(columns)} tab-separated fields, got {len(fields)}", lineno
-            )
-        yield lineno, fields
-    if not header_seen:
-        raise DataError(path, "empty file: no header")
-
-
 def disease_names(name: str, spellings: dict[str, str]) -> tuple[str, ...]:
     """The synonyms of a disease named ``name``: its other names (``spellings``: casefolded
     name -> first spelling, in file order), without ``name`` itself."""
@@ -273,25 +248,38 @@ def load_hpo(path: str | Path | None = None, *, progress: bool = True) -> Knowle
         tid = alt.get(raw, raw)
         return terms[tid]["name"] if tid in terms else raw
 
-    hpoa = folder / "phenotype.hpoa"
+    hpoa = hpoa_file(folder)
     names: dict[str, dict[str, str]] = {}  # disease -> casefolded name -> first spelling
+    packed: dict[str, tuple[str, ...]] = {}  # OMIM title string -> its names (`omim_titles`)
+    preferred: dict[str, str] = {}  # disease -> preferred title of its first packed name
     rows = tqdm(
-        _rows(hpoa, HPOA_COLUMNS),
+        read_rows(hpoa, HPOA_LAYOUTS),
         desc="reading phenotype.hpoa",
         unit=" rows",
         disable=not progress,
         leave=False,
     )
     for lineno, f in rows:
-        disease, name, qualifier, hpo_id = f[0], f[1], f[2], f[3]
+        disease, name, qualifier, hpo_id, onset, freq, aspect = f
         if ":" not in disease or not name:
             raise DataError(hpoa, f"bad disease id or name {disease!r}", lineno)
-        names.setdefault(disease, {}).setdefault(name.casefold(), name)
+        if disease.startswith("OMIM:"):
+            titles = packed.get(name)
+            if titles is None:
+                titles = packed[name] = omim_titles(name)
+            if (len(titles) > 1 or titles[0] != name) and not titles[0].endswith("INCLUDED"):
+                preferred.setdefault(disease, titles[0])  # of a packed title string
+            name = titles[0]
+            spellings = names.setdefault(disease, {})
+            for title in titles:
+                spellings.setdefault(title.casefold(), title)
+        else:
+            names.setdefault(disease, {}).setdefault(name.casefold(), name)
         if qualifier == "NOT":
             continue
-        relation = ASPECT_RELATION.get(f[10])
+        relation = ASPECT_RELATION.get(aspect)
         if relation is None:
-            raise DataError(hpoa, f"unknown aspect {f[10]!r}", lineno)
+            raise DataError(hpoa, f"unknown aspect {aspect!r}", lineno)
         target = term_id(hpo_id)
         if target is None:
             continue  # annotation to an obsolete term
@@ -299,20 +287,25 @@ def load_hpo(path: str | Path | None = None, *, progress: bool = True) -> Knowle
             own = curie(disease)
             kg.add_node(Node(disease, "disease", name, xrefs=(own,) if own else ()))
         attrs = {}
-        if f[7]:
-            attrs["frequency"] = frequency(f[7])
-        if f[6]:
-            attrs["onset"] = frequency(f[6])
+        if freq:
+            attrs["frequency"] = frequency(freq)
+        if onset:
+            attrs["onset"] = frequency(onset)
         add_edge(disease, target, relation, attrs)  # (a repeated edge keeps its first attrs)
     for disease, spellings in names.items():
         if len(spellings) > 1 and disease in kg:
             node = kg.node(disease)
-            kg.add_node(msgspec.structs.replace(node, synonyms=disease_names(node.name, spellings)))
+            name = preferred.get(disease, node.name)
+            if name.endswith("INCLUDED"):  # a title string that lost its ";;" (2 in 2021)
+                name = next((v for v in spellings.values() if not v.endswith("INCLUDED")), name)
+            kg.add_node(
+                msgspec.structs.replace(node, name=name, synonyms=disease_names(name, spellings))
+            )
 
-    g2p = folder / "genes_to_phenotype.txt"
+    g2p = gene_file(folder)
     rows = tqdm(
-        _rows(g2p, G2P_COLUMNS),
-        desc="reading genes_to_phenotype.txt",
+        read_rows(g2p, GENE_LAYOUTS[g2p.name]),
+        desc=f"reading {g2p.name}",
         unit=" rows",
         disable=not progress,
         leave=False,
@@ -320,7 +313,7 @@ def load_hpo(path: str | Path | None = None, *, progress: bool = True) -> Knowle
     for lineno, f in rows:
         if not f[0].isdigit():
             raise DataError(g2p, f"bad NCBI gene id {f[0]!r}", lineno)
-        gene, disease = f"NCBIGene:{f[0]}", f[5]
+        gene, disease = f"NCBIGene:{f[0]}", f[2]
         if disease not in kg:
             continue
         if gene not in kg:
