@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import math
 import re
-from bisect import bisect_right
-from collections import Counter
+import struct
+from array import array
 from functools import lru_cache
-from itertools import accumulate
+from itertools import accumulate, repeat
+from operator import add
+
+import msgspec
 
 _WORD = re.compile(r"[^\W_]+")
 PASSAGE_CACHE_SIZE = 16384  # pages whose analysed passages are memoised (`analysed_passages`)
@@ -102,26 +105,62 @@ def passages(text: str, max_chars: int = 500) -> list[str]:
     return out
 
 
-class _Passages:
-    """A page's passages and their lower-cased text: ``low`` is the lower-cased passages
-    joined by newlines, passage ``i`` starting at ``starts[i]`` (what snippets scan); each
-    passage's term counts (for BM25 in `browse`) are computed on first use."""
+class _Passages(msgspec.Struct, gc=False):
+    r"""A page's passages, analysed once for snippets and `browse` (see `analysed_passages`).
 
-    __slots__ = ("parts", "low", "starts", "_where", "_counts")
+    ``joined`` is the passages joined by ``"\n"`` and ``low`` the same of their lower-cased
+    texts (what snippets scan); passage ``i`` of ``low`` starts at ``starts[i]`` (``n + 1``
+    offsets packed as native uint32, the last one ``len(low) + 1``), and in ``joined`` at
+    ``ostarts[i]`` (None: the same offsets, as always when lower-casing keeps every
+    passage's length). A passage never holds a ``"\n"`` (`passages` splits lines), so
+    ``joined.split("\n")`` gives them back.
 
-    def __init__(self, parts: list[str]) -> None:
-        self.parts = parts
+    Nothing here is seen by the cyclic garbage collector: the Struct is untracked
+    (``gc=False``; it holds no reference cycle), its fields are strings, bytes and a dict
+    of bytes (a page of more than 256 passages memoises tuples instead, which the
+    collector tracks; none in the default corpus). The memo of ~16k pages therefore never
+    adds to a collection's work: with a list, a dict and tuples per page, the young
+    collections that ran while the memo filled took 3-8 ms each, and once it was full
+    evictions (which lower the collector's allocation count) let ~120k memo objects pile
+    up for one 70-115 ms collection."""
+
+    joined: str
+    low: str
+    n: int
+    starts: bytes
+    ostarts: bytes | None
+    memo: dict = {}  # term -> indices of the passages holding it (`where`)
+    lengths: bytes | None = None  # packed uint32 token counts (`token_counts`)
+
+    @classmethod
+    def of(cls, parts: list[str]) -> _Passages:
+        """The analysis of ``parts`` (none of which holds a ``"\n"``)."""
+        joined = "\n".join(parts)
+        if joined.isascii():  # ASCII lower-casing maps each character to one: same offsets
+            return cls(joined, joined.lower(), len(parts), _pack_offsets(parts), None, {})
         lows = [p.lower() for p in parts]
-        self.low = "\n".join(lows)
-        self.starts = list(accumulate((len(x) + 1 for x in lows), initial=0))
-        self._where: dict[str, tuple[int, ...]] = {}
-        self._counts: list[Counter] | None = None
+        same = all(len(a) == len(b) for a, b in zip(lows, parts, strict=True))
+        return cls(
+            joined, "\n".join(lows), len(parts), _pack_offsets(lows),
+            None if same else _pack_offsets(parts), {},
+        )  # fmt: skip
+
+    @property
+    def parts(self) -> list[str]:
+        """The passages (a new list)."""
+        return self.joined.split("\n") if self.n else []
+
+    def part(self, i: int) -> str:
+        """Passage ``i``."""
+        start, end = _PAIR.unpack_from(self.starts if self.ostarts is None else self.ostarts, 4 * i)
+        return self.joined[start : end - 1]
 
     def lower(self, i: int) -> str:
         """Passage ``i`` lower-cased (as `str.lower` gives it)."""
-        return self.low[self.starts[i] : self.starts[i + 1] - 1]
+        start, end = _PAIR.unpack_from(self.starts, 4 * i)
+        return self.low[start : end - 1]
 
-    def where(self, term: str) -> tuple[int, ...]:
+    def where(self, term: str) -> bytes | tuple[int, ...]:
         r"""Indices (ascending) of the passages that have ``term`` among their `tokens`
         (memoised per term), found with `str.find` instead of tokenising.
 
@@ -132,10 +171,12 @@ class _Passages:
         ``t`` are ``t`` and, when `_plural_folds` (``t``), ``t + "s"``: an occurrence of
         ``t`` with no word character before it and none after it (or one ``s`` and then
         none). Passages are joined by ``"\n"`` (not alphanumeric) in ``low``, so a word of
-        ``low`` never spans two passages."""
-        found = self._where.get(term)
-        if found is None:
-            low, starts, out, n, size = self.low, self.starts, [], len(term), len(self.low)
+        ``low`` never spans two passages, and a passage's index is the count of ``"\n"``
+        before it."""
+        found = self.memo.get(term)
+        if found is None:  # `_word_starts`' rule, inlined, skipping to the next passage
+            low, out, n, size = self.low, [], len(term), len(self.low)
+            i = counted = 0  # ``i``: the passage holding position ``counted``
             pos = low.find(term)
             while pos >= 0:
                 if pos == 0 or not low[pos - 1].isalnum():
@@ -149,19 +190,64 @@ class _Passages:
                             and _plural_folds(term)
                         )
                     ):
-                        i = bisect_right(starts, pos) - 1
+                        i += low.count("\n", counted, pos)
                         out.append(i)
-                        pos = low.find(term, starts[i + 1])
+                        counted = low.find("\n", after)
+                        if counted < 0:
+                            break
+                        pos = low.find(term, counted)
                         continue
                 pos = low.find(term, pos + 1)
-            found = self._where[term] = tuple(out)
+            found = self.memo[term] = bytes(out) if self.n <= 256 else tuple(out)
         return found
 
-    @property
-    def counts(self) -> list[Counter]:
-        if self._counts is None:
-            self._counts = [Counter(tokens(p)) for p in self.parts]
-        return self._counts
+    def frequencies(self, term: str) -> dict[int, int]:
+        """``{passage index: how many of its tokens are term}`` for the passages holding
+        ``term`` (the same word matching as `where`)."""
+        out: dict[int, int] = {}
+        low, i, counted = self.low, 0, 0
+        for pos in _word_starts(low, term):
+            i += low.count("\n", counted, pos)
+            counted = pos
+            out[i] = out.get(i, 0) + 1
+        return out
+
+    def token_counts(self) -> memoryview:
+        """How many `tokens` each passage has (computed on first use)."""
+        if self.lengths is None:
+            self.lengths = array("I", [len(tokens(p)) for p in self.parts]).tobytes()
+        return memoryview(self.lengths).cast("I")
+
+
+_PAIR = struct.Struct("=II")
+
+
+def _pack_offsets(texts: list[str]) -> bytes:
+    """Where each of ``texts`` starts once they are joined by one separator, and the joined
+    length plus one, as native uint32."""
+    return array("I", accumulate(map(add, map(len, texts), repeat(1)), initial=0)).tobytes()
+
+
+def _word_starts(low: str, term: str):
+    """Positions in ``low`` of the words whose term is ``term`` (see `_Passages.where`)."""
+    n, size = len(term), len(low)
+    pos = low.find(term)
+    while pos >= 0:
+        if pos == 0 or not low[pos - 1].isalnum():
+            after = pos + n
+            if (
+                after == size
+                or not low[after].isalnum()
+                or (
+                    low[after] == "s"
+                    and (after + 1 == size or not low[after + 1].isalnum())
+                    and _plural_folds(term)
+                )
+            ):
+                yield pos
+                pos = low.find(term, after)
+                continue
+        pos = low.find(term, pos + 1)
 
 
 @lru_cache(maxsize=PASSAGE_CACHE_SIZE)
@@ -170,7 +256,7 @@ def analysed_passages(text: str) -> _Passages:
     `PASSAGE_CACHE_SIZE` page texts (keyed by the text itself: a page's text object lives
     as long as its corpus, so its hash is computed once). Read-only: callers must not
     mutate it."""
-    return _Passages(passages(text))
+    return _Passages.of(passages(text))
 
 
 @lru_cache(maxsize=65536)
@@ -190,20 +276,26 @@ def rank_passages(parts: list[str], query: str, *, text: str | None = None) -> l
     terms = query_terms(query)
     if not terms or not parts:
         return list(range(len(parts)))
-    docs = (analysed_passages(text) if text is not None else _Passages(parts)).counts
-    n = len(docs)
-    lengths = [d.total() for d in docs]
+    if text is not None:
+        page = analysed_passages(text)
+    else:  # a "\n" separates words as a space does: the same terms at the same places
+        page = _Passages.of([p.replace("\n", " ") for p in parts])
+    lengths = page.token_counts()
+    n = len(lengths)
     avg = sum(lengths) / n or 1.0
-    df = {t: sum(1 for d in docs if t in d) for t in terms}
-    idf = {t: math.log(1 + (n - df[t] + 0.5) / (df[t] + 0.5)) for t in terms}
+    freqs = [page.frequencies(t) for t in terms]
+    weights = []
+    for fr in freqs:
+        df = len(fr)
+        weights.append((math.log(1 + (n - df + 0.5) / (df + 0.5)), fr))
     scores = []
-    for i, d in enumerate(docs):
+    for i in range(n):
         length = lengths[i]
         s = 0.0
-        for t in terms:
-            f = d.get(t, 0)
+        for idf, fr in weights:
+            f = fr.get(i, 0)
             if f:
-                s += idf[t] * f * 2.2 / (f + 1.2 * (0.25 + 0.75 * length / avg))
+                s += idf * f * 2.2 / (f + 1.2 * (0.25 + 0.75 * length / avg))
         scores.append((-round(s, 9), i))
     return [i for _, i in sorted(scores)]
 
@@ -218,17 +310,17 @@ def snippet_for_terms(text: str, terms: list[str], max_chars: int = 240) -> str:
     """`snippet` with the query already analysed (``terms = query_terms(query)``), so a
     search analyses its query once for all its hits."""
     page = analysed_passages(text)
-    parts = page.parts
-    if not parts:
+    n = page.n
+    if not n:
         return ""
-    counts = [0] * len(parts)
-    memo, where = page._where, page.where
+    counts = [0] * n
+    memo, where = page.memo, page.where
     for t in set(terms):
         for i in memo[t] if t in memo else where(t):
             counts[i] += 1
     best = max(counts)
     at = counts.index(best)
-    part = parts[at]
+    part = page.part(at)
     if len(part) <= max_chars:
         return part
     start = 0
