@@ -10,7 +10,10 @@ second implementations (`tests.closure_ref`). Only the public graph API is used:
 every node of the seed's type that the seed's quoted name (a name or synonym) names, or,
 for a described seed (no name of the seed in the text), from every node of its type with
 node 0's facts; follow each hop in its direction; keep nodes of the chain node's type that
-satisfy every fact on that node. A transitive relation (`is_a`) holds along one or more
+satisfy every fact on that node, with any node the fact entity's name names (this last
+clause was added to the README after the first reading took the entity node alone and
+differed from `resolve_chain` on one perturbed item: "Nail-Patella syndrome" names an OMIM
+and an Orphanet disease). A transitive relation (`is_a`) holds along one or more
 steps, never from a node to itself; a relation inherited along `is_a` holds from ``s`` to
 ``t`` and to every ancestor of ``t`` (the true-path rule); a symmetric one both ways.
 
@@ -106,8 +109,11 @@ class ReadmeReader:
 
         def keep(i: int, nodes: set[str]) -> set[str]:
             nodes = {x for x in nodes if self.type_of.get(x) == self.type_of[chain[i]]}
-            for c in facts[i]:  # c's node has the fact with c's entity
-                nodes &= self.step(c["entity"], c["relation"], not c["inverse"])
+            for c in facts[i]:  # c's node has the fact with any node c's entity's name names
+                holds: set[str] = set()
+                for entity in self.named[words(self.kg.node(c["entity"]).name)]:
+                    holds |= self.step(entity, c["relation"], not c["inverse"])
+                nodes &= holds
             return nodes
 
         text = item["question"].casefold()
