@@ -1,4 +1,7 @@
-"""Question rules re-implemented from README.md alone (round 13, "independent judges").
+"""Question and groundedness rules re-implemented from README.md alone (round 13,
+"independent judges"). `ReadmeReader` (uniqueness, leaks) is below; `ReadmeGrounding`
+(the four groundedness rules of README "Agents, rollouts and training data") is at the end,
+written from that paragraph as round 13 rewrote it, not from `medenv.grounding`.
 
 Written by someone who had read the README's "Question synthesis" section (Pipeline items
 5 and 6, *Aliases*) and not medenv's implementation (`medenv.synth.uniqueness`,
@@ -170,3 +173,160 @@ def _forms(label: str) -> set[tuple[str, ...]]:
             ends.add(last[:-1] + "ies")
         out |= {(*w[:-1], end) for end in ends}
     return out
+
+
+# -- groundedness, as README "Agents, rollouts and training data" > "Groundedness check"
+# states it after round 13 (the first reading, from the paragraph before, differed on 147 of
+# 4,300 real episodes; see the README).
+
+_W = re.compile(r"\w+")
+README_TYPE_NOUNS = frozenset(
+    (
+        "inheritance", "mode of inheritance", "inheritance pattern", "clinical course",
+        "clinical modifier", "modifier", "past medical history", "past medical history item",
+        "frequency", "phenotypic abnormality", "phenotype", "clinical feature", "finding",
+        "clinical finding", "phenotypic feature", "disease", "disorder", "condition", "gene",
+        "course", "onset", "history",
+    )
+)  # fmt: skip
+_CUES = re.compile(
+    r"\b(not|no|none|neither|nor|never|without|lacks?|lacking|absent|fails?|doesn't|isn't|"
+    r"aren't|cannot|can't|rule[sd]? out|reject(?:ed)?|dead end)\b",
+    re.I,
+)
+
+
+class ReadmeGrounding:
+    """The four groundedness rules over one episode's texts (prompt, actions, observations)."""
+
+    def __init__(self, kg) -> None:
+        self.labels: dict[tuple[str, ...], set[str]] = defaultdict(set)
+        self.caps: dict[str, set[str]] = defaultdict(set)  # one all-capital word, as written
+        self.longest = 1
+        for n in kg.nodes():
+            for label in (n.name, *n.synonyms):
+                w = _W.findall(label)
+                if len(w) == 1 and label.isupper():
+                    self.caps[w[0]].add(n.id)
+                elif w and " ".join(x.casefold() for x in w) not in README_TYPE_NOUNS:
+                    self.labels[tuple(x.casefold() for x in w)].add(n.id)
+                    self.longest = max(self.longest, len(w))
+
+    def mentions(self, text: str) -> list[tuple[str, bool, frozenset[str]]]:
+        """(label as written, one all-capital word?, node ids), longest first, no overlap."""
+        raw = _W.findall(text)
+        low = [w.casefold() for w in raw]
+        out, i = [], 0
+        while i < len(raw):
+            n, ids = 0, set()
+            for k in range(min(self.longest, len(raw) - i), 0, -1):
+                if tuple(low[i : i + k]) in self.labels:
+                    n, ids = k, set(self.labels[tuple(low[i : i + k])])
+                    break
+            caps = n <= 1 and raw[i] in self.caps
+            if caps:
+                n, ids = 1, ids | self.caps[raw[i]]
+            if n:
+                out.append((" ".join(raw[i : i + n]), caps, frozenset(ids)))
+                i += n
+            else:
+                i += 1
+        return out
+
+    def problems(self, prompt: str, actions: list[str], observations: list[str | None]):
+        """[(step, rule)] for every failed rule (empty: grounded)."""
+        shown = [prompt]
+        units = [frozenset(i for *_, ids in self.mentions(prompt) for i in ids)]
+        inspected: set[str] = set()
+        bad = []
+        for step, (text, obs) in enumerate(zip(actions, observations, strict=True)):
+            think, args, answer, urls = _parts(text)
+            for part in (think, *args, *([answer] if answer else [])):
+                for label, caps, _ in self.mentions(part):
+                    if caps:
+                        ok = any(label in _W.findall(s) for s in shown)
+                    else:
+                        ok = any(_within(words(s), words(label)) for s in shown)
+                    if not ok:
+                        bad.append((step, "mention"))
+            bad += [(step, "url") for u in urls if not any(u in s for s in shown)]
+            for sentence in filter(str.strip, re.split(r"(?<=[.!?])\s+|\n+", think)):
+                groups: list[frozenset[str]] = []
+                for *_, ids in self.mentions(sentence):
+                    if ids not in groups:
+                        groups.append(ids)
+                rest = re.sub(r'"[^"]*"', " ", sentence)
+                for label, *_ in self.mentions(rest):
+                    rest = rest.replace(label, " ")
+                if _CUES.search(rest):
+                    if groups and not any(g & inspected for g in groups):
+                        bad.append((step, "negation"))
+                elif len(groups) > 1 and not _joined(groups, units):
+                    bad.append((step, "claim"))
+            if obs:
+                shown.append(obs)
+                obs_units, titles = _units(obs)
+                units += [
+                    frozenset(i for *_, ids in self.mentions(u) for i in ids) for u in obs_units
+                ]
+                inspected |= {i for t in titles for *_, ids in self.mentions(t) for i in ids}
+        return bad
+
+
+def _joined(groups: list[frozenset[str]], units: list[frozenset[str]]) -> bool:
+    reached, todo = {0}, [0]
+    while todo:
+        a = todo.pop()
+        for b in range(len(groups)):
+            if b not in reached and any(u & groups[a] and u & groups[b] for u in units):
+                reached.add(b)
+                todo.append(b)
+    return len(reached) == len(groups)
+
+
+def _units(obs: str) -> tuple[list[str], list[str]]:
+    """(units, inspected titles) of one observation."""
+    lines = obs.splitlines()
+    if lines and lines[0].startswith("Page:"):
+        title = lines[0][5:].strip()
+        body = [ln for ln in lines[1:] if ln.strip() and not ln.startswith("URL:")]
+        return [f"{title}\n{ln}" for ln in body] or [title], [title]
+    units: list[str] = []
+    titles: list[str] = []
+    for ln in lines:
+        m = re.match(r"^\s*\d+\.\s+(.*?)\s+\|\s+(\S+)\s*$", ln)
+        if m:
+            units.append(ln)
+            titles.append(m.group(1))
+        elif units and titles:
+            units[-1] += "\n" + ln
+        elif ln.strip():
+            units.append(ln)
+    return units, titles
+
+
+def _parts(text: str) -> tuple[str, list[str], str | None, list[str]]:
+    """(think, tool argument strings, answer, browse urls) of one action."""
+    import json
+
+    think = re.search(r"<think>(.*?)</think>", text, re.S)
+    answer = re.search(r"<answer>(.*?)</answer>", text, re.S)
+    call = re.search(r"<tool_call>(.*?)</tool_call>", text, re.S)
+    args: list[str] = []
+    urls: list[str] = []
+    ans = answer.group(1) if answer else None
+    if call:
+        try:
+            c = json.loads(call.group(1))
+        except ValueError:
+            c = {}
+        for key, value in (c.get("arguments") or {}).items():
+            if c.get("name") == "browse" and key == "url":
+                urls.append(str(value))
+            elif c.get("name") == "answer" and key == "answer":
+                ans = str(value)
+            elif isinstance(value, str):
+                args.append(value)
+    if not (think or answer or call):
+        return text, [], None, []
+    return (think.group(1) if think else ""), args, ans, urls
