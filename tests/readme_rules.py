@@ -214,7 +214,8 @@ class ReadmeGrounding:
 
     def mentions(self, text: str) -> list[tuple[str, bool, frozenset[str]]]:
         """(label as written, one all-capital word?, node ids), longest first, no overlap."""
-        raw = _W.findall(text)
+        spans = list(_W.finditer(text))
+        raw = [m.group(0) for m in spans]
         low = [w.casefold() for w in raw]
         out, i = [], 0
         while i < len(raw):
@@ -227,7 +228,7 @@ class ReadmeGrounding:
             if caps:
                 n, ids = 1, ids | self.caps[raw[i]]
             if n:
-                out.append((" ".join(raw[i : i + n]), caps, frozenset(ids)))
+                out.append((text[spans[i].start() : spans[i + n - 1].end()], caps, frozenset(ids)))
                 i += n
             else:
                 i += 1
