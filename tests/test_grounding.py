@@ -143,6 +143,24 @@ def test_hand_written_episode_rules(indexes):
     assert _kinds(check_episode(prompt, steps, index)) == {"mention"}
 
 
+def test_a_gene_symbol_is_shown_only_as_a_whole_word(indexes, kg):
+    """A gene symbol must occur as a word: "KRT10" shown does not show "KRT1" (both are
+    HPO genes), although "KRT1" is a substring of it. Found by a README-only re-reading."""
+    index, ref = indexes
+    assert kg.find("KRT1") and kg.find("KRT10")
+    prompt = 'Question: Which gene is implicated in "Ichthyosis"?'
+    obs = (
+        'medical_search results for "Ichthyosis":\n'
+        "1. KRT10 | https://medref.medenv.org/entity/NCBIGene:3858\n"
+        "   KRT10 is a gene associated with: Ichthyosis, cyclic, with epidermolytic hyperkeratosis."
+    )
+    search = '<tool_call>\n{"name": "medical_search", "arguments": {"query": "Ichthyosis"}}\n</tool_call>'
+    for named, expected in (("KRT1", {"mention"}), ("KRT10", set())):
+        steps = [(search, obs), (f"<answer>{named}</answer>", None)]
+        assert _kinds(check_episode(prompt, steps, index)) == expected, named
+        assert set(ref_check(prompt, steps, ref)) == expected, named
+
+
 def test_recovery_is_detected_and_labelled(oracle_log, indexes):
     from medenv.agents.oracle import plans_explore
 

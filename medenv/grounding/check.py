@@ -94,6 +94,7 @@ def check_episode(
     """
     seen_tokens: list[tuple[str, ...]] = [_norm(prompt)]
     seen_raw: list[str] = [prompt]
+    seen_words: list[frozenset[str]] = [frozenset(TOKEN.findall(prompt))]  # as written
     units: list[frozenset[str]] = [frozenset(i for m in index.mentions(prompt) for i in m.ids)]
     inspected: set[str] = set()
     tried: set[str] = set()
@@ -108,9 +109,9 @@ def check_episode(
                 n_mentions += 1
                 norm = _norm(m.label)
                 exact = m.label.isupper() and len(norm) == 1
-                if not any(
-                    (m.label in raw if exact else _contains(toks, norm))
-                    for toks, raw in zip(seen_tokens, seen_raw, strict=True)
+                if not any(  # whole words: "KRT1" is not shown by "KRT10"
+                    (m.label in words if exact else _contains(toks, norm))
+                    for toks, words in zip(seen_tokens, seen_words, strict=True)
                 ):
                     violations.append(Violation(step, "mention", m.label))
         for url in urls:
@@ -144,6 +145,7 @@ def check_episode(
         if observation:
             seen_raw.append(observation)
             seen_tokens.append(_norm(observation))
+            seen_words.append(frozenset(TOKEN.findall(observation)))
             obs_units, titles = observation_units(observation)
             for u in obs_units:
                 units.append(frozenset(i for m in index.mentions(u) for i in m.ids))
