@@ -43,14 +43,14 @@ from medenv.actions import (  # noqa: F401  (re-exported: the env's action/obser
     too_deep,
     truncation_marker,
 )
-from medenv.env_config import EnvConfig, qa_label
+from medenv.env_config import EnvConfig, check_env_args, qa_label, whole_number
 from medenv.env_prompt import ask, call_example, prompt_head, render_prompt  # noqa: F401
 from medenv.env_reset import LazySeeding, choose_question
 from medenv.env_step import EpisodeState, check_calls, read_action, reject, run_calls
 from medenv.errors import MedenvError
 from medenv.events import schema as ev
 from medenv.events.recorder import Recorder
-from medenv.events.store import DURABILITY, EventStore, new_run_id
+from medenv.events.store import DURABILITY, EventStore, check_run_id, new_run_id
 from medenv.gc_tuning import raise_gc_thresholds
 from medenv.paths import medenv_home
 from medenv.qa import QAItem
@@ -100,8 +100,9 @@ class MedResearchEnv(LazySeeding, gym.Env[str, str]):
         render_mode: str | None = None,
         reward_terms: Rubric | list[RewardTerm] | None = None,
     ) -> None:
-        if int(max_steps) < 1:
-            raise MedenvError(f"max_steps must be >= 1, got {max_steps}")
+        max_steps = whole_number("max_steps", max_steps, minimum=1)
+        world_seed = whole_number("world_seed", world_seed)
+        check_env_args(tools, tags, parallel_calls, world, db)
         if durability not in DURABILITY:
             raise MedenvError(f"durability must be one of {DURABILITY}, got {durability!r}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
@@ -121,7 +122,7 @@ class MedResearchEnv(LazySeeding, gym.Env[str, str]):
         self.split = split
         self.tags = dict(tags or {})
         self.render_mode = render_mode
-        self.run_id = run_id or new_run_id()
+        self.run_id = check_run_id(run_id) or new_run_id()
         self.action_space = ModelText.make(ACTION_MAX_CHARS)
         self.observation_space = ModelText.make(OBSERVATION_MAX_CHARS)
 
