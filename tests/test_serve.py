@@ -143,3 +143,10 @@ def test_a_reset_with_a_bad_seed_or_option_is_400_and_keeps_no_session(items, tm
         good.reset(seed=1)  # the one place is free
         good.close()
     sessions.shutdown()
+
+
+def test_a_bad_session_limit_is_refused_before_the_serving_line(capsys, tmp_path):
+    out, err = cli_error(["serve", "--max-sessions", "0", "--db", str(tmp_path / "x.duckdb")],
+                         capsys)  # fmt: skip
+    assert err == "medenv serve: error: --max-sessions must be at least 1, got 0"
+    assert "serving" not in out  # it said "serving ... on http://..." and then failed
