@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
         ({"tags": [1, 2]}, "tags must be a dict, got list"),
         ({"parallel_calls": "no"}, "parallel_calls must be True or False"),  # "no" is true
         ({"world": "hpo"}, "world must be None, a world"),
+        ({"world": {"sorce": "hetionet"}}, "world spec has unknown field(s) ['sorce']; fields: "),
         ({"db": 5}, "db must be a path, None or a Recorder, got int"),
         ({"run_id": 5}, "run_id must be a string of printable characters, got 5"),
         ({"run_id": "a\x00b"}, "run_id must be a string of printable characters"),
@@ -154,3 +155,27 @@ def test_an_oserror_without_a_file_is_given_the_file_being_written(tmp_path):
     with pytest.raises(OSError) as caught, writing(path):
         raise FileNotFoundError(2, "No such file or directory", "/elsewhere")
     assert caught.value.filename == "/elsewhere"  # an error that names its file keeps it
+
+
+def test_spool_lines_recovery_cannot_take_are_warned_about_not_dropped_in_silence(tmp_path):
+    # recovery ingests a killed writer's spool and then empties it: a damaged line was
+    # gone with no word anywhere (`recovered_notes` was never shown)
+    from medenv.events.store import SpoolRecoveryWarning
+
+    db = tmp_path / "killed.duckdb"
+    writer = (  # a writer that logs one event (to the spool: durability "step") and dies
+        "import os, sys; from medenv.events.store import EventStore; "
+        "from tests.test_hostile_args import _run_started; "
+        "s = EventStore(sys.argv[1], run_id='run-k'); s.emit(_run_started({})); s.commit(); "
+        "os._exit(0)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    subprocess.run([sys.executable, "-c", writer, str(db)], cwd=ROOT, env=env, check=True)
+    with open(f"{db}.spool", "ab") as f:  # a line damaged on disk
+        f.write(b'["run-k", null, 1, 1, "run_started", {not json}]\n')
+    with pytest.warns(SpoolRecoveryWarning, match=r"killed\.duckdb\.spool:2: not an event line"):
+        again = EventStore(db, run_id="run-k")
+    again.close()
+    con = connect(db)
+    assert con.execute("SELECT count(*) FROM events WHERE type = 'run_started'").fetchone()[0] == 1
+    con.close()

@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from pathlib import Path
 
 import duckdb
@@ -99,6 +100,7 @@ from medenv.paths import check_out_file
 
 __all__ = [
     "ARROW_SCHEMA", "DURABILITY", "EVENT_COLUMNS", "TABLE_SQL", "VIEWS_SQL", "EventStore",
+    "SpoolRecoveryWarning",
     "check_run_id", "connect", "connected_files", "iter_episodes", "new_run_id", "read_episode",
     "read_run_started", "read_spools", "resolve_files", "shard_files", "shard_path",
     "spool_notes", "spool_segments",
@@ -106,6 +108,10 @@ __all__ = [
 
 DURABILITY = ("sync", "step", "episode", "none")
 INGEST = ("auto", "process", "thread")
+
+
+class SpoolRecoveryWarning(UserWarning):
+    """A line of a killed writer's spool that recovery could not ingest (then discarded)."""
 
 
 class EventStore(Handoff):
@@ -197,8 +203,12 @@ class EventStore(Handoff):
             ) from None
 
     def _recover(self) -> int:
-        """Ingest events a killed writer left in the spool; returns how many were new."""
+        """Ingest events a killed writer left in the spool; returns how many were new. What
+        it could not take (a torn last line, a line that is not an event) is warned about:
+        the spool is emptied afterwards, so this is the last word on those lines."""
         count, self.recovered_notes = recover(self.con, self.file, self._spool_path)
+        for note in self.recovered_notes:
+            warnings.warn(f"event store recovery: {note}", SpoolRecoveryWarning, stacklevel=3)
         return count
 
     def _resume_run_chain(self) -> None:
