@@ -4,6 +4,7 @@ inside, never a silently changed value, never events dropped without a word."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -179,3 +180,25 @@ def test_spool_lines_recovery_cannot_take_are_warned_about_not_dropped_in_silenc
     con = connect(db)
     assert con.execute("SELECT count(*) FROM events WHERE type = 'run_started'").fetchone()[0] == 1
     con.close()
+
+
+@pytest.mark.parametrize("form", ["dicts", "json_array", "pythonic", "hermes"])
+def test_more_than_64_parallel_calls_is_one_error_in_every_form(form):
+    # text blocks stopped at 64 ("More than 64 calls."), a call list did not: a list of
+    # 1,000 dicts ran 1,000 searches in one step
+    from medenv.tools.parsing import parse_action
+
+    def action(n: int):
+        calls = [{"name": "medical_search", "arguments": {"query": f"q{i}"}} for i in range(n)]
+        if form == "dicts":
+            return calls
+        if form == "json_array":
+            return json.dumps(calls)
+        if form == "pythonic":
+            return "[" + ", ".join(f'medical_search(query="q{i}")' for i in range(n)) + "]"
+        return "".join(f"<tool_call>{json.dumps(c)}</tool_call>" for c in calls)
+
+    assert len(parse_action(action(64), parallel_calls=True).calls) == 64
+    parsed = parse_action(action(65), parallel_calls=True)
+    assert parsed.error is not None and parsed.error.kind == "several_calls"
+    assert "More than 64 calls." in parsed.error.message
