@@ -202,3 +202,19 @@ def test_more_than_64_parallel_calls_is_one_error_in_every_form(form):
     parsed = parse_action(action(65), parallel_calls=True)
     assert parsed.error is not None and parsed.error.kind == "several_calls"
     assert "More than 64 calls." in parsed.error.message
+
+
+@pytest.mark.parametrize("field", ["id", "question", "answer"])
+def test_a_qa_item_with_a_blank_id_question_or_answer_is_named(tmp_path, items, field):  # noqa: F811
+    # a blank question was played as "Question: " (and a blank id made an episode that
+    # `replay --episode`/`question_id` cannot name)
+    import msgspec
+
+    from medenv.errors import DataError
+    from medenv.synth.io import read_qa_set
+
+    qa = tmp_path / "qa.jsonl"
+    good, bad = items[0], msgspec.structs.replace(items[1], **{field: "  "})
+    qa.write_bytes(msgspec.json.encode(good) + b"\n" + msgspec.json.encode(bad) + b"\n")
+    with pytest.raises(DataError, match=rf"qa\.jsonl:2: bad item: `{field}` is empty"):
+        read_qa_set(qa)
