@@ -22,7 +22,7 @@ import sys
 
 import msgspec
 
-from medenv.errors import MedenvError
+from medenv.errors import MedenvError, clip_message
 
 COMMANDS = (
     "kg", "synth", "corpus", "rollout", "runs", "replay", "export", "train", "eval", "demo",
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         message = error_line(exc, args)
         if message is None:
             raise
-        print(f"medenv {args.command}: error: {message}", file=sys.stderr)
+        print(f"medenv {args.command}: error: {clip_message(message)}", file=sys.stderr)
         return 2
 
 

@@ -41,7 +41,7 @@ from gymnasium import error as gym_error
 from medenv import __version__
 from medenv.agents.concurrent import SlotStore
 from medenv.env import MedResearchEnv
-from medenv.errors import MedenvError
+from medenv.errors import MedenvError, clip_message
 from medenv.events.store import EventStore, new_run_id
 from medenv.questions import load_questions
 from medenv.workers import preload_world
@@ -218,7 +218,7 @@ def create_app(sessions: Sessions):
                 if sid is None:  # a session opened by this request does not outlive it
                     sessions.close(session.id)
                 if isinstance(exc, MedenvError | gym_error.Error):  # e.g. a bad seed
-                    raise HTTPException(400, str(exc)) from None
+                    raise HTTPException(400, clip_message(str(exc))) from None
                 raise
             session.step_count = 0
             response.headers["X-Session-Id"] = session.id
@@ -245,7 +245,7 @@ def create_app(sessions: Sessions):
             try:
                 obs, reward, terminated, truncated, info = session.env.step(action)
             except MedenvError as exc:
-                raise HTTPException(409, str(exc)) from None
+                raise HTTPException(409, clip_message(str(exc))) from None
             session.step_count += 1
             return {
                 "observation": {

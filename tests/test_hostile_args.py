@@ -218,3 +218,11 @@ def test_a_qa_item_with_a_blank_id_question_or_answer_is_named(tmp_path, items, 
     qa.write_bytes(msgspec.json.encode(good) + b"\n" + msgspec.json.encode(bad) + b"\n")
     with pytest.raises(DataError, match=rf"qa\.jsonl:2: bad item: `{field}` is empty"):
         read_qa_set(qa)
+
+
+def test_an_error_quoting_a_huge_value_is_clipped_to_a_readable_line(capsys):
+    from tests.cli import cli_error
+
+    _, err = cli_error(["kg", "stats", "--source", "x" * 100_000], capsys)
+    assert err.startswith("medenv kg: error: unknown KG source 'xxx")  # was 100,000 x's long
+    assert len(err) < 2100 and err.endswith(" more characters]")

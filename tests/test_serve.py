@@ -138,6 +138,9 @@ def test_a_reset_with_a_bad_seed_or_option_is_400_and_keeps_no_session(items, tm
         for seed, options in (("x", None), (-1, None), (1, {"hops": "x"}), (1, "x")):
             with pytest.raises(MedenvError, match="HTTP 400"):
                 RemoteEnv(url).reset(seed=seed, options=options)
+        with pytest.raises(MedenvError, match="HTTP 400") as caught:  # detail clipped
+            RemoteEnv(url).reset(seed=1, options={"question_id": "q" * 100_000})
+        assert len(str(caught.value)) < 2500 and "more characters]" in str(caught.value)
         assert RemoteEnv(url).health()["active_sessions"] == 0
         good = RemoteEnv(url)
         good.reset(seed=1)  # the one place is free
