@@ -226,3 +226,25 @@ def test_an_error_quoting_a_huge_value_is_clipped_to_a_readable_line(capsys):
     _, err = cli_error(["kg", "stats", "--source", "x" * 100_000], capsys)
     assert err.startswith("medenv kg: error: unknown KG source 'xxx")  # was 100,000 x's long
     assert len(err) < 2100 and err.endswith(" more characters]")
+
+
+def test_replay_shows_terminal_control_characters_of_model_output_as_escapes(
+    tmp_path,
+    items,  # noqa: F811
+    world,  # noqa: F811
+    capsys,
+):
+    # a transcript printed the model's text raw: "\x1b[2J" cleared the reader's screen
+    from medenv.cli import main
+
+    db = tmp_path / "esc.duckdb"
+    env = MedResearchEnv(qa=items, world=world, db=db)
+    env.reset(seed=0)
+    env.step("\x1b[2J\x1b]0;pwned\x07 <answer>\u202ex\u202c</answer>")
+    env.close()
+    assert main(["replay", "--db", str(db)]) == 0
+    out = capsys.readouterr().out
+    assert not any(c in out for c in "\x1b\x07\u202e\u202c")
+    assert "\\x1b[2J\\x1b]0;pwned\\x07" in out and "\\u202ex\\u202c" in out
+    assert main(["replay", "--db", str(db), "--messages"]) == 0  # JSON keeps the text
+    assert "<answer>\u202ex\u202c</answer>" in capsys.readouterr().out
