@@ -8,7 +8,8 @@ them for ``medenv --help`` or an unknown command).
 Error contract: a `MedenvError` (a data error names its file and line), an `OSError`
 (named with its file), a `duckdb.Error` (named with the ``--db`` store), a `RecursionError`
 (input nested too deeply) and a `msgspec` decode/validation error are each printed as ONE
-line on stderr, ``medenv COMMAND: error: ...``, with exit code 2, never as a traceback.
+line on stderr (a DuckDB write of an output file that fails, e.g. on a full disk, names that
+file, not the store), ``medenv COMMAND: error: ...``, with exit code 2, never as a traceback.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ from __future__ import annotations
 import argparse
 import errno
 import importlib
+import re
 import sys
 
 import msgspec
 
-from medenv.errors import MedenvError
+from medenv.errors import MedenvError, clip_message
 
 COMMANDS = (
     "kg", "synth", "corpus", "rollout", "runs", "replay", "export", "train", "eval", "demo",
@@ -61,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         message = error_line(exc, args)
         if message is None:
             raise
-        print(f"medenv {args.command}: error: {message}", file=sys.stderr)
+        print(f"medenv {args.command}: error: {clip_message(message)}", file=sys.stderr)
         return 2
 
 
@@ -87,10 +89,20 @@ def error_line(exc: BaseException, args=None) -> str | None:
         return _one_line(f"bad data: {exc}")
     duckdb = sys.modules.get("duckdb")
     if duckdb is not None and isinstance(exc, duckdb.Error):
+        written = _WRITE_FAILED.search(str(exc))
+        if written:  # DuckDB writing an output (e.g. Parquet): not the store's fault
+            path, why = written.groups()
+            full = ("No space left", "File too large", "quota")  # ENOSPC, EFBIG, EDQUOT
+            hint = " (disk full?)" if any(w in why for w in full) else ""
+            return f"cannot write {path}: {why}{hint}"
         # e.g. a damaged (truncated, corrupt) event store reads fine until the damaged part
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         return f"{first}{_db(args)} (is the event store damaged?)"
     return None
+
+
+# DuckDB's message when a file it writes fails (its path JSON-escaped inside the message)
+_WRITE_FAILED = re.compile(r'Could not write file \\?"(.+?)\\?": ([^"\\]+)')
 
 
 def _db(args) -> str:

@@ -43,14 +43,14 @@ from medenv.actions import (  # noqa: F401  (re-exported: the env's action/obser
     too_deep,
     truncation_marker,
 )
-from medenv.env_config import EnvConfig, qa_label
+from medenv.env_config import EnvConfig, check_env_args, qa_label, whole_number
 from medenv.env_prompt import ask, call_example, prompt_head, render_prompt  # noqa: F401
 from medenv.env_reset import LazySeeding, choose_question
 from medenv.env_step import EpisodeState, check_calls, read_action, reject, run_calls
 from medenv.errors import MedenvError
 from medenv.events import schema as ev
 from medenv.events.recorder import Recorder
-from medenv.events.store import DURABILITY, EventStore, new_run_id
+from medenv.events.store import DURABILITY, EventStore, check_run_id, new_run_id
 from medenv.gc_tuning import raise_gc_thresholds
 from medenv.paths import medenv_home
 from medenv.qa import QAItem
@@ -61,7 +61,7 @@ from medenv.spaces import CHARSET, ModelText  # noqa: F401  (re-exported)
 from medenv.tools.parsing import check_tool_format
 from medenv.tools.registry import TOOL_NAMES, tool_schemas
 from medenv.world import load_world
-from medenv.worldspec import spec_of_config, world_config
+from medenv.worldspec import WorldSpec, spec_of_config, world_config
 
 INFO_KEYS = (
     "question_id", "tools", "budget", "step", "run_id", "error", "tool",
@@ -100,8 +100,9 @@ class MedResearchEnv(LazySeeding, gym.Env[str, str]):
         render_mode: str | None = None,
         reward_terms: Rubric | list[RewardTerm] | None = None,
     ) -> None:
-        if int(max_steps) < 1:
-            raise MedenvError(f"max_steps must be >= 1, got {max_steps}")
+        max_steps = whole_number("max_steps", max_steps, minimum=1)
+        world_seed = whole_number("world_seed", world_seed)
+        check_env_args(tools, tags, parallel_calls, world, db)
         if durability not in DURABILITY:
             raise MedenvError(f"durability must be one of {DURABILITY}, got {durability!r}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
@@ -121,11 +122,17 @@ class MedResearchEnv(LazySeeding, gym.Env[str, str]):
         self.split = split
         self.tags = dict(tags or {})
         self.render_mode = render_mode
-        self.run_id = run_id or new_run_id()
+        self.run_id = check_run_id(run_id) or new_run_id()
         self.action_space = ModelText.make(ACTION_MAX_CHARS)
         self.observation_space = ModelText.make(OBSERVATION_MAX_CHARS)
 
         if isinstance(world, dict):  # a recorded world spec (e.g. a Minari env_spec's kwargs)
+            unknown = sorted(set(world) - set(WorldSpec.__struct_fields__), key=str)
+            if unknown:  # msgspec ignores them: {"sorce": "hetionet"} was the HPO world
+                raise MedenvError(
+                    f"world spec has unknown field(s) {unknown}; "
+                    f"fields: {', '.join(WorldSpec.__struct_fields__)}"
+                )
             world = spec_of_config({"world": world})
         self._qa_arg = qa
         self._world_arg = world

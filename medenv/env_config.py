@@ -12,10 +12,16 @@ world, the recorder, tags, run id, shard) are not configuration.
 from __future__ import annotations
 
 import hashlib
+import numbers
+import os
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import msgspec
+import numpy as np
+
+from medenv.errors import MedenvError
 
 
 class EnvConfig(msgspec.Struct, frozen=True, kw_only=True):
@@ -53,3 +59,42 @@ def qa_label(qa: Any) -> str:
     if isinstance(qa, str | Path):
         return str(Path(qa).expanduser().resolve())
     return "inline"
+
+
+def whole_number(name: str, value: Any, minimum: int | None = None) -> int:
+    """``value`` as an int when it is a whole number (an int, a NumPy integer, a float with
+    no fraction, or a string of digits) of at least ``minimum``; otherwise one `MedenvError`
+    naming the argument (never Python's ``int()`` error, never a silently cut fraction)."""
+    number = None
+    if not isinstance(value, bool) and isinstance(value, numbers.Real | str):
+        try:
+            number = int(value)
+        except (ValueError, OverflowError):
+            number = None
+        if isinstance(value, numbers.Real) and number is not None and number != value:
+            number = None
+    if number is None:
+        raise MedenvError(f"{name} must be a whole number, got {value!r}")
+    if minimum is not None and number < minimum:
+        raise MedenvError(f"{name} must be >= {minimum}, got {value!r}")
+    return number
+
+
+def check_env_args(tools: Any, tags: Any, parallel_calls: Any, world: Any, db: Any) -> None:
+    """One `MedenvError` for a ``gym.make`` argument of a type the env cannot use (a string
+    for ``tools`` would be read letter by letter; ``"no"`` for ``parallel_calls`` is true)."""
+    if tools is not None and (isinstance(tools, str | bytes) or not isinstance(tools, Iterable)):
+        raise MedenvError(f"tools must be a list of tool names, got {tools!r}")
+    if tags is not None and not isinstance(tags, Mapping):
+        raise MedenvError(f"tags must be a dict, got {type(tags).__name__}")
+    if not (isinstance(parallel_calls, bool | np.bool_) or parallel_calls in (0, 1)):
+        raise MedenvError(f"parallel_calls must be True or False, got {parallel_calls!r}")
+    if not (
+        world is None or isinstance(world, dict) or callable(world) or hasattr(world, "kg_summary")
+    ):
+        raise MedenvError(
+            "world must be None, a world (medenv.world.load_world), a factory of one or a "
+            f"recorded world spec dict, got {type(world).__name__}"
+        )
+    if not (db is None or isinstance(db, str | os.PathLike) or hasattr(db, "emit")):
+        raise MedenvError(f"db must be a path, None or a Recorder, got {type(db).__name__}")

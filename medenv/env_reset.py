@@ -12,12 +12,13 @@ generator (seeded lazily) and the question it plays.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import gymnasium as gym
 import numpy as np
 from gymnasium.utils import seeding
 
+from medenv.env_config import whole_number
 from medenv.errors import MedenvError
 from medenv.qa import QAItem
 
@@ -57,8 +58,11 @@ def choose_question(
 ) -> QAItem:
     """The item ``options`` name (``question_id``), else ``items[draw(n)]`` among the ``n``
     that match ``split`` (default: the env's ``split``), ``specialty`` and ``hops``.
-    Unknown options, an unknown id or no match are a `MedenvError`."""
-    unknown = sorted(set(options) - set(RESET_OPTIONS))
+    Options that are not a dict, unknown options, a ``hops`` that is not a whole number, an
+    unknown id or no match are a `MedenvError`."""
+    if not isinstance(options, Mapping):
+        raise MedenvError(f"reset options must be a dict, got {type(options).__name__}")
+    unknown = sorted(set(options) - set(RESET_OPTIONS), key=str)
     if unknown:
         raise MedenvError(
             f"unknown reset option(s) {unknown}; use question_id, split, specialty, hops"
@@ -70,12 +74,14 @@ def choose_question(
         return by_id[qid]
     split = options.get("split", split)
     specialty, hops = options.get("specialty"), options.get("hops")
+    if hops is not None:
+        hops = whole_number("the reset option hops", hops)
     pool = [
         item
         for item in items
         if (split is None or item.split == split)
         and (specialty is None or item.specialty == specialty)
-        and (hops is None or item.n_hops == int(hops))
+        and (hops is None or item.n_hops == hops)
     ]
     if not pool:
         raise MedenvError(

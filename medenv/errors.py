@@ -13,3 +13,14 @@ class DataError(MedenvError):
         super().__init__(f"{where}: {message}")
         self.path = str(path)
         self.line = line
+
+
+MESSAGE_MAX_CHARS = 2000
+
+
+def clip_message(text: str, limit: int = MESSAGE_MAX_CHARS) -> str:
+    """``text`` cut to ``limit`` characters plus a note of how many were left out: an error
+    that quotes a user's value (a 1 MB ``question_id``) stays a readable line."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... [{len(text) - limit:,} more characters]"

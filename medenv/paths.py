@@ -78,3 +78,16 @@ def check_out_file(path: str | os.PathLike, what: str = "--db") -> Path:
     if not p.exists():
         _check_parents(p, what)
     return p
+
+
+@contextmanager
+def writing(path: str | os.PathLike) -> Iterator[None]:
+    """Name ``path`` in an `OSError` raised while writing it that names no file (``write``
+    on a full disk raises ``[Errno 28]`` without one): the CLI's one-line error then says
+    which output failed (`medenv.cli.error_line`)."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is not None or exc.errno is None:
+            raise
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc

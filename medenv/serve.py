@@ -11,7 +11,8 @@ This module implements the contract with FastAPI/uvicorn (extra ``medenv[serve]`
 with ``openenv-core``'s server, whose install pulls in Gradio and FastMCP.
 
 - one env per session; ``max_sessions`` open at once (the next ``/reset`` without a
-  session gets HTTP 503); sessions idle for ``session_timeout`` seconds are closed;
+  session gets HTTP 503); a ``/reset`` that fails (a bad seed or option: HTTP 400) keeps
+  no session it opened; sessions idle for ``session_timeout`` seconds are closed;
 - every session's events go to ONE event store (one run; the server is its only writer):
   each session's episodes are tagged ``{"session": id}`` and get ids
   ``RUN-s0c<n>-e<k>``; an episode left open by a closed session is logged as ended;
@@ -35,10 +36,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
+from gymnasium import error as gym_error
+
 from medenv import __version__
 from medenv.agents.concurrent import SlotStore
 from medenv.env import MedResearchEnv
-from medenv.errors import MedenvError
+from medenv.errors import MedenvError, clip_message
 from medenv.events.store import EventStore, new_run_id
 from medenv.questions import load_questions
 from medenv.workers import preload_world
@@ -211,10 +214,12 @@ def create_app(sessions: Sessions):
             try:
                 prompt, info = session.env.reset(seed=body.get("seed"),
                                                  options=body.get("options"))  # fmt: skip
-            except MedenvError as exc:
+            except Exception as exc:
                 if sid is None:  # a session opened by this request does not outlive it
                     sessions.close(session.id)
-                raise HTTPException(400, str(exc)) from None
+                if isinstance(exc, MedenvError | gym_error.Error):  # e.g. a bad seed
+                    raise HTTPException(400, clip_message(str(exc))) from None
+                raise
             session.step_count = 0
             response.headers["X-Session-Id"] = session.id
             return {
@@ -240,7 +245,7 @@ def create_app(sessions: Sessions):
             try:
                 obs, reward, terminated, truncated, info = session.env.step(action)
             except MedenvError as exc:
-                raise HTTPException(409, str(exc)) from None
+                raise HTTPException(409, clip_message(str(exc))) from None
             session.step_count += 1
             return {
                 "observation": {

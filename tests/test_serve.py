@@ -128,3 +128,28 @@ def test_serve_takes_the_kg_flags_and_checks_them_before_listening(capsys, tmp_p
                         "--qa", str(tmp_path), "--db", str(db)], capsys)  # fmt: skip
     assert f"{tmp_path / 'kg.csv'}: file not found" in err
     assert not db.exists()
+
+
+def test_a_reset_with_a_bad_seed_or_option_is_400_and_keeps_no_session(items, tmp_path):
+    # gymnasium's seed error (and a non-number hops) used to be HTTP 500 and leave the
+    # session it opened: max_sessions bad requests locked every client out with 503s
+    sessions = Sessions(tmp_path / "bad.duckdb", max_sessions=1, env_kwargs={"qa": items})
+    with start_server(sessions) as url:
+        for seed, options in (("x", None), (-1, None), (1, {"hops": "x"}), (1, "x")):
+            with pytest.raises(MedenvError, match="HTTP 400"):
+                RemoteEnv(url).reset(seed=seed, options=options)
+        with pytest.raises(MedenvError, match="HTTP 400") as caught:  # detail clipped
+            RemoteEnv(url).reset(seed=1, options={"question_id": "q" * 100_000})
+        assert len(str(caught.value)) < 2500 and "more characters]" in str(caught.value)
+        assert RemoteEnv(url).health()["active_sessions"] == 0
+        good = RemoteEnv(url)
+        good.reset(seed=1)  # the one place is free
+        good.close()
+    sessions.shutdown()
+
+
+def test_a_bad_session_limit_is_refused_before_the_serving_line(capsys, tmp_path):
+    out, err = cli_error(["serve", "--max-sessions", "0", "--db", str(tmp_path / "x.duckdb")],
+                         capsys)  # fmt: skip
+    assert err == "medenv serve: error: --max-sessions must be at least 1, got 0"
+    assert "serving" not in out  # it said "serving ... on http://..." and then failed

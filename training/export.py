@@ -45,6 +45,7 @@ from medenv.events import episodes
 from medenv.events.episodes import EpisodeRecord, StepRecord, store_paths  # noqa: F401
 from medenv.grounding.check import check_episode
 from medenv.grounding.labels import index_for_source
+from medenv.paths import writing
 from medenv.tools.registry import tool_schemas
 from medenv.worldspec import recorded_spec
 
@@ -214,7 +215,7 @@ def sft_dataset(rows: list[dict]):
 
 def _write_jsonl(path: Path, rows: Iterable[dict]) -> int:
     n = 0
-    with path.open("w", encoding="utf-8") as f:
+    with writing(path), path.open("w", encoding="utf-8") as f:
         for row in rows:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
             n += 1
@@ -378,5 +379,6 @@ def export(
         elif fmt == "minari":
             dataset = write_minari(chosen, out, db=db)
             stats["files"]["minari"] = str(out / "minari" / dataset.spec.dataset_id)
-    (out / "stats.json").write_text(json.dumps(stats, indent=1))
+    with writing(out / "stats.json"):
+        (out / "stats.json").write_text(json.dumps(stats, indent=1))
     return stats

@@ -16,6 +16,7 @@ with a world built in memory (``World.for_kg``).
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections import Counter
 
@@ -72,7 +73,7 @@ def run(args) -> int:
             if args.messages:
                 print(json.dumps(to_messages(events), indent=1, ensure_ascii=False))
             else:
-                print(transcript(events))
+                print(terminal_safe(transcript(events)))
             return 0
         world = world_spec(args) if has_kg_flags(args) else None
         some = args.episode is not None or args.run is not None
@@ -134,3 +135,15 @@ def _verify_all(con, episodes: list[str], some: bool, world=None) -> int:
         line += f"; {len(report.runs)} run-chain problem(s)"
     print(line)
     return 1 if failed or (report.runs and not some) else 0
+
+
+# C0 controls but tab and newline, DEL, C1 controls, and the bidirectional overrides and
+# isolates (text that reads differently than it is: "Trojan Source")
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def terminal_safe(text: str) -> str:
+    """``text`` with the characters a terminal acts on shown as escapes (``\\x1b``,
+    ``\\u202e``): a transcript prints model output, which may carry escape sequences that
+    clear the screen, retitle the window or hide text. ``--messages`` (JSON) keeps them."""
+    return _UNSAFE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)

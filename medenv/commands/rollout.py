@@ -175,9 +175,19 @@ def run(args) -> int:
     if args.json:
         print(json.dumps(msgspec.to_builtins(result)))
     else:
-        print(
-            f"{result.agent}: ran {result.ran} episodes ({result.skipped} already stored) in "
-            f"{result.seconds:.1f}s; accuracy {result.accuracy:.3f}, mean tool calls (answer excluded) "
-            f"{result.mean_tool_calls:.2f}; store {result.db[0]}"
-        )
+        print(summary_line(result))
     return 0
+
+
+def summary_line(result) -> str:
+    """The one-line summary of a `RolloutResult`: no accuracy when no episode ran now (not
+    a 0.000 that reads as a score), and the store as "(none written)" when it has no file
+    yet (``--episodes 0``)."""
+    head = f"{result.agent}: ran {result.ran} episodes ({result.skipped} already stored) in "
+    head += f"{result.seconds:.1f}s"
+    if result.ran:
+        head += (
+            f"; accuracy {result.accuracy:.3f}, mean tool calls (answer excluded) "
+            f"{result.mean_tool_calls:.2f}"
+        )
+    return f"{head}; store {result.db[0] if result.db else '(none written)'}"

@@ -44,6 +44,8 @@ def run(args) -> int:
     require_serve()
     if args.max_steps < 1:
         raise MedenvError(f"--max-steps must be at least 1, got {args.max_steps}")
+    if args.max_sessions < 1:  # before the "serving on" line, not after it
+        raise MedenvError(f"--max-sessions must be at least 1, got {args.max_sessions}")
     if args.session_timeout is not None and args.session_timeout <= 0:
         raise MedenvError(f"--session-timeout must be positive, got {args.session_timeout}")
     env_kwargs = {"qa": args.qa, "max_steps": args.max_steps, "backend": args.backend}

@@ -11,6 +11,7 @@ from pathlib import Path
 import msgspec
 
 from medenv.evaluation.metrics import EvalResult, GroupMetrics
+from medenv.paths import writing
 
 
 def _fmt(value, pct: bool = False) -> str:
@@ -100,9 +101,10 @@ def write_report(result: EvalResult, out_dir: str | Path) -> Path:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     plots = _plot_all(result, out)
-    (out / "metrics.json").write_text(
-        json.dumps(msgspec.to_builtins(result), indent=2, sort_keys=True) + "\n"
-    )
+    with writing(out / "metrics.json"):
+        (out / "metrics.json").write_text(
+            json.dumps(msgspec.to_builtins(result), indent=2, sort_keys=True) + "\n"
+        )
     lines = [
         "# Evaluation report",
         "",
@@ -134,7 +136,8 @@ def write_report(result: EvalResult, out_dir: str | Path) -> Path:
         "",
     ]
     path = out / "report.md"
-    path.write_text("\n".join(lines))
+    with writing(path):
+        path.write_text("\n".join(lines))
     return path
 
 
@@ -234,6 +237,9 @@ def _plot_group_accuracy_vs_calls(plt, g: GroupMetrics, path: Path) -> None:
 def _save(plt, fig, path: Path) -> Path:
     """Write ``fig`` to ``path`` (100 dpi, tight layout), close it; returns ``path``."""
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    try:
+        with writing(path):
+            fig.savefig(path, dpi=100)
+    finally:
+        plt.close(fig)
     return path

@@ -30,6 +30,17 @@ def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + uuid.uuid4().hex[:8]
 
 
+def check_run_id(run_id: object) -> str | None:
+    """``run_id`` when it is a string of printable characters (None or ``""``: None, a new id
+    is made); else `MedenvError`. (An int run id was spooled as a JSON number, which no
+    reader takes: the run's events were dropped without a word.)"""
+    if run_id is None or run_id == "":
+        return None
+    if not isinstance(run_id, str) or not run_id.isprintable():
+        raise MedenvError(f"run_id must be a string of printable characters, got {run_id!r}")
+    return run_id
+
+
 def shard_path(path: str | Path, k: int) -> Path:
     """File of shard ``k`` of the store at ``path`` (shard 0 is ``path`` itself)."""
     path = Path(path)

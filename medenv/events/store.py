@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from pathlib import Path
 
 import duckdb
@@ -62,6 +63,7 @@ from medenv.events import chain
 from medenv.events.encode import EVENT_KINDS, payload_start, seal_staged
 from medenv.events.files import (
     acquire,
+    check_run_id,
     new_run_id,
     read_spools,
     resolve_files,
@@ -98,13 +100,18 @@ from medenv.paths import check_out_file
 
 __all__ = [
     "ARROW_SCHEMA", "DURABILITY", "EVENT_COLUMNS", "TABLE_SQL", "VIEWS_SQL", "EventStore",
-    "connect", "connected_files", "iter_episodes", "new_run_id", "read_episode",
+    "SpoolRecoveryWarning",
+    "check_run_id", "connect", "connected_files", "iter_episodes", "new_run_id", "read_episode",
     "read_run_started", "read_spools", "resolve_files", "shard_files", "shard_path",
     "spool_notes", "spool_segments",
 ]  # fmt: skip
 
 DURABILITY = ("sync", "step", "episode", "none")
 INGEST = ("auto", "process", "thread")
+
+
+class SpoolRecoveryWarning(UserWarning):
+    """A line of a killed writer's spool that recovery could not ingest (then discarded)."""
 
 
 class EventStore(Handoff):
@@ -141,7 +148,7 @@ class EventStore(Handoff):
             raise MedenvError(
                 f"cannot create the folder of event store {self.base}: {exc}"
             ) from None
-        self.run_id = run_id or new_run_id()
+        self.run_id = check_run_id(run_id) or new_run_id()
         self.durability = durability
         self.batch_events = max(1, int(batch_events))
         self.shard, self._lock = acquire(self.base, shard)
@@ -196,8 +203,12 @@ class EventStore(Handoff):
             ) from None
 
     def _recover(self) -> int:
-        """Ingest events a killed writer left in the spool; returns how many were new."""
+        """Ingest events a killed writer left in the spool; returns how many were new. What
+        it could not take (a torn last line, a line that is not an event) is warned about:
+        the spool is emptied afterwards, so this is the last word on those lines."""
         count, self.recovered_notes = recover(self.con, self.file, self._spool_path)
+        for note in self.recovered_notes:
+            warnings.warn(f"event store recovery: {note}", SpoolRecoveryWarning, stacklevel=3)
         return count
 
     def _resume_run_chain(self) -> None:
@@ -227,6 +238,8 @@ class EventStore(Handoff):
                 f"cannot write a {type(payload).__name__} event: not a declared event type "
                 "(medenv.events.schema.EVENT_TYPES)"
             )
+        if episode_id is not None and not isinstance(episode_id, str):  # no reader takes it
+            raise MedenvError(f"episode_id must be a string or None, got {episode_id!r}")
         seq = self._seq.get(episode_id, 0)
         self._seq[episode_id] = seq + 1
         self._wrote = True

@@ -150,8 +150,8 @@ def _is_parquet(file: Path) -> bool:
 def read_qa_set(path: str | Path) -> list[QAItem]:
     """The items of a set folder, a ``qa.jsonl``, or an external JSONL (module docstring).
 
-    Raises `DataError` naming the file and line of the first malformed line, an empty
-    file, or a repeated id.
+    Raises `DataError` naming the file and line of the first malformed line (a blank
+    ``id``, ``question`` or ``answer`` among them), an empty file, or a repeated id.
     """
     file = Path(path)
     if file.is_dir():
@@ -172,6 +172,9 @@ def read_qa_set(path: str | Path) -> list[QAItem]:
                 item = _external(msgspec.convert(obj, ExternalItem), file, line_no)
         except msgspec.ValidationError as exc:
             raise DataError(file, f"bad item: {exc}", line_no) from None
+        for name in ("id", "question", "answer"):  # blank: a prompt with no question, ...
+            if not getattr(item, name).strip():
+                raise DataError(file, f"bad item: `{name}` is empty", line_no)
         if item.id in seen:
             raise DataError(file, f"id {item.id!r} repeats line {seen[item.id]}", line_no)
         seen[item.id] = line_no

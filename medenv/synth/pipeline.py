@@ -63,6 +63,19 @@ def _table(items: list[QAItem], key: Callable[[QAItem], Any]) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
+def check_node_types(index, cfg: SynthConfig, source: str) -> None:
+    """`MedenvError` when the graph has no node of any answer type (or of any seed type) asked
+    for: a typo was read as "the KG supports 0 items: no_chain" after a scan of every seed.
+    (Some of the types may be missing: the defaults name types one source lacks.)"""
+    types = set(index.type.values())
+    for flag, asked in (("--answer-type", cfg.answer_types), ("--seed-type", cfg.seed_types)):
+        if asked and not set(asked) & types:
+            raise MedenvError(
+                f"{flag} {', '.join(asked)}: no node of these types in the {source} graph "
+                f"(its types: {', '.join(sorted(types))})"
+            )
+
+
 def synthesize(
     kg: KnowledgeGraph,
     config: SynthConfig | None = None,
@@ -91,6 +104,7 @@ def synthesize(
     lexicon = apply_lexicon(kg, cfg.lexicon) if cfg.lexicon is not None else BUILTIN
     work = SeedWork(kg, cfg, lexicon, rewrite)
     index = work.index
+    check_node_types(index, cfg, kg.source)
     seeds = list(
         seed_order(
             index,

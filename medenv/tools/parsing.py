@@ -15,6 +15,8 @@ Errors come as a `ParseError` whose ``kind`` is one of `ERROR_KINDS` and whose m
 what was wrong, which format the text was read as, and how to call a tool (`format_hint`).
 `parse_action` never raises for any ``str``, ``dict`` or ``list`` (an integer of more than
 4,300 digits or 100,000 nested brackets is a ``bad_json`` error) and is linear in the length.
+More than `MAX_CALLS` (64) calls in one action is a ``several_calls`` error in every form
+(text blocks, a JSON array, a pythonic list, a list of dicts), also with ``parallel_calls``.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import msgspec
 from medenv.errors import MedenvError
 from medenv.tools import formats
 from medenv.tools.formats import FAMILIES, TOOL_FORMATS, Failure, RawCall
-from medenv.tools.formats.base import attempts_from_json
+from medenv.tools.formats.base import MAX_CALLS, TOO_MANY, attempts_from_json
 from medenv.tools.formats.jsontext import unfence
 from medenv.tools.formats.reasoning import split_reasoning
 from medenv.tools.formats.validate import check, index_schemas
@@ -102,6 +104,9 @@ def parse_action(
         if len(attempts) > 1 and not parallel_calls:
             problem = f"Found {len(attempts)} tool calls; make exactly one call per step."
             return _error(think, family, tool_format, "several_calls", problem)
+        if len(attempts) > MAX_CALLS and attempts[-1] is not TOO_MANY:
+            # a call list (dict, JSON array, pythonic) had no cap: 2,000 searches in a step
+            return _error(think, family, tool_format, TOO_MANY.kind, TOO_MANY.message)
         calls = []
         for attempt in attempts:
             result = (

@@ -1,0 +1,250 @@
+"""Hostile arguments to the env, the event store and the CLI (round 13 review): each is one
+`MedenvError` that names the argument, or a clean result; never Python's own error from deep
+inside, never a silently changed value, never events dropped without a word."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from medenv.env import MedResearchEnv
+from medenv.errors import MedenvError
+from medenv.events.store import EventStore, connect
+from tests.test_env import items, world  # noqa: F401  (fixtures)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"max_steps": "abc"}, "max_steps must be a whole number, got 'abc'"),
+        ({"max_steps": float("nan")}, "max_steps must be a whole number, got nan"),
+        ({"max_steps": float("inf")}, "max_steps must be a whole number, got inf"),
+        ({"max_steps": 2.7}, "max_steps must be a whole number, got 2.7"),  # was cut to 2
+        ({"max_steps": None}, "max_steps must be a whole number, got None"),
+        ({"max_steps": True}, "max_steps must be a whole number, got True"),
+        ({"world_seed": "x"}, "world_seed must be a whole number"),
+        ({"tools": "medical_search"}, "tools must be a list of tool names"),  # was letters
+        ({"tools": 5}, "tools must be a list of tool names, got 5"),
+        ({"tags": [1, 2]}, "tags must be a dict, got list"),
+        ({"parallel_calls": "no"}, "parallel_calls must be True or False"),  # "no" is true
+        ({"world": "hpo"}, "world must be None, a world"),
+        ({"world": {"sorce": "hetionet"}}, "world spec has unknown field(s) ['sorce']; fields: "),
+        ({"db": 5}, "db must be a path, None or a Recorder, got int"),
+        ({"run_id": 5}, "run_id must be a string of printable characters, got 5"),
+        ({"run_id": "a\x00b"}, "run_id must be a string of printable characters"),
+    ],
+)
+def test_gym_make_arguments_of_a_wrong_type_are_one_named_error(kwargs, message):
+    with pytest.raises(MedenvError) as caught:
+        MedResearchEnv(**{"db": None, **kwargs})
+    assert message in str(caught.value)
+
+
+def test_whole_numbers_in_other_clothes_are_still_taken():
+    assert MedResearchEnv(db=None, max_steps=12.0).max_steps == 12
+    assert MedResearchEnv(db=None, max_steps=np.int64(5)).max_steps == 5
+    assert MedResearchEnv(db=None, max_steps="7", parallel_calls=np.bool_(True)).max_steps == 7
+    assert MedResearchEnv(db=None, tools=("browse",), run_id="").tool_names == ("browse", "answer")
+
+
+def test_an_int_run_or_episode_id_is_refused_not_dropped_by_every_reader(tmp_path):
+    # a run id of 5 went to the spool as a JSON number, which no reader decodes: the run's
+    # events vanished at ingest, with no error anywhere
+    db = tmp_path / "ids.duckdb"
+    with pytest.raises(MedenvError, match="run_id must be a string"):
+        EventStore(db, run_id=5)
+    store = EventStore(db, run_id="run-1")
+    with pytest.raises(MedenvError, match="episode_id must be a string or None, got 7"):
+        store.emit(_run_started({}), 7)
+    store.emit(_run_started({}))
+    store.commit()
+    store.close()
+    con = connect(db)
+    rows = con.execute("SELECT DISTINCT run_id, type FROM events WHERE seq = 0").fetchall()
+    assert rows == [("run-1", "run_started")]
+    con.close()
+
+
+def test_reset_options_not_a_dict_or_hops_not_a_number_are_one_error(items, world):  # noqa: F811
+    env = MedResearchEnv(qa=items, world=world, db=None)
+    for options, message in (
+        ("split", "reset options must be a dict, got str"),  # was: unknown ['i', 'l', ...]
+        ([1], "reset options must be a dict, got list"),
+        ({"hops": "two"}, "the reset option hops must be a whole number, got 'two'"),
+        ({1: "x", "y": 2}, "unknown reset option(s) [1, 'y']"),  # mixed keys sort
+    ):
+        with pytest.raises(MedenvError) as caught:
+            env.reset(seed=0, options=options)
+        assert message in str(caught.value)
+    hops = items[0].n_hops
+    _, info = env.reset(seed=0, options={"hops": float(hops)})
+    assert env.item.n_hops == hops and info["step"] == 0
+    env.close()
+
+
+def test_rollout_of_zero_episodes_reports_no_accuracy_and_no_store(tmp_path, capsys):
+    from medenv.cli import main
+
+    db = tmp_path / "none.duckdb"
+    assert main(["rollout", "--episodes", "0", "--db", str(db), "--no-progress"]) == 0
+    out = capsys.readouterr().out  # was an IndexError traceback (no store file to name)
+    assert out.strip() == "oracle: ran 0 episodes (0 already stored) in 0.0s; store (none written)"
+
+
+def _limited(limit: int):
+    def apply() -> None:  # in the child: files may not grow past ``limit`` bytes
+        import resource
+
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of death
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.RLIM_INFINITY))
+
+    return apply
+
+
+def _run_started(config: dict):
+    from medenv.events import schema as ev
+
+    return ev.RunStarted(
+        config=config, kg_source="hpo", kg_version="v", corpus_hash="c", parser_version="p",
+        reward_weights={}, seed=None,
+    )  # fmt: skip
+
+
+def _filled_store(path: Path) -> Path:
+    store = EventStore(path, run_id="big-run")
+    store.emit(_run_started({"padding": os.urandom(150_000).hex()}))  # does not compress
+    store.commit()
+    store.close()
+    return path
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_FSIZE semantics")
+def test_an_output_write_that_fails_names_the_output_not_the_store(tmp_path):
+    # DuckDB's Parquet write on a full disk read "... [event store X] (is the event store
+    # damaged?)": the store was fine, the output was not
+    db = _filled_store(tmp_path / "ok.duckdb")
+    out = tmp_path / "pq"
+    argv = [sys.executable, "-m", "medenv.cli", "events", "export", "--db", str(db), "--out",
+            str(out), "--no-progress"]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(
+        argv, cwd=ROOT, env=env, capture_output=True, text=True, preexec_fn=_limited(20_000)
+    )
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1, proc.stderr
+    assert lines[0].startswith(f"medenv events: error: cannot write {out}/run_id=big-run/")
+    assert "damaged" not in lines[0] and "disk full?" in lines[0], lines[0]
+
+
+def test_an_oserror_without_a_file_is_given_the_file_being_written(tmp_path):
+    from medenv.cli import error_line
+    from medenv.paths import writing
+
+    path = tmp_path / "sft.jsonl"
+    with pytest.raises(OSError) as caught, writing(path):
+        raise OSError(28, "No space left on device")  # what ``write`` on a full disk raises
+    assert error_line(caught.value) == f"{path}: No space left on device (disk full?)"
+    with pytest.raises(OSError) as caught, writing(path):
+        raise FileNotFoundError(2, "No such file or directory", "/elsewhere")
+    assert caught.value.filename == "/elsewhere"  # an error that names its file keeps it
+
+
+def test_spool_lines_recovery_cannot_take_are_warned_about_not_dropped_in_silence(tmp_path):
+    # recovery ingests a killed writer's spool and then empties it: a damaged line was
+    # gone with no word anywhere (`recovered_notes` was never shown)
+    from medenv.events.store import SpoolRecoveryWarning
+
+    db = tmp_path / "killed.duckdb"
+    writer = (  # a writer that logs one event (to the spool: durability "step") and dies
+        "import os, sys; from medenv.events.store import EventStore; "
+        "from tests.test_hostile_args import _run_started; "
+        "s = EventStore(sys.argv[1], run_id='run-k'); s.emit(_run_started({})); s.commit(); "
+        "os._exit(0)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    subprocess.run([sys.executable, "-c", writer, str(db)], cwd=ROOT, env=env, check=True)
+    with open(f"{db}.spool", "ab") as f:  # a line damaged on disk
+        f.write(b'["run-k", null, 1, 1, "run_started", {not json}]\n')
+    with pytest.warns(SpoolRecoveryWarning, match=r"killed\.duckdb\.spool:2: not an event line"):
+        again = EventStore(db, run_id="run-k")
+    again.close()
+    con = connect(db)
+    assert con.execute("SELECT count(*) FROM events WHERE type = 'run_started'").fetchone()[0] == 1
+    con.close()
+
+
+@pytest.mark.parametrize("form", ["dicts", "json_array", "pythonic", "hermes"])
+def test_more_than_64_parallel_calls_is_one_error_in_every_form(form):
+    # text blocks stopped at 64 ("More than 64 calls."), a call list did not: a list of
+    # 1,000 dicts ran 1,000 searches in one step
+    from medenv.tools.parsing import parse_action
+
+    def action(n: int):
+        calls = [{"name": "medical_search", "arguments": {"query": f"q{i}"}} for i in range(n)]
+        if form == "dicts":
+            return calls
+        if form == "json_array":
+            return json.dumps(calls)
+        if form == "pythonic":
+            return "[" + ", ".join(f'medical_search(query="q{i}")' for i in range(n)) + "]"
+        return "".join(f"<tool_call>{json.dumps(c)}</tool_call>" for c in calls)
+
+    assert len(parse_action(action(64), parallel_calls=True).calls) == 64
+    parsed = parse_action(action(65), parallel_calls=True)
+    assert parsed.error is not None and parsed.error.kind == "several_calls"
+    assert "More than 64 calls." in parsed.error.message
+
+
+@pytest.mark.parametrize("field", ["id", "question", "answer"])
+def test_a_qa_item_with_a_blank_id_question_or_answer_is_named(tmp_path, items, field):  # noqa: F811
+    # a blank question was played as "Question: " (and a blank id made an episode that
+    # `replay --episode`/`question_id` cannot name)
+    import msgspec
+
+    from medenv.errors import DataError
+    from medenv.synth.io import read_qa_set
+
+    qa = tmp_path / "qa.jsonl"
+    good, bad = items[0], msgspec.structs.replace(items[1], **{field: "  "})
+    qa.write_bytes(msgspec.json.encode(good) + b"\n" + msgspec.json.encode(bad) + b"\n")
+    with pytest.raises(DataError, match=rf"qa\.jsonl:2: bad item: `{field}` is empty"):
+        read_qa_set(qa)
+
+
+def test_an_error_quoting_a_huge_value_is_clipped_to_a_readable_line(capsys):
+    from tests.cli import cli_error
+
+    _, err = cli_error(["kg", "stats", "--source", "x" * 100_000], capsys)
+    assert err.startswith("medenv kg: error: unknown KG source 'xxx")  # was 100,000 x's long
+    assert len(err) < 2100 and err.endswith(" more characters]")
+
+
+def test_replay_shows_terminal_control_characters_of_model_output_as_escapes(
+    tmp_path,
+    items,  # noqa: F811
+    world,  # noqa: F811
+    capsys,
+):
+    # a transcript printed the model's text raw: "\x1b[2J" cleared the reader's screen
+    from medenv.cli import main
+
+    db = tmp_path / "esc.duckdb"
+    env = MedResearchEnv(qa=items, world=world, db=db)
+    env.reset(seed=0)
+    env.step("\x1b[2J\x1b]0;pwned\x07 <answer>\u202ex\u202c</answer>")
+    env.close()
+    assert main(["replay", "--db", str(db)]) == 0
+    out = capsys.readouterr().out
+    assert not any(c in out for c in "\x1b\x07\u202e\u202c")
+    assert "\\x1b[2J\\x1b]0;pwned\\x07" in out and "\\u202ex\\u202c" in out
+    assert main(["replay", "--db", str(db), "--messages"]) == 0  # JSON keeps the text
+    assert "<answer>\u202ex\u202c</answer>" in capsys.readouterr().out
