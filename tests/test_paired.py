@@ -113,5 +113,6 @@ def test_eval_paired_with_prints_the_comparison_and_refuses_a_missing_store(two_
     assert "8 shared questions: right in both 2, only baseline 2, only this 3, neither 1" in err
     assert "difference +0.125" in err and "McNemar p 1" in err
     assert main(["eval", "--db", str(b), "--paired-with", str(a) + ".missing"]) == 2
-    err = capsys.readouterr().err
+    out, err = capsys.readouterr()
+    assert out == ""  # refused before any table is printed
     assert "missing" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1

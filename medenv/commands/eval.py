@@ -113,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
     if args.api_key_env is not None and not args.judge:
         raise MedenvError("--api-key-env applies to --judge openai:URL#MODEL only")
     paths = evaluation.resolve_db_paths(args.db)
+    base = evaluation.resolve_db_paths([args.paired_with]) if args.paired_with else None
     if args.judge:
         generate, model = make_judge(args.judge, args.api_key_env)
         s = judge_log(paths, generate, model, runs=args.run, progress=not args.no_progress)
@@ -134,7 +135,6 @@ def run(args: argparse.Namespace) -> int:
         path = evaluation.write_report(result, args.report)
         print(f"report: {path}", file=sys.stderr)
     if args.paired_with:
-        base = evaluation.resolve_db_paths([args.paired_with])
         c = paired.compare_stores(base, paths, runs_b=args.run, seed=args.seed)
         print(f"paired with {args.paired_with}: {paired.describe(c, 'baseline', 'this')}",
               file=sys.stderr)  # fmt: skip
