@@ -174,30 +174,20 @@ class _Passages(msgspec.Struct, gc=False):
         ``low`` never spans two passages, and a passage's index is the count of ``"\n"``
         before it."""
         found = self.memo.get(term)
-        if found is None:  # `_word_starts`' rule, inlined, skipping to the next passage
+        if found is None:  # `_is_word`'s rule, skipping to the next passage after a hit
             low, out, n, size = self.low, [], len(term), len(self.low)
             i = counted = 0  # ``i``: the passage holding position ``counted``
             pos = low.find(term)
             while pos >= 0:
-                if pos == 0 or not low[pos - 1].isalnum():
-                    after = pos + n
-                    if (
-                        after == size
-                        or not low[after].isalnum()
-                        or (
-                            low[after] == "s"
-                            and (after + 1 == size or not low[after + 1].isalnum())
-                            and _plural_folds(term)
-                        )
-                    ):
-                        i += low.count("\n", counted, pos)
-                        out.append(i)
-                        counted = low.find("\n", after)
-                        if counted < 0:
-                            break
-                        pos = low.find(term, counted)
-                        continue
-                pos = low.find(term, pos + 1)
+                if _is_word(low, pos, n, size, term):
+                    i += low.count("\n", counted, pos)
+                    out.append(i)
+                    counted = low.find("\n", pos + n)
+                    if counted < 0:
+                        break
+                    pos = low.find(term, counted)
+                else:
+                    pos = low.find(term, pos + 1)
             found = self.memo[term] = bytes(out) if self.n <= 256 else tuple(out)
         return found
 
@@ -228,26 +218,34 @@ def _pack_offsets(texts: list[str]) -> bytes:
     return array("I", accumulate(map(add, map(len, texts), repeat(1)), initial=0)).tobytes()
 
 
+def _is_word(low: str, pos: int, n: int, size: int, term: str) -> bool:
+    """Whether the occurrence of ``term`` (length ``n``) at ``pos`` of ``low`` (length
+    ``size``) is a word whose term is ``term``: no word character before it and none after
+    it, or one ``s`` and then none when `_plural_folds` (``term``) (see `_Passages.where`)."""
+    if pos and low[pos - 1].isalnum():
+        return False
+    after = pos + n
+    return (
+        after == size
+        or not low[after].isalnum()
+        or (
+            low[after] == "s"
+            and (after + 1 == size or not low[after + 1].isalnum())
+            and _plural_folds(term)
+        )
+    )
+
+
 def _word_starts(low: str, term: str):
-    """Positions in ``low`` of the words whose term is ``term`` (see `_Passages.where`)."""
+    """Positions in ``low`` of the words whose term is ``term`` (`_is_word`)."""
     n, size = len(term), len(low)
     pos = low.find(term)
     while pos >= 0:
-        if pos == 0 or not low[pos - 1].isalnum():
-            after = pos + n
-            if (
-                after == size
-                or not low[after].isalnum()
-                or (
-                    low[after] == "s"
-                    and (after + 1 == size or not low[after + 1].isalnum())
-                    and _plural_folds(term)
-                )
-            ):
-                yield pos
-                pos = low.find(term, after)
-                continue
-        pos = low.find(term, pos + 1)
+        if _is_word(low, pos, n, size, term):
+            yield pos
+            pos = low.find(term, pos + n)
+        else:
+            pos = low.find(term, pos + 1)
 
 
 @lru_cache(maxsize=PASSAGE_CACHE_SIZE)
