@@ -130,6 +130,8 @@ def levels(
         return by_name.get(g.nodes[i]["node"].name.casefold(), {i})
 
     def fact(u: str, c) -> bool:
+        if u == c.entity and c.relation == "is_a" and not c.inverse and u in ORGAN_SYSTEMS:
+            return True  # "is a digestive abnormality" admits the branch itself (plain reading)
         return any(
             closed.holds(e, c.relation, u) if c.inverse else closed.holds(u, c.relation, e)
             for e in named(c.entity)

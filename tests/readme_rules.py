@@ -62,6 +62,8 @@ class ReadmeReader:
             self.of_type[n.type].add(n.id)
             for label in (n.name, *n.synonyms):
                 self.named[words(label)].add(n.id)
+        # the organ-system branches: the terms directly under "Phenotypic abnormality"
+        self.organ_roots = frozenset(self.inn["is_a"].get("HP:0000118", ()))
         self._walks: dict[tuple[str, str, bool], frozenset[str]] = {}
         self._steps: dict[tuple[str, str, bool], frozenset[str]] = {}
 
@@ -116,6 +118,8 @@ class ReadmeReader:
                 holds: set[str] = set()
                 for entity in self.named[words(self.kg.node(c["entity"]).name)]:
                     holds |= self.step(entity, c["relation"], not c["inverse"])
+                if c["relation"] == "is_a" and not c["inverse"] and c["entity"] in self.organ_roots:
+                    holds.add(c["entity"])  # "is a digestive abnormality": the branch too
                 nodes &= holds
             return nodes
 

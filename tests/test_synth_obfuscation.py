@@ -86,6 +86,25 @@ def test_descriptions_are_true_facts_and_the_question_stays_unique(kg, plain_set
     assert described > 0
 
 
+def test_organ_system_descriptions_admit_only_the_answer_read_plainly(kg, plain_set):
+    """"Is a digestive abnormality" read as a plain reader reads it, the branch "Abnormality
+    of the digestive system" included (`tests.readme_rules`, written from the README): every
+    item that carries such a fact still admits exactly its answer."""
+    import msgspec
+
+    from tests.readme_rules import ReadmeReader
+
+    reader = ReadmeReader(kg)
+    organ = [
+        msgspec.to_builtins(i)
+        for i in plain_set.items
+        if any(c.relation == "is_a" and not c.inverse and c.entity in ORGAN_SYSTEMS
+               for c in i.constraints)
+    ]  # fmt: skip
+    assert len(organ) >= 5
+    assert [i["id"] for i in organ if reader.admitted(i) != {i["answer_id"]}] == []
+
+
 def test_named_entities_are_exactly_the_seed_and_the_named_constraints(kg, plain_set):
     for item in plain_set.items:
         named = [c for c in item.constraints if not _is_description(kg, c)]

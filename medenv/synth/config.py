@@ -11,7 +11,7 @@ from medenv.errors import DataError, MedenvError
 from medenv.synth.specialty import SPECIALTIES
 from medenv.synth.specialty_names import read_mapping
 
-SYNTH_VERSION = 9
+SYNTH_VERSION = 10
 """Version of the synthesis algorithm: bumped whenever the same config and KG would give
 different items, so cached sets (`medenv.questions.default_qa_set`) built by an older version
 are not reused. 2: per-seed target chain length drawn from ``hop_weights``. 4: uniqueness
@@ -24,7 +24,9 @@ items. 8: answerability, ``max_candidates`` (every middle chain node pinned to a
 candidates; facts added until it holds, else dropped as ``wide``), and at levels 1-2
 named constraints replaced by descriptions where the question stays unique. 9: a disease's
 other ``phenotype.hpoa`` names are synonyms (aliases of an answer, labels of the leak check,
-names found by ``kg.find``)."""
+names found by ``kg.find``). 10: an ``is_a`` fact with an organ-system branch root ("is a
+digestive abnormality") also admits the root itself (`medenv.synth.describe.admits_itself`):
+a question is unique under that plain reading too."""
 
 
 OBFUSCATION_LEVELS = (0, 1, 2)

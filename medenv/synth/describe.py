@@ -78,6 +78,16 @@ def _strip(node_id: str) -> str:
     return node_id[node_id.find("HP:") :] if "HP:" in node_id else node_id
 
 
+def admits_itself(c: Constraint) -> bool:
+    """Whether the nodes that meet ``c`` include its entity itself: an ``is_a`` fact with an
+    organ-system branch root ("is a digestive abnormality", or "a kind of" the branch
+    named). Under the closure ``is_a`` never holds from a term to itself, but a plain reader
+    takes "Abnormality of the digestive system" to be a digestive abnormality, so
+    uniqueness counts the root among the candidates: a question must have one answer under
+    both readings."""
+    return c.relation == "is_a" and not c.inverse and _strip(c.entity) in BRANCH_WORDS
+
+
 def plain(index: GraphIndex, c: Constraint) -> str | None:
     """The plain words of constraint ``c`` read of its chain entity ("is a neurological
     abnormality"), or None when ``c``'s entity is not describable (it is named)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence, Set
 
 from medenv.kg.semantics import Closure
+from medenv.synth.describe import admits_itself
 from medenv.synth.index import GraphIndex
 from medenv.synth.qa import Constraint
 from medenv.synth.reach import type_reach
@@ -30,7 +31,7 @@ class PathQuery:
     def __init__(self, index: GraphIndex, cap: int = 100) -> None:
         self.index = index
         self.cap = cap
-        self._sat: dict[tuple[str, str, bool], frozenset[str]] = {}
+        self._sat: dict[tuple, frozenset[str]] = {}
         self._described_levels: dict[tuple, set[str]] = {}
         self._levels: dict[tuple, set[str]] = {}  # candidate_sets levels by query prefix
         self._pins: dict[tuple, bool] = {}  # `pins` answers by suffix query
@@ -59,8 +60,16 @@ class PathQuery:
             self._described_levels.clear()
 
     def satisfies(self, c: Constraint) -> frozenset[str]:
-        """The nodes that meet constraint ``c`` (`sat`)."""
-        return self.sat(c.entity, c.relation, c.inverse)
+        """The nodes that meet constraint ``c`` (`sat`; with ``c``'s entity itself when
+        `medenv.synth.describe.admits_itself`)."""
+        out = self.sat(c.entity, c.relation, c.inverse)
+        if admits_itself(c) and c.entity not in out:
+            key = (c.entity, c.relation, c.inverse, True)
+            hit = self._sat.get(key)
+            if hit is None:
+                hit = self._sat[key] = out | {c.entity}
+            return hit
+        return out
 
     def sat(self, entity: str, relation: str, inverse: bool) -> frozenset[str]:
         """The nodes with ``relation`` to (from, when ``inverse``) any node ``entity``'s

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from medenv.kg.graph import KnowledgeGraph
 from medenv.kg.semantics import Closure
+from medenv.synth.describe import admits_itself
 from medenv.synth.qa import Constraint, Hop, QAItem
 
 
@@ -21,8 +22,9 @@ def _named(kg: KnowledgeGraph, node_id: str) -> list[str]:
 
 
 def _satisfies(kg: KnowledgeGraph, constraint: Constraint, closure: Closure | None) -> set[str]:
-    """Nodes that have the constraint's fact with any node its entity's name names."""
-    out: set[str] = set()
+    """Nodes that have the constraint's fact with any node its entity's name names (and
+    the entity itself when `medenv.synth.describe.admits_itself`)."""
+    out: set[str] = {constraint.entity} if admits_itself(constraint) else set()
     for e in _named(kg, constraint.entity):
         if closure is not None:
             out.update(closure.related(e, constraint.relation, not constraint.inverse))
