@@ -197,7 +197,7 @@ def read_rows(path: Path, layouts: tuple[Layout, ...]) -> Iterator[tuple[int, tu
     """
     layout: Layout | None = None
     header_seen = False
-    picked, pick, width = None, None, 0  # the layout the row reader was made for
+    pick, width = None, 0  # the row reader of the layout, set once the header is known
     for lineno, raw in read_lines(path):
         line = raw.rstrip("\r\n")
         if line.startswith("#"):
@@ -218,10 +218,9 @@ def read_rows(path: Path, layouts: tuple[Layout, ...]) -> Iterator[tuple[int, tu
                     )
             if layout.refused:
                 raise DataError(path, f"the layout {layout.name} {layout.refused}", lineno)
+            pick, width = itemgetter(*layout.picks), len(layout.columns)
             if plain is not None:
                 continue
-        if pick is None or layout is not picked:
-            picked, pick, width = layout, itemgetter(*layout.picks), len(layout.columns)
         fields = line.split("\t")
         if len(fields) != width:
             raise DataError(
