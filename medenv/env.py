@@ -61,7 +61,7 @@ from medenv.spaces import CHARSET, ModelText  # noqa: F401  (re-exported)
 from medenv.tools.parsing import check_tool_format
 from medenv.tools.registry import TOOL_NAMES, tool_schemas
 from medenv.world import load_world
-from medenv.worldspec import spec_of_config, world_config
+from medenv.worldspec import WorldSpec, spec_of_config, world_config
 
 INFO_KEYS = (
     "question_id", "tools", "budget", "step", "run_id", "error", "tool",
@@ -127,6 +127,12 @@ class MedResearchEnv(LazySeeding, gym.Env[str, str]):
         self.observation_space = ModelText.make(OBSERVATION_MAX_CHARS)
 
         if isinstance(world, dict):  # a recorded world spec (e.g. a Minari env_spec's kwargs)
+            unknown = sorted(set(world) - set(WorldSpec.__struct_fields__), key=str)
+            if unknown:  # msgspec ignores them: {"sorce": "hetionet"} was the HPO world
+                raise MedenvError(
+                    f"world spec has unknown field(s) {unknown}; "
+                    f"fields: {', '.join(WorldSpec.__struct_fields__)}"
+                )
             world = spec_of_config({"world": world})
         self._qa_arg = qa
         self._world_arg = world

@@ -96,14 +96,5 @@ def check_env_args(tools: Any, tags: Any, parallel_calls: Any, world: Any, db: A
             "world must be None, a world (medenv.world.load_world), a factory of one or a "
             f"recorded world spec dict, got {type(world).__name__}"
         )
-    if isinstance(world, dict):
-        from medenv.worldspec import WorldSpec
-
-        fields = WorldSpec.__struct_fields__
-        unknown = sorted(set(world) - set(fields), key=str)
-        if unknown:  # msgspec ignores them: {"sorce": "hetionet"} was the HPO world
-            raise MedenvError(
-                f"world spec has unknown field(s) {unknown}; fields: {', '.join(fields)}"
-            )
     if not (db is None or isinstance(db, str | os.PathLike) or hasattr(db, "emit")):
         raise MedenvError(f"db must be a path, None or a Recorder, got {type(db).__name__}")
