@@ -16,6 +16,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from medenv.paths import write_file
+
 ENTITY_FILE = "medenv_entities.json"
 
 
@@ -38,7 +40,7 @@ def entity_rows(folder: str | Path, tokenizer: Any) -> tuple[int, int] | None:
 def save_entity_rows(folder: str | Path, rows: tuple[int, int] | None) -> None:
     """Write ``rows`` as the folder's `ENTITY_FILE` (nothing when None)."""
     if rows is not None:
-        Path(folder, ENTITY_FILE).write_text(json.dumps({"first": rows[0], "end": rows[1]}) + "\n")
+        write_file(Path(folder, ENTITY_FILE), json.dumps({"first": rows[0], "end": rows[1]}) + "\n")
 
 
 def init_copy_head(model: Any, rows: tuple[int, int], tokenizer: Any, *, seed: int = 0,

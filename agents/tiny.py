@@ -25,7 +25,7 @@ from pathlib import Path
 from medenv.agents.copy_head import init_copy_head, save_entity_rows
 
 from medenv.kg.cache import load_kg
-from medenv.paths import build_lock, medenv_home
+from medenv.paths import build_lock, medenv_home, write_file
 
 TINY_VERSION = "1"
 
@@ -197,8 +197,9 @@ def build_tiny_model(out_dir: str | Path, config: TinyConfig | None = None) -> P
     tokenizer.save_pretrained(out)
     if rows is not None:
         save_entity_rows(out, rows)
-    (out / "medenv_tiny.json").write_text(
-        json.dumps({"version": TINY_VERSION, "config": asdict(config)}, indent=2, sort_keys=True)
+    write_file(
+        out / "medenv_tiny.json",
+        json.dumps({"version": TINY_VERSION, "config": asdict(config)}, indent=2, sort_keys=True),
     )
     return out
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from medenv.errors import MedenvError
 from medenv.evaluation import connect_stores
+from medenv.paths import save_figure
 
 
 class StepReward(msgspec.Struct, frozen=True):
@@ -129,6 +130,8 @@ def plot_reward_by_step(
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    try:
+        save_figure(fig, path)
+    finally:
+        plt.close(fig)
     return path

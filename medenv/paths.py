@@ -1,10 +1,13 @@
 """Where medenv keeps what it builds: ``$MEDENV_HOME`` (default ``~/.cache/medenv``), the
 lock that makes concurrent processes build a cached artefact once (`build_lock`), and the
-early checks of output paths given on the command line."""
+early checks of output paths given on the command line, and `writing`: an output written
+whole or not at all (a temporary beside it, renamed into place)."""
 
 from __future__ import annotations
 
 import os
+import secrets
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -80,14 +83,69 @@ def check_out_file(path: str | os.PathLike, what: str = "--db") -> Path:
     return p
 
 
+def partial_path(path: str | os.PathLike, tag: str = "partial") -> Path:
+    """A fresh hidden name beside ``path`` (``.NAME.<hex>.<tag>``): same folder, so a
+    rename onto ``path`` stays on one filesystem and is atomic."""
+    p = Path(path)
+    return p.with_name(f".{p.name}.{secrets.token_hex(4)}.{tag}")
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def replace_path(tmp: Path, path: Path) -> None:
+    """Put ``tmp`` (a file or a folder) in the place of ``path``: one `os.replace`, or,
+    over a folder (which rename cannot replace unless empty), the old folder renamed aside,
+    ``tmp`` renamed in and the old one removed."""
+    if path.is_dir() and not path.is_symlink():
+        old = partial_path(path, "old")
+        os.replace(path, old)
+        os.replace(tmp, path)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, path)
+
+
 @contextmanager
-def writing(path: str | os.PathLike) -> Iterator[None]:
-    """Name ``path`` in an `OSError` raised while writing it that names no file (``write``
-    on a full disk raises ``[Errno 28]`` without one): the CLI's one-line error then says
-    which output failed (`medenv.cli.error_line`)."""
+def writing(path: str | os.PathLike) -> Iterator[Path]:
+    """Write ``path`` whole or not at all: ``with writing(path) as tmp:`` write ``tmp`` (a
+    hidden name beside ``path``, `partial_path`; a file or a folder); when the block ends,
+    ``tmp`` replaces ``path`` (`replace_path`: readers see the old file or the new one,
+    never part of one). When the block raises (any exception, Ctrl-C included), ``tmp`` is
+    removed and ``path`` is left as it was. A killed process (SIGKILL) can leave a
+    ``.NAME.<hex>.partial`` behind, never a truncated ``path``.
+
+    An `OSError` that names no file (``write`` on a full disk raises ``[Errno 28]`` without
+    one) is re-raised naming ``path``, so the CLI's one-line error says which output
+    failed (`medenv.cli.error_line`)."""
+    path = Path(path)
+    tmp = partial_path(path)
     try:
-        yield
-    except OSError as exc:
-        if exc.filename is not None or exc.errno is None:
-            raise
-        raise OSError(exc.errno, exc.strerror, str(path)) from exc
+        yield tmp
+        if not tmp.exists():
+            raise FileNotFoundError(2, "the writer wrote nothing", str(path))
+        replace_path(tmp, path)
+    except BaseException as exc:
+        _remove(tmp)
+        if isinstance(exc, OSError) and exc.filename is None and exc.errno is not None:
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
+        raise
+
+
+def write_file(path: str | os.PathLike, data: str | bytes) -> Path:
+    """Write ``data`` (text as UTF-8) to ``path`` whole or not at all (`writing`)."""
+    with writing(path) as tmp:
+        tmp.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+    return Path(path)
+
+
+def save_figure(fig, path: str | os.PathLike, dpi: int = 100) -> Path:
+    """``fig.savefig`` (matplotlib) to ``path`` whole or not at all (`writing`); the format
+    is ``path``'s suffix (png when it has none)."""
+    with writing(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, format=Path(path).suffix.lstrip(".") or "png")
+    return Path(path)

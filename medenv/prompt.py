@@ -38,6 +38,7 @@ import msgspec
 
 from medenv.agents.messages import SYSTEM_PROMPT
 from medenv.errors import DataError, MedenvError
+from medenv.paths import write_file
 
 CONTRACT_FILE = "medenv_prompt.json"
 PARTS = ("system_prompt", "template_tools", "max_tool_chars", "enable_thinking", "keep_thinking",
@@ -156,7 +157,7 @@ def contract_path(model: str | Path) -> Path:
 
 def save_contract(folder: str | Path, contract: PromptContract) -> Path:
     path = contract_path(folder)
-    path.write_bytes(msgspec.json.format(msgspec.json.encode(contract), indent=2) + b"\n")
+    write_file(path, msgspec.json.format(msgspec.json.encode(contract), indent=2) + b"\n")
     return path
 
 

@@ -31,6 +31,7 @@ from medenv.agents.text import split_action
 
 from medenv.errors import MedenvError
 from medenv.events.store import connect
+from medenv.paths import write_file
 
 
 def numeric_docid(doc_id: str) -> str:
@@ -126,17 +127,20 @@ def write_browsecomp(records: list, out: str | Path, db: Any = None) -> Path:
         raise MedenvError("two doc ids map to one BrowseComp-Plus number; report this")
     for qid, ep in by_query.items():
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in qid)
-        (folder / f"run_{safe}.json").write_text(
-            json.dumps(browsecomp_run(ep, ids), indent=1, ensure_ascii=False)
+        write_file(
+            folder / f"run_{safe}.json",
+            json.dumps(browsecomp_run(ep, ids), indent=1, ensure_ascii=False),
         )
     if items:
-        (folder / "ground_truth.jsonl").write_text(
-            "".join(json.dumps(t, ensure_ascii=False) + "\n" for t in truth)
+        write_file(
+            folder / "ground_truth.jsonl",
+            "".join(json.dumps(t, ensure_ascii=False) + "\n" for t in truth),
         )
-        (folder / "qrel_evidence.txt").write_text(
-            "".join(f"{qid} 0 {ids[d]} 1\n" for qid, d in qrels)
+        write_file(
+            folder / "qrel_evidence.txt", "".join(f"{qid} 0 {ids[d]} 1\n" for qid, d in qrels)
         )
-        (folder / "docid_map.tsv").write_text(
-            "".join(f"{n}\t{d}\n" for d, n in sorted(ids.items(), key=lambda kv: int(kv[1])))
+        write_file(
+            folder / "docid_map.tsv",
+            "".join(f"{n}\t{d}\n" for d, n in sorted(ids.items(), key=lambda kv: int(kv[1]))),
         )
     return folder

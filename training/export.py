@@ -38,6 +38,7 @@ from pathlib import Path
 
 from medenv.agents.messages import SYSTEM_PROMPT, assistant_message, initial_messages, tool_message
 from medenv.agents.text import split_action, think_block
+from medenv.training.export_folder import claim, commit, locked, names_for, staging
 from medenv.training.token_lengths import write_token_report
 
 from medenv.errors import MedenvError
@@ -45,7 +46,7 @@ from medenv.events import episodes
 from medenv.events.episodes import EpisodeRecord, StepRecord, store_paths  # noqa: F401
 from medenv.grounding.check import check_episode
 from medenv.grounding.labels import index_for_source
-from medenv.paths import writing
+from medenv.paths import write_file, writing
 from medenv.tools.registry import tool_schemas
 from medenv.worldspec import recorded_spec
 
@@ -215,7 +216,7 @@ def sft_dataset(rows: list[dict]):
 
 def _write_jsonl(path: Path, rows: Iterable[dict]) -> int:
     n = 0
-    with writing(path), path.open("w", encoding="utf-8") as f:
+    with writing(path) as tmp, tmp.open("w", encoding="utf-8") as f:
         for row in rows:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
             n += 1
@@ -229,7 +230,8 @@ def write_sft(records: list[EpisodeRecord], out: str | Path, *, hf: bool = True)
     rows = sft_rows(records)
     _write_jsonl(out / "sft.jsonl", rows)
     if hf and rows:
-        sft_dataset(rows).save_to_disk(str(out / "sft_dataset"))
+        with writing(out / "sft_dataset") as tmp:
+            sft_dataset(rows).save_to_disk(str(tmp))
     return out / "sft.jsonl"
 
 
@@ -332,6 +334,11 @@ def export(
 ) -> dict:
     """Export the store to ``out`` in each of ``formats``; writes and returns ``stats.json``.
 
+    Afterwards ``out`` holds exactly this export's files (`medenv.training.export_folder`:
+    written aside and moved in at the end, so a failed export leaves the earlier one; files
+    an earlier export wrote and this one does not are removed; a file in the way that no
+    export wrote is refused, other files are left and listed in ``left_as_is``).
+
     ``select`` applies rejection sampling to SFT/Minari/BrowseComp output (RL prompts use
     every question seen). Stats cover all recorded episodes and the selected ones.
     ``tokenizer`` (with ``sft``): per-row token lengths (`medenv.training.token_lengths`).
@@ -342,6 +349,8 @@ def export(
     if unknown:
         raise MedenvError(f"unknown export format {unknown[0]!r}; choose from {', '.join(FORMATS)}")
     out = Path(out)
+    names = names_for(formats, hf=hf, tokenizer=tokenizer)
+    claim(out, names)  # refuse before any work: a file of ours-to-be that we did not write
     records = load_episodes(db)
     if not records:
         raise MedenvError(f"the event store {db} has no finished episodes to export")
@@ -361,24 +370,32 @@ def export(
         if select
         else list(records)
     )
-    out.mkdir(parents=True, exist_ok=True)  # only once there is something to write
     stats = {
         "recorded": trajectory_stats(records),
         "selected": trajectory_stats(chosen),
         "files": {},
     }
-    for fmt in formats:
-        if fmt == "sft":
-            stats["files"]["sft"] = str(write_sft(chosen, out, hf=hf))
-            if tokenizer is not None:
-                stats["sft_tokens"] = write_token_report(sft_rows(chosen), tokenizer, out)
-        elif fmt == "rl":
-            stats["files"]["rl"] = str(write_rl(records, out))
-        elif fmt == "browsecomp":
-            stats["files"]["browsecomp"] = str(write_browsecomp(chosen, out, db=db))
-        elif fmt == "minari":
-            dataset = write_minari(chosen, out, db=db)
-            stats["files"]["minari"] = str(out / "minari" / dataset.spec.dataset_id)
-    with writing(out / "stats.json"):
-        (out / "stats.json").write_text(json.dumps(stats, indent=1))
+    # only once there is something to write; `medenv.training.export_folder`
+    with locked(out), staging(out) as stage:
+        ours, others = claim(out, names)  # again, now that no other export writes here
+        for fmt in formats:
+            if fmt == "sft":
+                stats["files"]["sft"] = write_sft(chosen, stage, hf=hf)
+                if tokenizer is not None:
+                    stats["sft_tokens"] = write_token_report(sft_rows(chosen), tokenizer, stage)
+                    stats["sft_tokens"]["file"] = str(out / Path(stats["sft_tokens"]["file"]).name)
+            elif fmt == "rl":
+                stats["files"]["rl"] = write_rl(records, stage)
+            elif fmt == "browsecomp":
+                stats["files"]["browsecomp"] = write_browsecomp(chosen, stage, db=db)
+            elif fmt == "minari":
+                dataset = write_minari(chosen, stage, db=db)
+                stats["files"]["minari"] = stage / "minari" / dataset.spec.dataset_id
+        stats["files"] = {k: str(out / p.relative_to(stage)) for k, p in stats["files"].items()}
+        written = sorted({p.name for p in stage.iterdir()} | {"stats.json"})
+        stats["written"] = written
+        stats["removed"] = sorted(ours - set(written))  # an earlier export's, not rewritten
+        stats["left_as_is"] = others  # not written by a medenv export: never touched
+        write_file(stage / "stats.json", json.dumps(stats, indent=1))
+        commit(stage, out, ours)
     return stats

@@ -44,6 +44,7 @@ from medenv.curriculum import parse_hops, select_hops
 from medenv.errors import MedenvError
 from medenv.evaluation import resolve_db_paths
 from medenv.events.episodes import load_episodes
+from medenv.paths import write_file
 from medenv.questions import load_questions
 
 
@@ -198,7 +199,7 @@ def build_pool(
         counts={i.id: counts.get(i.id, [0, 0]) for i in sampled},
         selected=select_learnable(counts, size), size=size, stopped=stopped, patience=patience,
     )  # fmt: skip
-    out.write_bytes(msgspec.json.format(msgspec.json.encode(pool)))
+    write_file(out, msgspec.json.format(msgspec.json.encode(pool)))
     return pool
 
 

@@ -52,6 +52,7 @@ import msgspec
 
 from medenv import learning_curve as lc
 from medenv.evaluation import connect_stores, paired
+from medenv.paths import save_figure, write_file
 
 # Sizes of the default run: sized for <= 20 minutes on a quiet 2-core machine.
 # model: "small" (a few M parameters, `medenv.agents.tiny.SMALL_CONFIG`) or "tiny";
@@ -187,8 +188,10 @@ def _plot_sft(meta: dict, path: Path) -> None:
     ax.set_title("SFT loss by step")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    try:
+        save_figure(fig, path)
+    finally:
+        plt.close(fig)
 
 
 def pool_args(cfg: dict, sft: Path, qa1: Path, pool: Path) -> list[str]:
@@ -306,7 +309,7 @@ def run(out: Path, cfg: dict) -> dict:
                               "total": round(sum(CPU_SECONDS.values()), 1)}  # fmt: skip
     summary["machine"] = {"cores": os.cpu_count(), "load_avg_start": load_start,
                           "load_avg_end": os.getloadavg()}  # fmt: skip
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    write_file(out / "summary.json", json.dumps(summary, indent=2))
     return summary
 
 

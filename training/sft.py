@@ -50,6 +50,7 @@ from medenv.training.token_lengths import (
 
 from medenv.curriculum import parse_hops, select_hops
 from medenv.errors import MedenvError
+from medenv.paths import write_file
 from medenv.prompt import (
     save_contract,
 )
@@ -260,7 +261,8 @@ def train_sft(config: SFTTrainConfig, rows: list[dict] | None = None) -> SFTResu
         tokenizer.save_pretrained(config.out)
         save_contract(config.out, contract)
         save_entity_rows(config.out, model_entity_rows(config.model, tokenizer))
-        Path(config.out, "medenv_sft.json").write_text(
+        write_file(
+            Path(config.out, "medenv_sft.json"),
             json.dumps(
                 {
                     "config": asdict(config),
@@ -274,7 +276,7 @@ def train_sft(config: SFTTrainConfig, rows: list[dict] | None = None) -> SFTResu
                 },
                 indent=2,
                 default=str,
-            )
+            ),
         )
     return SFTResult(
         out=str(config.out),

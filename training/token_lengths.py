@@ -29,6 +29,7 @@ from medenv.agents.tiny import resolve_model
 from medenv.training.sft_rows import normalise_row, prepare_row
 
 from medenv.errors import MedenvError
+from medenv.paths import write_file
 from medenv.prompt import load_contract
 
 COVERAGE = 0.95
@@ -234,7 +235,7 @@ def write_token_report(rows: list[dict], tokenizer_name: str, out) -> dict:
     contract = load_contract(folder) if Path(folder).is_dir() else None
     lengths = row_token_lengths(rows, tokenizer, contract)
     path = Path(out) / "sft_token_lengths.jsonl"
-    path.write_bytes(b"".join(msgspec.json.encode(r) + b"\n" for r in lengths))
+    write_file(path, b"".join(msgspec.json.encode(r) + b"\n" for r in lengths))
     report = {"tokenizer": tokenizer_name, "file": str(path), **length_report(lengths)}
     if contract is not None:
         report["prompt_contract"] = msgspec.to_builtins(contract)

@@ -111,5 +111,12 @@ def run(args) -> int:
                 f"max {t['total']['max']:,}; max_length for 95% whole "
                 f"{t['max_length_for_95pct_whole']:,}"
             )
+    if stats["removed"]:
+        print(f"removed from {args.out} (an earlier export's): {', '.join(stats['removed'])}")
+    if stats["left_as_is"]:
+        shown = ", ".join(stats["left_as_is"][:8]) + (
+            ", ..." if len(stats["left_as_is"]) > 8 else ""
+        )
+        print(f"also in {args.out}, not written by medenv export (left as is): {shown}")
     print(f"stats: {args.out}/stats.json")
     return 0

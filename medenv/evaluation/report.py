@@ -11,7 +11,7 @@ from pathlib import Path
 import msgspec
 
 from medenv.evaluation.metrics import EvalResult, GroupMetrics
-from medenv.paths import writing
+from medenv.paths import save_figure, write_file
 
 
 def _fmt(value, pct: bool = False) -> str:
@@ -101,10 +101,10 @@ def write_report(result: EvalResult, out_dir: str | Path) -> Path:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     plots = _plot_all(result, out)
-    with writing(out / "metrics.json"):
-        (out / "metrics.json").write_text(
-            json.dumps(msgspec.to_builtins(result), indent=2, sort_keys=True) + "\n"
-        )
+    write_file(
+        out / "metrics.json",
+        json.dumps(msgspec.to_builtins(result), indent=2, sort_keys=True) + "\n",
+    )
     lines = [
         "# Evaluation report",
         "",
@@ -136,8 +136,7 @@ def write_report(result: EvalResult, out_dir: str | Path) -> Path:
         "",
     ]
     path = out / "report.md"
-    with writing(path):
-        path.write_text("\n".join(lines))
+    write_file(path, "\n".join(lines))
     return path
 
 
@@ -238,8 +237,7 @@ def _save(plt, fig, path: Path) -> Path:
     """Write ``fig`` to ``path`` (100 dpi, tight layout), close it; returns ``path``."""
     fig.tight_layout()
     try:
-        with writing(path):
-            fig.savefig(path, dpi=100)
+        save_figure(fig, path)
     finally:
         plt.close(fig)
     return path

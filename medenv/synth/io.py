@@ -2,8 +2,9 @@
 
 A set is a folder with ``qa.jsonl`` (one `QAItem` per line, msgspec JSON), ``qa.parquet``
 (the same rows, for DuckDB/pandas/datasets) and ``manifest.json`` (seed, KG source and
-version, config, counts, drops by reason, elapsed time). Files are written to temporary
-names and renamed, and the item files depend only on the items (same items -> same bytes).
+version, config, counts, drops by reason, elapsed time). Each file is written whole or not
+at all (`medenv.paths.writing`: a temporary beside it, renamed), and the item files depend
+only on the items (same items -> same bytes).
 
 `read_qa_set` also accepts a bare ``qa.jsonl`` or an external JSONL of
 ``{"question", "answer", "aliases"?, "id"?}`` objects (no chain; ``optimal_calls`` default).
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 
 from medenv.errors import DataError
 from medenv.jsonl import read_jsonl
+from medenv.paths import write_file, writing
 from medenv.synth.qa import QAItem
 
 _ENCODER = msgspec.json.Encoder(order="deterministic")
@@ -33,10 +34,6 @@ class ExternalItem(msgspec.Struct, forbid_unknown_fields=False):
     answer: str
     aliases: tuple[str, ...] = ()
     id: str | None = None
-
-
-def _replace(tmp: Path, final: Path) -> None:
-    os.replace(tmp, final)
 
 
 def _parquet_table(items: list[QAItem]):
@@ -85,26 +82,18 @@ def write_qa_set(out_dir: str | Path, items: list[QAItem], manifest: dict[str, A
     """Write ``qa.jsonl``, ``qa.parquet`` and ``manifest.json`` into ``out_dir``; return it."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    suffix = f".tmp{os.getpid()}"
     jsonl = out / "qa.jsonl"
-    tmp = jsonl.with_name(jsonl.name + suffix)
-    with tmp.open("wb") as fh:
+    with writing(jsonl) as tmp, tmp.open("wb") as fh:
         for item in items:
             fh.write(_ENCODER.encode(item) + b"\n")
-    _replace(tmp, jsonl)
-    parquet = out / "qa.parquet"
-    tmp = parquet.with_name(parquet.name + suffix)
-    pq.write_table(_parquet_table(items), tmp, compression="zstd")
-    _replace(tmp, parquet)
+    with writing(out / "qa.parquet") as tmp:
+        pq.write_table(_parquet_table(items), tmp, compression="zstd")
     full = dict(manifest)
     full["files"] = {
         "qa.jsonl": hashlib.sha256(jsonl.read_bytes()).hexdigest(),
         "items": len(items),
     }
-    man = out / "manifest.json"
-    tmp = man.with_name(man.name + suffix)
-    tmp.write_text(json.dumps(full, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    _replace(tmp, man)
+    write_file(out / "manifest.json", json.dumps(full, indent=2, sort_keys=True) + "\n")
     return out
 
 

@@ -1,0 +1,123 @@
+"""`medenv export --out DIR` leaves DIR holding exactly that export's files (never a mix of
+two exports), never overwrites a file medenv did not write, and a failed export (a real
+file-size limit, a row that cannot be encoded) leaves the earlier export as it was
+(`medenv.training.export_folder`, `medenv.paths.writing`)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from medenv.training.export import export
+
+from medenv.errors import MedenvError
+from tests.cli import cli_error
+from tests.test_hostile_args import _limited
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    from medenv.agents.rollout import rollout
+
+    db = tmp_path_factory.mktemp("export-folder") / "oracle.duckdb"
+    rollout("oracle", qa=None, episodes=6, db=db, seed=0, progress=False)
+    return db
+
+
+def _names(folder: Path) -> list[str]:
+    return sorted(os.listdir(folder))
+
+
+def test_a_second_export_replaces_the_first_and_leaves_other_files(store, tmp_path, capsys):
+    out = tmp_path / "out"
+    export(store, out, ["sft", "rl", "browsecomp"])
+    runs = sorted(p.name for p in (out / "browsecomp").glob("run_*.json"))
+    assert len(runs) == 6 and (out / "sft_dataset").is_dir()
+    (out / "notes.txt").write_text("mine")
+    from medenv.cli import main
+
+    assert main(["export", "--db", str(store), "--out", str(out), "--format", "rl"]) == 0
+    printed = capsys.readouterr().out
+    # nothing of the SFT/BrowseComp export is left beside the RL prompts; notes.txt stays
+    assert _names(out) == ["notes.txt", "rl_prompts.jsonl", "stats.json"]
+    assert (out / "notes.txt").read_text() == "mine"
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["written"] == ["rl_prompts.jsonl", "stats.json"]
+    assert stats["removed"] == ["browsecomp", "sft.jsonl", "sft_dataset"]
+    assert stats["left_as_is"] == ["notes.txt"]
+    assert stats["files"] == {"rl": str(out / "rl_prompts.jsonl")}
+    assert "removed from" in printed and "sft_dataset" in printed
+    assert "(left as is): notes.txt" in printed
+    # the same format with other filters: run files of questions no longer chosen go too
+    export(store, out, ["browsecomp"], agent="oracle", max_tool_calls=1)
+    kept = sorted(p.name for p in (out / "browsecomp").glob("run_*.json"))
+    assert len(kept) < len(runs)
+    assert _names(out) == ["browsecomp", "notes.txt", "stats.json"]
+
+
+def test_an_export_of_an_older_version_is_replaced(store, tmp_path):
+    # stats.json of an export from before the "written" list claims the export's names
+    out = tmp_path / "out"
+    export(store, out, ["sft", "rl"], hf=False)
+    stats = json.loads((out / "stats.json").read_text())
+    del stats["written"], stats["removed"], stats["left_as_is"]
+    (out / "stats.json").write_text(json.dumps(stats))
+    export(store, out, ["rl"])
+    assert _names(out) == ["rl_prompts.jsonl", "stats.json"]
+
+
+def test_a_file_no_export_wrote_is_refused_not_overwritten(store, tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "sft.jsonl").write_text("my own rows\n")
+    _, err = cli_error(["export", "--db", str(store), "--out", str(out)], capsys)
+    assert err.startswith(f"medenv export: error: --out {out} holds sft.jsonl, which no medenv")
+    assert (out / "sft.jsonl").read_text() == "my own rows\n"
+    assert _names(out) == ["sft.jsonl"]
+    # a stats.json that is not an export's does not claim it either
+    (out / "stats.json").write_text('{"mine": 1}')
+    with pytest.raises(MedenvError, match="holds sft.jsonl, stats.json, which no medenv"):
+        export(store, out, ["sft"], hf=False)
+
+
+def test_a_failed_export_leaves_the_earlier_one(store, tmp_path):
+    # a real failure mid-write: a file-size limit (what a full disk does to ``write``)
+    out = tmp_path / "out"
+    export(store, out, ["sft", "rl"], hf=False)
+    before = {n: (out / n).read_bytes() for n in _names(out)}
+    limit = len(before["sft.jsonl"]) // 2
+    argv = [sys.executable, "-m", "medenv.cli", "export", "--db", str(store), "--out", str(out),
+            "--all", "--no-hf", "--format", "sft"]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(
+        argv, cwd=ROOT, env=env, capture_output=True, text=True, preexec_fn=_limited(limit)
+    )
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1, proc.stderr
+    assert lines[0].startswith(f"medenv export: error: {out / 'sft.jsonl'}: File too large")
+    assert {n: (out / n).read_bytes() for n in _names(out)} == before  # nothing half-written
+
+
+def test_a_row_that_cannot_be_written_leaves_the_old_file(tmp_path):
+    from medenv.training.export import _write_jsonl
+
+    path = tmp_path / "rl_prompts.jsonl"
+    path.write_text('{"id": "old"}\n')
+    rows = [{"id": "a"}, {"id": "b", "bad": {1, 2}}]  # a set is not JSON: raised mid-file
+    with pytest.raises(TypeError):
+        _write_jsonl(path, rows)
+    assert path.read_text() == '{"id": "old"}\n' and _names(tmp_path) == ["rl_prompts.jsonl"]
+
+    def interrupted():
+        yield {"id": "a"}
+        raise KeyboardInterrupt  # Ctrl-C mid-write
+
+    with pytest.raises(KeyboardInterrupt):
+        _write_jsonl(path, interrupted())
+    assert path.read_text() == '{"id": "old"}\n' and _names(tmp_path) == ["rl_prompts.jsonl"]
