@@ -19,7 +19,7 @@ from pathlib import Path
 
 from medenv.errors import MedenvError
 from medenv.events.parquet import is_parquet_source
-from medenv.events.spool import read_spool
+from medenv.events.spool import SpoolContents, read_spool
 
 # How long a writer or reader waits for a killed writer's ingest process to let go.
 SETTLE_S = 5.0
@@ -131,6 +131,56 @@ def read_spools(file: Path):
         rows.extend(contents.rows)
         notes.extend(contents.notes)
     return rows, notes
+
+
+def unreadable_path(file: Path) -> Path:
+    """``<file>.unreadable``: spool lines recovery could not take, kept (`keep_unreadable`)."""
+    return sidecar(file, ".unreadable")
+
+
+def keep_unreadable(file: Path, contents: Sequence[SpoolContents]) -> Path | None:
+    """Append the lines of ``contents`` that are not events (``unreadable``), byte for
+    byte, one per line, to `unreadable_path` (fsynced) and set each one's ``kept``; call
+    before the spool files that hold them are emptied or deleted. Returns that file, or
+    None when there was nothing to keep. A failed write raises `MedenvError`: the caller
+    then leaves the spool as it is (the lines stay there)."""
+    lines = [line for c in contents for line in c.unreadable]
+    if not lines:
+        return None
+    side = unreadable_path(file)
+    try:
+        fd = os.open(side, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            data = memoryview(b"".join(line + b"\n" for line in lines))
+            while data:
+                data = data[os.write(fd, data) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise MedenvError(
+            f"cannot keep {len(lines)} unreadable spool line(s) of event store {file} in "
+            f"{side}: {exc.strerror or exc}; the spool is left as it is"
+        ) from None
+    for c in contents:
+        if c.unreadable:
+            c.kept = str(side)
+    return side
+
+
+def unreadable_note(file: Path) -> str | None:
+    """A note naming `unreadable_path` when a recovery kept lines there (None otherwise)."""
+    side = unreadable_path(file)
+    try:
+        data = side.read_bytes()
+    except OSError:
+        return None
+    n = data.count(b"\n")
+    return (
+        f"{side}: {n} spool line(s) that are not events, kept by an earlier "
+        "recovery (fix a line and append it to the spool to have it ingested, or delete the "
+        "file)"
+    )
 
 
 def resolve_files(paths_or_glob: str | Path | Sequence[str | Path]) -> list[Path]:

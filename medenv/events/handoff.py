@@ -14,12 +14,13 @@ hand-off), ``_segment`` (the last segment's number), ``_child``, ``_ingester`` a
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 from medenv.events.files import fsync_dir, sidecar
 from medenv.events.ingest import Pending, insert, recover
 from medenv.events.ingest_child import ChildDied, ChildIngest, ingest_segments
-from medenv.events.spool import Spool
+from medenv.events.spool import Spool, SpoolRecoveryWarning
 
 # While an ingest runs, up to this many batches of events wait for the next one (the step
 # path never waits on DuckDB before that); past it, the writer waits for the ingest. It is
@@ -93,10 +94,13 @@ class Handoff:
             self._child = None
             self.con = self._connect()
             self._write_spool()
-            count, _ = recover(self.con, self.file, self._spool_path)  # segments and spool
+            count, notes = recover(self.con, self.file, self._spool_path)  # segments, spool
             self._spool.clear()  # (emptied by `recover`)
             self._pending, self._segments = 0, []
             self.ingest_notes.append(f"{died}; this writer ingested its {count} events")
+            for note in notes:  # the last word on those lines (the spool is emptied)
+                self.ingest_notes.append(note)
+                warnings.warn(f"event store recovery: {note}", SpoolRecoveryWarning, stacklevel=2)
             return
         if failure is not None:
             raise failure

@@ -29,7 +29,8 @@ import duckdb
 import pyarrow as pa
 
 from medenv.errors import MedenvError
-from medenv.events.files import read_spools, spool_segments
+from medenv.events.files import keep_unreadable, spool_segments
+from medenv.events.spool import read_spool
 from medenv.events.table import ingest_error, spool_rows_table
 
 _JSON = pa.json_(pa.large_string())
@@ -123,11 +124,17 @@ def insert(
 
 def recover(con: duckdb.DuckDBPyConnection, file: Path, spool: Path) -> tuple[int, list[str]]:
     """Ingest the events a killed writer left in the spool files of ``file`` (those the
-    table lacks), then empty the spool and delete its segments: ``(new events, notes on
-    the spool's problems)``."""
-    rows, notes = read_spools(file)
-    segments = spool_segments(file)[:-1]
+    table lacks), keep the lines that are not events in ``<file>.unreadable``
+    (`medenv.events.files.keep_unreadable`), then empty the spool and delete its segments:
+    ``(new events, notes on the spool's problems)``. A torn last line is noted, not kept
+    (`medenv.events.spool`)."""
+    paths = spool_segments(file)
+    contents = [read_spool(path) for path in paths]
+    rows = [row for c in contents for row in c.rows]
+    segments = paths[:-1]
     if not rows:
+        keep_unreadable(file, contents)
+        notes = [note for c in contents for note in c.notes]
         if notes and spool.exists():
             os.truncate(spool, 0)
         for segment in segments:
@@ -146,10 +153,12 @@ def recover(con: duckdb.DuckDBPyConnection, file: Path, spool: Path) -> tuple[in
         raise ingest_error(file, spool, exc) from None
     finally:
         con.unregister("_spooled")
+    keep_unreadable(file, contents)  # after the insert: a failure here loses nothing either
     if spool.exists():
         os.truncate(spool, 0)
     for segment in segments:
         segment.unlink()
+    notes = [note for c in contents for note in c.notes]
     return con.execute("SELECT count(*) FROM events").fetchall()[0][0] - before, notes
 
 

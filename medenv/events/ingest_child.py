@@ -38,6 +38,7 @@ from pathlib import Path
 import duckdb
 
 from medenv.errors import MedenvError
+from medenv.events.files import keep_unreadable
 from medenv.events.ingest import Pending, insert
 from medenv.events.spool import read_spool
 from medenv.events.table import WRITER_CONFIG
@@ -51,17 +52,21 @@ class ChildDied(Exception):
 
 def ingest_segments(con: duckdb.DuckDBPyConnection, file: Path, segments: list[Path]) -> int:
     """Insert every complete event line of ``segments`` (one Arrow batch, one statement),
-    then delete the segments; returns the number of events. A DuckDB failure
+    keep lines that are not events (damaged on disk) in ``<file>.unreadable``
+    (`medenv.events.files.keep_unreadable`; readers note that file), then delete the
+    segments; returns the number of events. A DuckDB failure, or one keeping those lines,
     raises `MedenvError` (``medenv.events.table.ingest_error``) and leaves the segments."""
     by_run: dict[str, Pending] = {}
-    for segment in segments:
-        for run_id, episode_id, seq, ts_us, type_, payload in read_spool(segment).rows:
+    contents = [read_spool(segment) for segment in segments]
+    for part in contents:
+        for run_id, episode_id, seq, ts_us, type_, payload in part.rows:
             rows = by_run.get(run_id)
             if rows is None:
                 rows = by_run[run_id] = Pending(run_id)
             rows.append(episode_id, seq, ts_us, type_, payload)
     if by_run:
         insert(con, file, file.with_name(file.name + ".spool"), list(by_run.values()))
+    keep_unreadable(file, contents)
     for segment in segments:
         segment.unlink(missing_ok=True)
     return sum(len(rows) for rows in by_run.values())

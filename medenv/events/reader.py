@@ -13,7 +13,14 @@ from pathlib import Path
 import duckdb
 
 from medenv.errors import MedenvError
-from medenv.events.files import lock_owner, read_spools, resolve_files, settle, sql_str
+from medenv.events.files import (
+    lock_owner,
+    read_spools,
+    resolve_files,
+    settle,
+    sql_str,
+    unreadable_note,
+)
 from medenv.events.parquet import parquet_relation
 from medenv.events.schema import Event, decode_payload
 from medenv.events.table import check_events_table, spool_rows_table
@@ -161,6 +168,8 @@ def connect(paths_or_glob: str | Path | Sequence[str | Path]) -> duckdb.DuckDBPy
             raise
         spooled, spool_problems = read_spools(file)
         notes.extend(spool_problems)
+        if (kept := unreadable_note(file)) is not None:
+            notes.append(kept)
         if spooled:
             con.register(f"_spool{i}", spool_rows_table(spooled))
             con.execute(
@@ -199,7 +208,8 @@ def connected_files(con: duckdb.DuckDBPyConnection) -> list[Path]:
 
 
 def spool_notes(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """One line per problem `connect` found in a spool (torn tail, skipped line)."""
+    """One line per problem `connect` found in a spool (torn tail, skipped line), and per
+    ``<file>.unreadable`` an earlier recovery kept lines in."""
     return _CONNECTED.get(con, ([], []))[1]
 
 

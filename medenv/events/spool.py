@@ -10,8 +10,13 @@ Failure rules:
   partial line for a later write to land after; the caller still holds the events.
 - `read_spool` never refuses a file: it returns every complete line, and reports a torn
   tail (the process died inside ``write``: that step never returned) and any line that does
-  not decode. A line made of a torn write followed by a complete line (what a full disk
-  left before this rule) gives back the complete line it ends with.
+  not decode (its bytes in ``unreadable``). A line made of a torn write followed by a
+  complete line (what a full disk left before this rule) gives back the complete line it
+  ends with.
+- Recovery, which empties the spool, first keeps those unreadable lines
+  (`medenv.events.files.keep_unreadable`); a torn tail is not kept: the write it began
+  never returned, so no step whose events it held ever completed, and its bytes are no
+  event any reader could take (a resumed rollout runs that episode again).
 """
 
 from __future__ import annotations
@@ -38,6 +43,11 @@ _IOV_MAX = min(os.sysconf("SC_IOV_MAX"), 1024) if _writev is not None else 0
 
 class SpoolError(MedenvError):
     """A spool write failed; the file was cut back to its last complete line."""
+
+
+class SpoolRecoveryWarning(UserWarning):
+    """A problem with a line of a spool that recovery ingested and then emptied: a torn
+    last line (dropped) or a line that is not an event (kept in ``<store>.unreadable``)."""
 
 
 def encode_line(
@@ -118,13 +128,16 @@ class Spool:
 class SpoolContents(msgspec.Struct, kw_only=True):
     """What `read_spool` found: ``rows`` (every complete event line, in order),
     ``torn_tail`` (bytes of an unterminated last line), ``skipped`` (numbers of lines that
-    are not events) and ``salvaged`` (lines that began with a torn write)."""
+    are not events), ``unreadable`` (those lines' bytes), ``salvaged`` (lines that began
+    with a torn write) and ``kept`` (the file recovery kept the unreadable lines in)."""
 
     path: str
     rows: list = []
     torn_tail: int = 0
     skipped: list[int] = []
+    unreadable: list[bytes] = []
     salvaged: list[int] = []
+    kept: str | None = None
 
     @property
     def notes(self) -> list[str]:
@@ -138,7 +151,8 @@ class SpoolContents(msgspec.Struct, kw_only=True):
         for n in self.salvaged:
             out.append(f"{self.path}:{n}: line began with a torn write; kept the event after it")
         for n in self.skipped:
-            out.append(f"{self.path}:{n}: not an event line; skipped")
+            done = f"kept in {self.kept}" if self.kept else "skipped"
+            out.append(f"{self.path}:{n}: not an event line; {done}")
         return out
 
 
@@ -177,6 +191,7 @@ def read_spool(path: Path) -> SpoolContents:
         row = _salvage(line)
         if row is None:
             contents.skipped.append(number)
+            contents.unreadable.append(line)
         else:
             contents.rows.append(row)
             contents.salvaged.append(number)

@@ -32,7 +32,8 @@ pending events are ingested mid-episode once `HOLD_BATCHES` x ``batch_events`` a
 pending. A failed spool write (disk full) leaves the spool at its last complete line
 (`medenv.events.spool`), raises `SpoolError` and keeps the events pending for the next
 write. A spool left by a killed writer is ingested by the next writer of that file (a torn
-tail is dropped, noted in ``recovered_notes``), and readers see it too. One writer per
+tail is dropped, noted in ``recovered_notes``; a line that is not an event is kept in
+``<file>.unreadable``, `medenv.events.files.keep_unreadable`), and readers see it too. One writer per
 file, enforced with a lock file (a second writer gets MedenvError); parallel workers use
 shard files ``<stem>.shard-<k>.duckdb`` next to the main file, and `connect` reads the
 main file and all its shards together.
@@ -87,7 +88,7 @@ from medenv.events.reader import (  # noqa: F401  (_as_con: medenv.verify reads 
 )
 from medenv.events.schema import EpisodeSealed, Payload, RunClosed
 from medenv.events.seal_summary import SummaryFold
-from medenv.events.spool import Spool
+from medenv.events.spool import Spool, SpoolRecoveryWarning
 from medenv.events.table import (
     ARROW_SCHEMA,
     EVENT_COLUMNS,
@@ -108,10 +109,6 @@ __all__ = [
 
 DURABILITY = ("sync", "step", "episode", "none")
 INGEST = ("auto", "process", "thread")
-
-
-class SpoolRecoveryWarning(UserWarning):
-    """A line of a killed writer's spool that recovery could not ingest (then discarded)."""
 
 
 class EventStore(Handoff):
@@ -204,8 +201,9 @@ class EventStore(Handoff):
 
     def _recover(self) -> int:
         """Ingest events a killed writer left in the spool; returns how many were new. What
-        it could not take (a torn last line, a line that is not an event) is warned about:
-        the spool is emptied afterwards, so this is the last word on those lines."""
+        it could not take is warned about, since the spool is emptied afterwards: a torn
+        last line (dropped: its write never returned) and a line that is not an event (kept
+        in ``<file>.unreadable``, named in the warning)."""
         count, self.recovered_notes = recover(self.con, self.file, self._spool_path)
         for note in self.recovered_notes:
             warnings.warn(f"event store recovery: {note}", SpoolRecoveryWarning, stacklevel=3)
