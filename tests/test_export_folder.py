@@ -121,3 +121,36 @@ def test_a_row_that_cannot_be_written_leaves_the_old_file(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         _write_jsonl(path, interrupted())
     assert path.read_text() == '{"id": "old"}\n' and _names(tmp_path) == ["rl_prompts.jsonl"]
+
+
+def test_unfinished_episodes_and_unreadable_spool_lines_are_counted_not_silent(
+    store, tmp_path, capsys
+):
+    # a killed writer's spool: an episode without its end, and a line damaged on disk; the
+    # export read both through the spool and left them out without a word
+    import shutil
+
+    from medenv.events import schema as ev
+    from medenv.events.store import EventStore
+
+    db = tmp_path / "copy.duckdb"
+    shutil.copy(store, db)
+    writer = EventStore(db, run_id="killed")
+    writer.emit(ev.EpisodeStarted(question_id="q", seed=1, split="s", specialty="x", n_hops=1,
+                                  optimal_calls=1, answer="A", aliases=[], prompt="p",
+                                  config_hash="h", tags={}), "cut-off")  # fmt: skip
+    writer.commit()
+    writer._spool.close()  # abandoned, as a kill leaves it
+    writer._lock.release()
+    writer.con.close()
+    with writer._spool_path.open("ab") as f:
+        f.write(b"damaged\n")
+    from medenv.cli import main
+
+    assert main(["export", "--db", str(db), "--out", str(tmp_path / "out"), "--no-hf"]) == 0
+    err = capsys.readouterr().err
+    assert f"note {writer._spool_path}:" in err and "not an event line; skipped" in err
+    assert "not exported: 1 unfinished episode(s)" in err
+    stats = json.loads((tmp_path / "out" / "stats.json").read_text())
+    assert stats["unfinished"] == 1 and len(stats["store_notes"]) == 1
+    assert stats["recorded"]["trajectories"] == 6

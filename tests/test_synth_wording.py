@@ -260,3 +260,21 @@ def test_accept_rewrite_rejects_leaks_and_changed_entities():
     assert accept_rewrite(q, 'Which disease with "Anemia" is microspherocytosis?', check) == "leak"
     assert accept_rewrite(q, "Which disease presents with anemia?", check) == "entities"
     assert accept_rewrite(q, 'Which "Anemia" and "Fever"?', check) == "entities"
+
+
+def test_a_rewrite_cache_cut_by_a_kill_is_mended_and_a_damaged_one_named(tmp_path):
+    # the cache was read with json.loads per line: a kill mid-append left a torn last line
+    # and every later run died with a JSONDecodeError traceback
+    from medenv.errors import DataError
+
+    cache = tmp_path / "rewrites.jsonl"
+    good = json.dumps({"key": "k1", "model": "m", "question": "q", "rewrite": "r"})
+    cache.write_text(good + "\n" + '{"key": "k2", "mod')
+    with pytest.warns(UserWarning, match=r"cut off a torn last line \(18 bytes"):
+        rewriter = LLMRewriter(None, "m", cache)
+    assert list(rewriter._cache) == ["k1"] and cache.read_text() == good + "\n"
+    rewriter._append({"key": "k3", "rewrite": "s"})  # the next append starts its own line
+    assert list(LLMRewriter(None, "m", cache)._cache) == ["k1", "k3"]
+    cache.write_text(good + "\nnot json\n" + good + "\n")
+    with pytest.raises(DataError, match=r"rewrites\.jsonl:2: not a rewrite record"):
+        LLMRewriter(None, "m", cache)

@@ -66,11 +66,14 @@ def annotate_grounding(records: Iterable[EpisodeRecord], world=None) -> None:
 
 
 def load_episodes(
-    db: str | Path | Sequence[str | Path], *, ended_only: bool = True
+    db: str | Path | Sequence[str | Path],
+    *,
+    ended_only: bool = True,
+    notes: list[str] | None = None,
 ) -> list[EpisodeRecord]:
     """`medenv.events.episodes.load_episodes` with each record's ``tools`` filled from the
     tool registry (the declared schemas of the run's tools) when the log holds none."""
-    records = episodes.load_episodes(db, ended_only=ended_only)
+    records = episodes.load_episodes(db, ended_only=ended_only, notes=notes)
     for ep in records:
         if not ep.tools:
             ep.tools = tool_schemas(ep.tool_names or None)
@@ -351,7 +354,9 @@ def export(
     out = Path(out)
     names = names_for(formats, hf=hf, tokenizer=tokenizer)
     claim(out, names)  # refuse before any work: a file of ours-to-be that we did not write
-    records = load_episodes(db)
+    notes: list[str] = []  # lines of a spool the read could not take
+    every = load_episodes(db, ended_only=False, notes=notes)
+    records = [ep for ep in every if ep.ended]  # unfinished ones are counted, not exported
     if not records:
         raise MedenvError(f"the event store {db} has no finished episodes to export")
     if agent is not None:
@@ -373,6 +378,8 @@ def export(
     stats = {
         "recorded": trajectory_stats(records),
         "selected": trajectory_stats(chosen),
+        "unfinished": len(every) - len(records),  # cut off by a kill: rerun on resume
+        "store_notes": notes,
         "files": {},
     }
     # only once there is something to write; `medenv.training.export_folder`

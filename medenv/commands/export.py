@@ -98,6 +98,14 @@ def run(args) -> int:
         diverse=args.diverse,
         world=world_spec(args) if has_kg_flags(args) else None,
     )
+    for note in stats["store_notes"]:
+        print(f"note {note}", file=sys.stderr)
+    if stats["unfinished"]:
+        print(
+            f"not exported: {stats['unfinished']} unfinished episode(s) (no episode_ended: cut "
+            "off by a kill or a crash; a resumed rollout runs them again)",
+            file=sys.stderr,
+        )
     print("recorded: " + format_stats(stats["recorded"]))
     print("exported: " + format_stats(stats["selected"]))
     for fmt, path in stats["files"].items():

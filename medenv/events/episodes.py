@@ -43,7 +43,7 @@ from medenv.actions import ACTION_MAX_CHARS
 from medenv.errors import MedenvError
 from medenv.events import schema as ev
 from medenv.events.schema import Event
-from medenv.events.store import connect, resolve_files
+from medenv.events.store import connect, resolve_files, spool_notes
 from medenv.reward import research_calls
 
 
@@ -296,16 +296,22 @@ def store_paths(db: str | Path | Sequence[str | Path]) -> list[Path]:
 
 
 def load_episodes(
-    db: str | Path | Sequence[str | Path], *, ended_only: bool = True
+    db: str | Path | Sequence[str | Path],
+    *,
+    ended_only: bool = True,
+    notes: list[str] | None = None,
 ) -> list[EpisodeRecord]:
     """Every episode in the store(s) (`fold`), ordered by run and first event time.
 
     ``ended_only`` drops episodes without an ``episode_ended`` event (a crashed worker's
     partial episode); they are re-run on resume and never exported. ``tools`` holds the
     schemas the run logged (none in today's logs: `medenv.training.export.load_episodes` fills
-    them from the tool registry by ``tool_names``).
+    them from the tool registry by ``tool_names``). ``notes`` (a list) is extended with the
+    store's `spool_notes` (lines of a spool the read could not take).
     """
     con = connect([str(p) for p in store_paths(db)])
+    if notes is not None:
+        notes.extend(spool_notes(con))
     try:
         rows = con.execute(
             "SELECT run_id, episode_id, seq, ts, type, CAST(payload AS VARCHAR) FROM events "

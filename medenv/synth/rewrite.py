@@ -19,10 +19,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
+from medenv.errors import DataError
 from medenv.synth.shortcut import answer_rank
 
 PROMPT_VERSION = 1
@@ -68,10 +71,33 @@ class LLMRewriter:
         self._cache: dict[str, dict] = {}
         self.asked = 0
         if self.cache_path is not None and self.cache_path.is_file():
-            for line in self.cache_path.read_text(encoding="utf-8").splitlines():
-                if line.strip():
-                    rec = json.loads(line)
-                    self._cache[rec["key"]] = rec
+            self._load(self.cache_path)
+
+    def _load(self, path: Path) -> None:
+        """Read the cache. A torn last line (an append cut short by a kill: every record is
+        written with its newline in one write) is warned about and cut off, so the next
+        append starts a line of its own; its question is asked again. Any other line that
+        is not a record is a `DataError` naming the file and line (never a traceback, never
+        skipped in silence)."""
+        data = path.read_bytes()
+        *complete, tail = data.split(b"\n")
+        for number, line in enumerate(complete, start=1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except (ValueError, RecursionError) as exc:
+                raise DataError(path, f"not a rewrite record: {exc}", number) from None
+            if not isinstance(rec, dict) or not isinstance(rec.get("key"), str):
+                raise DataError(path, "not a rewrite record (a JSON object with a key)", number)
+            self._cache[rec["key"]] = rec
+        if tail.strip():
+            warnings.warn(
+                f"{path}: cut off a torn last line ({len(tail)} bytes: a write cut short by "
+                "a kill); its question is asked again",
+                stacklevel=3,
+            )
+            os.truncate(path, len(data) - len(tail))
 
     def key(self, question: str) -> str:
         text = f"{self.model}|{PROMPT_VERSION}|{question}"
