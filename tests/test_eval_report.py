@@ -54,6 +54,17 @@ def test_report_files_and_valid_pngs(log, tmp_path):
     assert sorted(p.name for p in (tmp_path / "report").glob("*.png")) == sorted(PLOTS)
 
 
+def test_a_second_report_in_the_folder_drops_the_first_ones_other_plots(log, tmp_path):
+    # a report of run A alone into a folder that held A and B kept run B's plot beside it
+    folder = tmp_path / "report"
+    evaluation.write_report(evaluation.evaluate(log), folder)
+    (folder / "mine.png").write_bytes(b"not ours")
+    evaluation.write_report(evaluation.evaluate(log, runs=["run-A"]), folder)
+    pngs = sorted(p.name for p in folder.glob("*.png"))
+    assert pngs == sorted({*PLOTS, "mine.png"} - {"accuracy_vs_tool_calls-run-B.png"})
+    assert sorted(p.name for p in folder.iterdir() if p.name.startswith(".")) == []
+
+
 def test_per_run_plot_names_are_file_safe_and_unique():
     used = {"accuracy_vs_tool_calls.png"}
     names = [

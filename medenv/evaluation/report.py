@@ -96,10 +96,14 @@ def write_report(result: EvalResult, out_dir: str | Path) -> Path:
 
     Plots: ``accuracy_by_hops.png``, ``tool_calls_hist.png``, ``accuracy_by_specialty.png``,
     ``accuracy_vs_tool_calls.png`` (one line per group) and, for each group (run),
-    ``accuracy_vs_tool_calls-<group>.png`` (see `plot_file_name`).
+    ``accuracy_vs_tool_calls-<group>.png`` (see `plot_file_name`). Each file is written
+    whole or not at all (`medenv.paths.writing`). Plots an earlier report in the folder
+    linked (its ``report.md``) and this one does not make (groups no longer evaluated) are
+    removed, so the folder never shows another evaluation's plots; other files are left.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    earlier = _linked_plots(out / "report.md")
     plots = _plot_all(result, out)
     write_file(
         out / "metrics.json",
@@ -137,7 +141,20 @@ def write_report(result: EvalResult, out_dir: str | Path) -> Path:
     ]
     path = out / "report.md"
     write_file(path, "\n".join(lines))
+    for name in earlier - {p.name for p in plots}:
+        (out / name).unlink(missing_ok=True)
     return path
+
+
+_LINKED = re.compile(r"^!\[[^\]]*\]\(([A-Za-z0-9._-]+\.png)\)$", re.M)
+
+
+def _linked_plots(report: Path) -> set[str]:
+    """The plot files an earlier ``report.md`` links (file names in its folder)."""
+    try:
+        return set(_LINKED.findall(report.read_text(encoding="utf-8")))
+    except (OSError, UnicodeDecodeError):
+        return set()
 
 
 def _plot_all(result: EvalResult, out: Path) -> list[Path]:
