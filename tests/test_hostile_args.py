@@ -143,6 +143,17 @@ def test_an_output_write_that_fails_names_the_output_not_the_store(tmp_path):
     assert proc.returncode == 2 and len(lines) == 1, proc.stderr
     assert lines[0].startswith(f"medenv events: error: cannot write {out}/run_id=big-run/")
     assert "damaged" not in lines[0] and "disk full?" in lines[0], lines[0]
+    assert list(out.iterdir()) == []  # no cut Parquet file (nor staging folder) is left
+    # over an earlier export of the run: a failed one leaves it whole (it was left cut)
+    from medenv.events.parquet import export_parquet
+
+    export_parquet(db, out, progress=False)
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    proc = subprocess.run(
+        argv, cwd=ROOT, env=env, capture_output=True, text=True, preexec_fn=_limited(20_000)
+    )
+    assert proc.returncode == 2 and "disk full?" in proc.stderr, proc.stderr
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
 
 
 def test_an_oserror_without_a_file_is_given_the_file_being_written(tmp_path):

@@ -34,6 +34,7 @@ import duckdb
 from tqdm.auto import tqdm
 
 from medenv.errors import MedenvError
+from medenv.paths import partial_path, replace_path
 
 _URL = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://")
 _GLOB = re.compile(r"[*?\[]")
@@ -153,7 +154,9 @@ def parquet_relation(con: duckdb.DuckDBPyConnection, source: str | Path) -> str:
 
 def export_parquet(db, out: str | Path, progress: bool = True) -> dict:
     """Write the store ``db`` (path/glob/list, shards included) to ``out`` as Parquet
-    partitioned by run. Returns ``{"out", "runs", "events", "files"}``."""
+    partitioned by run. Returns ``{"out", "runs", "events", "files"}``. A local folder is
+    written whole or not at all: partitions are written into a staging folder inside it and
+    moved in (each replacing its run's earlier partition) once all are written."""
     from medenv.events.store import connect
 
     out_text = str(out)
@@ -176,14 +179,30 @@ def export_parquet(db, out: str | Path, progress: bool = True) -> dict:
         if not events:
             raise MedenvError(f"the event store {db} has no events to export")
         local.mkdir(parents=True, exist_ok=True)
-        con.execute(
-            # ``shard``: which store file of the run an event came from (each shard has its
-            # own run-level hash chain, `medenv.events.chain`)
-            f"COPY (SELECT {COLUMNS}, file AS shard FROM events_by_file "
-            "ORDER BY run_id, file, episode_id, seq) "
-            f"TO '{_sql(str(local))}' (FORMAT parquet, COMPRESSION zstd, "
-            "PARTITION_BY (run_id), OVERWRITE_OR_IGNORE true)"
-        )
+        # a local folder: written into a staging folder beside the partitions, each moved in
+        # once all are written, so a failed write (a full disk) leaves no cut Parquet file
+        stage = local if remote else partial_path(local / "events")
+        try:
+            con.execute(
+                # ``shard``: which store file of the run an event came from (each shard has
+                # its own run-level hash chain, `medenv.events.chain`)
+                f"COPY (SELECT {COLUMNS}, file AS shard FROM events_by_file "
+                "ORDER BY run_id, file, episode_id, seq) "
+                f"TO '{_sql(str(stage))}' (FORMAT parquet, COMPRESSION zstd, "
+                "PARTITION_BY (run_id), OVERWRITE_OR_IGNORE true)"
+            )
+        except BaseException as exc:  # Ctrl-C included: no staging folder is left
+            if stage is local:
+                raise
+            shutil.rmtree(stage, ignore_errors=True)
+            if not isinstance(exc, duckdb.Error):
+                raise
+            # name the output asked for (`medenv.cli.error_line` reads DuckDB's message)
+            raise type(exc)(str(exc).replace(str(stage), str(local))) from None
+        if stage is not local:
+            for part in sorted(stage.iterdir()):  # a run's partition replaces its old one
+                replace_path(part, local / part.name)
+            stage.rmdir()
     finally:
         con.close()
     files = sorted(str(p.relative_to(local)) for p in local.rglob("*.parquet"))
