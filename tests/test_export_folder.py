@@ -152,5 +152,16 @@ def test_unfinished_episodes_and_unreadable_spool_lines_are_counted_not_silent(
     assert f"note {writer._spool_path}:" in err and "not an event line; skipped" in err
     assert "not exported: 1 unfinished episode(s)" in err
     stats = json.loads((tmp_path / "out" / "stats.json").read_text())
-    assert stats["unfinished"] == 1 and len(stats["store_notes"]) == 1
+    assert stats["unfinished"] == 1 and len(stats["notes"]) == 1
     assert stats["recorded"]["trajectories"] == 6
+
+
+def test_a_kg_that_cannot_be_loaded_is_named_not_a_silent_null(store, tmp_path):
+    # every row's grounded went null without a word when the run's KG could not be loaded
+    from medenv.worldspec import WorldSpec
+
+    gone = WorldSpec.of("edgelist", tmp_path / "gone.tsv")
+    stats = export(store, tmp_path / "out", ["sft"], hf=False, world=gone)
+    (note,) = stats["notes"]
+    assert note.startswith(f"groundedness unknown for 6 episode(s): KG {tmp_path / 'gone.tsv'} ")
+    assert stats["recorded"]["grounded"] is None

@@ -45,7 +45,7 @@ from medenv.errors import MedenvError
 from medenv.events import episodes
 from medenv.events.episodes import EpisodeRecord, StepRecord, store_paths  # noqa: F401
 from medenv.grounding.check import check_episode
-from medenv.grounding.labels import index_for_source
+from medenv.grounding.labels import index_for_source, index_problem
 from medenv.paths import write_file, writing
 from medenv.tools.registry import tool_schemas
 from medenv.worldspec import recorded_spec
@@ -53,16 +53,23 @@ from medenv.worldspec import recorded_spec
 FORMATS = ("sft", "rl", "minari", "browsecomp")
 
 
-def annotate_grounding(records: Iterable[EpisodeRecord], world=None) -> None:
+def annotate_grounding(records: Iterable[EpisodeRecord], world=None) -> list[str]:
     """Set ``grounded``/``recovered`` on each record (`medenv.grounding.check_episode`
     against the KG its run names, or its recorded world spec; ``world``, a `WorldSpec`,
-    overrides both); left None when that KG cannot be loaded."""
+    overrides both); left None when that KG cannot be loaded. Returns one note per KG that
+    could not be loaded: why, and how many episodes were left without groundedness."""
+    unknown: dict[str, int] = defaultdict(int)
     for ep in records:
-        index = index_for_source(ep.kg_source, world or recorded_spec(ep.world))
+        spec = world or recorded_spec(ep.world)
+        index = index_for_source(ep.kg_source, spec)
         if index is None:
+            why = index_problem(ep.kg_source, spec)
+            if why is not None:
+                unknown[why] += 1
             continue
         report = check_episode(ep.prompt, [(s.text, s.observation) for s in ep.steps], index)
         ep.grounded, ep.recovered = report.grounded, report.recovered
+    return [f"groundedness unknown for {n} episode(s): {why}" for why, n in unknown.items()]
 
 
 def load_episodes(
@@ -367,7 +374,7 @@ def export(
                 f"the event store {db} has no finished episodes of agent {agent!r} "
                 f"(agents: {', '.join(a or '(none)' for a in agents)})"
             )
-    annotate_grounding(records, world)  # every exported row carries its groundedness
+    notes += annotate_grounding(records, world)  # every exported row carries its groundedness
     chosen = (
         select_episodes(
             records, max_tool_calls=max_tool_calls, grounded_only=grounded_only, diverse=diverse
@@ -379,7 +386,7 @@ def export(
         "recorded": trajectory_stats(records),
         "selected": trajectory_stats(chosen),
         "unfinished": len(every) - len(records),  # cut off by a kill: rerun on resume
-        "store_notes": notes,
+        "notes": notes,
         "files": {},
     }
     # only once there is something to write; `medenv.training.export_folder`

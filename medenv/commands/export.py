@@ -98,7 +98,7 @@ def run(args) -> int:
         diverse=args.diverse,
         world=world_spec(args) if has_kg_flags(args) else None,
     )
-    for note in stats["store_notes"]:
+    for note in stats["notes"]:
         print(f"note {note}", file=sys.stderr)
     if stats["unfinished"]:
         print(

@@ -98,6 +98,18 @@ def _kg_index(kg) -> LabelIndex:
 
 
 _BY_SOURCE: dict[object, LabelIndex | None] = {}  # per process: a KG loads once
+_WHY_NOT: dict[object, str] = {}  # why a KG could not be loaded (one line), by key
+
+
+def _key(source: str | None, spec=None):
+    files = spec is not None and not spec.is_default
+    return (spec.source, repr(spec.path), repr(spec.kg_options())) if files else source
+
+
+def index_problem(source: str | None, spec=None) -> str | None:
+    """Why `index_for_source` found no KG for ``source``/``spec`` (after a call to it): one
+    line naming the source and the error; None when it loaded, or no source was named."""
+    return _WHY_NOT.get(_key(source, spec))
 
 
 def index_for_source(source: str | None, spec=None) -> LabelIndex | None:
@@ -106,7 +118,7 @@ def index_for_source(source: str | None, spec=None) -> LabelIndex | None:
     `medenv.worldspec.WorldSpec`, e.g. the one a run recorded) names a graph read from
     files (an edge list, a Hetionet folder), which ``source`` alone cannot load."""
     files = spec is not None and not spec.is_default
-    key = (spec.source, repr(spec.path), repr(spec.kg_options())) if files else source
+    key = _key(source, spec)
     if key not in _BY_SOURCE:
         try:
             if files:
@@ -114,6 +126,9 @@ def index_for_source(source: str | None, spec=None) -> LabelIndex | None:
             else:
                 kg = load_kg(source, progress=False) if source else None
             _BY_SOURCE[key] = LabelIndex.of_kg(kg) if kg is not None else None
-        except Exception:  # an unknown or unavailable KG: no groundedness for it
+        except Exception as exc:  # an unknown or unavailable KG: no groundedness for it
             _BY_SOURCE[key] = None
+            name = spec.path if files else source
+            first = str(exc).splitlines()[0] if str(exc) else ""
+            _WHY_NOT[key] = f"KG {name} could not be loaded ({type(exc).__name__}: {first})"
     return _BY_SOURCE[key]
