@@ -136,6 +136,32 @@ def writing(path: str | os.PathLike) -> Iterator[Path]:
         raise
 
 
+@contextmanager
+def writing_into(folder: str | os.PathLike, last: tuple[str, ...] = ()) -> Iterator[Path]:
+    """Write a set of files into ``folder`` (a model folder: weights, tokenizer, medenv's
+    files) so that none of them is left cut: yields a staging folder inside ``folder``
+    (`partial_path`); when the block ends, each entry written there replaces its namesake
+    in ``folder`` (`replace_path`; the names in ``last`` after the others, so a marker file
+    appears only once the rest is in place); when it raises (Ctrl-C included) the staging
+    folder is removed and ``folder`` is left as it was. Files of ``folder`` the block did not
+    write are not touched (a GRPO run's event store beside the model)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    stage = partial_path(folder / "save")
+    stage.mkdir()
+    try:
+        yield stage
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    for entry in sorted(
+        stage.iterdir(),
+        key=lambda p: (p.name in last, last.index(p.name) if p.name in last else 0, p.name),
+    ):
+        replace_path(entry, folder / entry.name)
+    stage.rmdir()
+
+
 def write_file(path: str | os.PathLike, data: str | bytes) -> Path:
     """Write ``data`` (text as UTF-8) to ``path`` whole or not at all (`writing`)."""
     with writing(path) as tmp:

@@ -52,8 +52,8 @@ from medenv.training.lm import (
 from medenv.curriculum import parse_hops, select_hops
 from medenv.errors import MedenvError
 from medenv.events.store import connect
-from medenv.paths import check_out_file
-from medenv.prompt import PromptContract, asked_parts, save_contract
+from medenv.paths import check_out_file, writing_into
+from medenv.prompt import CONTRACT_FILE, PromptContract, asked_parts, save_contract
 from medenv.questions import load_questions
 from medenv.reward import DEFAULT_TERMS
 from medenv.trl import COMPONENTS, MedResearchTools, reward_functions
@@ -436,11 +436,12 @@ def train_grpo(
             adapter.env.close()
     seconds = time.perf_counter() - start
     steps = int(trainer.state.global_step)
-    if config.save:
-        trainer.save_model(str(out))
-        tokenizer.save_pretrained(str(out))
-        save_contract(out, contract)
-        save_entity_rows(out, model_entity_rows(config.model, tokenizer))
+    if config.save:  # whole or not at all; the prompt contract last (`medenv.paths`)
+        with writing_into(out, last=(CONTRACT_FILE,)) as folder:
+            trainer.save_model(str(folder))
+            tokenizer.save_pretrained(str(folder))
+            save_contract(folder, contract)
+            save_entity_rows(folder, model_entity_rows(config.model, tokenizer))
     return GRPOResult(
         out=str(out),
         db=str(db),

@@ -18,7 +18,6 @@ import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -50,7 +49,7 @@ from medenv.training.token_lengths import (
 
 from medenv.curriculum import parse_hops, select_hops
 from medenv.errors import MedenvError
-from medenv.paths import write_file
+from medenv.paths import write_file, writing_into
 from medenv.prompt import (
     save_contract,
 )
@@ -256,28 +255,29 @@ def train_sft(config: SFTTrainConfig, rows: list[dict] | None = None) -> SFTResu
     steps = int(trainer.state.global_step)
     eval_curve, loss_curve = _curves(trainer.state.log_history, before, after, steps)
     contract = sft_contract(config, train_rows + eval_rows, tokenizer)
-    if config.save:
-        trainer.save_model(config.out)
-        tokenizer.save_pretrained(config.out)
-        save_contract(config.out, contract)
-        save_entity_rows(config.out, model_entity_rows(config.model, tokenizer))
-        write_file(
-            Path(config.out, "medenv_sft.json"),
-            json.dumps(
-                {
-                    "config": asdict(config),
-                    "prompt_contract": msgspec.to_builtins(contract),
-                    "eval_loss_before": before,
-                    "eval_loss_after": after,
-                    "max_length": max_length,
-                    "assistant_turns_with_loss": turn_share,
-                    "eval_curve": eval_curve,
-                    "loss_curve": loss_curve,
-                },
-                indent=2,
-                default=str,
-            ),
-        )
+    if config.save:  # whole or not at all; medenv_sft.json last: the folder is complete
+        with writing_into(config.out, last=("medenv_sft.json",)) as folder:
+            trainer.save_model(str(folder))
+            tokenizer.save_pretrained(str(folder))
+            save_contract(folder, contract)
+            save_entity_rows(folder, model_entity_rows(config.model, tokenizer))
+            write_file(
+                folder / "medenv_sft.json",
+                json.dumps(
+                    {
+                        "config": asdict(config),
+                        "prompt_contract": msgspec.to_builtins(contract),
+                        "eval_loss_before": before,
+                        "eval_loss_after": after,
+                        "max_length": max_length,
+                        "assistant_turns_with_loss": turn_share,
+                        "eval_curve": eval_curve,
+                        "loss_curve": loss_curve,
+                    },
+                    indent=2,
+                    default=str,
+                ),
+            )
     return SFTResult(
         out=str(config.out),
         model=config.model,
