@@ -30,7 +30,6 @@ import dataclasses
 import hashlib
 import json
 import re
-import shutil
 import warnings
 from pathlib import Path
 from typing import Any
@@ -41,6 +40,7 @@ import medenv
 from medenv.env import ACTION_MAX_CHARS, OBSERVATION_MAX_CHARS, ModelText, fit_text
 from medenv.errors import MedenvError
 from medenv.events.store import connect
+from medenv.paths import writing
 
 MINARI_MISSING = "Minari export needs the optional extra: pip install 'medenv[minari]'"
 _ENV_OPTIONS = ("tools", "max_steps", "backend", "source", "world_seed", "parallel_calls")
@@ -122,9 +122,7 @@ def write_minari(records: list, out: str | Path, dataset_id: str | None = None, 
     configs = run_configs(db) if db is not None else {}
     spec = env_spec_for([configs[r] for r in sorted({ep.run_id for ep in records}) if r in configs])
     root = (Path(out) / "minari" / dataset_id).resolve()
-    if root.is_dir():  # re-exporting replaces the dataset, as the other formats do
-        shutil.rmtree(root)
-    (root / "data").mkdir(parents=True)
+    root.parent.mkdir(parents=True, exist_ok=True)
     buffers = []
     for i, ep in enumerate(records):
         observations = [fit_text(ep.prompt, OBSERVATION_MAX_CHARS)] + [
@@ -151,12 +149,15 @@ def write_minari(records: list, out: str | Path, dataset_id: str | None = None, 
             "medenv", None, None, None, None, None, 100,
             "medenv MedResearch-v0 episodes exported from the event store", ["medenv"],
         )  # fmt: skip
-    storage = MinariStorage.new(
-        root / "data",
-        observation_space=ModelText(OBSERVATION_MAX_CHARS),
-        action_space=ModelText(ACTION_MAX_CHARS),
-        env_spec=spec,
-    )
-    storage.update_metadata(metadata)
-    storage.update_episodes(buffers)
-    return MinariDataset(storage)
+    # re-exporting replaces the dataset, as the other formats do: whole or not at all
+    with writing(root) as tmp:
+        (tmp / "data").mkdir(parents=True)
+        storage = MinariStorage.new(
+            tmp / "data",
+            observation_space=ModelText(OBSERVATION_MAX_CHARS),
+            action_space=ModelText(ACTION_MAX_CHARS),
+            env_spec=spec,
+        )
+        storage.update_metadata(metadata)
+        storage.update_episodes(buffers)
+    return MinariDataset(MinariStorage.read(root / "data"))
