@@ -65,6 +65,20 @@ def test_a_second_report_in_the_folder_drops_the_first_ones_other_plots(log, tmp
     assert sorted(p.name for p in folder.iterdir() if p.name.startswith(".")) == []
 
 
+def test_eval_and_runs_say_which_spool_lines_they_could_not_read(log, tmp_path, capsys):
+    # both read a killed writer's spool and skipped a damaged line without a word
+    import shutil
+
+    db = tmp_path / "events.duckdb"
+    shutil.copy(log, db)
+    (tmp_path / "events.duckdb.spool").write_bytes(b"damaged\n")
+    note = f"note {db}.spool:1: not an event line; skipped"
+    assert main(["eval", "--db", str(db)]) == 0
+    assert capsys.readouterr().err.strip() == note
+    assert main(["runs", "--db", str(db)]) == 0
+    assert capsys.readouterr().err.strip() == note
+
+
 def test_per_run_plot_names_are_file_safe_and_unique():
     used = {"accuracy_vs_tool_calls.png"}
     names = [

@@ -16,6 +16,7 @@ from medenv import learning_curve as lc
 from medenv.commands.kgargs import add_kg_arguments, has_kg_flags, world_spec
 from medenv.errors import MedenvError
 from medenv.evaluation import paired
+from medenv.events.store import connect, spool_notes
 from medenv.judge import judge_log, lexical_judge
 from medenv.paths import check_out_dir
 
@@ -99,6 +100,16 @@ def make_judge(spec: str, api_key_env: str | None = None):
     return (lambda messages: backend.generate(messages, [])), spec
 
 
+def _spool_notes(paths) -> list[str]:
+    """`medenv.events.store.spool_notes` of the stores ``paths`` (a read of their files and
+    spools only)."""
+    con = connect(paths)
+    try:
+        return list(spool_notes(con))
+    finally:
+        con.close()
+
+
 def run(args: argparse.Namespace) -> int:
     if not 1 <= args.bootstrap <= MAX_BOOTSTRAP:
         raise MedenvError(
@@ -127,6 +138,8 @@ def run(args: argparse.Namespace) -> int:
         n_bootstrap=args.bootstrap, qa=args.qa,
         world=world_spec(args) if has_kg_flags(args) else None,
     )  # fmt: skip
+    for note in _spool_notes(paths):  # lines of a spool the read could not take: said
+        print(f"note {note}", file=sys.stderr)
     if args.json:
         print(evaluation.to_json(result))
     else:

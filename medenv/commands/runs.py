@@ -7,9 +7,10 @@ calls, format errors, agent tags, KG and corpus hash. ``--json`` prints JSON lin
 from __future__ import annotations
 
 import json
+import sys
 
 from medenv.env import default_db_path
-from medenv.events.store import connect
+from medenv.events.store import connect, spool_notes
 
 RUNS_SQL = """
 SELECT r.run_id, strftime(r.started_at, '%Y-%m-%d %H:%M:%S') AS started,
@@ -40,8 +41,11 @@ def run(args) -> int:
         cur = con.execute(RUNS_SQL)
         names = [d[0] for d in cur.description]
         rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+        notes = spool_notes(con)
     finally:
         con.close()
+    for note in notes:  # lines of a spool the read could not take: said, not skipped silently
+        print(f"note {note}", file=sys.stderr)
     if args.json:
         for row in rows:
             print(json.dumps(row, default=str))
