@@ -91,10 +91,14 @@ def partial_path(path: str | os.PathLike, tag: str = "partial") -> Path:
 
 
 def _remove(path: Path) -> None:
+    """Remove a temporary (never raises: the error that led here is the one to report)."""
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path, ignore_errors=True)
     else:
-        path.unlink(missing_ok=True)
+        try:
+            path.unlink(missing_ok=True)
+        except OSError:
+            pass
 
 
 def replace_path(tmp: Path, path: Path) -> None:
@@ -120,8 +124,8 @@ def writing(path: str | os.PathLike) -> Iterator[Path]:
     ``.NAME.<hex>.partial`` behind, never a truncated ``path``.
 
     An `OSError` that names no file (``write`` on a full disk raises ``[Errno 28]`` without
-    one) is re-raised naming ``path``, so the CLI's one-line error says which output
-    failed (`medenv.cli.error_line`)."""
+    one) or the temporary is re-raised naming ``path``, so the CLI's one-line error says
+    which output failed (`medenv.cli.error_line`)."""
     path = Path(path)
     tmp = partial_path(path)
     try:
@@ -131,9 +135,24 @@ def writing(path: str | os.PathLike) -> Iterator[Path]:
         replace_path(tmp, path)
     except BaseException as exc:
         _remove(tmp)
-        if isinstance(exc, OSError) and exc.filename is None and exc.errno is not None:
-            raise OSError(exc.errno, exc.strerror, str(path)) from exc
+        named = _output_named(exc, tmp, path)
+        if named is not None:
+            raise OSError(exc.errno, exc.strerror, named) from exc
         raise
+
+
+def _output_named(exc: BaseException, tmp: Path, path: Path) -> str | None:
+    """The output an `OSError` raised while writing ``tmp`` should name: ``path`` (or the
+    file under it) in place of the temporary, or of no file; None to leave it as it is."""
+    if not isinstance(exc, OSError) or exc.errno is None or exc.filename2 is not None:
+        return None
+    if exc.filename is None:
+        return str(path)
+    try:
+        inside = Path(os.fsdecode(exc.filename)).relative_to(tmp)
+    except (ValueError, TypeError):
+        return None  # an error that names another file keeps it
+    return str(path / inside) if inside.parts else str(path)
 
 
 @contextmanager

@@ -68,3 +68,13 @@ def test_a_model_folder_is_replaced_as_a_set_and_other_files_stay(tmp_path):
     assert (folder / "model.safetensors").read_bytes() == b"weights-3"
     assert os.listdir(folder / "tokenizer") == ["merges.txt"]  # the folder was replaced
     assert (folder / "events.duckdb").read_bytes() == b"a store beside the model"
+
+
+def test_an_error_names_the_output_not_the_temporary(tmp_path):
+    from medenv.cli import error_line
+
+    (tmp_path / "afile").write_text("x")
+    out = tmp_path / "afile" / "a.json"  # a real failure: its folder is a file
+    with pytest.raises(NotADirectoryError) as caught, writing(out) as tmp:
+        tmp.write_text("{}")
+    assert error_line(caught.value) == f"{out}: Not a directory"
