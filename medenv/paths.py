@@ -170,8 +170,11 @@ def writing_into(folder: str | os.PathLike, last: tuple[str, ...] = ()) -> Itera
     stage.mkdir()
     try:
         yield stage
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(stage, ignore_errors=True)
+        named = _output_named(exc, stage, folder)
+        if named is not None:
+            raise OSError(exc.errno, exc.strerror, named) from exc
         raise
     for entry in sorted(
         stage.iterdir(),
