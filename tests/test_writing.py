@@ -86,5 +86,8 @@ def test_a_failed_model_save_names_the_file_in_the_model_folder(tmp_path):
     with pytest.raises(NotADirectoryError) as caught, writing_into(tmp_path / "m") as stage:
         (stage / "tokenizer").write_text("a file where the save wants a folder")
         (stage / "tokenizer" / "vocab.json").write_text("{}")
-    assert error_line(caught.value) == f"{tmp_path / 'm' / 'tokenizer' / 'vocab.json'}: Not a directory"
+    assert (
+        error_line(caught.value)
+        == f"{tmp_path / 'm' / 'tokenizer' / 'vocab.json'}: Not a directory"
+    )
     assert os.listdir(tmp_path / "m") == []
