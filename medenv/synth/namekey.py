@@ -7,11 +7,12 @@ chain "disorder -> its gene -> a disorder linked to this gene" that goes from on
 other comes back to where it started, and a question naming one while asking for the
 other gives its answer away. The rule (`same_concept`), on every name and synonym:
 
-- a label's *key* is its words in natural order (`medenv.kg.names.natural_order`),
-  accents stripped, case-folded, without the filler word "type", as a sorted multiset
-  (word order and punctuation do not matter);
-- its *base* is the key of the label without its trailing designators (numbers such as
-  "2" or "13", "2A", single letters, Roman numerals), when it has any;
+- a label's *key* is its words (runs of letters and digits), accents stripped,
+  case-folded, without the filler word "type", as a sorted multiset (word order and
+  punctuation do not matter: "Leukemia, acute monocytic" is "Acute monocytic leukemia");
+- its *base* is the key of the label without the designators that end it as written
+  (numbers such as "2" or "13", "2A", single letters, Roman numerals), when it has any
+  and at least one word is left;
 - two entities are the **same concept** when a key of one equals a key of the other, or
   a base of one equals a key of the other (the group and its numbered member). Two
   numbered members of one series ("Deafness, autosomal recessive 9" and "... 110") are
@@ -27,8 +28,6 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
-from medenv.kg.names import natural_order
-
 Key = tuple[str, ...]
 _WORD = re.compile(r"[^\W_]+")
 _DESIGNATOR = re.compile(r"^(\d+[a-z]?|[a-z]|[ivx]+)$")
@@ -36,7 +35,7 @@ FILLERS = frozenset({"type"})
 
 
 def _words(label: str) -> list[str]:
-    text = unicodedata.normalize("NFKD", natural_order(label))
+    text = unicodedata.normalize("NFKD", label)
     text = "".join(ch for ch in text if not unicodedata.combining(ch)).casefold()
     return [w for w in _WORD.findall(text) if w not in FILLERS]
 
