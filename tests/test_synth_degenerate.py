@@ -21,10 +21,13 @@ from medenv.synth.chain import search_chains
 from medenv.synth.describe import BRANCH_WORDS, plain
 from medenv.synth.generic import generic_nodes
 from medenv.synth.index import GraphIndex
-from medenv.synth.make_item import SEED_FACTS
+from medenv.synth.lexicon import BUILTIN
+from medenv.synth.make_item import SEED_FACTS, make_item
 from medenv.synth.namekey import NameKeys, index_keys, label_keys
 from medenv.synth.qa import Constraint
+from medenv.synth.specialty import SpecialtyMap
 from medenv.synth.subgraph import extract_subgraph
+from medenv.synth.uniqueness import Disambiguator
 
 
 def _tree() -> KnowledgeGraph:
@@ -171,3 +174,32 @@ def test_shipped_described_seeds_state_at_most_three_facts():
     seeds = [sum(c["node"] == 0 for c in it["constraints"]) for it in items]
     assert any(seeds)
     assert max(seeds) <= SEED_FACTS
+
+
+def test_a_constraint_never_names_a_chain_entitys_concept():
+    """D1 and D2 share "Webbed toes" and have one gene each; the one fact that tells D1
+    ("Alpha syndrome 2") apart is its feature "Alpha syndrome" (a phenotype named after
+    the disease): naming it would name the chain's disease, so the item is dropped."""
+    kg = KnowledgeGraph("hpo", "clash", RELATIONS)
+    for node in (
+        Node("P:1", "phenotype", "Webbed toes"),
+        Node("P:2", "phenotype", "Alpha syndrome"),
+        Node("D:1", "disease", "Alpha syndrome 2"),
+        Node("D:2", "disease", "Beta syndrome"),
+        Node("G:1", "gene", "GENEA"),
+        Node("G:2", "gene", "GENEB"),
+    ):
+        kg.add_node(node)
+    for d, g in (("D:1", "G:1"), ("D:2", "G:2")):
+        kg.add_edge(d, "P:1", "has_phenotype")
+        kg.add_edge(d, g, "associated_gene")
+    kg.add_edge("D:1", "P:2", "has_phenotype")
+    index = GraphIndex(kg)
+    disamb = Disambiguator(index)
+    chain, steps = ("P:1", "D:1", "G:1"), (("has_phenotype", True), ("associated_gene", False))
+    cfg = SynthConfig(n=1, hub_degree=50)
+    rar = {i: 0.5 for i in index.ids}
+    args = (index, disamb, SpecialtyMap(index), rar, cfg, chain, steps, kg, BUILTIN)
+    reason, item = make_item(*args)  # without the rule: the fact names "Alpha syndrome"
+    assert reason == "ok" and [c.entity for c in item.constraints] == ["P:2"]
+    assert make_item(*args, names=index_keys(index)) == ("ambiguous", None)
