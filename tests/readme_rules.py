@@ -20,6 +20,15 @@ and an Orphanet disease). A transitive relation (`is_a`) holds along one or more
 steps, never from a node to itself; a relation inherited along `is_a` holds from ``s`` to
 ``t`` and to every ancestor of ``t`` (the true-path rule); a symmetric one both ways.
 
+`degenerate(item)` (round 14, from README Pipeline item 4 "No generic node" and "No concept
+twice" alone): the chain nodes and named constraint entities that are *generic* (descendants
+in a relation declared transitive, of the node's own type, more than half of the graph's
+nodes of that type) and the pairs of chain nodes that are one concept by name (a key of one
+equals a key of the other, or a base of one a key of the other; key: the label's words,
+accents stripped, case-folded, without "type", as a sorted multiset; base: the key without
+the designators that end the label, numbers such as "2" or "2A", single letters, Roman
+numerals, when a word is left), and constraint entities of a chain node's concept.
+
 `leaks(item)`: names and synonyms of every chain node after the seed found in the text:
 as whole words (case-insensitive, punctuation read as spaces), singular or plural, in
 natural order for an inverted name ("Leukemia, acute monocytic"), or, for a one-word
@@ -29,9 +38,11 @@ label of 6+ letters, inside a longer word.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import defaultdict
 
 _WORD = re.compile(r"[^\W_]+")
+_DESIGNATOR = re.compile(r"\d+[a-z]?|[a-z]|[ivx]+")
 
 
 def words(text: str) -> tuple[str, ...]:
@@ -137,6 +148,52 @@ class ReadmeReader:
                 reached |= self.step(x, hop["relation"], hop["inverse"])
             nodes = keep(i, reached)
         return nodes
+
+    def generic(self) -> frozenset[str]:
+        """The generic nodes of the graph (see module docstring)."""
+        if getattr(self, "_generic", None) is None:
+            found = set()
+            for relation, p in self.props.items():
+                if not p.transitive:
+                    continue
+                for x in self.inn[relation]:
+                    kind = self.type_of[x]
+                    below = self._walk(x, relation, False)
+                    if sum(self.type_of[y] == kind for y in below) * 2 > len(self.of_type[kind]):
+                        found.add(x)
+            self._generic = frozenset(found)
+        return self._generic
+
+    def _keys(self, node_id: str) -> tuple[set, set]:
+        node = self.kg.node(node_id)
+        keys, bases = set(), set()
+        for label in (node.name, *node.synonyms):
+            plain = unicodedata.normalize("NFKD", label)
+            plain = "".join(ch for ch in plain if not unicodedata.combining(ch))
+            w = [x for x in words(plain) if x != "type"]
+            keys.add(tuple(sorted(w)))
+            end = len(w)
+            while end > 1 and _DESIGNATOR.fullmatch(w[end - 1]):
+                end -= 1
+            if end < len(w):
+                bases.add(tuple(sorted(w[:end])))
+        return keys, bases
+
+    def one_concept(self, a: str, b: str) -> bool:
+        ka, ba = self._keys(a)
+        kb, bb = self._keys(b)
+        return bool(ka & kb or ba & kb or ka & bb)
+
+    def degenerate(self, item: dict) -> list[str]:
+        """What README's "No generic node" and "No concept twice" forbid in ``item``."""
+        chain = item["chain"]
+        entities = [c["entity"] for c in item["constraints"]]
+        out = [f"generic {x}" for x in (*chain, *entities) if x in self.generic()]
+        for i, a in enumerate(chain):
+            out += [f"concept {a} {b}" for b in chain[i + 1 :] if self.one_concept(a, b)]
+        for e in entities:
+            out += [f"concept {e} {x}" for x in chain if x != e and self.one_concept(e, x)]
+        return out
 
     def leaks(self, item: dict) -> list[str]:
         """Labels of chain nodes after the seed that the question text contains."""

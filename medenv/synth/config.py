@@ -11,7 +11,7 @@ from medenv.errors import DataError, MedenvError
 from medenv.synth.specialty import SPECIALTIES
 from medenv.synth.specialty_names import read_mapping
 
-SYNTH_VERSION = 10
+SYNTH_VERSION = 11
 """Version of the synthesis algorithm: bumped whenever the same config and KG would give
 different items, so cached sets (`medenv.questions.default_qa_set`) built by an older version
 are not reused. 2: per-seed target chain length drawn from ``hop_weights``. 4: uniqueness
@@ -26,7 +26,13 @@ named constraints replaced by descriptions where the question stays unique. 9: a
 other ``phenotype.hpoa`` names are synonyms (aliases of an answer, labels of the leak check,
 names found by ``kg.find``). 10: an ``is_a`` fact with an organ-system branch root ("is a
 digestive abnormality") also admits the root itself (`medenv.synth.describe.admits_itself`):
-a question is unique under that plain reading too."""
+a question is unique under that plain reading too. 11: no *generic* node (an ontology
+near-root: `medenv.synth.generic`, e.g. "Phenotypic abnormality") in a chain or named in
+a constraint; no two entities of one concept by name in a chain, nor a constraint entity
+of a chain entity's concept (`medenv.synth.namekey`: "Feingold syndrome type 1" and
+"Feingold syndrome 1"); a described seed states the fewest of its descriptions the greedy
+choice finds, at most 3 (`medenv.synth.make_item.describe_seed`; it stated all of them,
+up to 16); "follows X-linked recessive inheritance" keeps the capital of "X-linked"."""
 
 
 OBFUSCATION_LEVELS = (0, 1, 2)

@@ -95,7 +95,7 @@ def plain(index: GraphIndex, c: Constraint) -> str | None:
         return None
     node = index.node[c.entity]
     kind, name = node.type, node.name.strip()
-    low = name[0].lower() + name[1:] if name else name
+    low = _sentence_case(name)
     if c.relation == "is_a" and kind == "phenotype":
         words = BRANCH_WORDS.get(_strip(c.entity))
         return None if words is None else f"is {_a(words)} {words} abnormality"
@@ -117,6 +117,15 @@ def plain(index: GraphIndex, c: Constraint) -> str | None:
             return f"often leads to {low}"
         return None
     return None
+
+
+def _sentence_case(name: str) -> str:
+    """``name`` with its first letter in lower case when its first word is an ordinary
+    capitalised word ("Autosomal recessive inheritance" -> "autosomal ..."); a first word
+    such as "X-linked", "Y-linked" or an acronym keeps its case."""
+    if len(name) > 1 and name[0].isupper() and name[1].islower():
+        return name[0].lower() + name[1:]
+    return name
 
 
 def _a(word: str) -> str:

@@ -22,6 +22,7 @@ from medenv.synth.config import SynthConfig
 from medenv.synth.describe import Describer, plain
 from medenv.synth.hops import effective_hops
 from medenv.synth.index import GraphIndex
+from medenv.synth.namekey import NameKeys
 from medenv.synth.qa import Constraint, Hop, QAItem
 from medenv.synth.render import LeakCheck, labels_of, render_question
 from medenv.synth.shortcut import is_shortcut
@@ -67,6 +68,10 @@ def reword_past_search(
     return None
 
 
+SEED_FACTS = 3
+"""At most this many descriptions of a described seed (`describe_seed`)."""
+
+
 def describe_seed(
     disamb: Disambiguator,
     describer: Describer,
@@ -75,28 +80,51 @@ def describe_seed(
     constraints: tuple,
     limit: int = 0,
 ) -> tuple:
-    """``constraints`` plus the seed's descriptions (constraints on node 0: the question
+    """``constraints`` plus descriptions of the seed (constraints on node 0: the question
     then describes its seed instead of naming it), when they name exactly one entity and
     the question, re-verified under the closure with the seed described, still admits
     its answer alone (and, with a ``limit``, every middle node has at most ``limit``
     candidates, counted from the described seed); else ``constraints`` unchanged.
-    Effective hops do not change: no shortcut starts at the seed, and a described seed
-    cannot be looked up by name."""
+
+    The descriptions are the fewest the greedy choice finds, at most `SEED_FACTS`: each
+    time the one that leaves the fewest nodes of the seed's type (ties: the describer's
+    order), until the question holds (before synthesis version 11 every description of the
+    seed was stated, up to 16: "has genitourinary features, has head and neck features,
+    has ocular features, ..."). Effective hops do not change: no shortcut starts at the
+    seed, and a described seed cannot be looked up by name."""
     index = disamb.index
     if sum(plain(index, c) is None for c in constraints) != 1:
         return constraints
-    own = tuple(
+    own = [
         Constraint(node=0, relation=f.relation, entity=f.entity, inverse=f.inverse)
         for f in describer.facts(chain[0])
         if f.entity not in chain
-    )
+    ]
     if not own:
         return constraints
-    trial = (*own, *constraints)
-    sets = disamb.candidate_sets(chain, steps, trial)
-    if sets[-1] != {chain[-1]} or (limit and disamb.widest(sets, limit) is not None):
+
+    def holds(trial: tuple) -> bool:
+        sets = disamb.candidate_sets(chain, steps, trial)
+        return sets[-1] == {chain[-1]} and not (limit and disamb.widest(sets, limit) is not None)
+
+    if not holds((*own, *constraints)):  # all of them: no subset does better
         return constraints
-    return trial
+    members = set(disamb.of_type(index.type[chain[0]]))
+    chosen: list[Constraint] = []
+    while len(chosen) < SEED_FACTS:
+        scored = [
+            (len(members & disamb.satisfies(c)), k, c) for k, c in enumerate(own) if c not in chosen
+        ]
+        scored = [x for x in scored if x[0] < len(members)]
+        if not scored:
+            return constraints
+        _, _, best = min(scored, key=lambda x: (x[0], x[1]))
+        chosen.append(best)
+        members &= disamb.satisfies(best)
+        trial = (*chosen, *constraints)
+        if holds(trial):
+            return trial
+    return constraints
 
 
 def describe_named(
@@ -157,10 +185,14 @@ def make_item(
     lexicon: dict,
     describer: Describer | None = None,
     plain_only: bool = False,
+    names: NameKeys | None = None,
+    generic: frozenset[str] = frozenset(),
 ) -> tuple[str, QAItem | None]:
     """``("ok", item)`` or ``(drop reason, None)`` for one chain. With a ``describer``
     (obfuscation level 1 or more), constraints may be descriptions (`medenv.synth.describe`)
-    and read in plain words; ``plain_only``: descriptions only (no named constraint)."""
+    and read in plain words; ``plain_only``: descriptions only (no named constraint).
+    A named constraint's entity is never a ``generic`` node (`medenv.synth.generic`), nor,
+    with ``names``, the same concept as a chain entity (`medenv.synth.namekey`)."""
     checks: list[LeakCheck] = []
 
     def check(text: str) -> list[str]:  # built on first use: most chains fail before
@@ -169,7 +201,12 @@ def make_item(
         return checks[0](text)
 
     def usable(e: str) -> bool:
-        return index.type[e] not in UNNAMEABLE_CONSTRAINT_TYPES and not check(index.node[e].name)
+        return (
+            index.type[e] not in UNNAMEABLE_CONSTRAINT_TYPES
+            and e not in generic
+            and not (names is not None and names.clashes(e, chain))
+            and not check(index.node[e].name)
+        )
 
     if describer is None:
         constraints = disamb.disambiguate(

@@ -13,7 +13,8 @@ constraints), ``shortcut`` (a constraint pins the answer past part of the chain:
 ``unanswerable``, ``wide`` (a middle chain node keeps more than ``max_candidates``
 candidates even with added facts), ``search_shortcut`` (every wording finds the answer page by search:
 `medenv.synth.shortcut`), ``no_crossing`` when ``min_crossings`` is set and no
-multi-source node lies within reach of the seed). With ``min_crossings``, only chains that
+multi-source node lies within reach of the seed, ``generic`` when the seed is a generic node,
+an ontology near-root: `medenv.synth.generic`). With ``min_crossings``, only chains that
 cross a source boundary that often are searched for (`medenv.kg.provenance.chain_crossings`).
 With ``obfuscation`` 1 or 2, each seed's chains are first tried with *descriptions* only
 (plain-worded constraints, `medenv.synth.describe`; the question then names its seed

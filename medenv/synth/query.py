@@ -59,6 +59,10 @@ class PathQuery:
             self._pins.clear()
             self._described_levels.clear()
 
+    def of_type(self, kind: str) -> frozenset[str]:
+        """Every node of type ``kind``."""
+        return self._of_type.get(kind, frozenset())
+
     def satisfies(self, c: Constraint) -> frozenset[str]:
         """The nodes that meet constraint ``c`` (`sat`; with ``c``'s entity itself when
         `medenv.synth.describe.admits_itself`)."""

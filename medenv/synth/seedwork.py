@@ -31,8 +31,10 @@ from medenv.synth.config import OBFUSCATION_WIDTH, SynthConfig, hop_weights_of
 from medenv.synth.dedup import Deduplicator
 from medenv.synth.describe import Describer
 from medenv.synth.evidence import attach_evidence
+from medenv.synth.generic import generic_nodes
 from medenv.synth.index import GraphIndex
 from medenv.synth.make_item import make_item, reword_past_search
+from medenv.synth.namekey import index_keys
 from medenv.synth.qa import QAItem
 from medenv.synth.rarity import rarity
 from medenv.synth.render import LeakCheck, labels_of
@@ -59,7 +61,8 @@ class Attempt(msgspec.Struct, frozen=True, array_like=True):
 
 class SeedOutcome(msgspec.Struct, frozen=True, array_like=True):
     """A seed's figures and attempts (`SeedWork.outcome`). ``skipped``: a drop reason
-    decided before any chain (``no_crossing``); ``complete``: the attempts are all of
+    decided before any chain (``no_crossing``; ``generic``: the seed is a generic node,
+    `medenv.synth.generic`); ``complete``: the attempts are all of
     the seed's (none passed every check but deduplication)."""
 
     seed_id: str
@@ -89,9 +92,12 @@ class SeedWork:
         self.describer = Describer(index, self.specialty) if cfg.obfuscation >= 1 else None
         self.props = kg.relation_properties()
         self.rar = {i: rarity(index, i) for i in index.ids}
-        self.names = {i: index.node[i].name.casefold() for i in index.ids}
+        self.names = index_keys(index)  # same-concept names (`medenv.synth.namekey`)
         self.answer_types = frozenset(cfg.answer_types)
-        self.allowed = frozenset(i for i in index.ids if index.degree[i] <= cfg.hub_degree)
+        self.generic = generic_nodes(index)  # never in a chain nor named (`synth.generic`)
+        self.allowed = frozenset(
+            i for i in index.ids if index.degree[i] <= cfg.hub_degree and i not in self.generic
+        )
         self.wanted = frozenset(cfg.specialties)
         # On a graph with HPO's organ-system branches every item gets one of the 12
         # specialties (a chain with none is dropped as ``no_specialty``).
@@ -116,6 +122,8 @@ class SeedWork:
         in order."""
         cfg, index = self.cfg, self.index
         target = target_hops(cfg.seed, seed_id, self.lengths, self.weights)
+        if seed_id in self.generic:
+            return SeedOutcome(seed_id, target, skipped="generic"), []
         sub = extract_subgraph(
             index,
             seed_id,
@@ -134,7 +142,7 @@ class SeedWork:
             rarity=self.rar,
             is_answer=lambda v: index.type[v] in self.answer_types,
             keep=cfg.candidates * (OBFUSCATION_WIDTH if cfg.obfuscation >= 2 else 1),
-            names=self.names,
+            keys=self.names.of,
             accept=self._accept,
         )
         plan = [(chain, False) for chain in search.chains[: cfg.candidates]]
@@ -175,6 +183,8 @@ class SeedWork:
             self.lexicon,
             self.describer,
             plain_only,
+            names=self.names,
+            generic=self.generic,
         )
         if item is None:
             return Attempt(reason)
