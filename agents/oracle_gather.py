@@ -15,6 +15,8 @@ from collections.abc import Generator
 
 from medenv.agents.chain_facts import Fact
 
+from medenv.english import article
+
 CLUE_JOIN = " and "
 """Between the named clues of one search query. A stopword, so the search terms (and the
 results) are those of the clues alone; without it two clues written side by side can
@@ -155,7 +157,8 @@ class Gathering:
                 self._say(
                     f'Next I need the {self._noun(node)} linked to "{self._name(head)}".',
                     f'Now find the {self._noun(node)} that goes with "{self._name(head)}".',
-                    f'The next link is a {self._noun(node)} of "{self._name(head)}".',
+                    f"The next link is {article(noun := self._noun(node))} {noun} of "
+                    f'"{self._name(head)}".',
                 )
             )
             clues = [

@@ -55,6 +55,19 @@ def test_medical_page_states_relations_both_ways(world):
     )
 
 
+def test_pages_write_an_before_a_vowel(world):
+    from medenv.english import article
+
+    assert [article(w) for w in ("inheritance", "Anatomy", "gene", "")] == ["an", "an", "a", "a"]
+    inheritance = world.corpus.get("med:HP:0001466")  # a mode-of-inheritance term
+    assert inheritance.text.startswith(
+        "Contiguous gene syndrome (HP:0001466) is an inheritance entry."
+    )
+    assert "(NCBIGene:4905) is a gene entry." in world.corpus.get("med:NCBIGene:4905").text
+    texts = [world.corpus.get(f"med:{n.id}").text for n in world.kg.nodes("inheritance")]
+    assert texts and not any(" is a inheritance " in t for t in texts)
+
+
 def test_hub_pages_are_capped_rarest_first(world):
     kg = world.kg
     page = world.corpus.get("med:HP:0000007")  # autosomal recessive: thousands of diseases

@@ -25,6 +25,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "medenv.forking",
             "medenv.gc_tuning",
             "medenv.jsonl",
+            "medenv.english",
             "medenv.qa",
             "medenv.spaces",
             "medenv.env_config",

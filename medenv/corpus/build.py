@@ -25,8 +25,9 @@ from medenv.errors import MedenvError
 from medenv.kg.graph import KnowledgeGraph
 from medenv.paths import medenv_home
 
-CORPUS_VERSION = "5"  # 4: medical pages state HPO organ systems (medenv.corpus.organ);
-# 5: a disease's other phenotype.hpoa names (synonyms) on its pages ("Also known as")
+CORPUS_VERSION = "6"  # 4: medical pages state HPO organ systems (medenv.corpus.organ);
+# 5: a disease's other phenotype.hpoa names (synonyms) on its pages ("Also known as");
+# 6: "an" before a vowel ("is an inheritance entry", `medenv.english.article`)
 
 
 class _CorpusFile(msgspec.Struct):

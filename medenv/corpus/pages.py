@@ -27,6 +27,7 @@ from urllib.parse import quote
 from medenv.corpus.document import Document
 from medenv.corpus.facts import Adjacency, Fact, medical_facts, rng_for, similar_entity, web_facts
 from medenv.corpus.organ import organ_systems
+from medenv.english import article
 from medenv.kg.graph import Node
 
 MEDICAL_URL = "https://medref.medenv.org/entity/"
@@ -48,7 +49,8 @@ def medical_page(adj: Adjacency, entity: str) -> Document:
     """The authoritative page of ``entity``: definition, synonyms, every relation group."""
     kg = adj.kg
     node = kg.node(entity)
-    lines = [f"{node.name} ({node.id}) is a {node.type.replace('_', ' ')} entry."]
+    kind = node.type.replace("_", " ")
+    lines = [f"{node.name} ({node.id}) is {article(kind)} {kind} entry."]
     if node.definition:
         lines.append(f"Definition: {node.definition}")
     if node.synonyms:
@@ -112,7 +114,8 @@ def web_page(adj: Adjacency, entity: str, style: str, seed: int) -> Document | N
     elif style == "encyclopedia":
         title = f"{node.name} - Medipedia"
         url = f"https://medipedia.example/wiki/{slug(node)}"
-        lines = [f"{node.name} is a {node.type.replace('_', ' ')} ({node.id})."]
+        kind = node.type.replace("_", " ")
+        lines = [f"{node.name} is {article(kind)} {kind} ({node.id})."]
         if node.synonyms:
             lines.append(f"Other names: {'; '.join(node.synonyms[:5])}.")
         if node.definition:

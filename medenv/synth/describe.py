@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from medenv.english import article
 from medenv.synth.index import GraphIndex
 from medenv.synth.qa import Constraint
 from medenv.synth.specialty import SpecialtyMap
@@ -98,7 +99,7 @@ def plain(index: GraphIndex, c: Constraint) -> str | None:
     low = _sentence_case(name)
     if c.relation == "is_a" and kind == "phenotype":
         words = BRANCH_WORDS.get(_strip(c.entity))
-        return None if words is None else f"is {_a(words)} {words} abnormality"
+        return None if words is None else f"is {article(words)} {words} abnormality"
     if c.relation == "has_phenotype" and kind == "phenotype":
         words = BRANCH_WORDS.get(_strip(c.entity))
         return None if words is None else f"has {words} features"
@@ -112,7 +113,7 @@ def plain(index: GraphIndex, c: Constraint) -> str | None:
         if low.endswith(" onset") and low != "onset":
             return f"has {low}"
         if low.casefold() in COURSE_WORDS:
-            return f"has {_a(low)} {low} course"
+            return f"has {article(low)} {low} course"
         if low.startswith("death in "):
             return f"often leads to {low}"
         return None
@@ -126,10 +127,6 @@ def _sentence_case(name: str) -> str:
     if len(name) > 1 and name[0].isupper() and name[1].islower():
         return name[0].lower() + name[1:]
     return name
-
-
-def _a(word: str) -> str:
-    return "an" if word[:1].lower() in "aeiou" else "a"
 
 
 class Describer:

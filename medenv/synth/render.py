@@ -37,6 +37,7 @@ import random
 import re
 from collections.abc import Iterable, Sequence
 
+from medenv.english import article
 from medenv.kg.names import variants
 from medenv.synth import wording_hetionet as hetionet_wording
 from medenv.synth.describe import plain
@@ -63,10 +64,6 @@ OPENINGS = (
     "Identify the {noun} that {body}.",
 )
 RELATIVES = ("that", "which")
-
-
-def _article(noun: str) -> str:
-    return "an" if noun[0] in "aeiou" else "a"
 
 
 def _noun(kind: str, rng: random.Random) -> str:
@@ -100,7 +97,7 @@ def _seed(index, chain, relation, phrase, constraints, rng) -> str:
     if not facts or None in facts:
         return _named(index, chain[0], relation, phrase)
     noun = _noun(index.type[chain[0]], rng)
-    return f"{phrase[0]} {_article(noun)} {noun} {rng.choice(RELATIVES)} {_join(facts)}"
+    return f"{phrase[0]} {article(noun)} {noun} {rng.choice(RELATIVES)} {_join(facts)}"
 
 
 def _join(clauses: list[str]) -> str:
@@ -147,7 +144,7 @@ def render_question(
         else:
             noun = _noun(index.type[chain[prev]], rng)
             body = _join(clauses(prev))
-            out.append(f"{phrase[0]} {_article(noun)} {noun} {rng.choice(RELATIVES)} {body}")
+            out.append(f"{phrase[0]} {article(noun)} {noun} {rng.choice(RELATIVES)} {body}")
         return out
 
     n = len(chain) - 1
@@ -190,7 +187,7 @@ def _narrative(index, chain, steps, constraints, rng, lexicon, describe=False) -
             sentences.append(rng.choice(OPENINGS).format(noun=noun, body=body))
         else:
             pattern = rng.choice(STARTS if i == 1 else LINKS)
-            sentences.append(pattern.format(a=_article(noun), noun=noun, body=body))
+            sentences.append(pattern.format(a=article(noun), noun=noun, body=body))
         prev_noun = noun
     text = " ".join(sentences)
     return text[0].upper() + text[1:]
