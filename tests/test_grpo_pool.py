@@ -242,3 +242,90 @@ def test_sampling_stops_early_and_keeps_the_draw_order(sampled_pool, tmp_path):
         assert list(early.counts) == pool.candidates[:n] and early.stopped == why
         assert all(early.counts[q] == pool.counts[q] for q in early.counts)
         assert early.selected == rule(early.counts, size)
+
+
+# -- stratified pools: every relation pattern the draw holds ---------------------------------
+
+
+def _patterned(n_by_pattern: dict[tuple, int]) -> list:
+    """QA items whose chains follow the given patterns (tuples of (relation, inverse))."""
+    from medenv.qa import Hop, QAItem
+
+    items = []
+    for k, (pattern, n) in enumerate(n_by_pattern.items()):
+        hops = tuple(Hop(head="h", relation=rel, tail="t", inverse=inv) for rel, inv in pattern)
+        items += [QAItem(id=f"q{k}{i:03d}", question="?", answer="a", answer_id="x", hops=hops)
+                  for i in range(n)]  # fmt: skip
+    return items
+
+
+def strat_rule(counts: dict, size: int, strata: dict) -> list[str]:
+    """Second reading of the stratified selection: per-pattern queues in the variance
+    order, emptied a round at a time (each round in the variance order)."""
+    order = rule(counts, 0)
+    queues: dict[str, list[str]] = {}
+    for qid in order:
+        queues.setdefault(strata[qid], []).append(qid)
+    out: list[str] = []
+    while any(queues.values()):
+        out += sorted((q.pop(0) for q in queues.values() if q), key=order.index)
+    return out[:size] if size > 0 else out
+
+
+def test_relation_pattern_names_each_hop_in_order_and_marks_inverse_hops():
+    from medenv.training.grpo_pool import relation_pattern
+
+    (item,) = _patterned({(("associated_gene", True), ("is_a", False)): 1})
+    assert relation_pattern(item) == "associated_gene^-1 > is_a"
+
+
+def test_a_stratified_draw_interleaves_the_relation_patterns():
+    from medenv.training.grpo_pool import candidate_items, relation_pattern
+
+    items = _patterned({(("associated_gene", True),): 10, (("is_a", False),): 5,
+                        (("has_phenotype", True),): 2})  # fmt: skip
+    draw = candidate_items(items, 0, seed=3, stratify=True)
+    assert sorted(i.id for i in draw) == sorted(i.id for i in items)
+    total = Counter(relation_pattern(i) for i in items)
+    # round by round (the n-th of each pattern), patterns by name within a round
+    place, seen = [], Counter()
+    for item in draw:
+        place.append((seen[relation_pattern(item)], relation_pattern(item)))
+        seen[relation_pattern(item)] += 1
+    assert place == sorted(place) and seen == total
+    for pattern in total:  # each pattern's own order: a seeded draw of its items
+        own = [i for i in draw if relation_pattern(i) == pattern]
+        assert own == candidate_items([i for i in items if relation_pattern(i) == pattern], 0, 3)
+    assert len({relation_pattern(i) for i in draw[:3]}) == 3
+    shuffled = random.Random(0).sample(items, len(items))
+    assert candidate_items(shuffled, 0, seed=3, stratify=True) == draw
+    assert candidate_items(items, 7, seed=3, stratify=True) == draw[:7]
+    assert candidate_items(items, 0, seed=4, stratify=True) != draw
+
+
+def test_stratified_selection_takes_each_patterns_best_in_turn():
+    from medenv.training.grpo_pool import select_learnable
+
+    counts = {"a1": [4, 8], "a2": [3, 8], "b1": [1, 8], "c1": [0, 8], "b2": [2, 8]}
+    strata = {"a1": "A", "a2": "A", "b1": "B", "b2": "B", "c1": "C"}
+    assert select_learnable(counts, 0) == ["a1", "a2", "b2", "b1"]
+    assert select_learnable(counts, 0, strata) == ["a1", "b2", "a2", "b1"]
+    assert select_learnable(counts, 2, strata) == ["a1", "b2"]  # one of each pattern first
+    rng = random.Random(5)
+    for _ in range(300):
+        counts = {f"q{i}": [rng.randint(0, 8), 8] for i in range(rng.randint(0, 14))}
+        strata = {q: rng.choice("ABCD") for q in counts}
+        size = rng.randint(0, 6)
+        assert select_learnable(counts, size, strata) == strat_rule(counts, size, strata)
+
+
+def test_a_stratified_pool_is_full_only_once_it_covers_the_patterns():
+    from medenv.training.grpo_pool import stop_reason
+
+    strata = {"a1": "A", "a2": "A", "b1": "B", "c1": "C"}
+    two_a = {"a1": [4, 8], "a2": [3, 8]}
+    assert stop_reason(two_a, 2, 0) == "full"  # unstratified: any two learnable
+    assert stop_reason(two_a, 2, 0, strata, patterns=3) is None  # both of pattern A
+    assert stop_reason({**two_a, "b1": [1, 8]}, 2, 0, strata, patterns=3) == "full"
+    assert stop_reason({**two_a, "b1": [1, 8]}, 3, 0, strata, patterns=3) is None
+    assert stop_reason({**two_a, "b1": [1, 8]}, 3, 0, strata, patterns=2) == "full"

@@ -197,6 +197,9 @@ def test_make_learn_samples_its_pool_as_its_grpo_stage_trains():
     assert g.beta == FULL["grpo_beta"] and g.logprob_support == FULL["grpo_support"]
     assert (p.k, p.size, p.seed) == (FULL["grpo_pool_k"], FULL["grpo_pool"], FULL["grpo_pool_seed"])
     assert p.patience == FULL["grpo_pool_patience"] > 0 and p.early_stop  # stops when hopeless
+    assert p.stratify == bool(FULL["grpo_pool_stratify"])
+    assert parser.parse_args(pool_args({**FULL, "grpo_pool_stratify": 1}, sft, qa1, pool)).stratify
+    assert not parser.parse_args(pool_args({**FULL, "grpo_pool_stratify": 0}, sft, qa1, pool)).stratify
     assert p.k >= 2 and p.size == g.batch_size // g.num_generations  # all of it every step
     assert GRPOTrainConfig(batch_size=g.batch_size, num_generations=g.num_generations).check()
     q = parser.parse_args(grpo_args(QUICK, sft, qa1, grpo, pool))

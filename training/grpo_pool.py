@@ -20,6 +20,14 @@ vary:
    pass rate of 1/2 first (the largest within-group variance ``p (1 - p)``), ties by id,
    at most ``size`` of them.
 
+With ``stratify``, the questions are grouped by `relation_pattern` (what a question asks:
+its chain's relations in order, e.g. ``associated_gene^-1`` for "which disease is
+associated with the gene ..."): the draw interleaves the patterns and the selection takes
+the best question of each pattern in turn, so the pool asks every kind of question the
+draw holds. A pool of one pattern teaches the policy that pattern's query for every
+question (issue 21: GRPO on two gene -> disease questions turned held-out "is a kind of"
+and "is a clinical feature of" first queries into "is a gene associated with").
+
 `build_pool` runs the three steps and writes the `Pool` (candidates, counts, selected ids
 and every setting) as JSON. It samples the candidates in draw order, ``chunk`` at a time,
 and stops early: once ``size`` questions are learnable (the pool is full), or once the
@@ -67,12 +75,29 @@ class Pool(msgspec.Struct, kw_only=True):
     # "patience" (no correct answer in the first `patience` candidates)
     stopped: str = "all"
     patience: int = 0
+    stratify: bool = False
+    strata: dict[str, str] = {}  # sampled question id -> its relation pattern (stratify)
 
 
-def candidate_items(items: Sequence, candidates: int, seed: int) -> list:
+def relation_pattern(item) -> str:
+    """What a question asks: its hops' relations in order, an inverse hop marked ``^-1``
+    (``associated_gene^-1 > is_a``)."""
+    return " > ".join(h.relation + ("^-1" if h.inverse else "") for h in item.hops)
+
+
+def candidate_items(items: Sequence, candidates: int, seed: int, stratify: bool = False) -> list:
     """A seeded draw of ``candidates`` items (all of them if fewer), in draw order:
-    ``random.Random(seed).sample`` over the items sorted by id."""
+    ``random.Random(seed).sample`` over the items sorted by id. ``stratify``: each
+    `relation_pattern`'s items drawn so (patterns by name), then interleaved -- the first
+    of every pattern, the second of every pattern, ... -- and cut at ``candidates``."""
     ordered = sorted(items, key=lambda i: i.id)
+    if stratify:
+        groups: dict[str, list] = {}
+        for item in ordered:
+            groups.setdefault(relation_pattern(item), []).append(item)
+        drawn = [candidate_items(groups[k], 0, seed) for k in sorted(groups)]
+        mixed = [g[i] for i in range(max(map(len, drawn), default=0)) for g in drawn if i < len(g)]
+        return mixed if candidates <= 0 else mixed[:candidates]
     if candidates <= 0 or candidates >= len(ordered):
         return random.Random(seed).sample(ordered, len(ordered))
     return random.Random(seed).sample(ordered, candidates)
@@ -91,22 +116,42 @@ def pass_counts(db: str | Path) -> dict[str, list[int]]:
     return counts
 
 
-def select_learnable(counts: dict[str, Sequence[int]], size: int) -> list[str]:
+def select_learnable(
+    counts: dict[str, Sequence[int]], size: int, strata: dict[str, str] | None = None
+) -> list[str]:
     """The ids with ``0 < passes < samples``, the pass rate nearest 1/2 first (ties by
     id; exact fractions, so 1/3 and 2/3 tie), at most ``size`` (``size <= 0``: all of
-    them). Pure."""
+    them). With ``strata`` (id -> relation pattern): in rounds, each round the best
+    remaining id of every pattern that has one, the round's ids in that same order. Pure."""
     mixed = [(Fraction(abs(2 * p - n), 2 * n), qid) for qid, (p, n) in counts.items() if 0 < p < n]
     chosen = [qid for _, qid in sorted(mixed)]
+    if strata is not None:
+        rank: dict[str, int] = {}
+        nth = []
+        for qid in chosen:  # the how-many-th of its pattern, in the order above
+            key = strata[qid]
+            rank[key] = rank.get(key, 0) + 1
+            nth.append(rank[key])
+        chosen = [qid for _, _, qid in sorted(zip(nth, range(len(chosen)), chosen, strict=True))]
     return chosen if size <= 0 else chosen[:size]
 
 
-def stop_reason(counts: dict[str, Sequence[int]], size: int, patience: int) -> str | None:
+def stop_reason(
+    counts: dict[str, Sequence[int]],
+    size: int,
+    patience: int,
+    strata: dict[str, str] | None = None,
+    patterns: int = 0,
+) -> str | None:
     """Why sampling more candidates is pointless, given the counts of those sampled so
-    far: ``"full"`` when ``size`` > 0 of them are learnable (`select_learnable`),
-    ``"patience"`` when at least ``patience`` > 0 were sampled and none was ever answered
-    correctly; None: sample on. Pure."""
-    if size > 0 and len(select_learnable(counts, size)) >= size:
-        return "full"
+    far: ``"full"`` when ``size`` > 0 of them are learnable (`select_learnable`) -- with
+    ``strata``, and they cover ``min(size, patterns)`` relation patterns (``patterns``:
+    how many the draw holds) --, ``"patience"`` when at least ``patience`` > 0 were sampled
+    and none was ever answered correctly; None: sample on. Pure."""
+    chosen = select_learnable(counts, size, strata) if size > 0 else []
+    if size > 0 and len(chosen) >= size:
+        if strata is None or len({strata[q] for q in chosen}) >= min(size, patterns):
+            return "full"
     if patience > 0 and len(counts) >= patience and not any(p for p, _ in counts.values()):
         return "patience"
     return None
@@ -156,11 +201,13 @@ def build_pool(
     chunk: int = 4,
     patience: int = 0,
     early_stop: bool = True,
+    stratify: bool = False,
 ) -> Pool:
     """Draw, sample and select (module docstring); writes the `Pool` to ``out`` (JSON) and
     the sampled episodes to ``out``'s ``.duckdb`` sibling. ``items``: already loaded QA
     items to draw from (``qa``, ``split`` and ``hops`` then only label the pool).
-    ``early_stop=False`` samples every candidate (``chunk`` and ``patience`` unused)."""
+    ``early_stop=False`` samples every candidate (``chunk`` and ``patience`` unused);
+    ``stratify``: draw and select by relation pattern (module docstring)."""
     if k < 2:
         raise MedenvError(f"--k must be at least 2 (a pass rate strictly between 0 and 1), got {k}")
     if not temperature > 0:
@@ -174,7 +221,9 @@ def build_pool(
         raise MedenvError(f"no {split or ''} questions in {qa or 'the default QA set'}")
     if chunk < 1 or patience < 0:
         raise MedenvError(f"--chunk must be >= 1 and --patience >= 0, got {chunk}, {patience}")
-    drawn = candidate_items(items, candidates, seed)
+    drawn = candidate_items(items, candidates, seed, stratify)
+    strata = {i.id: relation_pattern(i) for i in drawn} if stratify else None
+    patterns = len(set(strata.values())) if strata else 0
     out.parent.mkdir(parents=True, exist_ok=True)
     step = len(drawn) if not early_stop else chunk
     counts: dict[str, list[int]] = {}
@@ -187,7 +236,11 @@ def build_pool(
             progress=progress,
         ))  # fmt: skip
         done += len(part)
-        reason = stop_reason(counts, size, patience) if early_stop and done < len(drawn) else None
+        reason = (
+            stop_reason(counts, size, patience, strata, patterns)
+            if early_stop and done < len(drawn)
+            else None
+        )
         if reason:
             stopped = reason
             break
@@ -197,7 +250,9 @@ def build_pool(
         env_max_steps=env_max_steps, max_new_tokens=max_new_tokens,
         candidates=[i.id for i in drawn],
         counts={i.id: counts.get(i.id, [0, 0]) for i in sampled},
-        selected=select_learnable(counts, size), size=size, stopped=stopped, patience=patience,
+        selected=select_learnable(counts, size, strata), size=size, stopped=stopped,
+        patience=patience, stratify=stratify,
+        strata={i.id: strata[i.id] for i in sampled} if strata else {},
     )  # fmt: skip
     write_file(out, msgspec.json.format(msgspec.json.encode(pool)))
     return pool

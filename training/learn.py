@@ -19,7 +19,8 @@ Runs the whole loop through medenv's own commands, as a user would (each stage i
    the SFT model answers sometimes -- ``grpo_pool_k`` samples of each of
    ``grpo_pool_candidates`` candidates drawn with ``grpo_pool_seed``, at the GRPO
    temperature, `medenv.training.grpo_pool`, stopping once ``grpo_pool`` are found or
-   when the first ``grpo_pool_patience`` candidates give no correct answer -- and GRPO
+   when the first ``grpo_pool_patience`` candidates give no correct answer;
+   ``grpo_pool_stratify``: drawn and selected by relation pattern -- and GRPO
    (seed ``grpo_seed``, TRL's loss aggregation ``grpo_loss``, KL coefficient ``grpo_beta``,
    token scoring ``grpo_support``) on it; the pool is recorded in
    ``summary.json``);
@@ -61,7 +62,7 @@ FULL = dict(n1=1000, n2=100, obfuscation=0, model="small", sft_hops="1", sft_ste
             sft_lr=1e-3, sft_batch=4, max_tool_chars=400, question_only=1,
             grpo_steps=12, grpo_generations=8, grpo_prompts=2, grpo_questions=0, grpo_lr=1e-4,
             grpo_pool=2, grpo_pool_candidates=40, grpo_pool_k=8, grpo_pool_seed=0,
-            grpo_pool_patience=12, grpo_seed=0, grpo_loss="dapo", grpo_beta=0.0,
+            grpo_pool_patience=12, grpo_pool_stratify=0, grpo_seed=0, grpo_loss="dapo", grpo_beta=0.0,
             grpo_support="full",
             grpo_completion=320,
             grpo_evidence=0.5, eval_steps=4, eval_tokens=96, eval_episodes=0,
@@ -201,7 +202,8 @@ def pool_args(cfg: dict, sft: Path, qa1: Path, pool: Path) -> list[str]:
             "--k", str(cfg["grpo_pool_k"]), "--temperature", str(cfg["temperature"]),
             "--seed", str(cfg["grpo_pool_seed"]), "--env-max-steps", str(cfg["eval_steps"]),
             "--max-new-tokens", str(cfg["eval_tokens"]),
-            "--patience", str(cfg["grpo_pool_patience"]), "--no-progress"]  # fmt: skip
+            "--patience", str(cfg["grpo_pool_patience"]), "--no-progress"] + (
+            ["--stratify"] if cfg["grpo_pool_stratify"] else [])  # fmt: skip
 
 
 def grpo_args(

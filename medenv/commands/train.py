@@ -84,8 +84,11 @@ def add_parser(subparsers) -> None:
                       help="TRL's loss aggregation: dapo (default, TRL's: every token of the "
                       "batch weighs the same), grpo (each completion's mean: short completions' "
                       "tokens weigh more), dr_grpo, bnpo")  # fmt: skip
-    grpo.add_argument("--beta", type=float,
-                      help="KL coefficient to the start model (default 0: no reference model)")
+    grpo.add_argument(
+        "--beta",
+        type=float,
+        help="KL coefficient to the start model (default 0: no reference model)",
+    )
     grpo.add_argument("--logprob-support", choices=SUPPORTS, dest="logprob_support",
                       help="full (default): score tokens over the whole vocabulary, as TRL; "
                       "sampled: under the top-k distribution generation samples from, so "
@@ -120,6 +123,9 @@ def add_parser(subparsers) -> None:
                       "(default 0: never)")  # fmt: skip
     pool.add_argument("--sample-all", action="store_false", dest="early_stop",
                       help="sample every candidate (default: stop once --size are learnable)")  # fmt: skip
+    pool.add_argument("--stratify", action="store_true",
+                      help="draw and select by relation pattern: the pool asks every kind of "
+                      "question the draw holds (medenv.training.grpo_pool)")  # fmt: skip
     pool.add_argument("--threads", type=int)
     pool.add_argument("--no-progress", action="store_false", dest="progress")
     pool.set_defaults(func=run_pool)
@@ -131,7 +137,7 @@ def run_pool(args: argparse.Namespace) -> int:
         temperature=args.temperature, seed=args.seed, split=args.split, hops=args.hops,
         env_max_steps=args.env_max_steps, max_new_tokens=args.max_new_tokens,
         threads=args.threads, progress=args.progress, patience=args.patience,
-        early_stop=args.early_stop,
+        early_stop=args.early_stop, stratify=args.stratify,
     )  # fmt: skip
     mixed = sum(1 for a, n in p.counts.values() if 0 < a < n)
     never = sum(1 for a, _ in p.counts.values() if a == 0)
