@@ -49,16 +49,18 @@ def _norm(label: str) -> tuple[str, ...]:
 
 
 def _contains(haystack: tuple[str, ...], needle: tuple[str, ...]) -> bool:
+    """Whether ``needle`` (one word or more) occurs in ``haystack`` as consecutive words."""
     n = len(needle)
-    return n > 0 and any(haystack[i : i + n] == needle for i in range(len(haystack) - n + 1))
+    return any(haystack[i : i + n] == needle for i in range(len(haystack) - n + 1))
 
 
 def _action_parts(text: str) -> tuple[str, list[str], str | None, list[str]]:
-    """(think, argument strings, answer, browse urls) of one action."""
+    """(think, argument strings, answer, browse urls) of one action, over every tool call
+    it writes (several with ``parallel_calls``; the env runs them all)."""
     think, calls, answer = split_action(text)
     args: list[str] = []
     urls: list[str] = []
-    for call in calls[:1]:
+    for call in calls:
         for key, value in call["arguments"].items():
             if call["name"] == "browse" and key == "url":
                 urls.append(str(value))
@@ -72,8 +74,8 @@ def _action_parts(text: str) -> tuple[str, list[str], str | None, list[str]]:
 
 
 def _connected(groups: Sequence[frozenset[str]], units: list[frozenset[str]]) -> bool:
-    if len(groups) < 2:
-        return True
+    """Whether the entities (``groups``: one or more) form one group under "named together
+    in one unit"."""
     reached = {0}
     frontier = [0]
     while frontier:
