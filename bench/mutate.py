@@ -143,8 +143,10 @@ GROUPS: dict[str, Group] = {
         ("medenv/judge.py",),
         (
             "tests/test_judge.py",
+            "tests/test_judge_rules.py",
             "tests/test_eval_report.py::test_cli_table_json_report_and_judge",
-            "tests/test_parquet.py::test_judge_refuses_parquet_in_one_line",
+            # (test_parquet.py's refusal test runs two rollouts: too slow for the group;
+            # test_judge_rules.py refuses shards of a one-episode store)
         ),
     ),
 }

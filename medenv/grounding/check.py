@@ -48,6 +48,10 @@ def _norm(label: str) -> tuple[str, ...]:
     return tuple(t.casefold() for t in TOKEN.findall(label))
 
 
+def _shown(text: str) -> tuple[tuple[str, ...], frozenset[str]]:
+    return _norm(text), frozenset(TOKEN.findall(text))
+
+
 def _contains(haystack: tuple[str, ...], needle: tuple[str, ...]) -> bool:
     """Whether ``needle`` (one word or more) occurs in ``haystack`` as consecutive words."""
     n = len(needle)
@@ -94,9 +98,10 @@ def check_episode(
 
     Pure: the same inputs give the same report. See the module docstring for the rules.
     """
-    seen_tokens: list[tuple[str, ...]] = [_norm(prompt)]
     seen_raw: list[str] = [prompt]
-    seen_words: list[frozenset[str]] = [frozenset(TOKEN.findall(prompt))]  # as written
+    # each text shown so far (the prompt, then the observations): its folded words, and
+    # its words as written
+    seen: list[tuple[tuple[str, ...], frozenset[str]]] = [_shown(prompt)]
     units: list[frozenset[str]] = [frozenset(i for m in index.mentions(prompt) for i in m.ids)]
     inspected: set[str] = set()
     tried: set[str] = set()
@@ -113,7 +118,7 @@ def check_episode(
                 exact = m.label.isupper() and len(norm) == 1
                 if not any(  # whole words: "KRT1" is not shown by "KRT10"
                     (m.label in words if exact else _contains(toks, norm))
-                    for toks, words in zip(seen_tokens, seen_words, strict=True)
+                    for toks, words in seen
                 ):
                     violations.append(Violation(step, "mention", m.label))
         for url in urls:
@@ -146,8 +151,7 @@ def check_episode(
             final_ids = frozenset(i for m in index.mentions(answer) for i in m.ids)
         if observation:
             seen_raw.append(observation)
-            seen_tokens.append(_norm(observation))
-            seen_words.append(frozenset(TOKEN.findall(observation)))
+            seen.append(_shown(observation))
             obs_units, titles = observation_units(observation)
             for u in obs_units:
                 units.append(frozenset(i for m in index.mentions(u) for i in m.ids))
