@@ -79,7 +79,9 @@ def judge_messages(question: str, gold: str, aliases: Sequence[str], prediction:
 
 def parse_verdict(text: str) -> bool | None:
     """True/False from the judge's reply (first CORRECT/INCORRECT word); None if neither."""
-    m = _VERDICT.search(_THINK.sub("", text or ""))
+    if not text:
+        return None
+    m = _VERDICT.search(_THINK.sub("", text))
     if m is None:
         return None
     return m.group(1).upper() == "CORRECT"
@@ -93,7 +95,8 @@ def cache_key(
 
 
 def _words(text: str) -> frozenset[str]:
-    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    # accents dropped: NFKD splits them off their letters, and every non-ASCII character goes
+    text = "".join(c for c in unicodedata.normalize("NFKD", text) if c.isascii()).lower()
     return frozenset(
         w for w in re.split(r"[^a-z0-9]+", text) if w and w not in {"the", "a", "an", "of"}
     )

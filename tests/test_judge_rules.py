@@ -193,15 +193,14 @@ def test_judge_log_records_each_judges_reply_and_verdict(tmp_path, capsys):
     ]
     # each verdict's cache key is the documented one
     con = connect(path)
-    keys = con.execute(
-        "SELECT payload->>'$.key' FROM events WHERE type = 'judge_verdict' ORDER BY ts, seq"
+    rows = con.execute(
+        "SELECT payload->>'$.key', payload->>'$.gold', payload->>'$.prediction', "
+        "payload->>'$.model' FROM events WHERE type = 'judge_verdict' ORDER BY ts, seq"
     ).fetchall()
     con.close()
     gold, question = "Marfan syndrome", "Which disease?"
-    assert [k for (k,) in keys] == [
-        judge.cache_key(question, gold, p, "stub")
-        for p in ("mfs", "Loeys-Dietz syndrome", "Marfan disease")
-    ]
+    answers = ("mfs", "Loeys-Dietz syndrome", "Marfan disease")
+    assert rows == [(judge.cache_key(question, gold, p, "stub"), gold, p, "stub") for p in answers]
     # a second pass calls no judge: every episode already has its verdict
     again = judge.judge_log(path, generate, model="stub", progress=False)
     assert (again.candidates, again.judged, again.already) == (3, 0, 3)
