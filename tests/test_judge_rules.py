@@ -288,12 +288,17 @@ def test_runs_limit_what_is_judged_and_two_questions_do_not_share_a_verdict(tmp_
 
 
 def test_judge_log_shows_a_progress_bar_by_default(tmp_path):
-    """The bar names the judge and counts answers (run in a process of its own: a bar drawn
-    in a process forked from one that drew bars, as mutation testing does, can hang)."""
+    """The bar names the judge and counts answers (drawn in a process of its own: a bar
+    drawn in a process forked from one that drew bars, as mutation testing does, can hang);
+    ``progress=False`` draws none."""
     path = tmp_path / "events.duckdb"
     with EventStore(path, run_id="r") as store:
         _episode(store, "e1", answer="Loeys-Dietz syndrome")
         _episode(store, "e2", answer="Ehlers-Danlos syndrome")
+    fresh = tmp_path / "fresh.duckdb"  # a copy nobody judged yet
+    fresh.write_bytes(path.read_bytes())
+    assert judge.judge_log(path, lambda m: "CORRECT", "stub", progress=False).judged == 2
+    path = fresh
     code = f"from medenv import judge; judge.judge_log({str(path)!r}, lambda m: 'CORRECT', 'stub')"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env=os.environ, timeout=120, check=True)  # fmt: skip
