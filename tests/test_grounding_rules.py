@@ -12,7 +12,14 @@ import pytest
 
 from medenv.events.schema import ActionReceived, EpisodeStarted, RunStarted, ToolReturned
 from medenv.events.store import EventStore, connect
-from medenv.grounding import LabelIndex, check_episode, check_texts, ground_log, index_for_source
+from medenv.grounding import (
+    LabelIndex,
+    check_episode,
+    check_texts,
+    ground_log,
+    index_for_source,
+    report_json,
+)
 from medenv.worldspec import WorldSpec
 
 LABELS = [
@@ -241,6 +248,22 @@ def test_an_answer_given_through_the_answer_tool_is_checked(index):
     assert check_episode(prompt, steps, index).rejected == ()
 
 
+def test_free_text_is_read_as_reasoning_and_a_report_is_json(index):
+    prompt = "Question: which gene goes with Marfan?"
+    report = check_episode(prompt, [("It is Loeys-Dietz syndrome.", None)], index)
+    assert [(v.kind, v.text) for v in report.violations] == [("mention", "Loeys-Dietz syndrome")]
+    assert json.loads(report_json(report)) == {
+        "grounded": False, "n_mentions": 1, "n_claims": 0, "rejected": [],
+        "violations": [{"step": 0, "kind": "mention", "text": "Loeys-Dietz syndrome"}],
+    }  # fmt: skip
+
+
+def test_a_page_without_a_url_line_keeps_its_first_passage(index):
+    page = "Page: Loeys-Dietz syndrome\nIt is caused by ACE."
+    steps = [(SEARCH, page), (_think("ACE goes with Loeys-Dietz syndrome."), None)]
+    assert kinds(index, "Question: which gene goes with Marfan?", steps) == []
+
+
 def test_check_texts_wants_one_observation_per_action(kg):
     with pytest.raises(ValueError):
         check_texts("Question: ?", ["<answer>x</answer>", "<answer>y</answer>"], [None], kg)
@@ -307,7 +330,7 @@ def edge_log(tmp_path, edge_world):
         store.emit(ActionReceived(step=0, text=SEARCH), "e1")
         _returned(store, "e1", 0, "1. Zorblax syndrome | https://x/D:1\n   gene: QBL1.")
         _returned(store, "e1", 0, "1. Vantric disease | https://x/D:2\n   no gene.", call=1)
-        store.emit(ActionReceived(step=1, text="<answer>QBL1</answer>"), "e1")
+        store.emit(ActionReceived(step=1, text="<answer>QBL1 or Vantric disease</answer>"), "e1")
         store.end_episode("e1")
         # an answer this graph knows and no tool showed
         _start(store, "e2")
