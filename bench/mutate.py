@@ -54,6 +54,12 @@ class Group(msgspec.Struct, frozen=True):
 
     sources: tuple[str, ...]
     tests: tuple[str, ...]
+    # where each mutant's run is forked from (mutmut's ``process_isolation``): "fork", from
+    # the process that ran the clean tests, or "forkserver", from one that only collected
+    # them. A module that memoises per process (an index per KG) needs "forkserver": forked
+    # from the clean run, a mutant finds the memo its unmutated code filled and never runs
+    # the mutated code that fills it.
+    isolation: str = "fork"
 
 
 GROUPS: dict[str, Group] = {
@@ -115,6 +121,32 @@ GROUPS: dict[str, Group] = {
             "tests/test_event_encode.py",
             "tests/test_store_edges.py",
             "tests/test_store_reading_edges.py",
+        ),
+    ),
+    # groundedness (README "Agents, rollouts and training data"): labels, units, the rules
+    # over one episode, every episode of a log
+    "grounding": Group(
+        ("medenv/grounding/*",),
+        (
+            "tests/test_grounding.py",
+            "tests/test_grounding_rules.py",
+            "tests/test_oracle_clue_join.py",
+            # the README-only re-reading of the rules (the file's other tests are of questions)
+            "tests/test_readme_rules.py::test_groundedness_as_the_readme_states_it",
+            "tests/test_readme_rules.py::test_the_groundedness_cases_the_readme_spells_out",
+        ),
+        isolation="forkserver",  # the label index is kept per KG and per source
+    ),
+    # answer matching past the string match: the lexical judge, verdict parsing, the
+    # verdict cache and log
+    "judge": Group(
+        ("medenv/judge.py",),
+        (
+            "tests/test_judge.py",
+            "tests/test_judge_rules.py",
+            "tests/test_eval_report.py::test_cli_table_json_report_and_judge",
+            # (test_parquet.py's refusal test runs two rollouts: too slow for the group;
+            # test_judge_rules.py refuses shards of a one-episode store)
         ),
     ),
 }
@@ -221,7 +253,9 @@ def _revision() -> str:
 _CHILD = """
 import sys
 from mutmut.configuration import config
+from mutmut.configuration import ProcessIsolation
 cfg = config()
+cfg.process_isolation = ProcessIsolation({isolation!r})
 cfg.only_mutate = {sources!r}
 cfg.pytest_add_cli_args_test_selection = {tests!r}
 import mutmut.__main__ as m
@@ -276,6 +310,7 @@ def run_group(
         env[EXAMPLES_ENV] = str(examples)
     code = _CHILD.format(
         sources=list(group.sources), tests=list(group.tests), jobs=jobs,
+        isolation=group.isolation,
         sample=0 if survivors_only else sample, seed=seed, names=names,
     )
     try:

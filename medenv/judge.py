@@ -48,6 +48,13 @@ JUDGE_USER = (
 PROMPT_HASH = hashlib.sha256((JUDGE_SYSTEM + "\n" + JUDGE_USER).encode()).hexdigest()[:12]
 
 _VERDICT = re.compile(r"\b(INCORRECT|CORRECT)\b", re.IGNORECASE)
+# the fields of a `judge_messages` chat, read by position: the candidate answer is the
+# agent's text, so a line in it that looks like a field is part of the answer
+_FIELDS = re.compile(
+    r"Question: (?P<question>.*?)\nReference answer: (?P<gold>.*?)\n"
+    r"Also accepted: (?P<aliases>.*?)\nCandidate answer: (?P<prediction>.*)\nVerdict:",
+    re.DOTALL,
+)
 _THINK = re.compile(r"<think>.*?</think>", re.DOTALL)
 
 
@@ -72,7 +79,9 @@ def judge_messages(question: str, gold: str, aliases: Sequence[str], prediction:
 
 def parse_verdict(text: str) -> bool | None:
     """True/False from the judge's reply (first CORRECT/INCORRECT word); None if neither."""
-    m = _VERDICT.search(_THINK.sub("", text or ""))
+    if not text:
+        return None
+    m = _VERDICT.search(_THINK.sub("", text))
     if m is None:
         return None
     return m.group(1).upper() == "CORRECT"
@@ -86,7 +95,8 @@ def cache_key(
 
 
 def _words(text: str) -> frozenset[str]:
-    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    # accents dropped: NFKD splits them off their letters, and every non-ASCII character goes
+    text = "".join(c for c in unicodedata.normalize("NFKD", text) if c.isascii()).lower()
     return frozenset(
         w for w in re.split(r"[^a-z0-9]+", text) if w and w not in {"the", "a", "an", "of"}
     )
@@ -97,21 +107,25 @@ def lexical_judge(messages: list[dict]) -> str:
 
     CORRECT when the candidate's words (lower-cased, accents and punctuation dropped,
     articles and "of" ignored) equal those of the reference or an accepted alias, in any
-    order; otherwise INCORRECT.
+    order; otherwise INCORRECT. An answer without words is never correct; the fields are
+    read by their place in the chat, so a candidate answer that writes "Also accepted: X"
+    on a line of its own adds no alias.
     """
-    user = messages[-1]["content"]
-    fields = dict(line.split(": ", 1) for line in user.splitlines() if ": " in line)
-    refs = [fields.get("Reference answer", "")]
-    aliases = fields.get("Also accepted", "(none)")
-    if aliases != "(none)":
-        refs += aliases.split("; ")
-    cand = _words(fields.get("Candidate answer", ""))
-    ok = bool(cand) and any(cand == _words(r) for r in refs if r)
+    fields = _FIELDS.fullmatch(messages[-1]["content"])
+    if fields is None:  # not a chat of `judge_messages`
+        return "INCORRECT"
+    refs = [fields["gold"]]
+    if fields["aliases"] != "(none)":
+        refs += fields["aliases"].split("; ")
+    cand = _words(fields["prediction"])
+    ok = bool(cand) and any(cand == _words(r) for r in refs)
     return "CORRECT" if ok else "INCORRECT"
 
 
 _CANDIDATES_SQL = r"""
-WITH ev AS (SELECT run_id, episode_id, seq, type, payload FROM events {where}),
+WITH ev AS (
+    SELECT run_id, episode_id, seq, type, payload FROM events
+    WHERE ? OR list_contains(?::VARCHAR[], run_id)),  -- every run, or those listed
 starts AS (
     SELECT run_id, episode_id, payload->>'$.question_id' AS question_id,
         coalesce(payload->>'$.prompt', '') AS question,
@@ -160,12 +174,8 @@ def judge_log(
             "shards: judge the DuckDB store, then export it again"
         )
     con = connect(db)
-    where, params = "", []
-    if runs:
-        where = f"WHERE run_id IN ({', '.join('?' for _ in runs)})"
-        params = list(runs)
     try:
-        candidates = con.execute(_CANDIDATES_SQL.format(where=where), params).fetchall()
+        candidates = con.execute(_CANDIDATES_SQL, [not runs, list(runs or ())]).fetchall()
         previous = con.execute(_VERDICTS_SQL).fetchall()
     except Exception as exc:
         raise MedenvError(f"cannot read the event log {path}: {exc}") from exc

@@ -112,12 +112,12 @@ def negative(sentence: str, index: RefIndex) -> bool:
 
 def parts_of(action: str) -> tuple[str, list[str], list[str], str | None]:
     think = re.search(r"<think>(.*?)</think>", action, re.S)
-    call = re.search(r"<tool_call>\s*(.*?)\s*</tool_call>", action, re.S)
+    calls = re.findall(r"<tool_call>\s*(.*?)\s*</tool_call>", action, re.S)
     answer = re.search(r"<answer>(.*?)</answer>", action, re.S)
     args, urls = [], []
     ans = answer.group(1).strip() if answer else None
-    if call:
-        obj = json.loads(call.group(1))
+    for call in calls:  # every call's arguments (several with parallel calls)
+        obj = json.loads(call)
         for k, v in obj.get("arguments", {}).items():
             if obj["name"] == "browse" and k == "url":
                 urls.append(v)

@@ -373,13 +373,13 @@ def _parts(text: str) -> tuple[str, list[str], str | None, list[str]]:
 
     think = re.search(r"<think>(.*?)</think>", text, re.S)
     answer = re.search(r"<answer>(.*?)</answer>", text, re.S)
-    call = re.search(r"<tool_call>(.*?)</tool_call>", text, re.S)
+    calls = re.findall(r"<tool_call>(.*?)</tool_call>", text, re.S)
     args: list[str] = []
     urls: list[str] = []
     ans = answer.group(1) if answer else None
-    if call:
+    for call in calls:  # "its tool arguments": those of every call it writes
         try:
-            c = json.loads(call.group(1))
+            c = json.loads(call)
         except ValueError:
             c = {}
         for key, value in (c.get("arguments") or {}).items():
@@ -389,6 +389,6 @@ def _parts(text: str) -> tuple[str, list[str], str | None, list[str]]:
                 ans = str(value)
             elif isinstance(value, str):
                 args.append(value)
-    if not (think or answer or call):
+    if not (think or answer or calls):
         return text, [], None, []
     return (think.group(1) if think else ""), args, ans, urls

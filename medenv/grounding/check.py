@@ -48,17 +48,23 @@ def _norm(label: str) -> tuple[str, ...]:
     return tuple(t.casefold() for t in TOKEN.findall(label))
 
 
+def _shown(text: str) -> tuple[tuple[str, ...], frozenset[str]]:
+    return _norm(text), frozenset(TOKEN.findall(text))
+
+
 def _contains(haystack: tuple[str, ...], needle: tuple[str, ...]) -> bool:
+    """Whether ``needle`` (one word or more) occurs in ``haystack`` as consecutive words."""
     n = len(needle)
-    return n > 0 and any(haystack[i : i + n] == needle for i in range(len(haystack) - n + 1))
+    return any(haystack[i : i + n] == needle for i in range(len(haystack) - n + 1))
 
 
 def _action_parts(text: str) -> tuple[str, list[str], str | None, list[str]]:
-    """(think, argument strings, answer, browse urls) of one action."""
+    """(think, argument strings, answer, browse urls) of one action, over every tool call
+    it writes (several with ``parallel_calls``; the env runs them all)."""
     think, calls, answer = split_action(text)
     args: list[str] = []
     urls: list[str] = []
-    for call in calls[:1]:
+    for call in calls:
         for key, value in call["arguments"].items():
             if call["name"] == "browse" and key == "url":
                 urls.append(str(value))
@@ -72,8 +78,8 @@ def _action_parts(text: str) -> tuple[str, list[str], str | None, list[str]]:
 
 
 def _connected(groups: Sequence[frozenset[str]], units: list[frozenset[str]]) -> bool:
-    if len(groups) < 2:
-        return True
+    """Whether the entities (``groups``: one or more) form one group under "named together
+    in one unit"."""
     reached = {0}
     frontier = [0]
     while frontier:
@@ -92,9 +98,10 @@ def check_episode(
 
     Pure: the same inputs give the same report. See the module docstring for the rules.
     """
-    seen_tokens: list[tuple[str, ...]] = [_norm(prompt)]
     seen_raw: list[str] = [prompt]
-    seen_words: list[frozenset[str]] = [frozenset(TOKEN.findall(prompt))]  # as written
+    # each text shown so far (the prompt, then the observations): its folded words, and
+    # its words as written
+    seen: list[tuple[tuple[str, ...], frozenset[str]]] = [_shown(prompt)]
     units: list[frozenset[str]] = [frozenset(i for m in index.mentions(prompt) for i in m.ids)]
     inspected: set[str] = set()
     tried: set[str] = set()
@@ -111,7 +118,7 @@ def check_episode(
                 exact = m.label.isupper() and len(norm) == 1
                 if not any(  # whole words: "KRT1" is not shown by "KRT10"
                     (m.label in words if exact else _contains(toks, norm))
-                    for toks, words in zip(seen_tokens, seen_words, strict=True)
+                    for toks, words in seen
                 ):
                     violations.append(Violation(step, "mention", m.label))
         for url in urls:
@@ -144,8 +151,7 @@ def check_episode(
             final_ids = frozenset(i for m in index.mentions(answer) for i in m.ids)
         if observation:
             seen_raw.append(observation)
-            seen_tokens.append(_norm(observation))
-            seen_words.append(frozenset(TOKEN.findall(observation)))
+            seen.append(_shown(observation))
             obs_units, titles = observation_units(observation)
             for u in obs_units:
                 units.append(frozenset(i for m in index.mentions(u) for i in m.ids))

@@ -66,7 +66,7 @@ class LabelIndex:
         out: list[Mention] = []
         i = 0
         while i < len(spans):
-            best, ids = 0, None
+            best, ids = 1, None  # words of the longest label at i (1 while none is found)
             key: tuple[str, ...] = ()
             for j in range(i, len(spans)):  # walk the prefix set: the longest label at i
                 key = (*key, folded[j])
@@ -75,7 +75,7 @@ class LabelIndex:
                     best, ids = j - i + 1, hit
                 if key not in self.prefixes:
                     break
-            if best <= 1 and spans[i][0] in self.exact:  # a gene symbol, as written
+            if best == 1 and spans[i][0] in self.exact:  # a gene symbol, as written
                 best, ids = 1, self.exact[spans[i][0]] | (ids or set())
             if ids is None:
                 i += 1

@@ -11,6 +11,11 @@ from medenv.grounding.check import GroundingReport, check_episode
 from medenv.grounding.labels import index_for_source
 from medenv.worldspec import recorded_spec
 
+_RUNS_SQL = """
+SELECT run_id, any_value(payload->>'$.kg_source'), any_value(payload->'$.config'->>'$.world')
+FROM events WHERE type = 'run_started' GROUP BY run_id
+"""
+
 _LOG_SQL = """
 SELECT e.run_id, e.episode_id, e.seq, e.type,
     CASE e.type WHEN 'episode_started' THEN e.payload->>'$.prompt'
@@ -33,11 +38,7 @@ def ground_log(
     files; ``world``, a `WorldSpec`, overrides it); runs whose KG cannot be loaded are
     left out."""
     sources, specs = {}, {}
-    for run_id, source, recorded in con.execute(
-        "SELECT run_id, any_value(payload->>'$.kg_source'), "
-        "any_value(payload->'$.config'->>'$.world') FROM events "
-        "WHERE type = 'run_started' GROUP BY run_id"
-    ).fetchall():
+    for run_id, source, recorded in con.execute(_RUNS_SQL).fetchall():
         sources[run_id] = source
         specs[run_id] = world if world is not None else recorded_spec(recorded)
     # only runs whose KG loads are checked: read the text of those runs alone

@@ -21,18 +21,13 @@ def observation_units(observation: str) -> tuple[list[str], list[str]]:
         return [f"{page}\n{ln}" for ln in body] or [page], [page]
     units: list[str] = []
     titles: list[str] = []
-    current: list[str] = []
     for ln in lines:
         m = _RESULT_START.match(ln)
-        if m:
-            if current:
-                units.append("\n".join(current))
-            current = [ln]
-            titles.append(m.group(1))
-        elif current:
-            current.append(ln)
-        elif ln.strip():
+        if m:  # a result starts a unit ...
             units.append(ln)
-    if current:
-        units.append("\n".join(current))
+            titles.append(m.group(1))
+        elif titles:  # ... that holds every line up to the next result
+            units[-1] = f"{units[-1]}\n{ln}"
+        elif ln.strip():  # a line before the first result is a unit of its own
+            units.append(ln)
     return units, titles
