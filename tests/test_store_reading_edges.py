@@ -282,3 +282,22 @@ def test_durability_none_never_writes_a_spool(tmp_path):
         store.end_episode("e")
         assert not sidecar(path, ".spool").exists()
     assert len(_rows(path)) == 3 + 1 + 1
+
+
+@pytest.mark.parametrize("content", [b'{"config": {}}\n', b"", b"run_id,episode_id\n1,2\n"])
+def test_a_file_that_is_not_a_duckdb_file_is_named_as_such(tmp_path, content, capsys):
+    from medenv.cli import main
+    from medenv.events.reader import is_duckdb_file
+
+    other = tmp_path / "summary.json"
+    other.write_bytes(content)
+    with pytest.raises(MedenvError) as err:
+        connect(other)
+    assert str(err.value).startswith(f"cannot read event store {other}: not a DuckDB file")
+    store = tmp_path / "real.duckdb"
+    with EventStore(store, run_id="r") as writer:
+        _episode(writer, "e1")
+    assert is_duckdb_file(store) and not is_duckdb_file(other)
+    assert not is_duckdb_file(tmp_path / "missing.duckdb")
+    assert main(["eval", "--db", str(store), "--paired-with", str(other)]) == 2
+    assert "not a DuckDB file" in capsys.readouterr().err

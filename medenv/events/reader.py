@@ -118,6 +118,16 @@ LEFT JOIN t ON t.episode_id = a.episode_id AND t.step = CAST(a.payload->>'$.step
 """
 
 
+def is_duckdb_file(path: Path) -> bool:
+    """Whether ``path`` begins like a DuckDB database file (the magic ``DUCK`` after the
+    8-byte header checksum); False for a file that cannot be read."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(12)[8:] == b"DUCK"
+    except OSError:
+        return False
+
+
 def connect(paths_or_glob: str | Path | Sequence[str | Path]) -> duckdb.DuckDBPyConnection:
     """A read-only view of one or more store files: table ``events`` and the views.
 
@@ -156,6 +166,11 @@ def connect(paths_or_glob: str | Path | Sequence[str | Path]) -> duckdb.DuckDBPy
                 raise MedenvError(
                     f"cannot read event store {file}: process {owner} is writing it; wait "
                     f"for it to finish (or stop it) first ({str(exc).splitlines()[0]})"
+                ) from None
+            if not is_duckdb_file(file):
+                raise MedenvError(
+                    f"cannot read event store {file}: not a DuckDB file (an event store is "
+                    "the .duckdb file a run writes, e.g. `medenv rollout --db`)"
                 ) from None
             raise MedenvError(
                 f"cannot read event store {file}: {str(exc).splitlines()[0]}"
