@@ -340,7 +340,7 @@ def _foreign_duckdb(path: Path, sql: str | None) -> Path:
     [
         ("CREATE TABLE foo (x INT)", r"not a medenv event store: no events table \(tables: foo\)"),
         ("CREATE TABLE events (x INT)", r"its events table has columns \(x\), expected \(run_id"),
-        (None, "not a valid DuckDB database file"),
+        (None, "not a DuckDB file"),
     ],
     ids=["no-events-table", "foreign-events-table", "not-duckdb"],
 )
