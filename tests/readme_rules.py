@@ -336,14 +336,21 @@ class ReadmeGrounding:
 
 
 def _joined(groups: list[frozenset[str]], units: list[frozenset[str]]) -> bool:
-    reached, todo = {0}, [0]
-    while todo:
-        a = todo.pop()
-        for b in range(len(groups)):
-            if b not in reached and any(u & groups[a] and u & groups[b] for u in units):
-                reached.add(b)
-                todo.append(b)
-    return len(reached) == len(groups)
+    """One group under "named together in one unit": union-find over the units (each unit
+    merges every group it names), not a search from the first group."""
+    parent = list(range(len(groups)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for unit in units:
+        named = [i for i, g in enumerate(groups) if unit & g]
+        for i in named[1:]:
+            parent[root(i)] = root(named[0])
+    return len({root(i) for i in range(len(groups))}) <= 1
 
 
 def _units(obs: str) -> tuple[list[str], list[str]]:

@@ -147,3 +147,17 @@ def test_the_groundedness_cases_the_readme_spells_out(kg):
         assert {k for _, k in reader.problems(prompt, acts, [obs, None])} == expected, think
         ours = check_texts(prompt, acts, [obs, None], kg)
         assert {v.kind for v in ours.violations} == expected, think
+
+
+def test_the_readme_reader_takes_its_type_nouns_from_the_readme():
+    """The groundedness reader's type nouns are the README's list, word for word (the list
+    is written out there in full, so the reader needs nothing from `medenv.grounding`)."""
+    import re
+    from pathlib import Path
+
+    from tests.readme_rules import README_TYPE_NOUNS
+
+    text = " ".join((Path(__file__).parents[1] / "README.md").read_text().split())
+    listed = text.split("`medenv.grounding.labels.TYPE_NOUNS`, all of them:", 1)[1]
+    listed = listed.split(") are not looked up", 1)[0]
+    assert frozenset(re.findall(r'"([^"]+)"', listed)) == README_TYPE_NOUNS
