@@ -139,15 +139,15 @@ def test_a_chain_never_goes_back_to_its_concept_under_another_name():
     index = GraphIndex(_catalogues())
     sub = extract_subgraph(index, "P", radius=3, node_cap=20, hub_degree=50)
 
-    def ends(keys) -> set[str]:
+    def ends(same_concept) -> set[str]:
         found = search_chains(
             sub, min_hops=3, max_hops=3, budget=100, rarity=lambda v: 0.5,
-            is_answer=lambda v: True, keep=10, keys=keys,
+            is_answer=lambda v: True, keep=10, same_concept=same_concept,
         )  # fmt: skip
         return {c.nodes[-1] for c in found.chains}
 
     assert ends(None) == {"M", "X"}  # P -> O -> G -> M: back to Feingold syndrome
-    assert ends(index_keys(index).of) == {"X"}
+    assert ends(index_keys(index).same_concept) == {"X"}
 
 
 def test_x_linked_keeps_its_capital_in_a_description():

@@ -3,8 +3,8 @@
 A chain is ``seed = x0 -r1-> x1 -r2-> ... -rn-> xn = answer`` where each step walks a KG
 edge forwards or backwards (``inverse``). Constraints:
 
-- simple: no entity twice (nor two entities of the same concept by name, when ``keys`` is
-  given: `medenv.synth.namekey`, e.g. OMIM's "Feingold syndrome 1" and Orphanet's
+- simple: no entity twice (nor two entities of the same concept by name, when
+  ``same_concept`` is given: `medenv.synth.namekey`, e.g. OMIM's "Feingold syndrome 1" and Orphanet's
   "Feingold syndrome type 1"; the question would read as if the chain came back to where
   it started);
 - no ladder: two consecutive steps never use the same relation in the same direction
@@ -22,7 +22,6 @@ is bounded and measured (`ChainSearch.expansions`).
 from __future__ import annotations
 
 import bisect
-from collections import Counter
 from collections.abc import Callable, Mapping
 
 import msgspec
@@ -56,22 +55,17 @@ def search_chains(
     rarity: Mapping[str, float] | Callable[[str], float],
     is_answer: Callable[[str], bool],
     keep: int = 4,
-    keys: Callable[[str], tuple[frozenset, frozenset]] | None = None,
+    same_concept: Callable[[str, str], bool] | None = None,
     accept: Callable[[tuple[str, ...], tuple[Step, ...]], bool] | None = None,
 ) -> ChainSearch:
     """The ``keep`` best chains from ``sub.seed`` under the module's constraints (and
-    ``accept(nodes, steps)`` when given). ``keys``: a node's name keys and bases
-    (`medenv.synth.namekey.NameKeys.of`)."""
+    ``accept(nodes, steps)`` when given). ``same_concept(a, b)``: whether two nodes are one
+    concept by name (`medenv.synth.namekey.NameKeys.same_concept`)."""
     score_of = rarity if callable(rarity) else rarity.__getitem__
     kept: list[tuple[tuple, Chain]] = []
     nodes: list[str] = [sub.seed]
     steps: list[Step] = []
     on_path = {sub.seed}
-    on_keys: Counter = Counter()  # name keys and bases of the nodes on the path
-    on_bases: Counter = Counter()
-    if keys is not None:
-        on_keys.update(keys(sub.seed)[0])
-        on_bases.update(keys(sub.seed)[1])
     expansions = 0
     stopped = False
 
@@ -92,15 +86,11 @@ def search_chains(
         for rel, inv, nxt in sub.neighbours(nodes[-1]):
             if nxt in on_path or (rel, inv) == last:
                 continue
-            label = keys(nxt) if keys is not None else None
-            if label is not None and _clash(label, on_keys, on_bases):
+            if same_concept is not None and any(same_concept(nxt, n) for n in nodes):
                 continue
             nodes.append(nxt)
             steps.append((rel, inv))
             on_path.add(nxt)
-            if label is not None:
-                on_keys.update(label[0])
-                on_bases.update(label[1])
             sub_total = total + score_of(nxt)
             n = len(steps)
             if (
@@ -116,9 +106,6 @@ def search_chains(
             nodes.pop()
             steps.pop()
             on_path.discard(nxt)
-            if label is not None:
-                on_keys.subtract(label[0])
-                on_bases.subtract(label[1])
             if stopped:
                 return
 
@@ -127,12 +114,3 @@ def search_chains(
         chains=tuple(c for _, c in kept), expansions=expansions, exhausted=not stopped
     )
 
-
-def _clash(label: tuple[frozenset, frozenset], on_keys: Counter, on_bases: Counter) -> bool:
-    """Is a node with these keys and bases the same concept as a node on the path
-    (`medenv.synth.namekey`: a key equal to a key or a base there, or a base equal to a
-    key there)?"""
-    keys, bases = label
-    return any(on_keys[k] > 0 or on_bases[k] > 0 for k in keys) or any(
-        on_keys[b] > 0 for b in bases
-    )

@@ -142,7 +142,7 @@ class SeedWork:
             rarity=self.rar,
             is_answer=lambda v: index.type[v] in self.answer_types,
             keep=cfg.candidates * (OBFUSCATION_WIDTH if cfg.obfuscation >= 2 else 1),
-            keys=self.names.of,
+            same_concept=self.names.same_concept,
             accept=self._accept,
         )
         plan = [(chain, False) for chain in search.chains[: cfg.candidates]]
