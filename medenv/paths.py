@@ -135,13 +135,13 @@ def writing(path: str | os.PathLike) -> Iterator[Path]:
         replace_path(tmp, path)
     except BaseException as exc:
         _remove(tmp)
-        named = _output_named(exc, tmp, path)
+        named = output_named(exc, tmp, path)
         if named is not None:
             raise OSError(exc.errno, exc.strerror, named) from exc
         raise
 
 
-def _output_named(exc: BaseException, tmp: Path, path: Path) -> str | None:
+def output_named(exc: BaseException, tmp: Path, path: Path) -> str | None:
     """The output an `OSError` raised while writing ``tmp`` should name: ``path`` (or the
     file under it) in place of the temporary, or of no file; None to leave it as it is."""
     if not isinstance(exc, OSError) or exc.errno is None or exc.filename2 is not None:
@@ -172,7 +172,7 @@ def writing_into(folder: str | os.PathLike, last: tuple[str, ...] = ()) -> Itera
         yield stage
     except BaseException as exc:
         shutil.rmtree(stage, ignore_errors=True)
-        named = _output_named(exc, stage, folder)
+        named = output_named(exc, stage, folder)
         if named is not None:
             raise OSError(exc.errno, exc.strerror, named) from exc
         raise

@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from medenv.errors import MedenvError
-from medenv.paths import partial_path, replace_path
+from medenv.paths import output_named, partial_path, replace_path
 
 try:
     import fcntl
@@ -118,20 +118,17 @@ def locked(out: Path) -> Iterator[None]:
 @contextmanager
 def staging(out: Path) -> Iterator[Path]:
     """A fresh staging folder inside ``out``; removed when the block raises. An `OSError`
-    naming a file in it is re-raised naming that file's place in ``out`` (the output the
-    user asked for, not a folder that is gone)."""
+    naming a file in it (or no file) is re-raised naming that file's place in ``out`` (the
+    output the user asked for, not a folder that is gone: `medenv.paths.output_named`)."""
     folder = partial_path(out / _STAGING)
     folder.mkdir()
     try:
         yield folder
     except BaseException as exc:
         shutil.rmtree(folder, ignore_errors=True)
-        if isinstance(exc, OSError) and exc.filename and exc.errno is not None:
-            try:
-                inside = Path(exc.filename).relative_to(folder)
-            except ValueError:
-                raise exc from None
-            raise OSError(exc.errno, exc.strerror, str(out / inside)) from exc
+        named = output_named(exc, folder, out)
+        if named is not None:
+            raise OSError(exc.errno, exc.strerror, named) from exc
         raise
 
 
