@@ -156,6 +156,24 @@ def output_named(exc: BaseException, tmp: Path, path: Path) -> str | None:
 
 
 @contextmanager
+def staging_in(folder: Path, tag: str) -> Iterator[Path]:
+    """A fresh hidden folder inside ``folder`` (`partial_path` of ``folder / tag``) to
+    write into; when the block raises (Ctrl-C included) it is removed, and an `OSError`
+    naming a file in it (or no file) is re-raised naming that file's place in ``folder``
+    (`output_named`). What the block wrote stays there when it ends."""
+    stage = partial_path(folder / tag)
+    stage.mkdir()
+    try:
+        yield stage
+    except BaseException as exc:
+        shutil.rmtree(stage, ignore_errors=True)
+        named = output_named(exc, stage, folder)
+        if named is not None:
+            raise OSError(exc.errno, exc.strerror, named) from exc
+        raise
+
+
+@contextmanager
 def writing_into(folder: str | os.PathLike, last: tuple[str, ...] = ()) -> Iterator[Path]:
     """Write a set of files into ``folder`` (a model folder: weights, tokenizer, medenv's
     files) so that none of them is left cut: yields a staging folder inside ``folder``
@@ -166,16 +184,8 @@ def writing_into(folder: str | os.PathLike, last: tuple[str, ...] = ()) -> Itera
     write are not touched (a GRPO run's event store beside the model)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    stage = partial_path(folder / "save")
-    stage.mkdir()
-    try:
+    with staging_in(folder, "save") as stage:
         yield stage
-    except BaseException as exc:
-        shutil.rmtree(stage, ignore_errors=True)
-        named = output_named(exc, stage, folder)
-        if named is not None:
-            raise OSError(exc.errno, exc.strerror, named) from exc
-        raise
     for entry in sorted(
         stage.iterdir(),
         key=lambda p: (p.name in last, last.index(p.name) if p.name in last else 0, p.name),

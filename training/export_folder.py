@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from medenv.errors import MedenvError
-from medenv.paths import output_named, partial_path, replace_path
+from medenv.paths import replace_path, staging_in
 
 try:
     import fcntl
@@ -115,21 +115,10 @@ def locked(out: Path) -> Iterator[None]:
         os.close(fd)  # releases the lock
 
 
-@contextmanager
-def staging(out: Path) -> Iterator[Path]:
-    """A fresh staging folder inside ``out``; removed when the block raises. An `OSError`
-    naming a file in it (or no file) is re-raised naming that file's place in ``out`` (the
-    output the user asked for, not a folder that is gone: `medenv.paths.output_named`)."""
-    folder = partial_path(out / _STAGING)
-    folder.mkdir()
-    try:
-        yield folder
-    except BaseException as exc:
-        shutil.rmtree(folder, ignore_errors=True)
-        named = output_named(exc, folder, out)
-        if named is not None:
-            raise OSError(exc.errno, exc.strerror, named) from exc
-        raise
+def staging(out: Path):
+    """A fresh staging folder inside ``out`` (`medenv.paths.staging_in`): removed when the
+    block raises, an `OSError` then naming the file's place in ``out``."""
+    return staging_in(out, _STAGING)
 
 
 def commit(folder: Path, out: Path, ours: set[str]) -> list[str]:
