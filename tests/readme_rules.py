@@ -238,7 +238,7 @@ def _forms(label: str) -> set[tuple[str, ...]]:
 
 # -- groundedness, as README "Agents, rollouts and training data" > "Groundedness check"
 # states it after round 13 (the first reading, from the paragraph before, differed on 147 of
-# 4,300 real episodes; see the README).
+# 4,300 real episodes; see `docs/grounding.md`).
 
 _W = re.compile(r"\w+")
 README_TYPE_NOUNS = frozenset(

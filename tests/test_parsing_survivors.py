@@ -1,7 +1,6 @@
 """What a caller of the tool-call parser sees where the example tables do not look: the
 survivors of a mutation run of `medenv.tools.parsing` and `medenv.tools.formats`
-(`python -m bench.mutate parsing --sample 200 --seed 7`, README "Developing medenv:
-mutation testing"). Each test states a rule of the parser (an error's kind and words, a
+(`python -m bench.mutate parsing --sample 200 --seed 7`, `docs/mutation-testing.md`). Each test states a rule of the parser (an error's kind and words, a
 position, a bound, a schema feature) and checks it on `parse_action`'s answer, or on the
 public helper that states it, with the expected value written out here."""
 

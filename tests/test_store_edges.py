@@ -1,5 +1,5 @@
-"""The event store's edges that its mutation run found untested (README, "Developing medenv:
-mutation testing"): a second lock release, a second writer of a run, the seal's token sums
+"""The event store's edges that its mutation run found untested (`docs/mutation-testing.md`):
+a second lock release, a second writer of a run, the seal's token sums
 and summary, ``run_closed.episodes``, failed ingests (their one-line error, the spool
 segments that keep their events, the recovery that names the spool), the events-table
 check's table list, Parquet sources in `resolve_files`, and ``fsync`` under

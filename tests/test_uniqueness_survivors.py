@@ -1,5 +1,5 @@
 """The uniqueness search on the cases its mutation survivors showed untested (`make mutate`
-uniqueness, README "Developing medenv: mutation testing").
+uniqueness, `docs/mutation-testing.md`).
 
 Each test asks a question of behaviour against a second reading: the brute-force reader
 of `tests.closure_ref` and the greedy rule written out in `tests.test_uniqueness_random`

@@ -1,6 +1,5 @@
 """The uniqueness search on hand-made graphs, each built for one case its mutation
-survivors showed untested (`make mutate` uniqueness, README "Developing medenv: mutation
-testing"; the random-graph checks are `tests/test_uniqueness_survivors.py`): the defaults
+survivors showed untested (`make mutate` uniqueness, `docs/mutation-testing.md`; the random-graph checks are `tests/test_uniqueness_survivors.py`): the defaults
 of ``per_node``, ``tries`` and ``cap``, one-hop chains, ``start`` constraints with
 descriptions, the memo of levels under two relations from one node, a hop whose relation
 reaches two types, and the shortcut check's 2,000-candidate cap. Each expectation is
