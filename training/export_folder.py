@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from medenv.errors import MedenvError
-from medenv.paths import replace_path, staging_in
+from medenv.paths import fsync_dir, fsync_tree, remove_leftovers, replace_path, staging_in
 
 try:
     import fcntl
@@ -122,10 +122,11 @@ def staging(out: Path):
 
 
 def commit(folder: Path, out: Path, ours: set[str]) -> list[str]:
-    """Move the staged export ``folder`` into ``out``: first remove what an earlier export
-    wrote and this one does not, then move each new entry in (``stats.json`` last), then
-    remove ``folder``. Returns the names removed."""
+    """Move the staged export ``folder`` into ``out``: flush it to disk, remove what an
+    earlier export wrote and this one does not, move each new entry in (``stats.json``
+    last), remove ``folder`` and flush ``out``. Returns the names removed."""
     written = {p.name for p in folder.iterdir()}
+    fsync_tree(folder)  # on disk before the moves (`medenv.paths.in_temporary`)
     stale = sorted(ours - written)
     for name in stale:
         path = out / name
@@ -134,6 +135,8 @@ def commit(folder: Path, out: Path, ours: set[str]) -> list[str]:
         else:
             path.unlink(missing_ok=True)
     for name in sorted(written, key=lambda n: n == "stats.json"):
+        remove_leftovers(out / name)  # the ``.old`` of a commit killed midway
         replace_path(folder / name, out / name)
     folder.rmdir()
+    fsync_dir(out)  # the moves survive a power loss
     return stale

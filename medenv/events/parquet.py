@@ -34,7 +34,7 @@ import duckdb
 from tqdm.auto import tqdm
 
 from medenv.errors import MedenvError
-from medenv.paths import partial_path, replace_path
+from medenv.paths import fsync_dir, fsync_tree, partial_path, remove_leftovers, replace_path
 
 _URL = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://")
 _GLOB = re.compile(r"[*?\[]")
@@ -181,6 +181,8 @@ def export_parquet(db, out: str | Path, progress: bool = True) -> dict:
         local.mkdir(parents=True, exist_ok=True)
         # a local folder: written into a staging folder beside the partitions, each moved in
         # once all are written, so a failed write (a full disk) leaves no cut Parquet file
+        if not remote:
+            remove_leftovers(local / "events")  # the staging folder of a killed export
         stage = local if remote else partial_path(local / "events")
         try:
             con.execute(
@@ -200,9 +202,12 @@ def export_parquet(db, out: str | Path, progress: bool = True) -> dict:
             # name the output asked for (`medenv.cli.error_line` reads DuckDB's message)
             raise type(exc)(str(exc).replace(str(stage), str(local))) from None
         if stage is not local:
+            fsync_tree(stage)  # on disk before the moves: whole across a power loss too
             for part in sorted(stage.iterdir()):  # a run's partition replaces its old one
+                remove_leftovers(local / part.name)
                 replace_path(part, local / part.name)
             stage.rmdir()
+            fsync_dir(local)
     finally:
         con.close()
     files = sorted(str(p.relative_to(local)) for p in local.rglob("*.parquet"))
