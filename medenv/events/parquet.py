@@ -7,7 +7,10 @@ leftovers included) as zstd-compressed Parquet partitioned by run, Hive style::
 
 ``OUT`` is a folder or an fsspec URL (``s3://bucket/prefix``, ``memory://...``); a URL is
 written through a local staging folder and uploaded with fsspec. Re-exporting a run
-overwrites its partition (never duplicates it).
+overwrites its partition (never duplicates it). Object storage has no rename of many files
+at once, so an upload that fails midway (a lost connection, a denied key) cannot leave
+``OUT`` as it was: it stays marked incomplete instead (`INCOMPLETE`, written before the first
+file and removed after the last), and readers refuse it until an export finishes.
 
 Reading: `is_parquet_source(x)` says whether a ``--db`` value names Parquet rather than
 DuckDB files: a URL (``scheme://``), a path or glob ending in ``.parquet``, or a folder
@@ -41,6 +44,8 @@ _GLOB = re.compile(r"[*?\[]")
 COLUMNS = "run_id, episode_id, seq, ts, type, payload"
 _TABLES = itertools.count()
 EXTRAS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs", "az": "azure", "abfs": "azure"}
+# in an OUT URL while an upload is under way, and after one that failed midway
+INCOMPLETE = "_medenv_export_incomplete"
 
 
 def url_scheme(source: str | Path) -> str | None:
@@ -118,6 +123,11 @@ def parquet_relation(con: duckdb.DuckDBPyConnection, source: str | Path) -> str:
                                             else fs.protocol[0]):  # fmt: skip
             con.register_filesystem(fs)
     pattern = _pattern(text)
+    if pattern != text and _marked_incomplete(text, None if scheme is None else fs):
+        raise MedenvError(
+            f"{source}: an `events export` to it failed midway ({INCOMPLETE} is there): its "
+            "shards may mix two exports; export again (the marker goes once one finishes)"
+        )
     # Hive partitions (run_id=...) as written by `export_parquet`; else files that carry
     # run_id as a column (a single shard copied out of its folder, another writer's files)
     variants = [
@@ -150,6 +160,18 @@ def parquet_relation(con: duckdb.DuckDBPyConnection, source: str | Path) -> str:
     table = f"_parquet_{next(_TABLES)}"
     con.execute(f"CREATE TEMP TABLE {table} AS {select}")
     return f"SELECT * FROM {table}"
+
+
+def _marked_incomplete(folder: str, fs) -> bool:
+    """Whether the folder or URL ``folder`` holds the `INCOMPLETE` marker (``fs``: the
+    URL's fsspec filesystem; None for a local folder). A marker that cannot be looked up
+    counts as absent: reading the shards reports that error."""
+    if fs is None:
+        return (Path(folder) / INCOMPLETE).exists()
+    try:
+        return bool(fs.exists(folder.rstrip("/") + "/" + INCOMPLETE))
+    except Exception:  # botocore/fsspec: no endpoint, no credentials
+        return False
 
 
 def export_parquet(db, out: str | Path, progress: bool = True) -> dict:
@@ -212,14 +234,27 @@ def export_parquet(db, out: str | Path, progress: bool = True) -> dict:
         con.close()
     files = sorted(str(p.relative_to(local)) for p in local.rglob("*.parquet"))
     if remote:
+        base = out_text.rstrip("/") + "/"
         try:
+            fs.pipe_file(base + INCOMPLETE, _MARKER_TEXT.encode())
             for rel in tqdm(files, desc="upload", unit="file", disable=not progress):
-                fs.put_file(str(local / rel), out_text.rstrip("/") + "/" + rel)
+                fs.put_file(str(local / rel), base + rel)
+            fs.rm_file(base + INCOMPLETE)
         except Exception as exc:  # botocore/fsspec: unreachable endpoint, no bucket, denied
-            raise MedenvError(f"cannot write Parquet shards to {out}: {one_line(exc)}") from None
+            raise MedenvError(
+                f"cannot write Parquet shards to {out}: {one_line(exc)} (if some were "
+                f"written, {INCOMPLETE} marks it incomplete: export again)"
+            ) from None
         finally:
             shutil.rmtree(local, ignore_errors=True)
     return {"out": out_text, "runs": runs, "events": events, "files": files}
+
+
+_MARKER_TEXT = (
+    "A medenv `events export` to this folder was under way or failed midway: its shards may "
+    "mix two exports, and medenv's readers refuse it. Export again; this file goes once an "
+    "export finishes.\n"
+)
 
 
 def one_line(exc: BaseException) -> str:
