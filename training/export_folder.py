@@ -2,9 +2,10 @@
 export's files, never a mix of two exports, and never loses a file medenv did not write.
 
 - The export is written into a hidden staging folder inside ``out``
-  (``.export.<hex>.partial``) and moved into place only once every format is written: a
-  failed or interrupted export (an exception, a full disk, Ctrl-C) leaves the earlier
-  export as it was. The move is a few renames (`medenv.paths.replace_path`).
+  (``.export.<pid>-<host>-<hex>.partial``), flushed to disk (fsync) and moved into place
+  only once every format is written: a failed or interrupted export (an exception, a full
+  disk, Ctrl-C, a power loss) leaves the earlier export as it was. The move is a few
+  renames (`medenv.paths.replace_path`), flushed too.
 - ``stats.json`` lists the names the export wrote (``"written"``): the next export into
   the folder removes those of them it does not write again (stale files of another format,
   a ``sft_dataset/`` an export without rows does not write, run files of questions no longer
