@@ -177,7 +177,9 @@ def in_temporary(path: str | os.PathLike) -> bool:
     """Whether ``path`` lies inside a temporary (a folder named by `partial_path`: a staging
     folder, a folder output being written). Such a temporary is flushed whole
     (`fsync_tree`) by its writer before it is renamed into place, so what is written inside
-    it need not be flushed file by file (`writing` does not)."""
+    it need not be flushed file by file (`writing` does not); nor swept for leftovers: a
+    temporary whose writer was killed is removed whole (`remove_leftovers`), and a fresh
+    one fills without a scan of the folder for each file."""
     return any(_A_TEMPORARY.fullmatch(parent.name) for parent in Path(path).parents)
 
 
@@ -229,7 +231,7 @@ def writing(path: str | os.PathLike) -> Iterator[Path]:
     ``tmp`` is flushed to disk (`fsync_tree`), replaces ``path`` (`replace_path`: readers
     see the old file or the new one, never part of one) and the rename is flushed
     (`fsync_dir`), so this holds across a power loss too (inside a temporary folder, the
-    flushes are left to that folder's writer, `in_temporary`). When the block raises (any
+    flushes and the sweep below are left to that folder's writer, `in_temporary`). When the block raises (any
     exception, Ctrl-C included), ``tmp`` is removed and ``path`` is left as it was. A killed
     process (SIGKILL) can leave a ``.NAME.<pid>-<host>-<hex>.partial`` behind, never a
     truncated ``path``; the next writer of ``path`` removes it (`remove_leftovers`).
@@ -238,9 +240,10 @@ def writing(path: str | os.PathLike) -> Iterator[Path]:
     one) or the temporary is re-raised naming ``path``, so the CLI's one-line error says
     which output failed (`medenv.cli.error_line`)."""
     path = Path(path)
-    remove_leftovers(path)
+    flush = not in_temporary(path)  # else its writer flushes it, or the next one removes it
+    if flush:
+        remove_leftovers(path)
     tmp = partial_path(path)
-    flush = not in_temporary(path)
     try:
         yield tmp
         if not tmp.exists():
