@@ -230,11 +230,12 @@ def writing(path: str | os.PathLike) -> Iterator[Path]:
     hidden name beside ``path``, `partial_path`; a file or a folder); when the block ends,
     ``tmp`` is flushed to disk (`fsync_tree`), replaces ``path`` (`replace_path`: readers
     see the old file or the new one, never part of one) and the rename is flushed
-    (`fsync_dir`), so this holds across a power loss too (inside a temporary folder, the
-    flushes and the sweep below are left to that folder's writer, `in_temporary`). When the block raises (any
+    (`fsync_dir`), so this holds across a power loss too. When the block raises (any
     exception, Ctrl-C included), ``tmp`` is removed and ``path`` is left as it was. A killed
     process (SIGKILL) can leave a ``.NAME.<pid>-<host>-<hex>.partial`` behind, never a
-    truncated ``path``; the next writer of ``path`` removes it (`remove_leftovers`).
+    truncated ``path``; the next writer of ``path`` removes it (`remove_leftovers`). Inside
+    a temporary folder (`in_temporary`) the flushes and that sweep are left to the folder's
+    writer.
 
     An `OSError` that names no file (``write`` on a full disk raises ``[Errno 28]`` without
     one) or the temporary is re-raised naming ``path``, so the CLI's one-line error says
