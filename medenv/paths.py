@@ -1,13 +1,23 @@
 """Where medenv keeps what it builds: ``$MEDENV_HOME`` (default ``~/.cache/medenv``), the
 lock that makes concurrent processes build a cached artefact once (`build_lock`), and the
 early checks of output paths given on the command line, and `writing`: an output written
-whole or not at all (a temporary beside it, renamed into place)."""
+whole or not at all (a temporary beside it, flushed to disk and renamed into place), and
+`writing_into`: a model folder that holds exactly what its last save wrote.
+
+Temporaries are named for their writer (`partial_path`: process id and host); the next
+writer of the same output removes those whose writer is gone (`remove_leftovers`), so a
+killed process (SIGKILL, a power loss) leaves none behind for long."""
 
 from __future__ import annotations
 
+import errno
+import json
 import os
+import re
 import secrets
 import shutil
+import socket
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -83,11 +93,111 @@ def check_out_file(path: str | os.PathLike, what: str = "--db") -> Path:
     return p
 
 
+# this host, in temporaries' names: a process id means something only on its own host
+_HOST = f"{zlib.crc32(socket.gethostname().encode()):08x}"
+# what follows ``.NAME.`` in a temporary's name: writer's pid, host, random part, tag
+_TEMPORARY = re.compile(r"(\d+)-([0-9a-f]{8})-[0-9a-f]{8}\.(?:partial|old)")
+_A_TEMPORARY = re.compile(r"\..+\.\d+-[0-9a-f]{8}-[0-9a-f]{8}\.partial")
+
+
 def partial_path(path: str | os.PathLike, tag: str = "partial") -> Path:
-    """A fresh hidden name beside ``path`` (``.NAME.<hex>.<tag>``): same folder, so a
-    rename onto ``path`` stays on one filesystem and is atomic."""
+    """A fresh hidden name beside ``path`` (``.NAME.<pid>-<host>-<hex>.<tag>``): same
+    folder, so a rename onto ``path`` stays on one filesystem and is atomic; the writer's
+    process id and a tag of its host name say whose it is (`remove_leftovers`)."""
     p = Path(path)
-    return p.with_name(f".{p.name}.{secrets.token_hex(4)}.{tag}")
+    return p.with_name(f".{p.name}.{os.getpid()}-{_HOST}-{secrets.token_hex(4)}.{tag}")
+
+
+def _writer_gone(pid: int) -> bool:
+    """Whether process ``pid`` (of this host) has ended; a zombie (killed, not yet reaped
+    by its parent) has. A process of another user, or a pid reused since, counts as alive."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # PermissionError: another user's live process
+        return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:  # no /proc (not Linux): alive
+        return False
+    return stat[stat.rindex(")") + 2 :].startswith("Z")
+
+
+def remove_leftovers(path: str | os.PathLike) -> list[Path]:
+    """Remove the temporaries of ``path`` (`partial_path` names, ``.partial`` and the
+    ``.old`` of `replace_path`) whose writer, a process of this host, is gone (killed by
+    SIGKILL or a power loss). Never one of a live writer (a concurrent write of the same
+    output), of another host (a shared folder), or of a medenv before named temporaries
+    carried their writer. Does nothing outside POSIX. Returns what it removed."""
+    p = Path(path)
+    if os.name != "posix" or not p.name:
+        return []
+    prefix = f".{p.name}."
+    removed = []
+    try:
+        entries = os.scandir(p.parent)
+    except OSError:  # no folder yet: nothing left there
+        return []
+    with entries:
+        for entry in entries:
+            if not entry.name.startswith(prefix):
+                continue
+            m = _TEMPORARY.fullmatch(entry.name, len(prefix))
+            if m and m.group(2) == _HOST and _writer_gone(int(m.group(1))):
+                _remove(Path(entry.path))
+                removed.append(Path(entry.path))
+    return removed
+
+
+def _fsync_file(path: str | os.PathLike) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_dir(path: str | os.PathLike) -> None:
+    """Flush the entries of folder ``path`` (a rename or a new file in it) to disk. A
+    filesystem that cannot (``EINVAL``) and systems without folder handles are skipped."""
+    if os.name != "posix":
+        return
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        if exc.errno not in (errno.EINVAL, errno.ENOTSUP):
+            raise
+    finally:
+        os.close(fd)
+
+
+def in_temporary(path: str | os.PathLike) -> bool:
+    """Whether ``path`` lies inside a temporary (a folder named by `partial_path`: a staging
+    folder, a folder output being written). Such a temporary is flushed whole
+    (`fsync_tree`) by its writer before it is renamed into place, so what is written inside
+    it need not be flushed file by file (`writing` does not); nor swept for leftovers: a
+    temporary whose writer was killed is removed whole (`remove_leftovers`), and a fresh
+    one fills without a scan of the folder for each file."""
+    return any(_A_TEMPORARY.fullmatch(parent.name) for parent in Path(path).parents)
+
+
+def fsync_tree(path: str | os.PathLike) -> None:
+    """Flush ``path`` to disk: a file, or every file and folder under a folder (links are
+    not followed), so a rename of it afterwards cannot outlive its content in a power loss."""
+    path = Path(path)
+    if path.is_symlink():
+        return
+    if not path.is_dir():
+        _fsync_file(path)
+        return
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            file = os.path.join(root, name)
+            if not os.path.islink(file):
+                _fsync_file(file)
+        fsync_dir(root)
 
 
 def _remove(path: Path) -> None:
@@ -118,21 +228,32 @@ def replace_path(tmp: Path, path: Path) -> None:
 def writing(path: str | os.PathLike) -> Iterator[Path]:
     """Write ``path`` whole or not at all: ``with writing(path) as tmp:`` write ``tmp`` (a
     hidden name beside ``path``, `partial_path`; a file or a folder); when the block ends,
-    ``tmp`` replaces ``path`` (`replace_path`: readers see the old file or the new one,
-    never part of one). When the block raises (any exception, Ctrl-C included), ``tmp`` is
-    removed and ``path`` is left as it was. A killed process (SIGKILL) can leave a
-    ``.NAME.<hex>.partial`` behind, never a truncated ``path``.
+    ``tmp`` is flushed to disk (`fsync_tree`), replaces ``path`` (`replace_path`: readers
+    see the old file or the new one, never part of one) and the rename is flushed
+    (`fsync_dir`), so this holds across a power loss too. When the block raises (any
+    exception, Ctrl-C included), ``tmp`` is removed and ``path`` is left as it was. A killed
+    process (SIGKILL) can leave a ``.NAME.<pid>-<host>-<hex>.partial`` behind, never a
+    truncated ``path``; the next writer of ``path`` removes it (`remove_leftovers`). Inside
+    a temporary folder (`in_temporary`) the flushes and that sweep are left to the folder's
+    writer.
 
     An `OSError` that names no file (``write`` on a full disk raises ``[Errno 28]`` without
     one) or the temporary is re-raised naming ``path``, so the CLI's one-line error says
     which output failed (`medenv.cli.error_line`)."""
     path = Path(path)
+    flush = not in_temporary(path)  # else its writer flushes it, or the next one removes it
+    if flush:
+        remove_leftovers(path)
     tmp = partial_path(path)
     try:
         yield tmp
         if not tmp.exists():
             raise FileNotFoundError(2, "the writer wrote nothing", str(path))
+        if flush:
+            fsync_tree(tmp)
         replace_path(tmp, path)
+        if flush:
+            fsync_dir(path.parent)
     except BaseException as exc:
         _remove(tmp)
         named = output_named(exc, tmp, path)
@@ -160,7 +281,10 @@ def staging_in(folder: Path, tag: str) -> Iterator[Path]:
     """A fresh hidden folder inside ``folder`` (`partial_path` of ``folder / tag``) to
     write into; when the block raises (Ctrl-C included) it is removed, and an `OSError`
     naming a file in it (or no file) is re-raised naming that file's place in ``folder``
-    (`output_named`). What the block wrote stays there when it ends."""
+    (`output_named`). What the block wrote stays there when it ends, for the caller to
+    flush (`fsync_tree`) and move. Staging folders of ``tag`` that killed writers left are
+    removed first (`remove_leftovers`)."""
+    remove_leftovers(folder / tag)
     stage = partial_path(folder / tag)
     stage.mkdir()
     try:
@@ -173,25 +297,74 @@ def staging_in(folder: Path, tag: str) -> Iterator[Path]:
         raise
 
 
+SAVED = "medenv_saved.json"  # a model folder's record of what its last save wrote
+
+
+def saved_names(folder: Path) -> set[str]:
+    """The names a medenv save recorded writing in ``folder`` (`SAVED`); none when there is
+    no record (a folder medenv never saved into, or saved into before the record existed).
+    Only plain names of entries of ``folder`` count: a record cannot point elsewhere."""
+    try:
+        names = json.loads((folder / SAVED).read_text(encoding="utf-8"))["written"]
+    except (OSError, ValueError, TypeError, KeyError):
+        return set()
+    if not isinstance(names, list):
+        return set()
+    return {
+        n for n in names
+        if isinstance(n, str) and n not in ("", ".", "..", SAVED) and "/" not in n
+        and "\\" not in n
+    }  # fmt: skip
+
+
+def _record(folder: Path, names) -> None:
+    write_file(folder / SAVED, json.dumps({"written": sorted(names)}, indent=1) + "\n")
+
+
 @contextmanager
 def writing_into(folder: str | os.PathLike, last: tuple[str, ...] = ()) -> Iterator[Path]:
-    """Write a set of files into ``folder`` (a model folder: weights, tokenizer, medenv's
-    files) so that none of them is left cut: yields a staging folder inside ``folder``
-    (`partial_path`); when the block ends, each entry written there replaces its namesake
-    in ``folder`` (`replace_path`; the names in ``last`` after the others, so a marker file
-    appears only once the rest is in place); when it raises (Ctrl-C included) the staging
-    folder is removed and ``folder`` is left as it was. Files of ``folder`` the block did not
-    write are not touched (a GRPO run's event store beside the model)."""
+    """Save a set of files into ``folder`` (a model folder: weights, tokenizer, medenv's
+    files) so that afterwards it holds exactly what this save wrote, never a part of it and
+    never a file of an earlier save beside it.
+
+    Yields a staging folder inside ``folder`` (`staging_in`); when the block raises (Ctrl-C
+    included) it is removed and ``folder`` is left as it was. When the block ends, the
+    staged files are flushed to disk, each entry replaces its namesake in ``folder``
+    (`replace_path`; the names in ``last`` after the others, so a marker file appears only
+    once the rest is in place), and the entries the previous save recorded writing (`SAVED`)
+    that this one did not write are removed: an earlier ``model.safetensors`` beside this
+    save's ``pytorch_model.bin``, shards and their index beside one weights file, adapter
+    files beside full weights would make ``transformers`` load the stale weights. `SAVED`
+    then lists this save's names (before the moves it lists both saves', so a save killed
+    midway leaves nothing the next save would not remove).
+
+    Entries no save recorded are kept (a GRPO run's ``events.duckdb`` beside the model, a
+    README of yours, a folder saved by a medenv older than `SAVED`), except one this save
+    writes, which it replaces: what a save writes is known only once training has ended,
+    too late to refuse, and the folder was given as the model's output."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     with staging_in(folder, "save") as stage:
         yield stage
+    written = {p.name for p in stage.iterdir()} - {SAVED}
+    fsync_tree(stage)
+    earlier = saved_names(folder)
+    _record(folder, earlier | written)
+    stale = sorted(earlier - written)
     for entry in sorted(
         stage.iterdir(),
         key=lambda p: (p.name in last, last.index(p.name) if p.name in last else 0, p.name),
     ):
+        if entry.name in last:
+            for name in stale:  # before the markers: a marked folder has no stale file
+                _remove(folder / name)
+            stale = []
+        remove_leftovers(folder / entry.name)  # a killed save's ``.old``
         replace_path(entry, folder / entry.name)
+    for name in stale:
+        _remove(folder / name)
     stage.rmdir()
+    _record(folder, written)  # also flushes the folder's renames (`writing`)
 
 
 def write_file(path: str | os.PathLike, data: str | bytes) -> Path:

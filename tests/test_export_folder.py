@@ -165,3 +165,23 @@ def test_a_kg_that_cannot_be_loaded_is_named_not_a_silent_null(store, tmp_path):
     (note,) = stats["notes"]
     assert note.startswith(f"groundedness unknown for 6 episode(s): KG {tmp_path / 'gone.tsv'} ")
     assert stats["recorded"]["grounded"] is None
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="names open files via /proc")
+def test_every_exported_file_is_on_disk_before_the_export_is_moved_in(
+    store, tmp_path, monkeypatch
+):
+    """A power loss during or after the move cannot leave a cut file: each file is flushed
+    (fsync) in the staging folder, before the moves, and the folder after them."""
+    out, synced, real_fsync = tmp_path / "out", [], os.fsync
+
+    def fsync(fd):
+        synced.append(Path(os.readlink(f"/proc/self/fd/{fd}")))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    export(store, out, ["sft", "browsecomp"], hf=False)
+    staged = {p.relative_to(out).parts[1:] for p in synced if p.parent != tmp_path and p != out}
+    files = {p.relative_to(out).parts for p in out.rglob("*") if p.is_file()}
+    assert len(files) > 6 and files <= staged
+    assert synced[-1] == out

@@ -235,3 +235,31 @@ def test_s3_errors_are_one_line(store, s3, capsys, monkeypatch):
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
     _, err = cli_error(["runs", "--db", "s3://medenv-events/runs"], capsys)
     assert "cannot read Parquet event shards" in err
+
+
+def test_a_url_export_failed_midway_is_marked_and_refused_until_one_finishes(store, capsys):
+    """The upload to a URL (here fsspec's in-memory filesystem, through the same upload as
+    S3) fails after the first run's partition: a file stands where the second one goes. The
+    target stays marked incomplete and readers refuse it until an export finishes."""
+    import fsspec
+
+    from medenv.events.parquet import INCOMPLETE
+
+    fs, root = fsspec.filesystem("memory"), "/medenv-test-midway/shards"
+    url, runs = "memory:/" + root, sorted({r[0] for r in _raw_events(store)})
+    try:
+        fs.pipe_file(f"{root}/run_id={runs[-1]}", b"in the way")
+        argv = ["events", "export", "--db", str(store), "--out", url, "--no-progress"]
+        _, err = cli_error(argv, capsys)
+        assert "cannot write Parquet shards" in err and INCOMPLETE in err
+        assert fs.exists(f"{root}/run_id={runs[0]}/data_0.parquet")  # it failed midway
+        _, err = cli_error(["runs", "--db", url], capsys)
+        assert f"{url}: an `events export` to it failed midway" in err
+        fs.rm_file(f"{root}/run_id={runs[-1]}")
+        _out(argv, capsys)
+        assert not fs.exists(f"{root}/{INCOMPLETE}")
+        assert _json_out(["runs", "--json", "--db", url], capsys) == _json_out(
+            ["runs", "--json", "--db", str(store)], capsys
+        )
+    finally:
+        fs.rm("/medenv-test-midway", recursive=True)

@@ -59,7 +59,8 @@ def test_a_model_folder_is_replaced_as_a_set_and_other_files_stay(tmp_path):
         write_file(stage / "medenv_sft.json", json.dumps({"config": {1}}))  # fails
     assert (folder / "model.safetensors").read_bytes() == b"weights-1"
     assert sorted(os.listdir(folder)) == [
-        "events.duckdb", "medenv_sft.json", "model.safetensors", "tokenizer",
+        "events.duckdb", "medenv_saved.json", "medenv_sft.json", "model.safetensors",
+        "tokenizer",
     ]  # fmt: skip
     with writing_into(folder) as stage:
         (stage / "model.safetensors").write_bytes(b"weights-3")
@@ -68,6 +69,40 @@ def test_a_model_folder_is_replaced_as_a_set_and_other_files_stay(tmp_path):
     assert (folder / "model.safetensors").read_bytes() == b"weights-3"
     assert os.listdir(folder / "tokenizer") == ["merges.txt"]  # the folder was replaced
     assert (folder / "events.duckdb").read_bytes() == b"a store beside the model"
+    # the first save's medenv_sft.json is not this save's: gone with the record's other names
+    assert sorted(os.listdir(folder)) == [
+        "events.duckdb", "medenv_saved.json", "model.safetensors", "tokenizer",
+    ]  # fmt: skip
+
+
+def test_a_model_saved_again_in_shards_loads_the_second_save_not_stale_weights(tmp_path):
+    torch = pytest.importorskip("torch")
+    from medenv.agents.tiny import tiny_model_path
+    from transformers import AutoModelForCausalLM
+
+    folder = tmp_path / "model"
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_path())
+    with writing_into(folder) as stage:
+        model.save_pretrained(stage)  # one model.safetensors
+    (folder / "NOTES.md").write_text("a file of the user's, which no save wrote")
+    with torch.no_grad():
+        for param in model.parameters():
+            param.add_(0.5)
+    second = {k: v.clone() for k, v in model.state_dict().items()}
+    with writing_into(folder) as stage:  # the same model in 100 KB shards plus their index
+        model.save_pretrained(stage, max_shard_size="100KB")
+    names = set(os.listdir(folder))
+    assert "model.safetensors.index.json" in names and "model.safetensors" not in names
+    assert (folder / "NOTES.md").read_text().startswith("a file of the user's")
+    loaded = AutoModelForCausalLM.from_pretrained(folder).state_dict()
+    assert loaded.keys() == second.keys()
+    assert all(torch.equal(loaded[k], v) for k, v in second.items())  # not the first save's
+    with writing_into(folder) as stage:  # back to one file: no shard or index is left
+        model.save_pretrained(stage)
+    assert sorted(os.listdir(folder)) == [
+        "NOTES.md", "config.json", "generation_config.json", "medenv_saved.json",
+        "model.safetensors",
+    ]  # fmt: skip
 
 
 def test_an_error_names_the_output_not_the_temporary(tmp_path):
@@ -91,3 +126,90 @@ def test_a_failed_model_save_names_the_file_in_the_model_folder(tmp_path):
         == f"{tmp_path / 'm' / 'tokenizer' / 'vocab.json'}: Not a directory"
     )
     assert os.listdir(tmp_path / "m") == []
+
+
+# A writer in its own process: enters `writing` and `writing_into`, writes half, says so on
+# stdout, and finishes only when its stdin closes (or is killed before).
+_WRITER = """
+import sys
+from medenv.paths import writing, writing_into
+out, folder = sys.argv[1], sys.argv[2]
+with writing(out) as tmp, writing_into(folder) as stage:
+    tmp.write_text("half")
+    (stage / "model.safetensors").write_text("half")
+    print("writing", flush=True)
+    sys.stdin.read()
+    tmp.write_text(sys.argv[3])
+    (stage / "model.safetensors").write_text(sys.argv[3])
+"""
+
+
+def _writer(out, folder, text):
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _WRITER, str(out), str(folder), text],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stdout.readline() == "writing\n"
+    return proc
+
+
+def _hidden(folder):
+    return sorted(n for n in os.listdir(folder) if n.startswith("."))
+
+
+def test_a_killed_writers_temporaries_go_with_the_next_write_a_live_ones_stay(tmp_path):
+    import signal
+
+    out, folder = tmp_path / "summary.json", tmp_path / "model"
+    killed = _writer(out, folder, "killed")
+    killed_tmps = _hidden(tmp_path) + _hidden(folder)  # its .partial file, its staging folder
+    killed.send_signal(signal.SIGKILL)  # mid-write
+    killed.wait()
+    live = _writer(out, folder, "live")  # a concurrent writer of the same outputs
+    try:
+        live_tmps = [n for n in _hidden(tmp_path) + _hidden(folder) if n not in killed_tmps]
+        assert len(killed_tmps) == 2 and len(live_tmps) == 2
+        write_file(out, "next")
+        with writing_into(folder) as stage:
+            (stage / "model.safetensors").write_text("next")
+        assert out.read_text() == "next"
+        assert _hidden(tmp_path) + _hidden(folder) == live_tmps  # the killed one's are gone
+    finally:
+        live.communicate("")
+    assert live.returncode == 0 and out.read_text() == "live"  # its temporaries were whole
+    assert (folder / "model.safetensors").read_text() == "live"
+    assert _hidden(tmp_path) == [] and _hidden(folder) == []
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="names open files via /proc")
+def test_an_output_is_on_disk_before_its_rename_and_the_rename_after(tmp_path, monkeypatch):
+    """Whole or not at all across a power loss: every file and folder of the temporary is
+    flushed (fsync) before it is renamed over the output, and the output's folder after."""
+    synced, real_fsync = [], os.fsync
+
+    def fsync(fd):  # the real fsync, noting what it flushed and whether the output exists
+        path = os.readlink(f"/proc/self/fd/{fd}")
+        synced.append((os.path.relpath(path, tmp_path), (tmp_path / "out").exists()))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    with writing(tmp_path / "out") as tmp:
+        (tmp / "sub").mkdir(parents=True)
+        (tmp / "a.json").write_text("{}")
+        (tmp / "sub" / "b.arrow").write_bytes(b"rows")
+    before = {p.split("/", 1)[1] if "/" in p else "." for p, done in synced if not done}
+    assert before == {".", "a.json", "sub", "sub/b.arrow"}  # all of it, before the rename
+    assert synced[-1] == (".", True)  # then the folder holding the renamed output
+    synced.clear()
+    write_file(tmp_path / "one.txt", "x")
+    assert [p.endswith(".partial") for p, _ in synced] == [True, False]
+    assert synced[-1][0] == "."
+    synced.clear()
+    with writing_into(tmp_path / "model") as stage:
+        (stage / "model.safetensors").write_bytes(b"weights")
+    staged = [p for p, _ in synced if ".save." in p]
+    assert any(p.endswith("/model.safetensors") for p in staged)  # flushed before the move
+    assert synced[-1][0] == "model"  # the moves (the record's rename, last) flushed after

@@ -2,9 +2,10 @@
 export's files, never a mix of two exports, and never loses a file medenv did not write.
 
 - The export is written into a hidden staging folder inside ``out``
-  (``.export.<hex>.partial``) and moved into place only once every format is written: a
-  failed or interrupted export (an exception, a full disk, Ctrl-C) leaves the earlier
-  export as it was. The move is a few renames (`medenv.paths.replace_path`).
+  (``.export.<pid>-<host>-<hex>.partial``), flushed to disk (fsync) and moved into place
+  only once every format is written: a failed or interrupted export (an exception, a full
+  disk, Ctrl-C, a power loss) leaves the earlier export as it was. The move is a few
+  renames (`medenv.paths.replace_path`), flushed too.
 - ``stats.json`` lists the names the export wrote (``"written"``): the next export into
   the folder removes those of them it does not write again (stale files of another format,
   a ``sft_dataset/`` an export without rows does not write, run files of questions no longer
@@ -27,7 +28,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from medenv.errors import MedenvError
-from medenv.paths import replace_path, staging_in
+from medenv.paths import fsync_dir, fsync_tree, remove_leftovers, replace_path, staging_in
 
 try:
     import fcntl
@@ -122,10 +123,11 @@ def staging(out: Path):
 
 
 def commit(folder: Path, out: Path, ours: set[str]) -> list[str]:
-    """Move the staged export ``folder`` into ``out``: first remove what an earlier export
-    wrote and this one does not, then move each new entry in (``stats.json`` last), then
-    remove ``folder``. Returns the names removed."""
+    """Move the staged export ``folder`` into ``out``: flush it to disk, remove what an
+    earlier export wrote and this one does not, move each new entry in (``stats.json``
+    last), remove ``folder`` and flush ``out``. Returns the names removed."""
     written = {p.name for p in folder.iterdir()}
+    fsync_tree(folder)  # on disk before the moves (`medenv.paths.in_temporary`)
     stale = sorted(ours - written)
     for name in stale:
         path = out / name
@@ -134,6 +136,8 @@ def commit(folder: Path, out: Path, ours: set[str]) -> list[str]:
         else:
             path.unlink(missing_ok=True)
     for name in sorted(written, key=lambda n: n == "stats.json"):
+        remove_leftovers(out / name)  # the ``.old`` of a commit killed midway
         replace_path(folder / name, out / name)
     folder.rmdir()
+    fsync_dir(out)  # the moves survive a power loss
     return stale

@@ -7,7 +7,10 @@ leftovers included) as zstd-compressed Parquet partitioned by run, Hive style::
 
 ``OUT`` is a folder or an fsspec URL (``s3://bucket/prefix``, ``memory://...``); a URL is
 written through a local staging folder and uploaded with fsspec. Re-exporting a run
-overwrites its partition (never duplicates it).
+overwrites its partition (never duplicates it). Object storage has no rename of many files
+at once, so an upload that fails midway (a lost connection, a denied key) cannot leave
+``OUT`` as it was: it stays marked incomplete instead (`INCOMPLETE`, written before the first
+file and removed after the last), and readers refuse it until an export finishes.
 
 Reading: `is_parquet_source(x)` says whether a ``--db`` value names Parquet rather than
 DuckDB files: a URL (``scheme://``), a path or glob ending in ``.parquet``, or a folder
@@ -34,13 +37,15 @@ import duckdb
 from tqdm.auto import tqdm
 
 from medenv.errors import MedenvError
-from medenv.paths import partial_path, replace_path
+from medenv.paths import fsync_dir, fsync_tree, partial_path, remove_leftovers, replace_path
 
 _URL = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://")
 _GLOB = re.compile(r"[*?\[]")
 COLUMNS = "run_id, episode_id, seq, ts, type, payload"
 _TABLES = itertools.count()
 EXTRAS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs", "az": "azure", "abfs": "azure"}
+# in an OUT URL while an upload is under way, and after one that failed midway
+INCOMPLETE = "_medenv_export_incomplete"
 
 
 def url_scheme(source: str | Path) -> str | None:
@@ -118,6 +123,11 @@ def parquet_relation(con: duckdb.DuckDBPyConnection, source: str | Path) -> str:
                                             else fs.protocol[0]):  # fmt: skip
             con.register_filesystem(fs)
     pattern = _pattern(text)
+    if pattern != text and _marked_incomplete(text, None if scheme is None else fs):
+        raise MedenvError(
+            f"{source}: an `events export` to it failed midway ({INCOMPLETE} is there): its "
+            "shards may mix two exports; export again (the marker goes once one finishes)"
+        )
     # Hive partitions (run_id=...) as written by `export_parquet`; else files that carry
     # run_id as a column (a single shard copied out of its folder, another writer's files)
     variants = [
@@ -152,6 +162,18 @@ def parquet_relation(con: duckdb.DuckDBPyConnection, source: str | Path) -> str:
     return f"SELECT * FROM {table}"
 
 
+def _marked_incomplete(folder: str, fs) -> bool:
+    """Whether the folder or URL ``folder`` holds the `INCOMPLETE` marker (``fs``: the
+    URL's fsspec filesystem; None for a local folder). A marker that cannot be looked up
+    counts as absent: reading the shards reports that error."""
+    if fs is None:
+        return (Path(folder) / INCOMPLETE).exists()
+    try:
+        return bool(fs.exists(folder.rstrip("/") + "/" + INCOMPLETE))
+    except Exception:  # botocore/fsspec: no endpoint, no credentials
+        return False
+
+
 def export_parquet(db, out: str | Path, progress: bool = True) -> dict:
     """Write the store ``db`` (path/glob/list, shards included) to ``out`` as Parquet
     partitioned by run. Returns ``{"out", "runs", "events", "files"}``. A local folder is
@@ -181,6 +203,8 @@ def export_parquet(db, out: str | Path, progress: bool = True) -> dict:
         local.mkdir(parents=True, exist_ok=True)
         # a local folder: written into a staging folder beside the partitions, each moved in
         # once all are written, so a failed write (a full disk) leaves no cut Parquet file
+        if not remote:
+            remove_leftovers(local / "events")  # the staging folder of a killed export
         stage = local if remote else partial_path(local / "events")
         try:
             con.execute(
@@ -200,21 +224,37 @@ def export_parquet(db, out: str | Path, progress: bool = True) -> dict:
             # name the output asked for (`medenv.cli.error_line` reads DuckDB's message)
             raise type(exc)(str(exc).replace(str(stage), str(local))) from None
         if stage is not local:
+            fsync_tree(stage)  # on disk before the moves: whole across a power loss too
             for part in sorted(stage.iterdir()):  # a run's partition replaces its old one
+                remove_leftovers(local / part.name)
                 replace_path(part, local / part.name)
             stage.rmdir()
+            fsync_dir(local)
     finally:
         con.close()
     files = sorted(str(p.relative_to(local)) for p in local.rglob("*.parquet"))
     if remote:
+        base = out_text.rstrip("/") + "/"
         try:
+            fs.pipe_file(base + INCOMPLETE, _MARKER_TEXT.encode())
             for rel in tqdm(files, desc="upload", unit="file", disable=not progress):
-                fs.put_file(str(local / rel), out_text.rstrip("/") + "/" + rel)
+                fs.put_file(str(local / rel), base + rel)
+            fs.rm_file(base + INCOMPLETE)
         except Exception as exc:  # botocore/fsspec: unreachable endpoint, no bucket, denied
-            raise MedenvError(f"cannot write Parquet shards to {out}: {one_line(exc)}") from None
+            raise MedenvError(
+                f"cannot write Parquet shards to {out}: {one_line(exc)} (if some were "
+                f"written, {INCOMPLETE} marks it incomplete: export again)"
+            ) from None
         finally:
             shutil.rmtree(local, ignore_errors=True)
     return {"out": out_text, "runs": runs, "events": events, "files": files}
+
+
+_MARKER_TEXT = (
+    "A medenv `events export` to this folder was under way or failed midway: its shards may "
+    "mix two exports, and medenv's readers refuse it. Export again; this file goes once an "
+    "export finishes.\n"
+)
 
 
 def one_line(exc: BaseException) -> str:
