@@ -281,3 +281,76 @@ def test_pins_at_every_cap_up_to_the_levels_sizes():
                     assert got == want, (world.seed, node, cap, chain, steps, cons)
                     seen.add((cap, want))
     assert {(1, True), (1, False), (0, False)} <= seen
+
+
+# --- organ-system branches: an is_a fact that also admits the branch itself ----------
+ORGANS = {"HP:1": "HP:0000707", "HP:2": "HP:0025031"}  # neurological, digestive
+
+
+@pytest.fixture(scope="module", params=SEEDS)
+def organ(request) -> World:
+    """A seed's graph whose phenotypes HP:1 and HP:2 carry the ids of two HPO organ-system
+    branches: "is a neurological abnormality" holds of HP:1's descendants under the
+    closure and, read plainly, of HP:1 itself (`medenv.synth.describe.admits_itself`;
+    `tests.closure_ref` reads the same rule)."""
+    return World(request.param, ORGANS)
+
+
+def _branch_facts(world: World, chain) -> list[Constraint]:
+    """An ``is_a`` fact with each branch on every phenotype of the chain, the seed's
+    included (true of the branch's descendants and of the branch, false of the rest)."""
+    return [
+        Constraint(i, "is_a", b, False)
+        for i, n in enumerate(chain)
+        if world.type[n] == "phenotype"
+        for b in sorted(ORGANS.values())
+    ]
+
+
+def _branch_described(world: World):
+    """`_described`'s facts, and for a phenotype each branch it lies under ("is a
+    neurological abnormality")."""
+    forward = _described(world)
+
+    def described(node: str) -> list[Constraint]:
+        out = list(forward(node))
+        if world.type[node] == "phenotype":
+            out += [
+                Constraint(-1, "is_a", b, False)
+                for b in sorted(ORGANS.values())
+                if b in world.closed.ancestors(node)
+            ]
+        return out
+
+    return described
+
+
+def test_a_branch_fact_admits_the_branch_itself_on_every_level_and_in_pins(organ):
+    """`candidate_sets` (a described seed too) and `pins` with branch facts, each branch
+    alone and both together, on one `Disambiguator` (the two branches' sets are kept
+    apart): every level is the reference's, the branch itself among the candidates where
+    it stands on its level."""
+    disamb = Disambiguator(organ.index)
+    rng = organ.rng("organ-levels")
+    kept = 0
+    for chain, steps in organ.chains(30, rng):
+        facts = _branch_facts(organ, chain)
+        if not facts:
+            continue
+        more = organ.random_constraints(chain, rng)
+        for cons in (*([f] for f in facts), facts, [*facts, *more]):
+            want = organ.levels(chain, steps, cons)
+            assert disamb.candidate_sets(chain, steps, cons) == want, (chain, steps, cons)
+            kept += any(c.entity in want[c.node] for c in cons)
+            for node in range(1, len(chain)):
+                for cap in (None, 2):
+                    got = disamb.pins(node, chain, steps, cons, cap=cap)
+                    assert got == organ.pins(node, chain, steps, cons, cap), (node, cap, chain)
+    assert kept
+
+
+def test_of_type_is_every_node_of_the_type_and_empty_for_a_type_the_graph_lacks(organ):
+    disamb = Disambiguator(organ.index)
+    for kind in ("phenotype", "disease", "gene", "inheritance"):
+        assert disamb.of_type(kind) == {n for n in organ.nodes if organ.type[n] == kind}
+    assert disamb.of_type("drug") == frozenset()

@@ -255,3 +255,36 @@ def test_narrow_tries_four_facts_by_default():
     assert disamb.narrow(chain, steps, (), limit=1, max_constraints=3) is None
     five = disamb.narrow(chain, steps, (), limit=1, max_constraints=3, tries=5)
     assert five == (Constraint(2, "is_a", "HP:F5"),)
+
+
+def test_narrow_adds_a_fact_another_node_already_states():
+    """"In the history of OMIM:9" is stated of the answer and also holds of the middle
+    disease, where it leaves one of the five diseases of gene G:0: `narrow` adds it there
+    too (only the facts already on the node it narrows are left out, and those narrow
+    nothing)."""
+    kg = KnowledgeGraph("hpo", "reuse", RELATIONS)
+    kg.add_node(Node("G:0", "gene", "gene zero"))
+    for n, kind, name in (
+        ("OMIM:9", "disease", "old syndrome"),
+        ("HP:7", "phenotype", "sign seven"),
+        ("HP:8", "phenotype", "sign eight"),
+    ):
+        kg.add_node(Node(n, kind, name))
+    for i in range(5):
+        kg.add_node(Node(f"OMIM:{i}", "disease", f"syndrome {i}"))
+        kg.add_edge(f"OMIM:{i}", "G:0", "associated_gene")
+    kg.add_edge("OMIM:0", "HP:7", "has_history")
+    kg.add_edge("OMIM:9", "HP:7", "has_history")
+    kg.add_edge("OMIM:9", "OMIM:0", "has_history")
+    for d in ("OMIM:0", "OMIM:1"):  # a second fact of OMIM:0, that leaves two
+        kg.add_edge(d, "HP:8", "has_phenotype")
+    chain = ("G:0", "OMIM:0", "HP:7")
+    steps = (("associated_gene", True), ("has_history", False))
+    start = (Constraint(2, "has_history", "OMIM:9", True),)
+    closed = ClosedGraph(kg.graph, HPO_SEMANTICS)
+    by_name = {kg.node(n).name: {n} for n in kg.graph.nodes}
+    item = World(0).item  # only its `item` helper
+    assert admitted(closed, by_name, item(chain, steps, start)) == {"HP:7"}  # unique
+    got = Disambiguator(GraphIndex(kg)).narrow(chain, steps, start, limit=1, max_constraints=4)
+    assert got == (*start, Constraint(1, "has_history", "OMIM:9", True))
+    assert admitted(closed, by_name, item(chain[:2], steps[:1], got[1:])) == {"OMIM:0"}

@@ -57,31 +57,31 @@ class Disambiguator(PathQuery):
         level = memo.get(key)
         if level is None:
             level = memo[key] = {u for u in ix.named(chain[0]) if ix.type[u] == ix.type[chain[0]]}
+
+        def facts(i: int) -> list[Constraint]:
+            return [
+                Constraint(node=i, relation=c.relation, entity=c.entity, inverse=c.inverse)
+                for c in described(chain[i])
+                if c.entity not in chain[: i + 1]
+            ]
+
         last = len(chain) - 1
-        for i in range(1, len(chain)):
+        for i in range(1, last):  # the middle levels
             key = (*key, steps[i - 1], chain[i])
-            if i == last:  # a last level's answer, not a level: keyed apart
-                key = (*key, "only")
             hit = memo.get(key)
-            if i == last and hit is not None:
-                return hit
             if hit is None:
-                cons = [
-                    Constraint(node=i, relation=c.relation, entity=c.entity, inverse=c.inverse)
-                    for c in described(chain[i])
-                    if c.entity not in chain[: i + 1]
-                ]
                 rel, inv = steps[i - 1]
-                if i == last:  # only "is it the answer alone" is asked of the last level
-                    only = memo[key] = self._only(
-                        level, ix.type[chain[i]], rel, inv, cons, chain[-1]
-                    )
-                    return only
                 hit = memo[key] = self._level(
-                    level, ix.type[chain[i - 1]], ix.type[chain[i]], rel, inv, cons
+                    level, ix.type[chain[i - 1]], ix.type[chain[i]], rel, inv, facts(i)
                 )
             level = hit
-        return level == {chain[-1]}
+        # only "is it the answer alone" is asked of the last level (keyed apart: an answer,
+        # not a level)
+        key = (*key, steps[-1], chain[-1], "only")
+        if key not in memo:
+            rel, inv = steps[-1]
+            memo[key] = self._only(level, ix.type[chain[-1]], rel, inv, facts(last), chain[-1])
+        return memo[key]
 
     def _shortcut(self, chain, steps, constraints, node: int) -> bool:
         """Would ``node``'s constraints pin the answer on their own (a quick check with
