@@ -111,19 +111,16 @@ class Disambiguator(PathQuery):
             pool = [(rel, inv, e) for (rel, inv), others in ix.adj[node].items() for e in others]
         if described is not None:
             pool += [(c.relation, c.inverse, c.entity) for c in described(node)]
-        size, sat = len(members), self.sat
+        size, satisfies = len(members), self.satisfies
         for rel, inv, e in pool:
             if e in on_chain or (e, rel, inv) in taken:
                 continue
-            left = len(members & sat(e, rel, inv))
+            fact = Constraint(node=-1, relation=rel, entity=e, inverse=inv)
+            left = len(members & satisfies(fact))  # read as the question's reader reads it
             if left < size:
-                scored.append((left, e, rel, inv))
-        scored.sort()
-        return (
-            Constraint(node=-1, relation=rel, entity=e, inverse=inv)
-            for _, e, rel, inv in scored
-            if usable(e)
-        )
+                scored.append((left, e, rel, inv, fact))
+        scored.sort(key=lambda s: s[:4])
+        return (fact for *_, fact in scored if usable(fact.entity))
 
     def disambiguate(
         self,
