@@ -12,7 +12,9 @@ term has every ancestor of the term, symmetric relations hold both ways):
     S(i+1) = nodes of chain[i+1]'s type related under the closure to any node of S(i) by
              hop i (backwards when the hop is inverse), that satisfy every constraint on
              node i+1; a constraint is satisfied by ``u`` when ``u`` has the stated
-             relation, under the closure, with any node the constraint entity's name names.
+             relation, under the closure, with any node the constraint entity's name names
+             (and an ``is_a`` fact with an organ-system branch by the branch itself too:
+             `medenv.synth.describe.admits_itself`, `PathQuery.satisfies`).
 
 The item is unambiguous iff ``S(n) == {answer}``. `resolve_chain` (`medenv.synth.resolve`) computes ``S(n)`` with
 the public `KnowledgeGraph` API (``closure=False``: the literal graph, a second, weaker
@@ -23,8 +25,9 @@ Adding constraints (greedy, deterministic): while ``S(n) != {answer}``, take the
 node ``i >= 1`` with ``|S(i)| > 1`` that has a fact (an edge to an entity outside the chain
 whose name does not give away a chain entity) true for ``chain[i]`` but false for some
 other member of ``S(i)``; add the fact that leaves the fewest members (ties: entity id,
-relation), skipping a fact that would pin the answer down on its own from node ``i >= 2``
-(a shortcut past the chain, see `medenv.synth.hops`). At most ``per_node`` facts per node
+relation; "leaves" as `PathQuery.satisfies` reads the fact), skipping a fact that would
+pin the answer down on its own from node ``i >= 2`` (a shortcut past the chain, see
+`medenv.synth.hops`). At most ``per_node`` facts per node
 and ``max_constraints`` per item; if that is not enough the item is dropped as ambiguous.
 """
 from __future__ import annotations
