@@ -13,7 +13,11 @@ what those graphs do not:
 - graphs whose relations reach several node types from one type and one type from
   another (a gene with a past history, a phenotype with a gene), so that skipping a
   level's type filter (`medenv.synth.reach.type_reach`) depends on the hop's source type;
-- `pins` at every cap, up to the size of each level.
+- `pins` at every cap, up to the size of each level;
+- graphs with two organ-system branch ids, where an ``is_a`` fact with a branch also
+  admits the branch itself (`medenv.synth.describe.admits_itself`): levels, `pins`,
+  `disambiguate` with branch descriptions (round 15: the search scored such a fact by the
+  closure alone), and `PathQuery.of_type`.
 
 The cases built by hand on a graph of their own are `tests/test_uniqueness_survivors_graphs.py`.
 """

@@ -2,7 +2,9 @@
 survivors showed untested (`make mutate` uniqueness, `docs/mutation-testing.md`; the random-graph checks are `tests/test_uniqueness_survivors.py`): the defaults
 of ``per_node``, ``tries`` and ``cap``, one-hop chains, ``start`` constraints with
 descriptions, the memo of levels under two relations from one node, a hop whose relation
-reaches two types, and the shortcut check's 2,000-candidate cap. Each expectation is
+reaches two types, the shortcut check's 2,000-candidate cap, `narrow` adding a fact another
+node already states, and the descriptions' pre-check asked of chains that differ only in
+their last hop. Each expectation is
 read off the graph and, where a level is asked, checked with the brute-force reader of
 `tests.closure_ref`.
 """
