@@ -21,7 +21,7 @@ import pytest
 from medenv.errors import MedenvError
 from medenv.events import schema as ev
 from medenv.events.chain import check_chains, split
-from medenv.events.files import sidecar
+from medenv.events.files import read_spools, sidecar
 from medenv.events.reader import connected_files, spool_notes
 from medenv.events.spool import encode_line
 from medenv.events.store import EventStore, connect, read_episode
@@ -353,3 +353,46 @@ def test_an_ingest_error_without_text_is_named_by_its_type(tmp_path):
     assert f"event store {tmp_path / 'ev.duckdb'}: OSError (disk full?)" in str(err)
     first = ingest_error(tmp_path / "f", tmp_path / "s", OSError("No space\nleft"))
     assert ": No space (disk full?)" in str(first)
+
+
+def test_a_failed_ingest_on_the_writers_thread_is_raised_naming_the_spool(tmp_path):
+    """``ingest="thread"``: a batch the table refuses (as a full disk would) is not
+    dropped; `drain` raises the one-line error naming the spool, which keeps the events."""
+    path = tmp_path / "ev.duckdb"
+    _refusing_store(path, "episode_sealed")
+    store = EventStore(path, run_id="r", batch_events=5, ingest="thread")
+    logged = _episode(store, "e1") + 1  # + its seal: a full batch, handed to the ingest
+    with pytest.raises(MedenvError) as err:
+        store.drain()
+    spool = sidecar(path, ".spool")
+    assert str(err.value).startswith(f"cannot ingest events into event store {path}: ")
+    assert str(err.value).endswith(
+        f"(disk full?); the events stay in {spool} and the next writer or reader of the "
+        "store picks them up"
+    )
+    rows, notes = read_spools(path)
+    assert notes == [] and len({(r[1], r[2]) for r in rows}) == logged
+    with pytest.raises(MedenvError, match="cannot ingest events"):
+        store.close()
+
+
+def test_the_writers_thread_ingests_the_run_id_and_an_episode_of_one_event(tmp_path):
+    """``ingest="thread"``: every row carries the run id; an episode that logged one event
+    (started, never ended) reads back as that one event (the store logs no
+    ``run_started``)."""
+    path = tmp_path / "ev.duckdb"
+    store = EventStore(path, run_id="r", batch_events=5, ingest="thread")
+    assert store.ingest == "thread"
+    _episode(store, "e1")
+    store.emit(
+        ev.EpisodeStarted(question_id="q-e2", seed=1, split="test", specialty="neurology",
+                          n_hops=2, optimal_calls=1, answer="BRCA1", aliases=[],
+                          prompt="p", config_hash="h", tags={}),
+        "e2",
+    )  # fmt: skip
+    store.close()
+    rows = _rows(path)
+    assert {r[0] for r in rows} == {"r"}
+    assert [r[4] for r in rows if r[1] == "e2"] == ["episode_started"]
+    events = read_episode(path, "e2")
+    assert [(e.type, e.seq) for e in events] == [("episode_started", 0)]
