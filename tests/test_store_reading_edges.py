@@ -8,9 +8,12 @@ events edited with plain SQL."""
 
 from __future__ import annotations
 
+import calendar
 import fcntl
 import json
 import os
+import re
+import time
 
 import duckdb
 import pytest
@@ -18,10 +21,11 @@ import pytest
 from medenv.errors import MedenvError
 from medenv.events import schema as ev
 from medenv.events.chain import check_chains, split
-from medenv.events.files import sidecar
+from medenv.events.files import read_spools, sidecar
 from medenv.events.reader import connected_files, spool_notes
 from medenv.events.spool import encode_line
 from medenv.events.store import EventStore, connect, read_episode
+from medenv.events.table import ingest_error
 from tests.test_store_edges import _episode, _refusing_store, _rows
 
 HEX = "0123456789abcdef" * 2
@@ -301,3 +305,94 @@ def test_a_file_that_is_not_a_duckdb_file_is_named_as_such(tmp_path, content, ca
     assert not is_duckdb_file(tmp_path / "missing.duckdb")
     assert main(["eval", "--db", str(store), "--paired-with", str(other)]) == 2
     assert "not a DuckDB file" in capsys.readouterr().err
+
+
+# --- round 15: survivors of a fresh seed-7 sample (forkserver) -----------------------
+def test_a_run_without_an_id_is_named_by_utc_time_and_its_events_stamped_now(tmp_path):
+    """The run id ``YYYYmmdd-HHMMSS-<8 hex>`` is the UTC time the store opened; every
+    event's ``ts`` is the time it was logged (microseconds)."""
+    before = time.time()
+    path = tmp_path / "ev.duckdb"
+    store = EventStore(path)
+    _episode(store, "e1")
+    store.close()
+    after = time.time()
+    assert re.fullmatch(r"\d{8}-\d{6}-[0-9a-f]{8}", store.run_id)
+    opened = calendar.timegm(time.strptime(store.run_id[:15], "%Y%m%d-%H%M%S"))
+    assert before - 1 <= opened <= after
+    rows = _rows(path)
+    assert {r[0] for r in rows} == {store.run_id}
+    assert all(before - 1 <= r[3] / 1e6 <= after + 1 for r in rows)
+
+
+def test_a_store_in_a_folder_named_with_an_apostrophe_is_read(tmp_path):
+    folder = tmp_path / "it's here"
+    folder.mkdir()
+    path, _ = _stored(folder)
+    assert [e.seq for e in read_episode(path, "e1")] == list(range(9))
+    report = _report(path)
+    assert (report.episodes, report.runs, report.open_runs) == ({}, [], [])
+    assert report.checked == len(_rows(path))
+
+
+@pytest.mark.parametrize(("ingest", "durability"), [("bogus", "step"), ("process", "none")])
+def test_an_ingest_mode_the_store_cannot_run_is_refused_with_the_choices(
+    tmp_path, ingest, durability
+):
+    with pytest.raises(MedenvError) as err:
+        EventStore(tmp_path / "ev.duckdb", ingest=ingest, durability=durability)
+    assert str(err.value) == (
+        "ingest must be one of ('auto', 'process', 'thread') ('process' needs a spool: "
+        f"durability other than 'none'), got {ingest!r} with durability {durability!r}"
+    )
+    assert not (tmp_path / "ev.duckdb").exists()
+
+
+def test_an_ingest_error_without_text_is_named_by_its_type(tmp_path):
+    err = ingest_error(tmp_path / "ev.duckdb", tmp_path / "ev.duckdb.spool", OSError())
+    assert f"event store {tmp_path / 'ev.duckdb'}: OSError (disk full?)" in str(err)
+    first = ingest_error(tmp_path / "f", tmp_path / "s", OSError("No space\nleft"))
+    assert ": No space (disk full?)" in str(first)
+
+
+def test_a_failed_ingest_on_the_writers_thread_is_raised_naming_the_spool(tmp_path):
+    """``ingest="thread"``: a batch the table refuses (as a full disk would) is not
+    dropped; `drain` raises the one-line error naming the spool, which keeps the events."""
+    path = tmp_path / "ev.duckdb"
+    _refusing_store(path, "episode_sealed")
+    store = EventStore(path, run_id="r", batch_events=5, ingest="thread")
+    logged = _episode(store, "e1") + 1  # + its seal: a full batch, handed to the ingest
+    with pytest.raises(MedenvError) as err:
+        store.drain()
+    spool = sidecar(path, ".spool")
+    assert str(err.value).startswith(f"cannot ingest events into event store {path}: ")
+    assert str(err.value).endswith(
+        f"(disk full?); the events stay in {spool} and the next writer or reader of the "
+        "store picks them up"
+    )
+    rows, notes = read_spools(path)
+    assert notes == [] and len({(r[1], r[2]) for r in rows}) == logged
+    with pytest.raises(MedenvError, match="cannot ingest events"):
+        store.close()
+
+
+def test_the_writers_thread_ingests_the_run_id_and_an_episode_of_one_event(tmp_path):
+    """``ingest="thread"``: every row carries the run id; an episode that logged one event
+    (started, never ended) reads back as that one event (the store logs no
+    ``run_started``)."""
+    path = tmp_path / "ev.duckdb"
+    store = EventStore(path, run_id="r", batch_events=5, ingest="thread")
+    assert store.ingest == "thread"
+    _episode(store, "e1")
+    store.emit(
+        ev.EpisodeStarted(question_id="q-e2", seed=1, split="test", specialty="neurology",
+                          n_hops=2, optimal_calls=1, answer="BRCA1", aliases=[],
+                          prompt="p", config_hash="h", tags={}),
+        "e2",
+    )  # fmt: skip
+    store.close()
+    rows = _rows(path)
+    assert {r[0] for r in rows} == {"r"}
+    assert [r[4] for r in rows if r[1] == "e2"] == ["episode_started"]
+    events = read_episode(path, "e2")
+    assert [(e.type, e.seq) for e in events] == [("episode_started", 0)]

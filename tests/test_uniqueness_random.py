@@ -30,15 +30,17 @@ from medenv.kg.loaders.hpo import RELATIONS
 from medenv.synth.index import GraphIndex
 from medenv.synth.qa import Constraint, Hop, QAItem
 from medenv.synth.uniqueness import Disambiguator
-from tests.closure_ref import HPO_SEMANTICS, ClosedGraph, admitted
+from tests.closure_ref import HPO_SEMANTICS, ORGAN_SYSTEMS, ClosedGraph, admitted
 
 SEEDS = range(6)
 
 
-def _graph(seed: int) -> KnowledgeGraph:
+def _graph(seed: int, rename: dict[str, str] | None = None) -> KnowledgeGraph:
+    """The random graph of ``seed``; ``rename``: other ids for some of its phenotypes
+    (the same shape and names)."""
     rng = random.Random(seed)
     kg = KnowledgeGraph("hpo", f"random-{seed}", RELATIONS)
-    phen = [f"HP:{i}" for i in range(9)]
+    phen = [(rename or {}).get(f"HP:{i}", f"HP:{i}") for i in range(9)]
     for i, p in enumerate(phen):
         # HP:7 and HP:8 share a label: HP:8's synonym is HP:7's name
         syn = ("phen 7",) if i == 8 else ()
@@ -76,8 +78,8 @@ def _graph(seed: int) -> KnowledgeGraph:
 class World:
     """One graph, its index, the pipeline's search and the reference reader."""
 
-    def __init__(self, seed: int) -> None:
-        self.kg = _graph(seed)
+    def __init__(self, seed: int, rename: dict[str, str] | None = None) -> None:
+        self.kg = _graph(seed, rename)
         self.seed = seed
         self.closed = ClosedGraph(self.kg.graph, HPO_SEMANTICS)
         self.by_name: dict[str, set[str]] = {}
@@ -151,9 +153,14 @@ class World:
         ]
 
     def satisfying(self, c: Constraint, pool) -> set[str]:
+        """The members of ``pool`` that meet ``c`` (an ``is_a`` fact with an organ-system
+        branch also admits the branch itself, as `admitted` reads it)."""
         names = self.by_name[self.kg.node(c.entity).name.casefold()]
+        itself = c.relation == "is_a" and not c.inverse and c.entity in ORGAN_SYSTEMS
 
         def holds(u):
+            if itself and u == c.entity:
+                return True
             return any(
                 self.closed.holds(e, c.relation, u) if c.inverse
                 else self.closed.holds(u, c.relation, e)

@@ -13,7 +13,11 @@ what those graphs do not:
 - graphs whose relations reach several node types from one type and one type from
   another (a gene with a past history, a phenotype with a gene), so that skipping a
   level's type filter (`medenv.synth.reach.type_reach`) depends on the hop's source type;
-- `pins` at every cap, up to the size of each level.
+- `pins` at every cap, up to the size of each level;
+- graphs with two organ-system branch ids, where an ``is_a`` fact with a branch also
+  admits the branch itself (`medenv.synth.describe.admits_itself`): levels, `pins`,
+  `disambiguate` with branch descriptions (round 15: the search scored such a fact by the
+  closure alone), and `PathQuery.of_type`.
 
 The cases built by hand on a graph of their own are `tests/test_uniqueness_survivors_graphs.py`.
 """
@@ -281,3 +285,97 @@ def test_pins_at_every_cap_up_to_the_levels_sizes():
                     assert got == want, (world.seed, node, cap, chain, steps, cons)
                     seen.add((cap, want))
     assert {(1, True), (1, False), (0, False)} <= seen
+
+
+# --- organ-system branches: an is_a fact that also admits the branch itself ----------
+ORGANS = {"HP:1": "HP:0000707", "HP:2": "HP:0025031"}  # neurological, digestive
+
+
+@pytest.fixture(scope="module", params=SEEDS)
+def organ(request) -> World:
+    """A seed's graph whose phenotypes HP:1 and HP:2 carry the ids of two HPO organ-system
+    branches: "is a neurological abnormality" holds of HP:1's descendants under the
+    closure and, read plainly, of HP:1 itself (`medenv.synth.describe.admits_itself`;
+    `tests.closure_ref` reads the same rule)."""
+    return World(request.param, ORGANS)
+
+
+def _branch_facts(world: World, chain) -> list[Constraint]:
+    """An ``is_a`` fact with each branch on every phenotype of the chain, the seed's
+    included (true of the branch's descendants and of the branch, false of the rest)."""
+    return [
+        Constraint(i, "is_a", b, False)
+        for i, n in enumerate(chain)
+        if world.type[n] == "phenotype"
+        for b in sorted(ORGANS.values())
+    ]
+
+
+def _branch_described(world: World):
+    """`_described`'s facts, and for a phenotype each branch it lies under ("is a
+    neurological abnormality")."""
+    forward = _described(world)
+
+    def described(node: str) -> list[Constraint]:
+        out = list(forward(node))
+        if world.type[node] == "phenotype":
+            out += [
+                Constraint(-1, "is_a", b, False)
+                for b in sorted(ORGANS.values())
+                if b in world.closed.ancestors(node)
+            ]
+        return out
+
+    return described
+
+
+def test_a_branch_fact_admits_the_branch_itself_on_every_level_and_in_pins(organ):
+    """`candidate_sets` (a described seed too) and `pins` with branch facts, each branch
+    alone and both together, on one `Disambiguator` (the two branches' sets are kept
+    apart): every level is the reference's, the branch itself among the candidates where
+    it stands on its level."""
+    disamb = Disambiguator(organ.index)
+    rng = organ.rng("organ-levels")
+    kept = 0
+    for chain, steps in organ.chains(30, rng):
+        facts = _branch_facts(organ, chain)
+        if not facts:
+            continue
+        more = organ.random_constraints(chain, rng)
+        for cons in (*([f] for f in facts), facts, [*facts, *more]):
+            want = organ.levels(chain, steps, cons)
+            assert disamb.candidate_sets(chain, steps, cons) == want, (chain, steps, cons)
+            kept += any(c.entity in want[c.node] for c in cons)
+            for node in range(1, len(chain)):
+                for cap in (None, 2):
+                    got = disamb.pins(node, chain, steps, cons, cap=cap)
+                    assert got == organ.pins(node, chain, steps, cons, cap), (node, cap, chain)
+    assert kept
+
+
+@pytest.mark.parametrize("named", [False, True])
+def test_disambiguate_with_branch_descriptions_matches_the_reference(organ, named):
+    """Descriptions that name a branch ("is a digestive abnormality"), alone (the
+    fully-described pre-check) and with the graph's facts: the reference's greedy rule,
+    whose sets read a branch fact plainly. (Before synthesis version 12 the search scored
+    a fact with the closure alone: on seed 5 it added "is a neurological abnormality" to
+    the level {HP:0000707, HP:0025031}, which that fact leaves whole.)"""
+    disamb = Disambiguator(organ.index)
+    described = _branch_described(organ)
+    rng = organ.rng("organ-disambiguate")
+    used = 0
+    for chain, steps in organ.chains(25, rng):
+        want = organ.disambiguate(chain, steps, 100, 4, 2, 4, lambda e: True, named, described)
+        got = disamb.disambiguate(
+            chain, steps, max_constraints=4, named=named, described=described
+        )
+        assert got == want, (named, chain, steps)
+        used += any(c.entity in ORGANS.values() for c in got or ())
+    assert used or organ.seed not in (0, 1)
+
+
+def test_of_type_is_every_node_of_the_type_and_empty_for_a_type_the_graph_lacks(organ):
+    disamb = Disambiguator(organ.index)
+    for kind in ("phenotype", "disease", "gene", "inheritance"):
+        assert disamb.of_type(kind) == {n for n in organ.nodes if organ.type[n] == kind}
+    assert disamb.of_type("drug") == frozenset()

@@ -2,7 +2,9 @@
 survivors showed untested (`make mutate` uniqueness, `docs/mutation-testing.md`; the random-graph checks are `tests/test_uniqueness_survivors.py`): the defaults
 of ``per_node``, ``tries`` and ``cap``, one-hop chains, ``start`` constraints with
 descriptions, the memo of levels under two relations from one node, a hop whose relation
-reaches two types, and the shortcut check's 2,000-candidate cap. Each expectation is
+reaches two types, the shortcut check's 2,000-candidate cap, `narrow` adding a fact another
+node already states, and the descriptions' pre-check asked of chains that differ only in
+their last hop. Each expectation is
 read off the graph and, where a level is asked, checked with the brute-force reader of
 `tests.closure_ref`.
 """
@@ -255,3 +257,91 @@ def test_narrow_tries_four_facts_by_default():
     assert disamb.narrow(chain, steps, (), limit=1, max_constraints=3) is None
     five = disamb.narrow(chain, steps, (), limit=1, max_constraints=3, tries=5)
     assert five == (Constraint(2, "is_a", "HP:F5"),)
+
+
+def test_narrow_adds_a_fact_another_node_already_states():
+    """"In the history of OMIM:9" is stated of the answer and also holds of the middle
+    disease, where it leaves one of the five diseases of gene G:0: `narrow` adds it there
+    too (only the facts already on the node it narrows are left out, and those narrow
+    nothing)."""
+    kg = KnowledgeGraph("hpo", "reuse", RELATIONS)
+    kg.add_node(Node("G:0", "gene", "gene zero"))
+    for n, kind, name in (
+        ("OMIM:9", "disease", "old syndrome"),
+        ("HP:7", "phenotype", "sign seven"),
+        ("HP:8", "phenotype", "sign eight"),
+    ):
+        kg.add_node(Node(n, kind, name))
+    for i in range(5):
+        kg.add_node(Node(f"OMIM:{i}", "disease", f"syndrome {i}"))
+        kg.add_edge(f"OMIM:{i}", "G:0", "associated_gene")
+    kg.add_edge("OMIM:0", "HP:7", "has_history")
+    kg.add_edge("OMIM:9", "HP:7", "has_history")
+    kg.add_edge("OMIM:9", "OMIM:0", "has_history")
+    for d in ("OMIM:0", "OMIM:1"):  # a second fact of OMIM:0, that leaves two
+        kg.add_edge(d, "HP:8", "has_phenotype")
+    chain = ("G:0", "OMIM:0", "HP:7")
+    steps = (("associated_gene", True), ("has_history", False))
+    start = (Constraint(2, "has_history", "OMIM:9", True),)
+    closed = ClosedGraph(kg.graph, HPO_SEMANTICS)
+    by_name = {kg.node(n).name: {n} for n in kg.graph.nodes}
+    item = World(0).item  # only its `item` helper
+    assert admitted(closed, by_name, item(chain, steps, start)) == {"HP:7"}  # unique
+    got = Disambiguator(GraphIndex(kg)).narrow(chain, steps, start, limit=1, max_constraints=4)
+    assert got == (*start, Constraint(1, "has_history", "OMIM:9", True))
+    assert admitted(closed, by_name, item(chain[:2], steps[:1], got[1:])) == {"OMIM:0"}
+
+
+def test_the_described_pre_check_tells_apart_chains_that_differ_in_their_last_hop():
+    """Descriptions only: one `Disambiguator` asked, in turn, chains that share their
+    prefix and differ only in the answer, only in the last hop's relation (two hops), and
+    only in the last hop's relation after a middle hop (three hops). The ambiguous one of
+    each pair is asked first; the other still gets its constraint (its own pre-check, not
+    the first one's), and the brute-force reader admits only its answer with it."""
+    kg = KnowledgeGraph("hpo", "last-hop", RELATIONS)
+    kg.add_node(Node("G:0", "gene", "gene zero"))
+    for d in ("OMIM:0", "OMIM:1", "OMIM:9"):
+        kg.add_node(Node(d, "disease", f"syndrome {d[5:]}"))
+    for p in ("HP:P", "HP:a", "HP:b", "HP:x"):
+        kg.add_node(Node(p, "phenotype", f"sign {p[3:]}"))
+    for p in ("HP:a", "HP:x"):
+        kg.add_edge(p, "HP:P", "is_a")
+    for d in ("OMIM:0", "OMIM:1"):
+        kg.add_edge(d, "G:0", "associated_gene")
+        kg.add_edge(d, "HP:b", "has_phenotype")
+    for s, t, rel in (
+        ("OMIM:0", "HP:a", "has_phenotype"),
+        ("OMIM:0", "HP:a", "has_history"),
+        ("OMIM:1", "HP:x", "has_history"),
+        ("OMIM:0", "OMIM:9", "has_history"),
+        ("OMIM:9", "HP:a", "has_history"),
+        ("OMIM:9", "HP:x", "has_history"),
+        ("OMIM:9", "HP:a", "has_phenotype"),
+    ):
+        kg.add_edge(s, t, rel)
+    facts = {"HP:a": [Constraint(-1, "is_a", "HP:P", False)]}  # "a kind of sign P"
+
+    def described(node):
+        return facts.get(node, [])
+
+    disamb = Disambiguator(GraphIndex(kg))
+    closed = ClosedGraph(kg.graph, HPO_SEMANTICS)
+    by_name = {kg.node(n).name: {n} for n in kg.graph.nodes}
+    item = World(0).item  # only its `item` helper
+    gene, phen, hist = ("associated_gene", True), ("has_phenotype", False), ("has_history", False)
+    via_9 = ("G:0", "OMIM:0", "OMIM:9", "HP:a")
+    asked = [  # (chain, steps, the node of the one constraint found, or None: ambiguous)
+        (("G:0", "OMIM:0", "HP:b"), (gene, phen), None),
+        (("G:0", "OMIM:0", "HP:a"), (gene, hist), None),
+        (("G:0", "OMIM:0", "HP:a"), (gene, phen), 2),
+        (via_9, (gene, hist, hist), None),
+        (via_9, (gene, hist, phen), 3),
+    ]
+    for chain, steps, node in asked:
+        got = disamb.disambiguate(chain, steps, max_constraints=2, named=False, described=described)
+        if node is None:
+            assert got is None, (chain, steps)
+            continue
+        assert got == (Constraint(node, "is_a", "HP:P", False),), (chain, steps)
+        assert admitted(closed, by_name, item(chain, steps, got)) == {"HP:a"}
+        assert admitted(closed, by_name, item(chain, steps)) != {"HP:a"}

@@ -31,7 +31,8 @@ class PathQuery:
     def __init__(self, index: GraphIndex, cap: int = 100) -> None:
         self.index = index
         self.cap = cap
-        self._sat: dict[tuple, frozenset[str]] = {}
+        self._sat: dict[tuple[str, str, bool], frozenset[str]] = {}
+        self._itself: dict[str, frozenset[str]] = {}  # `satisfies` of a branch's is_a fact
         self._described_levels: dict[tuple, set[str]] = {}
         self._levels: dict[tuple, set[str]] = {}  # candidate_sets levels by query prefix
         self._pins: dict[tuple, bool] = {}  # `pins` answers by suffix query
@@ -65,13 +66,12 @@ class PathQuery:
 
     def satisfies(self, c: Constraint) -> frozenset[str]:
         """The nodes that meet constraint ``c`` (`sat`; with ``c``'s entity itself when
-        `medenv.synth.describe.admits_itself`)."""
+        `medenv.synth.describe.admits_itself`): how a question's reader takes ``c``."""
         out = self.sat(c.entity, c.relation, c.inverse)
         if admits_itself(c) and c.entity not in out:
-            key = (c.entity, c.relation, c.inverse, True)
-            hit = self._sat.get(key)
+            hit = self._itself.get(c.entity)  # (an is_a fact: the entity is the key)
             if hit is None:
-                hit = self._sat[key] = out | {c.entity}
+                hit = self._itself[c.entity] = out | {c.entity}
             return hit
         return out
 

@@ -12,7 +12,9 @@ term has every ancestor of the term, symmetric relations hold both ways):
     S(i+1) = nodes of chain[i+1]'s type related under the closure to any node of S(i) by
              hop i (backwards when the hop is inverse), that satisfy every constraint on
              node i+1; a constraint is satisfied by ``u`` when ``u`` has the stated
-             relation, under the closure, with any node the constraint entity's name names.
+             relation, under the closure, with any node the constraint entity's name names
+             (and an ``is_a`` fact with an organ-system branch by the branch itself too:
+             `medenv.synth.describe.admits_itself`, `PathQuery.satisfies`).
 
 The item is unambiguous iff ``S(n) == {answer}``. `resolve_chain` (`medenv.synth.resolve`) computes ``S(n)`` with
 the public `KnowledgeGraph` API (``closure=False``: the literal graph, a second, weaker
@@ -23,8 +25,9 @@ Adding constraints (greedy, deterministic): while ``S(n) != {answer}``, take the
 node ``i >= 1`` with ``|S(i)| > 1`` that has a fact (an edge to an entity outside the chain
 whose name does not give away a chain entity) true for ``chain[i]`` but false for some
 other member of ``S(i)``; add the fact that leaves the fewest members (ties: entity id,
-relation), skipping a fact that would pin the answer down on its own from node ``i >= 2``
-(a shortcut past the chain, see `medenv.synth.hops`). At most ``per_node`` facts per node
+relation; "leaves" as `PathQuery.satisfies` reads the fact), skipping a fact that would
+pin the answer down on its own from node ``i >= 2`` (a shortcut past the chain, see
+`medenv.synth.hops`). At most ``per_node`` facts per node
 and ``max_constraints`` per item; if that is not enough the item is dropped as ambiguous.
 """
 from __future__ import annotations
@@ -57,31 +60,31 @@ class Disambiguator(PathQuery):
         level = memo.get(key)
         if level is None:
             level = memo[key] = {u for u in ix.named(chain[0]) if ix.type[u] == ix.type[chain[0]]}
+
+        def facts(i: int) -> list[Constraint]:
+            return [
+                Constraint(node=i, relation=c.relation, entity=c.entity, inverse=c.inverse)
+                for c in described(chain[i])
+                if c.entity not in chain[: i + 1]
+            ]
+
         last = len(chain) - 1
-        for i in range(1, len(chain)):
+        for i in range(1, last):  # the middle levels
             key = (*key, steps[i - 1], chain[i])
-            if i == last:  # a last level's answer, not a level: keyed apart
-                key = (*key, "only")
             hit = memo.get(key)
-            if i == last and hit is not None:
-                return hit
             if hit is None:
-                cons = [
-                    Constraint(node=i, relation=c.relation, entity=c.entity, inverse=c.inverse)
-                    for c in described(chain[i])
-                    if c.entity not in chain[: i + 1]
-                ]
                 rel, inv = steps[i - 1]
-                if i == last:  # only "is it the answer alone" is asked of the last level
-                    only = memo[key] = self._only(
-                        level, ix.type[chain[i]], rel, inv, cons, chain[-1]
-                    )
-                    return only
                 hit = memo[key] = self._level(
-                    level, ix.type[chain[i - 1]], ix.type[chain[i]], rel, inv, cons
+                    level, ix.type[chain[i - 1]], ix.type[chain[i]], rel, inv, facts(i)
                 )
             level = hit
-        return level == {chain[-1]}
+        # only "is it the answer alone" is asked of the last level (keyed apart: an answer,
+        # not a level)
+        key = (*key, steps[-1], chain[-1], "only")
+        if key not in memo:
+            rel, inv = steps[-1]
+            memo[key] = self._only(level, ix.type[chain[-1]], rel, inv, facts(last), chain[-1])
+        return memo[key]
 
     def _shortcut(self, chain, steps, constraints, node: int) -> bool:
         """Would ``node``'s constraints pin the answer on their own (a quick check with
@@ -111,19 +114,16 @@ class Disambiguator(PathQuery):
             pool = [(rel, inv, e) for (rel, inv), others in ix.adj[node].items() for e in others]
         if described is not None:
             pool += [(c.relation, c.inverse, c.entity) for c in described(node)]
-        size, sat = len(members), self.sat
+        size, satisfies = len(members), self.satisfies
         for rel, inv, e in pool:
             if e in on_chain or (e, rel, inv) in taken:
                 continue
-            left = len(members & sat(e, rel, inv))
+            fact = Constraint(node=-1, relation=rel, entity=e, inverse=inv)
+            left = len(members & satisfies(fact))  # read as the question's reader reads it
             if left < size:
-                scored.append((left, e, rel, inv))
-        scored.sort()
-        return (
-            Constraint(node=-1, relation=rel, entity=e, inverse=inv)
-            for _, e, rel, inv in scored
-            if usable(e)
-        )
+                scored.append((left, e, rel, inv, fact))
+        scored.sort(key=lambda s: s[:4])
+        return (fact for *_, fact in scored if usable(fact.entity))
 
     def disambiguate(
         self,
