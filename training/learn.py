@@ -60,13 +60,13 @@ from medenv.paths import save_figure, write_file
 # sft_hops: the hop counts SFT trains on; eval_episodes 0: every held-out test question.
 FULL = dict(n1=1000, n2=100, obfuscation=0, model="small", sft_hops="1", sft_steps=200,
             sft_lr=1e-3, sft_batch=4, max_tool_chars=400, question_only=1,
-            grpo_steps=12, grpo_generations=4, grpo_prompts=4, grpo_questions=0, grpo_lr=1e-4,
-            grpo_pool=4, grpo_pool_candidates=32, grpo_pool_k=8, grpo_pool_seed=0,
+            grpo_steps=12, grpo_generations=4, grpo_prompts=8, grpo_questions=0, grpo_lr=1e-4,
+            grpo_pool=8, grpo_pool_candidates=32, grpo_pool_k=8, grpo_pool_seed=0,
             grpo_pool_patience=12, grpo_pool_stratify=1, grpo_seed=0, grpo_loss="dapo", grpo_beta=0.0,
             grpo_support="full",
             grpo_completion=320,
             grpo_evidence=0.5, eval_steps=4, eval_tokens=96, eval_episodes=0,
-            untrained_episodes=6, temperature=1.0, think_text=0, entity_swap=4)  # fmt: skip
+            untrained_episodes=6, temperature=0.7, think_text=0, entity_swap=4)  # fmt: skip
 # the quick run's tiny model answers (next to) nothing: no pool, the plain 1 x 4 GRPO steps
 QUICK = dict(FULL, n1=120, n2=40, model="tiny", sft_steps=60, sft_batch=2, grpo_steps=3,
              grpo_pool=0, grpo_prompts=1, grpo_generations=4, grpo_lr=None,
