@@ -31,6 +31,7 @@ from typing import Any
 from medenv.agents.episode_loop import run_jobs
 from medenv.agents.factory import agent_name
 from medenv.errors import MedenvError
+from medenv.forking import default_sigterm
 from medenv.kg.cache import load_kg
 from medenv.synth import synthesize
 from medenv.workers import preload_world, start_method
@@ -123,8 +124,15 @@ class NodeRollout:
     def run(self, work: list[tuple]) -> list[tuple[str, int, bool, int]]:
         if len(work) == 1:
             return _node_run(work[0])
-        with mp.get_context(self.method).Pool(len(work)) as pool:
+        pool = mp.get_context(self.method).Pool(len(work), initializer=default_sigterm)
+        try:
             parts = pool.map(_node_run, work, chunksize=1)
+            pool.close()  # done: the workers leave on the queue's sentinels, no signal needed
+        except BaseException:
+            pool.terminate()
+            raise
+        finally:
+            pool.join()
         return [r for part in parts for r in part]
 
 

@@ -9,6 +9,7 @@ of heavy imports so that `medenv.synth.parallel` and `medenv.workers` share it.
 from __future__ import annotations
 
 import multiprocessing as mp
+import signal
 import sys
 import traceback
 from collections.abc import Callable
@@ -30,6 +31,15 @@ def can_fork_child() -> bool:
     """Whether this process may fork a child now: a fork-safe platform, and not a daemonic
     process (a `multiprocessing` pool's worker may not start children)."""
     return fork_safe() and not mp.current_process().daemon
+
+
+def default_sigterm() -> None:
+    """A pool's ``initializer``: SIGTERM ends this worker (the default action). A worker
+    forked from a process with its own Python SIGTERM handler (a Ray actor's) inherits that
+    handler, which does not end it: `Pool.terminate` then signals a worker that lives on,
+    blocked on the task queue's lock that the terminating parent holds, and the parent's
+    join waits forever."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def beside(child: Callable[[], bytes], parent: Callable[[], T], what: str) -> tuple[bytes, T]:
