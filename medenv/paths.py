@@ -95,9 +95,11 @@ def check_out_file(path: str | os.PathLike, what: str = "--db") -> Path:
 
 # this host, in temporaries' names: a process id means something only on its own host
 _HOST = f"{zlib.crc32(socket.gethostname().encode()):08x}"
-# what follows ``.NAME.`` in a temporary's name: writer's pid, host, random part, tag
-_TEMPORARY = re.compile(r"(\d+)-([0-9a-f]{8})-[0-9a-f]{8}\.(?:partial|old)")
-_A_TEMPORARY = re.compile(r"\..+\.\d+-[0-9a-f]{8}-[0-9a-f]{8}\.partial")
+# what follows ``.NAME.`` in a temporary's name (`partial_path`): writer's pid, host,
+# random part; then the tag
+_WRITER = r"(\d+)-([0-9a-f]{8})-[0-9a-f]{8}"
+_TEMPORARY = re.compile(_WRITER + r"\.(?:partial|old)")
+_A_TEMPORARY = re.compile(r"\..+\." + _WRITER + r"\.partial")
 
 
 def partial_path(path: str | os.PathLike, tag: str = "partial") -> Path:

@@ -37,7 +37,7 @@ import duckdb
 from tqdm.auto import tqdm
 
 from medenv.errors import MedenvError
-from medenv.paths import fsync_dir, fsync_tree, partial_path, remove_leftovers, replace_path
+from medenv.paths import fsync_dir, fsync_tree, remove_leftovers, replace_path, staging_in
 
 _URL = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://")
 _GLOB = re.compile(r"[*?\[]")
@@ -201,29 +201,15 @@ def export_parquet(db, out: str | Path, progress: bool = True) -> dict:
         if not events:
             raise MedenvError(f"the event store {db} has no events to export")
         local.mkdir(parents=True, exist_ok=True)
-        # a local folder: written into a staging folder beside the partitions, each moved in
-        # once all are written, so a failed write (a full disk) leaves no cut Parquet file
-        if not remote:
-            remove_leftovers(local / "events")  # the staging folder of a killed export
-        stage = local if remote else partial_path(local / "events")
-        try:
-            con.execute(
-                # ``shard``: which store file of the run an event came from (each shard has
-                # its own run-level hash chain, `medenv.events.chain`)
-                f"COPY (SELECT {COLUMNS}, file AS shard FROM events_by_file "
-                "ORDER BY run_id, file, episode_id, seq) "
-                f"TO '{_sql(str(stage))}' (FORMAT parquet, COMPRESSION zstd, "
-                "PARTITION_BY (run_id), OVERWRITE_OR_IGNORE true)"
-            )
-        except BaseException as exc:  # Ctrl-C included: no staging folder is left
-            if stage is local:
-                raise
-            shutil.rmtree(stage, ignore_errors=True)
-            if not isinstance(exc, duckdb.Error):
-                raise
-            # name the output asked for (`medenv.cli.error_line` reads DuckDB's message)
-            raise type(exc)(str(exc).replace(str(stage), str(local))) from None
-        if stage is not local:
+        if remote:
+            _copy_partitions(con, local)
+        else:  # partitions staged beside the old ones and moved in once all are written,
+            # so a failed write (a full disk) leaves no cut Parquet file
+            with staging_in(local, "events") as stage:
+                try:
+                    _copy_partitions(con, stage)
+                except duckdb.Error as exc:  # name the output asked for (`error_line`)
+                    raise type(exc)(str(exc).replace(str(stage), str(local))) from None
             fsync_tree(stage)  # on disk before the moves: whole across a power loss too
             for part in sorted(stage.iterdir()):  # a run's partition replaces its old one
                 remove_leftovers(local / part.name)
@@ -248,6 +234,18 @@ def export_parquet(db, out: str | Path, progress: bool = True) -> dict:
         finally:
             shutil.rmtree(local, ignore_errors=True)
     return {"out": out_text, "runs": runs, "events": events, "files": files}
+
+
+def _copy_partitions(con: duckdb.DuckDBPyConnection, folder: Path) -> None:
+    """Every event of the connected store's ``events_by_file`` into ``folder`` as zstd
+    Parquet, one Hive partition per run (``shard``: which store file of the run an event
+    came from; each shard has its own run-level hash chain, `medenv.events.chain`)."""
+    con.execute(
+        f"COPY (SELECT {COLUMNS}, file AS shard FROM events_by_file "
+        "ORDER BY run_id, file, episode_id, seq) "
+        f"TO '{_sql(str(folder))}' (FORMAT parquet, COMPRESSION zstd, "
+        "PARTITION_BY (run_id), OVERWRITE_OR_IGNORE true)"
+    )
 
 
 _MARKER_TEXT = (
