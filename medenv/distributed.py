@@ -31,7 +31,7 @@ from typing import Any
 from medenv.agents.episode_loop import run_jobs
 from medenv.agents.factory import agent_name
 from medenv.errors import MedenvError
-from medenv.forking import default_sigterm
+from medenv.forking import terminable_pool
 from medenv.kg.cache import load_kg
 from medenv.synth import synthesize
 from medenv.workers import preload_world, start_method
@@ -124,7 +124,7 @@ class NodeRollout:
     def run(self, work: list[tuple]) -> list[tuple[str, int, bool, int]]:
         if len(work) == 1:
             return _node_run(work[0])
-        pool = mp.get_context(self.method).Pool(len(work), initializer=default_sigterm)
+        pool = terminable_pool(mp.get_context(self.method), len(work))
         try:
             parts = pool.map(_node_run, work, chunksize=1)
             pool.close()  # done: the workers leave on the queue's sentinels, no signal needed

@@ -9,6 +9,7 @@ of heavy imports so that `medenv.synth.parallel` and `medenv.workers` share it.
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import signal
 import sys
 import traceback
@@ -33,13 +34,38 @@ def can_fork_child() -> bool:
     return fork_safe() and not mp.current_process().daemon
 
 
+_POOL_FORKS = 0  # > 0 while `terminable_pool` forks its first workers
+
+
+def _default_sigterm_in_child() -> None:
+    if _POOL_FORKS:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_default_sigterm_in_child)
+
+
 def default_sigterm() -> None:
-    """A pool's ``initializer``: SIGTERM ends this worker (the default action). A worker
-    forked from a process with its own Python SIGTERM handler (a Ray actor's) inherits that
-    handler, which does not end it: `Pool.terminate` then signals a worker that lives on,
-    blocked on the task queue's lock that the terminating parent holds, and the parent's
-    join waits forever."""
+    """A pool's ``initializer``: SIGTERM ends this worker (the default action)."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def terminable_pool(ctx, processes: int):
+    """``ctx.Pool(processes)`` whose workers end on SIGTERM from their first instruction.
+
+    A worker forked from a process with its own Python SIGTERM handler (a Ray actor's)
+    inherits that handler, which does not end it: `Pool.terminate` then signals a worker
+    that lives on, blocked on the task queue's lock that the terminating parent holds, and
+    the parent's join waits forever. The handler is reset in the child right after the
+    fork (not only in the pool's ``initializer``, which a worker still starting up has not
+    run yet when the signal comes); the initializer covers workers the pool forks later."""
+    global _POOL_FORKS
+    _POOL_FORKS += 1
+    try:
+        return ctx.Pool(processes, initializer=default_sigterm)
+    finally:
+        _POOL_FORKS -= 1
 
 
 def beside(child: Callable[[], bytes], parent: Callable[[], T], what: str) -> tuple[bytes, T]:

@@ -1,7 +1,7 @@
-"""`medenv.forking.default_sigterm`: a pool forked from a process with its own SIGTERM handler
+"""`medenv.forking.terminable_pool`: a pool forked from a process with its own SIGTERM handler
 (a Ray actor's: `medenv.distributed.NodeRollout`, `synth --ray`) still terminates.
 
-Without the initializer, `Pool.terminate` signals workers that inherited the parent's handler
+Without it, `Pool.terminate` signals workers that inherited the parent's handler
 and live on, blocked on the task queue's lock the terminating parent holds; the parent's join
 then waits forever (seen as a hung `tests/test_ray.py` in a CI run)."""
 
@@ -16,10 +16,10 @@ from medenv.forking import fork_safe
 SCRIPT = textwrap.dedent(
     """
     import multiprocessing as mp, signal, sys
-    from medenv.forking import default_sigterm
+    from medenv.forking import terminable_pool
     signal.signal(signal.SIGTERM, lambda *args: None)  # the parent's own handler
-    for _ in range(5):
-        pool = mp.get_context("fork").Pool(3, initializer=default_sigterm)
+    for _ in range(30):  # terminated at once: some workers are still starting up
+        pool = terminable_pool(mp.get_context("fork"), 4)
         pool.map(abs, range(6))
         pool.terminate()
         pool.join()

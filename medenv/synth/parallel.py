@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from medenv.errors import MedenvError
-from medenv.forking import default_sigterm, fork_safe
+from medenv.forking import fork_safe, terminable_pool
 from medenv.synth.seedwork import SeedOutcome, SeedWork
 
 CHUNK = 4  # seeds handed to a worker at a time (a seed takes ~0.05-1 s)
@@ -69,7 +69,7 @@ def pooled_outcomes(
     global _WORK
     _WORK = work
     try:
-        pool = mp.get_context("fork").Pool(workers, initializer=default_sigterm)
+        pool = terminable_pool(mp.get_context("fork"), workers)
     except BaseException:
         _WORK = None
         raise
