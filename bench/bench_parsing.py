@@ -2,7 +2,8 @@
 against the real tool schemas. Target: under 1 ms per 100 KB reply (the parser is linear).
 
 Shapes: a long ``<think>`` then a Hermes call; prose then a call in each of the slower
-families (Mistral, harmony, Qwen3-Coder XML, DeepSeek); prose sprinkled with JSON data objects
+families (Mistral, harmony, Qwen3-Coder XML, DeepSeek, DeepSeek DSML, MiniMax-M2, and Seed-OSS
+after a long ``<seed:think>``); prose sprinkled with JSON data objects
 (every one decoded, none a call); prose with no call at all; a 100 KB pythonic argument.
 Reported: ``ms_per_100kb`` (mean time per parse).
 """
@@ -22,6 +23,9 @@ CALLS = {
     "harmony": '<|start|>assistant<|channel|>commentary to=functions.medical_search <|constrain|>json<|message|>{"query": "a"}<|call|>',
     "qwen3_coder": "<tool_call>\n<function=medical_search>\n<parameter=query>\na\n</parameter>\n</function>\n</tool_call>",
     "deepseek_v3": '<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>medical_search<｜tool▁sep｜>{"query": "a"}<｜tool▁call▁end｜><｜tool▁calls▁end｜>',
+    "deepseek_v32": '<｜DSML｜function_calls>\n<｜DSML｜invoke name="medical_search">\n<｜DSML｜parameter name="query" string="true">a</｜DSML｜parameter>\n</｜DSML｜invoke>\n</｜DSML｜function_calls>',
+    "minimax_m2": '<minimax:tool_call>\n<invoke name="medical_search">\n<parameter name="query">a</parameter>\n</invoke>\n</minimax:tool_call>',
+    "seed_oss_after_think": "<seed:tool_call>\n<function=medical_search>\n<parameter=query>a</parameter>\n</function>\n</seed:tool_call>",
 }  # fmt: skip
 
 
@@ -34,6 +38,8 @@ def _cases() -> dict[str, str]:
     for family, call in CALLS.items():
         if family == "hermes_after_think":
             cases[family] = "<think>" + _filler(PROSE) + "</think>\n" + call
+        elif family == "seed_oss_after_think":
+            cases[family] = "<seed:think>" + _filler(PROSE) + "</seed:think>\n" + call
         elif family == "harmony":
             cases[family] = "<|channel|>analysis<|message|>" + _filler(PROSE) + "<|end|>" + call
         else:

@@ -90,6 +90,35 @@ def test_explicit_tool_format_reads_only_that_family_and_replays(world, items, t
     assert verify(db, episode, world=world).ok
 
 
+NEW_FAMILIES = {
+    "deepseek_v32": '<｜DSML｜function_calls><｜DSML｜invoke name="medical_search"><｜DSML｜parameter name="query" string="true">ataxia</｜DSML｜parameter><｜DSML｜parameter name="top_k" string="false">2</｜DSML｜parameter></｜DSML｜invoke></｜DSML｜function_calls>',
+    "minimax_m2": '<think>search first</think><minimax:tool_call><invoke name="medical_search"><parameter name="query">ataxia</parameter><parameter name="top_k">2</parameter></invoke></minimax:tool_call>',
+    "seed_oss": "<seed:think>search first</seed:think><seed:tool_call><function=medical_search><parameter=query>ataxia</parameter><parameter=top_k>2</parameter></function></seed:tool_call>",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("fmt", sorted(NEW_FAMILIES))
+def test_a_round_16_family_round_trips_through_the_env(world, items, tmp_path, fmt):
+    """The prompt shows the family's call; its call runs a real search; a call of another
+    family is no call under it (with its hint); the family read is logged."""
+    from medenv.env import call_example
+
+    db = tmp_path / f"{fmt}.duckdb"
+    env = gym.make("MedResearch-v0", qa=items, world=world, db=db, tool_format=fmt)
+    prompt, _ = env.reset(seed=2)
+    assert call_example(fmt) in prompt
+    others = [t for f, t in NEW_FAMILIES.items() if f != fmt]
+    obs, _, _, _, info = env.step(others[0])
+    assert info["error"] == "no_call" and format_hint(fmt) in obs, obs
+    obs, _, _, _, info = env.step(NEW_FAMILIES[fmt])
+    assert info["error"] == "" and info["tool"] == "medical_search", obs
+    assert obs.startswith('medical_search results for "ataxia":\n1. ')
+    assert "\n2. " in obs and "\n3. " not in obs  # top_k=2, typed from the text
+    env.step(f"<answer>{env.unwrapped.item.answer}</answer>")
+    env.close()
+    assert _families(db) == [None, fmt, "answer"]
+
+
 def test_unknown_tool_format_fails_at_construction():
     with pytest.raises(MedenvError, match="unknown tool_format 'qwen9'; use one of: auto, hermes"):
         gym.make("MedResearch-v0", db=None, tool_format="qwen9")

@@ -23,6 +23,8 @@ MS, WS = "medical_search", "web_search"
 DS_BEGIN, DS_END = "<｜tool▁calls▁begin｜>", "<｜tool▁calls▁end｜>"
 DS_CALL, DS_SEP, DS_CALL_END = "<｜tool▁call▁begin｜>", "<｜tool▁sep｜>", "<｜tool▁call▁end｜>"
 K_BEGIN, K_END = "<|tool_calls_section_begin|>", "<|tool_calls_section_end|>"
+DSML_FC, DSML_INV = "<｜DSML｜function_calls>", '<｜DSML｜invoke name="'
+DSML_PARAM = '<｜DSML｜parameter name="'
 K_CALL, K_ARGS, K_CALL_END = (
     "<|tool_call_begin|>",
     "<|tool_call_argument_begin|>",
@@ -65,6 +67,12 @@ VALID = [
     ("json", "tool-calls-object-text", '{"tool_calls": [{"type": "function", "function": {"name": "medical_search", "arguments": "{\\"query\\": \\"ataxia\\"}"}}]}', [(MS, {"query": "ataxia"})], None),
     ("granite", "granite30", '<|tool_call|>[{"name": "medical_search", "arguments": {"query": "ataxia"}}]', [(MS, {"query": "ataxia"})], None),
     ("internlm", "internlm2", 'I need to search.<|action_start|><|plugin|>\n{"name": "medical_search", "parameters": {"query": "ataxia"}}<|action_end|>', [(MS, {"query": "ataxia"})], None),
+    ("deepseek_v32", "v32-typed", f'Searching.{DSML_FC}\n{DSML_INV}medical_search">\n{DSML_PARAM}query" string="true">ataxia</｜DSML｜parameter>\n{DSML_PARAM}top_k" string="false">3</｜DSML｜parameter>\n</｜DSML｜invoke>\n</｜DSML｜function_calls>', [(MS, {"query": "ataxia", "top_k": 3})], None),
+    ("deepseek_v32", "v4-think", f'<think>plan</think>\n\n<｜DSML｜tool_calls>\n{DSML_INV}web_search">\n{DSML_PARAM}query" string="true">FBN1</｜DSML｜parameter>\n</｜DSML｜invoke>\n</｜DSML｜tool_calls>', [(WS, {"query": "FBN1"})], "plan"),
+    ("minimax_m2", "m2-interleaved-think", '<think>plan</think>\n<minimax:tool_call>\n<invoke name="medical_search">\n<parameter name="query">ataxia</parameter>\n<parameter name="top_k">3</parameter>\n</invoke>\n</minimax:tool_call>', [(MS, {"query": "ataxia", "top_k": 3})], "plan"),
+    ("minimax_m2", "m2-bare-name-cut-off", "<minimax:tool_call><invoke name=web_search><parameter name='query'>FBN1 gene", [(WS, {"query": "FBN1 gene"})], None),
+    ("seed_oss", "seed-think", "<seed:think>plan</seed:think><seed:tool_call>\n<function=web_search>\n<parameter=query>FBN1</parameter>\n</function>\n</seed:tool_call>", [(WS, {"query": "FBN1"})], "plan"),
+    ("seed_oss", "seed-example-in-think", "<seed:think>The format is <seed:tool_call><function=browse></function></seed:tool_call>.</seed:think><seed:tool_call><function=medical_search><parameter=query>ataxia</parameter></function></seed:tool_call>", [(MS, {"query": "ataxia"})], "The format is <seed:tool_call><function=browse></function></seed:tool_call>."),
 ]  # fmt: skip
 
 # (family, id, text, kind, words in the message)
@@ -85,6 +93,9 @@ INVALID = [
     ("pythonic", "not-literal", "[medical_search(query=ataxia)]", "bad_arguments", "literal"),
     ("json", "llama32-semicolons", '{"name": "medical_search", "parameters": {"query": "a"}}; {"name": "web_search", "parameters": {"query": "b"}}', "several_calls", "Found 2"),
     ("granite", "bad-json", '<|tool_call|>[{"name": "medical_search", "arguments": {"query": }}]', "bad_json", "invalid"),
+    ("deepseek_v32", "no-name", f'{DSML_FC}{DSML_INV}">{DSML_PARAM}query" string="true">a</｜DSML｜parameter></｜DSML｜invoke></｜DSML｜function_calls>', "bad_json", "<｜DSML｜invoke name="),
+    ("minimax_m2", "bad-int", '<minimax:tool_call><invoke name="medical_search"><parameter name="query">a</parameter><parameter name="top_k">many</parameter></invoke></minimax:tool_call>', "bad_arguments", "top_k"),
+    ("seed_oss", "json-body", '<seed:tool_call>{"name": "medical_search", "arguments": {"query": "a"}}</seed:tool_call>', "bad_json", "<function=NAME>"),
     ("internlm", "missing-brace", '<|action_start|><|plugin|>\n{"name": "medical_search", "parameters": {"query": "a"}<|action_end|>', "bad_json", "JSON"),
 ]  # fmt: skip
 
@@ -274,6 +285,9 @@ def _readme(root) -> str:
         f'{DS_CALL}medical_search{DS_SEP}{{"query": "a"}}{DS_CALL_END}',
         f'{K_CALL}functions.medical_search:0{K_ARGS}{{"query": "a"}}{K_CALL_END}',
         '<|start|>assistant<|channel|>commentary to=functions.medical_search<|message|>{"query": "a"}<|call|>',
+        f'{DSML_FC}{DSML_INV}medical_search">{DSML_PARAM}query" string="true">a</｜DSML｜parameter></｜DSML｜invoke></｜DSML｜function_calls>',
+        '<minimax:tool_call><invoke name="medical_search"><parameter name="query">a</parameter></invoke></minimax:tool_call>',
+        "<seed:tool_call><function=medical_search><parameter=query>a</parameter></function></seed:tool_call>",
     ],
 )
 def test_at_most_64_calls_are_read_from_one_reply(one):
@@ -294,6 +308,16 @@ def test_at_most_64_calls_are_read_from_one_reply(one):
          "</tool_call>", "hermes", {"query": "<｜tool▁calls▁begin｜>"}),
         ('[TOOL_CALLS]web_search[ARGS]{"query": "<tool_call> in text"}', "mistral",
          {"query": "<tool_call> in text"}),
+
+        ('<tool_call>\n{"name": "web_search", "arguments": {"query": "<minimax:tool_call> <seed:tool_call>"}}\n'
+         "</tool_call>", "hermes", {"query": "<minimax:tool_call> <seed:tool_call>"}),
+        ('<minimax:tool_call><invoke name="web_search"><parameter name="query"><tool_call> [TOOL_CALLS]'
+         "</parameter></invoke></minimax:tool_call>", "minimax_m2", {"query": "<tool_call> [TOOL_CALLS]"}),
+        ('<｜DSML｜function_calls><｜DSML｜invoke name="web_search"><｜DSML｜parameter name="query" string="true">'
+         "<minimax:tool_call><function=x></｜DSML｜parameter></｜DSML｜invoke></｜DSML｜function_calls>",
+         "deepseek_v32", {"query": "<minimax:tool_call><function=x>"}),
+        ("<seed:tool_call><function=web_search><parameter=query><｜DSML｜tool_calls></parameter>"
+         "</function></seed:tool_call>", "seed_oss", {"query": "<｜DSML｜tool_calls>"}),
     ],
 )  # fmt: skip
 def test_another_familys_marker_inside_the_arguments_is_text(text, family, arguments):

@@ -44,8 +44,18 @@ RENDER = {
     "json": lambda n, a: f'<|python_tag|>{{"name": "{n}", "parameters": {_json(a)}}}',
     "granite": lambda n, a: f'<|tool_call|>[{{"name": "{n}", "arguments": {_json(a)}}}]',
     "internlm": lambda n, a: f'<|action_start|><|plugin|>\n{{"name": "{n}", "parameters": {_json(a)}}}<|action_end|>',
+    "deepseek_v32": lambda n, a: f'<｜DSML｜function_calls>\n<｜DSML｜invoke name="{n}">\n' + "".join(
+        f'<｜DSML｜parameter name="{k}" string="{str(isinstance(v, str)).lower()}">{_xml_value(v)}</｜DSML｜parameter>\n'
+        for k, v in a.items()
+    ) + "</｜DSML｜invoke>\n</｜DSML｜function_calls>",
+    "minimax_m2": lambda n, a: f'<minimax:tool_call>\n<invoke name="{n}">\n' + "".join(
+        f'<parameter name="{k}">{_xml_value(v)}</parameter>\n' for k, v in a.items()
+    ) + "</invoke>\n</minimax:tool_call>",
+    "seed_oss": lambda n, a: "<seed:tool_call>\n<function=" + n + ">\n" + "".join(
+        f"<parameter={k}>\n{_xml_value(v)}\n</parameter>\n" for k, v in a.items()
+    ) + "</function>\n</seed:tool_call>",
 }  # fmt: skip
-XML_LIKE = {"qwen3_coder", "glm45"}
+XML_LIKE = {"qwen3_coder", "glm45", "deepseek_v32", "minimax_m2", "seed_oss"}
 
 # query text: letters of several scripts, digits, punctuation, quotes, braces, brackets
 _ALPHABET = st.characters(
@@ -85,7 +95,11 @@ MARKERS = [
     "<｜tool▁calls▁begin｜>", "<｜tool▁call▁begin｜>", "<｜tool▁sep｜>", "<｜tool▁call▁end｜>",
     "<|tool_calls_section_begin|>", "<|tool_call_begin|>", "<|tool_call_argument_begin|>",
     "<|tool_call_end|>", "<|tool_call|>", "<|action_start|>", "<|plugin|>", "<|action_end|>",
-    "<|python_tag|>", "<arg_key>", "</arg_key>", "<arg_value>", "</arg_value>", "medical_search",
+    "<|python_tag|>", "<｜DSML｜function_calls>", "</｜DSML｜function_calls>", "<｜DSML｜tool_calls>",
+    '<｜DSML｜invoke name="', '<｜DSML｜parameter name="', '" string="false">', "</｜DSML｜parameter>",
+    "</｜DSML｜invoke>", "<minimax:tool_call>", "</minimax:tool_call>", "<invoke name=",
+    "<parameter name=", "</invoke>", "<seed:tool_call>", "</seed:tool_call>", "<seed:think>",
+    "</seed:think>", "<arg_key>", "</arg_key>", "<arg_value>", "</arg_value>", "medical_search",
     '{"name": "medical_search", "arguments": ', '{"query": "a"}', "{", "}", "[", "]", ";", "(",
     ")", "=", '"', "\\", "\\ud83d", "9" * 4400, "query", "top_k", "```json\n", "\n", " ", "\ud800",
 ]  # fmt: skip
@@ -215,9 +229,11 @@ NON_STRING = [
 def test_non_string_schema_types_in_json_and_xml_families():
     args = {"dose": 2.5, "fasting": True, "genes": ["FGFR2"], "extra": {"a": 1}, "count": None}
     want = (ToolCall("measure", args),)
-    for family in ("hermes", "mistral", "pythonic", "qwen3_coder", "glm45"):
+    for family in ("hermes", "mistral", "pythonic", *sorted(XML_LIKE)):
         text = RENDER[family]("measure", args)
         if family in XML_LIKE:
+            # "null" is None where the schema allows null; an empty value stays text
+            assert parse_action(text, schemas=NON_STRING).calls == want, family
             text = text.replace("\nnull\n", "\n\n").replace(">null<", "><")
             want_xml = {**args, "count": ""}  # an empty value of an integer-or-null is text
             parsed = parse_action(text, schemas=NON_STRING)

@@ -2,8 +2,9 @@
 
 `extract(text, tool_format)` splits a model reply into reasoning, the family it recognised,
 the call attempts and the text left over. With ``tool_format="auto"`` families are tried by
-their distinctive markers, most specific first (harmony, DeepSeek, Kimi, InternLM, Granite,
-Mistral, ``<tool_call>`` blocks, bare Qwen3-Coder XML, pythonic, Mistral's decoded form, JSON);
+their distinctive markers, most specific first (harmony; then the family whose wrapper opens
+first among DeepSeek, Kimi, InternLM, Granite, Mistral, DeepSeek DSML, MiniMax-M2, Seed-OSS
+and ``<tool_call>`` blocks; bare Qwen3-Coder XML, pythonic, Mistral's decoded form, JSON);
 the first that finds a call wins. With one family named, only that family's rules apply, so
 its quirks never misfire on another's text. ``<answer>X</answer>`` is read in every mode.
 Cost is linear in the text length: every detector is a substring test.
@@ -11,12 +12,21 @@ Cost is linear in the text length: every detector is a substring test.
 
 from __future__ import annotations
 
-from medenv.tools.formats import deepseek, granite, harmony, jsontext, kimi, mistral, pythonic
+from medenv.tools.formats import (
+    deepseek,
+    granite,
+    harmony,
+    invoke,
+    jsontext,
+    kimi,
+    mistral,
+    pythonic,
+)
 from medenv.tools.formats.base import TOO_MANY, Attempt, Failure, RawCall
 from medenv.tools.formats.marks import find_any, first_marks, suffix_marks
 from medenv.tools.formats.reasoning import split_reasoning
 from medenv.tools.formats.tagged import tool_call_attempts
-from medenv.tools.formats.xml import qwen3_coder_attempts
+from medenv.tools.formats.xml import SEED, qwen3_coder_attempts, seed_attempts
 
 # family: (what it is, how the medical_search call looks in it)
 FAMILIES: dict[str, tuple[str, str]] = {
@@ -50,6 +60,21 @@ FAMILIES: dict[str, tuple[str, str]] = {
     "internlm": (
         "InternLM",
         '<|action_start|><|plugin|>{"name": "TOOL", "parameters": {...}}<|action_end|>',
+    ),
+    "deepseek_v32": (
+        "DeepSeek-V3.2/V4 DSML",
+        '<｜DSML｜function_calls><｜DSML｜invoke name="TOOL"><｜DSML｜parameter name="ARG" '
+        'string="true">VALUE</｜DSML｜parameter></｜DSML｜invoke></｜DSML｜function_calls>',
+    ),
+    "minimax_m2": (
+        "MiniMax-M2",
+        '<minimax:tool_call><invoke name="TOOL"><parameter name="ARG">VALUE</parameter>'
+        "</invoke></minimax:tool_call>",
+    ),
+    "seed_oss": (
+        "Seed-OSS",
+        "<seed:tool_call><function=TOOL><parameter=ARG>VALUE</parameter></function>"
+        "</seed:tool_call>",
     ),
 }
 TOOL_FORMATS = ("auto", *FAMILIES)
@@ -128,6 +153,12 @@ def _calls(text: str, fmt: str, marks: dict[str, int]) -> tuple[str | None, list
             return "granite", *granite.granite_attempts(text)
         if opens("mistral", (mistral.BOT,)):
             return "mistral", *mistral.attempts(text)
+        if opens("deepseek_v32", (invoke.DSML_FUNCTION_CALLS, invoke.DSML_TOOL_CALLS)):
+            return "deepseek_v32", *invoke.dsml_attempts(text, marks)
+        if opens("minimax_m2", (invoke.MINIMAX,)):
+            return "minimax_m2", *invoke.minimax_attempts(text, marks)
+        if opens("seed_oss", (SEED,)):
+            return "seed_oss", *seed_attempts(text)
     if fmt == "granite" and "<tool_call>" in marks:  # Granite 3.1 writes <tool_call>[...]
         return "granite", *granite.granite_attempts(text, "<tool_call>")
     if (auto or fmt in _TAGGED) and "<tool_call>" in marks:
@@ -152,11 +183,13 @@ def _calls(text: str, fmt: str, marks: dict[str, int]) -> tuple[str | None, list
     return None, [], text
 
 
-_OPENERS = (
+# the markers of the families tried before <tool_call> (each opens only where its marker is
+# the first call marker of the text, in auto mode)
+_FAMILY_OPENERS = (
     deepseek.BEGIN, deepseek.CALL, kimi.BEGIN, kimi.CALL, granite.ACTION_START, granite.GRANITE,
-    mistral.BOT, "<tool_call>", "<function=",
+    mistral.BOT, *invoke.OPENERS, SEED,
 )  # fmt: skip
-_FAMILY_OPENERS = _OPENERS[:7]  # the markers of the five families tried before <tool_call>
+_OPENERS = (*_FAMILY_OPENERS, "<tool_call>", "<function=")
 
 
 def _expect(found: str, attempt: Attempt, fmt: str) -> Attempt:

@@ -13,7 +13,8 @@ MARKERS = (
     "<|channel|>", "<|message|>", "<|start|>", "<|python_tag|>", "<|python_start|>",
     "<|tool_call|>", "<|action_start|>", "<|tool_calls_section_begin|>", "<|tool_call_begin|>",
     "<｜tool▁calls▁begin｜>", "<｜tool▁call▁begin｜>", "[TOOL_CALLS]", "[THINK]",
-    "[/THINK]",
+    "[/THINK]", "<seed:think>", "</seed:think>", "<seed:tool_call>", "<minimax:tool_call>",
+    "<｜DSML｜function_calls>", "<｜DSML｜tool_calls>",
 )  # fmt: skip
 _BY_PREFIX: dict[str, tuple[str, ...]] = {}
 for _m in MARKERS:

@@ -1,4 +1,5 @@
-"""Which text is reasoning: ``<think>`` (Qwen3, DeepSeek-R1, GLM, Kimi) and ``[THINK]`` (Magistral).
+"""Which text is reasoning: ``<think>`` (Qwen3, DeepSeek-R1, GLM, Kimi, MiniMax),
+``<seed:think>`` (Seed-OSS) and ``[THINK]`` (Magistral).
 
 Rules, as vLLM's reasoning parsers apply them:
 
@@ -10,6 +11,8 @@ Rules, as vLLM's reasoning parsers apply them:
 - An unclosed ``<think>`` runs to the end (generation stopped while thinking), except that,
   as vLLM's Qwen3 reasoning parser does, it ends where a ``<tool_call>`` whose body starts
   with ``<function=`` begins.
+- Seed-OSS's ``<seed:think>``/``</seed:think>`` follow the same rules, when a Seed tag comes
+  before any ``<think>``/``</think>``; an unclosed ``<seed:think>`` runs to the end.
 - Magistral: a reply opening with ``[THINK]`` reasons up to ``[/THINK]`` (or to the end); a
   ``[/THINK]`` with no ``[THINK]`` before it, before any call or answer, closes reasoning
   the template opened (the text before it is reasoning), as vLLM's Mistral parser reads it.
@@ -21,7 +24,12 @@ import re
 
 from medenv.tools.formats.marks import first_marks
 
-_CALL_MARKERS = ("<tool_call>", "<function=", "<answer>", "[TOOL_CALLS]")
+_CALL_MARKERS = (
+    "<tool_call>", "<function=", "<answer>", "[TOOL_CALLS]", "<seed:tool_call>",
+    "<minimax:tool_call>", "<｜DSML｜function_calls>", "<｜DSML｜tool_calls>",
+)  # fmt: skip
+_THINK = ("<think>", "</think>")
+_SEED_THINK = ("<seed:think>", "</seed:think>")
 _QWEN3_CALL = re.compile(r"<tool_call>\s*<function=")
 
 
@@ -36,23 +44,34 @@ def split_reasoning(text: str, marks: dict[str, int] | None = None) -> tuple[str
             return body.strip(), ""
         return body[:end].strip(), body[end + len("[/THINK]") :]
     marks = first_marks(text) if marks is None else marks
-    close, open_ = marks.get("</think>", -1), marks.get("<think>", -1)
+    opener, closer = _pair(marks)
+    close, open_ = marks.get(closer, -1), marks.get(opener, -1)
     if close != -1 and open_ > close:
         open_ = -1  # the first <think> comes after the first </think>: quoted text
     first_call = min((marks[m] for m in _CALL_MARKERS if m in marks), default=len(text))
     if open_ != -1 and first_call > open_:
-        before, start = text[:open_], open_ + len("<think>")
+        before, start = text[:open_], open_ + len(opener)
         if close != -1:
-            return text[start:close].strip(), before + text[close + len("</think>") :]
-        call = marks.get("<tool_call>", -1)
+            return text[start:close].strip(), before + text[close + len(closer) :]
+        call = marks.get("<tool_call>", -1) if opener == "<think>" else -1
         while call != -1 and _QWEN3_CALL.match(text, call) is None:
             call = text.find("<tool_call>", call + 1)
         if call != -1:
             return text[start:call].strip(), before + text[call:]
         return text[start:].strip(), before
     if close != -1 and open_ == -1 and first_call > close:
-        return text[:close].strip(), text[close + len("</think>") :]
+        return text[:close].strip(), text[close + len(closer) :]
     end = marks.get("[/THINK]", -1)
     if end != -1 and first_call > end and marks.get("[THINK]", -1) == -1:
         return text[:end].strip(), text[end + len("[/THINK]") :]
     return None, text
+
+
+def _pair(marks: dict[str, int]) -> tuple[str, str]:
+    """The think tags of the reply: Seed-OSS's when one of them comes first, else ``<think>``."""
+    if "<seed:think>" not in marks and "</seed:think>" not in marks:
+        return _THINK
+    never = 1 << 62
+    seed = min(marks.get(tag, never) for tag in _SEED_THINK)
+    plain = min(marks.get(tag, never) for tag in _THINK)
+    return _SEED_THINK if seed < plain else _THINK

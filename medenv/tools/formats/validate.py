@@ -20,6 +20,7 @@ import re
 from typing import Any
 
 from medenv.tools.formats.base import Failure, RawCall, json_message, json_type, shown
+from medenv.tools.formats.invoke import JsonText
 
 _JSON_TYPES = {
     "string": str,
@@ -74,8 +75,8 @@ def check(
     out: dict[str, Any] = {}
     for key, value in arguments.items():
         if not check_arguments:
-            if raw.text_args and isinstance(value, str) and key in props:
-                value = convert_text(value, _types_of(props[key]))  # no type: kept as text
+            if raw.text_args and isinstance(value, str):  # no type: kept as text
+                value = convert_text(value, _types_of(props[key]) if key in props else [])
             out[key] = value
             continue
         if key not in props:
@@ -152,11 +153,20 @@ def _problem(tool: str, key: str, value: Any, prop: dict, types: list[str]) -> s
 
 
 def convert_text(text: str, types: list[str]) -> Any:
-    """``text`` read as the first declared type it parses as (``string`` keeps it as is)."""
+    """``text`` read as the first declared type it parses as (``string`` keeps it as is);
+    ``null`` is ``None`` where the schema allows null. With no declared type, text stays
+    text, except a `JsonText` (a value its family marks as JSON), read as JSON if it is."""
     stripped = text.strip()
+    if not types and isinstance(text, JsonText):
+        try:
+            return json.loads(stripped)
+        except (ValueError, RecursionError):
+            return str(text)
+    if stripped == "null" and "null" in types:
+        return None
     for t in types:
         if t == "string":
-            return text
+            return str(text)
         try:
             if t == "integer" and _INT.fullmatch(stripped):
                 return int(stripped)
@@ -170,7 +180,7 @@ def convert_text(text: str, types: list[str]) -> Any:
             value = _literal(stripped)
             if isinstance(value, _JSON_TYPES[t]):
                 return value
-    return text
+    return str(text)
 
 
 def _literal(text: str) -> Any:

@@ -5,6 +5,10 @@ usually inside ``<tool_call>``; one value's leading and trailing newline are dro
 whose ``</parameter>`` is missing ends where the next ``<parameter=KEY>`` or ``</function>``
 begins, or at the end of the text (generation stopped), as vLLM's parser reads it.
 
+Seed-OSS (vLLM ``seed_oss``): the same ``<function=...>`` calls inside ``<seed:tool_call>``
+(reasoning in ``<seed:think>``, `medenv.tools.formats.reasoning`); a block without a
+``<function=`` is an error.
+
 GLM-4.5 (vLLM ``glm45``): ``<tool_call>NAME\\n<arg_key>K</arg_key>\\n<arg_value>V</arg_value>
 </tool_call>``; values are kept as written (vLLM keeps a string's spaces; other types are
 read from the stripped text). Both families' values are raw text, converted by the schema's
@@ -15,7 +19,7 @@ from __future__ import annotations
 
 import re
 
-from medenv.tools.formats.base import Attempt, Failure, RawCall, blocks
+from medenv.tools.formats.base import MAX_CALLS, TOO_MANY, Attempt, Failure, RawCall, blocks
 
 _PARAM = "<parameter="
 _NEXT_PARAM = re.compile(r"<parameter=[^<>\n]+>")  # a well-formed opening tag, not a quote
@@ -25,6 +29,24 @@ def qwen3_coder_attempts(text: str) -> tuple[list[Attempt], str]:
     """Every ``<function=...>`` call in ``text`` (bodies may be unclosed) and the rest."""
     bodies, rest = blocks(text, "<function=", "</function>")
     return [function_attempt(body) for body in bodies], rest
+
+
+SEED, SEED_END = "<seed:tool_call>", "</seed:tool_call>"
+
+
+def seed_attempts(text: str) -> tuple[list[Attempt], str]:
+    """Every ``<function=...>`` call of every ``<seed:tool_call>`` block (the last may be
+    unclosed) and the text outside the blocks."""
+    bodies, rest = blocks(text, SEED, SEED_END)
+    found: list[Attempt] = []
+    for body in bodies:
+        inner = body.split("<function=", MAX_CALLS + 1)
+        if len(inner) == 1:
+            found.append(Failure("bad_json", "A <seed:tool_call> block needs <function=NAME>."))
+        found.extend(function_attempt(b.partition("</function>")[0]) for b in inner[1:])
+        if len(found) > MAX_CALLS:
+            return [*found[:MAX_CALLS], TOO_MANY], rest
+    return found, rest
 
 
 def function_attempt(body: str) -> Attempt:
