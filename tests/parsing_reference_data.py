@@ -45,6 +45,7 @@ SOURCES: dict[str, tuple[str, str, str]] = {
     "vllm-minimax-m2": (VLLM, "0c927c3451653f28e60cd552cff13ddc3c9ff49e", "tests/tool_parsers/test_minimax_m2_tool_parser.py"),
     "sglang-minimax-m2": (SGLANG, "9f0bd17f0febd56547da510fca9c75ec2539a556", "test/registered/function_call/test_minimax_m2_detector.py"),
     "vllm-seed-oss": (VLLM, "0f120751344c09af442c1800020908d2b7ff71f2", "tests/tool_parsers/test_seed_oss_tool_parser.py"),
+    "vllm-olmo3": (VLLM, "2aac44dc3f7b41fca0273ff024fa557c4c7ab1ee", "tests/tool_parsers/test_olmo3_tool_parser.py"),
     "vllm-glm47": (VLLM, "0ce879769db6d7503db0ecdfb5b503b080720347", "tests/tool_parsers/test_glm47_moe_tool_parser.py"),
 }  # fmt: skip
 
@@ -1073,6 +1074,42 @@ GLM47 = [
          text="  \n  <tool_call>get_current_date</tool_call>", calls=[("get_current_date", None)], tools=GLM47_TOOLS),
 ]
 
+# Olmo 3 (vllm-olmo3 test_tool_call, non-streaming ids; the calls are the pythonic tests' own)
+OLMO_SIMPLE = "get_weather(city='San Francisco', metric='celsius')"
+OLMO_MORE = "register_user(name='John Doe', age=37, address={'city': 'San Francisco', 'state': 'CA'}, role=None, passed_test=True, aliases=['John', 'Johnny'])"
+OLMO_MORE_JSON = "register_user(name='John Doe', age=37, address={'city': 'San Francisco', 'state': 'CA'}, role=null, passed_test=true, aliases=['John', 'Johnny'])"
+OLMO_ESCAPED = r"get_weather(city='Martha\'s Vineyard', metric='\"cool units\"')"
+
+
+def _olmo(*lines: str) -> str:
+    return "<function_calls>" + "\n".join(lines) + "</function_calls>"
+
+
+OLMO3 = [
+    Case(id="olmo3-no-call", family="olmo3", source="vllm-olmo3", test="test_no_tool_call[False]",
+         text="How can I help you today?", calls=[], content="How can I help you today?"),
+    Case(id="olmo3-simple", family="olmo3", source="vllm-olmo3", test="test_tool_call[simple_nonstreaming]",
+         text=_olmo(OLMO_SIMPLE), calls=[("get_weather", SIMPLE_ARGS)]),
+    Case(id="olmo3-more-types", family="olmo3", source="vllm-olmo3", test="test_tool_call[more_types_nonstreaming]",
+         text=_olmo(OLMO_MORE), calls=[("register_user", MORE_ARGS)]),
+    Case(id="olmo3-json-literals", family="olmo3", source="vllm-olmo3", test="test_tool_call[more_types_nonstreaming_json_literals]",
+         text=_olmo(OLMO_MORE_JSON), calls=[("register_user", MORE_ARGS)]),
+    Case(id="olmo3-parameterless", family="olmo3", source="vllm-olmo3", test="test_tool_call[parameterless_nonstreaming]",
+         text=_olmo("get_weather()"), calls=[("get_weather", {})]),
+    Case(id="olmo3-empty-dict", family="olmo3", source="vllm-olmo3", test="test_tool_call[empty_dict_nonstreaming]",
+         text=_olmo("do_something_cool(additional_data={})"), calls=[("do_something_cool", {"additional_data": {}})]),
+    Case(id="olmo3-empty-list", family="olmo3", source="vllm-olmo3", test="test_tool_call[empty_list_nonstreaming]",
+         text=_olmo("do_something_cool(steps=[])"), calls=[("do_something_cool", {"steps": []})]),
+    Case(id="olmo3-escaped-string", family="olmo3", source="vllm-olmo3", test="test_tool_call[escaped_string_nonstreaming]",
+         text=_olmo(OLMO_ESCAPED), calls=[("get_weather", {"city": "Martha's Vineyard", "metric": '"cool units"'})]),
+    Case(id="olmo3-parallel", family="olmo3", source="vllm-olmo3", test="test_tool_call[parallel_calls_nonstreaming]",
+         text=_olmo(OLMO_SIMPLE, OLMO_MORE), calls=[("get_weather", SIMPLE_ARGS), ("register_user", MORE_ARGS)]),
+    Case(id="olmo3-bad-sibling", family="olmo3", source="vllm-olmo3", test="test_bad_sibling_call_does_not_drop_good_calls[False]",
+         text=_olmo("bad(x=b'z')", OLMO_SIMPLE), calls=[("get_weather", SIMPLE_ARGS)], differs="one_bad_call", ours=[]),
+    Case(id="olmo3-non-finite", family="olmo3", source="vllm-olmo3", test="test_non_finite_argument_rejected",
+         text=_olmo("calc(x=1e999)", OLMO_SIMPLE), calls=[("get_weather", SIMPLE_ARGS)], differs="one_bad_call", ours=[]),
+]
+
 # fmt: on
 CASES: list[Case] = (
     HERMES
@@ -1093,4 +1130,5 @@ CASES: list[Case] = (
     + MINIMAX
     + SEED_OSS
     + GLM47
+    + OLMO3
 )

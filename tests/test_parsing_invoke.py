@@ -1,5 +1,5 @@
-"""The families added in round 16 (DeepSeek-V3.2/V4 DSML, MiniMax-M2, Seed-OSS) beyond the
-reference cases: a reply cut off anywhere, huge and nested inputs (never raising, one error
+"""The families added in round 16 (DeepSeek-V3.2/V4 DSML, MiniMax-M2, Seed-OSS, Olmo 3) beyond
+the reference cases: a reply cut off anywhere, huge and nested inputs (never raising, one error
 or the calls), the Seed-OSS reasoning rules, and which value ends where."""
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ SEED = (
     "<seed:tool_call>\n<function=medical_search>\n<parameter=query>ataxia</parameter>\n"
     "<parameter=top_k>3</parameter>\n</function>\n</seed:tool_call>"
 )
-WHOLE = {"deepseek_v32": DSML, "minimax_m2": MINIMAX, "seed_oss": SEED}
+OLMO = "<function_calls>\nmedical_search(query='ataxia', top_k=3)\n</function_calls>"
+WHOLE = {"deepseek_v32": DSML, "minimax_m2": MINIMAX, "seed_oss": SEED, "olmo3": OLMO}
 CALL = ToolCall(MS, {"query": "ataxia", "top_k": 3})
 
 
@@ -35,7 +36,8 @@ def test_a_reply_cut_off_anywhere_is_one_call_or_one_error(family):
     never raises; once the last value's closing tag is written, the call is read (a value
     cut inside its closing tag holds part of the tag: an error for an integer)."""
     text = WHOLE[family]
-    complete_from = text.index(">", text.rindex(">3<") + 3) + 1
+    end = text.rindex("3") + 1  # the last value, then its closing tag (Olmo: the ")")
+    complete_from = text.index(")" if family == "olmo3" else ">", end) + 1
     for cut in range(1, len(text) + 1):
         for mode in ("auto", family):
             parsed = parse_action(text[:cut], schemas=SCHEMAS, tool_format=mode)
@@ -58,6 +60,10 @@ def test_a_reply_cut_off_anywhere_is_one_call_or_one_error(family):
         "<seed:tool_call><function=medical_search>" + "<parameter=query>" * 100_000,
         "<seed:think>" * 100_000 + SEED,
         "</seed:think>" * 100_000 + MINIMAX,
+        "<function_calls>" * 100_000,
+        "<function_calls>" + "medical_search(" * 10_000,
+        "<function_calls>medical_search(query=" + "{'a': " * 10_000,
+        "<function_calls>\n" + "medical_search(query='a')\n" * 5_000,
         (MINIMAX + DSML + SEED) * 30,  # 90 calls of three families: read as the first one's
         DSML.replace("ataxia", MINIMAX.replace("ataxia", SEED)),  # nested families
     ],

@@ -1,11 +1,12 @@
 """Turn a model's raw output (or a tool-call dict) into tool calls, or one precise error.
 
 Text is read in the tool-call format of any mainstream model family (`medenv.tools.formats`:
-Hermes/Qwen, Qwen3-Coder XML, GLM-4.5, Mistral, gpt-oss harmony, DeepSeek-V3/V3.1, Kimi-K2,
-pythonic/Llama 4, Llama 3 JSON, Granite, InternLM), each by its reference parser's rules;
+Hermes/Qwen, Qwen3-Coder XML, GLM-4.5/4.7, Mistral, gpt-oss harmony, DeepSeek-V3/V3.1, Kimi-K2,
+pythonic/Llama 4, Llama 3 JSON, Granite, InternLM, DeepSeek-V3.2/V4 DSML, MiniMax-M2,
+Seed-OSS), each by its reference parser's rules;
 ``tool_format`` names one family to read only that one (``"auto"``: any).
 ``<answer>X</answer>`` is the final answer, parsed as ``ToolCall("answer", {"answer": X})``.
-Reasoning (``<think>``, ``[THINK]``, the harmony analysis channel, a dict's
+Reasoning (``<think>``, ``<seed:think>``, ``[THINK]``, the harmony analysis channel, a dict's
 ``reasoning_content``) is kept in ``think`` and never searched for calls.
 
 Dicts: ``{"name", "arguments"}``, ``{"type": "function", "function": {...}}``, an assistant
@@ -34,7 +35,7 @@ from medenv.tools.formats.reasoning import split_reasoning
 from medenv.tools.formats.validate import check, index_schemas
 from medenv.tools.registry import tool_schemas
 
-PARSER_VERSION = "2.0"
+PARSER_VERSION = "2.1"  # 2.1: DSML, MiniMax-M2, Seed-OSS; null of a nullable XML value
 ERROR_KINDS = ("no_call", "bad_json", "unknown_tool", "bad_arguments", "several_calls")
 FORMAT_HINT = formats.hint("hermes")
 

@@ -3,8 +3,8 @@
 `extract(text, tool_format)` splits a model reply into reasoning, the family it recognised,
 the call attempts and the text left over. With ``tool_format="auto"`` families are tried by
 their distinctive markers, most specific first (harmony; then the family whose wrapper opens
-first among DeepSeek, Kimi, InternLM, Granite, Mistral, DeepSeek DSML, MiniMax-M2, Seed-OSS
-and ``<tool_call>`` blocks; bare Qwen3-Coder XML, pythonic, Mistral's decoded form, JSON);
+first among DeepSeek, Kimi, InternLM, Granite, Mistral, DeepSeek DSML, MiniMax-M2, Seed-OSS,
+Olmo 3 and ``<tool_call>`` blocks; bare Qwen3-Coder XML, pythonic, Mistral's decoded form, JSON);
 the first that finds a call wins. With one family named, only that family's rules apply, so
 its quirks never misfire on another's text. ``<answer>X</answer>`` is read in every mode.
 Cost is linear in the text length: every detector is a substring test.
@@ -71,6 +71,7 @@ FAMILIES: dict[str, tuple[str, str]] = {
         '<minimax:tool_call><invoke name="TOOL"><parameter name="ARG">VALUE</parameter>'
         "</invoke></minimax:tool_call>",
     ),
+    "olmo3": ("Olmo 3", '<function_calls>TOOL(ARG="VALUE")</function_calls>'),
     "seed_oss": (
         "Seed-OSS",
         "<seed:tool_call><function=TOOL><parameter=ARG>VALUE</parameter></function>"
@@ -159,6 +160,11 @@ def _calls(text: str, fmt: str, marks: dict[str, int]) -> tuple[str | None, list
             return "minimax_m2", *invoke.minimax_attempts(text, marks)
         if opens("seed_oss", (SEED,)):
             return "seed_oss", *seed_attempts(text)
+        if opens("olmo3", (pythonic.OLMO,)):
+            return "olmo3", *pythonic.olmo3_attempts(text, marks)
+    if fmt == "olmo3":  # no <function_calls>: vLLM reads the whole reply as the calls
+        found, rest = pythonic.olmo3_attempts(text, marks)
+        return ("olmo3" if found else None), found, rest
     if fmt == "granite" and "<tool_call>" in marks:  # Granite 3.1 writes <tool_call>[...]
         return "granite", *granite.granite_attempts(text, "<tool_call>")
     if (auto or fmt in _TAGGED) and "<tool_call>" in marks:
@@ -187,7 +193,7 @@ def _calls(text: str, fmt: str, marks: dict[str, int]) -> tuple[str | None, list
 # the first call marker of the text, in auto mode)
 _FAMILY_OPENERS = (
     deepseek.BEGIN, deepseek.CALL, kimi.BEGIN, kimi.CALL, granite.ACTION_START, granite.GRANITE,
-    mistral.BOT, *invoke.OPENERS, SEED,
+    mistral.BOT, *invoke.OPENERS, SEED, pythonic.OLMO,
 )  # fmt: skip
 _OPENERS = (*_FAMILY_OPENERS, "<tool_call>", "<function=")
 

@@ -26,7 +26,7 @@ from medenv.tools.formats.marks import first_marks
 
 _CALL_MARKERS = (
     "<tool_call>", "<function=", "<answer>", "[TOOL_CALLS]", "<seed:tool_call>",
-    "<minimax:tool_call>", "<｜DSML｜function_calls>", "<｜DSML｜tool_calls>",
+    "<minimax:tool_call>", "<｜DSML｜function_calls>", "<｜DSML｜tool_calls>", "<function_calls>",
 )  # fmt: skip
 _THINK = ("<think>", "</think>")
 _SEED_THINK = ("<seed:think>", "</seed:think>")
