@@ -2,8 +2,8 @@
 against the real tool schemas. Target: under 1 ms per 100 KB reply (the parser is linear).
 
 Shapes: a long ``<think>`` then a Hermes call; prose then a call in each of the slower
-families (Mistral, harmony, Qwen3-Coder XML, DeepSeek, DeepSeek DSML, MiniMax-M2, Olmo 3, and
-Seed-OSS after a long ``<seed:think>``); prose sprinkled with JSON data objects
+families (Mistral, harmony, Qwen3-Coder XML, DeepSeek, DeepSeek DSML, MiniMax-M2, Olmo 3,
+Gemma 4, and Seed-OSS after a long ``<seed:think>``); prose sprinkled with JSON data objects
 (every one decoded, none a call); prose with no call at all; a 100 KB pythonic argument.
 Reported: ``ms_per_100kb`` (mean time per parse).
 """
@@ -25,6 +25,7 @@ CALLS = {
     "deepseek_v3": '<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>medical_search<｜tool▁sep｜>{"query": "a"}<｜tool▁call▁end｜><｜tool▁calls▁end｜>',
     "deepseek_v32": '<｜DSML｜function_calls>\n<｜DSML｜invoke name="medical_search">\n<｜DSML｜parameter name="query" string="true">a</｜DSML｜parameter>\n</｜DSML｜invoke>\n</｜DSML｜function_calls>',
     "minimax_m2": '<minimax:tool_call>\n<invoke name="medical_search">\n<parameter name="query">a</parameter>\n</invoke>\n</minimax:tool_call>',
+    "gemma4": '<|tool_call>call:medical_search{query:<|"|>a<|"|>,top_k:3}<tool_call|>',
     "olmo3": "<function_calls>\nmedical_search(query='a')\n</function_calls>",
     "seed_oss_after_think": "<seed:tool_call>\n<function=medical_search>\n<parameter=query>a</parameter>\n</function>\n</seed:tool_call>",
 }  # fmt: skip

@@ -45,6 +45,7 @@ SOURCES: dict[str, tuple[str, str, str]] = {
     "vllm-minimax-m2": (VLLM, "0c927c3451653f28e60cd552cff13ddc3c9ff49e", "tests/tool_parsers/test_minimax_m2_tool_parser.py"),
     "sglang-minimax-m2": (SGLANG, "9f0bd17f0febd56547da510fca9c75ec2539a556", "test/registered/function_call/test_minimax_m2_detector.py"),
     "vllm-seed-oss": (VLLM, "0f120751344c09af442c1800020908d2b7ff71f2", "tests/tool_parsers/test_seed_oss_tool_parser.py"),
+    "vllm-gemma4": (VLLM, "027004de3715411197be51ced325705abcf740a7", "tests/tool_parsers/test_gemma4_tool_parser.py"),
     "vllm-olmo3": (VLLM, "2aac44dc3f7b41fca0273ff024fa557c4c7ab1ee", "tests/tool_parsers/test_olmo3_tool_parser.py"),
     "vllm-glm47": (VLLM, "0ce879769db6d7503db0ecdfb5b503b080720347", "tests/tool_parsers/test_glm47_moe_tool_parser.py"),
 }  # fmt: skip
@@ -1110,6 +1111,39 @@ OLMO3 = [
          text=_olmo("calc(x=1e999)", OLMO_SIMPLE), calls=[("get_weather", SIMPLE_ARGS)], differs="one_bad_call", ours=[]),
 ]
 
+# Gemma 4 (vllm-gemma4 TestExtractToolCalls)
+G4 = "TestExtractToolCalls."
+GEMMA4 = [
+    Case(id="gemma4-no-call", family="gemma4", source="vllm-gemma4", test=G4 + "test_no_tool_calls",
+         text="Hello, how can I help you today?", calls=[], content="Hello, how can I help you today?"),
+    Case(id="gemma4-single", family="gemma4", source="vllm-gemma4", test=G4 + "test_single_tool_call",
+         text='<|tool_call>call:get_weather{location:<|"|>London<|"|>}<tool_call|>', calls=[("get_weather", {"location": "London"})]),
+    Case(id="gemma4-multiple-arguments", family="gemma4", source="vllm-gemma4", test=G4 + "test_multiple_arguments",
+         text='<|tool_call>call:get_weather{location:<|"|>San Francisco<|"|>,unit:<|"|>celsius<|"|>}<tool_call|>',
+         calls=[("get_weather", {"location": "San Francisco", "unit": "celsius"})]),
+    Case(id="gemma4-text-before", family="gemma4", source="vllm-gemma4", test=G4 + "test_text_before_tool_call",
+         text='Let me check the weather for you. <|tool_call>call:get_weather{location:<|"|>Paris<|"|>}<tool_call|>',
+         calls=[("get_weather", None)], content="Let me check the weather for you."),
+    Case(id="gemma4-multiple-calls", family="gemma4", source="vllm-gemma4", test=G4 + "test_multiple_tool_calls",
+         text='<|tool_call>call:get_weather{location:<|"|>London<|"|>}<tool_call|><|tool_call>call:get_time{location:<|"|>London<|"|>}<tool_call|>',
+         calls=[("get_weather", None), ("get_time", None)]),
+    Case(id="gemma4-nested", family="gemma4", source="vllm-gemma4", test=G4 + "test_nested_arguments",
+         text='<|tool_call>call:complex_function{nested:{inner:<|"|>value<|"|>},list:[<|"|>a<|"|>,<|"|>b<|"|>]}<tool_call|>',
+         calls=[("complex_function", {"nested": {"inner": "value"}, "list": ["a", "b"]})]),
+    Case(id="gemma4-number-boolean", family="gemma4", source="vllm-gemma4", test=G4 + "test_tool_call_with_number_and_boolean",
+         text="<|tool_call>call:set_status{is_active:true,count:42,score:3.14}<tool_call|>",
+         calls=[("set_status", {"is_active": True, "count": 42, "score": 3.14})]),
+    Case(id="gemma4-cut-off", family="gemma4", source="vllm-gemma4", test=G4 + "test_incomplete_tool_call",
+         text='<|tool_call>call:get_weather{location:<|"|>London', calls=[],
+         differs="truncated", ours=[("get_weather", {"location": "London"})]),
+    Case(id="gemma4-hyphenated-name", family="gemma4", source="vllm-gemma4", test=G4 + "test_hyphenated_function_name",
+         text='<|tool_call>call:get-weather{location:<|"|>London<|"|>}<tool_call|>', calls=[("get-weather", None)]),
+    Case(id="gemma4-dotted-name", family="gemma4", source="vllm-gemma4", test=G4 + "test_dotted_function_name",
+         text='<|tool_call>call:weather.get{location:<|"|>London<|"|>}<tool_call|>', calls=[("weather.get", None)]),
+    Case(id="gemma4-no-arguments", family="gemma4", source="vllm-gemma4", test=G4 + "test_no_arguments",
+         text="<|tool_call>call:get_status{}<tool_call|>", calls=[("get_status", {})]),
+]
+
 # fmt: on
 CASES: list[Case] = (
     HERMES
@@ -1131,4 +1165,5 @@ CASES: list[Case] = (
     + SEED_OSS
     + GLM47
     + OLMO3
+    + GEMMA4
 )

@@ -93,6 +93,7 @@ def test_explicit_tool_format_reads_only_that_family_and_replays(world, items, t
 NEW_FAMILIES = {
     "deepseek_v32": '<｜DSML｜function_calls><｜DSML｜invoke name="medical_search"><｜DSML｜parameter name="query" string="true">ataxia</｜DSML｜parameter><｜DSML｜parameter name="top_k" string="false">2</｜DSML｜parameter></｜DSML｜invoke></｜DSML｜function_calls>',
     "minimax_m2": '<think>search first</think><minimax:tool_call><invoke name="medical_search"><parameter name="query">ataxia</parameter><parameter name="top_k">2</parameter></invoke></minimax:tool_call>',
+    "gemma4": '<|channel>thought\nsearch first<channel|><|tool_call>call:medical_search{query:<|"|>ataxia<|"|>,top_k:2}<tool_call|>',
     "olmo3": "<think>search first</think>\n<function_calls>\nmedical_search(query='ataxia', top_k=2)\n</function_calls>",
     "seed_oss": "<seed:think>search first</seed:think><seed:tool_call><function=medical_search><parameter=query>ataxia</parameter><parameter=top_k>2</parameter></function></seed:tool_call>",
 }  # fmt: skip

@@ -71,6 +71,8 @@ VALID = [
     ("deepseek_v32", "v4-think", f'<think>plan</think>\n\n<｜DSML｜tool_calls>\n{DSML_INV}web_search">\n{DSML_PARAM}query" string="true">FBN1</｜DSML｜parameter>\n</｜DSML｜invoke>\n</｜DSML｜tool_calls>', [(WS, {"query": "FBN1"})], "plan"),
     ("minimax_m2", "m2-interleaved-think", '<think>plan</think>\n<minimax:tool_call>\n<invoke name="medical_search">\n<parameter name="query">ataxia</parameter>\n<parameter name="top_k">3</parameter>\n</invoke>\n</minimax:tool_call>', [(MS, {"query": "ataxia", "top_k": 3})], "plan"),
     ("minimax_m2", "m2-bare-name-cut-off", "<minimax:tool_call><invoke name=web_search><parameter name='query'>FBN1 gene", [(WS, {"query": "FBN1 gene"})], None),
+    ("gemma4", "gemma4-thought-channel", '<|channel>thought\nSearch first.<channel|><|tool_call>call:medical_search{query:<|"|>ataxia, gait<|"|>,top_k:3}<tool_call|>', [(MS, {"query": "ataxia, gait", "top_k": 3})], "Search first."),
+    ("gemma4", "gemma4-cut-off", 'Let me look.<|tool_call>call:web_search{query:<|"|>FBN1', [(WS, {"query": "FBN1"})], None),
     ("olmo3", "olmo3-think-json-literal", "<think>plan</think>\n<function_calls>medical_search(query='ataxia', top_k=3)\n</function_calls>", [(MS, {"query": "ataxia", "top_k": 3})], "plan"),
     ("olmo3", "olmo3-prose-then-cut-off", 'I will search.\n<function_calls>\nweb_search(query="FBN1")', [(WS, {"query": "FBN1"})], None),
     ("seed_oss", "seed-think", "<seed:think>plan</seed:think><seed:tool_call>\n<function=web_search>\n<parameter=query>FBN1</parameter>\n</function>\n</seed:tool_call>", [(WS, {"query": "FBN1"})], "plan"),
@@ -97,6 +99,8 @@ INVALID = [
     ("granite", "bad-json", '<|tool_call|>[{"name": "medical_search", "arguments": {"query": }}]', "bad_json", "invalid"),
     ("deepseek_v32", "no-name", f'{DSML_FC}{DSML_INV}">{DSML_PARAM}query" string="true">a</｜DSML｜parameter></｜DSML｜invoke></｜DSML｜function_calls>', "bad_json", "<｜DSML｜invoke name="),
     ("minimax_m2", "bad-int", '<minimax:tool_call><invoke name="medical_search"><parameter name="query">a</parameter><parameter name="top_k">many</parameter></invoke></minimax:tool_call>', "bad_arguments", "top_k"),
+    ("gemma4", "no-call-prefix", '<|tool_call>medical_search{query:<|"|>a<|"|>}<tool_call|>', "bad_json", "call:TOOL"),
+    ("gemma4", "bare-string-for-int", '<|tool_call>call:medical_search{query:<|"|>a<|"|>,top_k:three}<tool_call|>', "bad_arguments", "top_k"),
     ("olmo3", "json-null-for-string", "<function_calls>medical_search(query=null)</function_calls>", "bad_arguments", "must be string"),
     ("olmo3", "not-a-call", "<function_calls>medical_search query='a'</function_calls>", "bad_json", "not valid Python"),
     ("seed_oss", "json-body", '<seed:tool_call>{"name": "medical_search", "arguments": {"query": "a"}}</seed:tool_call>', "bad_json", "<function=NAME>"),
@@ -293,6 +297,7 @@ def _readme(root) -> str:
         '<minimax:tool_call><invoke name="medical_search"><parameter name="query">a</parameter></invoke></minimax:tool_call>',
         "<seed:tool_call><function=medical_search><parameter=query>a</parameter></function></seed:tool_call>",
         "<function_calls>medical_search(query='a')</function_calls>",
+        '<|tool_call>call:medical_search{query:<|"|>a<|"|>}<tool_call|>',
     ],
 )
 def test_at_most_64_calls_are_read_from_one_reply(one):

@@ -1,5 +1,5 @@
-"""The families added in round 16 (DeepSeek-V3.2/V4 DSML, MiniMax-M2, Seed-OSS, Olmo 3) beyond
-the reference cases: a reply cut off anywhere, huge and nested inputs (never raising, one error
+"""The families added in round 16 (DeepSeek-V3.2/V4 DSML, MiniMax-M2, Seed-OSS, Olmo 3,
+Gemma 4) beyond the reference cases: a reply cut off anywhere, huge and nested inputs (never raising, one error
 or the calls), the Seed-OSS reasoning rules, and which value ends where."""
 
 from __future__ import annotations
@@ -26,7 +26,10 @@ SEED = (
     "<parameter=top_k>3</parameter>\n</function>\n</seed:tool_call>"
 )
 OLMO = "<function_calls>\nmedical_search(query='ataxia', top_k=3)\n</function_calls>"
-WHOLE = {"deepseek_v32": DSML, "minimax_m2": MINIMAX, "seed_oss": SEED, "olmo3": OLMO}
+GEMMA = '<|tool_call>call:medical_search{query:<|"|>ataxia<|"|>,top_k:3}<tool_call|>'
+WHOLE = {
+    "deepseek_v32": DSML, "minimax_m2": MINIMAX, "seed_oss": SEED, "olmo3": OLMO, "gemma4": GEMMA,
+}  # fmt: skip
 CALL = ToolCall(MS, {"query": "ataxia", "top_k": 3})
 
 
@@ -36,8 +39,11 @@ def test_a_reply_cut_off_anywhere_is_one_call_or_one_error(family):
     never raises; once the last value's closing tag is written, the call is read (a value
     cut inside its closing tag holds part of the tag: an error for an integer)."""
     text = WHOLE[family]
-    end = text.rindex("3") + 1  # the last value, then its closing tag (Olmo: the ")")
-    complete_from = text.index(")" if family == "olmo3" else ">", end) + 1
+    end = text.rindex("3") + 1  # the last value, then what ends it
+    if family == "gemma4":
+        complete_from = end
+    else:
+        complete_from = text.index(")" if family == "olmo3" else ">", end) + 1
     for cut in range(1, len(text) + 1):
         for mode in ("auto", family):
             parsed = parse_action(text[:cut], schemas=SCHEMAS, tool_format=mode)
@@ -50,20 +56,26 @@ def test_a_reply_cut_off_anywhere_is_one_call_or_one_error(family):
     "text",
     [
         "<minimax:tool_call>" + '<invoke name="medical_search">' * 100_000,
-        '<minimax:tool_call><invoke name="medical_search">' + '<parameter name="query">' * 100_000,
+        '<minimax:tool_call><invoke name="medical_search">' + '<parameter name="query">' * 30_000,
         '<minimax:tool_call><invoke name="medical_search"><parameter name="query">'
-        + "</parameter>" * 100_000,
+        + "</parameter>" * 30_000,
         "<｜DSML｜function_calls>" * 50_000,
         '<｜DSML｜tool_calls><｜DSML｜invoke name="x">' + '<｜DSML｜parameter name="' * 50_000,
         '<｜DSML｜function_calls><｜DSML｜invoke name="' + "a" * 1_000_000,
         "<seed:tool_call>" * 100_000,
-        "<seed:tool_call><function=medical_search>" + "<parameter=query>" * 100_000,
+        "<seed:tool_call><function=medical_search>" + "<parameter=query>" * 30_000,
         "<seed:think>" * 100_000 + SEED,
         "</seed:think>" * 100_000 + MINIMAX,
         "<function_calls>" * 100_000,
         "<function_calls>" + "medical_search(" * 10_000,
         "<function_calls>medical_search(query=" + "{'a': " * 10_000,
         "<function_calls>\n" + "medical_search(query='a')\n" * 5_000,
+        "<|tool_call>" * 100_000,
+        "<|tool_call>call:medical_search{" + "query:[" * 50_000,
+        '<|tool_call>call:medical_search{query:<|"|>' + "a" * 1_000_000,
+        "<|tool_call>call:medical_search{" + "a" * 1_000_000,
+        "<|tool_call>call:medical_search{" + "k:{" * 2_000 + "}" * 2_000 + "}<tool_call|>",
+        "<|channel>" * 100_000 + GEMMA,
         (MINIMAX + DSML + SEED) * 30,  # 90 calls of three families: read as the first one's
         DSML.replace("ataxia", MINIMAX.replace("ataxia", SEED)),  # nested families
     ],
@@ -71,7 +83,7 @@ def test_a_reply_cut_off_anywhere_is_one_call_or_one_error(family):
 )
 def test_huge_and_nested_inputs_never_raise(text):
     modes = [("auto", False), ("auto", True), ("qwen3_coder", True)]
-    for mode, parallel in modes + [(family, True) for family in WHOLE]:
+    for mode, parallel in modes + [(family, True) for family in WHOLE]:  # noqa: B007
         parsed = parse_action(text, parallel_calls=parallel, schemas=SCHEMAS, tool_format=mode)
         assert (parsed.error is None) != (parsed.calls == ()), (mode, parsed)
 
@@ -167,3 +179,39 @@ def test_a_wrapper_without_invoke_is_no_call_of_its_family():
     ):
         parsed = parse_action(text, schemas=SCHEMAS)
         assert parsed.error.kind == "no_call" and parsed.family == family
+
+
+# vllm-gemma4 TestParseGemma4Args / TestParseGemma4Array inputs (vLLM, Apache-2.0; commit
+# 027004de3715411197be51ced325705abcf740a7, tests/tool_parsers/test_gemma4_tool_parser.py),
+# read as the arguments of a whole call
+GEMMA_ARGS = [
+    ("", {}),
+    ("   ", {}),
+    ('location:<|"|>Paris, France<|"|>', {"location": "Paris, France"}),
+    ('location:<|"|>San Francisco<|"|>,unit:<|"|>celsius<|"|>', {"location": "San Francisco", "unit": "celsius"}),
+    ("count:42", {"count": 42}),
+    ("score:3.14", {"score": 3.14}),
+    ("flag:true", {"flag": True}),
+    ("flag:false", {"flag": False}),
+    ("param:null", {"param": None}),
+    ('name:<|"|>test<|"|>,count:42,active:true,score:3.14', {"name": "test", "count": 42, "active": True, "score": 3.14}),
+    ('nested:{inner:<|"|>value<|"|>}', {"nested": {"inner": "value"}}),
+    ('record_map:{<|"|>3<|"|>:<|"|>new text<|"|>}', {"record_map": {"3": "new text"}}),
+    ('outer:{inner:{<|"|>3<|"|>:<|"|>new text<|"|>}}', {"outer": {"inner": {"3": "new text"}}}),
+    ('items:[<|"|>a<|"|>,<|"|>b<|"|>]', {"items": ["a", "b"]}),
+    ('key:<|"|>unterminated', {"key": "unterminated"}),
+    ("key:", {"key": ""}),
+    ("left:108.,right:22.8", {"left": 108.0, "right": 22.8}),
+    ('xs:[<|"|>a]b<|"|>,<|"|>c<|"|>]', {"xs": ["a]b", "c"]}),  # a ] inside a string
+    ("xs:[42,true,3.14]", {"xs": [42, True, 3.14]}),
+    ("xs:[42,]trailing", {"xs": [42]}),  # a stray closer
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("args, want", GEMMA_ARGS, ids=[a for a, _ in GEMMA_ARGS])
+def test_gemma4_arguments_read_as_the_reference_reads_them(args, want):
+    from medenv.tools.formats import extract
+
+    _, family, found, _ = extract(f"<|tool_call>call:f{{{args}}}<tool_call|>", "auto")
+    assert family == "gemma4" and found == [(("f", want, False))]
+    assert extract(":[t:[]", "gemma4")[2] == []  # vLLM's malformed partial array: no call

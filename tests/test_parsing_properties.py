@@ -28,6 +28,16 @@ def _xml_value(v) -> str:
     return v if isinstance(v, str) else json.dumps(v)
 
 
+def _gemma(v) -> str:
+    if isinstance(v, str):
+        return f'<|"|>{v}<|"|>'
+    if isinstance(v, dict):
+        return "{" + ",".join(f"{k}:{_gemma(x)}" for k, x in v.items()) + "}"
+    if isinstance(v, list):
+        return "[" + ",".join(_gemma(x) for x in v) + "]"
+    return json.dumps(v)
+
+
 RENDER = {
     "hermes": lambda n, a: f'<tool_call>\n{{"name": {json.dumps(n)}, "arguments": {_json(a)}}}\n</tool_call>',
     "qwen3_coder": lambda n, a: "<tool_call>\n<function=" + n + ">\n" + "".join(
@@ -51,6 +61,7 @@ RENDER = {
     "minimax_m2": lambda n, a: f'<minimax:tool_call>\n<invoke name="{n}">\n' + "".join(
         f'<parameter name="{k}">{_xml_value(v)}</parameter>\n' for k, v in a.items()
     ) + "</invoke>\n</minimax:tool_call>",
+    "gemma4": lambda n, a: f"<|tool_call>call:{n}{_gemma(a)}<tool_call|>",
     "olmo3": lambda n, a: f"<function_calls>{n}(" + ", ".join(f"{k}={v!r}" for k, v in a.items()) + ")</function_calls>",
     "seed_oss": lambda n, a: "<seed:tool_call>\n<function=" + n + ">\n" + "".join(
         f"<parameter={k}>\n{_xml_value(v)}\n</parameter>\n" for k, v in a.items()
@@ -100,7 +111,8 @@ MARKERS = [
     '<｜DSML｜invoke name="', '<｜DSML｜parameter name="', '" string="false">', "</｜DSML｜parameter>",
     "</｜DSML｜invoke>", "<minimax:tool_call>", "</minimax:tool_call>", "<invoke name=",
     "<parameter name=", "</invoke>", "<seed:tool_call>", "</seed:tool_call>", "<seed:think>",
-    "</seed:think>", "<function_calls>", "</function_calls>", "null", "<arg_key>", "</arg_key>", "<arg_value>", "</arg_value>", "medical_search",
+    "</seed:think>", "<function_calls>", "</function_calls>", "null", "<|tool_call>", "call:",
+    "<tool_call|>", '<|"|>', ":", "<|channel>", "<channel|>", "<arg_key>", "</arg_key>", "<arg_value>", "</arg_value>", "medical_search",
     '{"name": "medical_search", "arguments": ', '{"query": "a"}', "{", "}", "[", "]", ";", "(",
     ")", "=", '"', "\\", "\\ud83d", "9" * 4400, "query", "top_k", "```json\n", "\n", " ", "\ud800",
 ]  # fmt: skip
@@ -230,7 +242,7 @@ NON_STRING = [
 def test_non_string_schema_types_in_json_and_xml_families():
     args = {"dose": 2.5, "fasting": True, "genes": ["FGFR2"], "extra": {"a": 1}, "count": None}
     want = (ToolCall("measure", args),)
-    for family in ("hermes", "mistral", "pythonic", "olmo3", *sorted(XML_LIKE)):
+    for family in ("hermes", "mistral", "pythonic", "olmo3", "gemma4", *sorted(XML_LIKE)):
         text = RENDER[family]("measure", args)
         if family in XML_LIKE:
             # "null" is None where the schema allows null; an empty value stays text

@@ -34,10 +34,11 @@ asserted result):
 | deepseek_v32 (V3.2 and V4 DSML) | 21 | 3 | streaming tests (but the non-streaming reading of `test_streaming_matches_non_streaming_conversion_fallbacks`, taken); V4's structural-tag and registry tests; SGLang's DSML tests (all streaming) |
 | minimax_m2 | 15 | 0 | SGLang's streaming tests; vLLM's tests all stream: taken where the chunks join into a whole output and the test asserts the calls at the end (7), not the delta-shape, EOS and token-id tests |
 | seed_oss | 4 | 0 | streaming tests; the content the reference asserts is the `<seed:think>` text (its tool parser runs without the reasoning parser): here it is the reasoning, asserted as such |
+| gemma4 | 11 | 1 | streaming tests; the argument-reader unit tests (`_parse_gemma4_args`/`_array`: not model outputs; their inputs are read in `tests/test_parsing_invoke.py`) |
 | olmo3 | 11 | 2 | streaming tests; regex-timeout and logging tests (mocks) |
 | reasoning (Qwen3, DeepSeek-R1 `<think>`; Magistral `[THINK]`) | 34 | 5 | streaming and multi-token-delta tests; `is_reasoning_end`/`extract_content_ids` (token ids) |
 
-248 cases; 223 read as the reference reads them, 25 differ on purpose.
+259 cases; 233 read as the reference reads them, 26 differ on purpose.
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ TAKEN = {
     "hermes": 9, "qwen3_coder": 17, "glm45": 27, "mistral": 22, "harmony": 5, "deepseek_v3": 13,
     "kimi_k2": 14, "pythonic": 19, "json": 23, "granite": 8, "internlm": 6, "reasoning": 34,
     "deepseek_v32": 21, "minimax_m2": 15, "seed_oss": 4, "olmo3": 11,
+    "gemma4": 11,
 }  # fmt: skip
 
 

@@ -3,11 +3,11 @@
 Text is read in the tool-call format of any mainstream model family (`medenv.tools.formats`:
 Hermes/Qwen, Qwen3-Coder XML, GLM-4.5/4.7, Mistral, gpt-oss harmony, DeepSeek-V3/V3.1, Kimi-K2,
 pythonic/Llama 4, Llama 3 JSON, Granite, InternLM, DeepSeek-V3.2/V4 DSML, MiniMax-M2,
-Seed-OSS), each by its reference parser's rules;
+Seed-OSS, Olmo 3, Gemma 4), each by its reference parser's rules;
 ``tool_format`` names one family to read only that one (``"auto"``: any).
 ``<answer>X</answer>`` is the final answer, parsed as ``ToolCall("answer", {"answer": X})``.
-Reasoning (``<think>``, ``<seed:think>``, ``[THINK]``, the harmony analysis channel, a dict's
-``reasoning_content``) is kept in ``think`` and never searched for calls.
+Reasoning (``<think>``, ``<seed:think>``, Gemma 4's ``<|channel>``, ``[THINK]``, the harmony
+analysis channel, a dict's ``reasoning_content``) is kept in ``think`` and never searched for calls.
 
 Dicts: ``{"name", "arguments"}``, ``{"type": "function", "function": {...}}``, an assistant
 message ``{"content", "tool_calls": [...]}`` (family ``"openai"``) or a list of calls.
@@ -35,7 +35,8 @@ from medenv.tools.formats.reasoning import split_reasoning
 from medenv.tools.formats.validate import check, index_schemas
 from medenv.tools.registry import tool_schemas
 
-PARSER_VERSION = "2.1"  # 2.1: DSML, MiniMax-M2, Seed-OSS; null of a nullable XML value
+# 2.1: DSML, MiniMax-M2, Seed-OSS, Olmo 3, Gemma 4; null of a nullable XML value is None
+PARSER_VERSION = "2.1"
 ERROR_KINDS = ("no_call", "bad_json", "unknown_tool", "bad_arguments", "several_calls")
 FORMAT_HINT = formats.hint("hermes")
 

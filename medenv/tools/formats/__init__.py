@@ -4,7 +4,7 @@
 the call attempts and the text left over. With ``tool_format="auto"`` families are tried by
 their distinctive markers, most specific first (harmony; then the family whose wrapper opens
 first among DeepSeek, Kimi, InternLM, Granite, Mistral, DeepSeek DSML, MiniMax-M2, Seed-OSS,
-Olmo 3 and ``<tool_call>`` blocks; bare Qwen3-Coder XML, pythonic, Mistral's decoded form, JSON);
+Gemma 4, Olmo 3 and ``<tool_call>`` blocks; bare Qwen3-Coder XML, pythonic, Mistral's decoded form, JSON);
 the first that finds a call wins. With one family named, only that family's rules apply, so
 its quirks never misfire on another's text. ``<answer>X</answer>`` is read in every mode.
 Cost is linear in the text length: every detector is a substring test.
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from medenv.tools.formats import (
     deepseek,
+    gemma,
     granite,
     harmony,
     invoke,
@@ -71,6 +72,7 @@ FAMILIES: dict[str, tuple[str, str]] = {
         '<minimax:tool_call><invoke name="TOOL"><parameter name="ARG">VALUE</parameter>'
         "</invoke></minimax:tool_call>",
     ),
+    "gemma4": ("Gemma 4", '<|tool_call>call:TOOL{ARG:<|"|>VALUE<|"|>}<tool_call|>'),
     "olmo3": ("Olmo 3", '<function_calls>TOOL(ARG="VALUE")</function_calls>'),
     "seed_oss": (
         "Seed-OSS",
@@ -160,6 +162,8 @@ def _calls(text: str, fmt: str, marks: dict[str, int]) -> tuple[str | None, list
             return "minimax_m2", *invoke.minimax_attempts(text, marks)
         if opens("seed_oss", (SEED,)):
             return "seed_oss", *seed_attempts(text)
+        if opens("gemma4", (gemma.START,)):
+            return "gemma4", *gemma.attempts(text, marks)
         if opens("olmo3", (pythonic.OLMO,)):
             return "olmo3", *pythonic.olmo3_attempts(text, marks)
     if fmt == "olmo3":  # no <function_calls>: vLLM reads the whole reply as the calls
@@ -193,7 +197,7 @@ def _calls(text: str, fmt: str, marks: dict[str, int]) -> tuple[str | None, list
 # the first call marker of the text, in auto mode)
 _FAMILY_OPENERS = (
     deepseek.BEGIN, deepseek.CALL, kimi.BEGIN, kimi.CALL, granite.ACTION_START, granite.GRANITE,
-    mistral.BOT, *invoke.OPENERS, SEED, pythonic.OLMO,
+    mistral.BOT, *invoke.OPENERS, SEED, pythonic.OLMO, gemma.START,
 )  # fmt: skip
 _OPENERS = (*_FAMILY_OPENERS, "<tool_call>", "<function=")
 

@@ -14,7 +14,8 @@ MARKERS = (
     "<|tool_call|>", "<|action_start|>", "<|tool_calls_section_begin|>", "<|tool_call_begin|>",
     "<｜tool▁calls▁begin｜>", "<｜tool▁call▁begin｜>", "[TOOL_CALLS]", "[THINK]",
     "[/THINK]", "<seed:think>", "</seed:think>", "<seed:tool_call>", "<minimax:tool_call>",
-    "<｜DSML｜function_calls>", "<｜DSML｜tool_calls>", "<function_calls>",
+    "<｜DSML｜function_calls>", "<｜DSML｜tool_calls>", "<function_calls>", "<|tool_call>",
+    "<|channel>", "<channel|>",
 )  # fmt: skip
 _BY_PREFIX: dict[str, tuple[str, ...]] = {}
 for _m in MARKERS:

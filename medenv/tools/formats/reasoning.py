@@ -11,8 +11,9 @@ Rules, as vLLM's reasoning parsers apply them:
 - An unclosed ``<think>`` runs to the end (generation stopped while thinking), except that,
   as vLLM's Qwen3 reasoning parser does, it ends where a ``<tool_call>`` whose body starts
   with ``<function=`` begins.
-- Seed-OSS's ``<seed:think>``/``</seed:think>`` follow the same rules, when a Seed tag comes
-  before any ``<think>``/``</think>``; an unclosed ``<seed:think>`` runs to the end.
+- Seed-OSS's ``<seed:think>``/``</seed:think>`` and Gemma 4's ``<|channel>``/``<channel|>``
+  (its ``thought`` label dropped, as vLLM's Gemma 4 parser does) follow the same rules, when
+  one of their tags comes before any other pair's; an unclosed one runs to the end.
 - Magistral: a reply opening with ``[THINK]`` reasons up to ``[/THINK]`` (or to the end); a
   ``[/THINK]`` with no ``[THINK]`` before it, before any call or answer, closes reasoning
   the template opened (the text before it is reasoning), as vLLM's Mistral parser reads it.
@@ -27,9 +28,11 @@ from medenv.tools.formats.marks import first_marks
 _CALL_MARKERS = (
     "<tool_call>", "<function=", "<answer>", "[TOOL_CALLS]", "<seed:tool_call>",
     "<minimax:tool_call>", "<｜DSML｜function_calls>", "<｜DSML｜tool_calls>", "<function_calls>",
+    "<|tool_call>",
 )  # fmt: skip
 _THINK = ("<think>", "</think>")
-_SEED_THINK = ("<seed:think>", "</seed:think>")
+_PAIRS = (("<seed:think>", "</seed:think>"), ("<|channel>", "<channel|>"))
+_LABEL = {"<|channel>": "thought"}  # a role label the reasoning opens with
 _QWEN3_CALL = re.compile(r"<tool_call>\s*<function=")
 
 
@@ -45,6 +48,16 @@ def split_reasoning(text: str, marks: dict[str, int] | None = None) -> tuple[str
         return body[:end].strip(), body[end + len("[/THINK]") :]
     marks = first_marks(text) if marks is None else marks
     opener, closer = _pair(marks)
+    think, content = _split(text, marks, opener, closer)
+    if think is not None and opener in _LABEL:
+        think = think.removeprefix(_LABEL[opener]).strip()
+    return think, content
+
+
+def _split(
+    text: str, marks: dict[str, int], opener: str, closer: str
+) -> tuple[str | None, str]:
+    """`split_reasoning` with the think tags ``opener``/``closer``."""
     close, open_ = marks.get(closer, -1), marks.get(opener, -1)
     if close != -1 and open_ > close:
         open_ = -1  # the first <think> comes after the first </think>: quoted text
@@ -68,10 +81,13 @@ def split_reasoning(text: str, marks: dict[str, int] | None = None) -> tuple[str
 
 
 def _pair(marks: dict[str, int]) -> tuple[str, str]:
-    """The think tags of the reply: Seed-OSS's when one of them comes first, else ``<think>``."""
-    if "<seed:think>" not in marks and "</seed:think>" not in marks:
-        return _THINK
+    """The think tags of the reply: the pair one of whose tags comes first (``<think>``
+    when none does)."""
     never = 1 << 62
-    seed = min(marks.get(tag, never) for tag in _SEED_THINK)
-    plain = min(marks.get(tag, never) for tag in _THINK)
-    return _SEED_THINK if seed < plain else _THINK
+    best, first = _THINK, min(marks.get(tag, never) for tag in _THINK)
+    for pair in _PAIRS:
+        if pair[0] in marks or pair[1] in marks:
+            at = min(marks.get(tag, never) for tag in pair)
+            if at < first:
+                best, first = pair, at
+    return best
