@@ -205,6 +205,7 @@ GEMMA_ARGS = [
     ('xs:[<|"|>a]b<|"|>,<|"|>c<|"|>]', {"xs": ["a]b", "c"]}),  # a ] inside a string
     ("xs:[42,true,3.14]", {"xs": [42, True, 3.14]}),
     ("xs:[42,]trailing", {"xs": [42]}),  # a stray closer
+    ("count:1}],flag:true", {"count": 1, "flag": True}),  # ours: stray closers skipped
 ]  # fmt: skip
 
 
