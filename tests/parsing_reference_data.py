@@ -45,6 +45,7 @@ SOURCES: dict[str, tuple[str, str, str]] = {
     "vllm-minimax-m2": (VLLM, "0c927c3451653f28e60cd552cff13ddc3c9ff49e", "tests/tool_parsers/test_minimax_m2_tool_parser.py"),
     "sglang-minimax-m2": (SGLANG, "9f0bd17f0febd56547da510fca9c75ec2539a556", "test/registered/function_call/test_minimax_m2_detector.py"),
     "vllm-seed-oss": (VLLM, "0f120751344c09af442c1800020908d2b7ff71f2", "tests/tool_parsers/test_seed_oss_tool_parser.py"),
+    "vllm-lfm2": (VLLM, "011cde7c177a29bbcb0052d80e5ab7671a70f634", "tests/tool_parsers/test_lfm2_tool_parser.py"),
     "vllm-gemma4": (VLLM, "027004de3715411197be51ced325705abcf740a7", "tests/tool_parsers/test_gemma4_tool_parser.py"),
     "vllm-olmo3": (VLLM, "2aac44dc3f7b41fca0273ff024fa557c4c7ab1ee", "tests/tool_parsers/test_olmo3_tool_parser.py"),
     "vllm-glm47": (VLLM, "0ce879769db6d7503db0ecdfb5b503b080720347", "tests/tool_parsers/test_glm47_moe_tool_parser.py"),
@@ -61,6 +62,7 @@ DIFFERENCES: dict[str, str] = {
     "marker_anywhere": "A family's call marker is read anywhere in the reply",
     "wrapper": "A DSML call whose only parameter is an undeclared `arguments`/`input`",
     "dsml_wrappers": "A DSML block is read under either wrapper",
+    "not_python": "A pythonic call that is not a Python call of JSON literals",
 }
 
 
@@ -1144,6 +1146,69 @@ GEMMA4 = [
          text="<|tool_call>call:get_status{}<tool_call|>", calls=[("get_status", {})]),
 ]
 
+# LFM2 / LFM2.5 (vllm-lfm2): pythonic calls in <|tool_call_start|>[...]<|tool_call_end|>, read by
+# the pythonic family; vLLM's parser also repairs text that is not Python (its own tests)
+L_START, L_END = "<|tool_call_start|>", "<|tool_call_end|>"
+L_SIMPLE = "get_candidate_status(candidate_id='12345')"
+L_SIMPLE_ARGS = {"candidate_id": "12345"}
+L_DOTTED = ("grocery.orderIngredients(ingredientList=[{'name': 'Lasagna noodles', 'amount': 250, 'unit': 'g'}], "
+            "deliveryAddress='845 Willow Lane, Springfield, IL 62704')")
+L_ECHO = "[grocery.orderIngredients(ingredientList=[{'name': 'apple', 'quantity': '2'}], deliveryAddress='123 Main St')]"
+
+
+def _lfm2(tool_text: str, content_after: str = "") -> str:
+    """vllm-lfm2's _wrap."""
+    return f"{L_START}[{tool_text}]{L_END}" + (f"\n{content_after}" if content_after else "")
+
+
+LT = "test_tool_call[{}_nonstreaming]"
+LFM2 = [
+    Case(id="lfm2-no-call", family="pythonic", source="vllm-lfm2", test="test_no_tool_call[False]",
+         text="How can I help you today?", calls=[], content="How can I help you today?"),
+    Case(id="lfm2-simple", family="pythonic", source="vllm-lfm2", test=LT.format("simple"), text=_lfm2(L_SIMPLE), calls=[("get_candidate_status", L_SIMPLE_ARGS)]),
+    Case(id="lfm2-more-types", family="pythonic", source="vllm-lfm2", test=LT.format("more_types"), text=_lfm2(MORE_TYPES), calls=[("register_user", MORE_ARGS)]),
+    Case(id="lfm2-parameterless", family="pythonic", source="vllm-lfm2", test=LT.format("parameterless"), text=_lfm2("get_weather()"), calls=[("get_weather", {})]),
+    Case(id="lfm2-empty-dict", family="pythonic", source="vllm-lfm2", test=LT.format("empty_dict"),
+         text=_lfm2("do_something_cool(additional_data={})"), calls=[("do_something_cool", {"additional_data": {}})]),
+    Case(id="lfm2-empty-list", family="pythonic", source="vllm-lfm2", test=LT.format("empty_list"),
+         text=_lfm2("do_something_cool(steps=[])"), calls=[("do_something_cool", {"steps": []})]),
+    Case(id="lfm2-escaped-string", family="pythonic", source="vllm-lfm2", test=LT.format("escaped_string"),
+         text=_lfm2(OLMO_ESCAPED), calls=[("get_weather", {"city": "Martha's Vineyard", "metric": '"cool units"'})]),
+    Case(id="lfm2-parallel", family="pythonic", source="vllm-lfm2", test=LT.format("parallel_calls"),
+         text=_lfm2(f"{L_SIMPLE}, {MORE_TYPES}"), calls=[("get_candidate_status", L_SIMPLE_ARGS), ("register_user", MORE_ARGS)]),
+    Case(id="lfm2-content-after", family="pythonic", source="vllm-lfm2", test="test_tool_call[content_after_tool_call_nonstreaming]",
+         text=_lfm2(L_SIMPLE, content_after="Checking the current status of candidate ID 12345."), calls=[("get_candidate_status", L_SIMPLE_ARGS)],
+         content="Checking the current status of candidate ID 12345."),
+    Case(id="lfm2-dotted-name", family="pythonic", source="vllm-lfm2", test=LT.format("dotted_name"), text=_lfm2(L_DOTTED),
+         calls=[("grocery.orderIngredients", {"ingredientList": [{"name": "Lasagna noodles", "amount": 250, "unit": "g"}],
+                                              "deliveryAddress": "845 Willow Lane, Springfield, IL 62704"})]),
+    Case(id="lfm2-bracket-in-string", family="pythonic", source="vllm-lfm2", test=LT.format("bracket_in_string"),
+         text=_lfm2("exec(command='grep -F \\\"]\\\" log.txt')"), calls=[("exec", {"command": 'grep -F "]" log.txt'})]),
+    Case(id="lfm2-multiline-string", family="pythonic", source="vllm-lfm2", test=LT.format("multiline_string_arg"),
+         text=_lfm2("exec(command='cat > f.py << EOF\nimport csv\nprint(1)\nEOF')"),
+         calls=[("exec", {"command": "cat > f.py << EOF\nimport csv\nprint(1)\nEOF"})], differs="not_python", ours=[]),
+    Case(id="lfm2-set-argument", family="pythonic", source="vllm-lfm2", test=LT.format("set_arg"),
+         text=_lfm2("label(tags={'urgent', 'bug'})"), calls=[("label", {"tags": ["urgent", "bug"]})], differs="not_python", ours=[]),
+    Case(id="lfm2-nested-quotes", family="pythonic", source="vllm-lfm2", test=LT.format("nested_quote"),
+         text=_lfm2("bash(command='sed -n '360,450p' /testbed/sympy/matrices/common.py')"),
+         calls=[("bash", {"command": "sed -n '360,450p' /testbed/sympy/matrices/common.py"})], differs="not_python", ours=[]),
+    Case(id="lfm2-nested-python-c", family="pythonic", source="vllm-lfm2", test=LT.format("nested_python_c"),
+         text=_lfm2("bash(command='cd /testbed && python3 -c \\\"from sympy import latex\nprint(latex(3*x, mul_symbol='\\,'))\"')"),
+         calls=[("bash", None)], differs="not_python", ours=[]),
+    Case(id="lfm2-leading-zero", family="pythonic", source="vllm-lfm2", test=LT.format("leading_zero_int"),
+         text=_lfm2("set_date(month=07, day=05)"), calls=[("set_date", {"month": 7, "day": 5})], differs="not_python", ours=[]),
+    Case(id="lfm2-nul-byte", family="pythonic", source="vllm-lfm2", test=LT.format("nul_byte_string_arg"),
+         text=_lfm2("exec(command='printf a\x00b')"), calls=[("exec", {"command": "printf a\x00b"})], differs="not_python", ours=[]),
+    Case(id="lfm2-empty-block", family="pythonic", source="vllm-lfm2", test="test_empty_tool_call_block[]", text=f"{L_START}[]{L_END}", calls=[]),
+    Case(id="lfm2-blank-block", family="pythonic", source="vllm-lfm2", test="test_empty_tool_call_block[ ]", text=f"{L_START}[ ]{L_END}", calls=[]),
+    Case(id="lfm2-bad-sibling", family="pythonic", source="vllm-lfm2", test="test_bad_sibling_call_does_not_drop_good_calls[False]",
+         text=f"{L_START}[{L_SIMPLE}, bad(x=b'z')]{L_END}", calls=[("get_candidate_status", L_SIMPLE_ARGS)], differs="one_bad_call", ours=[]),
+    Case(id="lfm2-space-after-start", family="pythonic", source="vllm-lfm2", test="test_whitespace_after_start_token",
+         text=f"{L_START} [{L_SIMPLE}]{L_END}", calls=[("get_candidate_status", L_SIMPLE_ARGS)]),
+    Case(id="lfm2-echoed-body", family="pythonic", source="vllm-lfm2", test="test_echoed_tool_call_body_not_leaked_to_content",
+         text=f"{L_START}{L_ECHO}{L_END}{L_ECHO}{L_END}", calls=[("grocery.orderIngredients", None)]),
+]
+
 # fmt: on
 CASES: list[Case] = (
     HERMES
@@ -1166,4 +1231,5 @@ CASES: list[Case] = (
     + GLM47
     + OLMO3
     + GEMMA4
+    + LFM2
 )

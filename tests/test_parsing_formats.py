@@ -61,6 +61,7 @@ VALID = [
     ("deepseek_v3", "r1-think-then-call", f'<think>search</think>\n\n{DS_BEGIN}{DS_CALL}web_search{DS_SEP}{{"query": "FBN1"}}{DS_CALL_END}{DS_END}', [(WS, {"query": "FBN1"})], "search"),
     ("kimi_k2", "k2", f'I will search.{K_BEGIN}{K_CALL}functions.medical_search:0{K_ARGS}{{"query": "ataxia"}}{K_CALL_END}{K_END}', [(MS, {"query": "ataxia"})], None),
     ("pythonic", "list", '[medical_search(query="ataxia", top_k=3)]', [(MS, {"query": "ataxia", "top_k": 3})], None),
+    ("pythonic", "lfm2-tokens-content-after", "<|tool_call_start|>[web_search(query='FBN1 gene')]<|tool_call_end|>\nSearching now.", [(WS, {"query": "FBN1 gene"})], None),
     ("pythonic", "llama4-tokens", "<|python_start|>[web_search(query='FBN1 gene')]<|python_end|>", [(WS, {"query": "FBN1 gene"})], None),
     ("json", "llama31-python-tag", '<|python_tag|>{"name": "medical_search", "parameters": {"query": "ataxia"}}', [(MS, {"query": "ataxia"})], None),
     ("json", "llama32-bare", '{"name": "web_search", "parameters": {"query": "FBN1"}}', [(WS, {"query": "FBN1"})], None),

@@ -83,7 +83,7 @@ def test_a_reply_cut_off_anywhere_is_one_call_or_one_error(family):
 )
 def test_huge_and_nested_inputs_never_raise(text):
     modes = [("auto", False), ("auto", True), ("qwen3_coder", True)]
-    for mode, parallel in modes + [(family, True) for family in WHOLE]:  # noqa: B007
+    for mode, parallel in modes + [(family, True) for family in WHOLE]:
         parsed = parse_action(text, parallel_calls=parallel, schemas=SCHEMAS, tool_format=mode)
         assert (parsed.error is None) != (parsed.calls == ()), (mode, parsed)
 

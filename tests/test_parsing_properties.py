@@ -112,7 +112,7 @@ MARKERS = [
     "</｜DSML｜invoke>", "<minimax:tool_call>", "</minimax:tool_call>", "<invoke name=",
     "<parameter name=", "</invoke>", "<seed:tool_call>", "</seed:tool_call>", "<seed:think>",
     "</seed:think>", "<function_calls>", "</function_calls>", "null", "<|tool_call>", "call:",
-    "<tool_call|>", '<|"|>', ":", "<|channel>", "<channel|>", "<arg_key>", "</arg_key>", "<arg_value>", "</arg_value>", "medical_search",
+    "<tool_call|>", '<|"|>', ":", "<|channel>", "<channel|>", "<|tool_call_start|>", "<|tool_call_end|>", "<arg_key>", "</arg_key>", "<arg_value>", "</arg_value>", "medical_search",
     '{"name": "medical_search", "arguments": ', '{"query": "a"}', "{", "}", "[", "]", ";", "(",
     ")", "=", '"', "\\", "\\ud83d", "9" * 4400, "query", "top_k", "```json\n", "\n", " ", "\ud800",
 ]  # fmt: skip

@@ -27,7 +27,7 @@ asserted result):
 | harmony | 5 | 1 | none: the reference feeds harmony token ids, so each case is the text rendering of its messages |
 | deepseek_v3 | 13 | 0 | streaming tests (SGLang's DeepSeek tests are all streaming) |
 | kimi_k2 | 14 | 3 | streaming tests; bare-counter inference with several tools (needs the request's tools) |
-| pythonic | 19 | 4 | streaming tests; regex-timeout and logging tests (mocks) |
+| pythonic (Llama 4; LFM2: 22 of them) | 41 | 11 | streaming tests; regex-timeout and logging tests (mocks); LFM2's `adjust_request` test |
 | json | 23 | 1 | streaming separator tests; regex-timeout test (mock) |
 | granite | 8 | 1 | streaming tests; malformed inputs (the reference asserts only no crash) |
 | internlm | 6 | 0 | malformed inputs (the reference raises); unknown-name checks (tool validation, not parsing) |
@@ -38,7 +38,7 @@ asserted result):
 | olmo3 | 11 | 2 | streaming tests; regex-timeout and logging tests (mocks) |
 | reasoning (Qwen3, DeepSeek-R1 `<think>`; Magistral `[THINK]`) | 34 | 5 | streaming and multi-token-delta tests; `is_reasoning_end`/`extract_content_ids` (token ids) |
 
-259 cases; 233 read as the reference reads them, 26 differ on purpose.
+281 cases; 248 read as the reference reads them, 33 differ on purpose.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ from parsing_reference_data import CASES, DIFFERENCES, SOURCES, Case  # noqa: E4
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
 TAKEN = {
     "hermes": 9, "qwen3_coder": 17, "glm45": 27, "mistral": 22, "harmony": 5, "deepseek_v3": 13,
-    "kimi_k2": 14, "pythonic": 19, "json": 23, "granite": 8, "internlm": 6, "reasoning": 34,
+    "kimi_k2": 14, "pythonic": 41, "json": 23, "granite": 8, "internlm": 6, "reasoning": 34,
     "deepseek_v32": 21, "minimax_m2": 15, "seed_oss": 4, "olmo3": 11,
     "gemma4": 11,
 }  # fmt: skip

@@ -15,7 +15,7 @@ MARKERS = (
     "<｜tool▁calls▁begin｜>", "<｜tool▁call▁begin｜>", "[TOOL_CALLS]", "[THINK]",
     "[/THINK]", "<seed:think>", "</seed:think>", "<seed:tool_call>", "<minimax:tool_call>",
     "<｜DSML｜function_calls>", "<｜DSML｜tool_calls>", "<function_calls>", "<|tool_call>",
-    "<|channel>", "<channel|>",
+    "<|channel>", "<channel|>", "<|tool_call_start|>",
 )  # fmt: skip
 _BY_PREFIX: dict[str, tuple[str, ...]] = {}
 for _m in MARKERS:

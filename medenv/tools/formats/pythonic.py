@@ -1,6 +1,7 @@
 """Pythonic calls (Llama 4, vLLM's ``pythonic`` / ``llama4_pythonic`` parsers):
 ``[get_weather(city="Paris"), other(x=1)]``, optionally wrapped in Llama 4's
-``<|python_start|>...<|python_end|>``; and Olmo 3's (vLLM ``olmo3``): one call per line
+``<|python_start|>...<|python_end|>`` or LFM2's ``<|tool_call_start|>...<|tool_call_end|>``
+(vLLM ``lfm2``: the text after the block is content too); and Olmo 3's (vLLM ``olmo3``): one call per line
 inside ``<function_calls>...</function_calls>`` (unclosed: to the end; every block is read,
 vLLM reads the first), no list brackets,
 values may also be JSON's ``null``/``true``/``false`` (under ``tool_format="olmo3"`` a reply
@@ -22,6 +23,7 @@ from medenv.tools.formats.base import Attempt, Failure, RawCall, blocks
 
 _START = re.compile(r"\[\s*[A-Za-z_][\w.]*\s*\(")
 START, END = "<|python_start|>", "<|python_end|>"
+LFM2, LFM2_END = "<|tool_call_start|>", "<|tool_call_end|>"
 OLMO, OLMO_END = "<function_calls>", "</function_calls>"
 _JSON_NAMES = {"null": None, "true": True, "false": False}
 _BARE = re.compile(r"[A-Za-z_][\w.]*\s*\(")  # a reply opening with a call
@@ -29,14 +31,16 @@ _BARE = re.compile(r"[A-Za-z_][\w.]*\s*\(")  # a reply opening with a call
 
 def split(text: str, marks: dict[str, int]) -> tuple[str, str]:
     """``(the call list's text, the text around it)``: inside ``<|python_start|>`` (to
-    ``<|python_end|>`` or the end) when the reply has it, else the whole reply."""
-    start = marks.get(START, -1)
-    if start == -1:
+    ``<|python_end|>`` or the end) when the reply has it, or LFM2's ``<|tool_call_start|>``
+    (to ``<|tool_call_end|>``), else the whole reply."""
+    wrapped = [(marks[o], o, c) for o, c in ((START, END), (LFM2, LFM2_END)) if o in marks]
+    if not wrapped:
         return text.strip(), ""
-    end = text.find(END, start)
-    body = text[start + len(START) : end if end != -1 else len(text)]
-    after = text[end + len(END) :] if end != -1 else ""
-    return body.replace(START, "").replace(END, "").strip(), text[:start] + after
+    start, opener, closer = wrapped[0]
+    end = text.find(closer, start)
+    body = text[start + len(opener) : end if end != -1 else len(text)]
+    after = text[end + len(closer) :] if end != -1 else ""
+    return body.replace(opener, "").replace(closer, "").strip(), text[:start] + after
 
 
 def detect(text: str, marks: dict[str, int]) -> bool:

@@ -54,9 +54,7 @@ def split_reasoning(text: str, marks: dict[str, int] | None = None) -> tuple[str
     return think, content
 
 
-def _split(
-    text: str, marks: dict[str, int], opener: str, closer: str
-) -> tuple[str | None, str]:
+def _split(text: str, marks: dict[str, int], opener: str, closer: str) -> tuple[str | None, str]:
     """`split_reasoning` with the think tags ``opener``/``closer``."""
     close, open_ = marks.get(closer, -1), marks.get(opener, -1)
     if close != -1 and open_ > close:
