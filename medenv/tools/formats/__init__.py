@@ -138,14 +138,14 @@ def _opens_first(marks: dict[str, int], keys: tuple[str, ...], first: int) -> bo
 
 def _calls(text: str, fmt: str, marks: dict[str, int]) -> tuple[str | None, list[Attempt], str]:
     auto = fmt == "auto"
-    first = min((marks[k] for k in _OPENERS if k in marks), default=-2)
+    first = min((i for k, i in marks.items() if k in _OPENER_SET), default=-2)  # few marks
 
     def opens(family: str, keys: tuple[str, ...]) -> bool:
         if auto:
             return _opens_first(marks, keys, first)
         return fmt == family and any(k in marks for k in keys)
 
-    if not auto or any(k in marks for k in _FAMILY_OPENERS):  # else none of these opens
+    if not auto or not _FAMILY_OPENER_SET.isdisjoint(marks):  # else none of these opens
         if opens("deepseek_v3", (deepseek.BEGIN, deepseek.CALL)):
             return "deepseek_v3", *deepseek.attempts(text)
         if opens("kimi_k2", (kimi.BEGIN, kimi.CALL)):
@@ -200,6 +200,7 @@ _FAMILY_OPENERS = (
     mistral.BOT, *invoke.OPENERS, SEED, pythonic.OLMO, gemma.START,
 )  # fmt: skip
 _OPENERS = (*_FAMILY_OPENERS, "<tool_call>", "<function=")
+_FAMILY_OPENER_SET, _OPENER_SET = frozenset(_FAMILY_OPENERS), frozenset(_OPENERS)
 
 
 def _expect(found: str, attempt: Attempt, fmt: str) -> Attempt:

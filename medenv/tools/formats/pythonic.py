@@ -33,10 +33,13 @@ def split(text: str, marks: dict[str, int]) -> tuple[str, str]:
     """``(the call list's text, the text around it)``: inside ``<|python_start|>`` (to
     ``<|python_end|>`` or the end) when the reply has it, or LFM2's ``<|tool_call_start|>``
     (to ``<|tool_call_end|>``), else the whole reply."""
-    wrapped = [(marks[o], o, c) for o, c in ((START, END), (LFM2, LFM2_END)) if o in marks]
-    if not wrapped:
+    if START in marks:
+        opener, closer = START, END
+    elif LFM2 in marks:
+        opener, closer = LFM2, LFM2_END
+    else:
         return text.strip(), ""
-    start, opener, closer = wrapped[0]
+    start = marks[opener]
     end = text.find(closer, start)
     body = text[start + len(opener) : end if end != -1 else len(text)]
     after = text[end + len(closer) :] if end != -1 else ""

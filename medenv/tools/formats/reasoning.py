@@ -33,6 +33,7 @@ _CALL_MARKERS = (
 _THINK = ("<think>", "</think>")
 _PAIRS = (("<seed:think>", "</seed:think>"), ("<|channel>", "<channel|>"))
 _LABEL = {"<|channel>": "thought"}  # a role label the reasoning opens with
+_OTHER_TAGS = frozenset(tag for pair in _PAIRS for tag in pair)
 _QWEN3_CALL = re.compile(r"<tool_call>\s*<function=")
 
 
@@ -47,7 +48,7 @@ def split_reasoning(text: str, marks: dict[str, int] | None = None) -> tuple[str
             return body.strip(), ""
         return body[:end].strip(), body[end + len("[/THINK]") :]
     marks = first_marks(text) if marks is None else marks
-    opener, closer = _pair(marks)
+    opener, closer = _THINK if _OTHER_TAGS.isdisjoint(marks) else _pair(marks)
     think, content = _split(text, marks, opener, closer)
     if think is not None and opener in _LABEL:
         think = think.removeprefix(_LABEL[opener]).strip()
