@@ -161,7 +161,7 @@ def _calls(text: str, fmt: str, marks: dict[str, int]) -> tuple[str | None, list
         if opens("minimax_m2", (invoke.MINIMAX,)):
             return "minimax_m2", *invoke.minimax_attempts(text, marks)
         if opens("seed_oss", (SEED,)):
-            return "seed_oss", *seed_attempts(text)
+            return "seed_oss", *seed_attempts(text, marks[SEED])
         if opens("gemma4", (gemma.START,)):
             return "gemma4", *gemma.attempts(text, marks)
         if opens("olmo3", (pythonic.OLMO,)):

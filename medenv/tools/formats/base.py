@@ -110,13 +110,17 @@ def pick_arguments(obj: dict) -> Any:
     return {}
 
 
-def blocks(text: str, open_tag: str, close_tag: str) -> tuple[list[str], str]:
-    """Bodies of ``open..close`` blocks (an unclosed last block runs to the end) and the rest."""
+def blocks(
+    text: str, open_tag: str, close_tag: str, first: int | None = None
+) -> tuple[list[str], str]:
+    """Bodies of ``open..close`` blocks (an unclosed last block runs to the end) and the rest.
+    ``first``: where the first ``open_tag`` is, when the caller knows (no search for it)."""
     bodies: list[str] = []
     rest: list[str] = []
     pos = 0
     while True:
-        start = text.find(open_tag, pos)
+        start = text.find(open_tag, pos) if first is None else first
+        first = None
         if start == -1:
             rest.append(text[pos:])
             break

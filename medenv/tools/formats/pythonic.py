@@ -68,7 +68,7 @@ def olmo3_attempts(text: str, marks: dict[str, int]) -> tuple[list[Attempt], str
             return [], text  # prose (or an <answer>): no call
         bodies, rest = [text], ""
     else:
-        bodies, rest = blocks(text, OLMO, OLMO_END)
+        bodies, rest = blocks(text, OLMO, OLMO_END, marks[OLMO])
     lines = [line.strip() for body in bodies for line in body.splitlines() if line.strip()]
     if lines and OLMO_END.startswith(lines[-1]):
         lines.pop()  # generation stopped inside the closing tag

@@ -34,10 +34,10 @@ def qwen3_coder_attempts(text: str) -> tuple[list[Attempt], str]:
 SEED, SEED_END = "<seed:tool_call>", "</seed:tool_call>"
 
 
-def seed_attempts(text: str) -> tuple[list[Attempt], str]:
+def seed_attempts(text: str, first: int | None = None) -> tuple[list[Attempt], str]:
     """Every ``<function=...>`` call of every ``<seed:tool_call>`` block (the last may be
-    unclosed) and the text outside the blocks."""
-    bodies, rest = blocks(text, SEED, SEED_END)
+    unclosed) and the text outside the blocks; ``first``: where the first block opens."""
+    bodies, rest = blocks(text, SEED, SEED_END, first)
     found: list[Attempt] = []
     for body in bodies:
         inner = body.split("<function=", MAX_CALLS + 1)
