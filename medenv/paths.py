@@ -107,12 +107,26 @@ _OLD_STYLE = re.compile(r"[0-9a-f]{8}\.(?:partial|old)")
 OLD_STYLE_AGE = 24 * 3600.0
 
 
+def writer_id() -> str:
+    """A fresh name for a write by this process: ``<pid>-<host>-<hex>`` (`writer_gone`)."""
+    return f"{os.getpid()}-{_HOST}-{secrets.token_hex(4)}"
+
+
+def writer_gone(writer: str) -> bool | None:
+    """Whether the process of ``writer`` (a `writer_id`) has ended: True or False on this
+    host, None when it is another host's (or not a `writer_id`): unknown."""
+    m = re.fullmatch(_WRITER, writer)
+    if m is None or m.group(2) != _HOST:
+        return None
+    return _writer_gone(int(m.group(1)))
+
+
 def partial_path(path: str | os.PathLike, tag: str = "partial") -> Path:
     """A fresh hidden name beside ``path`` (``.NAME.<pid>-<host>-<hex>.<tag>``): same
     folder, so a rename onto ``path`` stays on one filesystem and is atomic; the writer's
     process id and a tag of its host name say whose it is (`remove_leftovers`)."""
     p = Path(path)
-    return p.with_name(f".{p.name}.{os.getpid()}-{_HOST}-{secrets.token_hex(4)}.{tag}")
+    return p.with_name(f".{p.name}.{writer_id()}.{tag}")
 
 
 def _writer_gone(pid: int) -> bool:
