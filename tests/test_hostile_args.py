@@ -259,3 +259,31 @@ def test_replay_shows_terminal_control_characters_of_model_output_as_escapes(
     assert "\\x1b[2J\\x1b]0;pwned\\x07" in out and "\\u202ex\\u202c" in out
     assert main(["replay", "--db", str(db), "--messages"]) == 0  # JSON keeps the text
     assert "<answer>\u202ex\u202c</answer>" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["corpus", "build", "--seed", str(10**23)], "--seed must be at most 2**63 - 1"),
+        (["corpus", "search", "fever", "--seed", "-1"], "--seed must be >= 0, got -1"),
+        (["synth", "--n", "2", "--seed", str(2**63), "--out", "{tmp}/o"], "--seed must be at most"),
+        (["synth", "--n", "2", "--world-seed", "-3", "--out", "{tmp}/o"], "--world-seed must be >= 0"),
+        (["rollout", "--seed", str(10**23), "--db", "{tmp}/r.duckdb"], "--seed must be at most"),
+        (["train", "pool", "--model", "tiny", "--out", "{tmp}/p.json", "--seed", "-1"],
+         "--seed must be >= 0"),
+    ],
+    ids=["corpus-build-huge", "corpus-search-negative", "synth", "synth-world", "rollout", "pool"],
+)  # fmt: skip
+def test_a_seed_out_of_range_is_one_line_before_any_work(argv, message, tmp_path, capsys):
+    """A seed that cannot be kept as a signed 64-bit integer (a corpus seed of 10**23 was
+    built for a minute, then its cache write raised OverflowError) or a negative one is
+    refused by every command before it loads anything or writes."""
+    from tests.cli import cli_error
+
+    _, err = cli_error([a.replace("{tmp}", str(tmp_path)) for a in argv], capsys)
+    assert message in err, err
+    assert os.listdir(tmp_path) == []
+    with pytest.raises(MedenvError, match="the corpus seed must be at most"):
+        from medenv.worldspec import WorldSpec
+
+        WorldSpec.of("hpo", seed=2**64)

@@ -27,7 +27,7 @@ import msgspec
 from medenv.commands.kgargs import add_kg_arguments, kg_spec
 from medenv.curriculum import parse_hops
 from medenv.distributed import _synth_task, require_ray, synth_on_ray
-from medenv.errors import MedenvError
+from medenv.errors import MedenvError, check_seed
 from medenv.kg.cache import load_kg
 from medenv.paths import check_out_dir
 from medenv.synth import SynthConfig, synthesize, write_qa_set
@@ -164,7 +164,7 @@ def _seeds(text: str) -> list[int]:
         raise MedenvError(f"--seeds must be comma-separated integers, got {text!r}") from None
     if not seeds or len(set(seeds)) != len(seeds):
         raise MedenvError(f"--seeds must list distinct integers, got {text!r}")
-    return seeds
+    return [check_seed(s, "--seeds") for s in seeds]
 
 
 def _specialties(values: list[str]) -> tuple[str, ...]:
@@ -205,6 +205,8 @@ def summary(manifest: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_seed(args.seed)
+    check_seed(args.world_seed, "--world-seed")
     kw = {}
     if args.obfuscation is not None:
         try:
