@@ -345,16 +345,11 @@ def train_grpo(
     by default the env loads the default world and ``config.qa``.
     """
     config.check()  # bad settings fail before the QA set, world and model are loaded
-    os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
-    from datasets import Dataset
-    from trl import GRPOConfig
-
     out = Path(config.out)
     db = Path(config.db) if config.db else out / "events.duckdb"
     if db.exists():  # a file that is not an event store fails now, not after the model loads
         connect(db).close()
     contract = grpo_contract(config)
-    threads = set_threads(config.threads)
     if qa_items is not None:
         items = grpo_items(config, list(qa_items))
         qa: Any = items
@@ -362,6 +357,11 @@ def train_grpo(
         items = grpo_items(config)
         qa = config.qa
     rows = prompt_rows(config, contract, items)
+    os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
+    from datasets import Dataset  # seconds to import: after the QA set is known to be good
+    from trl import GRPOConfig
+
+    threads = set_threads(config.threads)  # imports torch
     clock = StepClock()
     adapters: list[MedResearchTools] = []
     weights = {c: getattr(config, f"reward_{c}") for c in COMPONENTS}

@@ -187,13 +187,12 @@ def _kept_rows(trainer: Any, max_length: Any, n_train: int, n_eval: int) -> tupl
 def train_sft(config: SFTTrainConfig, rows: list[dict] | None = None) -> SFTResult:
     """Fine-tune ``config.model`` on ``config.data`` (or ``rows``); save to ``config.out``."""
     config.check()  # bad settings fail before the data and model are loaded
-    os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
-    from trl import SFTConfig
-
     rows = load_sft_rows(config.data) if rows is None else rows
     rows = select_hops(rows, parse_hops(config.hops), "SFT rows")
     if config.max_rows is not None:
         rows = rows[: config.max_rows]
+    os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
+    from trl import SFTConfig  # seconds to import: after the data is known to be good
     threads = set_threads(config.threads)
     train_rows, eval_rows = split_rows(rows, config.eval_fraction, config.seed)
     if config.entity_swap:  # training rows only: the held-out loss stays on real rows
