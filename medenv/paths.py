@@ -280,7 +280,9 @@ def writing(path: str | os.PathLike) -> Iterator[Path]:
     ``tmp`` is flushed to disk (`fsync_tree`), replaces ``path`` (`replace_path`: readers
     see the old file or the new one, never part of one) and the rename is flushed
     (`fsync_dir`), so this holds across a power loss too. When the block raises (any
-    exception, Ctrl-C included), ``tmp`` is removed and ``path`` is left as it was. A killed
+    exception, Ctrl-C included), ``tmp`` is removed and ``path`` is left as it was; so it is
+    when ``path`` is a folder and the writer wrote a file, or the other way round
+    (`_same_kind`: never a folder of yours deleted for a file). A killed
     process (SIGKILL) can leave a ``.NAME.<pid>-<host>-<hex>.partial`` behind, never a
     truncated ``path``; the next writer of ``path`` removes it (`remove_leftovers`). Inside
     a temporary folder (`in_temporary`) the flushes and that sweep are left to the folder's
@@ -298,6 +300,7 @@ def writing(path: str | os.PathLike) -> Iterator[Path]:
         yield tmp
         if not tmp.exists():
             raise FileNotFoundError(2, "the writer wrote nothing", str(path))
+        _same_kind(tmp, path)
         if flush:
             fsync_tree(tmp)
         replace_path(tmp, path)
@@ -309,6 +312,22 @@ def writing(path: str | os.PathLike) -> Iterator[Path]:
         if named is not None:
             raise OSError(exc.errno, exc.strerror, named) from exc
         raise
+
+
+def _same_kind(tmp: Path, path: Path) -> None:
+    """Raise when ``path`` is a folder and ``tmp`` a file, or the other way round: a folder
+    of yours where medenv writes a file (``--report R`` with a folder ``R/report.md``) would
+    be deleted whole by the rename, a file replaced by a folder."""
+    if not path.exists() or path.is_symlink():
+        return
+    if path.is_dir() and not tmp.is_dir():
+        raise IsADirectoryError(
+            errno.EISDIR, "is a folder, and medenv writes a file there (move it away)", str(path)
+        )
+    if not path.is_dir() and tmp.is_dir():
+        raise NotADirectoryError(
+            errno.ENOTDIR, "is a file, and medenv writes a folder there (move it away)", str(path)
+        )
 
 
 def output_named(exc: BaseException, tmp: Path, path: Path) -> str | None:

@@ -162,6 +162,25 @@ def test_old_style_temporaries_go_once_untouched_for_a_day(tmp_path):
     assert sorted(os.listdir(tmp_path)) == sorted([out.name, busy.name, fresh.name, mine.name])
 
 
+def test_a_folder_is_never_replaced_by_a_file_nor_a_file_by_a_folder(tmp_path, capsys):
+    """``eval --report R`` with a folder of yours named ``R/report.md``: the rename deleted
+    the folder whole for the report file. Now the write fails naming it, and both stay."""
+    from medenv.cli import error_line
+
+    folder, file = tmp_path / "report.md", tmp_path / "data"
+    (folder / "notes").mkdir(parents=True)
+    (folder / "notes" / "a.txt").write_text("mine")
+    file.write_text("mine too")
+    with pytest.raises(IsADirectoryError) as caught:
+        write_file(folder, "# report\n")
+    assert error_line(caught.value).startswith(f"{folder}: is a folder, and medenv writes a file")
+    with pytest.raises(NotADirectoryError, match="is a file, and medenv writes a folder"):
+        with writing(file) as tmp:
+            (tmp / "part").mkdir(parents=True)
+    assert (folder / "notes" / "a.txt").read_text() == "mine" and file.read_text() == "mine too"
+    assert sorted(os.listdir(tmp_path)) == ["data", "report.md"]  # no temporary is left
+
+
 def test_an_error_names_the_output_not_the_temporary(tmp_path):
     from medenv.cli import error_line
 
