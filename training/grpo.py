@@ -35,7 +35,7 @@ import msgspec
 from medenv.agents.backend_transformers import SAMPLING_TOP_K
 from medenv.agents.copy_head import save_entity_rows
 from medenv.agents.llm import model_contract
-from medenv.agents.threads import set_threads
+from medenv.agents.threads import check_threads, set_threads
 from medenv.training.config import check_common, config_hash, finite, require
 from medenv.training.grpo_cpu import labelled_positions_only, sampled_support_logprobs
 from medenv.training.grpo_pool import load_pool
@@ -164,10 +164,7 @@ class GRPOTrainConfig(_RewardWeightFields):
             f"malformed_turn must be one of {MODES}, got {self.malformed_turn!r}",
         )
         parse_hops(self.hops)
-        require(
-            self.threads is None or self.threads >= 1,
-            f"--threads must be at least 1, got {self.threads}",
-        )
+        check_threads(self.threads)
         require(
             self.env_max_steps >= 1, f"env_max_steps must be at least 1, got {self.env_max_steps}"
         )

@@ -22,7 +22,7 @@ from typing import Any
 
 import msgspec
 from medenv.agents.copy_head import save_entity_rows
-from medenv.agents.threads import set_threads
+from medenv.agents.threads import check_threads, set_threads
 from medenv.training.config import check_common, config_hash, finite, require
 from medenv.training.entity_swap import kg_names_by_type, swap_rows
 from medenv.training.lm import (
@@ -128,10 +128,7 @@ class SFTTrainConfig:
             self.eval_steps is None or self.eval_steps >= 1,
             f"--eval-steps must be at least 1, got {self.eval_steps}",
         )
-        require(
-            self.threads is None or self.threads >= 1,
-            f"--threads must be at least 1, got {self.threads}",
-        )
+        check_threads(self.threads)
         parse_hops(self.hops)
         require(self.entity_swap >= 0, f"--entity-swap must be >= 0, got {self.entity_swap}")
         require(self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}")
