@@ -69,11 +69,27 @@ def _check_parents(path: Path, what: str) -> None:
             return
 
 
+def _check_link(p: Path, path, what: str) -> None:
+    """A symbolic link that leads nowhere: a broken one, or a loop (``mkdir`` said only
+    "File exists")."""
+    if p.is_symlink() and not p.exists():
+        try:
+            p.resolve(strict=True)
+        except RuntimeError:  # Python < 3.13: a loop
+            raise MedenvError(f"{what} {path}: is a symbolic link loop") from None
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise MedenvError(f"{what} {path}: is a symbolic link loop") from None
+        raise MedenvError(f"{what} {path}: is a broken symbolic link (to {os.readlink(p)})")
+
+
 def check_out_dir(path: str | os.PathLike, what: str = "--out") -> Path:
-    """Raise `MedenvError` unless ``path`` is a writable folder or can be created as one.
+    """Raise `MedenvError` unless ``path`` is a writable folder or can be created as one
+    (not a symbolic link that leads nowhere).
 
     Called before any slow work, so a bad output path fails at once, not at the end."""
     p = Path(path).expanduser()
+    _check_link(p, path, what)
     if p.exists():
         if not p.is_dir():
             raise MedenvError(f"{what} {path}: is a file, not a folder")

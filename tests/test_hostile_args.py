@@ -287,3 +287,17 @@ def test_a_seed_out_of_range_is_one_line_before_any_work(argv, message, tmp_path
         from medenv.worldspec import WorldSpec
 
         WorldSpec.of("hpo", seed=2**64)
+
+
+def test_an_output_folder_that_is_a_link_to_nowhere_is_named_as_such(tmp_path, capsys):
+    """``--out`` a broken symbolic link or a link loop: ``mkdir`` said only "File exists"."""
+    from medenv.paths import check_out_dir
+    from tests.cli import cli_error
+
+    (tmp_path / "broken").symlink_to(tmp_path / "nowhere")
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    with pytest.raises(MedenvError, match="is a broken symbolic link"):
+        check_out_dir(tmp_path / "broken")
+    _, err = cli_error(["synth", "--n", "2", "--out", str(tmp_path / "loop")], capsys)
+    assert err.endswith(f"--out {tmp_path / 'loop'}: is a symbolic link loop"), err
+    assert sorted(os.listdir(tmp_path)) == ["broken", "loop"]
