@@ -150,6 +150,7 @@ def test_train_cli_bad_settings_and_paths_are_one_line(tmp_path, capsys):
         (sft + ["--eval-steps", "0"], "--eval-steps must be at least 1, got 0"),
         (grpo + ["--threads", "0"], "--threads must be at least 1, got 0"),
         (sft + ["--threads", str(10**12)], "--threads must be at most"),  # was torch's overflow
+        (sft + ["--entity-swap", str(10**6)], "more than one SFT run holds"),  # ran out of memory
         (grpo + ["--hops", "x"], "--hops takes hop counts like 1 or 1,2"),
         (grpo + ["--config", str(tmp_path / "loss.yaml")], "--loss-type must be one of"),
         (grpo + ["--config", str(tmp_path / "support.yaml")], "--logprob-support must be one of"),

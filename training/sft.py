@@ -181,6 +181,11 @@ def _kept_rows(trainer: Any, max_length: Any, n_train: int, n_eval: int) -> tupl
     return kept_train, kept_eval
 
 
+# the most rows (swapped copies included) an SFT run builds in memory: --entity-swap 10**6
+# built copies until the machine ran out of memory
+MAX_SWAPPED_ROWS = 1_000_000
+
+
 def train_sft(config: SFTTrainConfig, rows: list[dict] | None = None) -> SFTResult:
     """Fine-tune ``config.model`` on ``config.data`` (or ``rows``); save to ``config.out``."""
     config.check()  # bad settings fail before the data and model are loaded
@@ -188,8 +193,14 @@ def train_sft(config: SFTTrainConfig, rows: list[dict] | None = None) -> SFTResu
     rows = select_hops(rows, parse_hops(config.hops), "SFT rows")
     if config.max_rows is not None:
         rows = rows[: config.max_rows]
+    if config.entity_swap and len(rows) * (1 + config.entity_swap) > MAX_SWAPPED_ROWS:
+        raise MedenvError(
+            f"--entity-swap {config.entity_swap:,} makes {len(rows) * (1 + config.entity_swap):,} "
+            f"rows of {len(rows):,}: more than one SFT run holds ({MAX_SWAPPED_ROWS:,})"
+        )
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
     from trl import SFTConfig  # seconds to import: after the data is known to be good
+
     threads = set_threads(config.threads)
     train_rows, eval_rows = split_rows(rows, config.eval_fraction, config.seed)
     if config.entity_swap:  # training rows only: the held-out loss stays on real rows
