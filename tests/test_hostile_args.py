@@ -301,3 +301,17 @@ def test_an_output_folder_that_is_a_link_to_nowhere_is_named_as_such(tmp_path, c
     _, err = cli_error(["synth", "--n", "2", "--out", str(tmp_path / "loop")], capsys)
     assert err.endswith(f"--out {tmp_path / 'loop'}: is a symbolic link loop"), err
     assert sorted(os.listdir(tmp_path)) == ["broken", "loop"]
+
+
+def test_synth_does_not_overwrite_a_qa_file_it_did_not_write(tmp_path, capsys):
+    """``synth --out F`` with your own ``F/qa.jsonl`` (no set manifest beside it) replaced
+    it silently; now it is refused before any work, and a set synth wrote is replaced."""
+    from medenv.synth.io import check_set_folder
+    from tests.cli import cli_error
+
+    (tmp_path / "qa.jsonl").write_text('{"mine": 1}\n')
+    _, err = cli_error(["synth", "--n", "2", "--out", str(tmp_path)], capsys)
+    assert "holds qa.jsonl, which no medenv synth wrote there" in err, err
+    assert (tmp_path / "qa.jsonl").read_text() == '{"mine": 1}\n'
+    (tmp_path / "manifest.json").write_text('{"files": {"qa.jsonl": "0", "items": 1}}')
+    check_set_folder(tmp_path)  # a set's manifest beside it: an earlier synthesis, replaced

@@ -31,6 +31,7 @@ from medenv.errors import MedenvError, check_seed
 from medenv.kg.cache import load_kg
 from medenv.paths import check_out_dir
 from medenv.synth import SynthConfig, synthesize, write_qa_set
+from medenv.synth.io import check_set_folder
 from medenv.synth.parallel import check_workers
 from medenv.synth.specialty import SPECIALTIES
 from medenv.worldspec import world_factory
@@ -248,6 +249,8 @@ def run(args: argparse.Namespace) -> int:
     ).check()  # bad arguments fail before the KG is loaded
     check_workers(args.workers)
     check_out_dir(args.out)
+    if args.seeds is None:  # else one set per seed folder, each checked when written
+        check_set_folder(args.out)  # before any work
     if args.seeds is not None or args.ray is not None:
         return _run_seeds(args, config)
     started = time.perf_counter()
