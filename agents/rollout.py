@@ -58,6 +58,7 @@ from medenv.distributed import require_ray, rollout_on_ray
 from medenv.errors import MedenvError
 from medenv.events.parquet import check_writable_store
 from medenv.events.store import new_run_id, shard_files
+from medenv.forking import check_worker_count
 from medenv.paths import check_out_file, medenv_home
 from medenv.questions import load_questions
 
@@ -131,6 +132,7 @@ def rollout(
     """
     if workers < 1:
         raise MedenvError(f"workers must be at least 1, got {workers}")
+    check_worker_count(workers)
     name = agent_name(agent_factory)
     if db is not None:
         check_writable_store(db)

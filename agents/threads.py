@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 
 from medenv.errors import MedenvError
+from medenv.forking import max_workers
 
 
 def default_threads(cores: int | None = None) -> int:
@@ -23,11 +24,22 @@ def default_threads(cores: int | None = None) -> int:
             n = int(env)
         except ValueError:
             raise MedenvError(f"MEDENV_THREADS must be a whole number, got {env!r}") from None
-        if n < 1:
-            raise MedenvError(f"MEDENV_THREADS must be at least 1, got {n}")
-        return n
+        return check_threads(n, "MEDENV_THREADS")
     cores = cores if cores is not None else (os.cpu_count() or 1)
     return 1 if cores <= 2 else min(cores // 2, 8)
+
+
+def check_threads(threads: int | None, flag: str = "--threads") -> int | None:
+    """``threads`` when None or 1 to `medenv.forking.max_workers`; else a `MedenvError`
+    naming ``flag`` (torch raised ``Overflow when unpacking long`` for 10**12)."""
+    if threads is not None:
+        if threads < 1:
+            raise MedenvError(f"{flag} must be at least 1, got {threads}")
+        if threads > max_workers():
+            raise MedenvError(
+                f"{flag} must be at most {max_workers()} (8 per core, 64 at least), got {threads}"
+            )
+    return threads
 
 
 def set_threads(threads: int | None) -> int:
@@ -35,7 +47,6 @@ def set_threads(threads: int | None) -> int:
     import torch
 
     n = default_threads() if threads is None else int(threads)
-    if n < 1:
-        raise MedenvError(f"--threads must be at least 1, got {n}")
+    check_threads(n)
     torch.set_num_threads(n)
     return n

@@ -10,6 +10,7 @@ Error contract: a `MedenvError` (a data error names its file and line), an `OSEr
 (input nested too deeply) and a `msgspec` decode/validation error are each printed as ONE
 line on stderr (a DuckDB write of an output file that fails, e.g. on a full disk, names that
 file, not the store), ``medenv COMMAND: error: ...``, with exit code 2, never as a traceback.
+An option given an empty value (``--out "$UNSET"``) is such an error too (`empty_option`).
 """
 
 from __future__ import annotations
@@ -50,7 +51,13 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     first = argv[0] if argv else None
-    args = build_parser(first if first in COMMANDS else None).parse_args(argv)
+    parser = build_parser(first if first in COMMANDS else None)
+    args = parser.parse_args(argv)
+    flag = empty_option(parser, args)
+    if flag is not None:
+        print(f"medenv {args.command}: error: {flag} is empty (an unset shell variable?); "
+              "give a value or leave the flag out", file=sys.stderr)  # fmt: skip
+        return 2
     try:
         return int(args.func(args) or 0)
     except BrokenPipeError:  # output piped into e.g. `head`
@@ -65,6 +72,28 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"medenv {args.command}: error: {clip_message(message)}", file=sys.stderr)
         return 2
+
+
+def _actions(parser: argparse.ArgumentParser):
+    for action in parser._actions:
+        yield action
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                yield from _actions(sub)
+
+
+def empty_option(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str | None:
+    """The first option given an empty value (``--out ""``, ``--qa=``), or None. An empty
+    value was read as the current folder by some commands (``synth --out ""`` wrote the set
+    into it) and as the default by others (``--qa ""``: the built-in set), silently."""
+    for action in _actions(parser):
+        if not action.option_strings or action.nargs is not None:
+            continue  # positionals, flags without a value, optional values (--ray)
+        value = getattr(args, action.dest, None)
+        values = value if isinstance(value, list) else [value]
+        if value != action.default and any(v == "" for v in values):
+            return max(action.option_strings, key=len)
+    return None
 
 
 def _one_line(text: str) -> str:

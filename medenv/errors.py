@@ -15,6 +15,20 @@ class DataError(MedenvError):
         self.line = line
 
 
+# seeds are kept as signed 64-bit integers (msgpack caches, DuckDB, numpy's generators)
+MAX_SEED = 2**63 - 1
+
+
+def check_seed(value: int, flag: str = "--seed") -> int:
+    """``value`` when it is a seed (0 to `MAX_SEED`); else a `MedenvError` naming ``flag``
+    (a corpus seed of 10**23 failed when its built corpus was cached, a minute in)."""
+    if value < 0:
+        raise MedenvError(f"{flag} must be >= 0, got {value}")
+    if value > MAX_SEED:
+        raise MedenvError(f"{flag} must be at most 2**63 - 1 ({MAX_SEED:,}), got {value}")
+    return value
+
+
 MESSAGE_MAX_CHARS = 2000
 
 

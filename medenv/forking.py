@@ -34,6 +34,33 @@ def can_fork_child() -> bool:
     return fork_safe() and not mp.current_process().daemon
 
 
+def cores() -> int:
+    """The CPU cores this process may use."""
+    try:
+        return max(len(os.sched_getaffinity(0)), 1)
+    except AttributeError:  # not Linux
+        return max(os.cpu_count() or 1, 1)
+
+
+def max_workers() -> int:
+    """The most worker processes a command starts: 8 per core, at least 64 (more only wait
+    for a core, each holding its memory; a huge ``--workers`` would fork until the system's
+    process table is full)."""
+    return max(64, 8 * cores())
+
+
+def check_worker_count(workers: int, flag: str = "--workers") -> int:
+    """``workers`` when it is 1 to `max_workers`; else a `MedenvError` naming ``flag``."""
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise MedenvError(f"{flag} must be a positive integer, got {workers!r}")
+    if workers > max_workers():
+        raise MedenvError(
+            f"{flag} {workers:,} is more processes than this machine runs usefully "
+            f"({cores()} cores: at most {max_workers()})"
+        )
+    return workers
+
+
 _POOL_FORKS = 0  # > 0 while `terminable_pool` forks its first workers
 
 

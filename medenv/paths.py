@@ -17,6 +17,7 @@ import re
 import secrets
 import shutil
 import socket
+import time
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -68,11 +69,27 @@ def _check_parents(path: Path, what: str) -> None:
             return
 
 
+def _check_link(p: Path, path, what: str) -> None:
+    """A symbolic link that leads nowhere: a broken one, or a loop (``mkdir`` said only
+    "File exists")."""
+    if p.is_symlink() and not p.exists():
+        try:
+            p.resolve(strict=True)
+        except RuntimeError:  # Python < 3.13: a loop
+            raise MedenvError(f"{what} {path}: is a symbolic link loop") from None
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise MedenvError(f"{what} {path}: is a symbolic link loop") from None
+        raise MedenvError(f"{what} {path}: is a broken symbolic link (to {os.readlink(p)})")
+
+
 def check_out_dir(path: str | os.PathLike, what: str = "--out") -> Path:
-    """Raise `MedenvError` unless ``path`` is a writable folder or can be created as one.
+    """Raise `MedenvError` unless ``path`` is a writable folder or can be created as one
+    (not a symbolic link that leads nowhere).
 
     Called before any slow work, so a bad output path fails at once, not at the end."""
     p = Path(path).expanduser()
+    _check_link(p, path, what)
     if p.exists():
         if not p.is_dir():
             raise MedenvError(f"{what} {path}: is a file, not a folder")
@@ -100,6 +117,24 @@ _HOST = f"{zlib.crc32(socket.gethostname().encode()):08x}"
 _WRITER = r"(\d+)-([0-9a-f]{8})-[0-9a-f]{8}"
 _TEMPORARY = re.compile(_WRITER + r"\.(?:partial|old)")
 _A_TEMPORARY = re.compile(r"\..+\." + _WRITER + r"\.partial")
+# the same, as a medenv before round 15 named them (``.NAME.<hex>.partial``): no writer
+_OLD_STYLE = re.compile(r"[0-9a-f]{8}\.(?:partial|old)")
+# how long an old-style temporary stays untouched before it counts as a killed writer's
+OLD_STYLE_AGE = 24 * 3600.0
+
+
+def writer_id() -> str:
+    """A fresh name for a write by this process: ``<pid>-<host>-<hex>`` (`writer_gone`)."""
+    return f"{os.getpid()}-{_HOST}-{secrets.token_hex(4)}"
+
+
+def writer_gone(writer: str) -> bool | None:
+    """Whether the process of ``writer`` (a `writer_id`) has ended: True or False on this
+    host, None when it is another host's (or not a `writer_id`): unknown."""
+    m = re.fullmatch(_WRITER, writer)
+    if m is None or m.group(2) != _HOST:
+        return None
+    return _writer_gone(int(m.group(1)))
 
 
 def partial_path(path: str | os.PathLike, tag: str = "partial") -> Path:
@@ -107,7 +142,7 @@ def partial_path(path: str | os.PathLike, tag: str = "partial") -> Path:
     folder, so a rename onto ``path`` stays on one filesystem and is atomic; the writer's
     process id and a tag of its host name say whose it is (`remove_leftovers`)."""
     p = Path(path)
-    return p.with_name(f".{p.name}.{os.getpid()}-{_HOST}-{secrets.token_hex(4)}.{tag}")
+    return p.with_name(f".{p.name}.{writer_id()}.{tag}")
 
 
 def _writer_gone(pid: int) -> bool:
@@ -126,12 +161,34 @@ def _writer_gone(pid: int) -> bool:
     return stat[stat.rindex(")") + 2 :].startswith("Z")
 
 
+def _untouched_for(path: str, seconds: float) -> bool:
+    """Whether nothing in ``path`` (a file, or a folder and everything under it; links not
+    followed) was modified in the last ``seconds``."""
+    since = time.time() - seconds
+    try:
+        if os.lstat(path).st_mtime > since:
+            return False
+        for root, dirs, files in os.walk(path):
+            for name in dirs + files:
+                if os.lstat(os.path.join(root, name)).st_mtime > since:
+                    return False
+    except OSError:  # gone meanwhile (its writer renamed or removed it): not ours to remove
+        return False
+    return True
+
+
 def remove_leftovers(path: str | os.PathLike) -> list[Path]:
     """Remove the temporaries of ``path`` (`partial_path` names, ``.partial`` and the
     ``.old`` of `replace_path`) whose writer, a process of this host, is gone (killed by
     SIGKILL or a power loss). Never one of a live writer (a concurrent write of the same
-    output), of another host (a shared folder), or of a medenv before named temporaries
-    carried their writer. Does nothing outside POSIX. Returns what it removed."""
+    output) or of another host (a shared folder). Does nothing outside POSIX. Returns what
+    it removed.
+
+    A temporary named by a medenv older than writers' names (``.NAME.<hex>.partial`` or
+    ``.old``) says nothing of its writer: it is removed once nothing in it has been
+    modified for `OLD_STYLE_AGE` (a day). A writer fills its temporary without pause and
+    renames it when done, so one untouched that long was left by a killed process; one
+    that is being written (its newest file, on any host) is kept."""
     p = Path(path)
     if os.name != "posix" or not p.name:
         return []
@@ -146,7 +203,13 @@ def remove_leftovers(path: str | os.PathLike) -> list[Path]:
             if not entry.name.startswith(prefix):
                 continue
             m = _TEMPORARY.fullmatch(entry.name, len(prefix))
-            if m and m.group(2) == _HOST and _writer_gone(int(m.group(1))):
+            if m:
+                gone = m.group(2) == _HOST and _writer_gone(int(m.group(1)))
+            else:
+                gone = bool(_OLD_STYLE.fullmatch(entry.name, len(prefix))) and _untouched_for(
+                    entry.path, OLD_STYLE_AGE
+                )  # fmt: skip
+            if gone:
                 _remove(Path(entry.path))
                 removed.append(Path(entry.path))
     return removed
@@ -233,7 +296,9 @@ def writing(path: str | os.PathLike) -> Iterator[Path]:
     ``tmp`` is flushed to disk (`fsync_tree`), replaces ``path`` (`replace_path`: readers
     see the old file or the new one, never part of one) and the rename is flushed
     (`fsync_dir`), so this holds across a power loss too. When the block raises (any
-    exception, Ctrl-C included), ``tmp`` is removed and ``path`` is left as it was. A killed
+    exception, Ctrl-C included), ``tmp`` is removed and ``path`` is left as it was; so it is
+    when ``path`` is a folder and the writer wrote a file, or the other way round
+    (`_same_kind`: never a folder of yours deleted for a file). A killed
     process (SIGKILL) can leave a ``.NAME.<pid>-<host>-<hex>.partial`` behind, never a
     truncated ``path``; the next writer of ``path`` removes it (`remove_leftovers`). Inside
     a temporary folder (`in_temporary`) the flushes and that sweep are left to the folder's
@@ -251,6 +316,7 @@ def writing(path: str | os.PathLike) -> Iterator[Path]:
         yield tmp
         if not tmp.exists():
             raise FileNotFoundError(2, "the writer wrote nothing", str(path))
+        _same_kind(tmp, path)
         if flush:
             fsync_tree(tmp)
         replace_path(tmp, path)
@@ -262,6 +328,22 @@ def writing(path: str | os.PathLike) -> Iterator[Path]:
         if named is not None:
             raise OSError(exc.errno, exc.strerror, named) from exc
         raise
+
+
+def _same_kind(tmp: Path, path: Path) -> None:
+    """Raise when ``path`` is a folder and ``tmp`` a file, or the other way round: a folder
+    of yours where medenv writes a file (``--report R`` with a folder ``R/report.md``) would
+    be deleted whole by the rename, a file replaced by a folder."""
+    if not path.exists() or path.is_symlink():
+        return
+    if path.is_dir() and not tmp.is_dir():
+        raise IsADirectoryError(
+            errno.EISDIR, "is a folder, and medenv writes a file there (move it away)", str(path)
+        )
+    if not path.is_dir() and tmp.is_dir():
+        raise NotADirectoryError(
+            errno.ENOTDIR, "is a file, and medenv writes a folder there (move it away)", str(path)
+        )
 
 
 def output_named(exc: BaseException, tmp: Path, path: Path) -> str | None:
@@ -302,16 +384,36 @@ def staging_in(folder: Path, tag: str) -> Iterator[Path]:
 SAVED = "medenv_saved.json"  # a model folder's record of what its last save wrote
 
 
+# what transformers, PEFT, TRL, tokenizers and medenv write into a model folder and read
+# back from it (weights, their shards and index, configs, tokenizer files, medenv's files)
+_MODEL_FILES = re.compile(
+    r"(?:model|pytorch_model|adapter_model|tf_model|flax_model)"
+    r"(?:-\d+-of-\d+)?\.(?:safetensors|bin|h5|msgpack)(?:\.index\.json)?"
+    r"|(?:adapter_|generation_|tokenizer_|preprocessor_|processor_"
+    r"|video_preprocessor_|audio_tokenizer_)?config\.json"
+    r"|tokenizer\.json|special_tokens_map\.json|added_tokens\.json|vocab\.(?:json|txt)"
+    r"|merges\.txt|(?:tokenizer|spiece|sentencepiece\.bpe)\.model|chat_template\.(?:jinja|json)"
+    r"|additional_chat_templates|training_args\.bin|medenv_(?:sft|prompt|entities)\.json"
+)
+
+
 def saved_names(folder: Path) -> set[str]:
-    """The names a medenv save recorded writing in ``folder`` (`SAVED`); none when there is
-    no record (a folder medenv never saved into, or saved into before the record existed).
-    Only plain names of entries of ``folder`` count: a record cannot point elsewhere."""
+    """The names the last save into ``folder`` wrote, as far as they can be known: those its
+    record lists (`SAVED`); with no readable record (a folder saved by a medenv older than
+    `SAVED`, a model downloaded or saved there by other means), the entries of ``folder``
+    that a model save writes and loading reads back (`_MODEL_FILES`: a stale
+    ``model.safetensors`` beside a sharded save is loaded in its place). Any other entry
+    (a README or notes of yours, a GRPO run's ``events.duckdb``) is never among them. Only
+    plain names of entries of ``folder`` count: a record cannot point elsewhere."""
     try:
         names = json.loads((folder / SAVED).read_text(encoding="utf-8"))["written"]
     except (OSError, ValueError, TypeError, KeyError):
-        return set()
+        names = None
     if not isinstance(names, list):
-        return set()
+        try:
+            return {n for n in os.listdir(folder) if _MODEL_FILES.fullmatch(n)}
+        except OSError:
+            return set()
     return {
         n for n in names
         if isinstance(n, str) and n not in ("", ".", "..", SAVED) and "/" not in n
@@ -341,9 +443,10 @@ def writing_into(folder: str | os.PathLike, last: tuple[str, ...] = ()) -> Itera
     midway leaves nothing the next save would not remove).
 
     Entries no save recorded are kept (a GRPO run's ``events.duckdb`` beside the model, a
-    README of yours, a folder saved by a medenv older than `SAVED`), except one this save
-    writes, which it replaces: what a save writes is known only once training has ended,
-    too late to refuse, and the folder was given as the model's output."""
+    README of yours), except one this save writes, which it replaces: what a save writes is
+    known only once training has ended, too late to refuse, and the folder was given as the
+    model's output. A folder with no record (saved by a medenv older than `SAVED`) counts
+    its model files as the previous save's (`saved_names`)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     with staging_in(folder, "save") as stage:

@@ -22,7 +22,7 @@ from typing import Any
 
 import msgspec
 
-from medenv.errors import MedenvError
+from medenv.errors import MedenvError, check_seed
 from medenv.kg.cache import load_kg
 from medenv.world import _LOADED_AS, _WORLDS, World, load_world
 
@@ -76,7 +76,7 @@ class WorldSpec(msgspec.Struct, frozen=True, kw_only=True):
             align=align,
             alignment=None if alignment is None else str(_absolute(alignment)),
             keep_side_effects=bool(keep_side_effects),
-            seed=int(seed),
+            seed=check_seed(int(seed), "the corpus seed"),
             backend=backend,
             gene_names=None if gene_names is None else str(_absolute(gene_names)),
         )

@@ -218,3 +218,39 @@ def test_a_full_disk_during_rollout_is_one_line_and_resume_completes(
     assert con.execute("SELECT count(*) FROM episodes WHERE finished").fetchone()[0] >= 30
     con.close()
     assert main(["replay", "--db", str(db), "--verify"]) == 0
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["synth", "--n", "2", "--out", ""],  # wrote the QA set into the current folder
+        ["export", "--db", "x.duckdb", "--out="],  # so did the export
+        ["events", "export", "--db", "x.duckdb", "--out", ""],
+        ["eval", "--db", "x.duckdb", "--qa", ""],  # read as "the built-in set"
+        ["eval", "--db", "x.duckdb", "--report", ""],  # read as "no report"
+        ["rollout", "--db", "x.duckdb", "--qa", ""],
+        ["kg", "stats", "--source", "edgelist", "--path", ""],  # --path appends
+        ["train", "sft", "--data", "rows.jsonl", "--out", ""],
+    ],
+    ids=["synth-out", "export-out", "events-out", "eval-qa", "eval-report", "rollout-qa",
+         "kg-path", "sft-out"],  # fmt: skip
+)
+def test_an_option_given_an_empty_value_is_one_line_naming_it(argv, tmp_path, monkeypatch,
+                                                             capsys):  # fmt: skip
+    """``--out "$UNSET"``: an empty value was the current folder to some commands and the
+    default to others, silently; now it is refused before the command runs."""
+    monkeypatch.chdir(tmp_path)
+    flag = next(a.split("=")[0] for a, b in zip(argv, [*argv[1:], None], strict=True)
+                if b == "" or a.endswith("="))  # fmt: skip
+    _, err = cli_error(argv, capsys)
+    assert err.startswith(f"medenv {argv[0]}: error: {flag} is empty"), err
+    assert os.listdir(tmp_path) == []
+
+
+def test_flags_without_a_value_and_optional_values_are_not_taken_for_empty():
+    from medenv.cli import build_parser, empty_option
+
+    parser = build_parser("synth")
+    assert empty_option(parser, parser.parse_args(["synth", "--out", "o", "--ray"])) is None
+    parser = build_parser("corpus")
+    assert empty_option(parser, parser.parse_args(["corpus", "search", ""])) is None

@@ -102,6 +102,26 @@ def test_a_failed_export_leaves_the_earlier_one(store, tmp_path):
     assert proc.returncode == 2 and len(lines) == 1, proc.stderr
     assert lines[0].startswith(f"medenv export: error: {out / 'sft.jsonl'}: File too large")
     assert {n: (out / n).read_bytes() for n in _names(out)} == before  # nothing half-written
+    fresh = tmp_path / "fresh"  # the same failure into a folder the export creates
+    argv[argv.index(str(out))] = str(fresh)
+    proc = subprocess.run(
+        argv, cwd=ROOT, env=env, capture_output=True, text=True, preexec_fn=_limited(limit)
+    )
+    assert proc.returncode == 2 and "File too large" in proc.stderr
+    assert not fresh.exists()  # no empty folder is left behind
+
+
+def test_a_tokenizer_that_does_not_load_is_one_line_before_any_work(store, tmp_path, capsys):
+    """``--tokenizer`` naming a folder with no tokenizer in it (or a file, or nothing) is
+    refused before the store is read, naming the flag; no --out folder is created."""
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "a file").write_text("not a tokenizer")
+    out = tmp_path / "out"
+    for bad in ("empty", "a file", "nowhere"):
+        _, err = cli_error(["export", "--db", str(store), "--out", str(out), "--no-hf",
+                            "--tokenizer", str(tmp_path / bad)], capsys)  # fmt: skip
+        assert f"--tokenizer {tmp_path / bad}: cannot load a tokenizer" in err, err
+        assert not out.exists()
 
 
 def test_a_row_that_cannot_be_written_leaves_the_old_file(tmp_path):

@@ -11,6 +11,7 @@ of their order, seeded).
 from __future__ import annotations
 
 import json
+import os
 import random
 from collections import Counter
 from fractions import Fraction
@@ -176,6 +177,14 @@ def test_a_missing_or_malformed_pool_file_is_one_clear_line(tmp_path, capsys):
     assert main(["train", "grpo", "--pool", str(bad), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "not a GRPO pool file" in err[0] and str(bad) in err[0]
+    # --out a folder: refused before sampling (it sampled, wrote the .duckdb beside the
+    # folder, then replaced the folder with the pool file)
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "a.txt").write_text("mine")
+    argv = ["train", "pool", "--model", "tiny", "--out", str(tmp_path / "mine")]
+    assert main(argv) == 2
+    assert f"--out {tmp_path / 'mine'}: is a folder, not a file" in capsys.readouterr().err
+    assert sorted(os.listdir(tmp_path)) == ["bad.json", "mine"]
 
 
 def walk(order: list[str], counts: dict, size: int, patience: int) -> tuple[int, str]:

@@ -259,3 +259,59 @@ def test_replay_shows_terminal_control_characters_of_model_output_as_escapes(
     assert "\\x1b[2J\\x1b]0;pwned\\x07" in out and "\\u202ex\\u202c" in out
     assert main(["replay", "--db", str(db), "--messages"]) == 0  # JSON keeps the text
     assert "<answer>\u202ex\u202c</answer>" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["corpus", "build", "--seed", str(10**23)], "--seed must be at most 2**63 - 1"),
+        (["corpus", "search", "fever", "--seed", "-1"], "--seed must be >= 0, got -1"),
+        (["synth", "--n", "2", "--seed", str(2**63), "--out", "{tmp}/o"], "--seed must be at most"),
+        (["synth", "--n", "2", "--world-seed", "-3", "--out", "{tmp}/o"], "--world-seed must be >= 0"),
+        (["rollout", "--seed", str(10**23), "--db", "{tmp}/r.duckdb"], "--seed must be at most"),
+        (["train", "pool", "--model", "tiny", "--out", "{tmp}/p.json", "--seed", "-1"],
+         "--seed must be >= 0"),
+    ],
+    ids=["corpus-build-huge", "corpus-search-negative", "synth", "synth-world", "rollout", "pool"],
+)  # fmt: skip
+def test_a_seed_out_of_range_is_one_line_before_any_work(argv, message, tmp_path, capsys):
+    """A seed that cannot be kept as a signed 64-bit integer (a corpus seed of 10**23 was
+    built for a minute, then its cache write raised OverflowError) or a negative one is
+    refused by every command before it loads anything or writes."""
+    from tests.cli import cli_error
+
+    _, err = cli_error([a.replace("{tmp}", str(tmp_path)) for a in argv], capsys)
+    assert message in err, err
+    assert os.listdir(tmp_path) == []
+    with pytest.raises(MedenvError, match="the corpus seed must be at most"):
+        from medenv.worldspec import WorldSpec
+
+        WorldSpec.of("hpo", seed=2**64)
+
+
+def test_an_output_folder_that_is_a_link_to_nowhere_is_named_as_such(tmp_path, capsys):
+    """``--out`` a broken symbolic link or a link loop: ``mkdir`` said only "File exists"."""
+    from medenv.paths import check_out_dir
+    from tests.cli import cli_error
+
+    (tmp_path / "broken").symlink_to(tmp_path / "nowhere")
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    with pytest.raises(MedenvError, match="is a broken symbolic link"):
+        check_out_dir(tmp_path / "broken")
+    _, err = cli_error(["synth", "--n", "2", "--out", str(tmp_path / "loop")], capsys)
+    assert err.endswith(f"--out {tmp_path / 'loop'}: is a symbolic link loop"), err
+    assert sorted(os.listdir(tmp_path)) == ["broken", "loop"]
+
+
+def test_synth_does_not_overwrite_a_qa_file_it_did_not_write(tmp_path, capsys):
+    """``synth --out F`` with your own ``F/qa.jsonl`` (no set manifest beside it) replaced
+    it silently; now it is refused before any work, and a set synth wrote is replaced."""
+    from medenv.synth.io import check_set_folder
+    from tests.cli import cli_error
+
+    (tmp_path / "qa.jsonl").write_text('{"mine": 1}\n')
+    _, err = cli_error(["synth", "--n", "2", "--out", str(tmp_path)], capsys)
+    assert "holds qa.jsonl, which no medenv synth wrote there" in err, err
+    assert (tmp_path / "qa.jsonl").read_text() == '{"mine": 1}\n'
+    (tmp_path / "manifest.json").write_text('{"files": {"qa.jsonl": "0", "items": 1}}')
+    check_set_folder(tmp_path)  # a set's manifest beside it: an earlier synthesis, replaced

@@ -58,6 +58,11 @@ def test_kg_stats_errors_are_one_line(tmp_path, capsys):
     assert f"{tmp_path}: is a folder; the edgelist source takes one" in capsys.readouterr().err
     assert main(["kg", "stats", "--source", "hpo", "--path", str(bad)]) == 2
     assert f"{bad}: is a file; the hpo source takes a folder" in capsys.readouterr().err
+    # KG flags that do not apply to the sources given were ignored: refused now
+    assert main(["kg", "stats", "--align", "names"]) == 2
+    assert "--align names needs a merged --source" in capsys.readouterr().err
+    assert main(["kg", "stats", "--source", "hpo", "--keep-side-effects"]) == 2
+    assert "--keep-side-effects applies to Hetionet" in capsys.readouterr().err
 
 
 def test_console_script_kg_stats(kg):

@@ -254,12 +254,75 @@ def test_a_url_export_failed_midway_is_marked_and_refused_until_one_finishes(sto
         assert "cannot write Parquet shards" in err and INCOMPLETE in err
         assert fs.exists(f"{root}/run_id={runs[0]}/data_0.parquet")  # it failed midway
         _, err = cli_error(["runs", "--db", url], capsys)
-        assert f"{url}: an `events export` to it failed midway" in err
+        assert f"{url}: an `events export` to it is under way or failed midway" in err
         fs.rm_file(f"{root}/run_id={runs[-1]}")
         _out(argv, capsys)
-        assert not fs.exists(f"{root}/{INCOMPLETE}")
+        assert not fs.glob(f"{root}/{INCOMPLETE}*")
         assert _json_out(["runs", "--json", "--db", url], capsys) == _json_out(
             ["runs", "--json", "--db", str(store)], capsys
         )
     finally:
         fs.rm("/medenv-test-midway", recursive=True)
+
+
+def test_an_export_that_finishes_keeps_the_marker_of_one_still_under_way(store, capsys):
+    """Each upload to a URL has its own marker: one that finishes removes its own and those
+    of uploads that have ended (a gone process's; round 15's shared marker), never that of
+    an upload still under way (here a live process's, of this host), so the target stays
+    refused while another writer may be half-way through it."""
+    import subprocess
+    import sys
+
+    import fsspec
+
+    from medenv.events.parquet import INCOMPLETE
+    from medenv.paths import writer_id
+
+    fs, root = fsspec.filesystem("memory"), "/medenv-test-two-uploads/shards"
+    url = "memory:/" + root
+    other = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"],
+                             stdin=subprocess.PIPE)  # fmt: skip
+    try:
+        live = f"{INCOMPLETE}.{other.pid}-{writer_id().split('-')[1]}-0badf00d"
+        fs.pipe_file(f"{root}/{live}", b"an upload under way")
+        fs.pipe_file(f"{root}/{INCOMPLETE}", b"round 15's marker of a failed upload")
+        argv = ["events", "export", "--db", str(store), "--out", url, "--no-progress"]
+        _out(argv, capsys)
+        names = [p.rsplit("/", 1)[-1] for p in fs.glob(f"{root}/{INCOMPLETE}*")]
+        assert names == [live]  # its own and the ended one's are gone, the live one's stays
+        _, err = cli_error(["runs", "--db", url], capsys)
+        assert live in err and "under way or failed midway" in err
+        other.communicate(b"")  # that upload's process ends (it failed, or was killed)
+        _out(argv, capsys)
+        assert not fs.glob(f"{root}/{INCOMPLETE}*")
+        assert _json_out(["runs", "--json", "--db", url], capsys) == _json_out(
+            ["runs", "--json", "--db", str(store)], capsys
+        )
+    finally:
+        if other.poll() is None:
+            other.kill()
+        fs.rm("/medenv-test-two-uploads", recursive=True)
+
+
+def test_another_hosts_marker_stays_until_untouched_for_a_day(store, capsys):
+    """A marker of another host's upload says nothing of its process: kept while recent,
+    removed by a finishing upload once untouched for `MARKER_AGE`."""
+    import datetime
+
+    import fsspec
+
+    from medenv.events.parquet import INCOMPLETE, MARKER_AGE
+
+    fs, root = fsspec.filesystem("memory"), "/medenv-test-other-host/shards"
+    url = "memory:/" + root
+    try:
+        recent, old = (f"{INCOMPLETE}.{pid}-00000000-0badf00d" for pid in (1, 2))
+        for name in (recent, old):
+            fs.pipe_file(f"{root}/{name}", b"another host's upload")
+        fs.store[f"{root}/{old}"].modified = datetime.datetime.now(
+            tz=datetime.UTC
+        ) - datetime.timedelta(seconds=MARKER_AGE + 60)
+        _out(["events", "export", "--db", str(store), "--out", url, "--no-progress"], capsys)
+        assert [p.rsplit("/", 1)[-1] for p in fs.glob(f"{root}/{INCOMPLETE}*")] == [recent]
+    finally:
+        fs.rm("/medenv-test-other-host", recursive=True)

@@ -142,6 +142,7 @@ def test_bad_arguments_are_clear(items, tmp_path):
     ("flags", "message"),
     [
         (["--workers", "0"], "workers must be at least 1, got 0"),
+        (["--workers", str(10**12)], "--workers 1,000,000,000,000 is more processes than"),
         (["--max-steps", "-1"], "--max-steps must be at least 1, got -1"),
         (["--model", "tiny"], "--model only applies to --agent llm, not --agent oracle"),
         (["--max-new-tokens", "9"], "--max-new-tokens only applies to --agent llm"),
@@ -155,6 +156,7 @@ def test_bad_arguments_are_clear(items, tmp_path):
     ],
     ids=[
         "workers",
+        "huge-workers",
         "max-steps",
         "model",
         "max-new-tokens",

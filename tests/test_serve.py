@@ -153,3 +153,7 @@ def test_a_bad_session_limit_is_refused_before_the_serving_line(capsys, tmp_path
                          capsys)  # fmt: skip
     assert err == "medenv serve: error: --max-sessions must be at least 1, got 0"
     assert "serving" not in out  # it said "serving ... on http://..." and then failed
+    # nan compares false with everything: it passed the check and served, never timing out
+    _, err = cli_error(["serve", "--session-timeout", "nan", "--db", str(tmp_path / "x.duckdb")],
+                       capsys)  # fmt: skip
+    assert err == "medenv serve: error: --session-timeout must be positive, got nan"

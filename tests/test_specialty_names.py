@@ -123,6 +123,14 @@ def test_a_bad_mapping_file_names_file_and_line(tmp_path, text, line, message):
     assert f"{f}:{line}" in str(exc.value) and message in str(exc.value)
 
 
+@pytest.mark.parametrize("text", ["", "\n\n", "node,specialty\n# none yet\n"])
+def test_a_mapping_file_that_maps_nothing_is_refused_not_ignored(tmp_path, text):
+    f = tmp_path / "empty.csv"
+    f.write_text(text, encoding="utf-8")
+    with pytest.raises(DataError, match="maps nothing"):
+        read_mapping(f, SPECIALTIES)
+
+
 def test_synth_cli_refuses_a_bad_mapping_file_with_one_line(tmp_path, capsys):
     from tests.cli import cli_error
 

@@ -96,6 +96,15 @@ def test_bad_worker_counts_are_one_error(bad):
         check_workers(bad)
 
 
+def test_a_huge_worker_count_is_refused_not_forked():
+    """``--workers 10**12`` forked until the process table was full (the command hung)."""
+    from medenv.forking import max_workers
+
+    assert check_workers(max_workers()) == max_workers() >= 64
+    with pytest.raises(MedenvError, match="more processes than this machine runs usefully"):
+        check_workers(max_workers() + 1)
+
+
 def test_worker_count_defaults_to_the_cores():
     assert check_workers(None) == default_workers() >= 1
     assert check_workers(3) == 3

@@ -149,6 +149,8 @@ def test_train_cli_bad_settings_and_paths_are_one_line(tmp_path, capsys):
         (sft + ["--hops", "0"], "--hops takes hop counts of at least 1"),
         (sft + ["--eval-steps", "0"], "--eval-steps must be at least 1, got 0"),
         (grpo + ["--threads", "0"], "--threads must be at least 1, got 0"),
+        (sft + ["--threads", str(10**12)], "--threads must be at most"),  # was torch's overflow
+        (sft + ["--entity-swap", str(10**6)], "more than one SFT run holds"),  # ran out of memory
         (grpo + ["--hops", "x"], "--hops takes hop counts like 1 or 1,2"),
         (grpo + ["--config", str(tmp_path / "loss.yaml")], "--loss-type must be one of"),
         (grpo + ["--config", str(tmp_path / "support.yaml")], "--logprob-support must be one of"),
@@ -174,3 +176,27 @@ def test_train_sft_reports_rows_dropped_by_max_length(tmp_path, capsys):
     assert rc == 2
     line = _one_error_line(capsys)
     assert "training rows were dropped: no assistant token within --max-length 16" in line
+
+
+def test_bad_training_data_is_refused_before_torch_and_trl_load(tmp_path):
+    """A missing or bad --data/--qa is reported in the first second or two: the rows and
+    questions are read before torch and TRL are imported (they were after: 7-16 s)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    (tmp_path / "bad.jsonl").write_text('{"messages": [\n')
+    script = (
+        "import sys\n"
+        "from medenv.cli import main\n"
+        f"d = {str(tmp_path)!r}\n"
+        "codes = [main(['train', 'sft', '--data', d + '/bad.jsonl', '--out', d + '/m']),\n"
+        "         main(['train', 'grpo', '--qa', d + '/nowhere.jsonl', '--out', d + '/g'])]\n"
+        "print(codes, sorted({'torch', 'trl'} & set(sys.modules)))\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          cwd=root, env={**os.environ, "PYTHONPATH": str(root)})  # fmt: skip
+    assert proc.stdout.strip() == "[2, 2] []", proc.stdout + proc.stderr
+    assert "bad.jsonl:1: invalid JSON" in proc.stderr and "nowhere.jsonl" in proc.stderr
+    assert sorted(os.listdir(tmp_path)) == ["bad.jsonl"]

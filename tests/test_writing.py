@@ -105,6 +105,82 @@ def test_a_model_saved_again_in_shards_loads_the_second_save_not_stale_weights(t
     ]  # fmt: skip
 
 
+def test_a_folder_saved_before_the_record_loses_its_stale_weights_not_your_files(tmp_path):
+    """A model folder with no `SAVED` record (saved by an older medenv, or downloaded): the
+    first recorded save removes the model files it did not write (here the single
+    ``model.safetensors`` beside a sharded save, which transformers would load instead) and
+    keeps every other file."""
+    torch = pytest.importorskip("torch")
+    from medenv.agents.tiny import tiny_model_path
+    from transformers import AutoModelForCausalLM
+
+    folder = tmp_path / "model"
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_path())
+    model.save_pretrained(folder)  # as a save before `medenv_saved.json`: no record
+    ours = {"NOTES.md": "mine", "events.duckdb": "a GRPO run's store", "README.md": "card"}
+    for name, text in ours.items():
+        (folder / name).write_text(text)
+    with torch.no_grad():
+        for param in model.parameters():
+            param.add_(0.5)
+    second = {k: v.clone() for k, v in model.state_dict().items()}
+    with writing_into(folder) as stage:
+        model.save_pretrained(stage, max_shard_size="100KB")
+    names = set(os.listdir(folder))
+    assert "model.safetensors" not in names and "model.safetensors.index.json" in names
+    assert all((folder / n).read_text() == text for n, text in ours.items())
+    loaded = AutoModelForCausalLM.from_pretrained(folder).state_dict()
+    assert all(torch.equal(loaded[k], v) for k, v in second.items())
+
+
+def test_old_style_temporaries_go_once_untouched_for_a_day(tmp_path):
+    """Temporaries named before they carried their writer (``.NAME.<hex>.partial``/``.old``)
+    are removed by the next write once nothing in them changed for `OLD_STYLE_AGE`; a
+    recent one (a writer of an older medenv may still be at it) and other files stay."""
+    from medenv.paths import OLD_STYLE_AGE
+
+    out = tmp_path / "summary.json"
+    old = os.path.getmtime(tmp_path) - OLD_STYLE_AGE - 60
+    stale_file, stale_dir = tmp_path / ".summary.json.0badf00d.partial", tmp_path / (
+        ".summary.json.abcdef01.old"
+    )  # fmt: skip
+    busy, fresh = tmp_path / ".summary.json.deadbeef.partial", tmp_path / (
+        ".summary.json.12345678.partial"
+    )  # fmt: skip
+    mine = tmp_path / ".summary.json.notes"
+    stale_file.write_text("cut")
+    (stale_dir / "sub").mkdir(parents=True)
+    (stale_dir / "sub" / "a").write_text("old")
+    (busy / "sub").mkdir(parents=True)
+    (busy / "sub" / "a").write_text("being written now")  # its folders are old, this not
+    fresh.write_text("just now")
+    mine.write_text("a file of yours")
+    for path in [stale_file, stale_dir, stale_dir / "sub", stale_dir / "sub" / "a", busy,
+                 busy / "sub", mine]:  # fmt: skip
+        os.utime(path, (old, old))
+    write_file(out, "x")
+    assert sorted(os.listdir(tmp_path)) == sorted([out.name, busy.name, fresh.name, mine.name])
+
+
+def test_a_folder_is_never_replaced_by_a_file_nor_a_file_by_a_folder(tmp_path, capsys):
+    """``eval --report R`` with a folder of yours named ``R/report.md``: the rename deleted
+    the folder whole for the report file. Now the write fails naming it, and both stay."""
+    from medenv.cli import error_line
+
+    folder, file = tmp_path / "report.md", tmp_path / "data"
+    (folder / "notes").mkdir(parents=True)
+    (folder / "notes" / "a.txt").write_text("mine")
+    file.write_text("mine too")
+    with pytest.raises(IsADirectoryError) as caught:
+        write_file(folder, "# report\n")
+    assert error_line(caught.value).startswith(f"{folder}: is a folder, and medenv writes a file")
+    with pytest.raises(NotADirectoryError, match="is a file, and medenv writes a folder"):
+        with writing(file) as tmp:
+            (tmp / "part").mkdir(parents=True)
+    assert (folder / "notes" / "a.txt").read_text() == "mine" and file.read_text() == "mine too"
+    assert sorted(os.listdir(tmp_path)) == ["data", "report.md"]  # no temporary is left
+
+
 def test_an_error_names_the_output_not_the_temporary(tmp_path):
     from medenv.cli import error_line
 

@@ -16,7 +16,7 @@ from typing import Any, TypeVar, get_type_hints
 
 import msgspec
 
-from medenv.errors import DataError, MedenvError
+from medenv.errors import MAX_SEED, DataError, MedenvError
 from medenv.paths import check_out_dir
 
 T = TypeVar("T")
@@ -104,6 +104,7 @@ def check_common(config: Any) -> None:
     chars = config.max_tool_chars
     require(chars is None or chars >= 0, f"--max-tool-chars must be >= 0, got {chars}")
     require(config.seed >= 0, f"--seed must be >= 0, got {config.seed}")
+    require(config.seed <= MAX_SEED, f"--seed must be at most 2**63 - 1, got {config.seed}")
     require(
         config.logging_steps >= 1, f"logging_steps must be at least 1, got {config.logging_steps}"
     )

@@ -39,7 +39,7 @@ from pathlib import Path
 from medenv.agents.messages import SYSTEM_PROMPT, assistant_message, initial_messages, tool_message
 from medenv.agents.text import split_action, think_block
 from medenv.training.export_folder import claim, commit, locked, names_for, staging
-from medenv.training.token_lengths import write_token_report
+from medenv.training.token_lengths import load_tokenizer, write_token_report
 
 from medenv.errors import MedenvError
 from medenv.events import episodes
@@ -361,6 +361,8 @@ def export(
     out = Path(out)
     names = names_for(formats, hf=hf, tokenizer=tokenizer)
     claim(out, names)  # refuse before any work: a file of ours-to-be that we did not write
+    # a --tokenizer that loads no tokenizer fails now, not once the rows are written
+    loaded = load_tokenizer(tokenizer) if tokenizer is not None and "sft" in formats else None
     notes: list[str] = []  # lines of a spool the read could not take
     every = load_episodes(db, ended_only=False, notes=notes)
     records = [ep for ep in every if ep.ended]  # unfinished ones are counted, not exported
@@ -396,7 +398,9 @@ def export(
             if fmt == "sft":
                 stats["files"]["sft"] = write_sft(chosen, stage, hf=hf)
                 if tokenizer is not None:
-                    stats["sft_tokens"] = write_token_report(sft_rows(chosen), tokenizer, stage)
+                    stats["sft_tokens"] = write_token_report(
+                        sft_rows(chosen), tokenizer, stage, loaded
+                    )
                     stats["sft_tokens"]["file"] = str(out / Path(stats["sft_tokens"]["file"]).name)
             elif fmt == "rl":
                 stats["files"]["rl"] = write_rl(records, stage)

@@ -102,7 +102,10 @@ def claim(out: Path, names: set[str]) -> tuple[set[str], list[str]]:
 @contextmanager
 def locked(out: Path) -> Iterator[None]:
     """Hold an exclusive ``flock`` on the folder ``out`` (one export at a time); then
-    remove staging folders that killed exports left."""
+    remove staging folders that killed exports left. When the block raises, ``out`` is
+    removed again if this call created it and it is still empty: a failed export into a
+    new folder leaves no folder behind."""
+    created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     fd = os.open(out, os.O_RDONLY)
     try:
@@ -112,6 +115,13 @@ def locked(out: Path) -> Iterator[None]:
             if _is_staging(name):
                 shutil.rmtree(out / name, ignore_errors=True)
         yield
+    except BaseException:
+        if created:
+            try:
+                out.rmdir()  # only when empty: another export may have written since
+            except OSError:
+                pass
+        raise
     finally:
         os.close(fd)  # releases the lock
 

@@ -35,7 +35,7 @@ import msgspec
 from medenv.agents.backend_transformers import SAMPLING_TOP_K
 from medenv.agents.copy_head import save_entity_rows
 from medenv.agents.llm import model_contract
-from medenv.agents.threads import set_threads
+from medenv.agents.threads import check_threads, set_threads
 from medenv.training.config import check_common, config_hash, finite, require
 from medenv.training.grpo_cpu import labelled_positions_only, sampled_support_logprobs
 from medenv.training.grpo_pool import load_pool
@@ -164,10 +164,7 @@ class GRPOTrainConfig(_RewardWeightFields):
             f"malformed_turn must be one of {MODES}, got {self.malformed_turn!r}",
         )
         parse_hops(self.hops)
-        require(
-            self.threads is None or self.threads >= 1,
-            f"--threads must be at least 1, got {self.threads}",
-        )
+        check_threads(self.threads)
         require(
             self.env_max_steps >= 1, f"env_max_steps must be at least 1, got {self.env_max_steps}"
         )
@@ -345,16 +342,11 @@ def train_grpo(
     by default the env loads the default world and ``config.qa``.
     """
     config.check()  # bad settings fail before the QA set, world and model are loaded
-    os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
-    from datasets import Dataset
-    from trl import GRPOConfig
-
     out = Path(config.out)
     db = Path(config.db) if config.db else out / "events.duckdb"
     if db.exists():  # a file that is not an event store fails now, not after the model loads
         connect(db).close()
     contract = grpo_contract(config)
-    threads = set_threads(config.threads)
     if qa_items is not None:
         items = grpo_items(config, list(qa_items))
         qa: Any = items
@@ -362,6 +354,11 @@ def train_grpo(
         items = grpo_items(config)
         qa = config.qa
     rows = prompt_rows(config, contract, items)
+    os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
+    from datasets import Dataset  # seconds to import: after the QA set is known to be good
+    from trl import GRPOConfig
+
+    threads = set_threads(config.threads)  # imports torch
     clock = StepClock()
     adapters: list[MedResearchTools] = []
     weights = {c: getattr(config, f"reward_{c}") for c in COMPONENTS}

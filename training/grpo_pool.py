@@ -52,7 +52,7 @@ from medenv.curriculum import parse_hops, select_hops
 from medenv.errors import MedenvError
 from medenv.evaluation import resolve_db_paths
 from medenv.events.episodes import load_episodes
-from medenv.paths import write_file
+from medenv.paths import check_out_file, write_file
 from medenv.questions import load_questions
 
 
@@ -214,7 +214,7 @@ def build_pool(
         raise MedenvError(
             f"--temperature must be > 0 (greedy answers never vary), got {temperature}"
         )
-    out = Path(out)
+    out = check_out_file(out, "--out")  # a folder there: refused before any sampling
     if items is None:
         items = select_hops(load_questions(qa, "hpo", split), parse_hops(hops))
     if not items:

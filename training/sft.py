@@ -22,7 +22,7 @@ from typing import Any
 
 import msgspec
 from medenv.agents.copy_head import save_entity_rows
-from medenv.agents.threads import set_threads
+from medenv.agents.threads import check_threads, set_threads
 from medenv.training.config import check_common, config_hash, finite, require
 from medenv.training.entity_swap import kg_names_by_type, swap_rows
 from medenv.training.lm import (
@@ -128,10 +128,7 @@ class SFTTrainConfig:
             self.eval_steps is None or self.eval_steps >= 1,
             f"--eval-steps must be at least 1, got {self.eval_steps}",
         )
-        require(
-            self.threads is None or self.threads >= 1,
-            f"--threads must be at least 1, got {self.threads}",
-        )
+        check_threads(self.threads)
         parse_hops(self.hops)
         require(self.entity_swap >= 0, f"--entity-swap must be >= 0, got {self.entity_swap}")
         require(self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}")
@@ -184,16 +181,26 @@ def _kept_rows(trainer: Any, max_length: Any, n_train: int, n_eval: int) -> tupl
     return kept_train, kept_eval
 
 
+# the most rows (swapped copies included) an SFT run builds in memory: --entity-swap 10**6
+# built copies until the machine ran out of memory
+MAX_SWAPPED_ROWS = 1_000_000
+
+
 def train_sft(config: SFTTrainConfig, rows: list[dict] | None = None) -> SFTResult:
     """Fine-tune ``config.model`` on ``config.data`` (or ``rows``); save to ``config.out``."""
     config.check()  # bad settings fail before the data and model are loaded
-    os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
-    from trl import SFTConfig
-
     rows = load_sft_rows(config.data) if rows is None else rows
     rows = select_hops(rows, parse_hops(config.hops), "SFT rows")
     if config.max_rows is not None:
         rows = rows[: config.max_rows]
+    if config.entity_swap and len(rows) * (1 + config.entity_swap) > MAX_SWAPPED_ROWS:
+        raise MedenvError(
+            f"--entity-swap {config.entity_swap:,} makes {len(rows) * (1 + config.entity_swap):,} "
+            f"rows of {len(rows):,}: more than one SFT run holds ({MAX_SWAPPED_ROWS:,})"
+        )
+    os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
+    from trl import SFTConfig  # seconds to import: after the data is known to be good
+
     threads = set_threads(config.threads)
     train_rows, eval_rows = split_rows(rows, config.eval_fraction, config.seed)
     if config.entity_swap:  # training rows only: the held-out loss stays on real rows

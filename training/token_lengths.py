@@ -221,16 +221,33 @@ def resolve_max_length(
     return int(max_length)
 
 
-def write_token_report(rows: list[dict], tokenizer_name: str, out) -> dict:
-    """``out/sft_token_lengths.jsonl`` (one `RowTokens` per SFT row) for the tokenizer
-    ``tokenizer_name`` (a folder, hub id or ``tiny``): rows as exported, or, for a
-    checkpoint with a saved prompt contract (`medenv.prompt`), as the contract renders them;
-    returns `length_report` plus the tokenizer, the file (and the contract) for
-    ``stats.json``."""
-    from transformers import AutoTokenizer
+def load_tokenizer(tokenizer_name: str) -> tuple[str, Any]:
+    """``(folder or hub id, tokenizer)`` for ``tokenizer_name`` (a folder, hub id or
+    ``tiny``); a name that is no tokenizer (a missing folder, a file, a folder without
+    tokenizer files) is one `MedenvError` naming it."""
+    from medenv.agents.backend_transformers import check_model_path
 
     folder = resolve_model(tokenizer_name)
-    tokenizer = AutoTokenizer.from_pretrained(folder)
+    try:
+        check_model_path(folder)
+        from transformers import AutoTokenizer
+
+        return folder, AutoTokenizer.from_pretrained(folder)
+    except Exception as exc:  # transformers: OSError, ValueError, ...
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        raise MedenvError(
+            f"--tokenizer {tokenizer_name}: cannot load a tokenizer: "
+            f"{lines[0] if lines else type(exc).__name__}"
+        ) from None
+
+
+def write_token_report(rows: list[dict], tokenizer_name: str, out, loaded=None) -> dict:
+    """``out/sft_token_lengths.jsonl`` (one `RowTokens` per SFT row) for the tokenizer
+    ``tokenizer_name`` (a folder, hub id or ``tiny``; ``loaded``: its `load_tokenizer`, when
+    the caller loaded it first): rows as exported, or, for a checkpoint with a saved prompt
+    contract (`medenv.prompt`), as the contract renders them; returns `length_report` plus
+    the tokenizer, the file (and the contract) for ``stats.json``."""
+    folder, tokenizer = loaded or load_tokenizer(tokenizer_name)
     # a checkpoint medenv trained: measure the rows as its prompt contract renders them
     contract = load_contract(folder) if Path(folder).is_dir() else None
     lengths = row_token_lengths(rows, tokenizer, contract)

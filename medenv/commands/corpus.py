@@ -17,7 +17,7 @@ from pathlib import Path
 
 from medenv.commands.kgargs import add_kg_arguments, world_spec
 from medenv.corpus.answerability import check
-from medenv.errors import MedenvError
+from medenv.errors import MedenvError, check_seed
 from medenv.kg.credits import credits
 from medenv.qa_world import check_qa_world
 from medenv.tools.registry import execute, validate
@@ -57,7 +57,9 @@ def _dir_size(path: Path) -> int:
 
 
 def _world(args, progress: bool):
-    return world_spec(args, seed=args.seed, backend=args.backend).load(progress=progress)
+    return world_spec(args, seed=check_seed(args.seed), backend=args.backend).load(
+        progress=progress
+    )
 
 
 def run_build(args) -> int:
@@ -114,6 +116,7 @@ def run_check(args) -> int:
     except ImportError as exc:
         raise MedenvError("reading QA sets needs medenv.synth.io, which is not installed") from exc
 
+    check_seed(args.seed)
     items = read_qa_set(args.qa)
     with_chain = [i for i in items if i.hops]
     spec = world_spec(args, seed=args.seed, backend=args.backend)

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from medenv.cli import main
-from medenv.errors import MedenvError
+from medenv.errors import MedenvError, check_seed
 from medenv.paths import check_out_dir
 
 # Short rows (tool outputs cut, no duplicated tool block, no system turn) and a high
@@ -59,6 +59,7 @@ def run(args) -> int:
     out = Path(args.out)
     if args.n < 10:
         raise MedenvError("--n must be at least 10")
+    check_seed(args.seed)
     if args.sft_steps < 1:
         raise MedenvError(f"--sft-steps must be at least 1, got {args.sft_steps} (or --skip-train)")
     check_out_dir(out)

@@ -14,7 +14,7 @@ import sys
 from medenv import evaluation
 from medenv import learning_curve as lc
 from medenv.commands.kgargs import add_kg_arguments, has_kg_flags, world_spec
-from medenv.errors import MedenvError
+from medenv.errors import MedenvError, check_seed
 from medenv.evaluation import paired
 from medenv.events.store import connect, spool_notes
 from medenv.judge import judge_log, lexical_judge
@@ -115,8 +115,7 @@ def run(args: argparse.Namespace) -> int:
         raise MedenvError(
             f"--bootstrap must be between 1 and {MAX_BOOTSTRAP:,}, got {args.bootstrap}"
         )
-    if args.seed < 0:
-        raise MedenvError(f"--seed must be >= 0, got {args.seed}")
+    check_seed(args.seed)
     if args.json and args.markdown:
         raise MedenvError("--json and --markdown are two output formats: give one")
     if args.report:

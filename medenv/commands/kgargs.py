@@ -98,6 +98,10 @@ def kg_spec(args: argparse.Namespace) -> tuple[list[str], object, dict]:
         options["gene_names"] = args.gene_names
     if len(names) == 1 and (args.alignment is not None):
         raise MedenvError("--alignment needs a merged --source (e.g. hpo+hetionet)")
+    if len(names) == 1 and args.align != "ids":  # it was ignored
+        raise MedenvError(f"--align {args.align} needs a merged --source (e.g. hpo+hetionet)")
+    if options.get("keep_side_effects") and "hetionet" not in names:  # it was ignored
+        raise MedenvError("--keep-side-effects applies to Hetionet: give it in --source")
     return names, path, options
 
 

@@ -19,7 +19,7 @@ from medenv.agents.llm import model_contract
 from medenv.agents.rollout import AgentSpec, rollout
 from medenv.commands.kgargs import add_kg_arguments, world_spec
 from medenv.curriculum import parse_hops
-from medenv.errors import MedenvError
+from medenv.errors import MedenvError, check_seed
 from medenv.prompt import add_prompt_arguments, parts_from_args
 
 
@@ -100,6 +100,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
+    check_seed(args.seed)
     if args.agent != "llm":
         flags = (
             ("--model", args.model),

@@ -46,7 +46,7 @@ def run(args) -> int:
         raise MedenvError(f"--max-steps must be at least 1, got {args.max_steps}")
     if args.max_sessions < 1:  # before the "serving on" line, not after it
         raise MedenvError(f"--max-sessions must be at least 1, got {args.max_sessions}")
-    if args.session_timeout is not None and args.session_timeout <= 0:
+    if args.session_timeout is not None and not args.session_timeout > 0:  # nan too
         raise MedenvError(f"--session-timeout must be positive, got {args.session_timeout}")
     env_kwargs = {"qa": args.qa, "max_steps": args.max_steps, "backend": args.backend}
     spec = world_spec(args, backend=args.backend)

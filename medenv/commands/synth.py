@@ -27,10 +27,11 @@ import msgspec
 from medenv.commands.kgargs import add_kg_arguments, kg_spec
 from medenv.curriculum import parse_hops
 from medenv.distributed import _synth_task, require_ray, synth_on_ray
-from medenv.errors import MedenvError
+from medenv.errors import MedenvError, check_seed
 from medenv.kg.cache import load_kg
 from medenv.paths import check_out_dir
 from medenv.synth import SynthConfig, synthesize, write_qa_set
+from medenv.synth.io import check_set_folder
 from medenv.synth.parallel import check_workers
 from medenv.synth.specialty import SPECIALTIES
 from medenv.worldspec import world_factory
@@ -164,7 +165,7 @@ def _seeds(text: str) -> list[int]:
         raise MedenvError(f"--seeds must be comma-separated integers, got {text!r}") from None
     if not seeds or len(set(seeds)) != len(seeds):
         raise MedenvError(f"--seeds must list distinct integers, got {text!r}")
-    return seeds
+    return [check_seed(s, "--seeds") for s in seeds]
 
 
 def _specialties(values: list[str]) -> tuple[str, ...]:
@@ -205,6 +206,8 @@ def summary(manifest: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_seed(args.seed)
+    check_seed(args.world_seed, "--world-seed")
     kw = {}
     if args.obfuscation is not None:
         try:
@@ -246,6 +249,8 @@ def run(args: argparse.Namespace) -> int:
     ).check()  # bad arguments fail before the KG is loaded
     check_workers(args.workers)
     check_out_dir(args.out)
+    if args.seeds is None:  # else one set per seed folder, each checked when written
+        check_set_folder(args.out)  # before any work
     if args.seeds is not None or args.ray is not None:
         return _run_seeds(args, config)
     started = time.perf_counter()

@@ -18,7 +18,7 @@ import argparse
 import json
 
 from medenv.commands.kgargs import add_kg_arguments, world_spec
-from medenv.errors import MedenvError
+from medenv.errors import MedenvError, check_seed
 from medenv.training.config import load_config
 from medenv.training.grpo import LOSS_TYPES, SUPPORTS, GRPOTrainConfig, train_grpo
 from medenv.training.grpo_pool import build_pool
@@ -132,6 +132,7 @@ def add_parser(subparsers) -> None:
 
 
 def run_pool(args: argparse.Namespace) -> int:
+    check_seed(args.seed)
     p = build_pool(
         args.model, args.qa, args.out, size=args.size, candidates=args.candidates, k=args.k,
         temperature=args.temperature, seed=args.seed, split=args.split, hops=args.hops,

@@ -9,8 +9,12 @@ leftovers included) as zstd-compressed Parquet partitioned by run, Hive style::
 written through a local staging folder and uploaded with fsspec. Re-exporting a run
 overwrites its partition (never duplicates it). Object storage has no rename of many files
 at once, so an upload that fails midway (a lost connection, a denied key) cannot leave
-``OUT`` as it was: it stays marked incomplete instead (`INCOMPLETE`, written before the first
-file and removed after the last), and readers refuse it until an export finishes.
+``OUT`` as it was: it stays marked incomplete instead, and readers refuse it until an export
+finishes. Each upload has its own marker (``_medenv_export_incomplete.<pid>-<host>-<hex>``,
+`INCOMPLETE`), written before its first file and removed after its last; readers refuse
+``OUT`` while any marker is there. An upload that finishes removes its own marker and those
+of uploads that have ended (`_ended`: failed ones, whose files it has just written over), never
+one still under way: two uploads to one URL cannot unmark each other's half-written files.
 
 Reading: `is_parquet_source(x)` says whether a ``--db`` value names Parquet rather than
 DuckDB files: a URL (``scheme://``), a path or glob ending in ``.parquet``, or a folder
@@ -27,25 +31,41 @@ configured by the usual AWS variables (``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCES
 
 from __future__ import annotations
 
+import datetime
 import itertools
+import os
 import re
 import shutil
+import socket
 import tempfile
+import time
 from pathlib import Path
 
 import duckdb
 from tqdm.auto import tqdm
 
 from medenv.errors import MedenvError
-from medenv.paths import fsync_dir, fsync_tree, remove_leftovers, replace_path, staging_in
+from medenv.paths import (
+    fsync_dir,
+    fsync_tree,
+    remove_leftovers,
+    replace_path,
+    staging_in,
+    writer_gone,
+    writer_id,
+)
 
 _URL = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://")
 _GLOB = re.compile(r"[*?\[]")
 COLUMNS = "run_id, episode_id, seq, ts, type, payload"
 _TABLES = itertools.count()
 EXTRAS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs", "az": "azure", "abfs": "azure"}
-# in an OUT URL while an upload is under way, and after one that failed midway
+# in an OUT URL while an upload is under way, and after one that failed midway: one per
+# upload, ``INCOMPLETE.<writer_id>`` (round 15 wrote one ``INCOMPLETE`` for all)
 INCOMPLETE = "_medenv_export_incomplete"
+# another host's marker untouched this long counts as an ended upload's (its pid says nothing)
+MARKER_AGE = 24 * 3600.0
+_UPLOADING: set[str] = set()  # the markers of this process's uploads under way
 
 
 def url_scheme(source: str | Path) -> str | None:
@@ -123,10 +143,12 @@ def parquet_relation(con: duckdb.DuckDBPyConnection, source: str | Path) -> str:
                                             else fs.protocol[0]):  # fmt: skip
             con.register_filesystem(fs)
     pattern = _pattern(text)
-    if pattern != text and _marked_incomplete(text, None if scheme is None else fs):
+    markers = _markers(text, None if scheme is None else fs) if pattern != text else []
+    if markers:
         raise MedenvError(
-            f"{source}: an `events export` to it failed midway ({INCOMPLETE} is there): its "
-            "shards may mix two exports; export again (the marker goes once one finishes)"
+            f"{source}: an `events export` to it is under way or failed midway "
+            f"({', '.join(markers)}): its shards may mix two exports; export again (a marker "
+            "goes once an export finishes after its own upload has ended)"
         )
     # Hive partitions (run_id=...) as written by `export_parquet`; else files that carry
     # run_id as a column (a single shard copied out of its folder, another writer's files)
@@ -162,16 +184,73 @@ def parquet_relation(con: duckdb.DuckDBPyConnection, source: str | Path) -> str:
     return f"SELECT * FROM {table}"
 
 
-def _marked_incomplete(folder: str, fs) -> bool:
-    """Whether the folder or URL ``folder`` holds the `INCOMPLETE` marker (``fs``: the
-    URL's fsspec filesystem; None for a local folder). A marker that cannot be looked up
-    counts as absent: reading the shards reports that error."""
-    if fs is None:
-        return (Path(folder) / INCOMPLETE).exists()
+def _markers(folder: str, fs) -> list[str]:
+    """The names of the `INCOMPLETE` markers in the folder or URL ``folder`` (``fs``: the
+    URL's fsspec filesystem; None for a local folder). Markers that cannot be looked up
+    count as absent: reading the shards reports that error."""
     try:
-        return bool(fs.exists(folder.rstrip("/") + "/" + INCOMPLETE))
+        if fs is None:
+            names = [p.name for p in Path(folder).glob(INCOMPLETE + "*")]
+        else:
+            fs.invalidate_cache()  # s3fs lists from a cache: another writer's marker is new
+            names = [p.rsplit("/", 1)[-1] for p in fs.glob(_marker(folder) + "*")]
     except Exception:  # botocore/fsspec: no endpoint, no credentials
+        return []
+    return sorted(n for n in names if n == INCOMPLETE or n.startswith(INCOMPLETE + "."))
+
+
+def _marker(folder: str, writer: str | None = None) -> str:
+    """The marker of upload ``writer`` in ``folder`` (round 15's shared one for None)."""
+    return folder.rstrip("/") + "/" + INCOMPLETE + ("" if writer is None else "." + writer)
+
+
+def _ended(fs, folder: str, name: str) -> bool:
+    """Whether the upload that wrote marker ``name`` in URL ``folder`` has ended (finished
+    or failed): an upload of this process not under way; another process of this host that
+    is gone; on another host, a marker untouched for `MARKER_AGE`. Round 15's shared marker
+    (`INCOMPLETE` alone) goes when any upload finishes, as it did then."""
+    if name == INCOMPLETE:
+        return True
+    writer = name[len(INCOMPLETE) + 1 :]
+    if writer.rsplit("-", 1)[0] == writer_id().rsplit("-", 1)[0]:  # this process
+        return name not in _UPLOADING
+    gone = writer_gone(writer)
+    if gone is not None:
+        return gone
+    try:
+        modified = fs.modified(folder.rstrip("/") + "/" + name)
+    except Exception:  # a filesystem that does not say: assume it is under way
         return False
+    if modified.tzinfo is None:
+        modified = modified.replace(tzinfo=datetime.UTC)
+    return time.time() - modified.timestamp() > MARKER_AGE
+
+
+def _upload(fs, local: Path, files: list[str], out: str, progress: bool) -> None:
+    """Put ``files`` (relative to ``local``) under URL ``out``, marked incomplete while the
+    upload is under way (`INCOMPLETE`); afterwards remove this upload's marker and those of
+    uploads that have ended (`_ended`)."""
+    writer = writer_id()
+    name = f"{INCOMPLETE}.{writer}"
+    text = _MARKER_TEXT + (
+        f"Writer: process {os.getpid()} on {socket.gethostname()}, started "
+        f"{datetime.datetime.now(datetime.UTC).isoformat(timespec='seconds')}.\n"
+    )
+    base = out.rstrip("/") + "/"
+    _UPLOADING.add(name)
+    try:
+        fs.pipe_file(_marker(out, writer), text.encode())
+        for rel in tqdm(files, desc="upload", unit="file", disable=not progress):
+            fs.put_file(str(local / rel), base + rel)
+    finally:
+        _UPLOADING.discard(name)
+    fs.rm_file(_marker(out, writer))
+    for other in _markers(out, fs):
+        if _ended(fs, out, other):
+            try:
+                fs.rm_file(base + other)
+            except FileNotFoundError:  # another finishing upload removed it first
+                pass
 
 
 def export_parquet(db, out: str | Path, progress: bool = True) -> dict:
@@ -220,16 +299,12 @@ def export_parquet(db, out: str | Path, progress: bool = True) -> dict:
         con.close()
     files = sorted(str(p.relative_to(local)) for p in local.rglob("*.parquet"))
     if remote:
-        base = out_text.rstrip("/") + "/"
         try:
-            fs.pipe_file(base + INCOMPLETE, _MARKER_TEXT.encode())
-            for rel in tqdm(files, desc="upload", unit="file", disable=not progress):
-                fs.put_file(str(local / rel), base + rel)
-            fs.rm_file(base + INCOMPLETE)
+            _upload(fs, local, files, out_text, progress)
         except Exception as exc:  # botocore/fsspec: unreachable endpoint, no bucket, denied
             raise MedenvError(
                 f"cannot write Parquet shards to {out}: {one_line(exc)} (if some were "
-                f"written, {INCOMPLETE} marks it incomplete: export again)"
+                f"written, a {INCOMPLETE} marker marks it incomplete: export again)"
             ) from None
         finally:
             shutil.rmtree(local, ignore_errors=True)

@@ -21,7 +21,7 @@ import msgspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from medenv.errors import DataError
+from medenv.errors import DataError, MedenvError
 from medenv.jsonl import read_jsonl
 from medenv.paths import write_file, writing
 from medenv.synth.qa import QAItem
@@ -78,9 +78,34 @@ def _parquet_table(items: list[QAItem]):
     return pa.Table.from_pylist(rows, schema=schema)
 
 
-def write_qa_set(out_dir: str | Path, items: list[QAItem], manifest: dict[str, Any]) -> Path:
-    """Write ``qa.jsonl``, ``qa.parquet`` and ``manifest.json`` into ``out_dir``; return it."""
+SET_FILES = ("qa.jsonl", "qa.parquet", "manifest.json")
+
+
+def check_set_folder(out_dir: str | Path) -> None:
+    """Raise `MedenvError` when ``out_dir`` holds a file of a QA set (`SET_FILES`) that no
+    `write_qa_set` wrote there (no manifest of one beside it: your own ``qa.jsonl``, which
+    a synthesis would replace); a set written before is replaced as a whole."""
     out = Path(out_dir)
+    present = [n for n in SET_FILES if (out / n).exists()]
+    if not present:
+        return
+    try:
+        files = json.loads((out / "manifest.json").read_text(encoding="utf-8")).get("files")
+    except (OSError, ValueError, AttributeError):
+        files = None
+    if not (isinstance(files, dict) and "qa.jsonl" in files):
+        raise MedenvError(
+            f"--out {out} holds {', '.join(present)}, which no medenv synth wrote there (no "
+            "manifest of a set beside it): medenv does not overwrite it; move it away or "
+            "choose another folder"
+        )
+
+
+def write_qa_set(out_dir: str | Path, items: list[QAItem], manifest: dict[str, Any]) -> Path:
+    """Write ``qa.jsonl``, ``qa.parquet`` and ``manifest.json`` into ``out_dir``; return it
+    (refused when ``out_dir`` holds set files no synthesis wrote: `check_set_folder`)."""
+    out = Path(out_dir)
+    check_set_folder(out)
     out.mkdir(parents=True, exist_ok=True)
     jsonl = out / "qa.jsonl"
     with writing(jsonl) as tmp, tmp.open("wb") as fh:

@@ -14,12 +14,10 @@ and the caller computes in-process.
 from __future__ import annotations
 
 import multiprocessing as mp
-import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
-from medenv.errors import MedenvError
-from medenv.forking import fork_safe, terminable_pool
+from medenv.forking import check_worker_count, cores, fork_safe, terminable_pool
 from medenv.synth.seedwork import SeedOutcome, SeedWork
 
 CHUNK = 4  # seeds handed to a worker at a time (a seed takes ~0.05-1 s)
@@ -29,19 +27,15 @@ _WORK: SeedWork | None = None  # the parent's state, inherited by the forked wor
 
 def default_workers() -> int:
     """The CPU cores this process may use."""
-    try:
-        return max(len(os.sched_getaffinity(0)), 1)
-    except AttributeError:  # not Linux
-        return max(os.cpu_count() or 1, 1)
+    return cores()
 
 
 def check_workers(workers: int | None) -> int:
-    """``workers`` (None: `default_workers`); `MedenvError` unless a positive int."""
+    """``workers`` (None: `default_workers`); `MedenvError` unless 1 to
+    `medenv.forking.max_workers`."""
     if workers is None:
         return default_workers()
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise MedenvError(f"workers must be a positive integer, got {workers!r}")
-    return workers
+    return check_worker_count(workers, "workers")
 
 
 def usable_workers(workers: int, work: SeedWork) -> int:

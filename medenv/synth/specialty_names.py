@@ -104,7 +104,9 @@ def name_votes(text: str) -> Counter:
 def read_mapping(path: str | Path, specialties: tuple[str, ...]) -> dict[str, str]:
     """A user specialty mapping file -> ``{key: specialty}`` (keys as written, and names
     case-folded with a ``name:`` prefix). `DataError` naming the file and line for a row
-    that is not two fields or names a specialty outside ``specialties``."""
+    that is not two fields or names a specialty outside ``specialties``, or for a file that
+    maps nothing (empty, or only comments and a header): the run would otherwise go on as
+    if no file had been given."""
     file = Path(path)
     if not file.is_file():
         raise DataError(file, "specialty mapping file not found")
@@ -131,6 +133,8 @@ def read_mapping(path: str | Path, specialties: tuple[str, ...]) -> dict[str, st
             )
         mapping[key] = specialty
         mapping.setdefault(f"name:{key.casefold()}", specialty)
+    if not mapping:
+        raise DataError(file, "maps nothing: no row of node, specialty")
     return mapping
 
 
