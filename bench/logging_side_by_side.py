@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -34,14 +35,37 @@ from bench.bench_env import _child_cpu_s, _replay
 from bench.oracle_trace import oracle_actions
 from medenv.events.store import EventStore
 
+# modules the baseline's store is loaded with from the baseline checkout too (their
+# interfaces changed when the sealing left the step path: `medenv.events.sealer`)
+_BASELINE_MODULES = ("encode", "seal_summary")
 
-def _baseline_store(checkout: Path):
-    spec = importlib.util.spec_from_file_location(
-        "baseline_store", checkout / "medenv" / "events" / "store.py"
-    )
+
+def _load(name: str, path: Path):
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.EventStore
+    return module
+
+
+def _baseline_store(checkout: Path):
+    """The baseline checkout's ``EventStore``, with its own `_BASELINE_MODULES` in place
+    of this tree's while it loads (this tree's ingest process keeps the sealed lines it
+    spools as they are)."""
+    events = checkout / "medenv" / "events"
+    saved = {name: sys.modules.get(f"medenv.events.{name}") for name in _BASELINE_MODULES}
+    try:
+        for name in _BASELINE_MODULES:
+            if (events / f"{name}.py").exists():
+                sys.modules[f"medenv.events.{name}"] = _load(
+                    f"baseline_{name}", events / f"{name}.py"
+                )
+        return _load("baseline_store", events / "store.py").EventStore
+    finally:
+        for name, module in saved.items():
+            if module is None:
+                sys.modules.pop(f"medenv.events.{name}", None)
+            else:
+                sys.modules[f"medenv.events.{name}"] = module
 
 
 def _q(values: list[float], p: float) -> float:
