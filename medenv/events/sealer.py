@@ -56,6 +56,7 @@ _TEXTS: dict[str, tuple[msgspec.json.Decoder, str]] = {
     for name, cls in EVENT_TYPES.items()
     if cls in TOKEN_FIELDS
 }
+_KINDS: dict[str, bytes] = {}  # type name -> its hash-input bytes
 _PLACEHOLDER = msgspec.json.Decoder(
     msgspec.defstruct(
         "_Placeholder", [("episode_id", Any, None), ("events", Any, 0), ("hash", Any, None)]
@@ -172,9 +173,11 @@ class Sealer:
             if body[:1] != b"{" or body[-1:] != b"}":  # not an object (no writer's): kept
                 chain.next = seq + 1
                 return payload
+            kind = _KINDS.get(type_)
+            if kind is None:
+                kind = _KINDS[type_] = type_.encode("utf-8", "surrogatepass") + b"\x1f"
             h = blake2b(
-                b"%b%b%d\x1f%d\x1f%b\x1f" % (chain.head, chain.key, seq, ts_us, type_.encode()),
-                digest_size=16,
+                b"%b%b%d\x1f%d\x1f%b" % (chain.head, chain.key, seq, ts_us, kind), digest_size=16
             )
             h.update(body)
             h = h.digest()
