@@ -14,6 +14,7 @@ import numbers
 import os
 import signal
 
+import duckdb
 import msgspec
 import pytest
 from hypothesis import given, settings
@@ -23,7 +24,7 @@ from medenv.events import chain
 from medenv.events import schema as ev
 from medenv.events.codec import encode_payload
 from medenv.events.encode import EVENT_KINDS, encode_staged
-from medenv.events.files import sidecar
+from medenv.events.files import read_spools, sidecar
 from medenv.events.sealer import Sealer
 from medenv.events.spool import encode_line
 from medenv.events.store import EventStore, connect
@@ -387,16 +388,27 @@ def _abandon(store: EventStore) -> None:
 
 
 def test_a_killed_writers_spool_is_sealed_by_readers_and_the_next_writer(tmp_path):
-    """Killed mid-episode after hand-offs: the episode's first events are in DuckDB, the
-    rest (and other episodes) in the spool. `connect` and the next writer's recovery seal
-    the leftovers as the writer would have (chains rebuilt from the stored rows)."""
+    """Killed after an episode's first events were handed off (mid-episode: past
+    `HOLD_BATCHES` x 2 events) and its last ones and its seal were spooled, but not handed
+    off (as a kill right after the spool write leaves them), a few events into the next
+    episode: `connect` and the next writer's recovery seal the leftovers as the writer
+    would have (the episode's head, token sums and summary, and the run chain's head,
+    rebuilt from the stored rows)."""
     path = tmp_path / "w.duckdb"
     ops = _script(5, 4)
-    store = EventStore(path, run_id="r", durability="step", batch_events=9, ingest="process")
-    stop = len(ops) - 8  # inside the last episode
-    logged = _run(store, ops, stop)
+    store = EventStore(path, run_id="r", durability="step", batch_events=2, ingest="process")
+    end = ops.index(("end", "ep003"))
+    logged = _run(store, ops, end - 6)  # ep003's first events: handed off mid-episode
+    store.drain()  # (and ingested)
+    store._ingest_in_background = lambda wait=True: None  # no hand-off from here on
+    logged += _run(store, ops[end - 6 : end + 3])  # to ep004's first commit
     _abandon(store)
-    assert sidecar(path, ".spool").stat().st_size > 0
+    con = duckdb.connect(str(path), read_only=True)
+    in_db = con.execute("SELECT count(*) FROM events WHERE episode_id = 'ep003'").fetchall()
+    con.close()
+    spooled = read_spools(path)[0]
+    assert in_db[0][0] > 0 and any(r[1] == "ep003" for r in spooled)  # it straddles
+    assert any(r[4] == "episode_sealed" for r in spooled)
     _check(path, "r", logged)  # read with the leftovers
     EventStore(path, run_id="next").close()  # recovers them
     assert not sidecar(path, ".spool").exists()
