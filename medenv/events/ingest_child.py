@@ -6,8 +6,10 @@ memory, so the writer's pages are never copied on write however long the run) th
 the store file for writing (the writer closed its own connection first: DuckDB allows one
 writer process per file) and serves one request at a time on a socket: a request names
 spool segments (`medenv.events.files.spool_segments`: files the writer renamed away from
-its live spool, each holding whole event lines; their paths NUL-separated); the child inserts their events in one
-statement (`ingest_segments`), deletes the segments and answers ``K<n>`` (the ``n``
+its live spool, each holding whole event lines; their paths NUL-separated); the child seals
+their events (`medenv.events.sealer`: one `Sealer` for the run, so an episode's state
+carries from segment to segment; rebuilt from the table after a failed insert) and inserts
+them in one statement (`ingest_segments`), deletes the segments and answers ``K<n>`` (the ``n``
 requests it took together) or ``E<n> <error>`` (the segments stay on disk and are tried
 again with the next request). Requests queue in the socket: the writer never waits for an
 insert unless it asks to (`ChildIngest.poll`). The child imports DuckDB, pyarrow and

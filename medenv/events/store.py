@@ -2,10 +2,15 @@
 
 Writing (`EventStore`): ``emit`` stages an event (its type checked, its ``seq`` and time
 taken); ``commit`` (called at the end of every env step) encodes the staged step's events
-(`encode_payload`: never raises for declared types), chains their hashes
-(`medenv.events.chain`; both in one loop, `medenv.events.encode.seal_staged`), moves them to
-the pending events and makes them durable according to ``durability``; ``discard`` drops a
-staged step that failed half-way, so a step is logged whole or not at all:
+as raw spool lines (`medenv.events.encode.encode_staged`: `encode_payload`'s JSON, which
+never raises for declared types; no token count, no hash), moves them to the pending events
+and makes them durable according to ``durability``; ``discard`` drops a staged step that
+failed half-way, so a step is logged whole or not at all. The seal (token counts, the hash
+chain of `medenv.events.chain`, each episode's ``episode_sealed`` with its token sums and
+summary) is added where a line becomes a row, by `medenv.events.sealer.Sealer`: in the
+ingest process, in recovery and in readers of leftovers; in thread mode by this writer at
+``commit``. `end_episode` writes a placeholder ``episode_sealed`` (its ``seq``, time and
+event count taken here) that the sealer completes:
 
 - ``"sync"``: written to the spool file and fsync'd every step (survives power loss);
 - ``"step"`` (default): written to the spool every step (survives ``kill -9``);
