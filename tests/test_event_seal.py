@@ -446,3 +446,39 @@ def test_a_spool_of_sealed_lines_from_an_older_writer_is_recovered_as_it_is(tmp_
     con = connect(path)
     assert chain.check_chains(con).episodes == {}
     con.close()
+
+
+def test_lines_no_writer_wrote_are_sealed_or_kept_and_never_stop_the_sealer(tmp_path):
+    """Lines written by hand into a killed writer's spool: an ``"h"`` that is not 32 hex
+    digits, an empty object, a payload that is not an object, a text that is no text, a
+    placeholder without its fields. The next writer ingests them all (nothing raises), and
+    the writer's own events after them still chain."""
+    path = tmp_path / "h.duckdb"
+    lines = [
+        b'["r","e",0,1,"episode_started",{"v":2,"question_id":"q","h":"zz%s"}]\n' % (b"0" * 30),
+        b'["r","e",1,2,"action_received",{"v":2,"step":0,"text":7,"tokens":null}]\n',
+        b'["r","e",2,3,"action_received",{}]\n',
+        b'["r","e",3,4,"tool_called",[1,2]]\n',
+        b'["r","e",4,5,"action_rejected",{"v":2,"h":"00 11 22 33 44 55 66 77 88 99 aa"}]\n',
+        b'["r",null,0,6,"episode_sealed",{"v":2,"hash":""}]\n',
+        b'["r",null,1,7,"episode_sealed",{"v":2,"episode_id":"e","events":5,"hash":""}]\n',
+    ]
+    sidecar(path, ".spool").write_bytes(b"".join(lines))
+    with EventStore(path, run_id="next") as store:
+        store.emit(ev.ActionReceived(step=0, text="after them"), "n")
+        store.commit()
+        store.end_episode("n")
+    con = connect(path)
+    rows = con.execute(
+        "SELECT episode_id, seq, CAST(payload AS VARCHAR) FROM events WHERE run_id = 'r' "
+        "ORDER BY episode_id NULLS FIRST, seq"
+    ).fetchall()
+    report = chain.check_chains(con)
+    con.close()
+    assert len(rows) == len(lines)
+    payloads = {(r[0], r[1]): msgspec.json.decode(r[2]) for r in rows}
+    assert payloads[("e", 1)]["tokens"] == 0  # not text: no words
+    assert payloads[("e", 3)] == [1, 2]  # not an object: kept as it is
+    seal = payloads[(None, 1)]
+    assert (seal["events"], seal["tokens"]) == (5, 0) and seal["summary"]["question_id"] == "q"
+    assert "n" not in report.episodes and not any("next" in r for r in report.runs)

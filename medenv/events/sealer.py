@@ -65,14 +65,24 @@ _PLACEHOLDER = msgspec.json.Decoder(
 
 
 def is_sealed(payload: bytes) -> bool:
-    """Whether a payload already ends with its hash (``,"h":"<32 hex>"}``). A raw payload
-    never does: no event type has a field ``h``, and inside a JSON string every ``"`` is
-    escaped."""
+    """Whether a payload already ends with its hash (``,"h":"<32 hex digits>"}``). A raw
+    payload never does: no event type has a field ``h``, and inside a JSON string every
+    ``"`` is escaped."""
     return (
         len(payload) > _TAIL
         and payload[-_TAIL : -_TAIL + len(_H)] == _H
-        and (payload[-2:] == b'"}')
+        and payload[-2:] == b'"}'
+        and _hash_of(payload) is not None
     )
+
+
+def _hash_of(payload: bytes) -> bytes | None:
+    """The 16 bytes a sealed payload's ``"h"`` holds (None when they are not hex)."""
+    try:
+        h = bytes.fromhex(payload[-34:-2].decode("ascii"))
+    except ValueError:  # (UnicodeDecodeError is one)
+        return None
+    return h if len(h) == 16 else None  # (``fromhex`` skips spaces)
 
 
 def chain_key(run_id: str, episode_id: str | None) -> bytes:
@@ -145,7 +155,7 @@ class Sealer:
             for type_, payload in self.stored(run_id, episode_id, seq):
                 payload = payload.encode("utf-8", "surrogatepass")
                 if is_sealed(payload):
-                    chain.head = bytes.fromhex(payload[-34:-2].decode())
+                    chain.head = _hash_of(payload)
                 if chain.fold is not None:
                     _absorb(chain, type_, payload, _tokens_of(type_, payload))
         chain.next = seq
@@ -158,7 +168,7 @@ class Sealer:
         """The stored payload of one event (raw or already sealed), advancing its chain."""
         chain = self._chain(run_id, episode_id, seq)
         if is_sealed(payload):  # sealed by a writer of an earlier version: kept
-            h = bytes.fromhex(payload[-34:-2].decode())
+            h = _hash_of(payload)
             sealed = body = payload
             tokens = _tokens_of(type_, payload)
         else:
