@@ -85,6 +85,12 @@ def test_raw_lines_and_their_sealing_equal_the_definitions(
     sealed = sealer.seal(run_id, episode_id, seq, ts_us, kind[0], raw)
     h, expected, tokens = _defined(prev, run_id, episode_id, seq, ts_us, payload)
     assert sealed == expected and is_sealed(sealed)
+    field = ev.TOKEN_FIELDS.get(type(payload))
+    if field is not None:  # the text given as it is (the writer's thread mode): the same
+        hinted = Sealer()
+        hinted.resume(run_id, episode_id, seq, prev)
+        text = getattr(payload, field)
+        assert hinted.seal(run_id, episode_id, seq, ts_us, kind[0], raw, text) == expected
     if type(payload) in ev.TOKEN_FIELDS and payload.tokens is None:  # the words of the text
         field = ev.TOKEN_FIELDS[type(payload)]
         text = getattr(payload, field).encode("utf-16", "surrogatepass").decode("utf-16", "replace")

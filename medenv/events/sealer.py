@@ -37,7 +37,7 @@ from medenv.events.chain import ZERO
 from medenv.events.codec import encode_payload
 from medenv.events.schema import EVENT_TYPES, EpisodeSealed
 from medenv.events.seal_summary import SummaryFold
-from medenv.events.tokens import TOKEN_FIELDS, count_tokens
+from medenv.events.tokens import TOKEN_FIELDS, count_tokens, token_count
 
 _ENC = msgspec.json.Encoder()
 _NULL = b'"tokens":null}'
@@ -163,9 +163,14 @@ class Sealer:
 
     def seal(
         self, run_id: str, episode_id: str | None, seq: int, ts_us: int, type_: str,
-        payload: bytes,
+        payload: bytes, text: str | None = None,
     ) -> bytes:  # fmt: skip
-        """The stored payload of one event (raw or already sealed), advancing its chain."""
+        """The stored payload of one event (raw or already sealed), advancing its chain.
+        ``text``: the counted text itself, when the caller holds it (the writer in thread
+        mode: counted as it is, remembered by identity, `medenv.events.tokens.token_count`,
+        without decoding it from the payload; the same count, since the text's JSON differs
+        from it only where `encode_payload` replaced a lone surrogate by U+FFFD, a non-space
+        character either way)."""
         chain = self._chain(run_id, episode_id, seq)
         if is_sealed(payload):  # sealed by a writer of an earlier version: kept
             h = _hash_of(payload)
@@ -173,9 +178,13 @@ class Sealer:
             tokens = _tokens_of(type_, payload)
         else:
             tokens = None
-            text = _TEXTS.get(type_)
-            if text is not None:
-                body, tokens = _count(payload, *text)
+            counted = _TEXTS.get(type_)
+            if counted is not None:
+                if isinstance(text, str) and payload.endswith(_NULL):
+                    tokens = token_count(text)
+                    body = b"%b%d}" % (memoryview(payload)[: -len(_NULL) + 9], tokens)
+                else:
+                    body, tokens = _count(payload, *counted)
             elif type_ == "episode_sealed" and episode_id is None:
                 body = self._complete(run_id, payload)
             else:

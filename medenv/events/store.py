@@ -101,6 +101,7 @@ from medenv.events.table import (
     WRITER_CONFIG,
     check_events_table,
 )
+from medenv.events.tokens import TOKEN_FIELDS
 from medenv.forking import can_fork_child
 from medenv.paths import check_out_file
 
@@ -269,9 +270,11 @@ class EventStore(Handoff):
         rows = self._rows
         if rows is not None:  # the sealed payload, from the raw one in its line
             seal, keys, run_id = self._sealer.seal, self._keys, self.run_id
-            for (episode_id, seq, ts_us, kind, _), line in zip(staged, lines, strict=True):
+            for (episode_id, seq, ts_us, kind, payload), line in zip(staged, lines, strict=True):
                 start = payload_start(keys[episode_id], seq, ts_us, kind)
-                body = seal(run_id, episode_id, seq, ts_us, kind[0], line[start:-2])
+                field = TOKEN_FIELDS.get(type(payload))  # its text, counted as it is
+                text = None if field is None else getattr(payload, field)
+                body = seal(run_id, episode_id, seq, ts_us, kind[0], line[start:-2], text)
                 rows.append(episode_id, seq, ts_us, kind[0], body)
         if self._spool is not None:
             self._unspooled += lines
