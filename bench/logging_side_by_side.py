@@ -5,8 +5,9 @@
 Replays the grounded oracle's recorded actions (`bench.oracle_trace`) through three envs
 in turn, pass by pass (interleaved, so the box's load hits each alike): logging off,
 logging through a baseline checkout's ``medenv/events/store.py`` (loaded by path on top of
-this tree's other modules; default ``/work/main``, the main checkout, which until this
-round is merged holds the store the round started from), and this tree's `EventStore`;
+this tree's other modules, with the baseline's ``encode.py`` and ``seal_summary.py``;
+default ``/work/main``, the main checkout, which until this round is merged holds the store
+the round started from), and this tree's `EventStore`;
 durability ``"step"``; ``--thread`` adds this tree's store with ``ingest="thread"``.
 Prints, per env: best-pass steps/s and its ratio to logging off, the stepping thread's CPU
 per step, the process's CPU per step (an ingest thread included), its ingest process's
