@@ -145,8 +145,10 @@ def bench_emit_parts(benchmark, extra, bench_dir):
     the grounded oracle's actions over the first 300 questions of the default set (thread
     CPU microseconds per event, best of 5; ``*_per_step`` per committed step). ``definition_*``:
     the parts as the writer ran them before (`with_tokens`, `encode_payload`, `chain.link`,
-    `chain.seal`, `encode_line`); ``one_pass_seal_us``: `medenv.events.encode.seal_staged` over all
-    the events as one chain (the same bytes, token counts included);
+    `chain.seal`, `encode_line`); ``raw_lines_us``: `medenv.events.encode.encode_staged`, the
+    step path's raw lines; ``sealer_us``: `medenv.events.sealer.Sealer` sealing those raw
+    payloads as one chain (what the ingest process adds per event: count, hash, fold;
+    ``summary_fold_us`` its fold alone);
     ``store_*``: `EventStore` emit + commit + end_episode as the env calls them (no ingest);
     ``ingest_*`` / ``checkpoint_*``: the background thread's DuckDB insert and checkpoint."""
     import gymnasium as gym
@@ -157,6 +159,7 @@ def bench_emit_parts(benchmark, extra, bench_dir):
     from medenv.events.codec import encode_payload
     from medenv.events.ingest import Pending, insert
     from medenv.events.seal_summary import SummaryFold
+    from medenv.events.sealer import Sealer
     from medenv.events.spool import Spool, encode_line
     from medenv.events.table import TABLE_SQL
     from medenv.events.tokens import TOKEN_FIELDS, count_tokens, with_tokens
@@ -181,6 +184,13 @@ def bench_emit_parts(benchmark, extra, bench_dir):
     lines = [
         encode_line("run", "episode", 1, ts, k[0], s) for k, s in zip(kinds, sealed, strict=True)
     ]
+    raws = [encode_payload(p) for p in payloads]
+
+    def seal_all() -> None:
+        seal = Sealer().seal
+        for i, (k, r) in enumerate(zip(kinds, raws, strict=True)):
+            seal("run", "episode", i, ts, k[0], r)
+
     figures = {
         "events": n,
         "events_per_step": n / steps,
@@ -203,14 +213,17 @@ def bench_emit_parts(benchmark, extra, bench_dir):
             ],
             n,
         ),
-        "one_pass_seal_us": _cpu_us(lambda: encode.seal_staged(staged, {}, {}, "run"), n),
+        "raw_lines_us": _cpu_us(lambda: encode.encode_staged(staged, {}, "run"), n),
+        "sealer_us": _cpu_us(seal_all, n),
         "pending_append_us": _cpu_us(
             lambda: [
                 Pending("r").append("e", 1, ts, k[0], s) for k, s in zip(kinds, sealed, strict=True)
             ],
             n,
         ),
-        "summary_fold_us": _cpu_us(lambda: [SummaryFold().add(p) for p in payloads], n),
+        "summary_fold_us": _cpu_us(
+            lambda: [SummaryFold().add(k[0], r) for k, r in zip(kinds, raws, strict=True)], n
+        ),
     }
     spool = Spool(bench_dir / "parts.spool")
     per = max(1, round(n / steps))

@@ -5,8 +5,9 @@
 Replays the grounded oracle's recorded actions (`bench.oracle_trace`) through three envs
 in turn, pass by pass (interleaved, so the box's load hits each alike): logging off,
 logging through a baseline checkout's ``medenv/events/store.py`` (loaded by path on top of
-this tree's other modules; default ``/work/main``, the main checkout, which until this
-round is merged holds the store the round started from), and this tree's `EventStore`;
+this tree's other modules, with the baseline's ``encode.py`` and ``seal_summary.py``;
+default ``/work/main``, the main checkout, which until this round is merged holds the store
+the round started from), and this tree's `EventStore`;
 durability ``"step"``; ``--thread`` adds this tree's store with ``ingest="thread"``.
 Prints, per env: best-pass steps/s and its ratio to logging off, the stepping thread's CPU
 per step, the process's CPU per step (an ingest thread included), its ingest process's
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -34,14 +36,37 @@ from bench.bench_env import _child_cpu_s, _replay
 from bench.oracle_trace import oracle_actions
 from medenv.events.store import EventStore
 
+# modules the baseline's store is loaded with from the baseline checkout too (their
+# interfaces changed when the sealing left the step path: `medenv.events.sealer`)
+_BASELINE_MODULES = ("encode", "seal_summary")
 
-def _baseline_store(checkout: Path):
-    spec = importlib.util.spec_from_file_location(
-        "baseline_store", checkout / "medenv" / "events" / "store.py"
-    )
+
+def _load(name: str, path: Path):
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.EventStore
+    return module
+
+
+def _baseline_store(checkout: Path):
+    """The baseline checkout's ``EventStore``, with its own `_BASELINE_MODULES` in place
+    of this tree's while it loads (this tree's ingest process keeps the sealed lines it
+    spools as they are)."""
+    events = checkout / "medenv" / "events"
+    saved = {name: sys.modules.get(f"medenv.events.{name}") for name in _BASELINE_MODULES}
+    try:
+        for name in _BASELINE_MODULES:
+            if (events / f"{name}.py").exists():
+                sys.modules[f"medenv.events.{name}"] = _load(
+                    f"baseline_{name}", events / f"{name}.py"
+                )
+        return _load("baseline_store", events / "store.py").EventStore
+    finally:
+        for name, module in saved.items():
+            if module is None:
+                sys.modules.pop(f"medenv.events.{name}", None)
+            else:
+                sys.modules[f"medenv.events.{name}"] = module
 
 
 def _q(values: list[float], p: float) -> float:

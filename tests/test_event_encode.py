@@ -1,23 +1,24 @@
-"""The step path's one-pass encoding (`medenv.events.encode.seal_staged`) gives exactly the
-bytes of the definitions it shortcuts, re-derived here from them: `with_tokens` +
-`encode_payload` for the payload, `chain.link` + `chain.seal` for its hash,
-`spool.encode_line` for its line. Tried on generated payloads of
-every declared type (any text: lone surrogates, newlines, non-ASCII, vertical tabs; token
-counts given or not) and on an `EventStore`'s own spool."""
+"""The step path's encoding (`medenv.events.encode.encode_staged`: raw spool lines) and
+the sealing of those lines (`medenv.events.sealer.Sealer`) give exactly the bytes of the
+definitions they shortcut, re-derived here from them: `with_tokens` + `encode_payload`
+for the payload, `chain.link` + `chain.seal` for its hash, `spool.encode_line` for its
+line. Tried on generated payloads of every declared type (any text: lone surrogates,
+newlines, non-ASCII, vertical tabs; token counts given or not) and on an `EventStore`'s
+own spool. (Episode seals, summaries and chains met mid-way: tests/test_event_seal.py.)"""
 
 from __future__ import annotations
 
 import re
 
 import msgspec
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from medenv.events import chain
 from medenv.events import schema as ev
 from medenv.events.codec import encode_payload
-from medenv.events.encode import EVENT_KINDS, chain_keys, payload_start, seal_staged
+from medenv.events.encode import EVENT_KINDS, encode_staged, line_key, payload_start
+from medenv.events.sealer import Sealer, is_sealed
 from medenv.events.spool import encode_line, read_spool
 from medenv.events.store import EventStore, connect
 from medenv.events.tokens import count_tokens, token_count, with_tokens
@@ -53,35 +54,52 @@ def _words(text: str) -> int:
 
 
 def _defined(prev: bytes, run_id, episode_id, seq: int, ts_us: int, payload):
-    """``(hash, spool line, token count)`` of one event by the definitions alone."""
+    """``(hash, sealed payload, token count)`` of one event by the definitions alone."""
     full = with_tokens(payload)
     body = encode_payload(full)
     type_ = EVENT_KINDS[type(payload)][0]
     h = chain.link(prev, run_id, episode_id, seq, ts_us, type_, body)
-    line = encode_line(run_id, episode_id, seq, ts_us, type_, chain.seal(body, h))
-    return h, line, getattr(full, "tokens", None)
+    return h, chain.seal(body, h), getattr(full, "tokens", None)
+
+
+def _raw(run_id, episode_id, seq, ts_us, payload) -> bytes:
+    """The raw spool line of one event by the definitions."""
+    type_ = EVENT_KINDS[type(payload)][0]
+    return encode_line(run_id, episode_id, seq, ts_us, type_, encode_payload(payload))
 
 
 @settings(max_examples=150, deadline=None)
-@given(payloads(), st.text(max_size=12), IDS, st.integers(0, 2**31), st.integers(0, 2**62),
+@given(payloads(), st.text(max_size=12), IDS, st.integers(1, 2**31), st.integers(0, 2**62),
        st.binary(min_size=16, max_size=16))  # fmt: skip
-def test_one_pass_encoding_equals_the_definitions(payload, run_id, episode_id, seq, ts_us, prev):
+def test_raw_lines_and_their_sealing_equal_the_definitions(
+    payload, run_id, episode_id, seq, ts_us, prev
+):
     kind = EVENT_KINDS[type(payload)]
-    heads = {episode_id: prev}
-    lines, counts = seal_staged([(episode_id, seq, ts_us, kind, payload)], heads, {}, run_id)
-    h, line, tokens = _defined(prev, run_id, episode_id, seq, ts_us, payload)
-    assert (lines, counts, heads) == ([line], [tokens], {episode_id: h})
-    if kind[3] is not None and payload.tokens is None:  # counted here: the words of the text
-        text = (
-            getattr(payload, kind[3]).encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-        )
+    lines = encode_staged([(episode_id, seq, ts_us, kind, payload)], {}, run_id)
+    assert lines == [_raw(run_id, episode_id, seq, ts_us, payload)]
+    start = payload_start(line_key(run_id, episode_id), seq, ts_us, kind)
+    raw = lines[0][start:-2]
+    assert raw == encode_payload(payload) and not is_sealed(raw)
+    sealer = Sealer()
+    sealer.resume(run_id, episode_id, seq, prev)  # the chain so far ends in ``prev``
+    sealed = sealer.seal(run_id, episode_id, seq, ts_us, kind[0], raw)
+    h, expected, tokens = _defined(prev, run_id, episode_id, seq, ts_us, payload)
+    assert sealed == expected and is_sealed(sealed)
+    field = ev.TOKEN_FIELDS.get(type(payload))
+    if field is not None:  # the text given as it is (the writer's thread mode): the same
+        hinted = Sealer()
+        hinted.resume(run_id, episode_id, seq, prev)
+        text = getattr(payload, field)
+        assert hinted.seal(run_id, episode_id, seq, ts_us, kind[0], raw, text) == expected
+    if type(payload) in ev.TOKEN_FIELDS and payload.tokens is None:  # the words of the text
+        field = ev.TOKEN_FIELDS[type(payload)]
+        text = getattr(payload, field).encode("utf-16", "surrogatepass").decode("utf-16", "replace")
         assert tokens == _words(text)
-    sealed = msgspec.json.decode(line)[5]
-    assert sealed["h"] == h.hex()
-    # the store reads the sealed payload out of the line: the definition's sealed payload
-    start = payload_start(chain_keys(run_id, episode_id)[1], seq, ts_us, kind)
-    body = encode_payload(with_tokens(payload))
-    assert lines[0][start:-2] == chain.seal(body, h)
+    assert msgspec.json.decode(sealed)["h"] == h.hex()
+    # an already sealed payload (a spool of an earlier writer) is kept as it is
+    again = Sealer()
+    again.resume(run_id, episode_id, seq, prev)
+    assert again.seal(run_id, episode_id, seq, ts_us, kind[0], sealed) == sealed
 
 
 def test_remembered_counts_are_the_counts():
@@ -90,74 +108,91 @@ def test_remembered_counts_are_the_counts():
     assert [token_count(t) for t in texts] == [_words(t) for t in texts]
 
 
-def test_a_stores_spool_holds_the_defined_lines(tmp_path):
-    """Each spooled line re-derived from its decoded payload by the definitions."""
-    store = EventStore(tmp_path / "e.duckdb", run_id="r\u00e9", durability="step")
-    store.emit(ev.RunClosed(episodes=0))
-    store.emit(ev.ActionReceived(step=0, text="one  two\nthree\ud800"), "e1")
-    store.emit(ev.ToolReturned(step=0, name="browse", observation="x y", latency_ms=0.5,
-                               doc_ids=["d"], tokens=7), "e1")  # fmt: skip
+def test_a_stores_spool_holds_raw_lines_and_its_rows_the_sealed_ones(tmp_path):
+    """Each spooled line is the raw line of its payload; each stored row its sealing, by
+    the definitions."""
+    payloads = [
+        (None, ev.RunClosed(episodes=0)),
+        ("e1", ev.ActionReceived(step=0, text="one  two\nthree\ud800")),
+        ("e1", ev.ToolReturned(step=0, name="browse", observation="x y", latency_ms=0.5,
+                               doc_ids=["d"], tokens=7)),  # given: kept
+    ]  # fmt: skip
+    path = tmp_path / "e.duckdb"
+    store = EventStore(path, run_id="r\u00e9", durability="step")
+    for episode_id, payload in payloads:
+        store.emit(payload, episode_id)
     store.commit()
     rows = read_spool(store._spool_path).rows
-    assert len(rows) == 3
-    prev: dict = {}
-    for run_id, episode_id, seq, ts_us, type_, raw in rows:
-        body, hexhash = chain.split(bytes(raw).decode())
-        h = chain.link(prev.get(episode_id, chain.ZERO), run_id, episode_id, seq, ts_us, type_,
-                       body.encode())  # fmt: skip
-        assert h.hex() == hexhash
-        prev[episode_id] = h
-        payload = ev.decode_payload(type_, body)
-        assert encode_payload(payload) == body.encode()
     assert [r[4] for r in rows] == ["run_closed", "action_received", "tool_returned"]
-    assert ev.decode_payload("action_received", bytes(rows[1][5])).tokens == 3
-    assert ev.decode_payload("tool_returned", bytes(rows[2][5])).tokens == 7  # given: kept
+    for (episode_id, payload), row in zip(payloads, rows, strict=True):
+        line = _raw("r\u00e9", episode_id, row[2], row[3], payload)
+        assert msgspec.json.encode(row[:5])[:-1] + b"," + bytes(row[5]) + b"]\n" == line
     store.close()
+    con = connect(path)
+    stored = con.execute(
+        "SELECT episode_id, seq, epoch_us(ts), CAST(payload AS VARCHAR) FROM events "
+        "ORDER BY episode_id NULLS FIRST, seq"
+    ).fetchall()
+    con.close()
+    logged = [payloads[0], (None, ev.RunClosed(episodes=0)), *payloads[1:]]  # + close's
+    prev: dict = {}
+    for (episode_id, seq, ts_us, text), (_, payload) in zip(stored, logged, strict=True):
+        h, sealed, _ = _defined(prev.get(episode_id, chain.ZERO), "r\u00e9", episode_id, seq,
+                                ts_us, payload)  # fmt: skip
+        prev[episode_id] = h
+        assert text.encode("utf-8") == sealed
+    assert ev.decode_payload("action_received", stored[2][3]).tokens == 3
+    assert ev.decode_payload("tool_returned", stored[3][3]).tokens == 7
 
 
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.tuples(payloads(), st.sampled_from([None, "e1", "e\u00e92"])), max_size=8),
        st.text(max_size=12), st.integers(0, 2**62))  # fmt: skip
-def test_a_step_sealed_in_one_loop_equals_each_event_sealed_alone(events, run_id, ts_us):
-    """`seal_staged` (the store's commit) gives the lines and counts of each event sealed
-    alone by the definitions, each chained to the one before it in its chain."""
-    heads = {None: bytes(range(16)), "e1": bytes(16)}
-    seqs: dict = {}
+def test_a_step_sealed_in_order_equals_each_event_sealed_alone(events, run_id, ts_us):
+    """A step's raw lines sealed in order by one `Sealer` give each event sealed alone by
+    the definitions, each chained to the one before it in its chain (chains begun at
+    seq 0, and a run chain resumed at seq 5)."""
+    seqs: dict = {None: 4}
     staged = []
     for payload, episode_id in events:
         seq = seqs[episode_id] = seqs.get(episode_id, -1) + 1
         staged.append((episode_id, seq, ts_us + seq, EVENT_KINDS[type(payload)], payload))
-    expected, counts, prev = [], [], dict(heads)
-    for episode_id, seq, ts, _kind, payload in staged:
-        h, line, tokens = _defined(prev.get(episode_id, chain.ZERO), run_id, episode_id, seq,
-                                   ts, payload)  # fmt: skip
+    lines = encode_staged(staged, {}, run_id)
+    sealer = Sealer()
+    sealer.resume(run_id, None, 5, bytes(range(16)))
+    prev = {None: bytes(range(16))}
+    for (episode_id, seq, ts, _kind, payload), line in zip(staged, lines, strict=True):
+        row = read_line(line)
+        got = sealer.seal(*row[:5], bytes(row[5]))
+        h, expected, _ = _defined(prev.get(episode_id, chain.ZERO), run_id, episode_id, seq,
+                                  ts, payload)  # fmt: skip
         prev[episode_id] = h
-        expected.append(line)
-        counts.append(tokens)
-    assert seal_staged(staged, heads, {}, run_id) == (expected, counts)
-    assert heads == prev  # advanced to each chain's last hash
+        assert got == expected
 
 
-def test_a_step_that_fails_to_seal_leaves_the_chains_as_they_were(tmp_path):
-    """An event that cannot be counted (its text is not text) fails the whole step before
-    any chain moves: the env discards the step, and the next one chains on the last
-    committed event."""
+def read_line(line: bytes):
+    return msgspec.json.decode(line, type=tuple[str, str | None, int, int, str, msgspec.Raw])
+
+
+def test_a_text_that_is_not_text_is_logged_with_no_words(tmp_path):
+    """The step path no longer counts: an event whose counted text is not a string is
+    logged as it is (``tokens`` 0 where it is sealed) and its chain stays whole."""
     store = EventStore(tmp_path / "f.duckdb", run_id="r", durability="step")
     store.emit(ev.ActionReceived(step=0, text="kept words"), "e1")
     store.commit()
-    head, size = dict(store._head), store._spool.size
-    store.emit(ev.ToolCalled(step=1, name="browse", arguments={}), "e1")
-    store.emit(ev.ActionReceived(step=1, text=None), "e1")  # not text: counting fails
-    with pytest.raises((AttributeError, KeyError, TypeError)):
-        store.commit()
-    store.discard()  # as the env does when a step raises
-    assert store._head == head and store._spool.size == size
-    store.emit(ev.ActionReceived(step=1, text="again"), "e1")
+    store.emit(ev.ActionReceived(step=1, text=None), "e1")  # not text
+    store.commit()
     store.end_episode("e1")
     store.close()
     con = connect(tmp_path / "f.duckdb")
     assert chain.check_chains(con).episodes == {}
-    rows = con.execute(
-        "SELECT seq, type FROM events WHERE episode_id = 'e1' ORDER BY seq"
+    tokens = con.execute(
+        "SELECT CAST(payload->>'$.tokens' AS INTEGER) FROM events WHERE episode_id = 'e1' "
+        "ORDER BY seq"
     ).fetchall()
-    assert rows == [(0, "action_received"), (1, "action_received")]
+    assert tokens == [(2,), (0,)]
+    seal = con.execute(
+        "SELECT CAST(payload->>'$.tokens' AS INTEGER) FROM events WHERE type = 'episode_sealed'"
+    ).fetchall()
+    assert seal == [(2,)]
+    con.close()

@@ -30,6 +30,7 @@ import pyarrow as pa
 
 from medenv.errors import MedenvError
 from medenv.events.files import keep_unreadable, spool_segments
+from medenv.events.sealer import StoredChains, seal_rows
 from medenv.events.spool import read_spool
 from medenv.events.table import ingest_error, spool_rows_table
 
@@ -124,13 +125,13 @@ def insert(
 
 def recover(con: duckdb.DuckDBPyConnection, file: Path, spool: Path) -> tuple[int, list[str]]:
     """Ingest the events a killed writer left in the spool files of ``file`` (those the
-    table lacks), keep the lines that are not events in ``<file>.unreadable``
+    table lacks; sealed, `medenv.events.sealer`), keep the lines that are not events in ``<file>.unreadable``
     (`medenv.events.files.keep_unreadable`), then empty the spool and delete its segments:
     ``(new events, notes on the spool's problems)``. A torn last line is noted, not kept
     (`medenv.events.spool`)."""
     paths = spool_segments(file)
     contents = [read_spool(path) for path in paths]
-    rows = [row for c in contents for row in c.rows]
+    rows = seal_rows([row for c in contents for row in c.rows], StoredChains(con))
     segments = paths[:-1]
     if not rows:
         keep_unreadable(file, contents)

@@ -6,8 +6,10 @@ memory, so the writer's pages are never copied on write however long the run) th
 the store file for writing (the writer closed its own connection first: DuckDB allows one
 writer process per file) and serves one request at a time on a socket: a request names
 spool segments (`medenv.events.files.spool_segments`: files the writer renamed away from
-its live spool, each holding whole event lines; their paths NUL-separated); the child inserts their events in one
-statement (`ingest_segments`), deletes the segments and answers ``K<n>`` (the ``n``
+its live spool, each holding whole event lines; their paths NUL-separated); the child seals
+their events (`medenv.events.sealer`: one `Sealer` for the run, so an episode's state
+carries from segment to segment; rebuilt from the table after a failed insert) and inserts
+them in one statement (`ingest_segments`), deletes the segments and answers ``K<n>`` (the ``n``
 requests it took together) or ``E<n> <error>`` (the segments stay on disk and are tried
 again with the next request). Requests queue in the socket: the writer never waits for an
 insert unless it asks to (`ChildIngest.poll`). The child imports DuckDB, pyarrow and
@@ -40,6 +42,7 @@ import duckdb
 from medenv.errors import MedenvError
 from medenv.events.files import keep_unreadable
 from medenv.events.ingest import Pending, insert
+from medenv.events.sealer import Sealer, StoredChains
 from medenv.events.spool import read_spool
 from medenv.events.table import WRITER_CONFIG
 
@@ -50,12 +53,20 @@ class ChildDied(Exception):
     """The ingest process ended without being asked to (killed, crashed)."""
 
 
-def ingest_segments(con: duckdb.DuckDBPyConnection, file: Path, segments: list[Path]) -> int:
-    """Insert every complete event line of ``segments`` (one Arrow batch, one statement),
-    keep lines that are not events (damaged on disk) in ``<file>.unreadable``
-    (`medenv.events.files.keep_unreadable`; readers note that file), then delete the
-    segments; returns the number of events. A DuckDB failure, or one keeping those lines,
-    raises `MedenvError` (``medenv.events.table.ingest_error``) and leaves the segments."""
+def ingest_segments(
+    con: duckdb.DuckDBPyConnection, file: Path, segments: list[Path], sealer: Sealer | None = None
+) -> int:
+    """Insert every complete event line of ``segments``, sealed (`medenv.events.sealer`:
+    ``sealer`` holds the chains' state from earlier segments; None: a new one that reads
+    what it lacks from ``con``), in one Arrow batch, one statement; keep lines that are not
+    events (damaged on disk) in ``<file>.unreadable`` (`medenv.events.files.keep_unreadable`;
+    readers note that file), then delete the segments; returns the number of events. A
+    DuckDB failure, or one keeping those lines, raises `MedenvError`
+    (``medenv.events.table.ingest_error``) and leaves the segments (a caller that keeps its
+    ``sealer`` must then start a new one: it has sealed them)."""
+    if sealer is None:
+        sealer = Sealer(StoredChains(con))
+    seal = sealer.seal
     by_run: dict[str, Pending] = {}
     contents = [read_spool(segment) for segment in segments]
     for part in contents:
@@ -63,7 +74,8 @@ def ingest_segments(con: duckdb.DuckDBPyConnection, file: Path, segments: list[P
             rows = by_run.get(run_id)
             if rows is None:
                 rows = by_run[run_id] = Pending(run_id)
-            rows.append(episode_id, seq, ts_us, type_, payload)
+            body = seal(run_id, episode_id, seq, ts_us, type_, bytes(payload))
+            rows.append(episode_id, seq, ts_us, type_, body)
     if by_run:
         insert(con, file, file.with_name(file.name + ".spool"), list(by_run.values()))
     keep_unreadable(file, contents)
@@ -93,6 +105,7 @@ def _serve(conn, file: Path, parent: int, deathsig: bool) -> None:
         conn.send_bytes(f"E0 cannot open event store {file} to ingest: {first}".encode())
         return
     queue: list[Path] = []
+    sealer = Sealer(StoredChains(con))  # open chains' state, kept from request to request
     try:
         while True:
             if not conn.poll(1.0):
@@ -104,10 +117,11 @@ def _serve(conn, file: Path, parent: int, deathsig: bool) -> None:
                 taken.append(conn.recv_bytes())
             queue += [Path(os.fsdecode(p)) for msg in taken for p in msg.split(b"\0") if p]
             try:
-                ingest_segments(con, file, queue)
+                ingest_segments(con, file, queue, sealer)
                 queue = []
                 conn.send_bytes(b"K%d" % len(taken))
             except MedenvError as exc:
+                sealer = Sealer(StoredChains(con))  # retried: rebuilt from the table
                 conn.send_bytes(b"E%d %s" % (len(taken), str(exc).encode()))
     except (EOFError, OSError):  # the parent closed the pipe, or died
         return

@@ -23,6 +23,7 @@ from medenv.events.files import (
 )
 from medenv.events.parquet import parquet_relation
 from medenv.events.schema import Event, decode_payload
+from medenv.events.sealer import StoredChains, seal_rows
 from medenv.events.table import check_events_table, spool_rows_table
 
 VIEWS_SQL = """
@@ -176,12 +177,15 @@ def connect(paths_or_glob: str | Path | Sequence[str | Path]) -> duckdb.DuckDBPy
                 f"cannot read event store {file}: {str(exc).splitlines()[0]}"
             ) from None
         try:
-            if check_events_table(con, f"s{i}", file):
+            stored = check_events_table(con, f"s{i}", file)
+            if stored:
                 parts.append(f"SELECT {i} AS file, * FROM s{i}.events")
         except MedenvError:
             con.close()
             raise
         spooled, spool_problems = read_spools(file)
+        if spooled:  # raw lines: sealed as the next writer will seal them
+            spooled = seal_rows(spooled, StoredChains(con, f"s{i}.events") if stored else None)
         notes.extend(spool_problems)
         if (kept := unreadable_note(file)) is not None:
             notes.append(kept)

@@ -153,8 +153,9 @@ class JudgeVerdict(Payload, frozen=True, kw_only=True):
 
 class EpisodeSummary(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """An ended episode's figures as evaluation reads them (`medenv.events.summaries`),
-    folded by the writer from the episode's own events (`medenv.events.seal_summary`) and
-    stored in its ``episode_sealed``, so evaluation reads one event type. The meanings are
+    folded from the episode's own events where they are sealed (`medenv.events.sealer`,
+    `medenv.events.seal_summary`) and stored in its ``episode_sealed``, so evaluation reads
+    one event type. The meanings are
     those of the SQL projection over the episode's events (`summaries.SUMMARY_SQL`):
     ``question_id``/``specialty``/``tags`` from ``episode_started``; ``external`` its
     ``item.kg_source == "external"`` (then ``n_hops``/``optimal_calls``/``rarity``/

@@ -1,7 +1,10 @@
 """The append-only spool: events written to disk at once, before DuckDB ingests them.
 
 One line per event, ``[run_id, episode_id, seq, ts_us, type, payload]`` as JSON (payload
-embedded raw; JSON strings never contain a raw newline, so a line is one event).
+embedded raw; JSON strings never contain a raw newline, so a line is one event). The
+writer's payloads are raw (`encode_payload`'s JSON: no token count, no hash); they are
+sealed where the lines become rows (`medenv.events.sealer`). Lines of writers before that
+change hold sealed payloads and are taken as they are.
 
 Failure rules:
 

@@ -2,10 +2,15 @@
 
 Writing (`EventStore`): ``emit`` stages an event (its type checked, its ``seq`` and time
 taken); ``commit`` (called at the end of every env step) encodes the staged step's events
-(`encode_payload`: never raises for declared types), chains their hashes
-(`medenv.events.chain`; both in one loop, `medenv.events.encode.seal_staged`), moves them to
-the pending events and makes them durable according to ``durability``; ``discard`` drops a
-staged step that failed half-way, so a step is logged whole or not at all:
+as raw spool lines (`medenv.events.encode.encode_staged`: `encode_payload`'s JSON, which
+never raises for declared types; no token count, no hash), moves them to the pending events
+and makes them durable according to ``durability``; ``discard`` drops a staged step that
+failed half-way, so a step is logged whole or not at all. The seal (token counts, the hash
+chain of `medenv.events.chain`, each episode's ``episode_sealed`` with its token sums and
+summary) is added where a line becomes a row, by `medenv.events.sealer.Sealer`: in the
+ingest process, in recovery and in readers of leftovers; in thread mode by this writer at
+``commit``. `end_episode` writes a placeholder ``episode_sealed`` (its ``seq``, time and
+event count taken here) that the sealer completes:
 
 - ``"sync"``: written to the spool file and fsync'd every step (survives power loss);
 - ``"step"`` (default): written to the spool every step (survives ``kill -9``);
@@ -61,7 +66,7 @@ import duckdb
 
 from medenv.errors import MedenvError
 from medenv.events import chain
-from medenv.events.encode import EVENT_KINDS, payload_start, seal_staged
+from medenv.events.encode import EVENT_KINDS, encode_staged, payload_start
 from medenv.events.files import (
     acquire,
     check_run_id,
@@ -87,7 +92,7 @@ from medenv.events.reader import (  # noqa: F401  (_as_con: medenv.verify reads 
     spool_notes,
 )
 from medenv.events.schema import EpisodeSealed, Payload, RunClosed
-from medenv.events.seal_summary import SummaryFold
+from medenv.events.sealer import Sealer
 from medenv.events.spool import Spool, SpoolRecoveryWarning
 from medenv.events.table import (
     ARROW_SCHEMA,
@@ -96,6 +101,7 @@ from medenv.events.table import (
     WRITER_CONFIG,
     check_events_table,
 )
+from medenv.events.tokens import TOKEN_FIELDS
 from medenv.forking import can_fork_child
 from medenv.paths import check_out_file
 
@@ -180,10 +186,10 @@ class EventStore(Handoff):
         self._unspooled: list[bytes] = []  # committed, not yet in the spool
         self._staged: list[tuple] = []  # emitted during the current step (not committed)
         self._seq: dict[str | None, int] = {}
-        self._head: dict[str | None, bytes] = {}  # last hash of each open chain
-        self._keys: dict[str | None, tuple[bytes, bytes]] = {}  # `encode.chain_keys`
-        self._tokens: dict[str, list[int]] = {}  # open episode -> [tokens, action tokens]
-        self._folds: dict[str, SummaryFold] = {}  # open episode -> its summary so far
+        self._keys: dict[str | None, bytes] = {}  # `encode.line_key` of each open chain
+        # thread mode: this writer seals its events for the ingest thread (process mode:
+        # the ingest process seals the spool's raw lines)
+        self._sealer = Sealer() if ingest == "thread" else None
         self._sealed = 0
         self._wrote = False
         self.closed = False
@@ -219,15 +225,18 @@ class EventStore(Handoff):
         if rows:
             row = rows[0]
             self._seq[None] = row[0] + 1
-            hexhash = chain.split(row[1])[1]
-            self._head[None] = bytes.fromhex(hexhash) if hexhash else chain.ZERO
+            if self._sealer is not None:
+                hexhash = chain.split(row[1])[1]
+                head = bytes.fromhex(hexhash) if hexhash else chain.ZERO
+                self._sealer.resume(self.run_id, None, row[0] + 1, head)
 
     # -- writing ---------------------------------------------------------------------------
     def emit(self, payload: Payload, episode_id: str | None = None) -> int:
         """Stage one event of the current step; returns its ``seq``. It is logged by the
         next `commit` (or `end_episode`, `close`) and dropped by `discard`. Its time is
-        taken here; it is encoded, counted and chained (`medenv.events.encode.seal_staged`)
-        with the rest of its step, once, when the step is committed."""
+        taken here; it is encoded (`medenv.events.encode.encode_staged`) with the rest of
+        its step, once, when the step is committed, and sealed (token count, hash) where
+        its line becomes a row (`medenv.events.sealer`)."""
         if self.closed:
             raise MedenvError(f"event store {self.file} is closed")
         kind = EVENT_KINDS.get(type(payload))
@@ -251,32 +260,22 @@ class EventStore(Handoff):
         self._staged.clear()
 
     def _promote(self) -> None:
-        """Log the staged events: encode and chain them (all or, on an error, none: the
-        step can still be discarded), fold them into their episodes' figures and queue
-        their lines for the spool."""
+        """Log the staged events: encode them (all or, on an error, none: the step can
+        still be discarded) and queue their raw lines for the spool; in thread mode, seal
+        them into the pending rows too."""
         staged = self._staged
         if not staged:
             return
-        lines, counts = seal_staged(staged, self._head, self._keys, self.run_id)
-        rows, folds, sums_of = self._rows, self._folds, self._tokens
-        for (episode_id, seq, ts_us, kind, payload), tokens, line in zip(
-            staged, counts, lines, strict=True
-        ):
-            if rows is not None:  # the sealed payload, read from its line
-                start = payload_start(self._keys[episode_id][1], seq, ts_us, kind)
-                rows.append(episode_id, seq, ts_us, kind[0], memoryview(line)[start:-2])
-            if episode_id is not None:  # the episode's figures, for its seal
-                fold = folds.get(episode_id)
-                if fold is None:
-                    fold = folds[episode_id] = SummaryFold()
-                fold.add(payload)
-                if tokens is not None:
-                    sums = sums_of.get(episode_id)
-                    if sums is None:
-                        sums = sums_of[episode_id] = [0, 0]
-                    sums[0] += tokens
-                    if kind[0] == "action_received":
-                        sums[1] += tokens
+        lines = encode_staged(staged, self._keys, self.run_id)
+        rows = self._rows
+        if rows is not None:  # the sealed payload, from the raw one in its line
+            seal, keys, run_id = self._sealer.seal, self._keys, self.run_id
+            for (episode_id, seq, ts_us, kind, payload), line in zip(staged, lines, strict=True):
+                start = payload_start(keys[episode_id], seq, ts_us, kind)
+                field = TOKEN_FIELDS.get(type(payload))  # its text, counted as it is
+                text = None if field is None else getattr(payload, field)
+                body = seal(run_id, episode_id, seq, ts_us, kind[0], line[start:-2], text)
+                rows.append(episode_id, seq, ts_us, kind[0], body)
         if self._spool is not None:
             self._unspooled += lines
         self._pending += len(staged)
@@ -300,26 +299,16 @@ class EventStore(Handoff):
         and ingest when a batch is full."""
         self._promote()
         if episode_id is not None and episode_id in self._seq:
-            head = self._head.get(episode_id, chain.ZERO)
-            tokens, action_tokens = self._tokens.get(episode_id, (0, 0))
-            fold = self._folds.get(episode_id)
-            self.emit(
-                EpisodeSealed(
-                    episode_id=episode_id, events=self._seq[episode_id], hash=head.hex(),
-                    tokens=tokens, action_tokens=action_tokens,
-                    summary=None if fold is None else fold.summary(),
-                )
-            )  # fmt: skip
+            # a placeholder: its hash, token sums and summary are filled in where it is
+            # sealed (`medenv.events.sealer`); its seq and time are taken here
+            self.emit(EpisodeSealed(episode_id=episode_id, events=self._seq[episode_id], hash=""))
             self._promote()
             self._sealed += 1
         if self.durability != "none":
             self._write_spool()
         if episode_id is not None:
             self._seq.pop(episode_id, None)
-            self._head.pop(episode_id, None)
             self._keys.pop(episode_id, None)
-            self._tokens.pop(episode_id, None)
-            self._folds.pop(episode_id, None)
         if self._count() >= self.batch_events:
             self._ingest_in_background(wait=self._count() >= HOLD_BATCHES * self.batch_events)
 
