@@ -62,20 +62,41 @@ def check_worker_count(workers: int, flag: str = "--workers") -> int:
 
 
 _POOL_FORKS = 0  # > 0 while `terminable_pool` forks its first workers
+_SIGTERM = {signal.SIGTERM}
+_MASK: list[set] = []  # the forking thread's signal mask before `_block_sigterm`
+
+
+def _block_sigterm() -> None:
+    """Before a pool's fork: SIGTERM is held (pending, not lost) until the child has the
+    default action, so a terminate that comes before the child's first instruction ends it."""
+    if _POOL_FORKS:
+        _MASK.append(signal.pthread_sigmask(signal.SIG_BLOCK, _SIGTERM))
+
+
+def _unblock_in_parent() -> None:
+    if _POOL_FORKS and _MASK:
+        signal.pthread_sigmask(signal.SIG_SETMASK, _MASK.pop())
 
 
 def _default_sigterm_in_child() -> None:
     if _POOL_FORKS:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGTERM)  # a pending one ends it now
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_default_sigterm_in_child)
+if hasattr(os, "register_at_fork") and hasattr(signal, "pthread_sigmask"):
+    os.register_at_fork(
+        before=_block_sigterm,
+        after_in_parent=_unblock_in_parent,
+        after_in_child=_default_sigterm_in_child,
+    )
 
 
 def default_sigterm() -> None:
     """A pool's ``initializer``: SIGTERM ends this worker (the default action)."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGTERM)
 
 
 def terminable_pool(ctx, processes: int):
@@ -84,9 +105,12 @@ def terminable_pool(ctx, processes: int):
     A worker forked from a process with its own Python SIGTERM handler (a Ray actor's)
     inherits that handler, which does not end it: `Pool.terminate` then signals a worker
     that lives on, blocked on the task queue's lock that the terminating parent holds, and
-    the parent's join waits forever. The handler is reset in the child right after the
-    fork (not only in the pool's ``initializer``, which a worker still starting up has not
-    run yet when the signal comes); the initializer covers workers the pool forks later."""
+    the parent's join waits forever. SIGTERM is blocked across the fork and the handler
+    reset in the child right after it, then unblocked there (a signal sent before the
+    child ran its first instruction stays pending and ends it: with the Python handler
+    still installed it would be taken and dropped); not only in the pool's
+    ``initializer``, which a worker still starting up has not run yet when the signal
+    comes. The initializer covers workers the pool forks later."""
     global _POOL_FORKS
     _POOL_FORKS += 1
     try:
