@@ -134,7 +134,7 @@ def writer_gone(writer: str) -> bool | None:
     m = re.fullmatch(_WRITER, writer)
     if m is None or m.group(2) != _HOST:
         return None
-    return _writer_gone(int(m.group(1)))
+    return process_gone(int(m.group(1)))
 
 
 def partial_path(path: str | os.PathLike, tag: str = "partial") -> Path:
@@ -145,7 +145,7 @@ def partial_path(path: str | os.PathLike, tag: str = "partial") -> Path:
     return p.with_name(f".{p.name}.{writer_id()}.{tag}")
 
 
-def _writer_gone(pid: int) -> bool:
+def process_gone(pid: int) -> bool:
     """Whether process ``pid`` (of this host) has ended; a zombie (killed, not yet reaped
     by its parent) has. A process of another user, or a pid reused since, counts as alive."""
     try:
@@ -204,7 +204,7 @@ def remove_leftovers(path: str | os.PathLike) -> list[Path]:
                 continue
             m = _TEMPORARY.fullmatch(entry.name, len(prefix))
             if m:
-                gone = m.group(2) == _HOST and _writer_gone(int(m.group(1)))
+                gone = m.group(2) == _HOST and process_gone(int(m.group(1)))
             else:
                 gone = bool(_OLD_STYLE.fullmatch(entry.name, len(prefix))) and _untouched_for(
                     entry.path, OLD_STYLE_AGE

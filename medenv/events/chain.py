@@ -38,10 +38,16 @@ def link(
 ) -> bytes:
     """The raw 16-byte hash of one event (module docstring)."""
     h = hashlib.blake2b(prev, digest_size=16)
-    head = f"{run_id}\x1f{episode_id or ''}\x1f{seq}\x1f{ts_us}\x1f{type_}\x1f"
-    h.update(head.encode("utf-8", "surrogatepass"))
+    h.update(chain_key(run_id, episode_id))
+    h.update(f"{seq}\x1f{ts_us}\x1f{type_}\x1f".encode("utf-8", "surrogatepass"))
     h.update(body)
     return h.digest()
+
+
+def chain_key(run_id: str, episode_id: str | None) -> bytes:
+    """The hash input that is the same for every event of a chain (``run_id 0x1f
+    episode_id 0x1f``; `link`)."""
+    return f"{run_id}\x1f{episode_id or ''}\x1f".encode("utf-8", "surrogatepass")
 
 
 def seal(body: bytes, h: bytes) -> bytes:

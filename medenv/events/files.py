@@ -20,6 +20,7 @@ from pathlib import Path
 from medenv.errors import MedenvError
 from medenv.events.parquet import is_parquet_source
 from medenv.events.spool import SpoolContents, read_spool
+from medenv.paths import process_gone
 
 # How long a writer or reader waits for a killed writer's ingest process to let go.
 SETTLE_S = 5.0
@@ -209,27 +210,18 @@ def resolve_files(paths_or_glob: str | Path | Sequence[str | Path]) -> list[Path
     return files
 
 
-def fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def sql_str(path: Path) -> str:
     return str(path).replace("'", "''")
 
 
 def _dead(owner: str) -> bool:
-    """Whether ``owner`` (a pid, as the lock file holds it) names no running process."""
+    """Whether ``owner`` (a pid, as the lock file holds it) names a process that has
+    ended (`medenv.paths.process_gone`); not a pid: False."""
     try:
-        os.kill(int(owner), 0)
-    except ProcessLookupError:
-        return True
-    except (ValueError, OSError):
+        pid = int(owner)
+    except ValueError:
         return False
-    return False
+    return pid > 0 and process_gone(pid)
 
 
 def settle(file: Path) -> bool:

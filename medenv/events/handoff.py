@@ -17,10 +17,11 @@ import os
 import warnings
 from pathlib import Path
 
-from medenv.events.files import fsync_dir, sidecar
+from medenv.events.files import sidecar
 from medenv.events.ingest import Pending, insert, recover
 from medenv.events.ingest_child import ChildDied, ChildIngest, ingest_segments
 from medenv.events.spool import Spool, SpoolRecoveryWarning
+from medenv.paths import fsync_dir
 
 # While an ingest runs, up to this many batches of events wait for the next one (the step
 # path never waits on DuckDB before that); past it, the writer waits for the ingest. It is

@@ -33,7 +33,7 @@ from typing import Any
 
 import msgspec
 
-from medenv.events.chain import ZERO
+from medenv.events.chain import ZERO, chain_key
 from medenv.events.codec import encode_payload
 from medenv.events.schema import EVENT_TYPES, EpisodeSealed
 from medenv.events.seal_summary import SummaryFold
@@ -83,11 +83,6 @@ def _hash_of(payload: bytes) -> bytes | None:
     except ValueError:  # (UnicodeDecodeError is one)
         return None
     return h if len(h) == 16 else None  # (``fromhex`` skips spaces)
-
-
-def chain_key(run_id: str, episode_id: str | None) -> bytes:
-    """The hash input that is the same for every event of a chain (`medenv.events.chain`)."""
-    return f"{run_id}\x1f{episode_id or ''}\x1f".encode("utf-8", "surrogatepass")
 
 
 class _Chain:
