@@ -229,6 +229,20 @@ def test_an_undeclared_payload_type_is_refused_by_name(tmp_path):
     assert [r[4] for r in _rows(tmp_path / "ev.duckdb", "episode_id = 'e'")] == ["answer_submitted"]
 
 
+def test_an_episode_id_that_is_not_utf8_text_is_refused_by_name(tmp_path):
+    # a lone surrogate: no spool line or DuckDB row can hold it (it raised a
+    # UnicodeEncodeError from inside the commit before)
+    with EventStore(tmp_path / "ev.duckdb", run_id="r") as store:
+        with pytest.raises(MedenvError, match=r"episode_id must be valid text .*'\\ud800'"):
+            store.emit(ev.AnswerSubmitted(step=0, answer="x"), "\ud800")
+        store.emit(ev.AnswerSubmitted(step=0, answer="x"), "e\u00e9")  # the store goes on
+        store.commit()
+        store.end_episode("e\u00e9")
+    assert [r[4] for r in _rows(tmp_path / "ev.duckdb", "episode_id = 'e\u00e9'")] == [
+        "answer_submitted"
+    ]
+
+
 # -- failed ingests -----------------------------------------------------------------------
 def _refusing_store(path, refused: str) -> None:
     """A store file whose events table has medenv's columns but refuses ``refused`` events:

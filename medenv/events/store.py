@@ -117,6 +117,16 @@ DURABILITY = ("sync", "step", "episode", "none")
 INGEST = ("auto", "process", "thread")
 
 
+def _utf8(text: str) -> bool:
+    """Whether ``text`` encodes to UTF-8 (no lone surrogate): what a spool line and DuckDB
+    can hold as an id."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class EventStore(Handoff):
     """The writer for one store file (see the module docstring).
 
@@ -248,6 +258,10 @@ class EventStore(Handoff):
         if episode_id is not None and not isinstance(episode_id, str):  # no reader takes it
             raise MedenvError(f"episode_id must be a string or None, got {episode_id!r}")
         seq = self._seq.get(episode_id, 0)
+        if not seq and episode_id is not None and not _utf8(episode_id):  # a new chain's id
+            raise MedenvError(
+                f"episode_id must be valid text (UTF-8 encodable), got {episode_id!r}"
+            )
         self._seq[episode_id] = seq + 1
         self._wrote = True
         self._staged.append((episode_id, seq, time.time_ns() // 1000, kind, payload))
