@@ -110,6 +110,47 @@ def check_out_file(path: str | os.PathLike, what: str = "--db") -> Path:
     return p
 
 
+
+MANIFEST = "manifest.json"  # a medenv output folder's record of the files medenv wrote there
+
+
+def medenv_wrote(record: str | os.PathLike, name: str) -> bool:
+    """Whether the medenv record ``record`` names the file ``name`` as one medenv wrote: the
+    ONE rule by which medenv tells its own output from a file of yours that only shares its
+    name. A record is a JSON object whose ``files`` is an object keyed by file name: the
+    `MANIFEST` of a QA set (`medenv.synth.io.write_qa_set`) or of an evaluation report
+    (`medenv.evaluation.report.write_report`), or a one-file output that records itself (a
+    GRPO pool file). An unreadable, absent or other record names nothing."""
+    try:
+        files = json.loads(Path(record).read_text(encoding="utf-8")).get("files")
+    except (OSError, ValueError, AttributeError):
+        return False
+    return isinstance(files, dict) and name in files
+
+
+def check_not_yours(
+    folder: str | os.PathLike,
+    names,
+    key: str,
+    what: str,
+    writer: str,
+    record: str | os.PathLike | None = None,
+) -> None:
+    """Raise `MedenvError` when ``folder`` holds any of ``names`` (the files an output
+    would replace) and its record (``record``, default the folder's `MANIFEST`) does not
+    name ``key`` (`medenv_wrote`): such a file is yours, and medenv does not overwrite it.
+    ``what`` is the option that named the output (``--out DIR``), ``writer`` the command
+    that writes it. Called before any work."""
+    folder = Path(folder).expanduser()
+    present = [n for n in names if os.path.lexists(folder / n)]
+    if not present or medenv_wrote(record or folder / MANIFEST, key):
+        return
+    raise MedenvError(
+        f"{what} holds {', '.join(present)}, which no {writer} wrote there (no medenv "
+        "record of it beside it): medenv does not overwrite it; move it away or choose "
+        "another path"
+    )
+
 # this host, in temporaries' names: a process id means something only on its own host
 _HOST = f"{zlib.crc32(socket.gethostname().encode()):08x}"
 # what follows ``.NAME.`` in a temporary's name (`partial_path`): writer's pid, host,

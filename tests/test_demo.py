@@ -74,10 +74,21 @@ def test_demo_bad_arguments_fail_before_any_step(tmp_path, capsys):
     mine = tmp_path / "mine" / "runs"
     mine.mkdir(parents=True)
     (mine / "experiment.duckdb").write_text("not the demo's")
+    theirs = tmp_path / "theirs"  # a report and a QA file of yours where the demo writes
+    (theirs / "report").mkdir(parents=True)
+    (theirs / "report" / "report.md").write_text("my notes")
+    (theirs / "qa").mkdir()
+    (theirs / "qa" / "qa.jsonl").write_text("{}")
     cases = [
-        (["--n", "5"], "--n must be at least 10"),
-        (["--sft-steps", "0"], "--sft-steps must be at least 1, got 0"),
-        (["--sft-steps", "-1"], "--sft-steps must be at least 1, got -1"),
+        (["--n", "5"], "--n must be between 10 and 10,000 for the demo, got 5"),
+        # ran the KG and corpus steps, then failed at synthesis
+        (["--n", str(10**12)], "--n must be between 10 and 10,000 for the demo, got 10000"),
+        (["--sft-steps", "0"], "--sft-steps must be between 1 and 100,000, got 0"),
+        (["--sft-steps", "-1"], "--sft-steps must be between 1 and 100,000, got -1"),
+        (["--sft-steps", str(10**12)], "--sft-steps must be between 1 and 100,000, got 1000"),
+        (["--seed", "-1"], "--seed must be >= 0"),
+        # refused only at step 3/9 (synthesis) and 9/9 (evaluation), after the work before
+        (["--out", str(theirs)], "holds qa.jsonl, which no medenv synth wrote there"),
         (["--out", str(tmp_path / "afile")], "afile: is a file, not a folder"),
         (["--out", str(tmp_path / "afile" / "d")], "afile is a file, not a folder"),
         (["--out", str(tmp_path / "mine")], "holds files the demo did not write"),
@@ -86,4 +97,8 @@ def test_demo_bad_arguments_fail_before_any_step(tmp_path, capsys):
         out, err = cli_error(["demo", "--out", str(tmp_path / "d"), *flags], capsys)
         assert message in err and "===" not in out, err
     assert (mine / "experiment.duckdb").is_file()  # never removed
+    (theirs / "qa" / "qa.jsonl").unlink()
+    _, err = cli_error(["demo", "--out", str(theirs)], capsys)
+    assert "--report " + str(theirs / "report") + " holds report.md, which no medenv eval" in err
+    assert sorted(p.name for p in theirs.rglob("*")) == ["qa", "report", "report.md"]
     assert not (tmp_path / "d").exists()

@@ -315,3 +315,32 @@ def test_synth_does_not_overwrite_a_qa_file_it_did_not_write(tmp_path, capsys):
     assert (tmp_path / "qa.jsonl").read_text() == '{"mine": 1}\n'
     (tmp_path / "manifest.json").write_text('{"files": {"qa.jsonl": "0", "items": 1}}')
     check_set_folder(tmp_path)  # a set's manifest beside it: an earlier synthesis, replaced
+
+
+def test_eval_report_and_pool_do_not_overwrite_a_file_they_did_not_write(tmp_path, capsys):
+    """``eval --report R`` with your own ``R/report.md`` and ``train pool --out F`` with your
+    own ``F`` replaced them silently; both are refused before any work now, by synth's rule
+    (`medenv.paths.check_not_yours`: a medenv record beside the file names it)."""
+    from medenv.evaluation.report import check_report_folder
+    from medenv.paths import check_not_yours
+    from tests.cli import cli_error
+
+    report = tmp_path / "r"
+    report.mkdir()
+    (report / "report.md").write_text("my notes")
+    _, err = cli_error(["eval", "--db", str(tmp_path / "none.duckdb"), "--report", str(report)],
+                       capsys)  # fmt: skip
+    assert f"--report {report} holds report.md, which no medenv eval wrote there" in err, err
+    assert (report / "report.md").read_text() == "my notes"
+    (report / "manifest.json").write_text('{"files": {"qa.jsonl": "x"}}')  # a QA set's
+    with pytest.raises(MedenvError, match="holds report.md, manifest.json"):
+        check_report_folder(report)
+    (report / "manifest.json").write_text('{"files": {"report.md": "x"}}')
+    check_report_folder(report)  # an earlier report: replaced
+    pool = tmp_path / "pool.json"
+    pool.write_text('{"mine": 1}')
+    _, err = cli_error(["train", "pool", "--model", "tiny", "--out", str(pool)], capsys)
+    assert f"--out {pool} holds pool.json, which no medenv train pool wrote there" in err, err
+    assert sorted(os.listdir(tmp_path)) == ["pool.json", "r"]  # no .duckdb sampled into
+    pool.write_text('{"model": "tiny", "files": {"pool.json": "medenv train pool"}}')
+    check_not_yours(tmp_path, ["pool.json"], "pool.json", "--out", "medenv train pool", pool)

@@ -52,7 +52,7 @@ from medenv.curriculum import parse_hops, select_hops
 from medenv.errors import MedenvError
 from medenv.evaluation import resolve_db_paths
 from medenv.events.episodes import load_episodes
-from medenv.paths import check_out_file, write_file
+from medenv.paths import check_not_yours, check_out_file, write_file
 from medenv.questions import load_questions
 
 
@@ -77,6 +77,9 @@ class Pool(msgspec.Struct, kw_only=True):
     patience: int = 0
     stratify: bool = False
     strata: dict[str, str] = {}  # sampled question id -> its relation pattern (stratify)
+    # the file's record of itself (`medenv.paths.medenv_wrote`): {its name: writer}, so a
+    # later `train pool --out` replaces it but never a file of yours of the same name
+    files: dict[str, str] = {}
 
 
 def relation_pattern(item) -> str:
@@ -215,6 +218,8 @@ def build_pool(
             f"--temperature must be > 0 (greedy answers never vary), got {temperature}"
         )
     out = check_out_file(out, "--out")  # a folder there: refused before any sampling
+    # a file of yours there (not a pool that records itself): refused before any sampling
+    check_not_yours(out.parent, [out.name], out.name, f"--out {out}", "medenv train pool", out)
     if items is None:
         items = select_hops(load_questions(qa, "hpo", split), parse_hops(hops))
     if not items:
@@ -253,6 +258,7 @@ def build_pool(
         selected=select_learnable(counts, size, strata), size=size, stopped=stopped,
         patience=patience, stratify=stratify,
         strata={i.id: strata[i.id] for i in sampled} if strata else {},
+        files={out.name: "medenv train pool"},
     )  # fmt: skip
     write_file(out, msgspec.json.format(msgspec.json.encode(pool)))
     return pool

@@ -15,7 +15,9 @@ from pathlib import Path
 
 from medenv.cli import main
 from medenv.errors import MedenvError, check_seed
+from medenv.evaluation.report import check_report_folder
 from medenv.paths import check_out_dir
+from medenv.synth.io import check_set_folder
 
 # Short rows (tool outputs cut, no duplicated tool block, no system turn) and a high
 # learning rate, so a few CPU steps visibly lower the tiny model's held-out loss. The
@@ -55,14 +57,35 @@ def _demo_runs_folder(runs: Path) -> bool:
     )
 
 
+# The demo's counts: a tour of the pipeline on a small set, not a production run (for more,
+# run `medenv synth`, `rollout` and `train sft` themselves). Checked before any step runs:
+# `--n 10**12` used to build the KG and corpus first, and fail only at synthesis.
+MAX_N = 10_000
+MAX_SFT_STEPS = 100_000
+
+
+def check_counts(args) -> None:
+    """Raise `MedenvError` (one line) unless the demo's counts are in range; no work before."""
+    if not 10 <= args.n <= MAX_N:
+        raise MedenvError(
+            f"--n must be between 10 and {MAX_N:,} for the demo, got {args.n} (for a larger "
+            "set run `medenv synth --n N` itself)"
+        )
+    check_seed(args.seed)
+    if not 1 <= args.sft_steps <= MAX_SFT_STEPS:
+        raise MedenvError(
+            f"--sft-steps must be between 1 and {MAX_SFT_STEPS:,}, got {args.sft_steps} "
+            "(or --skip-train)"
+        )
+
+
 def run(args) -> int:
     out = Path(args.out)
-    if args.n < 10:
-        raise MedenvError("--n must be at least 10")
-    check_seed(args.seed)
-    if args.sft_steps < 1:
-        raise MedenvError(f"--sft-steps must be at least 1, got {args.sft_steps} (or --skip-train)")
+    check_counts(args)
     check_out_dir(out)
+    # outputs of later steps that would refuse a file of yours: refused now, not at step 3/9
+    check_set_folder(out / "qa")
+    check_report_folder(out / "report")
     runs = out / "runs"
     if runs.exists():  # fresh episodes each time: the demo shows a whole run, not a resume
         if not _demo_runs_folder(runs):

@@ -16,6 +16,7 @@ from medenv import learning_curve as lc
 from medenv.commands.kgargs import add_kg_arguments, has_kg_flags, world_spec
 from medenv.errors import MedenvError, check_seed
 from medenv.evaluation import paired
+from medenv.evaluation.report import check_report_folder
 from medenv.events.store import connect, spool_notes
 from medenv.judge import judge_log, lexical_judge
 from medenv.paths import check_out_dir
@@ -120,6 +121,7 @@ def run(args: argparse.Namespace) -> int:
         raise MedenvError("--json and --markdown are two output formats: give one")
     if args.report:
         check_out_dir(args.report, "--report")
+        check_report_folder(args.report)  # your own report.md there: before any work
     if args.api_key_env is not None and not args.judge:
         raise MedenvError("--api-key-env applies to --judge openai:URL#MODEL only")
     paths = evaluation.resolve_db_paths(args.db)

@@ -11,7 +11,7 @@ from pathlib import Path
 import msgspec
 
 from medenv.evaluation.metrics import EvalResult, GroupMetrics
-from medenv.paths import save_figure, write_file
+from medenv.paths import MANIFEST, check_not_yours, save_figure, write_file
 
 
 def _fmt(value, pct: bool = False) -> str:
@@ -100,10 +100,15 @@ def write_report(result: EvalResult, out_dir: str | Path) -> Path:
     whole or not at all (`medenv.paths.writing`). Plots an earlier report in the folder
     linked (its ``report.md``) and this one does not make (groups no longer evaluated) are
     removed, so the folder never shows another evaluation's plots; other files are left.
+    `MANIFEST` records the files written (first, so a report cut midway is still known as
+    medenv's); a folder holding a `REPORT_FILES` file no report wrote (no manifest naming
+    ``report.md`` beside it) is refused (`check_report_folder`).
     """
+    check_report_folder(out_dir)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     earlier = _linked_plots(out / "report.md")
+    _record(out, REPORT_FILES)
     plots = _plot_all(result, out)
     write_file(
         out / "metrics.json",
@@ -141,9 +146,29 @@ def write_report(result: EvalResult, out_dir: str | Path) -> Path:
     ]
     path = out / "report.md"
     write_file(path, "\n".join(lines))
+    _record(out, ["report.md", "metrics.json", *(p.name for p in plots)])
     for name in earlier - {p.name for p in plots}:
         (out / name).unlink(missing_ok=True)
     return path
+
+
+# what a report writes into its folder under fixed names (and would replace)
+REPORT_FILES = (
+    "report.md", "metrics.json", MANIFEST, "accuracy_by_hops.png", "tool_calls_hist.png",
+    "accuracy_by_specialty.png", "accuracy_vs_tool_calls.png",
+)  # fmt: skip
+
+
+def check_report_folder(out_dir: str | Path) -> None:
+    """Raise `MedenvError` when ``out_dir`` holds a file a report writes (`REPORT_FILES`)
+    that no report wrote there (`medenv.paths.check_not_yours`: no manifest naming
+    ``report.md``): your own ``report.md`` or ``metrics.json``, which it would replace."""
+    check_not_yours(out_dir, REPORT_FILES, "report.md", f"--report {out_dir}", "medenv eval")
+
+
+def _record(out: Path, names) -> None:
+    files = {n: "medenv eval --report" for n in names}
+    write_file(out / MANIFEST, json.dumps({"files": files}, indent=2, sort_keys=True) + "\n")
 
 
 _LINKED = re.compile(r"^!\[[^\]]*\]\(([A-Za-z0-9._-]+\.png)\)$", re.M)

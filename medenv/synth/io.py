@@ -21,9 +21,9 @@ import msgspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from medenv.errors import DataError, MedenvError
+from medenv.errors import DataError
 from medenv.jsonl import read_jsonl
-from medenv.paths import write_file, writing
+from medenv.paths import check_not_yours, write_file, writing
 from medenv.synth.qa import QAItem
 
 _ENCODER = msgspec.json.Encoder(order="deterministic")
@@ -83,22 +83,10 @@ SET_FILES = ("qa.jsonl", "qa.parquet", "manifest.json")
 
 def check_set_folder(out_dir: str | Path) -> None:
     """Raise `MedenvError` when ``out_dir`` holds a file of a QA set (`SET_FILES`) that no
-    `write_qa_set` wrote there (no manifest of one beside it: your own ``qa.jsonl``, which
-    a synthesis would replace); a set written before is replaced as a whole."""
-    out = Path(out_dir)
-    present = [n for n in SET_FILES if (out / n).exists()]
-    if not present:
-        return
-    try:
-        files = json.loads((out / "manifest.json").read_text(encoding="utf-8")).get("files")
-    except (OSError, ValueError, AttributeError):
-        files = None
-    if not (isinstance(files, dict) and "qa.jsonl" in files):
-        raise MedenvError(
-            f"--out {out} holds {', '.join(present)}, which no medenv synth wrote there (no "
-            "manifest of a set beside it): medenv does not overwrite it; move it away or "
-            "choose another folder"
-        )
+    `write_qa_set` wrote there (no manifest of one beside it naming ``qa.jsonl``: your own
+    ``qa.jsonl``, which a synthesis would replace; `medenv.paths.check_not_yours`); a set
+    written before is replaced as a whole."""
+    check_not_yours(out_dir, SET_FILES, "qa.jsonl", f"--out {out_dir}", "medenv synth")
 
 
 def write_qa_set(out_dir: str | Path, items: list[QAItem], manifest: dict[str, Any]) -> Path:
