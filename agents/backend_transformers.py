@@ -8,6 +8,7 @@ stripped of every other special token except the tags the env reads (``<tool_cal
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from medenv.agents.threads import set_threads
@@ -29,6 +30,35 @@ def check_model_path(model_path: str) -> None:
         raise MedenvError("the model is empty; give a model folder or hub id")
     if model_path.startswith(("/", ".", "~")) or model_path.count("/") > 1:
         raise MedenvError(f"no model folder at {model_path}")
+    if hub_offline() and not in_hub_cache(model_path):  # the loader's answer, in 5 s
+        raise MedenvError(
+            f"cannot load model {model_path!r}: not a model folder, not in the Hugging Face "
+            "cache, and the hub is offline (HF_HUB_OFFLINE or TRANSFORMERS_OFFLINE is set): give a "
+            "model folder, or unset it to download the model"
+        )
+
+
+_TRUE = ("1", "true", "yes", "on")
+
+
+def hub_offline() -> bool:
+    """Whether the Hugging Face hub is switched off (``HF_HUB_OFFLINE`` or
+    ``TRANSFORMERS_OFFLINE`` set true): a model not in the cache cannot load."""
+    return any(os.environ.get(v, "").strip().lower() in _TRUE
+               for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))  # fmt: skip
+
+
+def in_hub_cache(model_id: str) -> bool:
+    """Whether the hub model ``model_id`` is in the local Hugging Face cache (its
+    ``config.json`` is); a name that cannot be a hub id is not. Reads the cache only."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:  # pragma: no cover - comes with transformers
+        return False
+    try:
+        return isinstance(try_to_load_from_cache(model_id, "config.json"), str)
+    except Exception:  # HFValidationError: not a repo id
+        return False
 
 
 def load_error(model_path: str, exc: Exception) -> MedenvError:

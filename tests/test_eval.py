@@ -338,6 +338,8 @@ def test_group_by_a_tag_no_episode_has_and_a_qa_set_of_other_questions(log, tmp_
         (["--qa", "{tmp}/qa.parquet"], "qa.parquet: a Parquet file"),
         (["--judge", "nope:model"], "unknown model backend 'nope'"),
         (["--judge", "/nonexistent/judge"], "no model folder at /nonexistent/judge"),
+        # waited ~50 s on an unreachable hub first
+        (["--judge", "nosuchjudge"], "--judge 'nosuchjudge' is not a judge medenv knows"),
     ],
     ids=[
         "seed",
@@ -350,6 +352,7 @@ def test_group_by_a_tag_no_episode_has_and_a_qa_set_of_other_questions(log, tmp_
         "qa-parquet",
         "judge-backend",
         "judge-path",
+        "judge-unknown",
     ],  # fmt: skip
 )
 def test_cli_eval_bad_arguments_are_one_line(log, tmp_path, capsys, flags, message):
@@ -359,6 +362,14 @@ def test_cli_eval_bad_arguments_are_one_line(log, tmp_path, capsys, flags, messa
     argv = ["eval", "--db", str(log), *(f.format(tmp=tmp_path) for f in flags)]
     _, err = cli_error(argv, capsys)
     assert message.format(tmp=tmp_path) in err, err
+
+
+def test_a_hub_judge_when_the_hub_is_offline_fails_before_loading(log, capsys, monkeypatch):
+    # HF_HUB_OFFLINE set: transformers was imported and asked before the one-line error
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    _, err = cli_error(["eval", "--db", str(log), "--judge", "transformers:org/nosuch"], capsys)
+    assert "cannot load model 'org/nosuch': not a model folder, not in the Hugging Face " \
+        "cache, and the hub is offline (HF_HUB_OFFLINE" in err, err
 
 
 def test_token_counts_are_recorded_as_duckdb_counts_them(tmp_path):

@@ -9,6 +9,7 @@ runs' is refused with one line.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from medenv import evaluation
@@ -93,9 +94,23 @@ def make_judge(spec: str, api_key_env: str | None = None):
     if spec == "lexical":
         return lexical_judge, "lexical"
     try:
+        from medenv.agents.backend_transformers import check_model_path, in_hub_cache
         from medenv.agents.llm import make_backend
     except ImportError as exc:
         raise MedenvError(f"--judge {spec!r} needs the agents package ({exc})") from exc
+    # a bare name (no backend: make_backend reads it as a transformers model) must be a
+    # model here (a folder, tiny/small, the hub cache); `transformers:ORG/NAME` downloads
+    bare = ":" not in spec or not kind.isidentifier()
+    if bare and spec not in ("tiny", "small") and not os.path.lexists(os.path.expanduser(spec)):
+        if spec.startswith(("/", ".", "~")) or spec.count("/") > 1:
+            check_model_path(spec)  # a path, not a hub id: "no model folder at ..."
+        if not in_hub_cache(spec):  # it waited ~50 s on an unreachable hub before its error
+            raise MedenvError(
+                f"--judge {spec!r} is not a judge medenv knows: not 'lexical', 'tiny' or "
+                "'small', no model folder of that name, no hub model of that name in the "
+                "local Hugging Face cache; give transformers:ORG/NAME to download a hub "
+                "model, openai:URL#MODEL or vllm:MODEL"
+            )
     options = {"api_key_env": api_key_env} if api_key_env is not None else {}
     backend = make_backend(spec, **options)
     return (lambda messages: backend.generate(messages, [])), spec
