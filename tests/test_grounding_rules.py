@@ -296,6 +296,18 @@ def test_the_index_of_a_graph_read_from_files(edge_world):
     assert index_for_source(None) is None
 
 
+def test_a_graph_file_edited_in_place_is_indexed_anew(edge_world):
+    # the memo was keyed on the path alone: one process kept the graph as first read
+    assert found(index_for_source("edgelist", edge_world), "Vantric disease") == [
+        ("Vantric disease", ["D:2"])
+    ]
+    with open(edge_world.path, "a", encoding="utf-8") as f:
+        f.write("D:3,associated_gene,G:3,disease,gene,Kelpory fever,KLP3\n")
+    index = index_for_source("edgelist", edge_world)
+    assert found(index, "Kelpory fever and KLP3") == [("Kelpory fever", ["D:3"]), ("KLP3", ["G:3"])]
+    assert index_for_source("edgelist", edge_world) is index  # unchanged: loaded once
+
+
 def _run(store, config, kg_source):
     store.emit(RunStarted(config=config, kg_source=kg_source, kg_version="t", corpus_hash="c",
                           parser_version="1", reward_weights={}, seed=0))  # fmt: skip
@@ -339,12 +351,31 @@ def edge_log(tmp_path, edge_world):
         _start(store, "e-no-prompt", prompt="")  # nothing to check against: left out
         store.emit(ActionReceived(step=0, text="<answer>Quibble protein</answer>"), "e-no-prompt")
         store.end_episode("e-no-prompt")
+        # no episode_started at all (deleted, a cut log): no question, left out
+        store.emit(ActionReceived(step=0, text="<answer>Quibble protein</answer>"), "e-headless")
+        _returned(store, "e-headless", 0, "Vantric disease")
     with EventStore(path, run_id="r-plain") as store:  # a run that recorded no graph
         _run(store, {}, "no-such-graph")
         _start(store, "p1")
         store.emit(ActionReceived(step=0, text="<answer>Quibble protein</answer>"), "p1")
         store.end_episode("p1")
     return path
+
+
+def test_an_episode_without_its_start_is_left_out_and_eval_says_so(edge_log, capsys):
+    from medenv.cli import main
+    from medenv.events.episodes import headless_episodes
+
+    con = connect(edge_log)
+    try:
+        assert headless_episodes(con) == [("r-edge", "e-headless")]
+        assert headless_episodes(con, runs=["r-plain"]) == []
+    finally:
+        con.close()
+    assert main(["eval", "--db", str(edge_log), "--run", "r-edge"]) == 0
+    err = capsys.readouterr().err
+    assert "note 1 episode(s) have events but no episode_started event (the first: run " \
+        "'r-edge', episode 'e-headless')" in err, err
 
 
 def _verdicts(reports):

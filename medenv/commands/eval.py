@@ -18,6 +18,7 @@ from medenv.commands.kgargs import add_kg_arguments, has_kg_flags, world_spec
 from medenv.errors import MedenvError, check_seed
 from medenv.evaluation import paired
 from medenv.evaluation.report import check_report_folder
+from medenv.events.episodes import headless_episodes
 from medenv.events.store import connect, spool_notes
 from medenv.judge import judge_log, lexical_judge
 from medenv.paths import check_out_dir
@@ -116,12 +117,23 @@ def make_judge(spec: str, api_key_env: str | None = None):
     return (lambda messages: backend.generate(messages, [])), spec
 
 
-def _spool_notes(paths) -> list[str]:
+def _spool_notes(paths, runs=None) -> list[str]:
     """`medenv.events.store.spool_notes` of the stores ``paths`` (a read of their files and
-    spools only)."""
+    spools only), and a line for episodes left out of every metric for want of their
+    ``episode_started`` event (`medenv.events.episodes.headless_episodes`)."""
     con = connect(paths)
     try:
-        return list(spool_notes(con))
+        notes = list(spool_notes(con))
+        headless = headless_episodes(con, runs)
+        if headless:
+            run, episode = headless[0]
+            notes.append(
+                f"{len(headless)} episode(s) have events but no episode_started event (the "
+                f"first: run {run!r}, episode {episode!r}): no question to score or check, "
+                "left out of every metric (`medenv replay --verify` says whether the log "
+                "was edited)"
+            )
+        return notes
     finally:
         con.close()
 
@@ -154,7 +166,7 @@ def run(args: argparse.Namespace) -> int:
         n_bootstrap=args.bootstrap, qa=args.qa,
         world=world_spec(args) if has_kg_flags(args) else None,
     )  # fmt: skip
-    for note in _spool_notes(paths):  # lines of a spool the read could not take: said
+    for note in _spool_notes(paths, args.run):  # lines of a spool the read could not take: said
         print(f"note {note}", file=sys.stderr)
     if args.json:
         print(evaluation.to_json(result))

@@ -332,3 +332,24 @@ def load_episodes(
     )
     records = fold(events)  # in (run, episode id) order, as the rows are
     return [rec for rec in records if rec.ended or not ended_only]
+
+
+_HEADLESS_SQL = """
+SELECT run_id, episode_id FROM events WHERE episode_id IS NOT NULL {where}
+GROUP BY run_id, episode_id HAVING count(*) FILTER (WHERE type = 'episode_started') = 0
+ORDER BY run_id, episode_id
+"""
+
+
+def headless_episodes(con, runs: Sequence[str] | None = None) -> list[tuple[str, str]]:
+    """``(run_id, episode_id)`` of the episodes that have events but no ``episode_started``
+    event (deleted, or a log cut or merged without it). No reader can use them -- there is
+    no question to score, project or check groundedness against -- so every reader leaves
+    them out; this lists them, so that leaving them out is said (``medenv eval``'s notes)
+    rather than silent. ``runs``: only these runs."""
+    where, params = "", []
+    if runs is not None:
+        where = f"AND run_id IN ({', '.join('?' for _ in runs)})"
+        params = list(runs)
+    rows = con.execute(_HEADLESS_SQL.format(where=where), params).fetchall()
+    return [(str(r), str(e)) for r, e in rows]

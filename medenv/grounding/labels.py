@@ -2,7 +2,7 @@
 node name or synonym written in a text, longest-first without overlap over word tokens,
 case-insensitively except that all-capital one-word labels (gene symbols such as ``ACE``)
 match only as written. `index_for_source` is the index of a named (or recorded) KG, loaded
-once per process.
+once per process (a graph read from files: once per version of its files).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 import msgspec
 
-from medenv.kg.cache import load_kg
+from medenv.kg.cache import cache_file, load_kg
 
 TOKEN = re.compile(r"\w+")
 
@@ -102,8 +102,18 @@ _WHY_NOT: dict[object, str] = {}  # why a KG could not be loaded (one line), by 
 
 
 def _key(source: str | None, spec=None):
+    """The memo key of a KG: its source name, or for a graph read from files the spec and
+    the name of the KG cache file `load_kg` would read (`medenv.kg.cache.cache_file`: it
+    encodes each input file's path, size and modification time), so a graph file edited in
+    place is indexed anew, as the KG cache rebuilds it."""
     files = spec is not None and not spec.is_default
-    return (spec.source, repr(spec.path), repr(spec.kg_options())) if files else source
+    if not files:
+        return source
+    try:
+        stamp = cache_file(spec.source, spec.path, **spec.kg_options()).name
+    except Exception:  # an input that is gone or unreadable: loading it says why
+        stamp = None
+    return (spec.source, repr(spec.path), repr(spec.kg_options()), stamp)
 
 
 def index_problem(source: str | None, spec=None) -> str | None:
@@ -113,7 +123,8 @@ def index_problem(source: str | None, spec=None) -> str | None:
 
 
 def index_for_source(source: str | None, spec=None) -> LabelIndex | None:
-    """The label index of the KG named ``source`` (loaded once per process), or None when
+    """The label index of the KG named ``source`` (loaded once per process; a graph read
+    from files once per version of its files, `_key`), or None when
     that KG cannot be loaded (an unknown source, no cache and no data). ``spec`` (a
     `medenv.worldspec.WorldSpec`, e.g. the one a run recorded) names a graph read from
     files (an edge list, a Hetionet folder), which ``source`` alone cannot load."""

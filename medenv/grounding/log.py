@@ -36,13 +36,16 @@ def ground_log(
     ``events`` table), keyed by ``(run_id, episode_id)``. Each run is checked against the
     KG its ``run_started`` event names (the recorded world spec of a graph read from
     files; ``world``, a `WorldSpec`, overrides it); runs whose KG cannot be loaded are
-    left out."""
+    left out, and so are episodes with no question to check against: an empty prompt, or
+    no ``episode_started`` event at all (deleted, or a cut log: never a traceback;
+    `medenv.events.episodes.headless_episodes` lists them, ``medenv eval`` says so)."""
     sources, specs = {}, {}
     for run_id, source, recorded in con.execute(_RUNS_SQL).fetchall():
         sources[run_id] = source
         specs[run_id] = world if world is not None else recorded_spec(recorded)
     # only runs whose KG loads are checked: read the text of those runs alone
-    checked = sorted(r for r in sources if index_for_source(sources[r], specs[r]) is not None)
+    indexes = {r: index_for_source(sources[r], specs[r]) for r in sources}  # once per run
+    checked = sorted(r for r in sources if indexes[r] is not None)
     if runs is not None:
         checked = [r for r in checked if r in set(runs)]
     if not checked:
@@ -65,7 +68,7 @@ def ground_log(
             ep["steps"][step][1] = (text or "") if prev is None else f"{prev}\n{text or ''}"
     out: dict[tuple[str, str], GroundingReport] = {}
     for key, ep in episodes.items():
-        index = index_for_source(sources.get(key[0]), specs.get(key[0]))
+        index = indexes.get(key[0])
         if index is None or not ep["prompt"]:
             continue
         steps = [tuple(ep["steps"][s]) for s in sorted(ep["steps"])]
