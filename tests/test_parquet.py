@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import socket
 from pathlib import Path
 
@@ -322,7 +323,21 @@ def test_another_hosts_marker_stays_until_untouched_for_a_day(store, capsys):
         fs.store[f"{root}/{old}"].modified = datetime.datetime.now(
             tz=datetime.UTC
         ) - datetime.timedelta(seconds=MARKER_AGE + 60)
-        _out(["events", "export", "--db", str(store), "--out", url, "--no-progress"], capsys)
+        capsys.readouterr()
+        assert main(["events", "export", "--db", str(store), "--out", url, "--no-progress"]) == 0
         assert [p.rsplit("/", 1)[-1] for p in fs.glob(f"{root}/{INCOMPLETE}*")] == [recent]
+        # the export says the target stays refused; the refusal says whose marker it is
+        # and how to remove it by hand (it said "export again", which cannot help for a day)
+        assert f"note: {url} stays marked incomplete by another export: {recent}" in \
+            capsys.readouterr().err
+        _, err = cli_error(["runs", "--db", url], capsys)
+        assert f"{recent} (process 1 of another host, which cannot be checked from here, " \
+            "written 0.0 h ago; honoured until untouched for 24 h)" in err, err
+        assert "If you know no export to it is running, remove the marker(s) by hand: " in err
+        command = shlex.split(err.split("by hand: ", 1)[1])
+        assert command[:2] == ["python", "-c"]
+        exec(command[2], {})  # what the user would run
+        assert not fs.glob(f"{root}/{INCOMPLETE}*")
+        assert _json_out(["runs", "--json", "--db", url], capsys)  # readable again
     finally:
         fs.rm("/medenv-test-other-host", recursive=True)

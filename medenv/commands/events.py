@@ -8,6 +8,8 @@ run (``OUT/run_id=<id>/data_0.parquet``) to a folder or an fsspec URL (``s3://..
 
 from __future__ import annotations
 
+import sys
+
 from medenv.events.parquet import export_parquet
 
 
@@ -36,4 +38,6 @@ def run_export(args) -> int:
         f"exported {result['events']:,} events of {result['runs']} run(s) to {result['out']} "
         f"({len(result['files'])} Parquet file(s), zstd, partitioned by run_id)"
     )
+    for note in result.get("notes", ()):
+        print(f"note: {note}", file=sys.stderr)
     return 0

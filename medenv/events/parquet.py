@@ -15,6 +15,11 @@ finishes. Each upload has its own marker (``_medenv_export_incomplete.<pid>-<hos
 ``OUT`` while any marker is there. An upload that finishes removes its own marker and those
 of uploads that have ended (`_ended`: failed ones, whose files it has just written over), never
 one still under way: two uploads to one URL cannot unmark each other's half-written files.
+A marker names its writer's process and host: this host's process is checked for liveness;
+another host's cannot be, so its marker is honoured until untouched for `MARKER_AGE` (a day:
+longer than an upload runs). Readers' refusal describes each marker (whose, how old) and gives
+the command that removes it by hand, for when you know no export to ``OUT`` is running; an
+export that finishes while another's marker stays says so (``notes``).
 
 Reading: `is_parquet_source(x)` says whether a ``--db`` value names Parquet rather than
 DuckDB files: a URL (``scheme://``), a path or glob ending in ``.parquet``, or a folder
@@ -35,6 +40,7 @@ import datetime
 import itertools
 import os
 import re
+import shlex
 import shutil
 import socket
 import tempfile
@@ -145,10 +151,15 @@ def parquet_relation(con: duckdb.DuckDBPyConnection, source: str | Path) -> str:
     pattern = _pattern(text)
     markers = _markers(text, None if scheme is None else fs) if pattern != text else []
     if markers:
+        where = None if scheme is None else fs
         raise MedenvError(
-            f"{source}: an `events export` to it is under way or failed midway "
-            f"({', '.join(markers)}): its shards may mix two exports; export again (a marker "
-            "goes once an export finishes after its own upload has ended)"
+            f"{source}: an `events export` to it is under way or failed midway: "
+            f"{'; '.join(describe_marker(where, text, m) for m in markers)}. Its shards may "
+            "mix two exports. Export again: a finishing export removes the markers of "
+            "exports that have ended (a process of this host that is gone; another host's "
+            f"marker once untouched for {MARKER_AGE / 3600:g} h, as its process cannot be "
+            "checked from here). If you know no export to it is running, remove the "
+            f"marker(s) by hand: {_removal(text, markers, scheme is None)}"
         )
     # Hive partitions (run_id=...) as written by `export_parquet`; else files that carry
     # run_id as a column (a single shard copied out of its folder, another writer's files)
@@ -204,6 +215,54 @@ def _marker(folder: str, writer: str | None = None) -> str:
     return folder.rstrip("/") + "/" + INCOMPLETE + ("" if writer is None else "." + writer)
 
 
+def _age(fs, folder: str, name: str) -> float | None:
+    """Seconds since marker ``name`` in ``folder`` was last written (``fs`` None: a local
+    folder), or None when the filesystem does not say."""
+    path = folder.rstrip("/") + "/" + name
+    try:
+        if fs is None:
+            return time.time() - os.stat(path).st_mtime
+        modified = fs.modified(path)
+    except Exception:  # a filesystem that does not say
+        return None
+    if modified.tzinfo is None:
+        modified = modified.replace(tzinfo=datetime.UTC)
+    return time.time() - modified.timestamp()
+
+
+def describe_marker(fs, folder: str, name: str) -> str:
+    """Whose marker ``name`` is, for a reader's refusal: this host's process (running or
+    gone) or another host's (whose process cannot be checked: honoured until untouched
+    for `MARKER_AGE`), and how long ago it was written."""
+    if name == INCOMPLETE:
+        return f"{name} (a medenv before per-export markers; any finishing export removes it)"
+    writer = name[len(INCOMPLETE) + 1 :]
+    m = re.fullmatch(r"(\d+)-[0-9a-f]{8}-[0-9a-f]{8}", writer)
+    gone = writer_gone(writer)
+    age = _age(fs, folder, name)
+    since = "" if age is None else f", written {max(age, 0) / 3600:.1f} h ago"
+    if m is None:
+        return f"{name} (an unknown writer{since})"
+    if gone is not None:
+        state = "gone: the next finishing export removes it" if gone else "still running"
+        return f"{name} (process {m.group(1)} of this host, {state}{since})"
+    return (
+        f"{name} (process {m.group(1)} of another host, which cannot be checked from here"
+        f"{since}; honoured until untouched for {MARKER_AGE / 3600:g} h)"
+    )
+
+
+def _removal(folder: str, markers: list[str], local: bool) -> str:
+    """The command that removes ``markers`` from ``folder`` by hand."""
+    paths = [folder.rstrip("/") + "/" + m for m in markers]
+    if local:
+        return "rm " + " ".join(shlex.quote(p) for p in paths)
+    return shlex.join([
+        "python", "-c",
+        f"import fsspec; fs, _ = fsspec.core.url_to_fs({folder!r}); fs.rm({paths!r})",
+    ])  # fmt: skip
+
+
 def _ended(fs, folder: str, name: str) -> bool:
     """Whether the upload that wrote marker ``name`` in URL ``folder`` has ended (finished
     or failed): an upload of this process not under way; another process of this host that
@@ -217,19 +276,15 @@ def _ended(fs, folder: str, name: str) -> bool:
     gone = writer_gone(writer)
     if gone is not None:
         return gone
-    try:
-        modified = fs.modified(folder.rstrip("/") + "/" + name)
-    except Exception:  # a filesystem that does not say: assume it is under way
-        return False
-    if modified.tzinfo is None:
-        modified = modified.replace(tzinfo=datetime.UTC)
-    return time.time() - modified.timestamp() > MARKER_AGE
+    age = _age(fs, folder, name)  # None: a filesystem that does not say: under way
+    return age is not None and age > MARKER_AGE
 
 
-def _upload(fs, local: Path, files: list[str], out: str, progress: bool) -> None:
+def _upload(fs, local: Path, files: list[str], out: str, progress: bool) -> list[str]:
     """Put ``files`` (relative to ``local``) under URL ``out``, marked incomplete while the
     upload is under way (`INCOMPLETE`); afterwards remove this upload's marker and those of
-    uploads that have ended (`_ended`)."""
+    uploads that have ended (`_ended`). Returns the markers kept (uploads under way, as
+    far as can be told)."""
     writer = writer_id()
     name = f"{INCOMPLETE}.{writer}"
     text = _MARKER_TEXT + (
@@ -245,12 +300,16 @@ def _upload(fs, local: Path, files: list[str], out: str, progress: bool) -> None
     finally:
         _UPLOADING.discard(name)
     fs.rm_file(_marker(out, writer))
+    kept = []
     for other in _markers(out, fs):
         if _ended(fs, out, other):
             try:
                 fs.rm_file(base + other)
             except FileNotFoundError:  # another finishing upload removed it first
                 pass
+        else:
+            kept.append(other)
+    return kept
 
 
 def export_parquet(db, out: str | Path, progress: bool = True) -> dict:
@@ -298,9 +357,10 @@ def export_parquet(db, out: str | Path, progress: bool = True) -> dict:
     finally:
         con.close()
     files = sorted(str(p.relative_to(local)) for p in local.rglob("*.parquet"))
+    kept: list[str] = []
     if remote:
         try:
-            _upload(fs, local, files, out_text, progress)
+            kept = _upload(fs, local, files, out_text, progress)
         except Exception as exc:  # botocore/fsspec: unreachable endpoint, no bucket, denied
             raise MedenvError(
                 f"cannot write Parquet shards to {out}: {one_line(exc)} (if some were "
@@ -308,7 +368,12 @@ def export_parquet(db, out: str | Path, progress: bool = True) -> dict:
             ) from None
         finally:
             shutil.rmtree(local, ignore_errors=True)
-    return {"out": out_text, "runs": runs, "events": events, "files": files}
+    notes = [  # another export's marker left in place: readers still refuse ``out``
+        f"{out_text} stays marked incomplete by another export: "
+        f"{describe_marker(fs, out_text, m)}; readers refuse it until that marker goes"
+        for m in kept
+    ]  # fmt: skip
+    return {"out": out_text, "runs": runs, "events": events, "files": files, "notes": notes}
 
 
 def _copy_partitions(con: duckdb.DuckDBPyConnection, folder: Path) -> None:
