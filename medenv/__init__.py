@@ -25,9 +25,14 @@ def _register_env() -> None:
     except ImportError:  # gymnasium missing: the rest of medenv still works
         return
     if ENV_ID not in registry:
-        # TimeBudget (no-op unless gym.make added a TimeLimit) caps the env's own budget
+        # TimeBudget (no-op unless gym.make added a TimeLimit) caps the env's own budget.
+        # No PassiveEnvChecker by default: gymnasium 1.4's marks reset checked before calling
+        # it, so a first reset that raised (a bad option, a bad seed) made the first step a
+        # TypeError from its data-reuse check. The env passes `check_env` (tests/test_env.py);
+        # gym.make(..., disable_env_checker=False) still adds the checker.
         budget = WrapperSpec("TimeBudget", "medenv.time_budget:TimeBudget", {})
-        register(id=ENV_ID, entry_point="medenv.env:MedResearchEnv", additional_wrappers=(budget,))
+        register(id=ENV_ID, entry_point="medenv.env:MedResearchEnv", additional_wrappers=(budget,),
+                 disable_env_checker=True)  # fmt: skip
 
 
 _register_env()

@@ -43,11 +43,11 @@ from medenv.actions import (  # noqa: F401  (re-exported: the env's action/obser
     too_deep,
     truncation_marker,
 )
-from medenv.env_config import EnvConfig, check_env_args, qa_label, whole_number
+from medenv.env_config import EnvConfig, check_env_args, check_env_names, qa_label, whole_number
 from medenv.env_prompt import ask, call_example, prompt_head, render_prompt  # noqa: F401
 from medenv.env_reset import LazySeeding, choose_question
 from medenv.env_step import EpisodeState, check_calls, read_action, reject, run_calls
-from medenv.errors import MedenvError
+from medenv.errors import MedenvError, check_seed
 from medenv.events import schema as ev
 from medenv.events.recorder import Recorder
 from medenv.events.store import DURABILITY, EventStore, check_run_id, new_run_id
@@ -101,8 +101,9 @@ class MedResearchEnv(LazySeeding, gym.Env[str, str]):
         reward_terms: Rubric | list[RewardTerm] | None = None,
     ) -> None:
         max_steps = whole_number("max_steps", max_steps, minimum=1)
-        world_seed = whole_number("world_seed", world_seed)
+        world_seed = check_seed(whole_number("world_seed", world_seed), "world_seed")
         check_env_args(tools, tags, parallel_calls, world, db)
+        check_env_names(source, backend, reward_terms)
         if durability not in DURABILITY:
             raise MedenvError(f"durability must be one of {DURABILITY}, got {durability!r}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:

@@ -83,7 +83,11 @@ def whole_number(name: str, value: Any, minimum: int | None = None) -> int:
 def check_env_args(tools: Any, tags: Any, parallel_calls: Any, world: Any, db: Any) -> None:
     """One `MedenvError` for a ``gym.make`` argument of a type the env cannot use (a string
     for ``tools`` would be read letter by letter; ``"no"`` for ``parallel_calls`` is true)."""
-    if tools is not None and (isinstance(tools, str | bytes) or not isinstance(tools, Iterable)):
+    if tools is not None and (
+        isinstance(tools, str | bytes)
+        or not isinstance(tools, Iterable)
+        or not all(isinstance(t, str) for t in tools)  # [["x"]]: unhashable, deep inside
+    ):
         raise MedenvError(f"tools must be a list of tool names, got {tools!r}")
     if tags is not None and not isinstance(tags, Mapping):
         raise MedenvError(f"tags must be a dict, got {type(tags).__name__}")
@@ -98,3 +102,24 @@ def check_env_args(tools: Any, tags: Any, parallel_calls: Any, world: Any, db: A
         )
     if not (db is None or isinstance(db, str | os.PathLike) or hasattr(db, "emit")):
         raise MedenvError(f"db must be a path, None or a Recorder, got {type(db).__name__}")
+
+
+def check_env_names(source: Any, backend: Any, reward_terms: Any) -> None:
+    """One `MedenvError` naming ``source``, ``backend`` or ``reward_terms`` when it is not of
+    a type the env can use (a list or None for ``source`` was a TypeError from deep inside
+    the KG loader; an int for ``reward_terms`` one from the rubric)."""
+    if not isinstance(source, str):
+        raise MedenvError(f"source must be a KG source name (a string), got {source!r}")
+    if not isinstance(backend, str | None):  # None: the registry names the choices
+        raise MedenvError(f"backend must be a search backend name, got {backend!r}")
+    usable = (
+        reward_terms is None
+        or hasattr(reward_terms, "terms")  # a Rubric
+        or hasattr(reward_terms, "fn")  # a RewardTerm
+        or (isinstance(reward_terms, Iterable) and not isinstance(reward_terms, str | bytes))
+    )
+    if not usable:
+        raise MedenvError(
+            "reward_terms must be None, a Rubric, a RewardTerm or a list of RewardTerms, "
+            f"got {type(reward_terms).__name__}"
+        )

@@ -31,7 +31,11 @@ class LazySeeding(gym.Env):
     _pending_seed: int | None = None  # the seed of a generator not made yet
 
     def _seed(self, seed) -> None:
-        """``gym.Env.reset(seed=seed)``'s seeding, the generator made when first read."""
+        """``gym.Env.reset(seed=seed)``'s seeding, the generator made when first read. A
+        bool is refused by name: gymnasium takes ``True`` as the seed 1, but the event it
+        is logged in then holds ``true``, which no reader of the log decodes."""
+        if isinstance(seed, bool):
+            raise MedenvError(f"seed must be a whole number or None, got {seed!r}")
         if type(seed) is int and seed >= 0:
             self._np_random, self._np_random_seed, self._pending_seed = None, seed, seed
         else:

@@ -41,6 +41,15 @@ ROOT = Path(__file__).resolve().parents[1]
         ({"db": 5}, "db must be a path, None or a Recorder, got int"),
         ({"run_id": 5}, "run_id must be a string of printable characters, got 5"),
         ({"run_id": "a\x00b"}, "run_id must be a string of printable characters"),
+        # round 17: TypeErrors from deep inside (unhashable, not iterable) or an
+        # OverflowError when the run config was logged
+        ({"tools": [["medical_search"]]}, "tools must be a list of tool names, got [["),
+        ({"source": None}, "source must be a KG source name (a string), got None"),
+        ({"source": ["hpo"]}, "source must be a KG source name (a string), got ['hpo']"),
+        ({"backend": ["tantivy"]}, "backend must be a search backend name, got ['tantivy']"),
+        ({"reward_terms": 5}, "reward_terms must be None, a Rubric, a RewardTerm or a list"),
+        ({"world_seed": 2**64}, "world_seed must be at most 2**63 - 1"),
+        ({"world_seed": -1}, "world_seed must be >= 0, got -1"),
     ],
 )
 def test_gym_make_arguments_of_a_wrong_type_are_one_named_error(kwargs, message):
@@ -344,3 +353,21 @@ def test_eval_report_and_pool_do_not_overwrite_a_file_they_did_not_write(tmp_pat
     assert sorted(os.listdir(tmp_path)) == ["pool.json", "r"]  # no .duckdb sampled into
     pool.write_text('{"model": "tiny", "files": {"pool.json": "medenv train pool"}}')
     check_not_yours(tmp_path, ["pool.json"], "pool.json", "--out", "medenv train pool", pool)
+
+
+def test_a_first_reset_that_fails_leaves_the_made_env_usable(items, world):  # noqa: F811
+    """Round 17's API sweep: after a first ``reset`` that raised (a typo in an option),
+    the next reset worked and the first ``step`` was a TypeError from inside gymnasium's
+    env checker (it marks reset checked before calling it); a ``seed`` of ``True`` was
+    played as 1 and logged as ``true``, which replay and export could not read."""
+    import gymnasium as gym
+
+    env = gym.make("MedResearch-v0", qa=items, world=world, db=None)
+    with pytest.raises(MedenvError, match="no question 'typo' in the question set"):
+        env.reset(seed=0, options={"question_id": "typo"})
+    with pytest.raises(MedenvError, match="seed must be a whole number or None, got True"):
+        env.reset(seed=True)
+    env.reset(seed=0)
+    obs, _, terminated, _, info = env.step("not a call")
+    assert info["error"] == "no_call" and not terminated and obs.startswith("Error (no_call)")
+    env.close()
