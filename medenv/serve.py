@@ -19,6 +19,12 @@ with ``openenv-core``'s server, whose install pulls in Gradio and FastMCP.
 - env work runs on the server's event loop, one request at a time (steps take
   milliseconds; the envs share one loaded world and one store writer).
 
+Bad input is an HTTP 4xx whose body is ``{"detail": "<one line>"}``, never a 500 with a
+traceback, never a dead server: a body that is not a JSON object, or a field of the wrong type
+(``session_id`` not a string: HTTP 422), a body over `MAX_BODY_BYTES` (HTTP 413), an
+unknown or closed session (HTTP 404). A bug is an HTTP 500 with one line too (its traceback
+goes to the server's log).
+
 Bodies: ``/reset`` ``{"seed", "options": {"question_id"|"split"|...}, "session_id"}``;
 ``/step`` ``{"action": {"text": "..."} | {"name", "arguments"}, "session_id"}``. The step
 observation holds ``text`` (the tool output), ``info`` (the env's info dict),
@@ -47,9 +53,16 @@ from medenv.questions import load_questions
 from medenv.workers import preload_world
 
 try:  # the serve extra; FastAPI resolves the endpoints' annotations in this module
-    from fastapi import Body, FastAPI, HTTPException, Response
+    from fastapi import Body, FastAPI, HTTPException, Request, Response
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse
+    from starlette.exceptions import HTTPException as AnyHTTPException  # routing's 404/405
 except ImportError:  # pragma: no cover - exercised where the extra is absent
     FastAPI = None
+
+# a request body larger than this is refused (HTTP 413) before it is read whole: an action
+# is cut to `medenv.actions.ACTION_MAX_CHARS` anyway; a 1 GB body was read into memory
+MAX_BODY_BYTES = 16 * 1024 * 1024
 
 
 @dataclass
@@ -125,14 +138,14 @@ class Sessions:
         return session
 
     def get(self, sid: str | None) -> Session:
-        session = self.sessions.get(sid or "")
+        session = self.sessions.get(sid or "") if isinstance(sid, str | None) else None
         if session is None:
             raise KeyError(sid)
         session.last_activity_at = time.time()
         return session
 
     def close(self, sid: str) -> bool:
-        session = self.sessions.pop(sid, None)
+        session = self.sessions.pop(sid, None) if isinstance(sid, str) else None
         if session is None:
             return False
         session.env.close()  # logs an open episode as ended (into the shared store)
@@ -157,13 +170,114 @@ def _jsonable(info: dict) -> dict:
     return {k: (v.item() if hasattr(v, "item") else v) for k, v in info.items()}
 
 
+def _where(error: dict) -> str:
+    loc = [str(p) for p in error.get("loc", ()) if p != "body" or len(error["loc"]) == 1]
+    return ".".join(loc) or "body"
+
+
+def _validation_line(exc) -> str:
+    """FastAPI's list of validation errors as one line (``body: JSON decode error ...``)."""
+    parts = []
+    for error in exc.errors():
+        ctx = error.get("ctx") or {}
+        why = f" ({ctx['error']})" if isinstance(ctx.get("error"), str) else ""
+        parts.append(f"{_where(error)}: {error.get('msg', 'invalid')}{why}")
+    return clip_message("; ".join(parts) or "invalid request")
+
+
+class BodyLimit:
+    """ASGI middleware: a request body over ``limit`` bytes is answered HTTP 413 (one-line
+    JSON) -- at once when its Content-Length says so, else once the bytes read pass it."""
+
+    def __init__(self, app, limit: int = MAX_BODY_BYTES) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = dict(scope.get("headers") or [])
+        try:
+            length = int(headers.get(b"content-length", b"0"))
+        except ValueError:
+            length = 0
+        if length > self.limit:
+            return await self._too_large(send)
+        seen, started, over = 0, False, False
+
+        async def limited_receive():
+            nonlocal seen, over
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    over = True
+                    raise _TooLarge
+            return message
+
+        async def tracking_send(message):
+            nonlocal started
+            if over:  # the app's answer to a body it could not read: the 413 instead
+                if message["type"] == "http.response.start" and not started:
+                    started = True
+                    await self._too_large(send)
+                return
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except _TooLarge:
+            if not started:
+                await self._too_large(send)
+
+    async def _too_large(self, send) -> None:
+        body = JSONResponse(
+            {"detail": f"request body over {self.limit:,} bytes"}, status_code=413
+        )
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": body.raw_headers})  # fmt: skip
+        await send({"type": "http.response.body", "body": body.body})
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _session_id(body: dict, required: bool = True) -> str | None:
+    """The body's ``session_id``: a string (or absent/null where ``required`` is False);
+    anything else is HTTP 422 (a list or object id was an HTTP 500: unhashable)."""
+    sid = body.get("session_id")
+    if isinstance(sid, str) or (sid is None and not required):
+        return sid
+    if sid is None:
+        return None  # looked up: "no session None" (404)
+    raise HTTPException(422, f"session_id must be a string, got {type(sid).__name__}")
+
+
 def create_app(sessions: Sessions):
     """The FastAPI app serving ``sessions`` (see the module docstring)."""
     if FastAPI is None:
         raise MedenvError(SERVE_MISSING)
 
     app = FastAPI(title="medenv MedResearch-v0", version=__version__)
+    app.add_middleware(BodyLimit)
     lock = asyncio.Lock()
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": _validation_line(exc)}, status_code=422)
+
+    @app.exception_handler(AnyHTTPException)
+    async def http_error(request: Request, exc: AnyHTTPException) -> JSONResponse:
+        detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        return JSONResponse({"detail": clip_message(" ".join(detail.split()))},
+                            status_code=exc.status_code, headers=exc.headers)  # fmt: skip
+
+    @app.exception_handler(Exception)
+    async def bug(request: Request, exc: Exception) -> JSONResponse:
+        # a bug: its traceback goes to the server's log; the client gets one line
+        line = clip_message(f"{type(exc).__name__}: {exc}".splitlines()[0], 300)
+        return JSONResponse({"detail": f"internal error ({line})"}, status_code=500)
 
     def session_or_404(sid: str | None) -> Session:
         try:
@@ -203,7 +317,7 @@ def create_app(sessions: Sessions):
     async def reset(response: Response, body: Annotated[dict | None, Body()] = None) -> dict:
         body = body or {}
         async with lock:
-            sid = body.get("session_id")
+            sid = _session_id(body, required=False)
             if sid is not None:
                 session = session_or_404(sid)
             else:
@@ -236,7 +350,7 @@ def create_app(sessions: Sessions):
     @app.post("/step")
     async def step(body: Annotated[dict, Body()]) -> dict:
         async with lock:
-            session = session_or_404(body.get("session_id"))
+            session = session_or_404(_session_id(body))
             action = body.get("action")
             if isinstance(action, dict) and set(action) <= {"text", "metadata"}:
                 action = action.get("text", "")
@@ -272,9 +386,10 @@ def create_app(sessions: Sessions):
     @app.post("/close")
     async def close(body: Annotated[dict, Body()]) -> dict:
         async with lock:
-            if not sessions.close(body.get("session_id")):
-                raise HTTPException(404, f"no session {body.get('session_id')!r}")
-            return {"closed": body.get("session_id")}
+            sid = _session_id(body)
+            if not sessions.close(sid):
+                raise HTTPException(404, f"no session {sid!r}")
+            return {"closed": sid}
 
     return app
 

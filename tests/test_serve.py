@@ -157,3 +157,39 @@ def test_a_bad_session_limit_is_refused_before_the_serving_line(capsys, tmp_path
     _, err = cli_error(["serve", "--session-timeout", "nan", "--db", str(tmp_path / "x.duckdb")],
                        capsys)  # fmt: skip
     assert err == "medenv serve: error: --session-timeout must be positive, got nan"
+
+
+def test_hostile_requests_are_one_line_4xx_and_the_server_lives_on(items):
+    """Round 17's sweep: a ``session_id`` that is a list or an object was an HTTP 500 with a
+    traceback (unhashable) on /reset, /step and /close; a body of any size was read whole
+    into memory; FastAPI's validation errors were a list of objects, not one line; a
+    ``seed`` of ``true`` was played as seed 1 and logged as ``true``, which replay and
+    export then refused to read."""
+    import requests
+
+    from medenv.serve import MAX_BODY_BYTES
+
+    sessions = Sessions(None, max_sessions=1, env_kwargs={"qa": items})
+    with start_server(sessions) as url:
+        answers = []
+        for path in ("/reset", "/step", "/close"):
+            for sid in (["a"], {"a": 1}):
+                answers.append(requests.post(url + path, json={"session_id": sid, "action": "x"}))
+        answers.append(requests.post(url + "/step", data=b"{nope",
+                                     headers={"Content-Type": "application/json"}))  # fmt: skip
+        answers.append(requests.get(url + "/step"))
+        answers.append(requests.post(url + "/reset", json={"seed": True}))
+        big = b'{"action": "' + b"a" * MAX_BODY_BYTES + b'"}'
+        answers.append(requests.post(url + "/step", data=big))  # Content-Length: at once
+        answers.append(requests.post(url + "/step", data=iter([big])))  # chunked: counted
+        codes = [r.status_code for r in answers]
+        assert codes == [422] * 6 + [422, 405, 400, 413, 413], [r.text for r in answers]
+        details = [r.json()["detail"] for r in answers]
+        assert all(isinstance(d, str) and "\n" not in d for d in details), details
+        assert details[0] == "session_id must be a string, got list"
+        assert details[6].startswith("1: JSON decode error (Expecting property name")
+        assert details[8] == "seed must be a whole number or None, got True"
+        assert details[9] == f"request body over {MAX_BODY_BYTES:,} bytes"
+        health = requests.get(url + "/health").json()
+        assert health["status"] == "healthy" and health["active_sessions"] == 0
+    sessions.shutdown()
