@@ -121,8 +121,15 @@ class Sessions:
     def open(self) -> Session:
         self.reap()
         if len(self.sessions) >= self.max_sessions:
+            idle = time.time() - min(s.last_activity_at for s in self.sessions.values())
+            free = (
+                f"idle sessions close after {self.session_timeout:g} s"
+                if self.session_timeout is not None
+                else "sessions never close by themselves here (no --session-timeout)"
+            )
             raise SessionFull(
-                f"{len(self.sessions)} sessions open, the limit is {self.max_sessions}"
+                f"{len(self.sessions)} sessions open, the limit is {self.max_sessions}; the "
+                f"longest idle for {idle:.0f} s: clients must POST /close, and {free}"
             )
         sid = uuid.uuid4().hex
         slot = next(self._slots)

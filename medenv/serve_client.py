@@ -42,9 +42,11 @@ class RemoteEnv:
             raise MedenvError(f"cannot reach {self.url}: {exc}") from None
         if r.status_code != 200:
             try:
-                detail = r.json().get("detail", r.text)
+                body = r.json()
             except ValueError:
-                detail = r.text
+                body = None
+            # a proxy's HTML page or a JSON list: its text, not an AttributeError
+            detail = body.get("detail", r.text) if isinstance(body, dict) else r.text
             raise MedenvError(f"{self.url}{path} answered HTTP {r.status_code}: {detail}")
         return r.json()
 
