@@ -91,6 +91,8 @@ def check_env_args(tools: Any, tags: Any, parallel_calls: Any, world: Any, db: A
         raise MedenvError(f"tools must be a list of tool names, got {tools!r}")
     if tags is not None and not isinstance(tags, Mapping):
         raise MedenvError(f"tags must be a dict, got {type(tags).__name__}")
+    if tags is not None:
+        check_tag_value("tags", tags)
     if not (isinstance(parallel_calls, bool | np.bool_) or parallel_calls in (0, 1)):
         raise MedenvError(f"parallel_calls must be True or False, got {parallel_calls!r}")
     if not (
@@ -123,3 +125,44 @@ def check_env_names(source: Any, backend: Any, reward_terms: Any) -> None:
             "reward_terms must be None, a Rubric, a RewardTerm or a list of RewardTerms, "
             f"got {type(reward_terms).__name__}"
         )
+
+
+def _text_ok(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: no UTF-8 text holds it
+        return False
+    return True
+
+
+def check_tag_value(where: str, value: Any, depth: int = 0) -> None:
+    """One `MedenvError` naming the tag when ``value`` (an episode's tags, logged as JSON
+    with every event of the episode) cannot be logged as it is: a key that is not a string
+    (``1`` was logged as ``"1"``), text with a lone surrogate (logged as U+FFFD), a NaN or
+    infinite number (logged as ``null``), an object that is not JSON (logged as its
+    ``repr``), nesting deeper than 32."""
+    if depth > 32:
+        raise MedenvError(f"{where} is nested deeper than 32 levels")
+    if isinstance(value, str):
+        if not _text_ok(value):
+            raise MedenvError(f"{where} holds a lone surrogate, which UTF-8 cannot store")
+        return
+    if value is None or isinstance(value, bool | np.bool_):
+        return
+    if isinstance(value, numbers.Number):
+        if isinstance(value, numbers.Real) and not np.isfinite(float(value)):
+            raise MedenvError(f"{where} must be a finite number, got {value!r}")
+        if not isinstance(value, numbers.Real):
+            raise MedenvError(f"{where} must be a JSON value, got {type(value).__name__}")
+        return
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str) or not _text_ok(key):
+                raise MedenvError(f"{where} has a key that is not text: {key!r}")
+            check_tag_value(f"{where}[{key!r}]", item, depth + 1)
+        return
+    if isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            check_tag_value(f"{where}[{i}]", item, depth + 1)
+        return
+    raise MedenvError(f"{where} must be a JSON value, got {type(value).__name__}")

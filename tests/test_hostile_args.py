@@ -50,6 +50,11 @@ ROOT = Path(__file__).resolve().parents[1]
         ({"reward_terms": 5}, "reward_terms must be None, a Rubric, a RewardTerm or a list"),
         ({"world_seed": 2**64}, "world_seed must be at most 2**63 - 1"),
         ({"world_seed": -1}, "world_seed must be >= 0, got -1"),
+        # tags were logged changed, in silence: "1", U+FFFD, null, the object's repr
+        ({"tags": {1: "x"}}, "tags has a key that is not text: 1"),
+        ({"tags": {"a": "\ud800"}}, "tags['a'] holds a lone surrogate"),
+        ({"tags": {"a": [float("nan")]}}, "tags['a'][0] must be a finite number, got nan"),
+        ({"tags": {"a": object()}}, "tags['a'] must be a JSON value, got object"),
     ],
 )
 def test_gym_make_arguments_of_a_wrong_type_are_one_named_error(kwargs, message):
