@@ -26,7 +26,7 @@ unknown or closed session (HTTP 404). A bug is an HTTP 500 with one line too (it
 goes to the server's log).
 
 Bodies: ``/reset`` ``{"seed", "options": {"question_id"|"split"|...}, "session_id"}``;
-``/step`` ``{"action": {"text": "..."} | {"name", "arguments"}, "session_id"}``. The step
+``/step`` ``{"action": {"text": "..."} | {"name", "arguments"} | [calls], "session_id"}``. The step
 observation holds ``text`` (the tool output), ``info`` (the env's info dict),
 ``terminated`` and ``truncated``.
 """
@@ -361,8 +361,10 @@ def create_app(sessions: Sessions):
             action = body.get("action")
             if isinstance(action, dict) and set(action) <= {"text", "metadata"}:
                 action = action.get("text", "")
-            if not isinstance(action, str | dict):
-                raise HTTPException(422, "action must be {'text': ...} or a tool-call object")
+            if not isinstance(action, str | dict | list):  # a list: parallel calls
+                raise HTTPException(
+                    422, "action must be {'text': ...}, a tool-call object or a list of them"
+                )
             try:
                 obs, reward, terminated, truncated, info = session.env.step(action)
             except MedenvError as exc:

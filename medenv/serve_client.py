@@ -22,6 +22,7 @@ from typing import Any
 
 import requests
 
+from medenv.actions import canonical_action
 from medenv.errors import MedenvError
 
 
@@ -29,6 +30,10 @@ class RemoteEnv:
     """``reset``/``step``/``state``/``close`` of one session of a `medenv serve` server."""
 
     def __init__(self, url: str, timeout: float = 60.0) -> None:
+        if isinstance(timeout, bool) or not (isinstance(timeout, int | float) and timeout > 0):
+            raise MedenvError(f"timeout must be a positive number of seconds, got {timeout!r}")
+        if timeout == float("inf"):
+            timeout = None  # requests: wait as long as it takes
         self.url = url.rstrip("/")
         self.timeout = timeout
         self.http = requests.Session()
@@ -40,6 +45,8 @@ class RemoteEnv:
             r = self.http.request(method, self.url + path, timeout=self.timeout, **kwargs)
         except requests.RequestException as exc:
             raise MedenvError(f"cannot reach {self.url}: {exc}") from None
+        except (TypeError, ValueError) as exc:  # e.g. reset options that are not JSON
+            raise MedenvError(f"cannot send {path} to {self.url}: {exc}") from None
         if r.status_code != 200:
             try:
                 body = r.json()
@@ -58,10 +65,14 @@ class RemoteEnv:
         self.session_id, self.episode_id = obs["session_id"], obs["episode_id"]
         return obs["prompt"], obs["info"]
 
-    def step(self, action: str | dict) -> tuple[str, float, bool, bool, dict]:
+    def step(self, action: Any) -> tuple[str, float, bool, bool, dict]:
         if self.session_id is None:
             raise MedenvError("call reset() before step()")
-        payload = {"text": action} if isinstance(action, str) else action
+        # what the env itself would parse (`canonical_action`): a list of calls as JSON,
+        # anything that is not JSON (bytes, a set inside a dict) as its text, as a local
+        # env reads it: a served episode equals a local one, never a client-side TypeError
+        parsed, text, is_json = canonical_action(action)
+        payload = parsed if is_json else {"text": text}
         out = self._call("POST", "/step", json={"session_id": self.session_id, "action": payload})
         obs = out["observation"]
         return obs["text"], out["reward"], obs["terminated"], obs["truncated"], obs["info"]

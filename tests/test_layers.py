@@ -31,7 +31,6 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "medenv.env_config",
             "medenv.curriculum",
             "medenv.time_budget",
-            "medenv.serve_client",
             "medenv.cli",  # the dispatcher: it imports the commands by name (importlib)
         ),
     ),
@@ -46,6 +45,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "medenv.events.*",
             "medenv.reward",
             "medenv.actions",
+            "medenv.serve_client",  # sends an action as the env reads it (medenv.actions)
         ),
     ),
     (

@@ -195,3 +195,35 @@ def test_hostile_requests_are_one_line_4xx_and_the_server_lives_on(items):
         health = requests.get(url + "/health").json()
         assert health["status"] == "healthy" and health["active_sessions"] == 0
     sessions.shutdown()
+
+
+def test_remote_actions_of_any_type_read_as_a_local_env_reads_them(items):
+    """`RemoteEnv.step` sent bytes, sets and other non-JSON values to ``json=`` (a client-side
+    TypeError) and the server refused a list of calls (HTTP 422) that a local env plays;
+    now each is sent as the env itself reads it, and the answers equal a local env's."""
+    import gymnasium as gym
+
+    import medenv.env  # noqa: F401
+
+    actions = [
+        b"<answer>x</answer>",  # a local env reads its repr
+        [{"name": "medical_search", "arguments": {"query": "fever"}}],
+        {"name": "medical_search", "arguments": {"query": {"fever"}}},  # a set: not JSON
+        5,
+        "lone \ud800 surrogate",
+    ]
+    with pytest.raises(MedenvError, match="timeout must be a positive number of seconds"):
+        RemoteEnv("http://127.0.0.1:1", timeout=-1)
+    local = gym.make("MedResearch-v0", qa=items, db=None)
+    sessions = Sessions(None, max_sessions=1, env_kwargs={"qa": items})
+    with start_server(sessions) as url:
+        remote = RemoteEnv(url)
+        for action in actions:
+            remote.reset(seed=3)
+            local.reset(seed=3)
+            assert remote.step(action)[0] == local.step(action)[0], action
+        with pytest.raises(MedenvError, match="cannot send /reset"):
+            remote.reset(seed=3, options={"split": {"train"}})
+        remote.close()
+    sessions.shutdown()
+    local.close()
