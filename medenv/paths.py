@@ -110,7 +110,6 @@ def check_out_file(path: str | os.PathLike, what: str = "--db") -> Path:
     return p
 
 
-
 MANIFEST = "manifest.json"  # a medenv output folder's record of the files medenv wrote there
 
 
@@ -150,6 +149,7 @@ def check_not_yours(
         "record of it beside it): medenv does not overwrite it; move it away or choose "
         "another path"
     )
+
 
 # this host, in temporaries' names: a process id means something only on its own host
 _HOST = f"{zlib.crc32(socket.gethostname().encode()):08x}"
