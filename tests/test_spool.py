@@ -286,7 +286,7 @@ def test_a_write_the_os_takes_nothing_of_is_a_full_disk(tmp_path, monkeypatch):
     monkeypatch.undo()
     assert str(err.value) == (
         f"cannot write the event spool {path}: No space left on device (disk full?); could "
-        "not cut its torn tail either (Input/output error); the events of this step were not "
+        "not cut it back either (Input/output error); the events of this step were not "
         "logged yet"
     )
     spool.close()

@@ -116,8 +116,8 @@ class Spool:
         cut = ""
         try:
             os.ftruncate(self.fd, self.size)
-        except OSError as again:  # the torn tail stays: readers skip it
-            cut = f"; could not cut its torn tail either ({again.strerror})"
+        except OSError as again:  # what stays after the last line, readers skip
+            cut = f"; could not cut it back either ({again.strerror})"
         raise SpoolError(
             f"cannot write the event spool {self.path}: {exc.strerror or exc} "
             f"(disk full?){cut}; the events of this step were not logged yet"
@@ -178,19 +178,18 @@ def open_spool(path: Path, sync: bool = False) -> Spool | MappedSpool:
     return MappedSpool(path)
 
 
-class MappedSpool:
+class MappedSpool(Spool):
     """An open, unsynced spool written through a shared memory mapping (module docstring).
 
     ``size`` counts the bytes of its lines; the file holds zeros after them up to
     ``capacity``, its length. Every write either copies all its lines or, when the file
     cannot grow for them (disk full, file-size limit), raises `SpoolError` with the file
-    cut back to its last complete line."""
-
-    sync = False
+    cut back to its last complete line (`Spool`'s rule)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        self.sync = False
+        self.fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)  # (no O_APPEND: pwrite)
         self.capacity = os.fstat(self.fd).st_size
         self.size = 0
         if self.capacity:  # a file left with lines: write after them
@@ -248,16 +247,8 @@ class MappedSpool:
     def _cut_back(self, exc: OSError) -> NoReturn:
         """Growing failed: drop the zeros after the last complete line, raise SpoolError."""
         self._unmap()
-        cut = ""
-        try:
-            os.ftruncate(self.fd, self.size)
-            self.capacity = self.size
-        except OSError as again:  # the zeros stay: readers stop at them
-            cut = f"; could not cut its zeros either ({again.strerror})"
-        raise SpoolError(
-            f"cannot write the event spool {self.path}: {exc.strerror or exc} "
-            f"(disk full?){cut}; the events of this step were not logged yet"
-        ) from None
+        self.capacity = self.size  # (if the cut fails, the next growth writes over them)
+        super()._cut_back(exc)
 
     def clear(self) -> None:
         """Empty the spool (after its events are safely in DuckDB)."""
