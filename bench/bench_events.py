@@ -160,7 +160,7 @@ def bench_emit_parts(benchmark, extra, bench_dir):
     from medenv.events.ingest import Pending, insert
     from medenv.events.seal_summary import SummaryFold
     from medenv.events.sealer import Sealer
-    from medenv.events.spool import Spool, encode_line
+    from medenv.events.spool import MappedSpool, Spool, encode_line
     from medenv.events.table import TABLE_SQL
     from medenv.events.tokens import TOKEN_FIELDS, count_tokens, with_tokens
 
@@ -179,17 +179,18 @@ def bench_emit_parts(benchmark, extra, bench_dir):
     bodies = [encode_payload(p) for p in full]
     kinds = [encode.EVENT_KINDS[type(p)] for p in payloads]
     ts = 1_700_000_000_000_000
-    staged = [("episode", i, ts, k, p) for i, (k, p) in enumerate(zip(kinds, payloads, strict=True))]
-    sealed = [chain.seal(b, chain.ZERO) for b in bodies]
-    lines = [
-        encode_line("run", "episode", 1, ts, k[0], s) for k, s in zip(kinds, sealed, strict=True)
+    staged = [
+        ("run", "episode", i, ts, k, p)
+        for i, (k, p) in enumerate(zip(kinds, payloads, strict=True))
     ]
+    sealed = [chain.seal(b, chain.ZERO) for b in bodies]
+    lines = [encode_line("run", "episode", 1, ts, k, s) for k, s in zip(kinds, sealed, strict=True)]
     raws = [encode_payload(p) for p in payloads]
 
     def seal_all() -> None:
         seal = Sealer().seal
         for i, (k, r) in enumerate(zip(kinds, raws, strict=True)):
-            seal("run", "episode", i, ts, k[0], r)
+            seal("run", "episode", i, ts, k, r)
 
     figures = {
         "events": n,
@@ -200,7 +201,7 @@ def bench_emit_parts(benchmark, extra, bench_dir):
         "definition_encode_us": _cpu_us(lambda: [encode_payload(p) for p in full], n),
         "definition_hash_us": _cpu_us(
             lambda: [
-                chain.link(chain.ZERO, "run", "episode", 1, ts, k[0], b)
+                chain.link(chain.ZERO, "run", "episode", 1, ts, k, b)
                 for k, b in zip(kinds, bodies, strict=True)
             ],
             n,
@@ -208,30 +209,30 @@ def bench_emit_parts(benchmark, extra, bench_dir):
         "definition_seal_us": _cpu_us(lambda: [chain.seal(b, chain.ZERO) for b in bodies], n),
         "definition_line_us": _cpu_us(
             lambda: [
-                encode_line("run", "episode", 1, ts, k[0], s)
+                encode_line("run", "episode", 1, ts, k, s)
                 for k, s in zip(kinds, sealed, strict=True)
             ],
             n,
         ),
-        "raw_lines_us": _cpu_us(lambda: encode.encode_staged(staged, {}, "run"), n),
+        "raw_lines_us": _cpu_us(lambda: encode.encode_staged(staged), n),
         "sealer_us": _cpu_us(seal_all, n),
         "pending_append_us": _cpu_us(
             lambda: [
-                Pending("r").append("e", 1, ts, k[0], s) for k, s in zip(kinds, sealed, strict=True)
+                Pending("r").append("e", 1, ts, k, s) for k, s in zip(kinds, sealed, strict=True)
             ],
             n,
         ),
         "summary_fold_us": _cpu_us(
-            lambda: [SummaryFold().add(k[0], r) for k, r in zip(kinds, raws, strict=True)], n
+            lambda: [SummaryFold().add(k, r) for k, r in zip(kinds, raws, strict=True)], n
         ),
     }
-    spool = Spool(bench_dir / "parts.spool")
     per = max(1, round(n / steps))
     writes = [b"".join(lines[i : i + per]) for i in range(0, n, per)]
-    figures["spool_write_us_per_step"] = _cpu_us(lambda: [spool.write(w) for w in writes], 1) / len(
-        writes
-    )
-    spool.close()
+    for name, kind in (("spool", Spool), ("mapped_spool", MappedSpool)):
+        spool = kind(bench_dir / f"parts-{name}-{time.time_ns()}.spool")
+        write = _cpu_us(lambda spool=spool: [spool.write(w) for w in writes], 1)
+        figures[f"{name}_write_us_per_step"] = write / len(writes)
+        spool.close()
 
     def store_pass(durability: str) -> float:
         path = bench_dir / f"parts-{durability}-{time.time_ns()}.duckdb"
@@ -255,7 +256,7 @@ def bench_emit_parts(benchmark, extra, bench_dir):
 
     pending = Pending("r")
     for (_, episode_id), k, s in zip(emits, kinds, sealed, strict=True):
-        pending.append(episode_id, 1, ts, k[0], s)
+        pending.append(episode_id, 1, ts, k, s)
     con = duckdb.connect(
         str(bench_dir / f"parts-ingest-{time.time_ns()}.duckdb"), config={"threads": 1}
     )

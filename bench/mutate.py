@@ -76,7 +76,9 @@ GROUPS: dict[str, Group] = {
             "tests/test_parsing_env.py::test_explicit_tool_format_reads_only_that_family_and_replays",
         ),
     ),
-    "spool": Group(("medenv/events/spool.py",), ("tests/test_spool.py",)),
+    "spool": Group(
+        ("medenv/events/spool.py",), ("tests/test_spool.py", "tests/test_spool_mapped.py")
+    ),
     "parsing": Group(
         ("medenv/tools/parsing.py", "medenv/tools/formats/*"),
         (

@@ -58,14 +58,19 @@ def _defined(prev: bytes, run_id, episode_id, seq: int, ts_us: int, payload):
     """``(hash, sealed payload, token count)`` of one event by the definitions alone."""
     full = with_tokens(payload)
     body = encode_payload(full)
-    type_ = EVENT_KINDS[type(payload)][0]
+    type_ = EVENT_KINDS[type(payload)]
     h = chain.link(prev, run_id, episode_id, seq, ts_us, type_, body)
     return h, chain.seal(body, h), getattr(full, "tokens", None)
 
 
+def _raw_of(staged_row: tuple) -> bytes:
+    run_id, episode_id, seq, ts_us, _, payload = staged_row
+    return _raw(run_id, episode_id, seq, ts_us, payload)
+
+
 def _raw(run_id, episode_id, seq, ts_us, payload) -> bytes:
     """The raw spool line of one event by the definitions."""
-    type_ = EVENT_KINDS[type(payload)][0]
+    type_ = EVENT_KINDS[type(payload)]
     return encode_line(run_id, episode_id, seq, ts_us, type_, encode_payload(payload))
 
 
@@ -76,14 +81,14 @@ def test_raw_lines_and_their_sealing_equal_the_definitions(
     payload, run_id, episode_id, seq, ts_us, prev
 ):
     kind = EVENT_KINDS[type(payload)]
-    lines = encode_staged([(episode_id, seq, ts_us, kind, payload)], {}, run_id)
-    assert lines == [_raw(run_id, episode_id, seq, ts_us, payload)]
+    line = encode_staged([(run_id, episode_id, seq, ts_us, kind, payload)])
+    assert line == _raw(run_id, episode_id, seq, ts_us, payload)
     start = payload_start(line_key(run_id, episode_id), seq, ts_us, kind)
-    raw = lines[0][start:-2]
+    raw = line[start:-2]
     assert raw == encode_payload(payload) and not is_sealed(raw)
     sealer = Sealer()
     sealer.resume(run_id, episode_id, seq, prev)  # the chain so far ends in ``prev``
-    sealed = sealer.seal(run_id, episode_id, seq, ts_us, kind[0], raw)
+    sealed = sealer.seal(run_id, episode_id, seq, ts_us, kind, raw)
     h, expected, tokens = _defined(prev, run_id, episode_id, seq, ts_us, payload)
     assert sealed == expected and is_sealed(sealed)
     field = ev.TOKEN_FIELDS.get(type(payload))
@@ -91,7 +96,7 @@ def test_raw_lines_and_their_sealing_equal_the_definitions(
         hinted = Sealer()
         hinted.resume(run_id, episode_id, seq, prev)
         text = getattr(payload, field)
-        assert hinted.seal(run_id, episode_id, seq, ts_us, kind[0], raw, text) == expected
+        assert hinted.seal(run_id, episode_id, seq, ts_us, kind, raw, text) == expected
     if type(payload) in ev.TOKEN_FIELDS and payload.tokens is None:  # the words of the text
         field = ev.TOKEN_FIELDS[type(payload)]
         text = getattr(payload, field).encode("utf-16", "surrogatepass").decode("utf-16", "replace")
@@ -100,7 +105,7 @@ def test_raw_lines_and_their_sealing_equal_the_definitions(
     # an already sealed payload (a spool of an earlier writer) is kept as it is
     again = Sealer()
     again.resume(run_id, episode_id, seq, prev)
-    assert again.seal(run_id, episode_id, seq, ts_us, kind[0], sealed) == sealed
+    assert again.seal(run_id, episode_id, seq, ts_us, kind, sealed) == sealed
 
 
 def test_remembered_counts_are_the_counts():
@@ -157,12 +162,13 @@ def test_a_step_sealed_in_order_equals_each_event_sealed_alone(events, run_id, t
     staged = []
     for payload, episode_id in events:
         seq = seqs[episode_id] = seqs.get(episode_id, -1) + 1
-        staged.append((episode_id, seq, ts_us + seq, EVENT_KINDS[type(payload)], payload))
-    lines = encode_staged(staged, {}, run_id)
+        staged.append((run_id, episode_id, seq, ts_us + seq, EVENT_KINDS[type(payload)], payload))
+    lines = [line + b"\n" for line in encode_staged(staged).split(b"\n")[:-1]]
+    assert b"".join(map(_raw_of, staged)) == b"".join(lines)  # one call: each line's bytes
     sealer = Sealer()
     sealer.resume(run_id, None, 5, bytes(range(16)))
     prev = {None: bytes(range(16))}
-    for (episode_id, seq, ts, _kind, payload), line in zip(staged, lines, strict=True):
+    for (_, episode_id, seq, ts, _kind, payload), line in zip(staged, lines, strict=True):
         row = read_line(line)
         got = sealer.seal(*row[:5], bytes(row[5]))
         h, expected, _ = _defined(prev.get(episode_id, chain.ZERO), run_id, episode_id, seq,

@@ -104,7 +104,7 @@ class _Reference:
         self.seqs[episode_id] = seq + 1
         full = with_tokens(payload)
         body = encode_payload(full)
-        type_ = EVENT_KINDS[type(payload)][0]
+        type_ = EVENT_KINDS[type(payload)]
         h = chain.link(self.heads.get(episode_id, chain.ZERO), self.run_id, episode_id, seq,
                        ts_us, type_, body)  # fmt: skip
         self.heads[episode_id] = h
@@ -202,8 +202,7 @@ def _interleave(episodes) -> list[tuple]:
 
 def _raw_line(run_id, episode_id, seq, ts_us, payload) -> tuple:
     """The raw row the writer spools for an event (its line, decoded)."""
-    kind = EVENT_KINDS[type(payload)]
-    line = encode_staged([(episode_id, seq, ts_us, kind, payload)], {}, run_id)[0]
+    line = encode_staged([(run_id, episode_id, seq, ts_us, EVENT_KINDS[type(payload)], payload)])
     return msgspec.json.decode(line, type=tuple[str, str | None, int, int, str, msgspec.Raw])
 
 

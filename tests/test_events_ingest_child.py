@@ -76,6 +76,9 @@ def test_the_process_mode_writes_what_the_thread_mode_writes(tmp_path):
             if ingest == "process":
                 assert store.con is None and store._child is not None  # handed over
                 child = store._child.pid
+                if hasattr(os, "SCHED_BATCH"):  # batch work: it does not preempt a step
+                    store.drain()  # (it has served a request: it set its policy first)
+                    assert os.sched_getscheduler(child) == os.SCHED_BATCH
         keys = _once_each(path)
         assert sorted(k for k in keys if k[0] is not None) == sorted(logged)
         assert [p for p in tmp_path.iterdir() if ".spool" in p.name] == []

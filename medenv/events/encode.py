@@ -1,12 +1,12 @@
-"""The step path's encoding of a step's events: their raw spool lines, in as few Python
-operations as possible (`encode_staged`, what `medenv.events.store.EventStore` calls at
-``commit``).
+"""The step path's encoding of a step's events: their raw spool lines, in one C call
+(`encode_staged`, what `medenv.events.store.EventStore` calls at ``commit``).
 
 A raw line is `medenv.events.spool.encode_line` of the event with its payload as
 `encode_payload` gives it: no token count, no hash (those are added when the line becomes
-a row: `medenv.events.sealer`). What is faster here: the parts that depend only on the
-chain (run and episode ids) or on the event type are encoded once (`line_key`,
-`EVENT_KINDS`).
+a row: `medenv.events.sealer`). The writer stages each event as the tuple the line is the
+JSON of, ``(run_id, episode_id, seq, ts_us, type, payload)``, so that msgspec's
+``encode_lines`` writes every line of a step at once; a payload msgspec refuses (text no
+UTF-8 can hold, an integer too large) takes `encode_payload`'s cleaning, line by line.
 """
 
 from __future__ import annotations
@@ -17,10 +17,8 @@ from medenv.events.codec import encode_payload
 from medenv.events.schema import EVENT_TYPES
 
 _ENC = msgspec.json.Encoder()
-# event class -> (type name, its spool-line bytes)
-EVENT_KINDS: dict[type, tuple[str, bytes]] = {
-    cls: (name, _ENC.encode(name) + b",") for name, cls in EVENT_TYPES.items()
-}
+# event class -> its type name
+EVENT_KINDS: dict[type, str] = {cls: name for name, cls in EVENT_TYPES.items()}
 
 
 def line_key(run_id: str, episode_id: str | None) -> bytes:
@@ -32,25 +30,20 @@ def line_key(run_id: str, episode_id: str | None) -> bytes:
 _UNENCODABLE = (UnicodeEncodeError, TypeError, ValueError, OverflowError, RecursionError)
 
 
-def payload_start(key: bytes, seq: int, ts_us: int, kind: tuple) -> int:
+def payload_start(key: bytes, seq: int, ts_us: int, type_: str) -> int:
     """Where the payload begins in the spool line `encode_staged` writes for an event
     (``key``: its chain's `line_key`); it ends 2 bytes before the line does (``]\\n``)."""
-    return len(key) + len(b"%d,%d," % (seq, ts_us)) + len(kind[1])
+    return len(key) + len(b"%d,%d," % (seq, ts_us)) + len(_ENC.encode(type_)) + 1
 
 
-def encode_staged(staged: list[tuple], keys: dict, run_id: str) -> list[bytes]:
-    """A step's events, ``staged`` as ``(episode_id, seq, ts_us, kind, payload)`` (``kind``
-    = ``EVENT_KINDS[type(payload)]``), as raw spool lines (module docstring); ``keys``
-    (chain -> `line_key`) is a cache filled as needed. Raises what `encode_payload` raises
-    (nothing for declared types' usual values) before anything is returned."""
-    lines: list[bytes] = []
-    for episode_id, seq, ts_us, kind, payload in staged:
-        key = keys.get(episode_id)
-        if key is None:
-            key = keys[episode_id] = line_key(run_id, episode_id)
-        try:
-            body = _ENC.encode(payload)
-        except _UNENCODABLE:
-            body = encode_payload(payload)
-        lines.append(b"%b%d,%d,%b%b]\n" % (key, seq, ts_us, kind[1], body))
-    return lines
+def encode_staged(staged: list[tuple]) -> bytes:
+    """A step's events, ``staged`` as ``(run_id, episode_id, seq, ts_us, type, payload)``
+    (ids already checked as UTF-8 text, ``type`` = ``EVENT_KINDS[type(payload)]``), as raw
+    spool lines, joined (module docstring). Raises what `encode_payload` raises (nothing
+    for declared types' usual values) before anything is returned."""
+    try:
+        return _ENC.encode_lines(staged)
+    except _UNENCODABLE:
+        return b"".join(
+            _ENC.encode((*row[:5], msgspec.Raw(encode_payload(row[5])))) + b"\n" for row in staged
+        )

@@ -20,7 +20,7 @@ from pathlib import Path
 from medenv.events.files import sidecar
 from medenv.events.ingest import Pending, insert, recover
 from medenv.events.ingest_child import ChildDied, ChildIngest, ingest_segments
-from medenv.events.spool import Spool, SpoolRecoveryWarning
+from medenv.events.spool import SpoolRecoveryWarning, open_spool
 from medenv.paths import fsync_dir
 
 # While an ingest runs, up to this many batches of events wait for the next one (the step
@@ -55,7 +55,7 @@ class Handoff:
         segment = sidecar(self.file, f".spool-{self._segment}")
         os.replace(self._spool_path, segment)
         self._spool.close()
-        self._spool = Spool(self._spool_path, sync=self.durability == "sync")
+        self._spool = open_spool(self._spool_path, sync=self.durability == "sync")
         if self._spool.sync:  # the rename and the new file survive a power loss
             fsync_dir(self.file.parent)
         self._pending = 0

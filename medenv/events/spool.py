@@ -6,6 +6,14 @@ writer's payloads are raw (`encode_payload`'s JSON: no token count, no hash); th
 sealed where the lines become rows (`medenv.events.sealer`). Lines of writers before that
 change hold sealed payloads and are taken as they are.
 
+Two writers of the same file format (`open_spool` picks one): `Spool` appends each step's
+lines with one ``writev`` (and fsyncs with ``sync``); `MappedSpool` (the unsynced spool, on a
+filesystem where it is safe) copies them into a shared memory mapping of zeros written
+ahead, a chunk at a time, so that a step costs no system call. Pages of a shared mapping
+are the file's page cache: what a step copied survives ``kill -9`` as a ``write`` does. Its
+file is therefore longer than its lines until it is closed, rotated or emptied: readers
+take a file's content up to its trailing NUL bytes (JSON lines hold none).
+
 Failure rules:
 
 - `Spool.write` that fails (disk full, file-size limit, I/O error) truncates the file back
@@ -25,6 +33,7 @@ Failure rules:
 from __future__ import annotations
 
 import errno
+import mmap
 import os
 from pathlib import Path
 from typing import NoReturn
@@ -107,8 +116,8 @@ class Spool:
         cut = ""
         try:
             os.ftruncate(self.fd, self.size)
-        except OSError as again:  # the torn tail stays: readers skip it
-            cut = f"; could not cut its torn tail either ({again.strerror})"
+        except OSError as again:  # what stays after the last line, readers skip
+            cut = f"; could not cut it back either ({again.strerror})"
         raise SpoolError(
             f"cannot write the event spool {self.path}: {exc.strerror or exc} "
             f"(disk full?){cut}; the events of this step were not logged yet"
@@ -126,6 +135,140 @@ class Spool:
         if self.fd >= 0:
             fd, self.fd = self.fd, -1
             os.close(fd)
+
+
+# bytes of zeros a mapped spool's file grows by at a time (about 2,500 events)
+CHUNK = 1 << 20
+_ZEROS = bytes(CHUNK)
+# filesystems that allocate (or reserve) a file's blocks when zeros are written to it and
+# overwrite them in place: a store through a mapping into those zeros never needs new
+# space, so a full disk is an error at the zeros' ``write``, never a SIGBUS at the store
+# (copy-on-write filesystems, e.g. btrfs and ZFS, and network ones do not promise this)
+_MAPPABLE = frozenset({"ext2", "ext3", "ext4", "xfs", "tmpfs"})
+_fs_types: dict[int, str] = {}
+
+
+def filesystem_type(fd: int) -> str:
+    """The type of the filesystem that holds open file ``fd`` as Linux names it in
+    ``/proc/self/mountinfo`` (e.g. ``ext4``); ``""`` where that cannot be told."""
+    dev = os.fstat(fd).st_dev
+    if dev not in _fs_types:
+        want, found = f"{os.major(dev)}:{os.minor(dev)}", ""
+        try:
+            with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as f:
+                for line in f:
+                    fields = line.split()
+                    if len(fields) > 2 and fields[2] == want and " - " in line:
+                        found = line.split(" - ", 1)[1].split()[0]
+                        break
+        except OSError:
+            pass
+        _fs_types[dev] = found
+    return _fs_types[dev]
+
+
+def open_spool(path: Path, sync: bool = False) -> Spool | MappedSpool:
+    """The spool writer for ``path``: `MappedSpool` where the spool is not synced and its
+    filesystem is one that mapping is safe on (``_MAPPABLE``), else `Spool`. Raises
+    OSError as ``os.open`` does."""
+    spool = Spool(path, sync=sync)
+    if sync or filesystem_type(spool.fd) not in _MAPPABLE:
+        return spool
+    spool.close()
+    return MappedSpool(path)
+
+
+class MappedSpool(Spool):
+    """An open, unsynced spool written through a shared memory mapping (module docstring).
+
+    ``size`` counts the bytes of its lines; the file holds zeros after them up to
+    ``capacity``, its length. Every write either copies all its lines or, when the file
+    cannot grow for them (disk full, file-size limit), raises `SpoolError` with the file
+    cut back to its last complete line (`Spool`'s rule)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.sync = False
+        self.fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)  # (no O_APPEND: pwrite)
+        self.capacity = os.fstat(self.fd).st_size
+        self.size = 0
+        if self.capacity:  # a file left with lines: write after them
+            with open(path, "rb") as f:
+                self.size = len(f.read().rstrip(b"\0"))
+        self._map: mmap.mmap | None = None
+
+    def write(self, data: bytes) -> None:
+        """Append ``data`` (whole lines); on failure cut back and raise `SpoolError`."""
+        if not data:
+            return
+        end = self.size + len(data)
+        if end > self.capacity or self._map is None:
+            self._make_room(end)
+        self._map[self.size : end] = data
+        self.size = end
+
+    def write_lines(self, lines: list[bytes]) -> None:
+        """`write` of ``b"".join(lines)`` (each a whole line)."""
+        self.write(lines[0] if len(lines) == 1 else b"".join(lines))  # (no copy of one)
+
+    def _make_room(self, end: int) -> None:
+        """Grow the file with zeros to hold ``end`` bytes (a whole number of chunks; where
+        that fails, exactly ``end``) and map all of it."""
+        if end > self.capacity:
+            grown = -(-end // CHUNK) * CHUNK
+            try:
+                self._zero_fill(grown)
+            except OSError:  # no room for a chunk (near a full disk): room for this write
+                try:
+                    os.ftruncate(self.fd, self.capacity)
+                    grown = end
+                    self._zero_fill(grown)
+                except OSError as exc:
+                    self._cut_back(exc)
+            self.capacity = grown
+            self._unmap()
+        if self._map is None and self.capacity:
+            self._map = mmap.mmap(self.fd, self.capacity)
+
+    def _zero_fill(self, length: int) -> None:
+        """Write zeros from the file's end (``capacity``) to ``length``."""
+        offset = self.capacity
+        while offset < length:
+            written = os.pwrite(self.fd, memoryview(_ZEROS)[: min(CHUNK, length - offset)], offset)
+            if written <= 0:  # pragma: no cover - POSIX reports an error instead
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            offset += written
+
+    def _unmap(self) -> None:
+        if self._map is not None:
+            self._map.close()
+            self._map = None
+
+    def _cut_back(self, exc: OSError) -> NoReturn:
+        """Growing failed: drop the zeros after the last complete line, raise SpoolError."""
+        self._unmap()
+        self.capacity = self.size  # (if the cut fails, the next growth writes over them)
+        super()._cut_back(exc)
+
+    def clear(self) -> None:
+        """Empty the spool (after its events are safely in DuckDB)."""
+        self._unmap()
+        os.ftruncate(self.fd, 0)
+        self.size = self.capacity = 0
+
+    def close(self) -> None:
+        """Cut the zeros after the lines and close the file (a second call does nothing)."""
+        if self.fd >= 0:
+            self._unmap()
+            fd, self.fd = self.fd, -1
+            capacity, self.capacity = self.capacity, 0  # a later write fails (EBADF)
+            try:
+                if capacity > self.size:
+                    os.ftruncate(fd, self.size)
+            except OSError:  # the zeros stay: readers stop at them
+                pass
+            finally:
+                os.close(fd)
 
 
 class SpoolContents(msgspec.Struct, kw_only=True):
@@ -180,7 +323,7 @@ def read_spool(path: Path) -> SpoolContents:
         return contents
     except OSError as exc:
         raise MedenvError(f"cannot read the event spool {path}: {exc.strerror}") from None
-    lines = data.split(b"\n")
+    lines = data.rstrip(b"\0").split(b"\n")  # a mapped spool's zeros are not lines
     complete, tail = lines[:-1], lines[-1]  # tail: b"" or a torn, unterminated write
     contents.torn_tail = len(tail)
     for number, line in enumerate(complete, start=1):

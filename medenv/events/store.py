@@ -66,7 +66,7 @@ import duckdb
 
 from medenv.errors import MedenvError
 from medenv.events import chain
-from medenv.events.encode import EVENT_KINDS, encode_staged, payload_start
+from medenv.events.encode import EVENT_KINDS, encode_staged, line_key, payload_start
 from medenv.events.files import (
     acquire,
     check_run_id,
@@ -93,7 +93,7 @@ from medenv.events.reader import (  # noqa: F401  (_as_con: medenv.verify reads 
 )
 from medenv.events.schema import EpisodeSealed, Payload, RunClosed
 from medenv.events.sealer import Sealer
-from medenv.events.spool import Spool, SpoolRecoveryWarning
+from medenv.events.spool import SpoolRecoveryWarning, open_spool
 from medenv.events.table import (
     ARROW_SCHEMA,
     EVENT_COLUMNS,
@@ -163,6 +163,7 @@ class EventStore(Handoff):
             ) from None
         self.run_id = check_run_id(run_id) or new_run_id()
         self.durability = durability
+        self._spool_each_step = durability in ("step", "sync")
         self.batch_events = max(1, int(batch_events))
         self.shard, self._lock = acquire(self.base, shard)
         self.file = shard_path(self.base, self.shard)
@@ -185,7 +186,7 @@ class EventStore(Handoff):
         self._segments: list[Path] = []  # segments whose events failed to ingest (pending)
         self._ingester = Ingester(self.con, self.file, self._spool_path)
         self._spool = (
-            Spool(self._spool_path, sync=durability == "sync") if durability != "none" else None
+            None if durability == "none" else open_spool(self._spool_path, durability == "sync")
         )
         # committed, not yet in DuckDB: by column (thread), or counted (process: the spool
         # holds them, and `ChildIngest` reads them from there)
@@ -193,10 +194,13 @@ class EventStore(Handoff):
         self._pending = 0
         self._child: ChildIngest | None = None  # started at the first hand-off
         self.ingest_notes: list[str] = []  # ingest processes that died (their events kept)
-        self._unspooled: list[bytes] = []  # committed, not yet in the spool
-        self._staged: list[tuple] = []  # emitted during the current step (not committed)
+        self._unspooled: list[bytes] = []  # committed steps' lines, not yet in the spool
+        self._unspooled_events = 0
+        # emitted during the current step (not committed), each as the tuple its spool line
+        # is the JSON of: (run_id, episode_id, seq, ts_us, type, payload)
+        self._staged: list[tuple] = []
         self._seq: dict[str | None, int] = {}
-        self._keys: dict[str | None, bytes] = {}  # `encode.line_key` of each open chain
+        self._keys: dict[str | None, bytes] = {}  # thread mode: `encode.line_key` by chain
         # thread mode: this writer seals its events for the ingest thread (process mode:
         # the ingest process seals the spool's raw lines)
         self._sealer = Sealer() if ingest == "thread" else None
@@ -246,30 +250,42 @@ class EventStore(Handoff):
         next `commit` (or `end_episode`, `close`) and dropped by `discard`. Its time is
         taken here; it is encoded (`medenv.events.encode.encode_staged`) with the rest of
         its step, once, when the step is committed, and sealed (token count, hash) where
-        its line becomes a row (`medenv.events.sealer`)."""
+        its line becomes a row (`medenv.events.sealer`). Refused (MedenvError): a closed
+        store, a payload of no declared event type, an ``episode_id`` that is neither None
+        nor UTF-8 text."""
+        kind = EVENT_KINDS.get(type(payload))
+        try:
+            seq = self._seq[episode_id]
+        except (KeyError, TypeError):  # the chain's first event (or no chain's id)
+            seq = self._first_of_chain(payload, episode_id)
+        if kind is None or self.closed:
+            self._first_of_chain(payload, episode_id)  # raises
+        self._seq[episode_id] = seq + 1
+        self._wrote = True
+        self._staged.append((self.run_id, episode_id, seq, time.time_ns() // 1000, kind, payload))
+        return seq
+
+    def _first_of_chain(self, payload: Payload, episode_id) -> int:
+        """`emit`'s checks, in order (the step path makes them once per chain): raises
+        MedenvError for what `emit` refuses; else 0, the ``seq`` a chain begins at."""
         if self.closed:
             raise MedenvError(f"event store {self.file} is closed")
-        kind = EVENT_KINDS.get(type(payload))
-        if kind is None:
+        if type(payload) not in EVENT_KINDS:
             raise MedenvError(
                 f"cannot write a {type(payload).__name__} event: not a declared event type "
                 "(medenv.events.schema.EVENT_TYPES)"
             )
         if episode_id is not None and not isinstance(episode_id, str):  # no reader takes it
             raise MedenvError(f"episode_id must be a string or None, got {episode_id!r}")
-        seq = self._seq.get(episode_id, 0)
-        if not seq and episode_id is not None and not _utf8(episode_id):  # a new chain's id
+        if episode_id is not None and not _utf8(episode_id):
             raise MedenvError(
                 f"episode_id must be valid text (UTF-8 encodable), got {episode_id!r}"
             )
-        self._seq[episode_id] = seq + 1
-        self._wrote = True
-        self._staged.append((episode_id, seq, time.time_ns() // 1000, kind, payload))
-        return seq
+        return 0
 
     def discard(self) -> None:
         """Drop the events staged since the last commit (a step that failed half-way)."""
-        for episode_id, seq, *_ in reversed(self._staged):
+        for _, episode_id, seq, *_ in reversed(self._staged):
             self._seq[episode_id] = seq
         self._staged.clear()
 
@@ -280,18 +296,26 @@ class EventStore(Handoff):
         staged = self._staged
         if not staged:
             return
-        lines = encode_staged(staged, self._keys, self.run_id)
+        data = encode_staged(staged)
         rows = self._rows
         if rows is not None:  # the sealed payload, from the raw one in its line
-            seal, keys, run_id = self._sealer.seal, self._keys, self.run_id
-            for (episode_id, seq, ts_us, kind, payload), line in zip(staged, lines, strict=True):
-                start = payload_start(keys[episode_id], seq, ts_us, kind)
+            seal, keys = self._sealer.seal, self._keys
+            for (run_id, episode_id, seq, ts_us, kind, payload), line in zip(
+                staged,
+                data.split(b"\n"),
+                strict=False,  # (the split ends with b"")
+            ):
+                key = keys.get(episode_id)
+                if key is None:
+                    key = keys[episode_id] = line_key(run_id, episode_id)
+                start = payload_start(key, seq, ts_us, kind)
                 field = TOKEN_FIELDS.get(type(payload))  # its text, counted as it is
                 text = None if field is None else getattr(payload, field)
-                body = seal(run_id, episode_id, seq, ts_us, kind[0], line[start:-2], text)
-                rows.append(episode_id, seq, ts_us, kind[0], body)
+                body = seal(run_id, episode_id, seq, ts_us, kind, line[start:-1], text)
+                rows.append(episode_id, seq, ts_us, kind, body)
         if self._spool is not None:
-            self._unspooled += lines
+            self._unspooled.append(data)
+            self._unspooled_events += len(staged)
         self._pending += len(staged)
         staged.clear()
 
@@ -302,8 +326,11 @@ class EventStore(Handoff):
     def commit(self) -> None:
         """End of a step: log the staged events and make them durable per ``durability``.
         A failed spool write raises `SpoolError`; the events stay pending."""
-        self._promote()
-        if self.durability in ("step", "sync") or len(self._unspooled) >= self.batch_events:
+        if self._staged:
+            self._promote()
+        if self._unspooled and (
+            self._spool_each_step or self._unspooled_events >= self.batch_events
+        ):
             self._write_spool()
         if self._count() >= HOLD_BATCHES * self.batch_events:  # a long, long episode
             self._ingest_in_background(wait=True)
@@ -311,12 +338,13 @@ class EventStore(Handoff):
     def end_episode(self, episode_id: str | None = None) -> None:
         """End of an episode: seal its chain in the run chain, spool (``"episode"`` mode)
         and ingest when a batch is full."""
-        self._promote()
-        if episode_id is not None and episode_id in self._seq:
+        events = self._seq.get(episode_id) if episode_id is not None else None
+        if events is not None:
             # a placeholder: its hash, token sums and summary are filled in where it is
             # sealed (`medenv.events.sealer`); its seq and time are taken here
-            self.emit(EpisodeSealed(episode_id=episode_id, events=self._seq[episode_id], hash=""))
-            self._promote()
+            self.emit(EpisodeSealed(episode_id=episode_id, events=events, hash=""))
+        self._promote()  # the episode's last events and its seal, encoded together
+        if events is not None:
             self._sealed += 1
         if self.durability != "none":
             self._write_spool()
@@ -330,6 +358,7 @@ class EventStore(Handoff):
         if self._unspooled and self._spool is not None:
             self._spool.write_lines(self._unspooled)
             self._unspooled.clear()
+            self._unspooled_events = 0
 
     def close(self) -> None:
         """Log what is staged, mark the run closed, ingest what is pending and release the
