@@ -12,9 +12,10 @@ Quickstart's Python block; this file the rest of what a user copies, where it is
   reward-term blocks, and the event-log and evaluation blocks (over a real 2-episode oracle
   rollout) run as written, and what their comments say they return holds.
 
-Not run here (cost, or a model or server they need): the synthesis block (~9 s), the merged
-graph block, the rollout + export block (~30 s), SFT/GRPO, the judge (its `my_model` is the
-user's), the served-env client (tests/test_serve*.py run the server).
+The merged-graph block runs on the shared Hetionet slice. Not run here (cost, or a model or
+server they need): the synthesis block (~9 s), the rollout + export block (~30 s), SFT
+(~7 min) and GRPO, the judge (its `my_model` is the user's), the served-env client
+(tests/test_serve.py runs the server).
 """
 
 from __future__ import annotations
@@ -199,6 +200,24 @@ def test_kg_blocks_return_what_their_comments_say():
     commented = re.search(r"# (kg\.set_relation_properties\(.*\))", semantics).group(1)
     with pytest.raises(KeyError, match="part_of"):  # as the comment says: HPO has no part_of
         exec(commented, ns)
+
+
+def test_merged_graph_block_returns_what_its_comments_say(shared_data):
+    """Its `data/hetionet` (a full Hetionet download) read as the shared slice, which holds
+    every entity the block names."""
+    code = python_block("Merging sources and aligning entities")
+    slice_path = str(shared_data / "hetionet-slice")
+    ns: dict = {}
+    exec("from medenv.kg import load_kg", ns)
+    exec(compile(code.replace('"data/hetionet"', repr(slice_path)), "README#merge", "exec"), ns)
+    kg = ns["kg"]
+    for line in code.splitlines():  # `expression  # "value"` or `# "a", "b"` or `# (...)`
+        expression, _, comment = line.partition("  #")
+        if expression.startswith("kg = "):
+            continue
+        expected = re.sub(r"\s+\(FBN1\)$", "", comment.strip())
+        assert eval(expression, ns) == __import__("ast").literal_eval(expected), line
+    assert kg.source == "hpo+hetionet"
 
 
 def test_search_and_browse_blocks_print_the_readme_output(capsys):
