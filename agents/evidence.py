@@ -38,7 +38,7 @@ class Evidence:
         ids: set[str] = set()
         for m in self.index.mentions(text):
             ids |= m.ids
-            for i in m.ids:
+            for i in sorted(m.ids):  # a set: its order would follow PYTHONHASHSEED
                 if i not in self.order:
                     self.order[i] = len(self.order)
                     self.label[i] = m.label
