@@ -17,6 +17,7 @@ import json
 import os
 import re
 import stat
+import sys
 
 import duckdb
 import msgspec
@@ -385,3 +386,46 @@ def test_sync_durability_fsyncs_every_step_also_after_a_rotation(tmp_path, fsync
     assert fsyncs == (["file"] if durability == "sync" else [])
     store.close()
     assert len(_rows(path)) == 2 + 1 + 1 + 1  # e1, its seal, e2, run_closed
+
+
+def _deepest_logged(make):
+    """``make(tags)`` with tags nested as deep as msgspec encodes the result from here (it
+    counts nesting against the recursion limit): the deepest payload a writer at this stack
+    depth can log, and its bytes."""
+    tags: dict = {}
+    inner = tags
+    for _ in range(sys.getrecursionlimit()):
+        inner["a"] = {}
+        inner = inner["a"]
+    while True:
+        payload = make(tags)
+        try:
+            return payload, msgspec.json.encode(payload)
+        except RecursionError:
+            tags = tags["a"]
+
+
+def _deeper(levels: int, call):
+    """``call()`` run ``levels`` Python frames deeper than the caller."""
+    return call() if levels == 0 else _deeper(levels - 1, call)
+
+
+def test_a_payload_nested_as_deep_as_the_writer_encodes_reads_back_from_a_deeper_stack(tmp_path):
+    """A line (and a payload) logged at the encoder's edge decodes in a reader whose stack is
+    deeper than the writer's was: msgspec's decoder counts the same limit."""
+    from medenv.events.codec import decode_payload
+    from medenv.events.spool import Spool, encode_line, read_spool
+
+    started, body = _deepest_logged(
+        lambda tags: ev.EpisodeStarted(question_id="q", seed=1, split="s", specialty="x",
+                                       n_hops=1, optimal_calls=1, answer="A", aliases=[],
+                                       prompt="p", config_hash="h", tags=tags)  # fmt: skip
+    )
+    assert body.count(b"{") > 500
+    spool = Spool(tmp_path / "deep.spool")
+    spool.write(encode_line("r", "e1", 0, 1, "episode_started", body))
+    spool.close()
+    rows = _deeper(60, lambda: read_spool(tmp_path / "deep.spool")).rows
+    assert len(rows) == 1 and bytes(rows[0][5]) == body
+    decoded = _deeper(60, lambda: decode_payload("episode_started", body))
+    assert decoded == started

@@ -4,6 +4,7 @@ text that UTF-8 cannot hold and values JSON cannot are made encodable by `clean`
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import msgspec
@@ -66,6 +67,26 @@ def encode_payload(payload: Payload) -> bytes:
 _GENERIC = msgspec.json.Decoder(dict[str, Any])
 
 
+def decode_nested(decoder: msgspec.json.Decoder, data: bytes | str) -> Any:
+    """``decoder.decode(data)``, also for JSON nested as deep as msgspec's encoder went.
+
+    msgspec counts nesting against the interpreter's recursion limit, when it encodes and
+    when it decodes, so a payload a writer encoded just under the limit (deep ``tags`` or
+    ``arguments``) fails to decode one level deeper in its spool line, or from a reader
+    already deeper in its own stack. Such data is decoded again with the limit raised by
+    its bracket count (a bound on its depth); other errors are the decoder's."""
+    try:
+        return decoder.decode(data)
+    except RecursionError:
+        raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+        limit = sys.getrecursionlimit()
+        sys.setrecursionlimit(limit + raw.count(b"[") + raw.count(b"{") + 64)
+        try:
+            return decoder.decode(data)
+        finally:
+            sys.setrecursionlimit(limit)
+
+
 def decode_payload(type_name: str, payload: str | bytes) -> Payload:
     """Decode a stored payload.
 
@@ -77,7 +98,7 @@ def decode_payload(type_name: str, payload: str | bytes) -> Payload:
     decoder = _DECODERS.get(type_name)
     if decoder is None:
         try:
-            data = _GENERIC.decode(payload)
+            data = decode_nested(_GENERIC, payload)
         except msgspec.DecodeError as exc:
             raise MedenvError(f"bad {type_name} payload: {exc}") from None
         v = data.get("v")
@@ -85,7 +106,7 @@ def decode_payload(type_name: str, payload: str | bytes) -> Payload:
             type=type_name, data=data, v=v if isinstance(v, int) else SCHEMA_VERSION
         )
     try:
-        value = decoder.decode(payload)
+        value = decode_nested(decoder, payload)
     except msgspec.DecodeError as exc:
         raise MedenvError(f"bad {type_name} payload: {exc}") from None
     if value.v > SCHEMA_VERSION:

@@ -41,6 +41,7 @@ from typing import NoReturn
 import msgspec
 
 from medenv.errors import MedenvError
+from medenv.events.codec import decode_nested
 
 SpoolRow = tuple[str, str | None, int, int, str, msgspec.Raw]
 _ROW = msgspec.json.Decoder(tuple[str, str | None, int, int, str, msgspec.Raw])
@@ -307,7 +308,7 @@ def _salvage(line: bytes) -> SpoolRow | None:
     start = line.find(b'["', 1)
     while start > 0:
         try:
-            return _ROW.decode(line[start:])
+            return decode_nested(_ROW, line[start:])
         except msgspec.DecodeError:
             start = line.find(b'["', start + 1)
     return None
@@ -330,7 +331,7 @@ def read_spool(path: Path) -> SpoolContents:
         if not line.strip():
             continue
         try:
-            contents.rows.append(_ROW.decode(line))
+            contents.rows.append(decode_nested(_ROW, line))
             continue
         except msgspec.DecodeError:
             pass
