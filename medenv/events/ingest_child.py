@@ -84,19 +84,21 @@ def ingest_segments(
     return sum(len(rows) for rows in by_run.values())
 
 
-def _die_with_parent(parent: int, deathsig: bool) -> None:
+def _with_parent(parent: int, deathsig: bool) -> bool:
+    """Ask to be killed with the parent's thread (``deathsig``, Linux); whether the parent
+    is still the writer ``parent`` (False: it died before that request)."""
     if deathsig and sys.platform.startswith("linux"):
         try:
             ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
         except (OSError, AttributeError):  # pragma: no cover - no prctl: the ppid check stays
             pass
-    if os.getppid() != parent:  # the parent died before the line above
-        os._exit(0)
+    return os.getppid() == parent
 
 
 def _serve(conn, file: Path, parent: int, deathsig: bool) -> None:
     """The child's loop (module docstring)."""
-    _die_with_parent(parent, deathsig)
+    if not _with_parent(parent, deathsig):  # the writer is gone already
+        return
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the writer's to handle
     try:
         con = duckdb.connect(str(file), config=WRITER_CONFIG)

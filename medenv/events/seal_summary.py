@@ -66,7 +66,7 @@ class SummaryFold:
         s = self.started
         if s is None:
             return None
-        item = s.get("item", {})
+        item = s.get("item")
         item = item if isinstance(item, dict) else {}
         external = item.get("kg_source") == "external"
         end, reward = self.ended, self.reward
