@@ -22,9 +22,10 @@ import duckdb
 import pytest
 
 import medenv
+from medenv.errors import MedenvError
 from medenv.events import schema as ev
 from medenv.events.encode import EVENT_KINDS, encode_staged
-from medenv.events.files import sidecar
+from medenv.events.files import sidecar, unreadable_path
 from medenv.events.ingest_child import _serve, ingest_segments, main
 from medenv.events.store import EventStore
 from medenv.events.table import TABLE_SQL
@@ -299,3 +300,49 @@ def test_the_ingest_process_runs_this_medenv_and_dies_with_the_main_thread_only(
     store.close()
     assert store.ingest_notes == []
     assert sorted(k for k in _once_each(path) if k[0] is not None) == sorted(logged)
+
+
+def test_a_batch_retried_after_its_lines_could_not_be_kept_is_stored_once(tmp_path):
+    """The events went in, but the lines that are not events could not be kept (here
+    ``<store>.unreadable`` is a folder): ``E1``, the segment stays. The next request (an
+    empty one: the writer's retry) tries it again with the chains rebuilt from the table:
+    the lines are kept now and each event is stored once, chained as the definitions
+    say; later events of the episode chain on."""
+    path = _store(tmp_path)
+    s = _Script(path)
+    seg = s.segment([("e", _started(1)), ("e", ev.ActionReceived(step=0, text="one two"))],
+                    extra=b"not an event\n")  # fmt: skip
+    unreadable_path(path).mkdir()
+    later = []
+
+    def retry(answers):
+        unreadable_path(path).rmdir()
+        later.append(s.segment([("e", ev.ActionReceived(step=1, text="three"))]))
+        return [[], later]
+
+    answers, _ = _serve_here(path, [[seg]], retry)
+    assert answers[0].startswith(b"E1 cannot keep 1 unreadable spool line(s)")
+    assert answers[1:] in ([b"K2"], [b"K1", b"K1"])
+    assert _stored(path) == s.rows
+    assert unreadable_path(path).read_bytes() == b"not an event\n"
+    assert not seg.exists() and not later[0].exists()
+
+
+def test_segments_tried_again_by_a_writer_without_a_process_store_each_event_once(tmp_path):
+    """A writer that ingests segments itself (no ingest process: `ingest_segments` without
+    a sealer) and fails to keep their unreadable lines after the insert: tried again, each
+    event is stored once and the lines are kept once."""
+    path = _store(tmp_path)
+    s = _Script(path)
+    seg = s.segment([("e", _started(1)), (None, "end:e")], extra=b"not an event\n")
+    unreadable_path(path).mkdir()
+    con = duckdb.connect(str(path))
+    try:
+        with pytest.raises(MedenvError, match="cannot keep 1 unreadable spool line"):
+            ingest_segments(con, path, [seg])
+        unreadable_path(path).rmdir()
+        assert ingest_segments(con, path, [seg]) == 0  # both events were in already
+    finally:
+        con.close()
+    assert _stored(path) == s.rows and not seg.exists()
+    assert unreadable_path(path).read_bytes() == b"not an event\n"
