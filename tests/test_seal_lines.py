@@ -11,6 +11,7 @@ import msgspec
 from medenv.events.chain import check_chains, split
 from medenv.events.files import sidecar
 from medenv.events.schema import decode_payload
+from medenv.events.sealer import Sealer
 from medenv.events.store import EventStore, connect
 from medenv.events.summaries import summaries
 
@@ -104,3 +105,28 @@ def test_only_a_run_level_seal_is_completed(tmp_path):
         (None, note.decode()),
         ("e", '{"v":2,"episode_id":"e","events":1,"hash":""}'),
     ]
+
+
+def _nested(depth: int) -> bytes:
+    return b"[" * depth + b"]" * depth
+
+
+def test_payloads_nested_past_the_decoders_limit_never_stop_the_sealer():
+    """JSON nested deeper than the decoder follows (around 1,000 levels in this stack) in
+    an episode's start, a tool call, a reward, a placeholder: each is sealed (read as
+    JSON that is not an object, as a payload that is not JSON is: no count, nothing in the
+    summary), and the episode's seal still completes. (A start read as no object gives a
+    summary without a question id, which `EpisodeSummary` does not decode: not fixed here.)"""
+    for depth in range(900, 1_040, 3):
+        nest = _nested(depth)
+        sealer = Sealer()
+        started = b'{"v":2,"question_id":"q","tags":{"x":%b},"prompt":"a b","tokens":null}'
+        sealer.seal("r", "e", 0, 1, "episode_started", started % nest)
+        sealer.seal("r", "e", 1, 2, "tool_called", b'{"v":2,"step":0,"arguments":%b}' % nest)
+        sealer.seal("r", "e", 2, 3, "reward_assigned", b'{"v":2,"components":%b}' % nest)
+        sealer.seal("r", None, 0, 4, "episode_sealed", b'{"v":2,"x":%b,"hash":""}' % nest)
+        seal = sealer.seal(
+            "r", None, 1, 5, "episode_sealed", b'{"v":2,"episode_id":"e","events":3,"hash":""}'
+        )
+        decoded = msgspec.json.decode(seal)  # (its summary: see the docstring)
+        assert decoded["events"] == 3 and decoded["hash"] != "" and "h" in decoded, depth
