@@ -150,7 +150,8 @@ def _serve_here(path, before: list, after=None, parent=None, deathsig=False):
 
 def test_the_loop_seals_inserts_deletes_and_answers_each_batch_of_requests(tmp_path):
     """Two requests queued before the loop reads them are taken together (``K2``); a third,
-    sent after that answer, continues the episode they began (``K1``). The rows are the
+    sent after that answer and naming two segments, continues the episode they began
+    (``K1``). The rows are the
     definitions' (hashes, token counts, the episode's seal with its sums and summary), the
     segments are gone, and SIGINT is ignored while the loop serves (the writer's Ctrl-C)."""
     path = _store(tmp_path)
@@ -160,10 +161,9 @@ def test_the_loop_seals_inserts_deletes_and_answers_each_batch_of_requests(tmp_p
                       ("f", _started(2))])  # fmt: skip
     third = []
 
-    def after(answers):
-        third.append(s.segment([("e", ev.ActionReceived(step=1, text="d e")),
-                                ("e", ev.AnswerSubmitted(step=1, answer="Ans")),
-                                (None, "end:e")]))  # fmt: skip
+    def after(answers):  # one request naming two segments
+        third.append(s.segment([("e", ev.ActionReceived(step=1, text="d e"))]))
+        third.append(s.segment([("e", ev.AnswerSubmitted(step=1, answer="Ans")), (None, "end:e")]))
         return [third]
 
     answers, seen = _serve_here(path, [[seg1], [seg2]], after)
