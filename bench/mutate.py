@@ -131,6 +131,35 @@ GROUPS: dict[str, Group] = {
             "tests/test_spool_unreadable.py",  # the lines a recovery keeps (files.py)
         ),
     ),
+    # the seal (round 16: out of the writer): token counts, the hash chain, each episode's
+    # `episode_sealed` with its token sums and summary, and the ingest process that seals
+    # and inserts spool segments
+    "seal": Group(
+        (
+            "medenv/events/sealer.py",
+            "medenv/events/seal_summary.py",
+            "medenv/events/ingest_child.py",
+        ),
+        (
+            "tests/test_event_seal.py",
+            "tests/test_events_ingest_child.py",
+            "tests/test_eval_seal_summary.py",
+            "tests/test_event_encode.py",
+            "tests/test_events.py",
+            "tests/test_ingest.py",
+            "tests/test_tamper.py",
+            "tests/test_store_edges.py",
+            "tests/test_store_reading_edges.py",
+            "tests/test_spool_unreadable.py",
+            "tests/test_seal_lines.py",  # lines no writer of this version writes
+            # the ingest process's loop and `main`, run in the test process (run in the real
+            # child, mutmut sees no test reach them: 27 "no tests" in the first sample)
+            "tests/test_ingest_serve.py",
+        ),
+        # `sealer._KINDS` (a type's hash-input bytes) is filled at module level by the
+        # first `seal`: forked from the clean run, a mutant of that fill finds it full
+        isolation="forkserver",
+    ),
     # groundedness (README "Agents, rollouts and training data"): labels, units, the rules
     # over one episode, every episode of a log
     "grounding": Group(

@@ -38,13 +38,14 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from medenv.errors import MedenvError
 from medenv.events.files import keep_unreadable
 from medenv.events.ingest import Pending, insert
 from medenv.events.sealer import Sealer, StoredChains
-from medenv.events.spool import read_spool
-from medenv.events.table import WRITER_CONFIG
+from medenv.events.spool import SpoolContents, read_spool
+from medenv.events.table import WRITER_CONFIG, ingest_error
 
 _PR_SET_PDEATHSIG = 1
 
@@ -54,23 +55,36 @@ class ChildDied(Exception):
 
 
 def ingest_segments(
-    con: duckdb.DuckDBPyConnection, file: Path, segments: list[Path], sealer: Sealer | None = None
+    con: duckdb.DuckDBPyConnection,
+    file: Path,
+    segments: list[Path],
+    sealer: Sealer | None = None,
+    skip_stored: bool | None = None,
 ) -> int:
     """Insert every complete event line of ``segments``, sealed (`medenv.events.sealer`:
     ``sealer`` holds the chains' state from earlier segments; None: a new one that reads
     what it lacks from ``con``), in one Arrow batch, one statement; keep lines that are not
     events (damaged on disk) in ``<file>.unreadable`` (`medenv.events.files.keep_unreadable`;
-    readers note that file), then delete the segments; returns the number of events. A
-    DuckDB failure, or one keeping those lines, raises `MedenvError`
-    (``medenv.events.table.ingest_error``) and leaves the segments (a caller that keeps its
-    ``sealer`` must then start a new one: it has sealed them)."""
+    readers note that file), then delete the segments; returns the number of events
+    inserted. A DuckDB failure, or one keeping those lines, raises `MedenvError`
+    (``medenv.events.table.ingest_error``) and leaves the segments. Keeping the lines comes
+    after the insert (a failure there loses no event), so segments tried again may hold
+    events the table has: ``skip_stored`` leaves out the events the table already holds
+    (``(run, episode, seq, type)``, as `medenv.events.ingest.recover` does; default: when
+    no ``sealer`` is given). A caller that keeps its ``sealer`` must, after a failure,
+    start a new one (it has sealed those events) and pass ``skip_stored=True``."""
+    if skip_stored is None:
+        skip_stored = sealer is None
     if sealer is None:
         sealer = Sealer(StoredChains(con))
     seal = sealer.seal
     by_run: dict[str, Pending] = {}
     contents = [read_spool(segment) for segment in segments]
+    stored = _stored_keys(con, file, contents) if skip_stored else frozenset()
     for part in contents:
         for run_id, episode_id, seq, ts_us, type_, payload in part.rows:
+            if (run_id, episode_id, seq, type_) in stored:
+                continue
             rows = by_run.get(run_id)
             if rows is None:
                 rows = by_run[run_id] = Pending(run_id)
@@ -84,14 +98,43 @@ def ingest_segments(
     return sum(len(rows) for rows in by_run.values())
 
 
-def _die_with_parent(parent: int, deathsig: bool) -> None:
+def _stored_keys(con: duckdb.DuckDBPyConnection, file: Path, contents: list[SpoolContents]):
+    """``(run_id, episode_id, seq, type)`` of the events of ``contents`` that the table
+    already holds."""
+    rows = [row for part in contents for row in part.rows]
+    if not rows:
+        return frozenset()
+    keys = pa.table(
+        {
+            "run_id": pa.array([r[0] for r in rows], pa.string()),
+            "episode_id": pa.array([r[1] for r in rows], pa.string()),
+            "seq": pa.array([r[2] for r in rows], pa.int64()),
+            "type": pa.array([r[4] for r in rows], pa.string()),
+        }
+    )
+    con.register("_keys", keys)
+    try:
+        found = con.execute(
+            "SELECT k.run_id, k.episode_id, k.seq, k.type FROM _keys k WHERE EXISTS (SELECT 1 "
+            "FROM events e WHERE e.run_id = k.run_id AND e.episode_id IS NOT DISTINCT FROM "
+            "k.episode_id AND e.seq = k.seq AND e.type = k.type)"
+        ).fetchall()
+    except duckdb.Error as exc:
+        raise ingest_error(file, file.with_name(file.name + ".spool"), exc) from None
+    finally:
+        con.unregister("_keys")
+    return frozenset(found)
+
+
+def _with_parent(parent: int, deathsig: bool) -> bool:
+    """Ask to be killed with the parent's thread (``deathsig``, Linux); whether the parent
+    is still the writer ``parent`` (False: it died before that request)."""
     if deathsig and sys.platform.startswith("linux"):
         try:
             ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
         except (OSError, AttributeError):  # pragma: no cover - no prctl: the ppid check stays
             pass
-    if os.getppid() != parent:  # the parent died before the line above
-        os._exit(0)
+    return os.getppid() == parent
 
 
 def _as_batch_work() -> None:
@@ -107,7 +150,8 @@ def _as_batch_work() -> None:
 
 def _serve(conn, file: Path, parent: int, deathsig: bool) -> None:
     """The child's loop (module docstring)."""
-    _die_with_parent(parent, deathsig)
+    if not _with_parent(parent, deathsig):  # the writer is gone already
+        return
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the writer's to handle
     _as_batch_work()
     try:
@@ -118,6 +162,7 @@ def _serve(conn, file: Path, parent: int, deathsig: bool) -> None:
         return
     queue: list[Path] = []
     sealer = Sealer(StoredChains(con))  # open chains' state, kept from request to request
+    retry = False  # the queue holds segments of a failed request (some events may be in)
     try:
         while True:
             if not conn.poll(1.0):
@@ -129,11 +174,11 @@ def _serve(conn, file: Path, parent: int, deathsig: bool) -> None:
                 taken.append(conn.recv_bytes())
             queue += [Path(os.fsdecode(p)) for msg in taken for p in msg.split(b"\0") if p]
             try:
-                ingest_segments(con, file, queue, sealer)
-                queue = []
+                ingest_segments(con, file, queue, sealer, skip_stored=retry)
+                queue, retry = [], False
                 conn.send_bytes(b"K%d" % len(taken))
             except MedenvError as exc:
-                sealer = Sealer(StoredChains(con))  # retried: rebuilt from the table
+                sealer, retry = Sealer(StoredChains(con)), True  # rebuilt from the table
                 conn.send_bytes(b"E%d %s" % (len(taken), str(exc).encode()))
     except (EOFError, OSError):  # the parent closed the pipe, or died
         return

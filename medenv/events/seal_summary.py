@@ -25,9 +25,12 @@ _KEPT = frozenset(("answer_submitted", "reward_assigned", "episode_ended", "epis
 
 
 def _object(payload: bytes) -> dict:
+    """``payload``'s JSON object; ``{}`` for one that is not an object (what the SQL reading
+    gets from it too), or that is nested deeper than the decoder follows (~1,000 levels,
+    less the caller's stack; the SQL reading may still read its fields)."""
     try:
         return _DICT.decode(payload)
-    except msgspec.DecodeError:  # not an object: what the SQL reading gets from it too
+    except (msgspec.DecodeError, RecursionError):
         return {}
 
 
@@ -66,7 +69,7 @@ class SummaryFold:
         s = self.started
         if s is None:
             return None
-        item = s.get("item", {})
+        item = s.get("item")
         item = item if isinstance(item, dict) else {}
         external = item.get("kg_source") == "external"
         end, reward = self.ended, self.reward

@@ -44,6 +44,10 @@ _NULL = b'"tokens":null}'
 _H = b',"h":"'
 _TAIL = len(_H) + 32 + 2  # ,"h":"<32 hex>"}
 _UNENCODABLE = (UnicodeEncodeError, TypeError, ValueError, OverflowError, RecursionError)
+# a payload the decoders cannot read: not JSON, or nested deeper than they follow (~1,000
+# levels, less the caller's stack: a hand-written line, or a writer's value just under
+# msgspec's limit); read as no object
+_UNDECODABLE = (msgspec.DecodeError, RecursionError)
 
 # type name -> (decoder of its counted text and ``tokens``, the text's field name)
 _TEXTS: dict[str, tuple[msgspec.json.Decoder, str]] = {
@@ -226,7 +230,7 @@ class Sealer:
 def _placeholder(payload: bytes):
     try:
         return _PLACEHOLDER.decode(payload)
-    except msgspec.DecodeError:
+    except _UNDECODABLE:
         return _PLACEHOLDER.decode(b"{}")
 
 
@@ -235,7 +239,7 @@ def _count(payload: bytes, decoder, field: str) -> tuple[bytes, Any]:
     text (spliced in at the end, where the field is); a given one is kept."""
     try:
         data = decoder.decode(payload)
-    except msgspec.DecodeError:
+    except _UNDECODABLE:
         return payload, None
     tokens = data.tokens
     if tokens is None and payload.endswith(_NULL):
@@ -252,7 +256,7 @@ def _tokens_of(type_: str, payload: bytes) -> Any:
         return None
     try:
         return text[0].decode(payload).tokens
-    except msgspec.DecodeError:
+    except _UNDECODABLE:
         return None
 
 
