@@ -74,9 +74,7 @@ class _Script:
         seq, type_, sealed = self.ref.event(episode_id, self.ts, payload)
         self.rows[(episode_id, seq)] = (type_, sealed.decode())
         written = payload if written is None else written
-        return encode_staged(
-            [(episode_id, seq, self.ts, EVENT_KINDS[type(written)], written)], {}, "r"
-        )[0]
+        return encode_staged([("r", episode_id, seq, self.ts, EVENT_KINDS[type(written)], written)])
 
     def segment(self, events, extra: bytes = b""):
         """A new segment file of ``events`` (``(episode_id, payload)``; ``(None, "end:E")``:

@@ -112,11 +112,10 @@ def _nested(depth: int) -> bytes:
 
 
 def test_payloads_nested_past_the_decoders_limit_never_stop_the_sealer():
-    """JSON nested deeper than the decoder follows (around 1,000 levels in this stack) in
-    an episode's start, a tool call, a reward, a placeholder: each is sealed (read as
-    JSON that is not an object, as a payload that is not JSON is: no count, nothing in the
-    summary), and the episode's seal still completes. (A start read as no object gives a
-    summary without a question id, which `EpisodeSummary` does not decode: not fixed here.)"""
+    """JSON nested around the decoder's limit (about 1,000 levels in this stack) in an
+    episode's start, a tool call, a reward, a placeholder: each is sealed and read as it
+    is (`medenv.events.codec.decode_nested`): the start's prompt is counted, the summary
+    holds its question id, and the episode's seal completes."""
     for depth in range(900, 1_040, 3):
         nest = _nested(depth)
         sealer = Sealer()
@@ -128,5 +127,6 @@ def test_payloads_nested_past_the_decoders_limit_never_stop_the_sealer():
         seal = sealer.seal(
             "r", None, 1, 5, "episode_sealed", b'{"v":2,"episode_id":"e","events":3,"hash":""}'
         )
-        decoded = msgspec.json.decode(seal)  # (its summary: see the docstring)
+        decoded = msgspec.json.decode(seal)
         assert decoded["events"] == 3 and decoded["hash"] != "" and "h" in decoded, depth
+        assert decoded["summary"]["question_id"] == "q" and decoded["tokens"] == 2, depth

@@ -18,6 +18,7 @@ from typing import Any
 import msgspec
 
 from medenv.events import schema as ev
+from medenv.events.codec import decode_nested
 
 _DICT = msgspec.json.Decoder(dict[str, Any])
 _COUNTED = {"action_received": 0, "tool_called": 1, "action_rejected": 2}
@@ -25,11 +26,10 @@ _KEPT = frozenset(("answer_submitted", "reward_assigned", "episode_ended", "epis
 
 
 def _object(payload: bytes) -> dict:
-    """``payload``'s JSON object; ``{}`` for one that is not an object (what the SQL reading
-    gets from it too), or that is nested deeper than the decoder follows (~1,000 levels,
-    less the caller's stack; the SQL reading may still read its fields)."""
+    """``payload``'s JSON object (however deep a writer nested it: `decode_nested`); ``{}``
+    for one that is not an object (what the SQL reading gets from it too)."""
     try:
-        return _DICT.decode(payload)
+        return decode_nested(_DICT, payload)
     except (msgspec.DecodeError, RecursionError):
         return {}
 

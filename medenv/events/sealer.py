@@ -34,7 +34,7 @@ from typing import Any
 import msgspec
 
 from medenv.events.chain import ZERO, chain_key
-from medenv.events.codec import encode_payload
+from medenv.events.codec import decode_nested, encode_payload
 from medenv.events.schema import EVENT_TYPES, EpisodeSealed
 from medenv.events.seal_summary import SummaryFold
 from medenv.events.tokens import TOKEN_FIELDS, count_tokens, token_count
@@ -44,9 +44,8 @@ _NULL = b'"tokens":null}'
 _H = b',"h":"'
 _TAIL = len(_H) + 32 + 2  # ,"h":"<32 hex>"}
 _UNENCODABLE = (UnicodeEncodeError, TypeError, ValueError, OverflowError, RecursionError)
-# a payload the decoders cannot read: not JSON, or nested deeper than they follow (~1,000
-# levels, less the caller's stack: a hand-written line, or a writer's value just under
-# msgspec's limit); read as no object
+# a payload the decoders cannot read (not JSON) is read as no object; one nested as deep as
+# a writer's msgspec encoded it is read (`decode_nested`)
 _UNDECODABLE = (msgspec.DecodeError, RecursionError)
 
 # type name -> (decoder of its counted text and ``tokens``, the text's field name)
@@ -229,7 +228,7 @@ class Sealer:
 
 def _placeholder(payload: bytes):
     try:
-        return _PLACEHOLDER.decode(payload)
+        return decode_nested(_PLACEHOLDER, payload)
     except _UNDECODABLE:
         return _PLACEHOLDER.decode(b"{}")
 
@@ -238,7 +237,7 @@ def _count(payload: bytes, decoder, field: str) -> tuple[bytes, Any]:
     """``(payload with tokens, its tokens)``: a null ``tokens`` becomes the count of the
     text (spliced in at the end, where the field is); a given one is kept."""
     try:
-        data = decoder.decode(payload)
+        data = decode_nested(decoder, payload)
     except _UNDECODABLE:
         return payload, None
     tokens = data.tokens
@@ -255,7 +254,7 @@ def _tokens_of(type_: str, payload: bytes) -> Any:
     if text is None:
         return None
     try:
-        return text[0].decode(payload).tokens
+        return decode_nested(text[0], payload).tokens
     except _UNDECODABLE:
         return None
 
