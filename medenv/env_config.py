@@ -21,7 +21,7 @@ from typing import Any
 import msgspec
 import numpy as np
 
-from medenv.errors import MedenvError
+from medenv.errors import MedenvError, is_utf8_text
 
 
 class EnvConfig(msgspec.Struct, frozen=True, kw_only=True):
@@ -127,14 +127,6 @@ def check_env_names(source: Any, backend: Any, reward_terms: Any) -> None:
         )
 
 
-def _text_ok(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate: no UTF-8 text holds it
-        return False
-    return True
-
-
 def check_tag_value(where: str, value: Any, depth: int = 0) -> None:
     """One `MedenvError` naming the tag when ``value`` (an episode's tags, logged as JSON
     with every event of the episode) cannot be logged as it is: a key that is not a string
@@ -144,7 +136,7 @@ def check_tag_value(where: str, value: Any, depth: int = 0) -> None:
     if depth > 32:
         raise MedenvError(f"{where} is nested deeper than 32 levels")
     if isinstance(value, str):
-        if not _text_ok(value):
+        if not is_utf8_text(value):
             raise MedenvError(f"{where} holds a lone surrogate, which UTF-8 cannot store")
         return
     if value is None or isinstance(value, bool | np.bool_):
@@ -157,7 +149,7 @@ def check_tag_value(where: str, value: Any, depth: int = 0) -> None:
         return
     if isinstance(value, Mapping):
         for key, item in value.items():
-            if not isinstance(key, str) or not _text_ok(key):
+            if not isinstance(key, str) or not is_utf8_text(key):
                 raise MedenvError(f"{where} has a key that is not text: {key!r}")
             check_tag_value(f"{where}[{key!r}]", item, depth + 1)
         return

@@ -29,6 +29,16 @@ def check_seed(value: int, flag: str = "--seed") -> int:
     return value
 
 
+def is_utf8_text(text: str) -> bool:
+    """Whether ``text`` encodes to UTF-8: false when it holds a lone UTF-16 surrogate, which
+    no UTF-8 file, JSON line or DuckDB string (so no event log) can hold."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 MESSAGE_MAX_CHARS = 2000
 
 

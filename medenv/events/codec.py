@@ -9,7 +9,7 @@ from typing import Any
 
 import msgspec
 
-from medenv.errors import MedenvError
+from medenv.errors import MedenvError, is_utf8_text
 from medenv.events.schema import EVENT_TYPES, SCHEMA_VERSION, Payload, UnknownPayload
 
 _DECODERS = {name: msgspec.json.Decoder(cls) for name, cls in EVENT_TYPES.items()}
@@ -21,13 +21,9 @@ MAX_DEPTH = 64  # deeper values are logged as a marker string
 def utf8_safe(text: str) -> str:
     """``text`` with every lone UTF-16 surrogate (which UTF-8, and so the event log, cannot
     hold) replaced by U+FFFD; surrogate pairs are joined. Other text is returned as is."""
-    if text.isascii():
+    if text.isascii() or is_utf8_text(text):
         return text
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-    return text
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 def clean(value: Any, depth: int = 0) -> Any:

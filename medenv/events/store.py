@@ -64,7 +64,7 @@ from pathlib import Path
 
 import duckdb
 
-from medenv.errors import MedenvError
+from medenv.errors import MedenvError, is_utf8_text
 from medenv.events import chain
 from medenv.events.encode import EVENT_KINDS, encode_staged, line_key, payload_start
 from medenv.events.files import (
@@ -115,16 +115,6 @@ __all__ = [
 
 DURABILITY = ("sync", "step", "episode", "none")
 INGEST = ("auto", "process", "thread")
-
-
-def _utf8(text: str) -> bool:
-    """Whether ``text`` encodes to UTF-8 (no lone surrogate): what a spool line and DuckDB
-    can hold as an id."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 class EventStore(Handoff):
@@ -277,7 +267,7 @@ class EventStore(Handoff):
             )
         if episode_id is not None and not isinstance(episode_id, str):  # no reader takes it
             raise MedenvError(f"episode_id must be a string or None, got {episode_id!r}")
-        if episode_id is not None and not _utf8(episode_id):
+        if episode_id is not None and not is_utf8_text(episode_id):
             raise MedenvError(
                 f"episode_id must be valid text (UTF-8 encodable), got {episode_id!r}"
             )
