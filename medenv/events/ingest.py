@@ -32,7 +32,7 @@ from medenv.errors import MedenvError
 from medenv.events.files import keep_unreadable, spool_segments
 from medenv.events.sealer import StoredChains, seal_rows
 from medenv.events.spool import read_spool
-from medenv.events.table import ingest_error, spool_rows_table
+from medenv.events.table import ingest_error, spool_rows_table, stored_in
 
 _JSON = pa.json_(pa.large_string())
 
@@ -146,9 +146,7 @@ def recover(con: duckdb.DuckDBPyConnection, file: Path, spool: Path) -> tuple[in
     try:
         con.execute(
             "INSERT INTO events SELECT DISTINCT ON (run_id, episode_id, seq, type) b.* "
-            "FROM _spooled b WHERE NOT EXISTS (SELECT 1 FROM "
-            "events e WHERE e.run_id = b.run_id AND e.episode_id IS NOT DISTINCT FROM "
-            "b.episode_id AND e.seq = b.seq AND e.type = b.type)"
+            f"FROM _spooled b WHERE NOT {stored_in('events', 'b')}"
         )
     except duckdb.Error as exc:
         raise ingest_error(file, spool, exc) from None

@@ -45,7 +45,7 @@ from medenv.events.files import keep_unreadable
 from medenv.events.ingest import Pending, insert
 from medenv.events.sealer import Sealer, StoredChains
 from medenv.events.spool import SpoolContents, read_spool
-from medenv.events.table import WRITER_CONFIG, ingest_error
+from medenv.events.table import WRITER_CONFIG, ingest_error, stored_in
 
 _PR_SET_PDEATHSIG = 1
 
@@ -115,9 +115,7 @@ def _stored_keys(con: duckdb.DuckDBPyConnection, file: Path, contents: list[Spoo
     con.register("_keys", keys)
     try:
         found = con.execute(
-            "SELECT k.run_id, k.episode_id, k.seq, k.type FROM _keys k WHERE EXISTS (SELECT 1 "
-            "FROM events e WHERE e.run_id = k.run_id AND e.episode_id IS NOT DISTINCT FROM "
-            "k.episode_id AND e.seq = k.seq AND e.type = k.type)"
+            f"SELECT run_id, episode_id, seq, type FROM _keys k WHERE {stored_in('events', 'k')}"
         ).fetchall()
     except duckdb.Error as exc:
         raise ingest_error(file, file.with_name(file.name + ".spool"), exc) from None

@@ -24,7 +24,7 @@ from medenv.events.files import (
 from medenv.events.parquet import parquet_relation
 from medenv.events.schema import Event, decode_payload
 from medenv.events.sealer import StoredChains, seal_rows
-from medenv.events.table import check_events_table, spool_rows_table
+from medenv.events.table import check_events_table, spool_rows_table, stored_in
 
 VIEWS_SQL = """
 CREATE OR REPLACE VIEW runs AS
@@ -193,9 +193,7 @@ def connect(paths_or_glob: str | Path | Sequence[str | Path]) -> duckdb.DuckDBPy
             con.register(f"_spool{i}", spool_rows_table(spooled))
             con.execute(
                 f"CREATE TEMP TABLE spool{i} AS SELECT DISTINCT ON (run_id, episode_id, seq, "
-                f"type) b.* FROM _spool{i} b WHERE NOT EXISTS (SELECT 1 FROM s{i}.events e "
-                "WHERE e.run_id = b.run_id AND e.episode_id IS NOT DISTINCT FROM b.episode_id "
-                "AND e.seq = b.seq AND e.type = b.type)"
+                f"type) b.* FROM _spool{i} b WHERE NOT {stored_in(f's{i}.events', 'b')}"
             )
             con.unregister(f"_spool{i}")
             parts.append(f"SELECT {i} AS file, * FROM spool{i}")

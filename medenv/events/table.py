@@ -61,6 +61,17 @@ def spool_rows_table(rows) -> pa.Table:
     return arrow_table((r[0], r[1], r[2], r[3], r[4], bytes(r[5])) for r in rows)
 
 
+def stored_in(table: str, rows: str) -> str:
+    """The SQL condition that the event of row alias ``rows`` is already in ``table``: an
+    event is identified by ``(run_id, episode_id, seq, type)`` (how spooled events that a
+    table may hold already are told apart from new ones, by recovery, readers of leftovers
+    and a retried ingest)."""
+    return (
+        f"EXISTS (SELECT 1 FROM {table} e WHERE e.run_id = {rows}.run_id AND e.episode_id IS "
+        f"NOT DISTINCT FROM {rows}.episode_id AND e.seq = {rows}.seq AND e.type = {rows}.type)"
+    )
+
+
 def ingest_error(file: Path, spool: Path, exc: Exception) -> MedenvError:
     first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return MedenvError(
