@@ -169,6 +169,12 @@ def writer_id() -> str:
     return f"{os.getpid()}-{_HOST}-{secrets.token_hex(4)}"
 
 
+def writer_pid(writer: str) -> int | None:
+    """The process id in ``writer`` (a `writer_id`, of any host); None when it is not one."""
+    m = re.fullmatch(_WRITER, writer)
+    return None if m is None else int(m.group(1))
+
+
 def writer_gone(writer: str) -> bool | None:
     """Whether the process of ``writer`` (a `writer_id`) has ended: True or False on this
     host, None when it is another host's (or not a `writer_id`): unknown."""

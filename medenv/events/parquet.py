@@ -59,6 +59,7 @@ from medenv.paths import (
     staging_in,
     writer_gone,
     writer_id,
+    writer_pid,
 )
 
 _URL = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://")
@@ -237,17 +238,17 @@ def describe_marker(fs, folder: str, name: str) -> str:
     if name == INCOMPLETE:
         return f"{name} (a medenv before per-export markers; any finishing export removes it)"
     writer = name[len(INCOMPLETE) + 1 :]
-    m = re.fullmatch(r"(\d+)-[0-9a-f]{8}-[0-9a-f]{8}", writer)
+    pid = writer_pid(writer)
     gone = writer_gone(writer)
     age = _age(fs, folder, name)
     since = "" if age is None else f", written {max(age, 0) / 3600:.1f} h ago"
-    if m is None:
+    if pid is None:
         return f"{name} (an unknown writer{since})"
     if gone is not None:
         state = "gone: the next finishing export removes it" if gone else "still running"
-        return f"{name} (process {m.group(1)} of this host, {state}{since})"
+        return f"{name} (process {pid} of this host, {state}{since})"
     return (
-        f"{name} (process {m.group(1)} of another host, which cannot be checked from here"
+        f"{name} (process {pid} of another host, which cannot be checked from here"
         f"{since}; honoured until untouched for {MARKER_AGE / 3600:g} h)"
     )
 
