@@ -28,7 +28,7 @@ def check_model_path(model_path: str) -> None:
         return
     if not model_path.strip():
         raise MedenvError("the model is empty; give a model folder or hub id")
-    if model_path.startswith(("/", ".", "~")) or model_path.count("/") > 1:
+    if not could_be_hub_id(model_path):
         raise MedenvError(f"no model folder at {model_path}")
     if hub_offline() and not in_hub_cache(model_path):  # the loader's answer, in 5 s
         raise MedenvError(
@@ -36,6 +36,12 @@ def check_model_path(model_path: str) -> None:
             "cache, and the hub is offline (HF_HUB_OFFLINE or TRANSFORMERS_OFFLINE is set): give a "
             "model folder, or unset it to download the model"
         )
+
+
+def could_be_hub_id(name: str) -> bool:
+    """Whether ``name`` could name a hub model (``ORG/NAME`` or ``NAME``) rather than only a
+    path: not absolute, not ``./`` or ``~``, at most one ``/``."""
+    return not name.startswith(("/", ".", "~")) and name.count("/") <= 1
 
 
 _TRUE = ("1", "true", "yes", "on")

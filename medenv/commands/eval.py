@@ -95,7 +95,11 @@ def make_judge(spec: str, api_key_env: str | None = None):
     if spec == "lexical":
         return lexical_judge, "lexical"
     try:
-        from medenv.agents.backend_transformers import check_model_path, in_hub_cache
+        from medenv.agents.backend_transformers import (
+            check_model_path,
+            could_be_hub_id,
+            in_hub_cache,
+        )
         from medenv.agents.llm import make_backend
     except ImportError as exc:
         raise MedenvError(f"--judge {spec!r} needs the agents package ({exc})") from exc
@@ -103,7 +107,7 @@ def make_judge(spec: str, api_key_env: str | None = None):
     # model here (a folder, tiny/small, the hub cache); `transformers:ORG/NAME` downloads
     bare = ":" not in spec or not kind.isidentifier()
     if bare and spec not in ("tiny", "small") and not os.path.lexists(os.path.expanduser(spec)):
-        if spec.startswith(("/", ".", "~")) or spec.count("/") > 1:
+        if not could_be_hub_id(spec):
             check_model_path(spec)  # a path, not a hub id: "no model folder at ..."
         if not in_hub_cache(spec):  # it waited ~50 s on an unreachable hub before its error
             raise MedenvError(
