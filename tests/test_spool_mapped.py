@@ -150,7 +150,7 @@ def test_open_spool_maps_only_unsynced_spools_on_a_filesystem_it_knows(tmp_path)
     try:
         mapped = open_spool(folder / "a.spool")
         synced = open_spool(folder / "b.spool", sync=True)
-        assert filesystem_type(mapped.fd) == "tmpfs"
+        assert filesystem_type(folder) == "tmpfs"
         assert isinstance(mapped, MappedSpool) and type(synced) is Spool
         mapped.close()
         synced.close()
@@ -159,7 +159,7 @@ def test_open_spool_maps_only_unsynced_spools_on_a_filesystem_it_knows(tmp_path)
             p.unlink()
         folder.rmdir()
     local = open_spool(tmp_path / "c.spool")  # mapped exactly where its filesystem allows
-    kind = filesystem_type(local.fd)
+    kind = filesystem_type(tmp_path)
     assert kind  # Linux names every filesystem a file can be open on
     assert isinstance(local, MappedSpool) == (kind in spool_mod._MAPPABLE)
     local.close()

@@ -149,10 +149,13 @@ _MAPPABLE = frozenset({"ext2", "ext3", "ext4", "xfs", "tmpfs"})
 _fs_types: dict[int, str] = {}
 
 
-def filesystem_type(fd: int) -> str:
-    """The type of the filesystem that holds open file ``fd`` as Linux names it in
-    ``/proc/self/mountinfo`` (e.g. ``ext4``); ``""`` where that cannot be told."""
-    dev = os.fstat(fd).st_dev
+def filesystem_type(path: str | os.PathLike) -> str:
+    """The type of the filesystem that holds ``path`` (an existing file or folder) as Linux
+    names it in ``/proc/self/mountinfo`` (e.g. ``ext4``); ``""`` where that cannot be told."""
+    try:
+        dev = os.stat(path).st_dev
+    except OSError:
+        return ""
     if dev not in _fs_types:
         want, found = f"{os.major(dev)}:{os.minor(dev)}", ""
         try:
@@ -172,10 +175,8 @@ def open_spool(path: Path, sync: bool = False) -> Spool | MappedSpool:
     """The spool writer for ``path``: `MappedSpool` where the spool is not synced and its
     filesystem is one that mapping is safe on (``_MAPPABLE``), else `Spool`. Raises
     OSError as ``os.open`` does."""
-    spool = Spool(path, sync=sync)
-    if sync or filesystem_type(spool.fd) not in _MAPPABLE:
-        return spool
-    spool.close()
+    if sync or filesystem_type(path.parent) not in _MAPPABLE:
+        return Spool(path, sync=sync)
     return MappedSpool(path)
 
 
