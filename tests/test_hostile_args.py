@@ -376,3 +376,28 @@ def test_a_first_reset_that_fails_leaves_the_made_env_usable(items, world):  # n
     obs, _, terminated, _, info = env.step("not a call")
     assert info["error"] == "no_call" and not terminated and obs.startswith("Error (no_call)")
     env.close()
+
+
+def test_the_passive_env_checker_is_off_by_default_and_can_be_asked_for(items, world):  # noqa: F811
+    """The README: ``gym.make`` adds no PassiveEnvChecker by default, and
+    ``disable_env_checker=False`` adds gymnasium's own, which passes the env's first reset
+    and step."""
+    import gymnasium as gym
+    from gymnasium.wrappers import PassiveEnvChecker
+
+    def wrappers(env) -> list[type]:
+        found = []
+        while isinstance(env, gym.Wrapper):
+            found.append(type(env))
+            env = env.env
+        return found
+
+    plain = gym.make("MedResearch-v0", qa=items, world=world, db=None)
+    assert PassiveEnvChecker not in wrappers(plain)
+    checked = gym.make("MedResearch-v0", qa=items, world=world, db=None, disable_env_checker=False)
+    assert PassiveEnvChecker in wrappers(checked)
+    checked.reset(seed=0)
+    obs, _, terminated, _, info = checked.step("not a call")
+    assert info["error"] == "no_call" and not terminated and obs.startswith("Error (no_call)")
+    plain.close()
+    checked.close()
