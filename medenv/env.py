@@ -49,6 +49,7 @@ from medenv.env_reset import LazySeeding, choose_question
 from medenv.env_step import EpisodeState, check_calls, read_action, reject, run_calls
 from medenv.errors import MedenvError, check_seed
 from medenv.events import schema as ev
+from medenv.events.logged_step import LoggedStep, events_of
 from medenv.events.recorder import Recorder
 from medenv.events.store import DURABILITY, EventStore, check_run_id, new_run_id
 from medenv.gc_tuning import raise_gc_thresholds
@@ -279,34 +280,40 @@ class MedResearchEnv(LazySeeding, gym.Env[str, str]):
             raise
 
     def _step(self, action: str | dict):
-        """parse -> check -> run calls (or reject) -> advance."""
-        step, log = self._state.steps, self.store is not None  # log: events are built
-        parsed, received = read_action(
+        """parse -> check -> run calls (or reject) -> log the step -> advance."""
+        step, log = self._state.steps, self.store is not None  # log: the step is recorded
+        parsed, record = read_action(
             action, step, parallel_calls=self.parallel_calls, schemas=self.schemas,
             tool_format=self.tool_format, log=log,
         )  # fmt: skip
-        self._emit(received, self.episode_id)
         checked, error = check_calls(parsed)
         ran = None
         if error is None:
-            emit = self._emit_step if log else None
-            ran = run_calls(self.world, checked, step, self._state, emit)
+            ran = run_calls(self.world, checked, step, self._state, record)
             error = ran.error
         if error is not None:
             self._state.n_format_errors += 1
-            observation, rejected = reject(parsed, error, step, self.tool_format, log)
-            self._emit(rejected, self.episode_id)
+            observation = reject(parsed, error, step, self.tool_format, record)
             terminated, tool = False, ""
         else:
             outs = ran.outputs  # each already fitted (`fit_text` is idempotent)
             observation = outs[0] if len(outs) == 1 else fit_text("\n\n".join(outs))
             terminated, tool = ran.terminated, ran.tool
+        if record is not None:
+            self._log_step(record)
         reward, truncated = self._advance(terminated)
         info = self._info(error.kind if error else "", tool)
         return observation, reward, terminated, truncated, info
 
-    def _emit_step(self, payload: ev.Payload) -> None:
-        self._emit(payload, self.episode_id)
+    def _log_step(self, record: LoggedStep) -> None:
+        """Hand the step to the recorder whole (`EventStore.emit_step`) or, to a recorder
+        that takes events only, as its events (`events_of`)."""
+        emit_step = getattr(self.store, "emit_step", None)
+        if emit_step is not None:
+            emit_step(record, self.episode_id)
+        else:
+            for _, payload in events_of(record):
+                self.store.emit(payload, self.episode_id)
 
     def _advance(self, terminated: bool) -> tuple[float, bool]:
         """Count the step; end (and reward) the episode when it terminated or ran out of

@@ -1,16 +1,15 @@
 """The stages of one `medenv.env.MedResearchEnv.step`: parse -> check -> run or reject.
 
 Each stage is a function over the episode's `EpisodeState` and the env's settings; the env
-wires them together (`MedResearchEnv._step`) and advances the episode. Events are handed
-to ``emit`` (the env's recorder) in the order the log holds them: ``action_received``; then
-per call ``tool_called``/``tool_returned`` (``answer_submitted`` after a successful
-``answer``), or ``action_rejected``.
+wires them together (`MedResearchEnv._step`) and advances the episode. When the env logs,
+the stages fill the step's `medenv.events.logged_step.LoggedStep` as they run (the action
+read, each call and its result, the answer or the rejection, each with its time), which the
+env hands to its recorder whole; its events are `medenv.events.logged_step.events_of`.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -24,6 +23,7 @@ from medenv.actions import (
     truncation_marker,
 )
 from medenv.events import schema as ev
+from medenv.events.logged_step import LoggedCall, LoggedRejection, LoggedStep
 from medenv.tools.parsing import (
     ERROR_KINDS,
     ParsedAction,
@@ -36,8 +36,6 @@ from medenv.tools.parsing import (
 from medenv.tools.registry import run as run_tool
 from medenv.tools.registry import validate
 from medenv.tools.result import ToolResult
-
-Emit = Callable[[ev.Payload], None]
 
 
 class ActionContext(msgspec.Struct, frozen=True, kw_only=True):
@@ -102,9 +100,10 @@ def read_action(
     schemas: list[dict],
     tool_format: str,
     log: bool = True,
-) -> tuple[ParsedAction, ev.ActionReceived | None]:
-    """Parse the action's canonical text (cut to the action space) and the event that logs
-    exactly the text parsed (None when not ``log``: logging is off)."""
+) -> tuple[ParsedAction, LoggedStep | None]:
+    """Parse the action's canonical text (cut to the action space); when ``log``, also
+    begin the step's record with the ``action_received`` that logs exactly the text parsed
+    (None when logging is off)."""
     action, text, is_dict = canonical_action(action)
     cut = None
     if len(text) > ACTION_MAX_CHARS:  # outside the action space: read its start only
@@ -122,12 +121,15 @@ def read_action(
         )  # fmt: skip
     if not log:
         return parsed, None
-    context = ActionContext(step=step, text=text, parsed=parsed, truncated_from=cut)
-    event = ev.measured(
-        ev.ActionReceived, context, step=step, text=text + truncation_marker(cut),
-        think=parsed.think, is_dict=is_dict, truncated_from=cut, family=parsed.family,
+    measured = ev.measures(
+        ev.ActionReceived,
+        lambda: ActionContext(step=step, text=text, parsed=parsed, truncated_from=cut),
+    )
+    record = LoggedStep(
+        time.time_ns() // 1000, step, text + truncation_marker(cut),
+        parsed.think, is_dict, parsed.family, cut, measured,
     )  # fmt: skip
-    return parsed, event
+    return parsed, record
 
 
 def check_calls(parsed: ParsedAction) -> tuple[list, ParseError | None]:
@@ -144,29 +146,32 @@ def check_calls(parsed: ParsedAction) -> tuple[list, ParseError | None]:
     return checked, None
 
 
-def run_calls(world, checked: list, step: int, state: EpisodeState, emit: Emit | None) -> CallsRun:
-    """Run the checked calls in order against ``world``, logging each (``emit`` None:
-    logging is off, no event is built), and count them in ``state``; a tool's own argument
-    fault (e.g. a blank query) stops the step, and a successful ``answer`` ends the
-    episode."""
+def run_calls(
+    world, checked: list, step: int, state: EpisodeState, record: LoggedStep | None
+) -> CallsRun:
+    """Run the checked calls in order against ``world``, recording each in ``record`` (None:
+    logging is off, nothing is recorded), and count them in ``state``; a tool's own
+    argument fault (e.g. a blank query) stops the step, and a successful ``answer`` ends
+    the episode."""
     out = CallsRun()
-    for i, (call, args) in enumerate(checked):
-        if emit is not None:
-            emit(ev.ToolCalled(step=step, name=call.name, arguments=call.arguments, call=i))
+    for call, args in checked:
+        called_us = time.time_ns() // 1000
         start = time.perf_counter()
         result = run_tool(world, call.name, args)
         latency = (time.perf_counter() - start) * 1000.0
         obs_i = fit_text(result.text)
-        if emit is not None:
-            context = CallContext(
-                step=step, call=call, args=args, result=result, latency_ms=latency,
-                state=state, world=world,
+        if record is not None:
+            measured = ev.measures(
+                ev.ToolReturned,
+                lambda: CallContext(  # noqa: B023 - called by `measures` at once
+                    step=step, call=call, args=args, result=result, latency_ms=latency,  # noqa: B023
+                    state=state, world=world,
+                ),
             )  # fmt: skip
-            emit(
-                ev.measured(
-                    ev.ToolReturned, context, step=step, name=call.name, observation=obs_i,
-                    latency_ms=round(latency, 3), doc_ids=list(result.doc_ids), ok=result.ok,
-                    error=result.error, call=i,
+            record.calls.append(
+                LoggedCall(
+                    call.name, call.arguments, called_us, time.time_ns() // 1000, obs_i,
+                    round(latency, 3), list(result.doc_ids), result.ok, result.error, measured,
                 )
             )  # fmt: skip
         if not result.ok and result.error in ERROR_KINDS:  # e.g. a blank query
@@ -178,31 +183,36 @@ def run_calls(world, checked: list, step: int, state: EpisodeState, emit: Emit |
         out.outputs.append(obs_i)
         if call.name == "answer" and result.ok:
             state.prediction = str(call.arguments["answer"])
-            if emit is not None:
-                emit(ev.AnswerSubmitted(step=step, answer=state.prediction))
+            if record is not None:
+                record.answer, record.answered_us = state.prediction, time.time_ns() // 1000
             out.terminated = True
             return out
     return out
 
 
 def reject(
-    parsed: ParsedAction, error: ParseError, step: int, tool_format: str, log: bool = True
-) -> tuple[str, ev.ActionRejected | None]:
-    """A rejected action's error observation (with the call-format hint) and its event
-    (None when not ``log``)."""
+    parsed: ParsedAction,
+    error: ParseError,
+    step: int,
+    tool_format: str,
+    record: LoggedStep | None = None,
+) -> str:
+    """A rejected action's error observation (with the call-format hint), recorded as the
+    step's rejection in ``record`` (None: logging is off)."""
     observation = f"Error ({error.kind}): {error.message}"
     hint = format_hint(parsed.family if parsed.family else tool_format)
     if hint not in observation:  # the registry's own argument checks carry no hint
         observation += "\n" + error_suffix(parsed.family, tool_format)
     observation = fit_text(observation)
-    if not log:
-        return observation, None
-    context = RejectContext(step=step, parsed=parsed, error=error, observation=observation)
-    event = ev.measured(
-        ev.ActionRejected, context, step=step, kind=error.kind, message=error.message,
-        observation=observation,
-    )  # fmt: skip
-    return observation, event
+    if record is not None:
+        measured = ev.measures(
+            ev.ActionRejected,
+            lambda: RejectContext(step=step, parsed=parsed, error=error, observation=observation),
+        )
+        record.rejection = LoggedRejection(
+            time.time_ns() // 1000, error.kind, error.message, observation, measured
+        )
+    return observation
 
 
 def parse_error(kind: str | None, message: str) -> ParseError:

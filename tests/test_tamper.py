@@ -273,11 +273,12 @@ def test_editing_the_spool_is_reported(tmp_path, items, world, capsys):  # noqa:
     assert verify(path, ids[0]).ok and verify(path, ids[1]).ok
     lines = spool.read_bytes().splitlines(keepends=True)
     edited = [
-        line.replace(b"Autosomal", b"Autosomol", 1) if b"tool_returned" in line else line
+        line.replace(b"Autosomal", b"Autosomol", 1) if b'"step",[' in line else line
         for line in lines
-    ]
+    ]  # an observation in a step's line (`medenv.events.logged_step`)
     first = next(i for i, line in enumerate(lines) if ids[1].encode() in line)
-    del edited[first + 2]  # an event of episode 1
+    assert b'"step",[' in edited[first + 2]
+    del edited[first + 2]  # a step of episode 1: its events
     extra = edited[first].replace(b'",0,', b'",40,', 1)  # a copy of its start, as seq 40
     assert extra != edited[first]
     edited.insert(first + 5, extra)

@@ -14,11 +14,11 @@ from __future__ import annotations
 import msgspec
 
 from medenv.events.codec import encode_payload
-from medenv.events.schema import EVENT_TYPES
+from medenv.events.logged_step import event_rows
+from medenv.events.schema import TYPE_NAMES
 
 _ENC = msgspec.json.Encoder()
-# event class -> its type name
-EVENT_KINDS: dict[type, str] = {cls: name for name, cls in EVENT_TYPES.items()}
+EVENT_KINDS = TYPE_NAMES  # event class -> its type name
 
 
 def line_key(run_id: str, episode_id: str | None) -> bytes:
@@ -38,12 +38,17 @@ def payload_start(key: bytes, seq: int, ts_us: int, type_: str) -> int:
 
 def encode_staged(staged: list[tuple]) -> bytes:
     """A step's events, ``staged`` as ``(run_id, episode_id, seq, ts_us, type, payload)``
-    (ids already checked as UTF-8 text, ``type`` = ``EVENT_KINDS[type(payload)]``), as raw
-    spool lines, joined (module docstring). Raises what `encode_payload` raises (nothing
-    for declared types' usual values) before anything is returned."""
+    (ids already checked as UTF-8 text, ``type`` = ``EVENT_KINDS[type(payload)]``, or
+    a whole step: type ``"step"``, a `medenv.events.logged_step.LoggedStep`), as raw
+    spool lines, joined (module docstring). Where msgspec refuses a value, every row is
+    written event by event (a step's events each on its line) through `encode_payload`'s
+    cleaning. Raises what `encode_payload` raises (nothing for declared types' usual
+    values) before anything is returned."""
     try:
         return _ENC.encode_lines(staged)
     except _UNENCODABLE:
         return b"".join(
-            _ENC.encode((*row[:5], msgspec.Raw(encode_payload(row[5])))) + b"\n" for row in staged
+            _ENC.encode((*row[:5], msgspec.Raw(encode_payload(row[5])))) + b"\n"
+            for staged_row in staged
+            for row in event_rows(staged_row)
         )

@@ -2,7 +2,8 @@
 
 `MedResearchEnv` takes ``db=`` as a path (it opens an `medenv.events.store.EventStore`
 there), None (no logging) or any object with these methods: the env stages a step's events
-with ``emit``, logs them with ``commit`` (or drops them with ``discard`` when the step
+with ``emit`` (or, to a recorder that has ``emit_step``, as `EventStore.emit_step` takes
+it, the step's `medenv.events.logged_step.LoggedStep` whole), logs them with ``commit`` (or drops them with ``discard`` when the step
 raised), seals an episode with ``end_episode`` and calls ``close`` once. ``shard`` numbers
 the writer (it is part of the episode ids). `MemoryRecorder` keeps the payloads in a list
 (`medenv.verify` re-executes episodes into one).

@@ -11,7 +11,7 @@ of its run), and the run chain holds an ``episode_sealed`` event per ended episo
 ``run_closed`` event per closed writer. Version 1 payloads (no ``"h"``) still decode.
 
 This module declares the events (payload types, `EVENT_TYPES`, the per-step measurements
-`STEP_MEASURES`) and how the env fills them (`from_sources`, `measured`): adding an event
+`STEP_MEASURES`) and how the env fills them (`from_sources`, `measures`): adding an event
 field is a change to this file alone. What works on the declarations lives beside it:
 `medenv.events.codec` (`encode_payload`, the one place where text is made encodable, and
 `decode_payload`) and `medenv.events.tokens` (`count_tokens`, `TOKEN_FIELDS`,
@@ -263,17 +263,18 @@ def from_sources(cls: type[P], *sources: Any, **given: Any) -> P:
 _MISSING = object()
 
 # Per-step measurements (issue 13): event type -> {field: function of the step's context}.
-# The env builds its per-step events with `measured`, which adds every field declared here,
-# computed on the step's context (`medenv.env_step`): ``action_received`` on an
+# The env computes, for each of its per-step events, every field declared here on the
+# step's context (`medenv.env_step`) with `measures`: ``action_received`` on an
 # `ActionContext` (step, the parsed text, the parsed action, the length cut off),
 # ``tool_returned`` on a `CallContext` (step, the call and its checked arguments, the
 # tool's `ToolResult`, its latency, the `EpisodeState` before the call counts, the world),
 # ``action_rejected`` on a `RejectContext` (step, the parsed action, the fault, the
-# observation). So a new per-step measurement is a field on its payload plus its entry
-# here: this file alone. The fold (`medenv.events.episodes`) reads it into
-# ``StepRecord.extra`` by name (per call for ``tool_returned``), and replay and verify
-# compare it like any other field. A function must be deterministic in the context:
-# verify re-runs the episode and compares every field but ``latency_ms``.
+# observation); the values travel with the step (`medenv.events.logged_step`) into its
+# events. So a new per-step measurement is a field on its payload plus its entry here:
+# this file alone. The fold (`medenv.events.episodes`) reads it into ``StepRecord.extra``
+# by name (per call for ``tool_returned``), and replay and verify compare it like any other
+# field. A function must be deterministic in the context: verify re-runs the episode and
+# compares every field but ``latency_ms``.
 STEP_MEASURES: dict[type[Payload], dict[str, Callable[[Any], Any]]] = {
     ActionReceived: {},
     ToolReturned: {},
@@ -281,12 +282,14 @@ STEP_MEASURES: dict[type[Payload], dict[str, Callable[[Any], Any]]] = {
 }
 
 
-def measured(cls: type[P], context: Any, **values: Any) -> P:
-    """A per-step ``cls`` payload: ``values`` and the `STEP_MEASURES` of ``cls`` computed on
-    ``context``."""
-    for field, measure in STEP_MEASURES.get(cls, {}).items():
-        values[field] = measure(context)
-    return cls(**values)
+def measures(cls: type[Payload], context: Callable[[], Any]) -> dict[str, Any]:
+    """The `STEP_MEASURES` of ``cls`` computed on ``context()`` (called only when ``cls``
+    declares any: ``{}`` costs no context)."""
+    declared = STEP_MEASURES.get(cls)
+    if not declared:
+        return {}
+    ctx = context()
+    return {field: measure(ctx) for field, measure in declared.items()}
 
 
 class Event(msgspec.Struct, frozen=True, kw_only=True):

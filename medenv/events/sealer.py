@@ -2,7 +2,9 @@
 
 The writer (`medenv.events.store.EventStore`) spools each event as a raw line
 ``[run_id, episode_id, seq, ts_us, type, payload]``, the payload as `encode_payload` gives
-it (``tokens`` still null). Whoever turns spool lines into rows seals them with a `Sealer`,
+it (``tokens`` still null), or a whole env step as one line that
+`medenv.events.spool.read_spool` expands into such event rows
+(`medenv.events.logged_step`). Whoever turns spool lines into rows seals them with a `Sealer`,
 event by event in spool order: the ingest process (`medenv.events.ingest_child`), the next
 writer's recovery of a killed writer's spool (`medenv.events.ingest.recover`), readers of
 leftovers (`medenv.events.reader.connect`), and the writer itself at commit when it ingests

@@ -1,8 +1,9 @@
 """The append-only spool: events written to disk at once, before DuckDB ingests them.
 
 One line per event, ``[run_id, episode_id, seq, ts_us, type, payload]`` as JSON (payload
-embedded raw; JSON strings never contain a raw newline, so a line is one event). The
-writer's payloads are raw (`encode_payload`'s JSON: no token count, no hash); they are
+embedded raw; JSON strings never contain a raw newline, so a line is one event), or one
+line per env step (type ``"step"``: `medenv.events.logged_step`), which `read_spool`
+expands into the event rows it stands for. The writer's payloads are raw (`encode_payload`'s JSON: no token count, no hash); they are
 sealed where the lines become rows (`medenv.events.sealer`). Lines of writers before that
 change hold sealed payloads and are taken as they are.
 
@@ -42,6 +43,7 @@ import msgspec
 
 from medenv.errors import MedenvError
 from medenv.events.codec import decode_nested
+from medenv.events.logged_step import expand_row
 
 SpoolRow = tuple[str, str | None, int, int, str, msgspec.Raw]
 _ROW = msgspec.json.Decoder(tuple[str, str | None, int, int, str, msgspec.Raw])
@@ -274,7 +276,7 @@ class MappedSpool(Spool):
 
 
 class SpoolContents(msgspec.Struct, kw_only=True):
-    """What `read_spool` found: ``rows`` (every complete event line, in order),
+    """What `read_spool` found: ``rows`` (every event of its complete lines, in order),
     ``torn_tail`` (bytes of an unterminated last line), ``skipped`` (numbers of lines that
     are not events), ``unreadable`` (those lines' bytes), ``salvaged`` (lines that began
     with a torn write) and ``kept`` (the file recovery kept the unreadable lines in)."""
@@ -304,12 +306,19 @@ class SpoolContents(msgspec.Struct, kw_only=True):
         return out
 
 
-def _salvage(line: bytes) -> SpoolRow | None:
-    """The complete event a line ends with, after a torn prefix (None when there is none)."""
+def _rows(line: bytes) -> list[SpoolRow]:
+    """The event rows a spool line holds (a step line's expanded: `expand_row`); raises
+    `msgspec.DecodeError` for a line that is neither."""
+    return expand_row(decode_nested(_ROW, line))
+
+
+def _salvage(line: bytes) -> list[SpoolRow] | None:
+    """The rows of the complete line a line ends with, after a torn prefix (None when
+    there is none)."""
     start = line.find(b'["', 1)
     while start > 0:
         try:
-            return decode_nested(_ROW, line[start:])
+            return _rows(line[start:])
         except msgspec.DecodeError:
             start = line.find(b'["', start + 1)
     return None
@@ -332,15 +341,15 @@ def read_spool(path: Path) -> SpoolContents:
         if not line.strip():
             continue
         try:
-            contents.rows.append(decode_nested(_ROW, line))
+            contents.rows.extend(_rows(line))
             continue
         except msgspec.DecodeError:
             pass
-        row = _salvage(line)
-        if row is None:
+        rows = _salvage(line)
+        if rows is None:
             contents.skipped.append(number)
             contents.unreadable.append(line)
         else:
-            contents.rows.append(row)
+            contents.rows.extend(rows)
             contents.salvaged.append(number)
     return contents

@@ -1,7 +1,9 @@
 """The event store: one DuckDB table of events, written in Arrow batches through a spool.
 
 Writing (`EventStore`): ``emit`` stages an event (its type checked, its ``seq`` and time
-taken); ``commit`` (called at the end of every env step) encodes the staged step's events
+taken), ``emit_step`` a whole env step (`medenv.events.logged_step.LoggedStep`: its
+events take consecutive ``seq``s and are spooled as one line that readers expand into
+them); ``commit`` (called at the end of every env step) encodes the staged step's events
 as raw spool lines (`medenv.events.encode.encode_staged`: `encode_payload`'s JSON, which
 never raises for declared types; no token count, no hash), moves them to the pending events
 and makes them durable according to ``durability``; ``discard`` drops a staged step that
@@ -81,6 +83,7 @@ from medenv.events.files import (
 from medenv.events.handoff import HOLD_BATCHES, Handoff
 from medenv.events.ingest import Ingester, Pending, recover
 from medenv.events.ingest_child import ChildIngest
+from medenv.events.logged_step import STEP_KIND, LoggedStep, event_count, events_of
 from medenv.events.reader import (  # noqa: F401  (_as_con: medenv.verify reads it here)
     VIEWS_SQL,
     _as_con,
@@ -243,6 +246,9 @@ class EventStore(Handoff):
         its line becomes a row (`medenv.events.sealer`). Refused (MedenvError): a closed
         store, a payload of no declared event type, an ``episode_id`` that is neither None
         nor UTF-8 text."""
+        return self._stage(payload, episode_id, time.time_ns() // 1000)
+
+    def _stage(self, payload: Payload, episode_id: str | None, ts_us: int) -> int:
         kind = EVENT_KINDS.get(type(payload))
         try:
             seq = self._seq[episode_id]
@@ -252,15 +258,38 @@ class EventStore(Handoff):
             self._first_of_chain(payload, episode_id)  # raises
         self._seq[episode_id] = seq + 1
         self._wrote = True
-        self._staged.append((self.run_id, episode_id, seq, time.time_ns() // 1000, kind, payload))
+        self._staged.append((self.run_id, episode_id, seq, ts_us, kind, payload))
         return seq
 
-    def _first_of_chain(self, payload: Payload, episode_id) -> int:
-        """`emit`'s checks, in order (the step path makes them once per chain): raises
-        MedenvError for what `emit` refuses; else 0, the ``seq`` a chain begins at."""
+    def emit_step(self, step: LoggedStep, episode_id: str) -> int:
+        """Stage a whole env step (`medenv.events.logged_step`): its events, `events_of`
+        ``step`` at the times it holds, take the ``seq`` returned and the ones after it,
+        and are spooled as one line (read back as those events) at the next `commit`; in
+        thread mode, where this writer seals events, they are staged one by one. Refused
+        as `emit` refuses, and for anything but a `LoggedStep`."""
+        if type(step) is not LoggedStep:
+            raise MedenvError(f"emit_step takes a LoggedStep, got {type(step).__name__}")
+        if self._rows is not None:
+            seqs = [self._stage(payload, episode_id, ts) for ts, payload in events_of(step)]
+            return seqs[0]
+        try:
+            seq = self._seq[episode_id]
+        except (KeyError, TypeError):
+            seq = self._first_of_chain(None, episode_id)
+        if self.closed:
+            self._first_of_chain(None, episode_id)  # raises
+        self._seq[episode_id] = seq + event_count(step)
+        self._wrote = True
+        self._staged.append((self.run_id, episode_id, seq, step.ts_us, STEP_KIND, step))
+        return seq
+
+    def _first_of_chain(self, payload: Payload | None, episode_id) -> int:
+        """`emit`'s checks, in order (the step path makes them once per chain; ``payload``
+        None: a whole step, whose type `emit_step` checked): raises MedenvError for what
+        `emit` refuses; else 0, the ``seq`` a chain begins at."""
         if self.closed:
             raise MedenvError(f"event store {self.file} is closed")
-        if type(payload) not in EVENT_KINDS:
+        if payload is not None and type(payload) not in EVENT_KINDS:
             raise MedenvError(
                 f"cannot write a {type(payload).__name__} event: not a declared event type "
                 "(medenv.events.schema.EVENT_TYPES)"
