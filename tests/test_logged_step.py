@@ -185,9 +185,19 @@ def test_a_step_msgspec_cannot_encode_is_spooled_event_by_event(tmp_path):
     written one line each, through the log's cleaning, and stored as such."""
     path = tmp_path / "events.duckdb"
     bad = LoggedStep(
-        10, 0, "text \ud800", None, False, None, None, {},
-        [LoggedCall("browse", {"url": "u\udc00"}, 11, 12, "obs \ud800", 0.5, ["d"], True,
-                    None, {})],  # fmt: skip
+        10,
+        0,
+        "text \ud800",
+        None,
+        False,
+        None,
+        None,
+        {},
+        [
+            LoggedCall(
+                "browse", {"url": "u\udc00"}, 11, 12, "obs \ud800", 0.5, ["d"], True, None, {}
+            )
+        ],  # fmt: skip
     )
     store = EventStore(path, batch_events=10**6)
     assert store.emit_step(bad, "e1") == 0
