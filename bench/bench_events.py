@@ -106,7 +106,7 @@ def test_emit_commit_throughput(benchmark, extra, bench_dir, durability):
 
 class _Capture:
     """A `Recorder` that keeps what the env gives it: ("emit", payload, episode_id),
-    ("commit",), ("end", episode_id)."""
+    ("step", LoggedStep, episode_id), ("commit",), ("end", episode_id)."""
 
     shard = 0
 
@@ -115,6 +115,10 @@ class _Capture:
 
     def emit(self, payload, episode_id=None) -> int:
         self.log.append(("emit", payload, episode_id))
+        return 0
+
+    def emit_step(self, step, episode_id) -> int:
+        self.log.append(("step", step, episode_id))
         return 0
 
     def commit(self) -> None:
@@ -145,11 +149,13 @@ def bench_emit_parts(benchmark, extra, bench_dir):
     the grounded oracle's actions over the first 300 questions of the default set (thread
     CPU microseconds per event, best of 5; ``*_per_step`` per committed step). ``definition_*``:
     the parts as the writer ran them before (`with_tokens`, `encode_payload`, `chain.link`,
-    `chain.seal`, `encode_line`); ``raw_lines_us``: `medenv.events.encode.encode_staged`, the
-    step path's raw lines; ``sealer_us``: `medenv.events.sealer.Sealer` sealing those raw
+    `chain.seal`, `encode_line`); ``raw_lines_us``: `medenv.events.encode.encode_staged`, every
+    event as its raw line; ``step_lines_us``: the same with each step as one line (what the
+    step path encodes: `medenv.events.logged_step`); ``sealer_us``: `medenv.events.sealer.Sealer` sealing those raw
     payloads as one chain (what the ingest process adds per event: count, hash, fold;
     ``summary_fold_us`` its fold alone);
-    ``store_*``: `EventStore` emit + commit + end_episode as the env calls them (no ingest);
+    ``store_*``: `EventStore` emit, emit_step, commit and end_episode as the env calls them
+    (no ingest);
     ``ingest_*`` / ``checkpoint_*``: the background thread's DuckDB insert and checkpoint."""
     import gymnasium as gym
 
@@ -158,6 +164,7 @@ def bench_emit_parts(benchmark, extra, bench_dir):
     from medenv.events import chain, encode
     from medenv.events.codec import encode_payload
     from medenv.events.ingest import Pending, insert
+    from medenv.events.logged_step import events_of
     from medenv.events.seal_summary import SummaryFold
     from medenv.events.sealer import Sealer
     from medenv.events.spool import MappedSpool, Spool, encode_line
@@ -171,7 +178,12 @@ def bench_emit_parts(benchmark, extra, bench_dir):
         for action in actions:
             env.step(action)
     env.close()
-    emits = [(e[1], e[2]) for e in cap.log if e[0] == "emit"]
+    emits = [
+        (payload, e[2])
+        for e in cap.log
+        if e[0] in ("emit", "step")
+        for payload in ([e[1]] if e[0] == "emit" else [p for _, p in events_of(e[1])])
+    ]  # a step's events as `events_of` gives them
     n, steps = len(emits), sum(1 for e in cap.log if e[0] == "commit")
     payloads = [p for p, _ in emits]
     texts = [getattr(p, TOKEN_FIELDS[type(p)]) for p in payloads if type(p) in TOKEN_FIELDS]
@@ -183,6 +195,11 @@ def bench_emit_parts(benchmark, extra, bench_dir):
         ("run", "episode", i, ts, k, p)
         for i, (k, p) in enumerate(zip(kinds, payloads, strict=True))
     ]
+    step_rows = [  # the step path's rows: whole steps as one line each, other events as theirs
+        ("run", "episode", i, ts, "step", e[1]) if e[0] == "step" else ("run", "episode", i,
+         ts, encode.EVENT_KINDS[type(e[1])], e[1])
+        for i, e in enumerate(x for x in cap.log if x[0] in ("emit", "step"))
+    ]  # fmt: skip
     sealed = [chain.seal(b, chain.ZERO) for b in bodies]
     lines = [encode_line("run", "episode", 1, ts, k, s) for k, s in zip(kinds, sealed, strict=True)]
     raws = [encode_payload(p) for p in payloads]
@@ -215,6 +232,7 @@ def bench_emit_parts(benchmark, extra, bench_dir):
             n,
         ),
         "raw_lines_us": _cpu_us(lambda: encode.encode_staged(staged), n),
+        "step_lines_us": _cpu_us(lambda: encode.encode_staged(step_rows), n),
         "sealer_us": _cpu_us(seal_all, n),
         "pending_append_us": _cpu_us(
             lambda: [
@@ -241,6 +259,8 @@ def bench_emit_parts(benchmark, extra, bench_dir):
         for entry in cap.log:
             if entry[0] == "emit":
                 store.emit(entry[1], entry[2])
+            elif entry[0] == "step":
+                store.emit_step(entry[1], entry[2])
             elif entry[0] == "commit":
                 store.commit()
             elif entry[0] == "end":

@@ -264,3 +264,20 @@ def test_a_torn_step_line_loses_its_whole_step_and_a_bad_one_is_kept(world, tmp_
     table = _table(path)
     assert [table[k][2]["text"] for k in sorted(table)] == ["step 0"]
     assert unreadable_path(path).read_bytes() == json.dumps(bad).encode() + b"\n"
+
+
+def test_a_step_counts_as_its_events_toward_a_batch(world, tmp_path):
+    """``batch_events`` counts events, whether staged one by one or as a step's line."""
+    items = make_items(world.kg, n=1)
+    path = tmp_path / "events.duckdb"
+    store = EventStore(path, batch_events=10**6)
+    env = gym.make("MedResearch-v0", qa=items, db=store, world=world, max_steps=30)
+    env.reset(seed=0, options={"question_id": items[0].id})
+    for action in _actions(world, items[0]):
+        env.step(action)
+    pending = store._count()
+    env.close()
+    con = connect(path)
+    (stored,) = con.execute("SELECT count(*) FROM events WHERE type != 'run_closed'").fetchone()
+    con.close()
+    assert pending == stored > 20

@@ -192,6 +192,7 @@ class EventStore(Handoff):
         # emitted during the current step (not committed), each as the tuple its spool line
         # is the JSON of: (run_id, episode_id, seq, ts_us, type, payload)
         self._staged: list[tuple] = []
+        self._staged_events = 0  # events those rows stand for (a step row: its events)
         self._seq: dict[str | None, int] = {}
         self._keys: dict[str | None, bytes] = {}  # thread mode: `encode.line_key` by chain
         # thread mode: this writer seals its events for the ingest thread (process mode:
@@ -259,6 +260,7 @@ class EventStore(Handoff):
         self._seq[episode_id] = seq + 1
         self._wrote = True
         self._staged.append((self.run_id, episode_id, seq, ts_us, kind, payload))
+        self._staged_events += 1
         return seq
 
     def emit_step(self, step: LoggedStep, episode_id: str) -> int:
@@ -278,9 +280,11 @@ class EventStore(Handoff):
             seq = self._first_of_chain(None, episode_id)
         if self.closed:
             self._first_of_chain(None, episode_id)  # raises
-        self._seq[episode_id] = seq + event_count(step)
+        events = event_count(step)
+        self._seq[episode_id] = seq + events
         self._wrote = True
         self._staged.append((self.run_id, episode_id, seq, step.ts_us, STEP_KIND, step))
+        self._staged_events += events
         return seq
 
     def _first_of_chain(self, payload: Payload | None, episode_id) -> int:
@@ -307,6 +311,7 @@ class EventStore(Handoff):
         for _, episode_id, seq, *_ in reversed(self._staged):
             self._seq[episode_id] = seq
         self._staged.clear()
+        self._staged_events = 0
 
     def _promote(self) -> None:
         """Log the staged events: encode them (all or, on an error, none: the step can
@@ -332,10 +337,11 @@ class EventStore(Handoff):
                 text = None if field is None else getattr(payload, field)
                 body = seal(run_id, episode_id, seq, ts_us, kind, line[start:-1], text)
                 rows.append(episode_id, seq, ts_us, kind, body)
+        events, self._staged_events = self._staged_events, 0
         if self._spool is not None:
             self._unspooled.append(data)
-            self._unspooled_events += len(staged)
-        self._pending += len(staged)
+            self._unspooled_events += events
+        self._pending += events
         staged.clear()
 
     def _count(self) -> int:
