@@ -281,3 +281,11 @@ def test_a_step_counts_as_its_events_toward_a_batch(world, tmp_path):
     (stored,) = con.execute("SELECT count(*) FROM events WHERE type != 'run_closed'").fetchone()
     con.close()
     assert pending == stored > 20
+
+
+def test_a_measurement_named_like_a_field_takes_its_place():
+    """As `STEP_MEASURES` always worked: the measured value is the event's field."""
+    call = LoggedCall("browse", {}, 1, 2, "o", 0.1, ["d"], True, None, {"doc_ids": ["x"]})
+    step = LoggedStep(1, 0, "t", None, False, None, None, {"text": "measured"}, [call])
+    (_, received), _, (_, returned) = events_of(step)
+    assert received.text == "measured" and returned.doc_ids == ["x"]

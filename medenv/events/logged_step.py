@@ -82,37 +82,32 @@ def event_count(step: LoggedStep) -> int:
 
 
 def events_of(step: LoggedStep) -> list[tuple[int, ev.Payload]]:
-    """The step's events in log order, each with its time: ``[(ts_us, payload), ...]``."""
+    """The step's events in log order, each with its time: ``[(ts_us, payload), ...]``. A
+    measurement named like one of its event's own fields takes that field's place."""
     n = step.step
+    received = {
+        "step": n, "text": step.text, "think": step.think, "is_dict": step.is_dict,
+        "family": step.family, "truncated_from": step.truncated_from,
+    }  # fmt: skip
     out: list[tuple[int, ev.Payload]] = [
-        (
-            step.ts_us,
-            ev.ActionReceived(
-                step=n, text=step.text, think=step.think, is_dict=step.is_dict,
-                family=step.family, truncated_from=step.truncated_from, **step.measures,
-            ),
-        )
-    ]  # fmt: skip
+        (step.ts_us, ev.ActionReceived(**{**received, **step.measures}))
+    ]
     for i, call in enumerate(step.calls):
         out.append(
-            (
-                call.called_us,
-                ev.ToolCalled(step=n, name=call.name, arguments=call.arguments, call=i),
-            )
+            (call.called_us, ev.ToolCalled(step=n, name=call.name, arguments=call.arguments, call=i))
         )
-        returned = ev.ToolReturned(
-            step=n, name=call.name, observation=call.observation, latency_ms=call.latency_ms,
-            doc_ids=call.doc_ids, ok=call.ok, error=call.error, call=i, **call.measures,
-        )  # fmt: skip
-        out.append((call.returned_us, returned))
+        returned = {
+            "step": n, "name": call.name, "observation": call.observation,
+            "latency_ms": call.latency_ms, "doc_ids": call.doc_ids, "ok": call.ok,
+            "error": call.error, "call": i,
+        }  # fmt: skip
+        out.append((call.returned_us, ev.ToolReturned(**{**returned, **call.measures})))
     if step.answer is not None:
         out.append((step.answered_us, ev.AnswerSubmitted(step=n, answer=step.answer)))
     r = step.rejection
     if r is not None:
-        rejected = ev.ActionRejected(
-            step=n, kind=r.kind, message=r.message, observation=r.observation, **r.measures
-        )
-        out.append((r.ts_us, rejected))
+        rejected = {"step": n, "kind": r.kind, "message": r.message, "observation": r.observation}
+        out.append((r.ts_us, ev.ActionRejected(**{**rejected, **r.measures})))
     return out
 
 
