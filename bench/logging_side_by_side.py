@@ -10,7 +10,9 @@ default ``/work/main``, the main checkout, which until this round is merged hold
 the round started from), and this tree's `EventStore`;
 durability ``"step"``; ``--thread`` adds this tree's store with ``ingest="thread"``.
 Prints, per env: best-pass steps/s and its ratio to logging off, the stepping thread's CPU
-per step, the process's CPU per step (an ingest thread included), its ingest process's
+per step over its best pass, resets and the bench loop included (``pass_cpu_us``), and its
+ratio to logging off (``cpu_ratio``: what the box's other jobs stretch least), the stepping
+thread's CPU inside ``step`` alone (``thread_cpu_us``, mean), the process's CPU per step (an ingest thread included), its ingest process's
 (``child_cpu_us``; this tree's default on Linux), and step latency percentiles (wall and
 thread CPU), with the load average. The envs take turns at going first (pass ``k`` starts
 with env ``k``): the env after a logging one runs while that one's ingest process may
@@ -94,13 +96,15 @@ def main() -> None:
         envs["thread"] = gym.make("MedResearch-v0", db=store, disable_env_checker=True)
     for env in envs.values():
         env.reset(seed=0)
-    rates, lat, cpu, proc, child = ({k: [] for k in envs} for _ in range(5))
+    rates, lat, cpu, proc, child, pass_cpu = ({k: [] for k in envs} for _ in range(6))
     order = list(envs)
     for k in range(args.passes):
         for name in order[k % len(order) :] + order[: k % len(order)]:  # each place in turn
             env = envs[name]
             start, child_start = time.process_time(), _child_cpu_s(env)
+            thread_start, before = time.thread_time(), len(lat[name])
             rates[name].append(_replay(env, trace, lat[name], cpu[name], group))
+            pass_cpu[name].append((time.thread_time() - thread_start) / (len(lat[name]) - before))
             proc[name].append(time.process_time() - start)
             child[name].append(_child_cpu_s(env) - child_start)
     load = os.getloadavg()
@@ -111,12 +115,13 @@ def main() -> None:
         f"workload {args.workload}: {steps // args.passes} steps per pass, {args.passes} "
         f"passes per env, interleaved; load average {load[0]:.1f} (5 min {load[1]:.1f})"
     )
-    print("env        steps/s  ratio  thread_cpu_us  process_cpu_us  child_cpu_us  p50_ms  "
-          "p99_ms  p999_ms  p999_cpu_ms")  # fmt: skip
+    print("env        steps/s  ratio  pass_cpu_us  cpu_ratio  thread_cpu_us  process_cpu_us  "
+          "child_cpu_us  p50_ms  p99_ms  p999_ms  p999_cpu_ms")  # fmt: skip
     for name in envs:
-        best = max(rates[name])
+        best, best_cpu = max(rates[name]), min(pass_cpu[name])
         print(
             f"{name:10s} {best:7.0f} {best / max(rates['off']):6.3f} "
+            f"{1e6 * best_cpu:12.1f} {min(pass_cpu['off']) / best_cpu:10.3f} "
             f"{1e6 * sum(cpu[name]) / steps:14.1f} {1e6 * sum(proc[name]) / steps:15.1f} "
             f"{1e6 * sum(child[name]) / steps:13.1f} "
             f"{1e3 * _q(lat[name], 0.5):7.3f} {1e3 * _q(lat[name], 0.99):7.3f} "
