@@ -233,6 +233,8 @@ def test_emit_step_refuses_what_emit_refuses(tmp_path):
     step = LoggedStep(1, 0, "t", None, False, None, None, {})
     with pytest.raises(MedenvError, match="takes a LoggedStep"):
         store.emit_step({"step": 0}, "e1")
+    with pytest.raises(MedenvError, match="and an episode id, got a LoggedStep and None"):
+        store.emit_step(step, None)
     with pytest.raises(MedenvError, match="episode_id must be a string"):
         store.emit_step(step, 5)
     store.close()

@@ -268,9 +268,13 @@ class EventStore(Handoff):
         ``step`` at the times it holds, take the ``seq`` returned and the ones after it,
         and are spooled as one line (read back as those events) at the next `commit`; in
         thread mode, where this writer seals events, they are staged one by one. Refused
-        as `emit` refuses, and for anything but a `LoggedStep`."""
-        if type(step) is not LoggedStep:
-            raise MedenvError(f"emit_step takes a LoggedStep, got {type(step).__name__}")
+        as `emit` refuses, for anything but a `LoggedStep` and for no ``episode_id`` (a step
+        belongs to an episode)."""
+        if type(step) is not LoggedStep or episode_id is None:
+            raise MedenvError(
+                f"emit_step takes a LoggedStep and an episode id, got a {type(step).__name__} "
+                f"and {episode_id!r}"
+            )
         if self._rows is not None:
             seqs = [self._stage(payload, episode_id, ts) for ts, payload in events_of(step)]
             return seqs[0]
