@@ -98,7 +98,15 @@ def _inputs(source: str, path: PathArg) -> tuple[str, list[Path]]:
     return "file", [file]
 
 
+# the edge-list reader's own format, in the key of edgelist graphs only (a bump of
+# CACHE_FORMAT would rebuild HPO's too): 2: an id's later names are its synonyms, a NUL
+# byte is refused (a graph cached before kept NUL names and dropped second names)
+EDGELIST_READER = 2
+
+
 def _options(source: str, keep_side_effects: bool) -> dict[str, object]:
+    if source == "edgelist":
+        return {"reader": EDGELIST_READER}
     return {"keep_side_effects": keep_side_effects} if source == "hetionet" else {}
 
 

@@ -148,6 +148,8 @@ class KnowledgeGraph:
             ids = self._by_name.get(label.casefold())
             if ids and node.id in ids:
                 ids.remove(node.id)
+                if not ids:  # no empty entry left behind (a renamed node's old label)
+                    del self._by_name[label.casefold()]
 
     def add_edge(self, source: str, target: str, relation: str, **attrs: str) -> None:
         """Add ``source -[relation]-> target``; both nodes and the relation must exist."""

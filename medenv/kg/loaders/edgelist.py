@@ -77,13 +77,41 @@ def file_digest(path: Path) -> str:
 def read_header(path: Path) -> tuple[str, list[str], str]:
     """``(delimiter, column names, layout)`` from the first line; `DataError` naming the
     file for an empty file or an unknown layout."""
+    check_not_archive(path)
     with closing(read_lines(path)) as lines:
-        _, first = next(lines, (1, ""))
-    if not first.strip():
+        _, first = next(lines, (0, None))
+    if first is None:
         raise DataError(path, "empty file: no header")
+    if not first.strip(" \t\r\n"):
+        raise DataError(
+            path, "blank: the first line must be the header (source,relation,target...)", 1
+        )
+    if not first.strip():  # only characters str.strip drops, e.g. U+001C: not a header
+        raise DataError(path, "control characters only: not CSV/TSV text", 1)
     delimiter = max(DELIMITERS, key=first.count)
     header = [h.strip().lower() for h in next(csv.reader([first], delimiter=delimiter))]
     return delimiter, header, detect_layout(path, header)
+
+
+ARCHIVES = {
+    b"PK\x03\x04": "a ZIP archive (an .xlsx workbook?): save the sheet as CSV",
+    b"\x1f\x8b": "gzip-compressed: give it a name ending in .gz",
+    b"%PDF": "a PDF document, not CSV/TSV text",
+    b"\x89PNG": "a PNG image, not CSV/TSV text",
+}
+
+
+def check_not_archive(path: Path) -> None:
+    """`DataError` naming the file when its first bytes are those of a ZIP (a workbook),
+    gzip (under a name without ``.gz``) or PDF file, which the line reader would report as
+    a NUL or bad UTF-8 byte on line 1."""
+    with path.open("rb") as fh:
+        head = fh.read(4)
+    if path.name.endswith(".gz"):
+        return
+    for magic, what in ARCHIVES.items():
+        if head.startswith(magic):
+            raise DataError(path, f"is {what}")
 
 
 def load_edgelist(path: str | Path, *, progress: bool = True) -> KnowledgeGraph:

@@ -57,7 +57,7 @@ def detect_layout(path: Path, header: list[str]) -> str:
     raise DataError(
         path,
         f"unknown column layout {header}: expected at least {','.join(SIMPLE_REQUIRED)} "
-        f"or PrimeKG's {','.join(PRIMEKG_REQUIRED)}",
+        f"or PrimeKG's {','.join(PRIMEKG_REQUIRED)} (the first line must be the header)",
         1,
     )
 
