@@ -152,3 +152,24 @@ def test_the_set_verifier_reads_a_graph_under_the_semantics_it_declares(tmp_path
     write_qa_set(tmp_path / "qa", [item], manifest)
     report = verify(tmp_path / "qa", kg=kg)
     assert report["items_checked"] == 1 and not any(report["failures"].values()), report
+
+
+@pytest.mark.parametrize(
+    "node, message",
+    [
+        (Node("D1", "disease", "Bad\ud800name"), "node 'D1': its name 'Bad\\ud800name' holds a "
+         "lone surrogate, which UTF-8 cannot store"),  # fmt: skip
+        (Node("D1", "disease", "Alpha", ("ok", "N\x00")), "node 'D1': its synonym 'N\\x00' holds a NUL"),
+        (Node("D\ud800", "disease", "Alpha"), "node 'D\\ud800': its id 'D\\ud800' holds a lone"),
+        (Node("D1", "disease", None), "node 'D1': its name must be text, got None"),
+    ],
+)
+def test_a_graph_built_in_python_refuses_text_no_file_can_hold(node, message):
+    # synthesize() on such a graph failed deep inside (msgpack) with a UnicodeEncodeError
+    from medenv.errors import MedenvError
+
+    kg = KnowledgeGraph("mine", "1")
+    with pytest.raises(MedenvError) as caught:
+        kg.add_node(node)
+    assert str(caught.value).startswith(message)
+    assert kg.num_nodes == 0
