@@ -173,3 +173,25 @@ def test_a_graph_built_in_python_refuses_text_no_file_can_hold(node, message):
         kg.add_node(node)
     assert str(caught.value).startswith(message)
     assert kg.num_nodes == 0
+
+
+def test_a_graph_of_hubs_only_says_what_a_seed_needs():
+    # "has 0 eligible seed entities" said nothing of why (every node had more links than
+    # a seed may have)
+    from medenv.errors import MedenvError
+    from medenv.synth import SynthConfig, synthesize
+
+    kg = KnowledgeGraph("mine", "1", [Relation("has_phenotype", "has", "is a feature of")])
+    for i in range(3):
+        kg.add_node(Node(f"D{i}", "disease", f"Disease {i}"))
+        kg.add_node(Node(f"P{i}", "phenotype", f"Feature {i}"))
+    for i in range(3):
+        for j in range(3):
+            kg.add_edge(f"D{i}", f"P{j}", "has_phenotype")
+    with pytest.raises(MedenvError) as caught:
+        synthesize(kg, SynthConfig(n=1, hub_degree=2, min_hops=1, max_hops=2))
+    assert str(caught.value) == (
+        "n=1 is more than this KG supports: mine has 0 eligible seed entities (one item each "
+        "at most) for these settings (a seed is a node of type phenotype, disease, gene with "
+        "1 to 2 links)"
+    )

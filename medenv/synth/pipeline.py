@@ -121,7 +121,9 @@ def synthesize(
     if cfg.n > len(seeds):
         raise MedenvError(
             f"n={cfg.n} is more than this KG supports: {kg.source} has {len(seeds)} eligible "
-            f"seed entities (one item each at most) for these settings"
+            f"seed entities (one item each at most) for these settings (a seed is a node of "
+            f"type {', '.join(cfg.seed_types)} with 1 to {cfg.hub_degree} links"
+            f"{', in the specialties asked' if work.wanted else ''})"
         )
     if callable(world):
         world = world()
