@@ -11,6 +11,7 @@ import zipfile
 
 import pytest
 
+from medenv.errors import DataError
 from medenv.kg.graph import KnowledgeGraph, Node, Relation
 from medenv.kg.loaders.edgelist import load_edgelist
 from medenv.kg.semantics import default_properties
@@ -195,3 +196,29 @@ def test_a_graph_of_hubs_only_says_what_a_seed_needs():
         "at most) for these settings (a seed is a node of type phenotype, disease, gene with "
         "1 to 2 links)"
     )
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="needs FIFOs")
+def test_a_path_that_is_not_a_regular_file_is_named_as_such(tmp_path, capsys):
+    # each read "file not found" (the README promises a FIFO, a device, a broken link and a
+    # link loop are named as such, as for QA files)
+    import os
+
+    os.mkfifo(tmp_path / "pipe.csv")
+    (tmp_path / "broken.csv").symlink_to(tmp_path / "nowhere.csv")
+    (tmp_path / "a.csv").symlink_to(tmp_path / "b.csv")
+    (tmp_path / "b.csv").symlink_to(tmp_path / "a.csv")
+    cases = {
+        tmp_path / "pipe.csv": "is a named pipe (FIFO), not a regular file",
+        tmp_path / "broken.csv": "is a broken symbolic link",
+        tmp_path / "a.csv": "is a symbolic link loop (it never reaches a file)",
+        tmp_path / "missing.csv": "file not found",
+    }
+    if os.path.exists("/dev/zero"):
+        cases[__import__("pathlib").Path("/dev/zero")] = "is a character device"
+    for path, message in cases.items():
+        _, err = cli_error(["kg", "stats", "--source", "edgelist", "--path", str(path)], capsys)
+        assert err.startswith(f"medenv kg: error: {path}: {message}"), err
+        with pytest.raises(DataError) as caught:  # the loader itself (Python API)
+            load_edgelist(path, progress=False)
+        assert str(caught.value).startswith(f"{path}: {message}")

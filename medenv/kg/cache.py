@@ -35,6 +35,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from medenv.errors import DataError, MedenvError
+from medenv.jsonl import check_input_file
 from medenv.kg.align import MODES, AlignOptions
 from medenv.kg.gene_names import add_gene_names, read_gene_names
 from medenv.kg.graph import KnowledgeGraph
@@ -93,8 +94,7 @@ def _inputs(source: str, path: PathArg) -> tuple[str, list[Path]]:
     file = Path(path)
     if file.is_dir():
         raise DataError(file, "is a folder; the edgelist source takes one CSV/TSV file")
-    if not file.is_file():
-        raise DataError(file, "file not found")
+    check_input_file(file)  # a FIFO, a device, a broken link or a link loop, named as such
     return "file", [file]
 
 

@@ -49,6 +49,7 @@ from contextlib import closing
 from pathlib import Path
 
 from medenv.errors import DataError
+from medenv.jsonl import check_input_file
 from medenv.kg.graph import KnowledgeGraph
 from medenv.kg.loaders import edgelist_columns, edgelist_rows
 from medenv.kg.loaders.edgelist_format import (  # noqa: F401  (the format's names, re-exported)
@@ -119,9 +120,7 @@ def load_edgelist(path: str | Path, *, progress: bool = True) -> KnowledgeGraph:
 
     The graph's ``version`` is ``<file name>@<sha256 prefix>``.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(path, "file not found")
+    path = check_input_file(path)  # missing, a folder, a FIFO, a device, a link loop
     version = f"{path.name}@{file_digest(path)}"
     delimiter, header, layout = read_header(path)
     if layout == "primekg":

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from medenv.errors import DataError
+from medenv.jsonl import check_input_file
 
 UTF8_BOM = b"\xef\xbb\xbf"
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
@@ -29,8 +30,7 @@ def read_lines(path: Path) -> Iterator[tuple[int, str]]:
     inside a name), or the file cannot be read there (e.g. a corrupt ``.gz``); a UTF-16
     file is named as such.
     """
-    if not path.is_file():
-        raise DataError(path, "file not found")
+    check_input_file(path)  # missing, a folder, a FIFO (it would block), a device, a link loop
     lineno = 0
     try:
         with gzip.open(path, "rb") if path.name.endswith(".gz") else path.open("rb") as fh:
