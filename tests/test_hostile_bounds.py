@@ -78,3 +78,16 @@ def test_the_longest_run_id_still_exports_to_parquet(tmp_path):
     assert summary["runs"] == 1
     con = connect(str(tmp_path / "pq"))
     assert con.execute("SELECT DISTINCT run_id FROM events").fetchall() == [(run_id,)]
+
+
+def test_a_reset_seed_past_64_bits_is_refused_and_the_largest_is_stored(tmp_path):
+    # seed=10**30 was taken and logged; the episodes table's 64-bit seed read it as NULL
+    env = gym.make("MedResearch-v0", db=str(tmp_path / "e.duckdb"), run_id="seeds")
+    for seed in (10**30, 2**63):
+        with pytest.raises(MedenvError, match=r"seed must be at most 2\*\*63 - 1 \("):
+            env.reset(seed=seed)
+    env.reset(seed=2**63 - 1)
+    env.step("<answer>x</answer>")
+    env.close()
+    con = connect(str(tmp_path / "e.duckdb"))
+    assert con.execute("SELECT seed FROM episodes").fetchall() == [(2**63 - 1,)]
