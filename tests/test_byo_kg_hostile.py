@@ -222,3 +222,14 @@ def test_a_path_that_is_not_a_regular_file_is_named_as_such(tmp_path, capsys):
         with pytest.raises(DataError) as caught:  # the loader itself (Python API)
             load_edgelist(path, progress=False)
         assert str(caught.value).startswith(f"{path}: {message}")
+
+
+def test_a_relation_named_in_another_script_keeps_its_letters(tmp_path):
+    # "associé à gène" was the relation associ_g_ne, and questions read "is linked by
+    # associ g ne to"
+    f = tmp_path / "kg.csv"
+    f.write_text(SIMPLE.replace("associated_gene", "associé à gène") + "G1,相互作用,G1,gene,gene,,\n")
+    kg = load_edgelist(f, progress=False)
+    assert sorted(kg.relations) == ["associé_à_gène", "has_phenotype", "相互作用"]
+    assert kg.verbalise("associé_à_gène") == "is linked by associé à gène to"
+    assert kg.out_edges("D1", "associé_à_gène")[0].target == "G1"

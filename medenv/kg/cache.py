@@ -100,7 +100,8 @@ def _inputs(source: str, path: PathArg) -> tuple[str, list[Path]]:
 
 # the edge-list reader's own format, in the key of edgelist graphs only (a bump of
 # CACHE_FORMAT would rebuild HPO's too): 2: an id's later names are its synonyms, a NUL
-# byte is refused (a graph cached before kept NUL names and dropped second names)
+# byte is refused, relation names keep non-ASCII letters (a graph cached before kept NUL
+# names, dropped second names and mangled "associé à" into "associ_")
 EDGELIST_READER = 2
 
 
