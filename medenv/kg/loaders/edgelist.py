@@ -29,9 +29,14 @@ Relation names are the ``relation`` values in snake case; each reads
 ``<target> is linked by <words> from <source>``, where ``<words>`` is the display
 relation (PrimeKG) or the relation name with spaces.
 
-Errors (`DataError`, naming the file and line): missing file, empty file, a header that
-is neither layout, a row with the wrong number of fields or an empty id/relation, a line
-that is not valid UTF-8 (or a corrupt ``.gz``), and a node given two different types.
+A node's name is the first name a row gives it; a different name in a later row becomes
+its synonym (in order). A UTF-8 byte-order mark is skipped.
+
+Errors (`DataError`, naming the file and line): missing file (or a folder, FIFO, device,
+broken link), empty file, a blank first line, a header that is neither layout, a row with
+the wrong number of fields or an empty id/relation, a line that is not valid UTF-8 or holds
+a NUL byte (or a corrupt ``.gz``), UTF-16 text, a ZIP/gzip/PDF/PNG file under a CSV name
+(`check_not_archive`), and a node given two different types.
 
 Two readers, one graph: PrimeKG-layout files are read by columns (`edgelist_columns`:
 pyarrow's CSV reader, dictionary-encoded node ids, numpy arrays straight into the compact
