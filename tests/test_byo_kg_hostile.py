@@ -9,6 +9,7 @@ import gzip
 import io
 import zipfile
 
+import msgspec
 import pytest
 
 from medenv.errors import DataError
@@ -233,3 +234,43 @@ def test_a_relation_named_in_another_script_keeps_its_letters(tmp_path):
     assert sorted(kg.relations) == ["associé_à_gène", "has_phenotype", "相互作用"]
     assert kg.verbalise("associé_à_gène") == "is linked by associé à gène to"
     assert kg.out_edges("D1", "associé_à_gène")[0].target == "G1"
+
+
+def _clinic(long_names: dict[str, str]) -> KnowledgeGraph:
+    """40 diseases with 2-6 of 80 features and one of 30 genes each (seeded), some long
+    names."""
+    import random
+
+    rng = random.Random(0)
+    kg = KnowledgeGraph("mine", "1", [Relation("has_phenotype", "has the feature", "is a feature of"),
+                                      Relation("associated_gene", "is tied to the gene", "is the gene of")])  # fmt: skip
+    syl = ["ka", "lo", "mi", "nu", "pe", "ra", "si", "to", "vu", "ze", "bri", "cal", "dor"]
+
+    def add(node_id: str, kind: str, name: str) -> None:
+        if node_id not in kg.graph:
+            kg.add_node(Node(node_id, kind, long_names.get(node_id, name)))
+
+    for d in range(40):
+        add(f"D{d}", "disease", "".join(rng.choice(syl) for _ in range(3)).title() + " syndrome")
+        for p in rng.sample(range(80), rng.randint(2, 6)):
+            add(f"P{p}", "phenotype", "".join(rng.choice(syl) for _ in range(2)) + f" sign {p}")
+            kg.add_edge(f"D{d}", f"P{p}", "has_phenotype")
+        g = rng.randrange(30)
+        add(f"G{g}", "gene", f"GENE{g}")
+        kg.add_edge(f"D{d}", f"G{g}", "associated_gene")
+    return kg
+
+
+def test_a_question_the_env_could_not_show_whole_is_dropped_as_too_long():
+    # disease names of 40,000 characters made questions of 72,257 characters: the env's
+    # prompt (65,536 at most) showed them cut
+    from medenv.synth import SynthConfig, synthesize
+    from medenv.synth.seedwork import MAX_QUESTION_CHARS
+
+    cfg = SynthConfig(n=12, seed=0, min_hops=2, max_hops=3)
+    plain = synthesize(_clinic({}), cfg)
+    long = {f"D{d}": "Verylong " * 4000 + str(d) for d in range(40)}
+    result = synthesize(_clinic(long), msgspec.structs.replace(cfg, n=4))
+    assert max(len(i.question) for i in plain.items) < 1000
+    assert result.items and max(len(i.question) for i in result.items) <= MAX_QUESTION_CHARS
+    assert result.manifest["drops"]["too_long"] > 0
