@@ -9,7 +9,8 @@ default HPO, e.g. an older HPO release's folder; a graph whose source or version
 from the manifest's ``kg_source`` / ``kg_version`` is refused (exit 2) rather than used to
 check items it was not built from. For every
 item (or every K-th from the J-th, to split the work across processes): the answers admitted under the ontology closure by the tests'
-brute-force reader (`tests.closure_ref.admitted`) and by the public `resolve_chain` must be
+brute-force reader (`tests.closure_ref.admitted`, under the semantics the graph declares:
+`tests.closure_ref.semantics_of`) and by the public `resolve_chain` must be
 exactly the answer; no constraint may pin the answer past the chain
 (`tests.closure_ref.shortcut_levels`); no chain entity may occur in the text, not even as
 a near-leak (`tests.test_synth._near_leaks`); with the manifest's ``max_candidates``, no
@@ -35,7 +36,7 @@ from medenv.kg.cache import load_kg
 from medenv.questions import default_qa_set
 from medenv.synth import read_manifest, read_qa_set, resolve_chain
 from medenv.synth.quality import verbatim_names
-from tests.closure_ref import ClosedGraph, levels, shortcut_levels
+from tests.closure_ref import ClosedGraph, levels, semantics_of, shortcut_levels
 from tests.test_synth import _near_leaks, labels_index
 
 
@@ -52,7 +53,7 @@ def verify(folder: Path, every: int = 1, offset: int = 0, kg=None) -> dict:
             f"{folder} was built from {' '.join(built)}, not from the graph given "
             f"({kg.source} {kg.version}); pass the KG flags it was synthesized with"
         )
-    closed = ClosedGraph(kg.graph)
+    closed = ClosedGraph(kg.graph, semantics_of(kg.relation_properties()))
     by_name = labels_index(kg)
     failures: dict[str, list[str]] = {"closure_ref": [], "resolve_chain": [], "shortcut": []}
     failures["near_leak"] = []

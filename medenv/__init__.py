@@ -1,7 +1,8 @@
 """medenv: build, train and evaluate medical deep-research agents.
 
-Importing medenv registers the Gymnasium environment ``MedResearch-v0``
-(``medenv.env:MedResearchEnv``); the environment module itself loads on first ``gym.make``.
+Importing medenv registers the Gymnasium environment ``MedResearch-v0`` (entry point
+``medenv.env_entry:make_env``, which checks the arguments and builds a
+``medenv.env.MedResearchEnv``); the environment module itself loads on first ``gym.make``.
 
 The agents and trainers are ``medenv.agents`` and ``medenv.training``. Their sources stay in
 the top-level ``agents/`` and ``training/`` folders: a wheel maps them into the package
@@ -31,7 +32,9 @@ def _register_env() -> None:
         # TypeError from its data-reuse check. The env passes `check_env` (tests/test_env.py);
         # gym.make(..., disable_env_checker=False) still adds the checker.
         budget = WrapperSpec("TimeBudget", "medenv.time_budget:TimeBudget", {})
-        register(id=ENV_ID, entry_point="medenv.env:MedResearchEnv", additional_wrappers=(budget,),
+        # A function entry point (no metadata): gymnasium skips its own render_mode check,
+        # which raised its AttributeError for render_mode=5; make_env's check names it.
+        register(id=ENV_ID, entry_point="medenv.env_entry:make_env", additional_wrappers=(budget,),
                  disable_env_checker=True)  # fmt: skip
 
 

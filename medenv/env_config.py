@@ -23,6 +23,8 @@ import numpy as np
 
 from medenv.errors import MedenvError, is_utf8_text
 
+MAX_STEPS = 10**6  # the most steps an episode may be given (``max_steps``)
+
 
 class EnvConfig(msgspec.Struct, frozen=True, kw_only=True):
     qa: str = "default"
@@ -37,6 +39,11 @@ class EnvConfig(msgspec.Struct, frozen=True, kw_only=True):
     parallel_calls: bool = False
     tool_format: str = "auto"
     reward_terms: dict[str, str] = {}
+
+    def __post_init__(self) -> None:
+        # the env checks max_steps is a whole number >= 1 first; the bound is checked here,
+        # where every env's configuration passes (10**30 steps was taken without a word)
+        whole_number("max_steps", self.max_steps, minimum=1, maximum=MAX_STEPS)
 
     def to_dict(self) -> dict[str, Any]:
         """The logged form (``reward_terms`` only when there are user terms)."""
@@ -61,10 +68,13 @@ def qa_label(qa: Any) -> str:
     return "inline"
 
 
-def whole_number(name: str, value: Any, minimum: int | None = None) -> int:
+def whole_number(
+    name: str, value: Any, minimum: int | None = None, maximum: int | None = None
+) -> int:
     """``value`` as an int when it is a whole number (an int, a NumPy integer, a float with
-    no fraction, or a string of digits) of at least ``minimum``; otherwise one `MedenvError`
-    naming the argument (never Python's ``int()`` error, never a silently cut fraction)."""
+    no fraction, or a string of digits) of at least ``minimum`` and at most ``maximum``;
+    otherwise one `MedenvError` naming the argument (never Python's ``int()`` error, never a
+    silently cut fraction)."""
     number = None
     if not isinstance(value, bool) and isinstance(value, numbers.Real | str):
         try:
@@ -77,7 +87,19 @@ def whole_number(name: str, value: Any, minimum: int | None = None) -> int:
         raise MedenvError(f"{name} must be a whole number, got {value!r}")
     if minimum is not None and number < minimum:
         raise MedenvError(f"{name} must be >= {minimum}, got {value!r}")
+    if maximum is not None and number > maximum:
+        raise MedenvError(f"{name} must be at most {maximum:,}, got {number:,}")
     return number
+
+
+def check_render_mode(render_mode: Any, modes: Iterable[str]) -> None:
+    """One `MedenvError` naming ``render_mode`` and the allowed values when it is neither
+    None nor one of ``modes`` (gymnasium's ``make`` tripped over an int with an
+    AttributeError of its own)."""
+    modes = tuple(modes)
+    if render_mode is not None and not (isinstance(render_mode, str) and render_mode in modes):
+        allowed = ", ".join(["None", *map(repr, modes)])
+        raise MedenvError(f"render_mode must be one of {allowed}, got {render_mode!r}")
 
 
 def check_env_args(tools: Any, tags: Any, parallel_calls: Any, world: Any, db: Any) -> None:

@@ -19,7 +19,7 @@ import numpy as np
 from gymnasium.utils import seeding
 
 from medenv.env_config import whole_number
-from medenv.errors import MedenvError
+from medenv.errors import MAX_SEED, MedenvError, check_seed
 from medenv.qa import QAItem
 
 RESET_OPTIONS = ("question_id", "split", "specialty", "hops")
@@ -33,9 +33,13 @@ class LazySeeding(gym.Env):
     def _seed(self, seed) -> None:
         """``gym.Env.reset(seed=seed)``'s seeding, the generator made when first read. A
         bool is refused by name: gymnasium takes ``True`` as the seed 1, but the event it
-        is logged in then holds ``true``, which no reader of the log decodes."""
+        is logged in then holds ``true``, which no reader of the log decodes. A seed past
+        `MAX_SEED` (2**63 - 1) is refused: the ``episodes`` table's 64-bit ``seed`` read
+        ``10**30`` as NULL."""
         if isinstance(seed, bool):
             raise MedenvError(f"seed must be a whole number or None, got {seed!r}")
+        if isinstance(seed, int | np.integer) and seed > MAX_SEED:
+            check_seed(int(seed), "seed")
         if type(seed) is int and seed >= 0:
             self._np_random, self._np_random_seed, self._pending_seed = None, seed, seed
         else:

@@ -12,7 +12,10 @@ with ``openenv-core``'s server, whose install pulls in Gradio and FastMCP.
 
 - one env per session; ``max_sessions`` open at once (the next ``/reset`` without a
   session gets HTTP 503); a ``/reset`` that fails (a bad seed or option: HTTP 400) keeps
-  no session it opened; sessions idle for ``session_timeout`` seconds are closed;
+  no session it opened; sessions idle for ``session_timeout`` seconds (default
+  `DEFAULT_SESSION_TIMEOUT`, an hour; 0 or None: never) are closed, by a task that looks
+  every ``min(60, timeout / 4)`` s and before each request (a request to a closed one:
+  HTTP 404 saying it timed out);
 - every session's events go to ONE event store (one run; the server is its only writer):
   each session's episodes are tagged ``{"session": id}`` and get ids
   ``RUN-s0c<n>-e<k>``; an episode left open by a closed session is logged as ended;
@@ -38,6 +41,7 @@ import itertools
 import socket
 import time
 import uuid
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -63,6 +67,8 @@ except ImportError:  # pragma: no cover - exercised where the extra is absent
 # a request body larger than this is refused (HTTP 413) before it is read whole: an action
 # is cut to `medenv.actions.ACTION_MAX_CHARS` anyway; a 1 GB body was read into memory
 MAX_BODY_BYTES = 16 * 1024 * 1024
+DEFAULT_SESSION_TIMEOUT = 3600.0  # seconds a session may sit idle (a client that vanished)
+_EXPIRED_KEPT = 4096  # ids of timed-out sessions remembered, for a 404 that says so
 
 
 @dataclass
@@ -100,9 +106,10 @@ class Sessions:
         db: str | Path | None,
         *,
         max_sessions: int = 64,
-        session_timeout: float | None = None,
+        session_timeout: float | None = DEFAULT_SESSION_TIMEOUT,
         env_kwargs: dict | None = None,
     ) -> None:
+        """``session_timeout``: seconds idle before a session is closed (0 or None: never)."""
         if max_sessions < 1:
             raise MedenvError(f"--max-sessions must be at least 1, got {max_sessions}")
         self.env_kwargs = dict(env_kwargs or {})
@@ -113,8 +120,9 @@ class Sessions:
         self.run_id = self.env_kwargs.pop("run_id", None) or new_run_id()
         self.store = EventStore(db, run_id=self.run_id) if db is not None else None
         self.max_sessions = max_sessions
-        self.session_timeout = session_timeout
+        self.session_timeout = session_timeout or None
         self.sessions: dict[str, Session] = {}
+        self.expired: dict[str, float] = {}  # timed-out session id -> its idle seconds
         self._slots = itertools.count()
         self._run_logged = False
 
@@ -125,7 +133,7 @@ class Sessions:
             free = (
                 f"idle sessions close after {self.session_timeout:g} s"
                 if self.session_timeout is not None
-                else "sessions never close by themselves here (no --session-timeout)"
+                else "sessions never close by themselves here (--session-timeout 0)"
             )
             raise SessionFull(
                 f"{len(self.sessions)} sessions open, the limit is {self.max_sessions}; the "
@@ -145,6 +153,9 @@ class Sessions:
         return session
 
     def get(self, sid: str | None) -> Session:
+        """The session ``sid`` (its idle clock restarted); KeyError when there is none (or it
+        has just timed out: `reap` runs first)."""
+        self.reap()
         session = self.sessions.get(sid or "") if isinstance(sid, str | None) else None
         if session is None:
             raise KeyError(sid)
@@ -159,12 +170,23 @@ class Sessions:
         return True
 
     def reap(self) -> None:
+        """Close the sessions idle for more than ``session_timeout`` seconds."""
         if self.session_timeout is None:
             return
         now = time.time()
         for sid, s in list(self.sessions.items()):
             if now - s.last_activity_at > self.session_timeout:
                 self.close(sid)
+                self.expired[sid] = now - s.last_activity_at
+                if len(self.expired) > _EXPIRED_KEPT:
+                    del self.expired[next(iter(self.expired))]
+
+    @property
+    def reap_every(self) -> float | None:
+        """Seconds between the server's sweeps for idle sessions (None: no timeout)."""
+        if self.session_timeout is None:
+            return None
+        return min(60.0, max(0.05, self.session_timeout / 4))
 
     def shutdown(self) -> None:
         for sid in list(self.sessions):
@@ -266,9 +288,25 @@ def create_app(sessions: Sessions):
     if FastAPI is None:
         raise MedenvError(SERVE_MISSING)
 
-    app = FastAPI(title="medenv MedResearch-v0", version=__version__)
-    app.add_middleware(BodyLimit)
     lock = asyncio.Lock()
+
+    async def sweep(every: float) -> None:
+        while True:  # idle sessions close while no request comes, too
+            await asyncio.sleep(every)
+            async with lock:
+                sessions.reap()
+
+    @asynccontextmanager
+    async def lifespan(app):
+        task = asyncio.create_task(sweep(sessions.reap_every)) if sessions.reap_every else None
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+
+    app = FastAPI(title="medenv MedResearch-v0", version=__version__, lifespan=lifespan)
+    app.add_middleware(BodyLimit)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -290,6 +328,14 @@ def create_app(sessions: Sessions):
         try:
             return sessions.get(sid)
         except KeyError:
+            idle = sessions.expired.get(sid) if isinstance(sid, str) else None
+            if idle is not None:
+                raise HTTPException(
+                    404,
+                    f"session {sid!r} was closed after {idle:.0f} s idle (the server's "
+                    f"--session-timeout is {sessions.session_timeout:g} s): POST /reset opens "
+                    "a new one",
+                ) from None
             raise HTTPException(404, f"no session {sid!r}: POST /reset opens one") from None
 
     @app.get("/health")
@@ -430,7 +476,7 @@ def serve(
     db: str | Path | None,
     *,
     max_sessions: int = 64,
-    session_timeout: float | None = None,
+    session_timeout: float | None = DEFAULT_SESSION_TIMEOUT,
     env_kwargs: dict | None = None,
     log_level: str = "warning",
 ) -> None:

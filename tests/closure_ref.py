@@ -32,6 +32,20 @@ ORGAN_SYSTEMS = frozenset(
 HPO_SEMANTICS = {"transitive": {"is_a"}, "symmetric": set(), "true_path": set(TRUE_PATH)}
 
 
+def semantics_of(properties) -> dict:
+    """The semantics a graph declares (``kg.relation_properties()``: relation -> an object
+    with ``transitive``, ``symmetric``, ``inherited_along``), in this reader's form; a
+    relation inherited along anything but ``is_a`` is read as asserted. HPO's declarations
+    give `HPO_SEMANTICS`; Hetionet's make ``covaries``, ``interacts`` and the two
+    ``resembles`` relations symmetric (read one way, a Hetionet item looked ambiguous or
+    short-cut when it was not)."""
+    return {
+        "transitive": {r for r, p in properties.items() if p.transitive},
+        "symmetric": {r for r, p in properties.items() if p.symmetric},
+        "true_path": {r for r, p in properties.items() if p.inherited_along == "is_a"},
+    }
+
+
 class ClosedGraph:
     """Every (source, relation, target) fact that holds under the closure."""
 

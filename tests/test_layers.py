@@ -69,6 +69,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "medenv.env_events",
             "medenv.env_prompt",
             "medenv.env_reset",
+            "medenv.env_entry",
             "medenv.verify",
             "medenv.judge",
             "medenv.grounding",

@@ -143,7 +143,7 @@ def test_bad_arguments_are_clear(items, tmp_path):
     [
         (["--workers", "0"], "workers must be at least 1, got 0"),
         (["--workers", str(10**12)], "--workers 1,000,000,000,000 is more processes than"),
-        (["--max-steps", "-1"], "--max-steps must be at least 1, got -1"),
+        (["--max-steps", "-1"], "--max-steps must be 1 to 1,000,000, got -1"),
         (["--model", "tiny"], "--model only applies to --agent llm, not --agent oracle"),
         (["--max-new-tokens", "9"], "--max-new-tokens only applies to --agent llm"),
         (["--agent", "llm", "--model", "x", "--max-new-tokens", "0"], "--max-new-tokens must be"),

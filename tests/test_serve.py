@@ -4,8 +4,10 @@ local ones, the session limit, one-line errors."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import socket
+import time
 
 import pytest
 
@@ -90,7 +92,7 @@ def test_session_limit_unknown_session_and_bad_action(items, tmp_path):
         b.reset(seed=2)
         # the 503 says how places free up (abandoned clients held them silently)
         with pytest.raises(MedenvError, match="HTTP 503.*session limit reached.*clients must "
-                           "POST /close, and sessions never close by themselves here"):  # fmt: skip
+                           "POST /close, and idle sessions close after 3600 s"):  # fmt: skip
             c.reset(seed=3)
         a.close()  # frees a place
         c.reset(seed=3)
@@ -158,7 +160,47 @@ def test_a_bad_session_limit_is_refused_before_the_serving_line(capsys, tmp_path
     # nan compares false with everything: it passed the check and served, never timing out
     _, err = cli_error(["serve", "--session-timeout", "nan", "--db", str(tmp_path / "x.duckdb")],
                        capsys)  # fmt: skip
-    assert err == "medenv serve: error: --session-timeout must be positive, got nan"
+    assert err == "medenv serve: error: --session-timeout must be >= 0 seconds (0: never), got nan"
+    _, err = cli_error(["serve", "--session-timeout", "-1", "--db", str(tmp_path / "x.duckdb")],
+                       capsys)  # fmt: skip
+    assert err == "medenv serve: error: --session-timeout must be >= 0 seconds (0: never), got -1.0"
+
+
+def test_idle_sessions_time_out_by_default_and_0_means_never(items):
+    """Sessions had no idle timeout unless --session-timeout was given: a client that
+    vanished held its place (and its env) until the server stopped."""
+    from medenv.commands.serve import add_parser
+    from medenv.serve import DEFAULT_SESSION_TIMEOUT
+
+    parser = argparse.ArgumentParser()
+    commands = parser.add_subparsers()
+    add_parser(commands)
+    assert parser.parse_args(["serve"]).session_timeout == DEFAULT_SESSION_TIMEOUT == 3600
+    help_text = " ".join(commands.choices["serve"].format_help().split())
+    assert "idle this many seconds (default 3600: an hour; 0: never)" in help_text
+    assert Sessions(None, env_kwargs={"qa": items}).session_timeout == 3600
+    assert Sessions(None, session_timeout=0, env_kwargs={"qa": items}).session_timeout is None
+    sessions = Sessions(None, max_sessions=2, session_timeout=0.4, env_kwargs={"qa": items})
+    with start_server(sessions) as url:
+        idle, busy = RemoteEnv(url), RemoteEnv(url)
+        idle.reset(seed=1)
+        busy.reset(seed=2)
+        for _ in range(10):  # 1 s: busy's requests keep it open; idle times out
+            busy.state()
+            time.sleep(0.1)
+        assert RemoteEnv(url).health()["active_sessions"] == 1
+        with pytest.raises(MedenvError, match=f"HTTP 404.*session '{idle.session_id}' was "
+                           r"closed after \d+ s idle \(the server's --session-timeout is "
+                           r"0.4 s\): POST /reset opens a new one"):  # fmt: skip
+            idle.step("<answer>x</answer>")
+        busy.step("<answer>x</answer>")
+        # with no request at all, the server's sweep closes it (and frees the place)
+        deadline = time.monotonic() + 5
+        while RemoteEnv(url).health()["active_sessions"] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert RemoteEnv(url).health()["active_sessions"] == 0
+    sessions.shutdown()
+
 
 
 def test_hostile_requests_are_one_line_4xx_and_the_server_lives_on(items):

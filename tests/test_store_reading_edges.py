@@ -220,7 +220,9 @@ def test_shard_zero_is_the_store_file_itself(tmp_path):
         assert store.file == path
         _episode(store, "e")
     assert len(_rows(path)) == 9 + 1 + 1
-    with pytest.raises(MedenvError, match="shard must be None, 'auto' or an int >= 0, got -1"):
+    with pytest.raises(
+        MedenvError, match="shard must be None, 'auto' or an int from 0 to 4095, got -1"
+    ):
         EventStore(path, shard=-1)
 
 

@@ -19,6 +19,7 @@ from medenv.agents.llm import model_contract
 from medenv.agents.rollout import AgentSpec, rollout
 from medenv.commands.kgargs import add_kg_arguments, world_spec
 from medenv.curriculum import parse_hops
+from medenv.env_config import MAX_STEPS
 from medenv.errors import MedenvError, check_seed
 from medenv.prompt import add_prompt_arguments, parts_from_args
 
@@ -125,8 +126,8 @@ def run(args) -> int:
         raise MedenvError(f"--explore must be between 0 and 1, got {args.explore}")
     if args.guidance and args.agent != "llm":
         raise MedenvError(f"--guidance only applies to --agent llm, not --agent {args.agent}")
-    if args.max_steps < 1:
-        raise MedenvError(f"--max-steps must be at least 1, got {args.max_steps}")
+    if not 1 <= args.max_steps <= MAX_STEPS:
+        raise MedenvError(f"--max-steps must be 1 to {MAX_STEPS:,}, got {args.max_steps}")
     if args.max_new_tokens is not None and args.max_new_tokens < 1:
         raise MedenvError(f"--max-new-tokens must be at least 1, got {args.max_new_tokens}")
     env_kwargs: dict = {"backend": args.backend}

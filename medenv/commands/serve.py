@@ -1,5 +1,6 @@
-"""``medenv serve --host 127.0.0.1 --port P [--db PATH] [--max-sessions N]``: the env over
-HTTP (OpenEnv contract: /reset, /step, /state, /health; one env per session).
+"""``medenv serve --host 127.0.0.1 --port P [--db PATH] [--max-sessions N]
+[--session-timeout S]``: the env over HTTP (OpenEnv contract: /reset, /step, /state, /health;
+one env per session; a session idle S seconds, default an hour, is closed; 0: never).
 
 Every session's events go to ``--db`` (one run). Needs the ``serve`` extra (FastAPI,
 uvicorn). A remote trainer drives it with `medenv.serve_client.RemoteEnv`. The KG flags
@@ -10,10 +11,11 @@ a set from that graph); the run records it (`medenv.worldspec`).
 from __future__ import annotations
 
 from medenv.commands.kgargs import add_kg_arguments, world_spec
+from medenv.env_config import MAX_STEPS
 from medenv.errors import MedenvError
 from medenv.events.parquet import check_writable_store
 from medenv.paths import check_out_file, medenv_home
-from medenv.serve import check_port_free, require_serve, serve
+from medenv.serve import DEFAULT_SESSION_TIMEOUT, check_port_free, require_serve, serve
 
 
 def add_parser(subparsers) -> None:
@@ -32,7 +34,10 @@ def add_parser(subparsers) -> None:
     p.add_argument("--qa", default=None, help="QA set folder or JSONL (default: built-in set)")
     p.add_argument("--max-sessions", type=int, default=64, help="sessions open at once")
     p.add_argument(
-        "--session-timeout", type=float, default=None, help="close sessions idle this many s"
+        "--session-timeout",
+        type=float,
+        default=DEFAULT_SESSION_TIMEOUT,
+        help="close a session idle this many seconds (default %(default)g: an hour; 0: never)",
     )
     p.add_argument("--max-steps", type=int, default=12, help="step budget per episode")
     p.add_argument("--backend", default="tantivy", help="search backend: tantivy or whoosh")
@@ -42,12 +47,14 @@ def add_parser(subparsers) -> None:
 
 def run(args) -> int:
     require_serve()
-    if args.max_steps < 1:
-        raise MedenvError(f"--max-steps must be at least 1, got {args.max_steps}")
+    if not 1 <= args.max_steps <= MAX_STEPS:
+        raise MedenvError(f"--max-steps must be 1 to {MAX_STEPS:,}, got {args.max_steps}")
     if args.max_sessions < 1:  # before the "serving on" line, not after it
         raise MedenvError(f"--max-sessions must be at least 1, got {args.max_sessions}")
-    if args.session_timeout is not None and not args.session_timeout > 0:  # nan too
-        raise MedenvError(f"--session-timeout must be positive, got {args.session_timeout}")
+    if not args.session_timeout >= 0:  # nan too
+        raise MedenvError(
+            f"--session-timeout must be >= 0 seconds (0: never), got {args.session_timeout}"
+        )
     env_kwargs = {"qa": args.qa, "max_steps": args.max_steps, "backend": args.backend}
     spec = world_spec(args, backend=args.backend)
     if not spec.is_default:

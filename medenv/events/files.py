@@ -31,14 +31,27 @@ def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + uuid.uuid4().hex[:8]
 
 
+MAX_RUN_ID_BYTES = 80
+MAX_SHARDS = 4096  # shard numbers 0..4095; "auto" tries them in turn
+
+
 def check_run_id(run_id: object) -> str | None:
-    """``run_id`` when it is a string of printable characters (None or ``""``: None, a new id
-    is made); else `MedenvError`. (An int run id was spooled as a JSON number, which no
-    reader takes: the run's events were dropped without a word.)"""
+    """``run_id`` when it is a string of printable characters, at most `MAX_RUN_ID_BYTES`
+    bytes in UTF-8 (None or ``""``: None, a new id is made); else `MedenvError`. (An int run
+    id was spooled as a JSON number, which no reader takes: the run's events were dropped
+    without a word. A 10 KB id was taken, and `events export` failed on it later: its
+    partition folder ``run_id=<id, %-escaped>`` must fit a file name's 255 bytes, which 80
+    bytes, each escaped to at most 3, do.)"""
     if run_id is None or run_id == "":
         return None
     if not isinstance(run_id, str) or not run_id.isprintable():
         raise MedenvError(f"run_id must be a string of printable characters, got {run_id!r}")
+    size = len(run_id.encode("utf-8"))
+    if size > MAX_RUN_ID_BYTES:
+        raise MedenvError(
+            f"run_id must be at most {MAX_RUN_ID_BYTES} bytes in UTF-8, got {size:,} "
+            f"({run_id[:24]!r}...)"
+        )
     return run_id
 
 
@@ -97,16 +110,26 @@ class Lock:
             self.fd = -1
 
 
+def check_shard(shard: object) -> int | str | None:
+    """``shard`` when it is None, ``"auto"`` or a shard number (0 to `MAX_SHARDS` - 1); else
+    one `MedenvError` naming it (``shard=10**30`` made a file ``x.shard-1000...0.duckdb``)."""
+    if shard is None or shard == "auto":
+        return shard
+    if isinstance(shard, int) and not isinstance(shard, bool) and 0 <= shard < MAX_SHARDS:
+        return shard
+    raise MedenvError(
+        f"shard must be None, 'auto' or an int from 0 to {MAX_SHARDS - 1}, got {shard!r}"
+    )
+
+
 def acquire(base: Path, shard: int | str | None) -> tuple[int, Lock]:
     """The writer's lock on store ``base``'s shard: ``(k, lock)`` (``shard``: None, an
     int, or ``"auto"``, the first shard file no other writer holds)."""
     if shard is None:
         return 0, Lock(base)
-    if isinstance(shard, int) and not isinstance(shard, bool) and shard >= 0:
+    if check_shard(shard) != "auto":
         return shard, Lock(shard_path(base, shard))
-    if shard != "auto":
-        raise MedenvError(f"shard must be None, 'auto' or an int >= 0, got {shard!r}")
-    for k in range(4096):
+    for k in range(MAX_SHARDS):
         try:
             return k, Lock(shard_path(base, k))
         except MedenvError:

@@ -25,6 +25,7 @@ from collections.abc import Iterable, Iterator
 import msgspec
 import numpy as np
 
+from medenv.errors import MedenvError, is_utf8_text
 from medenv.kg import compact
 from medenv.kg.semantics import Closure, RelationProperties, default_properties, satisfying
 
@@ -38,6 +39,19 @@ class Node(msgspec.Struct, frozen=True):
     synonyms: tuple[str, ...] = ()
     definition: str | None = None
     xrefs: tuple[str, ...] = ()
+
+
+def check_node_text(node: Node) -> None:
+    """`MedenvError` naming ``node`` and the field when its id, type, name or a synonym is
+    not a string, holds a NUL or a lone surrogate (no UTF-8 file, question set or event
+    log can hold one)."""
+    fields = (("id", node.id), ("type", node.type), ("name", node.name))
+    for field, text in (*fields, *(("synonym", s) for s in node.synonyms)):
+        if not isinstance(text, str):
+            raise MedenvError(f"node {node.id!r}: its {field} must be text, got {text!r}")
+        if "\x00" in text or not is_utf8_text(text):
+            what = "a NUL" if "\x00" in text else "a lone surrogate, which UTF-8 cannot store"
+            raise MedenvError(f"node {node.id!r}: its {field} {text!r} holds {what}")
 
 
 class Edge(msgspec.Struct, frozen=True):
@@ -134,7 +148,10 @@ class KnowledgeGraph:
         self.relations[relation.name] = relation
 
     def add_node(self, node: Node) -> None:
-        """Add (or replace) a node and index its name and synonyms."""
+        """Add (or replace) a node and index its name and synonyms; `MedenvError` naming the
+        node when its id, type, name or a synonym is not text UTF-8 can store (synthesis
+        failed deep inside with a UnicodeEncodeError on a lone surrogate)."""
+        check_node_text(node)
         if node.id in self.graph:
             self._unindex(self.graph.nodes[node.id]["node"])
         self.graph.add_node(node.id, node=node)
@@ -148,6 +165,8 @@ class KnowledgeGraph:
             ids = self._by_name.get(label.casefold())
             if ids and node.id in ids:
                 ids.remove(node.id)
+                if not ids:  # no empty entry left behind (a renamed node's old label)
+                    del self._by_name[label.casefold()]
 
     def add_edge(self, source: str, target: str, relation: str, **attrs: str) -> None:
         """Add ``source -[relation]-> target``; both nodes and the relation must exist."""

@@ -12,7 +12,9 @@ constraints), ``shortcut`` (a constraint pins the answer past part of the chain:
 `medenv.synth.hops`), ``leak``, ``duplicate``, ``no_specialty``, ``specialty``,
 ``unanswerable``, ``wide`` (a middle chain node keeps more than ``max_candidates``
 candidates even with added facts), ``search_shortcut`` (every wording finds the answer page by search:
-`medenv.synth.shortcut`), ``no_crossing`` when ``min_crossings`` is set and no
+`medenv.synth.shortcut`), ``too_long`` (a question over `medenv.synth.seedwork.MAX_QUESTION_CHARS`, which the env
+could not show whole: names of tens of thousands of characters), ``no_crossing`` when
+``min_crossings`` is set and no
 multi-source node lies within reach of the seed, ``generic`` when the seed is a generic node,
 an ontology near-root: `medenv.synth.generic`). With ``min_crossings``, only chains that
 cross a source boundary that often are searched for (`medenv.kg.provenance.chain_crossings`).
@@ -121,7 +123,9 @@ def synthesize(
     if cfg.n > len(seeds):
         raise MedenvError(
             f"n={cfg.n} is more than this KG supports: {kg.source} has {len(seeds)} eligible "
-            f"seed entities (one item each at most) for these settings"
+            f"seed entities (one item each at most) for these settings (a seed is a node of "
+            f"type {', '.join(cfg.seed_types)} with 1 to {cfg.hub_degree} links"
+            f"{', in the specialties asked' if work.wanted else ''})"
         )
     if callable(world):
         world = world()

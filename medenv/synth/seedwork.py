@@ -45,6 +45,11 @@ from medenv.synth.specialty_names import user_mapping
 from medenv.synth.subgraph import extract_subgraph
 from medenv.synth.uniqueness import Disambiguator
 
+# The longest question kept: half the env's observation (medenv.actions.OBSERVATION_MAX_CHARS,
+# 65,536) leaves room for the prompt around it. Names of tens of thousands of characters (a
+# user's graph) made a 72,257-character question the env could only show cut.
+MAX_QUESTION_CHARS = 32_768
+
 
 class Attempt(msgspec.Struct, frozen=True, array_like=True):
     """One chain tried for a seed. ``item``: `make_item`'s item (after an accepted
@@ -190,6 +195,8 @@ class SeedWork:
             return Attempt(reason)
         if self.rewrite is not None:
             item = self._rewritten(item, chain.nodes)
+        if len(item.question) > MAX_QUESTION_CHARS:
+            return Attempt("too_long", item)
         if self.needs_specialty and item.specialty not in SPECIALTIES:
             return Attempt("no_specialty", item)
         if self.wanted and item.specialty not in self.wanted:

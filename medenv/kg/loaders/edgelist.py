@@ -29,9 +29,14 @@ Relation names are the ``relation`` values in snake case; each reads
 ``<target> is linked by <words> from <source>``, where ``<words>`` is the display
 relation (PrimeKG) or the relation name with spaces.
 
-Errors (`DataError`, naming the file and line): missing file, empty file, a header that
-is neither layout, a row with the wrong number of fields or an empty id/relation, a line
-that is not valid UTF-8 (or a corrupt ``.gz``), and a node given two different types.
+A node's name is the first name a row gives it; a different name in a later row becomes
+its synonym (in order). A UTF-8 byte-order mark is skipped.
+
+Errors (`DataError`, naming the file and line): missing file (or a folder, FIFO, device,
+broken link), empty file, a blank first line, a header that is neither layout, a row with
+the wrong number of fields or an empty id/relation, a line that is not valid UTF-8 or holds
+a NUL byte (or a corrupt ``.gz``), UTF-16 text, a ZIP/gzip/PDF/PNG file under a CSV name
+(`check_not_archive`), and a node given two different types.
 
 Two readers, one graph: PrimeKG-layout files are read by columns (`edgelist_columns`:
 pyarrow's CSV reader, dictionary-encoded node ids, numpy arrays straight into the compact
@@ -49,6 +54,7 @@ from contextlib import closing
 from pathlib import Path
 
 from medenv.errors import DataError
+from medenv.jsonl import check_input_file
 from medenv.kg.graph import KnowledgeGraph
 from medenv.kg.loaders import edgelist_columns, edgelist_rows
 from medenv.kg.loaders.edgelist_format import (  # noqa: F401  (the format's names, re-exported)
@@ -77,13 +83,41 @@ def file_digest(path: Path) -> str:
 def read_header(path: Path) -> tuple[str, list[str], str]:
     """``(delimiter, column names, layout)`` from the first line; `DataError` naming the
     file for an empty file or an unknown layout."""
+    check_not_archive(path)
     with closing(read_lines(path)) as lines:
-        _, first = next(lines, (1, ""))
-    if not first.strip():
+        _, first = next(lines, (0, None))
+    if first is None:
         raise DataError(path, "empty file: no header")
+    if not first.strip(" \t\r\n"):
+        raise DataError(
+            path, "blank: the first line must be the header (source,relation,target...)", 1
+        )
+    if not first.strip():  # only characters str.strip drops, e.g. U+001C: not a header
+        raise DataError(path, "control characters only: not CSV/TSV text", 1)
     delimiter = max(DELIMITERS, key=first.count)
     header = [h.strip().lower() for h in next(csv.reader([first], delimiter=delimiter))]
     return delimiter, header, detect_layout(path, header)
+
+
+ARCHIVES = {
+    b"PK\x03\x04": "a ZIP archive (an .xlsx workbook?): save the sheet as CSV",
+    b"\x1f\x8b": "gzip-compressed: give it a name ending in .gz",
+    b"%PDF": "a PDF document, not CSV/TSV text",
+    b"\x89PNG": "a PNG image, not CSV/TSV text",
+}
+
+
+def check_not_archive(path: Path) -> None:
+    """`DataError` naming the file when its first bytes are those of a ZIP (a workbook),
+    gzip (under a name without ``.gz``) or PDF file, which the line reader would report as
+    a NUL or bad UTF-8 byte on line 1."""
+    with path.open("rb") as fh:
+        head = fh.read(4)
+    if path.name.endswith(".gz"):
+        return
+    for magic, what in ARCHIVES.items():
+        if head.startswith(magic):
+            raise DataError(path, f"is {what}")
 
 
 def load_edgelist(path: str | Path, *, progress: bool = True) -> KnowledgeGraph:
@@ -91,9 +125,7 @@ def load_edgelist(path: str | Path, *, progress: bool = True) -> KnowledgeGraph:
 
     The graph's ``version`` is ``<file name>@<sha256 prefix>``.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(path, "file not found")
+    path = check_input_file(path)  # missing, a folder, a FIFO, a device, a link loop
     version = f"{path.name}@{file_digest(path)}"
     delimiter, header, layout = read_header(path)
     if layout == "primekg":

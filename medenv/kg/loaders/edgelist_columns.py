@@ -3,7 +3,8 @@
 `read_primekg` parses the file with pyarrow's CSV reader into string columns, strips them
 as `str.strip` does, dictionary-encodes the node ids (``<type>::<id>``), and computes the
 graph with numpy: nodes in order of first mention (row by row, ``x`` before ``y``), each
-with its first name and its cross-references merged in order; relations by their first
+with its first name given (later different names its synonyms, in order) and its
+cross-references merged in order; relations by their first
 (relation, display relation) pair; edges deduplicated on (source, target, relation) keeping
 the first row; then the compact form's successor and predecessor orders
 (`medenv.kg.compact`). No Python object is made per edge: per distinct node, relation pair
@@ -72,6 +73,8 @@ def _read(path: Path, header: list[str], delimiter: str, bar):
         return None
     cols = {name: _strip(table.column(name)) for name in table.column_names}
     del table
+    if any(_has_nul(c) for c in cols.values()):
+        return None  # a NUL byte: the row reader names its line
     nodes = _nodes(path, cols)
     if nodes is None:
         return None
@@ -102,6 +105,17 @@ def _parse(path: Path, header: list[str], delimiter: str) -> pa.Table:
                 quoted_strings_can_be_null=False,
             ),
         )
+
+
+def _has_nul(arr: pa.Array) -> bool:
+    """Whether a string array's values hold a NUL (one vectorised scan of the bytes its
+    offsets span: a buffer may be longer, e.g. zero padding)."""
+    _, offsets, data = arr.buffers()
+    if data is None or not len(arr):
+        return False
+    kind = np.int64 if pa.types.is_large_string(arr.type) else np.int32
+    bounds = np.frombuffer(offsets, dtype=kind)[[arr.offset, arr.offset + len(arr)]]
+    return bool((np.frombuffer(data, dtype=np.uint8)[bounds[0] : bounds[1]] == 0).any())
 
 
 def _strip(column: pa.ChunkedArray) -> pa.Array:
@@ -156,16 +170,45 @@ def _nodes(path: Path, cols: dict[str, pa.Array]) -> tuple[list[Node], np.ndarra
     values, first, position = _in_order(mentions)  # node i is dictionary entry values[i]
     at = (first % 2) * rows + first // 2  # into the x-then-y concatenation
     types = pa.concat_arrays([cols["x_type"], cols["y_type"]]).take(pa.array(at)).to_pylist()
-    names = pa.concat_arrays([cols["x_name"], cols["y_name"]]).take(pa.array(at)).to_pylist()
+    names, synonyms = _names(cols, rows, first, position)
     node_ids = [ids[i] for i in values.tolist()]
     xrefs = _xrefs(path, cols, position, rows, node_ids)
     if xrefs is None:
         return None
     node_list = [
-        Node(node_id, type_name(kind), name or node_id, xrefs=xrefs.get(i, ()))
+        Node(node_id, type_name(kind), name or node_id, synonyms.get(i, ()), xrefs=xrefs.get(i, ()))
         for i, (node_id, kind, name) in enumerate(zip(node_ids, types, names, strict=True))
     ]
     return node_list, position
+
+
+def _names(
+    cols: dict[str, pa.Array], rows: int, first: np.ndarray, position: np.ndarray
+) -> tuple[list[str], dict[int, tuple[str, ...]]]:
+    """Each node's name and its synonyms as the row reader gives them: the first name given
+    (empty: none yet) is the name, other names in later rows synonyms in order of mention.
+    Per mention one string comparison with its node's first name; Python work only for the
+    mentions that differ."""
+    every = pa.concat_arrays([cols["x_name"], cols["y_name"]])  # x rows, then y rows
+    at = pa.array((first % 2) * rows + first // 2)  # each node's first mention in `every`
+    own = every.take(at)
+    node_of = np.concatenate([position[0::2], position[1::2]])  # each mention's node
+    differs = pc.and_(
+        pc.not_equal(every, own.take(pa.array(node_of))), pc.not_equal(every, "")
+    ).to_numpy(zero_copy_only=False)
+    names = own.to_pylist()
+    other = np.flatnonzero(differs)
+    if not len(other):
+        return names, {}
+    other = other[np.argsort((other % rows) * 2 + other // rows, kind="stable")]  # row order
+    synonyms: dict[int, list[str]] = {}
+    values = every.take(pa.array(other)).to_pylist()
+    for node, name in zip(node_of[other].tolist(), values, strict=True):
+        if not names[node]:
+            names[node] = name
+        elif name != names[node] and name not in synonyms.setdefault(node, []):
+            synonyms[node].append(name)
+    return names, {k: tuple(v) for k, v in synonyms.items() if v}
 
 
 def _xrefs(

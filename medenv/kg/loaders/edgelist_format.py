@@ -36,8 +36,10 @@ DELIMITERS = ("\t", ",", ";", "|")
 
 
 def relation_name(raw: str) -> str:
-    """``off-label use`` -> ``off_label_use``."""
-    return re.sub(r"[^0-9a-z]+", "_", raw.strip().lower()).strip("_")
+    """``off-label use`` -> ``off_label_use``; letters and digits of any script are kept
+    (``associé à gène`` -> ``associé_à_gène``: it was ``associ_g_ne``, and its questions
+    read "is linked by associ g ne to")."""
+    return re.sub(r"[\W_]+", "_", raw.strip().lower()).strip("_")
 
 
 def generic_relation(name: str, words: str) -> Relation:
@@ -57,7 +59,7 @@ def detect_layout(path: Path, header: list[str]) -> str:
     raise DataError(
         path,
         f"unknown column layout {header}: expected at least {','.join(SIMPLE_REQUIRED)} "
-        f"or PrimeKG's {','.join(PRIMEKG_REQUIRED)}",
+        f"or PrimeKG's {','.join(PRIMEKG_REQUIRED)} (the first line must be the header)",
         1,
     )
 

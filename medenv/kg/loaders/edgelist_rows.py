@@ -72,6 +72,7 @@ class _Builder:
     def __init__(self, kg: KnowledgeGraph, path: Path) -> None:
         self.kg, self.path = kg, path
         self.nodes: dict[str, Node] = {}
+        self.unnamed: set[str] = set()  # nodes named by their id so far (no name given yet)
         self.relations: dict[tuple[str, str], tuple[str, str | None]] = {}
 
     def node(
@@ -81,7 +82,11 @@ class _Builder:
         if node is None:
             node = Node(node_id, type_, name or node_id, xrefs=tuple(dict.fromkeys(xrefs)))
             self._put(node)
+            if not name:
+                self.unnamed.add(node_id)
             return
+        if name and (node_id in self.unnamed or (name != node.name and name not in node.synonyms)):
+            node = self.rename(node, name)
         if typed and node.type != type_:
             if node.type != DEFAULT_TYPE:
                 raise DataError(
@@ -90,11 +95,24 @@ class _Builder:
                     line,
                 )
             # the first typed mention fixes the type
-            node = Node(node_id, type_, node.name, xrefs=node.xrefs)
+            node = Node(node_id, type_, node.name, node.synonyms, xrefs=node.xrefs)
             self._put(node)
         if xrefs and any(x not in node.xrefs for x in xrefs):
             merged = tuple(dict.fromkeys((*node.xrefs, *xrefs)))
-            self._put(Node(node.id, node.type, node.name, xrefs=merged))
+            self._put(Node(node.id, node.type, node.name, node.synonyms, xrefs=merged))
+
+    def rename(self, node: Node, name: str) -> Node:
+        """``node`` given another name in a later row: its first name given stays its name,
+        later different ones become synonyms in order (the second name of an id was
+        dropped without a word); a node named by its id so far takes the name."""
+        if node.id in self.unnamed:
+            self.unnamed.discard(node.id)
+            node = Node(node.id, node.type, name, node.synonyms, node.definition, node.xrefs)
+        else:
+            synonyms = (*node.synonyms, name)
+            node = Node(node.id, node.type, node.name, synonyms, node.definition, node.xrefs)
+        self._put(node)
+        return node
 
     def _put(self, node: Node) -> None:
         self.kg.add_node(node)
@@ -180,9 +198,15 @@ def _primekg_rows(b: _Builder, col: dict[str, int]):
             )
             if ns is not None:
                 xrefs = (f"{ns}:{raw_id}", *xrefs)
-            known = nodes.get(node_id)
-            if known is None or known.type != kind or xrefs:  # else: nothing new
-                b.node(line, node_id, kind, f[name_i].strip(), True, xrefs)
+            known, name = nodes.get(node_id), f[name_i].strip()
+            if (
+                known is None
+                or known.type != kind
+                or xrefs
+                or (name and name != known.name and name not in known.synonyms)
+                or (name and node_id in b.unnamed)
+            ):  # else: nothing new
+                b.node(line, node_id, kind, name, True, xrefs)
             ends.append(node_id)
         relation = f[rel_i].strip()
         if not relation:
