@@ -43,7 +43,14 @@ from medenv.actions import (  # noqa: F401  (re-exported: the env's action/obser
     too_deep,
     truncation_marker,
 )
-from medenv.env_config import EnvConfig, check_env_args, check_env_names, qa_label, whole_number
+from medenv.env_config import (
+    EnvConfig,
+    check_env_args,
+    check_env_names,
+    check_render_mode,
+    qa_label,
+    whole_number,
+)
 from medenv.env_prompt import ask, call_example, prompt_head, render_prompt  # noqa: F401
 from medenv.env_reset import LazySeeding, choose_question
 from medenv.env_step import EpisodeState, check_calls, read_action, reject, run_calls
@@ -107,8 +114,7 @@ class MedResearchEnv(LazySeeding, gym.Env[str, str]):
         check_env_names(source, backend, reward_terms)
         if durability not in DURABILITY:
             raise MedenvError(f"durability must be one of {DURABILITY}, got {durability!r}")
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise MedenvError(f"render_mode must be None or 'ansi', got {render_mode!r}")
+        check_render_mode(render_mode, self.metadata["render_modes"])
         names = tuple(TOOL_NAMES if tools is None else tools)
         if "answer" not in names:
             names = (*names, "answer")
