@@ -160,6 +160,26 @@ GROUPS: dict[str, Group] = {
         # first `seal`: forked from the clean run, a mutant of that fill finds it full
         isolation="forkserver",
     ),
+    # the step line (round 18): how the env records a step (`LoggedStep`, filled by the
+    # step's stages), the events it stands for (`events_of`, `expand_row`), and the
+    # writer's encoding with its event-by-event fallback
+    "steplog": Group(
+        (
+            "medenv/events/logged_step.py",
+            "medenv/env_step.py",
+            "medenv/events/encode.py",
+        ),
+        (
+            "tests/test_logged_step.py",
+            "tests/test_env.py",
+            "tests/test_event_encode.py",
+            "tests/test_tamper.py",
+            "tests/test_spool_unreadable.py",
+            "tests/test_step_line_survivors.py",  # the first run's survivors
+            # (test_event_field.py's env test runs a copy of the package in a subprocess
+            # started in a temporary folder, where mutmut's trampoline finds no config)
+        ),
+    ),
     # groundedness (README "Agents, rollouts and training data"): labels, units, the rules
     # over one episode, every episode of a log
     "grounding": Group(

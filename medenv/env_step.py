@@ -99,7 +99,7 @@ def read_action(
     parallel_calls: bool,
     schemas: list[dict],
     tool_format: str,
-    log: bool = True,
+    log: bool,
 ) -> tuple[ParsedAction, LoggedStep | None]:
     """Parse the action's canonical text (cut to the action space); when ``log``, also
     begin the step's record with the ``action_received`` that logs exactly the text parsed
@@ -113,7 +113,7 @@ def read_action(
         message = f"The action is nested deeper than {MAX_NESTING} levels. " + error_suffix(
             None, tool_format
         )
-        parsed = ParsedAction(calls=(), think=None, error=ParseError("bad_json", message))
+        parsed = ParsedAction(error=ParseError("bad_json", message))
     else:
         parsed = parse_action(
             action, parallel_calls=parallel_calls, schemas=schemas,
@@ -215,7 +215,8 @@ def reject(
     return observation
 
 
-def parse_error(kind: str | None, message: str) -> ParseError:
-    """A tool's fault as the `ParseError` the env reports (unknown kinds: bad_arguments)."""
-    kind = kind if kind in ERROR_KINDS else "bad_arguments"
+def parse_error(kind: str, message: str) -> ParseError:
+    """A tool's fault as the `ParseError` the env reports. ``kind`` is one of `ERROR_KINDS`:
+    both callers pass only such kinds (`check_calls`: the registry's ``bad_arguments`` or
+    ``unknown_tool``; `run_calls`: a tool's fault it has checked is one)."""
     return ParseError(kind, message.removeprefix("Error: "))
