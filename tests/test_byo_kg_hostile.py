@@ -274,3 +274,22 @@ def test_a_question_the_env_could_not_show_whole_is_dropped_as_too_long():
     assert max(len(i.question) for i in plain.items) < 1000
     assert result.items and max(len(i.question) for i in result.items) <= MAX_QUESTION_CHARS
     assert result.manifest["drops"]["too_long"] > 0
+
+
+def test_a_new_edge_list_reader_builds_its_graph_anew(tmp_path, monkeypatch):
+    """A graph cached by an older reader of edge lists is not read back by a newer one
+    (its format is in the cache key): the bump that made an id's second name a synonym
+    rebuilds graphs cached before it."""
+    from medenv.kg import cache
+
+    monkeypatch.setenv("MEDENV_HOME", str(tmp_path / "home"))
+    f = tmp_path / "kg.csv"
+    f.write_text(SIMPLE, encoding="utf-8")
+    first = cache.cache_file("edgelist", f)
+    kg = cache.load_kg("edgelist", f, progress=False)
+    assert first.exists()
+    monkeypatch.setattr(cache, "EDGELIST_READER", cache.EDGELIST_READER + 1)
+    second = cache.cache_file("edgelist", f)
+    assert second != first and not second.exists()
+    again = cache.load_kg("edgelist", f, progress=False)
+    assert second.exists() and _graph(again) == _graph(kg)
