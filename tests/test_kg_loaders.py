@@ -328,3 +328,18 @@ def test_merge_graphs_rejects_conflicting_relation_words(tmp_path):
         merge_graphs(
             [load_edgelist(a, progress=False), load_edgelist(b, progress=False)], ["a", "b"]
         )
+
+
+def test_hetionet_header_fields_with_spaces_around_them_are_read(tmp_path):
+    """A header saved with a space after a column name (``kind ``) is the same header; the
+    rows' fields are read as they are."""
+    nodes = NODES.replace("id\tname\tkind", "id \tname\t kind ", 1)
+    assert nodes != NODES
+    edges = "source \tmetaedge\ttarget \nCompound::DB1\tCtD\tDisease::D1\n"
+    folder = _write_hetionet(tmp_path / "h", nodes, edges)
+    kg = load_hetionet(folder, progress=False)
+    plain = load_hetionet(
+        _write_hetionet(tmp_path / "p", NODES, edges.replace(" \t", "\t").replace(" \n", "\n")),
+        progress=False,
+    )
+    assert kg.num_edges == plain.num_edges == 1 and kg.num_nodes == plain.num_nodes

@@ -267,7 +267,7 @@ def _tsv(path: Path, columns: list[str], progress: bool) -> Iterator[tuple[int, 
     lineno, header = next(lines, (1, ""))
     if not header:
         raise DataError(path, "empty file: no header")
-    fields = header.rstrip("\r\n").split("\t")
+    fields = [f.strip() for f in header.rstrip("\r\n").split("\t")]  # (``kind `` is kind)
     if fields != columns:
         raise DataError(path, f"unexpected header {fields}; expected {columns}", lineno)
     rows = tqdm(lines, desc=f"reading {path.name}", unit=" rows", disable=not progress, leave=False)
