@@ -56,6 +56,7 @@ from medenv.env_reset import LazySeeding, choose_question
 from medenv.env_step import EpisodeState, check_calls, read_action, reject, run_calls
 from medenv.errors import MedenvError, check_seed
 from medenv.events import schema as ev
+from medenv.events.files import check_shard
 from medenv.events.logged_step import LoggedStep, events_of
 from medenv.events.recorder import Recorder
 from medenv.events.store import DURABILITY, EventStore, check_run_id, new_run_id
@@ -151,7 +152,7 @@ class MedResearchEnv(LazySeeding, gym.Env[str, str]):
             self._db = default_db_path() if db == DEFAULT_DB else Path(db)
         self.store_path = self._db  # the store's main file (shards sit beside it)
         self._durability = durability
-        self._shard = shard
+        self._shard = check_shard(shard)  # refused here, not at the first reset
         self._set_config(
             EnvConfig(
                 qa=qa_label(qa), split=split, tools=names, max_steps=self.max_steps,

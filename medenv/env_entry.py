@@ -14,13 +14,10 @@ from typing import Any
 
 from medenv.env import MedResearchEnv
 from medenv.env_config import check_render_mode
-from medenv.events.files import check_shard
 
 
 def make_env(**kwargs: Any) -> MedResearchEnv:
-    """`MedResearchEnv(**kwargs)` once ``render_mode`` is None or a mode the env renders and
-    ``shard`` one the store takes (the store opens at the first reset: a bad shard failed
-    there, not at ``make``)."""
+    """`MedResearchEnv(**kwargs)` once ``render_mode`` is None or a mode the env renders (the
+    env checks its other arguments itself, ``shard`` included)."""
     check_render_mode(kwargs.get("render_mode"), MedResearchEnv.metadata["render_modes"])
-    check_shard(kwargs.get("shard", "auto"))
     return MedResearchEnv(**kwargs)

@@ -6,11 +6,13 @@ traceback, never taken in silence to fail later."""
 from __future__ import annotations
 
 import warnings
+from functools import partial
 
 import gymnasium as gym
 import pytest
 
 import medenv  # noqa: F401  (registers MedResearch-v0)
+from medenv.env import MedResearchEnv
 from medenv.errors import MedenvError
 from medenv.events.files import check_run_id, new_run_id
 from medenv.events.parquet import export_parquet
@@ -51,10 +53,11 @@ def test_the_render_modes_the_env_has_are_taken():
 def test_sizes_past_the_documented_bounds_are_refused_at_make(kwargs, message, tmp_path):
     # each was taken: 10**30 steps, a 10 KB run id (its export failed later), a shard file
     # named x.shard-1000000000000000000000000000000.duckdb (at the first reset)
-    with pytest.raises(MedenvError) as caught:
-        gym.make("MedResearch-v0", db=str(tmp_path / "x.duckdb"), **kwargs)
-    assert str(caught.value).startswith(message)
-    assert not (tmp_path / "x.duckdb").exists()
+    for make in (partial(gym.make, "MedResearch-v0"), MedResearchEnv):  # constructed, too
+        with pytest.raises(MedenvError) as caught:
+            make(db=str(tmp_path / "x.duckdb"), **kwargs)
+        assert str(caught.value).startswith(message)
+        assert not (tmp_path / "x.duckdb").exists()
 
 
 def test_the_bounds_themselves_are_taken():
