@@ -101,8 +101,8 @@ from medenv.events.table import (
     ARROW_SCHEMA,
     EVENT_COLUMNS,
     TABLE_SQL,
-    WRITER_CONFIG,
     check_events_table,
+    writer_connect,
 )
 from medenv.events.tokens import TOKEN_FIELDS
 from medenv.forking import can_fork_child
@@ -207,7 +207,7 @@ class EventStore(Handoff):
     # -- opening ---------------------------------------------------------------------------
     def _connect(self) -> duckdb.DuckDBPyConnection:
         try:
-            return duckdb.connect(str(self.file), config=WRITER_CONFIG)
+            return writer_connect(self.file)
         except duckdb.Error as exc:
             raise MedenvError(
                 f"cannot open event store {self.file} for writing: {exc}".splitlines()[0]

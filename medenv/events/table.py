@@ -19,6 +19,54 @@ from medenv.errors import MedenvError
 # close included; 256 MB and 1 GB gave no more). The WAL is durable like the file (the
 # next writer or a reader replays it); the rows are the same either way.
 WRITER_CONFIG = {"threads": 1, "checkpoint_threshold": "64MB"}
+# The text columns are compressed with zstd where DuckDB can (`zstd_strings`): on the GRPO
+# group's events (`python -m bench.logging_ab`'s workload, 38,921 events) DuckDB's own choice
+# (dictionary, FSST) took 23 us of checkpoint CPU a step and 573 bytes an event on disk, zstd
+# 4.2 us and 81 bytes; `medenv eval` over 1.13M events read 0.63 -> 0.69 s. An older DuckDB,
+# or a file in a storage format from before v1.2.0, would store forced-zstd strings
+# uncompressed, so there DuckDB keeps its own choice.
+ZSTD_SINCE = ((1, 5), (1, 2))  # DuckDB version, file storage version
+
+
+def _version(text: str) -> tuple[int, ...]:
+    """``"v1.5.0+"``, ``"2.0.1"`` as ``(1, 5, 0)``, ``(2, 0, 1)`` (``()`` where unreadable)."""
+    parts = []
+    for part in text.strip().lstrip("v").rstrip("+").split("."):
+        if not part.isdigit():
+            break
+        parts.append(int(part))
+    return tuple(parts)
+
+
+def zstd_strings(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether DuckDB stores strings forced to zstd compressed in ``con``'s database file
+    (DuckDB >= 1.5, the file's storage format >= v1.2.0; both measured, older ones leave
+    them uncompressed)."""
+    if _version(duckdb.__version__) < ZSTD_SINCE[0]:
+        return False
+    try:
+        row = con.execute(
+            "SELECT tags['storage_version'] FROM duckdb_databases() "
+            "WHERE database_name = current_database()"
+        ).fetchone()
+    except duckdb.Error:  # (a DuckDB without the tag)
+        return False
+    return bool(row and row[0]) and _version(str(row[0])) >= ZSTD_SINCE[1]
+
+
+def writer_connect(file: Path) -> duckdb.DuckDBPyConnection:
+    """A writer's connection to ``file`` (`WRITER_CONFIG`, strings compressed with zstd
+    where `zstd_strings`); raises `duckdb.Error` as ``duckdb.connect`` does."""
+    con = duckdb.connect(str(file), config=WRITER_CONFIG)
+    try:
+        if zstd_strings(con):
+            con.execute("SET force_compression = 'zstd'")
+    except duckdb.Error:
+        con.close()
+        raise
+    return con
+
+
 # A forked child never collects the DuckDB objects it inherited: `medenv/__init__.py`
 # registers `gc.freeze` after every fork.
 TABLE_SQL = (
