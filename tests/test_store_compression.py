@@ -1,5 +1,6 @@
-"""The store's text columns are compressed with zstd where DuckDB stores them so, and left to
-DuckDB's own choice where forcing zstd would leave them uncompressed (an older file format)."""
+"""A new store's payloads are compressed with zstd where DuckDB stores them so; elsewhere (an
+older file format, where zstd strings stay uncompressed, or a table created before) and in
+the other columns DuckDB keeps its own choice."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 
 from medenv.events.schema import ActionReceived, EpisodeStarted
 from medenv.events.store import EventStore
-from medenv.events.table import _version, zstd_strings
+from medenv.events.table import TABLE_SQL, _version, zstd_strings
 
 NEW_ENOUGH = _version(duckdb.__version__) >= (1, 5)
 
@@ -33,12 +34,13 @@ def _write(path, ingest: str, episodes: int = 40) -> None:
             store.end_episode(episode)
 
 
-def _payload_compression(path) -> set[str]:
+def _compression(path, column: str = "payload") -> set[str]:
     con = duckdb.connect(str(path), read_only=True)
     try:
         rows = con.execute(
             "SELECT DISTINCT compression FROM pragma_storage_info('events') "
-            "WHERE column_name = 'payload' AND segment_type <> 'VALIDITY'"
+            "WHERE column_name = ? AND segment_type <> 'VALIDITY'",
+            [column],
         ).fetchall()
     finally:
         con.close()
@@ -58,7 +60,9 @@ def test_version_strings_read_as_numbers():
 def test_new_store_payloads_are_zstd(tmp_path, ingest):
     path = tmp_path / "events.duckdb"
     _write(path, ingest)
-    assert _payload_compression(path) == {"ZSTD"}
+    assert _compression(path) == {"ZSTD"}
+    for column in ("run_id", "episode_id", "type"):  # DuckDB's own choice
+        assert "ZSTD" not in _compression(path, column)
     con = duckdb.connect(str(path), read_only=True)
     assert (
         con.execute("SELECT count(*) FROM events WHERE type = 'action_received'").fetchone()[0]
@@ -75,5 +79,17 @@ def test_old_file_format_keeps_duckdbs_choice(tmp_path):
     assert not zstd_strings(con)
     con.close()
     _write(path, "thread")
-    found = _payload_compression(path)
+    found = _compression(path)
     assert found and "Uncompressed" not in found and "ZSTD" not in found
+
+
+def test_table_created_before_keeps_duckdbs_choice(tmp_path):
+    """A store whose table an earlier medenv created (no zstd in its definition) is written
+    to as it is."""
+    path = tmp_path / "earlier.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute(TABLE_SQL)
+    con.close()
+    _write(path, "process")
+    found = _compression(path)
+    assert found and "ZSTD" not in found

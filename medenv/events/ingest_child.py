@@ -45,7 +45,7 @@ from medenv.events.files import keep_unreadable
 from medenv.events.ingest import Pending, insert
 from medenv.events.sealer import Sealer, StoredChains
 from medenv.events.spool import SpoolContents, read_spool
-from medenv.events.table import ingest_error, stored_in, writer_connect
+from medenv.events.table import WRITER_CONFIG, ingest_error, stored_in
 
 _PR_SET_PDEATHSIG = 1
 
@@ -153,7 +153,7 @@ def _serve(conn, file: Path, parent: int, deathsig: bool) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the writer's to handle
     _as_batch_work()
     try:
-        con = writer_connect(file)
+        con = duckdb.connect(str(file), config=WRITER_CONFIG)
     except duckdb.Error as exc:
         first = str(exc).splitlines()[0]
         conn.send_bytes(f"E0 cannot open event store {file} to ingest: {first}".encode())

@@ -101,8 +101,9 @@ from medenv.events.table import (
     ARROW_SCHEMA,
     EVENT_COLUMNS,
     TABLE_SQL,
+    WRITER_CONFIG,
     check_events_table,
-    writer_connect,
+    create_table,
 )
 from medenv.events.tokens import TOKEN_FIELDS
 from medenv.forking import can_fork_child
@@ -169,7 +170,7 @@ class EventStore(Handoff):
         self.recovered_notes: list[str] = []
         try:
             check_events_table(self.con, None, self.file, writing=True)
-            self.con.execute(TABLE_SQL)
+            create_table(self.con)
             self.recovered = self._recover()  # a failure names the spool that keeps them
         except MedenvError:  # the file is not left open, nor locked, by a failed open
             self.con.close()
@@ -207,7 +208,7 @@ class EventStore(Handoff):
     # -- opening ---------------------------------------------------------------------------
     def _connect(self) -> duckdb.DuckDBPyConnection:
         try:
-            return writer_connect(self.file)
+            return duckdb.connect(str(self.file), config=WRITER_CONFIG)
         except duckdb.Error as exc:
             raise MedenvError(
                 f"cannot open event store {self.file} for writing: {exc}".splitlines()[0]

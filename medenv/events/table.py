@@ -19,13 +19,13 @@ from medenv.errors import MedenvError
 # close included; 256 MB and 1 GB gave no more). The WAL is durable like the file (the
 # next writer or a reader replays it); the rows are the same either way.
 WRITER_CONFIG = {"threads": 1, "checkpoint_threshold": "64MB"}
-# The text columns are compressed with zstd where DuckDB can (`zstd_strings`): on the GRPO
-# group's events (`python -m bench.logging_ab`'s workload, 38,921 events) DuckDB's own choice
-# (dictionary, FSST) took 23 us of checkpoint CPU a step and 573 bytes an event on disk, zstd
-# 4.2 us and 81 bytes; `medenv eval` over 1.13M events read 0.63 -> 0.69 s. An older DuckDB,
-# or a file in a storage format from before v1.2.0, would store forced-zstd strings
-# uncompressed, so there DuckDB keeps its own choice.
-ZSTD_SINCE = ((1, 5), (1, 2))  # DuckDB version, file storage version
+# The payloads of a new table are compressed with zstd where DuckDB can (`create_table`):
+# on the GRPO group's events (`python -m bench.logging_ab`'s workload, 38,921 events) DuckDB's
+# own choice (dictionary, FSST) took 23 us of checkpoint CPU a step and 573 bytes an event on
+# disk, zstd 4.2 us and 81 bytes (the ingest process: 85 -> 62 us a step). An older DuckDB,
+# or a file in a storage format before v1.2.0, would keep zstd strings uncompressed, so there
+# (and in tables created before) DuckDB keeps its own choice.
+ZSTD_SINCE = ((1, 5), (1, 2))  # DuckDB version, file storage version (both measured)
 
 
 def _version(text: str) -> tuple[int, ...]:
@@ -39,9 +39,8 @@ def _version(text: str) -> tuple[int, ...]:
 
 
 def zstd_strings(con: duckdb.DuckDBPyConnection) -> bool:
-    """Whether DuckDB stores strings forced to zstd compressed in ``con``'s database file
-    (DuckDB >= 1.5, the file's storage format >= v1.2.0; both measured, older ones leave
-    them uncompressed)."""
+    """Whether DuckDB stores zstd-compressed strings in ``con``'s database file (DuckDB >=
+    1.5 and the file's storage format >= v1.2.0; older ones keep them uncompressed)."""
     if _version(duckdb.__version__) < ZSTD_SINCE[0]:
         return False
     try:
@@ -54,25 +53,22 @@ def zstd_strings(con: duckdb.DuckDBPyConnection) -> bool:
     return bool(row and row[0]) and _version(str(row[0])) >= ZSTD_SINCE[1]
 
 
-def writer_connect(file: Path) -> duckdb.DuckDBPyConnection:
-    """A writer's connection to ``file`` (`WRITER_CONFIG`, strings compressed with zstd
-    where `zstd_strings`); raises `duckdb.Error` as ``duckdb.connect`` does."""
-    con = duckdb.connect(str(file), config=WRITER_CONFIG)
-    try:
-        if zstd_strings(con):
-            con.execute("SET force_compression = 'zstd'")
-    except duckdb.Error:
-        con.close()
-        raise
-    return con
-
-
 # A forked child never collects the DuckDB objects it inherited: `medenv/__init__.py`
 # registers `gc.freeze` after every fork.
 TABLE_SQL = (
     "CREATE TABLE IF NOT EXISTS events (run_id VARCHAR, episode_id VARCHAR, seq INTEGER, "
     "ts TIMESTAMP, type VARCHAR, payload JSON)"
 )
+
+
+def create_table(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the ``events`` table unless the database has it: `TABLE_SQL`, with its
+    payloads compressed with zstd where `zstd_strings` (the other columns, and a table that
+    exists already, keep DuckDB's own compression)."""
+    sql = TABLE_SQL
+    if zstd_strings(con):
+        sql = sql.replace("payload JSON)", "payload JSON USING COMPRESSION zstd)")
+    con.execute(sql)
 ARROW_SCHEMA = pa.schema(
     [
         ("run_id", pa.string()),
